@@ -1,0 +1,4 @@
+export * from "./schema";
+export * from "./validate";
+export { routeHostProblem } from "./host";
+export { pathPrefixProblem } from "./path";

@@ -1,0 +1,151 @@
+import { z } from "zod";
+import { routeHostProblem } from "./host";
+import { pathPrefixProblem } from "./path";
+
+/** The request methods a route may list. CONNECT and TRACE are never forwarded. */
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** Ports a route allows when it lists none. */
+export const DEFAULT_PORTS: readonly number[] = [80, 443];
+/** The pinned pipelock release (see shared/reference/pipelock.md). */
+export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
+/** One year, the CA validity when a bottle sets none. */
+export const DEFAULT_CA_VALIDITY_HOURS = 8760;
+
+// RFC 9110 token characters.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Headers that frame or route the request: injecting them would break or redirect it.
+const RESERVED_HEADERS = new Set([
+  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+  "upgrade", "proxy-authorization", "proxy-connection", "expect",
+]);
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+
+const name = z.string().regex(NAME, {
+  message: "expected a lowercase name of letters, digits and inner hyphens, at most 32 characters, starting with a letter",
+});
+const positiveInt = (min: number, max: number) => z.int().min(min).max(max);
+const uniqueList = <T extends z.ZodType>(item: T) =>
+  z.array(item).min(1).refine((list) => new Set(list.map((v) => JSON.stringify(v))).size === list.length, {
+    message: "expected no duplicate entries",
+  });
+
+const authSchema = z.strictObject({
+  header: z
+    .string()
+    .regex(HEADER_NAME, { message: "expected an HTTP header name such as Authorization" })
+    .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), {
+      message: "this header frames or routes the request and cannot carry a credential",
+    }),
+  prefix: z
+    .string()
+    .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
+    .optional(),
+  token: z.string().min(1, { message: "expected the name of an entry of bot-bottle:tokens" }),
+});
+
+/** A string checked by a pure rule that returns a problem or `undefined`. */
+const checked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
+
+const routeSchema = z.strictObject({
+  // IP literals pass here; whether this route may name one is a cross-field rule (validate.ts).
+  host: checked((host) => routeHostProblem(host, { allowIp: true })),
+  allowIpHost: z.boolean().optional(),
+  ports: uniqueList(positiveInt(1, 65535)).optional(),
+  methods: uniqueList(z.enum(HTTP_METHODS)).optional(),
+  paths: uniqueList(checked(pathPrefixProblem)).optional(),
+  auth: authSchema.optional(),
+});
+
+const agentSchema = z.strictObject({
+  image: z.string().min(1, { message: "expected an image reference" }),
+  command: z.array(z.string()).min(1).optional(),
+  user: z.string().regex(/^[a-z0-9_][a-z0-9_.-]*(?::[a-z0-9_][a-z0-9_.-]*)?$/i).optional(),
+  env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).optional(),
+  memoryMb: positiveInt(64, 1 << 20).optional(),
+  pidsLimit: positiveInt(16, 1 << 22).optional(),
+});
+
+/**
+ * The pipelock settings a bottle may add to the rendered pipelock.yaml: a typed subset of
+ * pipelock's own config (its key names). Anything that decides whether pipelock enforces
+ * (mode, allowlist, interception, DLP action) is fixed by the renderer and cannot be set here.
+ */
+const pipelockSettingsSchema = z.strictObject({
+  trusted_domains: z.array(z.string().min(1)).optional(),
+  internal: z.array(z.string().min(1)).optional(),
+  ssrf: z.strictObject({ ip_allowlist: z.array(z.string().min(1)) }).optional(),
+  explain_blocks: z.boolean().optional(),
+  fetch_proxy: z
+    .strictObject({
+      monitoring: z.strictObject({ max_requests_per_minute: positiveInt(1, 1_000_000) }),
+    })
+    .optional(),
+  forward_proxy: z
+    .strictObject({
+      max_tunnel_seconds: positiveInt(1, 86_400).optional(),
+      idle_timeout_seconds: positiveInt(1, 86_400).optional(),
+    })
+    .optional(),
+  dlp: z
+    .strictObject({
+      patterns: z.array(
+        z.strictObject({
+          name: z.string().min(1),
+          regex: z.string().min(1),
+          severity: z.enum(["low", "medium", "high", "critical"]).optional(),
+          exempt_domains: z.array(z.string().min(1)).optional(),
+        }),
+      ),
+    })
+    .optional(),
+});
+
+const dockerSchema = z.strictObject({
+  host: z.string().regex(/^(unix|tcp|ssh|npipe):\/\/\S+$/, {
+    message: 'expected a Docker host URL such as "ssh://user@host" or "unix:///var/run/docker.sock"',
+  }),
+});
+
+export const bottleSchema = z.strictObject({
+  name,
+  routes: z.array(routeSchema).min(1, { message: "a bottle needs at least one route" }),
+  agent: agentSchema.optional(),
+  egressProxy: z
+    .strictObject({
+      image: z.string().min(1).optional(),
+      memoryMb: positiveInt(64, 1 << 20).optional(),
+    })
+    .optional(),
+  pipelock: z
+    .strictObject({
+      image: z.string().min(1).optional(),
+      memoryMb: positiveInt(64, 1 << 20).optional(),
+      settings: pipelockSettingsSchema.optional(),
+    })
+    .optional(),
+  caValidityHours: positiveInt(24, 10 * 8760).optional(),
+  docker: dockerSchema.optional(),
+});
+
+export const stackSchema = z.strictObject({
+  bottles: z.array(bottleSchema).min(1, { message: "declare at least one bottle" }),
+  docker: dockerSchema.optional(),
+});
+
+/** A route as written in stack config (`bot-bottle:bottles[].routes[]`). */
+export type RouteConfig = z.input<typeof routeSchema>;
+/** The agent container as written in stack config. */
+export type AgentConfig = z.input<typeof agentSchema>;
+/** Extra pipelock settings, in pipelock's own key names. */
+export type PipelockSettings = z.input<typeof pipelockSettingsSchema>;
+/** A bottle as written in stack config (`bot-bottle:bottles[]`). */
+export type BottleConfig = z.input<typeof bottleSchema>;
+/** A Docker engine to deploy to. */
+export type DockerHostConfig = z.input<typeof dockerSchema>;

@@ -1,0 +1,271 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { MANAGED_AGENT_ENV } from "../agent/env";
+import {
+  bottleSchema,
+  DEFAULT_CA_VALIDITY_HOURS,
+  DEFAULT_PIPELOCK_IMAGE,
+  DEFAULT_PORTS,
+  HttpMethod,
+  PipelockSettings,
+  stackSchema,
+} from "./schema";
+
+/** One thing wrong with the stack config: where (`bottles[0].routes[2].host`) and what. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** The outcome of validation: the normalised value, or every problem found. */
+export type Validated<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
+
+/** What validation needs to know about one `bot-bottle:tokens` entry. */
+export interface TokenEntry {
+  /** Whether the value is stored encrypted (`pulumi config set --secret`). */
+  secret: boolean;
+  value: unknown;
+}
+
+/** The raw stack config, as read from `Pulumi.<stack>.yaml` or the Pulumi engine. */
+export interface StackConfigInput {
+  /** `bot-bottle:bottles`, parsed. */
+  bottles: unknown;
+  /** `bot-bottle:docker`, parsed; absent means the local engine. */
+  docker?: unknown;
+  /** `bot-bottle:tokens`, by name. */
+  tokens?: Readonly<Record<string, TokenEntry>>;
+}
+
+export interface RouteSpec {
+  host: string;
+  ports: number[];
+  /** Absent: any method. */
+  methods?: HttpMethod[];
+  /** Absent: any path. */
+  paths?: string[];
+  auth?: { header: string; prefix: string; token: string };
+}
+
+export interface AgentSpec {
+  image: string;
+  command?: string[];
+  user: string;
+  env: Record<string, string>;
+  memoryMb: number;
+  pidsLimit: number;
+}
+
+/** A validated bottle with every default applied. Components take only this. */
+export interface BottleSpec {
+  name: string;
+  routes: RouteSpec[];
+  agent?: AgentSpec;
+  egressProxy: { image?: string; memoryMb: number };
+  pipelock: { image: string; memoryMb: number; settings: PipelockSettings };
+  caValidityHours: number;
+  docker?: { host: string };
+}
+
+export interface StackSpec {
+  bottles: BottleSpec[];
+  docker?: { host: string };
+}
+
+const TOKEN_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Validates a whole stack config and returns the normalised spec or every problem, each
+ * with the exact config path. Never throws for bad input.
+ */
+export function validateStackConfig(input: StackConfigInput): Validated<StackSpec> {
+  const tokenNames = new Set(Object.keys(input.tokens ?? {}));
+  const parsed = stackSchema.safeParse({ bottles: input.bottles, docker: input.docker });
+  const problems = [
+    ...tokenProblems(input.tokens ?? {}),
+    ...(parsed.success ? [] : zodProblems(parsed.error)),
+    ...duplicateBottleProblems(input.bottles),
+    ...list(input.bottles).flatMap((bottle, i) => crossFieldProblems(bottle, tokenNames, `bottles[${i}].`)),
+  ];
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, value: { bottles: parsed.data.bottles.map(normaliseBottle), docker: parsed.data.docker } };
+}
+
+/**
+ * Validates one bottle given the names of the available tokens. Used by `BottleStack` for
+ * callers that construct it directly rather than through stack config.
+ */
+export function validateBottle(input: unknown, tokenNames: ReadonlySet<string>): Validated<BottleSpec> {
+  const parsed = bottleSchema.safeParse(input);
+  const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, tokenNames, "")];
+  if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, value: normaliseBottle(parsed.data) };
+}
+
+/** One line per problem, ready to show a user. */
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((p) => `  ${p.path || "(config)"}: ${p.message}`).join("\n");
+}
+
+type ParsedBottle = z.output<typeof bottleSchema>;
+
+// The rules below read the raw config defensively so they report alongside schema problems
+// (zod skips object-level refinements once a field fails, which would hide them).
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const field = (value: unknown, key: string): unknown =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+
+function duplicateBottleProblems(bottles: unknown): ConfigProblem[] {
+  return duplicates(list(bottles).map((bottle) => field(bottle, "name"))).map(([i, first, name]) => ({
+    path: `bottles[${i}].name`,
+    message: `duplicate bottle name "${name}" (also bottles[${first}])`,
+  }));
+}
+
+function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, prefix: string): ConfigProblem[] {
+  const routes = list(field(bottle, "routes"));
+  const problems = duplicates(routes.map((route) => field(route, "host"))).map(([j, first, host]) => ({
+    path: `${prefix}routes[${j}].host`,
+    message: `duplicate host "${host}" (also routes[${first}]); merge the two routes`,
+  }));
+  routes.forEach((route, j) => {
+    const host = field(route, "host");
+    if (typeof host === "string" && isIP(host) !== 0 && field(route, "allowIpHost") !== true) {
+      problems.push({
+        path: `${prefix}routes[${j}].host`,
+        message: `IP literal "${host}" is not allowed; name the host by DNS, or set allowIpHost: true on this route`,
+      });
+    }
+    const token = field(field(route, "auth"), "token");
+    if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
+      problems.push({
+        path: `${prefix}routes[${j}].auth.token`,
+        message: `no token named "${token}" in bot-bottle:tokens; set one with: pulumi config set --secret --path 'tokens.${token}' <value>`,
+      });
+    }
+  });
+  for (const key of Object.keys(field(field(bottle, "agent"), "env") ?? {})) {
+    if (MANAGED_AGENT_ENV.has(key.toUpperCase())) {
+      problems.push({
+        path: `${prefix}agent.env.${key}`,
+        message: "is set by the bottle itself (proxy and CA variables) and cannot be overridden",
+      });
+    }
+  }
+  return problems;
+}
+
+/** `[index, firstIndex, value]` for every string that already appeared earlier in `values`. */
+function duplicates(values: unknown[]): [number, number, string][] {
+  const seen = new Map<string, number>();
+  const found: [number, number, string][] = [];
+  values.forEach((value, i) => {
+    if (typeof value !== "string") return;
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, i);
+    else found.push([i, first, value]);
+  });
+  return found;
+}
+
+function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+  return [...problems].sort((a, b) => a.path.localeCompare(b.path, "en", { numeric: true }));
+}
+
+function tokenProblems(tokens: Readonly<Record<string, TokenEntry>>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [name, entry] of Object.entries(tokens)) {
+    const path = `tokens.${name}`;
+    if (!TOKEN_NAME.test(name)) {
+      problems.push({ path, message: "expected a token name of letters, digits, '_' and '-'" });
+    } else if (!entry.secret) {
+      problems.push({
+        path,
+        message: `is stored in plain text; remove it and set it with: pulumi config set --secret --path '${path}' <value>`,
+      });
+    } else if (typeof entry.value !== "string" || entry.value.length === 0) {
+      problems.push({ path, message: "expected a non-empty string" });
+    }
+  }
+  return problems;
+}
+
+function normaliseBottle(bottle: ParsedBottle): BottleSpec {
+  return {
+    name: bottle.name,
+    routes: bottle.routes.map((route) => ({
+      host: route.host,
+      ports: route.ports ?? [...DEFAULT_PORTS],
+      ...(route.methods && { methods: route.methods }),
+      ...(route.paths && { paths: route.paths }),
+      ...(route.auth && { auth: { header: route.auth.header, prefix: route.auth.prefix ?? "", token: route.auth.token } }),
+    })),
+    ...(bottle.agent && {
+      agent: {
+        image: bottle.agent.image,
+        ...(bottle.agent.command && { command: bottle.agent.command }),
+        user: bottle.agent.user ?? "1000:1000",
+        env: bottle.agent.env ?? {},
+        memoryMb: bottle.agent.memoryMb ?? 2048,
+        pidsLimit: bottle.agent.pidsLimit ?? 512,
+      },
+    }),
+    egressProxy: { image: bottle.egressProxy?.image, memoryMb: bottle.egressProxy?.memoryMb ?? 256 },
+    pipelock: {
+      image: bottle.pipelock?.image ?? DEFAULT_PIPELOCK_IMAGE,
+      memoryMb: bottle.pipelock?.memoryMb ?? 256,
+      settings: bottle.pipelock?.settings ?? {},
+    },
+    caValidityHours: bottle.caValidityHours ?? DEFAULT_CA_VALIDITY_HOURS,
+    ...(bottle.docker && { docker: bottle.docker }),
+  };
+}
+
+/** Turns zod issues into problems with `a[0].b` paths and messages a user can act on. */
+function zodProblems(error: z.ZodError): ConfigProblem[] {
+  return error.issues.flatMap((issue) => {
+    const path = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        path: formatPath([...issue.path, key]),
+        message: "unknown key (a typo here must not silently change what a bottle allows)",
+      }));
+    }
+    return [{ path, message: describeIssue(issue) }];
+  });
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  // Messages written in the schema are already phrased for users; zod's own start like this.
+  if (!/^(Invalid|Too (small|big))/.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined
+        ? `required (expected ${issue.expected})`
+        : `expected ${issue.expected}, got ${typeName(issue.input)}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "too_small":
+      if (issue.origin === "array") return `expected at least ${issue.minimum} entr${issue.minimum === 1 ? "y" : "ies"}`;
+      if (issue.origin === "string") return "must not be empty";
+      return `expected at least ${issue.minimum}`;
+    case "too_big":
+      return `expected at most ${issue.maximum}`;
+    default:
+      return issue.message;
+  }
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return typeof value;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    "",
+  );
+}
