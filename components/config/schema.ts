@@ -69,7 +69,7 @@ const agentSchema = z.strictObject({
   user: z.string().regex(/^[a-z0-9_][a-z0-9_.-]*(?::[a-z0-9_][a-z0-9_.-]*)?$/i).optional(),
   env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).optional(),
   memoryMb: positiveInt(64, 1 << 20).optional(),
-  pidsLimit: positiveInt(16, 1 << 22).optional(),
+  maxProcesses: positiveInt(16, 1 << 22).optional(),
 });
 
 /**

@@ -53,7 +53,8 @@ export interface AgentSpec {
   user: string;
   env: Record<string, string>;
   memoryMb: number;
-  pidsLimit: number;
+  /** The `nproc` ulimit of the agent's uid. */
+  maxProcesses: number;
 }
 
 /** A validated bottle with every default applied. Components take only this. */
@@ -207,7 +208,7 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
         user: bottle.agent.user ?? "1000:1000",
         env: bottle.agent.env ?? {},
         memoryMb: bottle.agent.memoryMb ?? 2048,
-        pidsLimit: bottle.agent.pidsLimit ?? 512,
+        maxProcesses: bottle.agent.maxProcesses ?? 512,
       },
     }),
     egressProxy: { image: bottle.egressProxy?.image, memoryMb: bottle.egressProxy?.memoryMb ?? 256 },

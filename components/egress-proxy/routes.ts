@@ -1,0 +1,30 @@
+import { stringify } from "yaml";
+import type { RouteSpec } from "../config";
+
+/**
+ * The environment variable that carries each token a bottle uses, keyed by token name:
+ * `EGRESS_PROXY_TOKEN_<N>`, numbered in token-name order so the numbering does not depend on
+ * the order of routes.
+ */
+export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string> {
+  const names = [...new Set(routes.flatMap((route) => (route.auth ? [route.auth.token] : [])))].sort();
+  return new Map(names.map((token, i) => [token, `EGRESS_PROXY_TOKEN_${i}`]));
+}
+
+/**
+ * Renders the egress proxy's routes.yaml (contract version 1, shared/design.md). Holds the
+ * names of token variables, never token values, so it is safe to show in a plan or diff.
+ */
+export function renderRoutesYaml(routes: readonly RouteSpec[]): string {
+  const tokenEnv = tokenEnvNames(routes);
+  const rendered = routes.map((route) => ({
+    host: route.host,
+    ports: route.ports,
+    ...(route.methods && { methods: route.methods }),
+    ...(route.paths && { path_allowlist: route.paths }),
+    ...(route.auth && {
+      auth: { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token)! },
+    }),
+  }));
+  return stringify({ version: 1, routes: rendered }, { lineWidth: 0, flowCollectionPadding: false });
+}

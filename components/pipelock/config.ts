@@ -1,0 +1,64 @@
+import { stringify } from "yaml";
+import type { BottleSpec } from "../config";
+
+/** Where the pipelock container finds its files. */
+export const PIPELOCK_PATHS = {
+  config: "/etc/pipelock/pipelock.yaml",
+  caCert: "/etc/pipelock/ca.pem",
+  caKey: "/etc/pipelock/ca-key.pem",
+} as const;
+
+/** pipelock's forward-proxy port; the egress proxy's upstream. */
+export const PIPELOCK_PORT = 8888;
+
+/** pipelock's default `sensitive_headers` (reference/pipelock.md), in its own spelling. */
+export const PIPELOCK_SENSITIVE_HEADERS: readonly string[] = [
+  "Authorization", "Cookie", "X-Api-Key", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key",
+];
+
+/** pipelock rate-limits per destination domain (default 60/min); agents call APIs harder. */
+const DEFAULT_MAX_REQUESTS_PER_MINUTE = 600;
+
+/**
+ * Renders pipelock.yaml for one bottle: strict, enforcing, forward proxy on, TLS
+ * interception with the bottle's CA, request body and header DLP blocking, JSON logs.
+ *
+ * Header DLP keeps scanning every sensitive header except the ones the egress proxy injects
+ * (an injected `ghp_...` token would otherwise be blocked as a leak). The egress proxy strips
+ * those header names from every request it does not inject into, so they cannot carry agent
+ * data past this exemption.
+ */
+export function renderPipelockYaml(bottle: BottleSpec): string {
+  const injected = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.header.toLowerCase()] : [])));
+  const settings = bottle.pipelock.settings;
+  const config = {
+    version: 1,
+    mode: "strict",
+    enforce: true,
+    default_agent_identity: bottle.name,
+    api_allowlist: bottle.routes.map((route) => route.host),
+    ...(settings.trusted_domains && { trusted_domains: settings.trusted_domains }),
+    ...(settings.internal && { internal: settings.internal }),
+    ...(settings.ssrf && { ssrf: settings.ssrf }),
+    ...(settings.explain_blocks !== undefined && { explain_blocks: settings.explain_blocks }),
+    fetch_proxy: {
+      listen: `0.0.0.0:${PIPELOCK_PORT}`,
+      monitoring: {
+        max_requests_per_minute:
+          settings.fetch_proxy?.monitoring.max_requests_per_minute ?? DEFAULT_MAX_REQUESTS_PER_MINUTE,
+      },
+    },
+    forward_proxy: { enabled: true, sni_verification: true, ...settings.forward_proxy },
+    tls_interception: { enabled: true, ca_cert: PIPELOCK_PATHS.caCert, ca_key: PIPELOCK_PATHS.caKey },
+    dlp: { include_defaults: true, scan_env: true, ...(settings.dlp && { patterns: settings.dlp.patterns }) },
+    request_body_scanning: {
+      enabled: true,
+      action: "block",
+      scan_headers: true,
+      header_mode: "sensitive",
+      sensitive_headers: PIPELOCK_SENSITIVE_HEADERS.filter((h) => !injected.has(h.toLowerCase())),
+    },
+    logging: { format: "json", output: "stdout", include_allowed: true, include_blocked: true },
+  };
+  return stringify(config, { lineWidth: 0, flowCollectionPadding: false });
+}
