@@ -1,0 +1,111 @@
+/**
+ * The chain agent -> egress proxy -> pipelock: the egress proxy forwards everything through its
+ * own bottle's pipelock, never straight out.
+ */
+import { StackValidationPolicy } from "@pulumi/policy";
+import {
+    ROLES,
+    TOPOLOGY,
+    TYPES,
+    UNKNOWN,
+    bottleOf,
+    containersWithRole,
+    dockerName,
+    envValue,
+    networksOf,
+    roleOf,
+    stringsOf,
+} from "./bottle";
+
+/** Accepts the upstream URL with or without a trailing slash. */
+function isPipelockUpstream(url: string | undefined): boolean {
+    return url !== undefined && url.replace(/\/$/, "") === TOPOLOGY.pipelockUpstream;
+}
+
+/**
+ * Each egress proxy runs in upstream mode through `http://pipelock:8888`, and the name `pipelock`
+ * on the network they share resolves to that bottle's pipelock and nothing else.
+ */
+export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
+    name: "egress-proxy-chains-through-pipelock",
+    description:
+        "The egress proxy must run in upstream mode through its own bottle's pipelock: its " +
+        `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream}, it shares the bottle's egress network ` +
+        "with that pipelock, and on that network the alias 'pipelock' belongs to the pipelock container " +
+        "alone. Without this the egress proxy dials destinations itself and the second gate (DLP, " +
+        "allowlist) silently sees nothing - the 'proxy bypasses pipelock' regression.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const containers = args.resources.filter((r) => r.type === TYPES.container);
+        const networkRoles = new Map(
+            args.resources.filter((r) => r.type === TYPES.network).map((n) => [dockerName(n), roleOf(n.props)]),
+        );
+        const pipelocks = containersWithRole(args.resources, ROLES.pipelock);
+        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
+            const name = dockerName(proxy);
+            const envs = stringsOf(proxy.props, "envs");
+            if (envs !== UNKNOWN) {
+                const upstream = envValue(envs, TOPOLOGY.upstreamEnv);
+                if (!isPipelockUpstream(upstream)) {
+                    reportViolation(
+                        `Egress proxy '${name}' has ${TOPOLOGY.upstreamEnv}=${upstream ?? "(unset)"}, so it ` +
+                            `does not forward through pipelock. Set ` +
+                            `${TOPOLOGY.upstreamEnv}=${TOPOLOGY.pipelockUpstream}.`,
+                        proxy.urn,
+                    );
+                }
+            }
+
+            const bottle = bottleOf(proxy.props);
+            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOf(p.props) === bottle);
+            if (pipelock === undefined) {
+                reportViolation(
+                    `Egress proxy '${name}' has no pipelock container in its bottle ('${bottle ?? "unlabelled"}'). ` +
+                        `Declare the bottle's pipelock with the same bot-bottle.stack and bot-bottle.bottle labels.`,
+                    proxy.urn,
+                );
+                continue;
+            }
+            const proxyNets = networksOf(proxy.props);
+            const pipelockNets = networksOf(pipelock.props);
+            if (proxyNets === UNKNOWN || pipelockNets === UNKNOWN) {
+                continue;
+            }
+            const shared = pipelockNets.filter(
+                (p) =>
+                    p.name !== UNKNOWN &&
+                    p.aliases.includes(TOPOLOGY.pipelockAlias) &&
+                    networkRoles.get(p.name) === ROLES.egressNet &&
+                    proxyNets.some((q) => q.name === p.name),
+            );
+            if (shared.length === 0 && ![...proxyNets, ...pipelockNets].some((n) => n.name === UNKNOWN)) {
+                reportViolation(
+                    `Egress proxy '${name}' shares no '${ROLES.egressNet}' network with its pipelock ` +
+                        `'${dockerName(pipelock)}' on which pipelock has the alias '${TOPOLOGY.pipelockAlias}', ` +
+                        `so ${TOPOLOGY.pipelockUpstream} does not reach it. Attach both to the bottle's ` +
+                        `'${ROLES.egressNet}' network and give pipelock the alias '${TOPOLOGY.pipelockAlias}' there.`,
+                    proxy.urn,
+                );
+            }
+            for (const net of shared) {
+                for (const other of containers) {
+                    if (other.urn === pipelock.urn) {
+                        continue;
+                    }
+                    const otherNets = networksOf(other.props);
+                    if (
+                        otherNets !== UNKNOWN &&
+                        otherNets.some((n) => n.name === net.name && n.aliases.includes(TOPOLOGY.pipelockAlias))
+                    ) {
+                        reportViolation(
+                            `Container '${dockerName(other)}' also claims the alias '${TOPOLOGY.pipelockAlias}' on ` +
+                                `network '${String(net.name)}', so the egress proxy's upstream may resolve to it ` +
+                                `instead of pipelock. Remove that alias from '${dockerName(other)}'.`,
+                            other.urn,
+                        );
+                    }
+                }
+            }
+        }
+    },
+};

@@ -1,0 +1,30 @@
+/**
+ * Every policy of the bot-bottle pack, in one list, so that tests can run them without starting
+ * the pack's gRPC server (which constructing a PolicyPack does).
+ */
+import { Policies } from "@pulumi/policy";
+import { agentContainerHardened, agentOnlyInternalNetworks } from "./agent";
+import { caKeyStrength, caValidityMax } from "./ca";
+import { egressProxyChainsThroughPipelock } from "./chain";
+import { credentialsAreSecret } from "./credentials";
+import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
+import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
+import { pipelockStrictEnforcing } from "./pipelock";
+import { gatesAllowSameHosts, routesNoBroadWildcards } from "./routes";
+
+/** The policies of the pack, in the order the README documents them. */
+export const policies: Policies = [
+    agentOnlyInternalNetworks,
+    agentContainerHardened,
+    innerNetworksInternal,
+    onlyPipelockReachesOutside,
+    egressProxyChainsThroughPipelock,
+    credentialsAreSecret,
+    caKeyStrength,
+    caValidityMax,
+    routesNoBroadWildcards,
+    gatesAllowSameHosts,
+    pipelockStrictEnforcing,
+    productionImagesPinnedByDigest,
+    imagesPinnedByDigest,
+];

@@ -1,0 +1,92 @@
+/**
+ * Network topology: the agent and egress networks have no gateway, and pipelock is the only
+ * container with a route to the outside.
+ */
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ROLES, TYPES, UNKNOWN, dockerName, known, networksOf, roleOf } from "./bottle";
+
+const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
+
+/**
+ * The agent and egress networks of every bottle are `internal: true`.
+ */
+export const innerNetworksInternal: ResourceValidationPolicy = {
+    name: "agent-and-egress-networks-internal",
+    description:
+        "A bottle's agent network and egress network must be internal (created without a gateway). " +
+        "Their lack of a route out is what physically forces the agent through the egress proxy and " +
+        "the egress proxy through pipelock; a gateway on either lets traffic skip a gate.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== TYPES.network) {
+            return;
+        }
+        const role = roleOf(args.props);
+        if (role === undefined || !INNER_NETWORK_ROLES.includes(role)) {
+            return;
+        }
+        const internal = known(() => args.props.internal);
+        if (internal !== UNKNOWN && internal !== true) {
+            reportViolation(
+                `Network '${dockerName(args)}' (role '${role}') is not internal, so it has a gateway to the ` +
+                    `outside. Set internal: true on it.`,
+            );
+        }
+    },
+};
+
+/**
+ * Every container attached to a network with a way out is the bottle's pipelock.
+ */
+export const onlyPipelockReachesOutside: StackValidationPolicy = {
+    name: "only-pipelock-reaches-outside",
+    description:
+        "The only container on a non-internal network (one with a gateway: the outbound network, " +
+        "Docker's default bridge, the host network, or any network this stack does not declare) must be " +
+        "pipelock. Pipelock is the last gate and the only component that may dial the internet; an " +
+        "egress proxy or agent with its own way out bypasses it.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const networks = args.resources.filter((r) => r.type === TYPES.network);
+        const internalByName = new Map(networks.map((n) => [dockerName(n), known(() => n.props.internal)]));
+        for (const container of args.resources.filter((r) => r.type === TYPES.container)) {
+            const role = roleOf(container.props);
+            if (role === ROLES.pipelock) {
+                continue;
+            }
+            const name = dockerName(container);
+            const attachments = networksOf(container.props);
+            const mode = known(() => container.props.networkMode);
+            if (attachments === UNKNOWN || mode === UNKNOWN) {
+                continue;
+            }
+            const outside: string[] = [];
+            if (mode === "host") {
+                outside.push("the host network (networkMode 'host')");
+            } else if (typeof mode === "string" && !["bridge", "default", "none"].includes(mode)) {
+                attachments.push({ name: mode, aliases: [] });
+            } else if (attachments.length === 0 && mode !== "none") {
+                outside.push("Docker's default bridge (no networksAdvanced)");
+            }
+            for (const attachment of attachments) {
+                if (attachment.name === UNKNOWN) {
+                    continue;
+                }
+                const internal = internalByName.get(attachment.name);
+                if (internal === undefined) {
+                    outside.push(`'${attachment.name}' (not declared in this stack)`);
+                } else if (internal !== UNKNOWN && internal !== true) {
+                    outside.push(`'${attachment.name}' (not internal)`);
+                }
+            }
+            for (const where of outside) {
+                reportViolation(
+                    `Container '${name}' (role '${role ?? "none"}') is on ${where}, which has a way out; only ` +
+                        `pipelock may be. Attach it to internal networks only (the egress proxy to its ` +
+                        `bottle's '${ROLES.agentNet}' and '${ROLES.egressNet}', the agent to '${ROLES.agentNet}').`,
+                    container.urn,
+                );
+            }
+        }
+    },
+};

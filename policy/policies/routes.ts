@@ -1,0 +1,142 @@
+/**
+ * What the gates let through: no host pattern wide enough to cover the open internet, and both
+ * gates allowing exactly the same hosts.
+ */
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { parse as parseHost } from "tldts";
+import { Maybe, ROLES, TYPES, UNKNOWN, bottleOf, containersWithRole, dockerName, roleOf } from "./bottle";
+import { DocumentRead, apiAllowlistOf, pipelockConfigOf, routeHostsOf } from "./documents";
+
+/**
+ * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
+ * only as a leading `*.` label under a registrable domain (`*.example.com`); the public suffix
+ * list (ICANN and private sections, via tldts) decides what is registrable, so `*.com`,
+ * `*.co.uk` and `*.github.io` (anyone can own a name there) are all refused.
+ */
+export function broadWildcardProblem(host: string): string | undefined {
+    if (host.trim() === "*") {
+        return "is a bare '*', which allows every host on the internet";
+    }
+    if (!host.includes("*")) {
+        return undefined;
+    }
+    const base = host.slice(2);
+    if (!host.startsWith("*.") || base.includes("*")) {
+        return "uses a wildcard other than a single leading '*.' label";
+    }
+    const parsed = parseHost(base, { allowPrivateDomains: true });
+    if (parsed.isIp) {
+        return "puts a wildcard in front of an IP address";
+    }
+    if (parsed.domain === null) {
+        return (
+            `covers every domain under '${base}', which is at or above a public suffix ` +
+            `(anyone can register a name there)`
+        );
+    }
+    return undefined;
+}
+
+/**
+ * No route of the egress proxy and no pipelock allowlist entry is a bare `*` or a wildcard at or
+ * above a public suffix.
+ */
+export const routesNoBroadWildcards: ResourceValidationPolicy = {
+    name: "routes-no-broad-wildcards",
+    description:
+        "No egress-proxy route host and no pipelock api_allowlist entry may be a bare '*' or a wildcard " +
+        "at or above a public suffix ('*.com', '*.co.uk', '*.github.io'). Such a pattern allows hosts " +
+        "anyone can register, which turns the allowlist into an exfiltration channel to an " +
+        "attacker-controlled server.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== TYPES.container) {
+            return;
+        }
+        const role = roleOf(args.props);
+        const name = dockerName(args);
+        let read: Maybe<DocumentRead<string[]>>;
+        let what: string;
+        if (role === ROLES.egressProxy) {
+            read = routeHostsOf(args.props);
+            what = "route host";
+        } else if (role === ROLES.pipelock) {
+            const config = pipelockConfigOf(args.props);
+            read =
+                config === UNKNOWN || "error" in config
+                    ? config
+                    : { path: config.path, value: apiAllowlistOf(config.value) };
+            what = "api_allowlist entry";
+        } else {
+            return;
+        }
+        if (read === UNKNOWN) {
+            return;
+        }
+        if ("error" in read) {
+            reportViolation(
+                `Cannot check the ${what}s of '${name}': ${read.error}. Upload the rendered file the ` +
+                    `container is configured to read.`,
+            );
+            return;
+        }
+        for (const host of read.value) {
+            const problem = broadWildcardProblem(host);
+            if (problem !== undefined) {
+                reportViolation(
+                    `'${name}' ${what} '${host}' in ${read.path} ${problem}. List the exact hosts the agent ` +
+                        `needs (e.g. 'api.example.com'), or a wildcard under one registrable domain ` +
+                        `('*.example.com').`,
+                );
+            }
+        }
+    },
+};
+
+/**
+ * For every bottle, the egress proxy's route hosts and pipelock's `api_allowlist` are the same set.
+ */
+export const gatesAllowSameHosts: StackValidationPolicy = {
+    name: "gates-allow-same-hosts",
+    description:
+        "Every host in a bottle's egress-proxy routes must be in its pipelock's api_allowlist, and " +
+        "pipelock must allow nothing else. The two gates are meant to be independent checks of the same " +
+        "decision: a host only one gate knows is either broken (pipelock blocks a declared route) or " +
+        "guarded by one gate instead of two.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const pipelocks = containersWithRole(args.resources, ROLES.pipelock);
+        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
+            const bottle = bottleOf(proxy.props);
+            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOf(p.props) === bottle);
+            if (pipelock === undefined) {
+                continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
+            }
+            const routes = routeHostsOf(proxy.props);
+            const config = pipelockConfigOf(pipelock.props);
+            if (routes === UNKNOWN || config === UNKNOWN || "error" in routes || "error" in config) {
+                continue; // routes-no-broad-wildcards reports documents it cannot read
+            }
+            const allowlist = new Set(apiAllowlistOf(config.value));
+            const hosts = new Set(routes.value);
+            const onlyRoutes = [...hosts].filter((h) => !allowlist.has(h));
+            const onlyPipelock = [...allowlist].filter((h) => !hosts.has(h));
+            if (onlyRoutes.length > 0) {
+                reportViolation(
+                    `Bottle '${bottle}': route hosts [${onlyRoutes.join(", ")}] of '${dockerName(proxy)}' are not ` +
+                        `in pipelock's api_allowlist (${config.path}). Render api_allowlist from the same ` +
+                        `routes so both gates allow the same hosts.`,
+                    proxy.urn,
+                );
+            }
+            if (onlyPipelock.length > 0) {
+                reportViolation(
+                    `Bottle '${bottle}': pipelock '${dockerName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
+                        `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
+                        `them as routes) so both gates allow the same hosts.`,
+                    pipelock.urn,
+                );
+            }
+        }
+    },
+};
