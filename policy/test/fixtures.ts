@@ -1,0 +1,250 @@
+/**
+ * A hand-built, realistic resource graph of one bottle, shaped like the BottleStack component's
+ * children as the Docker and TLS providers receive them (design.md; components/*). Tests take a
+ * copy and break one thing at a time.
+ */
+import { stringify } from "yaml";
+import { TestResource } from "./util";
+
+/** A token value shaped like a GitHub personal access token (fake). */
+export const GITHUB_TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+/** A token value shaped like an Anthropic API key (fake). */
+export const ANTHROPIC_TOKEN = "sk-ant-api03-fakefakefakefakefakefake";
+
+export const CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+export const RSA_KEY_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEfake\n-----END RSA PRIVATE KEY-----\n";
+export const EC_KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCfake\n-----END EC PRIVATE KEY-----\n";
+
+/** Options for {@link bottleGraph}. */
+export interface BottleOptions {
+    stack?: string;
+    bottle?: string;
+    /** Route hosts, rendered into routes.yaml and pipelock's api_allowlist. */
+    hosts?: string[];
+}
+
+function labels(stack: string, bottle: string, role: string) {
+    return [
+        { label: "bot-bottle.stack", value: stack },
+        { label: "bot-bottle.bottle", value: bottle },
+        { label: "bot-bottle.role", value: role },
+    ];
+}
+
+/** routes.yaml as the component renders it (design.md, version 1). */
+export function routesYaml(hosts: string[]): string {
+    return stringify({
+        version: 1,
+        routes: hosts.map((host, i) =>
+            i === 0
+                ? { host, auth: { header: "x-api-key", token_env: "EGRESS_PROXY_TOKEN_0" } }
+                : {
+                      host,
+                      methods: ["GET"],
+                      path_allowlist: ["/repos/acme/"],
+                      auth: { header: "Authorization", prefix: "Bearer ", token_env: `EGRESS_PROXY_TOKEN_${i}` },
+                  },
+        ),
+    });
+}
+
+/** pipelock.yaml as the component renders it (reference/pipelock.md). */
+export function pipelockConfig(bottle: string, hosts: string[]): Record<string, unknown> {
+    return {
+        version: 1,
+        mode: "strict",
+        enforce: true,
+        default_agent_identity: bottle,
+        api_allowlist: hosts,
+        fetch_proxy: { listen: "0.0.0.0:8888", monitoring: { max_requests_per_minute: 600 } },
+        forward_proxy: { enabled: true, sni_verification: true },
+        tls_interception: { enabled: true, ca_cert: "/etc/pipelock/ca.pem", ca_key: "/etc/pipelock/ca-key.pem" },
+        dlp: { include_defaults: true, scan_env: true },
+        request_body_scanning: {
+            enabled: true,
+            action: "block",
+            scan_headers: true,
+            header_mode: "sensitive",
+            sensitive_headers: ["Cookie", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key"],
+        },
+        logging: { format: "json", output: "stdout", include_allowed: true, include_blocked: true },
+    };
+}
+
+/** The hardening every container gets (fresh objects per call: tests mutate them). */
+function hardening() {
+    return {
+        capabilities: { drops: ["ALL"] },
+        securityOpts: ["no-new-privileges:true"],
+        restart: "unless-stopped",
+        init: true,
+    };
+}
+
+/** Every resource of one bottle: 3 networks, 2 CA keys + certs, 2 images, 3 containers. */
+export function bottleGraph(options: BottleOptions = {}): TestResource[] {
+    const stack = options.stack ?? "dev";
+    const bottle = options.bottle ?? "reviewer";
+    const hosts = options.hosts ?? ["api.anthropic.com", "api.github.com"];
+    const name = (role: string) => `${stack}-${bottle}-${role}`;
+    const network = (role: string, internal: boolean): TestResource => ({
+        type: "docker:index/network:Network",
+        name: `${bottle}-${role}`,
+        props: { name: name(role), driver: "bridge", internal, attachable: false, labels: labels(stack, bottle, role) },
+    });
+    return [
+        network("agent-net", true),
+        network("egress-net", true),
+        network("outbound-net", false),
+        {
+            type: "tls:index/privateKey:PrivateKey",
+            name: `${bottle}-egress-proxy-ca-key`,
+            props: { algorithm: "RSA", rsaBits: 2048 },
+        },
+        {
+            type: "tls:index/selfSignedCert:SelfSignedCert",
+            name: `${bottle}-egress-proxy-ca-cert`,
+            props: {
+                privateKeyPem: RSA_KEY_PEM,
+                subject: { commonName: `bot-bottle ${bottle} egress-proxy CA`, organization: "bot-bottle" },
+                isCaCertificate: true,
+                setSubjectKeyId: true,
+                allowedUses: ["cert_signing", "crl_signing"],
+                validityPeriodHours: 8760,
+            },
+        },
+        {
+            type: "tls:index/privateKey:PrivateKey",
+            name: `${bottle}-pipelock-ca-key`,
+            props: { algorithm: "ECDSA", ecdsaCurve: "P256" },
+        },
+        {
+            type: "tls:index/selfSignedCert:SelfSignedCert",
+            name: `${bottle}-pipelock-ca-cert`,
+            props: {
+                privateKeyPem: EC_KEY_PEM,
+                subject: { commonName: `bot-bottle ${bottle} pipelock CA`, organization: "bot-bottle" },
+                isCaCertificate: true,
+                setSubjectKeyId: true,
+                allowedUses: ["cert_signing", "crl_signing"],
+                validityPeriodHours: 8760,
+            },
+        },
+        {
+            type: "docker:index/remoteImage:RemoteImage",
+            name: `${bottle}-pipelock-image`,
+            props: { name: "ghcr.io/luckypipewrench/pipelock:2.3.0", keepLocally: true },
+        },
+        {
+            type: "docker:index/container:Container",
+            name: `${bottle}-egress-proxy`,
+            props: {
+                name: name("egress-proxy"),
+                image: "sha256:" + "a".repeat(64),
+                labels: labels(stack, bottle, "egress-proxy"),
+                user: "1000:1000",
+                envs: [
+                    "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
+                    "EGRESS_PROXY_PORT=9099",
+                    "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
+                    "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
+                    `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
+                    `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
+                ],
+                networksAdvanced: [
+                    { name: name("agent-net"), aliases: ["egress-proxy"] },
+                    { name: name("egress-net"), aliases: ["egress-proxy"] },
+                ],
+                uploads: [
+                    { file: "/etc/egress-proxy/routes.yaml", content: routesYaml(hosts), permissions: "0444" },
+                    { file: "/etc/egress-proxy/upstream-ca.pem", content: CERT_PEM, permissions: "0444" },
+                    {
+                        file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
+                        content: CERT_PEM + RSA_KEY_PEM,
+                        permissions: "0600",
+                        owner: 1000,
+                        group: 1000,
+                    },
+                ],
+                memory: 256,
+                pidsLimit: 256,
+                ...hardening(),
+            },
+        },
+        {
+            type: "docker:index/container:Container",
+            name: `${bottle}-pipelock`,
+            props: {
+                name: name("pipelock"),
+                image: "sha256:" + "b".repeat(64),
+                labels: labels(stack, bottle, "pipelock"),
+                user: "65532:65532",
+                command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+                networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock"] }, { name: name("outbound-net") }],
+                uploads: [
+                    {
+                        file: "/etc/pipelock/pipelock.yaml",
+                        content: stringify(pipelockConfig(bottle, hosts)),
+                        permissions: "0444",
+                    },
+                    { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
+                    { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
+                ],
+                memory: 256,
+                pidsLimit: 256,
+                ...hardening(),
+            },
+        },
+        {
+            type: "docker:index/remoteImage:RemoteImage",
+            name: `${bottle}-agent-image`,
+            props: { name: "node:22-bookworm-slim", keepLocally: true },
+        },
+        {
+            type: "docker:index/container:Container",
+            name: `${bottle}-agent`,
+            props: {
+                name: name("agent"),
+                image: "sha256:" + "c".repeat(64),
+                labels: labels(stack, bottle, "agent"),
+                command: ["sleep", "infinity"],
+                envs: [
+                    "HTTP_PROXY=http://egress-proxy:9099",
+                    "HTTPS_PROXY=http://egress-proxy:9099",
+                    "SSL_CERT_FILE=/usr/local/share/ca-certificates/bot-bottle.crt",
+                    "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bot-bottle.crt",
+                ],
+                networksAdvanced: [{ name: name("agent-net") }],
+                uploads: [
+                    { file: "/usr/local/share/ca-certificates/bot-bottle.crt", content: CERT_PEM, permissions: "0444" },
+                ],
+                memory: 2048,
+                pidsLimit: 512,
+                ...hardening(),
+            },
+        },
+    ];
+}
+
+/** The resource of `graph` with the given Pulumi name suffix (e.g. "-agent", "-egress-net"). */
+export function find(graph: TestResource[], suffix: string): TestResource {
+    const found = graph.find((r) => r.name.endsWith(suffix));
+    if (found === undefined) {
+        throw new Error(`fixture has no resource ending in ${suffix}`);
+    }
+    return found;
+}
+
+/** The container with the given role in `graph`. */
+export function container(graph: TestResource[], role: "agent" | "egress-proxy" | "pipelock"): TestResource {
+    return find(graph, `-${role}`);
+}
+
+/** Replaces the content of the upload at `file` of `resource`. */
+export function setUpload(resource: TestResource, file: string, content: string): void {
+    const upload = resource.props.uploads.find((u: { file: string }) => u.file === file);
+    if (upload === undefined) {
+        throw new Error(`no upload ${file}`);
+    }
+    upload.content = content;
+}

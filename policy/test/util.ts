@@ -1,0 +1,130 @@
+/**
+ * Calls policies the way the analyzer server does (server.js in @pulumi/policy 1.21), without
+ * starting it: props wrapped in the same unknown-checking proxy, `getConfig`, `stackTags`,
+ * `notApplicable`, and a `reportViolation` spy that records every message.
+ */
+import {
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+    unknownCheckingProxy,
+} from "@pulumi/policy";
+
+/** A resource as a test declares it: provider type token, Pulumi name and props. */
+export interface TestResource {
+    type: string;
+    name: string;
+    props: Record<string, any>;
+}
+
+/** Stack-wide inputs of a policy run. */
+export interface RunOptions {
+    /** Stack name, encoded in the URNs. Defaults to "dev". */
+    stack?: string;
+    stackTags?: Record<string, string>;
+    /** The policy's own config (what `getConfig()` returns). */
+    config?: Record<string, unknown>;
+}
+
+/** What a run produced: the violation messages, or the reason the policy declared itself not applicable. */
+export interface RunResult {
+    violations: string[];
+    notApplicable?: string;
+}
+
+class NotApplicable extends Error {}
+
+/** A URN the engine would give the resource (parented by the bottle component). */
+export function urnOf(resource: TestResource, stack = "dev"): string {
+    return `urn:pulumi:${stack}::bot-bottle::bot-bottle:index:BottleStack$${resource.type}::${resource.name}`;
+}
+
+const noOptions = {
+    protect: false,
+    ignoreChanges: [],
+    aliases: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+    additionalSecretOutputs: [],
+};
+
+function common(options: RunOptions) {
+    return {
+        stackTags: new Map(Object.entries(options.stackTags ?? {})) as ReadonlyMap<string, string>,
+        getConfig: <T extends object>() => (options.config ?? {}) as T,
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason ?? "");
+        },
+    };
+}
+
+/** Validation args for one resource, as the analyzer builds them. */
+export function resourceArgs(resource: TestResource, options: RunOptions = {}): ResourceValidationArgs {
+    const props = unknownCheckingProxy(structuredClone(resource.props));
+    return {
+        type: resource.type,
+        props,
+        urn: urnOf(resource, options.stack),
+        name: resource.name,
+        opts: noOptions,
+        isType: () => false,
+        asType: () => undefined,
+        ...common(options),
+    };
+}
+
+/** Runs a resource policy's validations over one resource. */
+export async function runResourcePolicy(
+    policy: ResourceValidationPolicy,
+    resource: TestResource,
+    options: RunOptions = {},
+): Promise<RunResult> {
+    const violations: string[] = [];
+    const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource!];
+    try {
+        for (const validate of validations) {
+            await validate(resourceArgs(resource, options), (message) => violations.push(message));
+        }
+    } catch (e) {
+        if (e instanceof NotApplicable) {
+            return { violations, notApplicable: e.message };
+        }
+        throw e;
+    }
+    return { violations };
+}
+
+/** Stack validation args over a list of resources, as the analyzer builds them. */
+export function stackArgs(resources: readonly TestResource[], options: RunOptions = {}): StackValidationArgs {
+    const policyResources: PolicyResource[] = resources.map((r) => ({
+        type: r.type,
+        props: unknownCheckingProxy(structuredClone(r.props)),
+        urn: urnOf(r, options.stack),
+        name: r.name,
+        opts: noOptions,
+        dependencies: [],
+        propertyDependencies: {},
+        isType: () => false,
+        asType: () => undefined,
+    }));
+    return { resources: policyResources, ...common(options) };
+}
+
+/** Runs a stack policy over a list of resources. */
+export async function runStackPolicy(
+    policy: StackValidationPolicy,
+    resources: readonly TestResource[],
+    options: RunOptions = {},
+): Promise<RunResult> {
+    const violations: string[] = [];
+    try {
+        await policy.validateStack(stackArgs(resources, options), (message) => violations.push(message));
+    } catch (e) {
+        if (e instanceof NotApplicable) {
+            return { violations, notApplicable: e.message };
+        }
+        throw e;
+    }
+    return { violations };
+}
