@@ -1,0 +1,129 @@
+"""Start mitmdump with the egress-proxy addon, configured from EGRESS_PROXY_* variables.
+
+Validates everything first (including routes.yaml, with the addon's own loader) so a
+bad configuration stops here, before any port is opened. Tokens stay in the
+environment: they are never put on the command line.
+"""
+
+import os
+import shutil
+import sys
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ADDON = HERE / "egress_proxy.py"
+DEFAULT_PORT = 9099
+DEFAULT_CONFDIR = "/home/mitmproxy/.mitmproxy"
+
+
+class ConfigError(Exception):
+    """A problem with the environment, phrased for the operator."""
+
+
+def _port(environ: Mapping[str, str]) -> int:
+    text = environ.get("EGRESS_PROXY_PORT", "") or str(DEFAULT_PORT)
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"EGRESS_PROXY_PORT must be a port number 1-65535, got {text!r}")
+    return int(text)
+
+
+def _upstream(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
+    if parsed.username is not None or parsed.password is not None:
+        # Never echo the URL here: it holds a credential.
+        raise ConfigError("EGRESS_PROXY_UPSTREAM_PROXY must not contain credentials")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must not have a path, query or fragment, got {url!r}")
+    try:
+        parsed.port
+    except ValueError:
+        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY has an invalid port: {url!r}") from None
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def _mitmdump() -> str:
+    # The mitmdump of this interpreter's environment (/opt/venv/bin in the image).
+    beside = Path(sys.executable).parent / "mitmdump"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("mitmdump")
+    if found is None:
+        raise ConfigError("mitmdump not found next to the Python interpreter or on PATH")
+    return found
+
+
+def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Path = ADDON) -> list[str]:
+    """The mitmdump command line for this environment. Pure: reads nothing but `environ`."""
+    routes = environ.get("EGRESS_PROXY_ROUTES", "")
+    if not routes:
+        raise ConfigError("EGRESS_PROXY_ROUTES is not set (path of routes.yaml)")
+    argv = [
+        mitmdump,
+        "-s", str(addon),
+        "--set", f"egress_routes={routes}",
+        "--listen-port", str(_port(environ)),
+        "--set", f"confdir={environ.get('EGRESS_PROXY_CONFDIR') or DEFAULT_CONFDIR}",
+        # Hardening: no raw TCP relaying, no mitm.it app, no per-flow dumps (decisions are logged by the addon).
+        "--set", "rawtcp=false",
+        "--set", "onboarding=false",
+        "--set", "flow_detail=0",
+        "--set", "validate_inbound_headers=true",
+    ]  # fmt: skip
+    upstream = environ.get("EGRESS_PROXY_UPSTREAM_PROXY", "")
+    if upstream:
+        argv += ["--mode", f"upstream:{_upstream(upstream)}"]
+    ca = environ.get("EGRESS_PROXY_UPSTREAM_CA", "")
+    if ca:
+        if not upstream:
+            raise ConfigError("EGRESS_PROXY_UPSTREAM_CA is set but EGRESS_PROXY_UPSTREAM_PROXY is not")
+        argv += ["--set", f"ssl_verify_upstream_trusted_ca={ca}"]
+    return argv
+
+
+def check_files(environ: Mapping[str, str]) -> None:
+    """Problems mitmdump would otherwise report late, or only after its port opened."""
+    ca = environ.get("EGRESS_PROXY_UPSTREAM_CA", "")
+    if ca and not os.access(ca, os.R_OK):
+        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_CA: cannot read {ca}")
+    sys.path.insert(0, str(HERE))
+    import egress_proxy
+
+    try:
+        egress_proxy.load_routes(environ["EGRESS_PROXY_ROUTES"], environ)
+    except egress_proxy.RoutesError as e:
+        raise ConfigError(f"routes: {e}") from None
+
+
+def prepare_confdir(confdir: Path) -> None:
+    """Write the DH parameters mitmproxy would write at start, which fails in a read-only confdir."""
+    from mitmproxy import certs
+
+    dhparam = confdir / "mitmproxy-dhparam.pem"
+    if dhparam.exists():
+        return
+    try:
+        confdir.mkdir(parents=True, exist_ok=True)
+        dhparam.write_bytes(certs.DEFAULT_DHPARAM)
+    except OSError as e:
+        raise ConfigError(f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file") from None
+
+
+def main() -> None:
+    environ = dict(os.environ)
+    try:
+        argv = build_argv(environ, _mitmdump())
+        check_files(environ)
+        prepare_confdir(Path(environ.get("EGRESS_PROXY_CONFDIR") or DEFAULT_CONFDIR))
+    except ConfigError as e:
+        print(f"egress-proxy: refusing to start: {e}", file=sys.stderr)
+        sys.exit(2)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,514 @@
+"""Fixtures for the egress-proxy data-plane suite: real mitmdump, real sockets, loopback only.
+
+- The addon is found in $EGRESS_PROXY_ADDON_DIR (default: the repo's image folder),
+  mitmdump next to this interpreter or on PATH. Nothing is written into the repo.
+- Upstreams are local echo servers (plain HTTP and TLS with a CA made here) that record
+  every TCP connection, TLS SNI and request they receive: tests assert on what
+  actually arrived, not on what the proxy said.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+REPO = Path(__file__).resolve().parents[2]
+ADDON_DIR = Path(os.environ.get("EGRESS_PROXY_ADDON_DIR") or REPO / "components" / "egress-proxy" / "image")
+ADDON = ADDON_DIR / "egress_proxy.py"
+LOOPBACK = "127.0.0.1"
+TIMEOUT = 10.0
+
+sys.path.insert(0, str(ADDON_DIR))
+import egress_proxy  # noqa: E402
+import entrypoint  # noqa: E402
+import healthcheck  # noqa: E402
+
+
+def find_mitmdump() -> str:
+    beside = Path(sys.executable).parent / "mitmdump"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("mitmdump")
+    assert found, "mitmdump not found next to the interpreter or on PATH"
+    return found
+
+
+MITMDUMP = find_mitmdump()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- test CA
+
+
+@dataclass
+class TestPKI:
+    ca_pem: Path
+    leaf_cert: Path
+    leaf_key: Path
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def make_pki(directory: Path) -> TestPKI:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("bot-bottle dataplane test CA"))
+        .issuer_name(_name("bot-bottle dataplane test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki = TestPKI(directory / "test-ca.pem", directory / "leaf.pem", directory / "leaf-key.pem")
+    pki.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.leaf_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    pki.leaf_key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return pki
+
+
+# --------------------------------------------------------------------------- echo upstream
+
+
+@dataclass
+class Received:
+    method: str
+    path: str  # raw request target as received
+    headers: list[tuple[str, str]]
+    body: bytes
+    sni: str | None
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+@dataclass
+class Upstream:
+    """A local HTTP(S) server that records what reached it."""
+
+    port: int
+    tls: bool
+    requests: list[Received] = field(default_factory=list)
+    connections: int = 0
+    snis: list[str | None] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.connections = 0
+            self.snis.clear()
+
+    def requests_for(self, marker: str) -> list[Received]:
+        """Requests whose target contains `marker` (tests share upstreams, so they tag paths)."""
+        with self.lock:
+            return [r for r in self.requests if marker in r.path]
+
+
+class _EchoHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else ~40 ms per request
+    server: "_EchoServer"
+
+    def setup(self) -> None:
+        self.sni: str | None = None
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+            self.sni = getattr(self.request, "egress_sni", None)
+            with self.server.upstream.lock:
+                self.server.upstream.snis.append(self.sni)
+        super().setup()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            return self._echo
+        raise AttributeError(name)
+
+    def _echo(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        received = Received(self.command, self.path, list(self.headers.items()), body, self.sni)
+        with self.server.upstream.lock:
+            self.server.upstream.requests.append(received)
+        payload = json.dumps({"path": self.path, "headers": received.headers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _EchoServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, upstream: Upstream, context: ssl.SSLContext | None) -> None:
+        self.upstream = upstream
+        self.context = context
+        super().__init__((LOOPBACK, 0), _EchoHandler)
+        upstream.port = self.server_address[1]
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = self.socket.accept()
+        with self.upstream.lock:
+            self.upstream.connections += 1
+        sock.settimeout(TIMEOUT)
+        if self.context is not None:
+            sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # refused handshakes and resets are expected in these tests
+
+
+def _server_context(pki: TestPKI, alpn: list[str] | None = None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.leaf_cert, pki.leaf_key)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+
+    def remember_sni(sslobj: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> None:
+        sslobj.egress_sni = name  # type: ignore[attr-defined]
+
+    ctx.sni_callback = remember_sni
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def _start_upstream(context: ssl.SSLContext | None) -> tuple[Upstream, _EchoServer]:
+    upstream = Upstream(port=0, tls=context is not None)
+    server = _EchoServer(upstream, context)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return upstream, server
+
+
+@pytest.fixture(scope="session")
+def upstreams(pki: TestPKI) -> Iterator[dict[str, Upstream]]:
+    """plain: route 0 (credential), plain2: route 1 (no credential), tls: route 0 over TLS,
+    h2: route 0 over TLS, offering ALPN h2 so that mitmproxy speaks HTTP/2 to the client
+    (it records only HTTP/1 requests: nothing an h2 test refuses can show up there)."""
+    started = {
+        "plain": _start_upstream(None),
+        "plain2": _start_upstream(None),
+        "tls": _start_upstream(_server_context(pki)),
+        "h2": _start_upstream(_server_context(pki, ["h2"])),
+    }
+    yield {name: up for name, (up, _) in started.items()}
+    for _, server in started.values():
+        server.shutdown()
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- mitmdump
+
+
+class Proxy:
+    """One mitmdump subprocess on a free loopback port."""
+
+    def __init__(self, argv: list[str], env: Mapping[str, str], workdir: Path, port: int, confdir: Path) -> None:
+        self.port = port
+        self.confdir = confdir
+        self.stdout_path = workdir / "stdout.log"
+        self.stderr_path = workdir / "stderr.log"
+        self._stdout = open(self.stdout_path, "wb")
+        self._stderr = open(self.stderr_path, "wb")
+        self.process = subprocess.Popen(
+            argv, env=dict(env), stdout=self._stdout, stderr=self._stderr, stdin=subprocess.DEVNULL, cwd=workdir
+        )
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def output(self) -> str:
+        self._stdout.flush()
+        self._stderr.flush()
+        return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def decisions(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout().splitlines() if line.startswith("{")]
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        problem: str | None = "not started"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"mitmdump exited {self.process.returncode}:\n{self.output()}")
+            problem = healthcheck.probe(self.port, timeout=2)
+            if problem is None:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"mitmdump not ready: {problem}\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._stdout.close()
+        self._stderr.close()
+
+
+@dataclass
+class ProxyFactory:
+    tmp: pytest.TempPathFactory
+    started: list[Proxy] = field(default_factory=list)
+
+    def write_routes(self, routes: object) -> Path:
+        path = self.tmp.mktemp("routes") / "routes.yaml"
+        path.write_text(routes if isinstance(routes, str) else json.dumps(routes))  # JSON is YAML
+        return path
+
+    def argv(
+        self,
+        routes_path: Path,
+        env: Mapping[str, str],
+        port: int,
+        confdir: Path,
+        extra: list[str],
+    ) -> list[str]:
+        full_env = {**env, "EGRESS_PROXY_ROUTES": str(routes_path), "EGRESS_PROXY_PORT": str(port),
+                    "EGRESS_PROXY_CONFDIR": str(confdir)}  # fmt: skip
+        return entrypoint.build_argv(full_env, MITMDUMP, ADDON) + ["--listen-host", LOOPBACK, *extra]
+
+    def start(
+        self,
+        routes: object,
+        env: Mapping[str, str] | None = None,
+        extra: list[str] | None = None,
+        ready: bool = True,
+        addon: bool = True,
+    ) -> Proxy:
+        workdir = self.tmp.mktemp("proxy")
+        confdir = workdir / "confdir"
+        port = free_port()
+        env = dict(env or {})
+        if addon:
+            argv = self.argv(self.write_routes(routes), env, port, confdir, extra or [])
+        else:
+            argv = [MITMDUMP, "--listen-host", LOOPBACK, "--listen-port", str(port),
+                    "--set", f"confdir={confdir}", *(extra or [])]  # fmt: skip
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("EGRESS_PROXY_")}
+        proxy = Proxy(argv, {**base_env, **env}, workdir, port, confdir)
+        self.started.append(proxy)
+        if ready:
+            if addon:
+                proxy.wait_ready()
+            else:
+                wait_port(port)
+        return proxy
+
+
+def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listening on {port}")
+
+
+@pytest.fixture(scope="session")
+def proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProxyFactory]:
+    factory = ProxyFactory(tmp_path_factory)
+    yield factory
+    for proxy in factory.started:
+        proxy.stop()
+
+
+# Distinctive values so that a leak is found by a plain substring search.
+TOKENS = {
+    "EGRESS_PROXY_TOKEN_0": "tok0-SECRET-4f1c2a9e",
+    "EGRESS_PROXY_TOKEN_1": "tok1-SECRET-8b3d7e01",
+}
+
+
+def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "routes": [
+            {
+                "host": "localhost",
+                "ports": [up["plain"].port, up["tls"].port, up["h2"].port],
+                "methods": ["GET", "POST"],
+                "path_allowlist": ["/user", "/repos/acme/"],
+                "auth": {"header": "Authorization", "prefix": "Bearer ", "token_env": "EGRESS_PROXY_TOKEN_0"},
+            },
+            {"host": "localhost", "ports": [up["plain2"].port]},
+            # Never reachable here (no such name resolves); it makes X-Api-Key an injected header.
+            {
+                "host": "*.localhost",
+                "ports": [up["plain"].port],
+                "auth": {"header": "X-Api-Key", "token_env": "EGRESS_PROXY_TOKEN_1"},
+            },
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def gate(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: TestPKI) -> Proxy:
+    """The proxy most tests share: standard routes, trusting the test CA upstream."""
+    return proxies.start(
+        standard_routes(upstreams),
+        env=TOKENS,
+        extra=["--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"],
+    )
+
+
+# --------------------------------------------------------------------------- clients
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def read_response(sock: socket.socket, method: str = "GET") -> Response:
+    resp = http.client.HTTPResponse(sock, method=method)
+    resp.begin()
+    body = resp.read()
+    return Response(resp.status, resp.getheaders(), body)
+
+
+def send_raw(port: int, data: bytes) -> Response:
+    """One raw request to the proxy on a fresh connection."""
+    with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as sock:
+        sock.sendall(data)
+        return read_response(sock)
+
+
+def http_request(
+    port: int, method: str, url: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+) -> Response:
+    """Absolute-form plain-HTTP proxy request. Host header defaults to the URL's authority."""
+    authority = url.split("/", 3)[2]
+    hdrs = headers if headers is not None else [("Host", authority)]
+    lines = [f"{method} {url} HTTP/1.1", *(f"{k}: {v}" for k, v in hdrs), "Connection: close"]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return send_raw(port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def connect(port: int, target: str) -> tuple[socket.socket, Response | None]:
+    """Send CONNECT; return the socket and None on 2xx, or the refusal."""
+    sock = socket.create_connection((LOOPBACK, port), timeout=TIMEOUT)
+    sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    status_line = head.split(b"\r\n", 1)[0]
+    status = int(status_line.split()[1]) if len(status_line.split()) > 1 else 0
+    if 200 <= status < 300:
+        return sock, None
+    headers = [tuple(l.decode().split(": ", 1)) for l in head.split(b"\r\n")[1:] if b": " in l]
+    length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    sock.close()
+    return sock, Response(status, headers, body)  # type: ignore[arg-type]
+
+
+def tls_tunnel(
+    port: int, target: str, ca: Path, sni: str | None = None, alpn: list[str] | None = None
+) -> ssl.SSLSocket:
+    sock, refusal = connect(port, target)
+    assert refusal is None, f"CONNECT {target} refused: {refusal.status} {refusal.text}"
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.check_hostname = False  # the SNI tests send names the target is not; the CA is still verified
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx.wrap_socket(sock, server_hostname=sni if sni is not None else target.rsplit(":", 1)[0])
+
+
+def tunnel_request(
+    port: int, target: str, ca: Path, request: bytes, sni: str | None = None
+) -> Response:
+    with tls_tunnel(port, target, ca, sni) as tls_sock:
+        tls_sock.sendall(request)
+        return read_response(tls_sock)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

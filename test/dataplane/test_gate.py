@@ -1,0 +1,570 @@
+"""The gate end to end: real mitmdump + addon, real sockets, recording upstreams.
+
+Every refusal is checked at the upstream too: nothing of a refused request may arrive.
+"""
+
+import uuid
+
+import pytest
+from conftest import (
+    TOKENS,
+    Proxy,
+    Upstream,
+    connect,
+    http_request,
+    send_raw,
+    tls_tunnel,
+    tunnel_request,
+    wait_for,
+)
+
+BEARER = "Bearer " + TOKENS["EGRESS_PROXY_TOKEN_0"]
+
+
+def marker() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def assert_refused(resp, status: int = 403, contains: str = "") -> None:
+    assert resp.status == status, resp.text
+    content_type = dict((k.lower(), v) for k, v in resp.headers).get("content-type", "")
+    assert content_type.startswith("text/plain"), resp.headers
+    text = resp.text
+    assert text.startswith("egress-proxy: ") and text.endswith("\n") and text.count("\n") == 1, text
+    assert contains in text, text
+
+
+def decision_for(gate: Proxy, **match: object) -> dict:
+    def find() -> list[dict]:
+        return [d for d in gate.decisions() if all(d.get(k) == v for k, v in match.items())]
+
+    wait_for(lambda: bool(find()))
+    found = find()
+    assert len(found) == 1, (match, found)
+    return found[0]
+
+
+# --------------------------------------------------------------------------- plain HTTP
+
+
+def test_allowed_request_carries_exactly_one_injected_credential(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(
+        gate.port,
+        "GET",
+        f"http://localhost:{up.port}/user/{m}",
+        [
+            ("Host", f"localhost:{up.port}"),
+            ("authorization", "Bearer agent-made-this-up"),
+            ("AUTHORIZATION", "second"),
+            ("X-Api-Key", "agent-data"),
+        ],
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == [BEARER]
+    assert got.header_values("X-Api-Key") == []
+    assert got.path == f"/user/{m}"
+
+
+def test_post_body_is_forwarded_with_credential(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "POST", f"http://localhost:{up.port}/repos/acme/{m}", body=b'{"x": 1}')
+    assert resp.status == 200
+    [got] = up.requests_for(m)
+    assert got.body == b'{"x": 1}'
+    assert got.header_values("Authorization") == [BEARER]
+
+
+@pytest.mark.parametrize(
+    "path,allowed",
+    [
+        ("/user", True),
+        ("/user/", True),
+        ("/user/x/y", True),
+        ("/users", False),
+        ("/userx", False),
+        ("/use", False),
+        ("/repos/acme/", True),
+        ("/repos/acme/widgets/pulls", True),
+        ("/repos/acme", False),
+        ("/repos/acmex/", False),
+        ("/repos/", False),
+        ("/", False),
+        ("/orgs", False),
+        ("/USER", False),
+    ],
+)
+def test_path_allowlist_matches_on_segment_boundaries(
+    gate: Proxy, upstreams: dict[str, Upstream], path: str, allowed: bool
+) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}{path}?m={m}")
+    if allowed:
+        assert resp.status == 200, resp.text
+        assert len(up.requests_for(m)) == 1
+    else:
+        assert_refused(resp, contains=f"egress-proxy: path not allowed for localhost: {path}")
+        assert up.requests_for(m) == []
+
+
+REJECTED_PATHS = [
+    b"/user/../admin",
+    b"/user/..",
+    b"/user/./x",
+    b"/user/.",
+    b"/user//x",
+    b"//user",
+    b"/user;x=1",
+    b"/user/x;",
+    b"/user\\..\\admin",
+    b"/user/%2e%2e/admin",
+    b"/user/%2E%2E/admin",
+    b"/user/%2e",
+    b"/user/a%2fb",
+    b"/user/a%2Fb",
+    b"/user/a%5cb",
+    b"/user/a%5Cb",
+    b"/user/a%25b",
+    b"/user/a%00b",
+    b"/user/a%zz",
+    b"/user/a%2",
+    b"/user/\x7f",
+    b"/user/\xc3\xa9",
+    b"/user/\x01",
+    b"/user/#frag",
+]
+
+
+@pytest.mark.parametrize("raw_path", REJECTED_PATHS, ids=lambda p: p.decode("latin-1").encode("unicode_escape").decode())
+def test_paths_an_upstream_could_reinterpret_are_rejected(
+    gate: Proxy, upstreams: dict[str, Upstream], raw_path: bytes
+) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    target = b"http://localhost:%d" % up.port + raw_path + b"?m=" + m.encode()
+    request = b"GET " + target + b" HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n" % up.port
+    resp = send_raw(gate.port, request)
+    if any(b <= 0x20 or b >= 0x7F for b in raw_path) and resp.status == 400:
+        pass  # mitmproxy's own HTTP/1 parser refuses these first (the addon's check is unit-tested)
+    else:
+        assert_refused(resp, contains="egress-proxy: path rejected (")
+    assert up.requests_for(m) == []
+
+
+def test_allowed_plain_segment_with_dots_in_names_passes(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/user/.well-known/a..b/{m}.json")
+    assert resp.status == 200, resp.text
+    assert len(up.requests_for(m)) == 1
+
+
+def test_query_is_not_matched_but_forwarded_byte_for_byte(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m, q = marker(), marker()
+    target = f"/user/{m}?q={q}&next=/../admin;x=%2f%2e%00&q=/orgs"
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}{target}")
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.path == target
+    # The query is not in the decision log either.
+    d = decision_for(gate, path=f"/user/{m}")
+    assert q not in str(d)
+
+
+def test_query_cannot_satisfy_the_path_allowlist(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/orgs?/user&m={m}")
+    assert_refused(resp, contains="path not allowed for localhost: /orgs")
+    assert up.requests_for(m) == []
+
+
+def test_method_not_in_route_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "DELETE", f"http://localhost:{up.port}/user/{m}")
+    assert_refused(resp, contains="egress-proxy: method not allowed for localhost: DELETE")
+    assert up.requests_for(m) == []
+
+
+def test_route_without_method_list_allows_any_method(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain2"]
+    m = marker()
+    resp = http_request(gate.port, "DELETE", f"http://localhost:{up.port}/anything/{m}")
+    assert resp.status == 200, resp.text
+    assert len(up.requests_for(m)) == 1
+
+
+def test_injected_header_names_are_stripped_where_no_credential_is_injected(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["plain2"]
+    m = marker()
+    resp = http_request(
+        gate.port,
+        "GET",
+        f"http://localhost:{up.port}/{m}",
+        [
+            ("Host", f"localhost:{up.port}"),
+            ("Authorization", "agent-data-1"),
+            ("x-api-key", "agent-data-2"),
+            ("X-API-KEY", "agent-data-3"),
+            ("X-Other", "kept"),
+        ],
+    )
+    assert resp.status == 200
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == []
+    assert got.header_values("X-Api-Key") == []
+    assert got.header_values("X-Other") == ["kept"]
+
+
+def test_host_not_in_allowlist(gate: Proxy) -> None:
+    resp = http_request(gate.port, "GET", "http://example.org/")
+    assert_refused(resp, contains="egress-proxy: host not in allowlist: example.org")
+
+
+def test_wildcard_does_not_cover_the_apex_port(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    # localhost:plain is allowed by route 0 only; "*.localhost" must not apply to the apex,
+    # so a path outside route 0's allowlist stays refused.
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/elsewhere/{m}")
+    assert_refused(resp, contains="path not allowed")
+    assert up.requests_for(m) == []
+
+
+def test_port_not_in_route_is_refused(gate: Proxy) -> None:
+    resp = http_request(gate.port, "GET", "http://localhost:22/user")
+    assert_refused(resp, contains="egress-proxy: port not allowed for localhost: 22")
+
+
+@pytest.mark.parametrize(
+    "host_headers",
+    [
+        [("Host", "evil.example")],
+        [("Host", "evil.example:{port}")],
+        [("Host", "localhost:1")],
+        [("Host", "localhost")],  # default port 80 is not the target's port
+        [("Host", "localhost:{port}"), ("Host", "evil.example")],
+        [("Host", "127.0.0.1:{port}")],
+        [],
+    ],
+    ids=["other-name", "other-name-same-port", "other-port", "implied-port", "two-hosts", "ip", "missing"],
+)
+def test_absolute_form_with_disagreeing_host_header_is_refused(
+    gate: Proxy, upstreams: dict[str, Upstream], host_headers: list[tuple[str, str]]
+) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    headers = [(k, v.format(port=up.port)) for k, v in host_headers]
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/user/{m}", headers)
+    assert resp.status in (400, 403), resp.text
+    if resp.status == 403:
+        assert_refused(resp)
+    assert up.requests_for(m) == []
+
+
+def test_host_is_normalised_and_forwarded_canonically(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(
+        gate.port, "GET", f"http://LocalHost.:{up.port}/user/{m}", [("Host", f"LOCALHOST.:{up.port}")]
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Host") == [f"localhost:{up.port}"]
+    assert got.header_values("Authorization") == [BEARER]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "2130706433", "0x7f.1", "0x7f000001", "127.1", "[::1]", "017700000001"])
+def test_ip_literals_and_numeric_hosts_never_match(gate: Proxy, upstreams: dict[str, Upstream], host: str) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://{host}:{up.port}/user/{m}")
+    assert resp.status in (400, 403), resp.text
+    if resp.status == 403:
+        assert_refused(resp, contains="egress-proxy: host not allowed (IP literal or invalid name)")
+    assert up.requests_for(m) == []
+
+
+def test_origin_form_request_to_the_proxy_is_decided_by_its_host_header(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    # mitmproxy takes the target from the Host header here: it is checked like any target.
+    up = upstreams["plain"]
+    m = marker()
+    allowed = send_raw(gate.port, f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+    refused = send_raw(gate.port, f"GET /orgs/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+    other = send_raw(gate.port, f"GET /user/{m} HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n".encode())
+    assert allowed.status == 200
+    assert_refused(refused, contains="path not allowed")
+    assert_refused(other, contains="host not in allowlist: example.org")
+    [got] = up.requests_for(m)
+    assert got.path == f"/user/{m}"
+    assert got.header_values("Authorization") == [BEARER]
+
+
+def _upgrade(path: str, port: int) -> bytes:
+    return (
+        f"GET http://localhost:{port}{path} HTTP/1.1\r\nHost: localhost:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: agent\r\n\r\n"
+    ).encode()
+
+
+def test_websocket_upgrade_outside_the_allowlist_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = send_raw(gate.port, _upgrade(f"/users/{m}", up.port))
+    assert_refused(resp, contains="path not allowed")
+    assert up.requests_for(m) == []
+
+
+def test_websocket_upgrade_inside_the_allowlist_is_decided_like_a_request(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    resp = send_raw(gate.port, _upgrade(f"/user/{m}", up.port))
+    assert resp.status == 200  # the echo upstream does not upgrade
+    [got] = up.requests_for(m)
+    assert got.header_values("Upgrade") == ["websocket"]
+    assert got.header_values("Authorization") == [BEARER]
+
+
+# --------------------------------------------------------------------------- CONNECT and TLS
+
+
+@pytest.mark.parametrize(
+    "target,reason",
+    [
+        ("example.org:443", "host not in allowlist: example.org"),
+        ("localhost:22", "port not allowed for localhost: 22"),
+        ("127.0.0.1:{tls}", "IP literal"),
+        ("2130706433:{tls}", "IP literal"),
+        ("0x7f.1:{tls}", "IP literal"),
+        ("127.1:{tls}", "IP literal"),
+        ("[::1]:{tls}", "IP literal"),
+        ("localhost.localdomain:{tls}", "host not in allowlist"),
+        ("localhost..:{tls}", None),  # mitmproxy's parser may refuse it first (400)
+        ("-localhost:{tls}", None),
+    ],
+)
+def test_connect_refused_before_any_upstream_connection(
+    gate: Proxy, upstreams: dict[str, Upstream], target: str, reason: str | None
+) -> None:
+    up = upstreams["tls"]
+    target = target.format(tls=up.port)
+    before = up.connections
+    _, refusal = connect(gate.port, target)
+    assert refusal is not None, f"CONNECT {target} was allowed"
+    if reason is None and refusal.status == 400:
+        pass
+    else:
+        assert_refused(refusal, contains=reason or "egress-proxy: host not allowed (IP literal or invalid name)")
+    assert up.connections == before
+
+
+def test_allowed_tunnel_injects_credential_and_pins_sni(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["tls"]
+    m = marker()
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == [BEARER]
+    assert got.sni == "localhost"
+
+
+def test_client_sni_differing_from_target_is_refused_and_never_sent_upstream(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["tls"]
+    m = marker()
+    snis_before = len(up.snis)
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode(),
+        sni="evil.example",
+    )
+    assert_refused(resp, contains="TLS SNI does not match the target")
+    assert up.requests_for(m) == []
+    # The upstream handshake (if any) used the pinned target name, never the client's.
+    assert all(s == "localhost" for s in up.snis[snis_before:]), up.snis[snis_before:]
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        "GET /user/{m} HTTP/1.1\r\nHost: evil.example\r\n",
+        "GET /user/{m} HTTP/1.1\r\nHost: evil.example:{port}\r\n",
+        "GET /user/{m} HTTP/1.1\r\nHost: localhost:{port}\r\nHost: evil.example\r\n",
+        "GET /user/{m} HTTP/1.1\r\nHost: localhost\r\n",  # implies 443, the target is another port
+        "GET https://evil.example/user/{m} HTTP/1.1\r\nHost: localhost:{port}\r\n",
+        "GET /user/{m} HTTP/1.1\r\n",
+    ],
+    ids=["other-host", "other-host-same-port", "two-hosts", "implied-port", "absolute-form-other-authority", "no-host"],
+)
+def test_host_differing_from_connect_target_is_refused_in_tunnel(
+    gate: Proxy, upstreams: dict[str, Upstream], request_head: str
+) -> None:
+    up = upstreams["tls"]
+    m = marker()
+    head = request_head.format(m=m, port=up.port)
+    resp = tunnel_request(
+        gate.port, f"localhost:{up.port}", gate.ca_cert, (head + "Connection: close\r\n\r\n").encode()
+    )
+    assert resp.status in (400, 403), resp.text
+    if resp.status == 403:
+        assert_refused(resp)
+    assert up.requests_for(m) == []
+
+
+def test_http2_authority_differing_from_target_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    up = upstreams["h2"]
+    m = marker()
+    streams = {
+        "other-authority": (f"evil.example", f"/user/{m}"),
+        "other-port": ("localhost", f"/user/{m}"),
+        "path-outside-allowlist": (f"localhost:{up.port}", f"/orgs/{m}"),
+    }
+    results: dict[str, tuple[int, bytes]] = {}
+    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert, alpn=["h2"]) as sock:
+        assert sock.selected_alpn_protocol() == "h2"
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        names: dict[int, str] = {}
+        bodies: dict[int, bytes] = {}
+        for name, (authority, path) in streams.items():
+            stream = conn.get_next_available_stream_id()
+            names[stream] = name
+            bodies[stream] = b""
+            conn.send_headers(
+                stream,
+                [(":method", "GET"), (":scheme", "https"), (":authority", authority), (":path", path)],
+                end_stream=True,
+            )
+        sock.sendall(conn.data_to_send())
+        statuses: dict[int, int] = {}
+        while len(results) < len(streams):
+            data = sock.recv(65536)
+            assert data, "connection closed"
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived):
+                    statuses[event.stream_id] = int(dict(event.headers)[":status"])
+                elif isinstance(event, h2.events.DataReceived):
+                    bodies[event.stream_id] += event.data
+                    conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.StreamEnded):
+                    results[names[event.stream_id]] = (statuses[event.stream_id], bodies[event.stream_id])
+            sock.sendall(conn.data_to_send())
+    assert results["other-authority"] == (403, f"egress-proxy: Host header or :authority does not match the target: localhost:{up.port}\n".encode())
+    assert results["other-port"][0] == 403
+    assert results["path-outside-allowlist"] == (403, f"egress-proxy: path not allowed for localhost: /orgs/{m}\n".encode())
+    assert up.requests_for(m) == []
+
+
+def test_tunnel_target_is_normalised_before_connecting(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    # "LocalHost." does not resolve on its own here: success proves the checked, canonical
+    # name is the one connected to (and the one sent as SNI).
+    up = upstreams["tls"]
+    m = marker()
+    resp = tunnel_request(
+        gate.port,
+        f"LocalHost.:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: LOCALHOST.:{up.port}\r\nConnection: close\r\n\r\n".encode(),
+        sni="localhost",
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.sni == "localhost"
+    assert got.header_values("Host") == [f"localhost:{up.port}"]
+
+
+def test_tunnel_applies_method_and_path_rules(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["tls"]
+    m = marker()
+    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
+        sock.sendall(f"DELETE /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
+        from conftest import read_response
+
+        first = read_response(sock, "DELETE")
+        sock.sendall(f"GET /user/../orgs/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+        second = read_response(sock)
+    assert_refused(first, contains="method not allowed for localhost: DELETE")
+    assert_refused(second, contains="path rejected (dot segment)")
+    assert up.requests_for(m) == []
+
+
+def test_non_http_bytes_in_an_allowed_tunnel_are_not_relayed(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain2"]
+    sock, refusal = connect(gate.port, f"localhost:{up.port}")
+    assert refusal is None
+    m = marker()
+    with sock:
+        sock.sendall(f"SSH-2.0-{m}\r\n\r\n".encode())
+        sock.settimeout(3)
+        try:
+            sock.recv(4096)
+        except OSError:
+            pass
+    assert up.requests_for(m) == []
+
+
+# --------------------------------------------------------------------------- decision log
+
+
+def test_decision_log_lines(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    http_request(gate.port, "GET", f"http://localhost:{up.port}/user/{m}?secret=query")
+    http_request(gate.port, "DELETE", f"http://localhost:{up.port}/user/{m}")
+    allow = decision_for(gate, path=f"/user/{m}", method="GET")
+    deny = decision_for(gate, path=f"/user/{m}", method="DELETE")
+    assert allow == {
+        "decision": "allow", "reason": "allowed", "route": 0,
+        "host": "localhost", "port": up.port, "method": "GET", "path": f"/user/{m}",
+    }  # fmt: skip
+    assert deny == {
+        "decision": "deny", "reason": "method not allowed", "route": None,
+        "host": "localhost", "port": up.port, "method": "DELETE", "path": f"/user/{m}",
+    }  # fmt: skip
+    for line in gate.stdout().splitlines():
+        if line.startswith("{"):
+            assert set(__import__("json").loads(line)) == {"decision", "reason", "route", "host", "port", "method", "path"}
+
+
+def test_connect_decisions_are_logged(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    name = f"x{marker()}.example"
+    connect(gate.port, f"{name}:443")
+    assert decision_for(gate, host=name) == {
+        "decision": "deny", "reason": "host not in allowlist", "route": None,
+        "host": name, "port": 443, "method": "CONNECT", "path": None,
+    }  # fmt: skip
+
+
+def test_zz_tokens_never_appear_in_any_output(gate: Proxy) -> None:
+    # Runs last in this module: everything above went through `gate`.
+    output = gate.output()
+    assert len(gate.decisions()) > 50
+    for token in TOKENS.values():
+        assert token not in output
