@@ -64,7 +64,7 @@ def free_port() -> int:
 
 
 @dataclass
-class TestPKI:
+class Pki:
     ca_pem: Path
     leaf_cert: Path
     leaf_key: Path
@@ -74,7 +74,7 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def make_pki(directory: Path) -> TestPKI:
+def make_pki(directory: Path) -> Pki:
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -106,7 +106,7 @@ def make_pki(directory: Path) -> TestPKI:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    pki = TestPKI(directory / "test-ca.pem", directory / "leaf.pem", directory / "leaf-key.pem")
+    pki = Pki(directory / "test-ca.pem", directory / "leaf.pem", directory / "leaf-key.pem")
     pki.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     pki.leaf_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     pki.leaf_key.write_bytes(
@@ -213,7 +213,7 @@ class _EchoServer(ThreadingHTTPServer):
         pass  # refused handshakes and resets are expected in these tests
 
 
-def _server_context(pki: TestPKI, alpn: list[str] | None = None) -> ssl.SSLContext:
+def _server_context(pki: Pki, alpn: list[str] | None = None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki.leaf_cert, pki.leaf_key)
     if alpn:
@@ -227,7 +227,7 @@ def _server_context(pki: TestPKI, alpn: list[str] | None = None) -> ssl.SSLConte
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
@@ -239,7 +239,7 @@ def _start_upstream(context: ssl.SSLContext | None) -> tuple[Upstream, _EchoServ
 
 
 @pytest.fixture(scope="session")
-def upstreams(pki: TestPKI) -> Iterator[dict[str, Upstream]]:
+def upstreams(pki: Pki) -> Iterator[dict[str, Upstream]]:
     """plain: route 0 (credential), plain2: route 1 (no credential), tls: route 0 over TLS,
     h2: route 0 over TLS, offering ALPN h2 so that mitmproxy speaks HTTP/2 to the client
     (it records only HTTP/1 requests: nothing an h2 test refuses can show up there)."""
@@ -410,7 +410,7 @@ def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def gate(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: TestPKI) -> Proxy:
+def gate(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki) -> Proxy:
     """The proxy most tests share: standard routes, trusting the test CA upstream."""
     return proxies.start(
         standard_routes(upstreams),
