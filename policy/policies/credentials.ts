@@ -126,7 +126,7 @@ export const credentialsAreSecret: StackValidationPolicy = {
                         r.urn,
                     );
                 }
-                if (value.length >= MIN_SEARCHED_TOKEN_LENGTH) {
+                if (role === ROLES.egressProxy && value.length >= MIN_SEARCHED_TOKEN_LENGTH) {
                     tokens.push({ name, value, owner: r.urn });
                 }
             }

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { egressProxyChainsThroughPipelock } from "../policies/chain";
+import { bottleGraph, container, find } from "./fixtures";
+import { runStackPolicy } from "./util";
+
+/** Sets (or, with undefined, removes) EGRESS_PROXY_UPSTREAM_PROXY on the egress proxy. */
+function setUpstream(graph: ReturnType<typeof bottleGraph>, value: string | undefined): void {
+    const proxy = container(graph, "egress-proxy");
+    proxy.props.envs = proxy.props.envs.filter((e: string) => !e.startsWith("EGRESS_PROXY_UPSTREAM_PROXY="));
+    if (value !== undefined) {
+        proxy.props.envs.push(`EGRESS_PROXY_UPSTREAM_PROXY=${value}`);
+    }
+}
+
+describe("egress-proxy-chains-through-pipelock", () => {
+    it("passes an egress proxy chained through its bottle's pipelock", async () => {
+        const result = await runStackPolicy(egressProxyChainsThroughPipelock, bottleGraph());
+        assert.deepEqual(result.violations, []);
+    });
+
+    it("passes two bottles, each chained through its own pipelock", async () => {
+        const graph = [...bottleGraph(), ...bottleGraph({ bottle: "coder" })];
+        const result = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.deepEqual(result.violations, []);
+    });
+
+    it("rejects an egress proxy without an upstream (it would dial destinations itself)", async () => {
+        const graph = bottleGraph();
+        setUpstream(graph, undefined);
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' has EGRESS_PROXY_UPSTREAM_PROXY=(unset), so it does not " +
+                "forward through pipelock. Set EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888.",
+        ]);
+    });
+
+    it("rejects an upstream that is not pipelock", async () => {
+        const graph = bottleGraph();
+        setUpstream(graph, "http://squid.corp:3128");
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /EGRESS_PROXY_UPSTREAM_PROXY=http:\/\/squid.corp:3128, so it does not forward/);
+    });
+
+    it("rejects an egress proxy that does not share the egress network with its pipelock", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.networksAdvanced = [
+            { name: "dev-reviewer-agent-net", aliases: ["egress-proxy"] },
+        ];
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(
+            violations[0],
+            /shares no 'egress-net' network with its pipelock 'dev-reviewer-pipelock' on which pipelock has the alias 'pipelock'/,
+        );
+    });
+
+    it("rejects a pipelock without its alias on the egress network", async () => {
+        const graph = bottleGraph();
+        container(graph, "pipelock").props.networksAdvanced[0].aliases = [];
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /give pipelock the alias 'pipelock' there/);
+    });
+
+    it("rejects an egress proxy chained to another bottle's pipelock", async () => {
+        const graph = [...bottleGraph(), ...bottleGraph({ bottle: "coder" })];
+        find(graph, "reviewer-egress-proxy").props.networksAdvanced[1].name = "dev-coder-egress-net";
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /'dev-reviewer-egress-proxy' shares no 'egress-net' network with its pipelock 'dev-reviewer-pipelock'/);
+    });
+
+    it("rejects another container claiming the alias 'pipelock' next to the egress proxy", async () => {
+        const graph = bottleGraph();
+        graph.push({
+            type: "docker:index/container:Container",
+            name: "impostor",
+            props: { name: "impostor", image: "busybox", networksAdvanced: [{ name: "dev-reviewer-egress-net", aliases: ["pipelock"] }] },
+        });
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /Container 'impostor' also claims the alias 'pipelock' on network 'dev-reviewer-egress-net'/);
+    });
+
+    it("rejects a bottle without a pipelock", async () => {
+        const graph = bottleGraph().filter((r) => r.name !== "reviewer-pipelock");
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /has no pipelock container in its bottle \('dev\/reviewer'\)/);
+    });
+});

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { innerNetworksInternal, onlyPipelockReachesOutside } from "../policies/networks";
+import { bottleGraph, container, find } from "./fixtures";
+import { runResourcePolicy, runStackPolicy } from "./util";
+
+describe("agent-and-egress-networks-internal", () => {
+    for (const role of ["agent-net", "egress-net"]) {
+        it(`passes an internal ${role}`, async () => {
+            const result = await runResourcePolicy(innerNetworksInternal, find(bottleGraph(), `-${role}`));
+            assert.deepEqual(result.violations, []);
+        });
+
+        it(`rejects a ${role} with a gateway`, async () => {
+            const network = find(bottleGraph(), `-${role}`);
+            network.props.internal = false;
+            const { violations } = await runResourcePolicy(innerNetworksInternal, network);
+            assert.deepEqual(violations, [
+                `Network 'dev-reviewer-${role}' (role '${role}') is not internal, so it has a gateway to the ` +
+                    "outside. Set internal: true on it.",
+            ]);
+        });
+
+        it(`rejects a ${role} that leaves internal unset (Docker's default is a gateway)`, async () => {
+            const network = find(bottleGraph(), `-${role}`);
+            delete network.props.internal;
+            const { violations } = await runResourcePolicy(innerNetworksInternal, network);
+            assert.equal(violations.length, 1);
+            assert.match(violations[0], /is not internal/);
+        });
+    }
+
+    it("leaves the outbound network alone (it is meant to have a gateway)", async () => {
+        const result = await runResourcePolicy(innerNetworksInternal, find(bottleGraph(), "-outbound-net"));
+        assert.deepEqual(result.violations, []);
+    });
+});
+
+describe("only-pipelock-reaches-outside", () => {
+    it("passes a bottle where only pipelock joins the outbound network", async () => {
+        const result = await runStackPolicy(onlyPipelockReachesOutside, bottleGraph());
+        assert.deepEqual(result.violations, []);
+    });
+
+    it("rejects an egress proxy on the outbound network (it could bypass pipelock)", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.networksAdvanced.push({ name: "dev-reviewer-outbound-net" });
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(
+            violations[0],
+            /^Container 'dev-reviewer-egress-proxy' \(role 'egress-proxy'\) is on 'dev-reviewer-outbound-net' \(not internal\), which has a way out; only pipelock may be\./,
+        );
+    });
+
+    it("rejects an egress network turned into a bridge with a gateway", async () => {
+        const graph = bottleGraph();
+        find(graph, "-egress-net").props.internal = false;
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /'dev-reviewer-egress-proxy'.*'dev-reviewer-egress-net' \(not internal\)/);
+    });
+
+    it("rejects a container on Docker's default bridge", async () => {
+        const graph = bottleGraph();
+        delete container(graph, "agent").props.networksAdvanced;
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /'dev-reviewer-agent' \(role 'agent'\) is on Docker's default bridge/);
+    });
+
+    it("rejects a container on the host network", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.networkMode = "host";
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /is on the host network \(networkMode 'host'\)/);
+    });
+
+    it("rejects a container on a network the stack does not declare", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.networksAdvanced.push({ name: "corp-lan" });
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /is on 'corp-lan' \(not declared in this stack\)/);
+    });
+
+    it("rejects an unlabelled container with a way out", async () => {
+        const graph = bottleGraph();
+        graph.push({
+            type: "docker:index/container:Container",
+            name: "sidecar",
+            props: { name: "sidecar", image: "busybox", networksAdvanced: [{ name: "dev-reviewer-outbound-net" }] },
+        });
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /'sidecar' \(role 'none'\) is on 'dev-reviewer-outbound-net'/);
+    });
+});
