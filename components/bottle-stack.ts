@@ -10,8 +10,10 @@ import {
   validateBottle,
 } from "./config";
 import { buildEgressProxyImage, createEgressProxy, EGRESS_PROXY_PORT } from "./egress-proxy/egress-proxy";
+import { renderRoutesYaml } from "./egress-proxy/routes";
 import { ALIASES } from "./naming";
 import { createNetworks } from "./networks/networks";
+import { renderPipelockYaml } from "./pipelock/config";
 import { createPipelock } from "./pipelock/pipelock";
 
 /** Arguments of {@link BottleStack}. The resource name is the bottle's name. */
@@ -83,6 +85,13 @@ export class BottleStack extends pulumi.ComponentResource {
   public readonly pipelockCaCert: pulumi.Output<string>;
   /** The proxy URL the agent uses, valid inside the bottle's agent network. */
   public readonly proxyUrl: string;
+  /**
+   * The egress proxy's routes.yaml. Also exported so that a preview shows route changes in
+   * plain text: the container's uploads are all secret, since one of them holds the CA key.
+   */
+  public readonly routesYaml: string;
+  /** pipelock's rendered pipelock.yaml, exported for the same reason. */
+  public readonly pipelockYaml: string;
 
   constructor(name: string, args: BottleStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bot-bottle:index:BottleStack", name, {}, opts);
@@ -105,6 +114,8 @@ export class BottleStack extends pulumi.ComponentResource {
     const stack = args.stackName ?? pulumi.getStack();
     this.spec = spec;
     this.proxyUrl = `http://${ALIASES.egressProxy}:${EGRESS_PROXY_PORT}`;
+    this.routesYaml = renderRoutesYaml(spec.routes);
+    this.pipelockYaml = renderPipelockYaml(spec);
 
     const networks = createNetworks(name, stack, spec.name, this);
     const egressProxyCa = createCa(
@@ -117,7 +128,11 @@ export class BottleStack extends pulumi.ComponentResource {
       { algorithm: "ECDSA", commonName: `bot-bottle pipelock CA (${stack}/${spec.name})`, validityHours: spec.caValidityHours },
       this,
     );
-    const pipelock = createPipelock(`${name}-pipelock`, { stack, bottle: spec, networks, ca: pipelockCa }, this);
+    const pipelock = createPipelock(
+      `${name}-pipelock`,
+      { stack, bottle: spec, pipelockYaml: this.pipelockYaml, networks, ca: pipelockCa },
+      this,
+    );
     const egressProxyImage =
       spec.egressProxy.image ?? args.egressProxyImage ?? buildEgressProxyImage(`${name}-egress-proxy-image`, { parent: this }).repoDigest;
     const egressProxy = createEgressProxy(
@@ -125,6 +140,7 @@ export class BottleStack extends pulumi.ComponentResource {
       {
         stack,
         bottle: spec,
+        routesYaml: this.routesYaml,
         image: egressProxyImage,
         networks,
         ca: egressProxyCa,
@@ -165,6 +181,8 @@ export class BottleStack extends pulumi.ComponentResource {
       egressProxyCaCert: this.egressProxyCaCert,
       pipelockCaCert: this.pipelockCaCert,
       proxyUrl: this.proxyUrl,
+      routesYaml: this.routesYaml,
+      pipelockYaml: this.pipelockYaml,
     });
   }
 }

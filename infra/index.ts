@@ -45,7 +45,10 @@ const bottleStacks = spec.bottles.map((bottle) => {
   );
 });
 
-/** Per bottle: Docker names, both CA certificates (public) and the agent's proxy URL. */
+/**
+ * Per bottle: Docker names, both CA certificates (public), the agent's proxy URL, and the
+ * rendered routes.yaml and pipelock.yaml so a preview diff shows what an agent may reach.
+ */
 export const bottles = Object.fromEntries(
   bottleStacks.map((b) => [
     b.spec.name,
@@ -54,6 +57,8 @@ export const bottles = Object.fromEntries(
       egressProxyCaCert: b.egressProxyCaCert,
       pipelockCaCert: b.pipelockCaCert,
       proxyUrl: b.proxyUrl,
+      routesYaml: b.routesYaml,
+      pipelockYaml: b.pipelockYaml,
     },
   ]),
 );

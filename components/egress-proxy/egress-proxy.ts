@@ -7,7 +7,7 @@ import type { CertificateAuthority } from "../ca/ca";
 import { ALIASES, dockerLabels, dockerName } from "../naming";
 import type { BottleNetworks } from "../networks/networks";
 import { PIPELOCK_PORT } from "../pipelock/config";
-import { renderRoutesYaml, tokenEnvNames } from "./routes";
+import { tokenEnvNames } from "./routes";
 
 /** The egress proxy's listening port inside the bottle. */
 export const EGRESS_PROXY_PORT = 9099;
@@ -45,6 +45,8 @@ export function buildEgressProxyImage(name: string, opts: pulumi.CustomResourceO
 export interface EgressProxyArgs {
   stack: string;
   bottle: BottleSpec;
+  /** The rendered routes.yaml (renderRoutesYaml). */
+  routesYaml: string;
   /** Image reference (a local build's id, or a pinned prebuilt reference). */
   image: pulumi.Input<string>;
   networks: BottleNetworks;
@@ -88,7 +90,7 @@ export function createEgressProxy(name: string, args: EgressProxyArgs, parent: p
         { name: args.networks.egress.name, aliases: [ALIASES.egressProxy] },
       ],
       uploads: [
-        { file: EGRESS_PROXY_PATHS.routes, content: renderRoutesYaml(bottle.routes), permissions: "0444" },
+        { file: EGRESS_PROXY_PATHS.routes, content: args.routesYaml, permissions: "0444" },
         { file: EGRESS_PROXY_PATHS.upstreamCa, content: args.upstreamCaCert, permissions: "0444" },
         {
           file: EGRESS_PROXY_PATHS.ca,

@@ -5,7 +5,7 @@ import type { CertificateAuthority } from "../ca/ca";
 import { hardening, healthy } from "../container";
 import { ALIASES, dockerLabels, dockerName } from "../naming";
 import type { BottleNetworks } from "../networks/networks";
-import { PIPELOCK_PATHS, PIPELOCK_PORT, renderPipelockYaml } from "./config";
+import { PIPELOCK_PATHS, PIPELOCK_PORT } from "./config";
 
 /** pipelock's image has no USER; run it as this non-root uid, which owns its CA key. */
 export const PIPELOCK_UID = "65532";
@@ -13,6 +13,8 @@ export const PIPELOCK_UID = "65532";
 export interface PipelockArgs {
   stack: string;
   bottle: BottleSpec;
+  /** The rendered pipelock.yaml (renderPipelockYaml). */
+  pipelockYaml: string;
   networks: BottleNetworks;
   ca: CertificateAuthority;
 }
@@ -37,7 +39,7 @@ export function createPipelock(name: string, args: PipelockArgs, parent: pulumi.
         { name: args.networks.outbound.name },
       ],
       uploads: [
-        { file: PIPELOCK_PATHS.config, content: renderPipelockYaml(bottle), permissions: "0444" },
+        { file: PIPELOCK_PATHS.config, content: args.pipelockYaml, permissions: "0444" },
         { file: PIPELOCK_PATHS.caCert, content: args.ca.certPem, permissions: "0444" },
         {
           file: PIPELOCK_PATHS.caKey,

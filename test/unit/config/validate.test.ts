@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  ConfigProblem,
+  DEFAULT_PIPELOCK_IMAGE,
+  formatProblems,
+  StackConfigInput,
+  validateBottle,
+  validateStackConfig,
+} from "../../../components/config";
+
+const secret = (value = "s3cret-value") => ({ secret: true, value });
+const route = (extra: Record<string, unknown> = {}) => ({ host: "api.github.com", ...extra });
+const bottle = (extra: Record<string, unknown> = {}) => ({ name: "coder", routes: [route()], ...extra });
+
+function problems(input: Partial<StackConfigInput>): ConfigProblem[] {
+  const result = validateStackConfig({ bottles: [bottle()], tokens: {}, ...input });
+  assert.equal(result.ok, false, "expected the config to be rejected");
+  return result.ok ? [] : result.problems;
+}
+
+/** Asserts exactly one problem, at `path`, whose message matches. */
+function rejects(input: Partial<StackConfigInput>, path: string, message: RegExp): void {
+  const found = problems(input);
+  assert.deepEqual(found.map((p) => p.path), [path], formatProblems(found));
+  assert.match(found[0]!.message, message);
+}
+
+describe("validateStackConfig rejects", () => {
+  const cases: [string, Partial<StackConfigInput>, string, RegExp][] = [
+    ["a missing bottles key", { bottles: undefined }, "bottles", /required \(expected array\)/],
+    ["bottles that are not a list", { bottles: { coder: {} } }, "bottles", /expected array, got a mapping/],
+    ["an empty bottle list", { bottles: [] }, "bottles", /at least one bottle/],
+    ["a URL as host", { bottles: [bottle({ routes: [route({ host: "https://x.com" })] })] }, "bottles[0].routes[0].host", /not a URL/],
+    ["a port in the host", { bottles: [bottle({ routes: [route({ host: "x.com:8443" })] })] }, "bottles[0].routes[0].host", /without a port/],
+    ["an uppercase host", { bottles: [bottle({ routes: [route({ host: "X.com" })] })] }, "bottles[0].routes[0].host", /lowercase/],
+    ["an IP host", { bottles: [bottle({ routes: [route({ host: "192.168.1.1" })] })] }, "bottles[0].routes[0].host", /IP literal .* allowIpHost: true/],
+    ["a bare *", { bottles: [bottle({ routes: [route({ host: "*" })] })] }, "bottles[0].routes[0].host", /bare "\*"/],
+    ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
+    ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /unknown key/],
+    ["an unknown bottle key", { bottles: [bottle({ agnet: {} })] }, "bottles[0].agnet", /unknown key/],
+    ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /unknown key/],
+    ["an unknown pipelock setting", { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] }, "bottles[0].pipelock.settings.mode", /unknown key/],
+    ["a duplicate host", { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] }, "bottles[0].routes[1].host", /duplicate host "api.github.com" \(also routes\[0\]\)/],
+    ["a reference to a missing token", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", token: "github" } })] })] }, "bottles[0].routes[0].auth.token", /no token named "github".*pulumi config set --secret --path 'tokens.github'/],
+    ["a token stored in plain text", { tokens: { github: { secret: false, value: "ghp_x" } } }, "tokens.github", /plain text.*--secret/],
+    ["an empty token", { tokens: { github: secret("") } }, "tokens.github", /non-empty string/],
+    ["a method outside the HTTP set", { bottles: [bottle({ routes: [route({ methods: ["GET", "CONNECT"] })] })] }, "bottles[0].routes[0].methods[1]", /expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"/],
+    ["a lowercase method", { bottles: [bottle({ routes: [route({ methods: ["get"] })] })] }, "bottles[0].routes[0].methods[0]", /expected one of/],
+    ["a duplicate method", { bottles: [bottle({ routes: [route({ methods: ["GET", "GET"] })] })] }, "bottles[0].routes[0].methods", /no duplicate entries/],
+    ["an empty method list", { bottles: [bottle({ routes: [route({ methods: [] })] })] }, "bottles[0].routes[0].methods", /at least 1 entry/],
+    ["a path without a leading slash", { bottles: [bottle({ routes: [route({ paths: ["repos/"] })] })] }, "bottles[0].routes[0].paths[0]", /starting with "\/"/],
+    ["a path with ..", { bottles: [bottle({ routes: [route({ paths: ["/repos/../admin"] })] })] }, "bottles[0].routes[0].paths[0]", /"\.\."/],
+    ["a path with ?", { bottles: [bottle({ routes: [route({ paths: ["/search?q=x"] })] })] }, "bottles[0].routes[0].paths[0]", /"\?"/],
+    ["a path with #", { bottles: [bottle({ routes: [route({ paths: ["/a#b"] })] })] }, "bottles[0].routes[0].paths[0]", /"#"/],
+    ["port 0", { bottles: [bottle({ routes: [route({ ports: [0] })] })] }, "bottles[0].routes[0].ports[0]", /at least 1/],
+    ["port 65536", { bottles: [bottle({ routes: [route({ ports: [65536] })] })] }, "bottles[0].routes[0].ports[0]", /at most 65535/],
+    ["a fractional port", { bottles: [bottle({ routes: [route({ ports: [44.3] })] })] }, "bottles[0].routes[0].ports[0]", /expected int/],
+    ["a framing header as credential header", { bottles: [bottle({ routes: [route({ auth: { header: "Host", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.header", /frames or routes the request/],
+    ["a header name with a space", { bottles: [bottle({ routes: [route({ auth: { header: "X Api", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.header", /HTTP header name/],
+    ["a prefix with a line break", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", prefix: "Bearer\r\nX: y", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.prefix", /printable ASCII/],
+    ["a bottle without routes", { bottles: [bottle({ routes: [] })] }, "bottles[0].routes", /at least one route/],
+    ["a bad bottle name", { bottles: [bottle({ name: "Coder_1" })] }, "bottles[0].name", /lowercase name/],
+    ["an agent env overriding the proxy", { bottles: [bottle({ agent: { image: "node:22", env: { https_proxy: "http://evil:1" } } })] }, "bottles[0].agent.env.https_proxy", /set by the bottle itself/],
+    ["an agent without an image", { bottles: [bottle({ agent: { command: ["sh"] } })] }, "bottles[0].agent.image", /required/],
+    ["a CA validity under a day", { bottles: [bottle({ caValidityHours: 1 })] }, "bottles[0].caValidityHours", /at least 24/],
+    ["a docker host that is not a URL", { docker: { host: "myhost" } }, "docker.host", /Docker host URL/],
+  ];
+  for (const [what, input, path, message] of cases) {
+    test(what, () => rejects(input, path, message));
+  }
+
+  test("duplicate bottle names", () => {
+    rejects({ bottles: [bottle(), bottle()] }, "bottles[1].name", /duplicate bottle name "coder" \(also bottles\[0\]\)/);
+  });
+
+  test("reports every problem at once, schema and cross-field alike, sorted by path", () => {
+    const found = problems({
+      bottles: [
+        bottle({ routes: [route({ host: "A.com" }), route({ auth: { header: "Authorization", token: "gh" } }), route()] }),
+      ],
+      tokens: { other: { secret: false, value: "x" } },
+    });
+    assert.deepEqual(
+      found.map((p) => p.path),
+      ["bottles[0].routes[0].host", "bottles[0].routes[1].auth.token", "bottles[0].routes[2].host", "tokens.other"],
+    );
+  });
+
+  test("never puts a token value in a message", () => {
+    const found = problems({ tokens: { github: { secret: false, value: "ghp_supersecretvalue" } } });
+    assert.doesNotMatch(formatProblems(found), /ghp_supersecretvalue/);
+  });
+});
+
+describe("validateStackConfig accepts and normalises", () => {
+  test("applies every default", () => {
+    const result = validateStackConfig({
+      bottles: [bottle({ routes: [route({ auth: { header: "Authorization", token: "gh" } })], agent: { image: "node:22" } })],
+      tokens: { gh: secret() },
+    });
+    assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+    assert.deepEqual(result.value.bottles[0], {
+      name: "coder",
+      routes: [{ host: "api.github.com", ports: [80, 443], auth: { header: "Authorization", prefix: "", token: "gh" } }],
+      agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512 },
+      egressProxy: { image: undefined, memoryMb: 256 },
+      pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
+      caValidityHours: 8760,
+    });
+  });
+
+  test("accepts an IP host when the route allows it", () => {
+    const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "10.1.2.3", allowIpHost: true })] })] });
+    assert.ok(result.ok);
+  });
+
+  test("keeps the stack-level docker host", () => {
+    const result = validateStackConfig({ bottles: [bottle()], docker: { host: "ssh://deploy@box" } });
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.docker, { host: "ssh://deploy@box" });
+  });
+});
+
+describe("validateBottle", () => {
+  test("reports paths relative to the bottle", () => {
+    const result = validateBottle({ name: "x", routes: [route({ auth: { header: "Authorization", token: "gh" } })] }, new Set());
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.ok ? [] : result.problems.map((p) => p.path), ["routes[0].auth.token"]);
+  });
+});

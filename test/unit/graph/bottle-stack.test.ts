@@ -1,0 +1,261 @@
+import * as pulumi from "@pulumi/pulumi";
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import type { BottleStackArgs } from "../../../components";
+import { declareBottle, Declared, Registered, TYPES, unwrap } from "../../support/declare";
+
+const GITHUB_TOKEN = "ghp_unitTestTokenValue0123456789abcdefABCD";
+const ANTHROPIC_TOKEN = "sk-ant-api03-unitTestKeyValue";
+
+const baseArgs = (): BottleStackArgs => ({
+  routes: [
+    { host: "api.github.com", ports: [443], methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+    { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
+  ],
+  tokens: { github: GITHUB_TOKEN, anthropic: ANTHROPIC_TOKEN },
+  agent: { image: "node:22-bookworm-slim", command: ["sleep", "infinity"] },
+});
+
+type Upload = { file: string; content?: unknown; permissions?: string; owner?: string; group?: string };
+const container = (d: Declared, role: string) => d.find(TYPES.container, `-${role}`).inputs;
+const secretValue = (v: unknown): unknown => (v as { secret: unknown }).secret;
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && "secret" in v;
+/** Uploads, unwrapped: one secret upload makes the whole list secret. */
+const uploads = (d: Declared, role: string) => {
+  const list = container(d, role).uploads;
+  return (isSecret(list) ? secretValue(list) : list) as Upload[];
+};
+const upload = (d: Declared, role: string, file: string) => {
+  const found = uploads(d, role).find((u) => u.file === file);
+  assert.ok(found, `${role} has no upload ${file}`);
+  return found;
+};
+/** Every string in `value` outside secret-marked values. */
+function plainStrings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(plainStrings);
+  if (isSecret(value)) return [];
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
+  return [];
+}
+
+// Declarations run in before() hooks: suites run one at a time, and each declaration
+// installs its own mocks, which must not overlap.
+describe("BottleStack resource graph", () => {
+  let d: Declared;
+  before(async () => {
+    d = await declareBottle("coder", baseArgs(), "dev");
+  });
+
+  test("declares the component under its type token", () => {
+    assert.equal(d.resources.find((r) => r.name === "coder")?.type, "bot-bottle:index:BottleStack");
+  });
+
+  test("three networks: agent and egress internal, only outbound with a gateway", () => {
+    const networks = d.resources.filter((r) => r.type === TYPES.network);
+    assert.deepEqual(
+      networks.map((n) => [n.inputs.name, n.inputs.internal]),
+      [["dev-coder-agent-net", true], ["dev-coder-egress-net", true], ["dev-coder-outbound-net", false]],
+    );
+  });
+
+  test("each container joins exactly its networks, with the fixed aliases", () => {
+    assert.deepEqual(container(d, "agent").networksAdvanced, [{ name: "dev-coder-agent-net" }]);
+    assert.deepEqual(container(d, "egress-proxy").networksAdvanced, [
+      { name: "dev-coder-agent-net", aliases: ["egress-proxy"] },
+      { name: "dev-coder-egress-net", aliases: ["egress-proxy"] },
+    ]);
+    assert.deepEqual(container(d, "pipelock").networksAdvanced, [
+      { name: "dev-coder-egress-net", aliases: ["pipelock"] },
+      { name: "dev-coder-outbound-net" },
+    ]);
+  });
+
+  test("every Docker object carries the stack, bottle and role labels", () => {
+    const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network);
+    assert.equal(docker.length, 6);
+    for (const r of docker) {
+      const labels = Object.fromEntries((r.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+      assert.equal(labels["bot-bottle.stack"], "dev", r.name);
+      assert.equal(labels["bot-bottle.bottle"], "coder", r.name);
+      assert.equal(labels["bot-bottle.role"], r.name.slice("coder-".length), r.name);
+    }
+  });
+
+  test("the egress proxy runs in upstream mode through pipelock, tokens as EGRESS_PROXY_TOKEN_<N>", () => {
+    const envs = secretValue(container(d, "egress-proxy").envs);
+    assert.deepEqual(envs, [
+      "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
+      "EGRESS_PROXY_PORT=9099",
+      "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
+      "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
+      `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
+      `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
+    ]);
+  });
+
+  test("the egress proxy gets routes.yaml, its CA as one cert+key PEM (0600, uid 1000) and pipelock's CA cert", () => {
+    assert.match(String(upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content), /token_env: EGRESS_PROXY_TOKEN_1/);
+    assert.ok(isSecret(container(d, "egress-proxy").uploads), "uploads carrying the CA key must be secret");
+    const ca = upload(d, "egress-proxy", "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem");
+    assert.deepEqual(
+      { permissions: ca.permissions, owner: ca.owner, group: ca.group, content: ca.content },
+      { permissions: "0600", owner: "1000", group: "1000", content: "CERTIFICATE OF coder-egress-proxy-ca-certPRIVATE KEY OF coder-egress-proxy-ca-key" },
+    );
+    assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, "CERTIFICATE OF coder-pipelock-ca-cert");
+  });
+
+  test("pipelock gets its config, its CA cert and its key (secret, 0600, owned by its uid), and runs as that uid", () => {
+    const p = container(d, "pipelock");
+    assert.equal(p.user, "65532:65532");
+    assert.deepEqual(p.command, ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"]);
+    assert.match(String(upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content), /mode: strict/);
+    assert.equal(upload(d, "pipelock", "/etc/pipelock/ca.pem").content, "CERTIFICATE OF coder-pipelock-ca-cert");
+    assert.ok(isSecret(p.uploads), "uploads carrying the CA key must be secret");
+    const key = upload(d, "pipelock", "/etc/pipelock/ca-key.pem");
+    assert.deepEqual(
+      { permissions: key.permissions, owner: key.owner, content: key.content },
+      { permissions: "0600", owner: "65532", content: "PRIVATE KEY OF coder-pipelock-ca-key" },
+    );
+  });
+
+  test("the agent uses the proxy, trusts the egress-proxy CA and has no aliases", () => {
+    const a = container(d, "agent");
+    const envs = a.envs as string[];
+    assert.ok(envs.includes("HTTPS_PROXY=http://egress-proxy:9099"));
+    for (const v of ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"]) {
+      assert.ok(envs.includes(`${v}=/etc/bot-bottle/egress-proxy-ca.pem`), v);
+    }
+    assert.deepEqual(a.uploads, [{ file: "/etc/bot-bottle/egress-proxy-ca.pem", content: "CERTIFICATE OF coder-egress-proxy-ca-cert", permissions: "0444" }]);
+    assert.deepEqual(a.command, ["sleep", "infinity"]);
+  });
+
+  test("every container is hardened: no capabilities, no privilege gain, non-root, memory and process limits", () => {
+    for (const role of ["agent", "egress-proxy", "pipelock"]) {
+      const c = container(d, role);
+      assert.deepEqual(c.capabilities, { drops: ["ALL"] }, role);
+      assert.deepEqual(c.securityOpts, ["no-new-privileges:true"], role);
+      assert.doesNotMatch(String(c.user), /^(0|root)(:|$)/, role);
+      assert.ok(Number(c.memory) > 0, role);
+      assert.equal((c.ulimits as { name: string }[])[0]?.name, "nproc", role);
+      assert.equal(c.privileged, undefined, role);
+      assert.equal(c.ports, undefined, role);
+    }
+  });
+
+  test("both proxies have healthchecks that up waits for", () => {
+    assert.deepEqual((container(d, "egress-proxy").healthcheck as { tests: string[] }).tests, ["CMD", "/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]);
+    assert.deepEqual((container(d, "pipelock").healthcheck as { tests: string[] }).tests, ["CMD", "/pipelock", "healthcheck"]);
+    assert.equal(container(d, "egress-proxy").wait, true);
+    assert.equal(container(d, "pipelock").wait, true);
+  });
+
+  test("CAs: RSA 2048 and ECDSA P256, CA-only, SHA-1 subject key id, one year by default", () => {
+    assert.deepEqual(d.find(TYPES.privateKey, "egress-proxy-ca-key").inputs, { algorithm: "RSA", rsaBits: 2048 });
+    assert.deepEqual(d.find(TYPES.privateKey, "pipelock-ca-key").inputs, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    for (const suffix of ["egress-proxy-ca-cert", "pipelock-ca-cert"]) {
+      const cert = d.find(TYPES.cert, suffix).inputs;
+      assert.equal(cert.isCaCertificate, true);
+      assert.equal(cert.setSubjectKeyId, true);
+      assert.deepEqual(cert.allowedUses, ["cert_signing", "crl_signing"]);
+      assert.equal(cert.validityPeriodHours, 8760);
+      assert.ok(isSecret(cert.privateKeyPem), `${suffix} key input must be secret`);
+    }
+  });
+
+  test("pipelock is pulled at the pinned version; the egress proxy is built from its Dockerfile", () => {
+    assert.equal(d.find(TYPES.remoteImage, "pipelock-image").inputs.name, "ghcr.io/luckypipewrench/pipelock:2.3.0");
+    const image = d.find(TYPES.image, "egress-proxy-image").inputs;
+    assert.equal((image.build as { target: string }).target, "runtime");
+    assert.equal(container(d, "egress-proxy").image, "sha256:built-egress-proxy");
+  });
+
+  test("token values and private keys appear only inside secret values", () => {
+    const plain = d.resources.flatMap((r: Registered) => plainStrings(r.inputs));
+    for (const s of plain) {
+      assert.ok(!s.includes(GITHUB_TOKEN) && !s.includes(ANTHROPIC_TOKEN), `token in plain input: ${s.slice(0, 40)}`);
+      assert.ok(!s.includes("PRIVATE KEY OF"), `key material in plain input: ${s.slice(0, 40)}`);
+    }
+  });
+
+  test("outputs: Docker names, public CA certs, proxy URL", async () => {
+    assert.equal(d.stack.proxyUrl, "http://egress-proxy:9099");
+    assert.equal((await unwrap(d.stack.dockerNames.agent!)).value, "dev-coder-agent");
+    assert.equal((await unwrap(d.stack.dockerNames.outboundNetwork)).value, "dev-coder-outbound-net");
+    const ca = await unwrap(d.stack.egressProxyCaCert);
+    assert.deepEqual(ca, { value: "CERTIFICATE OF coder-egress-proxy-ca-cert", secret: false });
+    // The rendered files are outputs in plain text (uploads are secret as a whole).
+    assert.equal(d.stack.routesYaml, upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content);
+    assert.equal(d.stack.pipelockYaml, upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content);
+  });
+});
+
+describe("BottleStack changes", () => {
+  let original: Declared, afterRoute: Declared, afterRotation: Declared;
+  before(async () => {
+    original = await declareBottle("coder", baseArgs(), "dev");
+    const widened = baseArgs();
+    widened.routes.push({ host: "registry.npmjs.org", methods: ["GET"] });
+    afterRoute = await declareBottle("coder", widened, "dev");
+    const rotated = baseArgs();
+    rotated.tokens = { github: "ghp_rotatedTokenValue9876543210zyxwvuZYXW", anthropic: ANTHROPIC_TOKEN };
+    afterRotation = await declareBottle("coder", rotated, "dev");
+  });
+
+  const stable = (d: Declared) => ({
+    agent: container(d, "agent"),
+    keys: d.resources.filter((r) => r.type === TYPES.privateKey || r.type === TYPES.cert).map((r) => r.inputs),
+  });
+
+  test("adding a route leaves the agent and both CAs untouched", () => {
+    assert.deepEqual(stable(afterRoute), stable(original));
+    assert.notDeepEqual(upload(afterRoute, "egress-proxy", "/etc/egress-proxy/routes.yaml"), upload(original, "egress-proxy", "/etc/egress-proxy/routes.yaml"));
+  });
+
+  test("rotating a token leaves the agent and both CAs untouched", () => {
+    assert.deepEqual(stable(afterRotation), stable(original));
+    assert.notDeepEqual(container(afterRotation, "egress-proxy").envs, container(original, "egress-proxy").envs);
+  });
+});
+
+describe("BottleStack options", () => {
+  test("without an agent, no agent container is declared", async () => {
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }] });
+    assert.equal(d.resources.some((r) => r.name.endsWith("-agent")), false);
+    assert.equal(d.stack.dockerNames.agent, undefined);
+  });
+
+  test("a prebuilt egress-proxy image is used as given and nothing is built", async () => {
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }], egressProxy: { image: "registry.example/egress-proxy@sha256:abc" } });
+    assert.equal(d.resources.some((r) => r.type === TYPES.image), false);
+    assert.equal(container(d, "egress-proxy").image, "registry.example/egress-proxy@sha256:abc");
+  });
+
+  test("CA validity is configurable", async () => {
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }], caValidityHours: 2160 });
+    assert.equal(d.find(TYPES.cert, "pipelock-ca-cert").inputs.validityPeriodHours, 2160);
+  });
+
+  test("two bottles and two stacks never share a Docker name", async () => {
+    const names = async (bottle: string, stack: string) =>
+      (await declareBottle(bottle, { routes: [{ host: "pypi.org" }], agent: { image: "x" } }, stack)).resources
+        .filter((r) => r.type === TYPES.container || r.type === TYPES.network)
+        .map((r) => String(r.inputs.name));
+    const all = [...(await names("a", "dev")), ...(await names("b", "dev")), ...(await names("a", "prod"))];
+    assert.equal(all.length, 18);
+    assert.equal(new Set(all).size, all.length);
+  });
+
+  test("invalid arguments fail with every problem and its path, as a RunError (no stack trace)", async () => {
+    await assert.rejects(
+      declareBottle("gate", { routes: [{ host: "*" }, { host: "x.com", auth: { header: "Authorization", token: "missing" } }] }),
+      (err: unknown) => {
+        assert.ok(err instanceof pulumi.RunError);
+        assert.match((err as Error).message, /BottleStack "gate" has invalid arguments/);
+        assert.match((err as Error).message, /routes\[0\]\.host: a bare "\*"/);
+        assert.match((err as Error).message, /routes\[1\]\.auth\.token: no token named "missing"/);
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { parse } from "yaml";
+import { BottleSpec, DEFAULT_PIPELOCK_IMAGE } from "../../../components/config";
+import { PIPELOCK_SENSITIVE_HEADERS, renderPipelockYaml } from "../../../components/pipelock/config";
+
+const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
+  name: "reviewer",
+  routes: [
+    { host: "api.github.com", ports: [443], auth: { header: "authorization", prefix: "Bearer ", token: "github" } },
+    { host: "api.anthropic.com", ports: [443], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" } },
+    { host: "*.npmjs.org", ports: [443] },
+  ],
+  egressProxy: { memoryMb: 256 },
+  pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
+  caValidityHours: 8760,
+  ...extra,
+});
+
+describe("renderPipelockYaml", () => {
+  test("renders a strict, enforcing, intercepting, blocking config exactly", () => {
+    assert.equal(
+      renderPipelockYaml(bottle()),
+      `version: 1
+mode: strict
+enforce: true
+default_agent_identity: reviewer
+api_allowlist:
+  - api.github.com
+  - api.anthropic.com
+  - "*.npmjs.org"
+fetch_proxy:
+  listen: 0.0.0.0:8888
+  monitoring:
+    max_requests_per_minute: 600
+forward_proxy:
+  enabled: true
+  sni_verification: true
+tls_interception:
+  enabled: true
+  ca_cert: /etc/pipelock/ca.pem
+  ca_key: /etc/pipelock/ca-key.pem
+dlp:
+  include_defaults: true
+  scan_env: true
+request_body_scanning:
+  enabled: true
+  action: block
+  scan_headers: true
+  header_mode: sensitive
+  sensitive_headers:
+    - Cookie
+    - X-Token
+    - Proxy-Authorization
+    - X-Goog-Api-Key
+logging:
+  format: json
+  output: stdout
+  include_allowed: true
+  include_blocked: true
+`,
+    );
+  });
+
+  test("scans every sensitive header when nothing is injected", () => {
+    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.org", ports: [443] }] })));
+    assert.deepEqual(doc.request_body_scanning.sensitive_headers, PIPELOCK_SENSITIVE_HEADERS);
+  });
+
+  test("exempts only the injected header names, case-insensitively", () => {
+    const doc = parse(renderPipelockYaml(bottle()));
+    const scanned = new Set((doc.request_body_scanning.sensitive_headers as string[]).map((h) => h.toLowerCase()));
+    assert.equal(scanned.has("authorization"), false);
+    assert.equal(scanned.has("x-api-key"), false);
+    assert.equal(scanned.has("cookie"), true);
+  });
+
+  test("adds typed settings without touching what decides enforcement", () => {
+    const doc = parse(
+      renderPipelockYaml(
+        bottle({
+          pipelock: {
+            image: DEFAULT_PIPELOCK_IMAGE,
+            memoryMb: 256,
+            settings: {
+              trusted_domains: ["upstream.test"],
+              internal: [],
+              ssrf: { ip_allowlist: ["172.30.0.0/16"] },
+              explain_blocks: true,
+              fetch_proxy: { monitoring: { max_requests_per_minute: 5000 } },
+              forward_proxy: { max_tunnel_seconds: 600 },
+              dlp: { patterns: [{ name: "acme key", regex: "acme_[0-9a-f]{32}", severity: "high" }] },
+            },
+          },
+        }),
+      ),
+    );
+    assert.deepEqual(doc.trusted_domains, ["upstream.test"]);
+    assert.deepEqual(doc.internal, []);
+    assert.deepEqual(doc.ssrf, { ip_allowlist: ["172.30.0.0/16"] });
+    assert.equal(doc.explain_blocks, true);
+    assert.equal(doc.fetch_proxy.monitoring.max_requests_per_minute, 5000);
+    assert.deepEqual(doc.forward_proxy, { enabled: true, sni_verification: true, max_tunnel_seconds: 600 });
+    assert.equal(doc.dlp.include_defaults, true);
+    assert.equal(doc.dlp.patterns[0].name, "acme key");
+    assert.equal(doc.mode, "strict");
+    assert.equal(doc.enforce, true);
+    assert.equal(doc.request_body_scanning.action, "block");
+  });
+});

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { parse } from "yaml";
+import { RouteSpec } from "../../../components/config";
+import { renderRoutesYaml, tokenEnvNames } from "../../../components/egress-proxy/routes";
+
+const github: RouteSpec = {
+  host: "api.github.com",
+  ports: [443],
+  methods: ["GET"],
+  paths: ["/repos/acme/", "/user"],
+  auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+};
+const anthropic: RouteSpec = { host: "api.anthropic.com", ports: [443], auth: { header: "x-api-key", prefix: "", token: "anthropic" } };
+const npm: RouteSpec = { host: "*.npmjs.org", ports: [80, 443] };
+
+describe("renderRoutesYaml", () => {
+  test("renders the version 1 contract exactly", () => {
+    assert.equal(
+      renderRoutesYaml([github, anthropic, npm]),
+      `version: 1
+routes:
+  - host: api.github.com
+    ports:
+      - 443
+    methods:
+      - GET
+    path_allowlist:
+      - /repos/acme/
+      - /user
+    auth:
+      header: Authorization
+      prefix: "Bearer "
+      token_env: EGRESS_PROXY_TOKEN_1
+  - host: api.anthropic.com
+    ports:
+      - 443
+    auth:
+      header: x-api-key
+      prefix: ""
+      token_env: EGRESS_PROXY_TOKEN_0
+  - host: "*.npmjs.org"
+    ports:
+      - 80
+      - 443
+`,
+    );
+  });
+
+  test("omits methods and paths when any is allowed", () => {
+    const doc = parse(renderRoutesYaml([npm]));
+    assert.deepEqual(doc, { version: 1, routes: [{ host: "*.npmjs.org", ports: [80, 443] }] });
+  });
+});
+
+describe("tokenEnvNames", () => {
+  test("numbers tokens by name, independent of route order, one variable per token", () => {
+    const shared: RouteSpec = { host: "uploads.github.com", ports: [443], auth: { header: "Authorization", prefix: "token ", token: "github" } };
+    const forward = tokenEnvNames([github, anthropic, shared]);
+    const backward = tokenEnvNames([shared, anthropic, github]);
+    assert.deepEqual([...forward], [["anthropic", "EGRESS_PROXY_TOKEN_0"], ["github", "EGRESS_PROXY_TOKEN_1"]]);
+    assert.deepEqual([...backward], [...forward]);
+  });
+});
