@@ -1,0 +1,182 @@
+/**
+ * Runs every policy of the pack over the resource graph of every example stack
+ * (Pulumi.<stack>.yaml at the repository root), as the real program declares it, and requires zero
+ * mandatory violations.
+ *
+ * The graph comes from the root project's offline plan (`scripts/plan.ts --stack <s> --json`), which
+ * runs the program under Pulumi's mocks and prints each resource's registered inputs with every
+ * secret value replaced by "[secret]" and the secret input properties listed in `secretInputs`.
+ * The engine would give a policy those values decrypted (see policies/credentials.ts), so before
+ * the policies run each "[secret]" is put back as a plaintext stand-in:
+ *   - `EGRESS_PROXY_TOKEN_<N>=[secret]...` becomes a fake token unique to that resource and variable,
+ *     so the token-confinement scan has real values to look for. (The plan redacts by substring,
+ *     so when one dummy token is a prefix of another - `plan-secret-github` and
+ *     `plan-secret-github-readonly` - the redacted value keeps a tail: `[secret]-readonly`. The whole
+ *     value is still the secret token.)
+ *   - any other "[secret]" (the CA private keys) becomes a fake PEM private key, so secret material
+ *     anywhere outside the CA key uploads and the tls resources is flagged as a key.
+ * Secretness itself, which policies cannot see, is asserted here from `secretInputs`.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
+import { before, describe, it } from "node:test";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { policies } from "../policies";
+import { TestResource, runResourcePolicy, runStackPolicy } from "./util";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const SECRET = "[secret]";
+
+/** One resource of the plan's JSON output. */
+interface PlannedResource {
+    type: string;
+    name: string;
+    parent?: string;
+    inputs: Record<string, unknown>;
+    secretInputs: string[];
+}
+
+/** The example stacks: every Pulumi.<stack>.yaml at the repository root. */
+function exampleStacks(): string[] {
+    return readdirSync(ROOT)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** Runs the root project's offline plan for `stack` with the same Node 22 that runs the tests. */
+function plan(stack: string): PlannedResource[] {
+    const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", stack, "--json"], {
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}` },
+        encoding: "utf8",
+        maxBuffer: 64 * 1024 * 1024,
+    });
+    return (JSON.parse(out) as { resources: PlannedResource[] }).resources;
+}
+
+/** Replaces every "[secret]" in `value` with the plaintext stand-in described in the header. */
+function restoreSecrets(value: unknown, owner: string, at: string): unknown {
+    if (typeof value === "string") {
+        const token = /^(EGRESS_PROXY_TOKEN_\d+)=\[secret\]/.exec(value);
+        if (token) {
+            return `${token[1]}=plan-token-${owner}-${token[1]}-0123456789`;
+        }
+        return value.split(SECRET).join(`-----BEGIN PRIVATE KEY-----\n(secret of ${owner} at ${at})\n-----END PRIVATE KEY-----\n`);
+    }
+    if (Array.isArray(value)) {
+        return value.map((v, i) => restoreSecrets(v, owner, `${at}[${i}]`));
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [k, restoreSecrets(v, owner, at === "" ? k : `${at}.${k}`)]),
+        );
+    }
+    return value;
+}
+
+/** The plan as the resources a policy would see. */
+function asPolicyResources(planned: PlannedResource[]): TestResource[] {
+    return planned.map((r) => ({ type: r.type, name: r.name, props: restoreSecrets(r.inputs, r.name, "") as Record<string, any> }));
+}
+
+/** Every violation of every policy over `resources`, with the policy's default enforcement level. */
+async function runPack(resources: TestResource[], stack: string): Promise<{ policy: string; level: string; message: string }[]> {
+    const found: { policy: string; level: string; message: string }[] = [];
+    for (const policy of policies) {
+        const level = policy.enforcementLevel ?? "advisory";
+        if ("validateStack" in policy) {
+            const result = await runStackPolicy(policy as StackValidationPolicy, resources, { stack });
+            found.push(...result.violations.map((message) => ({ policy: policy.name, level, message })));
+        } else {
+            for (const resource of resources) {
+                const result = await runResourcePolicy(policy as ResourceValidationPolicy, resource, { stack });
+                found.push(...result.violations.map((message) => ({ policy: policy.name, level, message })));
+            }
+        }
+    }
+    return found;
+}
+
+describe("all policies over the example stacks", () => {
+    const stacks = exampleStacks();
+    const plans = new Map<string, PlannedResource[]>();
+
+    before(() => {
+        for (const stack of stacks) {
+            plans.set(stack, plan(stack));
+        }
+    });
+
+    it("finds the example stacks", () => {
+        assert.ok(stacks.length >= 3, `expected dev, staging and prod stacks at ${ROOT}, found [${stacks.join(", ")}]`);
+    });
+
+    for (const stack of stacks) {
+        describe(`stack ${stack}`, () => {
+            it("declares every bottle role the policies check", () => {
+                const roles = new Set(
+                    plans.get(stack)!.flatMap((r) =>
+                        ((r.inputs.labels as { label: string; value: string }[] | undefined) ?? [])
+                            .filter((l) => l.label === "bot-bottle.role")
+                            .map((l) => l.value),
+                    ),
+                );
+                for (const role of ["agent-net", "egress-net", "outbound-net", "egress-proxy", "pipelock"]) {
+                    assert.ok(roles.has(role), `stack ${stack} has no object with role ${role}`);
+                }
+            });
+
+            it("has zero mandatory violations", async () => {
+                const violations = await runPack(asPolicyResources(plans.get(stack)!), stack);
+                const mandatory = violations.filter((v) => v.level === "mandatory");
+                assert.deepEqual(mandatory, []);
+            });
+
+            it("marks token env vars and CA keys secret (what policies cannot see)", () => {
+                for (const r of plans.get(stack)!) {
+                    const uploads = (r.inputs.uploads as { content?: string }[] | undefined) ?? [];
+                    if (uploads.some((u) => u.content?.includes(SECRET))) {
+                        assert.ok(r.secretInputs.includes("uploads"), `${r.name}: uploads carry a key but are not secret`);
+                    }
+                    const envs = (r.inputs.envs as string[] | undefined) ?? [];
+                    const tokenEnvs = envs.filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_"));
+                    for (const e of tokenEnvs) {
+                        assert.match(e, /^EGRESS_PROXY_TOKEN_\d+=\[secret\]/, `${r.name}: a token env value is not secret`);
+                    }
+                    if (tokenEnvs.length > 0) {
+                        assert.ok(r.secretInputs.includes("envs"), `${r.name}: envs carry tokens but are not secret`);
+                    }
+                    if (r.type === "tls:index/selfSignedCert:SelfSignedCert") {
+                        assert.ok(r.secretInputs.includes("privateKeyPem"), `${r.name}: privateKeyPem is not secret`);
+                    }
+                }
+            });
+        });
+    }
+
+    it("catches a regression injected into a real stack graph (the run is not vacuous)", async () => {
+        const stack = stacks.includes("prod") ? "prod" : stacks[0];
+        const resources = asPolicyResources(plans.get(stack)!);
+        const agent = resources.find((r) => r.type === "docker:index/container:Container" && r.name.endsWith("-agent"));
+        const proxy = resources.find((r) => r.type === "docker:index/container:Container" && r.name.endsWith("-egress-proxy"));
+        assert.ok(agent && proxy, `stack ${stack} declares an agent and an egress proxy`);
+        const outbound = resources.find((r) => r.name.endsWith("-outbound-net"))!.props.name as string;
+        agent.props.networksAdvanced.push({ name: outbound });
+        proxy.props.envs = (proxy.props.envs as string[]).filter((e) => !e.startsWith("EGRESS_PROXY_UPSTREAM_PROXY="));
+        agent.props.envs.push((proxy.props.envs as string[]).find((e) => e.startsWith("EGRESS_PROXY_TOKEN_")));
+        const routes = proxy.props.uploads.find((u: { file: string }) => u.file === "/etc/egress-proxy/routes.yaml");
+        routes.content += '  - host: "*.com"\n';
+        const violated = new Set((await runPack(resources, stack)).filter((v) => v.level === "mandatory").map((v) => v.policy));
+        assert.deepEqual([...violated].sort(), [
+            "agent-only-internal-networks",
+            "credentials-are-secret",
+            "egress-proxy-chains-through-pipelock",
+            "gates-allow-same-hosts",
+            "only-pipelock-reaches-outside",
+            "routes-no-broad-wildcards",
+        ]);
+    });
+});
