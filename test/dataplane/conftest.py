@@ -39,7 +39,6 @@ TIMEOUT = 10.0
 sys.path.insert(0, str(ADDON_DIR))
 import egress_proxy  # noqa: E402
 import entrypoint  # noqa: E402
-import healthcheck  # noqa: E402
 
 
 def find_mitmdump() -> str:
@@ -277,8 +276,6 @@ class Proxy:
         return self.confdir / "mitmproxy-ca-cert.pem"
 
     def output(self) -> str:
-        self._stdout.flush()
-        self._stderr.flush()
         return self.stdout_path.read_text(errors="replace") + self.stderr_path.read_text(errors="replace")
 
     def stdout(self) -> str:
@@ -293,7 +290,7 @@ class Proxy:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"mitmdump exited {self.process.returncode}:\n{self.output()}")
-            problem = healthcheck.probe(self.port, timeout=2)
+            problem = gate_answers(self.port)
             if problem is None:
                 return
             time.sleep(0.1)
@@ -359,6 +356,18 @@ class ProxyFactory:
             else:
                 wait_port(port)
         return proxy
+
+
+def gate_answers(port: int) -> str | None:
+    """None once the addon answers. Probes localhost:1 (refused by every routes file here),
+    never a name that would need DNS should the addon not be in place."""
+    try:
+        resp = send_raw(port, b"GET http://localhost:1/ HTTP/1.1\r\nHost: localhost:1\r\nConnection: close\r\n\r\n")
+    except (OSError, http.client.HTTPException) as e:
+        return f"no answer: {e}"
+    if resp.status == 403 and resp.body.startswith(b"egress-proxy: "):
+        return None
+    return f"unexpected answer {resp.status}: {resp.body[:100]!r}"
 
 
 def wait_port(port: int) -> None:

@@ -460,6 +460,15 @@ class EgressProxy:
         loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
 
     def configure(self, updated: set[str]) -> None:
+        # Both would write injected credentials out: per-flow header dumps and flow files.
+        if "flow_detail" in updated and getattr(ctx.options, "flow_detail", 0) >= 2:
+            self.table = None
+            self._refuse_to_run("flow_detail >= 2 would print injected credentials; use 0 or 1")
+            return
+        if "save_stream_file" in updated and getattr(ctx.options, "save_stream_file", None):
+            self.table = None
+            self._refuse_to_run("save_stream_file would write injected credentials to disk; unset it")
+            return
         if "egress_routes" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
