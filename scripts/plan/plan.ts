@@ -84,8 +84,9 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
   try {
     await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
-        const parent = (opts.parent as { __name?: string } | undefined)?.__name;
-        if (parent && !opts.parent?.constructor.name.startsWith("Stack")) parents.set(`${type}::${name}`, parent);
+        // The SDK keeps a resource's name and type on these (internal, pinned) fields.
+        const parent = opts.parent as { __name?: string; __pulumiType?: string } | undefined;
+        if (parent?.__name && parent.__pulumiType !== "pulumi:pulumi:Stack") parents.set(`${type}::${name}`, parent.__name);
         return undefined;
       });
       const program = path.join(REPO_ROOT, "infra", "index.ts");
