@@ -348,7 +348,8 @@ class ProxyFactory:
             argv = [MITMDUMP, "--listen-host", LOOPBACK, "--listen-port", str(port),
                     "--set", f"confdir={confdir}", *(extra or [])]  # fmt: skip
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("EGRESS_PROXY_")}
-        proxy = Proxy(argv, {**base_env, **env}, workdir, port, confdir)
+        # Unbuffered: tests read mitmproxy's own log lines while it runs.
+        proxy = Proxy(argv, {**base_env, "PYTHONUNBUFFERED": "1", **env}, workdir, port, confdir)
         self.started.append(proxy)
         if ready:
             if addon:

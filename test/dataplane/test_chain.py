@@ -1,0 +1,114 @@
+"""Chained run: egress-proxy in upstream mode through a second, plain mitmdump standing in
+for pipelock (its own CA, trusted on the upstream leg only via EGRESS_PROXY_UPSTREAM_CA).
+"""
+
+import uuid
+
+import pytest
+from conftest import (
+    TOKENS,
+    Pki,
+    Proxy,
+    ProxyFactory,
+    Upstream,
+    connect,
+    http_request,
+    standard_routes,
+    tunnel_request,
+    wait_for,
+)
+
+BEARER = "Bearer " + TOKENS["EGRESS_PROXY_TOKEN_0"]
+
+
+@pytest.fixture(scope="module")
+def chain(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki) -> tuple[Proxy, Proxy]:
+    # The stand-in: no addon, intercepts TLS with its own CA, trusts the test CA upstream.
+    pipelock = proxies.start(None, addon=False, extra=["--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
+    assert wait_for(lambda: pipelock.ca_cert.exists())
+    env = {
+        **TOKENS,
+        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
+        "EGRESS_PROXY_UPSTREAM_CA": str(pipelock.ca_cert),
+    }
+    gate = proxies.start(standard_routes(upstreams), env=env)
+    return gate, pipelock
+
+
+def test_tls_request_reaches_the_upstream_through_both_proxies(
+    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
+) -> None:
+    gate, pipelock = chain
+    up = upstreams["tls"]
+    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == [BEARER]
+    assert got.sni == "localhost"
+    # It went through the stand-in, which logs every flow it relays.
+    assert wait_for(lambda: m in pipelock.output())
+
+
+def test_plain_request_reaches_the_upstream_through_both_proxies(
+    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
+) -> None:
+    gate, pipelock = chain
+    up = upstreams["plain"]
+    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/user/{m}")
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == [BEARER]
+    assert wait_for(lambda: m in pipelock.output())
+
+
+def test_refusals_never_reach_the_next_gate(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
+    gate, pipelock = chain
+    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    _, refusal = connect(gate.port, f"x{m}.example:443")
+    assert refusal is not None and refusal.status == 403
+    resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/orgs/{m}")
+    assert resp.status == 403
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{upstreams['tls'].port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert resp.status == 403
+    assert m not in pipelock.output()
+    assert all(up.requests_for(m) == [] for up in upstreams.values())
+
+
+def test_gate_refuses_an_upstream_proxy_it_does_not_trust(
+    proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, chain: tuple[Proxy, Proxy]
+) -> None:
+    # Trusting the test CA instead of the stand-in's: the upstream leg must fail, not fall back.
+    _, pipelock = chain
+    env = {
+        **TOKENS,
+        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
+        "EGRESS_PROXY_UPSTREAM_CA": str(pki.ca_pem),
+    }
+    gate = proxies.start(standard_routes(upstreams), env=env)
+    up = upstreams["tls"]
+    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    try:
+        resp = tunnel_request(
+            gate.port,
+            f"localhost:{up.port}",
+            gate.ca_cert,
+            f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode(),
+        )
+        assert resp.status >= 500
+    except OSError:
+        pass  # the client handshake may be torn down instead
+    assert up.requests_for(m) == []
+    for token in TOKENS.values():
+        assert token not in gate.output() and token not in pipelock.output()
