@@ -38,6 +38,12 @@ describe("ca-key-strength", () => {
         ]);
     });
 
+    it("rejects an algorithm that is neither RSA, ECDSA nor Ed25519", async () => {
+        const { violations } = await runResourcePolicy(caKeyStrength, key({ algorithm: "DSA" }));
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /uses algorithm 'DSA'\. Use RSA \(>= 2048 bits\), ECDSA \(P256 or stronger\) or ED25519/);
+    });
+
     it("honours a stricter minRsaBits from the pack config", async () => {
         const { violations } = await runResourcePolicy(caKeyStrength, key({ algorithm: "RSA", rsaBits: 2048 }), {
             config: { minRsaBits: 3072 },

@@ -64,6 +64,18 @@ describe("egress-proxy-chains-through-pipelock", () => {
         assert.match(violations[0], /give pipelock the alias 'pipelock' there/);
     });
 
+    it("rejects a chain over a network that is not the bottle's egress network", async () => {
+        const graph = bottleGraph();
+        container(graph, "pipelock").props.networksAdvanced = [
+            { name: "dev-reviewer-egress-net" },
+            { name: "dev-reviewer-outbound-net", aliases: ["pipelock"] },
+        ];
+        container(graph, "egress-proxy").props.networksAdvanced[1] = { name: "dev-reviewer-outbound-net", aliases: ["egress-proxy"] };
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /shares no 'egress-net' network with its pipelock/);
+    });
+
     it("rejects an egress proxy chained to another bottle's pipelock", async () => {
         const graph = [...bottleGraph(), ...bottleGraph({ bottle: "coder" })];
         find(graph, "reviewer-egress-proxy").props.networksAdvanced[1].name = "dev-coder-egress-net";

@@ -85,6 +85,14 @@ describe("only-pipelock-reaches-outside", () => {
         assert.match(violations[0], /is on 'corp-lan' \(not declared in this stack\)/);
     });
 
+    it("treats a custom networkMode as a network the container joins", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.networkMode = "dev-reviewer-outbound-net";
+        const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /'dev-reviewer-egress-proxy' .* is on 'dev-reviewer-outbound-net' \(not internal\)/);
+    });
+
     it("rejects an unlabelled container with a way out", async () => {
         const graph = bottleGraph();
         graph.push({
