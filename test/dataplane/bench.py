@@ -1,0 +1,182 @@
+"""Micro-benchmark of the egress-proxy decision path (not a test: it asserts nothing).
+
+Requests/s and p50/p99 latency through mitmdump with the addon (10 and 10,000 routes)
+against the same mitmdump without the addon, on loopback, for plain HTTP
+(absolute-form) and HTTPS inside a kept-alive CONNECT tunnel, with 1 and 8 clients
+on kept-alive connections. Also times the route lookup alone.
+
+    .venv-dataplane/bin/python test/dataplane/bench.py [--requests 2000]
+
+(test/dataplane/run-host.sh creates that venv.) Prints a markdown table.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import ssl
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import timeit
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import conftest  # noqa: E402  (fixtures' building blocks: upstreams, PKI, Proxy)
+from conftest import egress_proxy as ep  # noqa: E402
+
+TOKEN = {"EGRESS_PROXY_TOKEN_0": "bench-token"}
+
+
+def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
+    """`count` routes; the one used is last in the file, the rest are fillers of both kinds."""
+    fillers = []
+    for i in range(count - 1):
+        host = f"h{i}.example.net" if i % 2 else f"*.w{i}.example.org"
+        fillers.append({"host": host, "ports": [443], "methods": ["GET"], "path_allowlist": ["/a", "/b/"]})
+    used = {
+        "host": "localhost",
+        "ports": [plain_port, tls_port],
+        "methods": ["GET"],
+        "path_allowlist": ["/user"],
+        "auth": {"header": "Authorization", "prefix": "Bearer ", "token_env": "EGRESS_PROXY_TOKEN_0"},
+    }
+    return {"version": 1, "routes": [*fillers, used]}
+
+
+def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
+    workdir.mkdir(parents=True)
+    port = conftest.free_port()
+    confdir = workdir / "confdir"
+    argv = [conftest.MITMDUMP, "--listen-host", conftest.LOOPBACK, "--listen-port", str(port),
+            "--set", f"confdir={confdir}", "--set", f"ssl_verify_upstream_trusted_ca={ca}",
+            "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"]  # fmt: skip
+    if routes is not None:
+        path = workdir / "routes.yaml"
+        path.write_text(json.dumps(routes))
+        argv += ["-s", str(conftest.ADDON), "--set", f"egress_routes={path}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGRESS_PROXY_")}
+    proxy = conftest.Proxy(argv, {**env, **TOKEN}, workdir, port, confdir)
+    conftest.wait_port(port)
+    deadline = time.monotonic() + 60
+    while not proxy.ca_cert.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proxy
+
+
+def client_loop(proxy: conftest.Proxy, scheme: str, port: int, count: int, out: list[float]) -> None:
+    if scheme == "https":
+        ctx = ssl.create_default_context(cafile=str(proxy.ca_cert))
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            conftest.LOOPBACK, proxy.port, context=ctx, timeout=30
+        )
+        conn.set_tunnel("localhost", port)
+        target = "/user/bench?q=1"
+    else:
+        conn = http.client.HTTPConnection(conftest.LOOPBACK, proxy.port, timeout=30)
+        target = f"http://localhost:{port}/user/bench?q=1"
+    headers = {"Host": f"localhost:{port}"}
+    try:
+        for _ in range(count):
+            start = time.perf_counter()
+            conn.request("GET", target, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            out.append(time.perf_counter() - start)
+            if resp.status != 200:
+                raise RuntimeError(f"unexpected status {resp.status}")
+    finally:
+        conn.close()
+
+
+def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: int) -> tuple[float, float, float]:
+    client_loop(proxy, scheme, port, 50, [])  # warm-up
+    per_client = total // clients
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    threads = [
+        threading.Thread(target=client_loop, args=(proxy, scheme, port, per_client, latencies[i]))
+        for i in range(clients)
+    ]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    flat = sorted(x for lat in latencies for x in lat)
+    if len(flat) != per_client * clients:
+        raise RuntimeError("a client failed")
+    p50 = statistics.median(flat) * 1000
+    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
+    return len(flat) / elapsed, p50, p99
+
+
+def lookup_micro() -> list[tuple[int, float, float, float]]:
+    """µs per decision: exact-host hit, wildcard hit (suffix walk), miss."""
+    results = []
+    for count in (10, 10_000):
+        table = ep.parse_routes(routes_document(count, 8080, 8443), TOKEN)
+        wild = "a.b.w2.example.org"  # under the filler "*.w2.example.org"
+        number = 100_000
+        timings = []
+        for host in ("localhost", wild, "nowhere.example.com"):
+            seconds = timeit.timeit(lambda: table.decide_request(host, 443 if host != "localhost" else 8080, "GET", "/a/x" if host != "localhost" else "/user/x"), number=number)
+            timings.append(seconds / number * 1e6)
+        assert table.decide_request("localhost", 8080, "GET", "/user/x").allowed
+        assert table.decide_request(wild, 443, "GET", "/a/x").allowed
+        results.append((count, *timings))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement (default 2000)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="egress-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        pki = conftest.make_pki(tmp)
+        plain, plain_server = conftest._start_upstream(None)
+        tls, tls_server = conftest._start_upstream(conftest._server_context(pki))
+        configs: list[tuple[str, dict | None]] = [
+            ("mitmdump, no addon", None),
+            ("mitmdump + addon, 10 routes", routes_document(10, plain.port, tls.port)),
+            ("mitmdump + addon, 10,000 routes", routes_document(10_000, plain.port, tls.port)),
+        ]
+        rows = []
+        try:
+            for i, (name, routes) in enumerate(configs):
+                proxy = start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem)
+                try:
+                    for scheme, port in (("http", plain.port), ("https", tls.port)):
+                        for clients in (1, 8):
+                            rps, p50, p99 = measure(proxy, scheme, port, clients, args.requests)
+                            rows.append((name, scheme, clients, rps, p50, p99))
+                            print(f"  {name:34} {scheme:5} c={clients}: {rps:7.0f} req/s", file=sys.stderr)
+                finally:
+                    proxy.stop()
+                if routes is not None and "bench-token" in proxy.output():
+                    raise RuntimeError("token in proxy output")
+        finally:
+            plain_server.shutdown()
+            tls_server.shutdown()
+
+    print(f"\nLoopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+          f"mitmproxy {__import__('mitmproxy.version').version.VERSION}, {args.requests} requests per row.\n")  # fmt: skip
+    print("| proxy | scheme | clients | req/s | p50 ms | p99 ms |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, scheme, clients, rps, p50, p99 in rows:
+        print(f"| {name} | {scheme} | {clients} | {rps:,.0f} | {p50:.2f} | {p99:.2f} |")
+    print("\nRoute lookup alone (RouteTable.decide_request, µs per decision):\n")
+    print("| routes | exact host | wildcard (suffix walk) | no match |")
+    print("|---:|---:|---:|---:|")
+    for count, exact, wild, miss in lookup_micro():
+        print(f"| {count:,} | {exact:.2f} | {wild:.2f} | {miss:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
