@@ -165,13 +165,12 @@ export function networksOf(props: Record<string, any>): Maybe<NetworkAttachment[
     if (list === UNKNOWN) {
         return UNKNOWN;
     }
-    return list.map((_, i) => ({
-        name: known(() => String(list[i].name)),
-        aliases: (() => {
-            const aliases = known(() => arrayOf(list[i].aliases).map(String));
-            return aliases === UNKNOWN ? [] : aliases;
-        })(),
-    }));
+    const out: NetworkAttachment[] = [];
+    for (let i = 0; i < list.length; i++) {
+        const aliases = known(() => arrayOf(list[i].aliases).map(String));
+        out.push({ name: known(() => String(list[i].name)), aliases: aliases === UNKNOWN ? [] : aliases });
+    }
+    return out;
 }
 
 /**

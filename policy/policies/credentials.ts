@@ -48,9 +48,18 @@ function walkStrings(value: unknown, path: string, visit: (text: string, path: s
     if (typeof value !== "object" || value === null) {
         return;
     }
-    const entries: Maybe<[string, unknown][]> = Array.isArray(value)
-        ? value.map((_, i) => [`${path}[${i}]`, known(() => value[i] as unknown)])
-        : Object.keys(value).map((k) => [path === "" ? k : `${path}.${k}`, known(() => (value as any)[k])]);
+    // Index and key loops, not map(): reading an unknown element through the proxy throws, and
+    // known() must wrap each read on its own.
+    const entries: [string, Maybe<unknown>][] = [];
+    if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+            entries.push([`${path}[${i}]`, known(() => value[i] as unknown)]);
+        }
+    } else {
+        for (const k of Object.keys(value)) {
+            entries.push([path === "" ? k : `${path}.${k}`, known(() => (value as Record<string, unknown>)[k])]);
+        }
+    }
     for (const [childPath, child] of entries) {
         if (child !== UNKNOWN) {
             walkStrings(child, childPath, visit);

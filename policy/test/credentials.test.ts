@@ -138,6 +138,14 @@ describe("credentials-are-secret", () => {
         assert.match(violations[0], /mitmproxy-ca.pem with mode 0644 \(default\)/);
     });
 
+    it("defers an env entry that is unknown during preview and still checks the rest", async () => {
+        const graph = bottleGraph();
+        container(graph, "agent").props.envs.push(UNKNOWN_STRING, `GH=${GITHUB_TOKEN}`);
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /EGRESS_PROXY_TOKEN_1 appears in .*'reviewer-agent' at envs\[5\]/);
+    });
+
     it("defers key contents that are unknown during preview", async () => {
         const graph = bottleGraph();
         container(graph, "agent").props.uploads[0].content = UNKNOWN_STRING;
