@@ -47,7 +47,11 @@ SABOTEUR = textwrap.dedent(
             def boom_request(host, port, method, path):
                 if "boom-decide" in path:
                     raise RuntimeError("boom in decide_request")
+                if "boom-allow" in path:  # a wrong "allow": the server_connect backstop must hold
+                    return Decision(True, "allowed", "", table.routes[1])
                 return decide_request(host, port, method, path)
+
+            Decision = decide_request.__func__.__globals__["Decision"]
 
             def boom_connect(host, port):
                 if port == BOOM_PORT:
@@ -127,6 +131,23 @@ def test_exception_while_deciding_a_connect_refuses_it_without_connecting(
     assert refusal is not None
     _internal_error(refusal)
     assert up.connections == before
+
+
+def test_server_connect_backstop_holds_when_a_request_is_wrongly_allowed(
+    sabotaged: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    from conftest import _start_upstream
+
+    unrouted, server = _start_upstream(None)  # in no route
+    try:
+        m = uuid.uuid4().hex
+        resp = http_request(sabotaged.port, "GET", f"http://localhost:{unrouted.port}/boom-allow-{m}")
+        assert resp.status == 502, resp.text
+        assert unrouted.connections == 0 and unrouted.requests == []
+        assert f"egress-proxy: connection to ('localhost', {unrouted.port}) not allowed" in sabotaged.output()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_internal_errors_are_logged_as_denials(sabotaged: Proxy) -> None:
@@ -303,3 +324,45 @@ def test_websocket_start_without_allow_is_killed(addon: Any) -> None:
     f = tflow.twebsocketflow()
     addon.websocket_start(f)
     assert f.error is not None
+
+
+def _connect_data(address: tuple[str, int] | None) -> Any:
+    from mitmproxy.proxy import server_hooks
+
+    return server_hooks.ServerConnectionHookData(connection.Server(address=address), tflow.tclient_conn())
+
+
+@pytest.mark.parametrize(
+    "address,allowed",
+    [
+        (("api.github.com", 443), True),
+        (("API.github.com.", 443), True),
+        (("api.github.com", 80), False),
+        (("evil.example", 443), False),
+        (("140.82.112.5", 443), False),
+        (None, False),
+    ],
+)
+def test_server_connect_only_to_route_targets(addon: Any, address: Any, allowed: bool) -> None:
+    data = _connect_data(address)
+    addon.server_connect(data)
+    assert (data.server.error is None) is allowed
+
+
+def test_server_connect_allows_the_upstream_proxy_in_upstream_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGRESS_PROXY_TOKEN_0", "tok-taddons")
+    a = ep.EgressProxy()
+    with taddons.context(a) as tctx:
+        tctx.configure(a, egress_routes=str(_routes(tmp_path)), mode=["upstream:http://pipelock:8888"])
+        ok = _connect_data(("pipelock", 8888))
+        a.server_connect(ok)
+        assert ok.server.error is None
+        other = _connect_data(("pipelock", 8889))
+        a.server_connect(other)
+        assert other.server.error is not None
+
+
+def test_server_connect_refuses_everything_without_routes() -> None:
+    data = _connect_data(("api.github.com", 443))
+    ep.EgressProxy().server_connect(data)
+    assert data.server.error is not None

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mitmproxy import ctx, http, tls
+from mitmproxy.proxy import mode_specs, server_hooks
 
 logger = logging.getLogger(__name__)
 
@@ -453,6 +454,8 @@ def _fail_closed_http(hook: F) -> F:
 class EgressProxy:
     def __init__(self) -> None:
         self.table: RouteTable | None = None
+        # The next gate's address in upstream mode: the one connection that is not a route.
+        self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
 
     # ---- lifecycle
 
@@ -469,6 +472,12 @@ class EgressProxy:
             self.table = None
             self._refuse_to_run("save_stream_file would write injected credentials to disk; unset it")
             return
+        if "mode" in updated:
+            self.upstream_proxies = frozenset(
+                spec.address
+                for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
+                if isinstance(spec, mode_specs.UpstreamMode)
+            )
         if "egress_routes" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
@@ -517,6 +526,23 @@ class EgressProxy:
         assert host is not None
         req.host = host
         flow.metadata[METADATA_KEY] = "tunnel"
+
+    # ---- every outgoing connection
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        # Backstop below the request hooks: whatever path led here, never open a TCP
+        # connection to anything but a route's host:port (or the upstream proxy).
+        try:
+            address = data.server.address
+            if address is not None and address in self.upstream_proxies:
+                return
+            host = normalize_host(address[0]) if address is not None else None
+            if self.table is not None and host is not None and self.table.decide_connect(host, address[1]).allowed:
+                return
+            data.server.error = f"egress-proxy: connection to {address} not allowed"
+        except Exception as e:  # noqa: BLE001
+            data.server.error = f"egress-proxy: internal error ({type(e).__name__})"
+        logger.error(data.server.error)
 
     # ---- TLS inside an allowed tunnel
 
