@@ -29,14 +29,13 @@ export const LABELS = {
     role: "bot-bottle.role",
 } as const;
 
-/** Values of the `bot-bottle.role` label. */
+/** Values of the `bot-bottle.role` label the policies look for (any non-internal network is checked, whatever its role). */
 export const ROLES = {
     agent: "agent",
     egressProxy: "egress-proxy",
     pipelock: "pipelock",
     agentNet: "agent-net",
     egressNet: "egress-net",
-    outboundNet: "outbound-net",
 } as const;
 
 /** Fixed facts of the topology that the policies compare against. */
@@ -191,7 +190,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The stack name encoded in a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
-export function stackOfUrn(urn: string): string | undefined {
+function stackOfUrn(urn: string): string | undefined {
     const match = /^urn:pulumi:([^:]+)::/.exec(urn);
     return match?.[1];
 }

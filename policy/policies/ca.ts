@@ -6,7 +6,7 @@ import { ResourceValidationPolicy } from "@pulumi/policy";
 import { TYPES, UNKNOWN, known } from "./bottle";
 
 /** Default smallest RSA modulus accepted for a CA key. */
-export const DEFAULT_MIN_RSA_BITS = 2048;
+const DEFAULT_MIN_RSA_BITS = 2048;
 /** ECDSA curves at least as strong as P-256. The tls provider's default curve is P224. */
 const ACCEPTED_CURVES: readonly string[] = ["P256", "P384", "P521"];
 /** The tls provider's defaults, which apply when the input is omitted. */
@@ -71,7 +71,7 @@ export const caKeyStrength: ResourceValidationPolicy = {
 };
 
 /** Default longest accepted CA validity: one year. */
-export const DEFAULT_MAX_VALIDITY_HOURS = 8760;
+const DEFAULT_MAX_VALIDITY_HOURS = 8760;
 
 /** Configuration of `ca-validity-max`. */
 export interface CaValidityMaxConfig {

@@ -34,7 +34,7 @@ const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
  * Token values shorter than this are not searched for: a value that short would match unrelated
  * text, and no real API token is that short.
  */
-export const MIN_SEARCHED_TOKEN_LENGTH = 8;
+const MIN_SEARCHED_TOKEN_LENGTH = 8;
 
 /** Resource types that hold key material by design (the key and the cert signed with it). */
 const KEY_HOLDER_TYPES: readonly string[] = [TYPES.privateKey, TYPES.selfSignedCert];
