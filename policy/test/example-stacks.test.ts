@@ -24,6 +24,7 @@ import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { policies } from "../policies";
+import { bottleGraph } from "./fixtures";
 import { TestResource, runResourcePolicy, runStackPolicy } from "./util";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -156,6 +157,21 @@ describe("all policies over the example stacks", () => {
             });
         });
     }
+
+    it("the unit tests' hand-built bottle sets no input the real component does not set", () => {
+        const key = (type: string, labels: unknown) =>
+            `${type} ${((labels as { label: string; value: string }[] | undefined) ?? []).find((l) => l.label === "bot-bottle.role")?.value ?? ""}`;
+        const real = new Map<string, Set<string>>();
+        for (const r of [...plans.values()].flat()) {
+            const k = key(r.type, r.inputs.labels);
+            real.set(k, new Set([...(real.get(k) ?? []), ...Object.keys(r.inputs)]));
+        }
+        for (const r of bottleGraph()) {
+            const k = key(r.type, r.props.labels);
+            const invented = Object.keys(r.props).filter((p) => !real.get(k)?.has(p));
+            assert.deepEqual(invented, [], `test/fixtures.ts ${r.name} (${k}) sets inputs the component does not`);
+        }
+    });
 
     it("catches a regression injected into a real stack graph (the run is not vacuous)", async () => {
         const stack = stacks.includes("prod") ? "prod" : stacks[0];

@@ -1,7 +1,8 @@
 /**
  * A hand-built, realistic resource graph of one bottle, shaped like the BottleStack component's
  * children as the Docker and TLS providers receive them (design.md; components/*). Tests take a
- * copy and break one thing at a time.
+ * copy and break one thing at a time. example-stacks.test.ts checks that it uses no input the
+ * real component does not set.
  */
 import { stringify } from "yaml";
 import { TestResource } from "./util";
@@ -72,12 +73,24 @@ export function pipelockConfig(bottle: string, hosts: string[]): Record<string, 
 }
 
 /** The hardening every container gets (fresh objects per call: tests mutate them). */
-function hardening() {
+function hardening(memory: number, processes: number) {
     return {
         capabilities: { drops: ["ALL"] },
         securityOpts: ["no-new-privileges:true"],
+        memory,
+        memorySwap: memory,
+        ulimits: [{ name: "nproc", soft: processes, hard: processes }],
         restart: "unless-stopped",
         init: true,
+    };
+}
+
+/** A healthcheck that `up` waits for. */
+function healthy(command: string[]) {
+    return {
+        healthcheck: { tests: ["CMD", ...command], interval: "5s", timeout: "3s", startPeriod: "5s", retries: 3 },
+        wait: true,
+        waitTimeout: 90,
     };
 }
 
@@ -166,9 +179,8 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                         group: 1000,
                     },
                 ],
-                memory: 256,
-                pidsLimit: 256,
-                ...hardening(),
+                ...hardening(256, 256),
+                ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
             },
         },
         {
@@ -190,9 +202,8 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                     { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
                     { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
                 ],
-                memory: 256,
-                pidsLimit: 256,
-                ...hardening(),
+                ...hardening(256, 256),
+                ...healthy(["/pipelock", "healthcheck"]),
             },
         },
         {
@@ -207,6 +218,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                 name: name("agent"),
                 image: "sha256:" + "c".repeat(64),
                 labels: labels(stack, bottle, "agent"),
+                user: "1000:1000",
                 command: ["sleep", "infinity"],
                 envs: [
                     "HTTP_PROXY=http://egress-proxy:9099",
@@ -218,9 +230,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                 uploads: [
                     { file: "/usr/local/share/ca-certificates/bot-bottle.crt", content: CERT_PEM, permissions: "0444" },
                 ],
-                memory: 2048,
-                pidsLimit: 512,
-                ...hardening(),
+                ...hardening(2048, 512),
             },
         },
     ];
