@@ -5,7 +5,7 @@ against the same mitmdump without the addon, on loopback, for plain HTTP
 (absolute-form) and HTTPS inside a kept-alive CONNECT tunnel, with 1 and 8 clients
 on kept-alive connections. Also times the route lookup alone.
 
-    .venv-dataplane/bin/python test/dataplane/bench.py [--requests 2000]
+    .venv-dataplane/bin/python test/dataplane/bench.py [--requests 1000] [--rounds 3]
 
 (test/dataplane/run-host.sh creates that venv.) Prints a markdown table.
 """
@@ -93,7 +93,8 @@ def client_loop(proxy: conftest.Proxy, scheme: str, port: int, count: int, out: 
         conn.close()
 
 
-def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: int) -> tuple[float, float, float]:
+def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: int) -> tuple[float, list[float]]:
+    """req/s and the latencies of `total` requests spread over `clients` kept-alive connections."""
     client_loop(proxy, scheme, port, 50, [])  # warm-up
     per_client = total // clients
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -107,12 +108,10 @@ def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: 
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    flat = sorted(x for lat in latencies for x in lat)
+    flat = [x for lat in latencies for x in lat]
     if len(flat) != per_client * clients:
         raise RuntimeError("a client failed")
-    p50 = statistics.median(flat) * 1000
-    p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
-    return len(flat) / elapsed, p50, p99
+    return len(flat) / elapsed, flat
 
 
 def lookup_micro() -> list[tuple[int, float, float, float]]:
@@ -134,7 +133,8 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement (default 2000)")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement (default 1000)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per row (default 3)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="egress-bench-") as tmp_name:
@@ -148,25 +148,33 @@ def main() -> None:
             ("mitmdump + addon, 10,000 routes", routes_document(10_000, plain.port, tls.port)),
         ]
         rows = []
+        proxies = [start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem) for i, (_, routes) in enumerate(configs)]
         try:
-            for i, (name, routes) in enumerate(configs):
-                proxy = start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem)
-                try:
-                    for scheme, port in (("http", plain.port), ("https", tls.port)):
-                        for clients in (1, 8):
-                            rps, p50, p99 = measure(proxy, scheme, port, clients, args.requests)
-                            rows.append((name, scheme, clients, rps, p50, p99))
-                            print(f"  {name:34} {scheme:5} c={clients}: {rps:7.0f} req/s", file=sys.stderr)
-                finally:
-                    proxy.stop()
-                if routes is not None and "bench-token" in proxy.output():
-                    raise RuntimeError("token in proxy output")
+            for scheme, port in (("http", plain.port), ("https", tls.port)):
+                for clients in (1, 8):
+                    # Interleaved rounds, so that drift in machine load hits every config alike.
+                    samples: list[list[tuple[float, list[float]]]] = [[] for _ in configs]
+                    for _ in range(args.rounds):
+                        for i, proxy in enumerate(proxies):
+                            samples[i].append(measure(proxy, scheme, port, clients, args.requests))
+                    for i, (name, _) in enumerate(configs):
+                        rps = statistics.median(r for r, _ in samples[i])
+                        flat = sorted(x for _, lat in samples[i] for x in lat)
+                        p50 = statistics.median(flat) * 1000
+                        p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
+                        rows.append((name, scheme, clients, rps, p50, p99))
+                        print(f"  {name:34} {scheme:5} c={clients}: {rps:7.0f} req/s", file=sys.stderr)
         finally:
+            for proxy in proxies:
+                proxy.stop()
+                if "bench-token" in proxy.output():
+                    raise RuntimeError("token in proxy output")
             plain_server.shutdown()
             tls_server.shutdown()
 
     print(f"\nLoopback, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
-          f"mitmproxy {__import__('mitmproxy.version').version.VERSION}, {args.requests} requests per row.\n")  # fmt: skip
+          f"mitmproxy {__import__('mitmproxy.version').version.VERSION}; per row: median req/s of {args.rounds} "
+          f"interleaved rounds of {args.requests} requests, p50/p99 over all of them.\n")  # fmt: skip
     print("| proxy | scheme | clients | req/s | p50 ms | p99 ms |")
     print("|---|---|---:|---:|---:|---:|")
     for name, scheme, clients, rps, p50, p99 in rows:
