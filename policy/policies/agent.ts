@@ -152,6 +152,12 @@ const hardeningChecks: HardeningCheck[] = [
             : undefined;
     },
     (p) => {
+        const drops = known(() => arrayOf(p.capabilities?.drops).map((c) => String(c).toUpperCase()));
+        return drops !== UNKNOWN && !drops.includes("ALL")
+            ? 'keeps Docker\'s default capabilities (NET_RAW, CHOWN, SETUID...); set capabilities.drops: ["ALL"]'
+            : undefined;
+    },
+    (p) => {
         const devices = known(() => arrayOf(p.devices).length);
         return devices !== UNKNOWN && devices > 0 ? "maps host devices; remove `devices`" : undefined;
     },
@@ -208,8 +214,8 @@ export const agentContainerHardened: ResourceValidationPolicy = {
     name: "agent-container-hardened",
     description:
         "The agent container must not publish ports, share the host's network/IPC/PID/user namespaces, " +
-        "run privileged, add Linux capabilities, map devices, or mount host paths (in particular the " +
-        "Docker socket), and it must set no-new-privileges. The agent runs untrusted, model-generated " +
+        "run privileged, add Linux capabilities (and must drop all of Docker's defaults), map devices, or " +
+        "mount host paths (in particular the Docker socket), and it must set no-new-privileges. The agent runs untrusted, model-generated " +
         "code; any one of these gives that code a way around the network isolation (or onto the host) " +
         "that the rest of the bottle relies on.",
     enforcementLevel: "mandatory",

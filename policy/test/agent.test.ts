@@ -99,6 +99,7 @@ describe("agent-container-hardened", () => {
         { rule: "no host user namespace", change: (p) => (p.usernsMode = "host"), message: /usernsMode 'host'/ },
         { rule: "not privileged", change: (p) => (p.privileged = true), message: /is privileged .*remove `privileged`/ },
         { rule: "no added capabilities", change: (p) => (p.capabilities.adds = ["NET_ADMIN"]), message: /adds capabilities \[NET_ADMIN\]; remove capabilities.adds/ },
+        { rule: "drops all capabilities", change: (p) => (p.capabilities = { drops: ["NET_ADMIN"] }), message: /keeps Docker's default capabilities .*set capabilities.drops: \["ALL"\]/ },
         { rule: "no devices", change: (p) => (p.devices = [{ hostPath: "/dev/kvm" }]), message: /maps host devices/ },
         {
             rule: "no docker socket mount",
