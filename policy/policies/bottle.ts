@@ -76,7 +76,7 @@ export interface ResourceView {
     props: Record<string, any>;
 }
 
-/** A `{file, content, permissions, owner}` entry of `docker.Container.uploads`. */
+/** The fields of a `docker.Container.uploads` entry that the policies read. */
 export interface Upload {
     file: string;
     content: Maybe<string | undefined>;
@@ -131,9 +131,12 @@ export function stringsOf(props: Record<string, any>, key: string): Maybe<string
     return known(() => arrayOf(props[key]).map((v) => String(v)));
 }
 
-/** The value of `KEY` in a `["KEY=value", ...]` env list, or undefined when not set. */
+/**
+ * The value of `KEY` in a `["KEY=value", ...]` env list, or undefined when not set. The last
+ * entry wins, as in the container: an earlier, compliant entry must not hide a later override.
+ */
 export function envValue(envs: string[], key: string): string | undefined {
-    const entry = envs.find((e) => e.startsWith(`${key}=`));
+    const entry = envs.filter((e) => e.startsWith(`${key}=`)).at(-1);
     return entry === undefined ? undefined : entry.slice(key.length + 1);
 }
 

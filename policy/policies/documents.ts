@@ -22,7 +22,8 @@ function uploadedText(props: Record<string, any>, path: string): Maybe<{ text: s
     if (uploads === UNKNOWN) {
         return UNKNOWN;
     }
-    const upload = uploads.find((u) => u.file === path);
+    // The provider copies uploads in order, so a later upload of the same file is what lands.
+    const upload = uploads.filter((u) => u.file === path).at(-1);
     if (upload === undefined) {
         return { error: `no upload writes ${path}` };
     }
@@ -69,7 +70,8 @@ export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<str
 
 /**
  * The path pipelock is started with (`--config FILE` or `--config=FILE` in its command or
- * entrypoint). Without it pipelock runs on built-in defaults and ignores the uploaded file.
+ * entrypoint; the last one if repeated). Without it pipelock runs on built-in defaults and
+ * ignores the uploaded file.
  */
 function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefined> {
     const entrypoints = stringsOf(props, "entrypoints");
@@ -78,16 +80,17 @@ function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefine
         return UNKNOWN;
     }
     const argv = [...entrypoints, ...command];
+    let path: string | undefined;
+    // Go's flag parsing keeps the last value of a repeated flag, so keep scanning.
     for (const [i, arg] of argv.entries()) {
-        if (arg === "--config" || arg === "-config") {
-            return argv[i + 1];
-        }
         const inline = /^--?config=(.+)$/.exec(arg);
-        if (inline) {
-            return inline[1];
+        if (arg === "--config" || arg === "-config") {
+            path = argv[i + 1];
+        } else if (inline) {
+            path = inline[1];
         }
     }
-    return undefined;
+    return path;
 }
 
 /** pipelock's effective configuration: the uploaded file its command line points at. */

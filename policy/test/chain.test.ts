@@ -35,6 +35,14 @@ describe("egress-proxy-chains-through-pipelock", () => {
         ]);
     });
 
+    it("reads the last of duplicate upstream entries, as the container does", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.envs.push("EGRESS_PROXY_UPSTREAM_PROXY=");
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0], /has EGRESS_PROXY_UPSTREAM_PROXY=, so it does not forward through pipelock/);
+    });
+
     it("rejects an upstream that is not pipelock", async () => {
         const graph = bottleGraph();
         setUpstream(graph, "http://squid.corp:3128");

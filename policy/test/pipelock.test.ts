@@ -57,6 +57,21 @@ describe("pipelock-strict-enforcing", () => {
         assert.match(violations.join("\n"), /\(\/etc\/pipelock\/audit.yaml\) sets mode 'audit'/);
     });
 
+    it("checks the last --config when it is repeated", async () => {
+        const pipelock = container(bottleGraph(), "pipelock");
+        pipelock.props.command.push("--config", "/etc/pipelock/audit.yaml");
+        pipelock.props.uploads.push({ file: "/etc/pipelock/audit.yaml", content: stringify({ version: 1, mode: "audit" }) });
+        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
+        assert.match(violations.join("\n"), /\(\/etc\/pipelock\/audit.yaml\) sets mode 'audit'/);
+    });
+
+    it("checks the last upload of the config file (the one that lands)", async () => {
+        const pipelock = container(bottleGraph(), "pipelock");
+        pipelock.props.uploads.push({ file: "/etc/pipelock/pipelock.yaml", content: stringify({ version: 1, mode: "audit" }) });
+        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
+        assert.match(violations.join("\n"), /sets mode 'audit'/);
+    });
+
     it("rejects a config that is not valid YAML", async () => {
         const pipelock = container(bottleGraph(), "pipelock");
         setUpload(pipelock, "/etc/pipelock/pipelock.yaml", "mode: strict\nmode: audit\n");
