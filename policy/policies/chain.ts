@@ -30,7 +30,8 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
     name: "egress-proxy-chains-through-pipelock",
     description:
         "The egress proxy must run in upstream mode through its own bottle's pipelock: its " +
-        `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream}, it shares the bottle's egress network ` +
+        `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream} and the image's entrypoint (which applies ` +
+        "it) is not overridden, it shares the bottle's egress network " +
         "with that pipelock, and on that network the alias 'pipelock' belongs to the pipelock container " +
         "alone. Without this the egress proxy dials destinations itself and the second gate (DLP, " +
         "allowlist) silently sees nothing - the 'proxy bypasses pipelock' regression.",
@@ -54,6 +55,16 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
                         proxy.urn,
                     );
                 }
+            }
+
+            const entrypoints = stringsOf(proxy.props, "entrypoints");
+            if (entrypoints !== UNKNOWN && entrypoints.length > 0) {
+                reportViolation(
+                    `Egress proxy '${name}' overrides the image's entrypoint with [${entrypoints.join(" ")}]; the ` +
+                        `image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode. Remove ` +
+                        `entrypoints.`,
+                    proxy.urn,
+                );
             }
 
             const bottle = bottleOf(proxy.props);

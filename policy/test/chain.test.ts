@@ -43,6 +43,17 @@ describe("egress-proxy-chains-through-pipelock", () => {
         assert.match(violations[0], /has EGRESS_PROXY_UPSTREAM_PROXY=, so it does not forward through pipelock/);
     });
 
+    it("rejects an entrypoint override that would ignore the upstream setting", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.entrypoints = ["/opt/venv/bin/mitmdump", "--listen-port", "9099"];
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' overrides the image's entrypoint with [/opt/venv/bin/mitmdump " +
+                "--listen-port 9099]; the image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream " +
+                "mode. Remove entrypoints.",
+        ]);
+    });
+
     it("rejects an upstream that is not pipelock", async () => {
         const graph = bottleGraph();
         setUpstream(graph, "http://squid.corp:3128");
