@@ -239,6 +239,35 @@ def test_wildcard_does_not_cover_the_apex_port(gate: Proxy, upstreams: dict[str,
     assert up.requests_for(m) == []
 
 
+def test_onboarding_app_is_not_served(gate: Proxy) -> None:
+    resp = http_request(gate.port, "GET", "http://mitm.it/cert/pem")
+    assert_refused(resp, contains="egress-proxy: host not in allowlist: mitm.it")
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Transfer-Encoding: chunked, identity\r\n",
+    ],
+    ids=["cl-and-te", "two-cl", "te-list"],
+)
+def test_ambiguous_framing_is_refused_before_forwarding(
+    gate: Proxy, upstreams: dict[str, Upstream], framing: str
+) -> None:
+    # validate_inbound_headers stays on: no request smuggling through the gate.
+    up = upstreams["plain"]
+    m = marker()
+    raw = (
+        f"POST http://localhost:{up.port}/user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n{framing}"
+        "Connection: close\r\n\r\n0\r\n\r\nGET /user/smuggled-{m} HTTP/1.1\r\n\r\n"
+    )
+    resp = send_raw(gate.port, raw.encode())
+    assert resp.status == 400
+    assert up.requests_for(m) == []
+
+
 def test_port_not_in_route_is_refused(gate: Proxy) -> None:
     resp = http_request(gate.port, "GET", "http://localhost:22/user")
     assert_refused(resp, contains="egress-proxy: port not allowed for localhost: 22")

@@ -315,6 +315,10 @@ def test_debug_verbosity_never_prints_tokens(proxies: ProxyFactory, upstreams: d
         (["-v"], "flow_detail >= 2 would print injected credentials"),
         (["--set", "flow_detail=4"], "flow_detail >= 2"),
         (["--set", "save_stream_file=FLOWS"], "save_stream_file would write injected credentials"),
+        (["--ignore-hosts", "localhost"], "ignore_hosts would let traffic skip the gate's checks"),
+        (["--allow-hosts", "localhost"], "allow_hosts would let traffic skip the gate's checks"),
+        (["--tcp-hosts", "localhost"], "tcp_hosts would let traffic skip"),
+        (["--set", "validate_inbound_headers=false"], "validate_inbound_headers must stay on"),
     ],
 )
 def test_options_that_would_dump_credentials_stop_the_proxy(

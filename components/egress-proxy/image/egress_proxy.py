@@ -451,6 +451,25 @@ def _fail_closed_http(hook: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _unsafe_option(updated: set[str]) -> str | None:
+    """Why a mitmproxy option set this way would leak a credential or bypass the gate."""
+    opts = ctx.options
+
+    def value(name: str) -> Any:
+        return getattr(opts, name, None) if name in updated else None
+
+    if (value("flow_detail") or 0) >= 2:
+        return "flow_detail >= 2 would print injected credentials; use 0 or 1"
+    if value("save_stream_file"):
+        return "save_stream_file would write injected credentials to disk; unset it"
+    for name in ("ignore_hosts", "allow_hosts", "tcp_hosts", "udp_hosts"):
+        if value(name):
+            return f"{name} would let traffic skip the gate's checks; leave it empty"
+    if value("validate_inbound_headers") is False:
+        return "validate_inbound_headers must stay on (request smuggling)"
+    return None
+
+
 class EgressProxy:
     def __init__(self) -> None:
         self.table: RouteTable | None = None
@@ -463,14 +482,10 @@ class EgressProxy:
         loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
 
     def configure(self, updated: set[str]) -> None:
-        # Both would write injected credentials out: per-flow header dumps and flow files.
-        if "flow_detail" in updated and getattr(ctx.options, "flow_detail", 0) >= 2:
+        unsafe = _unsafe_option(updated)
+        if unsafe is not None:
             self.table = None
-            self._refuse_to_run("flow_detail >= 2 would print injected credentials; use 0 or 1")
-            return
-        if "save_stream_file" in updated and getattr(ctx.options, "save_stream_file", None):
-            self.table = None
-            self._refuse_to_run("save_stream_file would write injected credentials to disk; unset it")
+            self._refuse_to_run(unsafe)
             return
         if "mode" in updated:
             self.upstream_proxies = frozenset(
