@@ -142,8 +142,9 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
  */
 function redact(value: unknown, at: string, secretPaths: string[], secrets: ReadonlySet<string>): unknown {
   if (typeof value === "string") {
+    // Longest first: one placeholder can be a prefix of another (tokens.github, tokens.github-readonly).
     let out = value;
-    for (const secret of secrets) out = out.split(secret).join(SECRET);
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join(SECRET);
     return out;
   }
   if (Array.isArray(value)) return value.map((v, i) => redact(v, `${at}[${i}]`, secretPaths, secrets));
