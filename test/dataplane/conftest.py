@@ -325,10 +325,11 @@ class ProxyFactory:
         port: int,
         confdir: Path,
         extra: list[str],
+        addon_path: Path = ADDON,
     ) -> list[str]:
         full_env = {**env, "EGRESS_PROXY_ROUTES": str(routes_path), "EGRESS_PROXY_PORT": str(port),
                     "EGRESS_PROXY_CONFDIR": str(confdir)}  # fmt: skip
-        return entrypoint.build_argv(full_env, MITMDUMP, ADDON) + ["--listen-host", LOOPBACK, *extra]
+        return entrypoint.build_argv(full_env, MITMDUMP, addon_path) + ["--listen-host", LOOPBACK, *extra]
 
     def start(
         self,
@@ -337,13 +338,15 @@ class ProxyFactory:
         extra: list[str] | None = None,
         ready: bool = True,
         addon: bool = True,
+        addon_path: Path = ADDON,
     ) -> Proxy:
         workdir = self.tmp.mktemp("proxy")
         confdir = workdir / "confdir"
         port = free_port()
         env = dict(env or {})
         if addon:
-            argv = self.argv(self.write_routes(routes), env, port, confdir, extra or [])
+            routes_path = routes if isinstance(routes, Path) else self.write_routes(routes)
+            argv = self.argv(routes_path, env, port, confdir, extra or [], addon_path)
         else:
             argv = [MITMDUMP, "--listen-host", LOOPBACK, "--listen-port", str(port),
                     "--set", f"confdir={confdir}", *(extra or [])]  # fmt: skip

@@ -339,3 +339,40 @@ def test_options_that_would_dump_credentials_stop_the_proxy(
     assert proxy.process.returncode != 0
     assert message in proxy.output()
     assert not (tmp_path / "flows").exists() or (tmp_path / "flows").stat().st_size == 0
+
+
+# --------------------------------------------------------------------------- hot reload
+
+
+@pytest.mark.parametrize("change", ["broken-addon", "touched-addon"])
+def test_reloading_the_addon_stops_the_proxy_instead_of_ungating(
+    proxies: ProxyFactory, upstreams: dict[str, Upstream], tmp_path: Path, change: str
+) -> None:
+    # mitmproxy re-loads a -s script when its file changes; a failed load leaves no addon at
+    # all. The image makes the file read-only; the addon also stops the proxy on unload.
+    addon_dir = tmp_path / "addon"
+    addon_dir.mkdir()
+    for name in ("egress_proxy.py", "entrypoint.py"):
+        (addon_dir / name).write_bytes((ADDON_DIR / name).read_bytes())
+    copy = addon_dir / "egress_proxy.py"
+    proxy = proxies.start(standard_routes(upstreams), env=TOKENS, addon_path=copy)
+    up = upstreams["plain"]
+    m = uuid.uuid4().hex
+    target = f"http://localhost:{up.port}/orgs/{m}"  # refused by the gate, forwarded without it
+    assert http_request(proxy.port, "GET", target).status == 403
+    if change == "broken-addon":
+        copy.write_text("this is not python (\n")
+    future = time.time() + 5
+    os.utime(copy, (future, future))
+    answers = []
+    deadline = time.monotonic() + 20
+    while proxy.process.poll() is None and time.monotonic() < deadline:
+        try:
+            answers.append(http_request(proxy.port, "GET", target).status)
+        except OSError:
+            time.sleep(0.02)
+        except Exception as e:  # noqa: BLE001
+            answers.append(repr(e))
+    assert up.requests_for(m) == [], f"forwarded ungated: {answers}"
+    assert proxy.process.poll() == 1, "the proxy kept running after its addon was unloaded"
+    assert "egress-proxy: addon unloaded while the proxy is running; stopping" in proxy.output()

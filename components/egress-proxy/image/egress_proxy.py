@@ -516,6 +516,19 @@ class EgressProxy:
         except RuntimeError:
             pass  # no loop (unit tests): the caller sees table is None
 
+    def done(self) -> None:
+        # Also called when mitmproxy unloads this script while running (a hot reload after
+        # the file changed). Until a new copy loads, and forever if it fails to, nothing would
+        # gate traffic: stop at once, before another flow is handled.
+        try:
+            stopping = ctx.master.should_exit.is_set()
+        except Exception:  # noqa: BLE001
+            stopping = False
+        if not stopping:
+            sys.stderr.write("egress-proxy: addon unloaded while the proxy is running; stopping\n")
+            sys.stderr.flush()
+            _hard_exit()
+
     # ---- CONNECT
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
@@ -732,6 +745,11 @@ class EgressProxy:
 
 def _exit_failed() -> None:
     sys.exit(1)
+
+
+def _hard_exit() -> None:
+    sys.stdout.flush()
+    os._exit(1)
 
 
 addons = [EgressProxy()]
