@@ -37,7 +37,7 @@ LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0
 
 sys.path.insert(0, str(ADDON_DIR))
-import egress_proxy  # noqa: E402
+import egress_proxy  # noqa: E402, F401  (tests import it from here)
 import entrypoint  # noqa: E402
 
 
@@ -486,7 +486,7 @@ def connect(port: int, target: str) -> tuple[socket.socket, Response | None]:
     status = int(status_line.split()[1]) if len(status_line.split()) > 1 else 0
     if 200 <= status < 300:
         return sock, None
-    headers = [tuple(l.decode().split(": ", 1)) for l in head.split(b"\r\n")[1:] if b": " in l]
+    headers = [tuple(line.decode().split(": ", 1)) for line in head.split(b"\r\n")[1:] if b": " in line]
     length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
     body = b""
     while len(body) < length:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from conftest import (
     TOKENS,
+    Pki,
     Proxy,
     ProxyFactory,
-    Pki,
     Upstream,
     connect,
     http_request,

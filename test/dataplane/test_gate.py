@@ -472,7 +472,7 @@ def test_http2_authority_differing_from_target_is_refused(gate: Proxy, upstreams
     up = upstreams["h2"]
     m = marker()
     streams = {
-        "other-authority": (f"evil.example", f"/user/{m}"),
+        "other-authority": ("evil.example", f"/user/{m}"),
         "other-port": ("localhost", f"/user/{m}"),
         "path-outside-allowlist": (f"localhost:{up.port}", f"/orgs/{m}"),
     }

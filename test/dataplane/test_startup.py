@@ -7,10 +7,10 @@ token value), both in the entrypoint (before any port opens) and in the addon it
 
 import os
 import subprocess
-from collections import Counter
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from conftest import (
     Proxy,
     ProxyFactory,
     Upstream,
+    entrypoint,
     free_port,
     gate_answers,
     http_request,
@@ -30,7 +31,6 @@ from conftest import (
     tunnel_request,
 )
 from conftest import egress_proxy as ep
-from conftest import entrypoint
 
 GOOD_AUTH = "    auth: {header: Authorization, token_env: EGRESS_PROXY_TOKEN_0}\n"
 

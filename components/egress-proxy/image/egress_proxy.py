@@ -376,7 +376,9 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
         or len(token_env) == len(TOKEN_ENV_PREFIX)
         or not all(c.isascii() and (c.isalnum() or c == "_") for c in token_env)
     ):
-        raise RoutesError(f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}")
+        raise RoutesError(
+            f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}"
+        )
     token = environ.get(token_env)
     # Messages below name the variable, never its value.
     if token is None:
@@ -384,7 +386,9 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
     if not token:
         raise RoutesError(f"{where}.token_env: environment variable {token_env} is empty")
     if not _header_safe(token):
-        raise RoutesError(f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character")
+        raise RoutesError(
+            f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character"
+        )
     return Auth(header, token_env, prefix + token)
 
 
@@ -543,7 +547,8 @@ class EgressProxy:
         if self.table is None:
             decision = _deny("routes not loaded", "refusing all traffic")
         elif host is None:
-            decision = _deny("host not allowed (IP literal or invalid name)", _printable(req.host.encode("utf-8", "surrogateescape")))
+            shown = _printable(req.host.encode("utf-8", "surrogateescape"))
+            decision = _deny("host not allowed (IP literal or invalid name)", shown)
         else:
             decision = self.table.decide_connect(host, req.port)
         self._log(decision, host or req.host, req.port, "CONNECT", None)
@@ -564,9 +569,10 @@ class EgressProxy:
             address = data.server.address
             if address is not None and address in self.upstream_proxies:
                 return
-            host = normalize_host(address[0]) if address is not None else None
-            if self.table is not None and host is not None and self.table.decide_connect(host, address[1]).allowed:
-                return
+            if address is not None and self.table is not None:
+                host = normalize_host(address[0])
+                if host is not None and self.table.decide_connect(host, address[1]).allowed:
+                    return
             data.server.error = f"egress-proxy: connection to {address} not allowed"
         except Exception as e:  # noqa: BLE001
             data.server.error = f"egress-proxy: internal error ({type(e).__name__})"

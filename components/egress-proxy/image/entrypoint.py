@@ -39,7 +39,7 @@ def _upstream(url: str) -> str:
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
         raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must not have a path, query or fragment, got {url!r}")
     try:
-        parsed.port
+        _ = parsed.port  # raises on a non-numeric or out-of-range port
     except ValueError:
         raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY has an invalid port: {url!r}") from None
     return f"{parsed.scheme}://{parsed.netloc}"
@@ -109,7 +109,9 @@ def prepare_confdir(confdir: Path) -> None:
         confdir.mkdir(parents=True, exist_ok=True)
         dhparam.write_bytes(certs.DEFAULT_DHPARAM)
     except OSError as e:
-        raise ConfigError(f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file") from None
+        raise ConfigError(
+            f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file"
+        ) from None
 
 
 def main() -> None:
