@@ -81,7 +81,7 @@ const TOKEN_NAME = /^[A-Za-z0-9_-]+$/;
  */
 export function validateStackConfig(input: StackConfigInput): Validated<StackSpec> {
   const tokenNames = new Set(Object.keys(input.tokens ?? {}));
-  const parsed = stackSchema.safeParse({ bottles: input.bottles, docker: input.docker });
+  const parsed = stackSchema.safeParse({ bottles: input.bottles, docker: input.docker }, { reportInput: true });
   const problems = [
     ...tokenProblems(input.tokens ?? {}),
     ...(parsed.success ? [] : zodProblems(parsed.error)),
@@ -97,7 +97,7 @@ export function validateStackConfig(input: StackConfigInput): Validated<StackSpe
  * callers that construct it directly rather than through stack config.
  */
 export function validateBottle(input: unknown, tokenNames: ReadonlySet<string>): Validated<BottleSpec> {
-  const parsed = bottleSchema.safeParse(input);
+  const parsed = bottleSchema.safeParse(input, { reportInput: true });
   const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, tokenNames, "")];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: normaliseBottle(parsed.data) };
