@@ -464,52 +464,82 @@ def test_host_differing_from_connect_target_is_refused_in_tunnel(
     assert up.requests_for(m) == []
 
 
-def test_http2_authority_differing_from_target_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+def h2_exchange(gate: Proxy, port: int, streams: dict[str, tuple[str, bytes]]) -> dict[str, tuple[int | str, bytes]]:
+    """Send GETs as HTTP/2 streams in one tunnel: name -> (:authority, :path bytes as sent).
+
+    Returns name -> (status, body), or ("reset", b"") for a stream the proxy reset.
+    """
     import h2.config
     import h2.connection
     import h2.events
 
-    up = upstreams["h2"]
-    m = marker()
-    streams = {
-        "other-authority": ("evil.example", f"/user/{m}"),
-        "other-port": ("localhost", f"/user/{m}"),
-        "path-outside-allowlist": (f"localhost:{up.port}", f"/orgs/{m}"),
-    }
-    results: dict[str, tuple[int, bytes]] = {}
-    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert, alpn=["h2"]) as sock:
+    results: dict[str, tuple[int | str, bytes]] = {}
+    with tls_tunnel(gate.port, f"localhost:{port}", gate.ca_cert, alpn=["h2"]) as sock:
         assert sock.selected_alpn_protocol() == "h2"
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        # No client-side validation: these tests send what a hostile client would.
+        config = h2.config.H2Configuration(client_side=True, validate_outbound_headers=False,
+                                           normalize_outbound_headers=False)  # fmt: skip
+        conn = h2.connection.H2Connection(config)
         conn.initiate_connection()
         names: dict[int, str] = {}
         bodies: dict[int, bytes] = {}
+        statuses: dict[int, int] = {}
         for name, (authority, path) in streams.items():
             stream = conn.get_next_available_stream_id()
-            names[stream] = name
-            bodies[stream] = b""
-            conn.send_headers(
-                stream,
-                [(":method", "GET"), (":scheme", "https"), (":authority", authority), (":path", path)],
-                end_stream=True,
-            )
+            names[stream], bodies[stream] = name, b""
+            headers = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", authority.encode()),
+                       (b":path", path)]  # fmt: skip
+            conn.send_headers(stream, headers, end_stream=True)
         sock.sendall(conn.data_to_send())
-        statuses: dict[int, int] = {}
         while len(results) < len(streams):
             data = sock.recv(65536)
-            assert data, "connection closed"
+            assert data, f"connection closed; so far {results}"
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.ResponseReceived):
-                    statuses[event.stream_id] = int(dict(event.headers)[":status"])
+                    statuses[event.stream_id] = int(dict(event.headers)[b":status"])
                 elif isinstance(event, h2.events.DataReceived):
                     bodies[event.stream_id] += event.data
                     conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                 elif isinstance(event, h2.events.StreamEnded):
                     results[names[event.stream_id]] = (statuses[event.stream_id], bodies[event.stream_id])
+                elif isinstance(event, h2.events.StreamReset):
+                    results[names[event.stream_id]] = ("reset", b"")
             sock.sendall(conn.data_to_send())
-    assert results["other-authority"] == (403, f"egress-proxy: Host header or :authority does not match the target: localhost:{up.port}\n".encode())
-    assert results["other-port"][0] == 403
+    return results
+
+
+def test_http2_authority_differing_from_target_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["h2"]
+    m = marker()
+    results = h2_exchange(
+        gate,
+        up.port,
+        {
+            "other-authority": ("evil.example", f"/user/{m}".encode()),
+            "other-port": ("localhost", f"/user/{m}".encode()),
+            "path-outside-allowlist": (f"localhost:{up.port}", f"/orgs/{m}".encode()),
+        },
+    )
+    mismatch = f"egress-proxy: Host header or :authority does not match the target: localhost:{up.port}\n"
+    assert results["other-authority"] == (403, mismatch.encode())
+    assert results["other-port"] == (403, mismatch.encode())
     assert results["path-outside-allowlist"] == (403, f"egress-proxy: path not allowed for localhost: /orgs/{m}\n".encode())
     assert up.requests_for(m) == []
+
+
+def test_http2_paths_the_http1_parser_would_not_let_through_are_rejected(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    # HTTP/2 carries :path as raw bytes, so control, space and non-ASCII bytes reach the addon.
+    up = upstreams["h2"]
+    authority = f"localhost:{up.port}"
+    paths = [b"/user/\xc3\xa9", b"/user/\x01", b"/user/a b", b"/user/\x7f", b"/user/..", b"/user/%2F", b"user", b"*"]
+    results = h2_exchange(gate, up.port, {repr(p): (authority, p) for p in paths})
+    for path in paths:
+        status, body = results[repr(path)]
+        # mitmproxy may reset a stream it cannot parse; otherwise the addon must refuse it.
+        assert status == "reset" or (status == 403 and body.startswith(b"egress-proxy: path rejected (")), (path, status, body)
+    assert any(status == 403 for status, _ in results.values())
 
 
 def test_tunnel_target_is_normalised_before_connecting(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
