@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -398,6 +399,8 @@ TOKENS = {
     "EGRESS_PROXY_TOKEN_0": "tok0-SECRET-4f1c2a9e",
     "EGRESS_PROXY_TOKEN_1": "tok1-SECRET-8b3d7e01",
 }
+# What route 0 of standard_routes injects.
+BEARER = "Bearer " + TOKENS["EGRESS_PROXY_TOKEN_0"]
 
 
 def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
@@ -525,3 +528,26 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return predicate()
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+def marker() -> str:
+    # Short: the chained run's stand-in proxy truncates long URLs in its log.
+    return uuid.uuid4().hex[:12]
+
+
+def assert_tunnel_request_gets_one_credential(gate: Proxy, up: Upstream, m: str) -> Received:
+    """GET /user/{m} in a CONNECT tunnel to `up`, sent with the agent's own Authorization header:
+    it must be allowed and arrive once, carrying only route 0's credential. Returns what arrived."""
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Authorization") == [BEARER]
+    return got

@@ -2,23 +2,33 @@
 for pipelock (its own CA, trusted on the upstream leg only via EGRESS_PROXY_UPSTREAM_CA).
 """
 
-import uuid
+from pathlib import Path
 
 import pytest
 from conftest import (
+    BEARER,
     TOKENS,
     Pki,
     Proxy,
     ProxyFactory,
     Upstream,
+    assert_tunnel_request_gets_one_credential,
     connect,
     http_request,
+    marker,
     standard_routes,
     tunnel_request,
     wait_for,
 )
 
-BEARER = "Bearer " + TOKENS["EGRESS_PROXY_TOKEN_0"]
+
+def upstream_mode_env(pipelock: Proxy, upstream_ca: Path) -> dict[str, str]:
+    """The gate's environment for relaying through `pipelock`, trusting `upstream_ca` on that leg."""
+    return {
+        **TOKENS,
+        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
+        "EGRESS_PROXY_UPSTREAM_CA": str(upstream_ca),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +36,7 @@ def chain(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki) -> tu
     # The stand-in: no addon, intercepts TLS with its own CA, trusts the test CA upstream.
     pipelock = proxies.start(None, addon=False, extra=["--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
     assert wait_for(lambda: pipelock.ca_cert.exists())
-    env = {
-        **TOKENS,
-        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
-        "EGRESS_PROXY_UPSTREAM_CA": str(pipelock.ca_cert),
-    }
-    gate = proxies.start(standard_routes(upstreams), env=env)
+    gate = proxies.start(standard_routes(upstreams), env=upstream_mode_env(pipelock, pipelock.ca_cert))
     return gate, pipelock
 
 
@@ -39,17 +44,8 @@ def test_tls_request_reaches_the_upstream_through_both_proxies(
     chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
 ) -> None:
     gate, pipelock = chain
-    up = upstreams["tls"]
-    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
-    resp = tunnel_request(
-        gate.port,
-        f"localhost:{up.port}",
-        gate.ca_cert,
-        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
-    )
-    assert resp.status == 200, resp.text
-    [got] = up.requests_for(m)
-    assert got.header_values("Authorization") == [BEARER]
+    m = marker()
+    got = assert_tunnel_request_gets_one_credential(gate, upstreams["tls"], m)
     assert got.sni == "localhost"
     # It went through the stand-in, which logs every flow it relays.
     assert wait_for(lambda: m in pipelock.output())
@@ -60,7 +56,7 @@ def test_plain_request_reaches_the_upstream_through_both_proxies(
 ) -> None:
     gate, pipelock = chain
     up = upstreams["plain"]
-    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    m = marker()
     resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/user/{m}")
     assert resp.status == 200, resp.text
     [got] = up.requests_for(m)
@@ -70,7 +66,7 @@ def test_plain_request_reaches_the_upstream_through_both_proxies(
 
 def test_refusals_never_reach_the_next_gate(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
     gate, pipelock = chain
-    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    m = marker()
     _, refusal = connect(gate.port, f"x{m}.example:443")
     assert refusal is not None and refusal.status == 403
     resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/orgs/{m}")
@@ -91,14 +87,9 @@ def test_gate_refuses_an_upstream_proxy_it_does_not_trust(
 ) -> None:
     # Trusting the test CA instead of the stand-in's: the upstream leg must fail, not fall back.
     _, pipelock = chain
-    env = {
-        **TOKENS,
-        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
-        "EGRESS_PROXY_UPSTREAM_CA": str(pki.ca_pem),
-    }
-    gate = proxies.start(standard_routes(upstreams), env=env)
+    gate = proxies.start(standard_routes(upstreams), env=upstream_mode_env(pipelock, pki.ca_pem))
     up = upstreams["tls"]
-    m = uuid.uuid4().hex[:12]  # short: the stand-in truncates long URLs in its log
+    m = marker()
     try:
         resp = tunnel_request(
             gate.port,
