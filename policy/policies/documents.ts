@@ -36,6 +36,19 @@ function uploadedText(props: Record<string, any>, path: string): Maybe<{ text: s
     return { text: upload.content };
 }
 
+/** The upload at `path` parsed as YAML, or an error naming the file. */
+function uploadedYaml(props: Record<string, any>, path: string): Maybe<{ value: unknown } | { error: string }> {
+    const text = uploadedText(props, path);
+    if (text === UNKNOWN || "error" in text) {
+        return text;
+    }
+    const parsed = parseYaml(text.text);
+    if ("error" in parsed) {
+        return { error: `${path} is not valid YAML: ${parsed.error}` };
+    }
+    return parsed;
+}
+
 /**
  * The hosts of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
  * /etc/egress-proxy/routes.yaml), per the version 1 contract in design.md.
@@ -46,13 +59,9 @@ export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<str
         return UNKNOWN;
     }
     const path = envValue(envs, TOPOLOGY.routesEnv) ?? TOPOLOGY.routesDefaultPath;
-    const text = uploadedText(props, path);
-    if (text === UNKNOWN || "error" in text) {
-        return text;
-    }
-    const parsed = parseYaml(text.text);
-    if ("error" in parsed) {
-        return { error: `${path} is not valid YAML: ${parsed.error}` };
+    const parsed = uploadedYaml(props, path);
+    if (parsed === UNKNOWN || "error" in parsed) {
+        return parsed;
     }
     const doc = parsed.value;
     if (!isRecord(doc) || doc.version !== 1 || !Array.isArray(doc.routes)) {
@@ -106,13 +115,9 @@ export function pipelockConfigOf(props: Record<string, any>): Maybe<DocumentRead
                 "uploaded pipelock.yaml",
         };
     }
-    const text = uploadedText(props, path);
-    if (text === UNKNOWN || "error" in text) {
-        return text;
-    }
-    const parsed = parseYaml(text.text);
-    if ("error" in parsed) {
-        return { error: `${path} is not valid YAML: ${parsed.error}` };
+    const parsed = uploadedYaml(props, path);
+    if (parsed === UNKNOWN || "error" in parsed) {
+        return parsed;
     }
     if (!isRecord(parsed.value)) {
         return { error: `${path} is not a YAML mapping` };
