@@ -105,6 +105,25 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
         name: `${bottle}-${role}`,
         props: { name: name(role), driver: "bridge", internal, attachable: false, labels: labels(stack, bottle, role) },
     });
+    // Each role's CA: a key and the self-signed CA certificate made from it.
+    const caCert = (role: string, privateKeyPem: string): TestResource => ({
+        type: "tls:index/selfSignedCert:SelfSignedCert",
+        name: `${bottle}-${role}-ca-cert`,
+        props: {
+            privateKeyPem,
+            subject: { commonName: `bot-bottle ${bottle} ${role} CA`, organization: "bot-bottle" },
+            isCaCertificate: true,
+            setSubjectKeyId: true,
+            allowedUses: ["cert_signing", "crl_signing"],
+            validityPeriodHours: 8760,
+        },
+    });
+    // A container's identity: name, pinned image digest (one repeated hex digit), role labels, user.
+    const bottleContainer = (role: string, digit: string, user: string, props: Record<string, unknown>): TestResource => ({
+        type: "docker:index/container:Container",
+        name: `${bottle}-${role}`,
+        props: { name: name(role), image: "sha256:" + digit.repeat(64), labels: labels(stack, bottle, role), user, ...props },
+    });
     return [
         network("agent-net", true),
         network("egress-net", true),
@@ -114,125 +133,79 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
             name: `${bottle}-egress-proxy-ca-key`,
             props: { algorithm: "RSA", rsaBits: 2048 },
         },
-        {
-            type: "tls:index/selfSignedCert:SelfSignedCert",
-            name: `${bottle}-egress-proxy-ca-cert`,
-            props: {
-                privateKeyPem: RSA_KEY_PEM,
-                subject: { commonName: `bot-bottle ${bottle} egress-proxy CA`, organization: "bot-bottle" },
-                isCaCertificate: true,
-                setSubjectKeyId: true,
-                allowedUses: ["cert_signing", "crl_signing"],
-                validityPeriodHours: 8760,
-            },
-        },
+        caCert("egress-proxy", RSA_KEY_PEM),
         {
             type: "tls:index/privateKey:PrivateKey",
             name: `${bottle}-pipelock-ca-key`,
             props: { algorithm: "ECDSA", ecdsaCurve: "P256" },
         },
-        {
-            type: "tls:index/selfSignedCert:SelfSignedCert",
-            name: `${bottle}-pipelock-ca-cert`,
-            props: {
-                privateKeyPem: EC_KEY_PEM,
-                subject: { commonName: `bot-bottle ${bottle} pipelock CA`, organization: "bot-bottle" },
-                isCaCertificate: true,
-                setSubjectKeyId: true,
-                allowedUses: ["cert_signing", "crl_signing"],
-                validityPeriodHours: 8760,
-            },
-        },
+        caCert("pipelock", EC_KEY_PEM),
         {
             type: "docker:index/remoteImage:RemoteImage",
             name: `${bottle}-pipelock-image`,
             props: { name: "ghcr.io/luckypipewrench/pipelock:2.3.0", keepLocally: true },
         },
-        {
-            type: "docker:index/container:Container",
-            name: `${bottle}-egress-proxy`,
-            props: {
-                name: name("egress-proxy"),
-                image: "sha256:" + "a".repeat(64),
-                labels: labels(stack, bottle, "egress-proxy"),
-                user: "1000:1000",
-                envs: [
-                    "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
-                    "EGRESS_PROXY_PORT=9099",
-                    "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
-                    "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
-                    `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
-                    `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
-                ],
-                networksAdvanced: [
-                    { name: name("agent-net"), aliases: ["egress-proxy"] },
-                    { name: name("egress-net"), aliases: ["egress-proxy"] },
-                ],
-                uploads: [
-                    { file: "/etc/egress-proxy/routes.yaml", content: routesYaml(hosts), permissions: "0444" },
-                    { file: "/etc/egress-proxy/upstream-ca.pem", content: CERT_PEM, permissions: "0444" },
-                    {
-                        file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
-                        content: CERT_PEM + RSA_KEY_PEM,
-                        permissions: "0600",
-                        owner: 1000,
-                        group: 1000,
-                    },
-                ],
-                ...hardening(256, 256),
-                ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
-            },
-        },
-        {
-            type: "docker:index/container:Container",
-            name: `${bottle}-pipelock`,
-            props: {
-                name: name("pipelock"),
-                image: "sha256:" + "b".repeat(64),
-                labels: labels(stack, bottle, "pipelock"),
-                user: "65532:65532",
-                command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
-                networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock"] }, { name: name("outbound-net") }],
-                uploads: [
-                    {
-                        file: "/etc/pipelock/pipelock.yaml",
-                        content: stringify(pipelockConfig(bottle, hosts)),
-                        permissions: "0444",
-                    },
-                    { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
-                    { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
-                ],
-                ...hardening(256, 256),
-                ...healthy(["/pipelock", "healthcheck"]),
-            },
-        },
+        bottleContainer("egress-proxy", "a", "1000:1000", {
+            envs: [
+                "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
+                "EGRESS_PROXY_PORT=9099",
+                "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
+                "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
+                `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
+                `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
+            ],
+            networksAdvanced: [
+                { name: name("agent-net"), aliases: ["egress-proxy"] },
+                { name: name("egress-net"), aliases: ["egress-proxy"] },
+            ],
+            uploads: [
+                { file: "/etc/egress-proxy/routes.yaml", content: routesYaml(hosts), permissions: "0444" },
+                { file: "/etc/egress-proxy/upstream-ca.pem", content: CERT_PEM, permissions: "0444" },
+                {
+                    file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
+                    content: CERT_PEM + RSA_KEY_PEM,
+                    permissions: "0600",
+                    owner: 1000,
+                    group: 1000,
+                },
+            ],
+            ...hardening(256, 256),
+            ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
+        }),
+        bottleContainer("pipelock", "b", "65532:65532", {
+            command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+            networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock"] }, { name: name("outbound-net") }],
+            uploads: [
+                {
+                    file: "/etc/pipelock/pipelock.yaml",
+                    content: stringify(pipelockConfig(bottle, hosts)),
+                    permissions: "0444",
+                },
+                { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
+                { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
+            ],
+            ...hardening(256, 256),
+            ...healthy(["/pipelock", "healthcheck"]),
+        }),
         {
             type: "docker:index/remoteImage:RemoteImage",
             name: `${bottle}-agent-image`,
             props: { name: "node:22-bookworm-slim", keepLocally: true },
         },
-        {
-            type: "docker:index/container:Container",
-            name: `${bottle}-agent`,
-            props: {
-                name: name("agent"),
-                image: "sha256:" + "c".repeat(64),
-                labels: labels(stack, bottle, "agent"),
-                user: "1000:1000",
-                command: ["sleep", "infinity"],
-                envs: [
-                    "HTTP_PROXY=http://egress-proxy:9099",
-                    "HTTPS_PROXY=http://egress-proxy:9099",
-                    "SSL_CERT_FILE=/usr/local/share/ca-certificates/bot-bottle.crt",
-                    "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bot-bottle.crt",
-                ],
-                networksAdvanced: [{ name: name("agent-net") }],
-                uploads: [
-                    { file: "/usr/local/share/ca-certificates/bot-bottle.crt", content: CERT_PEM, permissions: "0444" },
-                ],
-                ...hardening(2048, 512),
-            },
-        },
+        bottleContainer("agent", "c", "1000:1000", {
+            command: ["sleep", "infinity"],
+            envs: [
+                "HTTP_PROXY=http://egress-proxy:9099",
+                "HTTPS_PROXY=http://egress-proxy:9099",
+                "SSL_CERT_FILE=/usr/local/share/ca-certificates/bot-bottle.crt",
+                "NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/bot-bottle.crt",
+            ],
+            networksAdvanced: [{ name: name("agent-net") }],
+            uploads: [
+                { file: "/usr/local/share/ca-certificates/bot-bottle.crt", content: CERT_PEM, permissions: "0444" },
+            ],
+            ...hardening(2048, 512),
+        }),
     ];
 }
 
