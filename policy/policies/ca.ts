@@ -2,7 +2,7 @@
  * The bottle CAs: keys strong enough to sign for every host the agent talks to, and a bounded
  * lifetime so a leaked CA stops working.
  */
-import { ResourceValidationPolicy } from "@pulumi/policy";
+import { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
 import { TYPES, UNKNOWN, known } from "./bottle";
 
 /** Default smallest RSA modulus accepted for a CA key. */
@@ -11,6 +11,11 @@ const DEFAULT_MIN_RSA_BITS = 2048;
 const ACCEPTED_CURVES: readonly string[] = ["P256", "P384", "P521"];
 /** The tls provider's defaults, which apply when the input is omitted. */
 const PROVIDER_DEFAULTS = { rsaBits: 2048, ecdsaCurve: "P224" } as const;
+
+/** The config schema of a policy with one integer setting; `fallback` is also what the policy uses when unset. */
+function integerSettingSchema(setting: string, minimum: number, fallback: number): PolicyConfigSchema {
+    return { properties: { [setting]: { type: "integer", minimum, default: fallback } } };
+}
 
 /** Configuration of `ca-key-strength`. */
 export interface CaKeyStrengthConfig {
@@ -30,11 +35,7 @@ export const caKeyStrength: ResourceValidationPolicy = {
         "reaches through the proxies; a weak one (or the tls provider's default ECDSA curve P224) " +
         "lets whoever breaks it impersonate any of them.",
     enforcementLevel: "mandatory",
-    configSchema: {
-        properties: {
-            minRsaBits: { type: "integer", minimum: 2048, default: DEFAULT_MIN_RSA_BITS },
-        },
-    },
+    configSchema: integerSettingSchema("minRsaBits", 2048, DEFAULT_MIN_RSA_BITS),
     validateResource: (args, reportViolation) => {
         if (args.type !== TYPES.privateKey) {
             return;
@@ -90,11 +91,7 @@ export const caValidityMax: ResourceValidationPolicy = {
         "8760 = one year). The CA is trusted by the agent and the egress proxy for any host; a bounded " +
         "lifetime limits how long a leaked CA key stays useful and forces regular rotation.",
     enforcementLevel: "mandatory",
-    configSchema: {
-        properties: {
-            maxValidityHours: { type: "integer", minimum: 1, default: DEFAULT_MAX_VALIDITY_HOURS },
-        },
-    },
+    configSchema: integerSettingSchema("maxValidityHours", 1, DEFAULT_MAX_VALIDITY_HOURS),
     validateResource: (args, reportViolation) => {
         if (args.type !== TYPES.selfSignedCert) {
             return;
