@@ -3,28 +3,20 @@ import { isIP } from "node:net";
 /** One DNS label: letters, digits and inner hyphens, at most 63 characters (RFC 1035/1123). */
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** Options for {@link routeHostProblem}. */
-export interface HostRules {
-  /** Accept IPv4/IPv6 literals as route hosts. */
-  allowIp: boolean;
-}
-
 /**
  * Checks a route host as written in stack config and returns what is wrong with it, or
  * `undefined` when it is acceptable. Accepted: a lowercase DNS name (`api.github.com`), a
- * wildcard for the subdomains of a name with at least two labels (`*.example.com`), and an
- * IP literal when `rules.allowIp` is set. The egress proxy and pipelock both match on the
- * exact string, so anything ambiguous is refused rather than normalised.
+ * wildcard for the subdomains of a name with at least two labels (`*.example.com`). Both
+ * gates match routes by DNS name (the egress proxy never lets an IP literal or numeric host
+ * match), so IPs are refused here rather than declared and never matched.
  */
-export function routeHostProblem(host: string, rules: HostRules): string | undefined {
+export function routeHostProblem(host: string): string | undefined {
   if (host.length === 0) return "must not be empty";
   if (host.includes("://") || host.includes("/")) {
     return `expected a bare host name such as "api.github.com", not a URL ("${host}")`;
   }
-  if (isIP(host) !== 0) {
-    return rules.allowIp
-      ? undefined
-      : `IP literal "${host}" is not allowed; name the host by DNS, or set allowIpHost: true on this route`;
+  if (isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0) {
+    return `IP literal "${host}" is not supported: both gates match routes by DNS name; give the service a DNS name`;
   }
   if (host.includes(":")) return `expected a host without a port ("${host}"); put ports in "ports"`;
   if (host !== host.toLowerCase()) return `expected lowercase ("${host.toLowerCase()}")`;

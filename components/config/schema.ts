@@ -54,9 +54,7 @@ const checked = (problem: (value: string) => string | undefined) =>
   });
 
 const routeSchema = z.strictObject({
-  // IP literals pass here; whether this route may name one is a cross-field rule (validate.ts).
-  host: checked((host) => routeHostProblem(host, { allowIp: true })),
-  allowIpHost: z.boolean().optional(),
+  host: checked(routeHostProblem),
   ports: uniqueList(positiveInt(1, 65535)).optional(),
   methods: uniqueList(z.enum(HTTP_METHODS)).optional(),
   paths: uniqueList(checked(pathPrefixProblem)).optional(),

@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { z } from "zod";
 import { MANAGED_AGENT_ENV } from "../agent/env";
 import {
@@ -130,13 +129,6 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
     message: `duplicate host "${host}" (also routes[${first}]); merge the two routes`,
   }));
   routes.forEach((route, j) => {
-    const host = field(route, "host");
-    if (typeof host === "string" && isIP(host) !== 0 && field(route, "allowIpHost") !== true) {
-      problems.push({
-        path: `${prefix}routes[${j}].host`,
-        message: `IP literal "${host}" is not allowed; name the host by DNS, or set allowIpHost: true on this route`,
-      });
-    }
     const token = field(field(route, "auth"), "token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
       problems.push({

@@ -34,7 +34,7 @@ describe("validateStackConfig rejects", () => {
     ["a URL as host", { bottles: [bottle({ routes: [route({ host: "https://x.com" })] })] }, "bottles[0].routes[0].host", /not a URL/],
     ["a port in the host", { bottles: [bottle({ routes: [route({ host: "x.com:8443" })] })] }, "bottles[0].routes[0].host", /without a port/],
     ["an uppercase host", { bottles: [bottle({ routes: [route({ host: "X.com" })] })] }, "bottles[0].routes[0].host", /lowercase/],
-    ["an IP host", { bottles: [bottle({ routes: [route({ host: "192.168.1.1" })] })] }, "bottles[0].routes[0].host", /IP literal .* allowIpHost: true/],
+    ["an IP host", { bottles: [bottle({ routes: [route({ host: "192.168.1.1" })] })] }, "bottles[0].routes[0].host", /IP literal "192.168.1.1" is not supported: both gates match routes by DNS name/],
     ["a bare *", { bottles: [bottle({ routes: [route({ host: "*" })] })] }, "bottles[0].routes[0].host", /bare "\*"/],
     ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
     ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /unknown key/],
@@ -108,11 +108,6 @@ describe("validateStackConfig accepts and normalises", () => {
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
     });
-  });
-
-  test("accepts an IP host when the route allows it", () => {
-    const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "10.1.2.3", allowIpHost: true })] })] });
-    assert.ok(result.ok);
   });
 
   test("keeps the stack-level docker host", () => {
