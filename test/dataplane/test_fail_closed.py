@@ -10,7 +10,7 @@ import ssl
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from conftest import (
@@ -256,6 +256,64 @@ def test_idna_connect_target_is_rewritten_to_the_checked_name(tmp_path: Path) ->
         assert f.request.host == "xn--bcher-kva.example"
 
 
+@pytest.mark.parametrize(
+    "path,headers,reason",
+    [
+        # An HTTP/2 :path is written into the HTTP/1 request line as is: a CRLF or a space in
+        # the query would end it and start a second request that carries the credential.
+        (b"/x?a HTTP/1.1\r\nHost: api.github.com\r\n\r\nDELETE /orgs/acme?", None, b"byte in the query"),
+        (b"/x?a b", None, b"byte in the query"),
+        (b"/x?a#frag", None, b"fragment"),
+        (b"/x", [(b"Host", b"api.github.com"), (b"X-Foo", b"a\r\nX-Injected: yes")], b"CR, LF or NUL in a header"),
+        (b"/x", [(b"Host", b"api.github.com"), (b"X-Foo\nBar", b"1")], b"CR, LF or NUL in a header"),
+    ],
+)
+def test_request_splitting_bytes_are_refused_before_injection(
+    addon: Any, path: bytes, headers: Any, reason: bytes
+) -> None:
+    f = _flow(path=path, headers=headers)
+    addon.requestheaders(f)
+    assert f.response is not None and f.response.status_code == 403
+    assert reason in f.response.content
+    assert "authorization" not in f.request.headers  # nothing was injected
+
+
+def test_tls_start_client_refuses_tls_straight_to_the_proxy() -> None:
+    from mitmproxy import tls
+
+    a = ep.EgressProxy()
+    direct = _hello_data(None, "api.github.com")  # no CONNECT: the proxy port itself
+    start = tls.TlsData(direct.context.client, direct.context)
+    a.tls_start_client(start)
+    assert_refusing(start.ssl_conn)
+    tunnel = _hello_data(("api.github.com", 443), "api.github.com")
+    ok = tls.TlsData(tunnel.context.client, tunnel.context)
+    a.tls_start_client(ok)
+    assert ok.ssl_conn is None  # left to mitmproxy's own TLS addon
+
+
+def assert_refusing(conn: Any) -> None:
+    # mitmproxy's TLS addon only fills in a connection when none was provided, so a refusal
+    # must be a connection of our own that cannot handshake.
+    from OpenSSL import SSL
+
+    assert isinstance(conn, SSL.Connection)
+    with pytest.raises(SSL.Error):
+        conn.do_handshake()
+
+
+def test_stream_large_bodies_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EGRESS_PROXY_TOKEN_0", "tok-taddons")
+    a = ep.EgressProxy()
+    with taddons.context(a) as tctx:
+        # Declared by mitmproxy's proxyserver addon, which a bare taddons context lacks.
+        tctx.options.add_option("stream_large_bodies", Optional[str], None, "")
+        tctx.configure(a, egress_routes=str(_routes(tmp_path)))
+        assert a.table is not None
+        tctx.configure(a, stream_large_bodies="1m")
+        assert a.table is None
+
+
 def _hello_data(address: tuple[str, int] | None, sni: str | None) -> Any:
     from mitmproxy import tls
     from mitmproxy.proxy import context
@@ -296,13 +354,13 @@ def test_tls_start_server_refuses_a_connection_with_a_foreign_sni() -> None:
     data = _hello_data(("api.github.com", 443), "evil.example")
     server = data.context.server
     server.sni = "evil.example"
-    start = tls.TlsData(server, data.context, ssl_conn=object())  # type: ignore[arg-type]
+    start = tls.TlsData(server, data.context)
     a.tls_start_server(start)
-    assert start.ssl_conn is None
+    assert_refusing(start.ssl_conn)
     server.sni = "api.github.com"
-    ok = tls.TlsData(server, data.context, ssl_conn=object())  # type: ignore[arg-type]
+    ok = tls.TlsData(server, data.context)
     a.tls_start_server(ok)
-    assert ok.ssl_conn is not None
+    assert ok.ssl_conn is None  # left to mitmproxy's own TLS addon
 
 
 def test_raw_tcp_and_udp_flows_are_killed() -> None:

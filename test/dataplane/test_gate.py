@@ -3,9 +3,14 @@
 Every refusal is checked at the upstream too: nothing of a refused request may arrive.
 """
 
+import socket
+import ssl
+
 import pytest
 from conftest import (
     BEARER,
+    LOOPBACK,
+    TIMEOUT,
     TOKENS,
     Proxy,
     Upstream,
@@ -398,6 +403,23 @@ def test_connect_refused_before_any_upstream_connection(
         assert_refused(refusal, contains=reason or "egress-proxy: host not allowed (IP literal or invalid name)")
     # Give a (wrong) connection time to be accepted and counted before concluding there was none.
     assert not wait_for(lambda: up.connections != before, timeout=0.3)
+
+
+def test_tls_straight_to_the_proxy_port_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    # HTTPS to the proxy itself (no CONNECT) would let HTTP/2 requests be rewritten to
+    # HTTP/1 for the next hop; agents use http:// as the proxy URL, so it is refused.
+    up = upstreams["plain"]
+    m = marker()
+    ctx = ssl.create_default_context(cafile=str(gate.ca_cert))
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    raw = socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT)
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls_sock:
+            tls_sock.sendall(f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
+            if not tls_sock.recv(1):
+                raise ConnectionError("closed without an answer")
+    assert not wait_for(lambda: bool(up.requests_for(m)), timeout=0.3)
 
 
 def test_allowed_tunnel_injects_credential_and_pins_sni(

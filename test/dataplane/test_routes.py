@@ -118,10 +118,45 @@ def test_parse_authority(value: str, expected: object) -> None:
         (b"/a%", "malformed percent-encoding"),
         (b"/a%2", "malformed percent-encoding"),
         (b"/a%g0", "malformed percent-encoding"),
+        (b"/a%c0%afb", "encoded separator, dot, percent or NUL"),
+        (b"/a%C1%9C", "encoded separator, dot, percent or NUL"),
+        (b"/caf%c3%a9", None),
     ],
 )
 def test_check_path(raw: bytes, problem: str | None) -> None:
     assert ep.check_path(raw) == problem
+
+
+@pytest.mark.parametrize(
+    "raw,problem",
+    [
+        (b"", None),
+        (b"a=1&b=%20x&c=/d?e", None),
+        (b"a HTTP/1.1", "control, space or non-ASCII byte in the query"),
+        (b"a\r\nHost: evil", "control, space or non-ASCII byte in the query"),
+        (b"a\tb", "control, space or non-ASCII byte in the query"),
+        (b"a\x0bb", "control, space or non-ASCII byte in the query"),
+        (b"a\x7f", "control, space or non-ASCII byte in the query"),
+        (b"\xc3\xa9", "control, space or non-ASCII byte in the query"),
+        (b"a#frag", "fragment"),
+    ],
+)
+def test_check_query(raw: bytes, problem: str | None) -> None:
+    assert ep.check_query(raw) == problem
+
+
+@pytest.mark.parametrize(
+    "fields,problem",
+    [
+        ([(b"Accept", b"*/*"), (b"X-A", b"b c\td")], None),
+        ([(b"X-Foo", b"a\r\nX-Injected: yes")], "CR, LF or NUL in a header"),
+        ([(b"X-Foo", b"a\nb")], "CR, LF or NUL in a header"),
+        ([(b"X-Foo", b"a\x00b")], "CR, LF or NUL in a header"),
+        ([(b"X-Foo\r\nX-Bar", b"1")], "CR, LF or NUL in a header"),
+    ],
+)
+def test_header_problem(fields: list[tuple[bytes, bytes]], problem: str | None) -> None:
+    assert ep.header_problem(fields) == problem
 
 
 @pytest.mark.parametrize(

@@ -222,9 +222,19 @@ def test_build_argv_refuses_bad_environment(env: dict[str, str], message: str) -
         entrypoint.build_argv(env)
 
 
-def test_upstream_credentials_are_refused_without_being_echoed() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:hunter2@pipelock:8888",
+        # Also when the URL is wrong in other ways: no message may echo it.
+        "socks5://user:hunter2@pipelock:1080",
+        "http://user:hunter2@",
+        "http://:hunter2@pipelock:8888/path",
+    ],
+)
+def test_upstream_credentials_are_refused_without_being_echoed(url: str) -> None:
     with pytest.raises(entrypoint.ConfigError) as err:
-        entrypoint.build_argv({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://user:hunter2@pipelock:8888"})
+        entrypoint.build_argv({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": url})
     assert "must not contain credentials" in str(err.value) and "hunter2" not in str(err.value)
 
 

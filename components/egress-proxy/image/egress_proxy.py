@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mitmproxy import ctx, http, tls
+from OpenSSL import SSL
 from mitmproxy.proxy import mode_specs, server_hooks
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,14 @@ FORBIDDEN_AUTH_HEADERS = frozenset(
         "expect",
     }
 )
-# Percent-encodings an upstream could decode into a separator, a dot, an escape or NUL.
-FORBIDDEN_PERCENT = frozenset({b"2f", b"5c", b"2e", b"25", b"00"})
+# Percent-encodings an upstream could decode into a separator, a dot, an escape or NUL;
+# c0/c1 start overlong UTF-8 forms of those (%c0%af = "/") and are never valid UTF-8.
+FORBIDDEN_PERCENT = frozenset({b"2f", b"5c", b"2e", b"25", b"00", b"c0", b"c1"})
+# Bytes no request target may carry, query included: controls, space, DEL. An HTTP/2
+# :path is written into an HTTP/1 request line as is, so CR/LF/space there split it.
+TARGET_CONTROL_BYTES = bytes(range(0x21)) + b"\x7f"
+# Bytes no header name or value may carry (same reason: HTTP/2 -> HTTP/1 header splitting).
+HEADER_BREAK_BYTES = b"\r\n\x00"
 HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -190,9 +197,8 @@ def check_path(raw: bytes) -> str | None:
     """
     if not raw.startswith(b"/"):
         return "not origin-form"
-    for byte in raw:
-        if byte <= 0x20 or byte >= 0x7F:
-            return "control, space or non-ASCII byte"
+    if not clean_target_bytes(raw):
+        return "control, space or non-ASCII byte"
     if b"\\" in raw:
         return "backslash"
     if b"#" in raw:
@@ -212,6 +218,30 @@ def check_path(raw: bytes) -> str | None:
     for segment in raw.split(b"/"):
         if segment == b"." or segment == b"..":
             return "dot segment"
+    return None
+
+
+def clean_target_bytes(raw: bytes) -> bool:
+    """True if `raw` is printable ASCII without space (translate runs in C, not per byte)."""
+    return raw.isascii() and len(raw.translate(None, TARGET_CONTROL_BYTES)) == len(raw)
+
+
+def check_query(raw: bytes) -> str | None:
+    """Why the query part of a request target is refused, or None. Never matched, but
+    forwarded: it must not be able to end the request line or smuggle a fragment."""
+    if not clean_target_bytes(raw):
+        return "control, space or non-ASCII byte in the query"
+    if b"#" in raw:
+        return "fragment"
+    return None
+
+
+def header_problem(fields: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """Why a request's headers are refused, or None: CR, LF or NUL in a name or value."""
+    for name, value in fields:
+        for part in (name, value):
+            if part.translate(None, HEADER_BREAK_BYTES) != part:
+                return "CR, LF or NUL in a header"
     return None
 
 
@@ -240,6 +270,7 @@ def valid_dns_name(name: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_host(raw: str) -> str | None:
     """Canonical form of a client-supplied host for matching, or None if it can never match.
 
@@ -471,6 +502,8 @@ def _unsafe_option(updated: set[str]) -> str | None:
             return f"{name} would let traffic skip the gate's checks; leave it empty"
     if value("validate_inbound_headers") is False:
         return "validate_inbound_headers must stay on (request smuggling)"
+    if value("stream_large_bodies"):
+        return "stream_large_bodies would send bodies (and trailers) upstream before the request hook; unset it"
     return None
 
 
@@ -590,17 +623,29 @@ class EgressProxy:
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_clienthello failed ({type(e).__name__}); upstream TLS will be refused")
 
+    def tls_start_client(self, data: tls.TlsData) -> None:
+        # TLS from the agent is only expected inside a CONNECT tunnel (the target is known).
+        # TLS straight to the proxy port would be HTTPS-to-the-proxy, where HTTP/2 requests
+        # get rewritten to HTTP/1 for the next hop: refuse it by providing no TLS context.
+        try:
+            if data.context.server.address is None:
+                logger.error("egress-proxy: TLS straight to the proxy refused; use http:// as the proxy URL")
+                data.ssl_conn = _refusing_tls()
+        except Exception as e:  # noqa: BLE001
+            logger.error(f"egress-proxy: tls_start_client failed ({type(e).__name__}); closing the connection")
+            data.ssl_conn = _refusing_tls()
+
     def tls_start_server(self, data: tls.TlsData) -> None:
-        # Runs after mitmproxy built the upstream TLS connection: if its SNI is not the
-        # target, dropping ssl_conn makes mitmproxy close the connection before the handshake.
+        # Runs before mitmproxy builds the upstream TLS connection: if the SNI it would send
+        # is not the target, hand it a connection that cannot handshake, so it closes.
         try:
             server = data.context.server
             if data.conn is server and server.address is not None and server.sni != server.address[0]:
                 logger.error("egress-proxy: upstream SNI differs from the target; closing the connection")
-                data.ssl_conn = None
+                data.ssl_conn = _refusing_tls()
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_server failed ({type(e).__name__}); closing the connection")
-            data.ssl_conn = None
+            data.ssl_conn = _refusing_tls()
 
     # ---- requests
 
@@ -658,8 +703,13 @@ class EgressProxy:
         if mismatch is not None:
             return _deny(mismatch, f"{host}:{req.port}"), host, path
         problem = check_path(path_bytes)
+        if problem is None and query != -1:
+            problem = check_query(raw_path[query + 1 :])
         if problem is not None:
             return _deny(f"path rejected ({problem})", path), host, path
+        problem = header_problem(req.headers.fields)
+        if problem is not None:
+            return _deny(f"headers rejected ({problem})", path, host), host, path
         return self.table.decide_request(host, req.port, req.method, path), host, path
 
     @staticmethod
@@ -747,6 +797,13 @@ class EgressProxy:
 
     def udp_start(self, flow: Any) -> None:
         flow.kill()
+
+
+def _refusing_tls() -> SSL.Connection:
+    """A TLS connection whose handshake cannot start (no client or server role is set), so
+    mitmproxy closes the connection. Returning no connection does not refuse: mitmproxy's
+    own TLS addon runs after this one and fills in a working one."""
+    return SSL.Connection(SSL.Context(SSL.TLS_METHOD))
 
 
 def _exit_failed() -> None:

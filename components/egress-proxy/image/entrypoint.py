@@ -31,11 +31,11 @@ def _port(environ: Mapping[str, str]) -> int:
 
 def _upstream(url: str) -> str:
     parsed = urllib.parse.urlsplit(url)
+    # First, before any message that echoes the URL: it may hold a credential.
+    if "@" in parsed.netloc or parsed.username is not None or parsed.password is not None:
+        raise ConfigError("EGRESS_PROXY_UPSTREAM_PROXY must not contain credentials")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
-    if parsed.username is not None or parsed.password is not None:
-        # Never echo the URL here: it holds a credential.
-        raise ConfigError("EGRESS_PROXY_UPSTREAM_PROXY must not contain credentials")
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
         raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must not have a path, query or fragment, got {url!r}")
     try:
