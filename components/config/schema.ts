@@ -8,6 +8,11 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 /** Ports a route allows when it lists none. */
 export const DEFAULT_PORTS: readonly number[] = [80, 443];
+/**
+ * Ports a route that injects a credential allows when it lists none: HTTPS only, so a
+ * credential is never sent in cleartext unless port 80 is listed on purpose.
+ */
+export const DEFAULT_CREDENTIAL_PORTS: readonly number[] = [443];
 /** The pinned pipelock release (see shared/reference/pipelock.md). */
 export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
 /** One year, the CA validity when a bottle sets none. */

@@ -3,6 +3,7 @@ import { MANAGED_AGENT_ENV } from "../agent/env";
 import {
   bottleSchema,
   DEFAULT_CA_VALIDITY_HOURS,
+  DEFAULT_CREDENTIAL_PORTS,
   DEFAULT_PIPELOCK_IMAGE,
   DEFAULT_PORTS,
   HttpMethod,
@@ -188,7 +189,7 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
     name: bottle.name,
     routes: bottle.routes.map((route) => ({
       host: route.host,
-      ports: route.ports ?? [...DEFAULT_PORTS],
+      ports: route.ports ?? [...(route.auth ? DEFAULT_CREDENTIAL_PORTS : DEFAULT_PORTS)],
       ...(route.methods && { methods: route.methods }),
       ...(route.paths && { paths: route.paths }),
       ...(route.auth && { auth: { header: route.auth.header, prefix: route.auth.prefix ?? "", token: route.auth.token } }),

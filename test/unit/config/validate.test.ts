@@ -102,12 +102,30 @@ describe("validateStackConfig accepts and normalises", () => {
     assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
     assert.deepEqual(result.value.bottles[0], {
       name: "coder",
-      routes: [{ host: "api.github.com", ports: [80, 443], auth: { header: "Authorization", prefix: "", token: "gh" } }],
+      routes: [{ host: "api.github.com", ports: [443], auth: { header: "Authorization", prefix: "", token: "gh" } }],
       agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512 },
       egressProxy: { image: undefined, memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
     });
+  });
+
+  test("a route without a credential allows ports 80 and 443 by default; one with a credential only 443", () => {
+    const result = validateStackConfig({
+      bottles: [bottle({ routes: [route(), route({ host: "x.example.com", auth: { header: "X-Api-Key", token: "t" } })] })],
+      tokens: { t: secret() },
+    });
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.bottles[0]!.routes.map((r) => r.ports), [[80, 443], [443]]);
+  });
+
+  test("a credential route may still list port 80 on purpose", () => {
+    const result = validateStackConfig({
+      bottles: [bottle({ routes: [route({ ports: [80], auth: { header: "X-Api-Key", token: "t" } })] })],
+      tokens: { t: secret() },
+    });
+    assert.ok(result.ok);
+    assert.deepEqual(result.value.bottles[0]!.routes[0]!.ports, [80]);
   });
 
   test("keeps the stack-level docker host", () => {
