@@ -49,6 +49,21 @@ export function call(
   });
 }
 
+/** A GET whose (large) answer is streamed, e.g. a container's filesystem export. */
+export function stream(path: string, timeoutMs = 300_000): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: SOCKET, method: "GET", path: API + path, timeout: timeoutMs }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new DockerApiError(res.statusCode ?? 0, "GET", path, "unexpected status"));
+      } else resolve(res);
+    });
+    req.on("timeout", () => req.destroy(new Error(`docker API GET ${path}: no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /** A call that must succeed (2xx, or one of `alsoOk`); returns the parsed JSON body, if any. */
 export async function request<T = unknown>(method: string, path: string, body?: unknown, alsoOk: number[] = []): Promise<T> {
   const res = await call(method, path, body);
