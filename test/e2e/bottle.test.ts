@@ -247,9 +247,9 @@ describe("a bottle realized on a real Docker engine", async () => {
       "from the agent: direct TCP to the host (its gateway addresses) fails",
       {
         todo:
-          "KNOWN HOLE on Docker 20.10: an internal network still gives the container a default route to the " +
-          "bridge's host address, and the host's INPUT chain accepts it, so the agent reaches the host's own " +
-          "listening ports (ECONNREFUSED here = the host answered). Reported; the program must close it.",
+          "KNOWN HOLE, reported: a container on an internal network reaches the host's own listening ports through " +
+          "its bridge's address (documented engine behaviour, moby/moby#47356; Docker 20.10 even adds a default " +
+          "route, so every host bridge address answers). ECONNREFUSED here means the host answered.",
       },
       async () => {
         const gateways: [string, string][] = [
