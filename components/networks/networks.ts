@@ -12,6 +12,17 @@ export interface BottleNetworks {
   outbound: docker.Network;
 }
 
+/**
+ * Driver options of the two internal networks. `internal` only removes the route *through*
+ * the host; the bridge still has an address on the host, so a container could reach every
+ * service the host listens on (moby/moby#47356; seen from a bottle's agent). Without an IPv4
+ * address on the bridge nothing on the host is reachable, while containers on the network
+ * still reach each other directly.
+ */
+export const INTERNAL_NETWORK_OPTIONS: Readonly<Record<string, string>> = {
+  "com.docker.network.bridge.inhibit_ipv4": "true",
+};
+
 export function createNetworks(name: string, stack: string, bottle: string, parent: pulumi.Resource): BottleNetworks {
   const network = (role: Role, internal: boolean) =>
     new docker.Network(
@@ -21,6 +32,7 @@ export function createNetworks(name: string, stack: string, bottle: string, pare
         driver: "bridge",
         internal,
         attachable: false,
+        ...(internal && { options: { ...INTERNAL_NETWORK_OPTIONS } }),
         labels: dockerLabels(stack, bottle, role),
       },
       { parent },

@@ -6,16 +6,21 @@ import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy"
 import { ROLES, TYPES, UNKNOWN, dockerName, known, networksOf, roleOf } from "./bottle";
 
 const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
+// Without it the bridge keeps an address on the host, through which containers on an internal
+// network reach every service the host listens on (moby/moby#47356).
+const NO_HOST_ADDRESS_OPTION = "com.docker.network.bridge.inhibit_ipv4";
 
 /**
- * The agent and egress networks of every bottle are `internal: true`.
+ * The agent and egress networks of every bottle are `internal: true` and give the host no
+ * address on them.
  */
 export const innerNetworksInternal: ResourceValidationPolicy = {
     name: "agent-and-egress-networks-internal",
     description:
-        "A bottle's agent network and egress network must be internal (created without a gateway). " +
-        "Their lack of a route out is what physically forces the agent through the egress proxy and " +
-        "the egress proxy through pipelock; a gateway on either lets traffic skip a gate.",
+        "A bottle's agent network and egress network must be internal (created without a gateway) and " +
+        "must give the host no address on them (bridge option inhibit_ipv4). Their lack of a route out is " +
+        "what physically forces the agent through the egress proxy and the egress proxy through pipelock; " +
+        "a gateway on either lets traffic skip a gate, and a host address lets it reach the host's services.",
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
         if (args.type !== TYPES.network) {
@@ -30,6 +35,14 @@ export const innerNetworksInternal: ResourceValidationPolicy = {
             reportViolation(
                 `Network '${dockerName(args)}' (role '${role}') is not internal, so it has a gateway to the ` +
                     `outside. Set internal: true on it.`,
+            );
+        }
+        const noHostAddress = known(() => (args.props.options as Record<string, unknown> | undefined)?.[NO_HOST_ADDRESS_OPTION]);
+        if (noHostAddress !== UNKNOWN && noHostAddress !== "true") {
+            reportViolation(
+                `Network '${dockerName(args)}' (role '${role}') gives the host an address on it, through which ` +
+                    `its containers reach the host's own services. Set options ` +
+                    `{ "${NO_HOST_ADDRESS_OPTION}": "true" } on it.`,
             );
         }
     },

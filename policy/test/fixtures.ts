@@ -103,7 +103,14 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
     const network = (role: string, internal: boolean): TestResource => ({
         type: "docker:index/network:Network",
         name: `${bottle}-${role}`,
-        props: { name: name(role), driver: "bridge", internal, attachable: false, labels: labels(stack, bottle, role) },
+        props: {
+            name: name(role),
+            driver: "bridge",
+            internal,
+            attachable: false,
+            ...(internal && { options: { "com.docker.network.bridge.inhibit_ipv4": "true" } }),
+            labels: labels(stack, bottle, role),
+        },
     });
     // Each role's CA: a key and the self-signed CA certificate made from it.
     const caCert = (role: string, privateKeyPem: string): TestResource => ({

@@ -21,6 +21,19 @@ describe("agent-and-egress-networks-internal", () => {
             ]);
         });
 
+        it(`rejects a ${role} that gives the host an address (the host's services would be reachable)`, async () => {
+            for (const options of [undefined, {}, { "com.docker.network.bridge.inhibit_ipv4": "false" }]) {
+                const network = find(bottleGraph(), `-${role}`);
+                network.props.options = options;
+                const { violations } = await runResourcePolicy(innerNetworksInternal, network);
+                assert.deepEqual(violations, [
+                    `Network 'dev-reviewer-${role}' (role '${role}') gives the host an address on it, through which ` +
+                        "its containers reach the host's own services. Set options " +
+                        '{ "com.docker.network.bridge.inhibit_ipv4": "true" } on it.',
+                ]);
+            }
+        });
+
         it(`rejects a ${role} that leaves internal unset (Docker's default is a gateway)`, async () => {
             const network = find(bottleGraph(), `-${role}`);
             delete network.props.internal;

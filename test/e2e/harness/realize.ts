@@ -95,12 +95,13 @@ export class Realizer {
   }
 
   private async network(inputs: Inputs) {
-    only(inputs, "Network", ["name", "driver", "internal", "attachable", "labels"]);
+    only(inputs, "Network", ["name", "driver", "internal", "attachable", "options", "labels"]);
     const res = await request<{ Id: string }>("POST", "/networks/create", {
       Name: inputs.name,
       Driver: inputs.driver ?? "bridge",
       Internal: inputs.internal ?? false,
       Attachable: inputs.attachable ?? false,
+      Options: inputs.options ?? {},
       Labels: labels(inputs.labels),
       CheckDuplicate: true,
     });

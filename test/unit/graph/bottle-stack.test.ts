@@ -51,11 +51,16 @@ describe("BottleStack resource graph", () => {
     assert.equal(d.resources.find((r) => r.name === "coder")?.type, "bot-bottle:index:BottleStack");
   });
 
-  test("three networks: agent and egress internal, only outbound with a gateway", () => {
+  test("three networks: agent and egress internal with no host address, only outbound with a gateway", () => {
     const networks = d.resources.filter((r) => r.type === TYPES.network);
+    const noHostAddress = { "com.docker.network.bridge.inhibit_ipv4": "true" };
     assert.deepEqual(
-      networks.map((n) => [n.inputs.name, n.inputs.internal]),
-      [["dev-coder-agent-net", true], ["dev-coder-egress-net", true], ["dev-coder-outbound-net", false]],
+      networks.map((n) => [n.inputs.name, n.inputs.internal, n.inputs.options]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      [
+        ["dev-coder-agent-net", true, noHostAddress],
+        ["dev-coder-egress-net", true, noHostAddress],
+        ["dev-coder-outbound-net", false, undefined],
+      ],
     );
   });
 
