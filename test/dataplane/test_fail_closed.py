@@ -236,6 +236,17 @@ def test_injection_replaces_every_client_copy_and_clears_trailers(addon: Any) ->
     assert not f.request.trailers
 
 
+def test_headers_meant_for_the_proxy_are_not_forwarded(addon: Any) -> None:
+    f = _flow(
+        host="uploads.github.com",
+        headers=[(b"Host", b"uploads.github.com"), (b"Proxy-Authorization", b"Basic eA=="), (b"proxy-connection", b"keep-alive")],
+    )
+    addon.requestheaders(f)
+    addon.request(f)
+    assert f.response is None
+    assert "proxy-authorization" not in f.request.headers and "proxy-connection" not in f.request.headers
+
+
 def test_injected_header_is_stripped_for_route_without_auth(addon: Any) -> None:
     f = _flow(host="uploads.github.com", headers=[(b"Host", b"uploads.github.com"), (b"Authorization", b"agent")])
     addon.requestheaders(f)

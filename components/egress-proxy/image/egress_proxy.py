@@ -63,6 +63,10 @@ ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth"})
 AUTH_KEYS = frozenset({"header", "prefix", "token_env"})
 TOP_KEYS = frozenset({"version", "routes"})
 
+# Addressed to this proxy, never to the next hop: the agent's Proxy-Authorization would reach
+# pipelock, and Proxy-Connection is a hop-by-hop relic some clients still send.
+PROXY_ONLY_HEADERS = frozenset({"proxy-authorization", "proxy-connection"})
+
 METADATA_KEY = "egress_proxy"
 # healthcheck.py asks for this never-routable name; the refusal proves routes are loaded.
 HEALTHCHECK_HOST = "egress-proxy-healthcheck.invalid"
@@ -118,6 +122,8 @@ class RouteTable:
             if route.auth is not None:
                 injected.add(route.auth.header.lower())
         self.injected_headers: frozenset[str] = frozenset(injected)
+        # Removed from every request before the route's own header is set.
+        self.stripped_headers: frozenset[str] = self.injected_headers | PROXY_ONLY_HEADERS
 
     def candidates(self, host: str) -> list[Route]:
         """Routes whose host pattern matches `host` (normalised), in file order.
@@ -739,7 +745,7 @@ class EgressProxy:
         assert self.table is not None
         headers = flow.request.headers
         # Only the route's own injection may carry these names: the next gate does not scan them.
-        for name in {k.lower() for k in headers.keys()} & self.table.injected_headers:
+        for name in {k.lower() for k in headers.keys()} & self.table.stripped_headers:
             del headers[name]
         flow.request.trailers = None
         auth = decision.route.auth if decision.route is not None else None
