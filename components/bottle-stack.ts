@@ -15,6 +15,7 @@ import { ALIASES } from "./naming";
 import { createNetworks } from "./networks/networks";
 import { renderPipelockYaml } from "./pipelock/config";
 import { createPipelock } from "./pipelock/pipelock";
+import { createSelfTest } from "./self-test/self-test";
 
 /** Arguments of {@link BottleStack}. The resource name is the bottle's name. */
 export interface BottleStackArgs {
@@ -56,6 +57,18 @@ export interface BottleStackArgs {
    * labels. Defaults to the Pulumi stack name.
    */
   stackName?: string;
+  /**
+   * Run the self-test on every `up` that creates or replaces a container: a throwaway probe
+   * on the agent network must find no direct way out (a public address, the host) and must
+   * get the egress proxy's 403 for a host outside the routes, or the deployment fails. Needs
+   * the `docker` CLI where Pulumi runs. Only for bottles with an agent. Defaults to true.
+   */
+  selfTest?: boolean;
+  /**
+   * The Docker engine the bottle's provider targets (`ssh://...`, `tcp://...`), for the
+   * self-test's `docker` CLI. Defaults to the local engine (or `DOCKER_HOST`).
+   */
+  dockerHost?: string;
 }
 
 /** Names of the bottle's Docker objects. */
@@ -104,6 +117,7 @@ export class BottleStack extends pulumi.ComponentResource {
         egressProxy: args.egressProxy,
         pipelock: args.pipelock,
         caValidityHours: args.caValidityHours,
+        selfTest: args.selfTest,
       },
       new Set(Object.keys(tokens)),
     );
@@ -165,6 +179,22 @@ export class BottleStack extends pulumi.ComponentResource {
         },
         this,
       );
+
+    if (agent && spec.selfTest) {
+      createSelfTest(
+        `${name}-self-test`,
+        {
+          stack,
+          bottle: spec.name,
+          agentNetwork: networks.agent,
+          probeImage: egressProxyImage,
+          proxyUrl: this.proxyUrl,
+          ...(args.dockerHost && { dockerHost: args.dockerHost }),
+          containers: [pipelock, egressProxy, agent],
+        },
+        this,
+      );
+    }
 
     this.egressProxyCaCert = egressProxyCa.certPem;
     this.pipelockCaCert = pipelockCa.certPem;

@@ -28,7 +28,8 @@ const egressProxyImageFor = (provider: docker.Provider | undefined): pulumi.Outp
 };
 
 const bottleStacks = spec.bottles.map((bottle) => {
-  const provider = providerFor(bottle.docker?.host ?? spec.docker?.host);
+  const dockerHost = bottle.docker?.host ?? spec.docker?.host;
+  const provider = providerFor(dockerHost);
   const used = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.token] : [])));
   return new BottleStack(
     bottle.name,
@@ -40,6 +41,8 @@ const bottleStacks = spec.bottles.map((bottle) => {
       pipelock: bottle.pipelock,
       caValidityHours: bottle.caValidityHours,
       egressProxyImage: bottle.egressProxy.image ? undefined : egressProxyImageFor(provider),
+      dockerHost,
+      selfTest: bottle.selfTest,
     },
     { providers: provider ? [provider] : [] },
   );

@@ -135,6 +135,7 @@ export const bottleSchema = z.strictObject({
     .optional(),
   caValidityHours: positiveInt(24, 10 * 8760).optional(),
   docker: dockerSchema.optional(),
+  selfTest: z.boolean().optional(),
 });
 
 export const stackSchema = z.strictObject({

@@ -66,6 +66,8 @@ export interface BottleSpec {
   pipelock: { image: string; memoryMb: number; settings: PipelockSettings };
   caValidityHours: number;
   docker?: { host: string };
+  /** Run the self-test on every up (bottles with an agent). */
+  selfTest: boolean;
 }
 
 export interface StackSpec {
@@ -211,6 +213,7 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
       settings: bottle.pipelock?.settings ?? {},
     },
     caValidityHours: bottle.caValidityHours ?? DEFAULT_CA_VALIDITY_HOURS,
+    selfTest: bottle.selfTest ?? true,
     ...(bottle.docker && { docker: bottle.docker }),
   };
 }

@@ -8,9 +8,11 @@
  * e2e-failclosed (an egress proxy given an invalid routes file by TEST fault injection).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/self-test/self-test";
 import { engineAnswers, engineVersion } from "./harness/docker-api";
 import { TEST_TOKENS } from "./harness/test-tokens";
 import { E2E_DIR, exec, filesContaining, harness, ipOn, labelled, network, Run, run, tcpProbe, waitFor, WORK_DIR } from "./support";
@@ -69,6 +71,7 @@ describe("a bottle realized on a real Docker engine", async () => {
   }
 
   const suiteStart = Date.now();
+  let mainUp: Run;
   let failClosedUp: Promise<Run>;
   let failClosedStart = 0;
 
@@ -90,6 +93,7 @@ describe("a bottle realized on a real Docker engine", async () => {
     const [main, side] = await Promise.all(
       [STACKS.main, STACKS.side].map((s) => harness(["up", "--stack", s, "--file", stackFile(s), "--state", state(s)])),
     );
+    mainUp = main!;
     assert.equal(main!.code, 0, `up ${STACKS.main} failed:\n${main!.stderr}`);
     assert.equal(side!.code, 0, `up ${STACKS.side} failed:\n${side!.stderr}`);
     for (const r of [main!, side!]) console.log(`# figure: ${/stack \S+ realized in [\d.]+ s/.exec(r.stdout)?.[0] ?? "(no timing printed)"}`);
@@ -112,6 +116,41 @@ describe("a bottle realized on a real Docker engine", async () => {
     await failClosedUp?.catch(() => undefined);
     for (const stack of Object.values(STACKS)) await harness(["cleanup", "--stack", stack]);
     console.log(`# figure: suite duration: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s`);
+  });
+
+  describe("self-test on every up", () => {
+    it("ran after alpha's containers were healthy and passed (beta has no agent, so no self-test)", () => {
+      assert.match(mainUp.stdout, /command alpha-self-test: bot-bottle self-test: ok \(3 direct routes closed, unrouted host refused\)/);
+      assert.doesNotMatch(mainUp.stdout, /command beta-self-test/);
+    });
+
+    it("fails the deployment when the agent network leaks (probe on a plain bridge network)", async () => {
+      const leaky = "e2e-selftest-leaky-net";
+      await run(["docker", "network", "rm", leaky]);
+      const created = await run(["docker", "network", "create", "--label", `bot-bottle.stack=${STACKS.main}`, leaky]);
+      assert.equal(created.code, 0, created.stderr);
+      try {
+        const r = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
+          env: {
+            ...process.env,
+            BOTTLE_STACK: STACKS.main,
+            BOTTLE_NAME: "selftest",
+            BOTTLE_AGENT_NETWORK: leaky,
+            BOTTLE_PROBE_IMAGE: "bot-bottle/egress-proxy:local",
+            BOTTLE_PROXY_URL: "http://egress-proxy:9099",
+            BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+          },
+          encoding: "utf8",
+          timeout: 120_000,
+        });
+        assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+        // The host answers through a plain bridge's gateway, and there is no egress proxy there.
+        assert.match(r.stderr, /FAIL: direct TCP to [\d.]+:9 reached something/);
+        assert.match(r.stderr, /FAIL: the egress proxy did not answer at http:\/\/egress-proxy:9099/);
+      } finally {
+        await run(["docker", "network", "rm", leaky]);
+      }
+    });
   });
 
   describe("allowed routes, end to end through the egress proxy and the pipelock stand-in", () => {

@@ -18,11 +18,18 @@ const realizer = () =>
 
 describe("e2e harness refuses what it does not implement", () => {
   it("an unknown resource type", async () => {
-    await assert.rejects(realizer().realize("command:local:Command", "self-test", { create: "true" }), /does not implement resource type command:local:Command/);
+    await assert.rejects(realizer().realize("command:remote:Command", "self-test", { create: "true" }), /does not implement resource type command:remote:Command/);
   });
 
   it("an unknown container field, before touching the engine", async () => {
     await assert.rejects(realizer().realize("docker:index/container:Container", "c", { name: "c", image: "x", readOnly: true }), /Container field\(s\): readOnly/);
+  });
+
+  it("an unknown command field, and a failing command fails the up", async () => {
+    await assert.rejects(realizer().realize("command:local:Command", "c", { create: "true", delete: "x" }), /Command field\(s\): delete/);
+    await assert.rejects(realizer().realize("command:local:Command", "c", { create: "echo no >&2; exit 3" }), /command c failed \(exit 3\):\nno/);
+    const ok = await realizer().realize("command:local:Command", "c", { create: 'echo "$X"', environment: { X: "from-env" } });
+    assert.equal(ok.outputs.stdout, "from-env\n");
   });
 
   it("an unknown upload field", async () => {

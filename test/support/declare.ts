@@ -30,6 +30,7 @@ export const TYPES = {
   cert: "tls:index/selfSignedCert:SelfSignedCert",
   image: "docker:index/image:Image",
   remoteImage: "docker:index/remoteImage:RemoteImage",
+  command: "command:local:Command",
 } as const;
 
 export async function declareBottle(

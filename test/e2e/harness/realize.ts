@@ -77,6 +77,8 @@ export class Realizer {
         return this.remoteImage(inputs);
       case "docker:index/container:Container":
         return this.container(inputs);
+      case "command:local:Command":
+        return this.command(name, inputs);
       default:
         throw new Error(`the e2e harness does not implement resource type ${type} (resource "${name}")`);
     }
@@ -124,6 +126,25 @@ export class Realizer {
     this.record({ kind: "image", name: imageName });
     const { Id } = await request<{ Id: string }>("GET", `/images/${encodeURIComponent(imageName)}/json`);
     return { id: Id, outputs: { ...inputs, repoDigest: Id } };
+  }
+
+  /**
+   * The command provider's create: `/bin/sh -c <create>` with `environment` added to this
+   * process's, failing the up on a non-zero exit. (No update/delete: the program sets none.)
+   */
+  private async command(name: string, inputs: Inputs) {
+    only(inputs, "Command", ["create", "environment", "triggers"]);
+    const run = spawnSync("/bin/sh", ["-c", String(inputs.create)], {
+      cwd: this.opts.repoRoot,
+      env: { ...process.env, ...(inputs.environment as Record<string, string> | undefined) },
+      encoding: "utf8",
+      maxBuffer: 16 << 20,
+      timeout: 300_000,
+    });
+    const output = this.redact(`${run.stdout ?? ""}${run.stderr ?? ""}`);
+    if (run.status !== 0) throw new Error(`command ${name} failed (exit ${run.status}):\n${tail(output, 30)}`);
+    this.opts.log?.(`command ${name}: ${output.trim()}`);
+    return { id: name, outputs: { ...inputs, stdout: run.stdout, stderr: run.stderr } };
   }
 
   private async remoteImage(inputs: Inputs) {

@@ -107,6 +107,7 @@ describe("validateStackConfig accepts and normalises", () => {
       egressProxy: { image: undefined, memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
+      selfTest: true,
     });
   });
 

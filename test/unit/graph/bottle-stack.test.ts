@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { BottleStackArgs } from "../../../components";
+import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/self-test/self-test";
 import { declareBottle, Declared, Registered, TYPES, unwrap } from "../../support/declare";
 
 const GITHUB_TOKEN = "ghp_unitTestTokenValue0123456789abcdefABCD";
@@ -175,6 +176,21 @@ describe("BottleStack resource graph", () => {
     assert.equal(container(d, "egress-proxy").image, "sha256:built-egress-proxy");
   });
 
+  test("a self-test runs a probe of the egress-proxy image on the agent network after the containers", () => {
+    const selfTest = d.find(TYPES.command, "coder-self-test").inputs;
+    assert.equal(selfTest.create, SELF_TEST_SCRIPT);
+    assert.deepEqual(selfTest.environment, {
+      BOTTLE_STACK: "dev",
+      BOTTLE_NAME: "coder",
+      BOTTLE_AGENT_NETWORK: "dev-coder-agent-net",
+      BOTTLE_PROBE_IMAGE: "sha256:built-egress-proxy",
+      BOTTLE_PROXY_URL: "http://egress-proxy:9099",
+      BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+    });
+    // Re-run whenever a container is replaced.
+    assert.deepEqual(selfTest.triggers, ["coder-pipelock-id", "coder-egress-proxy-id", "coder-agent-id"]);
+  });
+
   test("token values and private keys appear only inside secret values", () => {
     const plain = d.resources.flatMap((r: Registered) => plainStrings(r.inputs));
     for (const s of plain) {
@@ -224,9 +240,9 @@ describe("BottleStack changes", () => {
 });
 
 describe("BottleStack options", () => {
-  test("without an agent, no agent container is declared", async () => {
+  test("without an agent, no agent container and no self-test are declared", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }] });
-    assert.equal(d.resources.some((r) => r.name.endsWith("-agent")), false);
+    assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.type === TYPES.command), false);
     assert.equal(d.stack.dockerNames.agent, undefined);
   });
 
@@ -234,6 +250,13 @@ describe("BottleStack options", () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }], egressProxy: { image: "registry.example/egress-proxy@sha256:abc" } });
     assert.equal(d.resources.some((r) => r.type === TYPES.image), false);
     assert.equal(container(d, "egress-proxy").image, "registry.example/egress-proxy@sha256:abc");
+  });
+
+  test("the self-test can be turned off, and targets the bottle's engine", async () => {
+    const off = await declareBottle("gate", { routes: [{ host: "pypi.org" }], agent: { image: "x" }, selfTest: false });
+    assert.equal(off.resources.some((r) => r.type === TYPES.command), false);
+    const remote = await declareBottle("gate", { routes: [{ host: "pypi.org" }], agent: { image: "x" }, dockerHost: "ssh://deploy@box" });
+    assert.equal((remote.find(TYPES.command, "gate-self-test").inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
   });
 
   test("CA validity is configurable", async () => {

@@ -14,6 +14,7 @@ const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   egressProxy: { memoryMb: 256 },
   pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
   caValidityHours: 8760,
+  selfTest: true,
   ...extra,
 });
 
