@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readStackFile } from "../../infra/stack-file";
+import { mapSecretInputs } from "./secret-inputs";
 
 /** A resource the program declared, with its inputs as the engine would receive them. */
 export interface PlannedResource {
@@ -29,7 +30,6 @@ export interface Plan {
 }
 
 export const SECRET = "[secret]";
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 /** Thrown for a stack that cannot be planned; the message is meant for the user. */
@@ -109,7 +109,7 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
         type,
         name,
         ...(parent && { parent }),
-        inputs: redact(inputs, "", secretInputs, secrets) as Record<string, unknown>,
+        inputs: redact(inputs, secretInputs, secrets),
         secretInputs,
       };
     });
@@ -140,25 +140,17 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
  * Unwraps the mocks' secret markers, recording where they were, and replaces every known
  * secret value (inside any string) with `[secret]`.
  */
-function redact(value: unknown, at: string, secretPaths: string[], secrets: ReadonlySet<string>): unknown {
-  if (typeof value === "string") {
-    // Longest first: one placeholder can be a prefix of another (tokens.github, tokens.github-readonly).
-    let out = value;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join(SECRET);
-    return out;
-  }
-  if (Array.isArray(value)) return value.map((v, i) => redact(v, `${at}[${i}]`, secretPaths, secrets));
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    if (record[SECRET_SIG] !== undefined) {
+function redact(inputs: Record<string, unknown>, secretPaths: string[], secrets: ReadonlySet<string>): Record<string, unknown> {
+  // Longest first: one placeholder can be a prefix of another (tokens.github, tokens.github-readonly).
+  const known = [...secrets].sort((a, b) => b.length - a.length);
+  return mapSecretInputs(
+    inputs,
+    (inner, at) => {
       secretPaths.push(at);
-      return redact(record.value, at, secretPaths, secrets);
-    }
-    return Object.fromEntries(
-      Object.entries(record).map(([k, v]) => [k, redact(v, at ? `${at}.${k}` : k, secretPaths, secrets)]),
-    );
-  }
-  return value;
+      return inner;
+    },
+    (text) => known.reduce((out, secret) => out.split(secret).join(SECRET), text),
+  ) as Record<string, unknown>;
 }
 
 function renderedFiles(resources: PlannedResource[]): Record<string, Record<string, string>> {

@@ -5,9 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { BottleStack, BottleStackArgs } from "../../components";
-
-/** Pulumi's marker for a secret value inside registered inputs. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+import { mapSecretInputs } from "../../scripts/plan/secret-inputs";
 
 export interface Registered {
   type: string;
@@ -42,7 +40,7 @@ export async function declareBottle(
   await pulumi.runtime.setMocks(
     {
       newResource: ({ type, name: resourceName, inputs }) => {
-        resources.push({ type, name: resourceName, inputs: markSecrets(inputs) as Record<string, unknown> });
+        resources.push({ type, name: resourceName, inputs: mapSecretInputs(inputs, (secret) => ({ secret })) as Record<string, unknown> });
         const outputs: Record<string, unknown> = { ...inputs };
         if (type === TYPES.privateKey) outputs.privateKeyPem = `PRIVATE KEY OF ${resourceName}`;
         if (type === TYPES.cert) outputs.certPem = `CERTIFICATE OF ${resourceName}`;
@@ -74,14 +72,4 @@ export async function declareBottle(
 export async function unwrap<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
   const value = await new Promise<T>((resolve) => output.apply((v) => resolve(v)));
   return { value, secret: await pulumi.isSecret(output) };
-}
-
-function markSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(markSecrets);
-  if (typeof value === "object" && value !== null) {
-    const record = value as Record<string, unknown>;
-    if (record[SECRET_SIG] !== undefined) return { secret: markSecrets(record.value) };
-    return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, markSecrets(v)]));
-  }
-  return value;
 }

@@ -8,11 +8,10 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pack } from "tar-stream";
+import { mapSecretInputs, stringsIn } from "../../../scripts/plan/secret-inputs";
 import { call, containerLogs, labelFilter, request } from "./docker-api";
 import { privateKey, PrivateKeyInputs, selfSignedCert, SelfSignedCertInputs } from "./tls";
 
-/** Pulumi's marker for a secret value inside registered inputs. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** A Docker object the harness made, in creation order (the state a destroy works from). */
 export type Created =
@@ -54,7 +53,7 @@ export class Realizer {
 
   /** Realizes one registered resource; returns the provider's outputs. */
   async realize(type: string, name: string, raw: Inputs): Promise<{ id: string; outputs: Inputs }> {
-    const inputs = this.unwrap(raw) as Inputs;
+    const inputs = this.unwrap(raw);
     switch (type) {
       case "pulumi:pulumi:Stack":
       case "bot-bottle:index:BottleStack":
@@ -283,18 +282,12 @@ export class Realizer {
   }
 
   /** Unwraps the mocks' secret markers, remembering every secret string. */
-  private unwrap(value: unknown, secret = false): unknown {
-    if (typeof value === "string") {
-      if (secret && value.length > 0) this.secrets.add(value);
-      return value;
-    }
-    if (Array.isArray(value)) return value.map((v) => this.unwrap(v, secret));
-    if (typeof value === "object" && value !== null) {
-      const record = value as Record<string, unknown>;
-      if (record[SECRET_SIG] !== undefined) return this.unwrap(record.value, true);
-      return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, this.unwrap(v, secret)]));
-    }
-    return value;
+  /** Unwraps the mocks' secret markers, remembering every secret string for redaction. */
+  private unwrap(raw: Inputs): Inputs {
+    return mapSecretInputs(raw, (inner) => {
+      for (const text of stringsIn(inner)) if (text.length > 0) this.secrets.add(text);
+      return inner;
+    }) as Inputs;
   }
 }
 
