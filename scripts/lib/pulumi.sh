@@ -1,0 +1,73 @@
+# Sourced by the project's scripts: puts a Pulumi CLI (>= PULUMI_MIN_VERSION) first on PATH
+# and says which CLI and which providers will be used. Never silent.
+#
+#   1. a `pulumi` already on PATH (Pulumi's installer: https://www.pulumi.com/docs/install/)
+#      is used as is; its providers are the plugins it installs on first use;
+#   2. otherwise, when BOT_BOTTLE_PULUMI_BUNDLE names a toolchain tarball (one directory
+#      `pulumi-toolchain/bin/` with the CLI, the Node.js language host and the docker, tls and
+#      command providers, for machines that cannot download them), it is checked against
+#      BOT_BOTTLE_PULUMI_BUNDLE_SHA256 when that is set, unpacked once into
+#      .tools/pulumi-toolchain-<sha256 prefix>/ and put first on PATH; its providers are found
+#      on PATH and plugin downloads are turned off.
+# Returns non-zero with a message when neither gives a CLI.
+PULUMI_MIN_VERSION=3.259.0
+export PULUMI_SKIP_UPDATE_CHECK=1
+
+_pulumi_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+_pulumi_version_ok() { # version
+  [ "$(printf '%s\n%s\n' "$PULUMI_MIN_VERSION" "$1" | sort -V | head -n 1)" = "$PULUMI_MIN_VERSION" ]
+}
+
+_pulumi_from_bundle() {
+  local bundle="$BOT_BOTTLE_PULUMI_BUNDLE" sum dir
+  [ -f "$bundle" ] || { echo "pulumi: BOT_BOTTLE_PULUMI_BUNDLE=$bundle is not a file" >&2; return 1; }
+  sum="$(sha256sum "$bundle" | cut -d' ' -f1)"
+  if [ -n "${BOT_BOTTLE_PULUMI_BUNDLE_SHA256:-}" ] && [ "$sum" != "$BOT_BOTTLE_PULUMI_BUNDLE_SHA256" ]; then
+    echo "pulumi: $bundle has sha256 $sum, expected BOT_BOTTLE_PULUMI_BUNDLE_SHA256=$BOT_BOTTLE_PULUMI_BUNDLE_SHA256" >&2
+    return 1
+  fi
+  dir="$_pulumi_repo/.tools/pulumi-toolchain-${sum:0:12}"
+  if [ ! -x "$dir/pulumi-toolchain/bin/pulumi" ]; then
+    echo "pulumi: unpacking $bundle (sha256 $sum) into ${dir#"$_pulumi_repo"/}" >&2
+    rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+    tar -xzf "$bundle" -C "$dir.partial" || { echo "pulumi: cannot unpack $bundle" >&2; return 1; }
+    [ -x "$dir.partial/pulumi-toolchain/bin/pulumi" ] \
+      || { echo "pulumi: $bundle has no pulumi-toolchain/bin/pulumi" >&2; return 1; }
+    rm -rf "$dir" && mv "$dir.partial" "$dir"
+  fi
+  export PATH="$dir/pulumi-toolchain/bin:$PATH"
+  # Providers come from PATH (ambient plugins); nothing may be downloaded.
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+  echo "pulumi: using the toolchain from $bundle (sha256 $sum)" >&2
+}
+
+_pulumi_setup() {
+  local version providers p
+  if ! command -v pulumi >/dev/null 2>&1; then
+    if [ -z "${BOT_BOTTLE_PULUMI_BUNDLE:-}" ]; then
+      echo "pulumi: no Pulumi CLI on PATH; install it (https://www.pulumi.com/docs/install/), or set BOT_BOTTLE_PULUMI_BUNDLE to a toolchain tarball" >&2
+      return 1
+    fi
+    _pulumi_from_bundle || return 1
+  fi
+  version="$(pulumi version 2>/dev/null)" || { echo "pulumi: '$(command -v pulumi) version' failed" >&2; return 1; }
+  version="${version#v}"
+  _pulumi_version_ok "$version" \
+    || { echo "pulumi: $(command -v pulumi) is $version; bot-bottle needs >= $PULUMI_MIN_VERSION" >&2; return 1; }
+  providers=""
+  for p in docker tls command; do
+    if command -v "pulumi-resource-$p" >/dev/null 2>&1; then
+      providers="$providers $p=$(command -v "pulumi-resource-$p")"
+    else
+      providers="$providers $p=(plugin, installed by the CLI on first use)"
+    fi
+  done
+  echo "pulumi: CLI $version at $(command -v pulumi); providers:$providers" >&2
+}
+
+_pulumi_setup
+_pulumi_status=$?
+unset -f _pulumi_setup _pulumi_from_bundle
+unset _pulumi_repo
+return "$_pulumi_status"
