@@ -148,7 +148,7 @@ export class BottleStack extends pulumi.ComponentResource {
       this,
     );
     const egressProxyImage =
-      spec.egressProxy.image ?? args.egressProxyImage ?? buildEgressProxyImage(`${name}-egress-proxy-image`, { parent: this }).repoDigest;
+      spec.egressProxy.image ?? args.egressProxyImage ?? buildEgressProxyImage(`${name}-egress-proxy-image`, stack, { parent: this }).repoDigest;
     const egressProxy = createEgressProxy(
       `${name}-egress-proxy`,
       {

@@ -22,7 +22,7 @@ const images = new Map<docker.Provider | undefined, pulumi.Output<string>>();
 const egressProxyImageFor = (provider: docker.Provider | undefined): pulumi.Output<string> => {
   if (!images.has(provider)) {
     const name = `egress-proxy-image${provider ? `-${[...providers.values()].indexOf(provider)}` : ""}`;
-    images.set(provider, buildEgressProxyImage(name, { provider }).repoDigest);
+    images.set(provider, buildEgressProxyImage(name, pulumi.getStack(), { provider }).repoDigest);
   }
   return images.get(provider)!;
 };

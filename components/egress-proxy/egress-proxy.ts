@@ -26,15 +26,16 @@ export const EGRESS_PROXY_PATHS = {
 const MITMPROXY_UID = "1000";
 
 /**
- * Builds the egress-proxy image from its Dockerfile on the target engine. The context is
- * relative to the project root (Pulumi's working directory), so state does not depend on
- * where the repository is checked out.
+ * Builds the egress-proxy image from its Dockerfile on the target engine, tagged
+ * `bot-bottle/egress-proxy:<stack>` so that stacks sharing an engine never retag each other's
+ * image (containers run it by id). The context is relative to the project root (Pulumi's
+ * working directory), so state does not depend on where the repository is checked out.
  */
-export function buildEgressProxyImage(name: string, opts: pulumi.CustomResourceOptions): docker.Image {
+export function buildEgressProxyImage(name: string, stack: string, opts: pulumi.CustomResourceOptions): docker.Image {
   return new docker.Image(
     name,
     {
-      imageName: "bot-bottle/egress-proxy:local",
+      imageName: `bot-bottle/egress-proxy:${stack}`,
       build: { context: path.relative(process.cwd(), EGRESS_PROXY_IMAGE_CONTEXT) || ".", target: "runtime" },
       skipPush: true,
     },
