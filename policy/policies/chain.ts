@@ -2,7 +2,7 @@
  * The chain agent -> egress proxy -> pipelock: the egress proxy forwards everything through its
  * own bottle's pipelock, never straight out.
  */
-import { StackValidationPolicy } from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     ROLES,
     TOPOLOGY,
@@ -30,8 +30,7 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
     name: "egress-proxy-chains-through-pipelock",
     description:
         "The egress proxy must run in upstream mode through its own bottle's pipelock: its " +
-        `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream} and the image's entrypoint (which applies ` +
-        "it) is not overridden, it shares the bottle's egress network " +
+        `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream}, it shares the bottle's egress network ` +
         "with that pipelock, and on that network the alias 'pipelock' belongs to the pipelock container " +
         "alone. Without this the egress proxy dials destinations itself and the second gate (DLP, " +
         "allowlist) silently sees nothing - the 'proxy bypasses pipelock' regression.",
@@ -55,16 +54,6 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
                         proxy.urn,
                     );
                 }
-            }
-
-            const entrypoints = stringsOf(proxy.props, "entrypoints");
-            if (entrypoints !== UNKNOWN && entrypoints.length > 0) {
-                reportViolation(
-                    `Egress proxy '${name}' overrides the image's entrypoint with [${entrypoints.join(" ")}]; the ` +
-                        `image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode. Remove ` +
-                        `entrypoints.`,
-                    proxy.urn,
-                );
             }
 
             const bottle = bottleOf(proxy.props);
@@ -117,6 +106,35 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
                     }
                 }
             }
+        }
+    },
+};
+
+/**
+ * The egress proxy keeps its image's entrypoint, which is what turns the upstream setting into
+ * upstream mode. A resource policy on purpose: it reads the inputs the program declares. A
+ * stack policy would see a deployed container's outputs, where the provider reports the
+ * image's own entrypoint as if it had been declared.
+ */
+export const egressProxyKeepsImageEntrypoint: ResourceValidationPolicy = {
+    name: "egress-proxy-keeps-image-entrypoint",
+    description:
+        "The egress proxy must not override its image's entrypoint: the entrypoint validates the " +
+        `configuration and turns ${TOPOLOGY.upstreamEnv} into upstream mode through pipelock. An override ` +
+        "could start mitmproxy without the routes addon or without the upstream, so the gate or the " +
+        "second gate silently disappears.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
+            return;
+        }
+        const entrypoints = stringsOf(args.props, "entrypoints");
+        if (entrypoints !== UNKNOWN && entrypoints.length > 0) {
+            reportViolation(
+                `Egress proxy '${dockerName(args)}' overrides the image's entrypoint with [${entrypoints.join(" ")}]; ` +
+                    `the image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode. Remove ` +
+                    `entrypoints.`,
+            );
         }
     },
 };

@@ -5,7 +5,7 @@
 import { Policies } from "@pulumi/policy";
 import { agentContainerHardened, agentOnlyInternalNetworks } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
-import { egressProxyChainsThroughPipelock } from "./chain";
+import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
@@ -19,6 +19,7 @@ export const policies: Policies = [
     innerNetworksInternal,
     onlyPipelockReachesOutside,
     egressProxyChainsThroughPipelock,
+    egressProxyKeepsImageEntrypoint,
     credentialsAreSecret,
     caKeyStrength,
     caValidityMax,

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { egressProxyChainsThroughPipelock } from "../policies/chain";
+import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "../policies/chain";
 import { bottleGraph, container, find } from "./fixtures";
-import { runStackPolicy } from "./util";
+import { runResourcePolicy, runStackPolicy } from "./util";
 
 /** Sets (or, with undefined, removes) EGRESS_PROXY_UPSTREAM_PROXY on the egress proxy. */
 function setUpstream(graph: ReturnType<typeof bottleGraph>, value: string | undefined): void {
@@ -43,15 +43,11 @@ describe("egress-proxy-chains-through-pipelock", () => {
         assert.match(violations[0], /has EGRESS_PROXY_UPSTREAM_PROXY=, so it does not forward through pipelock/);
     });
 
-    it("rejects an entrypoint override that would ignore the upstream setting", async () => {
+    it("ignores entrypoints: a deployed container reports its image's own entrypoint as an output", async () => {
         const graph = bottleGraph();
-        container(graph, "egress-proxy").props.entrypoints = ["/opt/venv/bin/mitmdump", "--listen-port", "9099"];
+        container(graph, "egress-proxy").props.entrypoints = ["/opt/venv/bin/python", "/opt/egress-proxy/entrypoint.py"];
         const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
-        assert.deepEqual(violations, [
-            "Egress proxy 'dev-reviewer-egress-proxy' overrides the image's entrypoint with [/opt/venv/bin/mitmdump " +
-                "--listen-port 9099]; the image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream " +
-                "mode. Remove entrypoints.",
-        ]);
+        assert.deepEqual(violations, []);
     });
 
     it("rejects an upstream that is not pipelock", async () => {
@@ -120,5 +116,30 @@ describe("egress-proxy-chains-through-pipelock", () => {
         const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
         assert.equal(violations.length, 1);
         assert.match(violations[0], /has no pipelock container in its bottle \('dev\/reviewer'\)/);
+    });
+});
+
+describe("egress-proxy-keeps-image-entrypoint", () => {
+    it("passes an egress proxy that declares no entrypoint", async () => {
+        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, container(bottleGraph(), "egress-proxy"));
+        assert.deepEqual(violations, []);
+    });
+
+    it("rejects a declared entrypoint override that would ignore the upstream setting", async () => {
+        const proxy = container(bottleGraph(), "egress-proxy");
+        proxy.props.entrypoints = ["/opt/venv/bin/mitmdump", "--listen-port", "9099"];
+        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, proxy);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' overrides the image's entrypoint with [/opt/venv/bin/mitmdump " +
+                "--listen-port 9099]; the image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream " +
+                "mode. Remove entrypoints.",
+        ]);
+    });
+
+    it("does not apply to other containers", async () => {
+        const pipelock = container(bottleGraph(), "pipelock");
+        pipelock.props.entrypoints = ["/pipelock"];
+        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, pipelock);
+        assert.deepEqual(violations, []);
     });
 });
