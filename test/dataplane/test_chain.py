@@ -31,10 +31,22 @@ def upstream_mode_env(pipelock: Proxy, upstream_ca: Path) -> dict[str, str]:
     }
 
 
+STANDIN = Path(__file__).resolve().parent / "pipelock_standin.py"
+
+
 @pytest.fixture(scope="module")
 def chain(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki) -> tuple[Proxy, Proxy]:
-    # The stand-in: no addon, intercepts TLS with its own CA, trusts the test CA upstream.
-    pipelock = proxies.start(None, addon=False, extra=["--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
+    # The stand-in: refuses like pipelock (pipelock_standin.py), intercepts TLS with its own CA,
+    # trusts the test CA upstream. Tunnels to the h2 upstream's port are refused at CONNECT.
+    pipelock = proxies.start(
+        None,
+        addon=False,
+        extra=[
+            "-s", str(STANDIN),
+            "--set", f"standin_refuse_connect_port={upstreams['h2'].port}",
+            "--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}",
+        ],
+    )  # fmt: skip
     assert wait_for(lambda: pipelock.ca_cert.exists())
     gate = proxies.start(standard_routes(upstreams), env=upstream_mode_env(pipelock, pipelock.ca_cert))
     return gate, pipelock
@@ -103,3 +115,65 @@ def test_gate_refuses_an_upstream_proxy_it_does_not_trust(
     assert up.requests_for(m) == []
     for token in TOKENS.values():
         assert token not in gate.output() and token not in pipelock.output()
+
+
+# --------------------------------------------------------------------------- pipelock's refusals
+
+
+def test_an_in_band_refusal_by_pipelock_reaches_the_agent_as_its_one_line_reason(
+    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
+) -> None:
+    gate, _ = chain
+    up = upstreams["tls"]
+    m = marker()
+    body = b'{"key": "AKIAIOSFODNN7EXAMPLE"}'
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"POST /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body,
+    )
+    assert (resp.status, resp.text) == (403, "pipelock: blocked: request body contains secret: AWS Access ID\n")
+    assert dict(resp.headers)["Content-Type"].startswith("text/plain")
+    assert up.requests_for(m) == []
+    lines = [d for d in gate.decisions() if d["path"] == f"/user/{m}"]
+    assert [(d["decision"], d["by"]) for d in lines] == [("allow", "egress-proxy"), ("deny", "pipelock")]
+    assert lines[1]["reason"] == "refused"
+
+
+def test_a_plain_http_refusal_by_pipelock_is_mapped_too(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
+    gate, _ = chain
+    m = marker()
+    resp = http_request(gate.port, "POST", f"http://localhost:{upstreams['plain'].port}/user/{m}", body=b"AKIA0000")
+    assert (resp.status, resp.text) == (403, "pipelock: blocked: request body contains secret: AWS Access ID\n")
+    assert upstreams["plain"].requests_for(m) == []
+
+
+def test_pipelocks_rate_limit_stays_a_429_that_says_so(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
+    gate, _ = chain
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/user/rate-limited-{m}")
+    assert (resp.status, resp.text) == (429, "pipelock: blocked: rate limit exceeded for localhost\n")
+    [line] = [d for d in gate.decisions() if d["path"] == f"/user/rate-limited-{m}" and d["by"] == "pipelock"]
+    assert (line["decision"], line["reason"]) == ("deny", "rate limited")
+
+
+def test_a_tunnel_pipelock_refuses_at_connect_gets_a_403_naming_pipelock_not_a_502_page(
+    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
+) -> None:
+    gate, _ = chain
+    up = upstreams["h2"]
+    m = marker()
+    resp = tunnel_request(
+        gate.port,
+        f"localhost:{up.port}",
+        gate.ca_cert,
+        f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode(),
+    )
+    assert resp.status == 403, resp.text
+    assert resp.text.startswith(f"pipelock: refused the connection to localhost:{up.port} (")
+    assert resp.text.count("\n") == 1
+    assert dict(resp.headers)["Connection"] == "close"
+    [line] = [d for d in gate.decisions() if d["path"] == f"/user/{m}" and d["by"] == "pipelock"]
+    assert (line["decision"], line["reason"]) == ("deny", "tunnel refused")
+    assert up.requests_for(m) == []

@@ -72,6 +72,12 @@ METADATA_KEY = "egress_proxy"
 HEALTHCHECK_HOST = "egress-proxy-healthcheck.invalid"
 HEALTHCHECK_MESSAGE = f"egress-proxy: healthcheck: routes loaded, {HEALTHCHECK_HOST} refused"
 
+# pipelock (the next gate, in upstream mode) refuses in-band with one short text/plain line
+# starting like this: 403 for its checks, 429 for its rate limit, 503 for its kill switch.
+PIPELOCK_REFUSAL_PREFIXES = (b"blocked: ", b"CONNECT blocked: ", b"airlock: ", b"authority mismatch", b"kill switch active")
+PIPELOCK_REFUSAL_STATUSES = frozenset({403, 429, 503})
+PIPELOCK_REFUSAL_MAX_BYTES = 1024
+
 
 class RoutesError(Exception):
     """A routes.yaml problem. The message names file, route and key, never a token value."""
@@ -104,6 +110,7 @@ class Decision:
     reason: str  # stable, for the log
     message: str  # one line for the agent
     route: Route | None
+    by: str = "egress-proxy"  # the gate that decided
 
 
 class RouteTable:
@@ -182,6 +189,36 @@ class RouteTable:
 def _deny(reason: str, detail: str, host: str | None = None) -> Decision:
     where = f" for {host}" if host else ""
     return Decision(False, reason, f"egress-proxy: {reason}{where}: {detail}", None)
+
+
+def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Decision | None:
+    """The decision to record if a response is pipelock's own refusal, else None.
+
+    Recognised by pipelock's answer format (status, text/plain, one line with a known
+    prefix): an upstream that answers exactly like pipelock is logged as pipelock, which
+    is harmless, since it is a refusal either way.
+    """
+    if status not in PIPELOCK_REFUSAL_STATUSES or body is None or len(body) > PIPELOCK_REFUSAL_MAX_BYTES:
+        return None
+    if not content_type.startswith("text/plain"):
+        return None
+    line = body.strip()
+    if b"\n" in line or not line.startswith(PIPELOCK_REFUSAL_PREFIXES):
+        return None
+    reason = "rate limited" if status == 429 else "refused"
+    return Decision(False, reason, f"pipelock: {_printable_line(line)}", None, by="pipelock")
+
+
+def pipelock_tunnel_refusal(host: str, port: int) -> Decision:
+    """pipelock refused the CONNECT for a tunnel; mitmproxy does not pass its reason on."""
+    return Decision(
+        False,
+        "tunnel refused",
+        f"pipelock: refused the connection to {host}:{port} (not in its allowlist, an address it treats as "
+        "private (SSRF), or its rate limit; pipelock's log has the reason)",
+        None,
+        by="pipelock",
+    )
 
 
 def path_allowed(path: str, allowlist: Iterable[str]) -> bool:
@@ -479,6 +516,11 @@ def _printable(raw: bytes) -> str:
     return "".join(chr(b) if 0x20 < b < 0x7F else f"\\x{b:02x}" for b in raw)
 
 
+def _printable_line(raw: bytes) -> str:
+    """Like _printable, but keeps spaces: a sentence from the next gate."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
+
+
 def _fail_closed_http(hook: F) -> F:
     """Turn any exception in an HTTP hook into a refusal: mitmproxy itself would log and forward."""
 
@@ -663,6 +705,12 @@ class EgressProxy:
         if not decision.allowed:
             self._refuse(flow, decision)
             return
+        if self.upstream_proxies and _tunnel_refused_upstream(flow):
+            # The next gate refused this tunnel while the agent's TLS handshake was under way.
+            refusal = pipelock_tunnel_refusal(host, req.port)
+            self._log(refusal, host, req.port, req.method, path)
+            self._refuse(flow, refusal, headers={"Connection": "close"})
+            return
         flow.metadata[METADATA_KEY] = decision
         # Connect to the checked name; also rewrites Host/:authority to its canonical form.
         req.host = host
@@ -685,6 +733,26 @@ class EgressProxy:
             flow.kill()
 
     @_fail_closed_http
+    def response(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if not self.upstream_proxies or resp is None:
+            return
+        refusal = pipelock_refusal(resp.status_code, resp.headers.get("content-type", ""), resp.raw_content)
+        if refusal is not None:
+            req = flow.request
+            self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
+            self._refuse(flow, refusal, status=403 if resp.status_code == 403 else resp.status_code)
+
+    @_fail_closed_http
+    def error(self, flow: http.HTTPFlow) -> None:
+        # A tunnel pipelock refused when mitmproxy (re)connected for a request: the agent gets
+        # mitmproxy's 502 page, which its error hook cannot replace; the log says who refused.
+        if flow.error is not None and "refused HTTP CONNECT request" in flow.error.msg:
+            req = flow.request
+            refusal = pipelock_tunnel_refusal(req.host, req.port)
+            self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
+
+    @_fail_closed_http
     def websocket_start(self, flow: http.HTTPFlow) -> None:
         decision = flow.metadata.get(METADATA_KEY)
         if not isinstance(decision, Decision) or not decision.allowed:
@@ -696,7 +764,7 @@ class EgressProxy:
         raw_path = req.data.path
         query = raw_path.find(b"?")
         path_bytes = raw_path if query == -1 else raw_path[:query]
-        path = _printable(path_bytes)
+        path = _log_path(raw_path)
         host = normalize_host(req.host)
         shown = host or _printable(req.host.encode("utf-8", "surrogateescape"))
         if self.table is None:
@@ -755,12 +823,12 @@ class EgressProxy:
     # ---- helpers
 
     @staticmethod
-    def _refuse(flow: http.HTTPFlow, decision: Decision, status: int = 403) -> None:
+    def _refuse(flow: http.HTTPFlow, decision: Decision, status: int = 403, headers: Mapping[str, str] | None = None) -> None:
         flow.metadata[METADATA_KEY] = decision
         flow.response = http.Response.make(
             status,
             (decision.message + "\n").encode("ascii", "backslashreplace"),
-            {"Content-Type": "text/plain; charset=utf-8"},
+            {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
         )
 
     def _internal_error(self, flow: http.HTTPFlow, hook: str, error: Exception) -> None:
@@ -784,6 +852,7 @@ class EgressProxy:
         line = json.dumps(
             {
                 "decision": "allow" if decision.allowed else "deny",
+                "by": decision.by,
                 "reason": decision.reason,
                 "route": decision.route.index if decision.route is not None else None,
                 "host": host,
@@ -803,6 +872,27 @@ class EgressProxy:
 
     def udp_start(self, flow: Any) -> None:
         flow.kill()
+
+
+def _log_path(raw_path: bytes) -> str:
+    """The request path as the decision log shows it: without the query, printable."""
+    query = raw_path.find(b"?")
+    return _printable(raw_path if query == -1 else raw_path[:query])
+
+
+def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:
+    """True if mitmproxy already tried to open this tunnel's upstream connection (it does so
+    during the agent's TLS handshake) and the upstream proxy refused the CONNECT: the tunnel
+    layer closes the server connection it had started, without a TLS setup or an error of
+    its own (a TCP or TLS failure would leave one of those)."""
+    server = flow.server_conn
+    return (
+        flow.request.scheme == "https"
+        and server.timestamp_start is not None
+        and server.timestamp_tls_setup is None
+        and server.error is None
+        and not server.connected
+    )
 
 
 def _refusing_tls() -> SSL.Connection:
