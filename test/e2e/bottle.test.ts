@@ -1,32 +1,24 @@
 /**
- * End-to-end suite (tier 4, test/e2e/README.md): realizes the REAL program's stacks on the
- * local Docker engine with the test harness, then checks from inside the containers that the
- * bottle holds. pipelock is played by a clearly-labelled STAND-IN (images/pipelock-standin)
- * until the real binary can be built; nothing here tests pipelock's own behaviour.
- *
- * Stacks: e2e (bottles alpha with an agent, and beta), e2e-side (a second stack beside it),
- * e2e-failclosed (an egress proxy given an invalid routes file by TEST fault injection).
+ * Tier 4, the data plane of real bottles: stacks `main` and `side` (stacks.ts) deployed with a
+ * real `pulumi up` on the Docker engine, with the real egress proxy and the real pipelock, then
+ * checked from inside the agent: allowed routes with the credential injected outside the
+ * agent, every refusal by either gate, no credential in the agent, no way around the gates,
+ * bottles and stacks apart from each other. `pulumi destroy` at the end.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/self-test/self-test";
-import { engineAnswers, engineVersion } from "./harness/docker-api";
-import { TEST_TOKENS } from "./harness/test-tokens";
-import { E2E_DIR, exec, filesContaining, harness, ipOn, labelled, network, Run, run, tcpProbe, waitFor, WORK_DIR } from "./support";
+import { filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
+import { exec, run, waitFor } from "./support/process";
+import { e2eRun } from "./support/run-env";
+import { tail, TestStack } from "./support/stack";
+import { TEST_TOKENS } from "./support/tokens";
+import { mainStack, sideStack } from "./stacks";
 
-const STACKS = { main: "e2e", side: "e2e-side", failClosed: "e2e-failclosed" } as const;
-const UPSTREAM = "e2e-upstream";
-const FAIL_PROBE = "e2e-failclosed-probe";
-const AGENT = "e2e-alpha-agent";
-const EGRESS = "e2e-alpha-egress-proxy";
-const PIPELOCK = "e2e-alpha-pipelock"; // the stand-in
-const VENV_PY = "/opt/venv/bin/python"; // python in the egress-proxy and stand-in images
-const PUBLIC_IP = "1.1.1.1"; // a connect attempt only, from the isolated agent; must fail
-const state = (stack: string) => path.join(WORK_DIR, `${stack}.state.json`);
-const stackFile = (stack: string) => path.join(E2E_DIR, `Pulumi.${stack}.yaml`);
+const VENV_PY = "/opt/venv/bin/python"; // python in the egress-proxy image
+const PUBLIC_IP = "1.1.1.1"; // a connect attempt only, from the isolated bottle; must fail
 
 interface Recorded {
   scheme: string;
@@ -35,108 +27,99 @@ interface Recorded {
   host: string;
   path: string;
   headers: [string, string][];
-}
-
-/** What the test upstream recorded for `path` (a unique path per test). */
-async function recordedFor(urlPath: string): Promise<Recorded[]> {
-  const r = await exec(UPSTREAM, ["cat", "/var/log/upstream/requests.jsonl"]);
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Recorded)
-    .filter((rec) => rec.path === urlPath);
-}
-
-/** curl from the agent (its env points it at the egress proxy and its CA); body then status. */
-async function agentCurl(args: string[]): Promise<{ body: string; status: string; connect: string; run: Run }> {
-  const r = await exec(AGENT, ["curl", "-sS", "--max-time", "20", "-w", "\n%{http_code} %{http_connect}", ...args], { timeoutMs: 40_000 });
-  const lines = r.stdout.split("\n");
-  const [status = "", connect = ""] = (lines.pop() ?? "").split(" ");
-  return { body: lines.join("\n"), status, connect, run: r };
+  body: string;
 }
 
 const header = (rec: Recorded, name: string) => rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;
 
-describe("a bottle realized on a real Docker engine", async () => {
-  if (!(await engineAnswers())) {
-    const why = "no Docker engine answers on /var/run/docker.sock (start one: scripts/docker/ensure-engine)";
-    if (process.env.BOTTLE_E2E === "required") {
-      it("needs a Docker engine (BOTTLE_E2E=required)", () => assert.fail(why));
-    } else {
-      it(`end-to-end suite SKIPPED: ${why}; set BOTTLE_E2E=required to make this an error`, { skip: true }, () => {});
-    }
-    return;
+describe("bottles deployed by pulumi up, checked from inside", () => {
+  const { id } = e2eRun();
+  let main: TestStack;
+  let side: TestStack;
+  let mainUp = "";
+  // Docker names: <stack>-<bottle>-<role>.
+  const names = (stack: string, bottle: string) => ({
+    agent: `${stack}-${bottle}-agent`,
+    egressProxy: `${stack}-${bottle}-egress-proxy`,
+    pipelock: `${stack}-${bottle}-pipelock`,
+    agentNet: `${stack}-${bottle}-agent-net`,
+    egressNet: `${stack}-${bottle}-egress-net`,
+    outboundNet: `${stack}-${bottle}-outbound-net`,
+  });
+  let alpha: ReturnType<typeof names>;
+  const upstream = `e2e-${id}-upstream`;
+
+  /** What the test upstream recorded for `path` (a unique path per test). */
+  async function recordedFor(urlPath: string): Promise<Recorded[]> {
+    const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
+    if (r.code !== 0) return [];
+    return r.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Recorded)
+      .filter((rec) => rec.path === urlPath);
   }
 
-  const suiteStart = Date.now();
-  let mainUp: Run;
-  let failClosedUp: Promise<Run>;
-  let failClosedStart = 0;
+  /** curl from the agent (its env points it at the egress proxy and its CA); body, status, CONNECT status. */
+  async function agentCurl(args: string[]) {
+    const r = await exec(alpha.agent, ["curl", "-sS", "--max-time", "20", "-w", "\n%{http_code} %{http_connect} %{content_type}", ...args], { timeoutMs: 40_000 });
+    const lines = r.stdout.split("\n");
+    const [status = "", connect = "", contentType = ""] = (lines.pop() ?? "").split(" ");
+    return { body: lines.join("\n"), status, connect, contentType, run: r };
+  }
 
   before(async () => {
-    console.log(`# engine: Docker ${await engineVersion()}`);
-    // Leftovers of an interrupted run would collide on names.
-    await run(["docker", "rm", "-f", UPSTREAM, FAIL_PROBE]);
-    for (const stack of Object.values(STACKS)) {
-      const r = await harness(["cleanup", "--stack", stack]);
-      assert.equal(r.code, 0, r.stderr);
-    }
-    // The fail-closed bottle waits out the egress proxy's health timeout: start it first, in parallel.
-    failClosedStart = Date.now();
-    failClosedUp = harness([
-      "up", "--stack", STACKS.failClosed, "--file", stackFile(STACKS.failClosed), "--state", state(STACKS.failClosed),
-      "--fault-upload", `${STACKS.failClosed}-gamma-egress-proxy:/etc/egress-proxy/routes.yaml`,
-    ]); // fmt: skip
-    const started = Date.now();
-    const [main, side] = await Promise.all(
-      [STACKS.main, STACKS.side].map((s) => harness(["up", "--stack", s, "--file", stackFile(s), "--state", state(s)])),
-    );
-    mainUp = main!;
-    assert.equal(main!.code, 0, `up ${STACKS.main} failed:\n${main!.stderr}`);
-    assert.equal(side!.code, 0, `up ${STACKS.side} failed:\n${side!.stderr}`);
-    for (const r of [main!, side!]) console.log(`# figure: ${/stack \S+ realized in [\d.]+ s/.exec(r.stdout)?.[0] ?? "(no timing printed)"}`);
-    console.log(`# figure: both stacks healthy (e2e: 2 bottles, 5 containers; e2e-side: 1 bottle, 2 containers): ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    [main, side] = await Promise.all([TestStack.create("main", mainStack(), TEST_TOKENS), TestStack.create("side", sideStack())]);
+    alpha = names(main.name, "alpha");
+    const [mainResult, sideResult] = await Promise.all([main.up(), side.up()]);
+    assert.ok(mainResult.ok, `up ${main.name} failed:\n${tail(mainResult.output)}`);
+    assert.ok(sideResult.ok, `up ${side.name} failed:\n${tail(sideResult.output)}`);
+    mainUp = mainResult.output;
+    console.log(`# figure: pulumi up, stack main (2 bottles, 5 containers, egress-proxy image built by the program): ${mainResult.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up, stack side (1 bottle, 2 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
 
-    const up = await run([
-      "docker", "run", "-d", "--name", UPSTREAM, "--label", `bot-bottle.stack=${STACKS.main}`, "--label", "bot-bottle.role=test-upstream",
-      "--network", `${STACKS.main}-alpha-outbound-net`, "--network-alias", "upstream.test", "--network-alias", "llm.upstream.test",
-      "bot-bottle-test/upstream:e2e",
+    const started = await run([
+      "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${main.name}`, "--label", "bot-bottle.role=test-upstream",
+      "--network", alpha.outboundNet,
+      "--network-alias", "upstream.test", "--network-alias", "llm.upstream.test", "--network-alias", "ssrf.upstream.test",
+      e2eRun().images.upstream,
     ]); // fmt: skip
-    assert.equal(up.code, 0, up.stderr);
+    assert.equal(started.code, 0, started.stderr);
     await waitFor("the test upstream to listen", 20_000, async () =>
-      (await tcpProbe(UPSTREAM, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined,
+      (await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined,
     );
   });
 
   after(async () => {
-    // Fallback: whatever a failed test left behind goes, by label.
-    await run(["docker", "rm", "-f", UPSTREAM, FAIL_PROBE]);
-    await failClosedUp?.catch(() => undefined);
-    for (const stack of Object.values(STACKS)) await harness(["cleanup", "--stack", stack]);
-    console.log(`# figure: suite duration: ${((Date.now() - suiteStart) / 1000).toFixed(1)} s`);
+    await run(["docker", "rm", "-f", upstream]);
+    for (const stack of [main, side]) {
+      if (!stack) continue;
+      const destroyed = await stack.destroy();
+      assert.ok(destroyed.ok, `destroy ${stack.name}:\n${tail(destroyed.output)}`);
+      assert.deepEqual(await labelled(stack.name), [], `left behind by destroy of ${stack.name}`);
+      await stack.remove();
+    }
   });
 
   describe("self-test on every up", () => {
     it("ran after alpha's containers were healthy and passed (beta has no agent, so no self-test)", () => {
-      assert.match(mainUp.stdout, /command alpha-self-test: bot-bottle self-test: ok \(3 direct routes closed, unrouted host refused\)/);
-      assert.doesNotMatch(mainUp.stdout, /command beta-self-test/);
+      assert.match(mainUp, /alpha-self-test.*bot-bottle self-test: ok \(3 direct routes closed, unrouted host refused\)/);
+      assert.doesNotMatch(mainUp, /beta-self-test/);
     });
 
-    it("fails the deployment when the agent network leaks (probe on a plain bridge network)", async () => {
-      const leaky = "e2e-selftest-leaky-net";
-      await run(["docker", "network", "rm", leaky]);
-      const created = await run(["docker", "network", "create", "--label", `bot-bottle.stack=${STACKS.main}`, leaky]);
+    it("fails when the agent network leaks (the same script, probing a plain bridge network)", async () => {
+      const leaky = `e2e-${id}-leaky-net`;
+      const created = await run(["docker", "network", "create", "--label", `bot-bottle.stack=${main.name}`, leaky]);
       assert.equal(created.code, 0, created.stderr);
       try {
         const r = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
           env: {
             ...process.env,
-            BOTTLE_STACK: STACKS.main,
+            BOTTLE_STACK: main.name,
             BOTTLE_NAME: "selftest",
             BOTTLE_AGENT_NETWORK: leaky,
-            BOTTLE_PROBE_IMAGE: "bot-bottle/egress-proxy:local",
+            BOTTLE_PROBE_IMAGE: e2eRun().images.egressProxy,
             BOTTLE_PROXY_URL: "http://egress-proxy:9099",
             BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
           },
@@ -153,8 +136,8 @@ describe("a bottle realized on a real Docker engine", async () => {
     });
   });
 
-  describe("allowed routes, end to end through the egress proxy and the pipelock stand-in", () => {
-    it("HTTPS: 200, and the upstream saw the GitHub-shaped credential exactly once, from the stand-in", async () => {
+  describe("allowed routes, through the egress proxy and pipelock", () => {
+    it("HTTPS: 200, and the upstream saw the GitHub-shaped credential exactly once, from pipelock", async () => {
       const p = unique("/allowed/https-");
       const res = await agentCurl([`https://upstream.test${p}`]);
       assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
@@ -162,8 +145,8 @@ describe("a bottle realized on a real Docker engine", async () => {
       assert.equal(recs.length, 1, "the upstream should have seen the request exactly once");
       assert.equal(recs[0]!.scheme, "https");
       assert.deepEqual(header(recs[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
-      // Only pipelock (here: its stand-in) joins the outbound network: the request came from it.
-      assert.equal(recs[0]!.client, await ipOn(PIPELOCK, `${STACKS.main}-alpha-outbound-net`));
+      // Only pipelock joins the outbound network: the request came from it.
+      assert.equal(recs[0]!.client, await ipOn(alpha.pipelock, alpha.outboundNet));
     });
 
     it("HTTPS with a second credential route: the sk-ant- key arrives in x-api-key exactly once", async () => {
@@ -194,14 +177,56 @@ describe("a bottle realized on a real Docker engine", async () => {
       assert.equal(recs.length, 1);
       assert.deepEqual(header(recs[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
     });
+  });
 
-    it("the traffic traverses the pipelock stand-in: its log shows the allowed request", async () => {
-      const p = unique("/allowed/traverse-");
+  describe("pipelock, the second gate", () => {
+    /** pipelock's JSON log lines. */
+    const pipelockLog = async () =>
+      (await run(["docker", "logs", alpha.pipelock])).stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+    it("logs each plain-HTTP request it forwards (URL and status) and each tunnel it intercepts", async () => {
+      const p = unique("/allowed/log-");
+      assert.equal((await agentCurl([`http://upstream.test${p}`])).status, "200");
       assert.equal((await agentCurl([`https://upstream.test${p}`])).status, "200");
-      const logs = await run(["docker", "logs", PIPELOCK]);
-      const lines = logs.stdout.split("\n").filter((l) => l.includes(`https://upstream.test${p}`));
-      assert.equal(lines.length, 1, `stand-in log:\n${logs.stdout.slice(-2000)}`);
-      assert.equal((JSON.parse(lines[0]!) as { event: string }).event, "allowed");
+      const lines = await pipelockLog();
+      const forwarded = lines.filter((l) => String(l.url ?? "").endsWith(`upstream.test${p}`));
+      assert.equal(forwarded.length, 1, JSON.stringify(lines.slice(-10)));
+      assert.equal(forwarded[0]!.status_code, 200);
+      // pipelock logs an intercepted tunnel once, as an informational "anomaly" of its tls_intercept scanner.
+      const intercepted = lines.filter((l) => l.scanner === "tls_intercept" && l.target === "upstream.test:443");
+      assert.ok(intercepted.length > 0, JSON.stringify(lines.slice(-10)));
+    });
+
+    it("DLP: a secret in a request body is refused before the upstream; the injected credential header passes", async () => {
+      const p = unique("/allowed/dlp-");
+      // AWS's documented example access key id: a well-known DLP pattern.
+      const res = await agentCurl(["-X", "POST", "--data-binary", '{"key": "AKIAIOSFODNN7EXAMPLE"}', `https://upstream.test${p}`]);
+      assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
+      assert.match(res.body.trim(), /^pipelock: blocked: /);
+      assert.deepEqual(await recordedFor(p), [], "the upstream must have seen nothing");
+      // The same route with a harmless body passes, with the ghp_ credential injected.
+      const ok = unique("/allowed/dlp-clean-");
+      assert.equal((await agentCurl(["-X", "POST", "--data-binary", '{"key": "nothing secret"}', `https://upstream.test${ok}`])).status, "200");
+      assert.deepEqual(header((await recordedFor(ok))[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
+    });
+
+    it("SSRF: a routed host with a private address that pipelock does not trust is refused by pipelock, with its reason", async () => {
+      const p = unique("/ssrf-");
+      const res = await agentCurl([`https://ssrf.upstream.test${p}`]);
+      assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
+      assert.match(res.contentType, /^text\/plain/);
+      assert.match(res.body.trim(), /^pipelock: /);
+      assert.equal(res.body.trim().split("\n").length, 1, "the reason is one line");
+      assert.deepEqual(await recordedFor(p), []);
+      const decision = (await run(["docker", "logs", alpha.egressProxy])).stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{") && l.includes(p))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .at(-1);
+      assert.deepEqual({ decision: decision?.decision, by: decision?.by }, { decision: "deny", by: "pipelock" });
     });
   });
 
@@ -245,141 +270,107 @@ describe("a bottle realized on a real Docker engine", async () => {
 
     for (const [name, token] of Object.entries(TEST_TOKENS)) {
       it(`no ${name} token in the agent's environment (PID 1 and a new process) or filesystem`, async () => {
-        const env = await exec(AGENT, ["python3", "-c", IN_ENVIRON], { user: "1000:1000", input: token });
+        const env = await exec(alpha.agent, ["python3", "-c", IN_ENVIRON], { user: "1000:1000", input: token });
         assert.equal(env.stdout.trim(), "False False", env.stderr);
-        assert.deepEqual(await filesContaining(AGENT, token), []);
+        assert.deepEqual(await filesContaining(alpha.agent, token), []);
       });
     }
 
     it("control: the same searches find the token where it must be (the egress proxy)", async () => {
-      const env = await exec(EGRESS, [VENV_PY, "-c", IN_ENVIRON], { user: "1000:1000", input: TEST_TOKENS.github });
+      const uid = (await run(["docker", "inspect", "-f", "{{.Config.User}}", alpha.egressProxy])).stdout.trim();
+      const env = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_ENVIRON], { user: uid, input: TEST_TOKENS.github });
       assert.equal(env.stdout.trim(), "True True", env.stderr);
       // And the export scan finds a file we know: the egress proxy's CA certificate in the agent.
-      const ca = (await exec(AGENT, ["cat", "/etc/bot-bottle/egress-proxy-ca.pem"])).stdout.split("\n")[1]!;
-      assert.deepEqual(await filesContaining(AGENT, ca), ["/etc/bot-bottle/egress-proxy-ca.pem"]);
+      const ca = (await exec(alpha.agent, ["cat", "/etc/bot-bottle/egress-proxy-ca.pem"])).stdout.split("\n")[1]!;
+      assert.deepEqual(await filesContaining(alpha.agent, ca), ["/etc/bot-bottle/egress-proxy-ca.pem"]);
     });
   });
 
   describe("no bypass", () => {
-    // Connect errors that mean "no way there"; ECONNREFUSED would mean the address was reachable.
-    const unreachable = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/;
-
-    it("control: the probe connects where a path exists (stand-in -> upstream, egress proxy -> stand-in)", async () => {
-      assert.equal(await tcpProbe(PIPELOCK, VENV_PY, "upstream.test", 443), "connected");
-      assert.equal(await tcpProbe(EGRESS, VENV_PY, "pipelock", 8888), "connected");
-      assert.equal(await tcpProbe(AGENT, "python3", "egress-proxy", 9099), "connected");
+    it("control: the probe connects where a path exists (pipelock -> upstream, egress proxy -> pipelock, agent -> egress proxy)", async () => {
+      // pipelock's image has no shell or Python: probe from a container in its network namespace.
+      const probe = await run(["docker", "run", "--rm", "--network", `container:${alpha.pipelock}`, "--entrypoint", VENV_PY, e2eRun().images.egressProxy,
+        "-c", "import socket; socket.create_connection(('upstream.test', 443), timeout=5).close(); print('connected')"]); // fmt: skip
+      assert.equal(probe.stdout.trim(), "connected", probe.stderr);
+      assert.equal(await tcpProbe(alpha.egressProxy, VENV_PY, "pipelock", 8888), "connected");
+      assert.equal(await tcpProbe(alpha.agent, "python3", "egress-proxy", 9099), "connected");
     });
 
-    it("from the agent: direct TCP to the upstream, the stand-in and a public IP fails", async () => {
-      const outbound = `${STACKS.main}-alpha-outbound-net`;
+    it("from the agent: direct TCP to the upstream, pipelock and a public IP fails", async () => {
       const targets: [string, string, number][] = [
-        ["upstream by address", await ipOn(UPSTREAM, outbound), 443],
+        ["upstream by address", await ipOn(upstream, alpha.outboundNet), 443],
         ["upstream by name", "upstream.test", 443],
-        ["stand-in on the egress network", await ipOn(PIPELOCK, `${STACKS.main}-alpha-egress-net`), 8888],
-        ["stand-in on the outbound network", await ipOn(PIPELOCK, outbound), 8888],
+        ["pipelock on the egress network", await ipOn(alpha.pipelock, alpha.egressNet), 8888],
+        ["pipelock on the outbound network", await ipOn(alpha.pipelock, alpha.outboundNet), 8888],
         ["public IP", PUBLIC_IP, 443],
       ];
-      const results = await Promise.all(targets.map(async ([what, host, port]) => [what, `${host}:${port}`, await tcpProbe(AGENT, "python3", host, port)] as const));
-      for (const [what, where, result] of results) assert.match(result, unreachable, `${what} (${where}) from the agent: ${result}`);
+      const results = await Promise.all(targets.map(async ([what, host, port]) => [what, `${host}:${port}`, await tcpProbe(alpha.agent, "python3", host, port)] as const));
+      for (const [what, where, result] of results) assert.match(result, UNREACHABLE, `${what} (${where}) from the agent: ${result}`);
     });
 
     // A container on a plain internal network reaches the host's own listening ports through
     // its bridge's address (moby/moby#47356): the bottle's internal networks have no host
     // address (inhibit_ipv4). ECONNREFUSED here would mean the host answered.
-    it(
-      "from the agent and the egress proxy: direct TCP to the host (its gateway addresses) fails",
-      async () => {
-        const gateways: [string, string][] = [
-          ["agent network gateway", (await network(`${STACKS.main}-alpha-agent-net`)).IPAM.Config[0]!.Gateway!],
-          ["egress network gateway", (await network(`${STACKS.main}-alpha-egress-net`)).IPAM.Config[0]!.Gateway!],
-          ["outbound network gateway", (await network(`${STACKS.main}-alpha-outbound-net`)).IPAM.Config[0]!.Gateway!],
-          ["default bridge gateway", (await network("bridge")).IPAM.Config[0]!.Gateway!],
-        ];
-        // Port 9 (discard): nothing listens there, so a refusal proves reachability without talking to a service.
-        for (const [from, python] of [[AGENT, "python3"], [EGRESS, VENV_PY]] as const) {
-          for (const [what, ip] of gateways) {
-            const result = await tcpProbe(from, python, ip, 9);
-            assert.match(result, unreachable, `${what} ${ip}:9 from ${from}: ${result}`);
-          }
-        }
-      },
-    );
+    it("from the agent and the egress proxy: direct TCP to the host (its gateway addresses) fails", async () => {
+      const gateways: [string, string][] = [
+        ["agent network gateway", (await network(alpha.agentNet)).IPAM.Config[0]!.Gateway!],
+        ["egress network gateway", (await network(alpha.egressNet)).IPAM.Config[0]!.Gateway!],
+        ["outbound network gateway", (await network(alpha.outboundNet)).IPAM.Config[0]!.Gateway!],
+        ["default bridge gateway", (await network("bridge")).IPAM.Config[0]!.Gateway!],
+      ];
+      // Port 9 (discard): nothing listens there, so a refusal proves reachability without talking to a service.
+      const probes = [alpha.agent, alpha.egressProxy].flatMap((from) =>
+        gateways.map(async ([what, ip]) => {
+          const result = await tcpProbe(from, from === alpha.agent ? "python3" : VENV_PY, ip, 9);
+          return [`${what} ${ip}:9 from ${from}`, result] as const;
+        }),
+      );
+      for (const [what, result] of await Promise.all(probes)) assert.match(result, UNREACHABLE, `${what}: ${result}`);
+    });
 
     it("from the agent: external DNS names do not resolve", async (t) => {
       const started = Date.now();
-      const r = await exec(AGENT, ["timeout", "15", "getent", "hosts", "example.com"], { timeoutMs: 30_000 });
+      const r = await exec(alpha.agent, ["timeout", "15", "getent", "hosts", "example.com"], { timeoutMs: 30_000 });
       const how = r.code === 124 ? "timed out after 15 s" : `failed with exit ${r.code} in ${Date.now() - started} ms`;
-      t.diagnostic(`external DNS from the agent on Docker ${await engineVersion()}: ${how}`);
+      t.diagnostic(`external DNS from the agent: ${how}`);
       assert.notEqual(r.code, 0, `example.com resolved from the agent: ${r.stdout}`);
       assert.equal(r.stdout.trim(), "");
     });
 
-    it("from the egress proxy: direct TCP to the upstream fails (only the pipelock container can leave)", async () => {
-      const targets = [await ipOn(UPSTREAM, `${STACKS.main}-alpha-outbound-net`), "upstream.test", PUBLIC_IP];
-      const results = await Promise.all(targets.map((host) => tcpProbe(EGRESS, VENV_PY, host, 443)));
-      results.forEach((result, i) => assert.match(result, unreachable, `${targets[i]}:443 from the egress proxy: ${result}`));
+    it("from the egress proxy: direct TCP to the upstream fails (only pipelock can leave)", async () => {
+      const targets = [await ipOn(upstream, alpha.outboundNet), "upstream.test", PUBLIC_IP];
+      const results = await Promise.all(targets.map((host) => tcpProbe(alpha.egressProxy, VENV_PY, host, 443)));
+      results.forEach((result, i) => assert.match(result, UNREACHABLE, `${targets[i]}:443 from the egress proxy: ${result}`));
     });
   });
 
   describe("bottles and stacks do not see each other", () => {
     it("each bottle network holds only its own bottle's containers", async () => {
-      for (const [stack, bottle] of [[STACKS.main, "alpha"], [STACKS.main, "beta"], [STACKS.side, "alpha"]] as const) {
-        for (const role of ["agent-net", "egress-net", "outbound-net"]) {
-          const names = Object.values((await network(`${stack}-${bottle}-${role}`)).Containers).map((c) => c.Name);
-          const strangers = names.filter((n) => !n.startsWith(`${stack}-${bottle}-`) && n !== UPSTREAM);
-          assert.deepEqual(strangers, [], `${stack}-${bottle}-${role} holds ${names.join(", ")}`);
+      for (const [stack, bottle] of [[main.name, "alpha"], [main.name, "beta"], [side.name, "alpha"]] as const) {
+        const n = names(stack, bottle);
+        for (const net of [n.agentNet, n.egressNet, n.outboundNet]) {
+          const members = Object.values((await network(net)).Containers).map((c) => c.Name);
+          const strangers = members.filter((m) => !m.startsWith(`${stack}-${bottle}-`) && m !== upstream);
+          assert.deepEqual(strangers, [], `${net} holds ${members.join(", ")}`);
         }
       }
     });
 
     it("from alpha's agent, the other bottle's and the other stack's proxies are unreachable", async () => {
+      const beta = names(main.name, "beta");
+      const sideAlpha = names(side.name, "alpha");
       const others: [string, string, number][] = [
-        ["e2e/beta egress proxy", await ipOn(`${STACKS.main}-beta-egress-proxy`, `${STACKS.main}-beta-agent-net`), 9099],
-        ["e2e/beta stand-in", await ipOn(`${STACKS.main}-beta-pipelock`, `${STACKS.main}-beta-egress-net`), 8888],
-        ["e2e-side/alpha egress proxy", await ipOn(`${STACKS.side}-alpha-egress-proxy`, `${STACKS.side}-alpha-agent-net`), 9099],
-        ["e2e-side/alpha stand-in", await ipOn(`${STACKS.side}-alpha-pipelock`, `${STACKS.side}-alpha-egress-net`), 8888],
+        ["main/beta egress proxy", await ipOn(beta.egressProxy, beta.agentNet), 9099],
+        ["main/beta pipelock", await ipOn(beta.pipelock, beta.egressNet), 8888],
+        ["side/alpha egress proxy", await ipOn(sideAlpha.egressProxy, sideAlpha.agentNet), 9099],
+        ["side/alpha pipelock", await ipOn(sideAlpha.pipelock, sideAlpha.egressNet), 8888],
       ];
-      const results = await Promise.all(others.map(([, ip, port]) => tcpProbe(AGENT, "python3", ip, port)));
+      const results = await Promise.all(others.map(([, ip, port]) => tcpProbe(alpha.agent, "python3", ip, port)));
       results.forEach((result, i) => assert.match(result, /^failed: (ENETUNREACH|EHOSTUNREACH|timeout)$/, `${others[i]![0]}: ${result}`));
       // The fixed alias resolves to this bottle's own egress proxy only.
-      const resolved = await exec(AGENT, ["getent", "ahostsv4", "egress-proxy"]);
+      const resolved = await exec(alpha.agent, ["getent", "ahostsv4", "egress-proxy"]);
       const ips = new Set(resolved.stdout.split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0]));
-      assert.deepEqual([...ips], [await ipOn(EGRESS, `${STACKS.main}-alpha-agent-net`)]);
-    });
-  });
-
-  describe("fail closed", () => {
-    it("an egress proxy given an invalid routes file never becomes healthy; the agent is never created and its network reaches nothing", async () => {
-      const r = await failClosedUp;
-      console.log(`# figure: fail-closed up gave up after ${((Date.now() - failClosedStart) / 1000).toFixed(1)} s (the component's waitTimeout)`);
-      assert.notEqual(r.code, 0, "up must fail");
-      assert.match(r.stderr, /container e2e-failclosed-gamma-egress-proxy did not become healthy within \d+s/);
-      assert.match(r.stderr, /egress-proxy: refusing to start: routes:/, "the failure names the cause");
-      const objects = await labelled(STACKS.failClosed);
-      assert.ok(!objects.includes(`container /${STACKS.failClosed}-gamma-agent`), `the agent must not exist: ${objects.join(", ")}`);
-      // A stand-in for the agent on the bottle's agent network: the proxy does not answer, nothing else is reachable.
-      const probe = await run([
-        "docker", "run", "-d", "--name", FAIL_PROBE, "--label", `bot-bottle.stack=${STACKS.failClosed}`,
-        "--network", `${STACKS.failClosed}-gamma-agent-net`, "bot-bottle-test/probe:e2e",
-      ]); // fmt: skip
-      assert.equal(probe.code, 0, probe.stderr);
-      const curl = await exec(FAIL_PROBE, ["curl", "-sS", "--max-time", "10", "-x", "http://egress-proxy:9099", "-o", "/dev/null", "-w", "%{http_code}", "http://upstream.test/"], { timeoutMs: 30_000 });
-      assert.notEqual(curl.code, 0, `a request through the failed egress proxy succeeded: ${curl.stdout}`);
-      assert.match(await tcpProbe(FAIL_PROBE, "python3", PUBLIC_IP, 443), /^failed: (ENETUNREACH|EHOSTUNREACH|timeout)$/);
-      await run(["docker", "rm", "-f", FAIL_PROBE]);
-    });
-  });
-
-  describe("teardown", () => {
-    it("destroy removes every labelled container, network and volume, also after a half-failed up; a second destroy is a no-op", async () => {
-      await run(["docker", "rm", "-f", UPSTREAM, FAIL_PROBE]); // test objects, not the program's
-      for (const stack of Object.values(STACKS)) {
-        const first = await harness(["destroy", "--state", state(stack)]);
-        assert.equal(first.code, 0, `destroy ${stack}: ${first.stderr}`);
-        assert.deepEqual(await labelled(stack), [], `left behind by destroy of ${stack}`);
-        const second = await harness(["destroy", "--state", state(stack)]);
-        assert.equal(second.code, 0, `second destroy ${stack}: ${second.stderr}`);
-      }
+      assert.deepEqual([...ips], [await ipOn(alpha.egressProxy, alpha.agentNet)]);
     });
   });
 });

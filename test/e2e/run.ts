@@ -1,0 +1,115 @@
+/**
+ * `npm run test:e2e`: the end-to-end tier (test/e2e/README.md). Prepares one run, runs every
+ * test file of the tier against it with the real Pulumi engine, and removes what the run made.
+ *
+ *   1. preconditions: a Docker engine, a Pulumi CLI (scripts/lib/pulumi.sh puts one on PATH),
+ *      pipelock's source (PIPELOCK_SOURCE) or a pipelock image (E2E_PIPELOCK_BASE). Missing
+ *      ones skip the tier with a message, or fail it when BOTTLE_E2E=required;
+ *   2. a run id, a work directory test/e2e/.work/<id>/ (file backend, stack config files,
+ *      PKI) and images tagged with the id (test/e2e/build-images);
+ *   3. `node --test` over test/e2e/*.test.ts, each file deploying and destroying its own stacks;
+ *   4. cleanup of exactly what this run created: its stacks' labelled Docker objects (a
+ *      fallback: the tests destroy their stacks) and its image tags. Nothing else is removed.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { E2eRun, e2eRunEnv } from "./support/run-env";
+import { REPO_ROOT } from "./support/process";
+
+const E2E_DIR = __dirname;
+const required = process.env.BOTTLE_E2E === "required";
+
+function sh(argv: string[], env: NodeJS.ProcessEnv = process.env): { code: number; out: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, encoding: "utf8" });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
+
+/** Why the tier cannot run here, or undefined. */
+function missingPrecondition(): string | undefined {
+  if (sh(["docker", "info"]).code !== 0) return "no Docker engine answers `docker info` (start one: scripts/docker/ensure-engine)";
+  if (sh(["pulumi", "version"]).code !== 0) {
+    return "no Pulumi CLI on PATH (install it, or set BOT_BOTTLE_PULUMI_BUNDLE; scripts/test sources scripts/lib/pulumi.sh)";
+  }
+  if (!process.env.PIPELOCK_SOURCE && !process.env.E2E_PIPELOCK_BASE) {
+    return "neither PIPELOCK_SOURCE (pipelock's source, to build it) nor E2E_PIPELOCK_BASE (a pipelock image) is set";
+  }
+  return undefined;
+}
+
+/** Removes the Docker objects labelled with one of this run's stacks, and its image tags. */
+function cleanup(run: E2eRun): void {
+  const stacksFile = path.join(run.workDir, "stacks.txt");
+  const stacks = fs.existsSync(stacksFile) ? fs.readFileSync(stacksFile, "utf8").split("\n").filter(Boolean) : [];
+  for (const stack of stacks) {
+    const filter = `label=bot-bottle.stack=${stack}`;
+    const list = (argv: string[]) => sh(argv).out.split("\n").filter(Boolean);
+    const containers = list(["docker", "ps", "-aq", "--filter", filter]);
+    if (containers.length > 0) sh(["docker", "rm", "-f", ...containers]);
+    const networks = list(["docker", "network", "ls", "-q", "--filter", filter]);
+    if (networks.length > 0) sh(["docker", "network", "rm", ...networks]);
+    const volumes = list(["docker", "volume", "ls", "-q", "--filter", filter]);
+    if (volumes.length > 0) sh(["docker", "volume", "rm", "-f", ...volumes]);
+  }
+  const imagesFile = path.join(run.workDir, "images.txt");
+  const images = fs.existsSync(imagesFile) ? fs.readFileSync(imagesFile, "utf8").split("\n").filter(Boolean) : [];
+  // The egress-proxy images the program built for the run's stacks carry the stack's name.
+  images.push(...stacks.map((stack) => `bot-bottle/egress-proxy:${stack}`));
+  const present = images.filter((image) => sh(["docker", "image", "inspect", image]).code === 0);
+  if (present.length > 0) sh(["docker", "rmi", ...present]);
+  console.log(`e2e: removed this run's objects (${stacks.length} stacks, ${present.length} image tags)`);
+}
+
+function main(): number {
+  const missing = missingPrecondition();
+  if (missing) {
+    if (required) {
+      console.error(`e2e: FAILED: ${missing}, and BOTTLE_E2E=required`);
+      return 1;
+    }
+    console.log(`e2e: SKIPPED: ${missing}; set BOTTLE_E2E=required to make this an error`);
+    return 0;
+  }
+
+  const id = randomBytes(3).toString("hex");
+  const workDir = path.join(E2E_DIR, ".work", id);
+  fs.mkdirSync(workDir, { recursive: true });
+  const run: E2eRun = {
+    id,
+    workDir,
+    passphrase: randomBytes(24).toString("base64url"),
+    pulumiHome: path.join(REPO_ROOT, ".tools", "pulumi-home"),
+    images: {
+      egressProxy: process.env.E2E_IMAGE_EGRESS_PROXY || `bot-bottle/egress-proxy:e2e-${id}`,
+      pipelock: `bot-bottle-test/pipelock:${id}`,
+      probe: `bot-bottle-test/probe:${id}`,
+      upstream: `bot-bottle-test/upstream:${id}`,
+      brokenEgressProxy: `bot-bottle-test/egress-proxy-broken:${id}`,
+    },
+  };
+  console.log(`e2e: run ${id}, work directory ${path.relative(REPO_ROOT, workDir)}`);
+  let code = 1;
+  try {
+    const built = spawnSync(path.join(E2E_DIR, "build-images"), [id, workDir], { stdio: "inherit", cwd: REPO_ROOT });
+    if (built.status !== 0) {
+      console.error("e2e: FAILED: test/e2e/build-images");
+      return 1;
+    }
+    const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(E2E_DIR, f));
+    const tests = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", "--test-timeout=1200000", ...files],
+      { stdio: "inherit", cwd: REPO_ROOT, env: { ...process.env, ...e2eRunEnv(run) } },
+    );
+    code = tests.status ?? 1;
+    return code;
+  } finally {
+    cleanup(run);
+    // The backend holds only ciphertext, but keep nothing of a passing run; keep a failed one to read.
+    if (code === 0) fs.rmSync(workDir, { recursive: true, force: true });
+    else console.log(`e2e: kept ${path.relative(REPO_ROOT, workDir)} for inspection`);
+  }
+}
+
+process.exit(main());

@@ -1,0 +1,103 @@
+/**
+ * The end-to-end test stacks, as stack config (the `bot-bottle:` keys of a stack file), typed
+ * by the program's own config types. Images are the run's (support/run-env.ts).
+ *
+ * The test "internet" is one container on a bottle's outbound network answering for
+ * `upstream.test` and `*.upstream.test`. It has a private address, which pipelock refuses as
+ * SSRF unless the host is trusted, so each stack trusts exactly the hosts it routes to it.
+ */
+import type { BottleConfig } from "../../components";
+import { e2eRun } from "./support/run-env";
+import type { TestStackConfig } from "./support/stack";
+
+const images = () => e2eRun().images;
+const agent = (): BottleConfig["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000" });
+const pipelock = (trusted: string[]): BottleConfig["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
+
+/**
+ * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP and HTTPS; its egress-proxy
+ * image is built by the program itself, as for a user) and bottle `beta` (no agent).
+ * `ssrf.upstream.test` is routed by both gates but not trusted by pipelock: its refusal is
+ * pipelock's alone.
+ */
+export function mainStack(): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "alpha",
+        routes: [
+          {
+            host: "upstream.test",
+            ports: [80, 443],
+            methods: ["GET", "POST"],
+            paths: ["/allowed/"],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          { host: "llm.upstream.test", ports: [443], methods: ["POST"], auth: { header: "x-api-key", token: "anthropic" } },
+          { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
+        ],
+        agent: agent(),
+        pipelock: pipelock(["upstream.test", "llm.upstream.test"]),
+      },
+      {
+        name: "beta",
+        routes: [{ host: "upstream.test", ports: [443], methods: ["GET"] }],
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}
+
+/** Stack `side`, deployed beside `main`: one bottle, no agent, no tokens. */
+export function sideStack(): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "alpha",
+        routes: [{ host: "upstream.test", ports: [443], methods: ["GET"] }],
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}
+
+/** Stack `life` for what only the engine shows: one bottle with an agent and one credential route. */
+export function lifecycleStack(change: { extraPath?: boolean; extraRoute?: boolean } = {}): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "solo",
+        routes: [
+          {
+            host: "upstream.test",
+            ports: [443],
+            methods: ["GET"],
+            paths: ["/allowed/", ...(change.extraPath ? ["/also-allowed/"] : [])],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          ...(change.extraRoute ? [{ host: "llm.upstream.test", ports: [443], methods: ["POST" as const] }] : []),
+        ],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test", "llm.upstream.test"]),
+      },
+    ],
+  };
+}
+
+/** Stack `failclosed`: an egress proxy whose image can never load its routes (TEST fault). */
+export function failClosedStack(): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "gamma",
+        routes: [{ host: "upstream.test", ports: [443], methods: ["GET"] }],
+        agent: agent(),
+        egressProxy: { image: images().brokenEgressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}

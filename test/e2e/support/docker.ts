@@ -1,0 +1,84 @@
+/**
+ * Reading Docker objects from the end-to-end suite, through the `docker` CLI: networks,
+ * addresses, what a stack left behind, files inside a container, raw connect attempts.
+ */
+import { spawn } from "node:child_process";
+import { extract } from "tar-stream";
+import { exec, mustRun } from "./process";
+
+export interface NetworkInfo {
+  Name: string;
+  IPAM: { Config: { Gateway?: string; Subnet?: string }[] };
+  Containers: Record<string, { Name: string; IPv4Address: string }>;
+}
+
+/** `docker <kind> inspect` of one object, parsed. */
+export async function inspect<T>(kind: "container" | "network" | "image" | "volume", name: string): Promise<T> {
+  return (JSON.parse(await mustRun(["docker", kind, "inspect", name])) as T[])[0]!;
+}
+
+export const network = (name: string) => inspect<NetworkInfo>("network", name);
+
+/** A container's IPv4 address on one network. */
+export async function ipOn(container: string, networkName: string): Promise<string> {
+  const info = await inspect<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>("container", container);
+  const ip = info.NetworkSettings.Networks[networkName]?.IPAddress;
+  if (!ip) throw new Error(`${container} has no address on ${networkName}`);
+  return ip;
+}
+
+/** Containers, networks and volumes carrying `bot-bottle.stack=<stack>`, as "kind name". */
+export async function labelled(stack: string): Promise<string[]> {
+  const filter = `label=bot-bottle.stack=${stack}`;
+  const names = async (argv: string[]) => (await mustRun(argv)).split("\n").filter(Boolean);
+  return [
+    ...(await names(["docker", "ps", "-a", "--filter", filter, "--format", "{{.Names}}"])).map((n) => `container ${n}`),
+    ...(await names(["docker", "network", "ls", "--filter", filter, "--format", "{{.Name}}"])).map((n) => `network ${n}`),
+    ...(await names(["docker", "volume", "ls", "--filter", filter, "--format", "{{.Name}}"])).map((n) => `volume ${n}`),
+  ];
+}
+
+/**
+ * Paths of the files in a container's filesystem (`docker export`: everything but /proc, /sys
+ * and mounts) whose content holds `needle`. Read from the host, so no file is hidden by the
+ * container's dropped capabilities.
+ */
+export async function filesContaining(container: string, needle: string): Promise<string[]> {
+  const hits: string[] = [];
+  const child = spawn("docker", ["export", container], { stdio: ["ignore", "pipe", "inherit"] });
+  const tar = extract();
+  child.stdout.pipe(tar);
+  for await (const entry of tar) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    if (Buffer.concat(chunks).includes(needle)) hits.push(`/${entry.header.name}`);
+  }
+  return hits;
+}
+
+/**
+ * One TCP connect attempt from inside a container; never sends data. Prints "connected" or
+ * "failed: <errno name | timeout | dns ...>", so "no route" can be told from "refused" (a
+ * refusal would mean the address WAS reachable).
+ */
+const TCP_PROBE = `
+import errno, socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
+    print("connected")
+except socket.timeout:
+    print("failed: timeout")
+except socket.gaierror as e:
+    print("failed: dns", e.args[0])
+except OSError as e:
+    print("failed:", errno.errorcode.get(e.errno, e.errno))
+`;
+
+export async function tcpProbe(container: string, python: string, host: string, port: number, timeoutS = 5): Promise<string> {
+  const r = await exec(container, [python, "-c", TCP_PROBE, host, String(port), String(timeoutS)], { timeoutMs: (timeoutS + 20) * 1000 });
+  if (r.code !== 0) throw new Error(`tcp probe in ${container} did not run: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Connect errors that mean "no way there"; ECONNREFUSED would mean the address was reachable. */
+export const UNREACHABLE = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/;
