@@ -48,6 +48,12 @@ export interface BottleStackArgs {
   /** Validity of both CAs, in hours. Defaults to 8760 (one year). */
   caValidityHours?: number;
   /**
+   * Requests per minute the agent may send to one destination host, counted per request by
+   * the egress proxy (429 over it); pipelock's own limit is a backstop at twice this.
+   * Defaults to 1200.
+   */
+  requestsPerMinute?: number;
+  /**
    * A prebuilt egress-proxy image to use when `egressProxy.image` is not set, so a program
    * with many bottles builds the image once per engine. Defaults to building it here.
    */
@@ -117,6 +123,7 @@ export class BottleStack extends pulumi.ComponentResource {
         egressProxy: args.egressProxy,
         pipelock: args.pipelock,
         caValidityHours: args.caValidityHours,
+        requestsPerMinute: args.requestsPerMinute,
         selfTest: args.selfTest,
       },
       new Set(Object.keys(tokens)),
@@ -128,7 +135,7 @@ export class BottleStack extends pulumi.ComponentResource {
     const stack = args.stackName ?? pulumi.getStack();
     this.spec = spec;
     this.proxyUrl = `http://${ALIASES.egressProxy}:${EGRESS_PROXY_PORT}`;
-    this.routesYaml = renderRoutesYaml(spec.routes);
+    this.routesYaml = renderRoutesYaml(spec);
     this.pipelockYaml = renderPipelockYaml(spec);
 
     const networks = createNetworks(name, stack, spec.name, this);

@@ -40,6 +40,7 @@ const bottleStacks = spec.bottles.map((bottle) => {
       egressProxy: bottle.egressProxy,
       pipelock: bottle.pipelock,
       caValidityHours: bottle.caValidityHours,
+      requestsPerMinute: bottle.requestsPerMinute,
       egressProxyImage: bottle.egressProxy.image ? undefined : egressProxyImageFor(provider),
       dockerHost,
       selfTest: bottle.selfTest,

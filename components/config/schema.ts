@@ -17,6 +17,8 @@ export const DEFAULT_CREDENTIAL_PORTS: readonly number[] = [443];
 export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
 /** One year, the CA validity when a bottle sets none. */
 export const DEFAULT_CA_VALIDITY_HOURS = 8760;
+/** Requests per minute to one destination host, when a bottle sets no limit (20 a second). */
+export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
 
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -85,11 +87,6 @@ const pipelockSettingsSchema = z.strictObject({
   internal: z.array(z.string().min(1)).optional(),
   ssrf: z.strictObject({ ip_allowlist: z.array(z.string().min(1)) }).optional(),
   explain_blocks: z.boolean().optional(),
-  fetch_proxy: z
-    .strictObject({
-      monitoring: z.strictObject({ max_requests_per_minute: positiveInt(1, 1_000_000) }),
-    })
-    .optional(),
   forward_proxy: z
     .strictObject({
       max_tunnel_seconds: positiveInt(1, 86_400).optional(),
@@ -106,6 +103,18 @@ const pipelockSettingsSchema = z.strictObject({
           exempt_domains: z.array(z.string().min(1)).optional(),
         }),
       ),
+    })
+    .optional(),
+  response_scanning: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      action: z.enum(["warn", "block", "strip"]).optional(),
+    })
+    .optional(),
+  tls_interception: z
+    .strictObject({
+      passthrough_domains: uniqueList(checked(routeHostProblem)).optional(),
+      max_response_bytes: positiveInt(1024, 1 << 30).optional(),
     })
     .optional(),
 });
@@ -134,6 +143,7 @@ export const bottleSchema = z.strictObject({
     })
     .optional(),
   caValidityHours: positiveInt(24, 10 * 8760).optional(),
+  requestsPerMinute: positiveInt(1, 1_000_000).optional(),
   docker: dockerSchema.optional(),
   selfTest: z.boolean().optional(),
 });

@@ -6,6 +6,7 @@ import {
   DEFAULT_CREDENTIAL_PORTS,
   DEFAULT_PIPELOCK_IMAGE,
   DEFAULT_PORTS,
+  DEFAULT_REQUESTS_PER_MINUTE,
   HttpMethod,
   PipelockSettings,
   stackSchema,
@@ -65,6 +66,8 @@ export interface BottleSpec {
   egressProxy: { image?: string; memoryMb: number };
   pipelock: { image: string; memoryMb: number; settings: PipelockSettings };
   caValidityHours: number;
+  /** Requests per minute the egress proxy allows to one destination host. */
+  requestsPerMinute: number;
   docker?: { host: string };
   /** Run the self-test on every up (bottles with an agent). */
   selfTest: boolean;
@@ -117,6 +120,7 @@ type ParsedBottle = z.output<typeof bottleSchema>;
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+const at = (value: unknown, ...keys: string[]): unknown => keys.reduce(field, value);
 
 function duplicateBottleProblems(bottles: unknown): ConfigProblem[] {
   return duplicates(list(bottles).map((bottle) => field(bottle, "name"))).map(([i, first, name]) => ({
@@ -132,7 +136,7 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
     message: `duplicate host "${host}" (also routes[${first}]); merge the two routes`,
   }));
   routes.forEach((route, j) => {
-    const token = field(field(route, "auth"), "token");
+    const token = at(route, "auth", "token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
       problems.push({
         path: `${prefix}routes[${j}].auth.token`,
@@ -140,7 +144,16 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
       });
     }
   });
-  for (const key of Object.keys(field(field(bottle, "agent"), "env") ?? {})) {
+  const hosts = new Set(routes.map((route) => field(route, "host")));
+  list(at(bottle, "pipelock", "settings", "tls_interception", "passthrough_domains")).forEach((host, j) => {
+    if (typeof host === "string" && !hosts.has(host)) {
+      problems.push({
+        path: `${prefix}pipelock.settings.tls_interception.passthrough_domains[${j}]`,
+        message: `"${host}" is not a route host of this bottle; passthrough only applies to hosts the bottle routes`,
+      });
+    }
+  });
+  for (const key of Object.keys(at(bottle, "agent", "env") ?? {})) {
     if (MANAGED_AGENT_ENV.has(key.toUpperCase())) {
       problems.push({
         path: `${prefix}agent.env.${key}`,
@@ -213,6 +226,7 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
       settings: bottle.pipelock?.settings ?? {},
     },
     caValidityHours: bottle.caValidityHours ?? DEFAULT_CA_VALIDITY_HOURS,
+    requestsPerMinute: bottle.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
     selfTest: bottle.selfTest ?? true,
     ...(bottle.docker && { docker: bottle.docker }),
   };

@@ -26,6 +26,12 @@ export const EGRESS_PROXY_PATHS = {
 const MITMPROXY_UID = "1000";
 
 /**
+ * The image's public roots (Debian's ca-certificates), trusted on the upstream leg besides
+ * pipelock's CA when pipelock passes hosts through: their servers present their own certificates.
+ */
+export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
  * Builds the egress-proxy image from its Dockerfile on the target engine, tagged
  * `bot-bottle/egress-proxy:<stack>` so that stacks sharing an engine never retag each other's
  * image (containers run it by id). The context is relative to the project root (Pulumi's
@@ -84,6 +90,7 @@ export function createEgressProxy(name: string, args: EgressProxyArgs, parent: p
         `EGRESS_PROXY_PORT=${EGRESS_PROXY_PORT}`,
         `EGRESS_PROXY_UPSTREAM_PROXY=http://${ALIASES.pipelock}:${PIPELOCK_PORT}`,
         `EGRESS_PROXY_UPSTREAM_CA=${EGRESS_PROXY_PATHS.upstreamCa}`,
+        ...(bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ? [`EGRESS_PROXY_UPSTREAM_EXTRA_CA=${SYSTEM_ROOTS}`] : []),
         ...tokenVars,
       ],
       networksAdvanced: [

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import type { RouteSpec } from "../config";
+import type { BottleSpec, RouteSpec } from "../config";
 
 /**
  * The environment variable that carries each token a bottle uses, keyed by token name:
@@ -12,10 +12,12 @@ export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string>
 }
 
 /**
- * Renders the egress proxy's routes.yaml (contract version 1, shared/design.md). Holds the
- * names of token variables, never token values, so it is safe to show in a plan or diff.
+ * Renders the egress proxy's routes.yaml (contract version 1): the bottle's per-host rate
+ * limit and its routes. Holds the names of token variables, never token values, so it is
+ * safe to show in a plan or diff.
  */
-export function renderRoutesYaml(routes: readonly RouteSpec[]): string {
+export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPerMinute">): string {
+  const { routes } = bottle;
   const tokenEnv = tokenEnvNames(routes);
   const rendered = routes.map((route) => ({
     host: route.host,
@@ -26,5 +28,8 @@ export function renderRoutesYaml(routes: readonly RouteSpec[]): string {
       auth: { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token)! },
     }),
   }));
-  return stringify({ version: 1, routes: rendered }, { lineWidth: 0, flowCollectionPadding: false });
+  return stringify(
+    { version: 1, requests_per_minute: bottle.requestsPerMinute, routes: rendered },
+    { lineWidth: 0, flowCollectionPadding: false },
+  );
 }

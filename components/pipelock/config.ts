@@ -16,8 +16,15 @@ export const PIPELOCK_SENSITIVE_HEADERS: readonly string[] = [
   "Authorization", "Cookie", "X-Api-Key", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key",
 ];
 
-/** pipelock rate-limits per destination domain (default 60/min); agents call APIs harder. */
-const DEFAULT_MAX_REQUESTS_PER_MINUTE = 600;
+/**
+ * pipelock counts an HTTPS request twice against its per-domain rate limit (the CONNECT and
+ * the request inside the tunnel), and the egress proxy already enforces the bottle's limit
+ * per request, so pipelock's is a backstop at this multiple of it.
+ */
+export const PIPELOCK_RATE_LIMIT_FACTOR = 2;
+
+/** A tunnel's lifetime: pipelock's default (300 s) cuts long streamed LLM answers. */
+export const DEFAULT_MAX_TUNNEL_SECONDS = 3600;
 
 /**
  * Renders pipelock.yaml for one bottle: strict, enforcing, forward proxy on, TLS
@@ -43,14 +50,17 @@ export function renderPipelockYaml(bottle: BottleSpec): string {
     ...(settings.explain_blocks !== undefined && { explain_blocks: settings.explain_blocks }),
     fetch_proxy: {
       listen: `0.0.0.0:${PIPELOCK_PORT}`,
-      monitoring: {
-        max_requests_per_minute:
-          settings.fetch_proxy?.monitoring.max_requests_per_minute ?? DEFAULT_MAX_REQUESTS_PER_MINUTE,
-      },
+      monitoring: { max_requests_per_minute: bottle.requestsPerMinute * PIPELOCK_RATE_LIMIT_FACTOR },
     },
-    forward_proxy: { enabled: true, sni_verification: true, ...settings.forward_proxy },
-    tls_interception: { enabled: true, ca_cert: PIPELOCK_PATHS.caCert, ca_key: PIPELOCK_PATHS.caKey },
+    forward_proxy: { enabled: true, sni_verification: true, max_tunnel_seconds: DEFAULT_MAX_TUNNEL_SECONDS, ...settings.forward_proxy },
+    tls_interception: {
+      enabled: true,
+      ca_cert: PIPELOCK_PATHS.caCert,
+      ca_key: PIPELOCK_PATHS.caKey,
+      ...settings.tls_interception,
+    },
     dlp: { include_defaults: true, scan_env: true, ...(settings.dlp && { patterns: settings.dlp.patterns }) },
+    ...(settings.response_scanning && { response_scanning: settings.response_scanning }),
     request_body_scanning: {
       enabled: true,
       action: "block",

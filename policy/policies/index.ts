@@ -9,7 +9,7 @@ import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } fro
 import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
-import { pipelockStrictEnforcing } from "./pipelock";
+import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
 import { gatesAllowSameHosts, routesNoBroadWildcards } from "./routes";
 
 /** The policies of the pack, in the order the README documents them. */
@@ -26,6 +26,7 @@ export const policies: Policies = [
     routesNoBroadWildcards,
     gatesAllowSameHosts,
     pipelockStrictEnforcing,
+    pipelockPassthroughReviewed,
     productionImagesPinnedByDigest,
     imagesPinnedByDigest,
 ];

@@ -79,3 +79,35 @@ export const pipelockStrictEnforcing: ResourceValidationPolicy = {
         }
     },
 };
+
+/**
+ * Passthrough domains are hosts pipelock does not intercept: no request-body or header DLP and
+ * no response scanning for them. Allowed (bulk downloads from package mirrors are slow and
+ * capped through interception), but a reviewer should see each one.
+ */
+export const pipelockPassthroughReviewed: ResourceValidationPolicy = {
+    name: "pipelock-passthrough-reviewed",
+    description:
+        "Hosts in pipelock's tls_interception.passthrough_domains are not intercepted: pipelock " +
+        "checks only their names, so secrets in requests to them (bodies, headers) and prompt " +
+        "injection in their answers go unscanned. Keep passthrough to read-only routes of hosts you " +
+        "trust with what the agent could send (package mirrors).",
+    enforcementLevel: "advisory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.pipelock) {
+            return;
+        }
+        const config = pipelockConfigOf(args.props);
+        if (config === UNKNOWN || "error" in config) {
+            return;
+        }
+        const hosts = section(config.value, "tls_interception").passthrough_domains;
+        if (Array.isArray(hosts) && hosts.length > 0) {
+            reportViolation(
+                `Pipelock '${dockerName(args)}' passes ${hosts.map(String).join(", ")} through without ` +
+                    `interception: no DLP on what the agent sends there. Make sure those routes allow only ` +
+                    `the methods and paths the agent needs (GET/HEAD for downloads).`,
+            );
+        }
+    },
+};

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
-import { pipelockStrictEnforcing } from "../policies/pipelock";
+import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
 import { bottleGraph, container, pipelockConfig, setUpload } from "./fixtures";
 import { TestResource, runResourcePolicy } from "./util";
 
@@ -78,5 +78,23 @@ describe("pipelock-strict-enforcing", () => {
         const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
         assert.equal(violations.length, 1);
         assert.match(violations[0], /\/etc\/pipelock\/pipelock.yaml is not valid YAML/);
+    });
+});
+
+describe("pipelock-passthrough-reviewed (advisory)", () => {
+    it("is silent without passthrough domains", async () => {
+        const result = await runResourcePolicy(pipelockPassthroughReviewed, container(bottleGraph(), "pipelock"));
+        assert.deepEqual(result.violations, []);
+    });
+
+    it("names every passthrough host", async () => {
+        const pipelock = pipelockWith((c) => (c.tls_interception.passthrough_domains = ["npm.example.com", "pypi.example.com"]));
+        const { violations } = await runResourcePolicy(pipelockPassthroughReviewed, pipelock);
+        assert.deepEqual(violations, [
+            "Pipelock 'dev-reviewer-pipelock' passes npm.example.com, pypi.example.com through without interception: " +
+                "no DLP on what the agent sends there. Make sure those routes allow only the methods and paths the " +
+                "agent needs (GET/HEAD for downloads).",
+        ]);
+        assert.equal(pipelockPassthroughReviewed.enforcementLevel, "advisory");
     });
 });

@@ -142,6 +142,12 @@ class Upstream:
     connections: int = 0
     snis: list[str | None] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # .../gated/<marker>: the rest of the answer waits until the test sets gates[marker].
+    gates: dict[str, threading.Event] = field(default_factory=dict)
+
+    def gate(self, marker: str) -> threading.Event:
+        with self.lock:
+            return self.gates.setdefault(marker, threading.Event())
 
     def reset(self) -> None:
         with self.lock:
@@ -180,12 +186,29 @@ class _EchoHandler(BaseHTTPRequestHandler):
         received = Received(self.command, self.path, list(self.headers.items()), body, self.sni)
         with self.server.upstream.lock:
             self.server.upstream.requests.append(received)
+        if "/gated/" in self.path:
+            self._gated(self.path.rsplit("/", 1)[1])
+            return
         payload = json.dumps({"path": self.path, "headers": received.headers}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    def _gated(self, marker: str) -> None:
+        """An event stream whose first event is sent at once and the last only once the test
+        opens the gate: a proxy that buffers responses never delivers the first."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event, wait in ((b"data: first\n\n", True), (b"data: last\n\n", False)):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            if wait:
+                self.server.upstream.gate(marker).wait(TIMEOUT)
+        self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -551,3 +574,17 @@ def assert_tunnel_request_gets_one_credential(gate: Proxy, up: Upstream, m: str)
     [got] = up.requests_for(m)
     assert got.header_values("Authorization") == [BEARER]
     return got
+
+
+def assert_streams(sock: socket.socket, up: Upstream, m: str) -> None:
+    """Reads a .../gated/<m> answer from `sock`: the first event must arrive while the upstream
+    still holds the last one back (a buffering proxy would deliver nothing until the gate's
+    timeout), then the rest once the gate opens."""
+    resp = http.client.HTTPResponse(sock, method="GET")
+    resp.begin()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type") == "text/event-stream"
+    first = resp.read1()
+    assert first == b"data: first\n\n", first
+    up.gate(m).set()
+    assert resp.read() == b"data: last\n\n"

@@ -2,7 +2,8 @@
 plus this addon, which refuses the way pipelock 2.3 does. At CONNECT time for one port
 (`standin_refuse_connect_port`: pipelock's SSRF, allowlist and rate-limit checks), and in-band
 with one text/plain line: a request body with an AWS-shaped key (its body DLP) and a path
-containing "rate-limited" (its rate limit). The real pipelock runs in the end-to-end tier.
+containing "rate-limited" (its rate limit). Like pipelock, it streams event streams. The real
+pipelock runs in the end-to-end tier.
 """
 
 from mitmproxy import ctx, http
@@ -17,6 +18,10 @@ class PipelockRefusals:
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if flow.request.port == ctx.options.standin_refuse_connect_port:
             flow.response = http.Response.make(403, b"CONNECT blocked: SSRF: private address\n", TEXT)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None and flow.response.headers.get("content-type") == "text/event-stream":
+            flow.response.stream = True  # pipelock streams event streams
 
     def request(self, flow: http.HTTPFlow) -> None:
         if b"AKIA" in (flow.request.raw_content or b""):

@@ -12,11 +12,13 @@ from conftest import (
     Proxy,
     ProxyFactory,
     Upstream,
+    assert_streams,
     assert_tunnel_request_gets_one_credential,
     connect,
     http_request,
     marker,
     standard_routes,
+    tls_tunnel,
     tunnel_request,
     wait_for,
 )
@@ -177,3 +179,14 @@ def test_a_tunnel_pipelock_refuses_at_connect_gets_a_403_naming_pipelock_not_a_5
     [line] = [d for d in gate.decisions() if d["path"] == f"/user/{m}" and d["by"] == "pipelock"]
     assert (line["decision"], line["reason"]) == ("deny", "tunnel refused")
     assert up.requests_for(m) == []
+
+
+def test_an_event_stream_reaches_the_agent_as_it_comes_through_both_proxies(
+    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
+) -> None:
+    gate, _ = chain
+    up = upstreams["tls"]
+    m = marker()
+    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
+        sock.sendall(f"GET /user/gated/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
+        assert_streams(sock, up, m)

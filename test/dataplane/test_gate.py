@@ -13,7 +13,9 @@ from conftest import (
     TIMEOUT,
     TOKENS,
     Proxy,
+    ProxyFactory,
     Upstream,
+    assert_streams,
     assert_tunnel_request_gets_one_credential,
     connect,
     http_request,
@@ -634,3 +636,25 @@ def test_zz_tokens_never_appear_in_any_output(gate: Proxy) -> None:
     assert len(gate.decisions()) > 50
     for token in TOKENS.values():
         assert token not in output
+
+
+def test_requests_over_the_rate_limit_get_a_429_that_says_so(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain2"]
+    gate = proxies.start({"version": 1, "requests_per_minute": 3, "routes": [{"host": "localhost", "ports": [up.port]}]})
+    m = marker()
+    statuses = [http_request(gate.port, "GET", f"http://localhost:{up.port}/{m}/{i}").status for i in range(3)]
+    assert statuses == [200, 200, 200]
+    refused = http_request(gate.port, "GET", f"http://localhost:{up.port}/{m}/3")
+    assert (refused.status, refused.text) == (429, "egress-proxy: rate limited for localhost: at most 3 requests per minute\n")
+    assert 1 <= int(dict(refused.headers)["Retry-After"]) <= 20
+    assert [r.path for r in up.requests_for(m)] == [f"/{m}/0", f"/{m}/1", f"/{m}/2"]
+    [line] = [d for d in gate.decisions() if d["path"] == f"/{m}/3"]
+    assert (line["decision"], line["by"], line["reason"]) == ("deny", "egress-proxy", "rate limited")
+
+
+def test_an_event_stream_reaches_the_agent_as_it_comes(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["tls"]
+    m = marker()
+    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
+        sock.sendall(f"GET /user/gated/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
+        assert_streams(sock, up, m)

@@ -229,6 +229,9 @@ INVALID: list[tuple[str, object, str]] = [
     ("version bool", {"version": True, "routes": []}, "version: must be 1, got True"),
     ("missing routes", {"version": 1}, "routes: required list, got null"),
     ("routes mapping", {"version": 1, "routes": {}}, "routes: required list, got dict"),
+    ("rate limit zero", {"version": 1, "routes": [], "requests_per_minute": 0}, "requests_per_minute: must be a positive integer, got 0"),
+    ("rate limit string", {"version": 1, "routes": [], "requests_per_minute": "60"}, "requests_per_minute: must be a positive integer, got '60'"),
+    ("rate limit bool", {"version": 1, "routes": [], "requests_per_minute": True}, "requests_per_minute: must be a positive integer, got True"),
     ("route not mapping", doc("api.github.com"), "routes[0]: must be a mapping, got str"),  # type: ignore[arg-type]
     ("unknown route key", doc({"host": "a.example", "path_allowList": ["/"]}), "routes[0]: unknown key 'path_allowList'"),
     ("missing host", doc({"ports": [443]}), "routes[0].host: required string, got null"),
@@ -412,3 +415,55 @@ def test_lookup_cost_does_not_grow_with_the_number_of_routes(size: int) -> None:
     assert not table.decide_connect("a.b.c.d.example.com", 443).allowed
     # One exact lookup plus one per parent domain: (1 + 4) + (1 + 5), whatever the size.
     assert CountingDict.lookups == 11
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limit_absent_means_no_limiter() -> None:
+    assert ep.parse_routes(doc(), ENV).rate_limiter is None
+    assert ep.parse_routes({**doc(), "requests_per_minute": 90}, ENV).rate_limiter.per_minute == 90  # type: ignore[union-attr]
+
+
+def test_rate_limiter_allows_a_minute_s_worth_in_a_burst_then_refills_per_host() -> None:
+    clock = Clock()
+    limiter = ep.RateLimiter(60, clock)
+    assert [limiter.take("a.example") for _ in range(60)] == [None] * 60
+    wait = limiter.take("a.example")
+    assert wait is not None and 0.99 < wait <= 1.0  # one token a second at 60 a minute
+    assert limiter.take("b.example") is None  # each host has its own bucket
+    clock.now += 0.5
+    assert limiter.take("a.example") is not None
+    clock.now += 0.5
+    assert limiter.take("a.example") is None
+    assert limiter.take("a.example") is not None
+    clock.now += 3600
+    assert [limiter.take("a.example") for _ in range(60)] == [None] * 60  # never more than a minute's worth
+
+
+def test_rate_limiter_refusals_do_not_consume_tokens() -> None:
+    clock = Clock()
+    limiter = ep.RateLimiter(2, clock)
+    assert limiter.take("a.example") is None and limiter.take("a.example") is None
+    for _ in range(100):
+        assert limiter.take("a.example") is not None
+    clock.now += 30  # one token at 2 a minute
+    assert limiter.take("a.example") is None
+
+
+def test_rate_limiter_memory_is_bounded_by_dropping_idle_hosts() -> None:
+    clock = Clock()
+    limiter = ep.RateLimiter(10, clock)
+    for i in range(ep.RATE_LIMIT_MAX_HOSTS):
+        limiter.take(f"h{i}.example")
+    clock.now += 60  # every bucket has refilled
+    limiter.take("new.example")
+    assert len(limiter.buckets) == 1

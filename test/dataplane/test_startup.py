@@ -203,10 +203,23 @@ def test_build_argv_upstream_mode() -> None:
     assert "--listen-port 8080" in joined and "--set confdir=/tmp/c" in joined
 
 
+def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Path) -> None:
+    ca, extra = tmp_path / "ca.pem", tmp_path / "roots.pem"
+    ca.write_text("PIPELOCK CA\n")
+    extra.write_text("ROOT 1\nROOT 2\n")
+    env = {**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888", "EGRESS_PROXY_UPSTREAM_CA": str(ca),
+           "EGRESS_PROXY_UPSTREAM_EXTRA_CA": str(extra), "EGRESS_PROXY_CONFDIR": str(tmp_path)}  # fmt: skip
+    assert f"--set ssl_verify_upstream_trusted_ca={tmp_path / 'upstream-trust.pem'}" in " ".join(entrypoint.build_argv(env))
+    entrypoint.write_upstream_trust(env)
+    assert (tmp_path / "upstream-trust.pem").read_text() == "PIPELOCK CA\nROOT 1\nROOT 2\n"
+
+
 @pytest.mark.parametrize(
     "env,message",
     [
         ({}, "EGRESS_PROXY_ROUTES is not set"),
+        ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://p:1", "EGRESS_PROXY_UPSTREAM_EXTRA_CA": "/roots.pem"},
+         "EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not"),
         ({**BASE, "EGRESS_PROXY_PORT": "http"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "0"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "65536"}, "EGRESS_PROXY_PORT must be a port number"),

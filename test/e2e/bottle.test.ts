@@ -76,13 +76,14 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     assert.ok(mainResult.ok, `up ${main.name} failed:\n${tail(mainResult.output)}`);
     assert.ok(sideResult.ok, `up ${side.name} failed:\n${tail(sideResult.output)}`);
     mainUp = mainResult.output;
-    console.log(`# figure: pulumi up, stack main (2 bottles, 5 containers, egress-proxy image built by the program): ${mainResult.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up, stack main (2 bottles, 5 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
     console.log(`# figure: pulumi up, stack side (1 bottle, 2 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
 
     const started = await run([
       "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${main.name}`, "--label", "bot-bottle.role=test-upstream",
       "--network", alpha.outboundNet,
       "--network-alias", "upstream.test", "--network-alias", "llm.upstream.test", "--network-alias", "ssrf.upstream.test",
+      "--network-alias", "pass.upstream.test",
       e2eRun().images.upstream,
     ]); // fmt: skip
     assert.equal(started.code, 0, started.stderr);
@@ -227,6 +228,28 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .at(-1);
       assert.deepEqual({ decision: decision?.decision, by: decision?.by }, { decision: "deny", by: "pipelock" });
+    });
+  });
+
+  describe("a host pipelock passes through", () => {
+    it("answers through both gates without interception: the egress proxy trusts the host's own certificate", async () => {
+      const p = unique("/pass-");
+      const res = await agentCurl([`https://pass.upstream.test${p}`]);
+      assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
+      const recs = await recordedFor(p);
+      assert.equal(recs.length, 1);
+      assert.equal(recs[0]!.client, await ipOn(alpha.pipelock, alpha.outboundNet));
+      const intercepted = (await run(["docker", "logs", alpha.pipelock])).stdout
+        .split("\n")
+        .filter((l) => l.includes('"tls_intercept"') && l.includes("pass.upstream.test:443"));
+      assert.deepEqual(intercepted, [], "pipelock must not intercept a passthrough host");
+    });
+
+    it("which is the documented trade-off: pipelock's body DLP does not see what goes there", async () => {
+      const p = unique("/pass-dlp-");
+      const res = await agentCurl(["-X", "POST", "--data-binary", '{"key": "AKIAIOSFODNN7EXAMPLE"}', `https://pass.upstream.test${p}`]);
+      assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
+      assert.equal((await recordedFor(p)).length, 1);
     });
   });
 

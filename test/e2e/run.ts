@@ -1,6 +1,7 @@
 /**
  * `npm run test:e2e`: the end-to-end tier (test/e2e/README.md). Prepares one run, runs every
  * test file of the tier against it with the real Pulumi engine, and removes what the run made.
+ * `run.ts --bench FILE` runs a benchmark script (test/bench/chain.ts) in the same way.
  *
  *   1. preconditions: a Docker engine, a Pulumi CLI (scripts/lib/pulumi.sh puts one on PATH),
  *      pipelock's source (PIPELOCK_SOURCE) or a pipelock image (E2E_PIPELOCK_BASE). Missing
@@ -20,6 +21,8 @@ import { REPO_ROOT } from "./support/process";
 
 const E2E_DIR = __dirname;
 const required = process.env.BOTTLE_E2E === "required";
+// `run.ts --bench FILE`: the same run around a benchmark script instead of the test files.
+const bench = process.argv[2] === "--bench" ? path.resolve(process.argv[3] ?? "") : undefined;
 
 function sh(argv: string[], env: NodeJS.ProcessEnv = process.env): { code: number; out: string } {
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, env, encoding: "utf8" });
@@ -81,7 +84,7 @@ function main(): number {
     passphrase: randomBytes(24).toString("base64url"),
     pulumiHome: path.join(REPO_ROOT, ".tools", "pulumi-home"),
     images: {
-      egressProxy: process.env.E2E_IMAGE_EGRESS_PROXY || `bot-bottle/egress-proxy:e2e-${id}`,
+      egressProxy: `bot-bottle-test/egress-proxy:${id}`,
       pipelock: `bot-bottle-test/pipelock:${id}`,
       probe: `bot-bottle-test/probe:${id}`,
       upstream: `bot-bottle-test/upstream:${id}`,
@@ -97,11 +100,10 @@ function main(): number {
       return 1;
     }
     const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(E2E_DIR, f));
-    const tests = spawnSync(
-      process.execPath,
-      ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", "--test-timeout=1200000", ...files],
-      { stdio: "inherit", cwd: REPO_ROOT, env: { ...process.env, ...e2eRunEnv(run) } },
-    );
+    const argv = bench
+      ? ["--import", "tsx", bench]
+      : ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", "--test-timeout=1200000", ...files];
+    const tests = spawnSync(process.execPath, argv, { stdio: "inherit", cwd: REPO_ROOT, env: { ...process.env, ...e2eRunEnv(run) } });
     code = tests.status ?? 1;
     return code;
   } finally {

@@ -15,10 +15,10 @@ const agent = (): BottleConfig["agent"] => ({ image: images().probe, command: ["
 const pipelock = (trusted: string[]): BottleConfig["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
 
 /**
- * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP and HTTPS; its egress-proxy
- * image is built by the program itself, as for a user) and bottle `beta` (no agent).
- * `ssrf.upstream.test` is routed by both gates but not trusted by pipelock: its refusal is
- * pipelock's alone.
+ * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP and HTTPS) and bottle `beta`
+ * (no agent). `ssrf.upstream.test` is routed by both gates but not trusted by pipelock: its
+ * refusal is pipelock's alone. `pass.upstream.test` is passed through by pipelock (no
+ * interception).
  */
 export function mainStack(): TestStackConfig {
   return {
@@ -35,9 +35,17 @@ export function mainStack(): TestStackConfig {
           },
           { host: "llm.upstream.test", ports: [443], methods: ["POST"], auth: { header: "x-api-key", token: "anthropic" } },
           { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
+          { host: "pass.upstream.test", ports: [443], methods: ["GET", "POST"] },
         ],
         agent: agent(),
-        pipelock: pipelock(["upstream.test", "llm.upstream.test"]),
+        egressProxy: { image: images().egressProxy },
+        pipelock: {
+          image: images().pipelock,
+          settings: {
+            trusted_domains: ["upstream.test", "llm.upstream.test", "pass.upstream.test"],
+            tls_interception: { passthrough_domains: ["pass.upstream.test"] },
+          },
+        },
       },
       {
         name: "beta",
@@ -63,7 +71,10 @@ export function sideStack(): TestStackConfig {
   };
 }
 
-/** Stack `life` for what only the engine shows: one bottle with an agent and one credential route. */
+/**
+ * Stack `life` for what only the engine shows: one bottle with an agent and one credential
+ * route; its egress-proxy image is built by the program itself, as for a user.
+ */
 export function lifecycleStack(change: { extraPath?: boolean; extraRoute?: boolean } = {}): TestStackConfig {
   return {
     bottles: [
@@ -80,7 +91,6 @@ export function lifecycleStack(change: { extraPath?: boolean; extraRoute?: boole
           ...(change.extraRoute ? [{ host: "llm.upstream.test", ports: [443], methods: ["POST" as const] }] : []),
         ],
         agent: agent(),
-        egressProxy: { image: images().egressProxy },
         pipelock: pipelock(["upstream.test", "llm.upstream.test"]),
       },
     ],

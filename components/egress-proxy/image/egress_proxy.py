@@ -18,8 +18,10 @@ import functools
 import ipaddress
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,7 +63,9 @@ TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCD
 
 ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth"})
 AUTH_KEYS = frozenset({"header", "prefix", "token_env"})
-TOP_KEYS = frozenset({"version", "routes"})
+TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
+# Buckets kept before idle (full) ones are dropped: wildcard routes let an agent name many hosts.
+RATE_LIMIT_MAX_HOSTS = 4096
 
 # Addressed to this proxy, never to the next hop: the agent's Proxy-Authorization would reach
 # pipelock, and Proxy-Connection is a hop-by-hop relic some clients still send.
@@ -113,11 +117,44 @@ class Decision:
     by: str = "egress-proxy"  # the gate that decided
 
 
+class RateLimiter:
+    """A token bucket per destination host: at most `per_minute` requests in any minute on
+    average, in bursts of up to `per_minute`. Counts requests as the agent makes them
+    (pipelock, behind it, counts a CONNECT and each request inside the tunnel)."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, when)
+
+    def take(self, host: str) -> float | None:
+        """None if a request to `host` may go now (and counts it), else seconds until one may."""
+        now = self.clock()
+        tokens, then = self.buckets.get(host, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - then) * self.rate)
+        if tokens < 1.0:
+            self.buckets[host] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        if host not in self.buckets and len(self.buckets) >= RATE_LIMIT_MAX_HOSTS:
+            self._drop_idle(now)
+        self.buckets[host] = (tokens - 1.0, now)
+        return None
+
+    def _drop_idle(self, now: float) -> None:
+        # A bucket that has refilled holds no state worth keeping.
+        for host, (tokens, then) in list(self.buckets.items()):
+            if tokens + (now - then) * self.rate >= self.per_minute:
+                del self.buckets[host]
+
+
 class RouteTable:
     """Routes indexed by host so that lookup cost does not grow with the number of routes."""
 
-    def __init__(self, routes: Iterable[Route]) -> None:
+    def __init__(self, routes: Iterable[Route], requests_per_minute: int | None = None) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        # None: no limit (routes.yaml without requests_per_minute).
+        self.rate_limiter = RateLimiter(requests_per_minute) if requests_per_minute is not None else None
         self.exact: dict[str, list[Route]] = {}
         self.wildcard: dict[str, list[Route]] = {}  # "*.example.com" filed under "example.com"
         injected: set[str] = set()
@@ -207,6 +244,18 @@ def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Deci
         return None
     reason = "rate limited" if status == 429 else "refused"
     return Decision(False, reason, f"pipelock: {_printable_line(line)}", None, by="pipelock")
+
+
+def may_be_pipelock_refusal(status: int, headers: Mapping[str, str]) -> bool:
+    """Whether a response's head allows it to be pipelock's refusal (see pipelock_refusal):
+    only those are read whole before they are passed on."""
+    length = headers.get("content-length", "")
+    return (
+        status in PIPELOCK_REFUSAL_STATUSES
+        and headers.get("content-type", "").startswith("text/plain")
+        and length.isdigit()
+        and int(length) <= PIPELOCK_REFUSAL_MAX_BYTES
+    )
 
 
 def pipelock_tunnel_refusal(host: str, port: int) -> Decision:
@@ -480,7 +529,10 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
     routes = document.get("routes")
     if not isinstance(routes, list):
         raise RoutesError(f"routes: required list, got {_type_name(routes)}")
-    return RouteTable(_parse_route(i, r, environ) for i, r in enumerate(routes))
+    per_minute = document.get("requests_per_minute")
+    if per_minute is not None and (not _is_int(per_minute) or per_minute < 1):
+        raise RoutesError(f"requests_per_minute: must be a positive integer, got {per_minute!r}")
+    return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute)
 
 
 def load_routes(path: str, environ: Mapping[str, str] | None = None) -> RouteTable:
@@ -701,7 +753,15 @@ class EgressProxy:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         decision, host, path = self._decide(flow)
         req = flow.request
+        limiter = self.table.rate_limiter if self.table is not None else None
+        wait = limiter.take(host) if decision.allowed and limiter is not None else None
+        if wait is not None:
+            assert limiter is not None
+            decision = _deny("rate limited", f"at most {limiter.per_minute} requests per minute", host)
         self._log(decision, host, req.port, req.method, path)
+        if wait is not None:
+            self._refuse(flow, decision, status=429, headers={"Retry-After": str(math.ceil(wait))})
+            return
         if not decision.allowed:
             self._refuse(flow, decision)
             return
@@ -731,6 +791,13 @@ class EgressProxy:
         if not isinstance(flow.metadata.get(METADATA_KEY), Decision):
             # A response to a request this addon never decided on.
             flow.kill()
+            return
+        resp = flow.response
+        # Stream responses through: a streamed LLM answer (SSE) must reach the agent as it
+        # comes, and no download may have to fit in memory. Only a short answer that may be the
+        # next gate's refusal is read whole, for `response` to map it.
+        if resp is not None and not (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
+            resp.stream = True
 
     @_fail_closed_http
     def response(self, flow: http.HTTPFlow) -> None:

@@ -80,15 +80,26 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
     if ca:
         if not upstream:
             raise ConfigError("EGRESS_PROXY_UPSTREAM_CA is set but EGRESS_PROXY_UPSTREAM_PROXY is not")
-        argv += ["--set", f"ssl_verify_upstream_trusted_ca={ca}"]
+        argv += ["--set", f"ssl_verify_upstream_trusted_ca={upstream_trust(environ) or ca}"]
+    elif environ.get("EGRESS_PROXY_UPSTREAM_EXTRA_CA", ""):
+        raise ConfigError("EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not")
     return argv
+
+
+def upstream_trust(environ: Mapping[str, str]) -> Path | None:
+    """Where the combined upstream trust is written when EGRESS_PROXY_UPSTREAM_EXTRA_CA adds
+    certificates to EGRESS_PROXY_UPSTREAM_CA (mitmproxy takes one file): the confdir."""
+    if not environ.get("EGRESS_PROXY_UPSTREAM_EXTRA_CA", ""):
+        return None
+    return Path(environ.get("EGRESS_PROXY_CONFDIR") or DEFAULT_CONFDIR) / "upstream-trust.pem"
 
 
 def check_files(environ: Mapping[str, str]) -> None:
     """Problems mitmdump would otherwise report late, or only after its port opened."""
-    ca = environ.get("EGRESS_PROXY_UPSTREAM_CA", "")
-    if ca and not os.access(ca, os.R_OK):
-        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_CA: cannot read {ca}")
+    for variable in ("EGRESS_PROXY_UPSTREAM_CA", "EGRESS_PROXY_UPSTREAM_EXTRA_CA"):
+        ca = environ.get(variable, "")
+        if ca and not os.access(ca, os.R_OK):
+            raise ConfigError(f"{variable}: cannot read {ca}")
     sys.path.insert(0, str(HERE))
     import egress_proxy
 
@@ -114,12 +125,26 @@ def prepare_confdir(confdir: Path) -> None:
         ) from None
 
 
+def write_upstream_trust(environ: Mapping[str, str]) -> None:
+    """The next gate's CA followed by the extra certificates (passthrough hosts present their
+    own), as the one file mitmproxy trusts on the upstream leg."""
+    trust = upstream_trust(environ)
+    if trust is None:
+        return
+    parts = [Path(environ[v]).read_bytes() for v in ("EGRESS_PROXY_UPSTREAM_CA", "EGRESS_PROXY_UPSTREAM_EXTRA_CA")]
+    try:
+        trust.write_bytes(b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n")
+    except OSError as e:
+        raise ConfigError(f"cannot write {trust} ({e.strerror})") from None
+
+
 def main() -> None:
     environ = dict(os.environ)
     try:
         argv = build_argv(environ, _mitmdump())
         check_files(environ)
         prepare_confdir(Path(environ.get("EGRESS_PROXY_CONFDIR") or DEFAULT_CONFDIR))
+        write_upstream_trust(environ)
     except ConfigError as e:
         print(f"egress-proxy: refusing to start: {e}", file=sys.stderr)
         sys.exit(2)

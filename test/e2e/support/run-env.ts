@@ -6,7 +6,10 @@
 import * as path from "node:path";
 
 export interface E2eImages {
-  /** The egress proxy, prebuilt for the stacks that do not build it themselves. */
+  /**
+   * The egress proxy, prebuilt for the stacks that do not build it themselves, with the test
+   * upstream's CA in its trust store (for hosts pipelock passes through).
+   */
   egressProxy: string;
   /** The real pipelock, built from source, plus the test upstream's CA in its trust store. */
   pipelock: string;

@@ -107,8 +107,22 @@ describe("validateStackConfig accepts and normalises", () => {
       egressProxy: { image: undefined, memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
+      requestsPerMinute: 1200,
       selfTest: true,
     });
+  });
+
+  test("passthrough applies only to the bottle's own route hosts", () => {
+    const result = validateStackConfig({
+      bottles: [bottle({ pipelock: { settings: { tls_interception: { passthrough_domains: ["api.github.com", "other.example.com"] } } } })],
+    });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.problems, [
+      {
+        path: "bottles[0].pipelock.settings.tls_interception.passthrough_domains[1]",
+        message: '"other.example.com" is not a route host of this bottle; passthrough only applies to hosts the bottle routes',
+      },
+    ]);
   });
 
   test("a route without a credential allows ports 80 and 443 by default; one with a credential only 443", () => {

@@ -14,6 +14,7 @@ const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   egressProxy: { memoryMb: 256 },
   pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
   caValidityHours: 8760,
+  requestsPerMinute: 1200,
   selfTest: true,
   ...extra,
 });
@@ -33,10 +34,11 @@ api_allowlist:
 fetch_proxy:
   listen: 0.0.0.0:8888
   monitoring:
-    max_requests_per_minute: 600
+    max_requests_per_minute: 2400
 forward_proxy:
   enabled: true
   sni_verification: true
+  max_tunnel_seconds: 3600
 tls_interception:
   enabled: true
   ca_cert: /etc/pipelock/ca.pem
@@ -88,8 +90,9 @@ logging:
               internal: [],
               ssrf: { ip_allowlist: ["172.30.0.0/16"] },
               explain_blocks: true,
-              fetch_proxy: { monitoring: { max_requests_per_minute: 5000 } },
               forward_proxy: { max_tunnel_seconds: 600 },
+              response_scanning: { enabled: false },
+              tls_interception: { passthrough_domains: ["*.npmjs.org"], max_response_bytes: 1 << 20 },
               dlp: { patterns: [{ name: "acme key", regex: "acme_[0-9a-f]{32}", severity: "high" }] },
             },
           },
@@ -100,7 +103,14 @@ logging:
     assert.deepEqual(doc.internal, []);
     assert.deepEqual(doc.ssrf, { ip_allowlist: ["172.30.0.0/16"] });
     assert.equal(doc.explain_blocks, true);
-    assert.equal(doc.fetch_proxy.monitoring.max_requests_per_minute, 5000);
+    assert.deepEqual(doc.response_scanning, { enabled: false });
+    assert.deepEqual(doc.tls_interception, {
+      enabled: true,
+      ca_cert: "/etc/pipelock/ca.pem",
+      ca_key: "/etc/pipelock/ca-key.pem",
+      passthrough_domains: ["*.npmjs.org"],
+      max_response_bytes: 1 << 20,
+    });
     assert.deepEqual(doc.forward_proxy, { enabled: true, sni_verification: true, max_tunnel_seconds: 600 });
     assert.equal(doc.dlp.include_defaults, true);
     assert.equal(doc.dlp.patterns[0].name, "acme key");

@@ -17,8 +17,9 @@ const npm: RouteSpec = { host: "*.npmjs.org", ports: [80, 443] };
 describe("renderRoutesYaml", () => {
   test("renders the version 1 contract exactly", () => {
     assert.equal(
-      renderRoutesYaml([github, anthropic, npm]),
+      renderRoutesYaml({ routes: [github, anthropic, npm], requestsPerMinute: 1200 }),
       `version: 1
+requests_per_minute: 1200
 routes:
   - host: api.github.com
     ports:
@@ -48,8 +49,8 @@ routes:
   });
 
   test("omits methods and paths when any is allowed", () => {
-    const doc = parse(renderRoutesYaml([npm]));
-    assert.deepEqual(doc, { version: 1, routes: [{ host: "*.npmjs.org", ports: [80, 443] }] });
+    const doc = parse(renderRoutesYaml({ routes: [npm], requestsPerMinute: 60 }));
+    assert.deepEqual(doc, { version: 1, requests_per_minute: 60, routes: [{ host: "*.npmjs.org", ports: [80, 443] }] });
   });
 });
 
