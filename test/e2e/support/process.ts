@@ -15,7 +15,7 @@ export interface Run {
 }
 
 export interface RunOptions {
-  input?: string;
+  input?: string | Buffer;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   /** Defaults to the repository root. */
