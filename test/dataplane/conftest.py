@@ -436,6 +436,8 @@ def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
                 "methods": ["GET", "POST"],
                 "path_allowlist": ["/user", "/repos/acme/"],
                 "auth": {"header": "Authorization", "prefix": "Bearer ", "token_env": "EGRESS_PROXY_TOKEN_0"},
+                # The plain-HTTP upstream receives the credential in cleartext, on purpose.
+                "insecure_cleartext_ports": [up["plain"].port],
             },
             {"host": "localhost", "ports": [up["plain2"].port]},
             # Never reachable here (no such name resolves); it makes X-Api-Key an injected header.
@@ -443,6 +445,7 @@ def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
                 "host": "*.localhost",
                 "ports": [up["plain"].port],
                 "auth": {"header": "X-Api-Key", "token_env": "EGRESS_PROXY_TOKEN_1"},
+                "insecure_cleartext_ports": [up["plain"].port],
             },
         ],
     }

@@ -45,12 +45,12 @@ SABOTEUR = textwrap.dedent(
             decide_request, decide_connect = table.decide_request, table.decide_connect
             calls = {}
 
-            def boom_request(host, port, method, path):
+            def boom_request(host, port, method, path, tls=True):
                 if "boom-decide" in path:
                     raise RuntimeError("boom in decide_request")
                 if "boom-allow" in path:  # a wrong "allow": the server_connect backstop must hold
                     return Decision(True, "allowed", "", table.routes[1])
-                return decide_request(host, port, method, path)
+                return decide_request(host, port, method, path, tls)
 
             Decision = decide_request.__func__.__globals__["Decision"]
 

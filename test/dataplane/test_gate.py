@@ -20,6 +20,7 @@ from conftest import (
     connect,
     http_request,
     marker,
+    read_response,
     send_raw,
     tls_tunnel,
     tunnel_request,
@@ -263,8 +264,10 @@ def test_onboarding_app_is_not_served(gate: Proxy) -> None:
         "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
         "Content-Length: 5\r\nContent-Length: 6\r\n",
         "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
     ],
-    ids=["cl-and-te", "two-cl", "te-list"],
+    ids=["cl-and-te", "two-cl", "te-list", "te-gzip-chunked", "te-two-headers"],
 )
 def test_ambiguous_framing_is_refused_before_forwarding(
     gate: Proxy, upstreams: dict[str, Upstream], framing: str
@@ -574,8 +577,6 @@ def test_tunnel_applies_method_and_path_rules(gate: Proxy, upstreams: dict[str, 
     m = marker()
     with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
         sock.sendall(f"DELETE /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
-        from conftest import read_response
-
         first = read_response(sock, "DELETE")
         sock.sendall(f"GET /user/../orgs/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
         second = read_response(sock)
@@ -658,3 +659,126 @@ def test_an_event_stream_reaches_the_agent_as_it_comes(gate: Proxy, upstreams: d
     with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
         sock.sendall(f"GET /user/gated/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
         assert_streams(sock, up, m)
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def test_plain_http_inside_a_connect_tunnel_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    # The tunnel was asked for TLS; plaintext in it would carry the credential in the clear.
+    up = upstreams["plain"]
+    m = marker()
+    sock, refusal = connect(gate.port, f"localhost:{up.port}")
+    assert refusal is None
+    with sock:
+        sock.sendall(f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+        resp = read_response(sock)
+    assert_refused_and_not_forwarded(resp, up, m, contains=f"egress-proxy: plain HTTP inside a CONNECT tunnel: localhost:{up.port}")
+
+
+def test_a_credential_travels_in_cleartext_only_on_a_port_the_route_opts_into(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    # Route 0 injects a credential and lists the plain upstream's port as insecure_cleartext_ports;
+    # plain HTTP to any other of its ports (here the TLS upstream's) is refused before connecting.
+    tls_up = upstreams["tls"]
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{tls_up.port}/user/{m}")
+    assert_refused(resp, contains=f"egress-proxy: credentials only over TLS for localhost: plain HTTP to port {tls_up.port} (use https://)")
+    assert tls_up.connections == 0 or tls_up.requests_for(m) == []
+    resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/user/{m}")
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize("method", ["TRACE", "TRACK", "CONNECT", "FOO"])
+def test_methods_outside_the_http_set_are_refused_even_on_a_route_without_methods(
+    gate: Proxy, upstreams: dict[str, Upstream], method: str
+) -> None:
+    up = upstreams["plain2"]  # route 1: no methods listed
+    m = marker()
+    resp = send_raw(gate.port, f"{method} http://localhost:{up.port}/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+    if method == "CONNECT":
+        assert resp.status in (400, 403)  # mitmproxy does not take an absolute-form CONNECT at all
+    else:
+        assert_refused(resp, contains=f"method not allowed for localhost: {method}")
+    assert up.requests_for(m) == []
+
+
+def test_a_route_without_methods_allows_the_usual_ones(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain2"]
+    m = marker()
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
+        assert http_request(gate.port, method, f"http://localhost:{up.port}/{m}/{method}").status == 200, method
+    with socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT) as sock:
+        sock.sendall(f"HEAD http://localhost:{up.port}/{m}/HEAD HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+        assert read_response(sock, "HEAD").status == 200
+    assert len(up.requests_for(m)) == 7
+
+
+def test_a_connect_inside_a_tunnel_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["tls"]
+    with tls_tunnel(gate.port, f"localhost:{up.port}", gate.ca_cert) as sock:
+        sock.sendall(f"CONNECT localhost:{upstreams['plain2'].port} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode())
+        resp = read_response(sock, "CONNECT")
+    assert resp.status in (400, 403), resp.text
+    assert upstreams["plain2"].connections == 0 or all(r.method != "CONNECT" for r in upstreams["plain2"].requests)
+
+
+def test_transfer_encoding_other_than_chunked_gets_a_400_that_says_so_and_closes(
+    gate: Proxy, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["plain"]
+    m = marker()
+    raw = (
+        f"POST http://localhost:{up.port}/user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n"
+        "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+    )
+    with socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT) as sock:
+        sock.sendall(raw.encode())
+        resp = read_response(sock, "POST")
+        assert sock.recv(1) == b"", "the connection must be closed after the refusal"
+    assert resp.status == 400, resp.text
+    assert resp.text == f"egress-proxy: Transfer-Encoding other than chunked for localhost: gzip, chunked\n"
+    assert up.requests_for(m) == []
+
+
+def test_keep_alive_and_pipelined_requests_are_each_decided(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
+    # Two requests written at once on one connection: the refused one never reaches the
+    # upstream and the allowed one arrives alone, with its own credential.
+    up = upstreams["plain"]
+    m = marker()
+    first = f"GET http://localhost:{up.port}/user/{m}/1 HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n"
+    second = f"DELETE http://localhost:{up.port}/user/{m}/2 HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n"
+    third = f"GET http://localhost:{up.port}/user/{m}/3 HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT) as sock:
+        sock.sendall((first + second + third).encode())
+        statuses = [read_response(sock).status, read_response(sock, "DELETE").status, read_response(sock).status]
+    assert statuses == [200, 403, 200]
+    assert [r.path for r in up.requests_for(m)] == [f"/user/{m}/1", f"/user/{m}/3"]
+    assert all(r.header_values("Authorization") == [BEARER] for r in up.requests_for(m))
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_is_answered_413_before_it_is_held(
+    proxies: ProxyFactory, upstreams: dict[str, Upstream], chunked: bool
+) -> None:
+    up = upstreams["plain2"]
+    gate = proxies.start({"version": 1, "routes": [{"host": "localhost", "ports": [up.port]}]}, env={"EGRESS_PROXY_MAX_BODY_BYTES": "4096"})
+    m = marker()
+    body = b"x" * 65536
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
+    payload = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body) if chunked else body
+    head = f"POST http://localhost:{up.port}/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n{framing}\r\n\r\n".encode()
+    with socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT) as sock:
+        sock.sendall(head)
+        try:
+            sock.sendall(payload)
+        except OSError:
+            pass  # the proxy may stop reading first
+        resp = read_response(sock, "POST")
+    assert resp.status == 413, resp.text
+    assert up.requests_for(m) == []
+    final = [d for d in gate.decisions() if d["path"] == f"/{m}"][-1]
+    assert (final["decision"], final["reason"]) == ("deny", "request body too large")
+    # Under the limit the same route works.
+    assert http_request(gate.port, "POST", f"http://localhost:{up.port}/{m}/small", body=b"x" * 1000).status == 200

@@ -187,8 +187,15 @@ def test_minimal_route_gets_the_defaults() -> None:
     table = ep.parse_routes(doc({"host": "api.github.com"}), ENV)
     [route] = table.routes
     assert route.ports == frozenset({80, 443})
-    assert route.methods is None and route.path_allowlist is None and route.auth is None
+    assert route.methods == frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+    assert route.path_allowlist is None and route.auth is None and route.cleartext_ports == frozenset()
     assert table.injected_headers == frozenset()
+
+
+def test_a_credential_route_defaults_to_https_only() -> None:
+    auth = {"header": "Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}
+    [route] = ep.parse_routes(doc({"host": "api.github.com", "auth": auth}), ENV).routes
+    assert route.ports == frozenset({443})
 
 
 def test_full_route() -> None:
@@ -250,7 +257,12 @@ INVALID: list[tuple[str, object, str]] = [
     ("port too big", doc({"host": "a.example", "ports": [70000]}), "routes[0].ports[0]"),
     ("port string", doc({"host": "a.example", "ports": ["443"]}), "routes[0].ports[0]"),
     ("methods string", doc({"host": "a.example", "methods": "GET"}), "routes[0].methods: must be a non-empty list"),
-    ("method lowercase", doc({"host": "a.example", "methods": ["get"]}), "routes[0].methods[0]: must be an uppercase HTTP method"),
+    ("method lowercase", doc({"host": "a.example", "methods": ["get"]}), "routes[0].methods[0]: must be one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, got 'get'"),
+    ("method TRACE", doc({"host": "a.example", "methods": ["GET", "TRACE"]}), "routes[0].methods[1]: must be one of DELETE, GET"),
+    ("method CONNECT", doc({"host": "a.example", "methods": ["CONNECT"]}), "routes[0].methods[0]: must be one of"),
+    ("cleartext without auth", doc({"host": "a.example", "ports": [80], "insecure_cleartext_ports": [80]}), "routes[0].insecure_cleartext_ports: only a route with auth"),
+    ("cleartext port not a route port", doc({"host": "a.example", "ports": [443], "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"}, "insecure_cleartext_ports": [80]}), "routes[0].insecure_cleartext_ports: must be a non-empty list of the route's ports, got [80]"),
+    ("cleartext empty", doc({"host": "a.example", "ports": [80], "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"}, "insecure_cleartext_ports": []}), "routes[0].insecure_cleartext_ports: must be a non-empty list"),
     ("method int", doc({"host": "a.example", "methods": [1]}), "routes[0].methods[0]"),
     ("paths string", doc({"host": "a.example", "path_allowlist": "/x"}), "routes[0].path_allowlist: must be a non-empty list"),
     ("path relative", doc({"host": "a.example", "path_allowlist": ["x"]}), "routes[0].path_allowlist[0]: 'x' is not an allowed path prefix (not origin-form)"),
@@ -467,3 +479,60 @@ def test_rate_limiter_memory_is_bounded_by_dropping_idle_hosts() -> None:
     clock.now += 60  # every bucket has refilled
     limiter.take("new.example")
     assert len(limiter.buckets) == 1
+
+
+@pytest.mark.parametrize(
+    "scheme,port,in_tunnel,problem",
+    [
+        ("https", 443, True, None),
+        ("http", 80, False, None),
+        ("https", 8443, True, None),
+        ("http", 8080, False, None),
+        ("http", 443, True, "plain HTTP inside a CONNECT tunnel"),
+        ("http", 80, True, "plain HTTP inside a CONNECT tunnel"),
+        ("http", 443, False, "plain HTTP to port 443"),
+        ("https", 80, True, "TLS to port 80"),
+    ],
+)
+def test_scheme_problem(scheme: str, port: int, in_tunnel: bool, problem: str | None) -> None:
+    assert ep.scheme_problem(scheme, port, in_tunnel) == problem
+
+
+@pytest.mark.parametrize(
+    "values,problem",
+    [
+        ([], None),
+        (["chunked"], None),
+        ([" Chunked "], None),
+        (["gzip, chunked"], "gzip, chunked"),
+        (["chunked, identity"], "chunked, identity"),
+        (["gzip", "chunked"], "gzip, chunked"),
+        (["chunked", "chunked"], "chunked, chunked"),
+        (["identity"], "identity"),
+    ],
+)
+def test_transfer_encoding_problem(values: list[str], problem: str | None) -> None:
+    assert ep.transfer_encoding_problem(values) == problem
+
+
+def test_a_credential_route_needs_tls_unless_the_port_is_opted_into_cleartext() -> None:
+    auth = {"header": "Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}
+    table = ep.parse_routes(doc({"host": "a.example", "ports": [80, 443, 8080], "auth": auth, "insecure_cleartext_ports": [80]}), ENV)
+    assert table.decide_request("a.example", 443, "GET", "/", tls=True).allowed
+    assert table.decide_request("a.example", 8080, "GET", "/", tls=True).allowed
+    assert table.decide_request("a.example", 80, "GET", "/", tls=False).allowed
+    refused = table.decide_request("a.example", 8080, "GET", "/", tls=False)
+    assert (refused.allowed, refused.message) == (
+        False,
+        "egress-proxy: credentials only over TLS for a.example: plain HTTP to port 8080 (use https://)",
+    )
+    # A route without a credential has nothing to protect.
+    plain = ep.parse_routes(doc({"host": "b.example", "ports": [8080]}), ENV)
+    assert plain.decide_request("b.example", 8080, "GET", "/", tls=False).allowed
+
+
+@pytest.mark.parametrize("method", ["TRACE", "TRACK", "CONNECT", "PROPFIND", "get", ""])
+def test_methods_outside_the_http_set_are_refused_by_any_route(method: str) -> None:
+    table = ep.parse_routes(doc({"host": "a.example"}), ENV)
+    decision = table.decide_request("a.example", 443, method, "/")
+    assert (decision.allowed, decision.reason) == (False, "method not allowed")

@@ -33,6 +33,11 @@ from mitmproxy.proxy import mode_specs, server_hooks
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = (80, 443)
+# A route that injects a credential: HTTPS only, unless it lists ports itself.
+DEFAULT_CREDENTIAL_PORTS = (443,)
+# The methods a route may list, and the ones it allows when it lists none. Anything else
+# (TRACE, TRACK, CONNECT inside a tunnel, invented methods) is refused whatever the routes say.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"
 # Headers a route may not inject: they frame or route the message itself.
 FORBIDDEN_AUTH_HEADERS = frozenset(
@@ -61,7 +66,7 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth"})
+ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "insecure_cleartext_ports"})
 AUTH_KEYS = frozenset({"header", "prefix", "token_env"})
 TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
 # Buckets kept before idle (full) ones are dropped: wildcard routes let an agent name many hosts.
@@ -103,9 +108,11 @@ class Route:
     index: int
     host: str  # normalised name, or "*.suffix"
     ports: frozenset[int]
-    methods: frozenset[str] | None  # None: any method
+    methods: frozenset[str]
     path_allowlist: tuple[str, ...] | None  # None: any path
     auth: Auth | None
+    # Ports on which the route's credential may travel in plain HTTP (an explicit risk).
+    cleartext_ports: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,7 @@ class Decision:
     message: str  # one line for the agent
     route: Route | None
     by: str = "egress-proxy"  # the gate that decided
+    status: int = 403  # what a refusal is answered with
 
 
 class RateLimiter:
@@ -196,8 +204,9 @@ class RouteTable:
                 return Decision(True, "allowed", "", route)
         return _deny("port not allowed", str(port), host)
 
-    def decide_request(self, host: str, port: int, method: str, path: str) -> Decision:
-        """First route (file order) whose host, port, method and path all match.
+    def decide_request(self, host: str, port: int, method: str, path: str, tls: bool = True) -> Decision:
+        """First route (file order) whose host, port, method and path all match, and whose
+        credential, if any, travels inside TLS (`tls`: the request came over TLS).
 
         `path` must already have passed check_path. On refusal the reason is the
         furthest check any candidate route got to, which is the one an agent can act on.
@@ -205,27 +214,55 @@ class RouteTable:
         routes = self.candidates(host)
         if not routes:
             return _deny("host not in allowlist", host)
+        if method not in HTTP_METHODS:
+            return _deny("method not allowed", method, host)
         stage = 0
         for route in routes:
             if port not in route.ports:
                 continue
             stage = max(stage, 1)
-            if route.methods is not None and method not in route.methods:
+            if method not in route.methods:
                 continue
             stage = max(stage, 2)
             if route.path_allowlist is not None and not path_allowed(path, route.path_allowlist):
+                continue
+            stage = max(stage, 3)
+            if route.auth is not None and not tls and port not in route.cleartext_ports:
                 continue
             return Decision(True, "allowed", "", route)
         if stage == 0:
             return _deny("port not allowed", str(port), host)
         if stage == 1:
             return _deny("method not allowed", method, host)
-        return _deny("path not allowed", path, host)
+        if stage == 2:
+            return _deny("path not allowed", path, host)
+        return _deny("credentials only over TLS", f"plain HTTP to port {port} (use https://)", host)
 
 
-def _deny(reason: str, detail: str, host: str | None = None) -> Decision:
+def _deny(reason: str, detail: str, host: str | None = None, status: int = 403) -> Decision:
     where = f" for {host}" if host else ""
-    return Decision(False, reason, f"egress-proxy: {reason}{where}: {detail}", None)
+    return Decision(False, reason, f"egress-proxy: {reason}{where}: {detail}", None, status=status)
+
+
+def scheme_problem(scheme: str, port: int, in_tunnel: bool) -> str | None:
+    """Why a request's scheme does not fit where it goes, or None: plain HTTP belongs to an
+    absolute-form proxy request (never inside a CONNECT tunnel, where the agent chose a
+    tunnel for TLS), and neither scheme belongs on the other's well-known port."""
+    if scheme == "http" and in_tunnel:
+        return "plain HTTP inside a CONNECT tunnel"
+    if scheme == "http" and port == 443:
+        return "plain HTTP to port 443"
+    if scheme == "https" and port == 80:
+        return "TLS to port 80"
+    return None
+
+
+def transfer_encoding_problem(values: list[str]) -> str | None:
+    """Why a request's Transfer-Encoding is refused, or None: only exactly `chunked` (or
+    none). Anything else is read differently by different servers (a desync seed)."""
+    if not values or (len(values) == 1 and values[0].strip().lower() == "chunked"):
+        return None
+    return ", ".join(values)
 
 
 def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Decision | None:
@@ -243,7 +280,7 @@ def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Deci
     if b"\n" in line or not line.startswith(PIPELOCK_REFUSAL_PREFIXES):
         return None
     reason = "rate limited" if status == 429 else "refused"
-    return Decision(False, reason, f"pipelock: {_printable_line(line)}", None, by="pipelock")
+    return Decision(False, reason, f"pipelock: {_printable_line(line)}", None, by="pipelock", status=status)
 
 
 def may_be_pipelock_refusal(status: int, headers: Mapping[str, str]) -> bool:
@@ -438,7 +475,7 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
             "(IP literals are not supported; use the IDNA xn-- form for non-ASCII names)"
         )
 
-    ports: frozenset[int] = frozenset(DEFAULT_PORTS)
+    ports: frozenset[int] = frozenset(DEFAULT_CREDENTIAL_PORTS if "auth" in raw else DEFAULT_PORTS)
     if "ports" in raw:
         value = raw["ports"]
         if not isinstance(value, list) or not value:
@@ -448,14 +485,14 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
                 raise RoutesError(f"{where}.ports[{i}]: must be an integer 1-65535, got {port!r}")
         ports = frozenset(value)
 
-    methods: frozenset[str] | None = None
+    methods = HTTP_METHODS
     if "methods" in raw:
         value = raw["methods"]
         if not isinstance(value, list) or not value:
             raise RoutesError(f"{where}.methods: must be a non-empty list of methods, got {_type_name(value)}")
         for i, method in enumerate(value):
-            if not isinstance(method, str) or not method.isascii() or not method.isalpha() or not method.isupper():
-                raise RoutesError(f"{where}.methods[{i}]: must be an uppercase HTTP method, got {method!r}")
+            if method not in HTTP_METHODS:
+                raise RoutesError(f"{where}.methods[{i}]: must be one of {', '.join(sorted(HTTP_METHODS))}, got {method!r}")
         methods = frozenset(value)
 
     path_allowlist: tuple[str, ...] | None = None
@@ -477,7 +514,16 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
     if "auth" in raw:
         auth = _parse_auth(f"{where}.auth", raw["auth"], environ)
 
-    return Route(index, host, ports, methods, path_allowlist, auth)
+    cleartext_ports: frozenset[int] = frozenset()
+    if "insecure_cleartext_ports" in raw:
+        value = raw["insecure_cleartext_ports"]
+        if auth is None:
+            raise RoutesError(f"{where}.insecure_cleartext_ports: only a route with auth has a credential to send in cleartext")
+        if not isinstance(value, list) or not value or not all(_is_int(p) and p in ports for p in value):
+            raise RoutesError(f"{where}.insecure_cleartext_ports: must be a non-empty list of the route's ports, got {value!r}")
+        cleartext_ports = frozenset(value)
+
+    return Route(index, host, ports, methods, path_allowlist, auth, cleartext_ports)
 
 
 def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
@@ -612,6 +658,8 @@ class EgressProxy:
         self.table: RouteTable | None = None
         # The next gate's address in upstream mode: the one connection that is not a route.
         self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
+        # Client connections that opened a CONNECT tunnel: what they send next is tunnelled.
+        self.tunnels: set[str] = set()
 
     # ---- lifecycle
 
@@ -692,6 +740,10 @@ class EgressProxy:
         assert host is not None
         req.host = host
         flow.metadata[METADATA_KEY] = "tunnel"
+        self.tunnels.add(flow.client_conn.id)
+
+    def client_disconnected(self, client: Any) -> None:
+        self.tunnels.discard(client.id)
 
     # ---- every outgoing connection
 
@@ -757,13 +809,10 @@ class EgressProxy:
         wait = limiter.take(host) if decision.allowed and limiter is not None else None
         if wait is not None:
             assert limiter is not None
-            decision = _deny("rate limited", f"at most {limiter.per_minute} requests per minute", host)
+            decision = _deny("rate limited", f"at most {limiter.per_minute} requests per minute", host, status=429)
         self._log(decision, host, req.port, req.method, path)
-        if wait is not None:
-            self._refuse(flow, decision, status=429, headers={"Retry-After": str(math.ceil(wait))})
-            return
         if not decision.allowed:
-            self._refuse(flow, decision)
+            self._refuse(flow, decision, headers={"Retry-After": str(math.ceil(wait))} if wait is not None else None)
             return
         if self.upstream_proxies and _tunnel_refused_upstream(flow):
             # The next gate refused this tunnel while the agent's TLS handshake was under way.
@@ -808,16 +857,24 @@ class EgressProxy:
         if refusal is not None:
             req = flow.request
             self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
-            self._refuse(flow, refusal, status=403 if resp.status_code == 403 else resp.status_code)
+            self._refuse(flow, refusal)
 
     @_fail_closed_http
     def error(self, flow: http.HTTPFlow) -> None:
-        # A tunnel pipelock refused when mitmproxy (re)connected for a request: the agent gets
-        # mitmproxy's 502 page, which its error hook cannot replace; the log says who refused.
-        if flow.error is not None and "refused HTTP CONNECT request" in flow.error.msg:
-            req = flow.request
+        # Refusals mitmproxy answers itself, after the request hooks: the log records them.
+        # A tunnel pipelock refused when mitmproxy (re)connected for a request (the agent gets
+        # mitmproxy's 502 page), and a body over body_size_limit (413).
+        if flow.error is None:
+            return
+        req = flow.request
+        if "refused HTTP CONNECT request" in flow.error.msg:
             refusal = pipelock_tunnel_refusal(req.host, req.port)
-            self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
+        elif "Request body exceeds" in flow.error.msg:
+            limit = getattr(ctx.options, "body_size_limit", "")
+            refusal = _deny("request body too large", f"at most {limit} bytes", req.host, status=413)
+        else:
+            return
+        self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
 
     @_fail_closed_http
     def websocket_start(self, flow: http.HTTPFlow) -> None:
@@ -851,7 +908,13 @@ class EgressProxy:
         problem = header_problem(req.headers.fields)
         if problem is not None:
             return _deny(f"headers rejected ({problem})", path, host), host, path
-        return self.table.decide_request(host, req.port, req.method, path), host, path
+        encoding = transfer_encoding_problem(req.headers.get_all("transfer-encoding"))
+        if encoding is not None:
+            return _deny("Transfer-Encoding other than chunked", encoding, host, status=400), host, path
+        problem = scheme_problem(req.scheme, req.port, flow.client_conn.id in self.tunnels)
+        if problem is not None:
+            return _deny(problem, f"{host}:{req.port}"), host, path
+        return self.table.decide_request(host, req.port, req.method, path, tls=req.scheme == "https"), host, path
 
     @staticmethod
     def _target_mismatch(flow: http.HTTPFlow, host: str) -> str | None:
@@ -890,17 +953,19 @@ class EgressProxy:
     # ---- helpers
 
     @staticmethod
-    def _refuse(flow: http.HTTPFlow, decision: Decision, status: int = 403, headers: Mapping[str, str] | None = None) -> None:
+    def _refuse(flow: http.HTTPFlow, decision: Decision, headers: Mapping[str, str] | None = None) -> None:
         flow.metadata[METADATA_KEY] = decision
+        if decision.status == 400:
+            headers = {**(headers or {}), "Connection": "close"}  # the request's framing is in doubt
         flow.response = http.Response.make(
-            status,
+            decision.status,
             (decision.message + "\n").encode("ascii", "backslashreplace"),
             {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
         )
 
     def _internal_error(self, flow: http.HTTPFlow, hook: str, error: Exception) -> None:
         # Only the exception type: a message could quote header values.
-        decision = _deny("internal error", f"request refused ({hook}: {type(error).__name__})")
+        decision = _deny("internal error", f"request refused ({hook}: {type(error).__name__})", status=500)
         try:
             req = flow.request
             self._log(decision, req.host, req.port, req.method, None)
@@ -910,7 +975,7 @@ class EgressProxy:
             if hook in ("responseheaders", "websocket_start"):
                 flow.kill()
             else:
-                self._refuse(flow, decision, 500)
+                self._refuse(flow, decision)
         except Exception:  # noqa: BLE001
             flow.kill()
 

@@ -16,6 +16,9 @@ HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
 DEFAULT_PORT = 9099
 DEFAULT_CONFDIR = "/home/mitmproxy/.mitmproxy"
+# The largest body the proxy reads, when EGRESS_PROXY_MAX_BODY_BYTES does not say: bounded,
+# so no agent can make it hold more than that in memory.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -26,6 +29,13 @@ def _port(environ: Mapping[str, str]) -> int:
     text = environ.get("EGRESS_PROXY_PORT", "") or str(DEFAULT_PORT)
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigError(f"EGRESS_PROXY_PORT must be a port number 1-65535, got {text!r}")
+    return int(text)
+
+
+def _max_body(environ: Mapping[str, str]) -> int:
+    text = environ.get("EGRESS_PROXY_MAX_BODY_BYTES", "") or str(DEFAULT_MAX_BODY_BYTES)
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"EGRESS_PROXY_MAX_BODY_BYTES must be a positive number of bytes, got {text!r}")
     return int(text)
 
 
@@ -72,6 +82,9 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
         "--set", "onboarding=false",
         "--set", "flow_detail=0",
         "--set", "validate_inbound_headers=true",
+        # A body over this is answered 413 (a request) or refused (a response with a known
+        # length) before it is held in memory.
+        "--set", f"body_size_limit={_max_body(environ)}",
     ]  # fmt: skip
     upstream = environ.get("EGRESS_PROXY_UPSTREAM_PROXY", "")
     if upstream:
