@@ -5,6 +5,7 @@ import {
   AgentConfig,
   BottleSpec,
   formatProblems,
+  GATE_MAX_PROCESSES,
   PipelockSettings,
   RouteConfig,
   validateBottle,
@@ -15,6 +16,7 @@ import { ALIASES } from "./naming";
 import { createNetworks } from "./networks/networks";
 import { renderPipelockYaml } from "./pipelock/config";
 import { createPipelock } from "./pipelock/pipelock";
+import { createProcessLimits, processLimitsOf } from "./limits/limits";
 import { createSelfTest } from "./self-test/self-test";
 
 /** Arguments of {@link BottleStack}. The resource name is the bottle's name. */
@@ -53,6 +55,12 @@ export interface BottleStackArgs {
    * Defaults to 1200.
    */
   requestsPerMinute?: number;
+  /**
+   * The largest request body either gate reads, in MiB: the egress proxy answers 413 over it
+   * before holding it in memory (and refuses a response with a larger known length), pipelock
+   * refuses to pass a request body it could not scan whole. Defaults to 32.
+   */
+  maxBodyMb?: number;
   /**
    * A prebuilt egress-proxy image to use when `egressProxy.image` is not set, so a program
    * with many bottles builds the image once per engine. Defaults to building it here.
@@ -124,6 +132,7 @@ export class BottleStack extends pulumi.ComponentResource {
         pipelock: args.pipelock,
         caValidityHours: args.caValidityHours,
         requestsPerMinute: args.requestsPerMinute,
+        maxBodyMb: args.maxBodyMb,
         selfTest: args.selfTest,
       },
       new Set(Object.keys(tokens)),
@@ -187,17 +196,31 @@ export class BottleStack extends pulumi.ComponentResource {
         this,
       );
 
+    const limits = [
+      { container: pipelock, maxProcesses: GATE_MAX_PROCESSES },
+      { container: egressProxy, maxProcesses: GATE_MAX_PROCESSES },
+      ...(agent && spec.agent ? [{ container: agent, maxProcesses: spec.agent.maxProcesses }] : []),
+    ];
+    const processLimits = createProcessLimits(
+      `${name}-limits`,
+      { limits, ...(args.dockerHost && { dockerHost: args.dockerHost }) },
+      this,
+    );
+
     if (agent && spec.selfTest) {
       createSelfTest(
         `${name}-self-test`,
         {
           stack,
           bottle: spec.name,
-          agentNetwork: networks.agent,
+          agent,
           probeImage: egressProxyImage,
           proxyUrl: this.proxyUrl,
+          processLimits: processLimitsOf(limits),
+          noDnsContainers: [agent.name, egressProxy.name],
           ...(args.dockerHost && { dockerHost: args.dockerHost }),
-          containers: [pipelock, egressProxy, agent],
+          dependsOn: [pipelock, egressProxy, agent, processLimits],
+          triggers: limits.map((l) => l.container.id),
         },
         this,
       );

@@ -2,23 +2,33 @@ import type * as docker from "@pulumi/docker";
 
 /**
  * Container settings every bottle container shares: no capabilities, no privilege gain,
- * bounded memory and processes, restarted by the engine. Containers with uploads keep a
- * writable rootfs (the provider extracts uploads at `/`), so these are their hardening.
- *
- * @pulumi/docker 5.2 has no `pidsLimit`; the process bound is the `nproc` ulimit, which the
- * kernel counts per uid (and does not apply to uid 0).
+ * bounded memory, restarted by the engine. Containers with uploads keep a writable rootfs
+ * (the provider extracts uploads at `/`), so these are their hardening. The process bound is
+ * a pids limit per container, applied by the limits command (the provider has none).
  */
-export function hardening(memoryMb: number, maxProcesses: number): Partial<docker.ContainerArgs> {
+export function hardening(memoryMb: number): Partial<docker.ContainerArgs> {
   return {
     capabilities: { drops: ["ALL"] },
     securityOpts: ["no-new-privileges:true"],
     memory: memoryMb,
     memorySwap: memoryMb,
-    ulimits: [{ name: "nproc", soft: maxProcesses, hard: maxProcesses }],
     restart: "unless-stopped",
     init: true,
   };
 }
+
+/**
+ * No DNS path out of a container on the internal networks. Docker's embedded resolver answers
+ * for the containers and aliases of the container's networks, and forwards every other name
+ * to the configured servers: pointed at 0.0.0.0, it forwards into the container's own
+ * namespace, where nothing listens, so no query leaves it (also on engines in the
+ * CVE-2024-29018 range, which forward from the host's namespace to a loopback resolver), and
+ * the short timeout makes a lookup fail in about two seconds instead of twenty.
+ */
+export const NO_EXTERNAL_DNS: Partial<docker.ContainerArgs> = {
+  dns: ["0.0.0.0"],
+  dnsOpts: ["timeout:1", "attempts:1"],
+};
 
 /** A healthcheck running `command` in the container, and `up` waiting until it passes. */
 export function healthy(command: string[]): Partial<docker.ContainerArgs> {

@@ -41,6 +41,7 @@ const bottleStacks = spec.bottles.map((bottle) => {
       pipelock: bottle.pipelock,
       caValidityHours: bottle.caValidityHours,
       requestsPerMinute: bottle.requestsPerMinute,
+      maxBodyMb: bottle.maxBodyMb,
       egressProxyImage: bottle.egressProxy.image ? undefined : egressProxyImageFor(provider),
       dockerHost,
       selfTest: bottle.selfTest,

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { AgentSpec } from "../config";
-import { hardening } from "../container";
+import { hardening, NO_EXTERNAL_DNS } from "../container";
 import { dockerLabels, dockerName } from "../naming";
 import { AGENT_CA_FILE, agentEnv } from "./env";
 
@@ -37,7 +37,8 @@ export function createAgent(name: string, args: AgentArgs, parent: pulumi.Resour
       envs: agentEnv(args.proxyUrl, agent.env),
       networksAdvanced: [{ name: args.network.name }],
       uploads: [{ file: AGENT_CA_FILE, content: args.caCert, permissions: "0444" }],
-      ...hardening(agent.memoryMb, agent.maxProcesses),
+      ...hardening(agent.memoryMb),
+      ...NO_EXTERNAL_DNS,
     },
     { parent, dependsOn: [args.egressProxy] },
   );

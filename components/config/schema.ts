@@ -2,7 +2,10 @@ import { z } from "zod";
 import { routeHostProblem } from "./host";
 import { pathPrefixProblem } from "./path";
 
-/** The request methods a route may list. CONNECT and TRACE are never forwarded. */
+/**
+ * The request methods a route may list, and the ones it allows when it lists none. The egress
+ * proxy refuses every other method (TRACE, TRACK, CONNECT inside a tunnel, invented ones).
+ */
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
@@ -17,8 +20,17 @@ export const DEFAULT_CREDENTIAL_PORTS: readonly number[] = [443];
 export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
 /** One year, the CA validity when a bottle sets none. */
 export const DEFAULT_CA_VALIDITY_HOURS = 8760;
+/** The process (pids) limit of each gate's container. */
+export const GATE_MAX_PROCESSES = 256;
 /** Requests per minute to one destination host, when a bottle sets no limit (20 a second). */
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
+/** The largest request body either gate reads, in MiB, when a bottle sets none. */
+export const DEFAULT_MAX_BODY_MB = 32;
+/**
+ * The uids the gates run as. No agent may use them: a uid's process count and files are
+ * shared by every container that runs as it.
+ */
+export const GATE_UIDS = { egressProxy: 65533, pipelock: 65532 } as const;
 
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -66,12 +78,22 @@ const routeSchema = z.strictObject({
   methods: uniqueList(z.enum(HTTP_METHODS)).optional(),
   paths: uniqueList(checked(pathPrefixProblem)).optional(),
   auth: authSchema.optional(),
+  insecureCleartextPorts: uniqueList(positiveInt(1, 65535)).optional(),
 });
 
 const agentSchema = z.strictObject({
   image: z.string().min(1, { message: "expected an image reference" }),
   command: z.array(z.string()).min(1).optional(),
-  user: z.string().regex(/^[a-z0-9_][a-z0-9_.-]*(?::[a-z0-9_][a-z0-9_.-]*)?$/i).optional(),
+  user: z
+    .string()
+    .regex(/^[0-9]+(?::[0-9]+)?$/, {
+      message: 'expected "<uid>:<gid>" numbers such as "1000:1000" (a name resolves inside the image, where it could match a gate\'s uid)',
+    })
+    .refine((user) => Number(user.split(":")[0]) !== 0, { message: "the agent must not run as root (uid 0)" })
+    .refine((user) => !Object.values(GATE_UIDS).includes(Number(user.split(":")[0]) as never), {
+      message: `uids ${Object.values(GATE_UIDS).join(" and ")} belong to the gates (egress proxy, pipelock); pick another uid`,
+    })
+    .optional(),
   env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).optional(),
   memoryMb: positiveInt(64, 1 << 20).optional(),
   maxProcesses: positiveInt(16, 1 << 22).optional(),
@@ -144,6 +166,7 @@ export const bottleSchema = z.strictObject({
     .optional(),
   caValidityHours: positiveInt(24, 10 * 8760).optional(),
   requestsPerMinute: positiveInt(1, 1_000_000).optional(),
+  maxBodyMb: positiveInt(1, 1024).optional(),
   docker: dockerSchema.optional(),
   selfTest: z.boolean().optional(),
 });

@@ -4,9 +4,11 @@ import {
   bottleSchema,
   DEFAULT_CA_VALIDITY_HOURS,
   DEFAULT_CREDENTIAL_PORTS,
+  DEFAULT_MAX_BODY_MB,
   DEFAULT_PIPELOCK_IMAGE,
   DEFAULT_PORTS,
   DEFAULT_REQUESTS_PER_MINUTE,
+  HTTP_METHODS,
   HttpMethod,
   PipelockSettings,
   stackSchema,
@@ -41,11 +43,12 @@ export interface StackConfigInput {
 export interface RouteSpec {
   host: string;
   ports: number[];
-  /** Absent: any method. */
-  methods?: HttpMethod[];
+  methods: HttpMethod[];
   /** Absent: any path. */
   paths?: string[];
   auth?: { header: string; prefix: string; token: string };
+  /** Ports on which the credential may travel in plain HTTP; absent: none (TLS only). */
+  insecureCleartextPorts?: number[];
 }
 
 export interface AgentSpec {
@@ -54,7 +57,7 @@ export interface AgentSpec {
   user: string;
   env: Record<string, string>;
   memoryMb: number;
-  /** The `nproc` ulimit of the agent's uid. */
+  /** The agent container's process (pids) limit. */
   maxProcesses: number;
 }
 
@@ -68,6 +71,8 @@ export interface BottleSpec {
   caValidityHours: number;
   /** Requests per minute the egress proxy allows to one destination host. */
   requestsPerMinute: number;
+  /** The largest request body either gate reads, in MiB. */
+  maxBodyMb: number;
   docker?: { host: string };
   /** Run the self-test on every up (bottles with an agent). */
   selfTest: boolean;
@@ -136,6 +141,7 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
     message: `duplicate host "${host}" (also routes[${first}]); merge the two routes`,
   }));
   routes.forEach((route, j) => {
+    problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`));
     const token = at(route, "auth", "token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
       problems.push({
@@ -160,6 +166,36 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
         message: "is set by the bottle itself (proxy and CA variables) and cannot be overridden",
       });
     }
+  }
+  return problems;
+}
+
+/**
+ * Credentials travel only inside TLS: plain HTTP on a credential route needs the port in
+ * `insecureCleartextPorts` (which must be the route's own ports, on a route with auth), and
+ * port 80 on a credential route is usable for nothing else (TLS to port 80 is refused).
+ */
+function cleartextProblems(route: unknown, path: string): ConfigProblem[] {
+  const cleartext = at(route, "insecureCleartextPorts");
+  const hasAuth = at(route, "auth") !== undefined;
+  const ports = list(at(route, "ports"));
+  if (cleartext !== undefined && !hasAuth) {
+    return [{ path: `${path}.insecureCleartextPorts`, message: "only a route with auth has a credential to send in cleartext; remove it" }];
+  }
+  const problems: ConfigProblem[] = [];
+  const routePorts = at(route, "ports") === undefined ? DEFAULT_CREDENTIAL_PORTS : ports;
+  list(cleartext).forEach((port, k) => {
+    if (typeof port === "number" && !routePorts.includes(port)) {
+      problems.push({ path: `${path}.insecureCleartextPorts[${k}]`, message: `${port} is not one of the route's ports` });
+    }
+  });
+  if (hasAuth && ports.includes(80) && !list(cleartext).includes(80)) {
+    problems.push({
+      path: `${path}.ports`,
+      message:
+        "port 80 on a route with a credential can only carry it in cleartext (TLS to port 80 is refused): " +
+        "remove 80, or accept the risk with insecureCleartextPorts: [80]",
+    });
   }
   return problems;
 }
@@ -205,9 +241,10 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
     routes: bottle.routes.map((route) => ({
       host: route.host,
       ports: route.ports ?? [...(route.auth ? DEFAULT_CREDENTIAL_PORTS : DEFAULT_PORTS)],
-      ...(route.methods && { methods: route.methods }),
+      methods: route.methods ?? [...HTTP_METHODS],
       ...(route.paths && { paths: route.paths }),
       ...(route.auth && { auth: { header: route.auth.header, prefix: route.auth.prefix ?? "", token: route.auth.token } }),
+      ...(route.insecureCleartextPorts && { insecureCleartextPorts: route.insecureCleartextPorts }),
     })),
     ...(bottle.agent && {
       agent: {
@@ -227,6 +264,7 @@ function normaliseBottle(bottle: ParsedBottle): BottleSpec {
     },
     caValidityHours: bottle.caValidityHours ?? DEFAULT_CA_VALIDITY_HOURS,
     requestsPerMinute: bottle.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
+    maxBodyMb: bottle.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
     selfTest: bottle.selfTest ?? true,
     ...(bottle.docker && { docker: bottle.docker }),
   };

@@ -1,8 +1,8 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { BottleSpec } from "../config";
-import { hardening, healthy } from "../container";
+import { BottleSpec, GATE_UIDS } from "../config";
+import { hardening, healthy, NO_EXTERNAL_DNS } from "../container";
 import type { CertificateAuthority } from "../ca/ca";
 import { ALIASES, dockerLabels, dockerName } from "../naming";
 import type { BottleNetworks } from "../networks/networks";
@@ -23,7 +23,7 @@ export const EGRESS_PROXY_PATHS = {
 } as const;
 
 /** The uid the image runs mitmproxy as. */
-const MITMPROXY_UID = "1000";
+const MITMPROXY_UID = String(GATE_UIDS.egressProxy);
 
 /**
  * The image's public roots (Debian's ca-certificates), trusted on the upstream leg besides
@@ -90,6 +90,7 @@ export function createEgressProxy(name: string, args: EgressProxyArgs, parent: p
         `EGRESS_PROXY_PORT=${EGRESS_PROXY_PORT}`,
         `EGRESS_PROXY_UPSTREAM_PROXY=http://${ALIASES.pipelock}:${PIPELOCK_PORT}`,
         `EGRESS_PROXY_UPSTREAM_CA=${EGRESS_PROXY_PATHS.upstreamCa}`,
+        `EGRESS_PROXY_MAX_BODY_BYTES=${bottle.maxBodyMb * 1024 * 1024}`,
         ...(bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ? [`EGRESS_PROXY_UPSTREAM_EXTRA_CA=${SYSTEM_ROOTS}`] : []),
         ...tokenVars,
       ],
@@ -108,7 +109,8 @@ export function createEgressProxy(name: string, args: EgressProxyArgs, parent: p
           group: MITMPROXY_UID,
         },
       ],
-      ...hardening(bottle.egressProxy.memoryMb, 256),
+      ...hardening(bottle.egressProxy.memoryMb),
+      ...NO_EXTERNAL_DNS,
       ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
     },
     { parent, dependsOn: args.dependsOn },

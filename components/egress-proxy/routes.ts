@@ -13,8 +13,9 @@ export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string>
 
 /**
  * Renders the egress proxy's routes.yaml (contract version 1): the bottle's per-host rate
- * limit and its routes. Holds the names of token variables, never token values, so it is
- * safe to show in a plan or diff.
+ * limit and its routes, every method listed explicitly so a reviewer sees what each allows.
+ * Holds the names of token variables, never token values, so it is safe to show in a plan
+ * or diff.
  */
 export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPerMinute">): string {
   const { routes } = bottle;
@@ -22,11 +23,12 @@ export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPe
   const rendered = routes.map((route) => ({
     host: route.host,
     ports: route.ports,
-    ...(route.methods && { methods: route.methods }),
+    methods: route.methods,
     ...(route.paths && { path_allowlist: route.paths }),
     ...(route.auth && {
       auth: { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token)! },
     }),
+    ...(route.insecureCleartextPorts && { insecure_cleartext_ports: route.insecureCleartextPorts }),
   }));
   return stringify(
     { version: 1, requests_per_minute: bottle.requestsPerMinute, routes: rendered },

@@ -64,6 +64,7 @@ export function renderPipelockYaml(bottle: BottleSpec): string {
     request_body_scanning: {
       enabled: true,
       action: "block",
+      max_body_bytes: bottle.maxBodyMb * 1024 * 1024,
       scan_headers: true,
       header_mode: "sensitive",
       sensitive_headers: PIPELOCK_SENSITIVE_HEADERS.filter((h) => !injected.has(h.toLowerCase())),

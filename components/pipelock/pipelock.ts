@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { BottleSpec } from "../config";
+import { BottleSpec, GATE_UIDS } from "../config";
 import type { CertificateAuthority } from "../ca/ca";
 import { hardening, healthy } from "../container";
 import { ALIASES, dockerLabels, dockerName } from "../naming";
@@ -8,7 +8,7 @@ import type { BottleNetworks } from "../networks/networks";
 import { PIPELOCK_PATHS, PIPELOCK_PORT } from "./config";
 
 /** pipelock's image has no USER; run it as this non-root uid, which owns its CA key. */
-export const PIPELOCK_UID = "65532";
+export const PIPELOCK_UID = String(GATE_UIDS.pipelock);
 
 export interface PipelockArgs {
   stack: string;
@@ -49,7 +49,7 @@ export function createPipelock(name: string, args: PipelockArgs, parent: pulumi.
           group: PIPELOCK_UID,
         },
       ],
-      ...hardening(bottle.pipelock.memoryMb, 256),
+      ...hardening(bottle.pipelock.memoryMb),
       ...healthy(["/pipelock", "healthcheck"]),
     },
     { parent },

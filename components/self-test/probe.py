@@ -1,23 +1,30 @@
-"""bot-bottle self-test probe: runs on a bottle's agent network (in a throwaway container of
-the egress-proxy image, which has Python whatever the agent image is) and exits non-zero
-if the network leaks.
+"""bot-bottle self-test probe: runs in the agent's network namespace (in a throwaway
+container of the egress-proxy image, which has Python whatever the agent image is) and exits
+non-zero if the bottle leaks.
 
 Checks, from the agent's vantage point:
 - no direct TCP to a public address, and none to the host through the network's gateway
   (a refused connection counts as a leak: something answered);
+- the egress proxy's name resolves, and a unique external name does not, within seconds
+  (the agent's DNS goes nowhere);
 - a host outside the routes gets the egress proxy's own 403.
 
 Environment: BOTTLE_PROXY_URL (http://egress-proxy:9099).
 """
 
 import os
+import secrets
 import socket
 import sys
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 PUBLIC_ADDRESSES = [("1.1.1.1", 443), ("8.8.8.8", 53)]
 UNROUTED_URL = "http://bot-bottle-self-test.invalid/"
+# A lookup that could leave the namespace takes many seconds to give up; one that cannot, ~2 s.
+DNS_FAIL_WITHIN_SECONDS = 5.0
 
 
 def default_gateway() -> str | None:
@@ -42,6 +49,25 @@ def reachable(host: str, port: int) -> bool:
     return True
 
 
+def dns_leaks(proxy_host: str) -> list[str]:
+    """What is wrong with name resolution: the proxy must resolve, nothing else."""
+    problems = []
+    try:
+        socket.getaddrinfo(proxy_host, None)
+    except OSError as e:
+        problems.append(f"the egress proxy's name {proxy_host} does not resolve: {e}")
+    name = f"bot-bottle-self-test-{secrets.token_hex(6)}.example.com"
+    started = time.monotonic()
+    try:
+        socket.getaddrinfo(name, 443)
+        problems.append(f"the external name {name} resolved")
+    except OSError:
+        elapsed = time.monotonic() - started
+        if elapsed > DNS_FAIL_WITHIN_SECONDS:
+            problems.append(f"looking up {name} took {elapsed:.1f} s to fail: the query went looking for a resolver")
+    return problems
+
+
 def main() -> int:
     leaks = []
     targets = list(PUBLIC_ADDRESSES)
@@ -51,6 +77,7 @@ def main() -> int:
     for host, port in targets:
         if reachable(host, port):
             leaks.append(f"direct TCP to {host}:{port} reached something")
+    leaks += dns_leaks(urllib.parse.urlsplit(os.environ["BOTTLE_PROXY_URL"]).hostname or "egress-proxy")
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": os.environ["BOTTLE_PROXY_URL"]}))
     try:
@@ -66,7 +93,7 @@ def main() -> int:
     for leak in leaks:
         print(f"bot-bottle self-test: FAIL: {leak}", file=sys.stderr)
     if not leaks:
-        print(f"bot-bottle self-test: ok ({len(targets)} direct routes closed, unrouted host refused)")
+        print(f"bot-bottle self-test: ok ({len(targets)} direct routes closed, no external DNS, unrouted host refused)")
     return 1 if leaks else 0
 
 

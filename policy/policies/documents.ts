@@ -50,10 +50,10 @@ function uploadedYaml(props: Record<string, any>, path: string): Maybe<{ value: 
 }
 
 /**
- * The hosts of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
- * /etc/egress-proxy/routes.yaml), per the version 1 contract in design.md.
+ * The routes of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
+ * /etc/egress-proxy/routes.yaml), per the version 1 contract: each a mapping with a host.
  */
-export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<string[]>> {
+export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<string, unknown>[]>> {
     const envs = stringsOf(props, "envs");
     if (envs === UNKNOWN) {
         return UNKNOWN;
@@ -67,14 +67,23 @@ export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<str
     if (!isRecord(doc) || doc.version !== 1 || !Array.isArray(doc.routes)) {
         return { error: `${path} is not a version 1 routes document (version: 1, routes: [...])` };
     }
-    const hosts: string[] = [];
+    const routes: Record<string, unknown>[] = [];
     for (const [i, route] of doc.routes.entries()) {
         if (!isRecord(route) || typeof route.host !== "string") {
             return { error: `${path}: routes[${i}] has no host` };
         }
-        hosts.push(route.host);
+        routes.push(route);
     }
-    return { path, value: hosts };
+    return { path, value: routes };
+}
+
+/** The hosts of the egress proxy's routes.yaml (see routesOf). */
+export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<string[]>> {
+    const routes = routesOf(props);
+    if (routes === UNKNOWN || "error" in routes) {
+        return routes;
+    }
+    return { path: routes.path, value: routes.value.map((route) => String(route.host)) };
 }
 
 /**

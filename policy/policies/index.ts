@@ -10,7 +10,7 @@ import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
-import { gatesAllowSameHosts, routesNoBroadWildcards } from "./routes";
+import { credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } from "./routes";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
@@ -25,6 +25,7 @@ export const policies: Policies = [
     caValidityMax,
     routesNoBroadWildcards,
     gatesAllowSameHosts,
+    credentialsOnlyOverTls,
     pipelockStrictEnforcing,
     pipelockPassthroughReviewed,
     productionImagesPinnedByDigest,

@@ -5,7 +5,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
 import { Maybe, ROLES, TYPES, UNKNOWN, bottleOf, containersWithRole, dockerName, roleOf } from "./bottle";
-import { DocumentRead, apiAllowlistOf, pipelockConfigOf, routeHostsOf } from "./documents";
+import { DocumentRead, apiAllowlistOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
@@ -135,6 +135,37 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
                         `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
                         `them as routes) so both gates allow the same hosts.`,
                     pipelock.urn,
+                );
+            }
+        }
+    },
+};
+
+/**
+ * A route that lets its credential travel in plain HTTP (`insecure_cleartext_ports`) is
+ * flagged: anyone on the path between pipelock and the host can read the credential.
+ */
+export const credentialsOnlyOverTls: ResourceValidationPolicy = {
+    name: "credentials-only-over-tls",
+    description:
+        "The egress proxy injects credentials only into requests inside TLS, unless a route lists " +
+        "insecure_cleartext_ports (stack config: insecureCleartextPorts). On those ports the credential " +
+        "crosses the network in plain text, readable by anyone on the path to the host.",
+    enforcementLevel: "advisory",
+    validateResource: (args, reportViolation) => {
+        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
+            return;
+        }
+        const routes = routesOf(args.props);
+        if (routes === UNKNOWN || "error" in routes) {
+            return;
+        }
+        for (const route of routes.value) {
+            const ports = route.insecure_cleartext_ports;
+            if (Array.isArray(ports) && ports.length > 0) {
+                reportViolation(
+                    `Egress proxy '${dockerName(args)}' sends the credential of ${String(route.host)} in plain HTTP ` +
+                        `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
                 );
             }
         }

@@ -109,7 +109,7 @@ describe("credentials-are-secret", () => {
         container(graph, "egress-proxy").props.envs.push(`CA_KEY=${RSA_KEY_PEM}`);
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.equal(violations.length, 1);
-        assert.match(violations[0], /'reviewer-egress-proxy' carries a private key at envs\[6\]/);
+        assert.match(violations[0], /'reviewer-egress-proxy' carries a private key at envs\[7\]/);
     });
 
     it("rejects a private key in a network label", async () => {

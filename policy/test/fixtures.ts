@@ -73,16 +73,20 @@ export function pipelockConfig(bottle: string, hosts: string[]): Record<string, 
 }
 
 /** The hardening every container gets (fresh objects per call: tests mutate them). */
-function hardening(memory: number, processes: number) {
+function hardening(memory: number) {
     return {
         capabilities: { drops: ["ALL"] },
         securityOpts: ["no-new-privileges:true"],
         memory,
         memorySwap: memory,
-        ulimits: [{ name: "nproc", soft: processes, hard: processes }],
         restart: "unless-stopped",
         init: true,
     };
+}
+
+/** DNS into the container's own namespace (the agent and the egress proxy). */
+function noExternalDns() {
+    return { dns: ["0.0.0.0"], dnsOpts: ["timeout:1", "attempts:1"] };
 }
 
 /** A healthcheck that `up` waits for. */
@@ -152,12 +156,13 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
             name: `${bottle}-pipelock-image`,
             props: { name: "ghcr.io/luckypipewrench/pipelock:2.3.0", keepLocally: true },
         },
-        bottleContainer("egress-proxy", "a", "1000:1000", {
+        bottleContainer("egress-proxy", "a", "65533:65533", {
             envs: [
                 "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
                 "EGRESS_PROXY_PORT=9099",
                 "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
                 "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
+                `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
                 `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
                 `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
             ],
@@ -172,11 +177,12 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                     file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
                     content: CERT_PEM + RSA_KEY_PEM,
                     permissions: "0600",
-                    owner: 1000,
-                    group: 1000,
+                    owner: 65533,
+                    group: 65533,
                 },
             ],
-            ...hardening(256, 256),
+            ...hardening(256),
+            ...noExternalDns(),
             ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
         }),
         bottleContainer("pipelock", "b", "65532:65532", {
@@ -191,7 +197,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
                 { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
                 { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
             ],
-            ...hardening(256, 256),
+            ...hardening(256),
             ...healthy(["/pipelock", "healthcheck"]),
         }),
         {
@@ -211,7 +217,8 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
             uploads: [
                 { file: "/usr/local/share/ca-certificates/bot-bottle.crt", content: CERT_PEM, permissions: "0444" },
             ],
-            ...hardening(2048, 512),
+            ...hardening(2048),
+            ...noExternalDns(),
         }),
     ];
 }

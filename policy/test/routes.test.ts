@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { stringify } from "yaml";
-import { broadWildcardProblem, gatesAllowSameHosts, routesNoBroadWildcards } from "../policies/routes";
+import { parse, stringify } from "yaml";
+import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } from "../policies/routes";
 import { bottleGraph, container, pipelockConfig, routesYaml, setUpload } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "./util";
 
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // @pulumi/policy's unknown-string sentinel
 
 describe("broadWildcardProblem", () => {
-    const accepted = ["api.github.com", "*.example.com", "*.api.example.co.uk", "*.acme.github.io", "registry.npmjs.org"];
+    const accepted = ["api.github.com", "*.example.com", "*.api.example.co.uk", "*.acme.github.io", "registry.example.com"];
     for (const host of accepted) {
         it(`accepts ${host}`, () => assert.equal(broadWildcardProblem(host), undefined));
     }
@@ -133,8 +133,30 @@ describe("gates-allow-same-hosts", () => {
     });
 
     it("compares each egress proxy with its own bottle's pipelock", async () => {
-        const graph = [...bottleGraph({ hosts: ["api.github.com"] }), ...bottleGraph({ bottle: "coder", hosts: ["pypi.org"] })];
+        const graph = [...bottleGraph({ hosts: ["api.github.com"] }), ...bottleGraph({ bottle: "coder", hosts: ["pypi.mirror.example.com"] })];
         const result = await runStackPolicy(gatesAllowSameHosts, graph);
         assert.deepEqual(result.violations, []);
+    });
+});
+
+describe("credentials-only-over-tls (advisory)", () => {
+    it("is silent when every credential travels inside TLS", async () => {
+        const { violations } = await runResourcePolicy(credentialsOnlyOverTls, container(bottleGraph(), "egress-proxy"));
+        assert.deepEqual(violations, []);
+    });
+
+    it("names a route that sends its credential in plain HTTP", async () => {
+        const proxy = container(bottleGraph(), "egress-proxy");
+        const upload = proxy.props.uploads.find((u: { file: string }) => u.file === "/etc/egress-proxy/routes.yaml");
+        const doc = parse(upload.content);
+        doc.routes[0].ports = [80, 443];
+        doc.routes[0].insecure_cleartext_ports = [80];
+        upload.content = stringify(doc);
+        const { violations } = await runResourcePolicy(credentialsOnlyOverTls, proxy);
+        assert.deepEqual(violations, [
+            `Egress proxy 'dev-reviewer-egress-proxy' sends the credential of ${doc.routes[0].host} in plain HTTP on ` +
+                "port(s) 80. Use HTTPS and remove insecureCleartextPorts from the route.",
+        ]);
+        assert.equal(credentialsOnlyOverTls.enforcementLevel, "advisory");
     });
 });

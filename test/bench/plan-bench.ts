@@ -19,7 +19,7 @@ function stackFile(bottles: number): string {
         routes: [
           { host: "api.anthropic.com", ports: [443], auth: { header: "x-api-key", token: "anthropic" } },
           { host: "api.github.com", ports: [443], methods: ["GET"], paths: [`/repos/acme/repo-${i}/`], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
-          { host: "registry.npmjs.org", ports: [443], methods: ["GET", "HEAD"] },
+          { host: "npm.mirror.example.com", ports: [443], methods: ["GET", "HEAD"] },
         ],
         agent: { image: "node:22-bookworm-slim", command: ["sleep", "infinity"] },
       })),

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/self-test/self-test";
 import { filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
-import { exec, run, waitFor } from "./support/process";
+import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
@@ -105,21 +105,24 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
   describe("self-test on every up", () => {
     it("ran after alpha's containers were healthy and passed (beta has no agent, so no self-test)", () => {
-      assert.match(mainUp, /alpha-self-test.*bot-bottle self-test: ok \(3 direct routes closed, unrouted host refused\)/);
+      assert.match(mainUp, /alpha-self-test.*bot-bottle self-test: ok \(3 direct routes closed, no external DNS, unrouted host refused\)/);
       assert.doesNotMatch(mainUp, /beta-self-test/);
     });
 
-    it("fails when the agent network leaks (the same script, probing a plain bridge network)", async () => {
+    it("fails when the bottle leaks (the same script, for a container on a plain bridge network)", async () => {
       const leaky = `e2e-${id}-leaky-net`;
-      const created = await run(["docker", "network", "create", "--label", `bot-bottle.stack=${main.name}`, leaky]);
-      assert.equal(created.code, 0, created.stderr);
+      const stranger = `e2e-${id}-leaky-agent`;
+      await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=${main.name}`, leaky]);
       try {
+        await mustRun(["docker", "run", "-d", "--name", stranger, "--label", `bot-bottle.stack=${main.name}`, "--network", leaky, e2eRun().images.probe]);
         const r = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
           env: {
             ...process.env,
             BOTTLE_STACK: main.name,
             BOTTLE_NAME: "selftest",
-            BOTTLE_AGENT_NETWORK: leaky,
+            BOTTLE_AGENT_CONTAINER: stranger,
+            BOTTLE_PROCESS_LIMITS: `${stranger}=512`,
+            BOTTLE_NO_DNS_CONTAINERS: stranger,
             BOTTLE_PROBE_IMAGE: e2eRun().images.egressProxy,
             BOTTLE_PROXY_URL: "http://egress-proxy:9099",
             BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
@@ -128,10 +131,14 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
           timeout: 120_000,
         });
         assert.equal(r.status, 1, `${r.stdout}${r.stderr}`);
+        assert.match(r.stderr, new RegExp(`FAIL: ${stranger} has a process limit of '<nil>', expected 512`));
+        assert.match(r.stderr, new RegExp(`FAIL: ${stranger} resolves through \\[\\] instead of inside its own namespace`));
         // The host answers through a plain bridge's gateway, and there is no egress proxy there.
         assert.match(r.stderr, /FAIL: direct TCP to [\d.]+:9 reached something/);
+        assert.match(r.stderr, /FAIL: the egress proxy's name egress-proxy does not resolve/);
         assert.match(r.stderr, /FAIL: the egress proxy did not answer at http:\/\/egress-proxy:9099/);
       } finally {
+        await run(["docker", "rm", "-f", stranger]);
         await run(["docker", "network", "rm", leaky]);
       }
     });
@@ -351,19 +358,129 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       for (const [what, result] of await Promise.all(probes)) assert.match(result, UNREACHABLE, `${what}: ${result}`);
     });
 
-    it("from the agent: external DNS names do not resolve", async (t) => {
-      const started = Date.now();
-      const r = await exec(alpha.agent, ["timeout", "15", "getent", "hosts", "example.com"], { timeoutMs: 30_000 });
-      const how = r.code === 124 ? "timed out after 15 s" : `failed with exit ${r.code} in ${Date.now() - started} ms`;
-      t.diagnostic(`external DNS from the agent: ${how}`);
-      assert.notEqual(r.code, 0, `example.com resolved from the agent: ${r.stdout}`);
-      assert.equal(r.stdout.trim(), "");
-    });
 
     it("from the egress proxy: direct TCP to the upstream fails (only pipelock can leave)", async () => {
       const targets = [await ipOn(upstream, alpha.outboundNet), "upstream.test", PUBLIC_IP];
       const results = await Promise.all(targets.map((host) => tcpProbe(alpha.egressProxy, VENV_PY, host, 443)));
       results.forEach((result, i) => assert.match(result, UNREACHABLE, `${targets[i]}:443 from the egress proxy: ${result}`));
+    });
+  });
+
+  describe("hardening: attacks from inside the agent", () => {
+    const refusedWith = async (args: string[], p: string, status: string, reason: RegExp) => {
+      const res = await agentCurl(args);
+      assert.equal(res.status, status, `${res.body}\n${res.run.stderr}`);
+      assert.match(res.body.trim(), reason);
+      assert.deepEqual(await recordedFor(p), [], "the upstream must have seen nothing");
+    };
+
+    it("a credential travels only inside TLS: plain HTTP to 443, plain HTTP in a CONNECT tunnel and TLS to 80 are refused", async () => {
+      const p1 = unique("/allowed/cleartext-443-");
+      await refusedWith([`http://upstream.test:443${p1}`], p1, "403", /^egress-proxy: plain HTTP to port 443: upstream\.test:443$/);
+      const p2 = unique("/allowed/cleartext-tunnel-");
+      await refusedWith(["--proxytunnel", `http://upstream.test:443${p2}`], p2, "403", /^egress-proxy: plain HTTP inside a CONNECT tunnel: upstream\.test:443$/);
+      const p3 = unique("/allowed/tls-80-");
+      await refusedWith([`https://upstream.test:80${p3}`], p3, "403", /^egress-proxy: TLS to port 80: upstream\.test:80$/);
+    });
+
+    it("a route without methods allows the usual ones only: TRACE and invented methods are refused", async () => {
+      const ok = unique("/v1/messages-delete-");
+      assert.equal((await agentCurl(["-X", "DELETE", `https://llm.upstream.test${ok}`])).status, "200");
+      for (const method of ["TRACE", "TRACK", "FOO"]) {
+        const p = unique(`/v1/${method.toLowerCase()}-`);
+        await refusedWith(["-X", method, `https://llm.upstream.test${p}`], p, "403", new RegExp(`^egress-proxy: method not allowed for llm\\.upstream\\.test: ${method}$`));
+      }
+    });
+
+    it("a Transfer-Encoding other than chunked is refused with 400 before the upstream", async () => {
+      const p = unique("/allowed/te-");
+      // HTTP/1.1: over HTTP/2 (what curl negotiates by default) the header cannot be sent at all.
+      const res = await agentCurl(["--http1.1", "-X", "POST", "-H", "Transfer-Encoding: gzip, chunked", "--data-binary", "0123456789", `https://upstream.test${p}`]);
+      assert.equal(res.status, "400", `${res.body}\n${res.run.stderr}`);
+      assert.deepEqual(await recordedFor(p), []);
+    });
+
+    it("a body of ten times the egress proxy's memory is answered 413, and the proxy neither dies nor restarts", async () => {
+      const memory = Number((await run(["docker", "inspect", "-f", "{{.HostConfig.Memory}}", alpha.egressProxy])).stdout.trim());
+      const bytes = 10 * memory;
+      for (const [how, header] of [["streamed (chunked)", []], ["announced (Content-Length)", ["-H", `Content-Length: ${bytes}`]]] as const) {
+        const p = unique("/allowed/big-");
+        const r = await exec(alpha.agent, ["sh", "-c",
+          `head -c ${bytes} /dev/zero | curl -sS -o /dev/null -w '%{http_code}' --max-time 120 -X PUT ${header.map((h) => `'${h}'`).join(" ")} -T - https://upstream.test${p}`,
+        ], { timeoutMs: 180_000 }); // fmt: skip
+        assert.equal(r.stdout.trim(), "413", `${how}: ${r.stdout} ${r.stderr}`);
+        assert.deepEqual(await recordedFor(p), [], how);
+      }
+      const state = (await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", alpha.egressProxy])).trim();
+      assert.equal(state, "0 false running");
+      assert.equal((await agentCurl([`https://upstream.test${unique("/allowed/after-big-")}`])).status, "200");
+    });
+
+    it("forking to the agent's process limit leaves the gates' processes and other containers alone", async () => {
+      const limit = Number((await mustRun(["docker", "inspect", "-f", "{{.HostConfig.PidsLimit}}", alpha.agent])).trim());
+      assert.equal(limit, 512, "the limits command applied the agent's process limit");
+      for (const gate of [alpha.egressProxy, alpha.pipelock]) {
+        assert.equal((await mustRun(["docker", "inspect", "-f", "{{.HostConfig.PidsLimit}}", gate])).trim(), "256", gate);
+      }
+      const uids = await Promise.all([alpha.agent, alpha.egressProxy, alpha.pipelock].map(async (c) => (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", c])).trim().split(":")[0]));
+      assert.equal(new Set(uids).size, 3, `every role has a uid of its own: ${uids.join(", ")}`);
+
+      // Children sleep; the parent reports how many it got and holds them for a while.
+      const bomb = [
+        "import os, sys, time",
+        "kids = []",
+        "try:",
+        "    while len(kids) < 100000:",
+        "        pid = os.fork()",
+        "        if pid == 0:",
+        "            time.sleep(60); os._exit(0)",
+        "        kids.append(pid)",
+        "except OSError as e:",
+        "    print('at limit', len(kids), e.strerror, flush=True)",
+        "time.sleep(25)",
+        "for k in kids: os.kill(k, 9)",
+      ].join("\n");
+      const forking = exec(alpha.agent, ["python3", "-c", bomb], { timeoutMs: 120_000 });
+      // While the agent is at its limit: the egress proxy still starts processes, and answers.
+      await new Promise((r) => setTimeout(r, 8000));
+      const health = await exec(alpha.egressProxy, ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]);
+      assert.equal(health.code, 0, `the egress proxy's own processes: ${health.stderr}`);
+      const neighbour = `e2e-${id}-fork-neighbour`;
+      await mustRun(["docker", "run", "-d", "--name", neighbour, "--label", `bot-bottle.stack=${main.name}`, "--network", alpha.agentNet, e2eRun().images.probe]);
+      try {
+        const p = unique("/allowed/during-fork-");
+        const through = await exec(neighbour, ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-x", "http://egress-proxy:9099", `http://not-routed.test${p}`], { timeoutMs: 40_000 });
+        assert.equal(through.stdout.trim(), "403", `the egress proxy answers others while the agent is at its limit: ${through.stderr}`);
+      } finally {
+        await run(["docker", "rm", "-f", neighbour]);
+      }
+      const report = await forking;
+      const forked = Number(/at limit (\d+)/.exec(report.stdout)?.[1]);
+      assert.ok(forked > 400 && forked < limit, `the agent forked ${forked} times before its limit of ${limit}: ${report.stdout}${report.stderr}`);
+    });
+
+    it("DNS: an external name fails within seconds and no DNS packet leaves the agent's namespace", async () => {
+      const name = `bb-${randomUUID().slice(0, 12)}.example.com`;
+      // A sidecar in the agent's network namespace captures what leaves through its interface.
+      const capture = run(["docker", "run", "--rm", "--network", `container:${alpha.agent}`, "--user", "0", "--cap-add", "NET_RAW",
+        "--cap-add", "NET_ADMIN", "--entrypoint", "timeout", e2eRun().images.probe, "12", "tcpdump", "-i", "eth0", "-n", "-l",
+        "port 53 or port 9099"], { timeoutMs: 60_000 }); // fmt: skip
+      await new Promise((r) => setTimeout(r, 3000)); // tcpdump is listening
+      const started = Date.now();
+      const lookup = await exec(alpha.agent, ["getent", "hosts", name], { timeoutMs: 30_000 });
+      const took = Date.now() - started;
+      assert.notEqual(lookup.code, 0, `${name} resolved: ${lookup.stdout}`);
+      assert.ok(took < 5000, `the lookup took ${took} ms to fail`);
+      // Control: something the capture must see leaving eth0 (a connection to the egress proxy).
+      assert.equal(await tcpProbe(alpha.agent, "python3", "egress-proxy", 9099), "connected");
+      const captured = (await capture).stdout.split("\n").filter(Boolean);
+      assert.ok(captured.some((l) => l.includes(".9099")), `the capture saw the control connection: ${captured.join("\n")}`);
+      assert.deepEqual(captured.filter((l) => l.includes(".53:") || l.includes(".53 ") || l.includes(name)), [], "a DNS packet left the agent's namespace");
+      console.log(`# figure: an external name fails to resolve in the agent after ${took} ms`);
+    });
+
+    it("the self-test checked the process limits and DNS on up", () => {
+      assert.match(mainUp, /alpha-self-test.*no external DNS/);
     });
   });
 

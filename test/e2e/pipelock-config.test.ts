@@ -46,7 +46,7 @@ function uploads(config: string, ca: { cert: string; key: string }, keyMode: num
   tar.finalize();
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    tar.on("data", (c: Buffer) => chunks.push(c));
+    tar.on("data", (c: unknown) => void chunks.push(c as Buffer));
     tar.on("end", () => resolve(Buffer.concat(chunks)));
     tar.on("error", reject);
   });

@@ -15,7 +15,8 @@ const agent = (): BottleConfig["agent"] => ({ image: images().probe, command: ["
 const pipelock = (trusted: string[]): BottleConfig["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
 
 /**
- * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP and HTTPS) and bottle `beta`
+ * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP (opted into cleartext) and
+ * HTTPS, one route without methods) and bottle `beta`
  * (no agent). `ssrf.upstream.test` is routed by both gates but not trusted by pipelock: its
  * refusal is pipelock's alone. `pass.upstream.test` is passed through by pipelock (no
  * interception).
@@ -29,11 +30,14 @@ export function mainStack(): TestStackConfig {
           {
             host: "upstream.test",
             ports: [80, 443],
-            methods: ["GET", "POST"],
+            methods: ["GET", "POST", "PUT"],
             paths: ["/allowed/"],
             auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+            // The plain-HTTP tests send the credential in cleartext on port 80, on purpose.
+            insecureCleartextPorts: [80],
           },
-          { host: "llm.upstream.test", ports: [443], methods: ["POST"], auth: { header: "x-api-key", token: "anthropic" } },
+          // No methods: the default set.
+          { host: "llm.upstream.test", ports: [443], auth: { header: "x-api-key", token: "anthropic" } },
           { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
           { host: "pass.upstream.test", ports: [443], methods: ["GET", "POST"] },
         ],

@@ -102,12 +102,20 @@ describe("validateStackConfig accepts and normalises", () => {
     assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
     assert.deepEqual(result.value.bottles[0], {
       name: "coder",
-      routes: [{ host: "api.github.com", ports: [443], auth: { header: "Authorization", prefix: "", token: "gh" } }],
+      routes: [
+        {
+          host: "api.github.com",
+          ports: [443],
+          methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+          auth: { header: "Authorization", prefix: "", token: "gh" },
+        },
+      ],
       agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512 },
       egressProxy: { image: undefined, memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
       requestsPerMinute: 1200,
+      maxBodyMb: 32,
       selfTest: true,
     });
   });
@@ -134,13 +142,59 @@ describe("validateStackConfig accepts and normalises", () => {
     assert.deepEqual(result.value.bottles[0]!.routes.map((r) => r.ports), [[80, 443], [443]]);
   });
 
-  test("a credential route may still list port 80 on purpose", () => {
-    const result = validateStackConfig({
-      bottles: [bottle({ routes: [route({ ports: [80], auth: { header: "X-Api-Key", token: "t" } })] })],
+  test("a credential route sends it in cleartext on port 80 only when the route says so, as a risk", () => {
+    const risky = validateStackConfig({
+      bottles: [bottle({ routes: [route({ ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "t" } })] })],
       tokens: { t: secret() },
     });
-    assert.ok(result.ok);
-    assert.deepEqual(result.value.bottles[0]!.routes[0]!.ports, [80]);
+    assert.ok(risky.ok);
+    assert.deepEqual(risky.value.bottles[0]!.routes[0]!.insecureCleartextPorts, [80]);
+    const silent = validateStackConfig({
+      bottles: [bottle({ routes: [route({ ports: [80, 443], auth: { header: "X-Api-Key", token: "t" } })] })],
+      tokens: { t: secret() },
+    });
+    assert.ok(!silent.ok);
+    assert.deepEqual(silent.problems, [
+      {
+        path: "bottles[0].routes[0].ports",
+        message:
+          "port 80 on a route with a credential can only carry it in cleartext (TLS to port 80 is refused): " +
+          "remove 80, or accept the risk with insecureCleartextPorts: [80]",
+      },
+    ]);
+  });
+
+  test("insecureCleartextPorts needs a credential and the route's own ports", () => {
+    const result = validateStackConfig({
+      bottles: [
+        bottle({
+          routes: [
+            route({ ports: [80], insecureCleartextPorts: [80] }),
+            route({ host: "x.example.com", insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "t" } }),
+          ],
+        }),
+      ],
+      tokens: { t: secret() },
+    });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.problems, [
+      { path: "bottles[0].routes[0].insecureCleartextPorts", message: "only a route with auth has a credential to send in cleartext; remove it" },
+      { path: "bottles[0].routes[1].insecureCleartextPorts[0]", message: "80 is not one of the route's ports" },
+    ]);
+  });
+
+  test("the agent runs as a numeric uid that is neither root nor a gate's", () => {
+    for (const [user, message] of [
+      ["node", 'expected "<uid>:<gid>" numbers such as "1000:1000" (a name resolves inside the image, where it could match a gate\'s uid)'],
+      ["0:0", "the agent must not run as root (uid 0)"],
+      ["65533", "uids 65533 and 65532 belong to the gates (egress proxy, pipelock); pick another uid"],
+      ["65532:100", "uids 65533 and 65532 belong to the gates (egress proxy, pipelock); pick another uid"],
+    ] as const) {
+      const result = validateStackConfig({ bottles: [bottle({ agent: { image: "x", user } })] });
+      assert.ok(!result.ok, user);
+      assert.deepEqual(result.problems, [{ path: "bottles[0].agent.user", message }], user);
+    }
+    assert.ok(validateStackConfig({ bottles: [bottle({ agent: { image: "x", user: "2000:2000" } })] }).ok);
   });
 
   test("keeps the stack-level docker host", () => {

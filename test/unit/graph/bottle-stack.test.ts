@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { BottleStackArgs } from "../../../components";
+import { PROCESS_LIMITS_SCRIPT } from "../../../components/limits/limits";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/self-test/self-test";
 import { declareBottle, Declared, Registered, TYPES, unwrap } from "../../support/declare";
 
@@ -95,18 +96,19 @@ describe("BottleStack resource graph", () => {
       "EGRESS_PROXY_PORT=9099",
       "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
       "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
+      `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
       `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
       `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
     ]);
   });
 
-  test("the egress proxy gets routes.yaml, its CA as one cert+key PEM (0600, uid 1000) and pipelock's CA cert", () => {
+  test("the egress proxy gets routes.yaml, its CA as one cert+key PEM (0600, uid 65533) and pipelock's CA cert", () => {
     assert.match(String(upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content), /token_env: EGRESS_PROXY_TOKEN_1/);
     assert.ok(isSecret(container(d, "egress-proxy").uploads), "uploads carrying the CA key must be secret");
     const ca = upload(d, "egress-proxy", "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem");
     assert.deepEqual(
       { permissions: ca.permissions, owner: ca.owner, group: ca.group, content: ca.content },
-      { permissions: "0600", owner: "1000", group: "1000", content: "CERTIFICATE OF coder-egress-proxy-ca-certPRIVATE KEY OF coder-egress-proxy-ca-key" },
+      { permissions: "0600", owner: "65533", group: "65533", content: "CERTIFICATE OF coder-egress-proxy-ca-certPRIVATE KEY OF coder-egress-proxy-ca-key" },
     );
     assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, "CERTIFICATE OF coder-pipelock-ca-cert");
   });
@@ -136,17 +138,36 @@ describe("BottleStack resource graph", () => {
     assert.deepEqual(a.command, ["sleep", "infinity"]);
   });
 
-  test("every container is hardened: no capabilities, no privilege gain, non-root, memory and process limits", () => {
+  test("every container is hardened: no capabilities, no privilege gain, non-root, a uid of its own, memory limits", () => {
+    const uids = new Map<string, string>();
     for (const role of ["agent", "egress-proxy", "pipelock"]) {
       const c = container(d, role);
       assert.deepEqual(c.capabilities, { drops: ["ALL"] }, role);
       assert.deepEqual(c.securityOpts, ["no-new-privileges:true"], role);
       assert.doesNotMatch(String(c.user), /^(0|root)(:|$)/, role);
       assert.ok(Number(c.memory) > 0, role);
-      assert.equal((c.ulimits as { name: string }[])[0]?.name, "nproc", role);
+      // No nproc ulimit: it is counted per uid across containers; the pids limit is per container.
+      assert.equal(c.ulimits, undefined, role);
       assert.equal(c.privileged, undefined, role);
       assert.equal(c.ports, undefined, role);
+      uids.set(role, String(c.user).split(":")[0]!);
     }
+    assert.equal(new Set(uids.values()).size, 3, JSON.stringify([...uids]));
+  });
+
+  test("the agent and the egress proxy resolve nothing outside their networks (DNS into their own namespace)", () => {
+    for (const role of ["agent", "egress-proxy"]) {
+      assert.deepEqual(container(d, role).dns, ["0.0.0.0"], role);
+      assert.deepEqual(container(d, role).dnsOpts, ["timeout:1", "attempts:1"], role);
+    }
+    assert.equal(container(d, "pipelock").dns, undefined, "pipelock resolves the routes' hosts");
+  });
+
+  test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
+    const limits = d.find(TYPES.command, "coder-limits").inputs;
+    assert.equal(limits.create, PROCESS_LIMITS_SCRIPT);
+    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: "dev-coder-pipelock=256 dev-coder-egress-proxy=256 dev-coder-agent=512" });
+    assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-egress-proxy-id", "coder-agent-id"]);
   });
 
   test("both proxies have healthchecks that up waits for", () => {
@@ -176,13 +197,15 @@ describe("BottleStack resource graph", () => {
     assert.equal(container(d, "egress-proxy").image, "sha256:built-egress-proxy");
   });
 
-  test("a self-test runs a probe of the egress-proxy image on the agent network after the containers", () => {
+  test("a self-test runs a probe of the egress-proxy image in the agent's network namespace after the containers", () => {
     const selfTest = d.find(TYPES.command, "coder-self-test").inputs;
     assert.equal(selfTest.create, SELF_TEST_SCRIPT);
     assert.deepEqual(selfTest.environment, {
       BOTTLE_STACK: "dev",
       BOTTLE_NAME: "coder",
-      BOTTLE_AGENT_NETWORK: "dev-coder-agent-net",
+      BOTTLE_AGENT_CONTAINER: "dev-coder-agent",
+      BOTTLE_PROCESS_LIMITS: "dev-coder-pipelock=256 dev-coder-egress-proxy=256 dev-coder-agent=512",
+      BOTTLE_NO_DNS_CONTAINERS: "dev-coder-agent dev-coder-egress-proxy",
       BOTTLE_PROBE_IMAGE: "sha256:built-egress-proxy",
       BOTTLE_PROXY_URL: "http://egress-proxy:9099",
       BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
@@ -216,7 +239,7 @@ describe("BottleStack changes", () => {
   before(async () => {
     original = await declareBottle("coder", baseArgs(), "dev");
     const widened = baseArgs();
-    widened.routes.push({ host: "registry.npmjs.org", methods: ["GET"] });
+    widened.routes.push({ host: "npm.mirror.example.com", methods: ["GET"] });
     afterRoute = await declareBottle("coder", widened, "dev");
     const rotated = baseArgs();
     rotated.tokens = { github: "ghp_rotatedTokenValue9876543210zyxwvuZYXW", anthropic: ANTHROPIC_TOKEN };
@@ -240,33 +263,36 @@ describe("BottleStack changes", () => {
 });
 
 describe("BottleStack options", () => {
-  test("without an agent, no agent container and no self-test are declared", async () => {
-    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }] });
-    assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.type === TYPES.command), false);
+  test("without an agent, no agent container and no self-test are declared; the gates still get their limits", async () => {
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }] });
+    assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")), false);
+    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name), ["gate-limits"]);
     assert.equal(d.stack.dockerNames.agent, undefined);
   });
 
   test("a prebuilt egress-proxy image is used as given and nothing is built", async () => {
-    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }], egressProxy: { image: "registry.example/egress-proxy@sha256:abc" } });
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxy: { image: "registry.example/egress-proxy@sha256:abc" } });
     assert.equal(d.resources.some((r) => r.type === TYPES.image), false);
     assert.equal(container(d, "egress-proxy").image, "registry.example/egress-proxy@sha256:abc");
   });
 
   test("the self-test can be turned off, and targets the bottle's engine", async () => {
-    const off = await declareBottle("gate", { routes: [{ host: "pypi.org" }], agent: { image: "x" }, selfTest: false });
-    assert.equal(off.resources.some((r) => r.type === TYPES.command), false);
-    const remote = await declareBottle("gate", { routes: [{ host: "pypi.org" }], agent: { image: "x" }, dockerHost: "ssh://deploy@box" });
-    assert.equal((remote.find(TYPES.command, "gate-self-test").inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
+    const off = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, selfTest: false });
+    assert.equal(off.resources.some((r) => r.name.endsWith("-self-test")), false);
+    const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, dockerHost: "ssh://deploy@box" });
+    for (const command of ["gate-self-test", "gate-limits"]) {
+      assert.equal((remote.find(TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
+    }
   });
 
   test("CA validity is configurable", async () => {
-    const d = await declareBottle("gate", { routes: [{ host: "pypi.org" }], caValidityHours: 2160 });
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], caValidityHours: 2160 });
     assert.equal(d.find(TYPES.cert, "pipelock-ca-cert").inputs.validityPeriodHours, 2160);
   });
 
   test("two bottles and two stacks never share a Docker name", async () => {
     const names = async (bottle: string, stack: string) =>
-      (await declareBottle(bottle, { routes: [{ host: "pypi.org" }], agent: { image: "x" } }, stack)).resources
+      (await declareBottle(bottle, { routes: [{ host: "pypi.example.com" }], agent: { image: "x" } }, stack)).resources
         .filter((r) => r.type === TYPES.container || r.type === TYPES.network)
         .map((r) => String(r.inputs.name));
     const all = [...(await names("a", "dev")), ...(await names("b", "dev")), ...(await names("a", "prod"))];

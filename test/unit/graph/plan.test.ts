@@ -98,7 +98,7 @@ describe("npm run plan", () => {
         "    - name: coder",
         "      routes:",
         "        - host: https://api.github.com",
-        "        - host: pypi.org",
+        "        - host: pypi.mirror.example.com",
         "          methods: [FETCH]",
         "          auth: { header: Authorization, token: github }",
         "  bot-bottle:tokens:",

@@ -7,14 +7,15 @@ import { PIPELOCK_SENSITIVE_HEADERS, renderPipelockYaml } from "../../../compone
 const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   name: "reviewer",
   routes: [
-    { host: "api.github.com", ports: [443], auth: { header: "authorization", prefix: "Bearer ", token: "github" } },
-    { host: "api.anthropic.com", ports: [443], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" } },
-    { host: "*.npmjs.org", ports: [443] },
+    { host: "api.github.com", ports: [443], methods: ["GET"], auth: { header: "authorization", prefix: "Bearer ", token: "github" } },
+    { host: "api.anthropic.com", ports: [443], methods: ["POST"], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" } },
+    { host: "*.mirror.example.com", ports: [443], methods: ["GET"] },
   ],
   egressProxy: { memoryMb: 256 },
   pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
   caValidityHours: 8760,
   requestsPerMinute: 1200,
+  maxBodyMb: 32,
   selfTest: true,
   ...extra,
 });
@@ -30,7 +31,7 @@ default_agent_identity: reviewer
 api_allowlist:
   - api.github.com
   - api.anthropic.com
-  - "*.npmjs.org"
+  - "*.mirror.example.com"
 fetch_proxy:
   listen: 0.0.0.0:8888
   monitoring:
@@ -49,6 +50,7 @@ dlp:
 request_body_scanning:
   enabled: true
   action: block
+  max_body_bytes: 33554432
   scan_headers: true
   header_mode: sensitive
   sensitive_headers:
@@ -66,7 +68,7 @@ logging:
   });
 
   test("scans every sensitive header when nothing is injected", () => {
-    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.org", ports: [443] }] })));
+    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.mirror.example.com", ports: [443], methods: ["GET"] }] })));
     assert.deepEqual(doc.request_body_scanning.sensitive_headers, PIPELOCK_SENSITIVE_HEADERS);
   });
 
@@ -92,7 +94,7 @@ logging:
               explain_blocks: true,
               forward_proxy: { max_tunnel_seconds: 600 },
               response_scanning: { enabled: false },
-              tls_interception: { passthrough_domains: ["*.npmjs.org"], max_response_bytes: 1 << 20 },
+              tls_interception: { passthrough_domains: ["*.mirror.example.com"], max_response_bytes: 1 << 20 },
               dlp: { patterns: [{ name: "acme key", regex: "acme_[0-9a-f]{32}", severity: "high" }] },
             },
           },
@@ -108,7 +110,7 @@ logging:
       enabled: true,
       ca_cert: "/etc/pipelock/ca.pem",
       ca_key: "/etc/pipelock/ca-key.pem",
-      passthrough_domains: ["*.npmjs.org"],
+      passthrough_domains: ["*.mirror.example.com"],
       max_response_bytes: 1 << 20,
     });
     assert.deepEqual(doc.forward_proxy, { enabled: true, sni_verification: true, max_tunnel_seconds: 600 });
