@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import conftest  # noqa: E402  (fixtures' building blocks: upstreams, PKI, Proxy)
-from conftest import egress_proxy as ep  # noqa: E402
+from conftest import egress_routes as ep  # noqa: E402
 
 TOKEN = {"EGRESS_PROXY_TOKEN_0": "bench-token"}
 

@@ -38,7 +38,8 @@ LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0
 
 sys.path.insert(0, str(ADDON_DIR))
-import egress_proxy  # noqa: E402, F401  (tests import it from here)
+import egress_proxy  # noqa: E402, F401  (tests import it from here: the addon's hooks)
+import egress_routes  # noqa: E402, F401  (and the route model)
 import entrypoint  # noqa: E402
 
 

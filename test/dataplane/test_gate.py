@@ -738,7 +738,7 @@ def test_transfer_encoding_other_than_chunked_gets_a_400_that_says_so_and_closes
         resp = read_response(sock, "POST")
         assert sock.recv(1) == b"", "the connection must be closed after the refusal"
     assert resp.status == 400, resp.text
-    assert resp.text == f"egress-proxy: Transfer-Encoding other than chunked for localhost: gzip, chunked\n"
+    assert resp.text == "egress-proxy: Transfer-Encoding other than chunked for localhost: gzip, chunked\n"
     assert up.requests_for(m) == []
 
 

@@ -1,7 +1,7 @@
 """pipelock_refusal: which responses of the next gate are its own refusals (pure, no proxy)."""
 
 import pytest
-from conftest import egress_proxy
+from conftest import egress_routes
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -27,7 +27,7 @@ TEXT = "text/plain; charset=utf-8"
     ],
 )  # fmt: skip
 def test_pipelock_refusal(status: int, content_type: str, body: bytes | None, by: str | None, message: str | None) -> None:
-    decision = egress_proxy.pipelock_refusal(status, content_type, body)
+    decision = egress_routes.pipelock_refusal(status, content_type, body)
     if by is None:
         assert decision is None
     else:

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import egress_proxy as ep
+from conftest import egress_routes as ep
 
 ENV = {"EGRESS_PROXY_TOKEN_0": "tok-unit-0", "EGRESS_PROXY_TOKEN_1": "tok-unit-1"}
 

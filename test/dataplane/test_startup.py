@@ -30,7 +30,7 @@ from conftest import (
     standard_routes,
     tunnel_request,
 )
-from conftest import egress_proxy as ep
+from conftest import egress_routes
 
 GOOD_AUTH = "    auth: {header: Authorization, token_env: EGRESS_PROXY_TOKEN_0}\n"
 
@@ -284,8 +284,8 @@ def test_prepare_confdir_reports_an_unwritable_confdir(tmp_path: Path) -> None:
 def test_healthcheck_expects_the_addons_own_refusal() -> None:
     import healthcheck
 
-    assert healthcheck.EXPECTED.decode() == ep.HEALTHCHECK_MESSAGE
-    assert healthcheck.PROBE_HOST == ep.HEALTHCHECK_HOST
+    assert healthcheck.EXPECTED.decode() == egress_routes.HEALTHCHECK_MESSAGE
+    assert healthcheck.PROBE_HOST == egress_routes.HEALTHCHECK_HOST
 
 
 def test_healthcheck_passes_against_the_gate(gate: Proxy) -> None:
@@ -379,7 +379,7 @@ def test_reloading_the_addon_stops_the_proxy_instead_of_ungating(
     # all. The image makes the file read-only; the addon also stops the proxy on unload.
     addon_dir = tmp_path / "addon"
     addon_dir.mkdir()
-    for name in ("egress_proxy.py", "entrypoint.py"):
+    for name in ("egress_proxy.py", "egress_routes.py", "entrypoint.py"):
         (addon_dir / name).write_bytes((ADDON_DIR / name).read_bytes())
     copy = addon_dir / "egress_proxy.py"
     proxy = proxies.start(standard_routes(upstreams), env=TOKENS, addon_path=copy)

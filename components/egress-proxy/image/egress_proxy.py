@@ -2,7 +2,9 @@
 
 Allows exactly the routes declared in routes.yaml (host, port, method, path),
 injects each route's credential, answers everything else 403 text/plain, and
-writes one JSON decision line per CONNECT and per request to stdout.
+writes one JSON decision line per CONNECT and per request to stdout. The route model
+(what routes.yaml may say, how a request is decided) is egress_routes.py; this module
+applies it to mitmproxy's flows.
 
 Fail closed everywhere: the routes are loaded once at start and any problem stops
 the process; until they are loaded every flow is refused; an exception in any hook
@@ -15,608 +17,46 @@ refuses the flow instead of letting mitmproxy carry on with it.
 # where dataclasses cannot resolve string annotations.
 import asyncio
 import functools
-import ipaddress
 import json
 import logging
 import math
 import os
 import sys
-import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from mitmproxy import ctx, http, tls
 from OpenSSL import SSL
 from mitmproxy.proxy import mode_specs, server_hooks
 
+# mitmproxy puts this script's directory on sys.path while it loads the script.
+from egress_routes import (
+    HEALTHCHECK_HOST,
+    HEALTHCHECK_MESSAGE,
+    Decision,
+    RouteTable,
+    RoutesError,
+    check_path,
+    check_query,
+    deny,
+    header_problem,
+    load_routes,
+    log_path,
+    may_be_pipelock_refusal,
+    normalize_host,
+    parse_authority,
+    pipelock_refusal,
+    pipelock_tunnel_refusal,
+    printable,
+    scheme_problem,
+    transfer_encoding_problem,
+)
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_PORTS = (80, 443)
-# A route that injects a credential: HTTPS only, unless it lists ports itself.
-DEFAULT_CREDENTIAL_PORTS = (443,)
-# The methods a route may list, and the ones it allows when it lists none. Anything else
-# (TRACE, TRACK, CONNECT inside a tunnel, invented methods) is refused whatever the routes say.
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"
-# Headers a route may not inject: they frame or route the message itself.
-FORBIDDEN_AUTH_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "upgrade",
-        "te",
-        "trailer",
-        "keep-alive",
-        "proxy-connection",
-        "expect",
-    }
-)
-# Percent-encodings an upstream could decode into a separator, a dot, an escape or NUL;
-# c0/c1 start overlong UTF-8 forms of those (%c0%af = "/") and are never valid UTF-8.
-FORBIDDEN_PERCENT = frozenset({b"2f", b"5c", b"2e", b"25", b"00", b"c0", b"c1"})
-# Bytes no request target may carry, query included: controls, space, DEL. An HTTP/2
-# :path is written into an HTTP/1 request line as is, so CR/LF/space there split it.
-TARGET_CONTROL_BYTES = bytes(range(0x21)) + b"\x7f"
-# Bytes no header name or value may carry (same reason: HTTP/2 -> HTTP/1 header splitting).
-HEADER_BREAK_BYTES = b"\r\n\x00"
-HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
-TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "insecure_cleartext_ports"})
-AUTH_KEYS = frozenset({"header", "prefix", "token_env"})
-TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
-# Buckets kept before idle (full) ones are dropped: wildcard routes let an agent name many hosts.
-RATE_LIMIT_MAX_HOSTS = 4096
-
-# Addressed to this proxy, never to the next hop: the agent's Proxy-Authorization would reach
-# pipelock, and Proxy-Connection is a hop-by-hop relic some clients still send.
-PROXY_ONLY_HEADERS = frozenset({"proxy-authorization", "proxy-connection"})
-
 METADATA_KEY = "egress_proxy"
-# healthcheck.py asks for this never-routable name; the refusal proves routes are loaded.
-HEALTHCHECK_HOST = "egress-proxy-healthcheck.invalid"
-HEALTHCHECK_MESSAGE = f"egress-proxy: healthcheck: routes loaded, {HEALTHCHECK_HOST} refused"
-
-# pipelock (the next gate, in upstream mode) refuses in-band with one short text/plain line
-# starting like this: 403 for its checks, 429 for its rate limit, 503 for its kill switch.
-PIPELOCK_REFUSAL_PREFIXES = (b"blocked: ", b"CONNECT blocked: ", b"airlock: ", b"authority mismatch", b"kill switch active")
-PIPELOCK_REFUSAL_STATUSES = frozenset({403, 429, 503})
-PIPELOCK_REFUSAL_MAX_BYTES = 1024
-
-
-class RoutesError(Exception):
-    """A routes.yaml problem. The message names file, route and key, never a token value."""
-
-
-# --------------------------------------------------------------------------- routes
-
-
-@dataclass(frozen=True)
-class Auth:
-    header: str
-    token_env: str
-    # repr=False: the credential must never end up in a log line or traceback.
-    value: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Route:
-    index: int
-    host: str  # normalised name, or "*.suffix"
-    ports: frozenset[int]
-    methods: frozenset[str]
-    path_allowlist: tuple[str, ...] | None  # None: any path
-    auth: Auth | None
-    # Ports on which the route's credential may travel in plain HTTP (an explicit risk).
-    cleartext_ports: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    reason: str  # stable, for the log
-    message: str  # one line for the agent
-    route: Route | None
-    by: str = "egress-proxy"  # the gate that decided
-    status: int = 403  # what a refusal is answered with
-
-
-class RateLimiter:
-    """A token bucket per destination host: at most `per_minute` requests in any minute on
-    average, in bursts of up to `per_minute`. Counts requests as the agent makes them
-    (pipelock, behind it, counts a CONNECT and each request inside the tunnel)."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute = per_minute
-        self.rate = per_minute / 60.0
-        self.clock = clock
-        self.buckets: dict[str, tuple[float, float]] = {}  # host -> (tokens, when)
-
-    def take(self, host: str) -> float | None:
-        """None if a request to `host` may go now (and counts it), else seconds until one may."""
-        now = self.clock()
-        tokens, then = self.buckets.get(host, (float(self.per_minute), now))
-        tokens = min(float(self.per_minute), tokens + (now - then) * self.rate)
-        if tokens < 1.0:
-            self.buckets[host] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-        if host not in self.buckets and len(self.buckets) >= RATE_LIMIT_MAX_HOSTS:
-            self._drop_idle(now)
-        self.buckets[host] = (tokens - 1.0, now)
-        return None
-
-    def _drop_idle(self, now: float) -> None:
-        # A bucket that has refilled holds no state worth keeping.
-        for host, (tokens, then) in list(self.buckets.items()):
-            if tokens + (now - then) * self.rate >= self.per_minute:
-                del self.buckets[host]
-
-
-class RouteTable:
-    """Routes indexed by host so that lookup cost does not grow with the number of routes."""
-
-    def __init__(self, routes: Iterable[Route], requests_per_minute: int | None = None) -> None:
-        self.routes: tuple[Route, ...] = tuple(routes)
-        # None: no limit (routes.yaml without requests_per_minute).
-        self.rate_limiter = RateLimiter(requests_per_minute) if requests_per_minute is not None else None
-        self.exact: dict[str, list[Route]] = {}
-        self.wildcard: dict[str, list[Route]] = {}  # "*.example.com" filed under "example.com"
-        injected: set[str] = set()
-        for route in self.routes:
-            if route.host.startswith("*."):
-                self.wildcard.setdefault(route.host[2:], []).append(route)
-            else:
-                self.exact.setdefault(route.host, []).append(route)
-            if route.auth is not None:
-                injected.add(route.auth.header.lower())
-        self.injected_headers: frozenset[str] = frozenset(injected)
-        # Removed from every request before the route's own header is set.
-        self.stripped_headers: frozenset[str] = self.injected_headers | PROXY_ONLY_HEADERS
-
-    def candidates(self, host: str) -> list[Route]:
-        """Routes whose host pattern matches `host` (normalised), in file order.
-
-        One dict lookup for the exact name plus one per parent domain for wildcards.
-        """
-        found = list(self.exact.get(host, ()))
-        from_wildcard = False
-        dot = host.find(".")
-        while dot != -1:
-            routes = self.wildcard.get(host[dot + 1 :])
-            if routes:
-                found.extend(routes)
-                from_wildcard = True
-            dot = host.find(".", dot + 1)
-        if from_wildcard:
-            found.sort(key=lambda r: r.index)
-        return found
-
-    def decide_connect(self, host: str, port: int) -> Decision:
-        routes = self.candidates(host)
-        if not routes:
-            return _deny("host not in allowlist", host)
-        for route in routes:
-            if port in route.ports:
-                return Decision(True, "allowed", "", route)
-        return _deny("port not allowed", str(port), host)
-
-    def decide_request(self, host: str, port: int, method: str, path: str, tls: bool = True) -> Decision:
-        """First route (file order) whose host, port, method and path all match, and whose
-        credential, if any, travels inside TLS (`tls`: the request came over TLS).
-
-        `path` must already have passed check_path. On refusal the reason is the
-        furthest check any candidate route got to, which is the one an agent can act on.
-        """
-        routes = self.candidates(host)
-        if not routes:
-            return _deny("host not in allowlist", host)
-        if method not in HTTP_METHODS:
-            return _deny("method not allowed", method, host)
-        stage = 0
-        for route in routes:
-            if port not in route.ports:
-                continue
-            stage = max(stage, 1)
-            if method not in route.methods:
-                continue
-            stage = max(stage, 2)
-            if route.path_allowlist is not None and not path_allowed(path, route.path_allowlist):
-                continue
-            stage = max(stage, 3)
-            if route.auth is not None and not tls and port not in route.cleartext_ports:
-                continue
-            return Decision(True, "allowed", "", route)
-        if stage == 0:
-            return _deny("port not allowed", str(port), host)
-        if stage == 1:
-            return _deny("method not allowed", method, host)
-        if stage == 2:
-            return _deny("path not allowed", path, host)
-        return _deny("credentials only over TLS", f"plain HTTP to port {port} (use https://)", host)
-
-
-def _deny(reason: str, detail: str, host: str | None = None, status: int = 403) -> Decision:
-    where = f" for {host}" if host else ""
-    return Decision(False, reason, f"egress-proxy: {reason}{where}: {detail}", None, status=status)
-
-
-def scheme_problem(scheme: str, port: int, in_tunnel: bool) -> str | None:
-    """Why a request's scheme does not fit where it goes, or None: plain HTTP belongs to an
-    absolute-form proxy request (never inside a CONNECT tunnel, where the agent chose a
-    tunnel for TLS), and neither scheme belongs on the other's well-known port."""
-    if scheme == "http" and in_tunnel:
-        return "plain HTTP inside a CONNECT tunnel"
-    if scheme == "http" and port == 443:
-        return "plain HTTP to port 443"
-    if scheme == "https" and port == 80:
-        return "TLS to port 80"
-    return None
-
-
-def transfer_encoding_problem(values: list[str]) -> str | None:
-    """Why a request's Transfer-Encoding is refused, or None: only exactly `chunked` (or
-    none). Anything else is read differently by different servers (a desync seed)."""
-    if not values or (len(values) == 1 and values[0].strip().lower() == "chunked"):
-        return None
-    return ", ".join(values)
-
-
-def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Decision | None:
-    """The decision to record if a response is pipelock's own refusal, else None.
-
-    Recognised by pipelock's answer format (status, text/plain, one line with a known
-    prefix): an upstream that answers exactly like pipelock is logged as pipelock, which
-    is harmless, since it is a refusal either way.
-    """
-    if status not in PIPELOCK_REFUSAL_STATUSES or body is None or len(body) > PIPELOCK_REFUSAL_MAX_BYTES:
-        return None
-    if not content_type.startswith("text/plain"):
-        return None
-    line = body.strip()
-    if b"\n" in line or not line.startswith(PIPELOCK_REFUSAL_PREFIXES):
-        return None
-    reason = "rate limited" if status == 429 else "refused"
-    return Decision(False, reason, f"pipelock: {_printable_line(line)}", None, by="pipelock", status=status)
-
-
-def may_be_pipelock_refusal(status: int, headers: Mapping[str, str]) -> bool:
-    """Whether a response's head allows it to be pipelock's refusal (see pipelock_refusal):
-    only those are read whole before they are passed on."""
-    length = headers.get("content-length", "")
-    return (
-        status in PIPELOCK_REFUSAL_STATUSES
-        and headers.get("content-type", "").startswith("text/plain")
-        and length.isdigit()
-        and int(length) <= PIPELOCK_REFUSAL_MAX_BYTES
-    )
-
-
-def pipelock_tunnel_refusal(host: str, port: int) -> Decision:
-    """pipelock refused the CONNECT for a tunnel; mitmproxy does not pass its reason on."""
-    return Decision(
-        False,
-        "tunnel refused",
-        f"pipelock: refused the connection to {host}:{port} (not in its allowlist, an address it treats as "
-        "private (SSRF), or its rate limit; pipelock's log has the reason)",
-        None,
-        by="pipelock",
-    )
-
-
-def path_allowed(path: str, allowlist: Iterable[str]) -> bool:
-    """Prefix match on segment boundaries: "/user" matches "/user" and "/user/x", not "/users"."""
-    for prefix in allowlist:
-        if prefix.endswith("/"):
-            if path.startswith(prefix):
-                return True
-        elif path == prefix or path.startswith(prefix + "/"):
-            return True
-    return False
-
-
-def check_path(raw: bytes) -> str | None:
-    """Why the path part (query already removed) of a request target is refused, or None.
-
-    Refuses anything an upstream could decode or normalise into a path other than the
-    one that is matched, so that the bytes checked are the bytes forwarded.
-    """
-    if not raw.startswith(b"/"):
-        return "not origin-form"
-    if not clean_target_bytes(raw):
-        return "control, space or non-ASCII byte"
-    if b"\\" in raw:
-        return "backslash"
-    if b"#" in raw:
-        return "fragment"
-    if b";" in raw:
-        return "semicolon"
-    if b"//" in raw:
-        return "empty segment"
-    pct = raw.find(b"%")
-    while pct != -1:
-        code = raw[pct + 1 : pct + 3]
-        if len(code) != 2 or not all(c in HEX_DIGITS for c in code):
-            return "malformed percent-encoding"
-        if code.lower() in FORBIDDEN_PERCENT:
-            return "encoded separator, dot, percent or NUL"
-        pct = raw.find(b"%", pct + 3)
-    for segment in raw.split(b"/"):
-        if segment == b"." or segment == b"..":
-            return "dot segment"
-    return None
-
-
-def clean_target_bytes(raw: bytes) -> bool:
-    """True if `raw` is printable ASCII without space (translate runs in C, not per byte)."""
-    return raw.isascii() and len(raw.translate(None, TARGET_CONTROL_BYTES)) == len(raw)
-
-
-def check_query(raw: bytes) -> str | None:
-    """Why the query part of a request target is refused, or None. Never matched, but
-    forwarded: it must not be able to end the request line or smuggle a fragment."""
-    if not clean_target_bytes(raw):
-        return "control, space or non-ASCII byte in the query"
-    if b"#" in raw:
-        return "fragment"
-    return None
-
-
-def header_problem(fields: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """Why a request's headers are refused, or None: CR, LF or NUL in a name or value."""
-    for name, value in fields:
-        for part in (name, value):
-            if part.translate(None, HEADER_BREAK_BYTES) != part:
-                return "CR, LF or NUL in a header"
-    return None
-
-
-def is_numeric_host(host: str) -> bool:
-    """IP literals and the numeric forms resolvers accept (2130706433, 0x7f.1, 127.1, ::1)."""
-    if host.startswith("[") or ":" in host:
-        return True
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    last = host.rsplit(".", 1)[-1]
-    return last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:]))
-
-
-def valid_dns_name(name: str) -> bool:
-    """Lowercase LDH labels, at most 253 characters, not numeric."""
-    if not name or len(name) > 253 or is_numeric_host(name):
-        return False
-    for label in name.split("."):
-        if not 0 < len(label) <= 63 or label[0] == "-" or label[-1] == "-":
-            return False
-        if not all(c in LDH for c in label):
-            return False
-    return True
-
-
-@functools.lru_cache(maxsize=4096)
-def normalize_host(raw: str) -> str | None:
-    """Canonical form of a client-supplied host for matching, or None if it can never match.
-
-    Strips one trailing dot, lowercases, IDNA-encodes; IP literals and numeric forms
-    are None because routes name hosts only.
-    """
-    host = raw[:-1] if raw.endswith(".") else raw
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
-    return host if valid_dns_name(host) else None
-
-
-def parse_authority(value: str) -> tuple[str, int | None] | None:
-    """Split "host[:port]" as found in a Host header or :authority. None if malformed."""
-    if value.startswith("["):
-        end = value.find("]")
-        if end == -1:
-            return None
-        host, rest = value[: end + 1], value[end + 1 :]
-        if rest and not rest.startswith(":"):
-            return None
-        port_text = rest[1:] if rest else None
-    else:
-        host, sep, port_text_ = value.rpartition(":")
-        if not sep:
-            host, port_text = value, None
-        else:
-            port_text = port_text_
-            if ":" in host:
-                return None
-    if not host:
-        return None
-    if port_text is None:
-        return host, None
-    if not port_text.isdigit() or not port_text.isascii() or not 0 < int(port_text) < 65536:
-        return None
-    return host, int(port_text)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _unknown_keys(mapping: Mapping[Any, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = [k for k in mapping if k not in allowed]
-    if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        raise RoutesError(f"{where}: unknown key {names} (allowed: {', '.join(sorted(allowed))})")
-
-
-def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
-    where = f"routes[{index}]"
-    if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, ROUTE_KEYS, where)
-
-    host = raw.get("host")
-    if not isinstance(host, str):
-        raise RoutesError(f"{where}.host: required string, got {_type_name(host)}")
-    name = host[2:] if host.startswith("*.") else host
-    if not valid_dns_name(name):
-        raise RoutesError(
-            f"{where}.host: {host!r} is not a lowercase DNS name or '*.' + DNS name "
-            "(IP literals are not supported; use the IDNA xn-- form for non-ASCII names)"
-        )
-
-    ports: frozenset[int] = frozenset(DEFAULT_CREDENTIAL_PORTS if "auth" in raw else DEFAULT_PORTS)
-    if "ports" in raw:
-        value = raw["ports"]
-        if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.ports: must be a non-empty list of ports, got {_type_name(value)}")
-        for i, port in enumerate(value):
-            if not _is_int(port) or not 0 < port < 65536:
-                raise RoutesError(f"{where}.ports[{i}]: must be an integer 1-65535, got {port!r}")
-        ports = frozenset(value)
-
-    methods = HTTP_METHODS
-    if "methods" in raw:
-        value = raw["methods"]
-        if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.methods: must be a non-empty list of methods, got {_type_name(value)}")
-        for i, method in enumerate(value):
-            if method not in HTTP_METHODS:
-                raise RoutesError(f"{where}.methods[{i}]: must be one of {', '.join(sorted(HTTP_METHODS))}, got {method!r}")
-        methods = frozenset(value)
-
-    path_allowlist: tuple[str, ...] | None = None
-    if "path_allowlist" in raw:
-        value = raw["path_allowlist"]
-        if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.path_allowlist: must be a non-empty list of paths, got {_type_name(value)}")
-        for i, prefix in enumerate(value):
-            if not isinstance(prefix, str):
-                raise RoutesError(f"{where}.path_allowlist[{i}]: must be a string, got {_type_name(prefix)}")
-            problem = check_path(prefix.encode("utf-8"))
-            if problem is None and "?" in prefix:
-                problem = "query"
-            if problem is not None:
-                raise RoutesError(f"{where}.path_allowlist[{i}]: {prefix!r} is not an allowed path prefix ({problem})")
-        path_allowlist = tuple(value)
-
-    auth: Auth | None = None
-    if "auth" in raw:
-        auth = _parse_auth(f"{where}.auth", raw["auth"], environ)
-
-    cleartext_ports: frozenset[int] = frozenset()
-    if "insecure_cleartext_ports" in raw:
-        value = raw["insecure_cleartext_ports"]
-        if auth is None:
-            raise RoutesError(f"{where}.insecure_cleartext_ports: only a route with auth has a credential to send in cleartext")
-        if not isinstance(value, list) or not value or not all(_is_int(p) and p in ports for p in value):
-            raise RoutesError(f"{where}.insecure_cleartext_ports: must be a non-empty list of the route's ports, got {value!r}")
-        cleartext_ports = frozenset(value)
-
-    return Route(index, host, ports, methods, path_allowlist, auth, cleartext_ports)
-
-
-def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
-    if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, AUTH_KEYS, where)
-    header = raw.get("header")
-    if not isinstance(header, str) or not header or not all(c in TOKEN_CHARS for c in header):
-        raise RoutesError(f"{where}.header: must be an HTTP header name, got {header!r}")
-    if header.lower() in FORBIDDEN_AUTH_HEADERS:
-        raise RoutesError(f"{where}.header: {header!r} cannot be injected")
-    prefix = raw.get("prefix", "")
-    if not isinstance(prefix, str) or not _header_safe(prefix):
-        raise RoutesError(f"{where}.prefix: must be a string without control characters")
-    token_env = raw.get("token_env")
-    if (
-        not isinstance(token_env, str)
-        or not token_env.startswith(TOKEN_ENV_PREFIX)
-        or len(token_env) == len(TOKEN_ENV_PREFIX)
-        or not all(c.isascii() and (c.isalnum() or c == "_") for c in token_env)
-    ):
-        raise RoutesError(
-            f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}"
-        )
-    token = environ.get(token_env)
-    # Messages below name the variable, never its value.
-    if token is None:
-        raise RoutesError(f"{where}.token_env: environment variable {token_env} is not set")
-    if not token:
-        raise RoutesError(f"{where}.token_env: environment variable {token_env} is empty")
-    if not _header_safe(token):
-        raise RoutesError(
-            f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character"
-        )
-    return Auth(header, token_env, prefix + token)
-
-
-def _header_safe(value: str) -> bool:
-    return all(" " <= c <= "~" for c in value)
-
-
-def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
-    if not isinstance(document, dict):
-        raise RoutesError(f"top level: must be a mapping with 'version' and 'routes', got {_type_name(document)}")
-    _unknown_keys(document, TOP_KEYS, "top level")
-    version = document.get("version")
-    if not _is_int(version) or version != 1:
-        raise RoutesError(f"version: must be 1, got {version!r}")
-    routes = document.get("routes")
-    if not isinstance(routes, list):
-        raise RoutesError(f"routes: required list, got {_type_name(routes)}")
-    per_minute = document.get("requests_per_minute")
-    if per_minute is not None and (not _is_int(per_minute) or per_minute < 1):
-        raise RoutesError(f"requests_per_minute: must be a positive integer, got {per_minute!r}")
-    return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute)
-
-
-def load_routes(path: str, environ: Mapping[str, str] | None = None) -> RouteTable:
-    """Read and validate routes.yaml. Raises RoutesError naming the file and the problem."""
-    from ruamel.yaml import YAML  # a mitmproxy dependency on every supported version
-    from ruamel.yaml.error import YAMLError
-
-    if not path:
-        raise RoutesError("no routes file given (set the egress_routes option / EGRESS_PROXY_ROUTES)")
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeError) as e:
-        raise RoutesError(f"{path}: cannot read routes file: {e}") from None
-    try:
-        # Safe loader: plain data only; duplicate keys are an error, not "last wins".
-        document = YAML(typ="safe").load(text)
-    except YAMLError as e:
-        raise RoutesError(f"{path}: invalid YAML: {e}") from None
-    try:
-        return parse_routes(document, os.environ if environ is None else environ)
-    except RoutesError as e:
-        raise RoutesError(f"{path}: {e}") from None
-
-
-# --------------------------------------------------------------------------- addon
 
 F = TypeVar("F", bound=Callable[..., None])
-
-
-def _printable(raw: bytes) -> str:
-    """ASCII-only, one-line rendering of client bytes for logs and deny bodies."""
-    return "".join(chr(b) if 0x20 < b < 0x7F else f"\\x{b:02x}" for b in raw)
-
-
-def _printable_line(raw: bytes) -> str:
-    """Like _printable, but keeps spaces: a sentence from the next gate."""
-    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
 
 
 def _fail_closed_http(hook: F) -> F:
@@ -726,10 +166,10 @@ class EgressProxy:
         req = flow.request
         host = normalize_host(req.host)
         if self.table is None:
-            decision = _deny("routes not loaded", "refusing all traffic")
+            decision = deny("routes not loaded", "refusing all traffic")
         elif host is None:
-            shown = _printable(req.host.encode("utf-8", "surrogateescape"))
-            decision = _deny("host not allowed (IP literal or invalid name)", shown)
+            shown = printable(req.host.encode("utf-8", "surrogateescape"))
+            decision = deny("host not allowed (IP literal or invalid name)", shown)
         else:
             decision = self.table.decide_connect(host, req.port)
         self._log(decision, host or req.host, req.port, "CONNECT", None)
@@ -809,7 +249,7 @@ class EgressProxy:
         wait = limiter.take(host) if decision.allowed and limiter is not None else None
         if wait is not None:
             assert limiter is not None
-            decision = _deny("rate limited", f"at most {limiter.per_minute} requests per minute", host, status=429)
+            decision = deny("rate limited", f"at most {limiter.per_minute} requests per minute", host, status=429)
         self._log(decision, host, req.port, req.method, path)
         if not decision.allowed:
             self._refuse(flow, decision, headers={"Retry-After": str(math.ceil(wait))} if wait is not None else None)
@@ -856,7 +296,7 @@ class EgressProxy:
         refusal = pipelock_refusal(resp.status_code, resp.headers.get("content-type", ""), resp.raw_content)
         if refusal is not None:
             req = flow.request
-            self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
+            self._log(refusal, req.host, req.port, req.method, log_path(req.data.path))
             self._refuse(flow, refusal)
 
     @_fail_closed_http
@@ -871,10 +311,10 @@ class EgressProxy:
             refusal = pipelock_tunnel_refusal(req.host, req.port)
         elif "Request body exceeds" in flow.error.msg:
             limit = getattr(ctx.options, "body_size_limit", "")
-            refusal = _deny("request body too large", f"at most {limit} bytes", req.host, status=413)
+            refusal = deny("request body too large", f"at most {limit} bytes", req.host, status=413)
         else:
             return
-        self._log(refusal, req.host, req.port, req.method, _log_path(req.data.path))
+        self._log(refusal, req.host, req.port, req.method, log_path(req.data.path))
 
     @_fail_closed_http
     def websocket_start(self, flow: http.HTTPFlow) -> None:
@@ -888,32 +328,32 @@ class EgressProxy:
         raw_path = req.data.path
         query = raw_path.find(b"?")
         path_bytes = raw_path if query == -1 else raw_path[:query]
-        path = _log_path(raw_path)
+        path = log_path(raw_path)
         host = normalize_host(req.host)
-        shown = host or _printable(req.host.encode("utf-8", "surrogateescape"))
+        shown = host or printable(req.host.encode("utf-8", "surrogateescape"))
         if self.table is None:
-            return _deny("routes not loaded", "refusing all traffic"), shown, path
+            return deny("routes not loaded", "refusing all traffic"), shown, path
         if host is None:
-            return _deny("host not allowed (IP literal or invalid name)", shown), shown, path
+            return deny("host not allowed (IP literal or invalid name)", shown), shown, path
         if host == HEALTHCHECK_HOST:
             return Decision(False, "healthcheck", HEALTHCHECK_MESSAGE, None), host, path
         mismatch = self._target_mismatch(flow, host)
         if mismatch is not None:
-            return _deny(mismatch, f"{host}:{req.port}"), host, path
+            return deny(mismatch, f"{host}:{req.port}"), host, path
         problem = check_path(path_bytes)
         if problem is None and query != -1:
             problem = check_query(raw_path[query + 1 :])
         if problem is not None:
-            return _deny(f"path rejected ({problem})", path), host, path
+            return deny(f"path rejected ({problem})", path), host, path
         problem = header_problem(req.headers.fields)
         if problem is not None:
-            return _deny(f"headers rejected ({problem})", path, host), host, path
+            return deny(f"headers rejected ({problem})", path, host), host, path
         encoding = transfer_encoding_problem(req.headers.get_all("transfer-encoding"))
         if encoding is not None:
-            return _deny("Transfer-Encoding other than chunked", encoding, host, status=400), host, path
+            return deny("Transfer-Encoding other than chunked", encoding, host, status=400), host, path
         problem = scheme_problem(req.scheme, req.port, flow.client_conn.id in self.tunnels)
         if problem is not None:
-            return _deny(problem, f"{host}:{req.port}"), host, path
+            return deny(problem, f"{host}:{req.port}"), host, path
         return self.table.decide_request(host, req.port, req.method, path, tls=req.scheme == "https"), host, path
 
     @staticmethod
@@ -965,7 +405,7 @@ class EgressProxy:
 
     def _internal_error(self, flow: http.HTTPFlow, hook: str, error: Exception) -> None:
         # Only the exception type: a message could quote header values.
-        decision = _deny("internal error", f"request refused ({hook}: {type(error).__name__})", status=500)
+        decision = deny("internal error", f"request refused ({hook}: {type(error).__name__})", status=500)
         try:
             req = flow.request
             self._log(decision, req.host, req.port, req.method, None)
@@ -1004,12 +444,6 @@ class EgressProxy:
 
     def udp_start(self, flow: Any) -> None:
         flow.kill()
-
-
-def _log_path(raw_path: bytes) -> str:
-    """The request path as the decision log shows it: without the query, printable."""
-    query = raw_path.find(b"?")
-    return _printable(raw_path if query == -1 else raw_path[:query])
 
 
 def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:

@@ -12,6 +12,9 @@ import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
+# This script's directory is on sys.path (python puts it there), in the image and in tests.
+from egress_routes import RoutesError, load_routes
+
 HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
 DEFAULT_PORT = 9099
@@ -113,12 +116,9 @@ def check_files(environ: Mapping[str, str]) -> None:
         ca = environ.get(variable, "")
         if ca and not os.access(ca, os.R_OK):
             raise ConfigError(f"{variable}: cannot read {ca}")
-    sys.path.insert(0, str(HERE))
-    import egress_proxy
-
     try:
-        egress_proxy.load_routes(environ["EGRESS_PROXY_ROUTES"], environ)
-    except egress_proxy.RoutesError as e:
+        load_routes(environ["EGRESS_PROXY_ROUTES"], environ)
+    except RoutesError as e:
         raise ConfigError(f"routes: {e}") from None
 
 

@@ -10,9 +10,9 @@ import os
 import socket
 import sys
 
-PROBE_HOST = "egress-proxy-healthcheck.invalid"
-# Must equal egress_proxy.HEALTHCHECK_MESSAGE (a test checks).
-EXPECTED = f"egress-proxy: healthcheck: routes loaded, {PROBE_HOST} refused".encode()
+from egress_routes import HEALTHCHECK_HOST as PROBE_HOST, HEALTHCHECK_MESSAGE
+
+EXPECTED = HEALTHCHECK_MESSAGE.encode()
 
 
 def probe(port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> str | None:
