@@ -1,92 +1,35 @@
+import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { createAgent } from "./agent/agent";
-import { createCa } from "./ca/ca";
-import {
-  AgentConfig,
-  BottleSpec,
-  formatProblems,
-  GATE_MAX_PROCESSES,
-  PipelockSettings,
-  RouteConfig,
-  validateBottle,
-} from "./config";
-import { buildEgressProxyImage, createEgressProxy, EGRESS_PROXY_PORT } from "./egress-proxy/egress-proxy";
+import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
+import { declareOnDocker } from "./docker/declare";
+import { engineResourceName } from "./docker/images";
 import { renderRoutesYaml } from "./egress-proxy/routes";
-import { ALIASES } from "./naming";
-import { createNetworks } from "./networks/networks";
+import { BottleLayout, describeBottle } from "./layout";
 import { renderPipelockYaml } from "./pipelock/config";
-import { createPipelock } from "./pipelock/pipelock";
-import { createProcessLimits, processLimitsOf } from "./limits/limits";
-import { createSelfTest } from "./self-test/self-test";
 
-/** Arguments of {@link BottleStack}. The resource name is the bottle's name. */
-export interface BottleStackArgs {
+/** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
+export interface BottleStackArgs extends BottleArgs {
   /**
-   * What the agent may reach: each route names a host and optionally its ports, methods,
-   * path prefixes and the credential to inject. Everything else is refused by both gates.
-   * At least one route is required.
+   * Token values by name, referenced from `routes[].auth.token`. Pass secret Outputs (e.g.
+   * from `config.requireSecretObject`); they are wrapped in `pulumi.secret` anyway. Values
+   * reach only the egress proxy's environment. Defaults to no tokens.
    */
-  routes: RouteConfig[];
+  tokens?: { [name: string]: pulumi.Input<string> };
   /**
-   * Token values by name, referenced from `routes[].auth.token`. Pass secret Outputs
-   * (e.g. from `config.requireSecretObject`); they are wrapped with `pulumi.secret` anyway.
-   * Values reach only the egress-proxy container's environment. Defaults to no tokens.
-   */
-  tokens?: Record<string, pulumi.Input<string>>;
-  /** The agent container. Defaults to none: the bottle's gates are declared without an agent. */
-  agent?: AgentConfig;
-  /**
-   * The egress proxy. `image` is a prebuilt image reference (pin it by digest in production);
-   * defaults to building `components/egress-proxy/image` on the target engine.
-   * `memoryMb` defaults to 256.
-   */
-  egressProxy?: { image?: string; memoryMb?: number };
-  /**
-   * pipelock. `image` defaults to `ghcr.io/luckypipewrench/pipelock:2.3.0`; `memoryMb` to 256;
-   * `settings` adds typed pipelock settings (trusted domains, SSRF allowlist, DLP patterns,
-   * rate limit...) to the rendered pipelock.yaml. Defaults to none.
-   */
-  pipelock?: { image?: string; memoryMb?: number; settings?: PipelockSettings };
-  /** Validity of both CAs, in hours. Defaults to 8760 (one year). */
-  caValidityHours?: number;
-  /**
-   * Requests per minute the agent may send to one destination host, counted per request by
-   * the egress proxy (429 over it); pipelock's own limit is a backstop at twice this.
-   * Defaults to 1200.
-   */
-  requestsPerMinute?: number;
-  /**
-   * The largest request body either gate reads, in MiB: the egress proxy answers 413 over it
-   * before holding it in memory (and refuses a response with a larger known length), pipelock
-   * refuses to pass a request body it could not scan whole. Defaults to 32.
-   */
-  maxBodyMb?: number;
-  /**
-   * A prebuilt egress-proxy image to use when `egressProxy.image` is not set, so a program
-   * with many bottles builds the image once per engine. Defaults to building it here.
+   * A prebuilt egress-proxy image for bottles that set no `egressProxy.image`, so that a
+   * program with many bottles on one engine builds the image once. Defaults to building it
+   * for this bottle.
    */
   egressProxyImage?: pulumi.Input<string>;
   /**
-   * The environment name in Docker names (`<stack>-<bottle>-...`) and `bot-bottle.stack`
-   * labels. Defaults to the Pulumi stack name.
+   * The environment's name in object names (`<stack>-<bottle>-<role>`) and `bot-bottle.stack`
+   * labels. Defaults to the Pulumi stack's name.
    */
   stackName?: string;
-  /**
-   * Run the self-test on every `up` that creates or replaces a container: a throwaway probe
-   * on the agent network must find no direct way out (a public address, the host) and must
-   * get the egress proxy's 403 for a host outside the routes, or the deployment fails. Needs
-   * the `docker` CLI where Pulumi runs. Only for bottles with an agent. Defaults to true.
-   */
-  selfTest?: boolean;
-  /**
-   * The Docker engine the bottle's provider targets (`ssh://...`, `tcp://...`), for the
-   * self-test's `docker` CLI. Defaults to the local engine (or `DOCKER_HOST`).
-   */
-  dockerHost?: string;
 }
 
-/** Names of the bottle's Docker objects. */
-export interface BottleDockerNames {
+/** Names of the bottle's objects on its engine. */
+export interface BottleObjectNames {
   agentNetwork: pulumi.Output<string>;
   egressNetwork: pulumi.Output<string>;
   outboundNetwork: pulumi.Output<string>;
@@ -96,16 +39,34 @@ export interface BottleDockerNames {
   agent?: pulumi.Output<string>;
 }
 
+// Each bottle's spec and layout, kept off the class's properties: Pulumi infers the component's
+// schema (for other languages) from those, and these hold types no schema can express.
+const described = new WeakMap<BottleStack, { spec: BottleSpec; layout: BottleLayout }>();
+
+// Arguments built from a spec that stack config validation produced: not validated again.
+const prevalidated = new WeakMap<BottleStackArgs, BottleSpec>();
+
+/**
+ * The arguments of a bottle whose spec came from `validateStackConfig` (which reports every
+ * bottle's problems at once): BottleStack uses that spec instead of validating again. The
+ * returned object is frozen, so what was validated is what is declared.
+ */
+export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "egressProxyImage" | "stackName">): BottleStackArgs {
+  if (!isValidatedSpec(spec)) throw new Error("argsFromSpec takes a spec returned by validateStackConfig or validateBottle");
+  const { name: _name, ...bottle } = spec;
+  const args: BottleStackArgs = Object.freeze({ ...bottle, ...extra });
+  prevalidated.set(args, spec);
+  return args;
+}
+
 /**
  * A bottle: a sandbox for one autonomous coding agent. The agent reaches only the egress
  * proxy, which allows exactly the declared routes, injects credentials and chains every
- * request through pipelock, the only container with a way out (see shared/design.md).
+ * request through pipelock, the only container with a way out (docs/architecture.md).
  */
 export class BottleStack extends pulumi.ComponentResource {
-  /** The validated bottle, every default applied. */
-  public readonly spec: BottleSpec;
-  /** Network and container names on the Docker engine. */
-  public readonly dockerNames: BottleDockerNames;
+  /** Names of the bottle's networks and containers on its engine. */
+  public readonly objectNames: BottleObjectNames;
   /** The egress-proxy CA certificate (public): what the agent trusts. */
   public readonly egressProxyCaCert: pulumi.Output<string>;
   /** pipelock's CA certificate (public): what the egress proxy trusts upstream. */
@@ -113,131 +74,71 @@ export class BottleStack extends pulumi.ComponentResource {
   /** The proxy URL the agent uses, valid inside the bottle's agent network. */
   public readonly proxyUrl: string;
   /**
-   * The egress proxy's routes.yaml. Also exported so that a preview shows route changes in
+   * The egress proxy's routes.yaml. Also an output so that a preview shows route changes in
    * plain text: the container's uploads are all secret, since one of them holds the CA key.
    */
   public readonly routesYaml: string;
-  /** pipelock's rendered pipelock.yaml, exported for the same reason. */
+  /** pipelock's rendered pipelock.yaml, an output for the same reason. */
   public readonly pipelockYaml: string;
+
+  /** The validated bottle, every default applied. */
+  public get spec(): BottleSpec {
+    return described.get(this)!.spec;
+  }
+
+  /** What the bottle is: networks, CAs and workloads, as the backend declared them. */
+  public get layout(): BottleLayout {
+    return described.get(this)!.layout;
+  }
 
   constructor(name: string, args: BottleStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bot-bottle:index:BottleStack", name, {}, opts);
-    const tokens = args.tokens ?? {};
-    const validated = validateBottle(
-      {
-        name,
-        routes: args.routes,
-        agent: args.agent,
-        egressProxy: args.egressProxy,
-        pipelock: args.pipelock,
-        caValidityHours: args.caValidityHours,
-        requestsPerMinute: args.requestsPerMinute,
-        maxBodyMb: args.maxBodyMb,
-        selfTest: args.selfTest,
-      },
-      new Set(Object.keys(tokens)),
-    );
-    if (!validated.ok) {
-      throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(validated.problems)}`);
+    const { tokens = {}, egressProxyImage, stackName, ...bottle } = args;
+    if (pulumi.Output.isInstance(tokens)) {
+      // Validation needs the names now; an Output of a whole object (requireSecretObject) hides them.
+      throw new pulumi.RunError(
+        `BottleStack "${name}": tokens must be an object of token names to secret values, e.g. ` +
+          `{ github: config.requireSecret("githubToken") }, not an Output of an object`,
+      );
     }
-    const spec = validated.value;
-    const stack = args.stackName ?? pulumi.getStack();
-    this.spec = spec;
-    this.proxyUrl = `http://${ALIASES.egressProxy}:${EGRESS_PROXY_PORT}`;
+    const spec = prevalidated.get(args) ?? validated(name, bottle, tokens);
+    const stack = stackName ?? pulumi.getStack();
+    const dockerHost = spec.docker?.host;
+    const layout = describeBottle(spec, { stack });
+    described.set(this, { spec, layout });
+    this.proxyUrl = layout.proxyUrl;
     this.routesYaml = renderRoutesYaml(spec);
     this.pipelockYaml = renderPipelockYaml(spec);
 
-    const networks = createNetworks(name, stack, spec.name, this);
-    const egressProxyCa = createCa(
-      `${name}-egress-proxy-ca`,
-      { algorithm: "RSA", commonName: `bot-bottle egress proxy CA (${stack}/${spec.name})`, validityHours: spec.caValidityHours },
-      this,
-    );
-    const pipelockCa = createCa(
-      `${name}-pipelock-ca`,
-      { algorithm: "ECDSA", commonName: `bot-bottle pipelock CA (${stack}/${spec.name})`, validityHours: spec.caValidityHours },
-      this,
-    );
-    const pipelock = createPipelock(
-      `${name}-pipelock`,
-      { stack, bottle: spec, pipelockYaml: this.pipelockYaml, networks, ca: pipelockCa },
-      this,
-    );
-    const egressProxyImage =
-      spec.egressProxy.image ?? args.egressProxyImage ?? buildEgressProxyImage(`${name}-egress-proxy-image`, stack, { parent: this }).repoDigest;
-    const egressProxy = createEgressProxy(
-      `${name}-egress-proxy`,
+    // A bottle on another engine gets a provider for it, unless the program passed one.
+    const provider =
+      dockerHost !== undefined && this.getProvider("docker::") === undefined
+        ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
+        : undefined;
+    const declared = declareOnDocker(
+      name,
+      layout,
       {
-        stack,
-        bottle: spec,
-        routesYaml: this.routesYaml,
-        image: egressProxyImage,
-        networks,
-        ca: egressProxyCa,
-        upstreamCaCert: pipelockCa.certPem,
-        tokens: Object.fromEntries(Object.entries(tokens).map(([k, v]) => [k, pulumi.secret(v)])),
-        dependsOn: [pipelock],
+        tokens: Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)])),
+        ...(egressProxyImage !== undefined && { egressProxyImage }),
+        ...(dockerHost !== undefined && { dockerHost }),
       },
-      this,
-    );
-    const agent =
-      spec.agent &&
-      createAgent(
-        `${name}-agent`,
-        {
-          stack,
-          bottle: spec.name,
-          agent: spec.agent,
-          network: networks.agent,
-          proxyUrl: this.proxyUrl,
-          caCert: egressProxyCa.certPem,
-          egressProxy,
-        },
-        this,
-      );
-
-    const limits = [
-      { container: pipelock, maxProcesses: GATE_MAX_PROCESSES },
-      { container: egressProxy, maxProcesses: GATE_MAX_PROCESSES },
-      ...(agent && spec.agent ? [{ container: agent, maxProcesses: spec.agent.maxProcesses }] : []),
-    ];
-    const processLimits = createProcessLimits(
-      `${name}-limits`,
-      { limits, ...(args.dockerHost && { dockerHost: args.dockerHost }) },
-      this,
+      { parent: this, ...(provider && { provider }) },
     );
 
-    if (agent && spec.selfTest) {
-      createSelfTest(
-        `${name}-self-test`,
-        {
-          stack,
-          bottle: spec.name,
-          agent,
-          probeImage: egressProxyImage,
-          proxyUrl: this.proxyUrl,
-          processLimits: processLimitsOf(limits),
-          noDnsContainers: [agent.name, egressProxy.name],
-          ...(args.dockerHost && { dockerHost: args.dockerHost }),
-          dependsOn: [pipelock, egressProxy, agent, processLimits],
-          triggers: limits.map((l) => l.container.id),
-        },
-        this,
-      );
-    }
-
-    this.egressProxyCaCert = egressProxyCa.certPem;
-    this.pipelockCaCert = pipelockCa.certPem;
-    this.dockerNames = {
-      agentNetwork: networks.agent.name,
-      egressNetwork: networks.egress.name,
-      outboundNetwork: networks.outbound.name,
-      egressProxy: egressProxy.name,
-      pipelock: pipelock.name,
-      ...(agent && { agent: agent.name }),
+    const { containers, networks, cas } = declared;
+    this.egressProxyCaCert = cas["egress-proxy"].certPem;
+    this.pipelockCaCert = cas.pipelock.certPem;
+    this.objectNames = {
+      agentNetwork: networks["agent-net"].name,
+      egressNetwork: networks["egress-net"].name,
+      outboundNetwork: networks["outbound-net"].name,
+      egressProxy: containers["egress-proxy"]!.name,
+      pipelock: containers.pipelock!.name,
+      ...(containers.agent && { agent: containers.agent.name }),
     };
     this.registerOutputs({
-      dockerNames: this.dockerNames,
+      objectNames: this.objectNames,
       egressProxyCaCert: this.egressProxyCaCert,
       pipelockCaCert: this.pipelockCaCert,
       proxyUrl: this.proxyUrl,
@@ -245,4 +146,10 @@ export class BottleStack extends pulumi.ComponentResource {
       pipelockYaml: this.pipelockYaml,
     });
   }
+}
+
+function validated(name: string, bottle: BottleArgs, tokens: Record<string, unknown>): BottleSpec {
+  const result = validateBottle(name, bottle, new Set(Object.keys(tokens)));
+  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(result.problems)}`);
+  return result.value;
 }

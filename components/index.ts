@@ -1,5 +1,12 @@
-export { BottleStack, BottleStackArgs, BottleDockerNames } from "./bottle-stack";
+/**
+ * bot-bottle: sandboxes for autonomous coding agents, as a Pulumi component.
+ *
+ *     import { BottleStack } from "bot-bottle";
+ *     new BottleStack("coder", { routes: [{ host: "api.github.com" }], agent: { image: "..." } });
+ */
+export { BottleStack, BottleStackArgs, BottleObjectNames, argsFromSpec } from "./bottle-stack";
 export * from "./config";
-export { renderRoutesYaml, tokenEnvNames } from "./egress-proxy/routes";
+export * from "./layout";
+export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { renderPipelockYaml } from "./pipelock/config";
-export { dockerLabels, dockerName, LABEL_KEYS, Role } from "./naming";
+export { buildEgressProxyImage, engineResourceName } from "./docker/images";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigProblem, formatProblems, StackSpec, validateStackConfig } from "../components";
+import { ConfigProblem, formatProblems, StackSpec, validateStackConfig } from "../components/index";
 import { CONFIG_KEYS, readStackFile, tokenEntries } from "./stack-file";
 
 // Internal to the SDK (pinned): whether the engine holds a config key as a secret.

@@ -1,64 +1,60 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { BottleStack } from "../components";
-import { buildEgressProxyImage } from "../components/egress-proxy/egress-proxy";
+import { argsFromSpec, BottleStack, buildEgressProxyImage, engineResourceName } from "../components/index";
 import { loadStackConfig } from "./config";
 
 const { spec, tokens } = loadStackConfig();
+const stack = pulumi.getStack();
 
-// One provider per remote engine (`docker.host` on the stack or on a bottle); bottles
-// without one use the default provider, i.e. the local engine or DOCKER_HOST.
+// Per remote engine (`docker.host` on the stack or a bottle) one provider, and per engine one
+// egress-proxy image shared by its bottles, named from the engine's host (never from the
+// order bottles list engines in, which would rename them when bottles are reordered).
+// Stacks deployed before these names named engines by first-seen order (`docker-0`,
+// `egress-proxy-image-0`): the alias carries such state over without replacing anything.
+const orderNames = [...new Set(spec.bottles.flatMap((b) => (b.docker ? [b.docker.host] : [])))];
+const formerly = (prefix: string, host: string | undefined) =>
+  host === undefined ? [] : [{ name: `${prefix}-${orderNames.indexOf(host)}` }];
 const providers = new Map<string, docker.Provider>();
 const providerFor = (host: string | undefined): docker.Provider | undefined => {
-  if (host === undefined) return undefined;
-  if (!providers.has(host)) {
-    providers.set(host, new docker.Provider(`docker-${providers.size}`, { host }));
+  if (host !== undefined && !providers.has(host)) {
+    const name = engineResourceName("docker", host);
+    providers.set(host, new docker.Provider(name, { host }, { aliases: formerly("docker", host) }));
   }
-  return providers.get(host);
+  return host === undefined ? undefined : providers.get(host);
 };
-
-// The egress-proxy image is built once per engine and shared by that engine's bottles.
-const images = new Map<docker.Provider | undefined, pulumi.Output<string>>();
-const egressProxyImageFor = (provider: docker.Provider | undefined): pulumi.Output<string> => {
-  if (!images.has(provider)) {
-    const name = `egress-proxy-image${provider ? `-${[...providers.values()].indexOf(provider)}` : ""}`;
-    images.set(provider, buildEgressProxyImage(name, pulumi.getStack(), { provider }).repoDigest);
+const images = new Map<string | undefined, pulumi.Output<string>>();
+const egressProxyImageFor = (host: string | undefined): pulumi.Output<string> => {
+  if (!images.has(host)) {
+    const name = engineResourceName("egress-proxy-image", host);
+    const opts = { provider: providerFor(host), aliases: formerly("egress-proxy-image", host) };
+    images.set(host, buildEgressProxyImage(name, stack, opts).repoDigest);
   }
-  return images.get(provider)!;
+  return images.get(host)!;
 };
 
 const bottleStacks = spec.bottles.map((bottle) => {
-  const dockerHost = bottle.docker?.host ?? spec.docker?.host;
-  const provider = providerFor(dockerHost);
+  const host = bottle.docker?.host;
   const used = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.token] : [])));
+  const provider = providerFor(host);
   return new BottleStack(
     bottle.name,
-    {
-      routes: bottle.routes,
+    argsFromSpec(bottle, {
       tokens: Object.fromEntries(Object.entries(tokens).filter(([name]) => used.has(name))),
-      agent: bottle.agent,
-      egressProxy: bottle.egressProxy,
-      pipelock: bottle.pipelock,
-      caValidityHours: bottle.caValidityHours,
-      requestsPerMinute: bottle.requestsPerMinute,
-      maxBodyMb: bottle.maxBodyMb,
-      egressProxyImage: bottle.egressProxy.image ? undefined : egressProxyImageFor(provider),
-      dockerHost,
-      selfTest: bottle.selfTest,
-    },
+      ...(bottle.egressProxy.image === undefined && { egressProxyImage: egressProxyImageFor(host) }),
+    }),
     { providers: provider ? [provider] : [] },
   );
 });
 
 /**
- * Per bottle: Docker names, both CA certificates (public), the agent's proxy URL, and the
+ * Per bottle: object names, both CA certificates (public), the agent's proxy URL, and the
  * rendered routes.yaml and pipelock.yaml so a preview diff shows what an agent may reach.
  */
 export const bottles = Object.fromEntries(
   bottleStacks.map((b) => [
     b.spec.name,
     {
-      dockerNames: b.dockerNames,
+      objectNames: b.objectNames,
       egressProxyCaCert: b.egressProxyCaCert,
       pipelockCaCert: b.pipelockCaCert,
       proxyUrl: b.proxyUrl,

@@ -16,7 +16,7 @@ export interface CaArgs {
 
 /**
  * A self-signed CA that can only sign certificates. Its Subject Key Identifier is the SHA-1
- * of the public key, which mitmproxy's leaf certificates reference (reference/mitmproxy.md).
+ * of the public key, which the leaf certificates mitmproxy makes carry as their authority key id.
  */
 export function createCa(name: string, args: CaArgs, parent: pulumi.Resource): CertificateAuthority {
   const key = new tls.PrivateKey(

@@ -1,3 +1,4 @@
+export * from "./args";
 export * from "./schema";
 export * from "./validate";
 export { routeHostProblem } from "./host";

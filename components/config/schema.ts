@@ -1,4 +1,12 @@
+/**
+ * The one description of a bottle's configuration: what may be written (with every rule) and
+ * what it means once defaults are applied. Stack config (`bot-bottle:bottles`), the
+ * `BottleStack` component's arguments and the specs the rest of the code reads all come from
+ * these schemas: the input types are `z.input` (documented as interfaces in args.ts, checked
+ * against these), the specs are `z.output`.
+ */
 import { z } from "zod";
+import { DlpSeverity, HttpMethod, ResponseScanningAction } from "./args";
 import { routeHostProblem } from "./host";
 import { pathPrefixProblem } from "./path";
 
@@ -6,65 +14,66 @@ import { pathPrefixProblem } from "./path";
  * The request methods a route may list, and the ones it allows when it lists none. The egress
  * proxy refuses every other method (TRACE, TRACK, CONNECT inside a tunnel, invented ones).
  */
-export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
-export type HttpMethod = (typeof HTTP_METHODS)[number];
+export const HTTP_METHODS = Object.values(HttpMethod);
 
 /** Ports a route allows when it lists none. */
 export const DEFAULT_PORTS: readonly number[] = [80, 443];
 /**
  * Ports a route that injects a credential allows when it lists none: HTTPS only, so a
- * credential is never sent in cleartext unless port 80 is listed on purpose.
+ * credential is never sent in cleartext unless a port is opted into it on purpose.
  */
 export const DEFAULT_CREDENTIAL_PORTS: readonly number[] = [443];
-/** The pinned pipelock release (see shared/reference/pipelock.md). */
+/**
+ * Headers that frame or route the request: injecting them would break or redirect it. The
+ * egress proxy refuses the same list (a contract test compares them).
+ */
+export const RESERVED_HEADERS: readonly string[] = [
+  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+  "upgrade", "proxy-authorization", "proxy-connection", "expect",
+];
+/** pipelock's release image, the default for every bottle. Pin it by digest in production. */
 export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
 /** One year, the CA validity when a bottle sets none. */
 export const DEFAULT_CA_VALIDITY_HOURS = 8760;
-/** The process (pids) limit of each gate's container. */
-export const GATE_MAX_PROCESSES = 256;
 /** Requests per minute to one destination host, when a bottle sets no limit (20 a second). */
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
 /** The largest request body either gate reads, in MiB, when a bottle sets none. */
 export const DEFAULT_MAX_BODY_MB = 32;
+/** The agent's user when a bottle sets none. */
+export const DEFAULT_AGENT_USER = "1000:1000";
 /**
  * The uids the gates run as. No agent may use them: a uid's process count and files are
  * shared by every container that runs as it.
  */
 export const GATE_UIDS = { egressProxy: 65533, pipelock: 65532 } as const;
+/** The process (pids) limit of each gate's container. */
+export const GATE_MAX_PROCESSES = 256;
+
+/** Variables that point the agent's HTTP clients at the egress proxy. */
+export const AGENT_PROXY_ENV: readonly string[] = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"];
+/** Variables that would exempt hosts from the proxy; the bottle sets them empty. */
+export const AGENT_NO_PROXY_ENV: readonly string[] = ["NO_PROXY", "no_proxy"];
+/** Variables that point common HTTP clients and TLS stacks at the egress proxy's CA. */
+export const AGENT_CA_ENV: readonly string[] = ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"];
+/**
+ * Names the bottle sets in the agent's environment itself; a bottle's `agent.env` may not set
+ * them (compared case-insensitively), so the agent's clients always use the egress proxy.
+ */
+export const MANAGED_AGENT_ENV: ReadonlySet<string> = new Set(
+  // ALL_PROXY would name another proxy for some clients: the bottle leaves it unset.
+  [...AGENT_PROXY_ENV, ...AGENT_NO_PROXY_ENV, "ALL_PROXY", ...AGENT_CA_ENV].map((n) => n.toUpperCase()),
+);
 
 // RFC 9110 token characters.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Headers that frame or route the request: injecting them would break or redirect it.
-const RESERVED_HEADERS = new Set([
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
-  "upgrade", "proxy-authorization", "proxy-connection", "expect",
-]);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
-const name = z.string().regex(NAME, {
-  message: "expected a lowercase name of letters, digits and inner hyphens, at most 32 characters, starting with a letter",
-});
 const positiveInt = (min: number, max: number) => z.int().min(min).max(max);
 const uniqueList = <T extends z.ZodType>(item: T) =>
   z.array(item).min(1).refine((list) => new Set(list.map((v) => JSON.stringify(v))).size === list.length, {
     message: "expected no duplicate entries",
   });
-
-const authSchema = z.strictObject({
-  header: z
-    .string()
-    .regex(HEADER_NAME, { message: "expected an HTTP header name such as Authorization" })
-    .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), {
-      message: "this header frames or routes the request and cannot carry a credential",
-    }),
-  prefix: z
-    .string()
-    .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
-    .optional(),
-  token: z.string().min(1, { message: "expected the name of an entry of bot-bottle:tokens" }),
-});
-
 /** A string checked by a pure rule that returns a problem or `undefined`. */
 const checked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
@@ -72,14 +81,39 @@ const checked = (problem: (value: string) => string | undefined) =>
     if (message) ctx.addIssue({ code: "custom", message });
   });
 
-const routeSchema = z.strictObject({
-  host: checked(routeHostProblem),
-  ports: uniqueList(positiveInt(1, 65535)).optional(),
-  methods: uniqueList(z.enum(HTTP_METHODS)).optional(),
-  paths: uniqueList(checked(pathPrefixProblem)).optional(),
-  auth: authSchema.optional(),
-  insecureCleartextPorts: uniqueList(positiveInt(1, 65535)).optional(),
+/** A bottle's name: lowercase, it becomes part of every Docker name. */
+export const bottleNameSchema = z.string().regex(NAME, {
+  message: "expected a lowercase name of letters, digits and inner hyphens, at most 32 characters, starting with a letter",
 });
+
+const authSchema = z.strictObject({
+  header: z
+    .string()
+    .regex(HEADER_NAME, { message: "expected an HTTP header name such as Authorization" })
+    .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), {
+      message: "this header frames or routes the request and cannot carry a credential",
+    }),
+  prefix: z
+    .string()
+    .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
+    .default(""),
+  token: z.string().min(1, { message: "expected the name of an entry of bot-bottle:tokens" }),
+});
+
+const routeSchema = z
+  .strictObject({
+    host: checked(routeHostProblem),
+    ports: uniqueList(positiveInt(1, 65535)).optional(),
+    methods: uniqueList(z.enum(HttpMethod)).optional(),
+    paths: uniqueList(checked(pathPrefixProblem)).optional(),
+    auth: authSchema.optional(),
+    insecureCleartextPorts: uniqueList(positiveInt(1, 65535)).optional(),
+  })
+  .transform(({ ports, methods, ...route }) => ({
+    ...route,
+    ports: ports ?? [...(route.auth ? DEFAULT_CREDENTIAL_PORTS : DEFAULT_PORTS)],
+    methods: methods ?? [...HTTP_METHODS],
+  }));
 
 const agentSchema = z.strictObject({
   image: z.string().min(1, { message: "expected an image reference" }),
@@ -93,10 +127,10 @@ const agentSchema = z.strictObject({
     .refine((user) => !Object.values(GATE_UIDS).includes(Number(user.split(":")[0]) as never), {
       message: `uids ${Object.values(GATE_UIDS).join(" and ")} belong to the gates (egress proxy, pipelock); pick another uid`,
     })
-    .optional(),
-  env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).optional(),
-  memoryMb: positiveInt(64, 1 << 20).optional(),
-  maxProcesses: positiveInt(16, 1 << 22).optional(),
+    .default(DEFAULT_AGENT_USER),
+  env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).default({}),
+  memoryMb: positiveInt(64, 1 << 20).default(2048),
+  maxProcesses: positiveInt(16, 1 << 22).default(512),
 });
 
 /**
@@ -121,7 +155,7 @@ const pipelockSettingsSchema = z.strictObject({
         z.strictObject({
           name: z.string().min(1),
           regex: z.string().min(1),
-          severity: z.enum(["low", "medium", "high", "critical"]).optional(),
+          severity: z.enum(DlpSeverity).optional(),
           exempt_domains: z.array(z.string().min(1)).optional(),
         }),
       ),
@@ -130,7 +164,7 @@ const pipelockSettingsSchema = z.strictObject({
   response_scanning: z
     .strictObject({
       enabled: z.boolean().optional(),
-      action: z.enum(["warn", "block", "strip"]).optional(),
+      action: z.enum(ResponseScanningAction).optional(),
     })
     .optional(),
   tls_interception: z
@@ -141,48 +175,66 @@ const pipelockSettingsSchema = z.strictObject({
     .optional(),
 });
 
-const dockerSchema = z.strictObject({
+export const dockerEngineSchema = z.strictObject({
   host: z.string().regex(/^(unix|tcp|ssh|npipe):\/\/\S+$/, {
     message: 'expected a Docker host URL such as "ssh://user@host" or "unix:///var/run/docker.sock"',
   }),
 });
 
+/** A bottle, without its name (the component's name, or the stack config entry's `name`). */
 export const bottleSchema = z.strictObject({
-  name,
   routes: z.array(routeSchema).min(1, { message: "a bottle needs at least one route" }),
   agent: agentSchema.optional(),
   egressProxy: z
     .strictObject({
       image: z.string().min(1).optional(),
-      memoryMb: positiveInt(64, 1 << 20).optional(),
+      memoryMb: positiveInt(64, 1 << 20).default(256),
     })
-    .optional(),
+    .prefault({}),
   pipelock: z
     .strictObject({
-      image: z.string().min(1).optional(),
-      memoryMb: positiveInt(64, 1 << 20).optional(),
-      settings: pipelockSettingsSchema.optional(),
+      image: z.string().min(1).default(DEFAULT_PIPELOCK_IMAGE),
+      memoryMb: positiveInt(64, 1 << 20).default(256),
+      settings: pipelockSettingsSchema.default({}),
     })
-    .optional(),
-  caValidityHours: positiveInt(24, 10 * 8760).optional(),
-  requestsPerMinute: positiveInt(1, 1_000_000).optional(),
-  maxBodyMb: positiveInt(1, 1024).optional(),
-  docker: dockerSchema.optional(),
-  selfTest: z.boolean().optional(),
+    .prefault({}),
+  caValidityHours: positiveInt(24, 10 * 8760).default(DEFAULT_CA_VALIDITY_HOURS),
+  requestsPerMinute: positiveInt(1, 1_000_000).default(DEFAULT_REQUESTS_PER_MINUTE),
+  maxBodyMb: positiveInt(1, 1024).default(DEFAULT_MAX_BODY_MB),
+  docker: dockerEngineSchema.optional(),
+  selfTest: z.boolean().default(true),
 });
 
-export const stackSchema = z.strictObject({
-  bottles: z.array(bottleSchema).min(1, { message: "declare at least one bottle" }),
-  docker: dockerSchema.optional(),
-});
+/** A bottle as the stack config lists it: with its name. */
+export const namedBottleSchema = bottleSchema.extend({ name: bottleNameSchema });
 
-/** A route as written in stack config (`bot-bottle:bottles[].routes[]`). */
-export type RouteConfig = z.input<typeof routeSchema>;
-/** The agent container as written in stack config. */
-export type AgentConfig = z.input<typeof agentSchema>;
-/** Extra pipelock settings, in pipelock's own key names. */
-export type PipelockSettings = z.input<typeof pipelockSettingsSchema>;
-/** A bottle as written in stack config (`bot-bottle:bottles[]`). */
-export type BottleConfig = z.input<typeof bottleSchema>;
-/** A Docker engine to deploy to. */
-export type DockerHostConfig = z.input<typeof dockerSchema>;
+/**
+ * `bot-bottle:bottles` and `bot-bottle:docker` of a stack. A bottle that names no engine runs
+ * on the stack's.
+ */
+export const stackSchema = z
+  .strictObject({
+    bottles: z.array(namedBottleSchema).min(1, { message: "declare at least one bottle" }),
+    docker: dockerEngineSchema.optional(),
+  })
+  .transform(({ bottles, docker }) => ({
+    bottles: bottles.map((bottle) => (bottle.docker || !docker ? bottle : { ...bottle, docker })),
+    ...(docker && { docker }),
+  }));
+
+/** A validated bottle with every default applied. Everything past validation reads this. */
+export type BottleSpec = z.output<typeof namedBottleSchema>;
+export type RouteSpec = BottleSpec["routes"][number];
+export type AgentSpec = NonNullable<BottleSpec["agent"]>;
+export type PipelockSettings = BottleSpec["pipelock"]["settings"];
+export type StackSpec = z.output<typeof stackSchema>;
+
+/** The schemas args.ts checks its documented interfaces against. */
+export type SchemaInputs = {
+  bottle: z.input<typeof bottleSchema>;
+  route: z.input<typeof routeSchema>;
+  auth: z.input<typeof authSchema>;
+  agent: z.input<typeof agentSchema>;
+  pipelockSettings: z.input<typeof pipelockSettingsSchema>;
+  dockerEngine: z.input<typeof dockerEngineSchema>;
+};

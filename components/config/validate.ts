@@ -1,26 +1,20 @@
 import { z } from "zod";
-import { MANAGED_AGENT_ENV } from "../agent/env";
 import {
-  bottleSchema,
-  DEFAULT_CA_VALIDITY_HOURS,
+  BottleSpec,
   DEFAULT_CREDENTIAL_PORTS,
-  DEFAULT_MAX_BODY_MB,
-  DEFAULT_PIPELOCK_IMAGE,
-  DEFAULT_PORTS,
-  DEFAULT_REQUESTS_PER_MINUTE,
-  HTTP_METHODS,
-  HttpMethod,
-  PipelockSettings,
+  MANAGED_AGENT_ENV,
+  namedBottleSchema,
   stackSchema,
+  StackSpec,
 } from "./schema";
 
-/** One thing wrong with the stack config: where (`bottles[0].routes[2].host`) and what. */
+/** One thing wrong with the config: where (`bottles[0].routes[2].host`) and what. */
 export interface ConfigProblem {
   path: string;
   message: string;
 }
 
-/** The outcome of validation: the normalised value, or every problem found. */
+/** The outcome of validation: the spec with every default applied, or every problem found. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
 
 /** What validation needs to know about one `bot-bottle:tokens` entry. */
@@ -40,54 +34,19 @@ export interface StackConfigInput {
   tokens?: Readonly<Record<string, TokenEntry>>;
 }
 
-export interface RouteSpec {
-  host: string;
-  ports: number[];
-  methods: HttpMethod[];
-  /** Absent: any path. */
-  paths?: string[];
-  auth?: { header: string; prefix: string; token: string };
-  /** Ports on which the credential may travel in plain HTTP; absent: none (TLS only). */
-  insecureCleartextPorts?: number[];
-}
-
-export interface AgentSpec {
-  image: string;
-  command?: string[];
-  user: string;
-  env: Record<string, string>;
-  memoryMb: number;
-  /** The agent container's process (pids) limit. */
-  maxProcesses: number;
-}
-
-/** A validated bottle with every default applied. Components take only this. */
-export interface BottleSpec {
-  name: string;
-  routes: RouteSpec[];
-  agent?: AgentSpec;
-  egressProxy: { image?: string; memoryMb: number };
-  pipelock: { image: string; memoryMb: number; settings: PipelockSettings };
-  caValidityHours: number;
-  /** Requests per minute the egress proxy allows to one destination host. */
-  requestsPerMinute: number;
-  /** The largest request body either gate reads, in MiB. */
-  maxBodyMb: number;
-  docker?: { host: string };
-  /** Run the self-test on every up (bottles with an agent). */
-  selfTest: boolean;
-}
-
-export interface StackSpec {
-  bottles: BottleSpec[];
-  docker?: { host: string };
-}
-
 const TOKEN_NAME = /^[A-Za-z0-9_-]+$/;
 
+// Every spec this module returned. BottleStack skips validating a bottle built from one.
+const validatedSpecs = new WeakSet<BottleSpec>();
+
+/** Whether `spec` came out of validation here (and, frozen, has not changed since). */
+export function isValidatedSpec(spec: BottleSpec): boolean {
+  return validatedSpecs.has(spec);
+}
+
 /**
- * Validates a whole stack config and returns the normalised spec or every problem, each
- * with the exact config path. Never throws for bad input.
+ * Validates a whole stack config and returns the spec or every problem, each with the exact
+ * config path. Never throws for bad input.
  */
 export function validateStackConfig(input: StackConfigInput): Validated<StackSpec> {
   const tokenNames = new Set(Object.keys(input.tokens ?? {}));
@@ -96,21 +55,24 @@ export function validateStackConfig(input: StackConfigInput): Validated<StackSpe
     ...tokenProblems(input.tokens ?? {}),
     ...(parsed.success ? [] : zodProblems(parsed.error)),
     ...duplicateBottleProblems(input.bottles),
-    ...list(input.bottles).flatMap((bottle, i) => crossFieldProblems(bottle, tokenNames, `bottles[${i}].`)),
+    ...list(input.bottles).flatMap((bottle, i) => crossFieldProblems(bottle, stackTokens(tokenNames), `bottles[${i}].`)),
   ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
-  return { ok: true, value: { bottles: parsed.data.bottles.map(normaliseBottle), docker: parsed.data.docker } };
+  parsed.data.bottles.forEach(remember);
+  return { ok: true, value: deepFreeze(parsed.data) };
 }
 
 /**
- * Validates one bottle given the names of the available tokens. Used by `BottleStack` for
- * callers that construct it directly rather than through stack config.
+ * Validates one bottle (its config without `name`) given its name and the names of the tokens
+ * passed with it (BottleStack's `tokens`). Paths in problems are relative to the bottle
+ * (`routes[0].host`).
  */
-export function validateBottle(input: unknown, tokenNames: ReadonlySet<string>): Validated<BottleSpec> {
-  const parsed = bottleSchema.safeParse(input, { reportInput: true });
-  const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, tokenNames, "")];
+export function validateBottle(name: string, input: unknown, tokenNames: ReadonlySet<string>): Validated<BottleSpec> {
+  const named = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, name } : input;
+  const parsed = namedBottleSchema.safeParse(named, { reportInput: true });
+  const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, componentTokens(tokenNames), "")];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
-  return { ok: true, value: normaliseBottle(parsed.data) };
+  return { ok: true, value: remember(parsed.data) };
 }
 
 /** One line per problem, ready to show a user. */
@@ -118,7 +80,19 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
   return problems.map((p) => `  ${p.path || "(config)"}: ${p.message}`).join("\n");
 }
 
-type ParsedBottle = z.output<typeof bottleSchema>;
+function remember(spec: BottleSpec): BottleSpec {
+  deepFreeze(spec);
+  validatedSpecs.add(spec);
+  return spec;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 // The rules below read the raw config defensively so they report alongside schema problems
 // (zod skips object-level refinements once a field fails, which would hide them).
@@ -134,7 +108,26 @@ function duplicateBottleProblems(bottles: unknown): ConfigProblem[] {
   }));
 }
 
-function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, prefix: string): ConfigProblem[] {
+/** The tokens a bottle may use, and how to tell a user about one that is missing. */
+interface TokenSource {
+  names: ReadonlySet<string>;
+  missing(name: string): string;
+}
+
+/** Tokens from stack config (`bot-bottle:tokens`). */
+const stackTokens = (names: ReadonlySet<string>): TokenSource => ({
+  names,
+  missing: (name) => `no token named "${name}" in bot-bottle:tokens; set one with: pulumi config set --secret --path 'tokens.${name}' <value>`,
+});
+
+/** Tokens passed to the BottleStack component. */
+const componentTokens = (names: ReadonlySet<string>): TokenSource => ({
+  names,
+  missing: (name) => `no token named "${name}" in the component's tokens; pass it: tokens: { "${name}": <secret value> }`,
+});
+
+function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string): ConfigProblem[] {
+  const tokenNames = tokens.names;
   const routes = list(field(bottle, "routes"));
   const problems = duplicates(routes.map((route) => field(route, "host"))).map(([j, first, host]) => ({
     path: `${prefix}routes[${j}].host`,
@@ -144,10 +137,7 @@ function crossFieldProblems(bottle: unknown, tokenNames: ReadonlySet<string>, pr
     problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`));
     const token = at(route, "auth", "token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
-      problems.push({
-        path: `${prefix}routes[${j}].auth.token`,
-        message: `no token named "${token}" in bot-bottle:tokens; set one with: pulumi config set --secret --path 'tokens.${token}' <value>`,
-      });
+      problems.push({ path: `${prefix}routes[${j}].auth.token`, message: tokens.missing(token) });
     }
   });
   const hosts = new Set(routes.map((route) => field(route, "host")));
@@ -233,41 +223,6 @@ function tokenProblems(tokens: Readonly<Record<string, TokenEntry>>): ConfigProb
     }
   }
   return problems;
-}
-
-function normaliseBottle(bottle: ParsedBottle): BottleSpec {
-  return {
-    name: bottle.name,
-    routes: bottle.routes.map((route) => ({
-      host: route.host,
-      ports: route.ports ?? [...(route.auth ? DEFAULT_CREDENTIAL_PORTS : DEFAULT_PORTS)],
-      methods: route.methods ?? [...HTTP_METHODS],
-      ...(route.paths && { paths: route.paths }),
-      ...(route.auth && { auth: { header: route.auth.header, prefix: route.auth.prefix ?? "", token: route.auth.token } }),
-      ...(route.insecureCleartextPorts && { insecureCleartextPorts: route.insecureCleartextPorts }),
-    })),
-    ...(bottle.agent && {
-      agent: {
-        image: bottle.agent.image,
-        ...(bottle.agent.command && { command: bottle.agent.command }),
-        user: bottle.agent.user ?? "1000:1000",
-        env: bottle.agent.env ?? {},
-        memoryMb: bottle.agent.memoryMb ?? 2048,
-        maxProcesses: bottle.agent.maxProcesses ?? 512,
-      },
-    }),
-    egressProxy: { image: bottle.egressProxy?.image, memoryMb: bottle.egressProxy?.memoryMb ?? 256 },
-    pipelock: {
-      image: bottle.pipelock?.image ?? DEFAULT_PIPELOCK_IMAGE,
-      memoryMb: bottle.pipelock?.memoryMb ?? 256,
-      settings: bottle.pipelock?.settings ?? {},
-    },
-    caValidityHours: bottle.caValidityHours ?? DEFAULT_CA_VALIDITY_HOURS,
-    requestsPerMinute: bottle.requestsPerMinute ?? DEFAULT_REQUESTS_PER_MINUTE,
-    maxBodyMb: bottle.maxBodyMb ?? DEFAULT_MAX_BODY_MB,
-    selfTest: bottle.selfTest ?? true,
-    ...(bottle.docker && { docker: bottle.docker }),
-  };
 }
 
 /** Turns zod issues into problems with `a[0].b` paths and messages a user can act on. */

@@ -1,6 +1,9 @@
 import { stringify } from "yaml";
 import type { BottleSpec, RouteSpec } from "../config";
 
+/** The prefix of every token variable of the egress proxy (its route model checks it). */
+export const TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_";
+
 /**
  * The environment variable that carries each token a bottle uses, keyed by token name:
  * `EGRESS_PROXY_TOKEN_<N>`, numbered in token-name order so the numbering does not depend on
@@ -8,7 +11,7 @@ import type { BottleSpec, RouteSpec } from "../config";
  */
 export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string> {
   const names = [...new Set(routes.flatMap((route) => (route.auth ? [route.auth.token] : [])))].sort();
-  return new Map(names.map((token, i) => [token, `EGRESS_PROXY_TOKEN_${i}`]));
+  return new Map(names.map((token, i) => [token, `${TOKEN_ENV_PREFIX}${i}`]));
 }
 
 /**

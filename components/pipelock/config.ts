@@ -11,7 +11,7 @@ export const PIPELOCK_PATHS = {
 /** pipelock's forward-proxy port; the egress proxy's upstream. */
 export const PIPELOCK_PORT = 8888;
 
-/** pipelock's default `sensitive_headers` (reference/pipelock.md), in its own spelling. */
+/** pipelock's default `sensitive_headers` (pipelock 2.3's config reference), in its own spelling. */
 export const PIPELOCK_SENSITIVE_HEADERS: readonly string[] = [
   "Authorization", "Cookie", "X-Api-Key", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key",
 ];

@@ -22,7 +22,7 @@ export const TYPES = {
     selfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
 } as const;
 
-/** Label keys every bot-bottle Docker object carries (design.md, "Naming and labels"). */
+/** Label keys every bot-bottle Docker object carries (docs/architecture.md, "Names and labels"). */
 export const LABELS = {
     stack: "bot-bottle.stack",
     bottle: "bot-bottle.bottle",

@@ -1,6 +1,6 @@
 /**
  * A hand-built, realistic resource graph of one bottle, shaped like the BottleStack component's
- * children as the Docker and TLS providers receive them (design.md; components/*). Tests take a
+ * children as the Docker and TLS providers receive them (docs/architecture.md; components/*). Tests take a
  * copy and break one thing at a time. example-stacks.test.ts checks that it uses no input the
  * real component does not set.
  */
@@ -32,7 +32,7 @@ function labels(stack: string, bottle: string, role: string) {
     ];
 }
 
-/** routes.yaml as the component renders it (design.md, version 1). */
+/** routes.yaml as the component renders it (version 1, docs/architecture.md). */
 export function routesYaml(hosts: string[]): string {
     return stringify({
         version: 1,
@@ -49,7 +49,7 @@ export function routesYaml(hosts: string[]): string {
     });
 }
 
-/** pipelock.yaml as the component renders it (reference/pipelock.md). */
+/** pipelock.yaml as the component renders it (components/pipelock/config.ts). */
 export function pipelockConfig(bottle: string, hosts: string[]): Record<string, unknown> {
     return {
         version: 1,

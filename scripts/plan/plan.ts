@@ -5,10 +5,10 @@
  * placeholder, as is every private key, and all of them are shown as `[secret]`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readStackFile } from "../../infra/stack-file";
+import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
 import { mapSecretInputs } from "./secret-inputs";
 
 /** A resource the program declared, with its inputs as the engine would receive them. */
@@ -61,79 +61,31 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
   }
   for (const key of unknownKeys) engineConfig[key] = "null";
 
-  const registered: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
-  const parents = new Map<string, string>();
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs, secrets) } };
-      },
-      call: (args) => args.inputs,
-    },
-    "bot-bottle",
-    stack,
-    false,
-  );
-  pulumi.runtime.setAllConfig(engineConfig, Object.keys(engineConfig).filter((k) => k.endsWith(":tokens")));
-
   // The program reads token secrecy from this file, and paths from the project root.
   process.env.BOT_BOTTLE_STACK_FILE = path.resolve(stackFile);
   const cwd = process.cwd();
   process.chdir(REPO_ROOT);
+  let registered: MockedResource[];
   try {
-    await pulumi.runtime.runInPulumiStack(async () => {
-      pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
-        // The SDK keeps a resource's name and type on these (internal, pinned) fields.
-        const parent = opts.parent as { __name?: string; __pulumiType?: string } | undefined;
-        if (parent?.__name && parent.__pulumiType !== "pulumi:pulumi:Stack") parents.set(`${type}::${name}`, parent.__name);
-        return undefined;
-      });
-      const program = path.join(REPO_ROOT, "infra", "index.ts");
-      return await import(program);
-    });
-    await pulumi.runtime.disconnect();
+    const secretKeys = Object.keys(engineConfig).filter((k) => k.endsWith(":tokens"));
+    ({ resources: registered } = await runUnderMocks({ stack, config: engineConfig, secretKeys }, () =>
+      import(path.join(REPO_ROOT, "infra", "index.ts")),
+    ));
   } catch (err) {
     if (err instanceof pulumi.RunError) throw new PlanError(err.message);
     throw err;
   } finally {
     process.chdir(cwd);
   }
-
-  const resources = registered
-    .filter((r) => r.type !== "pulumi:pulumi:Stack")
-    .map(({ type, name, inputs }) => {
-      const secretInputs: string[] = [];
-      const parent = parents.get(`${type}::${name}`);
-      return {
-        type,
-        name,
-        ...(parent && { parent }),
-        inputs: redact(inputs, secretInputs, secrets),
-        secretInputs,
-      };
-    });
-  return { stack, resources, files: renderedFiles(resources) };
-}
-
-/** What the providers would compute, as deterministic stand-ins. */
-function mockOutputs(type: string, name: string, inputs: Record<string, unknown>, secrets: Set<string>): Record<string, unknown> {
-  const digest = (s: string) => `sha256:${createHash("sha256").update(s).digest("hex")}`;
-  switch (type) {
-    case "tls:index/privateKey:PrivateKey": {
-      const pem = `-----BEGIN PRIVATE KEY-----\nplan-secret-${name}\n-----END PRIVATE KEY-----\n`;
-      secrets.add(pem);
-      return { privateKeyPem: pem, publicKeyPem: `public key of ${name}` };
-    }
-    case "tls:index/selfSignedCert:SelfSignedCert":
-      return { certPem: `-----BEGIN CERTIFICATE-----\n(certificate of ${name})\n-----END CERTIFICATE-----\n` };
-    case "docker:index/image:Image":
-      return { repoDigest: digest(name), imageName: inputs.imageName };
-    case "docker:index/remoteImage:RemoteImage":
-      return { imageId: digest(String(inputs.name)), repoDigest: String(inputs.name) };
-    default:
-      return {};
+  for (const r of registered) {
+    if (r.type === "tls:index/privateKey:PrivateKey") secrets.add(MOCK_OUTPUTS.privateKeyPem(r.name));
   }
+
+  const resources = registered.map(({ type, name, parent, inputs }) => {
+    const secretInputs: string[] = [];
+    return { type, name, ...(parent && { parent }), inputs: redact(inputs, secretInputs, secrets), secretInputs };
+  });
+  return { stack, resources, files: renderedFiles(resources) };
 }
 
 /**

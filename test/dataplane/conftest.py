@@ -443,7 +443,7 @@ def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
             {"host": "localhost", "ports": [up["plain2"].port]},
             # Never reachable here (no such name resolves); it makes X-Api-Key an injected header.
             {
-                "host": "*.localhost",
+                "host": "*.gate.localhost",
                 "ports": [up["plain"].port],
                 "auth": {"header": "X-Api-Key", "token_env": "EGRESS_PROXY_TOKEN_1"},
                 "insecure_cleartext_ports": [up["plain"].port],

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/self-test/self-test";
+import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
+import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
 import { filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
@@ -124,6 +125,7 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
             BOTTLE_PROCESS_LIMITS: `${stranger}=512`,
             BOTTLE_NO_DNS_CONTAINERS: stranger,
             BOTTLE_PROBE_IMAGE: e2eRun().images.egressProxy,
+            BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
             BOTTLE_PROXY_URL: "http://egress-proxy:9099",
             BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
           },

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pack } from "tar-stream";
 import { PIPELOCK_PATHS } from "../../components/pipelock/config";
-import { PIPELOCK_UID } from "../../components/pipelock/pipelock";
+import { GATE_UIDS } from "../../components/config";
 import { mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 
@@ -39,7 +39,7 @@ function makeCa(dir: string): { cert: string; key: string } {
 /** A tar of pipelock's three files, owned and moded as the program's uploads are. */
 function uploads(config: string, ca: { cert: string; key: string }, keyMode: number): Promise<Buffer> {
   const tar = pack();
-  const uid = Number(PIPELOCK_UID);
+  const uid = GATE_UIDS.pipelock;
   tar.entry({ name: PIPELOCK_PATHS.config.slice(1), mode: 0o444 }, config);
   tar.entry({ name: PIPELOCK_PATHS.caCert.slice(1), mode: 0o444 }, ca.cert);
   tar.entry({ name: PIPELOCK_PATHS.caKey.slice(1), mode: keyMode, uid, gid: uid }, ca.key);
@@ -71,7 +71,7 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
   async function start(name: string, config: string, keyMode: number, command: string[]): Promise<string> {
     const container = `e2e-${id}-${name}`;
     containers.push(container);
-    await mustRun(["docker", "create", "--name", container, "--network", "none", "--user", `${PIPELOCK_UID}:${PIPELOCK_UID}`, images.pipelock, ...command]);
+    await mustRun(["docker", "create", "--name", container, "--network", "none", "--user", `${GATE_UIDS.pipelock}:${GATE_UIDS.pipelock}`, images.pipelock, ...command]);
     const tar = await uploads(config, ca, keyMode);
     const copied = await run(["docker", "cp", "-", `${container}:/`], { input: tar });
     assert.equal(copied.code, 0, copied.stderr);

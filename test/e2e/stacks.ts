@@ -6,13 +6,13 @@
  * `upstream.test` and `*.upstream.test`. It has a private address, which pipelock refuses as
  * SSRF unless the host is trusted, so each stack trusts exactly the hosts it routes to it.
  */
-import type { BottleConfig } from "../../components";
+import type { BottleArgs } from "../../components/index";
 import { e2eRun } from "./support/run-env";
 import type { TestStackConfig } from "./support/stack";
 
 const images = () => e2eRun().images;
-const agent = (): BottleConfig["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000" });
-const pipelock = (trusted: string[]): BottleConfig["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
+const agent = (): BottleArgs["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000" });
+const pipelock = (trusted: string[]): BottleArgs["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
 
 /**
  * Stack `main`: bottle `alpha` (agent, two credential routes, HTTP (opted into cleartext) and

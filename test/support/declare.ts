@@ -1,15 +1,19 @@
 /**
- * Declares a BottleStack under Pulumi's mocks and returns what each resource was
- * registered with. Each call installs fresh mocks, so one test process can compare
- * several declarations (e.g. before and after a token rotation).
+ * Declares a BottleStack under Pulumi's mocks (scripts/plan/mocks.ts) and returns what each
+ * resource was registered with. Each call installs fresh mocks, so one test process can
+ * compare several declarations (e.g. before and after a token rotation).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { BottleStack, BottleStackArgs } from "../../components";
+import type { BottleStack, BottleStackArgs } from "../../components/index";
+import { runUnderMocks } from "../../scripts/plan/mocks";
 import { mapSecretInputs } from "../../scripts/plan/secret-inputs";
+
+export { MOCK_OUTPUTS } from "../../scripts/plan/mocks";
 
 export interface Registered {
   type: string;
   name: string;
+  parent?: string;
   /** Inputs with secret values replaced by `{ secret: value }`. */
   inputs: Record<string, unknown>;
 }
@@ -29,40 +33,28 @@ export const TYPES = {
   image: "docker:index/image:Image",
   remoteImage: "docker:index/remoteImage:RemoteImage",
   command: "command:local:Command",
+  dockerProvider: "pulumi:providers:docker",
 } as const;
 
 export async function declareBottle(
   name: string,
   args: BottleStackArgs,
   stackName = "test",
+  /** Options, made inside the program (a provider must be registered there). */
+  opts?: () => pulumi.ComponentResourceOptions,
 ): Promise<Declared> {
-  const resources: Registered[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: ({ type, name: resourceName, inputs }) => {
-        resources.push({ type, name: resourceName, inputs: mapSecretInputs(inputs, (secret) => ({ secret })) as Record<string, unknown> });
-        const outputs: Record<string, unknown> = { ...inputs };
-        if (type === TYPES.privateKey) outputs.privateKeyPem = `PRIVATE KEY OF ${resourceName}`;
-        if (type === TYPES.cert) outputs.certPem = `CERTIFICATE OF ${resourceName}`;
-        if (type === TYPES.remoteImage) outputs.imageId = `sha256:image-of-${inputs.name}`;
-        if (type === TYPES.image) outputs.repoDigest = "sha256:built-egress-proxy";
-        return { id: `${resourceName}-id`, state: outputs };
-      },
-      call: (args) => args.inputs,
-    },
-    "bot-bottle",
-    stackName,
-    false,
-  );
-  const { BottleStack } = await import("../../components");
-  const stack = new BottleStack(name, args);
-  await pulumi.runtime.disconnect();
+  const { BottleStack } = await import("../../components/index");
+  const { result: stack, resources } = await runUnderMocks({ stack: stackName }, () => new BottleStack(name, args, opts?.()));
+  const registered = resources.map((r) => ({
+    ...r,
+    inputs: mapSecretInputs(r.inputs, (secret) => ({ secret })) as Record<string, unknown>,
+  }));
   return {
     stack,
-    resources,
+    resources: registered,
     find(type, suffix) {
-      const found = resources.find((r) => r.type === type && r.name.endsWith(suffix));
-      if (!found) throw new Error(`no ${type} named *${suffix}; have ${resources.map((r) => r.name).join(", ")}`);
+      const found = registered.find((r) => r.type === type && r.name.endsWith(suffix));
+      if (!found) throw new Error(`no ${type} named *${suffix}; have ${registered.map((r) => r.name).join(", ")}`);
       return found;
     },
   };

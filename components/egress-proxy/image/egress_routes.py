@@ -22,7 +22,8 @@ DEFAULT_CREDENTIAL_PORTS = (443,)
 # (TRACE, TRACK, CONNECT inside a tunnel, invented methods) is refused whatever the routes say.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"
-# Headers a route may not inject: they frame or route the message itself.
+# Headers a route may not inject: they frame or route the message itself, or are addressed
+# to a proxy (the config schema reserves the same list; a contract test compares them).
 FORBIDDEN_AUTH_HEADERS = frozenset(
     {
         "host",
@@ -33,10 +34,13 @@ FORBIDDEN_AUTH_HEADERS = frozenset(
         "te",
         "trailer",
         "keep-alive",
+        "proxy-authorization",
         "proxy-connection",
         "expect",
     }
 )
+# The port the proxy listens on when EGRESS_PROXY_PORT does not say.
+DEFAULT_LISTEN_PORT = 9099
 # Percent-encodings an upstream could decode into a separator, a dot, an escape or NUL;
 # c0/c1 start overlong UTF-8 forms of those (%c0%af = "/") and are never valid UTF-8.
 FORBIDDEN_PERCENT = frozenset({b"2f", b"5c", b"2e", b"25", b"00", b"c0", b"c1"})
@@ -456,6 +460,8 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
             f"{where}.host: {host!r} is not a lowercase DNS name or '*.' + DNS name "
             "(IP literals are not supported; use the IDNA xn-- form for non-ASCII names)"
         )
+    if host.startswith("*.") and "." not in name:
+        raise RoutesError(f"{where}.host: {host!r} covers a whole top-level domain (a wildcard needs two labels: '*.example.com')")
 
     ports: frozenset[int] = frozenset(DEFAULT_CREDENTIAL_PORTS if "auth" in raw else DEFAULT_PORTS)
     if "ports" in raw:

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # This script's directory is on sys.path (python puts it there), in the image and in tests.
-from egress_routes import RoutesError, load_routes
+from egress_routes import DEFAULT_LISTEN_PORT, RoutesError, load_routes
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
-DEFAULT_PORT = 9099
 DEFAULT_CONFDIR = "/home/mitmproxy/.mitmproxy"
 # The largest body the proxy reads, when EGRESS_PROXY_MAX_BODY_BYTES does not say: bounded,
 # so no agent can make it hold more than that in memory.
@@ -29,7 +28,7 @@ class ConfigError(Exception):
 
 
 def _port(environ: Mapping[str, str]) -> int:
-    text = environ.get("EGRESS_PROXY_PORT", "") or str(DEFAULT_PORT)
+    text = environ.get("EGRESS_PROXY_PORT", "") or str(DEFAULT_LISTEN_PORT)
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigError(f"EGRESS_PROXY_PORT must be a port number 1-65535, got {text!r}")
     return int(text)

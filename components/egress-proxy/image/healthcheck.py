@@ -10,7 +10,7 @@ import os
 import socket
 import sys
 
-from egress_routes import HEALTHCHECK_HOST as PROBE_HOST, HEALTHCHECK_MESSAGE
+from egress_routes import DEFAULT_LISTEN_PORT, HEALTHCHECK_HOST as PROBE_HOST, HEALTHCHECK_MESSAGE
 
 EXPECTED = HEALTHCHECK_MESSAGE.encode()
 
@@ -43,7 +43,7 @@ def probe(port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> str | Non
 
 def main() -> None:
     try:
-        port = int(os.environ.get("EGRESS_PROXY_PORT") or "9099")
+        port = int(os.environ.get("EGRESS_PROXY_PORT") or DEFAULT_LISTEN_PORT)
     except ValueError:
         print("healthcheck: EGRESS_PROXY_PORT is not a number", file=sys.stderr)
         sys.exit(1)

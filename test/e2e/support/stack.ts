@@ -41,13 +41,21 @@ const CLI_ENV_KEYS = ["PATH", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PU
 
 /** Writes the run's Pulumi.yaml once: the repository's, with `main` pointing at the program. */
 function writeProject(): void {
-  const file = path.join(TestStack.projectDir, "Pulumi.yaml");
+  const file = path.join(TestStack.programDir, "Pulumi.yaml");
   if (fs.existsSync(file)) return;
   const project = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { main: string };
   project.main = path.join(REPO_ROOT, project.main);
-  fs.mkdirSync(TestStack.projectDir, { recursive: true });
+  fs.mkdirSync(TestStack.programDir, { recursive: true });
   fs.writeFileSync(`${file}.${process.pid}`, stringify(project));
   fs.renameSync(`${file}.${process.pid}`, file); // test files start in parallel: never a half-written file
+}
+
+/** Where a test stack's project is, and the Pulumi home its CLI uses. */
+export interface TestProject {
+  /** A directory with a Pulumi.yaml. Defaults to the run's copy of the repository's program. */
+  dir?: string;
+  /** Defaults to the run's private Pulumi home. */
+  pulumiHome?: string;
 }
 
 export class TestStack {
@@ -59,9 +67,10 @@ export class TestStack {
   private constructor(
     private readonly stack: Stack,
     private readonly env: Record<string, string>,
+    private readonly projectDir: string,
   ) {
     this.name = stack.name;
-    this.configFile = path.join(TestStack.projectDir, `Pulumi.${stack.name}.yaml`);
+    this.configFile = path.join(projectDir, `Pulumi.${stack.name}.yaml`);
   }
 
   /** The file backend holding every stack of this run (history and backups included). */
@@ -69,30 +78,44 @@ export class TestStack {
     return path.join(e2eRun().workDir, "state");
   }
 
-  /** The run's project directory: Pulumi.yaml (the repository's, `main` made absolute) and stack files. */
-  static get projectDir(): string {
+  /** The run's copy of the program's project: Pulumi.yaml (the repository's, `main` made absolute) and stack files. */
+  static get programDir(): string {
     return path.join(e2eRun().workDir, "project");
   }
 
-  /** Creates `e2e-<run>-<shortName>` with `config` and each token stored as a secret. */
-  static async create(shortName: string, config: TestStackConfig, tokens: Readonly<Record<string, string>> = {}): Promise<TestStack> {
+  /**
+   * Creates `e2e-<run>-<shortName>` with `config` (the program's `bot-bottle:` keys; none for
+   * another project) and each token stored as a secret.
+   */
+  static async create(
+    shortName: string,
+    config: TestStackConfig | undefined,
+    tokens: Readonly<Record<string, string>> = {},
+    project: TestProject = {},
+  ): Promise<TestStack> {
     const runInfo = e2eRun();
     fs.mkdirSync(TestStack.backendDir, { recursive: true });
-    writeProject();
+    if (project.dir === undefined) writeProject();
+    const projectDir = project.dir ?? TestStack.programDir;
     const env: Record<string, string> = {
       ...Object.fromEntries(CLI_ENV_KEYS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
       PULUMI_BACKEND_URL: `file://${TestStack.backendDir}`,
       PULUMI_CONFIG_PASSPHRASE: runInfo.passphrase,
-      PULUMI_HOME: runInfo.pulumiHome,
+      PULUMI_HOME: project.pulumiHome ?? runInfo.pulumiHome,
       PULUMI_SKIP_UPDATE_CHECK: "1",
     };
-    const workspace = await LocalWorkspace.create({ workDir: TestStack.projectDir, envVars: env, secretsProvider: "passphrase" });
+    const workspace = await LocalWorkspace.create({ workDir: projectDir, envVars: env, secretsProvider: "passphrase" });
     const stack = await Stack.create(`e2e-${runInfo.id}-${shortName}`, workspace);
     fs.appendFileSync(path.join(runInfo.workDir, "stacks.txt"), `${stack.name}\n`);
-    const testStack = new TestStack(stack, env);
-    testStack.writeConfig(config);
+    const testStack = new TestStack(stack, env, projectDir);
+    if (config) testStack.writeConfig(config);
     for (const [name, value] of Object.entries(tokens)) await testStack.setToken(name, value);
     return testStack;
+  }
+
+  /** Sets plain (not secret) config values of the stack's project. */
+  async setConfig(values: Readonly<Record<string, string>>): Promise<void> {
+    await this.stack.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value }])));
   }
 
   /** Replaces the stack's `bot-bottle:bottles` and `bot-bottle:docker`; tokens stay as they are. */
@@ -109,8 +132,13 @@ export class TestStack {
 
   /** Sets `tokens.<name>` as a secret; the value goes to the CLI on stdin, never in its argv. */
   async setToken(name: string, value: string): Promise<void> {
-    const r = await this.cli(["config", "set", "--secret", "--path", `tokens.${name}`], value);
-    if (r.code !== 0) throw new Error(`pulumi config set tokens.${name} failed:\n${r.stderr}`);
+    await this.setSecret(`tokens.${name}`, value);
+  }
+
+  /** Sets a secret config value (a `--path`); the value goes to the CLI on stdin, never in its argv. */
+  async setSecret(key: string, value: string): Promise<void> {
+    const r = await this.cli(["config", "set", "--secret", "--path", key], value);
+    if (r.code !== 0) throw new Error(`pulumi config set ${key} failed:\n${r.stderr}`);
   }
 
   async up(): Promise<OpResult> {
@@ -179,7 +207,7 @@ export class TestStack {
 
   private cli(args: string[], input?: string) {
     return run(["pulumi", ...args, "--stack", this.name, "--non-interactive"], {
-      cwd: TestStack.projectDir,
+      cwd: this.projectDir,
       env: { ...this.env },
       ...(input !== undefined && { input }),
       timeoutMs: 300_000,

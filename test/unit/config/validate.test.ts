@@ -111,7 +111,7 @@ describe("validateStackConfig accepts and normalises", () => {
         },
       ],
       agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512 },
-      egressProxy: { image: undefined, memoryMb: 256 },
+      egressProxy: { memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
       requestsPerMinute: 1200,
@@ -206,7 +206,7 @@ describe("validateStackConfig accepts and normalises", () => {
 
 describe("validateBottle", () => {
   test("reports paths relative to the bottle", () => {
-    const result = validateBottle({ name: "x", routes: [route({ auth: { header: "Authorization", token: "gh" } })] }, new Set());
+    const result = validateBottle("x", { routes: [route({ auth: { header: "Authorization", token: "gh" } })] }, new Set());
     assert.equal(result.ok, false);
     assert.deepEqual(result.ok ? [] : result.problems.map((p) => p.path), ["routes[0].auth.token"]);
   });

@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { before, describe, test } from "node:test";
-import type { BottleStackArgs } from "../../../components";
-import { PROCESS_LIMITS_SCRIPT } from "../../../components/limits/limits";
-import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/self-test/self-test";
-import { declareBottle, Declared, Registered, TYPES, unwrap } from "../../support/declare";
+import type { BottleStackArgs } from "../../../components/index";
+import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
+import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
+import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
 
+const cert = MOCK_OUTPUTS.certPem;
+const providerHash = (host: string) => createHash("sha256").update(host).digest("hex").slice(0, 8);
+const key = MOCK_OUTPUTS.privateKeyPem;
 const GITHUB_TOKEN = "ghp_unitTestTokenValue0123456789abcdefABCD";
 const ANTHROPIC_TOKEN = "sk-ant-api03-unitTestKeyValue";
 
@@ -108,9 +112,9 @@ describe("BottleStack resource graph", () => {
     const ca = upload(d, "egress-proxy", "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem");
     assert.deepEqual(
       { permissions: ca.permissions, owner: ca.owner, group: ca.group, content: ca.content },
-      { permissions: "0600", owner: "65533", group: "65533", content: "CERTIFICATE OF coder-egress-proxy-ca-certPRIVATE KEY OF coder-egress-proxy-ca-key" },
+      { permissions: "0600", owner: "65533", group: "65533", content: cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key") },
     );
-    assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, "CERTIFICATE OF coder-pipelock-ca-cert");
+    assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, cert("coder-pipelock-ca-cert"));
   });
 
   test("pipelock gets its config, its CA cert and its key (secret, 0600, owned by its uid), and runs as that uid", () => {
@@ -118,12 +122,12 @@ describe("BottleStack resource graph", () => {
     assert.equal(p.user, "65532:65532");
     assert.deepEqual(p.command, ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"]);
     assert.match(String(upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content), /mode: strict/);
-    assert.equal(upload(d, "pipelock", "/etc/pipelock/ca.pem").content, "CERTIFICATE OF coder-pipelock-ca-cert");
+    assert.equal(upload(d, "pipelock", "/etc/pipelock/ca.pem").content, cert("coder-pipelock-ca-cert"));
     assert.ok(isSecret(p.uploads), "uploads carrying the CA key must be secret");
-    const key = upload(d, "pipelock", "/etc/pipelock/ca-key.pem");
+    const caKey = upload(d, "pipelock", "/etc/pipelock/ca-key.pem");
     assert.deepEqual(
-      { permissions: key.permissions, owner: key.owner, content: key.content },
-      { permissions: "0600", owner: "65532", content: "PRIVATE KEY OF coder-pipelock-ca-key" },
+      { permissions: caKey.permissions, owner: caKey.owner, content: caKey.content },
+      { permissions: "0600", owner: "65532", content: key("coder-pipelock-ca-key") },
     );
   });
 
@@ -134,7 +138,7 @@ describe("BottleStack resource graph", () => {
     for (const v of ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"]) {
       assert.ok(envs.includes(`${v}=/etc/bot-bottle/egress-proxy-ca.pem`), v);
     }
-    assert.deepEqual(a.uploads, [{ file: "/etc/bot-bottle/egress-proxy-ca.pem", content: "CERTIFICATE OF coder-egress-proxy-ca-cert", permissions: "0444" }]);
+    assert.deepEqual(a.uploads, [{ file: "/etc/bot-bottle/egress-proxy-ca.pem", content: cert("coder-egress-proxy-ca-cert"), permissions: "0444" }]);
     assert.deepEqual(a.command, ["sleep", "infinity"]);
   });
 
@@ -194,7 +198,7 @@ describe("BottleStack resource graph", () => {
     assert.equal(d.find(TYPES.remoteImage, "pipelock-image").inputs.name, "ghcr.io/luckypipewrench/pipelock:2.3.0");
     const image = d.find(TYPES.image, "egress-proxy-image").inputs;
     assert.equal((image.build as { target: string }).target, "runtime");
-    assert.equal(container(d, "egress-proxy").image, "sha256:built-egress-proxy");
+    assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId("coder-egress-proxy-image"));
   });
 
   test("a self-test runs a probe of the egress-proxy image in the agent's network namespace after the containers", () => {
@@ -205,8 +209,9 @@ describe("BottleStack resource graph", () => {
       BOTTLE_NAME: "coder",
       BOTTLE_AGENT_CONTAINER: "dev-coder-agent",
       BOTTLE_PROCESS_LIMITS: "dev-coder-pipelock=256 dev-coder-egress-proxy=256 dev-coder-agent=512",
-      BOTTLE_NO_DNS_CONTAINERS: "dev-coder-agent dev-coder-egress-proxy",
-      BOTTLE_PROBE_IMAGE: "sha256:built-egress-proxy",
+      BOTTLE_NO_DNS_CONTAINERS: "dev-coder-egress-proxy dev-coder-agent",
+      BOTTLE_PROBE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
+      BOTTLE_PROBE_PYTHON: "/opt/venv/bin/python",
       BOTTLE_PROXY_URL: "http://egress-proxy:9099",
       BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
     });
@@ -218,16 +223,16 @@ describe("BottleStack resource graph", () => {
     const plain = d.resources.flatMap((r: Registered) => plainStrings(r.inputs));
     for (const s of plain) {
       assert.ok(!s.includes(GITHUB_TOKEN) && !s.includes(ANTHROPIC_TOKEN), `token in plain input: ${s.slice(0, 40)}`);
-      assert.ok(!s.includes("PRIVATE KEY OF"), `key material in plain input: ${s.slice(0, 40)}`);
+      assert.ok(!s.includes("PRIVATE KEY"), `key material in plain input: ${s.slice(0, 40)}`);
     }
   });
 
-  test("outputs: Docker names, public CA certs, proxy URL", async () => {
+  test("outputs: object names, public CA certs, proxy URL", async () => {
     assert.equal(d.stack.proxyUrl, "http://egress-proxy:9099");
-    assert.equal((await unwrap(d.stack.dockerNames.agent!)).value, "dev-coder-agent");
-    assert.equal((await unwrap(d.stack.dockerNames.outboundNetwork)).value, "dev-coder-outbound-net");
+    assert.equal((await unwrap(d.stack.objectNames.agent!)).value, "dev-coder-agent");
+    assert.equal((await unwrap(d.stack.objectNames.outboundNetwork)).value, "dev-coder-outbound-net");
     const ca = await unwrap(d.stack.egressProxyCaCert);
-    assert.deepEqual(ca, { value: "CERTIFICATE OF coder-egress-proxy-ca-cert", secret: false });
+    assert.deepEqual(ca, { value: cert("coder-egress-proxy-ca-cert"), secret: false });
     // The rendered files are outputs in plain text (uploads are secret as a whole).
     assert.equal(d.stack.routesYaml, upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content);
     assert.equal(d.stack.pipelockYaml, upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content);
@@ -267,22 +272,41 @@ describe("BottleStack options", () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }] });
     assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")), false);
     assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name), ["gate-limits"]);
-    assert.equal(d.stack.dockerNames.agent, undefined);
+    assert.equal(d.stack.objectNames.agent, undefined);
   });
 
-  test("a prebuilt egress-proxy image is used as given and nothing is built", async () => {
-    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxy: { image: "registry.example/egress-proxy@sha256:abc" } });
+  test("a prebuilt egress-proxy image is pulled like the others and nothing is built", async () => {
+    const reference = "registry.example.com/egress-proxy@sha256:abc";
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxy: { image: reference } });
     assert.equal(d.resources.some((r) => r.type === TYPES.image), false);
-    assert.equal(container(d, "egress-proxy").image, "registry.example/egress-proxy@sha256:abc");
+    assert.equal(d.find(TYPES.remoteImage, "gate-egress-proxy-image").inputs.name, reference);
+    assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId(reference));
+  });
+
+  test("an image passed by the program is used for the egress proxy and nothing is built", async () => {
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxyImage: "sha256:shared" });
+    assert.equal(d.resources.some((r) => r.type === TYPES.image || r.name === "gate-egress-proxy-image"), false);
+    assert.equal(container(d, "egress-proxy").image, "sha256:shared");
   });
 
   test("the self-test can be turned off, and targets the bottle's engine", async () => {
     const off = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, selfTest: false });
     assert.equal(off.resources.some((r) => r.name.endsWith("-self-test")), false);
-    const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, dockerHost: "ssh://deploy@box" });
+    const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, docker: { host: "ssh://deploy@box" } });
     for (const command of ["gate-self-test", "gate-limits"]) {
       assert.equal((remote.find(TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
     }
+  });
+
+  test("a bottle on another engine gets a provider for it, named from the host, unless the program passes one", async () => {
+    const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } });
+    const providers = remote.resources.filter((r) => r.type === TYPES.dockerProvider);
+    assert.deepEqual(providers.map((p) => [p.name, p.inputs.host, p.parent]), [["gate-docker-deploy-box-" + providerHash("ssh://deploy@box"), "ssh://deploy@box", "gate"]]);
+    const { Provider } = await import("@pulumi/docker");
+    const passed = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } }, "test", () => ({
+      providers: [new Provider("shared", { host: "ssh://deploy@box" })],
+    }));
+    assert.equal(passed.resources.filter((r) => r.type === TYPES.dockerProvider && r.name !== "shared").length, 0);
   });
 
   test("CA validity is configurable", async () => {
@@ -300,6 +324,17 @@ describe("BottleStack options", () => {
     assert.equal(new Set(all).size, all.length);
   });
 
+  test("tokens given as one Output of an object are refused with how to pass them (the names must be known)", async () => {
+    await assert.rejects(
+      declareBottle("gate", { routes: [{ host: "x.example.com" }], tokens: pulumi.secret({ github: "x" }) as never }),
+      (err: unknown) => {
+        assert.ok(err instanceof pulumi.RunError);
+        assert.match((err as Error).message, /tokens must be an object of token names to secret values, e\.g\. \{ github: config\.requireSecret\("githubToken"\) \}/);
+        return true;
+      },
+    );
+  });
+
   test("invalid arguments fail with every problem and its path, as a RunError (no stack trace)", async () => {
     await assert.rejects(
       declareBottle("gate", { routes: [{ host: "*" }, { host: "x.com", auth: { header: "Authorization", token: "missing" } }] }),
@@ -307,9 +342,31 @@ describe("BottleStack options", () => {
         assert.ok(err instanceof pulumi.RunError);
         assert.match((err as Error).message, /BottleStack "gate" has invalid arguments/);
         assert.match((err as Error).message, /routes\[0\]\.host: a bare "\*"/);
-        assert.match((err as Error).message, /routes\[1\]\.auth\.token: no token named "missing"/);
+        assert.match((err as Error).message, /routes\[1\]\.auth\.token: no token named "missing" in the component's tokens; pass it: tokens: \{ "missing": <secret value> \}/);
         return true;
       },
     );
+  });
+});
+
+describe("BottleStack from stack config", () => {
+  test("a spec validated with the whole stack config is declared as is, not validated again", async () => {
+    const { argsFromSpec, validateStackConfig } = await import("../../../components/index");
+    const validated = validateStackConfig({
+      bottles: [{ name: "coder", routes: [{ host: "api.github.com", auth: { header: "Authorization", token: "github" } }] }],
+      tokens: { github: { secret: true, value: GITHUB_TOKEN } },
+    });
+    assert.ok(validated.ok);
+    const spec = validated.value.bottles[0]!;
+    const args = argsFromSpec(spec, { tokens: { github: GITHUB_TOKEN } });
+    assert.ok(Object.isFrozen(args) && Object.isFrozen(spec.routes[0]), "what was validated cannot change before it is declared");
+    const d = await declareBottle("coder", args, "dev");
+    assert.equal(d.stack.spec, spec);
+  });
+
+  test("argsFromSpec refuses a spec that did not come out of validation", async () => {
+    const { argsFromSpec } = await import("../../../components/index");
+    const forged = { name: "coder", routes: [{ host: "*", ports: [1], methods: ["GET"] }] } as never;
+    assert.throws(() => argsFromSpec(forged, {}), /takes a spec returned by validateStackConfig/);
   });
 });

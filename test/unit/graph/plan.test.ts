@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,6 +8,7 @@ import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 
+const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 8);
 const ROOT = path.resolve(__dirname, "..", "..", "..");
 const run = promisify(execFile);
 
@@ -85,6 +87,26 @@ describe("npm run plan", () => {
     const result = JSON.parse((await plan("--stack", "prod", "--json")).stdout) as PlanJson;
     const provider = result.resources.find((r) => r.type === "pulumi:providers:docker");
     assert.equal(provider?.inputs.host, "ssh://deploy@bottles-prod.internal");
+  });
+
+  test("reordering bottles renames nothing: engines' providers and images are named from their hosts", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const stackFile = (bottles: string[]) => {
+      const file = path.join(dir, `Pulumi.order-${bottles.join("-")}.yaml`);
+      const entry = (name: string) =>
+        `    - { name: ${name}, docker: { host: "ssh://deploy@${name}.example.com" }, routes: [{ host: api.github.com }] }`;
+      fs.writeFileSync(file, ["config:", "  bot-bottle:bottles:", ...bottles.map(entry)].join("\n"));
+      return file;
+    };
+    const names = async (bottles: string[]) => {
+      const { code, stdout, stderr } = await plan("--stack", "order", "--file", stackFile(bottles), "--json");
+      assert.equal(code, 0, stderr);
+      return (JSON.parse(stdout) as PlanJson).resources.map((r) => `${r.type}::${r.name}`).sort();
+    };
+    const forward = await names(["east", "west"]);
+    assert.deepEqual(await names(["west", "east"]), forward);
+    assert.ok(forward.includes(`pulumi:providers:docker::docker-deploy-east-example-com-${hash("ssh://deploy@east.example.com")}`), forward.join("\n"));
+    assert.ok(forward.includes(`docker:index/image:Image::egress-proxy-image-deploy-west-example-com-${hash("ssh://deploy@west.example.com")}`));
   });
 
   test("a bad config prints every problem with its path and exits 1, without a stack trace", async () => {

@@ -23,7 +23,9 @@ export interface ContainerLimit {
 
 /** `container=limit ...`, the form the limits command and the self-test read. */
 export function processLimitsOf(limits: readonly ContainerLimit[]): pulumi.Output<string> {
-  return pulumi.all(limits.map(({ container, maxProcesses }) => pulumi.interpolate`${container.name}=${maxProcesses}`)).apply((pairs) => pairs.join(" "));
+  return pulumi
+    .all(limits.map(({ container, maxProcesses }) => pulumi.interpolate`${container.name}=${maxProcesses}`))
+    .apply((pairs) => pairs.join(" "));
 }
 
 /**

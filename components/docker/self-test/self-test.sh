@@ -5,7 +5,8 @@
 #   BOTTLE_AGENT_CONTAINER         the agent: the probe runs in its network namespace
 #   BOTTLE_PROCESS_LIMITS          "container=limit ..." as the limits command applied them
 #   BOTTLE_NO_DNS_CONTAINERS       containers whose DNS must point inside their own namespace
-#   BOTTLE_PROBE_IMAGE             an image with /opt/venv/bin/python (the egress proxy's)
+#   BOTTLE_PROBE_IMAGE             an image with a Python to run the probe (the egress proxy's)
+#   BOTTLE_PROBE_PYTHON            that Python's path in the image
 #   BOTTLE_PROXY_URL               the agent's proxy URL
 #   BOTTLE_SELF_TEST_PROBE         the probe (probe.py)
 # Checks: each container's process limit and DNS setting (from the engine), then, from the
@@ -33,6 +34,6 @@ done
 docker run --rm --network "container:$BOTTLE_AGENT_CONTAINER" --user 65534:65534 --cap-drop ALL \
   --security-opt no-new-privileges:true --memory 64m --pids-limit 64 \
   --label bot-bottle.stack="$BOTTLE_STACK" --label bot-bottle.bottle="$BOTTLE_NAME" --label bot-bottle.role=self-test \
-  -e BOTTLE_PROXY_URL="$BOTTLE_PROXY_URL" --entrypoint /opt/venv/bin/python "$BOTTLE_PROBE_IMAGE" \
+  -e BOTTLE_PROXY_URL="$BOTTLE_PROXY_URL" --entrypoint "$BOTTLE_PROBE_PYTHON" "$BOTTLE_PROBE_IMAGE" \
   -c "$BOTTLE_SELF_TEST_PROBE" || failed=1
 exit "$failed"

@@ -3,6 +3,8 @@ import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
+import { ContainerLimit, processLimitsOf } from "../limits";
 
 /** The probe the self-test runs in the agent's network namespace (see probe.py). */
 export const SELF_TEST_PROBE = fs.readFileSync(path.join(__dirname, "probe.py"), "utf8");
@@ -13,21 +15,19 @@ export const SELF_TEST_SCRIPT = fs.readFileSync(path.join(__dirname, "self-test.
 export interface SelfTestArgs {
   stack: string;
   bottle: string;
-  /** The agent container: the probe runs in its network namespace. */
-  agent: docker.Container;
-  /** The egress-proxy image, used for the probe container. */
+  /** The container whose network namespace the probe runs in: the agent. */
+  from: docker.Container;
+  /** An image with the egress proxy's Python, for the probe container. */
   probeImage: pulumi.Input<string>;
   proxyUrl: string;
-  /** Each container's process limit, as the limits command applies it; checked here. */
-  processLimits: pulumi.Input<string>;
-  /** Containers whose DNS must point inside their own namespace; checked here. */
-  noDnsContainers: pulumi.Input<string>[];
+  /** Every container's process limit, as the limits command applies it; checked here. */
+  limits: readonly ContainerLimit[];
+  /** Containers whose resolver must answer only for the bottle's names; checked here. */
+  noExternalDns: docker.Container[];
   /** The engine the bottle runs on; unset means the local one (or DOCKER_HOST). */
   dockerHost?: string;
-  /** What must have happened first (containers up, limits applied); replacing one re-runs the test. */
+  /** What must have happened first (containers up, limits applied). */
   dependsOn: pulumi.Resource[];
-  /** Values whose change re-runs the test (the containers' ids). */
-  triggers: pulumi.Input<string>[];
 }
 
 /**
@@ -42,15 +42,17 @@ export function createSelfTest(name: string, args: SelfTestArgs, parent: pulumi.
       environment: {
         BOTTLE_STACK: args.stack,
         BOTTLE_NAME: args.bottle,
-        BOTTLE_AGENT_CONTAINER: args.agent.name,
-        BOTTLE_PROCESS_LIMITS: args.processLimits,
-        BOTTLE_NO_DNS_CONTAINERS: pulumi.all(args.noDnsContainers).apply((names) => names.join(" ")),
+        BOTTLE_AGENT_CONTAINER: args.from.name,
+        BOTTLE_PROCESS_LIMITS: processLimitsOf(args.limits),
+        BOTTLE_NO_DNS_CONTAINERS: pulumi.all(args.noExternalDns.map((c) => c.name)).apply((names) => names.join(" ")),
         BOTTLE_PROBE_IMAGE: args.probeImage,
+        BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
         BOTTLE_PROXY_URL: args.proxyUrl,
         BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },
-      triggers: args.triggers,
+      // A new container (any of them) re-runs the test.
+      triggers: args.limits.map((l) => l.container.id),
     },
     { parent, dependsOn: args.dependsOn },
   );

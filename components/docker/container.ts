@@ -1,10 +1,12 @@
 import type * as docker from "@pulumi/docker";
+import type { Labels, Workload } from "../layout/types";
 
 /**
- * Container settings every bottle container shares: no capabilities, no privilege gain,
- * bounded memory, restarted by the engine. Containers with uploads keep a writable rootfs
- * (the provider extracts uploads at `/`), so these are their hardening. The process bound is
- * a pids limit per container, applied by the limits command (the provider has none).
+ * What every bottle container gets whatever its workload: no capabilities, no privilege
+ * gain, bounded memory, an init, restarted by the engine. Containers with uploads keep a
+ * writable rootfs (the provider extracts uploads at `/`), so these are their hardening. The
+ * process bound is a pids limit per container, applied by the limits command (the provider
+ * has none).
  */
 export function hardening(memoryMb: number): Partial<docker.ContainerArgs> {
   return {
@@ -36,5 +38,23 @@ export function healthy(command: string[]): Partial<docker.ContainerArgs> {
     healthcheck: { tests: ["CMD", ...command], interval: "5s", timeout: "3s", startPeriod: "5s", retries: 3 },
     wait: true,
     waitTimeout: 90,
+  };
+}
+
+/** Labels in the docker provider's `{label, value}` form. */
+export function dockerLabels(labels: Labels): { label: string; value: string }[] {
+  return Object.entries(labels).map(([label, value]) => ({ label, value }));
+}
+
+/** The settings of a workload's container that do not depend on other resources. */
+export function containerSettings(workload: Workload): Partial<docker.ContainerArgs> {
+  return {
+    name: workload.name,
+    labels: dockerLabels(workload.labels),
+    user: workload.user,
+    ...(workload.command && { command: workload.command }),
+    ...hardening(workload.memoryMb),
+    ...(workload.externalDns ? {} : NO_EXTERNAL_DNS),
+    ...(workload.health && healthy(workload.health.command)),
   };
 }

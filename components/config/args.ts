@@ -1,0 +1,226 @@
+/**
+ * A bottle's configuration as users write it, documented field by field: the arguments of the
+ * `BottleStack` component and the entries of `bot-bottle:bottles` in stack config. These
+ * interfaces are the documentation; the rules and defaults live in schema.ts, and the checks
+ * at the end of this file fail to compile if the two ever describe different shapes.
+ *
+ * Closed sets of values are `as const` objects (not string unions) so that Pulumi can infer
+ * the component's schema for other languages from these types.
+ */
+import type { SchemaInputs } from "./schema";
+
+/** The request methods a route may allow. */
+export const HttpMethod = {
+  GET: "GET",
+  HEAD: "HEAD",
+  POST: "POST",
+  PUT: "PUT",
+  PATCH: "PATCH",
+  DELETE: "DELETE",
+  OPTIONS: "OPTIONS",
+} as const;
+export type HttpMethod = (typeof HttpMethod)[keyof typeof HttpMethod];
+
+/** Severity of a DLP pattern, in pipelock's terms. */
+export const DlpSeverity = { low: "low", medium: "medium", high: "high", critical: "critical" } as const;
+export type DlpSeverity = (typeof DlpSeverity)[keyof typeof DlpSeverity];
+
+/** What pipelock does with an answer its response scanning flags. */
+export const ResponseScanningAction = { warn: "warn", block: "block", strip: "strip" } as const;
+export type ResponseScanningAction = (typeof ResponseScanningAction)[keyof typeof ResponseScanningAction];
+
+/** One destination the agent may reach. Everything not matched by a route is refused by both gates. */
+export interface RouteArgs {
+  /**
+   * A lowercase DNS name (`api.github.com`), or `*.example.com` for every subdomain (not the
+   * name itself). No URLs, ports, IP literals or wider wildcards.
+   */
+  host: string;
+  /** Ports the agent may use. Defaults to [443] on a route with `auth`, else [80, 443]. */
+  ports?: number[];
+  /** Methods the agent may use. Defaults to GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS. */
+  methods?: HttpMethod[];
+  /**
+   * Path prefixes the agent may use, matched on segment boundaries (`/user` matches `/user`
+   * and `/user/x`, not `/users`). Defaults to any path.
+   */
+  paths?: string[];
+  /** The credential the egress proxy injects into every request this route allows. Defaults to none. */
+  auth?: RouteAuthArgs;
+  /**
+   * Ports on which the credential may travel in plain HTTP: a risk, flagged by the policy pack.
+   * Only on a route with `auth`, and only its own ports. Defaults to none: TLS only.
+   */
+  insecureCleartextPorts?: number[];
+}
+
+/** A credential injected by the egress proxy, so that the agent never holds it. */
+export interface RouteAuthArgs {
+  /** The header it goes in (replacing whatever the agent sent), e.g. `Authorization`. */
+  header: string;
+  /** Text before the token, e.g. `"Bearer "`. Defaults to none. */
+  prefix?: string;
+  /** The name of the token (a key of the component's `tokens`, or of `bot-bottle:tokens`). */
+  token: string;
+}
+
+/** The agent's container. */
+export interface AgentArgs {
+  /** Its image. Pin it by digest in production. */
+  image: string;
+  /** Its command. Defaults to the image's. */
+  command?: string[];
+  /**
+   * Numeric `uid[:gid]`; not root, and not a gate's uid (65533, 65532). Defaults to
+   * "1000:1000".
+   */
+  user?: string;
+  /**
+   * More environment variables. The proxy and CA variables are set by the bottle and cannot be
+   * overridden. Defaults to none.
+   */
+  env?: { [name: string]: string };
+  /** Memory limit in MiB. Defaults to 2048. */
+  memoryMb?: number;
+  /** The container's process (pids) limit. Defaults to 512. */
+  maxProcesses?: number;
+}
+
+/** The egress proxy's container. */
+export interface EgressProxyArgs {
+  /**
+   * A prebuilt egress-proxy image (pin it by digest in production). Defaults to building the
+   * image shipped with this package on the bottle's engine.
+   */
+  image?: string;
+  /** Memory limit in MiB. Defaults to 256. */
+  memoryMb?: number;
+}
+
+/** pipelock's container. */
+export interface PipelockArgs {
+  /** Its image. Defaults to pipelock's 2.3.0 release (ghcr.io/luckypipewrench/pipelock:2.3.0). */
+  image?: string;
+  /** Memory limit in MiB. Defaults to 256. */
+  memoryMb?: number;
+  /** Extra settings for the rendered pipelock.yaml, in pipelock's own key names. Defaults to none. */
+  settings?: PipelockSettingsArgs;
+}
+
+/**
+ * The part of pipelock's configuration a bottle may set. What decides whether pipelock
+ * enforces (strict mode, allowlist, interception, blocking DLP) is fixed by the bottle.
+ */
+export interface PipelockSettingsArgs {
+  /** Hosts allowed to resolve to private addresses (pipelock's SSRF check). Defaults to none. */
+  trusted_domains?: string[];
+  /** CIDRs pipelock treats as private. Defaults to pipelock's own list. */
+  internal?: string[];
+  /** Addresses exempt from the SSRF check. Defaults to none. */
+  ssrf?: PipelockSsrfArgs;
+  /** Add a hint header to pipelock's refusals (it reveals the policy to the agent). Defaults to false. */
+  explain_blocks?: boolean;
+  /** Tunnel lifetimes. */
+  forward_proxy?: PipelockForwardProxyArgs;
+  /** More DLP patterns. */
+  dlp?: PipelockDlpArgs;
+  /** Response scanning (prompt-injection detection). Defaults to pipelock's: on, warn. */
+  response_scanning?: PipelockResponseScanningArgs;
+  /** Interception limits and exceptions. */
+  tls_interception?: PipelockTlsInterceptionArgs;
+}
+
+export interface PipelockSsrfArgs {
+  /** Addresses or CIDRs pipelock may dial although they are private. */
+  ip_allowlist: string[];
+}
+
+export interface PipelockForwardProxyArgs {
+  /** A tunnel's longest life in seconds. Defaults to 3600 (pipelock's 300 cuts long streamed answers). */
+  max_tunnel_seconds?: number;
+  /** Seconds an idle tunnel stays open. Defaults to pipelock's 120. */
+  idle_timeout_seconds?: number;
+}
+
+export interface PipelockDlpArgs {
+  /** Patterns added to pipelock's built-in ones. */
+  patterns: PipelockDlpPatternArgs[];
+}
+
+export interface PipelockDlpPatternArgs {
+  /** The pattern's name, shown in refusals and logs. */
+  name: string;
+  /** A Go regular expression. */
+  regex: string;
+  /** Defaults to pipelock's default severity. */
+  severity?: DlpSeverity;
+  /** Hosts where pipelock does not apply this pattern to URLs. Defaults to none. */
+  exempt_domains?: string[];
+}
+
+export interface PipelockResponseScanningArgs {
+  /** Defaults to true. With it off, pipelock 2.3 buffers event streams whole. */
+  enabled?: boolean;
+  /** Defaults to warn. */
+  action?: ResponseScanningAction;
+}
+
+export interface PipelockTlsInterceptionArgs {
+  /**
+   * Route hosts pipelock does not intercept: only their names are checked, nothing sent to them
+   * is scanned (the policy pack names each). Defaults to none.
+   */
+  passthrough_domains?: string[];
+  /** Intercepted answers larger than this are refused. Defaults to pipelock's 5 MiB. */
+  max_response_bytes?: number;
+}
+
+/** A Docker engine to deploy to. */
+export interface DockerEngineArgs {
+  /** `ssh://user@host`, `tcp://host:2376` or `unix:///path`. */
+  host: string;
+}
+
+/** A bottle: what its agent may reach and how its containers run. */
+export interface BottleArgs {
+  /** What the agent may reach. At least one route; no two with the same host. */
+  routes: RouteArgs[];
+  /** The agent's container. Defaults to none: the bottle's gates are declared without an agent. */
+  agent?: AgentArgs;
+  /** The egress proxy. Defaults to the image built from this package, 256 MiB. */
+  egressProxy?: EgressProxyArgs;
+  /** pipelock. Defaults to its release image, 256 MiB, no extra settings. */
+  pipelock?: PipelockArgs;
+  /** Validity of both CAs in hours. Defaults to 8760 (one year). */
+  caValidityHours?: number;
+  /**
+   * Requests per minute the agent may send to one destination host, counted by the egress
+   * proxy per request (429 over it). Defaults to 1200.
+   */
+  requestsPerMinute?: number;
+  /**
+   * The largest request body either gate reads, in MiB (413 over it; the egress proxy also
+   * refuses a larger response of known length). Defaults to 32.
+   */
+  maxBodyMb?: number;
+  /** The Docker engine of this bottle. Defaults to the local one (or DOCKER_HOST). */
+  docker?: DockerEngineArgs;
+  /**
+   * Check on every `up` that creates or replaces a container that the bottle does not leak;
+   * a leak fails the deployment. Needs the `docker` CLI where Pulumi runs. Defaults to true.
+   */
+  selfTest?: boolean;
+}
+
+// The documented interfaces and the schema's input types describe the same shapes: these lines
+// fail to compile when one changes without the other.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const sameShapes: [
+  Same<BottleArgs, SchemaInputs["bottle"]>,
+  Same<RouteArgs, SchemaInputs["route"]>,
+  Same<RouteAuthArgs, SchemaInputs["auth"]>,
+  Same<AgentArgs, SchemaInputs["agent"]>,
+  Same<PipelockSettingsArgs, SchemaInputs["pipelockSettings"]>,
+  Same<DockerEngineArgs, SchemaInputs["dockerEngine"]>,
+] = [true, true, true, true, true, true];
+void sameShapes;

@@ -1,0 +1,126 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { CertificateAuthority, createCa } from "../ca/ca";
+import type { BottleLayout, CaRole, EnvVar, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
+import { containerSettings } from "./container";
+import { buildEgressProxyImage, pulledImage } from "./images";
+import { createProcessLimits } from "./limits";
+import { declareNetwork } from "./networks";
+import { createSelfTest } from "./self-test/self-test";
+
+/** What the Docker backend needs besides the layout. */
+export interface DockerInputs {
+  /** Token values by name (every token the layout references). Wrapped as secrets here. */
+  tokens: Readonly<Record<string, pulumi.Input<string>>>;
+  /** The egress-proxy image for `{ build: "egress-proxy" }`; built here when absent. */
+  egressProxyImage?: pulumi.Input<string>;
+  /** The engine's host for the `docker` CLI of the limits command and self-test; absent: local. */
+  dockerHost?: string;
+}
+
+/** The Docker objects of one bottle. */
+export interface DockerBottle {
+  cas: Record<CaRole, CertificateAuthority>;
+  networks: Record<NetworkRole, docker.Network>;
+  containers: Partial<Record<WorkloadRole, docker.Container>>;
+}
+
+/**
+ * Declares a bottle's layout on a Docker engine: the CAs, a bridge network per network, a
+ * container per workload (in start order, each waiting for the ones it comes after), the
+ * process limits, and the self-test. Resource names are `<name>-<role>`.
+ */
+export function declareOnDocker(
+  name: string,
+  layout: BottleLayout,
+  inputs: DockerInputs,
+  opts: { parent: pulumi.Resource; provider?: docker.Provider },
+): DockerBottle {
+  const { parent } = opts;
+  const cas = Object.fromEntries(
+    layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, parent)]),
+  ) as Record<CaRole, CertificateAuthority>;
+  const networks = Object.fromEntries(
+    layout.networks.map((network) => [network.role, declareNetwork(`${name}-${network.role}`, network, opts)]),
+  ) as Record<NetworkRole, docker.Network>;
+
+  const images: Partial<Record<WorkloadRole, pulumi.Input<string>>> = {};
+  const containers: Partial<Record<WorkloadRole, docker.Container>> = {};
+  for (const workload of layout.workloads) {
+    const resourceName = `${name}-${workload.role}`;
+    const image =
+      "reference" in workload.image
+        ? pulledImage(`${resourceName}-image`, workload.image.reference, opts)
+        : inputs.egressProxyImage ?? buildEgressProxyImage(`${resourceName}-image`, layout.stack, opts).repoDigest;
+    images[workload.role] = image;
+    containers[workload.role] = new docker.Container(
+      resourceName,
+      {
+        ...containerSettings(workload),
+        image,
+        ...(workload.env.length > 0 && { envs: workload.env.map((variable) => envEntry(variable, inputs.tokens)) }),
+        networksAdvanced: workload.attachments.map((a) => ({
+          name: networks[a.network].name,
+          ...(a.aliases.length > 0 && { aliases: a.aliases }),
+        })),
+        uploads: workload.files.map((file) => upload(file, cas)),
+      },
+      { ...opts, dependsOn: workload.after.map((role) => containers[role]!) },
+    );
+  }
+
+  const limited = layout.workloads.map((w) => ({ container: containers[w.role]!, maxProcesses: w.maxProcesses }));
+  const processLimits = createProcessLimits(`${name}-limits`, { limits: limited, dockerHost: inputs.dockerHost }, parent);
+  if (layout.selfTest) {
+    const { from, probeImage, noExternalDns } = layout.selfTest;
+    createSelfTest(
+      `${name}-self-test`,
+      {
+        stack: layout.stack,
+        bottle: layout.bottle,
+        from: containers[from]!,
+        probeImage: images[probeImage]!,
+        proxyUrl: layout.proxyUrl,
+        limits: limited,
+        noExternalDns: noExternalDns.map((role) => containers[role]!),
+        dockerHost: inputs.dockerHost,
+        dependsOn: [...limited.map((l) => l.container), processLimits],
+      },
+      parent,
+    );
+  }
+  return { cas, networks, containers };
+}
+
+function envEntry(variable: EnvVar, tokens: DockerInputs["tokens"]): pulumi.Input<string> {
+  if ("value" in variable) return `${variable.name}=${variable.value}`;
+  const value = tokens[variable.token];
+  if (value === undefined) throw new Error(`no value for token "${variable.token}" (validation lets no bottle reference a missing token)`);
+  return pulumi.secret(pulumi.interpolate`${variable.name}=${value}`);
+}
+
+function upload(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): docker.types.input.ContainerUpload {
+  const content = fileContent(file, cas);
+  // A CA key is secret whatever the layout says.
+  const secret = file.secret || ("ca" in file.content && file.content.part !== "cert");
+  return {
+    file: file.path,
+    content: secret ? pulumi.secret(content) : content,
+    permissions: file.mode,
+    ...(file.owner !== undefined && { owner: String(file.owner), group: String(file.owner) }),
+  };
+}
+
+function fileContent(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): pulumi.Input<string> {
+  const { content } = file;
+  if ("text" in content) return content.text;
+  const ca = cas[content.ca];
+  switch (content.part) {
+    case "cert":
+      return ca.certPem;
+    case "key":
+      return ca.privateKeyPem;
+    case "certAndKey":
+      return pulumi.interpolate`${ca.certPem}${ca.privateKeyPem}`;
+  }
+}

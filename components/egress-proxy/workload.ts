@@ -1,0 +1,74 @@
+import * as path from "node:path";
+import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
+import { caFile, textFile } from "../layout/files";
+import { ALIASES, objectLabels, objectName } from "../layout/naming";
+import type { Workload } from "../layout/types";
+import { PIPELOCK_PORT } from "../pipelock/config";
+import { renderRoutesYaml, tokenEnvNames } from "./routes";
+
+/** The egress proxy's listening port inside the bottle (the image's default too). */
+export const EGRESS_PROXY_PORT = 9099;
+
+/** The proxy URL the agent uses, valid on the bottle's agent network. */
+export const EGRESS_PROXY_URL = `http://${ALIASES.egressProxy}:${EGRESS_PROXY_PORT}`;
+
+/** The build context of the egress-proxy image, shipped with this package. */
+export const EGRESS_PROXY_IMAGE_CONTEXT = path.join(__dirname, "image");
+
+/** The image's Python (a venv with mitmproxy); the self-test's probe runs on it too. */
+export const EGRESS_PROXY_PYTHON = "/opt/venv/bin/python";
+
+/** Files the egress-proxy container reads. */
+export const EGRESS_PROXY_PATHS = {
+  routes: "/etc/egress-proxy/routes.yaml",
+  upstreamCa: "/etc/egress-proxy/upstream-ca.pem",
+  ca: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
+  healthcheck: "/opt/egress-proxy/healthcheck.py",
+} as const;
+
+/**
+ * The image's public roots (Debian's ca-certificates), trusted on the upstream leg besides
+ * pipelock's CA when pipelock passes hosts through: their servers present their own certificates.
+ */
+export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
+ * The egress proxy: on the agent and egress networks under the alias `egress-proxy`, in
+ * upstream mode through the bottle's pipelock. Token values reach only this workload's
+ * environment; its CA key only its own file, readable by its own uid.
+ */
+export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload {
+  const uid = GATE_UIDS.egressProxy;
+  const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
+  return {
+    role: "egress-proxy",
+    name: objectName(stack, bottle.name, "egress-proxy"),
+    labels: objectLabels(stack, bottle.name, "egress-proxy"),
+    image: bottle.egressProxy.image ? { reference: bottle.egressProxy.image } : { build: "egress-proxy" },
+    user: `${uid}:${uid}`,
+    env: [
+      { name: "EGRESS_PROXY_ROUTES", value: EGRESS_PROXY_PATHS.routes },
+      { name: "EGRESS_PROXY_PORT", value: String(EGRESS_PROXY_PORT) },
+      { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: `http://${ALIASES.pipelock}:${PIPELOCK_PORT}` },
+      { name: "EGRESS_PROXY_UPSTREAM_CA", value: EGRESS_PROXY_PATHS.upstreamCa },
+      { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(bottle.maxBodyMb * 1024 * 1024) },
+      ...(passthrough ? [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: SYSTEM_ROOTS }] : []),
+      ...[...tokenEnvNames(bottle.routes)].map(([token, name]) => ({ name, token })),
+    ],
+    files: [
+      textFile(EGRESS_PROXY_PATHS.routes, renderRoutesYaml(bottle)),
+      caFile(EGRESS_PROXY_PATHS.upstreamCa, "pipelock", "cert"),
+      // mitmproxy reads its CA as one PEM: certificate, then key.
+      caFile(EGRESS_PROXY_PATHS.ca, "egress-proxy", "certAndKey", uid),
+    ],
+    attachments: [
+      { network: "agent-net", aliases: [ALIASES.egressProxy] },
+      { network: "egress-net", aliases: [ALIASES.egressProxy] },
+    ],
+    health: { command: [EGRESS_PROXY_PYTHON, EGRESS_PROXY_PATHS.healthcheck] },
+    memoryMb: bottle.egressProxy.memoryMb,
+    maxProcesses: GATE_MAX_PROCESSES,
+    externalDns: false,
+    after: ["pipelock"],
+  };
+}

@@ -1,0 +1,24 @@
+import type { Labels, Role } from "./types";
+
+/** Label keys every object of a bottle carries: which stack, which bottle, what it does. */
+export const LABEL_KEYS = {
+  stack: "bot-bottle.stack",
+  bottle: "bot-bottle.bottle",
+  role: "bot-bottle.role",
+} as const;
+
+/** DNS aliases inside a bottle's networks; fixed, so every bottle looks the same from inside. */
+export const ALIASES = { egressProxy: "egress-proxy", pipelock: "pipelock" } as const;
+
+/**
+ * Object names for one bottle: `<stack>-<bottle>-<role>`, deterministic and unique per stack
+ * and bottle so that two stacks or two bottles never collide on one engine.
+ */
+export function objectName(stack: string, bottle: string, role: Role): string {
+  return `${stack}-${bottle}-${role}`;
+}
+
+/** The `bot-bottle.*` labels of one object. */
+export function objectLabels(stack: string, bottle: string, role: Role): Labels {
+  return { [LABEL_KEYS.stack]: stack, [LABEL_KEYS.bottle]: bottle, [LABEL_KEYS.role]: role };
+}

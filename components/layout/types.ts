@@ -1,0 +1,118 @@
+/**
+ * A bottle's layout: what its networks, CAs and containers are, independent of how a backend
+ * declares them. Plain data (no Outputs): values only a backend can produce at deploy time,
+ * a token's value or a CA's key, appear as references that the backend resolves, as secrets
+ * where the reference says so.
+ */
+
+/** What a network does in a bottle; also the value of its `bot-bottle.role` label. */
+export type NetworkRole = "agent-net" | "egress-net" | "outbound-net";
+/** What a workload (container) does in a bottle; also its `bot-bottle.role` label. */
+export type WorkloadRole = "pipelock" | "egress-proxy" | "agent";
+/** Every role of a bottle's objects. */
+export type Role = NetworkRole | WorkloadRole;
+/** The two CAs: the egress proxy's (the agent trusts it) and pipelock's (the egress proxy trusts it). */
+export type CaRole = "egress-proxy" | "pipelock";
+
+export interface NetworkLayout {
+  role: NetworkRole;
+  /** The object's name on the engine. */
+  name: string;
+  /** Whether the network has no way out (no gateway, nothing on the host reachable). */
+  internal: boolean;
+  labels: Labels;
+}
+
+export interface CaLayout {
+  role: CaRole;
+  /** RSA keys are 2048 bits; ECDSA keys use P-256. */
+  algorithm: "RSA" | "ECDSA";
+  commonName: string;
+  validityHours: number;
+}
+
+/** Where a workload's image comes from. */
+export type ImageSource =
+  /** An image reference, pulled unless present (pin it by digest). */
+  | { reference: string }
+  /** The egress-proxy image built from this package's Dockerfile. */
+  | { build: "egress-proxy" };
+
+/** An environment variable: a literal, or a token's value (always secret). */
+export type EnvVar = { name: string; value: string } | { name: string; token: string };
+
+/** A file's content: literal text, or part of a CA (`key` and `certAndKey` are secret). */
+export type FileContent =
+  | { text: string }
+  | { ca: CaRole; part: "cert" | "key" | "certAndKey" };
+
+export interface FileLayout {
+  /** Absolute path in the container. */
+  path: string;
+  content: FileContent;
+  /** Octal permissions, e.g. "0444". */
+  mode: string;
+  /** Numeric owner uid (and gid); absent: root. */
+  owner?: number;
+  /** Whether the content is secret: it must never be stored or shown in plain text. */
+  secret: boolean;
+}
+
+/** A workload's place on a network, and the names other workloads reach it by there. */
+export interface Attachment {
+  network: NetworkRole;
+  aliases: string[];
+}
+
+export interface Workload {
+  role: WorkloadRole;
+  /** The container's name on the engine. */
+  name: string;
+  labels: Labels;
+  image: ImageSource;
+  /** Numeric `uid:gid`. */
+  user: string;
+  /** Arguments after the image's entrypoint; absent: the image's own command. */
+  command?: string[];
+  env: EnvVar[];
+  files: FileLayout[];
+  attachments: Attachment[];
+  /** A command whose success means the workload serves; later workloads wait for it. */
+  health?: { command: string[] };
+  memoryMb: number;
+  /** The process (pids) limit. */
+  maxProcesses: number;
+  /**
+   * Whether names outside the bottle resolve. False: the workload's resolver answers only for
+   * the bottle's own names, so DNS is no way out.
+   */
+  externalDns: boolean;
+  /** Workloads that must be up (and healthy) before this one starts. */
+  after: WorkloadRole[];
+}
+
+/** The check run after every change of a container: see the Docker backend's self-test. */
+export interface SelfTestLayout {
+  /** The workload whose network namespace the probe runs in. */
+  from: WorkloadRole;
+  /** The image of the probe (it needs the egress proxy's Python). */
+  probeImage: WorkloadRole;
+  /** Workloads whose resolver must answer only for bottle names. */
+  noExternalDns: WorkloadRole[];
+}
+
+/** Labels by key. */
+export type Labels = Readonly<Record<string, string>>;
+
+export interface BottleLayout {
+  stack: string;
+  bottle: string;
+  cas: CaLayout[];
+  networks: NetworkLayout[];
+  /** In start order: each workload's `after` lists only workloads before it. */
+  workloads: Workload[];
+  /** The proxy URL the agent uses, valid on the agent network. */
+  proxyUrl: string;
+  /** Absent: no self-test (no agent, or turned off). */
+  selfTest?: SelfTestLayout;
+}

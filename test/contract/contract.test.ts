@@ -1,0 +1,182 @@
+/**
+ * The routes.yaml contract between the program (TypeScript: schema, renderer) and the egress
+ * proxy (Python: egress_routes.py, the module its image runs). Every example stack's rendered
+ * routes.yaml, and bottles that use every route feature, go through both, which must agree on
+ * every route; so must their reserved headers, methods, default ports, token variable prefix,
+ * listen port, and which hosts and path prefixes a route may name.
+ *
+ * Runs the addon's model with the data-plane venv's Python (test/dataplane/run-host.sh makes
+ * it), or CONTRACT_PYTHON.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { before, describe, test } from "node:test";
+import { parse, stringify } from "yaml";
+import {
+  BottleSpec,
+  DEFAULT_CREDENTIAL_PORTS,
+  DEFAULT_PORTS,
+  HTTP_METHODS,
+  pathPrefixProblem,
+  renderRoutesYaml,
+  RESERVED_HEADERS,
+  routeHostProblem,
+  tokenEnvNames,
+  TOKEN_ENV_PREFIX,
+  validateBottle,
+  validateStackConfig,
+} from "../../components/index";
+import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
+import { readStackFile } from "../../infra/stack-file";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const PYTHON = process.env.CONTRACT_PYTHON ?? path.join(ROOT, ".venv-dataplane", "bin", "python");
+
+interface PythonSide {
+  constants: {
+    reserved_headers: string[];
+    http_methods: string[];
+    default_ports: number[];
+    default_credential_ports: number[];
+    token_env_prefix: string;
+    listen_port: number;
+  };
+  documents: Record<string, { error: string } | { requests_per_minute: number | null; routes: unknown[] }>;
+  hosts: Record<string, boolean>;
+  paths: Record<string, boolean>;
+}
+
+/** A route as both sides must understand it. */
+function expectedRoutes(spec: BottleSpec): unknown[] {
+  const tokenEnv = tokenEnvNames(spec.routes);
+  return spec.routes.map((route) => ({
+    host: route.host,
+    ports: [...route.ports].sort((a, b) => a - b),
+    methods: [...route.methods].sort(),
+    paths: route.paths ?? null,
+    auth: route.auth ? { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token) } : null,
+    insecure_cleartext_ports: [...(route.insecureCleartextPorts ?? [])].sort((a, b) => a - b),
+  }));
+}
+
+function exampleStacks(): Record<string, BottleSpec> {
+  const specs: Record<string, BottleSpec> = {};
+  for (const file of fs.readdirSync(ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) {
+    const { config } = readStackFile(fs.readFileSync(path.join(ROOT, file), "utf8"), () => "placeholder");
+    const validated = validateStackConfig({ ...config, bottles: config.bottles });
+    assert.ok(validated.ok, `${file}: ${JSON.stringify(validated)}`);
+    for (const bottle of validated.value.bottles) specs[`${file}/${bottle.name}`] = bottle;
+  }
+  return specs;
+}
+
+/** Bottles that between them use every route feature; `raw` omits what defaults fill in. */
+const FEATURE_BOTTLES: Record<string, unknown> = {
+  defaults: { routes: [{ host: "api.github.com" }, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "b" } }] },
+  everything: {
+    requestsPerMinute: 90,
+    routes: [
+      { host: "*.mirror.example.com", methods: ["GET", "HEAD"], paths: ["/simple/", "/packages"] },
+      { host: "api.github.com", ports: [443, 8443], methods: ["GET", "POST"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "b" } },
+      { host: "legacy.example.com", ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "a" } },
+      { host: "xn--bcher-kva.example", ports: [8080] },
+    ],
+  },
+};
+
+function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
+  return Object.fromEntries(
+    Object.entries(FEATURE_BOTTLES).map(([name, raw]) => {
+      const result = validateBottle(name, raw, new Set(["a", "b"]));
+      assert.ok(result.ok, `${name}: ${JSON.stringify(result)}`);
+      return [name, { spec: result.value, raw }];
+    }),
+  );
+}
+
+/** routes.yaml without the ports and methods the config left to defaults: the addon's own must match. */
+function withoutDefaults(spec: BottleSpec, raw: unknown): string {
+  const document = parse(renderRoutesYaml(spec)) as { routes: Record<string, unknown>[] };
+  const rawRoutes = (raw as { routes: Record<string, unknown>[] }).routes;
+  document.routes.forEach((route, i) => {
+    if (!("ports" in rawRoutes[i]!)) delete route.ports;
+    if (!("methods" in rawRoutes[i]!)) delete route.methods;
+  });
+  return stringify(document);
+}
+
+const HOSTS = [
+  "api.github.com", "localhost", "*.example.com", "*.s3.amazonaws.com", "xn--bcher-kva.example", "a-b.example.co.uk",
+  "", "*", "*.com", "a.*.example.com", "API.github.com", "api.github.com.", "-bad.example.com", "a..example.com",
+  "under_score.example.com", "bücher.example", "1.2.3.999", "2130706433", "10.0.0.1", "::1", "[::1]", "x.com:443",
+  `${"a".repeat(64)}.example.com`, "0x7f.1",
+];
+const PATHS = [
+  "/", "/repos/acme/", "/v1/messages", "/a-b_c~d", "/%41",
+  "repos/", "/a b", "/a?b", "/a#b", "/a\\b", "/a;b", "//a", "/a/../b", "/a/./b", "/a/%2f", "/a/%2E", "/%25", "/%00", "/é",
+];
+
+describe("routes.yaml contract: the program and the egress proxy agree", () => {
+  const stacks = exampleStacks();
+  const features = featureBottles();
+  let python: PythonSide;
+
+  before(() => {
+    assert.ok(fs.existsSync(PYTHON), `no Python at ${PYTHON}: run test/dataplane/run-host.sh once (it makes the venv), or set CONTRACT_PYTHON`);
+    const documents: Record<string, string> = {};
+    for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec);
+    for (const [key, { spec, raw }] of Object.entries(features)) {
+      documents[`feature/${key}`] = renderRoutesYaml(spec);
+      documents[`feature/${key}/defaults`] = withoutDefaults(spec, raw);
+    }
+    const result = spawnSync(PYTHON, [path.join(__dirname, "routes_model.py")], {
+      input: JSON.stringify({ documents, hosts: HOSTS, paths: PATHS }),
+      encoding: "utf8",
+    });
+    assert.equal(result.status, 0, result.stderr);
+    python = JSON.parse(result.stdout) as PythonSide;
+  });
+
+  test("there are example stacks, and each has bottles", () => {
+    assert.deepEqual([...new Set(Object.keys(stacks).map((k) => k.split("/")[0]))].sort(), ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]);
+  });
+
+  test("every example stack's routes.yaml: the egress proxy enforces exactly the routes the config declares", () => {
+    for (const [key, spec] of Object.entries(stacks)) {
+      assert.deepEqual(python.documents[key], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+    }
+  });
+
+  test("every route feature: wildcards, paths, credentials with prefixes, cleartext opt-in, odd ports", () => {
+    for (const [key, { spec }] of Object.entries(features)) {
+      assert.deepEqual(python.documents[`feature/${key}`], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+    }
+  });
+
+  test("routes without ports or methods get the same defaults on both sides", () => {
+    for (const [key, { spec }] of Object.entries(features)) {
+      assert.deepEqual(python.documents[`feature/${key}/defaults`], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+    }
+  });
+
+  test("the same reserved headers, methods, default ports, token variable prefix and listen port", () => {
+    assert.deepEqual(python.constants, {
+      reserved_headers: [...RESERVED_HEADERS].sort(),
+      http_methods: [...HTTP_METHODS].sort(),
+      default_ports: [...DEFAULT_PORTS].sort((a, b) => a - b),
+      default_credential_ports: [...DEFAULT_CREDENTIAL_PORTS].sort((a, b) => a - b),
+      token_env_prefix: TOKEN_ENV_PREFIX,
+      listen_port: EGRESS_PROXY_PORT,
+    });
+  });
+
+  test("the same hosts are accepted as route hosts", () => {
+    assert.deepEqual(python.hosts, Object.fromEntries(HOSTS.map((host) => [host, routeHostProblem(host) === undefined])));
+  });
+
+  test("the same path prefixes are accepted", () => {
+    assert.deepEqual(python.paths, Object.fromEntries(PATHS.map((p) => [p, pathPrefixProblem(p) === undefined])));
+  });
+});

@@ -1,0 +1,81 @@
+"""The egress proxy's side of the routes.yaml contract, as JSON (test/contract/contract.test.ts).
+
+Reads {"documents": {id: routes.yaml text}, "hosts": [...], "paths": [...]} on stdin and
+prints what the addon's own route model (egress_routes.py, the module the image runs) makes of
+each: the routes it would enforce, whether it takes each host and path prefix, and the lists
+and defaults it holds.
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egress-proxy" / "image"))
+
+import egress_routes as model  # noqa: E402
+
+# Every token variable reads as this, so an injected header's prefix is what precedes it.
+TOKEN = "<token>"
+
+
+def route_json(route: model.Route) -> dict[str, object]:
+    auth = None
+    if route.auth is not None:
+        assert route.auth.value.endswith(TOKEN)
+        auth = {"header": route.auth.header, "prefix": route.auth.value[: -len(TOKEN)], "token_env": route.auth.token_env}
+    return {
+        "host": route.host,
+        "ports": sorted(route.ports),
+        "methods": sorted(route.methods),
+        "paths": list(route.path_allowlist) if route.path_allowlist is not None else None,
+        "auth": auth,
+        "insecure_cleartext_ports": sorted(route.cleartext_ports),
+    }
+
+
+def load(text: str) -> dict[str, object]:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write(text)
+        f.flush()
+        environ = {f"{model.TOKEN_ENV_PREFIX}{i}": TOKEN for i in range(64)}
+        try:
+            table = model.load_routes(f.name, environ)
+        except model.RoutesError as e:
+            return {"error": str(e)}
+    per_minute = table.rate_limiter.per_minute if table.rate_limiter is not None else None
+    return {"requests_per_minute": per_minute, "routes": [route_json(r) for r in table.routes]}
+
+
+def accepts(route: dict[str, object]) -> bool:
+    try:
+        model.parse_routes({"version": 1, "routes": [route]}, {})
+        return True
+    except model.RoutesError:
+        return False
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    json.dump(
+        {
+            "constants": {
+                "reserved_headers": sorted(model.FORBIDDEN_AUTH_HEADERS),
+                "http_methods": sorted(model.HTTP_METHODS),
+                "default_ports": sorted(model.DEFAULT_PORTS),
+                "default_credential_ports": sorted(model.DEFAULT_CREDENTIAL_PORTS),
+                "token_env_prefix": model.TOKEN_ENV_PREFIX,
+                "listen_port": model.DEFAULT_LISTEN_PORT,
+            },
+            "documents": {key: load(text) for key, text in request["documents"].items()},
+            "hosts": {host: accepts({"host": host}) for host in request["hosts"]},
+            "paths": {path: accepts({"host": "example.com", "path_allowlist": [path]}) for path in request["paths"]},
+        },
+        sys.stdout,
+        indent=1,
+        sort_keys=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  BottleLayout,
+  BottleSpec,
+  describeBottle,
+  renderPipelockYaml,
+  renderRoutesYaml,
+  validateBottle,
+  Workload,
+} from "../../../components/index";
+
+function spec(name: string, bottle: unknown, tokens: string[] = []): BottleSpec {
+  const result = validateBottle(name, bottle, new Set(tokens));
+  assert.ok(result.ok, JSON.stringify(result));
+  return result.value;
+}
+
+const labels = (stack: string, bottle: string, role: string) => ({
+  "bot-bottle.stack": stack,
+  "bot-bottle.bottle": bottle,
+  "bot-bottle.role": role,
+});
+
+const networks = (stack: string, bottle: string): BottleLayout["networks"] => [
+  { role: "agent-net", name: `${stack}-${bottle}-agent-net`, internal: true, labels: labels(stack, bottle, "agent-net") },
+  { role: "egress-net", name: `${stack}-${bottle}-egress-net`, internal: true, labels: labels(stack, bottle, "egress-net") },
+  { role: "outbound-net", name: `${stack}-${bottle}-outbound-net`, internal: false, labels: labels(stack, bottle, "outbound-net") },
+];
+
+const cas = (stack: string, bottle: string, validityHours: number): BottleLayout["cas"] => [
+  { role: "egress-proxy", algorithm: "RSA", commonName: `bot-bottle egress proxy CA (${stack}/${bottle})`, validityHours },
+  { role: "pipelock", algorithm: "ECDSA", commonName: `bot-bottle pipelock CA (${stack}/${bottle})`, validityHours },
+];
+
+function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io/luckypipewrench/pipelock:2.3.0"): Workload {
+  return {
+    role: "pipelock",
+    name: `${stack}-${s.name}-pipelock`,
+    labels: labels(stack, s.name, "pipelock"),
+    image: { reference: image },
+    user: "65532:65532",
+    command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+    env: [],
+    files: [
+      { path: "/etc/pipelock/pipelock.yaml", content: { text: renderPipelockYaml(s) }, mode: "0444", secret: false },
+      { path: "/etc/pipelock/ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
+      { path: "/etc/pipelock/ca-key.pem", content: { ca: "pipelock", part: "key" }, mode: "0600", owner: 65532, secret: true },
+    ],
+    attachments: [
+      { network: "egress-net", aliases: ["pipelock"] },
+      { network: "outbound-net", aliases: [] },
+    ],
+    health: { command: ["/pipelock", "healthcheck"] },
+    memoryMb,
+    maxProcesses: 256,
+    externalDns: true,
+    after: [],
+  };
+}
+
+function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"]; image?: Workload["image"]; maxBody?: number } = {}): Workload {
+  return {
+    role: "egress-proxy",
+    name: `${stack}-${s.name}-egress-proxy`,
+    labels: labels(stack, s.name, "egress-proxy"),
+    image: extra.image ?? { build: "egress-proxy" },
+    user: "65533:65533",
+    env: [
+      { name: "EGRESS_PROXY_ROUTES", value: "/etc/egress-proxy/routes.yaml" },
+      { name: "EGRESS_PROXY_PORT", value: "9099" },
+      { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: "http://pipelock:8888" },
+      { name: "EGRESS_PROXY_UPSTREAM_CA", value: "/etc/egress-proxy/upstream-ca.pem" },
+      { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(extra.maxBody ?? 33554432) },
+      ...(extra.env ?? []),
+    ],
+    files: [
+      { path: "/etc/egress-proxy/routes.yaml", content: { text: renderRoutesYaml(s) }, mode: "0444", secret: false },
+      { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
+      { path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", content: { ca: "egress-proxy", part: "certAndKey" }, mode: "0600", owner: 65533, secret: true },
+    ],
+    attachments: [
+      { network: "agent-net", aliases: ["egress-proxy"] },
+      { network: "egress-net", aliases: ["egress-proxy"] },
+    ],
+    health: { command: ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"] },
+    memoryMb: 256,
+    maxProcesses: 256,
+    externalDns: false,
+    after: ["pipelock"],
+  };
+}
+
+const CA = "/etc/bot-bottle/egress-proxy-ca.pem";
+const PROXY = "http://egress-proxy:9099";
+const managedAgentEnv: Workload["env"] = [
+  ...["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"].map((name) => ({ name, value: PROXY })),
+  { name: "NO_PROXY", value: "" },
+  { name: "no_proxy", value: "" },
+  ...["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"].map((name) => ({ name, value: CA })),
+];
+
+describe("describeBottle", () => {
+  const gate = spec("gate", { routes: [{ host: "pypi.mirror.example.com" }] });
+  const coder = spec(
+    "coder",
+    {
+      routes: [
+        { host: "api.github.com", auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+        { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
+        { host: "pypi.mirror.example.com", methods: ["GET"] },
+      ],
+      agent: { image: "node:22", command: ["sleep", "infinity"], env: { TERM: "xterm" }, user: "2000:2000", memoryMb: 4096, maxProcesses: 1024 },
+      pipelock: { memoryMb: 512, settings: { tls_interception: { passthrough_domains: ["pypi.mirror.example.com"] } } },
+      caValidityHours: 2160,
+      maxBodyMb: 8,
+    },
+    ["github", "anthropic"],
+  );
+  const quiet = spec("quiet", { routes: [{ host: "api.github.com" }], agent: { image: "node:22" }, selfTest: false, egressProxy: { image: "registry.example.com/egress-proxy@sha256:00" } });
+
+  const cases: [string, BottleSpec, string, BottleLayout][] = [
+    [
+      "a bottle without an agent: the two gates, no self-test",
+      gate,
+      "dev",
+      {
+        stack: "dev",
+        bottle: "gate",
+        cas: cas("dev", "gate", 8760),
+        networks: networks("dev", "gate"),
+        workloads: [pipelock("dev", gate), egressProxy("dev", gate)],
+        proxyUrl: PROXY,
+      },
+    ],
+    [
+      "an agent, two credentials (numbered in token-name order), passthrough, every setting changed",
+      coder,
+      "prod",
+      {
+        stack: "prod",
+        bottle: "coder",
+        cas: cas("prod", "coder", 2160),
+        networks: networks("prod", "coder"),
+        workloads: [
+          pipelock("prod", coder, 512),
+          egressProxy("prod", coder, {
+            maxBody: 8 * 1024 * 1024,
+            env: [
+              { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
+              { name: "EGRESS_PROXY_TOKEN_0", token: "anthropic" },
+              { name: "EGRESS_PROXY_TOKEN_1", token: "github" },
+            ],
+          }),
+          {
+            role: "agent",
+            name: "prod-coder-agent",
+            labels: labels("prod", "coder", "agent"),
+            image: { reference: "node:22" },
+            user: "2000:2000",
+            command: ["sleep", "infinity"],
+            env: [{ name: "TERM", value: "xterm" }, ...managedAgentEnv],
+            files: [{ path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false }],
+            attachments: [{ network: "agent-net", aliases: [] }],
+            memoryMb: 4096,
+            maxProcesses: 1024,
+            externalDns: false,
+            after: ["egress-proxy"],
+          },
+        ],
+        proxyUrl: PROXY,
+        selfTest: { from: "agent", probeImage: "egress-proxy", noExternalDns: ["egress-proxy", "agent"] },
+      },
+    ],
+    [
+      "an agent with defaults, the self-test off, a prebuilt egress proxy",
+      quiet,
+      "dev",
+      {
+        stack: "dev",
+        bottle: "quiet",
+        cas: cas("dev", "quiet", 8760),
+        networks: networks("dev", "quiet"),
+        workloads: [
+          pipelock("dev", quiet),
+          egressProxy("dev", quiet, { image: { reference: "registry.example.com/egress-proxy@sha256:00" } }),
+          {
+            role: "agent",
+            name: "dev-quiet-agent",
+            labels: labels("dev", "quiet", "agent"),
+            image: { reference: "node:22" },
+            user: "1000:1000",
+            env: managedAgentEnv,
+            files: [{ path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false }],
+            attachments: [{ network: "agent-net", aliases: [] }],
+            memoryMb: 2048,
+            maxProcesses: 512,
+            externalDns: false,
+            after: ["egress-proxy"],
+          },
+        ],
+        proxyUrl: PROXY,
+      },
+    ],
+  ];
+  for (const [what, bottle, stack, expected] of cases) {
+    test(what, () => assert.deepEqual(describeBottle(bottle, { stack }), expected));
+  }
+
+  test("every workload starts after workloads listed before it, and every secret file is a CA key", () => {
+    for (const [, bottle, stack] of cases) {
+      const layout = describeBottle(bottle, { stack });
+      layout.workloads.forEach((workload, i) => {
+        const earlier = layout.workloads.slice(0, i).map((w) => w.role);
+        for (const role of workload.after) assert.ok(earlier.includes(role), `${workload.role} after ${role}`);
+        for (const file of workload.files) {
+          const isKey = "ca" in file.content && file.content.part !== "cert";
+          assert.equal(file.secret, isKey, `${workload.role} ${file.path}`);
+          if (isKey) assert.equal(file.mode, "0600");
+        }
+      });
+    }
+  });
+
+  test("only pipelock is on the outbound network, and it is the only workload with external DNS", () => {
+    const layout = describeBottle(coder, { stack: "dev" });
+    const outbound = layout.workloads.filter((w) => w.attachments.some((a) => a.network === "outbound-net"));
+    assert.deepEqual(outbound.map((w) => w.role), ["pipelock"]);
+    assert.deepEqual(layout.workloads.filter((w) => w.externalDns).map((w) => w.role), ["pipelock"]);
+    assert.deepEqual(layout.networks.filter((n) => !n.internal).map((n) => n.role), ["outbound-net"]);
+  });
+});
