@@ -26,7 +26,8 @@ export interface RunOptions {
 export function run(argv: string[], opts: RunOptions = {}): Promise<Run> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const stdin = opts.input === undefined ? "ignore" : "pipe";
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: [stdin, "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -40,7 +41,11 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<Run> {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? "");
+    if (child.stdin) {
+      // A command that exits without reading its input (EPIPE) is judged by its exit code.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
