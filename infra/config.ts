@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigProblem, formatProblems, StackSpec, validateStackConfig } from "../components/index";
-import { CONFIG_KEYS, readStackFile, tokenEntries } from "./stack-file";
+import { ConfigProblem, formatProblems, nearestKey, StackSpec, validateStackConfig } from "../components/index";
+import { CONFIG_KEYS, readStackFile, StackFileError, tokenEntries } from "./stack-file";
 
 // Internal to the SDK (pinned): whether the engine holds a config key as a secret.
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
@@ -35,16 +35,20 @@ export function loadStackConfig(): LoadedStackConfig {
   for (const key of Object.keys(pulumi.runtime.allConfig())) {
     const name = key.startsWith("bot-bottle:") ? key.slice("bot-bottle:".length) : undefined;
     if (name !== undefined && !(CONFIG_KEYS as readonly string[]).includes(name)) {
-      problems.push({ path: key, message: `unknown config key; expected one of ${CONFIG_KEYS.map((k) => `bot-bottle:${k}`).join(", ")}` });
+      const meant = nearestKey(name, CONFIG_KEYS);
+      problems.push({
+        path: key,
+        message: meant
+          ? `unknown config key (did you mean bot-bottle:${meant}?)`
+          : `unknown config key; expected one of ${CONFIG_KEYS.map((k) => `bot-bottle:${k}`).join(", ")}`,
+      });
     }
   }
 
   const tokenValues = read("tokens");
   const tokens = tokenEntries(tokenValues, () => "");
   const stackFile = process.env.BOT_BOTTLE_STACK_FILE ?? path.join(process.cwd(), `Pulumi.${stack}.yaml`);
-  const fileTokens = fs.existsSync(stackFile)
-    ? readStackFile(fs.readFileSync(stackFile, "utf8"), () => "").config.tokens ?? {}
-    : undefined;
+  const fileTokens = fs.existsSync(stackFile) ? tokensOfStackFile(stackFile) : undefined;
   const engineSecret = isConfigSecret("bot-bottle:tokens");
   for (const [name, entry] of Object.entries(tokens)) {
     entry.secret = fileTokens ? fileTokens[name]?.secret ?? engineSecret : engineSecret;
@@ -64,4 +68,14 @@ export function loadStackConfig(): LoadedStackConfig {
     spec: validated.value,
     tokens: Object.fromEntries(Object.entries(tokens).map(([name, entry]) => [name, pulumi.secret(String(entry.value))])),
   };
+}
+
+/** The token entries of a stack file, or a RunError naming the file's line and column. */
+function tokensOfStackFile(file: string): Record<string, { secret: boolean; value: unknown }> {
+  try {
+    return readStackFile(fs.readFileSync(file, "utf8"), () => "").config.tokens ?? {};
+  } catch (err) {
+    if (err instanceof StackFileError) throw new pulumi.RunError(`${path.basename(file)}:${err.message}`);
+    throw err;
+  }
 }

@@ -1,4 +1,4 @@
-import { parse } from "yaml";
+import { parseDocument } from "yaml";
 
 /** The `bot-bottle:` keys of one stack's config, as the program reads them. */
 export interface BotBottleConfig {
@@ -13,13 +13,22 @@ export const CONFIG_KEYS = ["bottles", "docker", "tokens"] as const;
 
 const NAMESPACE = "bot-bottle:";
 
+/** A stack file that is not valid YAML; the message starts with `line:col: `. */
+export class StackFileError extends Error {}
+
 /**
  * Reads the `bot-bottle:` keys from the text of a `Pulumi.<stack>.yaml`. Encrypted values
  * (`{secure: v1:...}`) cannot be decrypted here: each is replaced by `placeholder(path)`, so
  * the offline plan can run the real program with stand-in secrets.
  */
 export function readStackFile(text: string, placeholder: (path: string) => string): { config: BotBottleConfig; unknownKeys: string[] } {
-  const doc = (parse(text) ?? {}) as { config?: Record<string, unknown> };
+  const parsed = parseDocument(text);
+  const error = parsed.errors[0];
+  if (error) {
+    const at = error.linePos?.[0];
+    throw new StackFileError(`${at ? `${at.line}:${at.col}: ` : ""}${error.message.split(" at line ")[0]} (YAML)`);
+  }
+  const doc = (parsed.toJS() ?? {}) as { config?: Record<string, unknown> };
   const raw = doc.config ?? {};
   const config: BotBottleConfig = {};
   const unknownKeys: string[] = [];

@@ -1,39 +1,33 @@
 /**
- * `npm run plan -- --stack <name> [--file Pulumi.<name>.yaml] [--json]`
- * Prints what the program would declare for a stack, offline (see scripts/plan/plan.ts).
+ * `npm run plan -- --stack <name> [--file <stack file>] [--json] [--diff <git ref>]`
+ *
+ * Prints what the program would declare for a stack, offline: no engine, no backend, no
+ * secrets (scripts/plan/plan.ts). With `--diff <ref>`, prints instead how the working tree
+ * changes each agent's reach compared with the same stack at that git ref (widening first),
+ * and exits 3 when anything widens, 0 when it narrows or nothing changed: CI can ask for an
+ * extra review on 3.
  */
 import { parseArgs } from "node:util";
-import { stringify } from "yaml";
-import { Plan, PlanError, planStack } from "./plan/plan";
+import { planAtRef } from "./plan/at-ref";
+import { PlanError, planStack } from "./plan/plan";
+import { formatPlan } from "./plan/print";
+import { reachOfPlan } from "./plan/reach";
+import { countEffects, diffReach, formatReachDiff } from "./plan/reach-diff";
 
-const USAGE = "usage: npm run plan -- --stack <name> [--file <stack file>] [--json]";
-
-function printText(plan: Plan): void {
-  console.log(`Plan for stack "${plan.stack}": ${plan.resources.length} resources\n`);
-  for (const r of plan.resources) {
-    console.log(`+ ${r.type}  ${r.name}${r.parent ? `  (parent: ${r.parent})` : ""}`);
-    const shown = { ...r.inputs };
-    if (Array.isArray(shown.uploads)) {
-      // Uploaded files are printed whole below, or are certificates: show where they go.
-      shown.uploads = (shown.uploads as Record<string, unknown>[]).map(({ content, ...rest }) => ({
-        ...rest,
-        content: typeof content === "string" && content.includes("[secret]") ? "[secret]" : `${String(content).length} bytes`,
-      }));
-    }
-    console.log(stringify(shown, { lineWidth: 0 }).replace(/^/gm, "    "));
-  }
-  for (const [bottle, files] of Object.entries(plan.files)) {
-    for (const [file, content] of Object.entries(files)) {
-      console.log(`--- bottle ${bottle}: ${file}\n${content}`);
-    }
-  }
-}
+const USAGE = "usage: npm run plan -- --stack <name> [--file <stack file>] [--json] [--diff <git ref>]";
+/** The exit code when a change widens what an agent can reach. */
+export const WIDENS_EXIT_CODE = 3;
 
 async function main(): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { stack: { type: "string" }, file: { type: "string" }, json: { type: "boolean", default: false } },
+      options: {
+        stack: { type: "string" },
+        file: { type: "string" },
+        json: { type: "boolean", default: false },
+        diff: { type: "string" },
+      },
     }));
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
@@ -45,10 +39,22 @@ async function main(): Promise<number> {
   }
   try {
     const plan = await planStack(values.stack, values.file);
+    if (values.diff !== undefined) {
+      const before = planAtRef(values.diff, values.stack);
+      const changes = diffReach(before ? reachOfPlan(before) : {}, reachOfPlan(plan));
+      const counts = countEffects(changes);
+      const from = before ? values.diff : `${values.diff} (no such stack there)`;
+      if (values.json) {
+        console.log(JSON.stringify({ stack: values.stack, from: values.diff, to: "working tree", widens: counts.widens > 0, counts, changes }, null, 2));
+      } else {
+        process.stdout.write(formatReachDiff(changes, { stack: values.stack, from, to: "working tree" }));
+      }
+      return counts.widens > 0 ? WIDENS_EXIT_CODE : 0;
+    }
     if (values.json) {
-      console.log(JSON.stringify({ resources: plan.resources, files: plan.files }, null, 2));
+      console.log(JSON.stringify({ resources: plan.resources, files: plan.files, computed: plan.computed }, null, 2));
     } else {
-      printText(plan);
+      process.stdout.write(formatPlan(plan));
     }
     return 0;
   } catch (err) {

@@ -3,3 +3,4 @@ export * from "./schema";
 export * from "./validate";
 export { routeHostProblem } from "./host";
 export { pathPrefixProblem } from "./path";
+export { nearestKey } from "./suggest";

@@ -7,6 +7,7 @@ import {
   stackSchema,
   StackSpec,
 } from "./schema";
+import { keysAt, nearestKey } from "./suggest";
 
 /** One thing wrong with the config: where (`bottles[0].routes[2].host`) and what. */
 export interface ConfigProblem {
@@ -53,7 +54,7 @@ export function validateStackConfig(input: StackConfigInput): Validated<StackSpe
   const parsed = stackSchema.safeParse({ bottles: input.bottles, docker: input.docker }, { reportInput: true });
   const problems = [
     ...tokenProblems(input.tokens ?? {}),
-    ...(parsed.success ? [] : zodProblems(parsed.error)),
+    ...(parsed.success ? [] : zodProblems(parsed.error, stackSchema)),
     ...duplicateBottleProblems(input.bottles),
     ...list(input.bottles).flatMap((bottle, i) => crossFieldProblems(bottle, stackTokens(tokenNames), `bottles[${i}].`)),
   ];
@@ -70,7 +71,10 @@ export function validateStackConfig(input: StackConfigInput): Validated<StackSpe
 export function validateBottle(name: string, input: unknown, tokenNames: ReadonlySet<string>): Validated<BottleSpec> {
   const named = typeof input === "object" && input !== null && !Array.isArray(input) ? { ...input, name } : input;
   const parsed = namedBottleSchema.safeParse(named, { reportInput: true });
-  const problems = [...(parsed.success ? [] : zodProblems(parsed.error)), ...crossFieldProblems(input, componentTokens(tokenNames), "")];
+  const problems = [
+    ...(parsed.success ? [] : zodProblems(parsed.error, namedBottleSchema)),
+    ...crossFieldProblems(input, componentTokens(tokenNames), ""),
+  ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: remember(parsed.data) };
 }
@@ -226,14 +230,20 @@ function tokenProblems(tokens: Readonly<Record<string, TokenEntry>>): ConfigProb
 }
 
 /** Turns zod issues into problems with `a[0].b` paths and messages a user can act on. */
-function zodProblems(error: z.ZodError): ConfigProblem[] {
+function zodProblems(error: z.ZodError, schema: z.ZodType): ConfigProblem[] {
   return error.issues.flatMap((issue) => {
     const path = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({
-        path: formatPath([...issue.path, key]),
-        message: "unknown key (a typo here must not silently change what a bottle allows)",
-      }));
+      const valid = keysAt(schema, issue.path);
+      return issue.keys.map((key) => {
+        const meant = nearestKey(key, valid);
+        return {
+          path: formatPath([...issue.path, key]),
+          message:
+            `unknown key${meant ? ` (did you mean "${meant}"?)` : ""}: a typo here must not silently change what a bottle allows` +
+            (valid.length > 0 && !meant ? `; expected one of ${valid.join(", ")}` : ""),
+        };
+      });
     }
     return [{ path, message: describeIssue(issue) }];
   });

@@ -17,8 +17,8 @@ export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string>
 /**
  * Renders the egress proxy's routes.yaml (contract version 1): the bottle's per-host rate
  * limit and its routes, every method listed explicitly so a reviewer sees what each allows.
- * Holds the names of token variables, never token values, so it is safe to show in a plan
- * or diff.
+ * Holds token names and the names of their variables, never token values, so it is safe to
+ * show in a plan or diff (and a swapped token shows).
  */
 export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPerMinute">): string {
   const { routes } = bottle;
@@ -29,7 +29,8 @@ export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPe
     methods: route.methods,
     ...(route.paths && { path_allowlist: route.paths }),
     ...(route.auth && {
-      auth: { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token)! },
+      // The token's name is for reviewers and logs; its value is in the variable.
+      auth: { header: route.auth.header, prefix: route.auth.prefix, token: route.auth.token, token_env: tokenEnv.get(route.auth.token)! },
     }),
     ...(route.insecureCleartextPorts && { insecure_cleartext_ports: route.insecureCleartextPorts }),
   }));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { agentContainerHardened, agentOnlyInternalNetworks, setsNoNewPrivileges } from "../policies/agent";
 import { bottleGraph, container, find } from "./fixtures";
-import { runResourcePolicy, runStackPolicy } from "./util";
+import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // @pulumi/policy's unknown-string sentinel
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { caKeyStrength, caValidityMax } from "../policies/ca";
 import { bottleGraph, find } from "./fixtures";
-import { TestResource, runResourcePolicy } from "./util";
+import { DeclaredResource, runResourcePolicy } from "../offline/run";
 
-function key(props: Record<string, unknown>): TestResource {
+function key(props: Record<string, unknown>): DeclaredResource {
     return { type: "tls:index/privateKey:PrivateKey", name: "reviewer-egress-proxy-ca-key", props };
 }
 

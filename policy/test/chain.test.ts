@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "../policies/chain";
 import { bottleGraph, container, find } from "./fixtures";
-import { runResourcePolicy, runStackPolicy } from "./util";
+import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 /** Sets (or, with undefined, removes) EGRESS_PROXY_UPSTREAM_PROXY on the egress proxy. */
 function setUpstream(graph: ReturnType<typeof bottleGraph>, value: string | undefined): void {

@@ -11,7 +11,7 @@ import {
     routesYaml,
     setUpload,
 } from "./fixtures";
-import { runStackPolicy } from "./util";
+import { runStackPolicy } from "../offline/run";
 
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // @pulumi/policy's unknown-string sentinel
 

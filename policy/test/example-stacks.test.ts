@@ -3,18 +3,9 @@
  * (Pulumi.<stack>.yaml at the repository root), as the real program declares it, and requires zero
  * mandatory violations.
  *
- * The graph comes from the root project's offline plan (`scripts/plan.ts --stack <s> --json`), which
- * runs the program under Pulumi's mocks and prints each resource's registered inputs with every
- * secret value replaced by "[secret]" and the secret input properties listed in `secretInputs`.
- * The engine would give a policy those values decrypted (see policies/credentials.ts), so before
- * the policies run each "[secret]" is put back as a plaintext stand-in:
- *   - `EGRESS_PROXY_TOKEN_<N>=[secret]...` becomes a fake token unique to that resource and variable,
- *     so the token-confinement scan has real values to look for. (The plan redacts by substring,
- *     so when one dummy token is a prefix of another - `plan-secret-github` and
- *     `plan-secret-github-readonly` - the redacted value keeps a tail: `[secret]-readonly`. The whole
- *     value is still the secret token.)
- *   - any other "[secret]" (the CA private keys) becomes a fake PEM private key, so secret material
- *     anywhere outside the CA key uploads and the tls resources is flagged as a key.
+ * The graph comes from the root project's offline plan (`scripts/plan.ts --stack <s> --json`), each
+ * "[secret]" put back as a plaintext stand-in as offline/plan.ts describes (the engine gives
+ * policies secret values decrypted).
  * Secretness itself, which policies cannot see, is asserted here from `secretInputs`.
  */
 import assert from "node:assert/strict";
@@ -22,22 +13,11 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { policies } from "../policies";
 import { bottleGraph } from "./fixtures";
-import { TestResource, runResourcePolicy, runStackPolicy } from "./util";
+import { asPolicyResources, PlannedResource, runPack } from "../offline/plan";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SECRET = "[secret]";
-
-/** One resource of the plan's JSON output. */
-interface PlannedResource {
-    type: string;
-    name: string;
-    parent?: string;
-    inputs: Record<string, unknown>;
-    secretInputs: string[];
-}
 
 /** The example stacks: every Pulumi.<stack>.yaml at the repository root. */
 function exampleStacks(): string[] {
@@ -56,49 +36,6 @@ function plan(stack: string): PlannedResource[] {
         maxBuffer: 64 * 1024 * 1024,
     });
     return (JSON.parse(out) as { resources: PlannedResource[] }).resources;
-}
-
-/** Replaces every "[secret]" in `value` with the plaintext stand-in described in the header. */
-function restoreSecrets(value: unknown, owner: string, at: string): unknown {
-    if (typeof value === "string") {
-        const token = /^(EGRESS_PROXY_TOKEN_\d+)=\[secret\]/.exec(value);
-        if (token) {
-            return `${token[1]}=plan-token-${owner}-${token[1]}-0123456789`;
-        }
-        return value.split(SECRET).join(`-----BEGIN PRIVATE KEY-----\n(secret of ${owner} at ${at})\n-----END PRIVATE KEY-----\n`);
-    }
-    if (Array.isArray(value)) {
-        return value.map((v, i) => restoreSecrets(v, owner, `${at}[${i}]`));
-    }
-    if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(
-            Object.entries(value).map(([k, v]) => [k, restoreSecrets(v, owner, at === "" ? k : `${at}.${k}`)]),
-        );
-    }
-    return value;
-}
-
-/** The plan as the resources a policy would see. */
-function asPolicyResources(planned: PlannedResource[]): TestResource[] {
-    return planned.map((r) => ({ type: r.type, name: r.name, props: restoreSecrets(r.inputs, r.name, "") as Record<string, any> }));
-}
-
-/** Every violation of every policy over `resources`, with the policy's default enforcement level. */
-async function runPack(resources: TestResource[], stack: string): Promise<{ policy: string; level: string; message: string }[]> {
-    const found: { policy: string; level: string; message: string }[] = [];
-    for (const policy of policies) {
-        const level = policy.enforcementLevel ?? "advisory";
-        if ("validateStack" in policy) {
-            const result = await runStackPolicy(policy as StackValidationPolicy, resources, { stack });
-            found.push(...result.violations.map((message) => ({ policy: policy.name, level, message })));
-        } else {
-            for (const resource of resources) {
-                const result = await runResourcePolicy(policy as ResourceValidationPolicy, resource, { stack });
-                found.push(...result.violations.map((message) => ({ policy: policy.name, level, message })));
-            }
-        }
-    }
-    return found;
 }
 
 describe("all policies over the example stacks", () => {

@@ -5,7 +5,7 @@
  * real component does not set.
  */
 import { stringify } from "yaml";
-import { TestResource } from "./util";
+import { DeclaredResource } from "../offline/run";
 
 /** A token value shaped like a GitHub personal access token (fake). */
 export const GITHUB_TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
@@ -99,12 +99,12 @@ function healthy(command: string[]) {
 }
 
 /** Every resource of one bottle: 3 networks, 2 CA keys + certs, 2 images, 3 containers. */
-export function bottleGraph(options: BottleOptions = {}): TestResource[] {
+export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
     const stack = options.stack ?? "dev";
     const bottle = options.bottle ?? "reviewer";
     const hosts = options.hosts ?? ["api.anthropic.com", "api.github.com"];
     const name = (role: string) => `${stack}-${bottle}-${role}`;
-    const network = (role: string, internal: boolean): TestResource => ({
+    const network = (role: string, internal: boolean): DeclaredResource => ({
         type: "docker:index/network:Network",
         name: `${bottle}-${role}`,
         props: {
@@ -117,7 +117,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
         },
     });
     // Each role's CA: a key and the self-signed CA certificate made from it.
-    const caCert = (role: string, privateKeyPem: string): TestResource => ({
+    const caCert = (role: string, privateKeyPem: string): DeclaredResource => ({
         type: "tls:index/selfSignedCert:SelfSignedCert",
         name: `${bottle}-${role}-ca-cert`,
         props: {
@@ -130,7 +130,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
         },
     });
     // A container's identity: name, pinned image digest (one repeated hex digit), role labels, user.
-    const bottleContainer = (role: string, digit: string, user: string, props: Record<string, unknown>): TestResource => ({
+    const bottleContainer = (role: string, digit: string, user: string, props: Record<string, unknown>): DeclaredResource => ({
         type: "docker:index/container:Container",
         name: `${bottle}-${role}`,
         props: { name: name(role), image: "sha256:" + digit.repeat(64), labels: labels(stack, bottle, role), user, ...props },
@@ -224,7 +224,7 @@ export function bottleGraph(options: BottleOptions = {}): TestResource[] {
 }
 
 /** The resource of `graph` with the given Pulumi name suffix (e.g. "-agent", "-egress-net"). */
-export function find(graph: TestResource[], suffix: string): TestResource {
+export function find(graph: DeclaredResource[], suffix: string): DeclaredResource {
     const found = graph.find((r) => r.name.endsWith(suffix));
     if (found === undefined) {
         throw new Error(`fixture has no resource ending in ${suffix}`);
@@ -233,12 +233,12 @@ export function find(graph: TestResource[], suffix: string): TestResource {
 }
 
 /** The container with the given role in `graph`. */
-export function container(graph: TestResource[], role: "agent" | "egress-proxy" | "pipelock"): TestResource {
+export function container(graph: DeclaredResource[], role: "agent" | "egress-proxy" | "pipelock"): DeclaredResource {
     return find(graph, `-${role}`);
 }
 
 /** Replaces the content of the upload at `file` of `resource`. */
-export function setUpload(resource: TestResource, file: string, content: string): void {
+export function setUpload(resource: DeclaredResource, file: string, content: string): void {
     const upload = resource.props.uploads.find((u: { file: string }) => u.file === file);
     if (upload === undefined) {
         throw new Error(`no upload ${file}`);

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { imagesPinnedByDigest, isPinnedByDigest, productionImagesPinnedByDigest } from "../policies/images";
 import { bottleGraph, find } from "./fixtures";
-import { TestResource, runResourcePolicy } from "./util";
+import { DeclaredResource, runResourcePolicy } from "../offline/run";
 
 const DIGEST = "sha256:" + "0123456789abcdef".repeat(4);
 const PRODUCTION_TAGS = { "bot-bottle:environment": "production" };
 
-function remoteImage(name: string): TestResource {
+function remoteImage(name: string): DeclaredResource {
     return { type: "docker:index/remoteImage:RemoteImage", name: "reviewer-agent-image", props: { name, keepLocally: true } };
 }
 

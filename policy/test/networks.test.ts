@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "../policies/networks";
 import { bottleGraph, container, find } from "./fixtures";
-import { runResourcePolicy, runStackPolicy } from "./util";
+import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 describe("agent-and-egress-networks-internal", () => {
     for (const role of ["agent-net", "egress-net"]) {

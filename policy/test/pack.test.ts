@@ -26,7 +26,7 @@ import {
 } from "@pulumi/pulumi/proto/analyzer_pb";
 import { policies } from "../policies";
 import { GITHUB_TOKEN, bottleGraph, container } from "./fixtures";
-import { TestResource, urnOf } from "./util";
+import { DeclaredResource, urnOf } from "../offline/run";
 
 const PACK_DIR = path.resolve(__dirname, "..");
 /** How the engine marks a secret value on the wire (the "4dabf18193072939515e22adb298388d" signature). */
@@ -59,7 +59,7 @@ function options(): AnalyzerResourceOptions {
     return new AnalyzerResourceOptions().setCustomtimeouts(new AnalyzerResourceOptions.CustomTimeouts());
 }
 
-function analyzeRequest(resource: TestResource): AnalyzeRequest {
+function analyzeRequest(resource: DeclaredResource): AnalyzeRequest {
     return new AnalyzeRequest()
         .setType(resource.type)
         .setName(resource.name)
@@ -87,7 +87,7 @@ describe("the policy pack over the analyzer protocol", () => {
         child?.kill();
     });
 
-    const longCa: TestResource = {
+    const longCa: DeclaredResource = {
         type: "tls:index/selfSignedCert:SelfSignedCert",
         name: "reviewer-pipelock-ca-cert",
         props: { isCaCertificate: true, validityPeriodHours: 8760 },

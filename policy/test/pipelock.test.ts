@@ -3,10 +3,10 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
 import { bottleGraph, container, pipelockConfig, setUpload } from "./fixtures";
-import { TestResource, runResourcePolicy } from "./util";
+import { DeclaredResource, runResourcePolicy } from "../offline/run";
 
 /** The fixture's pipelock container with its pipelock.yaml changed by `change`. */
-function pipelockWith(change: (config: Record<string, any>) => void): TestResource {
+function pipelockWith(change: (config: Record<string, any>) => void): DeclaredResource {
     const pipelock = container(bottleGraph(), "pipelock");
     const config: Record<string, any> = pipelockConfig("reviewer", ["api.github.com"]);
     change(config);

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } from "../policies/routes";
 import { bottleGraph, container, pipelockConfig, routesYaml, setUpload } from "./fixtures";
-import { runResourcePolicy, runStackPolicy } from "./util";
+import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // @pulumi/policy's unknown-string sentinel
 

@@ -7,26 +7,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { readStackFile } from "../../infra/stack-file";
+import { readStackFile, StackFileError } from "../../infra/stack-file";
 import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
+import type { PlannedResource } from "./planned-resource";
 import { mapSecretInputs } from "./secret-inputs";
 
-/** A resource the program declared, with its inputs as the engine would receive them. */
-export interface PlannedResource {
-  type: string;
-  name: string;
-  /** The parent resource's name; absent for resources directly under the stack. */
-  parent?: string;
-  inputs: Record<string, unknown>;
-  /** Input paths the program marked secret (e.g. `envs`, `uploads[2].content`). */
-  secretInputs: string[];
-}
+export type { PlannedResource } from "./planned-resource";
 
 export interface Plan {
   stack: string;
   resources: PlannedResource[];
   /** Per bottle, the rendered files as uploaded to its containers. */
   files: Record<string, Record<string, string>>;
+  /**
+   * Stand-ins for what providers compute at `up` (image ids, certificates), each with what it
+   * stands for: they look real in the inputs, and are not.
+   */
+  computed: Record<string, string>;
 }
 
 export const SECRET = "[secret]";
@@ -50,7 +47,7 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
     secrets.add(value);
     return value;
   };
-  const { config, unknownKeys } = readStackFile(fs.readFileSync(stackFile, "utf8"), placeholder);
+  const { config, unknownKeys } = readStack(stackFile, placeholder);
   const engineConfig: Record<string, string> = {};
   if (config.bottles !== undefined) engineConfig["bot-bottle:bottles"] = JSON.stringify(config.bottles);
   if (config.docker !== undefined) engineConfig["bot-bottle:docker"] = JSON.stringify(config.docker);
@@ -85,7 +82,22 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
     const secretInputs: string[] = [];
     return { type, name, ...(parent && { parent }), inputs: redact(inputs, secretInputs, secrets), secretInputs };
   });
-  return { stack, resources, files: renderedFiles(resources) };
+  return { stack, resources, files: renderedFiles(resources), computed: computedStandIns(registered) };
+}
+
+/** A path as a user would type it: relative when under the working directory. */
+function displayPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith("..") ? relative : path.resolve(file);
+}
+
+function readStack(file: string, placeholder: (path: string) => string): ReturnType<typeof readStackFile> {
+  try {
+    return readStackFile(fs.readFileSync(file, "utf8"), placeholder);
+  } catch (err) {
+    if (err instanceof StackFileError) throw new PlanError(`${displayPath(file)}:${err.message}`);
+    throw err;
+  }
 }
 
 /**
@@ -103,6 +115,16 @@ function redact(inputs: Record<string, unknown>, secretPaths: string[], secrets:
     },
     (text) => known.reduce((out, secret) => out.split(secret).join(SECRET), text),
   ) as Record<string, unknown>;
+}
+
+function computedStandIns(registered: readonly MockedResource[]): Record<string, string> {
+  const computed: Record<string, string> = {};
+  for (const r of registered) {
+    if (r.type === "tls:index/selfSignedCert:SelfSignedCert") computed[MOCK_OUTPUTS.certPem(r.name)] = `certificate made at up by ${r.name}`;
+    if (r.type === "docker:index/image:Image") computed[MOCK_OUTPUTS.imageId(r.name)] = `id of the image ${r.name} builds at up`;
+    if (r.type === "docker:index/remoteImage:RemoteImage") computed[MOCK_OUTPUTS.imageId(String(r.inputs.name))] = `id of ${String(r.inputs.name)}, resolved at up`;
+  }
+  return computed;
 }
 
 function renderedFiles(resources: PlannedResource[]): Record<string, Record<string, string>> {

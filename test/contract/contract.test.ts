@@ -56,7 +56,7 @@ function expectedRoutes(spec: BottleSpec): unknown[] {
     ports: [...route.ports].sort((a, b) => a - b),
     methods: [...route.methods].sort(),
     paths: route.paths ?? null,
-    auth: route.auth ? { header: route.auth.header, prefix: route.auth.prefix, token_env: tokenEnv.get(route.auth.token) } : null,
+    auth: route.auth ? { header: route.auth.header, prefix: route.auth.prefix, token: route.auth.token, token_env: tokenEnv.get(route.auth.token) } : null,
     insecure_cleartext_ports: [...(route.insecureCleartextPorts ?? [])].sort((a, b) => a - b),
   }));
 }

@@ -23,7 +23,12 @@ def route_json(route: model.Route) -> dict[str, object]:
     auth = None
     if route.auth is not None:
         assert route.auth.value.endswith(TOKEN)
-        auth = {"header": route.auth.header, "prefix": route.auth.value[: -len(TOKEN)], "token_env": route.auth.token_env}
+        auth = {
+            "header": route.auth.header,
+            "prefix": route.auth.value[: -len(TOKEN)],
+            "token": route.auth.token,
+            "token_env": route.auth.token_env,
+        }
     return {
         "host": route.host,
         "ports": sorted(route.ports),

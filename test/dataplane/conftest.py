@@ -436,7 +436,7 @@ def standard_routes(up: Mapping[str, Upstream]) -> dict[str, Any]:
                 "ports": [up["plain"].port, up["tls"].port, up["h2"].port],
                 "methods": ["GET", "POST"],
                 "path_allowlist": ["/user", "/repos/acme/"],
-                "auth": {"header": "Authorization", "prefix": "Bearer ", "token_env": "EGRESS_PROXY_TOKEN_0"},
+                "auth": {"header": "Authorization", "prefix": "Bearer ", "token": "github", "token_env": "EGRESS_PROXY_TOKEN_0"},
                 # The plain-HTTP upstream receives the credential in cleartext, on purpose.
                 "insecure_cleartext_ports": [up["plain"].port],
             },

@@ -609,23 +609,23 @@ def test_decision_log_lines(gate: Proxy, upstreams: dict[str, Upstream]) -> None
     allow = decision_for(gate, path=f"/user/{m}", method="GET")
     deny = decision_for(gate, path=f"/user/{m}", method="DELETE")
     assert allow == {
-        "decision": "allow", "by": "egress-proxy", "reason": "allowed", "route": 0,
+        "decision": "allow", "by": "egress-proxy", "reason": "allowed", "route": 0, "token": "github",
         "host": "localhost", "port": up.port, "method": "GET", "path": f"/user/{m}",
     }  # fmt: skip
     assert deny == {
-        "decision": "deny", "by": "egress-proxy", "reason": "method not allowed", "route": None,
+        "decision": "deny", "by": "egress-proxy", "reason": "method not allowed", "route": None, "token": None,
         "host": "localhost", "port": up.port, "method": "DELETE", "path": f"/user/{m}",
     }  # fmt: skip
     for line in gate.stdout().splitlines():
         if line.startswith("{"):
-            assert set(__import__("json").loads(line)) == {"decision", "by", "reason", "route", "host", "port", "method", "path"}
+            assert set(__import__("json").loads(line)) == {"decision", "by", "reason", "route", "token", "host", "port", "method", "path"}
 
 
 def test_connect_decisions_are_logged(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     name = f"x{marker()}.example"
     connect(gate.port, f"{name}:443")
     assert decision_for(gate, host=name) == {
-        "decision": "deny", "by": "egress-proxy", "reason": "host not in allowlist", "route": None,
+        "decision": "deny", "by": "egress-proxy", "reason": "host not in allowlist", "route": None, "token": None,
         "host": name, "port": 443, "method": "CONNECT", "path": None,
     }  # fmt: skip
 

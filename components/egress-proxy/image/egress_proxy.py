@@ -427,6 +427,7 @@ class EgressProxy:
                 "by": decision.by,
                 "reason": decision.reason,
                 "route": decision.route.index if decision.route is not None else None,
+                "token": decision.route.auth.token if decision.route is not None and decision.route.auth is not None else None,
                 "host": host,
                 "port": port,
                 "method": method,

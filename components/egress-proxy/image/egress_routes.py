@@ -54,7 +54,9 @@ LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "insecure_cleartext_ports"})
-AUTH_KEYS = frozenset({"header", "prefix", "token_env"})
+AUTH_KEYS = frozenset({"header", "prefix", "token", "token_env"})
+# A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
+TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
 # Buckets kept before idle (full) ones are dropped: wildcard routes let an agent name many hosts.
 RATE_LIMIT_MAX_HOSTS = 4096
@@ -87,6 +89,8 @@ class Auth:
     token_env: str
     # repr=False: the credential must never end up in a log line or traceback.
     value: str = field(repr=False)
+    # The token's name in stack config ("" when routes.yaml does not give it).
+    token: str = ""
 
 
 @dataclass(frozen=True)
@@ -526,6 +530,9 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
     prefix = raw.get("prefix", "")
     if not isinstance(prefix, str) or not _header_safe(prefix):
         raise RoutesError(f"{where}.prefix: must be a string without control characters")
+    token_name = raw.get("token", "")
+    if not isinstance(token_name, str) or not all(c in TOKEN_NAME_CHARS for c in token_name):
+        raise RoutesError(f"{where}.token: must be a token name (letters, digits, '_' and '-'), got {token_name!r}")
     token_env = raw.get("token_env")
     if (
         not isinstance(token_env, str)
@@ -546,7 +553,7 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
         raise RoutesError(
             f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character"
         )
-    return Auth(header, token_env, prefix + token)
+    return Auth(header, token_env, prefix + token, token_name)
 
 
 def _header_safe(value: str) -> bool:

@@ -30,8 +30,8 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<Run> {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: [stdin, "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${argv.slice(0, 4).join(" ")} ...: no exit within ${timeoutMs} ms`));

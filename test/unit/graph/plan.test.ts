@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 
@@ -77,9 +77,10 @@ describe("npm run plan", () => {
   test("the text plan lists resources with their parents and the rendered files", async () => {
     const { code, stdout } = await plan("--stack", "dev");
     assert.equal(code, 0);
-    assert.match(stdout, /Plan for stack "dev": \d+ resources/);
-    assert.match(stdout, /\+ docker:index\/container:Container {2}coder-agent {2}\(parent: coder\)/);
-    assert.match(stdout, /--- bottle coder: routes\.yaml\nversion: 1/);
+    assert.match(stdout, /^Plan of stack "dev": 1 bottle, \d+ resources\n/);
+    assert.match(stdout, /\n== bottle coder\n/);
+    assert.match(stdout, /\n  \+ docker:index\/container:Container {2}coder-agent\n/);
+    assert.match(stdout, /\n--- routes\.yaml\nversion: 1/);
     assert.doesNotMatch(stdout, /plan-secret-|PRIVATE KEY/);
   });
 
@@ -109,6 +110,111 @@ describe("npm run plan", () => {
     assert.ok(forward.includes(`docker:index/image:Image::egress-proxy-image-deploy-west-example-com-${hash("ssh://deploy@west.example.com")}`));
   });
 
+  describe("--diff <git ref>: how the working tree changes each agent's reach", () => {
+    // A copy of the repository's files in a git repository of its own, so the test can commit
+    // a "before" and edit an "after" without touching the real one.
+    let copy: string;
+    const dev = () => path.join(copy, "Pulumi.dev.yaml");
+    const diff = async (...extra: string[]) => {
+      try {
+        const { stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "HEAD", ...extra], { cwd: copy });
+        return { code: 0, stdout };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout + e.stderr };
+      }
+    };
+    before(async () => {
+      copy = fs.mkdtempSync(path.join(os.tmpdir(), "plan-diff-"));
+      const { stdout } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT });
+      for (const file of stdout.split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)))) {
+        fs.mkdirSync(path.dirname(path.join(copy, file)), { recursive: true });
+        fs.copyFileSync(path.join(ROOT, file), path.join(copy, file));
+      }
+      fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
+      fs.symlinkSync(path.join(ROOT, "policy", "node_modules"), path.join(copy, "policy", "node_modules"), "dir");
+      const git = (...args: string[]) => run("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: copy });
+      await git("init", "-q");
+      fs.appendFileSync(path.join(copy, ".git", "info", "exclude"), "node_modules\npolicy/node_modules\n");
+      await git("add", "-A");
+      await git("commit", "-qm", "before");
+    });
+    after(() => fs.rmSync(copy, { recursive: true, force: true }));
+
+    test("nothing changed: says so and exits 0", async () => {
+      const { code, stdout } = await diff();
+      assert.equal(code, 0, stdout);
+      assert.match(stdout, /^Stack "dev", HEAD -> working tree: leaves the agents' reach as it was \(0 widening, 0 narrowing, 0 other changes\)\n$/);
+    });
+
+    test("a new route and a swapped token widen: listed first, exit 3; --json says the same", async () => {
+      const text = fs.readFileSync(dev(), "utf8");
+      fs.writeFileSync(
+        dev(),
+        text
+          .replace("auth: { header: Authorization, prefix: \"Bearer \", token: github }", "auth: { header: Authorization, prefix: \"Bearer \", token: github-write }")
+          .replace("    github:\n", "    github-write:\n")
+          .replace("        - host: pypi.mirror.example.com\n          ports: [443]\n          methods: [GET, HEAD]", "        - host: pypi.mirror.example.com\n          ports: [443]\n          methods: [GET]\n        - host: api.example.com\n          methods: [POST]"),
+      );
+      const { code, stdout } = await diff();
+      assert.equal(code, 3, stdout);
+      assert.equal(
+        stdout,
+        [
+          'Stack "dev", HEAD -> working tree: WIDENS the agents\' reach (2 widening, 1 narrowing, 0 other changes)',
+          "",
+          "bottle coder",
+          "  + WIDENS   route api.github.com: injects token github-write instead of github (in Authorization): check what it grants",
+          "  + WIDENS   route api.example.com: new route: ports 80, 443; POST; any path; no credential",
+          "  - narrows  route pypi.mirror.example.com: methods - HEAD",
+          "",
+        ].join("\n"),
+      );
+      const json = await diff("--json");
+      assert.equal(json.code, 3);
+      assert.deepEqual(JSON.parse(json.stdout).counts, { widens: 2, narrows: 1, changes: 0 });
+      fs.writeFileSync(dev(), text);
+    });
+
+    test("narrowing only exits 0", async () => {
+      const text = fs.readFileSync(dev(), "utf8");
+      fs.writeFileSync(dev(), text.replace("paths: [\"/repos/acme/\", \"/user\", \"/rate_limit\"]", "paths: [\"/repos/acme/\"]"));
+      const { code, stdout } = await diff();
+      assert.equal(code, 0, stdout);
+      assert.match(stdout, /narrows the agents' reach \(0 widening, 1 narrowing, 0 other changes\)\n\nbottle coder\n  - narrows  route api.github.com: paths - \/rate_limit, \/user\n$/);
+      fs.writeFileSync(dev(), text);
+    });
+
+    test("npm run review: one comment for every stack, the widening one called out; exit 3", async () => {
+      const text = fs.readFileSync(dev(), "utf8");
+      fs.writeFileSync(dev(), text.replace("          methods: [GET, HEAD]\n      agent:", "          methods: [GET, HEAD, POST]\n      agent:"));
+      const out = fs.mkdtempSync(path.join(os.tmpdir(), "review-"));
+      const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], { cwd: copy }).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      );
+      fs.writeFileSync(dev(), text);
+      assert.equal(result.code, 3, result.stdout);
+      assert.equal(fs.readFileSync(path.join(out, "widens"), "utf8"), "true\n");
+      const comment = fs.readFileSync(path.join(out, "comment.md"), "utf8");
+      assert.match(comment, /^<!-- bot-bottle-review -->\n## bot-bottle review against `HEAD`\n\n\*\*Widens\*\* what agents can reach in dev: review each widening line below\./);
+      assert.match(comment, /\| dev \| \*\*widens\*\* \| 0 mandatory, 3 advisory violations \|/);
+      assert.match(comment, /\| prod \| HEAD -> working tree: leaves the agents' reach as it was/);
+      assert.match(comment, /\+ WIDENS   route pypi\.mirror\.example\.com: methods \+ POST/);
+      assert.match(comment, /<details><summary>Plan<\/summary>/);
+      assert.doesNotMatch(comment, /plan-secret-|PRIVATE KEY/);
+    });
+
+    test("a ref that is not a commit is an error that says how to get it", async () => {
+      const { code, stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "origin/nope"], { cwd: copy }).then(
+        () => ({ code: 0, stdout: "" }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stdout: e.stderr }),
+      );
+      assert.equal(code, 1);
+      assert.match(stdout, /error: "origin\/nope" is not a commit here \(fetch it first/);
+    });
+  });
+
   test("a bad config prints every problem with its path and exits 1, without a stack trace", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-"));
     const file = path.join(dir, "Pulumi.broken.yaml");
@@ -135,6 +241,28 @@ describe("npm run plan", () => {
     assert.match(stderr, /tokens\.github: is stored in plain text/);
     assert.doesNotMatch(stderr, /ghp_plaintextTokenValue/);
     assert.doesNotMatch(stderr, /\n\s+at /, "no stack trace");
+  });
+
+  /** A stack file with `text` in a directory of its own. */
+  const stackFile = (stack: string, text: string) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "plan-")), `Pulumi.${stack}.yaml`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  test("a stack file that is not valid YAML: file, line and column, and no stack trace", async () => {
+    const file = stackFile("broken", "config:\n  bot-bottle:bottles:\n    - name: coder\n      routes: [ {host: a.example.com}\n  foo: bar\n");
+    const { code, stderr } = await plan("--stack", "broken", "--file", file);
+    assert.equal(code, 1);
+    assert.equal(stderr, `error: ${file}:5:3: Flow sequence in block collection must be sufficiently indented and end with a ] (YAML)\n`);
+  });
+
+  test("a misspelt config key: the nearest valid one is suggested", async () => {
+    const file = stackFile("typo", "config:\n  bot-bottle:botles: []\n  bot-bottle:bottles:\n    - name: coder\n      routes: [{ host: a.example.com, method: [GET] }]\n");
+    const { code, stderr } = await plan("--stack", "typo", "--file", file);
+    assert.equal(code, 1);
+    assert.match(stderr, /bot-bottle:botles: unknown config key \(did you mean bot-bottle:bottles\?\)/);
+    assert.match(stderr, /bottles\[0\]\.routes\[0\]\.method: unknown key \(did you mean "methods"\?\)/);
   });
 
   test("an unknown stack names the stacks there are", async () => {

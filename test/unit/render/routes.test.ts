@@ -37,6 +37,7 @@ routes:
     auth:
       header: Authorization
       prefix: "Bearer "
+      token: github
       token_env: EGRESS_PROXY_TOKEN_1
   - host: api.anthropic.com
     ports:
@@ -46,6 +47,7 @@ routes:
     auth:
       header: x-api-key
       prefix: ""
+      token: anthropic
       token_env: EGRESS_PROXY_TOKEN_0
   - host: "*.mirror.example.com"
     ports:
@@ -77,7 +79,7 @@ routes:
           host: "legacy.example.com",
           ports: [80],
           methods: ["GET"],
-          auth: { header: "X-Key", prefix: "", token_env: "EGRESS_PROXY_TOKEN_0" },
+          auth: { header: "X-Key", prefix: "", token: "legacy", token_env: "EGRESS_PROXY_TOKEN_0" },
           insecure_cleartext_ports: [80],
         },
       ],

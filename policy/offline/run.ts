@@ -12,8 +12,8 @@ import {
     unknownCheckingProxy,
 } from "@pulumi/policy";
 
-/** A resource as a test declares it: provider type token, Pulumi name and props. */
-export interface TestResource {
+/** A resource as a program declares it: provider type token, Pulumi name and props (inputs). */
+export interface DeclaredResource {
     type: string;
     name: string;
     props: Record<string, any>;
@@ -37,7 +37,7 @@ export interface RunResult {
 class NotApplicable extends Error {}
 
 /** A URN the engine would give the resource (parented by the bottle component). */
-export function urnOf(resource: TestResource, stack = "dev"): string {
+export function urnOf(resource: DeclaredResource, stack = "dev"): string {
     return `urn:pulumi:${stack}::bot-bottle::bot-bottle:index:BottleStack$${resource.type}::${resource.name}`;
 }
 
@@ -60,7 +60,7 @@ function common(options: RunOptions) {
 }
 
 /** Validation args for one resource, as the analyzer builds them. */
-export function resourceArgs(resource: TestResource, options: RunOptions = {}): ResourceValidationArgs {
+export function resourceArgs(resource: DeclaredResource, options: RunOptions = {}): ResourceValidationArgs {
     const props = unknownCheckingProxy(structuredClone(resource.props));
     return {
         type: resource.type,
@@ -77,7 +77,7 @@ export function resourceArgs(resource: TestResource, options: RunOptions = {}): 
 /** Runs a resource policy's validations over one resource. */
 export async function runResourcePolicy(
     policy: ResourceValidationPolicy,
-    resource: TestResource,
+    resource: DeclaredResource,
     options: RunOptions = {},
 ): Promise<RunResult> {
     const violations: string[] = [];
@@ -96,7 +96,7 @@ export async function runResourcePolicy(
 }
 
 /** Stack validation args over a list of resources, as the analyzer builds them. */
-export function stackArgs(resources: readonly TestResource[], options: RunOptions = {}): StackValidationArgs {
+export function stackArgs(resources: readonly DeclaredResource[], options: RunOptions = {}): StackValidationArgs {
     const policyResources: PolicyResource[] = resources.map((r) => ({
         type: r.type,
         props: unknownCheckingProxy(structuredClone(r.props)),
@@ -114,7 +114,7 @@ export function stackArgs(resources: readonly TestResource[], options: RunOption
 /** Runs a stack policy over a list of resources. */
 export async function runStackPolicy(
     policy: StackValidationPolicy,
-    resources: readonly TestResource[],
+    resources: readonly DeclaredResource[],
     options: RunOptions = {},
 ): Promise<RunResult> {
     const violations: string[] = [];

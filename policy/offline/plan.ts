@@ -1,0 +1,73 @@
+/**
+ * The policy pack over an offline plan (the root project's `npm run plan -- --json`): the
+ * resources the program declares, with each "[secret]" put back as a plaintext stand-in, since
+ * the engine gives policies secret values decrypted:
+ *   - `EGRESS_PROXY_TOKEN_<N>=[secret]...` becomes a fake token unique to that resource and
+ *     variable, so the token-confinement scan has real values to look for (the plan redacts by
+ *     substring, so a redacted value can keep a tail, `[secret]-readonly`: still the token);
+ *   - any other "[secret]" (the CA private keys) becomes a fake PEM private key, so secret
+ *     material anywhere outside the CA key uploads and the tls resources is flagged as a key.
+ */
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type { PlannedResource } from "../../scripts/plan/planned-resource";
+import { policies } from "../policies";
+import { DeclaredResource, runResourcePolicy, runStackPolicy } from "./run";
+
+const SECRET = "[secret]";
+
+export type { PlannedResource };
+
+export interface Violation {
+    policy: string;
+    level: string;
+    /** The resource, for resource policies. */
+    resource?: string;
+    message: string;
+}
+
+/** Replaces every "[secret]" in `value` with the plaintext stand-in described above. */
+function restoreSecrets(value: unknown, owner: string, at: string): unknown {
+    if (typeof value === "string") {
+        const token = /^(EGRESS_PROXY_TOKEN_\d+)=\[secret\]/.exec(value);
+        if (token) {
+            return `${token[1]}=plan-token-${owner}-${token[1]}-0123456789`;
+        }
+        return value.split(SECRET).join(`-----BEGIN PRIVATE KEY-----\n(secret of ${owner} at ${at})\n-----END PRIVATE KEY-----\n`);
+    }
+    if (Array.isArray(value)) {
+        return value.map((v, i) => restoreSecrets(v, owner, `${at}[${i}]`));
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(
+            Object.entries(value).map(([k, v]) => [k, restoreSecrets(v, owner, at === "" ? k : `${at}.${k}`)]),
+        );
+    }
+    return value;
+}
+
+/** The plan as the resources a policy would see. */
+export function asPolicyResources(planned: readonly PlannedResource[]): DeclaredResource[] {
+    return planned.map((r) => ({ type: r.type, name: r.name, props: restoreSecrets(r.inputs, r.name, "") as Record<string, any> }));
+}
+
+/** Every violation of every policy over `resources`, with the policy's default enforcement level. */
+export async function runPack(
+    resources: readonly DeclaredResource[],
+    stack: string,
+    stackTags: Record<string, string> = {},
+): Promise<Violation[]> {
+    const found: Violation[] = [];
+    for (const policy of policies) {
+        const level = policy.enforcementLevel ?? "advisory";
+        if ("validateStack" in policy) {
+            const result = await runStackPolicy(policy as StackValidationPolicy, resources, { stack, stackTags });
+            found.push(...result.violations.map((message) => ({ policy: policy.name, level, message })));
+        } else {
+            for (const resource of resources) {
+                const result = await runResourcePolicy(policy as ResourceValidationPolicy, resource, { stack, stackTags });
+                found.push(...result.violations.map((message) => ({ policy: policy.name, level, resource: resource.name, message })));
+            }
+        }
+    }
+    return found;
+}

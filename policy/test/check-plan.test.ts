@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, it } from "node:test";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+function checkPlan(plan: unknown, stack: string): { code: number; out: string } {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "check-plan-")), "plan.json");
+    fs.writeFileSync(file, JSON.stringify(plan));
+    const r = spawnSync(process.execPath, ["--import", "tsx", "offline/check-plan.ts", "--stack", stack, "--plan", file], {
+        cwd: path.join(ROOT, "policy"),
+        encoding: "utf8",
+    });
+    return { code: r.status ?? 1, out: r.stdout + r.stderr };
+}
+
+describe("check-plan: the pack over an offline plan, for pull requests without secrets", () => {
+    const plan = JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "prod", "--json"], { cwd: ROOT, encoding: "utf8" }),
+    ) as { resources: { type: string; name: string; inputs: Record<string, any> }[] };
+
+    it("passes a clean stack (exit 0) and says so", () => {
+        const { code, out } = checkPlan(plan, "prod");
+        assert.equal(code, 0, out);
+        assert.equal(out, 'Policy pack over the plan of "prod": 0 mandatory, 0 advisory violations\n');
+    });
+
+    it("fails (exit 1) on a mandatory violation and names the policy and what is wrong, mandatory first", () => {
+        const broken = structuredClone(plan);
+        const agent = broken.resources.find((r) => r.name === "reviewer-agent")!;
+        agent.inputs.networksAdvanced.push({ name: "prod-reviewer-outbound-net" });
+        const { code, out } = checkPlan(broken, "prod");
+        assert.equal(code, 1, out);
+        assert.match(out, /^Policy pack over the plan of "prod": [1-9]\d* mandatory/);
+        assert.match(out, /\n {2}\[mandatory\] agent-only-internal-networks: Agent container 'prod-reviewer-agent' joins network 'prod-reviewer-outbound-net'/);
+    });
+});

@@ -1,0 +1,214 @@
+/**
+ * How a change moves each agent's reach: every difference between two stack reaches, marked
+ * as widening (the agent can do something it could not), narrowing, or another change worth a
+ * reviewer's eye (images, limits). A different token on a route counts as widening: nothing
+ * here can tell what the new one grants.
+ */
+import type { BottleReach, PipelockReach, RouteReach, StackReach } from "./reach";
+
+export type Effect = "widens" | "narrows" | "changes";
+
+export interface ReachChange {
+  bottle: string;
+  effect: Effect;
+  /** What changed: `route api.github.com`, `pipelock`, `images`, `bottle`... */
+  subject: string;
+  detail: string;
+}
+
+const EFFECT_ORDER: Record<Effect, number> = { widens: 0, narrows: 1, changes: 2 };
+
+/** Every change from `before` to `after`, bottles in name order, widening first in each. */
+export function diffReach(before: StackReach, after: StackReach): ReachChange[] {
+  const bottles = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return bottles.flatMap((bottle) => {
+    const changes = diffBottle(before[bottle], after[bottle]).map((c) => ({ bottle, ...c }));
+    return changes.sort((a, b) => EFFECT_ORDER[a.effect] - EFFECT_ORDER[b.effect]);
+  });
+}
+
+type Change = Omit<ReachChange, "bottle">;
+
+function diffBottle(before: BottleReach | undefined, after: BottleReach | undefined): Change[] {
+  if (!before && after) {
+    return [
+      { effect: "widens", subject: "bottle", detail: "new bottle" },
+      ...after.routes.map((r) => ({ effect: "widens" as const, subject: `route ${r.host}`, detail: `new route: ${describeRoute(r)}` })),
+    ];
+  }
+  if (before && !after) return [{ effect: "narrows", subject: "bottle", detail: "removed (its agent and gates are destroyed)" }];
+  if (!before || !after) return [];
+  return [
+    ...diffRoutes(before.routes, after.routes),
+    ...diffNumber("rate limit", "requests a minute per host", before.requestsPerMinute, after.requestsPerMinute),
+    ...diffNumber("body limit", "bytes", before.maxBodyBytes, after.maxBodyBytes),
+    ...diffPipelock(before.pipelock, after.pipelock),
+    ...diffRecord("images", before.images, after.images),
+    ...diffRecord("memory (MiB)", before.memoryMb, after.memoryMb),
+    ...diffRecord("process limit", before.maxProcesses, after.maxProcesses),
+    ...(before.selfTest !== after.selfTest
+      ? [{ effect: "changes" as const, subject: "self-test", detail: after.selfTest ? "turned on" : "turned off: nothing checks the deployed bottle" }]
+      : []),
+    ...diffAgent(before.agent, after.agent),
+  ];
+}
+
+/** `443; GET, POST; paths /a/; token github in Authorization`. */
+export function describeRoute(route: RouteReach): string {
+  const parts = [
+    `port${route.ports.length > 1 ? "s" : ""} ${route.ports.join(", ")}`,
+    route.methods.join(", "),
+    route.paths ? `paths ${route.paths.join(", ")}` : "any path",
+    route.credential ? `token ${tokenName(route.credential)} in ${route.credential.header}` : "no credential",
+  ];
+  if (route.cleartextPorts.length > 0) parts.push(`credential in plain HTTP on ${route.cleartextPorts.join(", ")}`);
+  return parts.join("; ");
+}
+
+function diffRoutes(before: RouteReach[], after: RouteReach[]): Change[] {
+  const old = new Map(before.map((r) => [r.host, r]));
+  const now = new Map(after.map((r) => [r.host, r]));
+  const changes: Change[] = [];
+  for (const [host, route] of now) {
+    const subject = `route ${host}`;
+    const was = old.get(host);
+    if (!was) {
+      changes.push({ effect: "widens", subject, detail: `new route: ${describeRoute(route)}` });
+      continue;
+    }
+    changes.push(
+      ...setChanges(subject, "ports", was.ports.map(String), route.ports.map(String)),
+      ...setChanges(subject, "methods", was.methods, route.methods),
+      ...diffPaths(subject, was.paths, route.paths),
+      ...diffCredential(subject, was.credential, route.credential),
+      ...setChanges(subject, "plain-HTTP credential ports", was.cleartextPorts.map(String), route.cleartextPorts.map(String)),
+    );
+  }
+  for (const [host, route] of old) {
+    if (!now.has(host)) changes.push({ effect: "narrows", subject: `route ${host}`, detail: `removed (was: ${describeRoute(route)})` });
+  }
+  return changes;
+}
+
+/** Additions widen, removals narrow. */
+function setChanges(subject: string, what: string, before: readonly string[], after: readonly string[], widen = true): Change[] {
+  const added = after.filter((v) => !before.includes(v));
+  const removed = before.filter((v) => !after.includes(v));
+  const [onAdd, onRemove]: Effect[] = widen ? ["widens", "narrows"] : ["narrows", "widens"];
+  return [
+    ...(added.length ? [{ effect: onAdd, subject, detail: `${what} + ${added.join(", ")}` }] : []),
+    ...(removed.length ? [{ effect: onRemove, subject, detail: `${what} - ${removed.join(", ")}` }] : []),
+  ];
+}
+
+/** Whether `prefix` matches `path` on segment boundaries (as the egress proxy matches). */
+export function prefixCovers(prefix: string, path: string): boolean {
+  return prefix.endsWith("/") ? path.startsWith(prefix) : path === prefix || path.startsWith(`${prefix}/`);
+}
+
+function diffPaths(subject: string, before: string[] | undefined, after: string[] | undefined): Change[] {
+  if (!before && !after) return [];
+  if (!before) return [{ effect: "narrows", subject, detail: `paths: only ${after!.join(", ")} (was any path)` }];
+  if (!after) return [{ effect: "widens", subject, detail: `paths: any path (was ${before.join(", ")})` }];
+  const uncovered = (paths: string[], by: string[]) => paths.filter((p) => !by.some((q) => prefixCovers(q, p)));
+  const wider = uncovered(after, before);
+  const lost = uncovered(before, after);
+  return [
+    ...(wider.length ? [{ effect: "widens" as const, subject, detail: `paths + ${wider.join(", ")}` }] : []),
+    ...(lost.length ? [{ effect: "narrows" as const, subject, detail: `paths - ${lost.join(", ")}` }] : []),
+  ];
+}
+
+const tokenName = (credential: NonNullable<RouteReach["credential"]>) => credential.token ?? `(unnamed, ${credential.variable})`;
+
+function diffCredential(subject: string, before: RouteReach["credential"], after: RouteReach["credential"]): Change[] {
+  if (!before && !after) return [];
+  if (!before) return [{ effect: "widens", subject, detail: `now injects token ${tokenName(after!)} in ${after!.header}` }];
+  if (!after) return [{ effect: "narrows", subject, detail: `no longer injects token ${tokenName(before)}` }];
+  const changes: Change[] = [];
+  if (before.token === undefined || after.token === undefined) {
+    if (before.token !== after.token) {
+      changes.push({ effect: "changes", subject, detail: `token ${tokenName(before)} -> ${tokenName(after)}: one plan names no tokens, so a swap cannot be ruled out` });
+    }
+  } else if (before.token !== after.token) {
+    changes.push({ effect: "widens", subject, detail: `injects token ${after.token} instead of ${before.token} (in ${after.header}): check what it grants` });
+  }
+  if (before.header !== after.header) {
+    changes.push({ effect: "changes", subject, detail: `credential header ${before.header} -> ${after.header}` });
+  }
+  return changes;
+}
+
+function diffNumber(subject: string, unit: string, before: number | undefined, after: number | undefined): Change[] {
+  if (before === after || before === undefined || after === undefined) return [];
+  return [{ effect: after > before ? "widens" : "narrows", subject, detail: `${before} -> ${after} ${unit}` }];
+}
+
+// How strictly pipelock treats what its response scanning flags.
+const SCANNING_STRICTNESS = ["off", "on (warn)", "on (strip)", "on (block)"];
+
+function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
+  const subject = "pipelock";
+  const changes = [
+    ...setChanges(subject, "trusts private addresses for", before.trustedDomains, after.trustedDomains),
+    ...setChanges(subject, "SSRF exemptions", before.ssrfAllowlist, after.ssrfAllowlist),
+    ...setChanges(subject, "passes through without scanning", before.passthrough, after.passthrough),
+    ...setChanges(subject, "extra DLP patterns", before.dlpPatterns, after.dlpPatterns, false),
+    ...diffNumber("pipelock", "bytes of intercepted answer at most", before.maxResponseBytes, after.maxResponseBytes),
+  ];
+  if (before.responseScanning !== after.responseScanning) {
+    const weaker = SCANNING_STRICTNESS.indexOf(after.responseScanning) < SCANNING_STRICTNESS.indexOf(before.responseScanning);
+    changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `response scanning ${before.responseScanning} -> ${after.responseScanning}` });
+  }
+  if (before.explainBlocks !== after.explainBlocks) {
+    changes.push({ effect: "changes", subject, detail: after.explainBlocks ? "refusals explain the policy to the agent" : "refusals no longer explain the policy" });
+  }
+  return changes;
+}
+
+function diffRecord(subject: string, before: Record<string, string | number>, after: Record<string, string | number>): Change[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys.flatMap((key) =>
+    before[key] === after[key] ? [] : [{ effect: "changes" as const, subject, detail: `${key}: ${before[key] ?? "(none)"} -> ${after[key] ?? "(none)"}` }],
+  );
+}
+
+function diffAgent(before: BottleReach["agent"], after: BottleReach["agent"]): Change[] {
+  if (!before && after) return [{ effect: "widens", subject: "agent", detail: "an agent now runs in the bottle" }];
+  if (before && !after) return [{ effect: "narrows", subject: "agent", detail: "the agent is removed" }];
+  if (!before || !after) return [];
+  return [
+    ...(before.user !== after.user ? [{ effect: "changes" as const, subject: "agent", detail: `user ${before.user} -> ${after.user}` }] : []),
+    ...(JSON.stringify(before.command) !== JSON.stringify(after.command)
+      ? [{ effect: "changes" as const, subject: "agent", detail: `command ${JSON.stringify(before.command ?? "(image's)")} -> ${JSON.stringify(after.command ?? "(image's)")}` }]
+      : []),
+    ...setChanges("agent", "environment variables", before.env, after.env).map((c) => ({ ...c, effect: "changes" as const })),
+  ];
+}
+
+/** The counts of each effect. */
+export function countEffects(changes: readonly ReachChange[]): Record<Effect, number> {
+  const counts: Record<Effect, number> = { widens: 0, narrows: 0, changes: 0 };
+  for (const c of changes) counts[c.effect] += 1;
+  return counts;
+}
+
+const MARK: Record<Effect, string> = { widens: "+ WIDENS ", narrows: "- narrows", changes: "~ changes" };
+
+/** The reviewer's text: a summary line, then per bottle its changes, widening first. */
+export function formatReachDiff(changes: readonly ReachChange[], context: { stack: string; from: string; to: string }): string {
+  const counts = countEffects(changes);
+  const verdict = counts.widens > 0 ? "WIDENS the agents' reach" : counts.narrows > 0 ? "narrows the agents' reach" : "leaves the agents' reach as it was";
+  const lines = [
+    `Stack "${context.stack}", ${context.from} -> ${context.to}: ${verdict} (${counts.widens} widening, ${counts.narrows} narrowing, ${counts.changes} other changes)`,
+  ];
+  let bottle: string | undefined;
+  for (const change of changes) {
+    if (change.bottle !== bottle) {
+      bottle = change.bottle;
+      lines.push("", `bottle ${bottle}`);
+    }
+    lines.push(`  ${MARK[change.effect]}  ${change.subject}: ${change.detail}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,173 @@
+/**
+ * A stack's reach, read from its offline plan: per bottle, what its agent can reach and on
+ * what terms (routes with the token each injects, pipelock's exceptions, limits, images). Read
+ * from the planned resources and rendered files, not from the config, so two plans made by
+ * different versions of the program compare too.
+ */
+import { parse } from "yaml";
+
+/** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
+export interface PlanJson {
+  resources: { type: string; name: string; parent?: string; inputs: Record<string, unknown> }[];
+  files: Record<string, Record<string, string>>;
+}
+
+export interface RouteReach {
+  host: string;
+  ports: number[];
+  methods: string[];
+  /** Path prefixes; absent: any path. */
+  paths?: string[];
+  /**
+   * The credential the route injects: its header and the token's name (absent in plans made
+   * before routes.yaml named tokens: then only the variable is known).
+   */
+  credential?: { header: string; token?: string; variable: string };
+  /** Ports on which the credential travels in plain HTTP. */
+  cleartextPorts: number[];
+}
+
+export interface PipelockReach {
+  /** Hosts pipelock lets resolve to private addresses. */
+  trustedDomains: string[];
+  /** Addresses exempt from pipelock's SSRF check. */
+  ssrfAllowlist: string[];
+  /** Route hosts pipelock does not intercept (nothing sent to them is scanned). */
+  passthrough: string[];
+  /** DLP patterns added to pipelock's own. */
+  dlpPatterns: string[];
+  responseScanning: string;
+  maxResponseBytes?: number;
+  explainBlocks: boolean;
+}
+
+export interface BottleReach {
+  routes: RouteReach[];
+  requestsPerMinute?: number;
+  maxBodyBytes?: number;
+  pipelock: PipelockReach;
+  /** Image per workload: a reference, or "built by the program". */
+  images: Record<string, string>;
+  memoryMb: Record<string, number>;
+  maxProcesses: Record<string, number>;
+  selfTest: boolean;
+  /** The agent's user, command and the names of the variables it is given. */
+  agent?: { user: string; command?: string[]; env: string[] };
+}
+
+export type StackReach = Record<string, BottleReach>;
+
+const LABEL = { bottle: "bot-bottle.bottle", role: "bot-bottle.role" } as const;
+const TYPES = {
+  container: "docker:index/container:Container",
+  remoteImage: "docker:index/remoteImage:RemoteImage",
+  command: "command:local:Command",
+} as const;
+/** What the program builds rather than pulls. */
+export const BUILT = "built by the program";
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+const strings = (value: unknown): string[] => list(value).map(String);
+const record = (value: unknown): Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+
+function labelsOf(inputs: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(list(inputs.labels).map((l) => [String(record(l).label), String(record(l).value)]));
+}
+
+function envOf(inputs: Record<string, unknown>): Map<string, string> {
+  return new Map(
+    strings(inputs.envs).map((entry) => {
+      const eq = entry.indexOf("=");
+      return [entry.slice(0, eq), entry.slice(eq + 1)];
+    }),
+  );
+}
+
+/** The reach of every bottle of a plan. */
+export function reachOfPlan(plan: PlanJson): StackReach {
+  const containers = plan.resources.filter((r) => r.type === TYPES.container);
+  const bottles = [...new Set(containers.map((c) => labelsOf(c.inputs)[LABEL.bottle]).filter((b): b is string => !!b))].sort();
+  return Object.fromEntries(bottles.map((bottle) => [bottle, bottleReach(plan, bottle)]));
+}
+
+function bottleReach(plan: PlanJson, bottle: string): BottleReach {
+  const files = plan.files[bottle] ?? {};
+  const routesDoc = record(parse(files["routes.yaml"] ?? "{}"));
+  const pipelockDoc = record(parse(files["pipelock.yaml"] ?? "{}"));
+  const containers = new Map(
+    plan.resources
+      .filter((r) => r.type === TYPES.container && labelsOf(r.inputs)[LABEL.bottle] === bottle)
+      .map((r) => [labelsOf(r.inputs)[LABEL.role]!, r]),
+  );
+  const roles = [...containers.keys()].sort();
+  const egressEnv = envOf(containers.get("egress-proxy")?.inputs ?? {});
+  const image = (role: string) => {
+    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${bottle}-${role}-image`);
+    return pulled ? String(pulled.inputs.name) : BUILT;
+  };
+  const command = (suffix: string) => plan.resources.find((r) => r.type === TYPES.command && r.name === `${bottle}-${suffix}`);
+  const limits = new Map(
+    String(record(command("limits")?.inputs.environment).BOTTLE_PROCESS_LIMITS ?? "")
+      .split(" ")
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))]),
+  );
+  const agent = containers.get("agent")?.inputs;
+  const tls = record(pipelockDoc.tls_interception);
+  const scanning = record(pipelockDoc.response_scanning);
+  const maxBody = egressEnv.get("EGRESS_PROXY_MAX_BODY_BYTES");
+  return {
+    routes: list(routesDoc.routes).map((raw) => routeReach(record(raw))),
+    ...(routesDoc.requests_per_minute !== undefined && { requestsPerMinute: Number(routesDoc.requests_per_minute) }),
+    ...(maxBody !== undefined && { maxBodyBytes: Number(maxBody) }),
+    pipelock: {
+      trustedDomains: strings(pipelockDoc.trusted_domains),
+      ssrfAllowlist: strings(record(pipelockDoc.ssrf).ip_allowlist),
+      passthrough: strings(tls.passthrough_domains),
+      dlpPatterns: list(record(pipelockDoc.dlp).patterns).map((p) => String(record(p).name)),
+      // pipelock's default: on, warn.
+      responseScanning: scanning.enabled === false ? "off" : `on (${typeof scanning.action === "string" ? scanning.action : "warn"})`,
+      ...(tls.max_response_bytes !== undefined && { maxResponseBytes: Number(tls.max_response_bytes) }),
+      explainBlocks: pipelockDoc.explain_blocks === true,
+    },
+    images: Object.fromEntries(roles.map((role) => [role, image(role)])),
+    memoryMb: Object.fromEntries(roles.map((role) => [role, Number(containers.get(role)!.inputs.memory)])),
+    maxProcesses: Object.fromEntries(
+      roles.flatMap((role) => {
+        const limit = limits.get(String(containers.get(role)!.inputs.name));
+        return limit === undefined ? [] : [[role, limit]];
+      }),
+    ),
+    selfTest: command("self-test") !== undefined,
+    ...(agent && {
+      agent: {
+        user: String(agent.user),
+        ...(agent.command !== undefined && { command: strings(agent.command) }),
+        env: [...envOf(agent).keys()].sort(),
+      },
+    }),
+  };
+}
+
+// The usual order of HTTP methods, for reading; unknown ones last.
+const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+const methodRank = (method: string) => (METHOD_ORDER.includes(method) ? METHOD_ORDER.indexOf(method) : METHOD_ORDER.length);
+
+function routeReach(raw: Record<string, unknown>): RouteReach {
+  const auth = raw.auth === undefined ? undefined : record(raw.auth);
+  return {
+    host: String(raw.host),
+    ports: list(raw.ports).map(Number).sort((a, b) => a - b),
+    methods: strings(raw.methods).sort((a, b) => methodRank(a) - methodRank(b)),
+    ...(raw.path_allowlist !== undefined && { paths: strings(raw.path_allowlist).sort() }),
+    ...(auth && {
+      credential: {
+        header: String(auth.header),
+        ...(typeof auth.token === "string" && { token: auth.token }),
+        variable: String(auth.token_env),
+      },
+    }),
+    cleartextPorts: list(raw.insecure_cleartext_ports).map(Number).sort((a, b) => a - b),
+  };
+}

@@ -1,0 +1,16 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+
+const ROOT = path.resolve(__dirname, "..", "..", "..");
+const GOLDEN = path.join(__dirname, "plan-dev.golden.txt");
+
+// The reviewer's plan, exactly: its layout is what a pull-request comment shows. After a
+// deliberate change, regenerate it with UPDATE_GOLDEN=1 and review the difference.
+test("the text plan of the dev stack, exactly", () => {
+  const text = execFileSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev"], { cwd: ROOT, encoding: "utf8" });
+  if (process.env.UPDATE_GOLDEN === "1") fs.writeFileSync(GOLDEN, text);
+  assert.equal(text, fs.readFileSync(GOLDEN, "utf8"));
+});

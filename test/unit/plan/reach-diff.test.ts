@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { BottleReach, RouteReach, StackReach } from "../../../scripts/plan/reach";
+import { countEffects, diffReach, formatReachDiff, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
+
+const route = (host: string, extra: Partial<RouteReach> = {}): RouteReach => ({
+  host,
+  ports: [443],
+  methods: ["GET"],
+  cleartextPorts: [],
+  ...extra,
+});
+const github = route("api.github.com", {
+  methods: ["GET", "POST"],
+  paths: ["/repos/acme/"],
+  credential: { header: "Authorization", token: "github-readonly", variable: "EGRESS_PROXY_TOKEN_0" },
+});
+const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleReach => ({
+  routes,
+  requestsPerMinute: 1200,
+  maxBodyBytes: 33554432,
+  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", explainBlocks: false },
+  images: { agent: "node:22", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
+  memoryMb: { agent: 2048, "egress-proxy": 256, pipelock: 256 },
+  maxProcesses: { agent: 512, "egress-proxy": 256, pipelock: 256 },
+  selfTest: true,
+  agent: { user: "1000:1000", command: ["sleep", "infinity"], env: ["HTTPS_PROXY"] },
+  ...extra,
+});
+const base: StackReach = { coder: bottle([github, route("pypi.mirror.example.com")]) };
+const withCoder = (b: BottleReach): StackReach => ({ coder: b });
+const only = (changes: ReachChange[]) => changes.map(({ effect, subject, detail }) => [effect, subject, detail]);
+
+describe("diffReach", () => {
+  const cases: [string, StackReach, [string, string, string][]][] = [
+    ["nothing changed", base, []],
+    [
+      "a host added",
+      withCoder(bottle([github, route("pypi.mirror.example.com"), route("api.example.com", { methods: ["GET", "HEAD"] })])),
+      [["widens", "route api.example.com", "new route: port 443; GET, HEAD; any path; no credential"]],
+    ],
+    [
+      "an exact host widened to a wildcard",
+      withCoder(bottle([github, route("*.mirror.example.com")])),
+      [
+        ["widens", "route *.mirror.example.com", "new route: port 443; GET; any path; no credential"],
+        ["narrows", "route pypi.mirror.example.com", "removed (was: port 443; GET; any path; no credential)"],
+      ],
+    ],
+    [
+      "a method added",
+      withCoder(bottle([{ ...github, methods: ["GET", "POST", "DELETE"] }, route("pypi.mirror.example.com")])),
+      [["widens", "route api.github.com", "methods + DELETE"]],
+    ],
+    [
+      "a path narrowed (a longer prefix under the old one)",
+      withCoder(bottle([{ ...github, paths: ["/repos/acme/app/"] }, route("pypi.mirror.example.com")])),
+      [["narrows", "route api.github.com", "paths - /repos/acme/"]],
+    ],
+    [
+      "any path opened",
+      withCoder(bottle([{ ...github, paths: undefined }, route("pypi.mirror.example.com")])),
+      [["widens", "route api.github.com", "paths: any path (was /repos/acme/)"]],
+    ],
+    [
+      "a token swapped (read-only for read-write)",
+      withCoder(bottle([{ ...github, credential: { header: "Authorization", token: "github-write", variable: "EGRESS_PROXY_TOKEN_0" } }, route("pypi.mirror.example.com")])),
+      [["widens", "route api.github.com", "injects token github-write instead of github-readonly (in Authorization): check what it grants"]],
+    ],
+    [
+      "a credential added to a route, and a port",
+      withCoder(bottle([github, route("pypi.mirror.example.com", { ports: [443, 8443], credential: { header: "X-Key", token: "pypi", variable: "EGRESS_PROXY_TOKEN_1" } })])),
+      [
+        ["widens", "route pypi.mirror.example.com", "ports + 8443"],
+        ["widens", "route pypi.mirror.example.com", "now injects token pypi in X-Key"],
+      ],
+    ],
+    [
+      "pipelock: passthrough and a trusted domain added, response scanning off, a DLP pattern dropped",
+      withCoder(
+        bottle([github, route("pypi.mirror.example.com")], {
+          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", explainBlocks: false },
+        }),
+      ),
+      [
+        ["widens", "pipelock", "trusts private addresses for + git.internal.example.com"],
+        ["widens", "pipelock", "passes through without scanning + pypi.mirror.example.com"],
+        ["widens", "pipelock", "response scanning on (warn) -> off"],
+      ],
+    ],
+    [
+      "the rate limit lowered and the image pinned: a narrowing and another change",
+      withCoder(bottle([github, route("pypi.mirror.example.com")], { requestsPerMinute: 600, images: { agent: "node:22@sha256:00", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" } })),
+      [
+        ["narrows", "rate limit", "1200 -> 600 requests a minute per host"],
+        ["changes", "images", "agent: node:22 -> node:22@sha256:00"],
+      ],
+    ],
+    ["the bottle removed", {}, [["narrows", "bottle", "removed (its agent and gates are destroyed)"]]],
+  ];
+  for (const [what, after, expected] of cases) {
+    test(what, () => assert.deepEqual(only(diffReach(base, after)), expected));
+  }
+
+  test("a new bottle widens, with each of its routes listed", () => {
+    assert.deepEqual(only(diffReach({}, base)), [
+      ["widens", "bottle", "new bottle"],
+      ["widens", "route api.github.com", "new route: port 443; GET, POST; paths /repos/acme/; token github-readonly in Authorization"],
+      ["widens", "route pypi.mirror.example.com", "new route: port 443; GET; any path; no credential"],
+    ]);
+  });
+
+  test("widening changes come first in each bottle, whatever the order they were found in", () => {
+    const after = withCoder(bottle([{ ...github, methods: ["GET"] }, route("pypi.mirror.example.com"), route("x.example.com")]));
+    assert.deepEqual(diffReach(base, after).map((c) => c.effect), ["widens", "narrows"]);
+  });
+
+  test("a plan that names no tokens cannot rule out a swap: reported, not counted as widening", () => {
+    const unnamed = withCoder(bottle([{ ...github, credential: { header: "Authorization", variable: "EGRESS_PROXY_TOKEN_0" } }, route("pypi.mirror.example.com")]));
+    assert.deepEqual(only(diffReach(unnamed, base)), [
+      ["changes", "route api.github.com", "token (unnamed, EGRESS_PROXY_TOKEN_0) -> github-readonly: one plan names no tokens, so a swap cannot be ruled out"],
+    ]);
+  });
+});
+
+describe("prefixCovers", () => {
+  const cases: [string, string, boolean][] = [
+    ["/repos/acme/", "/repos/acme/app/", true],
+    ["/repos/acme", "/repos/acme/app", true],
+    ["/repos/acme", "/repos/acmecorp", false],
+    ["/user", "/user", true],
+    ["/repos/acme/app/", "/repos/acme/", false],
+  ];
+  for (const [prefix, path, covers] of cases) test(`${prefix} ${covers ? "covers" : "does not cover"} ${path}`, () => assert.equal(prefixCovers(prefix, path), covers));
+});
+
+describe("formatReachDiff", () => {
+  test("a summary line, then each bottle's changes, widening marked", () => {
+    const after = withCoder(bottle([{ ...github, methods: ["GET"] }, route("pypi.mirror.example.com"), route("x.example.com")]));
+    const changes = diffReach(base, after);
+    assert.deepEqual(countEffects(changes), { widens: 1, narrows: 1, changes: 0 });
+    assert.equal(
+      formatReachDiff(changes, { stack: "dev", from: "origin/main", to: "working tree" }),
+      `Stack "dev", origin/main -> working tree: WIDENS the agents' reach (1 widening, 1 narrowing, 0 other changes)
+
+bottle coder
+  + WIDENS   route x.example.com: new route: port 443; GET; any path; no credential
+  - narrows  route api.github.com: methods - POST
+`,
+    );
+  });
+});
