@@ -16,16 +16,24 @@ export interface BottleStackArgs extends BottleArgs {
    */
   tokens?: { [name: string]: pulumi.Input<string> };
   /**
-   * A prebuilt egress-proxy image for bottles that set no `egressProxy.image`, so that a
-   * program with many bottles on one engine builds the image once. Defaults to building it
-   * for this bottle.
+   * This package's images, already built on the bottle's engine (image ids), so that a
+   * program with many bottles on one engine builds each once. Defaults to building them for
+   * this bottle where it uses them.
    */
-  egressProxyImage?: pulumi.Input<string>;
+  builtImages?: BuiltImagesArgs;
   /**
    * The environment's name in object names (`<stack>-<bottle>-<role>`) and `bot-bottle.stack`
    * labels. Defaults to the Pulumi stack's name.
    */
   stackName?: string;
+}
+
+/** Images of this package built once per engine by the program. */
+export interface BuiltImagesArgs {
+  /** The egress-proxy image, for bottles that set no `egressProxy.image`. */
+  egressProxy?: pulumi.Input<string>;
+  /** The agent image, for agents that set no `image`. */
+  agent?: pulumi.Input<string>;
 }
 
 /** Names of the bottle's objects on its engine. */
@@ -51,7 +59,7 @@ const prevalidated = new WeakMap<BottleStackArgs, BottleSpec>();
  * bottle's problems at once): BottleStack uses that spec instead of validating again. The
  * returned object is frozen, so what was validated is what is declared.
  */
-export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "egressProxyImage" | "stackName">): BottleStackArgs {
+export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName">): BottleStackArgs {
   if (!isValidatedSpec(spec)) throw new Error("argsFromSpec takes a spec returned by validateStackConfig or validateBottle");
   const { name: _name, ...bottle } = spec;
   const args: BottleStackArgs = Object.freeze({ ...bottle, ...extra });
@@ -93,7 +101,7 @@ export class BottleStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: BottleStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("bot-bottle:index:BottleStack", name, {}, opts);
-    const { tokens = {}, egressProxyImage, stackName, ...bottle } = args;
+    const { tokens = {}, builtImages = {}, stackName, ...bottle } = args;
     if (pulumi.Output.isInstance(tokens)) {
       // Validation needs the names now; an Output of a whole object (requireSecretObject) hides them.
       throw new pulumi.RunError(
@@ -120,7 +128,7 @@ export class BottleStack extends pulumi.ComponentResource {
       layout,
       {
         tokens: Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)])),
-        ...(egressProxyImage !== undefined && { egressProxyImage }),
+        builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
         ...(dockerHost !== undefined && { dockerHost }),
       },
       { parent: this, ...(provider && { provider }) },

@@ -4,9 +4,9 @@
  *     import { BottleStack } from "bot-bottle";
  *     new BottleStack("coder", { routes: [{ host: "api.github.com" }], agent: { image: "..." } });
  */
-export { BottleStack, BottleStackArgs, BottleObjectNames, argsFromSpec } from "./bottle-stack";
+export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImagesArgs, argsFromSpec } from "./bottle-stack";
 export * from "./config";
 export * from "./layout";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { renderPipelockYaml } from "./pipelock/config";
-export { buildEgressProxyImage, engineResourceName } from "./docker/images";
+export { buildImage, engineResourceName } from "./docker/images";

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { argsFromSpec, BottleStack, buildEgressProxyImage, engineResourceName } from "../components/index";
+import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName } from "../components/index";
 import { loadStackConfig } from "./config";
 
 const { spec, tokens } = loadStackConfig();
@@ -22,14 +22,15 @@ const providerFor = (host: string | undefined): docker.Provider | undefined => {
   }
   return host === undefined ? undefined : providers.get(host);
 };
-const images = new Map<string | undefined, pulumi.Output<string>>();
-const egressProxyImageFor = (host: string | undefined): pulumi.Output<string> => {
-  if (!images.has(host)) {
-    const name = engineResourceName("egress-proxy-image", host);
-    const opts = { provider: providerFor(host), aliases: formerly("egress-proxy-image", host) };
-    images.set(host, buildEgressProxyImage(name, stack, opts).repoDigest);
+const images = new Map<string, pulumi.Output<string>>();
+const builtImageFor = (image: BuiltImage, host: string | undefined): pulumi.Output<string> => {
+  const key = `${image} ${host ?? ""}`;
+  if (!images.has(key)) {
+    const name = engineResourceName(`${image}-image`, host);
+    const opts = { provider: providerFor(host), aliases: image === "egress-proxy" ? formerly("egress-proxy-image", host) : [] };
+    images.set(key, buildImage(image, name, stack, opts).repoDigest);
   }
-  return images.get(host)!;
+  return images.get(key)!;
 };
 
 const bottleStacks = spec.bottles.map((bottle) => {
@@ -40,7 +41,10 @@ const bottleStacks = spec.bottles.map((bottle) => {
     bottle.name,
     argsFromSpec(bottle, {
       tokens: Object.fromEntries(Object.entries(tokens).filter(([name]) => used.has(name))),
-      ...(bottle.egressProxy.image === undefined && { egressProxyImage: egressProxyImageFor(host) }),
+      builtImages: {
+        ...(bottle.egressProxy.image === undefined && { egressProxy: builtImageFor("egress-proxy", host) }),
+        ...(bottle.agent && bottle.agent.image === undefined && { agent: builtImageFor("agent", host) }),
+      },
     }),
     { providers: provider ? [provider] : [] },
   );

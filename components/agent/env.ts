@@ -5,6 +5,12 @@ import type { EnvVar } from "../layout/types";
 export const AGENT_CA_FILE = "/etc/bot-bottle/egress-proxy-ca.pem";
 
 /**
+ * The system trust store of Debian-family images, replaced by the egress proxy's CA alone:
+ * clients that read no variable trust it too, and nothing else is of use inside the bottle.
+ */
+export const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/**
  * The agent's environment: the user's variables (sorted, so the container's inputs do not
  * change with key order), then the proxy and CA variables, which the user's cannot override
  * (validation refuses them).

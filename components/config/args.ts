@@ -42,9 +42,14 @@ export interface RouteArgs {
   methods?: HttpMethod[];
   /**
    * Path prefixes the agent may use, matched on segment boundaries (`/user` matches `/user`
-   * and `/user/x`, not `/users`). Defaults to any path.
+   * and `/user/x`, not `/users`). Defaults to any path (or the paths of `git`).
    */
   paths?: string[];
+  /**
+   * Git over HTTPS (smart HTTP) to these repositories, instead of `paths` and `methods`: fetch
+   * always, push only with `push`. Defaults to none.
+   */
+  git?: RouteGitArgs;
   /** The credential the egress proxy injects into every request this route allows. Defaults to none. */
   auth?: RouteAuthArgs;
   /**
@@ -54,20 +59,41 @@ export interface RouteArgs {
   insecureCleartextPorts?: number[];
 }
 
+/** Git repositories a route serves, as git's smart-HTTP protocol uses them. */
+export interface RouteGitArgs {
+  /**
+   * Repository paths on the host, without `.git`: `acme/app` allows
+   * `/acme/app.git/info/refs`, `/acme/app.git/git-upload-pack` (and the same without `.git`).
+   */
+  repositories: string[];
+  /** Allow pushing (`git-receive-pack`). Defaults to false: clone and fetch only. */
+  push?: boolean;
+}
+
 /** A credential injected by the egress proxy, so that the agent never holds it. */
 export interface RouteAuthArgs {
   /** The header it goes in (replacing whatever the agent sent), e.g. `Authorization`. */
   header: string;
   /** Text before the token, e.g. `"Bearer "`. Defaults to none. */
   prefix?: string;
+  /**
+   * Send the token as HTTP Basic credentials with this user name (`Basic base64(username:token)`),
+   * as git hosts expect: e.g. `x-access-token` for a GitHub token. Not with `prefix`. Defaults
+   * to none: the token goes in as it is.
+   */
+  username?: string;
   /** The name of the token (a key of the component's `tokens`, or of `bot-bottle:tokens`). */
   token: string;
 }
 
 /** The agent's container. */
 export interface AgentArgs {
-  /** Its image. Pin it by digest in production. */
-  image: string;
+  /**
+   * Its image (pin it by digest in production). Defaults to the agent image shipped with this
+   * package, built on the bottle's engine: Debian, git, Node 22, npm and Claude Code, uid 1000,
+   * working in /workspace.
+   */
+  image?: string;
   /** Its command. Defaults to the image's. */
   command?: string[];
   /**
@@ -84,6 +110,27 @@ export interface AgentArgs {
   memoryMb?: number;
   /** The container's process (pids) limit. Defaults to 512. */
   maxProcesses?: number;
+  /** The persistent workspace. Defaults to a volume at /workspace, kept by `destroy`. */
+  workspace?: WorkspaceArgs;
+}
+
+/** The agent's workspace: a volume of its own that outlives the agent's container. */
+export interface WorkspaceArgs {
+  /** Where it is mounted in the agent. Defaults to /workspace. */
+  path?: string;
+  /**
+   * Keep the volume when the stack is destroyed (Pulumi forgets it; the next `up` finds it
+   * again). Defaults to true: `false` deletes the work with the stack.
+   */
+  keep?: boolean;
+  /** Refuse to destroy or replace the volume until this is turned off. Defaults to false. */
+  protect?: boolean;
+  /**
+   * A directory on the engine's host to mount instead of a volume, for local development (the
+   * agent can change anything in it; the policy pack refuses it in production stacks).
+   * Defaults to none.
+   */
+  hostPath?: string;
 }
 
 /** The egress proxy's container. */
@@ -124,6 +171,11 @@ export interface PipelockSettingsArgs {
   forward_proxy?: PipelockForwardProxyArgs;
   /** More DLP patterns. */
   dlp?: PipelockDlpArgs;
+  /**
+   * Detection of BIP-39 seed phrases in what the agent sends. Defaults to on, from 24 words
+   * (pipelock's 12 flag ordinary English: Claude Code's first request is refused).
+   */
+  seed_phrase_detection?: PipelockSeedPhraseArgs;
   /** Response scanning (prompt-injection detection). Defaults to pipelock's: on, warn. */
   response_scanning?: PipelockResponseScanningArgs;
   /** Interception limits and exceptions. */
@@ -157,6 +209,17 @@ export interface PipelockDlpPatternArgs {
   /** Hosts where pipelock does not apply this pattern to URLs. Defaults to none. */
   exempt_domains?: string[];
 }
+
+export interface PipelockSeedPhraseArgs {
+  /** Defaults to true. */
+  enabled?: boolean;
+  /** The fewest consecutive BIP-39 words (with a valid checksum) that count: 12, 15, 18, 21 or 24. Defaults to 24. */
+  min_words?: SeedPhraseWords;
+}
+
+/** Lengths of BIP-39 phrases. */
+export const SeedPhraseWords = { twelve: 12, fifteen: 15, eighteen: 18, twentyOne: 21, twentyFour: 24 } as const;
+export type SeedPhraseWords = (typeof SeedPhraseWords)[keyof typeof SeedPhraseWords];
 
 export interface PipelockResponseScanningArgs {
   /** Defaults to true. With it off, pipelock 2.3 buffers event streams whole. */
@@ -219,8 +282,10 @@ const sameShapes: [
   Same<BottleArgs, SchemaInputs["bottle"]>,
   Same<RouteArgs, SchemaInputs["route"]>,
   Same<RouteAuthArgs, SchemaInputs["auth"]>,
+  Same<RouteGitArgs, SchemaInputs["git"]>,
   Same<AgentArgs, SchemaInputs["agent"]>,
+  Same<WorkspaceArgs, SchemaInputs["workspace"]>,
   Same<PipelockSettingsArgs, SchemaInputs["pipelockSettings"]>,
   Same<DockerEngineArgs, SchemaInputs["dockerEngine"]>,
-] = [true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];
 void sameShapes;

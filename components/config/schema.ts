@@ -39,6 +39,8 @@ export const DEFAULT_CA_VALIDITY_HOURS = 8760;
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
 /** The largest request body either gate reads, in MiB, when a bottle sets none. */
 export const DEFAULT_MAX_BODY_MB = 32;
+/** Where the agent's workspace is mounted when a bottle says nowhere else. */
+export const DEFAULT_WORKSPACE_PATH = "/workspace";
 /** The agent's user when a bottle sets none. */
 export const DEFAULT_AGENT_USER = "1000:1000";
 /**
@@ -54,7 +56,9 @@ export const AGENT_PROXY_ENV: readonly string[] = ["HTTP_PROXY", "HTTPS_PROXY", 
 /** Variables that would exempt hosts from the proxy; the bottle sets them empty. */
 export const AGENT_NO_PROXY_ENV: readonly string[] = ["NO_PROXY", "no_proxy"];
 /** Variables that point common HTTP clients and TLS stacks at the egress proxy's CA. */
-export const AGENT_CA_ENV: readonly string[] = ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"];
+export const AGENT_CA_ENV: readonly string[] = [
+  "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+];
 /**
  * Names the bottle sets in the agent's environment itself; a bottle's `agent.env` may not set
  * them (compared case-insensitively), so the agent's clients always use the egress proxy.
@@ -97,8 +101,37 @@ const authSchema = z.strictObject({
     .string()
     .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
     .default(""),
+  username: z
+    .string()
+    .regex(/^[\x21-\x39\x3b-\x7e]+$/, { message: "expected printable ASCII without spaces or ':'" })
+    .optional(),
   token: z.string().min(1, { message: "expected the name of an entry of bot-bottle:tokens" }),
 });
+
+/** `owner/name` (or `group/subgroup/name`), without `.git`. */
+const REPOSITORY = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/;
+
+const gitSchema = z.strictObject({
+  repositories: uniqueList(
+    z
+      .string()
+      .regex(REPOSITORY, { message: 'expected a repository path such as "acme/app"' })
+      .refine((repo) => !repo.endsWith(".git") && !repo.split("/").some((s) => s === "." || s === ".."), {
+        message: 'expected a repository path without ".git" or dot segments, such as "acme/app"',
+      }),
+  ),
+  push: z.boolean().default(false),
+});
+
+/**
+ * The path prefixes and methods of git's smart-HTTP protocol for some repositories: ref
+ * discovery (`info/refs`) and fetch (`git-upload-pack`), and push (`git-receive-pack`) when
+ * `push` is set, with and without `.git` in the URL (git hosts answer both).
+ */
+export function gitPaths(git: { repositories: readonly string[]; push: boolean }): string[] {
+  const services = ["info/refs", "git-upload-pack", ...(git.push ? ["git-receive-pack"] : [])];
+  return git.repositories.flatMap((repo) => [`/${repo}.git`, `/${repo}`].flatMap((base) => services.map((s) => `${base}/${s}`)));
+}
 
 const routeSchema = z
   .strictObject({
@@ -106,17 +139,28 @@ const routeSchema = z
     ports: uniqueList(positiveInt(1, 65535)).optional(),
     methods: uniqueList(z.enum(HttpMethod)).optional(),
     paths: uniqueList(checked(pathPrefixProblem)).optional(),
+    git: gitSchema.optional(),
     auth: authSchema.optional(),
     insecureCleartextPorts: uniqueList(positiveInt(1, 65535)).optional(),
   })
-  .transform(({ ports, methods, ...route }) => ({
+  .transform(({ ports, methods, paths, ...route }) => ({
     ...route,
     ports: ports ?? [...(route.auth ? DEFAULT_CREDENTIAL_PORTS : DEFAULT_PORTS)],
-    methods: methods ?? [...HTTP_METHODS],
+    methods: methods ?? (route.git ? [HttpMethod.GET, HttpMethod.POST] : [...HTTP_METHODS]),
+    ...((paths ?? route.git) && { paths: paths ?? gitPaths(route.git!) }),
   }));
 
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: 'expected an absolute path such as "/workspace"' });
+
+const workspaceSchema = z.strictObject({
+  path: absolutePath.default(DEFAULT_WORKSPACE_PATH),
+  keep: z.boolean().default(true),
+  protect: z.boolean().default(false),
+  hostPath: absolutePath.optional(),
+});
+
 const agentSchema = z.strictObject({
-  image: z.string().min(1, { message: "expected an image reference" }),
+  image: z.string().min(1, { message: "expected an image reference" }).optional(),
   command: z.array(z.string()).min(1).optional(),
   user: z
     .string()
@@ -131,6 +175,7 @@ const agentSchema = z.strictObject({
   env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).default({}),
   memoryMb: positiveInt(64, 1 << 20).default(2048),
   maxProcesses: positiveInt(16, 1 << 22).default(512),
+  workspace: workspaceSchema.prefault({}),
 });
 
 /**
@@ -159,6 +204,14 @@ const pipelockSettingsSchema = z.strictObject({
           exempt_domains: z.array(z.string().min(1)).optional(),
         }),
       ),
+    })
+    .optional(),
+  seed_phrase_detection: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      min_words: z.union([z.literal(12), z.literal(15), z.literal(18), z.literal(21), z.literal(24)], {
+        message: "expected 12, 15, 18, 21 or 24",
+      }).optional(),
     })
     .optional(),
   response_scanning: z
@@ -226,6 +279,7 @@ export const stackSchema = z
 export type BottleSpec = z.output<typeof namedBottleSchema>;
 export type RouteSpec = BottleSpec["routes"][number];
 export type AgentSpec = NonNullable<BottleSpec["agent"]>;
+export type WorkspaceSpec = AgentSpec["workspace"];
 export type PipelockSettings = BottleSpec["pipelock"]["settings"];
 export type StackSpec = z.output<typeof stackSchema>;
 
@@ -234,7 +288,9 @@ export type SchemaInputs = {
   bottle: z.input<typeof bottleSchema>;
   route: z.input<typeof routeSchema>;
   auth: z.input<typeof authSchema>;
+  git: z.input<typeof gitSchema>;
   agent: z.input<typeof agentSchema>;
+  workspace: z.input<typeof workspaceSchema>;
   pipelockSettings: z.input<typeof pipelockSettingsSchema>;
   dockerEngine: z.input<typeof dockerEngineSchema>;
 };

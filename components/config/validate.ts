@@ -138,7 +138,7 @@ function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string
     message: `duplicate host "${host}" (also routes[${first}]); merge the two routes`,
   }));
   routes.forEach((route, j) => {
-    problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`));
+    problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`), ...gitProblems(route, `${prefix}routes[${j}]`));
     const token = at(route, "auth", "token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
       problems.push({ path: `${prefix}routes[${j}].auth.token`, message: tokens.missing(token) });
@@ -190,6 +190,22 @@ function cleartextProblems(route: unknown, path: string): ConfigProblem[] {
         "port 80 on a route with a credential can only carry it in cleartext (TLS to port 80 is refused): " +
         "remove 80, or accept the risk with insecureCleartextPorts: [80]",
     });
+  }
+  return problems;
+}
+
+/** A git route sets its own paths and methods; Basic credentials have no prefix. */
+function gitProblems(route: unknown, path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (at(route, "git") !== undefined) {
+    for (const key of ["paths", "methods"]) {
+      if (at(route, key) !== undefined) {
+        problems.push({ path: `${path}.${key}`, message: `a route with git allows git's own ${key}; remove "${key}" (or give the other paths a route of their own host)` });
+      }
+    }
+  }
+  if (at(route, "auth", "username") !== undefined && ![undefined, ""].includes(at(route, "auth", "prefix") as string)) {
+    problems.push({ path: `${path}.auth.prefix`, message: "Basic credentials (username) take no prefix; remove it" });
   }
   return problems;
 }

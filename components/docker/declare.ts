@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CertificateAuthority, createCa } from "../ca/ca";
-import type { BottleLayout, CaRole, EnvVar, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
+import type { BottleLayout, BuiltImage, CaRole, EnvVar, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
 import { containerSettings } from "./container";
-import { buildEgressProxyImage, pulledImage } from "./images";
+import { buildImage, pulledImage } from "./images";
 import { createProcessLimits } from "./limits";
+import { declareMount } from "./mounts";
 import { declareNetwork } from "./networks";
 import { createSelfTest } from "./self-test/self-test";
 
@@ -12,8 +13,8 @@ import { createSelfTest } from "./self-test/self-test";
 export interface DockerInputs {
   /** Token values by name (every token the layout references). Wrapped as secrets here. */
   tokens: Readonly<Record<string, pulumi.Input<string>>>;
-  /** The egress-proxy image for `{ build: "egress-proxy" }`; built here when absent. */
-  egressProxyImage?: pulumi.Input<string>;
+  /** Images of this package already built on the engine; the others are built here. */
+  builtImages: Partial<Record<BuiltImage, pulumi.Input<string>>>;
   /** The engine's host for the `docker` CLI of the limits command and self-test; absent: local. */
   dockerHost?: string;
 }
@@ -48,16 +49,22 @@ export function declareOnDocker(
   const containers: Partial<Record<WorkloadRole, docker.Container>> = {};
   for (const workload of layout.workloads) {
     const resourceName = `${name}-${workload.role}`;
+    const source = workload.image;
     const image =
-      "reference" in workload.image
-        ? pulledImage(`${resourceName}-image`, workload.image.reference, opts)
-        : inputs.egressProxyImage ?? buildEgressProxyImage(`${resourceName}-image`, layout.stack, opts).repoDigest;
+      "reference" in source
+        ? pulledImage(`${resourceName}-image`, source.reference, opts)
+        : inputs.builtImages[source.build] ?? buildImage(source.build, `${resourceName}-image`, layout.stack, opts).repoDigest;
     images[workload.role] = image;
+    // The egress proxy starts first: its image (which has chown) gives volumes to their users.
+    const mounts = workload.mounts.map((mount) =>
+      declareMount(name, mount, { chownImage: images["egress-proxy"]!, ...(inputs.dockerHost !== undefined && { dockerHost: inputs.dockerHost }) }, opts),
+    );
     containers[workload.role] = new docker.Container(
       resourceName,
       {
         ...containerSettings(workload),
         image,
+        ...(mounts.length > 0 && { volumes: mounts.map((m) => m.volume) }),
         ...(workload.env.length > 0 && { envs: workload.env.map((variable) => envEntry(variable, inputs.tokens)) }),
         networksAdvanced: workload.attachments.map((a) => ({
           name: networks[a.network].name,
@@ -65,7 +72,7 @@ export function declareOnDocker(
         })),
         uploads: workload.files.map((file) => upload(file, cas)),
       },
-      { ...opts, dependsOn: workload.after.map((role) => containers[role]!) },
+      { ...opts, dependsOn: [...workload.after.map((role) => containers[role]!), ...mounts.flatMap((m) => m.ready)] },
     );
   }
 

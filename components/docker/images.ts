@@ -2,20 +2,29 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
+import { AGENT_IMAGE_CONTEXT } from "../agent/image";
 import { EGRESS_PROXY_IMAGE_CONTEXT } from "../egress-proxy/workload";
+import type { BuiltImage } from "../layout/types";
+
+/** The build context (this package's own Dockerfile) and target of each built image. */
+export const BUILDS: Record<BuiltImage, { context: string; target: string }> = {
+  "egress-proxy": { context: EGRESS_PROXY_IMAGE_CONTEXT, target: "runtime" },
+  agent: { context: AGENT_IMAGE_CONTEXT, target: "agent" },
+};
 
 /**
- * Builds the egress-proxy image from its Dockerfile on the target engine, tagged
- * `bot-bottle/egress-proxy:<stack>` so that stacks sharing an engine never retag each other's
- * image (containers run it by id). The context is given relative to the working directory
- * (the Pulumi project's), so state does not depend on where the project is checked out.
+ * Builds one of this package's images on the target engine, tagged `bot-bottle/<image>:<stack>`
+ * so that stacks sharing an engine never retag each other's image (containers run it by id).
+ * The context is given relative to the working directory (the Pulumi project's), so state
+ * does not depend on where the project is checked out.
  */
-export function buildEgressProxyImage(name: string, stack: string, opts: pulumi.CustomResourceOptions): docker.Image {
+export function buildImage(image: BuiltImage, name: string, stack: string, opts: pulumi.CustomResourceOptions): docker.Image {
+  const { context, target } = BUILDS[image];
   return new docker.Image(
     name,
     {
-      imageName: `bot-bottle/egress-proxy:${stack}`,
-      build: { context: path.relative(process.cwd(), EGRESS_PROXY_IMAGE_CONTEXT) || ".", target: "runtime" },
+      imageName: `bot-bottle/${image}:${stack}`,
+      build: { context: path.relative(process.cwd(), context) || ".", target },
       skipPush: true,
     },
     opts,

@@ -30,7 +30,13 @@ export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPe
     ...(route.paths && { path_allowlist: route.paths }),
     ...(route.auth && {
       // The token's name is for reviewers and logs; its value is in the variable.
-      auth: { header: route.auth.header, prefix: route.auth.prefix, token: route.auth.token, token_env: tokenEnv.get(route.auth.token)! },
+      auth: {
+        header: route.auth.header,
+        prefix: route.auth.prefix,
+        ...(route.auth.username !== undefined && { basic_username: route.auth.username }),
+        token: route.auth.token,
+        token_env: tokenEnv.get(route.auth.token)!,
+      },
     }),
     ...(route.insecureCleartextPorts && { insecure_cleartext_ports: route.insecureCleartextPorts }),
   }));

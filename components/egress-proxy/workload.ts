@@ -61,6 +61,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       // mitmproxy reads its CA as one PEM: certificate, then key.
       caFile(EGRESS_PROXY_PATHS.ca, "egress-proxy", "certAndKey", uid),
     ],
+    mounts: [],
     attachments: [
       { network: "agent-net", aliases: [ALIASES.egressProxy] },
       { network: "egress-net", aliases: [ALIASES.egressProxy] },

@@ -9,8 +9,8 @@
 export type NetworkRole = "agent-net" | "egress-net" | "outbound-net";
 /** What a workload (container) does in a bottle; also its `bot-bottle.role` label. */
 export type WorkloadRole = "pipelock" | "egress-proxy" | "agent";
-/** Every role of a bottle's objects. */
-export type Role = NetworkRole | WorkloadRole;
+/** Every role of a bottle's objects (the agent's workspace volume is `workspace`). */
+export type Role = NetworkRole | WorkloadRole | "workspace";
 /** The two CAs: the egress proxy's (the agent trusts it) and pipelock's (the egress proxy trusts it). */
 export type CaRole = "egress-proxy" | "pipelock";
 
@@ -31,12 +31,27 @@ export interface CaLayout {
   validityHours: number;
 }
 
+/** The images this package builds from its own Dockerfiles. */
+export type BuiltImage = "egress-proxy" | "agent";
+
 /** Where a workload's image comes from. */
 export type ImageSource =
   /** An image reference, pulled unless present (pin it by digest). */
   | { reference: string }
-  /** The egress-proxy image built from this package's Dockerfile. */
-  | { build: "egress-proxy" };
+  /** An image built from this package. */
+  | { build: BuiltImage };
+
+/** Storage mounted into a workload that outlives its container. */
+export interface Mount {
+  /** Where, in the container. */
+  path: string;
+  source:
+    | { volume: { name: string; labels: Labels; keep: boolean; protect: boolean } }
+    /** A directory of the engine's host. */
+    | { hostPath: string };
+  /** `uid:gid` that must own the mount's root (a new volume's belongs to root). */
+  owner: string;
+}
 
 /** An environment variable: a literal, or a token's value (always secret). */
 export type EnvVar = { name: string; value: string } | { name: string; token: string };
@@ -76,6 +91,7 @@ export interface Workload {
   command?: string[];
   env: EnvVar[];
   files: FileLayout[];
+  mounts: Mount[];
   attachments: Attachment[];
   /** A command whose success means the workload serves; later workloads wait for it. */
   health?: { command: string[] };

@@ -27,6 +27,14 @@ export const PIPELOCK_RATE_LIMIT_FACTOR = 2;
 export const DEFAULT_MAX_TUNNEL_SECONDS = 3600;
 
 /**
+ * The shortest seed phrase pipelock's DLP looks for. Its default, 12 words, flags ordinary
+ * English: runs of 12 words from the BIP-39 list pass the 4-bit checksum one time in 16, and
+ * Claude Code's first request (its system prompt) was refused as a "BIP-39 Seed Phrase". A
+ * 24-word phrase carries an 8-bit checksum and is far rarer in prose.
+ */
+export const DEFAULT_SEED_PHRASE_MIN_WORDS = 24;
+
+/**
  * Renders pipelock.yaml for one bottle: strict, enforcing, forward proxy on, TLS
  * interception with the bottle's CA, request body and header DLP blocking, JSON logs.
  *
@@ -60,6 +68,7 @@ export function renderPipelockYaml(bottle: BottleSpec): string {
       ...settings.tls_interception,
     },
     dlp: { include_defaults: true, scan_env: true, ...(settings.dlp && { patterns: settings.dlp.patterns }) },
+    seed_phrase_detection: { enabled: true, min_words: DEFAULT_SEED_PHRASE_MIN_WORDS, ...settings.seed_phrase_detection },
     ...(settings.response_scanning && { response_scanning: settings.response_scanning }),
     request_body_scanning: {
       enabled: true,

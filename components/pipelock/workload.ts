@@ -24,6 +24,7 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
       caFile(PIPELOCK_PATHS.caCert, "pipelock", "cert"),
       caFile(PIPELOCK_PATHS.caKey, "pipelock", "key", uid),
     ],
+    mounts: [],
     attachments: [
       { network: "egress-net", aliases: [ALIASES.pipelock] },
       { network: "outbound-net", aliases: [] },

@@ -12,6 +12,7 @@ import {
     bottleOf,
     containersWithRole,
     dockerName,
+    isProductionStack,
     known,
     labelsOf,
     networksOf,
@@ -32,6 +33,65 @@ const NON_NETWORK_MODES = new Set(["bridge", "default", "none"]);
 export function setsNoNewPrivileges(opts: string[]): boolean {
     return opts.some((o) => /^no-new-privileges(?:[:=]true)?$/.test(o.trim()));
 }
+
+/** Host directories no agent may see: the system's own, and the Docker socket's. */
+const SYSTEM_DIRECTORIES = ["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var"];
+
+/** True for a host path in (or above) a system directory, as opposed to a project directory. */
+export function isSystemHostPath(hostPath: string): boolean {
+    const clean = hostPath.replace(/\/+$/, "") || "/";
+    const top = `/${clean.split("/")[1] ?? ""}`;
+    return clean === "/" || clean.includes("docker.sock") || SYSTEM_DIRECTORIES.includes(top);
+}
+
+/** The host directories bound into an agent container (its workspace, for local development). */
+function agentHostPaths(args: { type: string; props: Record<string, any> }): string[] | typeof UNKNOWN {
+    if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.agent) {
+        return [];
+    }
+    const paths = known(() => arrayOf(args.props.volumes).map((v) => v.hostPath));
+    return paths === UNKNOWN ? UNKNOWN : paths.filter((p): p is string => typeof p === "string");
+}
+
+const HOST_WORKSPACE_WHY =
+    "A host directory mounted as the agent's workspace lets the agent change whatever is in it, on " +
+    "the engine's host, and outlives the bottle.";
+
+/**
+ * In production an agent's workspace is a volume of its own, never a host directory.
+ */
+export const productionAgentNoHostWorkspace: ResourceValidationPolicy = {
+    name: "production-agent-no-host-workspace",
+    description: `In a production stack the agent may not mount a host directory (workspace.hostPath). ${HOST_WORKSPACE_WHY}`,
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (!isProductionStack(args.stackTags, args.urn)) {
+            args.notApplicable("not a production stack; agent-host-workspace-reviewed advises instead");
+        }
+        const paths = agentHostPaths(args);
+        if (paths !== UNKNOWN && paths.length > 0) {
+            reportViolation(`Agent container '${dockerName(args)}' mounts host directories (${paths.join(", ")}) in a production stack. Remove workspace.hostPath: the workspace is then a volume of its own.`);
+        }
+    },
+};
+
+/**
+ * Outside production a host workspace is allowed, and pointed out.
+ */
+export const agentHostWorkspaceReviewed: ResourceValidationPolicy = {
+    name: "agent-host-workspace-reviewed",
+    description: `An agent that mounts a host directory (workspace.hostPath) is pointed out outside production. ${HOST_WORKSPACE_WHY}`,
+    enforcementLevel: "advisory",
+    validateResource: (args, reportViolation) => {
+        if (isProductionStack(args.stackTags, args.urn)) {
+            args.notApplicable("production stack; production-agent-no-host-workspace enforces instead");
+        }
+        const paths = agentHostPaths(args);
+        if (paths !== UNKNOWN && paths.length > 0) {
+            reportViolation(`Agent container '${dockerName(args)}' mounts host directories (${paths.join(", ")}): the agent can change anything in them.`);
+        }
+    },
+};
 
 /**
  * The agent joins only its own bottle's agent network, and that network is `internal: true`.
@@ -179,11 +239,11 @@ const hardeningChecks: HardeningCheck[] = [
         if (volumes === UNKNOWN) {
             return undefined;
         }
-        const bad = volumes.filter((v) => v.hostPath || v.fromContainer);
+        const bad = volumes.filter((v) => v.fromContainer || (typeof v.hostPath === "string" && isSystemHostPath(v.hostPath)));
         return bad.length > 0
-            ? `has volumes bound from the host or another container ` +
+            ? `has volumes bound from the host's system directories or another container ` +
                   `(${bad.map((v) => String(v.hostPath ?? `from ${v.fromContainer}`)).join(", ")}), which can expose ` +
-                  "the Docker socket or host files; use a named volume (volumeName) instead"
+                  "the Docker socket or host files; use a named volume (volumeName), or a project directory as the workspace"
             : undefined;
     },
     (p) => {

@@ -3,7 +3,7 @@
  * the pack's gRPC server (which constructing a PolicyPack does).
  */
 import { Policies } from "@pulumi/policy";
-import { agentContainerHardened, agentOnlyInternalNetworks } from "./agent";
+import { agentContainerHardened, agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
 import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
@@ -16,6 +16,8 @@ import { credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } f
 export const policies: Policies = [
     agentOnlyInternalNetworks,
     agentContainerHardened,
+    productionAgentNoHostWorkspace,
+    agentHostWorkspaceReviewed,
     innerNetworksInternal,
     onlyPipelockReachesOutside,
     egressProxyChainsThroughPipelock,

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { agentContainerHardened, agentOnlyInternalNetworks, setsNoNewPrivileges } from "../policies/agent";
+import {
+    agentContainerHardened,
+    agentHostWorkspaceReviewed,
+    agentOnlyInternalNetworks,
+    isSystemHostPath,
+    productionAgentNoHostWorkspace,
+    setsNoNewPrivileges,
+} from "../policies/agent";
 import { bottleGraph, container, find } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
@@ -107,9 +114,9 @@ describe("agent-container-hardened", () => {
             message: /mounts host paths \(bind:\/var\/run\/docker.sock\)/,
         },
         {
-            rule: "no host-path volume",
-            change: (p) => (p.volumes = [{ hostPath: "/home/me", containerPath: "/work" }]),
-            message: /has volumes bound from the host or another container \(\/home\/me\)/,
+            rule: "no volume from the host's system directories",
+            change: (p) => (p.volumes = [{ hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }]),
+            message: /has volumes bound from the host's system directories or another container \(\/var\/run\/docker.sock\)/,
         },
         {
             rule: "no volumes from another container",
@@ -147,5 +154,37 @@ describe("agent-container-hardened", () => {
             assert.equal(setsNoNewPrivileges([opt]), true, opt);
         }
         assert.equal(setsNoNewPrivileges(["no-new-privileges:false"]), false);
+    });
+});
+
+describe("a host directory as the agent's workspace", () => {
+    const withHostWorkspace = () => {
+        const agent = container(bottleGraph(), "agent");
+        agent.props.volumes = [{ hostPath: "/home/me/src/app", containerPath: "/workspace" }];
+        return agent;
+    };
+
+    it("is allowed outside production (agent-container-hardened accepts a project directory), and pointed out", async () => {
+        assert.deepEqual((await runResourcePolicy(agentContainerHardened, withHostWorkspace())).violations, []);
+        const advice = await runResourcePolicy(agentHostWorkspaceReviewed, withHostWorkspace());
+        assert.deepEqual(advice.violations, ["Agent container 'dev-reviewer-agent' mounts host directories (/home/me/src/app): the agent can change anything in them."]);
+        assert.equal((await runResourcePolicy(productionAgentNoHostWorkspace, withHostWorkspace())).notApplicable, "not a production stack; agent-host-workspace-reviewed advises instead");
+    });
+
+    it("is refused in production (by stack name or tag)", async () => {
+        for (const options of [{ stack: "prod" }, { stackTags: { "bot-bottle:environment": "production" } }]) {
+            const { violations } = await runResourcePolicy(productionAgentNoHostWorkspace, withHostWorkspace(), options);
+            assert.equal(violations.length, 1, JSON.stringify(options));
+            assert.match(violations[0]!, /mounts host directories \(\/home\/me\/src\/app\) in a production stack\. Remove workspace\.hostPath/);
+        }
+    });
+
+    it("system directories are refused everywhere", () => {
+        for (const path of ["/", "/etc", "/var/run/docker.sock", "/var/lib/docker", "/run/user/1000", "/root/.ssh", "/home/me/docker.sock"]) {
+            assert.equal(isSystemHostPath(path), true, path);
+        }
+        for (const path of ["/home/me/src/app", "/srv/work", "/opt/projects/app"]) {
+            assert.equal(isSystemHostPath(path), false, path);
+        }
     });
 });

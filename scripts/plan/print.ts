@@ -66,7 +66,7 @@ function reachLines(reach: BottleReach): string[] {
     "reach (what the agent may do; everything else is refused by both gates)",
     ...reach.routes.map((r) => `  ${r.host.padEnd(width)}  ${describeRoute(r)}`),
     `  rate limit ${reach.requestsPerMinute ?? "(none)"} requests a minute per host; request bodies up to ${reach.maxBodyBytes ?? "(unset)"} bytes`,
-    `  pipelock: response scanning ${pipelock.responseScanning}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
+    `  pipelock: response scanning ${pipelock.responseScanning}; seed phrases ${pipelock.seedPhraseMinWords ? `from ${pipelock.seedPhraseMinWords} words` : "NOT detected"}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
     "workloads",
     ...Object.keys(reach.images).map(
       (role) => `  ${role.padEnd(12)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] ?? "no"} processes at most`,

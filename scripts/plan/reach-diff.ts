@@ -53,13 +53,33 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
   ];
 }
 
+const GIT_SERVICE = /^\/(.+?)(?:\.git)?\/(info\/refs|git-upload-pack|git-receive-pack)$/;
+
+/**
+ * `git acme/app (fetch, push)` when a route's paths are exactly git's smart-HTTP paths for
+ * some repositories (with and without `.git`), else undefined.
+ */
+export function gitSummary(paths: readonly string[]): string | undefined {
+  const services = new Map<string, Set<string>>();
+  for (const p of paths) {
+    const m = GIT_SERVICE.exec(p);
+    if (!m) return undefined;
+    services.set(m[1]!, (services.get(m[1]!) ?? new Set()).add(m[2]!));
+  }
+  const repos = [...services].map(([repo, s]) => `${repo} (${s.has("git-receive-pack") ? "fetch, push" : "fetch"})`);
+  return repos.length ? `git ${repos.join(", ")}` : undefined;
+}
+
 /** `443; GET, POST; paths /a/; token github in Authorization`. */
 export function describeRoute(route: RouteReach): string {
+  const credential = route.credential;
   const parts = [
     `port${route.ports.length > 1 ? "s" : ""} ${route.ports.join(", ")}`,
     route.methods.join(", "),
-    route.paths ? `paths ${route.paths.join(", ")}` : "any path",
-    route.credential ? `token ${tokenName(route.credential)} in ${route.credential.header}` : "no credential",
+    route.paths ? (gitSummary(route.paths) ?? `paths ${route.paths.join(", ")}`) : "any path",
+    credential
+      ? `token ${tokenName(credential)} in ${credential.header}${credential.username ? ` (Basic, user ${credential.username})` : ""}`
+      : "no credential",
   ];
   if (route.cleartextPorts.length > 0) parts.push(`credential in plain HTTP on ${route.cleartextPorts.join(", ")}`);
   return parts.join("; ");
@@ -159,6 +179,12 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
   if (before.responseScanning !== after.responseScanning) {
     const weaker = SCANNING_STRICTNESS.indexOf(after.responseScanning) < SCANNING_STRICTNESS.indexOf(before.responseScanning);
     changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `response scanning ${before.responseScanning} -> ${after.responseScanning}` });
+  }
+  if (before.seedPhraseMinWords !== after.seedPhraseMinWords) {
+    const words = (n: number) => (n === 0 ? "off" : `from ${n} words`);
+    // Off (0) is the weakest; otherwise fewer words catch more.
+    const weaker = after.seedPhraseMinWords === 0 || (before.seedPhraseMinWords !== 0 && after.seedPhraseMinWords > before.seedPhraseMinWords);
+    changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `seed phrase detection ${words(before.seedPhraseMinWords)} -> ${words(after.seedPhraseMinWords)}` });
   }
   if (before.explainBlocks !== after.explainBlocks) {
     changes.push({ effect: "changes", subject, detail: after.explainBlocks ? "refusals explain the policy to the agent" : "refusals no longer explain the policy" });

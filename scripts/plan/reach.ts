@@ -22,7 +22,7 @@ export interface RouteReach {
    * The credential the route injects: its header and the token's name (absent in plans made
    * before routes.yaml named tokens: then only the variable is known).
    */
-  credential?: { header: string; token?: string; variable: string };
+  credential?: { header: string; token?: string; variable: string; username?: string };
   /** Ports on which the credential travels in plain HTTP. */
   cleartextPorts: number[];
 }
@@ -37,6 +37,8 @@ export interface PipelockReach {
   /** DLP patterns added to pipelock's own. */
   dlpPatterns: string[];
   responseScanning: string;
+  /** The fewest words of a seed phrase pipelock detects; 0: detection off. */
+  seedPhraseMinWords: number;
   maxResponseBytes?: number;
   explainBlocks: boolean;
 }
@@ -116,6 +118,7 @@ function bottleReach(plan: PlanJson, bottle: string): BottleReach {
   const agent = containers.get("agent")?.inputs;
   const tls = record(pipelockDoc.tls_interception);
   const scanning = record(pipelockDoc.response_scanning);
+  const seed = record(pipelockDoc.seed_phrase_detection);
   const maxBody = egressEnv.get("EGRESS_PROXY_MAX_BODY_BYTES");
   return {
     routes: list(routesDoc.routes).map((raw) => routeReach(record(raw))),
@@ -128,6 +131,8 @@ function bottleReach(plan: PlanJson, bottle: string): BottleReach {
       dlpPatterns: list(record(pipelockDoc.dlp).patterns).map((p) => String(record(p).name)),
       // pipelock's default: on, warn.
       responseScanning: scanning.enabled === false ? "off" : `on (${typeof scanning.action === "string" ? scanning.action : "warn"})`,
+      // pipelock's own default, when the file does not say: on, 12 words.
+      seedPhraseMinWords: seed.enabled === false ? 0 : Number(seed.min_words ?? 12),
       ...(tls.max_response_bytes !== undefined && { maxResponseBytes: Number(tls.max_response_bytes) }),
       explainBlocks: pipelockDoc.explain_blocks === true,
     },
@@ -165,6 +170,7 @@ function routeReach(raw: Record<string, unknown>): RouteReach {
       credential: {
         header: String(auth.header),
         ...(typeof auth.token === "string" && { token: auth.token }),
+        ...(typeof auth.basic_username === "string" && { username: auth.basic_username }),
         variable: String(auth.token_env),
       },
     }),

@@ -56,7 +56,15 @@ function expectedRoutes(spec: BottleSpec): unknown[] {
     ports: [...route.ports].sort((a, b) => a - b),
     methods: [...route.methods].sort(),
     paths: route.paths ?? null,
-    auth: route.auth ? { header: route.auth.header, prefix: route.auth.prefix, token: route.auth.token, token_env: tokenEnv.get(route.auth.token) } : null,
+    auth: route.auth
+      ? {
+          header: route.auth.header,
+          prefix: route.auth.prefix,
+          ...(route.auth.username !== undefined && { username: route.auth.username }),
+          token: route.auth.token,
+          token_env: tokenEnv.get(route.auth.token),
+        }
+      : null,
     insecure_cleartext_ports: [...(route.insecureCleartextPorts ?? [])].sort((a, b) => a - b),
   }));
 }
@@ -82,6 +90,7 @@ const FEATURE_BOTTLES: Record<string, unknown> = {
       { host: "api.github.com", ports: [443, 8443], methods: ["GET", "POST"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "b" } },
       { host: "legacy.example.com", ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "a" } },
       { host: "xn--bcher-kva.example", ports: [8080] },
+      { host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "b" } },
     ],
   },
 };
@@ -102,7 +111,8 @@ function withoutDefaults(spec: BottleSpec, raw: unknown): string {
   const rawRoutes = (raw as { routes: Record<string, unknown>[] }).routes;
   document.routes.forEach((route, i) => {
     if (!("ports" in rawRoutes[i]!)) delete route.ports;
-    if (!("methods" in rawRoutes[i]!)) delete route.methods;
+    // A git route's methods come from git, not from a default: routes.yaml always lists them.
+    if (!("methods" in rawRoutes[i]!) && !("git" in rawRoutes[i]!)) delete route.methods;
   });
   return stringify(document);
 }

@@ -6,6 +6,7 @@ each: the routes it would enforce, whether it takes each host and path prefix, a
 and defaults it holds.
 """
 
+import base64
 import json
 import sys
 import tempfile
@@ -22,13 +23,14 @@ TOKEN = "<token>"
 def route_json(route: model.Route) -> dict[str, object]:
     auth = None
     if route.auth is not None:
-        assert route.auth.value.endswith(TOKEN)
-        auth = {
-            "header": route.auth.header,
-            "prefix": route.auth.value[: -len(TOKEN)],
-            "token": route.auth.token,
-            "token_env": route.auth.token_env,
-        }
+        auth = {"header": route.auth.header, "prefix": "", "token": route.auth.token, "token_env": route.auth.token_env}
+        if route.auth.basic_username:
+            credentials = base64.b64encode(f"{route.auth.basic_username}:{TOKEN}".encode()).decode()
+            assert route.auth.value == f"Basic {credentials}", route.auth.value
+            auth["username"] = route.auth.basic_username
+        else:
+            assert route.auth.value.endswith(TOKEN)
+            auth["prefix"] = route.auth.value[: -len(TOKEN)]
     return {
         "host": route.host,
         "ports": sorted(route.ports),

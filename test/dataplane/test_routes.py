@@ -220,6 +220,14 @@ def test_full_route() -> None:
     assert "tok-unit-0" not in repr(route)  # never in a traceback or log
 
 
+def test_basic_credentials_are_built_from_the_user_name_and_the_token() -> None:
+    auth = {"header": "Authorization", "basic_username": "x-access-token", "token": "github", "token_env": "EGRESS_PROXY_TOKEN_0"}
+    [route] = ep.parse_routes(doc({"host": "github.com", "auth": auth}), ENV).routes
+    assert route.auth is not None
+    assert route.auth.value == "Basic eC1hY2Nlc3MtdG9rZW46dG9rLXVuaXQtMA=="  # base64("x-access-token:tok-unit-0")
+    assert (route.auth.token, route.auth.basic_username) == ("github", "x-access-token")
+
+
 def test_empty_route_list_is_valid_and_refuses_everything() -> None:
     table = ep.parse_routes(doc(), ENV)
     assert not table.decide_connect("example.com", 443).allowed
@@ -278,6 +286,8 @@ INVALID: list[tuple[str, object, str]] = [
     ("auth proxy-authorization", doc({"host": "a.example", "auth": {"header": "Proxy-Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "'Proxy-Authorization' cannot be injected"),
     ("auth prefix crlf", doc({"host": "a.example", "auth": {"header": "A", "prefix": "x\r\nY: z", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix"),
     ("auth prefix int", doc({"host": "a.example", "auth": {"header": "A", "prefix": 1, "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix"),
+    ("basic user name with a colon", doc({"host": "a.example", "auth": {"header": "A", "basic_username": "a:b", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.basic_username: must be a user name without spaces"),
+    ("basic credentials with a prefix", doc({"host": "a.example", "auth": {"header": "A", "prefix": "x ", "basic_username": "u", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix: Basic credentials (basic_username) take no prefix"),
     ("token name with a space", doc({"host": "a.example", "auth": {"header": "A", "token": "my token", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.token: must be a token name"),
     ("token_env other var", doc({"host": "a.example", "auth": {"header": "A", "token_env": "HOME"}}), "routes[0].auth.token_env: must name an environment variable EGRESS_PROXY_TOKEN_<N>"),
     ("token_env missing", doc({"host": "a.example", "auth": {"header": "A"}}), "routes[0].auth.token_env"),

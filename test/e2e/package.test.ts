@@ -76,10 +76,10 @@ describe("the packed package, installed and used by other programs", () => {
 
   it("the tarball holds compiled JavaScript, declarations, the image's build context and the plugin manifest, and no wheels", async () => {
     const files = (await mustRun(["tar", "-tzf", tarball])).split("\n");
-    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/egress-proxy/image/Dockerfile", "dist/egress-proxy/image/egress_routes.py", "dist/docker/self-test/self-test.sh", "PulumiPlugin.yaml", "index.ts", "package.json"]) {
+    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/egress-proxy/image/Dockerfile", "dist/egress-proxy/image/egress_routes.py", "dist/agent/image/Dockerfile", "dist/agent/image/package-lock.json", "dist/docker/self-test/self-test.sh", "PulumiPlugin.yaml", "index.ts", "package.json"]) {
       assert.ok(files.includes(`package/${file}`), `${file} missing from ${path.basename(tarball)}`);
     }
-    assert.deepEqual(files.filter((f) => f.endsWith(".whl") || /(^|\/)(test|node_modules)\//.test(f)), []);
+    assert.deepEqual(files.filter((f) => f.endsWith(".whl") || /(^|\/)(test|node_modules|_cacache)\//.test(f)), []);
   });
 
   it("a TypeScript program installs the tarball, deploys a bottle with it (image built from the installed package) and destroys it", async () => {

@@ -87,6 +87,7 @@ function main(): number {
       egressProxy: `bot-bottle-test/egress-proxy:${id}`,
       pipelock: `bot-bottle-test/pipelock:${id}`,
       probe: `bot-bottle-test/probe:${id}`,
+      agent: process.env.E2E_IMAGE_AGENT ?? `bot-bottle/agent:e2e-${id}`,
       upstream: `bot-bottle-test/upstream:${id}`,
       brokenEgressProxy: `bot-bottle-test/egress-proxy-broken:${id}`,
     },

@@ -11,7 +11,8 @@ import { e2eRun } from "./support/run-env";
 import type { TestStackConfig } from "./support/stack";
 
 const images = () => e2eRun().images;
-const agent = (): BottleArgs["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000" });
+// The test stacks' workspaces go with them (the default keeps them: workspace.test.ts tests that).
+const agent = (): BottleArgs["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000", workspace: { keep: false } });
 const pipelock = (trusted: string[]): BottleArgs["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
 
 /**
@@ -111,6 +112,31 @@ export function failClosedStack(): TestStackConfig {
         agent: agent(),
         egressProxy: { image: images().brokenEgressProxy },
         pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}
+
+/**
+ * Stack `work`: bottle `dev`, an engineer's bottle: the real agent image (Claude Code, git),
+ * its API at the fake Messages API (llm.upstream.test), git over HTTPS to acme/app with push on
+ * git.upstream.test and without on ro.upstream.test (the same server), a credential injected
+ * as Basic auth. Its workspace is kept by destroy (the default).
+ */
+export function workStack(): TestStackConfig {
+  const credential = { header: "Authorization", username: "x-access-token", token: "github" };
+  return {
+    bottles: [
+      {
+        name: "dev",
+        routes: [
+          { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" } },
+          { host: "git.upstream.test", git: { repositories: ["acme/app"], push: true }, auth: credential },
+          { host: "ro.upstream.test", git: { repositories: ["acme/app"] }, auth: credential },
+        ],
+        agent: { image: images().agent, env: { ANTHROPIC_BASE_URL: "https://llm.upstream.test" } },
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["llm.upstream.test", "git.upstream.test", "ro.upstream.test"]),
       },
     ],
   };

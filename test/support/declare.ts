@@ -28,6 +28,7 @@ export interface Declared {
 export const TYPES = {
   container: "docker:index/container:Container",
   network: "docker:index/network:Network",
+  volume: "docker:index/volume:Volume",
   privateKey: "tls:index/privateKey:PrivateKey",
   cert: "tls:index/selfSignedCert:SelfSignedCert",
   image: "docker:index/image:Image",

@@ -388,7 +388,8 @@ class EgressProxy:
         flow.request.trailers = None
         auth = decision.route.auth if decision.route is not None else None
         if auth is not None:
-            headers[auth.header] = auth.value
+            # HTTP/2 header names are lowercase (mitmproxy would lowercase it, with a warning).
+            headers[auth.header.lower() if flow.request.is_http2 else auth.header] = auth.value
 
     # ---- helpers
 

@@ -7,6 +7,7 @@ entrypoint.py and healthcheck.py use it too; tests import it without a proxy.
 
 # No `from __future__ import annotations`: mitmproxy loads the addon (which imports this)
 # outside sys.modules, where dataclasses cannot resolve string annotations.
+import base64
 import functools
 import ipaddress
 import os
@@ -54,7 +55,7 @@ LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "insecure_cleartext_ports"})
-AUTH_KEYS = frozenset({"header", "prefix", "token", "token_env"})
+AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env"})
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
@@ -91,6 +92,8 @@ class Auth:
     value: str = field(repr=False)
     # The token's name in stack config ("" when routes.yaml does not give it).
     token: str = ""
+    # Set: the header carries HTTP Basic credentials, this user name with the token.
+    basic_username: str = ""
 
 
 @dataclass(frozen=True)
@@ -530,6 +533,11 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
     prefix = raw.get("prefix", "")
     if not isinstance(prefix, str) or not _header_safe(prefix):
         raise RoutesError(f"{where}.prefix: must be a string without control characters")
+    username = raw.get("basic_username", "")
+    if not isinstance(username, str) or not _header_safe(username) or ":" in username or " " in username:
+        raise RoutesError(f"{where}.basic_username: must be a user name without spaces, ':' or control characters")
+    if username and prefix:
+        raise RoutesError(f"{where}.prefix: Basic credentials (basic_username) take no prefix")
     token_name = raw.get("token", "")
     if not isinstance(token_name, str) or not all(c in TOKEN_NAME_CHARS for c in token_name):
         raise RoutesError(f"{where}.token: must be a token name (letters, digits, '_' and '-'), got {token_name!r}")
@@ -553,6 +561,9 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
         raise RoutesError(
             f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character"
         )
+    if username:
+        value = "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode("ascii")
+        return Auth(header, token_env, value, token_name, username)
     return Auth(header, token_env, prefix + token, token_name)
 
 

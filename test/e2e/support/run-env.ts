@@ -13,8 +13,10 @@ export interface E2eImages {
   egressProxy: string;
   /** The real pipelock, built from source, plus the test upstream's CA in its trust store. */
   pipelock: string;
-  /** The agent: curl, python3, git; uid 1000. */
+  /** A small agent: curl, python3, git; uid 1000. */
   probe: string;
+  /** The real agent image (components/agent/image: Claude Code, git, Node 22). */
+  agent: string;
   /** The "internet": HTTP and HTTPS, recording every request. */
   upstream: string;
   /** TEST fault: the egress proxy started on an invalid routes file. */
@@ -37,6 +39,7 @@ const VARIABLES = {
   egressProxy: "E2E_IMAGE_EGRESS_PROXY",
   pipelock: "E2E_IMAGE_PIPELOCK",
   probe: "E2E_IMAGE_PROBE",
+  agent: "E2E_IMAGE_AGENT",
   upstream: "E2E_IMAGE_UPSTREAM",
   brokenEgressProxy: "E2E_IMAGE_BROKEN_EGRESS_PROXY",
 } as const;
@@ -57,6 +60,7 @@ export function e2eRun(): E2eRun {
       egressProxy: get("egressProxy"),
       pipelock: get("pipelock"),
       probe: get("probe"),
+      agent: get("agent"),
       upstream: get("upstream"),
       brokenEgressProxy: get("brokenEgressProxy"),
     },
@@ -73,6 +77,7 @@ export function e2eRunEnv(run: E2eRun): Record<string, string> {
     [VARIABLES.egressProxy]: run.images.egressProxy,
     [VARIABLES.pipelock]: run.images.pipelock,
     [VARIABLES.probe]: run.images.probe,
+    [VARIABLES.agent]: run.images.agent,
     [VARIABLES.upstream]: run.images.upstream,
     [VARIABLES.brokenEgressProxy]: run.images.brokenEgressProxy,
   };

@@ -39,7 +39,7 @@ describe("validateStackConfig rejects", () => {
     ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
     ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /^unknown key \(did you mean "paths"\?\): a typo here must not silently change what a bottle allows$/],
     ["an unknown bottle key", { bottles: [bottle({ agnet: {} })] }, "bottles[0].agnet", /^unknown key \(did you mean "agent"\?\)/],
-    ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, token$/],
+    ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/],
     ["an unknown pipelock setting", { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] }, "bottles[0].pipelock.settings.mode", /unknown key/],
     ["a duplicate host", { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] }, "bottles[0].routes[1].host", /duplicate host "api.github.com" \(also routes\[0\]\)/],
     ["a reference to a missing token", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", token: "github" } })] })] }, "bottles[0].routes[0].auth.token", /no token named "github".*pulumi config set --secret --path 'tokens.github'/],
@@ -62,7 +62,12 @@ describe("validateStackConfig rejects", () => {
     ["a bottle without routes", { bottles: [bottle({ routes: [] })] }, "bottles[0].routes", /at least one route/],
     ["a bad bottle name", { bottles: [bottle({ name: "Coder_1" })] }, "bottles[0].name", /lowercase name/],
     ["an agent env overriding the proxy", { bottles: [bottle({ agent: { image: "node:22", env: { https_proxy: "http://evil:1" } } })] }, "bottles[0].agent.env.https_proxy", /set by the bottle itself/],
-    ["an agent without an image", { bottles: [bottle({ agent: { command: ["sh"] } })] }, "bottles[0].agent.image", /required/],
+    ["a git route with its own paths", { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app"] }, paths: ["/x"] })] })] }, "bottles[0].routes[0].paths", /a route with git allows git's own paths; remove "paths"/],
+    ["a git repository with .git", { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app.git"] } })] })] }, "bottles[0].routes[0].git.repositories[0]", /without "\.git"/],
+    ["a git repository that is not owner/name", { bottles: [bottle({ routes: [route({ git: { repositories: ["app"] } })] })] }, "bottles[0].routes[0].git.repositories[0]", /repository path such as "acme\/app"/],
+    ["Basic credentials with a prefix", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", prefix: "token ", username: "x-access-token", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.prefix", /Basic credentials \(username\) take no prefix/],
+    ["a user name with a colon", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", username: "a:b", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.username", /without spaces or ':'/],
+    ["a relative workspace path", { bottles: [bottle({ agent: { workspace: { path: "work" } } })] }, "bottles[0].agent.workspace.path", /absolute path/],
     ["a CA validity under a day", { bottles: [bottle({ caValidityHours: 1 })] }, "bottles[0].caValidityHours", /at least 24/],
     ["a docker host that is not a URL", { docker: { host: "myhost" } }, "docker.host", /Docker host URL/],
   ];
@@ -110,7 +115,7 @@ describe("validateStackConfig accepts and normalises", () => {
           auth: { header: "Authorization", prefix: "", token: "gh" },
         },
       ],
-      agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512 },
+      agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512, workspace: { path: "/workspace", keep: true, protect: false } },
       egressProxy: { memoryMb: 256 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
@@ -118,6 +123,35 @@ describe("validateStackConfig accepts and normalises", () => {
       maxBodyMb: 32,
       selfTest: true,
     });
+  });
+
+  test("a git route: fetch paths for each repository, with and without .git, GET and POST; push adds receive-pack", () => {
+    const result = validateStackConfig({
+      bottles: [
+        bottle({
+          routes: [
+            route({ host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "t" } }),
+            route({ host: "gitlab.example.com", git: { repositories: ["group/sub/lib"] } }),
+          ],
+        }),
+      ],
+      tokens: { t: secret() },
+    });
+    assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+    const [github, gitlab] = result.value.bottles[0]!.routes;
+    assert.deepEqual(github!.methods, ["GET", "POST"]);
+    assert.deepEqual(github!.paths, [
+      "/acme/app.git/info/refs", "/acme/app.git/git-upload-pack", "/acme/app.git/git-receive-pack",
+      "/acme/app/info/refs", "/acme/app/git-upload-pack", "/acme/app/git-receive-pack",
+    ]);
+    assert.deepEqual(github!.auth, { header: "Authorization", prefix: "", username: "x-access-token", token: "t" });
+    assert.deepEqual(gitlab!.paths, ["/group/sub/lib.git/info/refs", "/group/sub/lib.git/git-upload-pack", "/group/sub/lib/info/refs", "/group/sub/lib/git-upload-pack"]);
+  });
+
+  test("an agent without an image uses the bundled one (no image in the spec)", () => {
+    const result = validateStackConfig({ bottles: [bottle({ agent: {} })] });
+    assert.ok(result.ok);
+    assert.equal(result.value.bottles[0]!.agent!.image, undefined);
   });
 
   test("passthrough applies only to the bottle's own route hosts", () => {

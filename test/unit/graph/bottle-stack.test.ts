@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { before, describe, test } from "node:test";
 import type { BottleStackArgs } from "../../../components/index";
 import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
+import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
 import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
 
@@ -83,8 +84,8 @@ describe("BottleStack resource graph", () => {
   });
 
   test("every Docker object carries the stack, bottle and role labels", () => {
-    const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network);
-    assert.equal(docker.length, 6);
+    const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network || r.type === TYPES.volume);
+    assert.equal(docker.length, 7);
     for (const r of docker) {
       const labels = Object.fromEntries((r.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
       assert.equal(labels["bot-bottle.stack"], "dev", r.name);
@@ -138,7 +139,11 @@ describe("BottleStack resource graph", () => {
     for (const v of ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"]) {
       assert.ok(envs.includes(`${v}=/etc/bot-bottle/egress-proxy-ca.pem`), v);
     }
-    assert.deepEqual(a.uploads, [{ file: "/etc/bot-bottle/egress-proxy-ca.pem", content: cert("coder-egress-proxy-ca-cert"), permissions: "0444" }]);
+    assert.deepEqual(a.uploads, [
+      { file: "/etc/bot-bottle/egress-proxy-ca.pem", content: cert("coder-egress-proxy-ca-cert"), permissions: "0444" },
+      // The system store too: every TLS connection the agent makes ends at the egress proxy.
+      { file: "/etc/ssl/certs/ca-certificates.crt", content: cert("coder-egress-proxy-ca-cert"), permissions: "0444" },
+    ]);
     assert.deepEqual(a.command, ["sleep", "infinity"]);
   });
 
@@ -165,6 +170,17 @@ describe("BottleStack resource graph", () => {
       assert.deepEqual(container(d, role).dnsOpts, ["timeout:1", "attempts:1"], role);
     }
     assert.equal(container(d, "pipelock").dns, undefined, "pipelock resolves the routes' hosts");
+  });
+
+  test("the agent's workspace: a labelled volume of its own at /workspace, given to the agent's uid before it starts", () => {
+    const volume = d.find(TYPES.volume, "coder-workspace").inputs;
+    assert.deepEqual(volume, { name: "dev-coder-workspace", labels: [
+      { label: "bot-bottle.stack", value: "dev" }, { label: "bot-bottle.bottle", value: "coder" }, { label: "bot-bottle.role", value: "workspace" },
+    ] });
+    assert.deepEqual(container(d, "agent").volumes, [{ volumeName: "dev-coder-workspace", containerPath: "/workspace" }]);
+    const owner = d.find(TYPES.command, "coder-workspace-owner").inputs;
+    assert.equal(owner.create, OWN_VOLUME_SCRIPT);
+    assert.deepEqual(owner.environment, { BOTTLE_VOLUME: "dev-coder-workspace", BOTTLE_OWNER: "1000:1000", BOTTLE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image") });
   });
 
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
@@ -284,7 +300,7 @@ describe("BottleStack options", () => {
   });
 
   test("an image passed by the program is used for the egress proxy and nothing is built", async () => {
-    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxyImage: "sha256:shared" });
+    const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], builtImages: { egressProxy: "sha256:shared" } });
     assert.equal(d.resources.some((r) => r.type === TYPES.image || r.name === "gate-egress-proxy-image"), false);
     assert.equal(container(d, "egress-proxy").image, "sha256:shared");
   });

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, beforeEach, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
 
@@ -36,6 +36,25 @@ function pathsContaining(value: unknown, needle: string, at = ""): string[] {
   }
   return [];
 }
+
+/** The dev stack the reach-diff tests start from (committed in their scratch repository). */
+const DEV_BEFORE = `config:
+  bot-bottle:bottles:
+    - name: coder
+      routes:
+        - { host: api.anthropic.com, ports: [443], auth: { header: x-api-key, token: anthropic } }
+        - host: api.github.com
+          ports: [443]
+          paths: ["/repos/acme/", "/user", "/rate_limit"]
+          auth: { header: Authorization, prefix: "Bearer ", token: github }
+        - { host: pypi.mirror.example.com, ports: [443], methods: [GET, HEAD] }
+      agent: { image: node:22-bookworm-slim }
+  bot-bottle:tokens:
+    anthropic:
+      secure: v1:placeholder
+    github:
+      secure: v1:placeholder
+`;
 
 const stacks = fs.readdirSync(ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
 
@@ -133,6 +152,8 @@ describe("npm run plan", () => {
       }
       fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
       fs.symlinkSync(path.join(ROOT, "policy", "node_modules"), path.join(copy, "policy", "node_modules"), "dir");
+      // The "before": a dev stack of the test's own, so the example stack can change freely.
+      fs.writeFileSync(dev(), DEV_BEFORE);
       const git = (...args: string[]) => run("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: copy });
       await git("init", "-q");
       fs.appendFileSync(path.join(copy, ".git", "info", "exclude"), "node_modules\npolicy/node_modules\n");
@@ -140,6 +161,8 @@ describe("npm run plan", () => {
       await git("commit", "-qm", "before");
     });
     after(() => fs.rmSync(copy, { recursive: true, force: true }));
+    // Each test edits the stack from its committed state.
+    beforeEach(() => fs.writeFileSync(dev(), DEV_BEFORE));
 
     test("nothing changed: says so and exits 0", async () => {
       const { code, stdout } = await diff();
@@ -148,13 +171,11 @@ describe("npm run plan", () => {
     });
 
     test("a new route and a swapped token widen: listed first, exit 3; --json says the same", async () => {
-      const text = fs.readFileSync(dev(), "utf8");
       fs.writeFileSync(
         dev(),
-        text
-          .replace("auth: { header: Authorization, prefix: \"Bearer \", token: github }", "auth: { header: Authorization, prefix: \"Bearer \", token: github-write }")
+        DEV_BEFORE.replace("token: github }", "token: github-write }")
           .replace("    github:\n", "    github-write:\n")
-          .replace("        - host: pypi.mirror.example.com\n          ports: [443]\n          methods: [GET, HEAD]", "        - host: pypi.mirror.example.com\n          ports: [443]\n          methods: [GET]\n        - host: api.example.com\n          methods: [POST]"),
+          .replace("methods: [GET, HEAD] }", "methods: [GET] }\n        - { host: api.example.com, methods: [POST] }"),
       );
       const { code, stdout } = await diff();
       assert.equal(code, 3, stdout);
@@ -173,32 +194,27 @@ describe("npm run plan", () => {
       const json = await diff("--json");
       assert.equal(json.code, 3);
       assert.deepEqual(JSON.parse(json.stdout).counts, { widens: 2, narrows: 1, changes: 0 });
-      fs.writeFileSync(dev(), text);
     });
 
     test("narrowing only exits 0", async () => {
-      const text = fs.readFileSync(dev(), "utf8");
-      fs.writeFileSync(dev(), text.replace("paths: [\"/repos/acme/\", \"/user\", \"/rate_limit\"]", "paths: [\"/repos/acme/\"]"));
+      fs.writeFileSync(dev(), DEV_BEFORE.replace('paths: ["/repos/acme/", "/user", "/rate_limit"]', 'paths: ["/repos/acme/"]'));
       const { code, stdout } = await diff();
       assert.equal(code, 0, stdout);
       assert.match(stdout, /narrows the agents' reach \(0 widening, 1 narrowing, 0 other changes\)\n\nbottle coder\n  - narrows  route api.github.com: paths - \/rate_limit, \/user\n$/);
-      fs.writeFileSync(dev(), text);
     });
 
     test("npm run review: one comment for every stack, the widening one called out; exit 3", async () => {
-      const text = fs.readFileSync(dev(), "utf8");
-      fs.writeFileSync(dev(), text.replace("          methods: [GET, HEAD]\n      agent:", "          methods: [GET, HEAD, POST]\n      agent:"));
+      fs.writeFileSync(dev(), DEV_BEFORE.replace("methods: [GET, HEAD] }", "methods: [GET, HEAD, POST] }"));
       const out = fs.mkdtempSync(path.join(os.tmpdir(), "review-"));
       const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], { cwd: copy }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
       );
-      fs.writeFileSync(dev(), text);
       assert.equal(result.code, 3, result.stdout);
       assert.equal(fs.readFileSync(path.join(out, "widens"), "utf8"), "true\n");
       const comment = fs.readFileSync(path.join(out, "comment.md"), "utf8");
       assert.match(comment, /^<!-- bot-bottle-review -->\n## bot-bottle review against `HEAD`\n\n\*\*Widens\*\* what agents can reach in dev: review each widening line below\./);
-      assert.match(comment, /\| dev \| \*\*widens\*\* \| 0 mandatory, 3 advisory violations \|/);
+      assert.match(comment, /\| dev \| \*\*widens\*\* \| 0 mandatory, 2 advisory violations \|/);
       assert.match(comment, /\| prod \| HEAD -> working tree: leaves the agents' reach as it was/);
       assert.match(comment, /\+ WIDENS   route pypi\.mirror\.example\.com: methods \+ POST/);
       assert.match(comment, /<details><summary>Plan<\/summary>/);

@@ -47,6 +47,7 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
       { path: "/etc/pipelock/ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
       { path: "/etc/pipelock/ca-key.pem", content: { ca: "pipelock", part: "key" }, mode: "0600", owner: 65532, secret: true },
     ],
+    mounts: [],
     attachments: [
       { network: "egress-net", aliases: ["pipelock"] },
       { network: "outbound-net", aliases: [] },
@@ -79,6 +80,7 @@ function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"
       { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
       { path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", content: { ca: "egress-proxy", part: "certAndKey" }, mode: "0600", owner: 65533, secret: true },
     ],
+    mounts: [],
     attachments: [
       { network: "agent-net", aliases: ["egress-proxy"] },
       { network: "egress-net", aliases: ["egress-proxy"] },
@@ -97,7 +99,18 @@ const managedAgentEnv: Workload["env"] = [
   ...["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"].map((name) => ({ name, value: PROXY })),
   { name: "NO_PROXY", value: "" },
   { name: "no_proxy", value: "" },
-  ...["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"].map((name) => ({ name, value: CA })),
+  ...["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT"].map((name) => ({ name, value: CA })),
+];
+const agentFiles: Workload["files"] = [
+  { path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false },
+  { path: "/etc/ssl/certs/ca-certificates.crt", content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false },
+];
+const workspace = (stack: string, bottle: string, owner: string, extra: { keep?: boolean; protect?: boolean; path?: string } = {}): Workload["mounts"] => [
+  {
+    path: extra.path ?? "/workspace",
+    source: { volume: { name: `${stack}-${bottle}-workspace`, labels: labels(stack, bottle, "workspace"), keep: extra.keep ?? true, protect: extra.protect ?? false } },
+    owner,
+  },
 ];
 
 describe("describeBottle", () => {
@@ -110,7 +123,15 @@ describe("describeBottle", () => {
         { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
         { host: "pypi.mirror.example.com", methods: ["GET"] },
       ],
-      agent: { image: "node:22", command: ["sleep", "infinity"], env: { TERM: "xterm" }, user: "2000:2000", memoryMb: 4096, maxProcesses: 1024 },
+      agent: {
+        image: "node:22",
+        command: ["sleep", "infinity"],
+        env: { TERM: "xterm" },
+        user: "2000:2000",
+        memoryMb: 4096,
+        maxProcesses: 1024,
+        workspace: { path: "/src", keep: false, protect: true },
+      },
       pipelock: { memoryMb: 512, settings: { tls_interception: { passthrough_domains: ["pypi.mirror.example.com"] } } },
       caValidityHours: 2160,
       maxBodyMb: 8,
@@ -160,7 +181,8 @@ describe("describeBottle", () => {
             user: "2000:2000",
             command: ["sleep", "infinity"],
             env: [{ name: "TERM", value: "xterm" }, ...managedAgentEnv],
-            files: [{ path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false }],
+            files: agentFiles,
+            mounts: workspace("prod", "coder", "2000:2000", { keep: false, protect: true, path: "/src" }),
             attachments: [{ network: "agent-net", aliases: [] }],
             memoryMb: 4096,
             maxProcesses: 1024,
@@ -191,7 +213,8 @@ describe("describeBottle", () => {
             image: { reference: "node:22" },
             user: "1000:1000",
             env: managedAgentEnv,
-            files: [{ path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false }],
+            files: agentFiles,
+            mounts: workspace("dev", "quiet", "1000:1000"),
             attachments: [{ network: "agent-net", aliases: [] }],
             memoryMb: 2048,
             maxProcesses: 512,
@@ -203,6 +226,13 @@ describe("describeBottle", () => {
       },
     ],
   ];
+  test("an agent without an image gets the bundled one; a host directory replaces the volume", () => {
+    const local = spec("local", { routes: [{ host: "api.github.com" }], agent: { workspace: { hostPath: "/home/me/src/app" } } });
+    const agent = describeBottle(local, { stack: "dev" }).workloads.find((w) => w.role === "agent")!;
+    assert.deepEqual(agent.image, { build: "agent" });
+    assert.deepEqual(agent.mounts, [{ path: "/workspace", source: { hostPath: "/home/me/src/app" }, owner: "1000:1000" }]);
+  });
+
   for (const [what, bottle, stack, expected] of cases) {
     test(what, () => assert.deepEqual(describeBottle(bottle, { stack }), expected));
   }

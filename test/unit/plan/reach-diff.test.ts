@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { BottleReach, RouteReach, StackReach } from "../../../scripts/plan/reach";
-import { countEffects, diffReach, formatReachDiff, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
+import { countEffects, diffReach, formatReachDiff, gitSummary, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
 
 const route = (host: string, extra: Partial<RouteReach> = {}): RouteReach => ({
   host,
@@ -19,7 +19,7 @@ const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleR
   routes,
   requestsPerMinute: 1200,
   maxBodyBytes: 33554432,
-  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", explainBlocks: false },
+  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false },
   images: { agent: "node:22", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
   memoryMb: { agent: 2048, "egress-proxy": 256, pipelock: 256 },
   maxProcesses: { agent: 512, "egress-proxy": 256, pipelock: 256 },
@@ -79,13 +79,14 @@ describe("diffReach", () => {
       "pipelock: passthrough and a trusted domain added, response scanning off, a DLP pattern dropped",
       withCoder(
         bottle([github, route("pypi.mirror.example.com")], {
-          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", explainBlocks: false },
+          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false },
         }),
       ),
       [
         ["widens", "pipelock", "trusts private addresses for + git.internal.example.com"],
         ["widens", "pipelock", "passes through without scanning + pypi.mirror.example.com"],
         ["widens", "pipelock", "response scanning on (warn) -> off"],
+        ["widens", "pipelock", "seed phrase detection from 24 words -> off"],
       ],
     ],
     [
@@ -121,6 +122,16 @@ describe("diffReach", () => {
       ["changes", "route api.github.com", "token (unnamed, EGRESS_PROXY_TOKEN_0) -> github-readonly: one plan names no tokens, so a swap cannot be ruled out"],
     ]);
   });
+});
+
+describe("gitSummary", () => {
+  const cases: [string[], string | undefined][] = [
+    [["/acme/app.git/info/refs", "/acme/app.git/git-upload-pack", "/acme/app/info/refs", "/acme/app/git-upload-pack"], "git acme/app (fetch)"],
+    [["/acme/app.git/info/refs", "/acme/app.git/git-upload-pack", "/acme/app.git/git-receive-pack", "/g/s/lib/info/refs"], "git acme/app (fetch, push), g/s/lib (fetch)"],
+    [["/acme/app.git/info/refs", "/repos/acme/"], undefined],
+    [[], undefined],
+  ];
+  for (const [paths, expected] of cases) test(`${paths.join(" ")} -> ${expected}`, () => assert.equal(gitSummary(paths), expected));
 });
 
 describe("prefixCovers", () => {

@@ -18,6 +18,7 @@ describe("agentEnv", () => {
       `REQUESTS_CA_BUNDLE=${AGENT_CA_FILE}`,
       `CURL_CA_BUNDLE=${AGENT_CA_FILE}`,
       `GIT_SSL_CAINFO=${AGENT_CA_FILE}`,
+      `PIP_CERT=${AGENT_CA_FILE}`,
     ]);
   });
 });

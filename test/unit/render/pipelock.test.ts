@@ -47,6 +47,9 @@ tls_interception:
 dlp:
   include_defaults: true
   scan_env: true
+seed_phrase_detection:
+  enabled: true
+  min_words: 24
 request_body_scanning:
   enabled: true
   action: block

@@ -6,6 +6,10 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
   /json/<n>                a JSON document of about n bytes
   /sse/<events>/<ms>       a text/event-stream of <events> events, <ms> apart, like a streamed
                            LLM answer (chunked)
+  POST /v1/messages        a fake Anthropic Messages API: one short answer, streamed (SSE) when
+                           the request asks for it
+  git smart HTTP           on git.* and ro.* hosts: `git http-backend` over /srv/git, where
+                           acme/app and acme/other are repositories (pushes accepted)
   anything else            200 with a small JSON body naming the path
 """
 
@@ -13,11 +17,17 @@ import json
 import os
 import re
 import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = "/var/log/upstream/requests.jsonl"
+GIT_ROOT = "/srv/git"
+# /<owner>/<name>[.git]/<service>: the smart-HTTP requests git makes.
+GIT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/[A-Za-z0-9._-]+?)(\.git)?/(info/refs|git-upload-pack|git-receive-pack)$")
+# What the fake Messages API answers, whatever it is asked.
+ANSWER = "Hello from the bottled test API."
 lock = threading.Lock()
 CHUNK = os.urandom(64 * 1024)
 
@@ -27,9 +37,22 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     scheme = "http"
 
-    def _handle(self) -> None:
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        raw = self._body()
+        is_git = GIT_PATH.search(self.path.split("?")[0]) is not None
+        body = f"<{len(raw)} bytes of git>" if is_git else raw.decode("utf-8", "replace")
         record = {
             "scheme": self.scheme,
             "client": self.client_address[0],
@@ -41,7 +64,12 @@ class Handler(BaseHTTPRequestHandler):
         }
         with lock, open(LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
-        if m := re.fullmatch(r"/bytes/(\d+)", self.path):
+        host = self.headers.get("Host", "").split(":")[0]
+        if host.startswith(("git.", "ro.")) and is_git:
+            self._git(raw)
+        elif self.command == "POST" and self.path.split("?")[0] == "/v1/messages":
+            self._messages(raw)
+        elif m := re.fullmatch(r"/bytes/(\d+)", self.path):
             self._bytes(int(m[1]))
         elif m := re.fullmatch(r"/json/(\d+)", self.path):
             self._json(int(m[1]))
@@ -85,6 +113,68 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
             self.wfile.flush()
             time.sleep(interval)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _git(self, body: bytes) -> None:
+        path, _, query = self.path.partition("?")
+        repo, _, service = GIT_PATH.search(path).group(1, 2, 3)
+        env = {
+            "GIT_PROJECT_ROOT": GIT_ROOT,
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": f"/{repo}.git/{service}",
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+            "REMOTE_ADDR": self.client_address[0],
+            "PATH": "/usr/bin:/bin",
+        }
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.split(b"\r\n"):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _messages(self, body: bytes) -> None:
+        request = json.loads(body or b"{}")
+        model = request.get("model", "claude-e2e")
+        message = {
+            "id": "msg_e2e", "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 1},
+        }  # fmt: skip
+        if not request.get("stream"):
+            done = {**message, "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn"}
+            self._send(200, "application/json", json.dumps(done).encode())
+            return
+        events = [
+            ("message_start", {"type": "message_start", "message": message}),
+            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ANSWER}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}}),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for name, data in events:
+            event = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle

@@ -1,0 +1,159 @@
+/**
+ * `npm run bottle -- <command> <stack> [<bottle>] [options] [-- args]`: working in a bottle
+ * that `pulumi up` made, on its engine (the stack file's `docker.host`, else the local one).
+ *
+ *   shell   a shell in the agent, as its user, in its workspace; `-- <command>` runs one
+ *   claude  Claude Code in the agent, in its workspace; `-- <args>` are Claude Code's
+ *   status  containers, health, process limits, CA expiry, and the self-test run now
+ *   logs    both gates' logs merged in time order, newest last (`--since 30m`)
+ *
+ * Options: `--file <stack file>` (default Pulumi.<stack>.yaml here).
+ */
+import { spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { AGENT_CA_FILE } from "../components/agent/env";
+import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../components/docker/self-test/self-test";
+import { EGRESS_PROXY_PYTHON, EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
+import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, logLines, mergeLogs } from "./bottle/inspect";
+
+const USAGE = "usage: npm run bottle -- <shell|claude|status|logs> <stack> [<bottle>] [--file <stack file>] [--since <duration>] [-- args]";
+
+class UsageError extends Error {}
+
+interface Target {
+  stack: string;
+  bottle: string;
+  env: NodeJS.ProcessEnv;
+  engine: string;
+}
+
+function docker(target: Target, args: string[], opts: { interactive?: boolean; input?: string } = {}) {
+  return spawnSync("docker", args, {
+    env: target.env,
+    encoding: "utf8",
+    stdio: opts.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
+    ...(opts.input !== undefined && { input: opts.input }),
+    maxBuffer: 256 * 1024 * 1024,
+  });
+}
+
+function containersOf(target: Target): ContainerState[] {
+  const filter = (key: string, value: string) => ["--filter", `label=bot-bottle.${key}=${value}`];
+  const ids = docker(target, ["ps", "-aq", ...filter("stack", target.stack), ...filter("bottle", target.bottle)]);
+  if (ids.status !== 0) throw new Error(`docker on ${target.engine}: ${ids.stderr.trim()}`);
+  const list = ids.stdout.split("\n").filter(Boolean);
+  if (list.length === 0) {
+    throw new Error(`no container of bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}: is the stack up? (scripts/up ${target.stack}, or pulumi up)`);
+  }
+  return containerStates(docker(target, ["inspect", ...list]).stdout);
+}
+
+function role(containers: ContainerState[], name: string, target: Target): ContainerState {
+  const found = containers.find((c) => c.role === name);
+  if (!found) throw new Error(`bottle "${target.bottle}" of stack "${target.stack}" has no ${name} container${name === "agent" ? " (the bottle declares no agent)" : ""}`);
+  return found;
+}
+
+/** `docker exec` into the agent as its user, in its workspace: interactive on a terminal. */
+function execInAgent(target: Target, command: string[]): number {
+  const agent = role(containersOf(target), "agent", target);
+  const workspace = agent.mounts.find((m) => m.source === `${target.stack}-${target.bottle}-workspace` || m.kind === "bind");
+  const tty = process.stdin.isTTY && process.stdout.isTTY;
+  const args = ["exec", ...(tty ? ["-it"] : ["-i"]), "--user", agent.user || "1000:1000", ...(workspace ? ["--workdir", workspace.destination] : []), agent.name, ...command];
+  return docker(target, args, { interactive: true }).status ?? 1;
+}
+
+function status(target: Target): number {
+  const containers = containersOf(target);
+  console.log(`bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}`);
+  for (const c of containers.sort((a, b) => a.role.localeCompare(b.role))) {
+    const health = c.health ? `, ${c.health}` : "";
+    console.log(`  ${c.role.padEnd(12)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`);
+  }
+  const agent = containers.find((c) => c.role === "agent");
+  if (agent) {
+    const pem = docker(target, ["exec", agent.name, "cat", AGENT_CA_FILE]);
+    if (pem.status === 0) {
+      const cert = new X509Certificate(pem.stdout);
+      const days = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
+      console.log(`  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: pulumi up --replace on the bottle's CA" : ""}`);
+    }
+    const egress = role(containers, "egress-proxy", target);
+    console.log("  self-test, now:");
+    const run = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
+      env: {
+        ...target.env,
+        BOTTLE_STACK: target.stack,
+        BOTTLE_NAME: target.bottle,
+        BOTTLE_AGENT_CONTAINER: agent.name,
+        BOTTLE_PROCESS_LIMITS: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
+        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => c.role !== "pipelock").map((c) => c.name).join(" "),
+        BOTTLE_PROBE_IMAGE: egress.image,
+        BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
+        BOTTLE_PROXY_URL: EGRESS_PROXY_URL,
+        BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+      },
+      encoding: "utf8",
+    });
+    process.stdout.write(`${run.stdout}${run.stderr}`.replace(/^/gm, "    "));
+    const unhealthy = containers.some((c) => c.status !== "running" || (c.health !== undefined && c.health !== "healthy"));
+    return run.status === 0 && !unhealthy ? 0 : 1;
+  }
+  return containers.every((c) => c.status === "running") ? 0 : 1;
+}
+
+function logs(target: Target, since: string | undefined): number {
+  const containers = containersOf(target);
+  const gates = ["egress-proxy", "pipelock"].map((gate) => {
+    const c = role(containers, gate, target);
+    const out = docker(target, ["logs", "--timestamps", ...(since ? ["--since", since] : []), c.name]);
+    return logLines(`${out.stdout}\n${out.stderr}`, gate);
+  });
+  for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(12)} ${line.text}`);
+  return 0;
+}
+
+function target(stack: string, bottle: string | undefined, file: string | undefined): Target {
+  const stackFile = file ?? `Pulumi.${stack}.yaml`;
+  if (!fs.existsSync(stackFile)) throw new UsageError(`no stack file ${stackFile} (give one with --file)`);
+  const bottles = bottlesOfStackFile(fs.readFileSync(stackFile, "utf8"));
+  const name = chooseBottle(bottles, bottle, stack);
+  const host = bottles.get(name);
+  return { stack, bottle: name, env: { ...process.env, ...(host && { DOCKER_HOST: host }) }, engine: host ?? process.env.DOCKER_HOST ?? "the local Docker engine" };
+}
+
+function main(): number {
+  const dashdash = process.argv.indexOf("--", 2);
+  const own = dashdash === -1 ? process.argv.slice(2) : process.argv.slice(2, dashdash);
+  const rest = dashdash === -1 ? [] : process.argv.slice(dashdash + 1);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: own, allowPositionals: true, options: { file: { type: "string" }, since: { type: "string" } } });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  const [command, stack, bottle] = positionals;
+  if (!command || !stack || !["shell", "claude", "status", "logs"].includes(command)) throw new UsageError(USAGE);
+  const t = target(stack, bottle, values.file ? path.resolve(values.file) : undefined);
+  switch (command) {
+    case "shell":
+      return execInAgent(t, rest.length ? ["sh", "-c", rest.join(" ")] : ["sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]);
+    case "claude":
+      return execInAgent(t, ["claude", ...rest]);
+    case "status":
+      return status(t);
+    default:
+      return logs(t, values.since);
+  }
+}
+
+try {
+  process.exit(main());
+} catch (err) {
+  console.error(`bottle: ${(err as Error).message}`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+}

@@ -1,0 +1,102 @@
+/**
+ * Pure parts of `npm run bottle`: which engine and bottle a command means, what `docker
+ * inspect` says about a bottle's containers, and both gates' logs merged in time order.
+ */
+import { readStackFile } from "../../infra/stack-file";
+
+/** The bottles of a stack file and the engine each runs on (undefined: the local one). */
+export function bottlesOfStackFile(text: string): Map<string, string | undefined> {
+  const { config } = readStackFile(text, () => "");
+  const stackHost = hostOf(config.docker);
+  const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
+  return new Map(
+    bottles.flatMap((b) => {
+      const bottle = b as { name?: unknown; docker?: unknown };
+      return typeof bottle.name === "string" ? [[bottle.name, hostOf(bottle.docker) ?? stackHost] as const] : [];
+    }),
+  );
+}
+
+function hostOf(docker: unknown): string | undefined {
+  const host = (docker as { host?: unknown } | undefined)?.host;
+  return typeof host === "string" ? host : undefined;
+}
+
+/** The bottle a command names, or the stack's only one; an error message otherwise. */
+export function chooseBottle(bottles: ReadonlyMap<string, string | undefined>, named: string | undefined, stack: string): string {
+  if (named !== undefined) {
+    if (!bottles.has(named)) throw new Error(`stack "${stack}" has no bottle "${named}"; its bottles: ${[...bottles.keys()].join(", ")}`);
+    return named;
+  }
+  if (bottles.size === 1) return [...bottles.keys()][0]!;
+  throw new Error(`stack "${stack}" has ${bottles.size} bottles (${[...bottles.keys()].join(", ")}): name one`);
+}
+
+/** What `docker inspect` says about one container, as status prints it. */
+export interface ContainerState {
+  name: string;
+  role: string;
+  status: string;
+  health?: string;
+  image: string;
+  startedAt: string;
+  user: string;
+  pidsLimit?: number;
+  /** Mount destinations by source name (a volume) or host path (a bind). */
+  mounts: { source: string; destination: string; kind: string }[];
+}
+
+/** Parses `docker inspect` output (a JSON array) into container states. */
+export function containerStates(inspectJson: string): ContainerState[] {
+  const list = JSON.parse(inspectJson) as {
+    Name: string;
+    Config: { Labels?: Record<string, string>; Image: string; User?: string };
+    State: { Status: string; StartedAt: string; Health?: { Status: string } };
+    HostConfig: { PidsLimit?: number | null };
+    Mounts?: { Type: string; Name?: string; Source: string; Destination: string }[];
+  }[];
+  return list.map((c) => ({
+    name: c.Name.replace(/^\//, ""),
+    role: c.Config.Labels?.["bot-bottle.role"] ?? "?",
+    status: c.State.Status,
+    ...(c.State.Health && { health: c.State.Health.Status }),
+    image: c.Config.Image,
+    startedAt: c.State.StartedAt,
+    user: c.Config.User ?? "",
+    ...(c.HostConfig.PidsLimit ? { pidsLimit: c.HostConfig.PidsLimit } : {}),
+    mounts: (c.Mounts ?? []).map((m) => ({ source: m.Type === "volume" ? m.Name ?? m.Source : m.Source, destination: m.Destination, kind: m.Type })),
+  }));
+}
+
+/** One log line of a gate, with Docker's RFC 3339 timestamp (`docker logs --timestamps`). */
+export interface LogLine {
+  time: string;
+  gate: string;
+  text: string;
+}
+
+/** Splits `docker logs --timestamps` output into lines of one gate. */
+export function logLines(output: string, gate: string): LogLine[] {
+  return output
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const space = line.indexOf(" ");
+      return { time: line.slice(0, space), gate, text: line.slice(space + 1) };
+    });
+}
+
+/**
+ * A timestamp as Docker writes it (RFC 3339 in UTC, fraction trimmed of trailing zeros, so
+ * `…:02Z` and `…:02.1Z`) with the fraction padded to nine digits: these sort as times do.
+ */
+function sortable(time: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(time);
+  return m ? `${m[1]}.${(m[2] ?? "").padEnd(9, "0")}` : time;
+}
+
+/** Lines of several gates in time order (stable for equal times), newest last. */
+export function mergeLogs(...gates: LogLine[][]): LogLine[] {
+  const key = (line: LogLine) => sortable(line.time);
+  return gates.flat().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
