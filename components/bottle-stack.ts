@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
-import { renderRoutesYaml } from "./egress-proxy/routes";
+import { allowHint, renderRoutesYaml } from "./egress-proxy/routes";
 import { BottleLayout, describeBottle } from "./layout";
 import { renderPipelockYaml } from "./pipelock/config";
 
@@ -115,7 +115,7 @@ export class BottleStack extends pulumi.ComponentResource {
     const layout = describeBottle(spec, { stack });
     described.set(this, { spec, layout });
     this.proxyUrl = layout.proxyUrl;
-    this.routesYaml = renderRoutesYaml(spec);
+    this.routesYaml = renderRoutesYaml(spec, allowHint(stack, spec.name));
     this.pipelockYaml = renderPipelockYaml(spec);
 
     // A bottle on another engine gets a provider for it, unless the program passed one.

@@ -6,6 +6,8 @@
  *   claude  Claude Code in the agent, in its workspace; `-- <args>` are Claude Code's
  *   status  containers, health, process limits, CA expiry, and the self-test run now
  *   logs    both gates' logs merged in time order, newest last (`--since 30m`)
+ *   blocked what both gates refused, grouped (`--since`, `--json`); `--suggest` prints the
+ *           stack file change that would allow what the routes refused, `--write` applies it
  *
  * Options: `--file <stack file>` (default Pulumi.<stack>.yaml here).
  */
@@ -17,15 +19,21 @@ import { parseArgs } from "node:util";
 import { AGENT_CA_FILE } from "../components/agent/env";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../components/docker/self-test/self-test";
 import { EGRESS_PROXY_PYTHON, EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
+import { formatProblems, validateStackConfig } from "../components/config";
+import { readStackFile } from "../infra/stack-file";
+import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
 import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, logLines, mergeLogs } from "./bottle/inspect";
 
-const USAGE = "usage: npm run bottle -- <shell|claude|status|logs> <stack> [<bottle>] [--file <stack file>] [--since <duration>] [-- args]";
+const USAGE =
+  "usage: npm run bottle -- <shell|claude|status|logs|blocked> <stack> [<bottle>] [--file <stack file>] [--since <duration>] " +
+  "[--json] [--suggest] [--write] [-- args]";
 
 class UsageError extends Error {}
 
 interface Target {
   stack: string;
   bottle: string;
+  stackFile: string;
   env: NodeJS.ProcessEnv;
   engine: string;
 }
@@ -116,13 +124,51 @@ function logs(target: Target, since: string | undefined): number {
   return 0;
 }
 
+function blocked(target: Target, options: { since?: string; json?: boolean; suggest?: boolean; write?: boolean }): number {
+  const containers = containersOf(target);
+  const log = (gate: string) => {
+    const out = docker(target, ["logs", ...(options.since ? ["--since", options.since] : []), role(containers, gate, target).name]);
+    return `${out.stdout}\n${out.stderr}`;
+  };
+  const refusals = [...egressProxyRefusals(log("egress-proxy")), ...pipelockRefusals(log("pipelock"))];
+  const groups = groupRefusals(refusals);
+  const suggestions = hostSuggestions(refusals);
+  const before = fs.readFileSync(target.stackFile, "utf8");
+  const applied = options.suggest || options.write ? applySuggestions(before, target.bottle, suggestions) : undefined;
+  const file = path.relative(process.cwd(), target.stackFile) || target.stackFile;
+  const diff = applied ? unifiedDiff(file, before, applied.text) : "";
+  if (options.json) {
+    console.log(JSON.stringify({ stack: target.stack, bottle: target.bottle, refused: groups, ...(applied && { suggestions, diff, notes: applied.notes }) }, null, 2));
+  } else {
+    process.stdout.write(formatRefusals(groups, { stack: target.stack, bottle: target.bottle, ...(options.since && { since: options.since }) }));
+    if (applied) {
+      process.stdout.write(diff ? `\nThe narrowest change that allows what the routes refused (review it; nothing is written${options.write ? " yet" : " without --write"}):\n\n${diff}` : "\nNothing to suggest: no refusal is one a route could allow.\n");
+      for (const note of applied.notes) console.log(`note: ${note}`);
+    }
+  }
+  if (options.write && applied && diff) {
+    const { config } = readStackFile(applied.text, () => "placeholder");
+    const validated = validateStackConfig({ ...config, bottles: config.bottles });
+    if (!validated.ok) throw new Error(`the suggestion does not validate, nothing written:\n${formatProblems(validated.problems)}`);
+    fs.writeFileSync(target.stackFile, applied.text);
+    console.log(`\nwrote ${file}; review it, then: pulumi up (or scripts/up ${target.stack})`);
+  }
+  return 0;
+}
+
 function target(stack: string, bottle: string | undefined, file: string | undefined): Target {
-  const stackFile = file ?? `Pulumi.${stack}.yaml`;
+  const stackFile = file ?? path.resolve(`Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) throw new UsageError(`no stack file ${stackFile} (give one with --file)`);
   const bottles = bottlesOfStackFile(fs.readFileSync(stackFile, "utf8"));
   const name = chooseBottle(bottles, bottle, stack);
   const host = bottles.get(name);
-  return { stack, bottle: name, env: { ...process.env, ...(host && { DOCKER_HOST: host }) }, engine: host ?? process.env.DOCKER_HOST ?? "the local Docker engine" };
+  return {
+    stack,
+    bottle: name,
+    stackFile,
+    env: { ...process.env, ...(host && { DOCKER_HOST: host }) },
+    engine: host ?? process.env.DOCKER_HOST ?? "the local Docker engine",
+  };
 }
 
 function main(): number {
@@ -131,13 +177,23 @@ function main(): number {
   const rest = dashdash === -1 ? [] : process.argv.slice(dashdash + 1);
   let parsed;
   try {
-    parsed = parseArgs({ args: own, allowPositionals: true, options: { file: { type: "string" }, since: { type: "string" } } });
+    parsed = parseArgs({
+      args: own,
+      allowPositionals: true,
+      options: {
+        file: { type: "string" },
+        since: { type: "string" },
+        json: { type: "boolean" },
+        suggest: { type: "boolean" },
+        write: { type: "boolean" },
+      },
+    });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
   const { values, positionals } = parsed;
   const [command, stack, bottle] = positionals;
-  if (!command || !stack || !["shell", "claude", "status", "logs"].includes(command)) throw new UsageError(USAGE);
+  if (!command || !stack || !["shell", "claude", "status", "logs", "blocked"].includes(command)) throw new UsageError(USAGE);
   const t = target(stack, bottle, values.file ? path.resolve(values.file) : undefined);
   switch (command) {
     case "shell":
@@ -146,6 +202,8 @@ function main(): number {
       return execInAgent(t, ["claude", ...rest]);
     case "status":
       return status(t);
+    case "blocked":
+      return blocked(t, values);
     default:
       return logs(t, values.since);
   }

@@ -266,6 +266,13 @@ export interface BottleArgs {
    * refuses a larger response of known length). Defaults to 32.
    */
   maxBodyMb?: number;
+  /**
+   * Learning mode: the egress proxy lets through what no route covers (without a credential)
+   * and logs it as `audit-allow`, for `npm run bottle -- blocked --suggest`; what is unsafe is
+   * still refused, credentials are still injected only on declared routes, and pipelock still
+   * enforces. The policy pack refuses it in production stacks. Defaults to false.
+   */
+  auditMode?: boolean;
   /** The Docker engine of this bottle. Defaults to the local one (or DOCKER_HOST). */
   docker?: DockerEngineArgs;
   /**

@@ -254,6 +254,7 @@ export const bottleSchema = z.strictObject({
   caValidityHours: positiveInt(24, 10 * 8760).default(DEFAULT_CA_VALIDITY_HOURS),
   requestsPerMinute: positiveInt(1, 1_000_000).default(DEFAULT_REQUESTS_PER_MINUTE),
   maxBodyMb: positiveInt(1, 1024).default(DEFAULT_MAX_BODY_MB),
+  auditMode: z.boolean().default(false),
   docker: dockerEngineSchema.optional(),
   selfTest: z.boolean().default(true),
 });

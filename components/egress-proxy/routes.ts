@@ -15,12 +15,17 @@ export function tokenEnvNames(routes: readonly RouteSpec[]): Map<string, string>
 }
 
 /**
- * Renders the egress proxy's routes.yaml (contract version 1): the bottle's per-host rate
- * limit and its routes, every method listed explicitly so a reviewer sees what each allows.
+ * Renders the egress proxy's routes.yaml (contract version 1): audit mode (only when on), the
+ * command a human runs to allow what the routes refuse (`allowHint`, shown to the agent in
+ * those refusals), the bottle's per-host rate limit and its routes, every method listed explicitly so a reviewer
+ * sees what each allows.
  * Holds token names and the names of their variables, never token values, so it is safe to
  * show in a plan or diff (and a swapped token shows).
  */
-export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPerMinute">): string {
+export function renderRoutesYaml(
+  bottle: Pick<BottleSpec, "routes" | "requestsPerMinute"> & { auditMode?: boolean },
+  allowHint?: string,
+): string {
   const { routes } = bottle;
   const tokenEnv = tokenEnvNames(routes);
   const rendered = routes.map((route) => ({
@@ -41,7 +46,18 @@ export function renderRoutesYaml(bottle: Pick<BottleSpec, "routes" | "requestsPe
     ...(route.insecureCleartextPorts && { insecure_cleartext_ports: route.insecureCleartextPorts }),
   }));
   return stringify(
-    { version: 1, requests_per_minute: bottle.requestsPerMinute, routes: rendered },
+    {
+      version: 1,
+      ...(bottle.auditMode && { audit: true }),
+      ...(allowHint && { allow_hint: allowHint }),
+      requests_per_minute: bottle.requestsPerMinute,
+      routes: rendered,
+    },
     { lineWidth: 0, flowCollectionPadding: false },
   );
+}
+
+/** What the agent is told a human runs to allow a refused request (the bottle CLI's suggestion). */
+export function allowHint(stack: string, bottle: string): string {
+  return `npm run bottle -- blocked ${stack} ${bottle} --suggest`;
 }

@@ -4,7 +4,7 @@ import { caFile, textFile } from "../layout/files";
 import { ALIASES, objectLabels, objectName } from "../layout/naming";
 import type { Workload } from "../layout/types";
 import { PIPELOCK_PORT } from "../pipelock/config";
-import { renderRoutesYaml, tokenEnvNames } from "./routes";
+import { allowHint, renderRoutesYaml, tokenEnvNames } from "./routes";
 
 /** The egress proxy's listening port inside the bottle (the image's default too). */
 export const EGRESS_PROXY_PORT = 9099;
@@ -56,7 +56,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       ...[...tokenEnvNames(bottle.routes)].map(([token, name]) => ({ name, token })),
     ],
     files: [
-      textFile(EGRESS_PROXY_PATHS.routes, renderRoutesYaml(bottle)),
+      textFile(EGRESS_PROXY_PATHS.routes, renderRoutesYaml(bottle, allowHint(stack, bottle.name))),
       caFile(EGRESS_PROXY_PATHS.upstreamCa, "pipelock", "cert"),
       // mitmproxy reads its CA as one PEM: certificate, then key.
       caFile(EGRESS_PROXY_PATHS.ca, "egress-proxy", "certAndKey", uid),

@@ -49,11 +49,8 @@ function uploadedYaml(props: Record<string, any>, path: string): Maybe<{ value: 
     return parsed;
 }
 
-/**
- * The routes of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
- * /etc/egress-proxy/routes.yaml), per the version 1 contract: each a mapping with a host.
- */
-export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<string, unknown>[]>> {
+/** The egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`), parsed. */
+function routesDocumentOf(props: Record<string, any>): Maybe<DocumentRead<unknown>> {
     const envs = stringsOf(props, "envs");
     if (envs === UNKNOWN) {
         return UNKNOWN;
@@ -63,6 +60,19 @@ export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<
     if (parsed === UNKNOWN || "error" in parsed) {
         return parsed;
     }
+    return { path, value: parsed.value };
+}
+
+/**
+ * The routes of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
+ * /etc/egress-proxy/routes.yaml), per the version 1 contract: each a mapping with a host.
+ */
+export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<string, unknown>[]>> {
+    const parsed = routesDocumentOf(props);
+    if (parsed === UNKNOWN || "error" in parsed) {
+        return parsed;
+    }
+    const { path } = parsed;
     const doc = parsed.value;
     if (!isRecord(doc) || doc.version !== 1 || !Array.isArray(doc.routes)) {
         return { error: `${path} is not a version 1 routes document (version: 1, routes: [...])` };
@@ -75,6 +85,15 @@ export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<
         routes.push(route);
     }
     return { path, value: routes };
+}
+
+/** Whether the egress proxy's routes.yaml turns audit mode on (`audit: true`). */
+export function auditModeOf(props: Record<string, any>): Maybe<DocumentRead<boolean>> {
+    const parsed = routesDocumentOf(props);
+    if (parsed === UNKNOWN || "error" in parsed) {
+        return parsed;
+    }
+    return { path: parsed.path, value: isRecord(parsed.value) && parsed.value.audit === true };
 }
 
 /** The hosts of the egress proxy's routes.yaml (see routesOf). */

@@ -10,7 +10,7 @@ import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
-import { credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } from "./routes";
+import { credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
@@ -28,6 +28,7 @@ export const policies: Policies = [
     routesNoBroadWildcards,
     gatesAllowSameHosts,
     credentialsOnlyOverTls,
+    productionNoAuditMode,
     pipelockStrictEnforcing,
     pipelockPassthroughReviewed,
     productionImagesPinnedByDigest,

@@ -4,8 +4,8 @@
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, TYPES, UNKNOWN, bottleOf, containersWithRole, dockerName, roleOf } from "./bottle";
-import { DocumentRead, apiAllowlistOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
+import { Maybe, ROLES, TYPES, UNKNOWN, bottleOf, containersWithRole, dockerName, isProductionStack, roleOf } from "./bottle";
+import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
@@ -168,6 +168,33 @@ export const credentialsOnlyOverTls: ResourceValidationPolicy = {
                         `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
                 );
             }
+        }
+    },
+};
+
+/**
+ * Audit mode (the egress proxy lets through what no route covers, to learn routes) never runs in
+ * production.
+ */
+export const productionNoAuditMode: ResourceValidationPolicy = {
+    name: "production-no-audit-mode",
+    description:
+        "In a production stack no bottle is in audit mode (auditMode: true), in which the egress proxy lets " +
+        "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        if (!isProductionStack(args.stackTags, args.urn)) {
+            args.notApplicable("not a production stack (audit mode is for learning routes outside production)");
+        }
+        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
+            return;
+        }
+        const audit = auditModeOf(args.props);
+        if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
+            reportViolation(
+                `Egress proxy '${dockerName(args)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
+                    "it lets through what no route covers. Remove auditMode from the bottle.",
+            );
         }
     },
 };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, routesNoBroadWildcards } from "../policies/routes";
+import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "../policies/routes";
 import { bottleGraph, container, pipelockConfig, routesYaml, setUpload } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
@@ -158,5 +158,25 @@ describe("credentials-only-over-tls (advisory)", () => {
                 "port(s) 80. Use HTTPS and remove insecureCleartextPorts from the route.",
         ]);
         assert.equal(credentialsOnlyOverTls.enforcementLevel, "advisory");
+    });
+});
+
+describe("production-no-audit-mode", () => {
+    const inAuditMode = () => {
+        const proxy = container(bottleGraph(), "egress-proxy");
+        setUpload(proxy, "/etc/egress-proxy/routes.yaml", `version: 1\naudit: true\n${routesYaml(["api.github.com"]).replace("version: 1\n", "")}`);
+        return proxy;
+    };
+
+    it("refuses an egress proxy in audit mode in a production stack", async () => {
+        const { violations } = await runResourcePolicy(productionNoAuditMode, inAuditMode(), { stack: "prod" });
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' runs in audit mode (/etc/egress-proxy/routes.yaml says audit: true) in a production stack: it lets through what no route covers. Remove auditMode from the bottle.",
+        ]);
+    });
+
+    it("passes an enforcing egress proxy in production, and does not apply outside production", async () => {
+        assert.deepEqual((await runResourcePolicy(productionNoAuditMode, container(bottleGraph(), "egress-proxy"), { stack: "prod" })).violations, []);
+        assert.match((await runResourcePolicy(productionNoAuditMode, inAuditMode(), { stack: "dev" })).notApplicable ?? "", /not a production stack/);
     });
 });

@@ -63,6 +63,9 @@ function reachLines(reach: BottleReach): string[] {
     pipelock.explainBlocks ? "refusals explain the policy" : "",
   ].filter(Boolean);
   return [
+    ...(reach.auditMode
+      ? ["!! AUDIT MODE: the egress proxy lets through (and logs) whatever no route covers; pipelock still enforces. Never in production."]
+      : []),
     "reach (what the agent may do; everything else is refused by both gates)",
     ...reach.routes.map((r) => `  ${r.host.padEnd(width)}  ${describeRoute(r)}`),
     `  rate limit ${reach.requestsPerMinute ?? "(none)"} requests a minute per host; request bodies up to ${reach.maxBodyBytes ?? "(unset)"} bytes`,

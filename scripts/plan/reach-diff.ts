@@ -39,6 +39,13 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
   if (before && !after) return [{ effect: "narrows", subject: "bottle", detail: "removed (its agent and gates are destroyed)" }];
   if (!before || !after) return [];
   return [
+    ...(before.auditMode !== after.auditMode
+      ? [
+          after.auditMode
+            ? { effect: "widens" as const, subject: "audit mode", detail: "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)" }
+            : { effect: "narrows" as const, subject: "audit mode", detail: "off: only the routes pass" },
+        ]
+      : []),
     ...diffRoutes(before.routes, after.routes),
     ...diffNumber("rate limit", "requests a minute per host", before.requestsPerMinute, after.requestsPerMinute),
     ...diffNumber("body limit", "bytes", before.maxBodyBytes, after.maxBodyBytes),

@@ -45,6 +45,8 @@ export interface PipelockReach {
 
 export interface BottleReach {
   routes: RouteReach[];
+  /** Audit mode: the egress proxy lets through (and logs) what no route covers. */
+  auditMode: boolean;
   requestsPerMinute?: number;
   maxBodyBytes?: number;
   pipelock: PipelockReach;
@@ -122,6 +124,7 @@ function bottleReach(plan: PlanJson, bottle: string): BottleReach {
   const maxBody = egressEnv.get("EGRESS_PROXY_MAX_BODY_BYTES");
   return {
     routes: list(routesDoc.routes).map((raw) => routeReach(record(raw))),
+    auditMode: routesDoc.audit === true,
     ...(routesDoc.requests_per_minute !== undefined && { requestsPerMinute: Number(routesDoc.requests_per_minute) }),
     ...(maxBody !== undefined && { maxBodyBytes: Number(maxBody) }),
     pipelock: {

@@ -28,6 +28,7 @@ import {
   validateBottle,
   validateStackConfig,
 } from "../../components/index";
+import { allowHint } from "../../components/egress-proxy/routes";
 import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
 import { readStackFile } from "../../infra/stack-file";
 
@@ -43,7 +44,7 @@ interface PythonSide {
     token_env_prefix: string;
     listen_port: number;
   };
-  documents: Record<string, { error: string } | { requests_per_minute: number | null; routes: unknown[] }>;
+  documents: Record<string, { error: string } | { audit: boolean; allow_hint: string; requests_per_minute: number | null; routes: unknown[] }>;
   hosts: Record<string, boolean>;
   paths: Record<string, boolean>;
 }
@@ -85,6 +86,7 @@ const FEATURE_BOTTLES: Record<string, unknown> = {
   defaults: { routes: [{ host: "api.github.com" }, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "b" } }] },
   everything: {
     requestsPerMinute: 90,
+    auditMode: true,
     routes: [
       { host: "*.mirror.example.com", methods: ["GET", "HEAD"], paths: ["/simple/", "/packages"] },
       { host: "api.github.com", ports: [443, 8443], methods: ["GET", "POST"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "b" } },
@@ -107,7 +109,7 @@ function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
 
 /** routes.yaml without the ports and methods the config left to defaults: the addon's own must match. */
 function withoutDefaults(spec: BottleSpec, raw: unknown): string {
-  const document = parse(renderRoutesYaml(spec)) as { routes: Record<string, unknown>[] };
+  const document = parse(renderRoutesYaml(spec, allowHint("stack", spec.name))) as { routes: Record<string, unknown>[] };
   const rawRoutes = (raw as { routes: Record<string, unknown>[] }).routes;
   document.routes.forEach((route, i) => {
     if (!("ports" in rawRoutes[i]!)) delete route.ports;
@@ -136,9 +138,9 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   before(() => {
     assert.ok(fs.existsSync(PYTHON), `no Python at ${PYTHON}: run test/dataplane/run-host.sh once (it makes the venv), or set CONTRACT_PYTHON`);
     const documents: Record<string, string> = {};
-    for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec);
+    for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec, allowHint("stack", spec.name));
     for (const [key, { spec, raw }] of Object.entries(features)) {
-      documents[`feature/${key}`] = renderRoutesYaml(spec);
+      documents[`feature/${key}`] = renderRoutesYaml(spec, allowHint("stack", spec.name));
       documents[`feature/${key}/defaults`] = withoutDefaults(spec, raw);
     }
     const result = spawnSync(PYTHON, [path.join(__dirname, "routes_model.py")], {
@@ -155,19 +157,19 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
 
   test("every example stack's routes.yaml: the egress proxy enforces exactly the routes the config declares", () => {
     for (const [key, spec] of Object.entries(stacks)) {
-      assert.deepEqual(python.documents[key], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[key], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
     }
   });
 
   test("every route feature: wildcards, paths, credentials with prefixes, cleartext opt-in, odd ports", () => {
     for (const [key, { spec }] of Object.entries(features)) {
-      assert.deepEqual(python.documents[`feature/${key}`], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[`feature/${key}`], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
     }
   });
 
   test("routes without ports or methods get the same defaults on both sides", () => {
     for (const [key, { spec }] of Object.entries(features)) {
-      assert.deepEqual(python.documents[`feature/${key}/defaults`], { requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[`feature/${key}/defaults`], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
     }
   });
 

@@ -51,7 +51,12 @@ def load(text: str) -> dict[str, object]:
         except model.RoutesError as e:
             return {"error": str(e)}
     per_minute = table.rate_limiter.per_minute if table.rate_limiter is not None else None
-    return {"requests_per_minute": per_minute, "routes": [route_json(r) for r in table.routes]}
+    return {
+        "audit": table.audit,
+        "allow_hint": table.allow_hint,
+        "requests_per_minute": per_minute,
+        "routes": [route_json(r) for r in table.routes],
+    }
 
 
 def accepts(route: dict[str, object]) -> bool:

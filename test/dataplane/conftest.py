@@ -39,7 +39,7 @@ TIMEOUT = 10.0
 
 sys.path.insert(0, str(ADDON_DIR))
 import egress_proxy  # noqa: E402, F401  (tests import it from here: the addon's hooks)
-import egress_routes  # noqa: E402, F401  (and the route model)
+import egress_routes  # noqa: E402  (and the route model)
 import entrypoint  # noqa: E402
 
 
@@ -388,10 +388,11 @@ class ProxyFactory:
 
 
 def gate_answers(port: int) -> str | None:
-    """None once the addon answers. Probes localhost:1 (refused by every routes file here),
-    never a name that would need DNS should the addon not be in place."""
+    """None once the addon answers. Probes the healthcheck's name (refused whatever the routes
+    say, audit mode included), which cannot resolve should the addon not be in place."""
+    host = egress_routes.HEALTHCHECK_HOST.encode()
     try:
-        resp = send_raw(port, b"GET http://localhost:1/ HTTP/1.1\r\nHost: localhost:1\r\nConnection: close\r\n\r\n")
+        resp = send_raw(port, b"GET http://" + host + b"/ HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
     except (OSError, http.client.HTTPException) as e:
         return f"no answer: {e}"
     if resp.status == 403 and resp.body.startswith(b"egress-proxy: "):

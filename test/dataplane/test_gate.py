@@ -22,6 +22,7 @@ from conftest import (
     marker,
     read_response,
     send_raw,
+    standard_routes,
     tls_tunnel,
     tunnel_request,
     wait_for,
@@ -781,3 +782,44 @@ def test_a_body_over_the_limit_is_answered_413_before_it_is_held(
     assert (final["decision"], final["reason"]) == ("deny", "request body too large")
     # Under the limit the same route works.
     assert http_request(gate.port, "POST", f"http://localhost:{up.port}/{m}/small", body=b"x" * 1000).status == 200
+
+
+# --------------------------------------------------------------------------- audit mode
+
+
+def test_audit_mode_lets_through_what_no_route_covers_without_a_credential_and_logs_it(
+    proxies: ProxyFactory, upstreams: dict[str, Upstream]
+) -> None:
+    up = upstreams["plain"]
+    routes = standard_routes(upstreams)
+    routes["audit"] = True
+    audit = proxies.start(routes, env=TOKENS)
+    m = marker()
+    # A path route 0 does not allow: through (no credential added, the agent's own stripped).
+    agent_auth = [("Host", f"localhost:{up.port}"), ("Authorization", "agent")]
+    resp = http_request(audit.port, "GET", f"http://localhost:{up.port}/elsewhere/{m}", headers=agent_auth)
+    assert resp.status == 200, resp.text
+    [seen] = up.requests_for(m)
+    assert "authorization" not in {k.lower() for k, _ in seen.headers}
+    assert decision_for(audit, path=f"/elsewhere/{m}") == {
+        "decision": "audit-allow", "by": "egress-proxy", "reason": "audit: path not allowed", "route": None, "token": None,
+        "host": "localhost", "port": up.port, "method": "GET", "path": f"/elsewhere/{m}",
+    }  # fmt: skip
+    # A covered request is decided by its route as usual: credential injected.
+    m2 = marker()
+    assert http_request(audit.port, "GET", f"http://localhost:{up.port}/user/{m2}").status == 200
+    [covered] = up.requests_for(m2)
+    assert ("Authorization", BEARER) in covered.headers
+    assert decision_for(audit, path=f"/user/{m2}")["decision"] == "allow"
+
+
+def test_audit_mode_still_refuses_what_is_unsafe(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
+    up = upstreams["plain"]
+    routes = standard_routes(upstreams)
+    routes["audit"] = True
+    audit = proxies.start(routes, env=TOKENS)
+    m = marker()
+    assert_refused_and_not_forwarded(
+        http_request(audit.port, "GET", f"http://localhost:{up.port}/user/../admin/{m}"), up, m, contains="path rejected (dot segment)"
+    )
+    assert_refused(http_request(audit.port, "TRACE", f"http://localhost:{up.port}/{m}"), contains="method not allowed")

@@ -549,3 +549,13 @@ def test_methods_outside_the_http_set_are_refused_by_any_route(method: str) -> N
     table = ep.parse_routes(doc({"host": "a.example"}), ENV)
     decision = table.decide_request("a.example", 443, method, "/")
     assert (decision.allowed, decision.reason) == (False, "method not allowed")
+
+
+def test_refusals_the_routes_could_cover_name_the_command_that_allows_them() -> None:
+    document = {**doc({"host": "api.github.com", "ports": [443], "methods": ["GET"]}), "allow_hint": "npm run bottle -- blocked dev coder --suggest"}
+    table = ep.parse_routes(document, ENV)
+    hint = " (to allow it, a human runs: npm run bottle -- blocked dev coder --suggest)"
+    assert table.decide_connect("example.org", 443).message == "egress-proxy: host not in allowlist: example.org" + hint
+    assert table.decide_request("api.github.com", 443, "POST", "/x").message == "egress-proxy: method not allowed for api.github.com: POST" + hint
+    # Not for what no route may allow.
+    assert table.decide_request("api.github.com", 443, "TRACE", "/x").message == "egress-proxy: method not allowed for api.github.com: TRACE"

@@ -273,7 +273,9 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
     it("host not in the routes (plain HTTP)", async () => {
       const p = unique("/allowed/other-host-");
-      await refused([`http://not-routed.test${p}`], p, /^egress-proxy: host not in allowlist: not-routed\.test$/);
+      // What the routes could allow names the command a human runs to allow it.
+      const hint = ` \\(to allow it, a human runs: npm run bottle -- blocked ${main.name} alpha --suggest\\)$`;
+      await refused([`http://not-routed.test${p}`], p, new RegExp(`^egress-proxy: host not in allowlist: not-routed\\.test${hint}`));
     });
 
     it("host not in the routes (HTTPS): the CONNECT is refused with 403", async () => {
@@ -291,7 +293,7 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
     it("forbidden method", async () => {
       const p = unique("/allowed/delete-");
-      await refused(["-X", "DELETE", `https://upstream.test${p}`], p, /^egress-proxy: method not allowed for upstream\.test: DELETE$/);
+      await refused(["-X", "DELETE", `https://upstream.test${p}`], p, /^egress-proxy: method not allowed for upstream\.test: DELETE \(to allow it, a human runs: npm run bottle -- blocked \S+ alpha --suggest\)$/);
     });
   });
 
@@ -312,9 +314,10 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const uid = (await run(["docker", "inspect", "-f", "{{.Config.User}}", alpha.egressProxy])).stdout.trim();
       const env = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_ENVIRON], { user: uid, input: TEST_TOKENS.github });
       assert.equal(env.stdout.trim(), "True True", env.stderr);
-      // And the export scan finds a file we know: the egress proxy's CA certificate in the agent.
+      // And the export scan finds files we know: the egress proxy's CA certificate in the agent
+      // (also as its system trust store).
       const ca = (await exec(alpha.agent, ["cat", "/etc/bot-bottle/egress-proxy-ca.pem"])).stdout.split("\n")[1]!;
-      assert.deepEqual(await filesContaining(alpha.agent, ca), ["/etc/bot-bottle/egress-proxy-ca.pem"]);
+      assert.deepEqual(await filesContaining(alpha.agent, ca), ["/etc/bot-bottle/egress-proxy-ca.pem", "/etc/ssl/certs/ca-certificates.crt"]);
     });
   });
 

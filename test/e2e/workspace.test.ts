@@ -114,6 +114,27 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.ok(refused.some((d) => d.decision === "deny" && d.host === "ro.upstream.test" && d.path === "/acme/app.git/git-receive-pack"));
   });
 
+  it("refused -> blocked --suggest --write -> up: the same clone succeeds (two commands, the change reviewed as a diff)", async () => {
+    const before = await inAgent("git clone -q https://git.upstream.test/acme/other.git other2 2>&1");
+    assert.notEqual(before.code, 0);
+    assert.match(before.stdout, /403/);
+    const report = await bottle("blocked", stack.name, "dev", "--suggest");
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /by the egress proxy \(the routes\)\n.* git\.upstream\.test:443\/acme\/other\.git\/info\/refs {2}path not allowed/);
+    // The narrowest change: the repository added to the git route (stack files written by the tests are block YAML).
+    assert.match(report.stdout, /\n\+ +- acme\/other\n/);
+    assert.doesNotMatch(report.stdout, /\n\+ +- host: /, "no new route");
+    assert.doesNotMatch(report.stdout + report.stderr, new RegExp(`${TEST_TOKENS.github}|${TEST_TOKENS.anthropic}`));
+    const written = await bottle("blocked", stack.name, "dev", "--write");
+    assert.equal(written.code, 0, written.stderr);
+    assert.match(written.stdout, /\nwrote .*Pulumi\..*\.yaml; review it, then: pulumi up/);
+    const up = await stack.up();
+    assert.ok(up.ok, tail(up.output));
+    const after = await inAgent("git clone -q https://git.upstream.test/acme/other.git other2 && git -C other2 log --format=%s -1");
+    assert.equal(after.code, 0, `${after.stdout}${after.stderr}`);
+    assert.equal(after.stdout, "first commit\n");
+  });
+
   it("Claude Code (claude -p) answers through both gates; the API saw the injected key, the agent holds a placeholder", async () => {
     const r = await inAgent("claude -p 'Say hello' 2>&1");
     assert.equal(r.code, 0, r.stdout);

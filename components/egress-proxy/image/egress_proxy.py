@@ -424,7 +424,7 @@ class EgressProxy:
     def _log(decision: Decision, host: str, port: int, method: str, path: str | None) -> None:
         line = json.dumps(
             {
-                "decision": "allow" if decision.allowed else "deny",
+                "decision": "audit-allow" if decision.audit else "allow" if decision.allowed else "deny",
                 "by": decision.by,
                 "reason": decision.reason,
                 "route": decision.route.index if decision.route is not None else None,

@@ -8,6 +8,7 @@ entrypoint.py and healthcheck.py use it too; tests import it without a proxy.
 # No `from __future__ import annotations`: mitmproxy loads the addon (which imports this)
 # outside sys.modules, where dataclasses cannot resolve string annotations.
 import base64
+import dataclasses
 import functools
 import ipaddress
 import os
@@ -58,7 +59,10 @@ ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "i
 AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env"})
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-TOP_KEYS = frozenset({"version", "routes", "requests_per_minute"})
+TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint"})
+# Refusals that audit mode lets through (and logs): what the routes do not cover. Everything
+# that makes a request unsafe or ambiguous is refused in audit mode too.
+AUDITABLE_REASONS = frozenset({"host not in allowlist", "port not allowed", "method not allowed", "path not allowed"})
 # Buckets kept before idle (full) ones are dropped: wildcard routes let an agent name many hosts.
 RATE_LIMIT_MAX_HOSTS = 4096
 
@@ -116,6 +120,7 @@ class Decision:
     route: Route | None
     by: str = "egress-proxy"  # the gate that decided
     status: int = 403  # what a refusal is answered with
+    audit: bool = False  # allowed only because the bottle is in audit mode
 
 
 class RateLimiter:
@@ -152,8 +157,14 @@ class RateLimiter:
 class RouteTable:
     """Routes indexed by host so that lookup cost does not grow with the number of routes."""
 
-    def __init__(self, routes: Iterable[Route], requests_per_minute: int | None = None) -> None:
+    def __init__(
+        self, routes: Iterable[Route], requests_per_minute: int | None = None, audit: bool = False, allow_hint: str = ""
+    ) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        # Audit mode: what no route covers is let through (without a credential) and logged.
+        self.audit = audit
+        # The command a human runs to allow what no route covers, added to those refusals.
+        self.allow_hint = allow_hint
         # None: no limit (routes.yaml without requests_per_minute).
         self.rate_limiter = RateLimiter(requests_per_minute) if requests_per_minute is not None else None
         self.exact: dict[str, list[Route]] = {}
@@ -189,6 +200,25 @@ class RouteTable:
         return found
 
     def decide_connect(self, host: str, port: int) -> Decision:
+        return self._audited(self._decide_connect(host, port))
+
+    def decide_request(self, host: str, port: int, method: str, path: str, tls: bool = True) -> Decision:
+        """First route (file order) whose host, port, method and path all match, and whose
+        credential, if any, travels inside TLS (`tls`: the request came over TLS). In audit mode
+        a request no route covers is allowed without a credential (see _audited)."""
+        decision = self._decide_request(host, port, method, path, tls)
+        return decision if method not in HTTP_METHODS else self._audited(decision)
+
+    def _audited(self, decision: Decision) -> Decision:
+        if decision.allowed or decision.reason not in AUDITABLE_REASONS:
+            return decision
+        if self.audit:
+            return Decision(True, f"audit: {decision.reason}", "", None, audit=True)
+        if self.allow_hint:
+            return dataclasses.replace(decision, message=f"{decision.message} (to allow it, a human runs: {self.allow_hint})")
+        return decision
+
+    def _decide_connect(self, host: str, port: int) -> Decision:
         routes = self.candidates(host)
         if not routes:
             return deny("host not in allowlist", host)
@@ -197,9 +227,8 @@ class RouteTable:
                 return Decision(True, "allowed", "", route)
         return deny("port not allowed", str(port), host)
 
-    def decide_request(self, host: str, port: int, method: str, path: str, tls: bool = True) -> Decision:
-        """First route (file order) whose host, port, method and path all match, and whose
-        credential, if any, travels inside TLS (`tls`: the request came over TLS).
+    def _decide_request(self, host: str, port: int, method: str, path: str, tls: bool) -> Decision:
+        """The decision by the routes alone.
 
         `path` must already have passed check_path. On refusal the reason is the
         furthest check any candidate route got to, which is the one an agent can act on.
@@ -584,7 +613,13 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
     per_minute = document.get("requests_per_minute")
     if per_minute is not None and (not _is_int(per_minute) or per_minute < 1):
         raise RoutesError(f"requests_per_minute: must be a positive integer, got {per_minute!r}")
-    return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute)
+    audit = document.get("audit", False)
+    if not isinstance(audit, bool):
+        raise RoutesError(f"audit: must be true or false, got {audit!r}")
+    hint = document.get("allow_hint", "")
+    if not isinstance(hint, str) or not _header_safe(hint) or len(hint) > 200:
+        raise RoutesError("allow_hint: must be one line of printable ASCII, at most 200 characters")
+    return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute, audit, hint)
 
 
 def load_routes(path: str, environ: Mapping[str, str] | None = None) -> RouteTable:

@@ -121,6 +121,7 @@ describe("validateStackConfig accepts and normalises", () => {
       caValidityHours: 8760,
       requestsPerMinute: 1200,
       maxBodyMb: 32,
+      auditMode: false,
       selfTest: true,
     });
   });

@@ -76,7 +76,7 @@ function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"
       ...(extra.env ?? []),
     ],
     files: [
-      { path: "/etc/egress-proxy/routes.yaml", content: { text: renderRoutesYaml(s) }, mode: "0444", secret: false },
+      { path: "/etc/egress-proxy/routes.yaml", content: { text: renderRoutesYaml(s, `npm run bottle -- blocked ${stack} ${s.name} --suggest`) }, mode: "0444", secret: false },
       { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
       { path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", content: { ca: "egress-proxy", part: "certAndKey" }, mode: "0600", owner: 65533, secret: true },
     ],

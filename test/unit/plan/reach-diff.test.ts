@@ -17,6 +17,7 @@ const github = route("api.github.com", {
 });
 const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleReach => ({
   routes,
+  auditMode: false,
   requestsPerMinute: 1200,
   maxBodyBytes: 33554432,
   pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false },
@@ -97,6 +98,9 @@ describe("diffReach", () => {
         ["changes", "images", "agent: node:22 -> node:22@sha256:00"],
       ],
     ],
+    ["audit mode turned on", withCoder(bottle([github, route("pypi.mirror.example.com")], { auditMode: true })), [
+      ["widens", "audit mode", "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)"],
+    ]],
     ["the bottle removed", {}, [["narrows", "bottle", "removed (its agent and gates are destroyed)"]]],
   ];
   for (const [what, after, expected] of cases) {

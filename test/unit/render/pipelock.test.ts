@@ -16,6 +16,7 @@ const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   caValidityHours: 8760,
   requestsPerMinute: 1200,
   maxBodyMb: 32,
+  auditMode: false,
   selfTest: true,
   ...extra,
 });

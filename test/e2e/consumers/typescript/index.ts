@@ -6,7 +6,8 @@ const config = new pulumi.Config();
 const bottle = new BottleStack("solo", {
   routes: [{ host: "api.github.com", methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } }],
   tokens: { github: config.requireSecret("githubToken") },
-  agent: { image: config.require("agentImage"), command: ["sleep", "infinity"] },
+  // keep: false, so destroy takes the workspace with it (the default keeps it).
+  agent: { image: config.require("agentImage"), command: ["sleep", "infinity"], workspace: { keep: false } },
   pipelock: { image: config.require("pipelockImage") },
 });
 
