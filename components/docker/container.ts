@@ -41,6 +41,9 @@ export function healthy(command: string[]): Partial<docker.ContainerArgs> {
   };
 }
 
+/** Time past a drain for the engine to stop the container before it kills it. */
+const STOP_MARGIN_SECONDS = 5;
+
 /** Labels in the docker provider's `{label, value}` form. */
 export function dockerLabels(labels: Labels): { label: string; value: string }[] {
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
@@ -49,7 +52,10 @@ export function dockerLabels(labels: Labels): { label: string; value: string }[]
 /** The settings of a workload's container that do not depend on other resources. */
 export function containerSettings(workload: Workload): Partial<docker.ContainerArgs> {
   return {
-    name: workload.name,
+    // Without a name, Pulumi names each container `<resource>-<random>`: a replacement can then
+    // be made before the old one goes (its default), which the fixed name of others forbids.
+    ...(workload.name !== undefined && { name: workload.name }),
+    ...(workload.handover && { destroyGraceSeconds: workload.handover.drainSeconds + STOP_MARGIN_SECONDS }),
     labels: dockerLabels(workload.labels),
     user: workload.user,
     ...(workload.command && { command: workload.command }),

@@ -79,7 +79,7 @@ export function declareOnDocker(
   const limited = layout.workloads.map((w) => ({ container: containers[w.role]!, maxProcesses: w.maxProcesses }));
   const processLimits = createProcessLimits(`${name}-limits`, { limits: limited, dockerHost: inputs.dockerHost }, parent);
   if (layout.selfTest) {
-    const { from, probeImage, noExternalDns } = layout.selfTest;
+    const { from, probeImage, noExternalDns, proxy } = layout.selfTest;
     createSelfTest(
       `${name}-self-test`,
       {
@@ -87,7 +87,7 @@ export function declareOnDocker(
         bottle: layout.bottle,
         from: containers[from]!,
         probeImage: images[probeImage]!,
-        proxyUrl: layout.proxyUrl,
+        proxyUrl: urlOf(proxy, containers),
         limits: limited,
         noExternalDns: noExternalDns.map((role) => containers[role]!),
         dockerHost: inputs.dockerHost,
@@ -104,6 +104,13 @@ function envEntry(variable: EnvVar, tokens: DockerInputs["tokens"]): pulumi.Inpu
   const value = tokens[variable.token];
   if (value === undefined) throw new Error(`no value for token "${variable.token}" (validation lets no bottle reference a missing token)`);
   return pulumi.secret(pulumi.interpolate`${variable.name}=${value}`);
+}
+
+/** `http://<container name>:<port>` of a workload declared earlier. */
+function urlOf(target: { role: WorkloadRole; port: number }, containers: Partial<Record<WorkloadRole, docker.Container>>): pulumi.Output<string> {
+  const container = containers[target.role];
+  if (container === undefined) throw new Error(`"${target.role}" is referenced before it is declared (the layout lists workloads in start order)`);
+  return pulumi.interpolate`http://${container.name}:${target.port}`;
 }
 
 function upload(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): docker.types.input.ContainerUpload {

@@ -1,13 +1,19 @@
 import * as path from "node:path";
 import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile, textFile } from "../layout/files";
-import { ALIASES, objectLabels, objectName } from "../layout/naming";
+import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
 import { PIPELOCK_PORT } from "../pipelock/config";
 import { allowHint, renderRoutesYaml, tokenEnvNames } from "./routes";
 
 /** The egress proxy's listening port inside the bottle (the image's default too). */
 export const EGRESS_PROXY_PORT = 9099;
+
+/**
+ * How long a replaced egress proxy lets the agent's requests in flight finish: its
+ * replacement already serves new ones (see `Workload.handover`).
+ */
+export const EGRESS_PROXY_DRAIN_SECONDS = 20;
 
 /** The proxy URL the agent uses, valid on the bottle's agent network. */
 export const EGRESS_PROXY_URL = `http://${ALIASES.egressProxy}:${EGRESS_PROXY_PORT}`;
@@ -42,7 +48,8 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
   const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
   return {
     role: "egress-proxy",
-    name: objectName(stack, bottle.name, "egress-proxy"),
+    // A route change or token rotation replaces it: start-first, so the agent sees no gap.
+    handover: { drainSeconds: EGRESS_PROXY_DRAIN_SECONDS },
     labels: objectLabels(stack, bottle.name, "egress-proxy"),
     image: bottle.egressProxy.image ? { reference: bottle.egressProxy.image } : { build: "egress-proxy" },
     user: `${uid}:${uid}`,
@@ -50,6 +57,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       { name: "EGRESS_PROXY_ROUTES", value: EGRESS_PROXY_PATHS.routes },
       { name: "EGRESS_PROXY_PORT", value: String(EGRESS_PROXY_PORT) },
       { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: `http://${ALIASES.pipelock}:${PIPELOCK_PORT}` },
+      { name: "EGRESS_PROXY_DRAIN_SECONDS", value: String(EGRESS_PROXY_DRAIN_SECONDS) },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: EGRESS_PROXY_PATHS.upstreamCa },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(bottle.maxBodyMb * 1024 * 1024) },
       ...(passthrough ? [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: SYSTEM_ROOTS }] : []),

@@ -1,6 +1,6 @@
 import { describeAgent } from "../agent/workload";
 import type { BottleSpec } from "../config";
-import { describeEgressProxy, EGRESS_PROXY_URL } from "../egress-proxy/workload";
+import { describeEgressProxy, EGRESS_PROXY_PORT, EGRESS_PROXY_URL } from "../egress-proxy/workload";
 import { describePipelock } from "../pipelock/workload";
 import { objectLabels, objectName } from "./naming";
 import type { BottleLayout, NetworkLayout, NetworkRole } from "./types";
@@ -39,6 +39,7 @@ export function describeBottle(spec: BottleSpec, context: { stack: string }): Bo
           from: "agent",
           probeImage: "egress-proxy",
           noExternalDns: workloads.filter((w) => !w.externalDns).map((w) => w.role),
+          proxy: { role: "egress-proxy", port: EGRESS_PROXY_PORT },
         },
       }),
   };

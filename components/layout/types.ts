@@ -81,8 +81,17 @@ export interface Attachment {
 
 export interface Workload {
   role: WorkloadRole;
-  /** The container's name on the engine. */
-  name: string;
+  /**
+   * The container's fixed name on the engine. Absent for a workload with `handover`: the
+   * backend names each container it makes for it afresh, so a replacement can start first.
+   */
+  name?: string;
+  /**
+   * Replaced start-first, for a workload others reach by its aliases only: the replacement
+   * starts and takes the aliases too (lookups return both), then the old container is told to
+   * stop and gets `drainSeconds` to finish what it serves. Absent: stopped, then replaced.
+   */
+  handover?: { drainSeconds: number };
   labels: Labels;
   image: ImageSource;
   /** Numeric `uid:gid`. */
@@ -115,6 +124,8 @@ export interface SelfTestLayout {
   probeImage: WorkloadRole;
   /** Workloads whose resolver must answer only for bottle names. */
   noExternalDns: WorkloadRole[];
+  /** The proxy the probe uses: this generation of that workload, by its container's name. */
+  proxy: { role: WorkloadRole; port: number };
 }
 
 /** Labels by key. */

@@ -1,8 +1,11 @@
 import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile, textFile } from "../layout/files";
-import { ALIASES, objectLabels, objectName } from "../layout/naming";
+import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
 import { PIPELOCK_PATHS, PIPELOCK_PORT, renderPipelockYaml } from "./config";
+
+/** pipelock's own shutdown deadline on SIGTERM (it closes its listener, then waits 5 s). */
+const PIPELOCK_DRAIN_SECONDS = 5;
 
 /**
  * pipelock: the bottle's second gate and its only way out, on the egress network (alias
@@ -13,7 +16,8 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
   const uid = GATE_UIDS.pipelock;
   return {
     role: "pipelock",
-    name: objectName(stack, bottle.name, "pipelock"),
+    // Replaced start-first too: the egress proxies reach it by its alias.
+    handover: { drainSeconds: PIPELOCK_DRAIN_SECONDS },
     labels: objectLabels(stack, bottle.name, "pipelock"),
     image: { reference: bottle.pipelock.image },
     user: `${uid}:${uid}`,

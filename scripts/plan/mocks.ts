@@ -23,6 +23,8 @@ export const MOCK_OUTPUTS = {
   certPem: (name: string) => `-----BEGIN CERTIFICATE-----\nmock certificate of ${name}\n-----END CERTIFICATE-----\n`,
   /** An image id: the digest of the image's resource name (built) or reference (pulled). */
   imageId: (of: string) => `sha256:${createHash("sha256").update(of).digest("hex")}`,
+  /** A container Pulumi names (no `name` input): the resource's name and a suffix made at up. */
+  containerName: (resource: string) => `${resource}-<suffix-made-at-up>`,
 } as const;
 
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -33,6 +35,8 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { certPem: MOCK_OUTPUTS.certPem(name) };
     case "docker:index/image:Image":
       return { repoDigest: MOCK_OUTPUTS.imageId(name), imageName: inputs.imageName };
+    case "docker:index/container:Container":
+      return { name: inputs.name ?? MOCK_OUTPUTS.containerName(name) };
     case "docker:index/remoteImage:RemoteImage":
       return { imageId: MOCK_OUTPUTS.imageId(String(inputs.name)), repoDigest: String(inputs.name) };
     default:

@@ -80,7 +80,7 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
 
   const resources = registered.map(({ type, name, parent, inputs }) => {
     const secretInputs: string[] = [];
-    return { type, name, ...(parent && { parent }), inputs: redact(inputs, secretInputs, secrets), secretInputs };
+    return { type, name, ...(parent && { parent }), inputs: redact(withEngineName(type, name, inputs), secretInputs, secrets), secretInputs };
   });
   return { stack, resources, files: renderedFiles(resources), computed: computedStandIns(registered) };
 }
@@ -115,6 +115,14 @@ function redact(inputs: Record<string, unknown>, secretPaths: string[], secrets:
     },
     (text) => known.reduce((out, secret) => out.split(secret).join(SECRET), text),
   ) as Record<string, unknown>;
+}
+
+/**
+ * A container the program leaves for Pulumi to name gets the stand-in name its references
+ * (env, limits, the self-test) already hold, so the plan and the policies read one name.
+ */
+function withEngineName(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  return type === "docker:index/container:Container" && inputs.name === undefined ? { ...inputs, name: MOCK_OUTPUTS.containerName(name) } : inputs;
 }
 
 function computedStandIns(registered: readonly MockedResource[]): Record<string, string> {

@@ -186,6 +186,7 @@ def test_build_argv_defaults() -> None:
         "--set onboarding=false",
         "--set flow_detail=0",
         f"--set body_size_limit={32 * 1024 * 1024}",
+        "--set egress_drain_seconds=20",
     ]:
         assert expected in joined
     assert "--mode" not in argv and "ssl_verify_upstream_trusted_ca" not in joined
@@ -226,6 +227,8 @@ def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Pa
         ({**BASE, "EGRESS_PROXY_PORT": "65536"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_MAX_BODY_BYTES": "0"}, "EGRESS_PROXY_MAX_BODY_BYTES must be a positive number of bytes"),
         ({**BASE, "EGRESS_PROXY_MAX_BODY_BYTES": "32m"}, "EGRESS_PROXY_MAX_BODY_BYTES must be a positive number of bytes, got '32m'"),
+        ({**BASE, "EGRESS_PROXY_DRAIN_SECONDS": "-1"}, "EGRESS_PROXY_DRAIN_SECONDS must be a number of seconds 0-3600, got '-1'"),
+        ({**BASE, "EGRESS_PROXY_DRAIN_SECONDS": "3601"}, "EGRESS_PROXY_DRAIN_SECONDS must be a number of seconds 0-3600"),
         ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "pipelock:8888"}, "must be http://HOST:PORT"),
         ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "socks5://pipelock:1080"}, "must be http://HOST:PORT"),
         ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888/x"}, "must not have a path"),

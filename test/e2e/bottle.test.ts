@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
 import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
-import { filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -39,16 +39,16 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
   let main: TestStack;
   let side: TestStack;
   let mainUp = "";
-  // Docker names: <stack>-<bottle>-<role>.
-  const names = (stack: string, bottle: string) => ({
+  // Docker names: <stack>-<bottle>-<role>, but the gates' are Pulumi's (found by their labels).
+  const names = async (stack: string, bottle: string) => ({
     agent: `${stack}-${bottle}-agent`,
-    egressProxy: `${stack}-${bottle}-egress-proxy`,
-    pipelock: `${stack}-${bottle}-pipelock`,
+    egressProxy: await containerOf(stack, bottle, "egress-proxy"),
+    pipelock: await containerOf(stack, bottle, "pipelock"),
     agentNet: `${stack}-${bottle}-agent-net`,
     egressNet: `${stack}-${bottle}-egress-net`,
     outboundNet: `${stack}-${bottle}-outbound-net`,
   });
-  let alpha: ReturnType<typeof names>;
+  let alpha: Awaited<ReturnType<typeof names>>;
   const upstream = `e2e-${id}-upstream`;
 
   /** What the test upstream recorded for `path` (a unique path per test). */
@@ -72,10 +72,10 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
   before(async () => {
     [main, side] = await Promise.all([TestStack.create("main", mainStack(), TEST_TOKENS), TestStack.create("side", sideStack())]);
-    alpha = names(main.name, "alpha");
     const [mainResult, sideResult] = await Promise.all([main.up(), side.up()]);
     assert.ok(mainResult.ok, `up ${main.name} failed:\n${tail(mainResult.output)}`);
     assert.ok(sideResult.ok, `up ${side.name} failed:\n${tail(sideResult.output)}`);
+    alpha = await names(main.name, "alpha");
     mainUp = mainResult.output;
     console.log(`# figure: pulumi up, stack main (2 bottles, 5 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
     console.log(`# figure: pulumi up, stack side (1 bottle, 2 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
@@ -492,18 +492,18 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
   describe("bottles and stacks do not see each other", () => {
     it("each bottle network holds only its own bottle's containers", async () => {
       for (const [stack, bottle] of [[main.name, "alpha"], [main.name, "beta"], [side.name, "alpha"]] as const) {
-        const n = names(stack, bottle);
+        const n = await names(stack, bottle);
         for (const net of [n.agentNet, n.egressNet, n.outboundNet]) {
           const members = Object.values((await network(net)).Containers).map((c) => c.Name);
-          const strangers = members.filter((m) => !m.startsWith(`${stack}-${bottle}-`) && m !== upstream);
+          const strangers = members.filter((m) => ![n.agent, n.egressProxy, n.pipelock, upstream].includes(m));
           assert.deepEqual(strangers, [], `${net} holds ${members.join(", ")}`);
         }
       }
     });
 
     it("from alpha's agent, the other bottle's and the other stack's proxies are unreachable", async () => {
-      const beta = names(main.name, "beta");
-      const sideAlpha = names(side.name, "alpha");
+      const beta = await names(main.name, "beta");
+      const sideAlpha = await names(side.name, "alpha");
       const others: [string, string, number][] = [
         ["main/beta egress proxy", await ipOn(beta.egressProxy, beta.agentNet), 9099],
         ["main/beta pipelock", await ipOn(beta.pipelock, beta.egressNet), 8888],

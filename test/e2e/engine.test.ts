@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exec, mustRun, run } from "./support/process";
-import { labelled } from "./support/docker";
+import { containerOf, labelled } from "./support/docker";
 import { OpResult, tail, TestStack } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
 import { lifecycleStack } from "./stacks";
@@ -41,7 +41,11 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
   let stack: TestStack;
   let freshPolicy: OpResult;
   const outputs: string[] = [];
-  const containers = (s: TestStack) => ({ agent: `${s.name}-solo-agent`, egressProxy: `${s.name}-solo-egress-proxy`, pipelock: `${s.name}-solo-pipelock` });
+  const containers = async (s: TestStack) => ({
+    agent: `${s.name}-solo-agent`,
+    egressProxy: await containerOf(s.name, "solo", "egress-proxy"),
+    pipelock: await containerOf(s.name, "solo", "pipelock"),
+  });
 
   /** Fails naming the file if a secret appears anywhere the engine or the CLI wrote. */
   async function assertNoSecretsAtRest(secrets: Record<string, string>): Promise<void> {
@@ -60,7 +64,7 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
 
   /** The CA private keys the bottle's containers hold, as the lines that would show in a leak. */
   async function caKeys(): Promise<Record<string, string>> {
-    const { egressProxy, pipelock } = containers(stack);
+    const { egressProxy, pipelock } = await containers(stack);
     const egressKey = keyLines(await fileOf(egressProxy, "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem"));
     const pipelockKey = keyLines(await fileOf(pipelock, "/etc/pipelock/ca-key.pem"));
     assert.ok(egressKey.length > 5 && pipelockKey.length > 0, "both CA keys were read from the containers");
@@ -137,15 +141,15 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       assert.deepEqual(unchanged(preview.steps), []);
       console.log(`# blast radius of rotating a token: ${changed(preview.steps).join(", ")}`);
 
-      const agentBefore = (await mustRun(["docker", "inspect", "-f", "{{.Id}}", containers(stack).agent])).trim();
+      const agentBefore = (await mustRun(["docker", "inspect", "-f", "{{.Id}}", (await containers(stack)).agent])).trim();
       const up = await stack.up();
       outputs.push(up.output);
       assert.ok(up.ok, tail(up.output));
       console.log(`# figure: pulumi up of a token rotation: ${up.seconds.toFixed(1)} s`);
-      assert.equal((await mustRun(["docker", "inspect", "-f", "{{.Id}}", containers(stack).agent])).trim(), agentBefore, "the agent was not replaced");
-      const uid = (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", containers(stack).egressProxy])).trim();
+      assert.equal((await mustRun(["docker", "inspect", "-f", "{{.Id}}", (await containers(stack)).agent])).trim(), agentBefore, "the agent was not replaced");
+      const uid = (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", (await containers(stack)).egressProxy])).trim();
       const inEnv = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/proc/1/environ','rb').read())";
-      const rotated = await exec(containers(stack).egressProxy, ["/opt/venv/bin/python", "-c", inEnv], { user: uid, input: ROTATED_GITHUB_TOKEN });
+      const rotated = await exec((await containers(stack)).egressProxy, ["/opt/venv/bin/python", "-c", inEnv], { user: uid, input: ROTATED_GITHUB_TOKEN });
       assert.equal(rotated.stdout.trim(), "True", rotated.stderr);
       await assertNoSecretsAtRest({ "the old github token": TEST_TOKENS.github, "the new github token": ROTATED_GITHUB_TOKEN, ...(await caKeys()) });
     });
@@ -158,7 +162,7 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       assert.ok(clean.ok, tail(clean.output));
       assert.deepEqual(Object.keys(clean.changes), ["same"], JSON.stringify(clean.changes));
 
-      const { agent } = containers(stack);
+      const { agent } = await containers(stack);
       const id = (await mustRun(["docker", "inspect", "-f", "{{.Id}}", agent])).trim();
       await mustRun(["docker", "stop", agent]);
       const drifted = await stack.refresh();

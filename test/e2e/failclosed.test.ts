@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { labelled, tcpProbe } from "./support/docker";
+import { containerOf, labelled, tcpProbe } from "./support/docker";
 import { exec, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { OpResult, tail, TestStack } from "./support/stack";
@@ -34,7 +34,7 @@ describe("an egress proxy that cannot load its routes fails the deployment close
   it("up fails on the egress proxy's health, and the proxy's log names the cause", async () => {
     assert.equal(up.ok, false, "up must fail");
     assert.match(up.output, /Container::gamma-egress-proxy: 1 error occurred:\s+\* container failed to be in healthy state/);
-    const logs = await run(["docker", "logs", `${stack.name}-gamma-egress-proxy`]);
+    const logs = await run(["docker", "logs", await containerOf(stack.name, "gamma", "egress-proxy")]);
     assert.match(`${logs.stdout}${logs.stderr}`, /egress-proxy: refusing to start: routes: .*broken-routes\.yaml: routes: required list/);
   });
 

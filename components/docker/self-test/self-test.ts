@@ -19,7 +19,9 @@ export interface SelfTestArgs {
   from: docker.Container;
   /** An image with the egress proxy's Python, for the probe container. */
   probeImage: pulumi.Input<string>;
-  proxyUrl: string;
+  /** The egress proxy just declared, by its container's name (not the alias, which a
+   * replaced proxy may still answer for while it drains). */
+  proxyUrl: pulumi.Input<string>;
   /** Every container's process limit, as the limits command applies it; checked here. */
   limits: readonly ContainerLimit[];
   /** Containers whose resolver must answer only for the bottle's names; checked here. */

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -100,11 +101,26 @@ class EgressProxy:
         self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
         # Client connections that opened a CONNECT tunnel: what they send next is tunnelled.
         self.tunnels: set[str] = set()
+        # Set once SIGTERM started the drain (see `_drain`).
+        self.draining: asyncio.Task[None] | None = None
 
     # ---- lifecycle
 
     def load(self, loader: Any) -> None:
         loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
+        loader.add_option(
+            "egress_drain_seconds",
+            int,
+            0,
+            "On SIGTERM, stop accepting connections and let open ones finish for up to this many "
+            "seconds before exiting. 0: exit at once.",
+        )
+
+    def running(self) -> None:
+        # `docker stop` sends SIGTERM, also when a replacement has taken over the proxy's
+        # network alias: drain instead of cutting the requests in flight.
+        if ctx.options.egress_drain_seconds > 0:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._start_drain)
 
     def configure(self, updated: set[str]) -> None:
         unsafe = _unsafe_option(updated)
@@ -131,6 +147,25 @@ class EgressProxy:
             return
         self.table = table
         logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+
+    def _start_drain(self) -> None:
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain(ctx.options.egress_drain_seconds))
+
+    async def _drain(self, seconds: int) -> None:
+        """Close the listening socket, so new connections are refused at once (a client then
+        tries the alias's other address: the replacement), wait until the open connections
+        have closed or `seconds` have passed, then shut down."""
+        proxyserver = ctx.master.addons.get("proxyserver")
+        logger.info(f"egress-proxy: draining {len(proxyserver.connections)} connections (up to {seconds} s)")
+        ctx.options.update(server=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while proxyserver.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        logger.info(f"egress-proxy: drained; stopping with {len(proxyserver.connections)} connections open")
+        sys.stdout.flush()
+        ctx.master.shutdown()
 
     def _refuse_to_run(self, problem: str) -> None:
         # An error logged during startup makes mitmdump exit 1 before serving (errorcheck);

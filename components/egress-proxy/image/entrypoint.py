@@ -21,6 +21,8 @@ DEFAULT_CONFDIR = "/home/mitmproxy/.mitmproxy"
 # The largest body the proxy reads, when EGRESS_PROXY_MAX_BODY_BYTES does not say: bounded,
 # so no agent can make it hold more than that in memory.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# How long a stopped proxy lets open connections finish (EGRESS_PROXY_DRAIN_SECONDS).
+DEFAULT_DRAIN_SECONDS = 20
 
 
 class ConfigError(Exception):
@@ -38,6 +40,13 @@ def _max_body(environ: Mapping[str, str]) -> int:
     text = environ.get("EGRESS_PROXY_MAX_BODY_BYTES", "") or str(DEFAULT_MAX_BODY_BYTES)
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise ConfigError(f"EGRESS_PROXY_MAX_BODY_BYTES must be a positive number of bytes, got {text!r}")
+    return int(text)
+
+
+def _drain_seconds(environ: Mapping[str, str]) -> int:
+    text = environ.get("EGRESS_PROXY_DRAIN_SECONDS", "") or str(DEFAULT_DRAIN_SECONDS)
+    if not text.isascii() or not text.isdigit() or int(text) > 3600:
+        raise ConfigError(f"EGRESS_PROXY_DRAIN_SECONDS must be a number of seconds 0-3600, got {text!r}")
     return int(text)
 
 
@@ -87,6 +96,8 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
         # A body over this is answered 413 (a request) or refused (a response with a known
         # length) before it is held in memory.
         "--set", f"body_size_limit={_max_body(environ)}",
+        # On SIGTERM: refuse new connections, finish the open ones, then exit.
+        "--set", f"egress_drain_seconds={_drain_seconds(environ)}",
     ]  # fmt: skip
     upstream = environ.get("EGRESS_PROXY_UPSTREAM_PROXY", "")
     if upstream:

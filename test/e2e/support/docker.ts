@@ -27,6 +27,17 @@ export async function ipOn(container: string, networkName: string): Promise<stri
   return ip;
 }
 
+/**
+ * The one container of a bottle's role, by its labels: the gates' names are made by
+ * Pulumi, afresh for each replacement (`<bottle>-<role>-<random>`).
+ */
+export async function containerOf(stack: string, bottle: string, role: string): Promise<string> {
+  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => ["--filter", f]);
+  const found = (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
+  if (found.length !== 1) throw new Error(`expected one running ${role} of ${stack}/${bottle}, found ${found.length}: ${found.join(", ")}`);
+  return found[0]!;
+}
+
 /** Containers, networks and volumes carrying `bot-bottle.stack=<stack>`, as "kind name". */
 export async function labelled(stack: string): Promise<string[]> {
   const filter = `label=bot-bottle.stack=${stack}`;

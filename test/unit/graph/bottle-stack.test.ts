@@ -100,6 +100,7 @@ describe("BottleStack resource graph", () => {
       "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
       "EGRESS_PROXY_PORT=9099",
       "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
+      "EGRESS_PROXY_DRAIN_SECONDS=20",
       "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
       `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
       `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
@@ -186,7 +187,7 @@ describe("BottleStack resource graph", () => {
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
     const limits = d.find(TYPES.command, "coder-limits").inputs;
     assert.equal(limits.create, PROCESS_LIMITS_SCRIPT);
-    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: "dev-coder-pipelock=256 dev-coder-egress-proxy=256 dev-coder-agent=512" });
+    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512` });
     assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-egress-proxy-id", "coder-agent-id"]);
   });
 
@@ -224,11 +225,12 @@ describe("BottleStack resource graph", () => {
       BOTTLE_STACK: "dev",
       BOTTLE_NAME: "coder",
       BOTTLE_AGENT_CONTAINER: "dev-coder-agent",
-      BOTTLE_PROCESS_LIMITS: "dev-coder-pipelock=256 dev-coder-egress-proxy=256 dev-coder-agent=512",
-      BOTTLE_NO_DNS_CONTAINERS: "dev-coder-egress-proxy dev-coder-agent",
+      BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
+      BOTTLE_NO_DNS_CONTAINERS: `${MOCK_OUTPUTS.containerName("coder-egress-proxy")} dev-coder-agent`,
       BOTTLE_PROBE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
       BOTTLE_PROBE_PYTHON: "/opt/venv/bin/python",
-      BOTTLE_PROXY_URL: "http://egress-proxy:9099",
+      // This generation of the egress proxy, by name: the alias may still reach a draining one.
+      BOTTLE_PROXY_URL: `http://${MOCK_OUTPUTS.containerName("coder-egress-proxy")}:9099`,
       BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
     });
     // Re-run whenever a container is replaced.
@@ -330,14 +332,20 @@ describe("BottleStack options", () => {
     assert.equal(d.find(TYPES.cert, "pipelock-ca-cert").inputs.validityPeriodHours, 2160);
   });
 
-  test("two bottles and two stacks never share a Docker name", async () => {
-    const names = async (bottle: string, stack: string) =>
-      (await declareBottle(bottle, { routes: [{ host: "pypi.example.com" }], agent: { image: "x" } }, stack)).resources
-        .filter((r) => r.type === TYPES.container || r.type === TYPES.network)
-        .map((r) => String(r.inputs.name));
-    const all = [...(await names("a", "dev")), ...(await names("b", "dev")), ...(await names("a", "prod"))];
-    assert.equal(all.length, 18);
-    assert.equal(new Set(all).size, all.length);
+  test("two bottles and two stacks never share a Docker name; the gates' names are Pulumi's, made afresh per container", async () => {
+    const declared = async (bottle: string, stack: string) =>
+      (await declareBottle(bottle, { routes: [{ host: "pypi.example.com" }], agent: { image: "x" } }, stack)).resources.filter(
+        (r) => r.type === TYPES.container || r.type === TYPES.network,
+      );
+    const all = [...(await declared("a", "dev")), ...(await declared("b", "dev")), ...(await declared("a", "prod"))];
+    const fixed = all.filter((r) => r.inputs.name !== undefined).map((r) => String(r.inputs.name));
+    assert.equal(fixed.length, 12); // 3 networks and the agent, per bottle
+    assert.equal(new Set(fixed).size, fixed.length);
+    // No name: Pulumi makes one (`<resource>-<random>`) for each container, so a replacement
+    // can start before the old one stops.
+    const generated = all.filter((r) => r.inputs.name === undefined);
+    assert.deepEqual(generated.map((r) => r.name).sort(), ["a-egress-proxy", "a-egress-proxy", "a-pipelock", "a-pipelock", "b-egress-proxy", "b-pipelock"]);
+    assert.ok(generated.every((r) => r.inputs.destroyGraceSeconds !== undefined));
   });
 
   test("tokens given as one Output of an object are refused with how to pass them (the names must be known)", async () => {

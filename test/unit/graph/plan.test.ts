@@ -74,8 +74,9 @@ describe("npm run plan", () => {
       for (const bottle of bottles) {
         assert.match(result.files[bottle]!["routes.yaml"]!, /^version: 1\n/);
         assert.match(result.files[bottle]!["pipelock.yaml"]!, /mode: strict/);
-        for (const role of ["egress-proxy", "pipelock", "agent"]) {
-          assert.ok(result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-${role}`), `${bottle} ${role}`);
+        assert.ok(result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-agent`), `${bottle} agent`);
+        for (const role of ["egress-proxy", "pipelock"]) {
+          assert.ok(result.resources.some((r) => r.type === "docker:index/container:Container" && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
         }
       }
       for (const r of result.resources) {
@@ -85,7 +86,7 @@ describe("npm run plan", () => {
         }
         assert.deepEqual(pathsContaining(r.inputs, "plan-secret-"), [], `${r.name} shows a placeholder`);
       }
-      const egress = result.resources.find((r) => r.inputs.name === `${stack}-${bottles[0]}-egress-proxy`)!;
+      const egress = result.resources.find((r) => r.type === "docker:index/container:Container" && r.name === `${bottles[0]}-egress-proxy`)!;
       assert.ok(egress.secretInputs.includes("envs") && egress.secretInputs.includes("uploads"));
       const tokenVars = (egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_"));
       assert.ok(tokenVars.length > 0);

@@ -36,7 +36,7 @@ const cas = (stack: string, bottle: string, validityHours: number): BottleLayout
 function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io/luckypipewrench/pipelock:2.3.0"): Workload {
   return {
     role: "pipelock",
-    name: `${stack}-${s.name}-pipelock`,
+    handover: { drainSeconds: 5 },
     labels: labels(stack, s.name, "pipelock"),
     image: { reference: image },
     user: "65532:65532",
@@ -63,7 +63,7 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
 function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"]; image?: Workload["image"]; maxBody?: number } = {}): Workload {
   return {
     role: "egress-proxy",
-    name: `${stack}-${s.name}-egress-proxy`,
+    handover: { drainSeconds: 20 },
     labels: labels(stack, s.name, "egress-proxy"),
     image: extra.image ?? { build: "egress-proxy" },
     user: "65533:65533",
@@ -71,6 +71,7 @@ function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"
       { name: "EGRESS_PROXY_ROUTES", value: "/etc/egress-proxy/routes.yaml" },
       { name: "EGRESS_PROXY_PORT", value: "9099" },
       { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: "http://pipelock:8888" },
+      { name: "EGRESS_PROXY_DRAIN_SECONDS", value: "20" },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: "/etc/egress-proxy/upstream-ca.pem" },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(extra.maxBody ?? 33554432) },
       ...(extra.env ?? []),
@@ -191,7 +192,7 @@ describe("describeBottle", () => {
           },
         ],
         proxyUrl: PROXY,
-        selfTest: { from: "agent", probeImage: "egress-proxy", noExternalDns: ["egress-proxy", "agent"] },
+        selfTest: { from: "agent", probeImage: "egress-proxy", noExternalDns: ["egress-proxy", "agent"], proxy: { role: "egress-proxy", port: 9099 } },
       },
     ],
     [
