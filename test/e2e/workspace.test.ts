@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { filesContaining, labelled, tcpProbe } from "./support/docker";
+import { containerOf, filesContaining, labelled, tcpProbe } from "./support/docker";
 import { exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -106,7 +106,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const readOnly = await inAgent("set -e; git clone -q https://ro.upstream.test/acme/app.git ro; cd ro; git -c user.name=a -c user.email=a@example.com commit -q --allow-empty -m x; git push -q origin HEAD:main 2>&1");
     assert.notEqual(readOnly.code, 0, "a push through the read-only route must fail");
     assert.match(readOnly.stdout, /403/);
-    const refused = (await run(["docker", "logs", name("egress-proxy")])).stdout
+    const refused = (await run(["docker", "logs", await containerOf(stack.name, "dev", "egress-proxy")])).stdout
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as { decision: string; reason: string; host: string; path: string | null });
@@ -150,7 +150,9 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const status = await bottle("status", stack.name, "dev");
     assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);
     assert.match(status.stdout, new RegExp(`^bottle "dev" of stack "${stack.name}" on `));
-    for (const role of ["agent", "egress-proxy", "pipelock"]) assert.match(status.stdout, new RegExp(`\\n  ${role} +${name(role)}: running`));
+    for (const role of ["agent", "egress-proxy", "pipelock"]) {
+      assert.match(status.stdout, new RegExp(`\\n  ${role} +${await containerOf(stack.name, "dev", role)}: running`));
+    }
     assert.match(status.stdout, /egress-proxy CA: valid until \d{4}-/);
     assert.match(status.stdout, /bot-bottle self-test: ok/);
     const logs = await bottle("logs", stack.name, "dev");
