@@ -113,24 +113,26 @@ function status(target: Target): number {
   return containers.every((c) => c.status === "running") ? 0 : 1;
 }
 
-function logs(target: Target, since: string | undefined): number {
+/** Both gates' logs (stdout and stderr), as `docker logs` gives them. */
+function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Record<"egress-proxy" | "pipelock", string> {
   const containers = containersOf(target);
-  const gates = ["egress-proxy", "pipelock"].map((gate) => {
-    const c = role(containers, gate, target);
-    const out = docker(target, ["logs", "--timestamps", ...(since ? ["--since", since] : []), c.name]);
-    return logLines(`${out.stdout}\n${out.stderr}`, gate);
-  });
+  const log = (gate: string) => {
+    const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
+    const out = docker(target, ["logs", ...flags, role(containers, gate, target).name]);
+    return `${out.stdout}\n${out.stderr}`;
+  };
+  return { "egress-proxy": log("egress-proxy"), pipelock: log("pipelock") };
+}
+
+function logs(target: Target, since: string | undefined): number {
+  const gates = Object.entries(gateLogs(target, { timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) => logLines(text, gate));
   for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(12)} ${line.text}`);
   return 0;
 }
 
 function blocked(target: Target, options: { since?: string; json?: boolean; suggest?: boolean; write?: boolean }): number {
-  const containers = containersOf(target);
-  const log = (gate: string) => {
-    const out = docker(target, ["logs", ...(options.since ? ["--since", options.since] : []), role(containers, gate, target).name]);
-    return `${out.stdout}\n${out.stderr}`;
-  };
-  const refusals = [...egressProxyRefusals(log("egress-proxy")), ...pipelockRefusals(log("pipelock"))];
+  const log = gateLogs(target, { ...(options.since !== undefined && { since: options.since }) });
+  const refusals = [...egressProxyRefusals(log["egress-proxy"]), ...pipelockRefusals(log.pipelock)];
   const groups = groupRefusals(refusals);
   const suggestions = hostSuggestions(refusals);
   const before = fs.readFileSync(target.stackFile, "utf8");

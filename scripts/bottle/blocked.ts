@@ -6,6 +6,7 @@
 import { createTwoFilesPatch } from "diff";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, YAMLSeq } from "yaml";
 import { DEFAULT_CREDENTIAL_PORTS, DEFAULT_PORTS, HTTP_METHODS } from "../../components/config/schema";
+import { record } from "../plan/reach";
 import { prefixCovers } from "../plan/reach-diff";
 
 /** One refused (or, in audit mode, let-through) request. */
@@ -24,9 +25,6 @@ export interface Refusal {
 
 /** What the routes refused and a route could allow (everything else is refused for a reason no route changes). */
 const ROUTE_REASONS = new Set(["host not in allowlist", "port not allowed", "method not allowed", "path not allowed"]);
-
-const record = (value: unknown): Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.split("\n").flatMap((line) => {

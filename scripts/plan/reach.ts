@@ -72,7 +72,8 @@ export const BUILT = "built by the program";
 
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const strings = (value: unknown): string[] => list(value).map(String);
-const record = (value: unknown): Record<string, unknown> =>
+/** `value` if it is a plain object (parsed YAML or JSON), else an empty one. */
+export const record = (value: unknown): Record<string, unknown> =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 function labelsOf(inputs: Record<string, unknown>): Record<string, string> {
