@@ -8,5 +8,5 @@ export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImagesArgs, argsF
 export * from "./config";
 export * from "./layout";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
-export { renderPipelockYaml } from "./pipelock/config";
+export { pipelockSettingsKey, renderPipelockYaml } from "./pipelock/config";
 export { buildImage, engineResourceName } from "./docker/images";

@@ -1,10 +1,11 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { CertificateAuthority, createCa } from "../ca/ca";
-import type { BottleLayout, BuiltImage, CaRole, EnvVar, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
+import type { BottleLayout, BuiltImage, CaRole, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
 import { containerSettings } from "./container";
 import { buildImage, pulledImage } from "./images";
 import { createProcessLimits } from "./limits";
+import { declareLiveConfig } from "./live-config/live-config";
 import { declareMount } from "./mounts";
 import { declareNetwork } from "./networks";
 import { createSelfTest } from "./self-test/self-test";
@@ -46,26 +47,36 @@ export function declareOnDocker(
   ) as Record<NetworkRole, docker.Network>;
 
   const images: Partial<Record<WorkloadRole, pulumi.Input<string>>> = {};
+  for (const workload of layout.workloads) {
+    const source = workload.image;
+    images[workload.role] =
+      "reference" in source
+        ? pulledImage(`${name}-${workload.role}-image`, source.reference, opts)
+        : inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
+  }
+  // The egress proxy's image has the tools of the one-off containers: chown, the config writer.
+  const toolImage = images["egress-proxy"];
+  const dockerHost = inputs.dockerHost !== undefined ? { dockerHost: inputs.dockerHost } : {};
   const containers: Partial<Record<WorkloadRole, docker.Container>> = {};
   for (const workload of layout.workloads) {
     const resourceName = `${name}-${workload.role}`;
-    const source = workload.image;
-    const image =
-      "reference" in source
-        ? pulledImage(`${resourceName}-image`, source.reference, opts)
-        : inputs.builtImages[source.build] ?? buildImage(source.build, `${resourceName}-image`, layout.stack, opts).repoDigest;
-    images[workload.role] = image;
-    // The egress proxy starts first: its image (which has chown) gives volumes to their users.
-    const mounts = workload.mounts.map((mount) =>
-      declareMount(name, mount, { chownImage: images["egress-proxy"]!, ...(inputs.dockerHost !== undefined && { dockerHost: inputs.dockerHost }) }, opts),
-    );
+    const image = images[workload.role]!;
+    if (toolImage === undefined && (workload.mounts.length > 0 || workload.live)) {
+      throw new Error(`bottle "${layout.bottle}": the "${workload.role}" workload needs the egress proxy's image, and the layout has no egress proxy`);
+    }
+    const mounts = workload.mounts.map((mount) => declareMount(name, mount, { chownImage: toolImage!, ...dockerHost }, opts));
+    const { live } = workload;
+    if (live) {
+      const args = { stack: layout.stack, bottle: layout.bottle, workload: { ...workload, live }, tokens: inputs.tokens, writerImage: toolImage!, ...dockerHost };
+      mounts.push(declareLiveConfig(resourceName, args, opts));
+    }
     containers[workload.role] = new docker.Container(
       resourceName,
       {
         ...containerSettings(workload),
         image,
         ...(mounts.length > 0 && { volumes: mounts.map((m) => m.volume) }),
-        ...(workload.env.length > 0 && { envs: workload.env.map((variable) => envEntry(variable, inputs.tokens)) }),
+        ...(workload.env.length > 0 && { envs: workload.env.map((variable) => `${variable.name}=${variable.value}`) }),
         networksAdvanced: workload.attachments.map((a) => ({
           name: networks[a.network].name,
           ...(a.aliases.length > 0 && { aliases: a.aliases }),
@@ -99,13 +110,6 @@ export function declareOnDocker(
   return { cas, networks, containers };
 }
 
-function envEntry(variable: EnvVar, tokens: DockerInputs["tokens"]): pulumi.Input<string> {
-  if ("value" in variable) return `${variable.name}=${variable.value}`;
-  const value = tokens[variable.token];
-  if (value === undefined) throw new Error(`no value for token "${variable.token}" (validation lets no bottle reference a missing token)`);
-  return pulumi.secret(pulumi.interpolate`${variable.name}=${value}`);
-}
-
 /** `http://<container name>:<port>` of a workload declared earlier. */
 function urlOf(target: { role: WorkloadRole; port: number }, containers: Partial<Record<WorkloadRole, docker.Container>>): pulumi.Output<string> {
   const container = containers[target.role];
@@ -116,7 +120,7 @@ function urlOf(target: { role: WorkloadRole; port: number }, containers: Partial
 function upload(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): docker.types.input.ContainerUpload {
   const content = fileContent(file, cas);
   // A CA key is secret whatever the layout says.
-  const secret = file.secret || ("ca" in file.content && file.content.part !== "cert");
+  const secret = file.secret || file.content.part !== "cert";
   return {
     file: file.path,
     content: secret ? pulumi.secret(content) : content,
@@ -127,7 +131,6 @@ function upload(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): do
 
 function fileContent(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): pulumi.Input<string> {
   const { content } = file;
-  if ("text" in content) return content.text;
   const ca = cas[content.ca];
   switch (content.part) {
     case "cert":

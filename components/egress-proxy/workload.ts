@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
-import { caFile, textFile } from "../layout/files";
+import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
 import { PIPELOCK_PORT } from "../pipelock/config";
@@ -24,9 +24,13 @@ export const EGRESS_PROXY_IMAGE_CONTEXT = path.join(__dirname, "image");
 /** The image's Python (a venv with mitmproxy); the self-test's probe runs on it too. */
 export const EGRESS_PROXY_PYTHON = "/opt/venv/bin/python";
 
+/** Where the egress proxy's live configuration (routes and tokens) is mounted. */
+export const EGRESS_PROXY_LIVE_DIR = "/etc/egress-proxy/live";
+
 /** Files the egress-proxy container reads. */
 export const EGRESS_PROXY_PATHS = {
-  routes: "/etc/egress-proxy/routes.yaml",
+  routes: `${EGRESS_PROXY_LIVE_DIR}/current/routes.yaml`,
+  tokens: `${EGRESS_PROXY_LIVE_DIR}/current/tokens.json`,
   upstreamCa: "/etc/egress-proxy/upstream-ca.pem",
   ca: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
   healthcheck: "/opt/egress-proxy/healthcheck.py",
@@ -40,35 +44,42 @@ export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
 
 /**
  * The egress proxy: on the agent and egress networks under the alias `egress-proxy`, in
- * upstream mode through the bottle's pipelock. Token values reach only this workload's
- * environment; its CA key only its own file, readable by its own uid.
+ * upstream mode through the bottle's pipelock. Its routes and token values are live
+ * configuration: a route change or a token rotation reloads them in place. Token values
+ * reach only its tokens file, its CA key only its own file, each readable by its uid only.
  */
 export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload {
   const uid = GATE_UIDS.egressProxy;
   const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
   return {
     role: "egress-proxy",
-    // A route change or token rotation replaces it: start-first, so the agent sees no gap.
+    // A new image or limit replaces it: start-first, so the agent sees no gap.
     handover: { drainSeconds: EGRESS_PROXY_DRAIN_SECONDS },
     labels: objectLabels(stack, bottle.name, "egress-proxy"),
     image: bottle.egressProxy.image ? { reference: bottle.egressProxy.image } : { build: "egress-proxy" },
     user: `${uid}:${uid}`,
     env: [
       { name: "EGRESS_PROXY_ROUTES", value: EGRESS_PROXY_PATHS.routes },
+      { name: "EGRESS_PROXY_TOKENS", value: EGRESS_PROXY_PATHS.tokens },
       { name: "EGRESS_PROXY_PORT", value: String(EGRESS_PROXY_PORT) },
       { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: `http://${ALIASES.pipelock}:${PIPELOCK_PORT}` },
       { name: "EGRESS_PROXY_DRAIN_SECONDS", value: String(EGRESS_PROXY_DRAIN_SECONDS) },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: EGRESS_PROXY_PATHS.upstreamCa },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(bottle.maxBodyMb * 1024 * 1024) },
       ...(passthrough ? [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: SYSTEM_ROOTS }] : []),
-      ...[...tokenEnvNames(bottle.routes)].map(([token, name]) => ({ name, token })),
     ],
     files: [
-      textFile(EGRESS_PROXY_PATHS.routes, renderRoutesYaml(bottle, allowHint(stack, bottle.name))),
       caFile(EGRESS_PROXY_PATHS.upstreamCa, "pipelock", "cert"),
       // mitmproxy reads its CA as one PEM: certificate, then key.
       caFile(EGRESS_PROXY_PATHS.ca, "egress-proxy", "certAndKey", uid),
     ],
+    live: {
+      dir: EGRESS_PROXY_LIVE_DIR,
+      document: { file: "routes.yaml", text: renderRoutesYaml(bottle, allowHint(stack, bottle.name)) },
+      tokens: { file: "tokens.json", variables: Object.fromEntries([...tokenEnvNames(bottle.routes)].map(([token, name]) => [name, token])) },
+      owner: uid,
+      check: "routes",
+    },
     mounts: [],
     attachments: [
       { network: "agent-net", aliases: [ALIASES.egressProxy] },

@@ -1,10 +1,5 @@
 import type { CaRole, FileLayout } from "./types";
 
-/** A world-readable file of literal text (a rendered config). */
-export function textFile(path: string, text: string): FileLayout {
-  return { path, content: { text }, mode: "0444", secret: false };
-}
-
 /**
  * A file holding part of a CA. A certificate is public and world-readable; anything with the
  * key is secret, mode 0600 and owned by the workload's uid (`owner`), the only reader.

@@ -9,8 +9,11 @@
 export type NetworkRole = "agent-net" | "egress-net" | "outbound-net";
 /** What a workload (container) does in a bottle; also its `bot-bottle.role` label. */
 export type WorkloadRole = "pipelock" | "egress-proxy" | "agent";
-/** Every role of a bottle's objects (the agent's workspace volume is `workspace`). */
-export type Role = NetworkRole | WorkloadRole | "workspace";
+/**
+ * Every role of a bottle's objects (the agent's workspace volume is `workspace`; a workload's
+ * live configuration volume is `<workload>-config`).
+ */
+export type Role = NetworkRole | WorkloadRole | "workspace" | `${WorkloadRole}-config`;
 /** The two CAs: the egress proxy's (the agent trusts it) and pipelock's (the egress proxy trusts it). */
 export type CaRole = "egress-proxy" | "pipelock";
 
@@ -53,13 +56,11 @@ export interface Mount {
   owner: string;
 }
 
-/** An environment variable: a literal, or a token's value (always secret). */
-export type EnvVar = { name: string; value: string } | { name: string; token: string };
+/** An environment variable: a literal (a token's value is never one: see LiveConfig). */
+export type EnvVar = { name: string; value: string };
 
-/** A file's content: literal text, or part of a CA (`key` and `certAndKey` are secret). */
-export type FileContent =
-  | { text: string }
-  | { ca: CaRole; part: "cert" | "key" | "certAndKey" };
+/** A file's content: part of a CA (`key` and `certAndKey` are secret). */
+export type FileContent = { ca: CaRole; part: "cert" | "key" | "certAndKey" };
 
 export interface FileLayout {
   /** Absolute path in the container. */
@@ -71,6 +72,25 @@ export interface FileLayout {
   owner?: number;
   /** Whether the content is secret: it must never be stored or shown in plain text. */
   secret: boolean;
+}
+
+/**
+ * Configuration a workload re-reads while it runs, told by SIGHUP: changing it replaces no
+ * container, so the agent's connections and requests in flight never see a change. The
+ * workload reads `<dir>/current/<file>`; the backend puts each change in place whole (the
+ * old files or the new ones, never a mix) and waits until the workload confirms it.
+ */
+export interface LiveConfig {
+  /** Where the workload finds the files (read-only for it). */
+  dir: string;
+  /** The document: shown in plans and previews, checked by the policy pack. */
+  document: { file: string; text: string };
+  /** Token values, by the variable the document names each with, as one JSON file (secret). */
+  tokens?: { file: string; variables: Readonly<Record<string, string>> };
+  /** The uid (and gid) of the workload: the files are its, readable by it only. */
+  owner: number;
+  /** Validate the document (with its tokens) as the workload will, before it is put in place. */
+  check?: "routes";
 }
 
 /** A workload's place on a network, and the names other workloads reach it by there. */
@@ -100,6 +120,8 @@ export interface Workload {
   command?: string[];
   env: EnvVar[];
   files: FileLayout[];
+  /** What the workload reloads in place; everything else replaces it when it changes. */
+  live?: LiveConfig;
   mounts: Mount[];
   attachments: Attachment[];
   /** A command whose success means the workload serves; later workloads wait for it. */

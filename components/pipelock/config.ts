@@ -1,9 +1,13 @@
+import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { BottleSpec } from "../config";
 
+/** Where pipelock's live configuration (pipelock.yaml) is mounted. */
+export const PIPELOCK_LIVE_DIR = "/etc/pipelock/live";
+
 /** Where the pipelock container finds its files. */
 export const PIPELOCK_PATHS = {
-  config: "/etc/pipelock/pipelock.yaml",
+  config: `${PIPELOCK_LIVE_DIR}/current/pipelock.yaml`,
   caCert: "/etc/pipelock/ca.pem",
   caKey: "/etc/pipelock/ca-key.pem",
 } as const;
@@ -81,4 +85,14 @@ export function renderPipelockYaml(bottle: BottleSpec): string {
     logging: { format: "json", output: "stdout", include_allowed: true, include_blocked: true },
   };
   return stringify(config, { lineWidth: 0, flowCollectionPadding: false });
+}
+
+/**
+ * What of pipelock.yaml a reload cannot change: all of it but what the routes decide
+ * (`api_allowlist`, the injected headers left out of `sensitive_headers`), as a short hash.
+ * pipelock refuses, in strict mode, a reload that weakens a setting (e.g. a trusted domain
+ * added), so a change of this replaces the container; a route change reloads in place.
+ */
+export function pipelockSettingsKey(bottle: BottleSpec): string {
+  return createHash("sha256").update(renderPipelockYaml({ ...bottle, routes: [] })).digest("hex").slice(0, 16);
 }

@@ -2,9 +2,9 @@
  * The policy pack over an offline plan (the root project's `npm run plan -- --json`): the
  * resources the program declares, with each "[secret]" put back as a plaintext stand-in, since
  * the engine gives policies secret values decrypted:
- *   - `EGRESS_PROXY_TOKEN_<N>=[secret]...` becomes a fake token unique to that resource and
- *     variable, so the token-confinement scan has real values to look for (the plan redacts by
- *     substring, so a redacted value can keep a tail, `[secret]-readonly`: still the token);
+ *   - each token in a live-config command's BOTTLE_TOKENS (`{"EGRESS_PROXY_TOKEN_<N>": "[secret]"}`)
+ *     becomes a fake token unique to that resource and variable, so the token-confinement scan has
+ *     real values to look for;
  *   - any other "[secret]" (the CA private keys) becomes a fake PEM private key, so secret
  *     material anywhere outside the CA key uploads and the tls resources is flagged as a key.
  */
@@ -28,9 +28,9 @@ export interface Violation {
 /** Replaces every "[secret]" in `value` with the plaintext stand-in described above. */
 function restoreSecrets(value: unknown, owner: string, at: string): unknown {
     if (typeof value === "string") {
-        const token = /^(EGRESS_PROXY_TOKEN_\d+)=\[secret\]/.exec(value);
-        if (token) {
-            return `${token[1]}=plan-token-${owner}-${token[1]}-0123456789`;
+        if (at === "environment.BOTTLE_TOKENS") {
+            const tokens = JSON.parse(value) as Record<string, string>;
+            return JSON.stringify(Object.fromEntries(Object.keys(tokens).map((name) => [name, `plan-token-${owner}-${name}-0123456789`])));
         }
         return value.split(SECRET).join(`-----BEGIN PRIVATE KEY-----\n(secret of ${owner} at ${at})\n-----END PRIVATE KEY-----\n`);
     }

@@ -16,6 +16,7 @@ import { parseDocument } from "yaml";
 /** Resource type tokens, exactly as the Docker and TLS providers register them. */
 export const TYPES = {
     container: "docker:index/container:Container",
+    command: "command:local:Command",
     network: "docker:index/network:Network",
     remoteImage: "docker:index/remoteImage:RemoteImage",
     privateKey: "tls:index/privateKey:PrivateKey",
@@ -43,9 +44,11 @@ export const TOPOLOGY = {
     pipelockAlias: "pipelock",
     pipelockUpstream: "http://pipelock:8888",
     routesEnv: "EGRESS_PROXY_ROUTES",
-    routesDefaultPath: "/etc/egress-proxy/routes.yaml",
+    routesDefaultPath: "/etc/egress-proxy/live/current/routes.yaml",
     upstreamEnv: "EGRESS_PROXY_UPSTREAM_PROXY",
     tokenEnvPrefix: "EGRESS_PROXY_TOKEN_",
+    /** The live-config command's environment variable with the egress proxy's tokens (JSON). */
+    liveTokensEnv: "BOTTLE_TOKENS",
     egressProxyCaPath: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
 } as const;
 

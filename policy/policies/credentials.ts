@@ -1,12 +1,12 @@
 /**
- * Credential confinement: token values live only in the egress proxy's environment, private keys
- * only in the two CA files that need them.
+ * Credential confinement: token values live only in the egress proxy's tokens file (written by its
+ * live-config command), private keys only in the two CA files that need them.
  *
  * What a policy can and cannot see (@pulumi/policy 1.21): the engine hands props to the analyzer
  * with secrets marked, but the SDK's `deserializeProperties(props, false)` (server.js, analyze and
  * analyzeStack) unwraps every secret to its plaintext and keeps no marker (pulumi/pulumi-policy#241
  * is the open request for one; only remediations get `Secret` wrappers). So a validation cannot
- * tell whether `envs` was a secret Output. What it CAN see is the plaintext itself, which makes
+ * tell whether `BOTTLE_TOKENS` was a secret Output. What it CAN see is the plaintext itself, which makes
  * the stronger half of the rule checkable: the token values and key PEMs must not appear anywhere
  * except where they belong. The secret marking of those values is asserted by the component's unit
  * tests and by this pack's example-stacks test, which reads it from the offline plan.
@@ -17,6 +17,7 @@ import {
     ROLES,
     TOPOLOGY,
     TYPES,
+    ResourceView,
     UNKNOWN,
     dockerName,
     isRecord,
@@ -67,27 +68,42 @@ function walkStrings(value: unknown, path: string, visit: (text: string, path: s
     }
 }
 
-/** The `EGRESS_PROXY_TOKEN_*` entries of a container's env, as [name, value]. */
-function tokenEnvs(props: Record<string, any>): Maybe<[string, string][]> {
+/** The `EGRESS_PROXY_TOKEN_*` entries of a container's env, as names. */
+function tokenEnvNames(props: Record<string, any>): Maybe<string[]> {
     const envs = stringsOf(props, "envs");
     if (envs === UNKNOWN) {
         return UNKNOWN;
     }
-    return envs
-        .filter((e) => e.startsWith(TOPOLOGY.tokenEnvPrefix))
-        .map((e) => {
-            const eq = e.indexOf("=");
-            return eq < 0 ? [e, ""] : [e.slice(0, eq), e.slice(eq + 1)];
-        });
+    return envs.filter((e) => e.startsWith(TOPOLOGY.tokenEnvPrefix)).map((e) => e.split("=")[0]!);
+}
+
+/** The tokens a live-config command writes (its BOTTLE_TOKENS, a JSON object), as [name, value]. */
+function liveTokens(props: Record<string, any>): Maybe<{ role: unknown; entries: [string, string][] } | undefined> {
+    const env = known(() => props.environment as Record<string, unknown> | undefined);
+    if (env === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const json = env?.[TOPOLOGY.liveTokensEnv];
+    if (typeof json !== "string") {
+        return undefined;
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(json);
+    } catch {
+        return { role: env?.BOTTLE_ROLE, entries: [] };
+    }
+    const entries = isRecord(parsed) ? Object.entries(parsed).map(([k, v]) => [k, String(v)] as [string, string]) : [];
+    return { role: env?.BOTTLE_ROLE, entries };
 }
 
 /** Upload paths of a container that may hold a CA private key. */
-function keyUploadPaths(props: Record<string, any>, role: string | undefined): string[] {
+function keyUploadPaths(container: ResourceView, resources: readonly ResourceView[], role: string | undefined): string[] {
     if (role === ROLES.egressProxy) {
         return [TOPOLOGY.egressProxyCaPath];
     }
     if (role === ROLES.pipelock) {
-        const config = pipelockConfigOf(props);
+        const config = pipelockConfigOf({ container, resources });
         if (config !== UNKNOWN && !("error" in config)) {
             const tls = config.value.tls_interception;
             if (isRecord(tls) && typeof tls.ca_key === "string") {
@@ -104,38 +120,50 @@ function isOwnerOnly(mode: string | undefined): boolean {
 }
 
 /**
- * Token values appear only in the egress proxy's `EGRESS_PROXY_TOKEN_*` env; PEM private keys
- * only in the egress proxy's and pipelock's CA key uploads, which are owner-only (0600).
+ * Token values appear only in the tokens the egress proxy's live-config command writes (its
+ * secret BOTTLE_TOKENS); PEM private keys only in the egress proxy's and pipelock's CA key
+ * uploads, which are owner-only (0600).
  */
 export const credentialsAreSecret: StackValidationPolicy = {
     name: "credentials-are-secret",
     description:
-        "Credentials reach exactly one place: the egress proxy's EGRESS_PROXY_TOKEN_<N> environment " +
-        "variables. No other container carries such a variable, and no token value appears in any " +
-        "other property of any resource (a label, command, entrypoint, other env var, healthcheck, " +
-        "rendered file, local command). Private keys appear only in the CA bundle uploads " +
-        "(the egress proxy's mitmproxy-ca.pem and pipelock's tls_interception.ca_key), with mode 0600. " +
-        "Anything else puts a secret where the agent, `docker inspect`, logs or plaintext state can read " +
-        "it. Limitation: policies receive secrets already decrypted with no marker, so whether the env " +
-        "is a secret Output cannot be checked here; see the pack README.",
+        "Credentials reach exactly one place: the egress proxy's tokens file, written by its live-config " +
+        "command from that command's secret BOTTLE_TOKENS environment variable. No container carries an " +
+        "EGRESS_PROXY_TOKEN_<N> variable (the egress proxy reads its tokens file), no other command writes " +
+        "tokens, and no token value appears in any other property of any resource (a label, command, " +
+        "entrypoint, env var, healthcheck, rendered document, local command). Private keys appear only in " +
+        "the CA bundle uploads (the egress proxy's mitmproxy-ca.pem and pipelock's tls_interception.ca_key), " +
+        "with mode 0600. Anything else puts a secret where the agent, `docker inspect`, logs or plaintext " +
+        "state can read it. Limitation: policies receive secrets already decrypted with no marker, so " +
+        "whether BOTTLE_TOKENS is a secret Output cannot be checked here; see the pack README.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const tokens: { name: string; value: string; owner: string }[] = [];
         for (const r of args.resources.filter((x) => x.type === TYPES.container)) {
-            const entries = tokenEnvs(r.props);
-            if (entries === UNKNOWN) {
+            const names = tokenEnvNames(r.props);
+            for (const name of names === UNKNOWN ? [] : names) {
+                reportViolation(
+                    `Container '${dockerName(r)}' (role '${roleOf(r.props) ?? "none"}') has the credential variable ` +
+                        `${name} in its env. Tokens reach only the egress proxy's tokens file (its live config); remove it.`,
+                    r.urn,
+                );
+            }
+        }
+        for (const r of args.resources.filter((x) => x.type === TYPES.command)) {
+            const live = liveTokens(r.props);
+            if (live === UNKNOWN || live === undefined) {
                 continue;
             }
-            const role = roleOf(r.props);
-            for (const [name, value] of entries) {
-                if (role !== ROLES.egressProxy) {
-                    reportViolation(
-                        `Container '${dockerName(r)}' (role '${role ?? "none"}') has the credential variable ` +
-                            `${name} in its env. Only the egress proxy may hold tokens; remove it.`,
-                        r.urn,
-                    );
-                }
-                if (role === ROLES.egressProxy && value.length >= MIN_SEARCHED_TOKEN_LENGTH) {
+            if (live.role !== ROLES.egressProxy) {
+                reportViolation(
+                    `Command '${r.name}' writes tokens (${TOPOLOGY.liveTokensEnv}) for role '${String(live.role)}'. ` +
+                        `Only the egress proxy's live config may hold tokens; remove them.`,
+                    r.urn,
+                );
+                continue;
+            }
+            for (const [name, value] of live.entries) {
+                if (value.length >= MIN_SEARCHED_TOKEN_LENGTH) {
                     tokens.push({ name, value, owner: r.urn });
                 }
             }
@@ -143,17 +171,15 @@ export const credentialsAreSecret: StackValidationPolicy = {
 
         for (const r of args.resources) {
             const role = r.type === TYPES.container ? roleOf(r.props) : undefined;
-            const keyPaths = keyUploadPaths(r.props, role);
+            const keyPaths = r.type === TYPES.container ? keyUploadPaths(r, args.resources, role) : [];
             walkStrings(r.props, "", (text, path) => {
-                const isOwnTokenEnv =
-                    path.startsWith("envs[") && text.startsWith(TOPOLOGY.tokenEnvPrefix) &&
-                    tokens.some((t) => t.owner === r.urn && text === `${t.name}=${t.value}`);
-                if (!isOwnTokenEnv) {
+                const isOwnTokens = path === `environment.${TOPOLOGY.liveTokensEnv}` && tokens.some((t) => t.owner === r.urn);
+                if (!isOwnTokens) {
                     for (const token of tokens.filter((t) => text.includes(t.value))) {
                         reportViolation(
                             `The value of ${token.name} appears in ${r.type} '${r.name}' at ${path}. Token ` +
-                                `values may only be in the egress proxy's ${token.name} env var; remove it ` +
-                                `from ${path}.`,
+                                `values may only be in the egress proxy's live-config ${TOPOLOGY.liveTokensEnv}; ` +
+                                `remove it from ${path}.`,
                             r.urn,
                         );
                     }

@@ -1,44 +1,69 @@
 /**
- * Readers for the two documents the gates enforce, taken from the container uploads exactly as
- * the provider will copy them: the egress proxy's routes.yaml and pipelock's pipelock.yaml.
+ * Readers for the two documents the gates enforce, exactly as the deployment puts them in place:
+ * the egress proxy's routes.yaml and pipelock's pipelock.yaml. Each gate reads its document from a
+ * live configuration volume mounted read-only at `<dir>`, as `<dir>/current/<file>`; the
+ * document is the stdin of the command that writes that file into that volume (its
+ * environment names both: BOTTLE_VOLUME, BOTTLE_DOCUMENT).
  */
 import {
     Maybe,
+    ResourceView,
     TOPOLOGY,
+    TYPES,
     UNKNOWN,
+    arrayOf,
     envValue,
     isRecord,
+    known,
     parseYaml,
     stringsOf,
-    uploadsOf,
 } from "./bottle";
 
-/** A document read from an upload: its parsed value, or why it could not be read. */
+/** A document read for a container: its parsed value, or why it could not be read. */
 export type DocumentRead<T> = { path: string; value: T } | { error: string };
 
-/** The content of the upload at `path`, or an error naming the missing file. */
-function uploadedText(props: Record<string, any>, path: string): Maybe<{ text: string } | { error: string }> {
-    const uploads = uploadsOf(props);
-    if (uploads === UNKNOWN) {
-        return UNKNOWN;
-    }
-    // The provider copies uploads in order, so a later upload of the same file is what lands.
-    const upload = uploads.filter((u) => u.file === path).at(-1);
-    if (upload === undefined) {
-        return { error: `no upload writes ${path}` };
-    }
-    if (upload.content === UNKNOWN) {
-        return UNKNOWN;
-    }
-    if (typeof upload.content !== "string") {
-        return { error: `the upload of ${path} has no inline content to check` };
-    }
-    return { text: upload.content };
+/** The container's view and every resource of the stack (the command that writes its documents). */
+export interface Gate {
+    container: ResourceView;
+    resources: readonly ResourceView[];
 }
 
-/** The upload at `path` parsed as YAML, or an error naming the file. */
-function uploadedYaml(props: Record<string, any>, path: string): Maybe<{ value: unknown } | { error: string }> {
-    const text = uploadedText(props, path);
+/** The text of the document the container reads at `path`, or an error naming what is missing. */
+function documentText({ container, resources }: Gate, path: string): Maybe<{ text: string } | { error: string }> {
+    const volumes = known(() =>
+        arrayOf(container.props.volumes).map((v) => ({ dir: String(v.containerPath), volume: v.volumeName as unknown, readOnly: v.readOnly === true })),
+    );
+    if (volumes === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const mount = volumes.find((v) => path.startsWith(`${v.dir}/`));
+    const file = mount && /^current\/([^/]+)$/.exec(path.slice(mount.dir.length + 1))?.[1];
+    if (mount === undefined || file === undefined || typeof mount.volume !== "string") {
+        return { error: `reads ${path}, which is not <dir>/current/<file> of a live configuration volume it mounts` };
+    }
+    if (!mount.readOnly) {
+        return { error: `mounts its configuration volume ${mount.volume} writable at ${mount.dir}; mount it read-only` };
+    }
+    const writers = resources.filter((r) => {
+        if (r.type !== TYPES.command) {
+            return false;
+        }
+        const env = known(() => r.props.environment as Record<string, unknown> | undefined);
+        return env !== UNKNOWN && env?.BOTTLE_VOLUME === mount.volume && env?.BOTTLE_DOCUMENT === file;
+    });
+    if (writers.length !== 1) {
+        return { error: `reads ${path}, but ${writers.length} commands write ${file} into volume ${mount.volume} (expected exactly one)` };
+    }
+    const text = known(() => writers[0]!.props.stdin as unknown);
+    if (text === UNKNOWN) {
+        return UNKNOWN;
+    }
+    return typeof text === "string" ? { text } : { error: `the command that writes ${path} has no document on its stdin` };
+}
+
+/** The document at `path` parsed as YAML, or an error naming the file. */
+function documentYaml(gate: Gate, path: string): Maybe<{ value: unknown } | { error: string }> {
+    const text = documentText(gate, path);
     if (text === UNKNOWN || "error" in text) {
         return text;
     }
@@ -50,13 +75,13 @@ function uploadedYaml(props: Record<string, any>, path: string): Maybe<{ value: 
 }
 
 /** The egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`), parsed. */
-function routesDocumentOf(props: Record<string, any>): Maybe<DocumentRead<unknown>> {
-    const envs = stringsOf(props, "envs");
+function routesDocumentOf(gate: Gate): Maybe<DocumentRead<unknown>> {
+    const envs = stringsOf(gate.container.props, "envs");
     if (envs === UNKNOWN) {
         return UNKNOWN;
     }
     const path = envValue(envs, TOPOLOGY.routesEnv) ?? TOPOLOGY.routesDefaultPath;
-    const parsed = uploadedYaml(props, path);
+    const parsed = documentYaml(gate, path);
     if (parsed === UNKNOWN || "error" in parsed) {
         return parsed;
     }
@@ -65,10 +90,10 @@ function routesDocumentOf(props: Record<string, any>): Maybe<DocumentRead<unknow
 
 /**
  * The routes of the egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`, default
- * /etc/egress-proxy/routes.yaml), per the version 1 contract: each a mapping with a host.
+ * /etc/egress-proxy/live/current/routes.yaml), per the version 1 contract: each a mapping with a host.
  */
-export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<string, unknown>[]>> {
-    const parsed = routesDocumentOf(props);
+export function routesOf(gate: Gate): Maybe<DocumentRead<Record<string, unknown>[]>> {
+    const parsed = routesDocumentOf(gate);
     if (parsed === UNKNOWN || "error" in parsed) {
         return parsed;
     }
@@ -88,8 +113,8 @@ export function routesOf(props: Record<string, any>): Maybe<DocumentRead<Record<
 }
 
 /** Whether the egress proxy's routes.yaml turns audit mode on (`audit: true`). */
-export function auditModeOf(props: Record<string, any>): Maybe<DocumentRead<boolean>> {
-    const parsed = routesDocumentOf(props);
+export function auditModeOf(gate: Gate): Maybe<DocumentRead<boolean>> {
+    const parsed = routesDocumentOf(gate);
     if (parsed === UNKNOWN || "error" in parsed) {
         return parsed;
     }
@@ -97,8 +122,8 @@ export function auditModeOf(props: Record<string, any>): Maybe<DocumentRead<bool
 }
 
 /** The hosts of the egress proxy's routes.yaml (see routesOf). */
-export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<string[]>> {
-    const routes = routesOf(props);
+export function routeHostsOf(gate: Gate): Maybe<DocumentRead<string[]>> {
+    const routes = routesOf(gate);
     if (routes === UNKNOWN || "error" in routes) {
         return routes;
     }
@@ -108,7 +133,7 @@ export function routeHostsOf(props: Record<string, any>): Maybe<DocumentRead<str
 /**
  * The path pipelock is started with (`--config FILE` or `--config=FILE` in its command or
  * entrypoint; the last one if repeated). Without it pipelock runs on built-in defaults and
- * ignores the uploaded file.
+ * ignores the rendered file.
  */
 function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefined> {
     const entrypoints = stringsOf(props, "entrypoints");
@@ -130,9 +155,9 @@ function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefine
     return path;
 }
 
-/** pipelock's effective configuration: the uploaded file its command line points at. */
-export function pipelockConfigOf(props: Record<string, any>): Maybe<DocumentRead<Record<string, unknown>>> {
-    const path = pipelockConfigPath(props);
+/** pipelock's effective configuration: the document its command line points at. */
+export function pipelockConfigOf(gate: Gate): Maybe<DocumentRead<Record<string, unknown>>> {
+    const path = pipelockConfigPath(gate.container.props);
     if (path === UNKNOWN) {
         return UNKNOWN;
     }
@@ -140,10 +165,10 @@ export function pipelockConfigOf(props: Record<string, any>): Maybe<DocumentRead
         return {
             error:
                 "is not started with --config FILE, so it runs on built-in defaults instead of the " +
-                "uploaded pipelock.yaml",
+                "rendered pipelock.yaml",
         };
     }
-    const parsed = uploadedYaml(props, path);
+    const parsed = documentYaml(gate, path);
     if (parsed === UNKNOWN || "error" in parsed) {
         return parsed;
     }

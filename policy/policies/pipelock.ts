@@ -1,8 +1,8 @@
 /**
  * pipelock as a gate, not a logger: strict mode, enforcing, and scanning what leaves.
  */
-import { ResourceValidationPolicy } from "@pulumi/policy";
-import { ROLES, TYPES, UNKNOWN, dockerName, isRecord, roleOf } from "./bottle";
+import { StackValidationPolicy } from "@pulumi/policy";
+import { ROLES, UNKNOWN, containersWithRole, dockerName, isRecord } from "./bottle";
 import { pipelockConfigOf } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
@@ -44,37 +44,37 @@ const rules: ConfigRule[] = [
 ];
 
 /**
- * pipelock runs from its uploaded config in strict, enforcing mode with blocking DLP.
+ * pipelock runs from its rendered config in strict, enforcing mode with blocking DLP.
  */
-export const pipelockStrictEnforcing: ResourceValidationPolicy = {
+export const pipelockStrictEnforcing: StackValidationPolicy = {
     name: "pipelock-strict-enforcing",
     description:
-        "Pipelock must be started with its uploaded pipelock.yaml (--config) and that config must set " +
+        "Pipelock must be started with its rendered pipelock.yaml (--config) and that config must set " +
         "mode: strict (the only mode that enforces api_allowlist), keep enforce on, intercept TLS, and " +
         "block - not just warn about - requests whose body or headers carry secrets. Pipelock is the " +
         "independent second gate: in audit, balanced or warn-only modes it records a leak instead of " +
         "stopping it.",
     enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.pipelock) {
-            return;
-        }
-        const name = dockerName(args);
-        const config = pipelockConfigOf(args.props);
-        if (config === UNKNOWN) {
-            return;
-        }
-        if ("error" in config) {
-            reportViolation(
-                `Pipelock '${name}' ${config.error}. Start it with --config pointing at the uploaded, ` +
-                    `rendered pipelock.yaml.`,
-            );
-            return;
-        }
-        for (const rule of rules) {
-            const problem = rule(config.value);
-            if (problem !== undefined) {
-                reportViolation(`Pipelock '${name}' (${config.path}) ${problem}.`);
+    validateStack: (args, reportViolation) => {
+        for (const pipelock of containersWithRole(args.resources, ROLES.pipelock)) {
+            const name = dockerName(pipelock);
+            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
+            if (config === UNKNOWN) {
+                continue;
+            }
+            if ("error" in config) {
+                reportViolation(
+                    `Pipelock '${name}' ${config.error}. Start it with --config pointing at the rendered ` +
+                        `pipelock.yaml in its live configuration volume.`,
+                    pipelock.urn,
+                );
+                continue;
+            }
+            for (const rule of rules) {
+                const problem = rule(config.value);
+                if (problem !== undefined) {
+                    reportViolation(`Pipelock '${name}' (${config.path}) ${problem}.`, pipelock.urn);
+                }
             }
         }
     },
@@ -85,7 +85,7 @@ export const pipelockStrictEnforcing: ResourceValidationPolicy = {
  * no response scanning for them. Allowed (bulk downloads from package mirrors are slow and
  * capped through interception), but a reviewer should see each one.
  */
-export const pipelockPassthroughReviewed: ResourceValidationPolicy = {
+export const pipelockPassthroughReviewed: StackValidationPolicy = {
     name: "pipelock-passthrough-reviewed",
     description:
         "Hosts in pipelock's tls_interception.passthrough_domains are not intercepted: pipelock " +
@@ -93,21 +93,21 @@ export const pipelockPassthroughReviewed: ResourceValidationPolicy = {
         "injection in their answers go unscanned. Keep passthrough to read-only routes of hosts you " +
         "trust with what the agent could send (package mirrors).",
     enforcementLevel: "advisory",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.pipelock) {
-            return;
-        }
-        const config = pipelockConfigOf(args.props);
-        if (config === UNKNOWN || "error" in config) {
-            return;
-        }
-        const hosts = section(config.value, "tls_interception").passthrough_domains;
-        if (Array.isArray(hosts) && hosts.length > 0) {
-            reportViolation(
-                `Pipelock '${dockerName(args)}' passes ${hosts.map(String).join(", ")} through without ` +
-                    `interception: no DLP on what the agent sends there. Make sure those routes allow only ` +
-                    `the methods and paths the agent needs (GET/HEAD for downloads).`,
-            );
+    validateStack: (args, reportViolation) => {
+        for (const pipelock of containersWithRole(args.resources, ROLES.pipelock)) {
+            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
+            if (config === UNKNOWN || "error" in config) {
+                continue;
+            }
+            const hosts = section(config.value, "tls_interception").passthrough_domains;
+            if (Array.isArray(hosts) && hosts.length > 0) {
+                reportViolation(
+                    `Pipelock '${dockerName(pipelock)}' passes ${hosts.map(String).join(", ")} through without ` +
+                        `interception: no DLP on what the agent sends there. Make sure those routes allow only ` +
+                        `the methods and paths the agent needs (GET/HEAD for downloads).`,
+                    pipelock.urn,
+                );
+            }
         }
     },
 };

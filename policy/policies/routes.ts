@@ -2,9 +2,9 @@
  * What the gates let through: no host pattern wide enough to cover the open internet, and both
  * gates allowing exactly the same hosts.
  */
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, TYPES, UNKNOWN, bottleOf, containersWithRole, dockerName, isProductionStack, roleOf } from "./bottle";
+import { Maybe, ROLES, UNKNOWN, bottleOf, containersWithRole, dockerName, isProductionStack, roleOf } from "./bottle";
 import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
@@ -41,7 +41,7 @@ export function broadWildcardProblem(host: string): string | undefined {
  * No route of the egress proxy and no pipelock allowlist entry is a bare `*` or a wildcard at or
  * above a public suffix.
  */
-export const routesNoBroadWildcards: ResourceValidationPolicy = {
+export const routesNoBroadWildcards: StackValidationPolicy = {
     name: "routes-no-broad-wildcards",
     description:
         "No egress-proxy route host and no pipelock api_allowlist entry may be a bare '*' or a wildcard " +
@@ -49,45 +49,41 @@ export const routesNoBroadWildcards: ResourceValidationPolicy = {
         "anyone can register, which turns the allowlist into an exfiltration channel to an " +
         "attacker-controlled server.",
     enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container) {
-            return;
-        }
-        const role = roleOf(args.props);
-        const name = dockerName(args);
-        let read: Maybe<DocumentRead<string[]>>;
-        let what: string;
-        if (role === ROLES.egressProxy) {
-            read = routeHostsOf(args.props);
-            what = "route host";
-        } else if (role === ROLES.pipelock) {
-            const config = pipelockConfigOf(args.props);
-            read =
-                config === UNKNOWN || "error" in config
-                    ? config
-                    : { path: config.path, value: apiAllowlistOf(config.value) };
-            what = "api_allowlist entry";
-        } else {
-            return;
-        }
-        if (read === UNKNOWN) {
-            return;
-        }
-        if ("error" in read) {
-            reportViolation(
-                `Cannot check the ${what}s of '${name}': ${read.error}. Upload the rendered file the ` +
-                    `container is configured to read.`,
-            );
-            return;
-        }
-        for (const host of read.value) {
-            const problem = broadWildcardProblem(host);
-            if (problem !== undefined) {
+    validateStack: (args, reportViolation) => {
+        for (const container of [...containersWithRole(args.resources, ROLES.egressProxy), ...containersWithRole(args.resources, ROLES.pipelock)]) {
+            const gate = { container, resources: args.resources };
+            const name = dockerName(container);
+            let read: Maybe<DocumentRead<string[]>>;
+            let what: string;
+            if (roleOf(container.props) === ROLES.egressProxy) {
+                read = routeHostsOf(gate);
+                what = "route host";
+            } else {
+                const config = pipelockConfigOf(gate);
+                read = config === UNKNOWN || "error" in config ? config : { path: config.path, value: apiAllowlistOf(config.value) };
+                what = "api_allowlist entry";
+            }
+            if (read === UNKNOWN) {
+                continue;
+            }
+            if ("error" in read) {
                 reportViolation(
-                    `'${name}' ${what} '${host}' in ${read.path} ${problem}. List the exact hosts the agent ` +
-                        `needs (e.g. 'api.example.com'), or a wildcard under one registrable domain ` +
-                        `('*.example.com').`,
+                    `Cannot check the ${what}s of '${name}': it ${read.error}. Deploy the rendered document ` +
+                        `the container is configured to read.`,
+                    container.urn,
                 );
+                continue;
+            }
+            for (const host of read.value) {
+                const problem = broadWildcardProblem(host);
+                if (problem !== undefined) {
+                    reportViolation(
+                        `'${name}' ${what} '${host}' in ${read.path} ${problem}. List the exact hosts the agent ` +
+                            `needs (e.g. 'api.example.com'), or a wildcard under one registrable domain ` +
+                            `('*.example.com').`,
+                        container.urn,
+                    );
+                }
             }
         }
     },
@@ -112,8 +108,8 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
             if (pipelock === undefined) {
                 continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
             }
-            const routes = routeHostsOf(proxy.props);
-            const config = pipelockConfigOf(pipelock.props);
+            const routes = routeHostsOf({ container: proxy, resources: args.resources });
+            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
             if (routes === UNKNOWN || config === UNKNOWN || "error" in routes || "error" in config) {
                 continue; // routes-no-broad-wildcards reports documents it cannot read
             }
@@ -145,28 +141,28 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
  * A route that lets its credential travel in plain HTTP (`insecure_cleartext_ports`) is
  * flagged: anyone on the path between pipelock and the host can read the credential.
  */
-export const credentialsOnlyOverTls: ResourceValidationPolicy = {
+export const credentialsOnlyOverTls: StackValidationPolicy = {
     name: "credentials-only-over-tls",
     description:
         "The egress proxy injects credentials only into requests inside TLS, unless a route lists " +
         "insecure_cleartext_ports (stack config: insecureCleartextPorts). On those ports the credential " +
         "crosses the network in plain text, readable by anyone on the path to the host.",
     enforcementLevel: "advisory",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
-            return;
-        }
-        const routes = routesOf(args.props);
-        if (routes === UNKNOWN || "error" in routes) {
-            return;
-        }
-        for (const route of routes.value) {
-            const ports = route.insecure_cleartext_ports;
-            if (Array.isArray(ports) && ports.length > 0) {
-                reportViolation(
-                    `Egress proxy '${dockerName(args)}' sends the credential of ${String(route.host)} in plain HTTP ` +
-                        `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
-                );
+    validateStack: (args, reportViolation) => {
+        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
+            const routes = routesOf({ container: proxy, resources: args.resources });
+            if (routes === UNKNOWN || "error" in routes) {
+                continue;
+            }
+            for (const route of routes.value) {
+                const ports = route.insecure_cleartext_ports;
+                if (Array.isArray(ports) && ports.length > 0) {
+                    reportViolation(
+                        `Egress proxy '${dockerName(proxy)}' sends the credential of ${String(route.host)} in plain HTTP ` +
+                            `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
+                        proxy.urn,
+                    );
+                }
             }
         }
     },
@@ -176,25 +172,26 @@ export const credentialsOnlyOverTls: ResourceValidationPolicy = {
  * Audit mode (the egress proxy lets through what no route covers, to learn routes) never runs in
  * production.
  */
-export const productionNoAuditMode: ResourceValidationPolicy = {
+export const productionNoAuditMode: StackValidationPolicy = {
     name: "production-no-audit-mode",
     description:
         "In a production stack no bottle is in audit mode (auditMode: true), in which the egress proxy lets " +
         "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
     enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        if (!isProductionStack(args.stackTags, args.urn)) {
+    validateStack: (args, reportViolation) => {
+        const proxies = containersWithRole(args.resources, ROLES.egressProxy);
+        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
             args.notApplicable("not a production stack (audit mode is for learning routes outside production)");
         }
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
-            return;
-        }
-        const audit = auditModeOf(args.props);
-        if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
-            reportViolation(
-                `Egress proxy '${dockerName(args)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
-                    "it lets through what no route covers. Remove auditMode from the bottle.",
-            );
+        for (const proxy of proxies) {
+            const audit = auditModeOf({ container: proxy, resources: args.resources });
+            if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
+                reportViolation(
+                    `Egress proxy '${dockerName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
+                        "it lets through what no route covers. Remove auditMode from the bottle.",
+                    proxy.urn,
+                );
+            }
         }
     },
 };

@@ -8,15 +8,16 @@ import {
     bottleGraph,
     container,
     find,
+    liveConfigOf,
     routesYaml,
-    setUpload,
+    setDocument,
 } from "./fixtures";
 import { runStackPolicy } from "../offline/run";
 
 const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // @pulumi/policy's unknown-string sentinel
 
 describe("credentials-are-secret", () => {
-    it("passes tokens confined to the egress proxy env and keys to the CA uploads", async () => {
+    it("passes tokens confined to the egress proxy's live config and keys to the CA uploads", async () => {
         const result = await runStackPolicy(credentialsAreSecret, bottleGraph());
         assert.deepEqual(result.violations, []);
     });
@@ -29,7 +30,7 @@ describe("credentials-are-secret", () => {
         assert.equal(
             violations[0],
             "Container 'dev-reviewer-agent' (role 'agent') has the credential variable EGRESS_PROXY_TOKEN_1 " +
-                "in its env. Only the egress proxy may hold tokens; remove it.",
+                "in its env. Tokens reach only the egress proxy's tokens file (its live config); remove it.",
         );
         assert.match(violations[1], /The value of EGRESS_PROXY_TOKEN_1 appears in docker:index\/container:Container 'reviewer-agent' at envs\[4\]/);
     });
@@ -40,7 +41,7 @@ describe("credentials-are-secret", () => {
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.deepEqual(violations, [
             "The value of EGRESS_PROXY_TOKEN_1 appears in docker:index/container:Container 'reviewer-agent' at " +
-                "envs[4]. Token values may only be in the egress proxy's EGRESS_PROXY_TOKEN_1 env var; remove it from envs[4].",
+                "envs[4]. Token values may only be in the egress proxy's live-config BOTTLE_TOKENS; remove it from envs[4].",
         ]);
     });
 
@@ -62,14 +63,28 @@ describe("credentials-are-secret", () => {
 
     it("rejects a token value rendered into routes.yaml", async () => {
         const graph = bottleGraph();
-        setUpload(
-            container(graph, "egress-proxy"),
-            "/etc/egress-proxy/routes.yaml",
-            routesYaml(["api.anthropic.com", "api.github.com"]) + `# ${GITHUB_TOKEN}\n`,
-        );
+        setDocument(graph, "egress-proxy", routesYaml(["api.anthropic.com", "api.github.com"]) + `# ${GITHUB_TOKEN}\n`);
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.equal(violations.length, 1);
-        assert.match(violations[0], /EGRESS_PROXY_TOKEN_1 appears in .* at uploads\[0\]\.content/);
+        assert.match(violations[0], /EGRESS_PROXY_TOKEN_1 appears in .*'reviewer-egress-proxy-config-apply' at stdin/);
+    });
+
+    it("rejects a token variable on the egress proxy itself (it reads its tokens file)", async () => {
+        const graph = bottleGraph();
+        container(graph, "egress-proxy").props.envs.push(`EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`);
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.equal(violations.length, 2);
+        assert.match(violations[0], /'dev-reviewer-egress-proxy' \(role 'egress-proxy'\) has the credential variable EGRESS_PROXY_TOKEN_0/);
+    });
+
+    it("rejects tokens written into another gate's live config", async () => {
+        const graph = bottleGraph();
+        liveConfigOf(graph, "pipelock").props.environment.BOTTLE_TOKENS = JSON.stringify({ EGRESS_PROXY_TOKEN_0: "x" });
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "Command 'reviewer-pipelock-config-apply' writes tokens (BOTTLE_TOKENS) for role 'pipelock'. Only the egress " +
+                "proxy's live config may hold tokens; remove them.",
+        ]);
     });
 
     it("rejects a token value in any other resource (a local command)", async () => {
@@ -109,7 +124,7 @@ describe("credentials-are-secret", () => {
         container(graph, "egress-proxy").props.envs.push(`CA_KEY=${RSA_KEY_PEM}`);
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.equal(violations.length, 1);
-        assert.match(violations[0], /'reviewer-egress-proxy' carries a private key at envs\[7\]/);
+        assert.match(violations[0], /'reviewer-egress-proxy' carries a private key at envs\[6\]/);
     });
 
     it("rejects a private key in a network label", async () => {
@@ -122,7 +137,7 @@ describe("credentials-are-secret", () => {
 
     it("rejects a CA key upload that others can read", async () => {
         const graph = bottleGraph();
-        container(graph, "pipelock").props.uploads[2].permissions = "0644";
+        container(graph, "pipelock").props.uploads[1].permissions = "0644";
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.deepEqual(violations, [
             "Container 'dev-reviewer-pipelock' uploads its CA key /etc/pipelock/ca-key.pem with mode 0644, " +
@@ -132,7 +147,7 @@ describe("credentials-are-secret", () => {
 
     it("rejects a CA bundle upload without a mode (Docker's default 0644)", async () => {
         const graph = bottleGraph();
-        delete container(graph, "egress-proxy").props.uploads[2].permissions;
+        delete container(graph, "egress-proxy").props.uploads[1].permissions;
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.equal(violations.length, 1);
         assert.match(violations[0], /mitmproxy-ca.pem with mode 0644 \(default\)/);

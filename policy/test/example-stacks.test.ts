@@ -73,19 +73,18 @@ describe("all policies over the example stacks", () => {
                 assert.deepEqual(mandatory, []);
             });
 
-            it("marks token env vars and CA keys secret (what policies cannot see)", () => {
+            it("marks tokens and CA keys secret (what policies cannot see)", () => {
                 for (const r of plans.get(stack)!) {
                     const uploads = (r.inputs.uploads as { content?: string }[] | undefined) ?? [];
                     if (uploads.some((u) => u.content?.includes(SECRET))) {
                         assert.ok(r.secretInputs.includes("uploads"), `${r.name}: uploads carry a key but are not secret`);
                     }
                     const envs = (r.inputs.envs as string[] | undefined) ?? [];
-                    const tokenEnvs = envs.filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_"));
-                    for (const e of tokenEnvs) {
-                        assert.match(e, /^EGRESS_PROXY_TOKEN_\d+=\[secret\]/, `${r.name}: a token env value is not secret`);
-                    }
-                    if (tokenEnvs.length > 0) {
-                        assert.ok(r.secretInputs.includes("envs"), `${r.name}: envs carry tokens but are not secret`);
+                    assert.deepEqual(envs.filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_")), [], `${r.name}: a token in a container's env`);
+                    const tokens = (r.inputs.environment as Record<string, string> | undefined)?.BOTTLE_TOKENS;
+                    if (tokens !== undefined) {
+                        assert.ok(Object.values(JSON.parse(tokens) as Record<string, string>).every((v) => v === SECRET), `${r.name}: a token is not secret`);
+                        assert.ok(r.secretInputs.some((p) => p === "environment" || p === "environment.BOTTLE_TOKENS"), `${r.name}: BOTTLE_TOKENS is not secret`);
                     }
                     if (r.type === "tls:index/selfSignedCert:SelfSignedCert") {
                         assert.ok(r.secretInputs.includes("privateKeyPem"), `${r.name}: privateKeyPem is not secret`);
@@ -119,9 +118,10 @@ describe("all policies over the example stacks", () => {
         const outbound = resources.find((r) => r.name.endsWith("-outbound-net"))!.props.name as string;
         agent.props.networksAdvanced.push({ name: outbound });
         proxy.props.envs = (proxy.props.envs as string[]).filter((e) => !e.startsWith("EGRESS_PROXY_UPSTREAM_PROXY="));
-        agent.props.envs.push((proxy.props.envs as string[]).find((e) => e.startsWith("EGRESS_PROXY_TOKEN_")));
-        const routes = proxy.props.uploads.find((u: { file: string }) => u.file === "/etc/egress-proxy/routes.yaml");
-        routes.content += '  - host: "*.com"\n';
+        const apply = resources.find((r) => r.name === `${proxy.name}-config-apply`)!;
+        const [[variable, value]] = Object.entries(JSON.parse(apply.props.environment.BOTTLE_TOKENS) as Record<string, string>);
+        agent.props.envs.push(`${variable}=${value}`);
+        apply.props.stdin += '  - host: "*.com"\n';
         const violated = new Set((await runPack(resources, stack)).filter((v) => v.level === "mandatory").map((v) => v.policy));
         assert.deepEqual([...violated].sort(), [
             "agent-only-internal-networks",

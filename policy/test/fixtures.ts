@@ -98,7 +98,10 @@ function healthy(command: string[]) {
     };
 }
 
-/** Every resource of one bottle: 3 networks, 2 CA keys + certs, 2 images, 3 containers. */
+/**
+ * Every resource of one bottle: 3 networks, 2 CA keys + certs, 2 images, the gates' live
+ * configuration (a volume and its apply command each), 3 containers.
+ */
 export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
     const stack = options.stack ?? "dev";
     const bottle = options.bottle ?? "reviewer";
@@ -129,6 +132,33 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             validityPeriodHours: 8760,
         },
     });
+    // A gate's live configuration: its volume, and the command that writes the document into it.
+    const liveConfig = (role: string, document: string, file: string, owner: number, extra: Record<string, string> = {}): DeclaredResource[] => [
+        { type: "docker:index/volume:Volume", name: `${bottle}-${role}-config`, props: { name: name(`${role}-config`), labels: labels(stack, bottle, `${role}-config`) } },
+        {
+            type: "command:local:Command",
+            name: `${bottle}-${role}-config-apply`,
+            props: {
+                create: "live-config.sh",
+                update: "live-config.sh",
+                stdin: document,
+                environment: {
+                    BOTTLE_STACK: stack,
+                    BOTTLE_NAME: bottle,
+                    BOTTLE_ROLE: role,
+                    BOTTLE_VOLUME: name(`${role}-config`),
+                    BOTTLE_IMAGE: "sha256:" + "a".repeat(64),
+                    BOTTLE_OWNER: String(owner),
+                    BOTTLE_DOCUMENT: file,
+                    BOTTLE_LABELS: `bot-bottle.stack=${stack} bot-bottle.bottle=${bottle} bot-bottle.role=${role}`,
+                    BOTTLE_RELOAD_SECONDS: "30",
+                    ...extra,
+                },
+                triggers: [name(`${role}-config`)],
+            },
+        },
+    ];
+    const liveVolume = (role: string, dir: string) => [{ volumeName: name(`${role}-config`), containerPath: dir, readOnly: true }];
     // A container's identity: name, pinned image digest (one repeated hex digit), role labels, user.
     const bottleContainer = (role: string, digit: string, user: string, props: Record<string, unknown>): DeclaredResource => ({
         type: "docker:index/container:Container",
@@ -156,22 +186,27 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             name: `${bottle}-pipelock-image`,
             props: { name: "ghcr.io/luckypipewrench/pipelock:2.3.0", keepLocally: true },
         },
+        ...liveConfig("pipelock", stringify(pipelockConfig(bottle, hosts)), "pipelock.yaml", 65532),
+        ...liveConfig("egress-proxy", routesYaml(hosts), "routes.yaml", 65533, {
+            BOTTLE_CHECK: "routes",
+            BOTTLE_TOKENS_FILE: "tokens.json",
+            BOTTLE_TOKENS: JSON.stringify({ EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN }),
+        }),
         bottleContainer("egress-proxy", "a", "65533:65533", {
             envs: [
-                "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
+                "EGRESS_PROXY_ROUTES=/etc/egress-proxy/live/current/routes.yaml",
+                "EGRESS_PROXY_TOKENS=/etc/egress-proxy/live/current/tokens.json",
                 "EGRESS_PROXY_PORT=9099",
                 "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
                 "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
                 `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
-                `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
-                `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
             ],
             networksAdvanced: [
                 { name: name("agent-net"), aliases: ["egress-proxy"] },
                 { name: name("egress-net"), aliases: ["egress-proxy"] },
             ],
+            volumes: liveVolume("egress-proxy", "/etc/egress-proxy/live"),
             uploads: [
-                { file: "/etc/egress-proxy/routes.yaml", content: routesYaml(hosts), permissions: "0444" },
                 { file: "/etc/egress-proxy/upstream-ca.pem", content: CERT_PEM, permissions: "0444" },
                 {
                     file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
@@ -186,14 +221,10 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             ...healthy(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
         }),
         bottleContainer("pipelock", "b", "65532:65532", {
-            command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+            command: ["run", "--config", "/etc/pipelock/live/current/pipelock.yaml", "--listen", "0.0.0.0:8888"],
             networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock"] }, { name: name("outbound-net") }],
+            volumes: liveVolume("pipelock", "/etc/pipelock/live"),
             uploads: [
-                {
-                    file: "/etc/pipelock/pipelock.yaml",
-                    content: stringify(pipelockConfig(bottle, hosts)),
-                    permissions: "0444",
-                },
                 { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
                 { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
             ],
@@ -244,4 +275,14 @@ export function setUpload(resource: DeclaredResource, file: string, content: str
         throw new Error(`no upload ${file}`);
     }
     upload.content = content;
+}
+
+/** The live-config command of a gate: it writes the gate's document (stdin) into its volume. */
+export function liveConfigOf(graph: DeclaredResource[], role: "egress-proxy" | "pipelock"): DeclaredResource {
+    return find(graph, `-${role}-config-apply`);
+}
+
+/** Replaces a gate's document (routes.yaml, pipelock.yaml). */
+export function setDocument(graph: DeclaredResource[], role: "egress-proxy" | "pipelock", text: string): void {
+    liveConfigOf(graph, role).props.stdin = text;
 }

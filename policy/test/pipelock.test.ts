@@ -2,21 +2,32 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
-import { bottleGraph, container, pipelockConfig, setUpload } from "./fixtures";
-import { DeclaredResource, runResourcePolicy } from "../offline/run";
+import { bottleGraph, container, liveConfigOf, pipelockConfig, setDocument } from "./fixtures";
+import { DeclaredResource, runStackPolicy } from "../offline/run";
 
-/** The fixture's pipelock container with its pipelock.yaml changed by `change`. */
-function pipelockWith(change: (config: Record<string, any>) => void): DeclaredResource {
-    const pipelock = container(bottleGraph(), "pipelock");
-    const config: Record<string, any> = pipelockConfig("reviewer", ["api.github.com"]);
+const CONFIG = "/etc/pipelock/live/current/pipelock.yaml";
+
+/** The fixture's graph with pipelock's pipelock.yaml changed by `change`. */
+function pipelockWith(change: (config: Record<string, any>) => void): DeclaredResource[] {
+    const graph = bottleGraph();
+    const config: Record<string, any> = pipelockConfig("reviewer", ["api.anthropic.com", "api.github.com"]);
     change(config);
-    setUpload(pipelock, "/etc/pipelock/pipelock.yaml", stringify(config));
-    return pipelock;
+    setDocument(graph, "pipelock", stringify(config));
+    return graph;
+}
+
+/** A second document, `file`, in pipelock's volume (as a second apply command would write it). */
+function withSecondDocument(graph: DeclaredResource[], file: string, config: Record<string, unknown>): DeclaredResource[] {
+    const writer = structuredClone(liveConfigOf(graph, "pipelock"));
+    writer.name = `reviewer-pipelock-${file}-apply`;
+    writer.props.environment.BOTTLE_DOCUMENT = file;
+    writer.props.stdin = stringify(config);
+    return [...graph, writer];
 }
 
 describe("pipelock-strict-enforcing", () => {
     it("passes the rendered strict, enforcing config", async () => {
-        const result = await runResourcePolicy(pipelockStrictEnforcing, container(bottleGraph(), "pipelock"));
+        const result = await runStackPolicy(pipelockStrictEnforcing, bottleGraph());
         assert.deepEqual(result.violations, []);
     });
 
@@ -31,65 +42,75 @@ describe("pipelock-strict-enforcing", () => {
     ];
     for (const c of cases) {
         it(`enforces: ${c.rule}`, async () => {
-            const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelockWith(c.change));
+            const { violations } = await runStackPolicy(pipelockStrictEnforcing, pipelockWith(c.change));
             assert.equal(violations.length, 1, violations.join("\n"));
-            assert.match(violations[0], /^Pipelock 'dev-reviewer-pipelock' \(\/etc\/pipelock\/pipelock.yaml\) /);
+            assert.match(violations[0], /^Pipelock 'dev-reviewer-pipelock' \(\/etc\/pipelock\/live\/current\/pipelock.yaml\) /);
             assert.match(violations[0], c.message);
         });
     }
 
     it("rejects pipelock started without --config (built-in defaults)", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        pipelock.props.command = ["run", "--listen", "0.0.0.0:8888"];
-        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
+        const graph = bottleGraph();
+        container(graph, "pipelock").props.command = ["run", "--listen", "0.0.0.0:8888"];
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, graph);
         assert.deepEqual(violations, [
             "Pipelock 'dev-reviewer-pipelock' is not started with --config FILE, so it runs on built-in defaults " +
-                "instead of the uploaded pipelock.yaml. Start it with --config pointing at the uploaded, rendered " +
-                "pipelock.yaml.",
+                "instead of the rendered pipelock.yaml. Start it with --config pointing at the rendered " +
+                "pipelock.yaml in its live configuration volume.",
         ]);
     });
 
     it("checks the file --config names, not any pipelock.yaml", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        pipelock.props.command = ["run", "--config=/etc/pipelock/audit.yaml"];
-        pipelock.props.uploads.push({ file: "/etc/pipelock/audit.yaml", content: stringify({ version: 1, mode: "audit" }) });
-        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
-        assert.match(violations.join("\n"), /\(\/etc\/pipelock\/audit.yaml\) sets mode 'audit'/);
+        const graph = withSecondDocument(bottleGraph(), "audit.yaml", { version: 1, mode: "audit" });
+        container(graph, "pipelock").props.command = ["run", "--config=/etc/pipelock/live/current/audit.yaml"];
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, graph);
+        assert.match(violations.join("\n"), /\(\/etc\/pipelock\/live\/current\/audit.yaml\) sets mode 'audit'/);
     });
 
     it("checks the last --config when it is repeated", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        pipelock.props.command.push("--config", "/etc/pipelock/audit.yaml");
-        pipelock.props.uploads.push({ file: "/etc/pipelock/audit.yaml", content: stringify({ version: 1, mode: "audit" }) });
-        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
-        assert.match(violations.join("\n"), /\(\/etc\/pipelock\/audit.yaml\) sets mode 'audit'/);
+        const graph = withSecondDocument(bottleGraph(), "audit.yaml", { version: 1, mode: "audit" });
+        container(graph, "pipelock").props.command.push("--config", "/etc/pipelock/live/current/audit.yaml");
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, graph);
+        assert.match(violations.join("\n"), /\(\/etc\/pipelock\/live\/current\/audit.yaml\) sets mode 'audit'/);
     });
 
-    it("checks the last upload of the config file (the one that lands)", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        pipelock.props.uploads.push({ file: "/etc/pipelock/pipelock.yaml", content: stringify({ version: 1, mode: "audit" }) });
-        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
-        assert.match(violations.join("\n"), /sets mode 'audit'/);
+    it("refuses a document two commands write (which one lands is a race)", async () => {
+        const graph = withSecondDocument(bottleGraph(), "pipelock.yaml", { version: 1, mode: "audit" });
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, graph);
+        assert.deepEqual(violations, [
+            `Pipelock 'dev-reviewer-pipelock' reads ${CONFIG}, but 2 commands write pipelock.yaml into volume ` +
+                "dev-reviewer-pipelock-config (expected exactly one). Start it with --config pointing at the rendered " +
+                "pipelock.yaml in its live configuration volume.",
+        ]);
+    });
+
+    it("refuses a config path outside a live configuration volume, and a writable one", async () => {
+        const outside = bottleGraph();
+        container(outside, "pipelock").props.command[2] = "/etc/pipelock/pipelock.yaml";
+        assert.match((await runStackPolicy(pipelockStrictEnforcing, outside)).violations.join("\n"), /reads \/etc\/pipelock\/pipelock.yaml, which is not <dir>\/current\/<file> of a live configuration volume it mounts/);
+        const writable = bottleGraph();
+        container(writable, "pipelock").props.volumes[0].readOnly = false;
+        assert.match((await runStackPolicy(pipelockStrictEnforcing, writable)).violations.join("\n"), /mounts its configuration volume dev-reviewer-pipelock-config writable at \/etc\/pipelock\/live; mount it read-only/);
     });
 
     it("rejects a config that is not valid YAML", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        setUpload(pipelock, "/etc/pipelock/pipelock.yaml", "mode: strict\nmode: audit\n");
-        const { violations } = await runResourcePolicy(pipelockStrictEnforcing, pipelock);
+        const graph = bottleGraph();
+        setDocument(graph, "pipelock", "mode: strict\nmode: audit\n");
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, graph);
         assert.equal(violations.length, 1);
-        assert.match(violations[0], /\/etc\/pipelock\/pipelock.yaml is not valid YAML/);
+        assert.match(violations[0], /\/etc\/pipelock\/live\/current\/pipelock.yaml is not valid YAML/);
     });
 });
 
 describe("pipelock-passthrough-reviewed (advisory)", () => {
     it("is silent without passthrough domains", async () => {
-        const result = await runResourcePolicy(pipelockPassthroughReviewed, container(bottleGraph(), "pipelock"));
+        const result = await runStackPolicy(pipelockPassthroughReviewed, bottleGraph());
         assert.deepEqual(result.violations, []);
     });
 
     it("names every passthrough host", async () => {
-        const pipelock = pipelockWith((c) => (c.tls_interception.passthrough_domains = ["npm.example.com", "pypi.example.com"]));
-        const { violations } = await runResourcePolicy(pipelockPassthroughReviewed, pipelock);
+        const graph = pipelockWith((c) => (c.tls_interception.passthrough_domains = ["npm.example.com", "pypi.example.com"]));
+        const { violations } = await runStackPolicy(pipelockPassthroughReviewed, graph);
         assert.deepEqual(violations, [
             "Pipelock 'dev-reviewer-pipelock' passes npm.example.com, pypi.example.com through without interception: " +
                 "no DLP on what the agent sends there. Make sure those routes allow only the methods and paths the " +

@@ -135,20 +135,14 @@ function computedStandIns(registered: readonly MockedResource[]): Record<string,
   return computed;
 }
 
+/** The documents the gates load (routes.yaml, pipelock.yaml), per bottle: their live-config commands' stdin. */
 function renderedFiles(resources: PlannedResource[]): Record<string, Record<string, string>> {
   const files: Record<string, Record<string, string>> = {};
   for (const r of resources) {
-    if (r.type !== "docker:index/container:Container") continue;
-    const labels = (r.inputs.labels ?? []) as { label: string; value: string }[];
-    const bottle = labels.find((l) => l.label === "bot-bottle.bottle")?.value;
-    const role = labels.find((l) => l.label === "bot-bottle.role")?.value;
-    if (!bottle || (role !== "egress-proxy" && role !== "pipelock")) continue;
-    for (const upload of (r.inputs.uploads ?? []) as { file: string; content?: string }[]) {
-      const base = path.posix.basename(upload.file);
-      if (base === "routes.yaml" || base === "pipelock.yaml") {
-        (files[bottle] ??= {})[base] = upload.content ?? "";
-      }
-    }
+    if (r.type !== "command:local:Command") continue;
+    const env = (r.inputs.environment ?? {}) as Record<string, string>;
+    if (env.BOTTLE_DOCUMENT === undefined || env.BOTTLE_NAME === undefined) continue;
+    (files[env.BOTTLE_NAME] ??= {})[env.BOTTLE_DOCUMENT] = String(r.inputs.stdin ?? "");
   }
   return files;
 }

@@ -84,12 +84,12 @@ function resourceLines(r: PlannedResource, plan: Plan): string[] {
   return [`  + ${r.type}  ${r.name}`, body];
 }
 
-/** Inputs for reading: stand-ins and long text summarised, uploads pointing at the files shown. */
+/** Inputs for reading: stand-ins and long text summarised, the gates' documents pointing at the files shown. */
 function display(value: unknown, plan: Plan, key = ""): unknown {
   if (typeof value === "string") {
     const computed = plan.computed[value];
     if (computed) return `<computed: ${computed}>`;
-    if (key === "content" && /^(version: 1\n)/.test(value)) return `<${value.split("\n").length - 1} lines, shown below>`;
+    if (key === "stdin" && /^(version: 1\n)/.test(value)) return `<${value.split("\n").length - 1} lines, shown below>`;
     if (value.includes(SECRET) && value.includes("\n")) return SECRET;
     if (value.length > LONG || value.includes("\n")) {
       const hash = createHash("sha256").update(value).digest("hex").slice(0, 12);

@@ -291,7 +291,7 @@ INVALID: list[tuple[str, object, str]] = [
     ("token name with a space", doc({"host": "a.example", "auth": {"header": "A", "token": "my token", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.token: must be a token name"),
     ("token_env other var", doc({"host": "a.example", "auth": {"header": "A", "token_env": "HOME"}}), "routes[0].auth.token_env: must name an environment variable EGRESS_PROXY_TOKEN_<N>"),
     ("token_env missing", doc({"host": "a.example", "auth": {"header": "A"}}), "routes[0].auth.token_env"),
-    ("token_env unset", doc({"host": "a.example"}, {"host": "b.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_9"}}), "routes[1].auth.token_env: environment variable EGRESS_PROXY_TOKEN_9 is not set"),
+    ("token_env unset", doc({"host": "a.example"}, {"host": "b.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_9"}}), "routes[1].auth.token_env: EGRESS_PROXY_TOKEN_9 is not set"),
 ]
 
 

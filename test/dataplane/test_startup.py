@@ -51,7 +51,7 @@ BAD_CONFIGS = [
         "unset-token-env",
         "version: 1\nroutes:\n  - host: localhost\n" + GOOD_AUTH
         + "  - host: localhost\n    auth: {header: B, token_env: EGRESS_PROXY_TOKEN_7}\n",
-        "routes[1].auth.token_env: environment variable EGRESS_PROXY_TOKEN_7 is not set",
+        "routes[1].auth.token_env: EGRESS_PROXY_TOKEN_7 is not set",
     ),
 ]  # fmt: skip
 

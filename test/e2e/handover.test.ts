@@ -1,12 +1,10 @@
 /**
- * Changing a running bottle's routes or rotating its token while the agent works. The gates are
- * replaced start-first: the replacements join the networks under the same aliases, then the old
- * egress proxy stops accepting connections, finishes the requests in flight and exits. A loop
- * in the agent sends an allowed request every 100 ms while the real `pulumi up` applies each
- * change. No request the gates accepted may fail (none cut, no 502); what can still fail is a
- * connection refused before anything was sent, in the moment the engine's DNS still names the
- * old egress proxy after it stopped listening (README, "Changing a running bottle"). Each
- * case prints how many.
+ * Changing a running bottle's routes or rotating its token while the agent works. Routes and
+ * tokens are the gates' live configuration: `pulumi up` puts the new files in place and the
+ * running gates reload them on SIGHUP, so no container is replaced. A loop in the agent sends an
+ * allowed request every 100 ms while the real `pulumi up` applies each change: not one request
+ * may fail, and both gates must still be the containers they were (README, "Changing a running
+ * bottle"). Each case prints its figures.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -56,7 +54,7 @@ interface Sample {
   error: string;
 }
 
-describe("a route change and a token rotation, applied by pulumi up while the agent works: no accepted request fails", () => {
+describe("a route change and a token rotation, applied by pulumi up while the agent works: no request fails", () => {
   let stack: TestStack;
   const upstream = `e2e-${e2eRun().id}-handover-upstream`;
   const agent = () => `${stack.name}-swap-agent`;
@@ -83,30 +81,36 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     return samples();
   }
 
-  /**
-   * Fails on any failure but a connection refused before anything was sent (curl 7: could not
-   * connect; 5: could not resolve the proxy) and, with `pipelockReplaced`, the egress proxy's
-   * 502 for a connection pipelock refused as it stopped (README: the limit of a handover).
-   */
-  function assertNoAcceptedRequestFailed(what: string, seen: Sample[], seconds: number, pipelockReplaced = false): Sample[] {
+  /** Fails on any request that did not answer 200; prints the figures. */
+  function assertNoRequestFailed(what: string, seen: Sample[], seconds: number): void {
     const failed = seen.filter((s) => s.status !== "200" || s.exit !== "0");
-    const refusedByStoppedPipelock = (s: Sample) => pipelockReplaced && s.status === "502" && /Connect call failed \(&#x27;[\d.]+&#x27;, 8888\)/.test(s.error);
-    const unsent = failed.filter((s) => (s.status === "000" && (s.exit === "7" || s.exit === "5")) || refusedByStoppedPipelock(s));
     const span = seen.length > 1 ? seen.at(-1)!.at - seen[0]!.at : 0;
-    const window = unsent.length > 0 ? unsent.at(-1)!.at - unsent[0]!.at : 0;
     console.log(
       `# figure: ${what}: ${seen.length} requests from the agent over ${span.toFixed(1)} s (pulumi up ${seconds.toFixed(1)} s): ` +
-        `${seen.length - failed.length} answered 200, ${unsent.length} refused at connect within ${window.toFixed(1)} s, ${failed.length - unsent.length} other failures`,
+        `${seen.length - failed.length} answered 200, ${failed.length} failed`,
     );
-    assert.deepEqual(
-      failed.filter((s) => !unsent.includes(s)),
-      [],
-      `requests the gates accepted failed during ${what}`,
-    );
-    assert.ok(seen.length - failed.length > 0.8 * seen.length, `only ${seen.length - failed.length} of ${seen.length} answered`);
-    return failed;
+    assert.deepEqual(failed, [], `requests failed during ${what}`);
     // The loop ran across the whole up, not beside it.
     assert.ok(span >= seconds, `the loop covered ${span.toFixed(1)} s of a ${seconds.toFixed(1)} s up`);
+  }
+
+  /** Both gates' containers, by their labels. */
+  async function gates(): Promise<{ egressProxy: string; pipelock: string }> {
+    return { egressProxy: await containerOf(stack.name, "swap", "egress-proxy"), pipelock: await containerOf(stack.name, "swap", "pipelock") };
+  }
+
+  /** Applies `change` by a real `pulumi up` under the loop; asserts no failure and no replaced gate. */
+  async function applyInPlace(what: string, change: () => Promise<void>): Promise<void> {
+    const before = await gates();
+    let seconds = 0;
+    const seen = await underLoad(async () => {
+      await change();
+      const up = await stack.up();
+      assert.ok(up.ok, tail(up.output));
+      seconds = up.seconds;
+    });
+    assertNoRequestFailed(what, seen, seconds);
+    assert.deepEqual(await gates(), before, "a gate was replaced");
   }
 
   before(async () => {
@@ -130,50 +134,47 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     await stack.remove();
   });
 
-  it("a new path (the egress proxy replaced, start-first): no accepted request fails, and the path is allowed after", async () => {
-    let seconds = 0;
-    const seen = await underLoad(async () => {
-      stack.writeConfig(config({ newPath: true }));
-      const up = await stack.up();
-      assert.ok(up.ok, tail(up.output));
-      seconds = up.seconds;
-    });
-    assertNoAcceptedRequestFailed("a route change (new path)", seen, seconds);
+  it("a new path: both gates reload in place, no request fails, and the path is allowed after", async () => {
+    await applyInPlace("a route change (new path)", async () => stack.writeConfig(config({ newPath: true })));
     const added = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/also/x"]);
     assert.equal(added.stdout, "200", added.stderr);
   });
 
-  it("a new host (both gates replaced, start-first): the only failures are refused connections, and the host is reachable after", async () => {
-    const before = { egressProxy: await containerOf(stack.name, "swap", "egress-proxy"), pipelock: await containerOf(stack.name, "swap", "pipelock") };
-    let seconds = 0;
-    const seen = await underLoad(async () => {
-      stack.writeConfig(config({ newPath: true, newHost: true }));
-      const up = await stack.up();
-      assert.ok(up.ok, tail(up.output));
-      seconds = up.seconds;
-    });
-    assertNoAcceptedRequestFailed("a route change (new host: pipelock replaced too)", seen, seconds, true);
-    const after = { egressProxy: await containerOf(stack.name, "swap", "egress-proxy"), pipelock: await containerOf(stack.name, "swap", "pipelock") };
-    assert.notEqual(after.egressProxy, before.egressProxy, "the egress proxy was replaced");
-    assert.notEqual(after.pipelock, before.pipelock, "pipelock was replaced");
+  it("a new host (pipelock's allowlist too): both gates reload in place, no request fails, and the host is reachable after", async () => {
+    await applyInPlace("a route change (new host)", async () => stack.writeConfig(config({ newPath: true, newHost: true })));
     const added = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://more.upstream.test/x"]);
     assert.equal(added.stdout, "200", added.stderr);
   });
 
-  it("a token rotation (the egress proxy replaced, start-first): no accepted request fails, then the new token is injected", async () => {
-    let seconds = 0;
-    const seen = await underLoad(async () => {
-      await stack.setToken("github", ROTATED_GITHUB_TOKEN);
-      const up = await stack.up();
-      assert.ok(up.ok, tail(up.output));
-      seconds = up.seconds;
-    });
-    assertNoAcceptedRequestFailed("a token rotation", seen, seconds);
+  it("a token rotation: the egress proxy reloads in place, no request fails, then the new token is injected", async () => {
+    await applyInPlace("a token rotation", async () => stack.setToken("github", ROTATED_GITHUB_TOKEN));
     const log = await exec(upstream, ["sh", "-c", "tail -n 1 /var/log/upstream/requests.jsonl"]);
     const last = JSON.parse(log.stdout) as { headers: [string, string][] };
     assert.deepEqual(
       last.headers.filter(([k]) => k.toLowerCase() === "authorization").map(([, v]) => v),
       [`Bearer ${ROTATED_GITHUB_TOKEN}`],
     );
+  });
+
+  it("routes that do not validate are never put in place: the writer refuses them, and a reload keeps serving the last good ones", async () => {
+    const before = await gates();
+    // Stack config cannot produce such routes (validation refuses them first), so the writer is fed directly.
+    const write = await run(
+      ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0:0", "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "DAC_OVERRIDE", "--cap-add", "FOWNER",
+        "-v", `${stack.name}-swap-egress-proxy-config:/live`, "--entrypoint", "/opt/venv/bin/python", e2eRun().images.egressProxy,
+        "/opt/egress-proxy/live_config.py", "--dir", "/live", "--owner", "65533", "--document", "routes.yaml", "--tokens", "tokens.json", "--check", "routes"],
+      { input: '{"EGRESS_PROXY_TOKEN_0": "x"}\nversion: 1\nroutes:\n  - host: a.example\n    metods: [GET]\n' },
+    ); // fmt: skip
+    assert.equal(write.code, 2, write.stderr);
+    assert.match(write.stderr, /not put in place: routes.yaml: routes\[0\]: unknown key 'metods'/);
+    const since = (await mustRun(["docker", "info", "-f", "{{.SystemTime}}"])).trim();
+    await mustRun(["docker", "kill", "-s", "HUP", before.egressProxy]);
+    await waitFor("the egress proxy's reload line", 20_000, async () => {
+      const logs = await run(["docker", "logs", "--since", since, before.egressProxy]);
+      return /"event":"config_reload","status":"success"/.test(logs.stdout) ? true : undefined;
+    });
+    const allowed = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/allowed/x"]);
+    assert.equal(allowed.stdout, "200", allowed.stderr);
+    assert.deepEqual(await gates(), before);
   });
 });

@@ -76,7 +76,7 @@ describe("the packed package, installed and used by other programs", () => {
 
   it("the tarball holds compiled JavaScript, declarations, the image's build context and the plugin manifest, and no wheels", async () => {
     const files = (await mustRun(["tar", "-tzf", tarball])).split("\n");
-    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/egress-proxy/image/Dockerfile", "dist/egress-proxy/image/egress_routes.py", "dist/agent/image/Dockerfile", "dist/agent/image/package-lock.json", "dist/docker/self-test/self-test.sh", "PulumiPlugin.yaml", "index.ts", "package.json"]) {
+    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/egress-proxy/image/Dockerfile", "dist/egress-proxy/image/egress_routes.py", "dist/agent/image/Dockerfile", "dist/agent/image/package-lock.json", "dist/docker/self-test/self-test.sh", "dist/docker/live-config/live-config.sh", "PulumiPlugin.yaml", "index.ts", "package.json"]) {
       assert.ok(files.includes(`package/${file}`), `${file} missing from ${path.basename(tarball)}`);
     }
     assert.deepEqual(files.filter((f) => f.endsWith(".whl") || /(^|\/)(test|node_modules|_cacache)\//.test(f)), []);

@@ -6,11 +6,14 @@ writes one JSON decision line per CONNECT and per request to stdout. The route m
 (what routes.yaml may say, how a request is decided) is egress_routes.py; this module
 applies it to mitmproxy's flows.
 
-Fail closed everywhere: the routes are loaded once at start and any problem stops
-the process; until they are loaded every flow is refused; an exception in any hook
-refuses the flow instead of letting mitmproxy carry on with it.
+Fail closed everywhere: the routes are loaded at start and any problem stops the
+process; until they are loaded every flow is refused; an exception in any hook refuses
+the flow instead of letting mitmproxy carry on with it. SIGHUP reloads the routes and
+tokens in place: a table that does not validate is rejected and the last good one stays.
+Either way one `config_reload` JSON line says so (what the deployment waits for).
 
-    mitmdump -s egress_proxy.py --set egress_routes=/path/to/routes.yaml
+    mitmdump -s egress_proxy.py --set egress_routes=/path/to/routes.yaml \
+        [--set egress_tokens=/path/to/tokens.json]
 """
 
 # No `from __future__ import annotations`: mitmproxy loads scripts outside sys.modules,
@@ -41,7 +44,7 @@ from egress_routes import (
     check_query,
     deny,
     header_problem,
-    load_routes,
+    load_config,
     log_path,
     may_be_pipelock_refusal,
     normalize_host,
@@ -109,6 +112,13 @@ class EgressProxy:
     def load(self, loader: Any) -> None:
         loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
         loader.add_option(
+            "egress_tokens",
+            str,
+            "",
+            "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). "
+            "Empty: the tokens are read from the environment.",
+        )
+        loader.add_option(
             "egress_drain_seconds",
             int,
             0,
@@ -119,8 +129,11 @@ class EgressProxy:
     def running(self) -> None:
         # `docker stop` sends SIGTERM, also when a replacement has taken over the proxy's
         # network alias: drain instead of cutting the requests in flight.
+        loop = asyncio.get_running_loop()
         if ctx.options.egress_drain_seconds > 0:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._start_drain)
+            loop.add_signal_handler(signal.SIGTERM, self._start_drain)
+        # A route change or token rotation: new files in place, then SIGHUP (no restart).
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     def configure(self, updated: set[str]) -> None:
         unsafe = _unsafe_option(updated)
@@ -134,11 +147,11 @@ class EgressProxy:
                 for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
                 if isinstance(spec, mode_specs.UpstreamMode)
             )
-        if "egress_routes" not in updated:
+        if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
         try:
-            table = load_routes(ctx.options.egress_routes)
+            table, _ = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
         except RoutesError as e:
             self._refuse_to_run(str(e))
             return
@@ -147,6 +160,20 @@ class EgressProxy:
             return
         self.table = table
         logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+
+    def reload(self) -> None:
+        """Load the routes and tokens again and swap them in whole, or keep the table in use
+        if they do not validate. Flows already decided keep their decision."""
+        try:
+            table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
+        except RoutesError as e:
+            _log_reload("rejected", f"{e}; keeping the previous routes", None)
+            return
+        except Exception as e:  # noqa: BLE001
+            _log_reload("rejected", f"unexpected error loading routes: {type(e).__name__}; keeping the previous routes", None)
+            return
+        self.table = table
+        _log_reload("success", f"{len(table.routes)} routes", config_hash)
 
     def _start_drain(self) -> None:
         if self.draining is None:
@@ -481,6 +508,15 @@ class EgressProxy:
 
     def udp_start(self, flow: Any) -> None:
         flow.kill()
+
+
+def _log_reload(status: str, detail: str, config_hash: str | None) -> None:
+    # The fields and names of pipelock's own reload line, so one reader confirms both gates.
+    line = {"event": "config_reload", "status": status, "detail": detail}
+    if config_hash is not None:
+        line["config_hash"] = config_hash
+    sys.stdout.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
 
 
 def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:

@@ -1,7 +1,7 @@
 """The egress proxy's route model: what routes.yaml may say and how a request is decided.
 
 Pure: no mitmproxy import (routes.yaml is read with ruamel.yaml, which mitmproxy depends on,
-imported only by load_routes). egress_proxy.py (the mitmproxy addon) applies it to flows;
+imported only by load_config). egress_proxy.py (the mitmproxy addon) applies it to flows;
 entrypoint.py and healthcheck.py use it too; tests import it without a proxy.
 """
 
@@ -10,7 +10,9 @@ entrypoint.py and healthcheck.py use it too; tests import it without a proxy.
 import base64
 import dataclasses
 import functools
+import hashlib
 import ipaddress
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -581,15 +583,13 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
             f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}"
         )
     token = environ.get(token_env)
-    # Messages below name the variable, never its value.
+    # Messages below name the token's variable, never its value.
     if token is None:
-        raise RoutesError(f"{where}.token_env: environment variable {token_env} is not set")
+        raise RoutesError(f"{where}.token_env: {token_env} is not set")
     if not token:
-        raise RoutesError(f"{where}.token_env: environment variable {token_env} is empty")
+        raise RoutesError(f"{where}.token_env: {token_env} is empty")
     if not _header_safe(token):
-        raise RoutesError(
-            f"{where}.token_env: environment variable {token_env} contains a control or non-ASCII character"
-        )
+        raise RoutesError(f"{where}.token_env: {token_env} contains a control or non-ASCII character")
     if username:
         value = "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode("ascii")
         return Auth(header, token_env, value, token_name, username)
@@ -624,25 +624,57 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
 
 def load_routes(path: str, environ: Mapping[str, str] | None = None) -> RouteTable:
     """Read and validate routes.yaml. Raises RoutesError naming the file and the problem."""
+    return load_config(path, "", environ)[0]
+
+
+def load_config(routes_path: str, tokens_path: str = "", environ: Mapping[str, str] | None = None) -> tuple[RouteTable, str]:
+    """Read and validate routes.yaml with its tokens: from the tokens file if one is named,
+    else from `environ` (the process environment by default). Returns the table and the
+    sha256 of the routes file as read (what a reload confirms). Raises RoutesError naming
+    the file and the problem, never a token's value."""
     from ruamel.yaml import YAML  # a mitmproxy dependency on every supported version
     from ruamel.yaml.error import YAMLError
 
-    if not path:
+    if not routes_path:
         raise RoutesError("no routes file given (set the egress_routes option / EGRESS_PROXY_ROUTES)")
+    # Both files are read through links resolved now: a change swaps the link of their
+    # directory (live_config.py) and must not be seen half-made.
+    routes_path, tokens_path = os.path.realpath(routes_path), tokens_path and os.path.realpath(tokens_path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(routes_path, "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeError) as e:
-        raise RoutesError(f"{path}: cannot read routes file: {e}") from None
+        raise RoutesError(f"{routes_path}: cannot read routes file: {e}") from None
+    tokens = load_tokens(tokens_path) if tokens_path else os.environ if environ is None else environ
     try:
         # Safe loader: plain data only; duplicate keys are an error, not "last wins".
         document = YAML(typ="safe").load(text)
     except YAMLError as e:
-        raise RoutesError(f"{path}: invalid YAML: {e}") from None
+        raise RoutesError(f"{routes_path}: invalid YAML: {e}") from None
     try:
-        return parse_routes(document, os.environ if environ is None else environ)
+        return parse_routes(document, tokens), hashlib.sha256(raw).hexdigest()
     except RoutesError as e:
-        raise RoutesError(f"{path}: {e}") from None
+        raise RoutesError(f"{routes_path}: {e}") from None
+
+
+def load_tokens(path: str) -> dict[str, str]:
+    """The tokens file: one JSON object of token variables (EGRESS_PROXY_TOKEN_<N>) to values.
+    Errors name the file and the entry, never a value."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            document = json.load(f)
+    except (OSError, UnicodeError) as e:
+        raise RoutesError(f"{path}: cannot read tokens file: {e.__class__.__name__}") from None
+    except json.JSONDecodeError as e:
+        # The position only: the message of a decode error can quote the text.
+        raise RoutesError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}") from None
+    if not isinstance(document, dict):
+        raise RoutesError(f"{path}: must be a JSON object of {TOKEN_ENV_PREFIX}<N> names to values")
+    for name, value in document.items():
+        if not name.startswith(TOKEN_ENV_PREFIX) or not isinstance(value, str):
+            raise RoutesError(f"{path}: entry {printable(name.encode()[:80])!s} must be {TOKEN_ENV_PREFIX}<N> with a string value")
+    return document
 
 
 # --------------------------------------------------------------------------- rendering

@@ -1,8 +1,9 @@
 """Start mitmdump with the egress-proxy addon, configured from EGRESS_PROXY_* variables.
 
-Validates everything first (including routes.yaml, with the addon's own loader) so a
-bad configuration stops here, before any port is opened. Tokens stay in the
-environment: they are never put on the command line.
+Validates everything first (including routes.yaml and its tokens, with the addon's own
+loader) so a bad configuration stops here, before any port is opened. Tokens come from
+the file EGRESS_PROXY_TOKENS names (a bottle's), or else stay in the environment: they
+are never put on the command line.
 """
 
 import os
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # This script's directory is on sys.path (python puts it there), in the image and in tests.
-from egress_routes import DEFAULT_LISTEN_PORT, RoutesError, load_routes
+from egress_routes import DEFAULT_LISTEN_PORT, RoutesError, load_config
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
@@ -86,6 +87,7 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
         mitmdump,
         "-s", str(addon),
         "--set", f"egress_routes={routes}",
+        "--set", f"egress_tokens={environ.get('EGRESS_PROXY_TOKENS', '')}",
         "--listen-port", str(_port(environ)),
         "--set", f"confdir={environ.get('EGRESS_PROXY_CONFDIR') or DEFAULT_CONFDIR}",
         # Hardening: no raw TCP relaying, no mitm.it app, no per-flow dumps (decisions are logged by the addon).
@@ -127,7 +129,7 @@ def check_files(environ: Mapping[str, str]) -> None:
         if ca and not os.access(ca, os.R_OK):
             raise ConfigError(f"{variable}: cannot read {ca}")
     try:
-        load_routes(environ["EGRESS_PROXY_ROUTES"], environ)
+        load_config(environ["EGRESS_PROXY_ROUTES"], environ.get("EGRESS_PROXY_TOKENS", ""), environ)
     except RoutesError as e:
         raise ConfigError(f"routes: {e}") from None
 

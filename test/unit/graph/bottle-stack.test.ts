@@ -37,6 +37,13 @@ const upload = (d: Declared, role: string, file: string) => {
   assert.ok(found, `${role} has no upload ${file}`);
   return found;
 };
+/** The inputs of a gate's live-config command. */
+const liveConfig = (d: Declared, role: string) => d.find(TYPES.command, `-${role}-config-apply`).inputs;
+/** Its environment, unwrapped: the tokens in it make it secret as a whole. */
+const liveEnv = (d: Declared, role: string) => {
+  const env = liveConfig(d, role).environment;
+  return (isSecret(env) ? secretValue(env) : env) as Record<string, unknown>;
+};
 /** Every string in `value` outside secret-marked values. */
 function plainStrings(value: unknown): string[] {
   if (typeof value === "string") return [value];
@@ -85,7 +92,7 @@ describe("BottleStack resource graph", () => {
 
   test("every Docker object carries the stack, bottle and role labels", () => {
     const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network || r.type === TYPES.volume);
-    assert.equal(docker.length, 7);
+    assert.equal(docker.length, 9);
     for (const r of docker) {
       const labels = Object.fromEntries((r.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
       assert.equal(labels["bot-bottle.stack"], "dev", r.name);
@@ -94,22 +101,48 @@ describe("BottleStack resource graph", () => {
     }
   });
 
-  test("the egress proxy runs in upstream mode through pipelock, tokens as EGRESS_PROXY_TOKEN_<N>", () => {
-    const envs = secretValue(container(d, "egress-proxy").envs);
-    assert.deepEqual(envs, [
-      "EGRESS_PROXY_ROUTES=/etc/egress-proxy/routes.yaml",
+  test("the egress proxy runs in upstream mode through pipelock; no token in its environment", () => {
+    assert.deepEqual(container(d, "egress-proxy").envs, [
+      "EGRESS_PROXY_ROUTES=/etc/egress-proxy/live/current/routes.yaml",
+      "EGRESS_PROXY_TOKENS=/etc/egress-proxy/live/current/tokens.json",
       "EGRESS_PROXY_PORT=9099",
       "EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888",
       "EGRESS_PROXY_DRAIN_SECONDS=20",
       "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
       `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
-      `EGRESS_PROXY_TOKEN_0=${ANTHROPIC_TOKEN}`,
-      `EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`,
     ]);
   });
 
-  test("the egress proxy gets routes.yaml, its CA as one cert+key PEM (0600, uid 65533) and pipelock's CA cert", () => {
-    assert.match(String(upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content), /token_env: EGRESS_PROXY_TOKEN_1/);
+  test("the egress proxy's routes and tokens are live config: its own volume, read-only, written by the apply command", () => {
+    assert.deepEqual(container(d, "egress-proxy").volumes, [
+      { volumeName: "dev-coder-egress-proxy-config", containerPath: "/etc/egress-proxy/live", readOnly: true },
+    ]);
+    const apply = liveConfig(d, "egress-proxy");
+    assert.match(String(apply.stdin), /token_env: EGRESS_PROXY_TOKEN_1/);
+    const env = liveEnv(d, "egress-proxy");
+    assert.deepEqual(
+      { ...env, BOTTLE_TOKENS: undefined, BOTTLE_IMAGE: undefined },
+      {
+        BOTTLE_STACK: "dev",
+        BOTTLE_NAME: "coder",
+        BOTTLE_ROLE: "egress-proxy",
+        BOTTLE_VOLUME: "dev-coder-egress-proxy-config",
+        BOTTLE_OWNER: "65533",
+        BOTTLE_DOCUMENT: "routes.yaml",
+        BOTTLE_LABELS: "bot-bottle.stack=dev bot-bottle.bottle=coder bot-bottle.role=egress-proxy",
+        BOTTLE_RELOAD_SECONDS: "30",
+        BOTTLE_CHECK: "routes",
+        BOTTLE_TOKENS_FILE: "tokens.json",
+        BOTTLE_TOKENS: undefined,
+        BOTTLE_IMAGE: undefined,
+      },
+    );
+    assert.ok(isSecret(apply.environment), "the environment carrying the tokens must be secret");
+    assert.deepEqual(JSON.parse(String(env.BOTTLE_TOKENS)), { EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN });
+    assert.deepEqual(apply.triggers, ["dev-coder-egress-proxy-config"]);
+  });
+
+  test("the egress proxy gets its CA as one cert+key PEM (0600, uid 65533) and pipelock's CA cert", () => {
     assert.ok(isSecret(container(d, "egress-proxy").uploads), "uploads carrying the CA key must be secret");
     const ca = upload(d, "egress-proxy", "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem");
     assert.deepEqual(
@@ -119,11 +152,13 @@ describe("BottleStack resource graph", () => {
     assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, cert("coder-pipelock-ca-cert"));
   });
 
-  test("pipelock gets its config, its CA cert and its key (secret, 0600, owned by its uid), and runs as that uid", () => {
+  test("pipelock gets its live config, its CA cert and its key (secret, 0600, owned by its uid), and runs as that uid", () => {
     const p = container(d, "pipelock");
     assert.equal(p.user, "65532:65532");
-    assert.deepEqual(p.command, ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"]);
-    assert.match(String(upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content), /mode: strict/);
+    assert.deepEqual(p.command, ["run", "--config", "/etc/pipelock/live/current/pipelock.yaml", "--listen", "0.0.0.0:8888"]);
+    assert.deepEqual(p.volumes, [{ volumeName: "dev-coder-pipelock-config", containerPath: "/etc/pipelock/live", readOnly: true }]);
+    assert.match(String(liveConfig(d, "pipelock").stdin), /mode: strict/);
+    assert.equal(liveEnv(d, "pipelock").BOTTLE_TOKENS, undefined);
     assert.equal(upload(d, "pipelock", "/etc/pipelock/ca.pem").content, cert("coder-pipelock-ca-cert"));
     assert.ok(isSecret(p.uploads), "uploads carrying the CA key must be secret");
     const caKey = upload(d, "pipelock", "/etc/pipelock/ca-key.pem");
@@ -251,9 +286,9 @@ describe("BottleStack resource graph", () => {
     assert.equal((await unwrap(d.stack.objectNames.outboundNetwork)).value, "dev-coder-outbound-net");
     const ca = await unwrap(d.stack.egressProxyCaCert);
     assert.deepEqual(ca, { value: cert("coder-egress-proxy-ca-cert"), secret: false });
-    // The rendered files are outputs in plain text (uploads are secret as a whole).
-    assert.equal(d.stack.routesYaml, upload(d, "egress-proxy", "/etc/egress-proxy/routes.yaml").content);
-    assert.equal(d.stack.pipelockYaml, upload(d, "pipelock", "/etc/pipelock/pipelock.yaml").content);
+    // The rendered documents are outputs in plain text, exactly what the gates load.
+    assert.equal(d.stack.routesYaml, liveConfig(d, "egress-proxy").stdin);
+    assert.equal(d.stack.pipelockYaml, liveConfig(d, "pipelock").stdin);
   });
 });
 
@@ -270,18 +305,29 @@ describe("BottleStack changes", () => {
   });
 
   const stable = (d: Declared) => ({
-    agent: container(d, "agent"),
+    containers: d.resources.filter((r) => r.type === TYPES.container).map((r) => r.inputs),
     keys: d.resources.filter((r) => r.type === TYPES.privateKey || r.type === TYPES.cert).map((r) => r.inputs),
   });
 
-  test("adding a route leaves the agent and both CAs untouched", () => {
+  test("adding a route replaces no container and no CA: only the gates' live config changes", () => {
     assert.deepEqual(stable(afterRoute), stable(original));
-    assert.notDeepEqual(upload(afterRoute, "egress-proxy", "/etc/egress-proxy/routes.yaml"), upload(original, "egress-proxy", "/etc/egress-proxy/routes.yaml"));
+    assert.notEqual(liveConfig(afterRoute, "egress-proxy").stdin, liveConfig(original, "egress-proxy").stdin);
+    assert.notEqual(liveConfig(afterRoute, "pipelock").stdin, liveConfig(original, "pipelock").stdin);
   });
 
-  test("rotating a token leaves the agent and both CAs untouched", () => {
+  test("rotating a token replaces no container and no CA: only the egress proxy's tokens change", () => {
     assert.deepEqual(stable(afterRotation), stable(original));
-    assert.notDeepEqual(container(afterRotation, "egress-proxy").envs, container(original, "egress-proxy").envs);
+    assert.deepEqual(liveConfig(afterRotation, "pipelock"), liveConfig(original, "pipelock"));
+    assert.equal(liveConfig(afterRotation, "egress-proxy").stdin, liveConfig(original, "egress-proxy").stdin);
+    assert.notDeepEqual(liveEnv(afterRotation, "egress-proxy").BOTTLE_TOKENS, liveEnv(original, "egress-proxy").BOTTLE_TOKENS);
+  });
+
+  test("a pipelock setting replaces pipelock (its settings label), not the egress proxy", async () => {
+    const args = baseArgs();
+    args.pipelock = { settings: { trusted_domains: ["api.github.com"] } };
+    const changed = await declareBottle("coder", args, "dev");
+    assert.notDeepEqual(container(changed, "pipelock").labels, container(original, "pipelock").labels);
+    assert.deepEqual(container(changed, "egress-proxy"), container(original, "egress-proxy"));
   });
 });
 
@@ -289,7 +335,11 @@ describe("BottleStack options", () => {
   test("without an agent, no agent container and no self-test are declared; the gates still get their limits", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }] });
     assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")), false);
-    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name), ["gate-limits"]);
+    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name).sort(), [
+      "gate-egress-proxy-config-apply",
+      "gate-limits",
+      "gate-pipelock-config-apply",
+    ]);
     assert.equal(d.stack.objectNames.agent, undefined);
   });
 

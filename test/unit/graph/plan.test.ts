@@ -87,10 +87,12 @@ describe("npm run plan", () => {
         assert.deepEqual(pathsContaining(r.inputs, "plan-secret-"), [], `${r.name} shows a placeholder`);
       }
       const egress = result.resources.find((r) => r.type === "docker:index/container:Container" && r.name === `${bottles[0]}-egress-proxy`)!;
-      assert.ok(egress.secretInputs.includes("envs") && egress.secretInputs.includes("uploads"));
-      const tokenVars = (egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_"));
-      assert.ok(tokenVars.length > 0);
-      for (const e of tokenVars) assert.match(e, /^EGRESS_PROXY_TOKEN_\d+=\[secret\]$/);
+      assert.ok(egress.secretInputs.includes("uploads"));
+      assert.deepEqual((egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_")), []);
+      const apply = result.resources.find((r) => r.name === `${bottles[0]}-egress-proxy-config-apply`)!;
+      const tokens = JSON.parse(String((apply.inputs.environment as Record<string, unknown>).BOTTLE_TOKENS)) as Record<string, string>;
+      assert.ok(Object.keys(tokens).length > 0);
+      for (const [variable, value] of Object.entries(tokens)) assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
     });
   }
 

@@ -4,6 +4,7 @@ import {
   BottleLayout,
   BottleSpec,
   describeBottle,
+  pipelockSettingsKey,
   renderPipelockYaml,
   renderRoutesYaml,
   validateBottle,
@@ -37,16 +38,16 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
   return {
     role: "pipelock",
     handover: { drainSeconds: 5 },
-    labels: labels(stack, s.name, "pipelock"),
+    labels: { ...labels(stack, s.name, "pipelock"), "bot-bottle.pipelock-settings": pipelockSettingsKey(s) },
     image: { reference: image },
     user: "65532:65532",
-    command: ["run", "--config", "/etc/pipelock/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+    command: ["run", "--config", "/etc/pipelock/live/current/pipelock.yaml", "--listen", "0.0.0.0:8888"],
     env: [],
     files: [
-      { path: "/etc/pipelock/pipelock.yaml", content: { text: renderPipelockYaml(s) }, mode: "0444", secret: false },
       { path: "/etc/pipelock/ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
       { path: "/etc/pipelock/ca-key.pem", content: { ca: "pipelock", part: "key" }, mode: "0600", owner: 65532, secret: true },
     ],
+    live: { dir: "/etc/pipelock/live", document: { file: "pipelock.yaml", text: renderPipelockYaml(s) }, owner: 65532 },
     mounts: [],
     attachments: [
       { network: "egress-net", aliases: ["pipelock"] },
@@ -60,7 +61,11 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
   };
 }
 
-function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"]; image?: Workload["image"]; maxBody?: number } = {}): Workload {
+function egressProxy(
+  stack: string,
+  s: BottleSpec,
+  extra: { env?: Workload["env"]; image?: Workload["image"]; maxBody?: number; tokens?: Record<string, string> } = {},
+): Workload {
   return {
     role: "egress-proxy",
     handover: { drainSeconds: 20 },
@@ -68,7 +73,8 @@ function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"
     image: extra.image ?? { build: "egress-proxy" },
     user: "65533:65533",
     env: [
-      { name: "EGRESS_PROXY_ROUTES", value: "/etc/egress-proxy/routes.yaml" },
+      { name: "EGRESS_PROXY_ROUTES", value: "/etc/egress-proxy/live/current/routes.yaml" },
+      { name: "EGRESS_PROXY_TOKENS", value: "/etc/egress-proxy/live/current/tokens.json" },
       { name: "EGRESS_PROXY_PORT", value: "9099" },
       { name: "EGRESS_PROXY_UPSTREAM_PROXY", value: "http://pipelock:8888" },
       { name: "EGRESS_PROXY_DRAIN_SECONDS", value: "20" },
@@ -77,10 +83,16 @@ function egressProxy(stack: string, s: BottleSpec, extra: { env?: Workload["env"
       ...(extra.env ?? []),
     ],
     files: [
-      { path: "/etc/egress-proxy/routes.yaml", content: { text: renderRoutesYaml(s, `npm run bottle -- blocked ${stack} ${s.name} --suggest`) }, mode: "0444", secret: false },
       { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
       { path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", content: { ca: "egress-proxy", part: "certAndKey" }, mode: "0600", owner: 65533, secret: true },
     ],
+    live: {
+      dir: "/etc/egress-proxy/live",
+      document: { file: "routes.yaml", text: renderRoutesYaml(s, `npm run bottle -- blocked ${stack} ${s.name} --suggest`) },
+      tokens: { file: "tokens.json", variables: extra.tokens ?? {} },
+      owner: 65533,
+      check: "routes",
+    },
     mounts: [],
     attachments: [
       { network: "agent-net", aliases: ["egress-proxy"] },
@@ -168,11 +180,8 @@ describe("describeBottle", () => {
           pipelock("prod", coder, 512),
           egressProxy("prod", coder, {
             maxBody: 8 * 1024 * 1024,
-            env: [
-              { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
-              { name: "EGRESS_PROXY_TOKEN_0", token: "anthropic" },
-              { name: "EGRESS_PROXY_TOKEN_1", token: "github" },
-            ],
+            env: [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" }],
+            tokens: { EGRESS_PROXY_TOKEN_0: "anthropic", EGRESS_PROXY_TOKEN_1: "github" },
           }),
           {
             role: "agent",

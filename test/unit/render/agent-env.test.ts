@@ -4,7 +4,7 @@ import { AGENT_CA_FILE, agentEnv } from "../../../components/agent/env";
 
 describe("agentEnv", () => {
   test("points every client at the proxy and the egress-proxy CA, user variables sorted first", () => {
-    assert.deepEqual(agentEnv("http://egress-proxy:9099", { TERM: "xterm", LANG: "C.UTF-8" }).map((v) => ("value" in v ? `${v.name}=${v.value}` : v.name)), [
+    assert.deepEqual(agentEnv("http://egress-proxy:9099", { TERM: "xterm", LANG: "C.UTF-8" }).map((v) => `${v.name}=${v.value}`), [
       "LANG=C.UTF-8",
       "TERM=xterm",
       "HTTP_PROXY=http://egress-proxy:9099",

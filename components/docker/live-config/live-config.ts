@@ -1,0 +1,86 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { objectLabels, objectName } from "../../layout/naming";
+import type { LiveConfig, Workload } from "../../layout/types";
+import { dockerLabels } from "../container";
+
+/** The script that puts a change in place and waits for the gates to confirm it (live-config.sh). */
+export const LIVE_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "live-config.sh"), "utf8");
+
+/** How long a running gate may take to confirm a reload. */
+export const RELOAD_SECONDS = 30;
+
+export interface LiveConfigArgs {
+  stack: string;
+  bottle: string;
+  workload: Workload & { live: LiveConfig };
+  /** Token values by name (every token the live config references). */
+  tokens: Readonly<Record<string, pulumi.Input<string>>>;
+  /** An image with the writer (the egress proxy's). */
+  writerImage: pulumi.Input<string>;
+  dockerHost?: string;
+}
+
+export interface DeclaredLiveConfig {
+  /** The container's `volumes` entry: the configuration, read-only. */
+  volume: docker.types.input.ContainerVolume;
+  /** What must have run before the container starts. */
+  ready: pulumi.Resource[];
+}
+
+/**
+ * A workload's live configuration on Docker: a volume of its own (`<name>-config`), and a
+ * command (`<name>-config-apply`) that puts the document and tokens in place on create and on
+ * every change, then has the running containers reload and confirm it. The document is the
+ * command's plain stdin, so a preview shows its diff line by line; the tokens are a secret
+ * environment variable of the command.
+ */
+export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulumi.CustomResourceOptions): DeclaredLiveConfig {
+  const { workload } = args;
+  const { live } = workload;
+  const role = `${workload.role}-config` as const;
+  const volume = new docker.Volume(
+    `${name}-config`,
+    { name: objectName(args.stack, args.bottle, role), labels: dockerLabels(objectLabels(args.stack, args.bottle, role)) },
+    opts,
+  );
+  const apply = new command.local.Command(
+    `${name}-config-apply`,
+    {
+      create: LIVE_CONFIG_SCRIPT,
+      update: LIVE_CONFIG_SCRIPT,
+      stdin: live.document.text,
+      environment: {
+        BOTTLE_STACK: args.stack,
+        BOTTLE_NAME: args.bottle,
+        BOTTLE_ROLE: workload.role,
+        BOTTLE_VOLUME: volume.name,
+        BOTTLE_IMAGE: args.writerImage,
+        BOTTLE_OWNER: String(live.owner),
+        BOTTLE_DOCUMENT: live.document.file,
+        BOTTLE_LABELS: Object.entries(workload.labels).map(([k, v]) => `${k}=${v}`).join(" "),
+        BOTTLE_RELOAD_SECONDS: String(RELOAD_SECONDS),
+        ...(live.check && { BOTTLE_CHECK: live.check }),
+        ...(live.tokens && { BOTTLE_TOKENS_FILE: live.tokens.file, BOTTLE_TOKENS: tokensJson(live.tokens.variables, args.tokens) }),
+        ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
+      },
+      // A new volume starts empty: write it again.
+      triggers: [volume.name],
+    },
+    { parent: opts.parent, dependsOn: [volume] },
+  );
+  return { volume: { volumeName: volume.name, containerPath: live.dir, readOnly: true }, ready: [apply] };
+}
+
+/** `{"<variable>": "<value>", ...}` on one line, as a secret. */
+function tokensJson(variables: Readonly<Record<string, string>>, tokens: LiveConfigArgs["tokens"]): pulumi.Output<string> {
+  const entries = Object.entries(variables).map(([variable, token]) => {
+    const value = tokens[token];
+    if (value === undefined) throw new Error(`no value for token "${token}" (validation lets no bottle reference a missing token)`);
+    return pulumi.output(value).apply((v) => [variable, v] as const);
+  });
+  return pulumi.secret(pulumi.all(entries).apply((pairs) => JSON.stringify(Object.fromEntries(pairs))));
+}
