@@ -110,22 +110,23 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
   });
 
   describe("blast radius, from the engine's own preview", () => {
+    // Routes and tokens are live configuration: no container (gates included) and no CA changes.
     const unchanged = (steps: Map<string, string>) =>
-      [...steps].filter(([urn, op]) => op !== "same" && (urn.startsWith("docker:index/container:Container::solo-agent") || urn.startsWith("tls:")));
+      [...steps].filter(([urn, op]) => op !== "same" && (urn.startsWith("docker:index/container:Container::") || urn.startsWith("tls:")));
     const changed = (steps: Map<string, string>) => [...steps].filter(([, op]) => op !== "same").map(([urn, op]) => `${op} ${urn}`).sort();
 
     for (const [what, change] of [
       ["adding a path", { extraPath: true }],
       ["adding a route", { extraRoute: true }],
     ] as const) {
-      it(`${what} replaces neither the agent nor any CA`, async () => {
+      it(`${what} replaces no container and no CA: the gates' live config is updated`, async () => {
         stack.writeConfig(lifecycleStack(change));
         try {
           const preview = await stack.preview();
           outputs.push(preview.output);
           assert.ok(preview.ok, tail(preview.output));
           assert.deepEqual(unchanged(preview.steps), []);
-          assert.ok(changed(preview.steps).some((step) => step.includes("solo-egress-proxy")), changed(preview.steps).join("\n"));
+          assert.ok(changed(preview.steps).some((step) => step.startsWith("update command:local:Command::solo-egress-proxy-config-apply")), changed(preview.steps).join("\n"));
           console.log(`# blast radius of ${what}: ${changed(preview.steps).join(", ")}`);
         } finally {
           stack.writeConfig(lifecycleStack());
@@ -133,7 +134,7 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       });
     }
 
-    it("rotating a token replaces neither the agent nor any CA; after up, the new token is in force and nothing is at rest", async () => {
+    it("rotating a token replaces no container and no CA; after up, the new token is in force and nothing is at rest", async () => {
       await stack.setToken("github", ROTATED_GITHUB_TOKEN);
       const preview = await stack.preview();
       outputs.push(preview.output);
@@ -148,9 +149,10 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       console.log(`# figure: pulumi up of a token rotation: ${up.seconds.toFixed(1)} s`);
       assert.equal((await mustRun(["docker", "inspect", "-f", "{{.Id}}", (await containers(stack)).agent])).trim(), agentBefore, "the agent was not replaced");
       const uid = (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", (await containers(stack)).egressProxy])).trim();
-      const inEnv = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/proc/1/environ','rb').read())";
-      const rotated = await exec((await containers(stack)).egressProxy, ["/opt/venv/bin/python", "-c", inEnv], { user: uid, input: ROTATED_GITHUB_TOKEN });
-      assert.equal(rotated.stdout.trim(), "True", rotated.stderr);
+      // In the egress proxy's tokens file (its uid's only), and in no container's environment.
+      const inFile = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read(), s in open('/proc/1/environ','rb').read())";
+      const rotated = await exec((await containers(stack)).egressProxy, ["/opt/venv/bin/python", "-c", inFile], { user: uid, input: ROTATED_GITHUB_TOKEN });
+      assert.equal(rotated.stdout.trim(), "True False", rotated.stderr);
       await assertNoSecretsAtRest({ "the old github token": TEST_TOKENS.github, "the new github token": ROTATED_GITHUB_TOKEN, ...(await caKeys()) });
     });
   });
