@@ -25,7 +25,7 @@ import {
     PolicyConfig,
 } from "@pulumi/pulumi/proto/analyzer_pb";
 import { policies } from "../policies";
-import { GITHUB_TOKEN, bottleGraph, container } from "./fixtures";
+import { GITHUB_TOKEN, bottleGraph, container, liveConfigOf } from "./fixtures";
 import { DeclaredResource, urnOf } from "../offline/run";
 
 const PACK_DIR = path.resolve(__dirname, "..");
@@ -133,9 +133,9 @@ describe("the policy pack over the analyzer protocol", () => {
 
     it("receives secret-marked props decrypted, so token confinement is checked on them", async () => {
         const graph = bottleGraph();
-        const proxy = container(graph, "egress-proxy");
-        // What the engine sends for `envs` built with pulumi.secret(): the whole list wrapped.
-        proxy.props.envs = { ...SECRET_SIG, value: proxy.props.envs };
+        const apply = liveConfigOf(graph, "egress-proxy");
+        // What the engine sends for an `environment` holding a pulumi.secret(): the whole map wrapped.
+        apply.props.environment = { ...SECRET_SIG, value: apply.props.environment };
         container(graph, "agent").props.envs.push(`GH=${GITHUB_TOKEN}`);
         const request = new AnalyzeStackRequest().setResourcesList(
             graph.map((r) =>
