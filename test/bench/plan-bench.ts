@@ -1,6 +1,7 @@
 /**
  * Benchmark (not a test): plans generated stacks of 1, 10 and 100 bottles, each in a fresh
- * process, and prints wall time, peak memory and resource counts.
+ * process, and prints wall time, peak memory and resource counts, and one `# result: {json}`
+ * line per size (test/bench/run.ts gathers them).
  *   npm run bench:plan
  */
 import { execFileSync } from "node:child_process";
@@ -48,6 +49,7 @@ function main(): void {
     console.log(
       `${String(bottles).padStart(7)}  ${String(r.resources).padStart(9)}  ${r.ms.toFixed(0).padStart(12)}  ${(r.ms / bottles).toFixed(1).padStart(9)}  ${r.maxRssMb.toFixed(0).padStart(11)}`,
     );
+    console.log(`# result: ${JSON.stringify({ part: "plan", bottles, ...r })}`);
   }
 }
 

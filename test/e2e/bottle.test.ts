@@ -310,10 +310,17 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       });
     }
 
-    it("control: the same searches find the token where it must be (the egress proxy)", async () => {
+    it("the egress proxy holds the token in its tokens file only, in no process's environment (and the searches work)", async () => {
       const uid = (await run(["docker", "inspect", "-f", "{{.Config.User}}", alpha.egressProxy])).stdout.trim();
       const env = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_ENVIRON], { user: uid, input: TEST_TOKENS.github });
-      assert.equal(env.stdout.trim(), "True True", env.stderr);
+      assert.equal(env.stdout.trim(), "False False", env.stderr);
+      const IN_TOKENS = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read())";
+      const file = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_TOKENS], { user: uid, input: TEST_TOKENS.github });
+      assert.equal(file.stdout.trim(), "True", file.stderr);
+      // Control: the environment search finds a token in a process's environment.
+      const CHILD = `import subprocess, sys; s=sys.stdin.buffer.read().strip(); print(subprocess.run([sys.executable, "-c", ${JSON.stringify(IN_ENVIRON)}], input=s, env={"T": s.decode()}, capture_output=True).stdout.decode().strip())`;
+      const child = await exec(alpha.agent, ["python3", "-c", CHILD], { user: "1000:1000", input: TEST_TOKENS.github });
+      assert.equal(child.stdout.trim(), "False True", child.stderr);
       // And the export scan finds files we know: the egress proxy's CA certificate in the agent
       // (also as its system trust store).
       const ca = (await exec(alpha.agent, ["cat", "/etc/bot-bottle/egress-proxy-ca.pem"])).stdout.split("\n")[1]!;

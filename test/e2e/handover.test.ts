@@ -10,22 +10,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
 import { containerOf, labelled, tcpProbe } from "./support/docker";
+import { failuresOf, Sample, underLoad } from "./support/loop";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack, TestStackConfig } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
-
-const LOOP_LOG = "/tmp/loop.log";
-const LOOP_STOP = "/tmp/loop.stop";
-// One line per request: "<unix time> <HTTP status> <curl exit code> <curl's error, the body if not 200>".
-const LOOP = [
-  `while [ ! -e ${LOOP_STOP} ]; do`,
-  `  out=$(curl -sS -o /tmp/loop.body --max-time 20 -w '%{http_code}' https://upstream.test/allowed/loop 2>/tmp/loop.err); code=$?`,
-  `  [ "$out" = 200 ] || head -c 300 /tmp/loop.body >> /tmp/loop.err`,
-  `  echo "$(date +%s.%N) $out $code $(tr '\\n' ' ' </tmp/loop.err)" >> ${LOOP_LOG}`,
-  "  sleep 0.1",
-  "done",
-].join("\n");
 
 function config(change: { newPath?: boolean; newHost?: boolean } = {}): TestStackConfig {
   const { images } = e2eRun();
@@ -47,44 +36,14 @@ function config(change: { newPath?: boolean; newHost?: boolean } = {}): TestStac
   };
 }
 
-interface Sample {
-  at: number;
-  status: string;
-  exit: string;
-  error: string;
-}
-
 describe("a route change and a token rotation, applied by pulumi up while the agent works: no request fails", () => {
   let stack: TestStack;
   const upstream = `e2e-${e2eRun().id}-handover-upstream`;
   const agent = () => `${stack.name}-swap-agent`;
 
-  async function samples(): Promise<Sample[]> {
-    const log = await exec(agent(), ["cat", LOOP_LOG]);
-    return log.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => {
-        const [at = "0", status = "", exit = "", ...error] = line.split(" ");
-        return { at: Number(at), status, exit, error: error.join(" ").trim() };
-      });
-  }
-
-  /** Runs `change` with the loop going; returns the requests made meanwhile. */
-  async function underLoad(change: () => Promise<void>): Promise<Sample[]> {
-    await exec(agent(), ["rm", "-f", LOOP_LOG, LOOP_STOP]);
-    await mustRun(["docker", "exec", "-d", agent(), "sh", "-c", LOOP]);
-    await waitFor("the loop's first requests", 20_000, async () => ((await samples()).length >= 5 ? true : undefined));
-    await change();
-    await exec(agent(), ["touch", LOOP_STOP]);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    return samples();
-  }
-
   /** Fails on any request that did not answer 200; prints the figures. */
   function assertNoRequestFailed(what: string, seen: Sample[], seconds: number): void {
-    const failed = seen.filter((s) => s.status !== "200" || s.exit !== "0");
-    const span = seen.length > 1 ? seen.at(-1)!.at - seen[0]!.at : 0;
+    const { failed, span } = failuresOf(seen);
     console.log(
       `# figure: ${what}: ${seen.length} requests from the agent over ${span.toFixed(1)} s (pulumi up ${seconds.toFixed(1)} s): ` +
         `${seen.length - failed.length} answered 200, ${failed.length} failed`,
@@ -103,7 +62,7 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
   async function applyInPlace(what: string, change: () => Promise<void>): Promise<void> {
     const before = await gates();
     let seconds = 0;
-    const seen = await underLoad(async () => {
+    const seen = await underLoad(agent(), "https://upstream.test/allowed/loop", async () => {
       await change();
       const up = await stack.up();
       assert.ok(up.ok, tail(up.output));

@@ -89,6 +89,7 @@ def prune(root: Path, keep: int = 2) -> list[str]:
     generations = sorted(p.name for p in root.iterdir() if p.name.startswith(GENERATION_PREFIX) and p.is_dir())
     removed = generations[:-keep] if keep else generations
     for name in removed:
+        (root / name).chmod(0o700)  # a generation is read-only, even for its owner
         shutil.rmtree(root / name)
     return removed
 
