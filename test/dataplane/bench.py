@@ -47,6 +47,8 @@ def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
         "methods": ["GET"],
         "path_allowlist": ["/user"],
         "auth": {"header": "Authorization", "prefix": "Bearer ", "token_env": "EGRESS_PROXY_TOKEN_0"},
+        # The plain-HTTP rows inject the credential in cleartext, which a route must opt into.
+        "insecure_cleartext_ports": [plain_port],
     }
     return {"version": 1, "routes": [*fillers, used]}
 
