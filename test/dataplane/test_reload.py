@@ -147,3 +147,14 @@ def test_the_writer_checks_routes_before_anything_is_put_in_place(tmp_path: Path
     assert live_config.main(argv) == 0
     assert json.loads((tmp_path / "current" / "tokens.json").read_text()) == {"EGRESS_PROXY_TOKEN_0": "tok-secret-1"}
     assert (tmp_path / "current" / "routes.yaml").read_bytes() == good.partition(b"\n")[2]
+
+
+def test_rollback_points_current_at_the_generation_before_and_removes_the_refused_one(tmp_path: Path) -> None:
+    first = live_config.write_generation(tmp_path, {"a.yaml": b"one"}, os.getuid())
+    refused = live_config.write_generation(tmp_path, {"a.yaml": b"two"}, os.getuid())
+    assert live_config.rollback(tmp_path) == first.name
+    assert (tmp_path / "current" / "a.yaml").read_bytes() == b"one"
+    assert not refused.exists()
+    with pytest.raises(live_config.PayloadError, match="no generation before"):
+        live_config.rollback(tmp_path)
+    assert (tmp_path / "current" / "a.yaml").read_bytes() == b"one"

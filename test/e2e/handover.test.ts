@@ -115,6 +115,33 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     );
   });
 
+  it("a document a running gate refuses: the apply fails naming the gate, the refused files are rolled back, and the gate keeps enforcing", async () => {
+    const pipelock = await containerOf(stack.name, "swap", "pipelock");
+    const volume = `${stack.name}-swap-pipelock-config`;
+    const read = (file: string) =>
+      mustRun(["docker", "run", "--rm", "--user", "65532:65532", "-v", `${volume}:/live`, "--entrypoint", "cat", e2eRun().images.egressProxy, `/live/current/${file}`]);
+    const before = await read("pipelock.yaml");
+    const labels = JSON.parse(await mustRun(["docker", "inspect", "-f", "{{json .Config.Labels}}", pipelock])) as Record<string, string>;
+    // pipelock refuses to leave strict mode on a reload (the program would replace it instead:
+    // the mode is one of its settings); the script is run here as the apply command runs it.
+    const apply = await run(["sh", "components/docker/live-config/live-config.sh"], {
+      input: before.replace("mode: strict", "mode: balanced"),
+      env: {
+        ...process.env,
+        BOTTLE_STACK: stack.name, BOTTLE_NAME: "swap", BOTTLE_ROLE: "pipelock", BOTTLE_VOLUME: volume,
+        BOTTLE_IMAGE: e2eRun().images.egressProxy, BOTTLE_OWNER: "65532", BOTTLE_DOCUMENT: "pipelock.yaml", BOTTLE_RELOAD_SECONDS: "5",
+        BOTTLE_LABELS: Object.entries(labels).filter(([k]) => k.startsWith("bot-bottle.")).map(([k, v]) => `${k}=${v}`).join(" "),
+      },
+    }); // fmt: skip
+    assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+    assert.match(apply.stderr, /swap pipelock: container \w+ did not confirm the new configuration within 5 s .*; it keeps its previous configuration\./);
+    assert.match(apply.stderr, /live-config: back to gen-/);
+    assert.equal(await read("pipelock.yaml"), before);
+    assert.equal(await containerOf(stack.name, "swap", "pipelock"), pipelock);
+    const allowed = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/allowed/x"]);
+    assert.equal(allowed.stdout, "200", allowed.stderr);
+  });
+
   it("routes that do not validate are never put in place: the writer refuses them, and a reload keeps serving the last good ones", async () => {
     const before = await gates();
     // Stack config cannot produce such routes (validation refuses them first), so the writer is fed directly.

@@ -13,17 +13,30 @@
 set -eu
 what="$BOTTLE_STACK/$BOTTLE_NAME $BOTTLE_ROLE"
 
-# 1. The writer: a throwaway container with no network, only the capabilities to hand the
-#    files to the gate's uid, the volume and nothing else. It validates, writes a new
-#    generation, swaps `current` in one rename and prints the document's sha256.
+# The writer: a throwaway container with no network, only the capabilities to hand the files
+# to the gate's uid, the volume and nothing else.
+writer() {
+  docker run --rm -i --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE \
+    --cap-add FOWNER --security-opt no-new-privileges:true --label bot-bottle.role=live-config-writer \
+    -v "$BOTTLE_VOLUME:/live" --entrypoint /opt/venv/bin/python "$BOTTLE_IMAGE" /opt/egress-proxy/live_config.py \
+    --dir /live "$@"
+}
+
+# A gate refused what was put in place: go back to the files it still serves, so that a
+# restart does not load the refused ones either, and fail.
+refused() {
+  echo "bot-bottle live config: $what: $1; it keeps its previous configuration." >&2
+  writer --rollback </dev/null
+  exit 1
+}
+
+# 1. The writer validates, writes a new generation, swaps `current` in one rename and prints
+#    the document's sha256.
 hash=$(
   {
     if [ -n "${BOTTLE_TOKENS_FILE:-}" ]; then printf '%s\n' "$BOTTLE_TOKENS"; fi
     cat
-  } | docker run --rm -i --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE \
-    --cap-add FOWNER --security-opt no-new-privileges:true --label bot-bottle.role=live-config-writer \
-    -v "$BOTTLE_VOLUME:/live" --entrypoint /opt/venv/bin/python "$BOTTLE_IMAGE" /opt/egress-proxy/live_config.py \
-    --dir /live --owner "$BOTTLE_OWNER" --document "$BOTTLE_DOCUMENT" \
+  } | writer --owner "$BOTTLE_OWNER" --document "$BOTTLE_DOCUMENT" \
     ${BOTTLE_TOKENS_FILE:+--tokens "$BOTTLE_TOKENS_FILE"} ${BOTTLE_CHECK:+--check "$BOTTLE_CHECK"}
 ) || { echo "bot-bottle live config: $what: the new configuration was not put in place (above); the gate keeps its current one" >&2; exit 1; }
 
@@ -38,13 +51,17 @@ since=$(docker info -f '{{.SystemTime}}')
 for container in $containers; do
   docker kill -s HUP "$container" >/dev/null
 done
+reloads() { docker logs --since "$since" "$1" 2>&1 | grep '"event":"config_reload"'; }
 for container in $containers; do
   waited=0
-  until docker logs --since "$since" "$container" 2>&1 | grep '"event":"config_reload"' | grep '"status":"success"' | grep -q "\"config_hash\":\"$hash\""; do
+  until reloads "$container" | grep '"status":"success"' | grep -q "\"config_hash\":\"$hash\""; do
+    if reloads "$container" | grep -q '"status":"rejected"'; then
+      reloads "$container" | grep '"status":"rejected"' | tail -n 1 >&2
+      refused "container $container rejected the new configuration (above)"
+    fi
     if [ "$waited" -ge "$((BOTTLE_RELOAD_SECONDS * 10))" ]; then
-      echo "bot-bottle live config: $what: container $container did not confirm the new configuration within ${BOTTLE_RELOAD_SECONDS} s; it keeps its previous one. Its reload lines:" >&2
       docker logs --since "$since" "$container" 2>&1 | grep -i 'reload' | tail -n 5 >&2
-      exit 1
+      refused "container $container did not confirm the new configuration within ${BOTTLE_RELOAD_SECONDS} s (its reload lines above)"
     fi
     sleep 0.1
     waited=$((waited + 1))

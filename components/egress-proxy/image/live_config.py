@@ -6,10 +6,13 @@ a JSON object), optionally checks it, writes every file into a new generation di
 owned by the gate's uid (files 0400), then points `current` at it in one rename, so a gate
 that reads `current/...` sees the old files or the new ones, never a mix. Keeps the
 previous generation (a gate may be reading it) and removes older ones. Prints the sha256
-of the document: the hash the gate's `config_reload` line confirms.
+of the document: the hash the gate's `config_reload` line confirms. With --rollback it
+points `current` back at the generation before it (a gate refused the new one) and removes
+the refused one, so a restarted gate cannot load it either.
 
     python live_config.py --dir /live --owner 65533 --document routes.yaml \
         --tokens tokens.json --check routes < payload
+    python live_config.py --dir /live --rollback
 """
 
 import argparse
@@ -78,10 +81,27 @@ def write_generation(root: Path, files: dict[str, bytes], owner: int) -> Path:
         os.chown(path, owner, owner)
     os.chown(generation, owner, owner)
     generation.chmod(0o500)
-    link = root / f".{CURRENT}.{secrets.token_hex(4)}"
-    os.symlink(generation.name, link)
-    os.replace(link, root / CURRENT)
+    _point_current_at(root, generation.name)
     return generation
+
+
+def _point_current_at(root: Path, generation: str) -> None:
+    link = root / f".{CURRENT}.{secrets.token_hex(4)}"
+    os.symlink(generation, link)
+    os.replace(link, root / CURRENT)
+
+
+def rollback(root: Path) -> str:
+    """Points `current` at the generation before it and removes the one it pointed at;
+    returns the generation now current."""
+    refused = os.readlink(root / CURRENT)
+    older = sorted(p.name for p in root.iterdir() if p.name.startswith(GENERATION_PREFIX) and p.name < refused)
+    if not older:
+        raise PayloadError(f"no generation before {refused} to go back to")
+    _point_current_at(root, older[-1])
+    (root / refused).chmod(0o700)
+    shutil.rmtree(root / refused)
+    return older[-1]
 
 
 def prune(root: Path, keep: int = 2) -> list[str]:
@@ -97,11 +117,21 @@ def prune(root: Path, keep: int = 2) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", required=True, type=Path, help="the gate's configuration volume")
-    parser.add_argument("--owner", required=True, type=int, help="uid (and gid) of the gate that reads the files")
-    parser.add_argument("--document", required=True, help="file name of the document (stdin after the tokens line)")
+    parser.add_argument("--rollback", action="store_true", help="go back to the generation before `current`")
+    parser.add_argument("--owner", type=int, help="uid (and gid) of the gate that reads the files")
+    parser.add_argument("--document", help="file name of the document (stdin after the tokens line)")
     parser.add_argument("--tokens", default="", help="file name of the tokens (the first line of stdin)")
     parser.add_argument("--check", choices=["routes"], help="validate the document before it is put in place")
     args = parser.parse_args(argv)
+    if args.rollback:
+        try:
+            print(f"live-config: back to {rollback(args.dir)}", file=sys.stderr)
+        except PayloadError as e:
+            print(f"live-config: cannot roll back: {e}", file=sys.stderr)
+            return 2
+        return 0
+    if args.owner is None or args.document is None:
+        parser.error("--owner and --document are required to write a generation")
     try:
         tokens, document = split_payload(sys.stdin.buffer.read(), bool(args.tokens))
         summary = check_routes(document, tokens) if args.check == "routes" else f"{len(document)} bytes"
