@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { objectLabels, objectName } from "../../layout/naming";
 import type { LiveConfig, Workload } from "../../layout/types";
 import { dockerLabels } from "../container";
+import type { DeclaredMount } from "../mounts";
 
 /** The script that puts a change in place and waits for the gates to confirm it (live-config.sh). */
 export const LIVE_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "live-config.sh"), "utf8");
@@ -24,21 +25,14 @@ export interface LiveConfigArgs {
   dockerHost?: string;
 }
 
-export interface DeclaredLiveConfig {
-  /** The container's `volumes` entry: the configuration, read-only. */
-  volume: docker.types.input.ContainerVolume;
-  /** What must have run before the container starts. */
-  ready: pulumi.Resource[];
-}
-
 /**
- * A workload's live configuration on Docker: a volume of its own (`<name>-config`), and a
- * command (`<name>-config-apply`) that puts the document and tokens in place on create and on
- * every change, then has the running containers reload and confirm it. The document is the
- * command's plain stdin, so a preview shows its diff line by line; the tokens are a secret
- * environment variable of the command.
+ * A workload's live configuration on Docker, mounted like any volume (read-only): a volume of
+ * its own (`<name>-config`), and a command (`<name>-config-apply`) that puts the document and
+ * tokens in place on create and on every change, then has the running containers reload and
+ * confirm it. The document is the command's plain stdin, so a preview shows its diff line by
+ * line; the tokens are a secret environment variable of the command.
  */
-export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulumi.CustomResourceOptions): DeclaredLiveConfig {
+export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulumi.CustomResourceOptions): DeclaredMount {
   const { workload } = args;
   const { live } = workload;
   const role = `${workload.role}-config` as const;
