@@ -7,6 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { validateStackConfig } from "../../components/index";
 import { readStackFile, StackFileError } from "../../infra/stack-file";
 import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
 import type { PlannedResource } from "./planned-resource";
@@ -33,10 +35,23 @@ const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export class PlanError extends Error {}
 
 /**
- * Plans one stack. `stackFile` defaults to `Pulumi.<stack>.yaml` in the project root. Runs
- * the program once per process (Pulumi's runtime state is global).
+ * Bottles per run of the program. Until a run settles, the Pulumi SDK keeps every resource's
+ * outputs and promises alive (about 4 MB per bottle, README "Figures"), so a large stack is
+ * planned in runs of this many bottles, which bounds the live heap whatever the stack's size,
+ * and the resources they share (an engine's provider and image) are merged.
  */
-export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`)): Promise<Plan> {
+export const BOTTLES_PER_RUN = 20;
+
+/**
+ * Plans one stack. `stackFile` defaults to `Pulumi.<stack>.yaml` in the project root. A stack
+ * whose config is valid is planned `bottlesPerRun` bottles at a time (one program run, under
+ * fresh mocks, each); an invalid one in one run, so the program reports every problem.
+ */
+export async function planStack(
+  stack: string,
+  stackFile = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`),
+  bottlesPerRun = BOTTLES_PER_RUN,
+): Promise<Plan> {
   if (!fs.existsSync(stackFile)) {
     const stacks = fs.readdirSync(REPO_ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
     throw new PlanError(`no stack file ${stackFile}; stacks here: ${stacks.join(", ")}`);
@@ -62,12 +77,17 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
   process.env.BOT_BOTTLE_STACK_FILE = path.resolve(stackFile);
   const cwd = process.cwd();
   process.chdir(REPO_ROOT);
-  let registered: MockedResource[];
+  const registered: MockedResource[] = [];
   try {
     const secretKeys = Object.keys(engineConfig).filter((k) => k.endsWith(":tokens"));
-    ({ resources: registered } = await runUnderMocks({ stack, config: engineConfig, secretKeys }, () =>
-      import(path.join(REPO_ROOT, "infra", "index.ts")),
-    ));
+    const valid = validateStackConfig({ bottles: config.bottles, docker: config.docker, tokens: config.tokens }).ok && unknownKeys.length === 0;
+    const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
+    const runs = valid && bottles.length > bottlesPerRun ? chunks(bottles, bottlesPerRun) : [undefined];
+    for (const batch of runs) {
+      const runConfig = batch ? { ...engineConfig, "bot-bottle:bottles": JSON.stringify(batch) } : engineConfig;
+      const { resources } = await runUnderMocks({ stack, config: runConfig, secretKeys }, runProgram);
+      merge(registered, resources);
+    }
   } catch (err) {
     if (err instanceof pulumi.RunError) throw new PlanError(err.message);
     throw err;
@@ -84,6 +104,30 @@ export async function planStack(stack: string, stackFile = path.join(REPO_ROOT, 
     return { type, name, ...(parent && { parent }), inputs: redact(withEngineName(type, name, inputs), secretInputs, pattern), secretInputs };
   });
   return { stack, resources, files: renderedFiles(resources), computed: computedStandIns(registered) };
+}
+
+/** Runs the program (infra/index.ts) afresh: its module body is the program. */
+function runProgram(): unknown {
+  const program = require.resolve(path.join(REPO_ROOT, "infra", "index.ts"));
+  delete require.cache[program];
+  return require(program);
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+/**
+ * Adds a run's resources to the plan. A resource two runs declare (an engine's provider or
+ * image, shared by bottles of different runs) is kept once; it must be declared the same.
+ */
+function merge(into: MockedResource[], resources: readonly MockedResource[]): void {
+  const seen = new Map(into.map((r) => [`${r.type}::${r.name}`, r]));
+  for (const r of resources) {
+    const earlier = seen.get(`${r.type}::${r.name}`);
+    if (earlier === undefined) into.push(r);
+    else if (!isDeepStrictEqual(earlier, r)) throw new Error(`${r.type} ${r.name} is declared differently by two runs of the program`);
+  }
 }
 
 /** A path as a user would type it: relative when under the working directory. */
