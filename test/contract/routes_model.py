@@ -47,7 +47,7 @@ def load(text: str) -> dict[str, object]:
         f.flush()
         environ = {f"{model.TOKEN_ENV_PREFIX}{i}": TOKEN for i in range(64)}
         try:
-            table = model.load_routes(f.name, environ)
+            table = model.load_config(f.name, "", environ)[0]
         except model.RoutesError as e:
             return {"error": str(e)}
     per_minute = table.rate_limiter.per_minute if table.rate_limiter is not None else None

@@ -330,34 +330,34 @@ def test_bad_token_values_are_refused_without_being_shown(token: str, message: s
         ("version: 1\nroutes:\n  - host: a.example\n    ports: [443]\n    metods: [GET]\n", "routes[0]: unknown key 'metods'"),
     ],
 )
-def test_load_routes_file_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+def test_load_config_file_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "routes.yaml"
     path.write_text(text)
     with pytest.raises(ep.RoutesError) as err:
-        ep.load_routes(str(path), ENV)
+        ep.load_config(str(path), "", ENV)
     assert str(path) in str(err.value) and message in str(err.value)
 
 
-def test_load_routes_missing_file(tmp_path: Path) -> None:
+def test_load_config_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ep.RoutesError, match="cannot read routes file"):
-        ep.load_routes(str(tmp_path / "absent.yaml"), ENV)
+        ep.load_config(str(tmp_path / "absent.yaml"), "", ENV)
 
 
-def test_load_routes_unset_option() -> None:
+def test_load_config_unset_option() -> None:
     with pytest.raises(ep.RoutesError, match="no routes file given"):
-        ep.load_routes("", ENV)
+        ep.load_config("", "", ENV)
 
 
-def test_load_routes_reads_yaml_and_json(tmp_path: Path) -> None:
+def test_load_config_reads_yaml_and_json(tmp_path: Path) -> None:
     path = tmp_path / "routes.yaml"
     path.write_text(
         "version: 1\nroutes:\n  - host: api.github.com\n    ports: [443]\n"
         "    auth: {header: Authorization, prefix: 'Bearer ', token_env: EGRESS_PROXY_TOKEN_1}\n"
     )
-    [route] = ep.load_routes(str(path), ENV).routes
+    [route] = ep.load_config(str(path), "", ENV)[0].routes
     assert route.auth is not None and route.auth.value == "Bearer tok-unit-1"
     path.write_text(json.dumps(doc({"host": "a.example"})))
-    assert len(ep.load_routes(str(path), ENV).routes) == 1
+    assert len(ep.load_config(str(path), "", ENV)[0].routes) == 1
 
 
 # --------------------------------------------------------------------------- lookup

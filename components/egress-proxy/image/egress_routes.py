@@ -1,7 +1,7 @@
 """The egress proxy's route model: what routes.yaml may say and how a request is decided.
 
 Pure: no mitmproxy import (routes.yaml is read with ruamel.yaml, which mitmproxy depends on,
-imported only by load_config). egress_proxy.py (the mitmproxy addon) applies it to flows;
+imported only by parse_routes_yaml). egress_proxy.py (the mitmproxy addon) applies it to flows;
 entrypoint.py and healthcheck.py use it too; tests import it without a proxy.
 """
 
@@ -624,19 +624,11 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
     return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute, audit, hint)
 
 
-def load_routes(path: str, environ: Mapping[str, str] | None = None) -> RouteTable:
-    """Read and validate routes.yaml. Raises RoutesError naming the file and the problem."""
-    return load_config(path, "", environ)[0]
-
-
 def load_config(routes_path: str, tokens_path: str = "", environ: Mapping[str, str] | None = None) -> tuple[RouteTable, str]:
     """Read and validate routes.yaml with its tokens: from the tokens file if one is named,
     else from `environ` (the process environment by default). Returns the table and the
     sha256 of the routes file as read (what a reload confirms). Raises RoutesError naming
     the file and the problem, never a token's value."""
-    from ruamel.yaml import YAML  # a mitmproxy dependency on every supported version
-    from ruamel.yaml.error import YAMLError
-
     if not routes_path:
         raise RoutesError("no routes file given (set the egress_routes option / EGRESS_PROXY_ROUTES)")
     # Both files are read through links resolved now: a change swaps the link of their
@@ -650,14 +642,23 @@ def load_config(routes_path: str, tokens_path: str = "", environ: Mapping[str, s
         raise RoutesError(f"{routes_path}: cannot read routes file: {e}") from None
     tokens = load_tokens(tokens_path) if tokens_path else os.environ if environ is None else environ
     try:
+        return parse_routes_yaml(text, tokens), hashlib.sha256(raw).hexdigest()
+    except RoutesError as e:
+        raise RoutesError(f"{routes_path}: {e}") from None
+
+
+def parse_routes_yaml(text: str, tokens: Mapping[str, str]) -> RouteTable:
+    """Validate the text of routes.yaml with its tokens. Raises RoutesError, never naming a
+    token's value."""
+    from ruamel.yaml import YAML  # a mitmproxy dependency on every supported version
+    from ruamel.yaml.error import YAMLError
+
+    try:
         # Safe loader: plain data only; duplicate keys are an error, not "last wins".
         document = YAML(typ="safe").load(text)
     except YAMLError as e:
-        raise RoutesError(f"{routes_path}: invalid YAML: {e}") from None
-    try:
-        return parse_routes(document, tokens), hashlib.sha256(raw).hexdigest()
-    except RoutesError as e:
-        raise RoutesError(f"{routes_path}: {e}") from None
+        raise RoutesError(f"invalid YAML: {e}") from None
+    return parse_routes(document, tokens)
 
 
 def load_tokens(path: str) -> dict[str, str]:

@@ -51,15 +51,12 @@ def split_payload(payload: bytes, with_tokens: bool) -> tuple[bytes | None, byte
 
 def check_routes(document: bytes, tokens: bytes | None) -> str:
     """Validates routes.yaml with its tokens as the egress proxy will; a summary."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    from egress_routes import RoutesError, parse_routes
+    from egress_routes import RoutesError, parse_routes_yaml
 
     try:
-        table = parse_routes(YAML(typ="safe").load(document.decode("utf-8")), json.loads(tokens or b"{}"))
-    except (UnicodeError, YAMLError) as e:
-        raise PayloadError(f"routes.yaml is not valid YAML: {type(e).__name__}") from None
+        table = parse_routes_yaml(document.decode("utf-8"), json.loads(tokens or b"{}"))
+    except UnicodeError:
+        raise PayloadError("routes.yaml is not UTF-8") from None
     except RoutesError as e:
         raise PayloadError(f"routes.yaml: {e}") from None
     return f"{len(table.routes)} routes"
@@ -95,23 +92,31 @@ def rollback(root: Path) -> str:
     """Points `current` at the generation before it and removes the one it pointed at;
     returns the generation now current."""
     refused = os.readlink(root / CURRENT)
-    older = sorted(p.name for p in root.iterdir() if p.name.startswith(GENERATION_PREFIX) and p.name < refused)
+    older = [name for name in _generations(root) if name < refused]
     if not older:
         raise PayloadError(f"no generation before {refused} to go back to")
     _point_current_at(root, older[-1])
-    (root / refused).chmod(0o700)
-    shutil.rmtree(root / refused)
+    _remove(root, refused)
     return older[-1]
 
 
 def prune(root: Path, keep: int = 2) -> list[str]:
     """Removes all but the newest `keep` generations (names sort by time); returns their names."""
-    generations = sorted(p.name for p in root.iterdir() if p.name.startswith(GENERATION_PREFIX) and p.is_dir())
+    generations = _generations(root)
     removed = generations[:-keep] if keep else generations
     for name in removed:
-        (root / name).chmod(0o700)  # a generation is read-only, even for its owner
-        shutil.rmtree(root / name)
+        _remove(root, name)
     return removed
+
+
+def _generations(root: Path) -> list[str]:
+    """The generations under `root`, oldest first (their names sort by time)."""
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(GENERATION_PREFIX) and p.is_dir())
+
+
+def _remove(root: Path, generation: str) -> None:
+    (root / generation).chmod(0o700)  # a generation is read-only, even for its owner
+    shutil.rmtree(root / generation)
 
 
 def main(argv: list[str] | None = None) -> int:
