@@ -11,6 +11,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import type { PlannedResource } from "../../scripts/plan/planned-resource";
 import { policies } from "../policies";
+import { TOPOLOGY } from "../policies/bottle";
 import { DeclaredResource, runResourcePolicy, runStackPolicy } from "./run";
 
 const SECRET = "[secret]";
@@ -28,7 +29,7 @@ export interface Violation {
 /** Replaces every "[secret]" in `value` with the plaintext stand-in described above. */
 function restoreSecrets(value: unknown, owner: string, at: string): unknown {
     if (typeof value === "string") {
-        if (at === "environment.BOTTLE_TOKENS") {
+        if (at === `environment.${TOPOLOGY.liveTokensEnv}`) {
             const tokens = JSON.parse(value) as Record<string, string>;
             return JSON.stringify(Object.fromEntries(Object.keys(tokens).map((name) => [name, `plan-token-${owner}-${name}-0123456789`])));
         }

@@ -129,6 +129,11 @@ export function arrayOf(value: unknown): any[] {
     return Array.isArray(value) ? value : [];
 }
 
+/** A command's `environment` map (absent: empty); `UNKNOWN` during preview if it is. */
+export function environmentOf(props: Record<string, any>): Maybe<Record<string, unknown>> {
+    return known(() => (props.environment ?? {}) as Record<string, unknown>);
+}
+
 /** Reads a string list such as `envs`, `command` or `securityOpts`; `UNKNOWN` if any element is. */
 export function stringsOf(props: Record<string, any>, key: string): Maybe<string[]> {
     return known(() => arrayOf(props[key]).map((v) => String(v)));

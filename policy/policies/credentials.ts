@@ -20,6 +20,7 @@ import {
     ResourceView,
     UNKNOWN,
     dockerName,
+    environmentOf,
     isRecord,
     known,
     roleOf,
@@ -79,11 +80,11 @@ function tokenEnvNames(props: Record<string, any>): Maybe<string[]> {
 
 /** The tokens a live-config command writes (its BOTTLE_TOKENS, a JSON object), as [name, value]. */
 function liveTokens(props: Record<string, any>): Maybe<{ role: unknown; entries: [string, string][] } | undefined> {
-    const env = known(() => props.environment as Record<string, unknown> | undefined);
+    const env = environmentOf(props);
     if (env === UNKNOWN) {
         return UNKNOWN;
     }
-    const json = env?.[TOPOLOGY.liveTokensEnv];
+    const json = env[TOPOLOGY.liveTokensEnv];
     if (typeof json !== "string") {
         return undefined;
     }
@@ -91,10 +92,10 @@ function liveTokens(props: Record<string, any>): Maybe<{ role: unknown; entries:
     try {
         parsed = JSON.parse(json);
     } catch {
-        return { role: env?.BOTTLE_ROLE, entries: [] };
+        return { role: env.BOTTLE_ROLE, entries: [] };
     }
     const entries = isRecord(parsed) ? Object.entries(parsed).map(([k, v]) => [k, String(v)] as [string, string]) : [];
-    return { role: env?.BOTTLE_ROLE, entries };
+    return { role: env.BOTTLE_ROLE, entries };
 }
 
 /** Upload paths of a container that may hold a CA private key. */

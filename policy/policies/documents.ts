@@ -13,6 +13,7 @@ import {
     UNKNOWN,
     arrayOf,
     envValue,
+    environmentOf,
     isRecord,
     known,
     parseYaml,
@@ -48,8 +49,8 @@ function documentText({ container, resources }: Gate, path: string): Maybe<{ tex
         if (r.type !== TYPES.command) {
             return false;
         }
-        const env = known(() => r.props.environment as Record<string, unknown> | undefined);
-        return env !== UNKNOWN && env?.BOTTLE_VOLUME === mount.volume && env?.BOTTLE_DOCUMENT === file;
+        const env = environmentOf(r.props);
+        return env !== UNKNOWN && env.BOTTLE_VOLUME === mount.volume && env.BOTTLE_DOCUMENT === file;
     });
     if (writers.length !== 1) {
         return { error: `reads ${path}, but ${writers.length} commands write ${file} into volume ${mount.volume} (expected exactly one)` };
