@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
 import { containerOf, labelled, tcpProbe } from "./support/docker";
 import { failuresOf, Sample, underLoad } from "./support/loop";
-import { exec, mustRun, run, waitFor } from "./support/process";
+import { exec, mustRun, Run, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack, TestStackConfig } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
@@ -115,24 +115,33 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     );
   });
 
-  it("a document a running gate refuses: the apply fails naming the gate, the refused files are rolled back, and the gate keeps enforcing", async () => {
-    const pipelock = await containerOf(stack.name, "swap", "pipelock");
-    const volume = `${stack.name}-swap-pipelock-config`;
-    const read = (file: string) =>
-      mustRun(["docker", "run", "--rm", "--user", "65532:65532", "-v", `${volume}:/live`, "--entrypoint", "cat", e2eRun().images.egressProxy, `/live/current/${file}`]);
-    const before = await read("pipelock.yaml");
-    const labels = JSON.parse(await mustRun(["docker", "inspect", "-f", "{{json .Config.Labels}}", pipelock])) as Record<string, string>;
-    // pipelock refuses to leave strict mode on a reload (the program would replace it instead:
-    // the mode is one of its settings); the script is run here as the apply command runs it.
-    const apply = await run(["sh", "components/docker/live-config/live-config.sh"], {
-      input: before.replace("mode: strict", "mode: balanced"),
+  /**
+   * Runs the live-config apply script against a running gate, as its apply command does (the
+   * environment the program gives it, the labels read from the gate's container).
+   */
+  async function applyLive(role: "egress-proxy" | "pipelock", document: string, env: Record<string, string>): Promise<Run> {
+    const container = await containerOf(stack.name, "swap", role);
+    const labels = JSON.parse(await mustRun(["docker", "inspect", "-f", "{{json .Config.Labels}}", container])) as Record<string, string>;
+    return run(["sh", "components/docker/live-config/live-config.sh"], {
+      input: document,
       env: {
         ...process.env,
-        BOTTLE_STACK: stack.name, BOTTLE_NAME: "swap", BOTTLE_ROLE: "pipelock", BOTTLE_VOLUME: volume,
-        BOTTLE_IMAGE: e2eRun().images.egressProxy, BOTTLE_OWNER: "65532", BOTTLE_DOCUMENT: "pipelock.yaml", BOTTLE_RELOAD_SECONDS: "5",
+        BOTTLE_STACK: stack.name, BOTTLE_NAME: "swap", BOTTLE_ROLE: role, BOTTLE_VOLUME: `${stack.name}-swap-${role}-config`,
+        BOTTLE_IMAGE: e2eRun().images.egressProxy, BOTTLE_RELOAD_SECONDS: "5",
         BOTTLE_LABELS: Object.entries(labels).filter(([k]) => k.startsWith("bot-bottle.")).map(([k, v]) => `${k}=${v}`).join(" "),
+        ...env,
       },
     }); // fmt: skip
+  }
+
+  it("a document a running gate refuses: the apply fails naming the gate, the refused files are rolled back, and the gate keeps enforcing", async () => {
+    const pipelock = await containerOf(stack.name, "swap", "pipelock");
+    const read = (file: string) =>
+      mustRun(["docker", "run", "--rm", "--user", "65532:65532", "-v", `${stack.name}-swap-pipelock-config:/live`, "--entrypoint", "cat", e2eRun().images.egressProxy, `/live/current/${file}`]);
+    const before = await read("pipelock.yaml");
+    // pipelock refuses to leave strict mode on a reload (the program would replace it instead:
+    // the mode is one of its settings).
+    const apply = await applyLive("pipelock", before.replace("mode: strict", "mode: balanced"), { BOTTLE_OWNER: "65532", BOTTLE_DOCUMENT: "pipelock.yaml" });
     assert.equal(apply.code, 1, apply.stdout + apply.stderr);
     assert.match(apply.stderr, /swap pipelock: container \w+ did not confirm the new configuration within 5 s .*; it keeps its previous configuration\./);
     assert.match(apply.stderr, /live-config: back to gen-/);
@@ -144,15 +153,13 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
 
   it("routes that do not validate are never put in place: the writer refuses them, and a reload keeps serving the last good ones", async () => {
     const before = await gates();
-    // Stack config cannot produce such routes (validation refuses them first), so the writer is fed directly.
-    const write = await run(
-      ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0:0", "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "DAC_OVERRIDE", "--cap-add", "FOWNER",
-        "-v", `${stack.name}-swap-egress-proxy-config:/live`, "--entrypoint", "/opt/venv/bin/python", e2eRun().images.egressProxy,
-        "/opt/egress-proxy/live_config.py", "--dir", "/live", "--owner", "65533", "--document", "routes.yaml", "--tokens", "tokens.json", "--check", "routes"],
-      { input: '{"EGRESS_PROXY_TOKEN_0": "x"}\nversion: 1\nroutes:\n  - host: a.example\n    metods: [GET]\n' },
-    ); // fmt: skip
-    assert.equal(write.code, 2, write.stderr);
-    assert.match(write.stderr, /not put in place: routes.yaml: routes\[0\]: unknown key 'metods'/);
+    // Stack config cannot produce such routes (validation refuses them first), so the script is fed directly.
+    const apply = await applyLive("egress-proxy", "version: 1\nroutes:\n  - host: a.example\n    metods: [GET]\n", {
+      BOTTLE_OWNER: "65533", BOTTLE_DOCUMENT: "routes.yaml", BOTTLE_CHECK: "routes", BOTTLE_TOKENS_FILE: "tokens.json", BOTTLE_TOKENS: '{"EGRESS_PROXY_TOKEN_0": "x"}',
+    }); // fmt: skip
+    assert.equal(apply.code, 1, apply.stderr);
+    assert.match(apply.stderr, /not put in place: routes.yaml: routes\[0\]: unknown key 'metods'/);
+    assert.match(apply.stderr, /swap egress-proxy: the new configuration was not put in place \(above\); the gate keeps its current one/);
     const since = (await mustRun(["docker", "info", "-f", "{{.SystemTime}}"])).trim();
     await mustRun(["docker", "kill", "-s", "HUP", before.egressProxy]);
     await waitFor("the egress proxy's reload line", 20_000, async () => {
