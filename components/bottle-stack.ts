@@ -1,10 +1,12 @@
 import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import { allowHint, renderRoutesYaml } from "./egress-proxy/routes";
 import { BottleLayout, describeBottle } from "./layout";
+import { declareOnKubernetes } from "./kubernetes/declare";
 import { renderPipelockYaml } from "./pipelock/config";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
@@ -36,14 +38,21 @@ export interface BuiltImagesArgs {
   agent?: pulumi.Input<string>;
 }
 
-/** Names of the bottle's objects on its engine. */
+/** Names of the bottle's objects on its engine or cluster. */
 export interface BottleObjectNames {
-  agentNetwork: pulumi.Output<string>;
-  egressNetwork: pulumi.Output<string>;
-  outboundNetwork: pulumi.Output<string>;
+  /** The agent's network (Docker). */
+  agentNetwork?: pulumi.Output<string>;
+  /** The network between the gates (Docker). */
+  egressNetwork?: pulumi.Output<string>;
+  /** pipelock's way out (Docker). */
+  outboundNetwork?: pulumi.Output<string>;
+  /** The bottle's namespace (Kubernetes). */
+  namespace?: pulumi.Output<string>;
+  /** The egress proxy's container (Docker) or Deployment (Kubernetes). */
   egressProxy: pulumi.Output<string>;
+  /** pipelock's container or Deployment. */
   pipelock: pulumi.Output<string>;
-  /** Absent when the bottle has no agent. */
+  /** The agent's container or Deployment; absent when the bottle has no agent. */
   agent?: pulumi.Output<string>;
 }
 
@@ -111,40 +120,58 @@ export class BottleStack extends pulumi.ComponentResource {
     }
     const spec = prevalidated.get(args) ?? validated(name, bottle, tokens);
     const stack = stackName ?? pulumi.getStack();
-    const dockerHost = spec.docker?.host;
     const layout = describeBottle(spec, { stack });
     described.set(this, { spec, layout });
     this.proxyUrl = layout.proxyUrl;
     this.routesYaml = renderRoutesYaml(spec, allowHint(stack, spec.name));
     this.pipelockYaml = renderPipelockYaml(spec);
 
-    // A bottle on another engine gets a provider for it, unless the program passed one.
-    const provider =
-      dockerHost !== undefined && this.getProvider("docker::") === undefined
-        ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
-        : undefined;
-    const declared = declareOnDocker(
-      name,
-      layout,
-      {
-        tokens: Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)])),
-        builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
-        ...(dockerHost !== undefined && { dockerHost }),
-      },
-      { parent: this, ...(provider && { provider }) },
-    );
-
-    const { containers, networks, cas } = declared;
-    this.egressProxyCaCert = cas["egress-proxy"].certPem;
-    this.pipelockCaCert = cas.pipelock.certPem;
-    this.objectNames = {
-      agentNetwork: networks["agent-net"].name,
-      egressNetwork: networks["egress-net"].name,
-      outboundNetwork: networks["outbound-net"].name,
-      egressProxy: containers["egress-proxy"]!.name,
-      pipelock: containers.pipelock!.name,
-      ...(containers.agent && { agent: containers.agent.name }),
-    };
+    const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
+    if (spec.backend === "kubernetes") {
+      const cluster = spec.kubernetes ?? {};
+      // A bottle naming a cluster gets a provider for it, unless the program passed one.
+      const named = cluster.kubeconfig !== undefined || cluster.context !== undefined;
+      const provider =
+        named && this.getProvider("kubernetes::") === undefined
+          ? new k8s.Provider(`${name}-kubernetes`, { ...(cluster.kubeconfig && { kubeconfig: pulumi.secret(cluster.kubeconfig) }), ...(cluster.context && { context: cluster.context }) }, { parent: this })
+          : undefined;
+      const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens: secretTokens, cluster }, { parent: this, ...(provider && { provider }) });
+      this.egressProxyCaCert = cas["egress-proxy"].certPem;
+      this.pipelockCaCert = cas.pipelock.certPem;
+      this.objectNames = {
+        namespace: namespace.metadata.name,
+        egressProxy: deployments["egress-proxy"]!.metadata.name,
+        pipelock: deployments.pipelock!.metadata.name,
+        ...(deployments.agent && { agent: deployments.agent.metadata.name }),
+      };
+    } else {
+      // A bottle on another engine gets a provider for it, unless the program passed one.
+      const dockerHost = spec.docker?.host;
+      const provider =
+        dockerHost !== undefined && this.getProvider("docker::") === undefined
+          ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
+          : undefined;
+      const { containers, networks, cas } = declareOnDocker(
+        name,
+        layout,
+        {
+          tokens: secretTokens,
+          builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
+          ...(dockerHost !== undefined && { dockerHost }),
+        },
+        { parent: this, ...(provider && { provider }) },
+      );
+      this.egressProxyCaCert = cas["egress-proxy"].certPem;
+      this.pipelockCaCert = cas.pipelock.certPem;
+      this.objectNames = {
+        agentNetwork: networks["agent-net"].name,
+        egressNetwork: networks["egress-net"].name,
+        outboundNetwork: networks["outbound-net"].name,
+        egressProxy: containers["egress-proxy"]!.name,
+        pipelock: containers.pipelock!.name,
+        ...(containers.agent && { agent: containers.agent.name }),
+      };
+    }
     this.registerOutputs({
       objectNames: this.objectNames,
       egressProxyCaCert: this.egressProxyCaCert,

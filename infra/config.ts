@@ -57,7 +57,7 @@ export function loadStackConfig(): LoadedStackConfig {
     problems.push({ path: "tokens", message: "expected a mapping of token names to secret values" });
   }
 
-  const validated = validateStackConfig({ bottles: read("bottles"), docker: read("docker"), tokens });
+  const validated = validateStackConfig({ bottles: read("bottles"), backend: read("backend"), docker: read("docker"), kubernetes: read("kubernetes"), tokens });
   if (!validated.ok) problems.push(...validated.problems);
   if (problems.length > 0 || !validated.ok) {
     throw new pulumi.RunError(

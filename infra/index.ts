@@ -1,6 +1,8 @@
 import * as docker from "@pulumi/docker";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName } from "../components/index";
+import { createHash } from "node:crypto";
+import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName, KubernetesClusterSpec } from "../components/index";
 import { loadStackConfig } from "./config";
 
 const { spec, tokens } = loadStackConfig();
@@ -33,17 +35,31 @@ const builtImageFor = (image: BuiltImage, host: string | undefined): pulumi.Outp
   return images.get(key)!;
 };
 
+// Per cluster (kubeconfig and context) one provider, named from what names it.
+const clusters = new Map<string, k8s.Provider>();
+const clusterFor = (cluster: KubernetesClusterSpec): k8s.Provider | undefined => {
+  const { kubeconfig, context } = cluster;
+  if (kubeconfig === undefined && context === undefined) return undefined; // the provider's defaults
+  const key = JSON.stringify([kubeconfig ?? null, context ?? null]);
+  if (!clusters.has(key)) {
+    const name = `kubernetes-${createHash("sha256").update(key).digest("hex").slice(0, 8)}`;
+    clusters.set(key, new k8s.Provider(name, { ...(kubeconfig !== undefined && { kubeconfig: pulumi.secret(kubeconfig) }), ...(context !== undefined && { context }) }));
+  }
+  return clusters.get(key);
+};
+
 const bottleStacks = spec.bottles.map((bottle) => {
   const host = bottle.docker?.host;
   const used = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.token] : [])));
-  const provider = providerFor(host);
+  const provider = bottle.backend === "kubernetes" ? clusterFor(bottle.kubernetes ?? {}) : providerFor(host);
+  const onDocker = bottle.backend !== "kubernetes";
   return new BottleStack(
     bottle.name,
     argsFromSpec(bottle, {
       tokens: Object.fromEntries(Object.entries(tokens).filter(([name]) => used.has(name))),
       builtImages: {
-        ...(bottle.egressProxy.image === undefined && { egressProxy: builtImageFor("egress-proxy", host) }),
-        ...(bottle.agent && bottle.agent.image === undefined && { agent: builtImageFor("agent", host) }),
+        ...(onDocker && bottle.egressProxy.image === undefined && { egressProxy: builtImageFor("egress-proxy", host) }),
+        ...(onDocker && bottle.agent && bottle.agent.image === undefined && { agent: builtImageFor("agent", host) }),
       },
     }),
     { providers: provider ? [provider] : [] },

@@ -9,7 +9,7 @@ export interface BotBottleConfig {
 }
 
 /** The keys this program reads; any other `bot-bottle:` key is a typo. */
-export const CONFIG_KEYS = ["bottles", "docker", "tokens"] as const;
+export const CONFIG_KEYS = ["bottles", "backend", "docker", "kubernetes", "tokens"] as const;
 
 const NAMESPACE = "bot-bottle:";
 

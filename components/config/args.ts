@@ -244,6 +244,31 @@ export interface DockerEngineArgs {
   host: string;
 }
 
+/** Where a bottle runs: a Docker engine, or a Kubernetes cluster. */
+export const Backend = { docker: "docker", kubernetes: "kubernetes" } as const;
+export type Backend = (typeof Backend)[keyof typeof Backend];
+
+/**
+ * A Kubernetes cluster to deploy to, and how a bottle uses it. The cluster's network plugin
+ * must enforce NetworkPolicy (Calico, Cilium, kube-router...): the bottle's isolation is its
+ * policies.
+ */
+export interface KubernetesClusterArgs {
+  /** A kubeconfig file's path, or its contents. Defaults to the provider's: KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  /** The kubeconfig context. Defaults to its current context. */
+  context?: string;
+  /**
+   * IPv4 ranges pipelock may never dial: the cluster's pod and service ranges, its nodes, and
+   * private networks. Defaults to every private, shared (100.64/10), link-local and loopback range.
+   */
+  privateCidrs?: string[];
+  /** The storage class of the agent's workspace claim. Defaults to the cluster's default class. */
+  storageClass?: string;
+  /** The size of the agent's workspace claim in GiB. Defaults to 10. */
+  workspaceSizeGb?: number;
+}
+
 /** A bottle: what its agent may reach and how its containers run. */
 export interface BottleArgs {
   /** What the agent may reach. At least one route; no two with the same host. */
@@ -273,11 +298,16 @@ export interface BottleArgs {
    * enforces. The policy pack refuses it in production stacks. Defaults to false.
    */
   auditMode?: boolean;
-  /** The Docker engine of this bottle. Defaults to the local one (or DOCKER_HOST). */
+  /** Where the bottle runs. Defaults to the stack's `bot-bottle:backend`, else docker. */
+  backend?: Backend;
+  /** The Docker engine of this bottle (backend docker). Defaults to the local one (or DOCKER_HOST). */
   docker?: DockerEngineArgs;
+  /** The Kubernetes cluster of this bottle (backend kubernetes). Defaults to the stack's `bot-bottle:kubernetes`. */
+  kubernetes?: KubernetesClusterArgs;
   /**
    * Check on every `up` that creates or replaces a container that the bottle does not leak;
-   * a leak fails the deployment. Needs the `docker` CLI where Pulumi runs. Defaults to true.
+   * a leak fails the deployment. On Docker it needs the `docker` CLI where Pulumi runs; on
+   * Kubernetes it is a Job in the bottle's namespace. Defaults to true.
    */
   selfTest?: boolean;
 }
@@ -294,5 +324,6 @@ const sameShapes: [
   Same<WorkspaceArgs, SchemaInputs["workspace"]>,
   Same<PipelockSettingsArgs, SchemaInputs["pipelockSettings"]>,
   Same<DockerEngineArgs, SchemaInputs["dockerEngine"]>,
-] = [true, true, true, true, true, true, true, true];
+  Same<KubernetesClusterArgs, SchemaInputs["kubernetesCluster"]>,
+] = [true, true, true, true, true, true, true, true, true];
 void sameShapes;

@@ -6,7 +6,7 @@
  * against these), the specs are `z.output`.
  */
 import { z } from "zod";
-import { DlpSeverity, HttpMethod, ResponseScanningAction } from "./args";
+import { Backend, DlpSeverity, HttpMethod, ResponseScanningAction } from "./args";
 import { routeHostProblem } from "./host";
 import { pathPrefixProblem } from "./path";
 
@@ -234,6 +234,28 @@ export const dockerEngineSchema = z.strictObject({
   }),
 });
 
+/** Where a bottle runs. */
+export const BACKENDS = Object.values(Backend);
+
+/**
+ * Ranges pipelock may never dial on Kubernetes when a bottle names none: every private, shared
+ * and link-local IPv4 range, so that pods, services, nodes and the cloud's metadata endpoint
+ * stay out of reach whatever the cluster's own ranges are.
+ */
+export const DEFAULT_PRIVATE_CIDRS: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
+/** The size of a workspace's claim on Kubernetes when a bottle sets none. */
+export const DEFAULT_WORKSPACE_SIZE_GB = 10;
+
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+
+export const kubernetesClusterSchema = z.strictObject({
+  kubeconfig: z.string().min(1, { message: "expected a kubeconfig file's path or its contents" }).optional(),
+  context: z.string().min(1, { message: "expected a context name of the kubeconfig" }).optional(),
+  privateCidrs: uniqueList(z.string().regex(IPV4_CIDR, { message: 'expected an IPv4 CIDR such as "10.96.0.0/12"' })).optional(),
+  storageClass: z.string().min(1).optional(),
+  workspaceSizeGb: positiveInt(1, 1 << 16).optional(),
+});
+
 /** A bottle, without its name (the component's name, or the stack config entry's `name`). */
 export const bottleSchema = z.strictObject({
   routes: z.array(routeSchema).min(1, { message: "a bottle needs at least one route" }),
@@ -255,7 +277,9 @@ export const bottleSchema = z.strictObject({
   requestsPerMinute: positiveInt(1, 1_000_000).default(DEFAULT_REQUESTS_PER_MINUTE),
   maxBodyMb: positiveInt(1, 1024).default(DEFAULT_MAX_BODY_MB),
   auditMode: z.boolean().default(false),
+  backend: z.enum(BACKENDS).optional(),
   docker: dockerEngineSchema.optional(),
+  kubernetes: kubernetesClusterSchema.optional(),
   selfTest: z.boolean().default(true),
 });
 
@@ -263,21 +287,34 @@ export const bottleSchema = z.strictObject({
 export const namedBottleSchema = bottleSchema.extend({ name: bottleNameSchema });
 
 /**
- * `bot-bottle:bottles` and `bot-bottle:docker` of a stack. A bottle that names no engine runs
- * on the stack's.
+ * `bot-bottle:bottles`, `bot-bottle:backend`, `bot-bottle:docker` and `bot-bottle:kubernetes`
+ * of a stack. A bottle that names no backend, engine or cluster gets the stack's.
  */
 export const stackSchema = z
   .strictObject({
     bottles: z.array(namedBottleSchema).min(1, { message: "declare at least one bottle" }),
+    backend: z.enum(BACKENDS).optional(),
     docker: dockerEngineSchema.optional(),
+    kubernetes: kubernetesClusterSchema.optional(),
   })
-  .transform(({ bottles, docker }) => ({
-    bottles: bottles.map((bottle) => (bottle.docker || !docker ? bottle : { ...bottle, docker })),
+  .transform(({ bottles, backend, docker, kubernetes }) => ({
+    bottles: bottles.map((bottle) => {
+      const chosen = bottle.backend ?? backend ?? "docker";
+      return {
+        ...bottle,
+        backend: chosen,
+        ...(chosen === "docker" && !bottle.docker && docker && { docker }),
+        ...(chosen === "kubernetes" && { kubernetes: { ...kubernetes, ...bottle.kubernetes } }),
+      };
+    }),
+    ...(backend && { backend }),
     ...(docker && { docker }),
+    ...(kubernetes && { kubernetes }),
   }));
 
 /** A validated bottle with every default applied. Everything past validation reads this. */
 export type BottleSpec = z.output<typeof namedBottleSchema>;
+export type KubernetesClusterSpec = NonNullable<BottleSpec["kubernetes"]>;
 export type RouteSpec = BottleSpec["routes"][number];
 export type AgentSpec = NonNullable<BottleSpec["agent"]>;
 export type WorkspaceSpec = AgentSpec["workspace"];
@@ -294,4 +331,5 @@ export type SchemaInputs = {
   workspace: z.input<typeof workspaceSchema>;
   pipelockSettings: z.input<typeof pipelockSettingsSchema>;
   dockerEngine: z.input<typeof dockerEngineSchema>;
+  kubernetesCluster: z.input<typeof kubernetesClusterSchema>;
 };

@@ -29,8 +29,12 @@ export interface TokenEntry {
 export interface StackConfigInput {
   /** `bot-bottle:bottles`, parsed. */
   bottles: unknown;
+  /** `bot-bottle:backend`, parsed; absent means docker. */
+  backend?: unknown;
   /** `bot-bottle:docker`, parsed; absent means the local engine. */
   docker?: unknown;
+  /** `bot-bottle:kubernetes`, parsed: the cluster of the stack's Kubernetes bottles. */
+  kubernetes?: unknown;
   /** `bot-bottle:tokens`, by name. */
   tokens?: Readonly<Record<string, TokenEntry>>;
 }
@@ -51,12 +55,14 @@ export function isValidatedSpec(spec: BottleSpec): boolean {
  */
 export function validateStackConfig(input: StackConfigInput): Validated<StackSpec> {
   const tokenNames = new Set(Object.keys(input.tokens ?? {}));
-  const parsed = stackSchema.safeParse({ bottles: input.bottles, docker: input.docker }, { reportInput: true });
+  const { bottles, backend, docker, kubernetes } = input;
+  const stack = Object.fromEntries(Object.entries({ backend, docker, kubernetes }).filter(([, v]) => v !== undefined));
+  const parsed = stackSchema.safeParse({ bottles, ...stack }, { reportInput: true });
   const problems = [
     ...tokenProblems(input.tokens ?? {}),
     ...(parsed.success ? [] : zodProblems(parsed.error, stackSchema)),
-    ...duplicateBottleProblems(input.bottles),
-    ...list(input.bottles).flatMap((bottle, i) => crossFieldProblems(bottle, stackTokens(tokenNames), `bottles[${i}].`)),
+    ...duplicateBottleProblems(bottles),
+    ...list(bottles).flatMap((bottle, i) => crossFieldProblems(bottle, stackTokens(tokenNames), `bottles[${i}].`, backend)),
   ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   parsed.data.bottles.forEach(remember);
@@ -130,7 +136,7 @@ const componentTokens = (names: ReadonlySet<string>): TokenSource => ({
   missing: (name) => `no token named "${name}" in the component's tokens; pass it: tokens: { "${name}": <secret value> }`,
 });
 
-function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string): ConfigProblem[] {
+function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string, stackBackend?: unknown): ConfigProblem[] {
   const tokenNames = tokens.names;
   const routes = list(field(bottle, "routes"));
   const problems = duplicates(routes.map((route) => field(route, "host"))).map(([j, first, host]) => ({
@@ -160,6 +166,40 @@ function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string
         message: "is set by the bottle itself (proxy and CA variables) and cannot be overridden",
       });
     }
+  }
+  problems.push(...backendProblems(bottle, prefix, field(bottle, "backend") ?? stackBackend ?? "docker"));
+  return problems;
+}
+
+/**
+ * Settings of the other backend are a mistake, not a no-op; and a cluster cannot run an image
+ * built where Pulumi runs, so every image of a Kubernetes bottle is a reference.
+ */
+function backendProblems(bottle: unknown, prefix: string, backend: unknown): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (backend === "kubernetes") {
+    if (field(bottle, "docker") !== undefined) {
+      problems.push({ path: `${prefix}docker`, message: "a bottle on Kubernetes has no Docker engine; remove docker (or set backend: docker)" });
+    }
+    const images: [string, boolean][] = [["egressProxy.image", true], ["agent.image", field(bottle, "agent") !== undefined]];
+    for (const [key, needed] of images) {
+      if (needed && at(bottle, ...key.split(".")) === undefined) {
+        problems.push({
+          path: `${prefix}${key}`,
+          message:
+            "required on Kubernetes: a cluster cannot use an image built where Pulumi runs; build it, push it to a registry " +
+            "the cluster pulls from, and set its reference (pinned by digest)",
+        });
+      }
+    }
+    if (at(bottle, "agent", "workspace", "hostPath") !== undefined) {
+      problems.push({
+        path: `${prefix}agent.workspace.hostPath`,
+        message: "a node's directory cannot be mounted on Kubernetes (Pod Security \"restricted\"); remove it: the workspace is a claim (kubernetes.storageClass)",
+      });
+    }
+  } else if (backend === "docker" && field(bottle, "kubernetes") !== undefined) {
+    problems.push({ path: `${prefix}kubernetes`, message: "applies to backend kubernetes only; set backend: kubernetes, or remove it" });
   }
   return problems;
 }

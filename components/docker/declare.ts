@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import { fileContent } from "../backend/contents";
 import { CertificateAuthority, createCa } from "../ca/ca";
 import type { BottleLayout, BuiltImage, CaRole, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
 import { containerSettings } from "./container";
@@ -118,26 +119,10 @@ function urlOf(target: { role: WorkloadRole; port: number }, containers: Partial
 }
 
 function upload(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): docker.types.input.ContainerUpload {
-  const content = fileContent(file, cas);
-  // A CA key is secret whatever the layout says.
-  const secret = file.secret || file.content.part !== "cert";
   return {
     file: file.path,
-    content: secret ? pulumi.secret(content) : content,
+    content: fileContent(file, cas),
     permissions: file.mode,
     ...(file.owner !== undefined && { owner: String(file.owner), group: String(file.owner) }),
   };
-}
-
-function fileContent(file: FileLayout, cas: Record<CaRole, CertificateAuthority>): pulumi.Input<string> {
-  const { content } = file;
-  const ca = cas[content.ca];
-  switch (content.part) {
-    case "cert":
-      return ca.certPem;
-    case "key":
-      return ca.privateKeyPem;
-    case "certAndKey":
-      return pulumi.interpolate`${ca.certPem}${ca.privateKeyPem}`;
-  }
 }

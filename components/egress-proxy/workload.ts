@@ -81,10 +81,13 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       check: "routes",
     },
     mounts: [],
+    // mitmproxy writes its certificate files next to its CA.
+    writablePaths: ["/tmp", path.dirname(EGRESS_PROXY_PATHS.ca)],
     attachments: [
       { network: "agent-net", aliases: [ALIASES.egressProxy] },
       { network: "egress-net", aliases: [ALIASES.egressProxy] },
     ],
+    serves: { port: EGRESS_PROXY_PORT, clients: ["agent"] },
     health: { command: [EGRESS_PROXY_PYTHON, EGRESS_PROXY_PATHS.healthcheck] },
     memoryMb: bottle.egressProxy.memoryMb,
     maxProcesses: GATE_MAX_PROCESSES,

@@ -124,6 +124,16 @@ export interface Workload {
   live?: LiveConfig;
   mounts: Mount[];
   attachments: Attachment[];
+  /**
+   * Where the workload writes (each an empty, private directory), when its image runs with a
+   * read-only root filesystem. Absent: the root filesystem stays writable. Backends that
+   * upload files into the root filesystem (Docker) keep it writable and ignore this.
+   */
+  writablePaths?: string[];
+  /** The port the workload serves the bottle on, and the workloads that use it. */
+  serves?: { port: number; clients: WorkloadRole[] };
+  /** The ports the workload dials outside the bottle on (the bottle's only way out). */
+  outbound?: { ports: number[] };
   /** A command whose success means the workload serves; later workloads wait for it. */
   health?: { command: string[] };
   memoryMb: number;

@@ -33,10 +33,13 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
     ],
     live: { dir: PIPELOCK_LIVE_DIR, document: { file: "pipelock.yaml", text: renderPipelockYaml(bottle) }, owner: uid },
     mounts: [],
+    writablePaths: ["/tmp"],
     attachments: [
       { network: "egress-net", aliases: [ALIASES.pipelock] },
       { network: "outbound-net", aliases: [] },
     ],
+    serves: { port: PIPELOCK_PORT, clients: ["egress-proxy"] },
+    outbound: { ports: [...new Set(bottle.routes.flatMap((route) => route.ports))].sort((a, b) => a - b) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb: bottle.pipelock.memoryMb,
     maxProcesses: GATE_MAX_PROCESSES,

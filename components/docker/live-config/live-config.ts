@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { tokensFile } from "../../backend/contents";
 import { objectLabels, objectName } from "../../layout/naming";
 import type { LiveConfig, Workload } from "../../layout/types";
 import { dockerLabels } from "../container";
@@ -58,7 +59,7 @@ export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulu
         BOTTLE_LABELS: Object.entries(workload.labels).map(([k, v]) => `${k}=${v}`).join(" "),
         BOTTLE_RELOAD_SECONDS: String(RELOAD_SECONDS),
         ...(live.check && { BOTTLE_CHECK: live.check }),
-        ...(live.tokens && { BOTTLE_TOKENS_FILE: live.tokens.file, BOTTLE_TOKENS: tokensJson(live.tokens.variables, args.tokens) }),
+        ...(live.tokens && { BOTTLE_TOKENS_FILE: live.tokens.file, BOTTLE_TOKENS: tokensFile(live.tokens.variables, args.tokens) }),
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },
       // A new volume starts empty: write it again.
@@ -67,14 +68,4 @@ export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulu
     { parent: opts.parent, dependsOn: [volume] },
   );
   return { volume: { volumeName: volume.name, containerPath: live.dir, readOnly: true }, ready: [apply] };
-}
-
-/** `{"<variable>": "<value>", ...}` on one line, as a secret. */
-function tokensJson(variables: Readonly<Record<string, string>>, tokens: LiveConfigArgs["tokens"]): pulumi.Output<string> {
-  const entries = Object.entries(variables).map(([variable, token]) => {
-    const value = tokens[token];
-    if (value === undefined) throw new Error(`no value for token "${token}" (validation lets no bottle reference a missing token)`);
-    return pulumi.output(value).apply((v) => [variable, v] as const);
-  });
-  return pulumi.secret(pulumi.all(entries).apply((pairs) => JSON.stringify(Object.fromEntries(pairs))));
 }

@@ -4,10 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
+import { SELF_TEST_PROBE } from "../../self-test/probe";
 import { ContainerLimit, processLimitsOf } from "../limits";
-
-/** The probe the self-test runs in the agent's network namespace (see probe.py). */
-export const SELF_TEST_PROBE = fs.readFileSync(path.join(__dirname, "probe.py"), "utf8");
 
 /** The shell script of the self-test (see self-test.sh). */
 export const SELF_TEST_SCRIPT = fs.readFileSync(path.join(__dirname, "self-test.sh"), "utf8");

@@ -122,6 +122,7 @@ describe("validateStackConfig accepts and normalises", () => {
       requestsPerMinute: 1200,
       maxBodyMb: 32,
       auditMode: false,
+      backend: "docker",
       selfTest: true,
     });
   });

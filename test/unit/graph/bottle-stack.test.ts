@@ -5,7 +5,8 @@ import { before, describe, test } from "node:test";
 import type { BottleStackArgs } from "../../../components/index";
 import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
-import { SELF_TEST_PROBE, SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
+import { SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
+import { SELF_TEST_PROBE } from "../../../components/self-test/probe";
 import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
 
 const cert = MOCK_OUTPUTS.certPem;
@@ -283,7 +284,7 @@ describe("BottleStack resource graph", () => {
   test("outputs: object names, public CA certs, proxy URL", async () => {
     assert.equal(d.stack.proxyUrl, "http://egress-proxy:9099");
     assert.equal((await unwrap(d.stack.objectNames.agent!)).value, "dev-coder-agent");
-    assert.equal((await unwrap(d.stack.objectNames.outboundNetwork)).value, "dev-coder-outbound-net");
+    assert.equal((await unwrap(d.stack.objectNames.outboundNetwork!)).value, "dev-coder-outbound-net");
     const ca = await unwrap(d.stack.egressProxyCaCert);
     assert.deepEqual(ca, { value: cert("coder-egress-proxy-ca-cert"), secret: false });
     // The rendered documents are outputs in plain text, exactly what the gates load.

@@ -1,15 +1,21 @@
-"""bot-bottle self-test probe: runs in the agent's network namespace (in a throwaway
-container of the egress-proxy image, which has Python whatever the agent image is) and exits
-non-zero if the bottle leaks.
+"""bot-bottle self-test probe: runs with the agent's network access (on Docker in a
+throwaway container in the agent's network namespace, on Kubernetes in a Job's pod under the
+agent's network policy; either way from the egress-proxy image, which has Python whatever the
+agent image is) and exits non-zero if the bottle leaks.
 
 Checks, from the agent's vantage point:
 - no direct TCP to a public address, and none to the host through the network's gateway
-  (a refused connection counts as a leak: something answered);
+  (a refused connection counts as a leak: something answered), nor to services known to
+  listen (the Kubernetes API server, the node's kubelet);
 - the egress proxy's name resolves, and a unique external name does not, within seconds
   (the agent's DNS goes nowhere);
 - a host outside the routes gets the egress proxy's own 403.
 
-Environment: BOTTLE_PROXY_URL (http://egress-proxy:9099).
+Environment: BOTTLE_PROXY_URL (http://egress-proxy:9099); on Kubernetes also
+BOTTLE_POLICY_REJECTS=1 (the network policy refuses denied connections, so a refusal means
+closed there; what is known to listen proves the policy holds) and BOTTLE_LISTENING
+("host:port ...", services that accept connections from anything the policy lets through;
+the API server's KUBERNETES_SERVICE_HOST:PORT is added when set).
 """
 
 import os
@@ -36,17 +42,33 @@ def default_gateway() -> str | None:
     return None
 
 
-def reachable(host: str, port: int) -> bool:
-    """True if anything answered: a completed or a refused connection."""
+def reachable(host: str, port: int, refusal_answers: bool) -> bool:
+    """True if anything answered: a completed connection, or a refused one when only a
+    listening host can refuse (no network policy in between that rejects)."""
     with socket.socket() as sock:
         sock.settimeout(3)
         try:
             sock.connect((host, port))
         except ConnectionRefusedError:
-            return True
+            return refusal_answers
         except OSError:
             return False
     return True
+
+
+def listening_targets(environ: dict[str, str]) -> list[tuple[str, int]]:
+    """Services known to accept connections, from BOTTLE_LISTENING and the API server's
+    variables. A malformed entry raises ValueError: the probe then fails (fail closed)."""
+    entries = environ.get("BOTTLE_LISTENING", "").split()
+    if environ.get("KUBERNETES_SERVICE_HOST") and environ.get("KUBERNETES_SERVICE_PORT"):
+        entries.append(f"{environ['KUBERNETES_SERVICE_HOST']}:{environ['KUBERNETES_SERVICE_PORT']}")
+    targets = []
+    for entry in entries:
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"BOTTLE_LISTENING entry {entry!r} is not host:port")
+        targets.append((host, int(port)))
+    return targets
 
 
 def dns_leaks(proxy_host: str) -> list[str]:
@@ -70,13 +92,19 @@ def dns_leaks(proxy_host: str) -> list[str]:
 
 def main() -> int:
     leaks = []
+    refusal_answers = os.environ.get("BOTTLE_POLICY_REJECTS") != "1"
     targets = list(PUBLIC_ADDRESSES)
     gateway = default_gateway()
     if gateway:
         targets.append((gateway, 9))  # the host, through the bridge; nothing listens on 9
+    listening = listening_targets(dict(os.environ))
     for host, port in targets:
-        if reachable(host, port):
+        if reachable(host, port, refusal_answers):
             leaks.append(f"direct TCP to {host}:{port} reached something")
+    for host, port in listening:
+        if reachable(host, port, refusal_answers=False):
+            leaks.append(f"direct TCP to {host}:{port}, which listens, connected")
+    targets += listening
     leaks += dns_leaks(urllib.parse.urlsplit(os.environ["BOTTLE_PROXY_URL"]).hostname or "egress-proxy")
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": os.environ["BOTTLE_PROXY_URL"]}))
