@@ -3,7 +3,9 @@ import { parseDocument } from "yaml";
 /** The `bot-bottle:` keys of one stack's config, as the program reads them. */
 export interface BotBottleConfig {
   bottles?: unknown;
+  backend?: unknown;
   docker?: unknown;
+  kubernetes?: unknown;
   /** Token entries by name: value, and whether it was stored as a `secure:` value. */
   tokens?: Record<string, { secret: boolean; value: unknown }>;
 }
@@ -36,7 +38,7 @@ export function readStackFile(text: string, placeholder: (path: string) => strin
     if (!key.startsWith(NAMESPACE)) continue;
     const name = key.slice(NAMESPACE.length);
     if (name === "tokens") config.tokens = tokenEntries(value, placeholder);
-    else if (name === "bottles" || name === "docker") config[name] = replaceSecure(value, name, placeholder);
+    else if (name === "bottles" || name === "backend" || name === "docker" || name === "kubernetes") config[name] = replaceSecure(value, name, placeholder);
     else unknownKeys.push(key);
   }
   return { config, unknownKeys };

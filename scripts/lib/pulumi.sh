@@ -8,7 +8,10 @@
 #      command providers, for machines that cannot download them), it is checked against
 #      BOT_BOTTLE_PULUMI_BUNDLE_SHA256 when that is set, unpacked once into
 #      .tools/pulumi-toolchain-<sha256 prefix>/ and put first on PATH; its providers are found
-#      on PATH and plugin downloads are turned off.
+#      on PATH and plugin downloads are turned off;
+#   3. BOT_BOTTLE_KUBERNETES_PROVIDER, when set, names the Kubernetes provider's tarball (one
+#      directory `pulumi-kubernetes-provider/bin/`), checked against
+#      BOT_BOTTLE_KUBERNETES_PROVIDER_SHA256 when set, unpacked the same way and put on PATH.
 # Returns non-zero with a message when neither gives a CLI.
 PULUMI_MIN_VERSION=3.259.0
 export PULUMI_SKIP_UPDATE_CHECK=1
@@ -19,27 +22,41 @@ _pulumi_version_ok() { # version
   [ "$(printf '%s\n%s\n' "$PULUMI_MIN_VERSION" "$1" | sort -V | head -n 1)" = "$PULUMI_MIN_VERSION" ]
 }
 
-_pulumi_from_bundle() {
-  local bundle="$BOT_BOTTLE_PULUMI_BUNDLE" sum dir
-  [ -f "$bundle" ] || { echo "pulumi: BOT_BOTTLE_PULUMI_BUNDLE=$bundle is not a file" >&2; return 1; }
+_pulumi_unpack() { # bundle expected-sha256 dir-prefix binary-path-inside; prints the unpacked dir
+  local bundle="$1" expected="$2" prefix="$3" binary="$4" sum dir
+  [ -f "$bundle" ] || { echo "pulumi: $bundle is not a file" >&2; return 1; }
   sum="$(sha256sum "$bundle" | cut -d' ' -f1)"
-  if [ -n "${BOT_BOTTLE_PULUMI_BUNDLE_SHA256:-}" ] && [ "$sum" != "$BOT_BOTTLE_PULUMI_BUNDLE_SHA256" ]; then
-    echo "pulumi: $bundle has sha256 $sum, expected BOT_BOTTLE_PULUMI_BUNDLE_SHA256=$BOT_BOTTLE_PULUMI_BUNDLE_SHA256" >&2
+  if [ -n "$expected" ] && [ "$sum" != "$expected" ]; then
+    echo "pulumi: $bundle has sha256 $sum, expected $expected" >&2
     return 1
   fi
-  dir="$_pulumi_repo/.tools/pulumi-toolchain-${sum:0:12}"
-  if [ ! -x "$dir/pulumi-toolchain/bin/pulumi" ]; then
+  dir="$_pulumi_repo/.tools/$prefix-${sum:0:12}"
+  if [ ! -x "$dir/$binary" ]; then
     echo "pulumi: unpacking $bundle (sha256 $sum) into ${dir#"$_pulumi_repo"/}" >&2
     rm -rf "$dir.partial" && mkdir -p "$dir.partial"
     tar -xzf "$bundle" -C "$dir.partial" || { echo "pulumi: cannot unpack $bundle" >&2; return 1; }
-    [ -x "$dir.partial/pulumi-toolchain/bin/pulumi" ] \
-      || { echo "pulumi: $bundle has no pulumi-toolchain/bin/pulumi" >&2; return 1; }
+    [ -x "$dir.partial/$binary" ] || { echo "pulumi: $bundle has no $binary" >&2; return 1; }
     rm -rf "$dir" && mv "$dir.partial" "$dir"
   fi
+  echo "pulumi: using $bundle (sha256 $sum)" >&2
+  printf '%s\n' "$dir"
+}
+
+_pulumi_from_bundle() {
+  local dir
+  dir="$(_pulumi_unpack "$BOT_BOTTLE_PULUMI_BUNDLE" "${BOT_BOTTLE_PULUMI_BUNDLE_SHA256:-}" pulumi-toolchain pulumi-toolchain/bin/pulumi)" || return 1
   export PATH="$dir/pulumi-toolchain/bin:$PATH"
   # Providers come from PATH (ambient plugins); nothing may be downloaded.
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-  echo "pulumi: using the toolchain from $bundle (sha256 $sum)" >&2
+}
+
+# The Kubernetes provider, for bottles with `backend: kubernetes`, from its own tarball when
+# one is named (one directory `pulumi-kubernetes-provider/bin/`), like the toolchain's.
+_pulumi_kubernetes_from_bundle() {
+  local dir
+  dir="$(_pulumi_unpack "$BOT_BOTTLE_KUBERNETES_PROVIDER" "${BOT_BOTTLE_KUBERNETES_PROVIDER_SHA256:-}" pulumi-kubernetes \
+    pulumi-kubernetes-provider/bin/pulumi-resource-kubernetes)" || return 1
+  export PATH="$dir/pulumi-kubernetes-provider/bin:$PATH"
 }
 
 _pulumi_setup() {
@@ -55,8 +72,9 @@ _pulumi_setup() {
   version="${version#v}"
   _pulumi_version_ok "$version" \
     || { echo "pulumi: $(command -v pulumi) is $version; bot-bottle needs >= $PULUMI_MIN_VERSION" >&2; return 1; }
+  if [ -n "${BOT_BOTTLE_KUBERNETES_PROVIDER:-}" ]; then _pulumi_kubernetes_from_bundle || return 1; fi
   providers=""
-  for p in docker tls command; do
+  for p in docker tls command kubernetes; do
     if command -v "pulumi-resource-$p" >/dev/null 2>&1; then
       providers="$providers $p=$(command -v "pulumi-resource-$p")"
     else
@@ -68,6 +86,6 @@ _pulumi_setup() {
 
 _pulumi_setup
 _pulumi_status=$?
-unset -f _pulumi_setup _pulumi_from_bundle
+unset -f _pulumi_setup _pulumi_from_bundle _pulumi_unpack _pulumi_kubernetes_from_bundle
 unset _pulumi_repo
 return "$_pulumi_status"

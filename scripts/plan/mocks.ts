@@ -25,6 +25,8 @@ export const MOCK_OUTPUTS = {
   imageId: (of: string) => `sha256:${createHash("sha256").update(of).digest("hex")}`,
   /** A container Pulumi names (no `name` input): the resource's name and a suffix made at up. */
   containerName: (resource: string) => `${resource}-<suffix-made-at-up>`,
+  /** The address the cluster gives a Service. */
+  clusterIp: (service: string) => `cluster-ip-of-${service}`,
 } as const;
 
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -39,6 +41,10 @@ function mockOutputs(type: string, name: string, inputs: Record<string, unknown>
       return { name: inputs.name ?? MOCK_OUTPUTS.containerName(name) };
     case "docker:index/remoteImage:RemoteImage":
       return { imageId: MOCK_OUTPUTS.imageId(String(inputs.name)), repoDigest: String(inputs.name) };
+    case "kubernetes:core/v1:Service":
+      return { spec: { ...(inputs.spec as object), clusterIP: MOCK_OUTPUTS.clusterIp(name) } };
+    case "kubernetes:apps/v1:Deployment":
+      return { metadata: { ...(inputs.metadata as object), generation: 1 } };
     default:
       return {};
   }

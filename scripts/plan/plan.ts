@@ -65,7 +65,9 @@ export async function planStack(
   const { config, unknownKeys } = readStack(stackFile, placeholder);
   const engineConfig: Record<string, string> = {};
   if (config.bottles !== undefined) engineConfig["bot-bottle:bottles"] = JSON.stringify(config.bottles);
-  if (config.docker !== undefined) engineConfig["bot-bottle:docker"] = JSON.stringify(config.docker);
+  for (const key of ["backend", "docker", "kubernetes"] as const) {
+    if (config[key] !== undefined) engineConfig[`bot-bottle:${key}`] = JSON.stringify(config[key]);
+  }
   if (config.tokens !== undefined) {
     engineConfig["bot-bottle:tokens"] = JSON.stringify(
       Object.fromEntries(Object.entries(config.tokens).map(([name, entry]) => [name, entry.value])),
@@ -80,7 +82,7 @@ export async function planStack(
   const registered: MockedResource[] = [];
   try {
     const secretKeys = Object.keys(engineConfig).filter((k) => k.endsWith(":tokens"));
-    const valid = validateStackConfig({ bottles: config.bottles, docker: config.docker, tokens: config.tokens }).ok && unknownKeys.length === 0;
+    const valid = validateStackConfig({ bottles: config.bottles, backend: config.backend, docker: config.docker, kubernetes: config.kubernetes, tokens: config.tokens }).ok && unknownKeys.length === 0;
     const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
     const runs = valid && bottles.length > bottlesPerRun ? chunks(bottles, bottlesPerRun) : [undefined];
     for (const batch of runs) {
@@ -184,14 +186,23 @@ function computedStandIns(registered: readonly MockedResource[]): Record<string,
     if (r.type === "tls:index/selfSignedCert:SelfSignedCert") computed[MOCK_OUTPUTS.certPem(r.name)] = `certificate made at up by ${r.name}`;
     if (r.type === "docker:index/image:Image") computed[MOCK_OUTPUTS.imageId(r.name)] = `id of the image ${r.name} builds at up`;
     if (r.type === "docker:index/remoteImage:RemoteImage") computed[MOCK_OUTPUTS.imageId(String(r.inputs.name))] = `id of ${String(r.inputs.name)}, resolved at up`;
+    if (r.type === "kubernetes:core/v1:Service") computed[MOCK_OUTPUTS.clusterIp(r.name)] = `address the cluster gives ${r.name} at up`;
   }
   return computed;
 }
 
-/** The documents the gates load (routes.yaml, pipelock.yaml), per bottle: their live-config commands' stdin. */
+/**
+ * The documents the gates load (routes.yaml, pipelock.yaml), per bottle: their live-config
+ * commands' stdin on Docker, their ConfigMaps' data on Kubernetes.
+ */
 function renderedFiles(resources: PlannedResource[]): Record<string, Record<string, string>> {
   const files: Record<string, Record<string, string>> = {};
   for (const r of resources) {
+    if (r.type === "kubernetes:core/v1:ConfigMap") {
+      const bottle = ((r.inputs.metadata ?? {}) as { labels?: Record<string, string> }).labels?.["bot-bottle.bottle"];
+      if (bottle !== undefined) Object.assign((files[bottle] ??= {}), r.inputs.data as Record<string, string>);
+      continue;
+    }
     if (r.type !== "command:local:Command") continue;
     const env = (r.inputs.environment ?? {}) as Record<string, string>;
     if (env.BOTTLE_DOCUMENT === undefined || env.BOTTLE_NAME === undefined) continue;

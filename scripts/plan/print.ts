@@ -72,7 +72,7 @@ function reachLines(reach: BottleReach): string[] {
     `  pipelock: response scanning ${pipelock.responseScanning}; seed phrases ${pipelock.seedPhraseMinWords ? `from ${pipelock.seedPhraseMinWords} words` : "NOT detected"}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
     "workloads",
     ...Object.keys(reach.images).map(
-      (role) => `  ${role.padEnd(12)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] ?? "no"} processes at most`,
+      (role) => `  ${role.padEnd(12)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,
     ),
     `  self-test on every up: ${reach.selfTest ? "yes" : "NO"}`,
   ];

@@ -66,6 +66,8 @@ const TYPES = {
   container: "docker:index/container:Container",
   remoteImage: "docker:index/remoteImage:RemoteImage",
   command: "command:local:Command",
+  deployment: "kubernetes:apps/v1:Deployment",
+  job: "kubernetes:batch/v1:Job",
 } as const;
 /** What the program builds rather than pulls. */
 export const BUILT = "built by the program";
@@ -89,36 +91,95 @@ function envOf(inputs: Record<string, unknown>): Map<string, string> {
   );
 }
 
-/** The reach of every bottle of a plan. */
-export function reachOfPlan(plan: PlanJson): StackReach {
-  const containers = plan.resources.filter((r) => r.type === TYPES.container);
-  const bottles = [...new Set(containers.map((c) => labelsOf(c.inputs)[LABEL.bottle]).filter((b): b is string => !!b))].sort();
-  return Object.fromEntries(bottles.map((bottle) => [bottle, bottleReach(plan, bottle)]));
+/** A workload as either backend declares it: a Docker container or a Kubernetes Deployment. */
+interface PlannedWorkload {
+  bottle: string;
+  role: string;
+  /** The image reference; absent: the program builds it. */
+  image?: string;
+  memoryMb: number;
+  /** The pids limit the limits command applies (Docker); absent on Kubernetes (the node's). */
+  maxProcesses?: number;
+  user: string;
+  command?: string[];
+  env: Map<string, string>;
 }
 
-function bottleReach(plan: PlanJson, bottle: string): BottleReach {
+function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
+  const containers = plan.resources.filter((r) => r.type === TYPES.container);
+  const limitsOf = (bottle: string) =>
+    new Map(
+      String(record(plan.resources.find((r) => r.type === TYPES.command && r.name === `${bottle}-limits`)?.inputs.environment).BOTTLE_PROCESS_LIMITS ?? "")
+        .split(" ")
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))]),
+    );
+  return containers.flatMap((c) => {
+    const labels = labelsOf(c.inputs);
+    const bottle = labels[LABEL.bottle];
+    const role = labels[LABEL.role];
+    if (!bottle || !role) return [];
+    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${bottle}-${role}-image`);
+    const limit = limitsOf(bottle).get(String(c.inputs.name));
+    return [
+      {
+        bottle,
+        role,
+        ...(pulled && { image: String(pulled.inputs.name) }),
+        memoryMb: Number(c.inputs.memory),
+        ...(limit !== undefined && { maxProcesses: limit }),
+        user: String(c.inputs.user),
+        ...(c.inputs.command !== undefined && { command: strings(c.inputs.command) }),
+        env: envOf(c.inputs),
+      },
+    ];
+  });
+}
+
+function kubernetesWorkloads(plan: PlanJson): PlannedWorkload[] {
+  return plan.resources
+    .filter((r) => r.type === TYPES.deployment)
+    .flatMap((d) => {
+      const labels = record(record(d.inputs.metadata).labels);
+      const bottle = labels[LABEL.bottle];
+      const role = labels[LABEL.role];
+      const pod = record(record(record(d.inputs.spec).template).spec);
+      const main = record(list(pod.containers)[0]);
+      if (typeof bottle !== "string" || typeof role !== "string") return [];
+      const security = record(pod.securityContext);
+      const memory = String(record(record(main.resources).limits).memory ?? "0");
+      return [
+        {
+          bottle,
+          role,
+          image: String(main.image),
+          memoryMb: Number.parseInt(memory, 10),
+          user: `${String(security.runAsUser)}:${String(security.runAsGroup)}`,
+          ...(main.args !== undefined && { command: strings(main.args) }),
+          env: new Map(list(main.env).map((e) => [String(record(e).name), String(record(e).value ?? "")])),
+        },
+      ];
+    });
+}
+
+/** The reach of every bottle of a plan. */
+export function reachOfPlan(plan: PlanJson): StackReach {
+  const workloads = [...dockerWorkloads(plan), ...kubernetesWorkloads(plan)];
+  const bottles = [...new Set(workloads.map((w) => w.bottle))].sort();
+  return Object.fromEntries(bottles.map((bottle) => [bottle, bottleReach(plan, bottle, workloads.filter((w) => w.bottle === bottle))]));
+}
+
+function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[]): BottleReach {
   const files = plan.files[bottle] ?? {};
   const routesDoc = record(parse(files["routes.yaml"] ?? "{}"));
   const pipelockDoc = record(parse(files["pipelock.yaml"] ?? "{}"));
-  const containers = new Map(
-    plan.resources
-      .filter((r) => r.type === TYPES.container && labelsOf(r.inputs)[LABEL.bottle] === bottle)
-      .map((r) => [labelsOf(r.inputs)[LABEL.role]!, r]),
-  );
-  const roles = [...containers.keys()].sort();
-  const egressEnv = envOf(containers.get("egress-proxy")?.inputs ?? {});
-  const image = (role: string) => {
-    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${bottle}-${role}-image`);
-    return pulled ? String(pulled.inputs.name) : BUILT;
-  };
-  const command = (suffix: string) => plan.resources.find((r) => r.type === TYPES.command && r.name === `${bottle}-${suffix}`);
-  const limits = new Map(
-    String(record(command("limits")?.inputs.environment).BOTTLE_PROCESS_LIMITS ?? "")
-      .split(" ")
-      .filter(Boolean)
-      .map((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))]),
-  );
-  const agent = containers.get("agent")?.inputs;
+  const byRole = new Map(workloads.map((w) => [w.role, w]));
+  const roles = [...byRole.keys()].sort();
+  const egressEnv = byRole.get("egress-proxy")?.env ?? new Map<string, string>();
+  const selfTest =
+    plan.resources.some((r) => r.type === TYPES.command && r.name === `${bottle}-self-test`) ||
+    plan.resources.some((r) => r.type === TYPES.job && r.name === `${bottle}-self-test`);
+  const agent = byRole.get("agent");
   const tls = record(pipelockDoc.tls_interception);
   const scanning = record(pipelockDoc.response_scanning);
   const seed = record(pipelockDoc.seed_phrase_detection);
@@ -140,20 +201,15 @@ function bottleReach(plan: PlanJson, bottle: string): BottleReach {
       ...(tls.max_response_bytes !== undefined && { maxResponseBytes: Number(tls.max_response_bytes) }),
       explainBlocks: pipelockDoc.explain_blocks === true,
     },
-    images: Object.fromEntries(roles.map((role) => [role, image(role)])),
-    memoryMb: Object.fromEntries(roles.map((role) => [role, Number(containers.get(role)!.inputs.memory)])),
-    maxProcesses: Object.fromEntries(
-      roles.flatMap((role) => {
-        const limit = limits.get(String(containers.get(role)!.inputs.name));
-        return limit === undefined ? [] : [[role, limit]];
-      }),
-    ),
-    selfTest: command("self-test") !== undefined,
+    images: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.image ?? BUILT])),
+    memoryMb: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.memoryMb])),
+    maxProcesses: Object.fromEntries(roles.flatMap((role) => (byRole.get(role)!.maxProcesses === undefined ? [] : [[role, byRole.get(role)!.maxProcesses!]]))),
+    selfTest,
     ...(agent && {
       agent: {
-        user: String(agent.user),
-        ...(agent.command !== undefined && { command: strings(agent.command) }),
-        env: [...envOf(agent).keys()].sort(),
+        user: agent.user,
+        ...(agent.command !== undefined && { command: agent.command }),
+        env: [...agent.env.keys()].sort(),
       },
     }),
   };

@@ -141,3 +141,59 @@ export function workStack(): TestStackConfig {
     ],
   };
 }
+
+/** The test names of stack `kube`, unique to the run (the cluster's test hosts file is shared). */
+export interface KubeStackNames {
+  upstream: string;
+  llm: string;
+  ssrf: string;
+}
+
+/**
+ * Stack `kube`: bottle `alpha` (agent, two credential routes, a host pipelock does not trust)
+ * and bottle `beta` (no agent) on the test cluster, whose own ranges and node pipelock may not
+ * dial (the test upstream is on a Docker network of the host, outside them). The workspace is a
+ * claim on the volume the test makes (`storageClass`), not kept.
+ */
+export function kubeStack(
+  cluster: { kubeconfig: string; podCidr: string; serviceCidr: string; nodeIp: string },
+  names: KubeStackNames,
+  storageClass: string,
+  change: { extraPath?: boolean } = {},
+): TestStackConfig {
+  const egressProxy = { image: images().egressProxy };
+  return {
+    backend: "kubernetes",
+    kubernetes: {
+      kubeconfig: cluster.kubeconfig,
+      privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"],
+      storageClass,
+      workspaceSizeGb: 1,
+    },
+    bottles: [
+      {
+        name: "alpha",
+        routes: [
+          {
+            host: names.upstream,
+            ports: [443],
+            methods: ["GET", "POST"],
+            paths: ["/allowed/", ...(change.extraPath ? ["/also-allowed/"] : [])],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          { host: names.llm, ports: [443], auth: { header: "x-api-key", token: "anthropic" } },
+          { host: names.ssrf, ports: [443], methods: ["GET"] },
+        ],
+        agent: { ...agent(), workspace: { keep: false } },
+        egressProxy,
+        pipelock: pipelock([names.upstream, names.llm]),
+      },
+      {
+        name: "beta",
+        routes: [{ host: names.upstream, ports: [443], methods: ["GET"] }],
+        egressProxy,
+        pipelock: pipelock([names.upstream]),
+      },
+    ],
+  };
+}

@@ -3,7 +3,22 @@
  * see from inside a bottle what a change applied by `pulumi up` does to the agent's traffic
  * (test/e2e/handover.test.ts; the chain benchmark).
  */
-import { exec, mustRun, waitFor } from "./process";
+import { exec, mustRun, Run, waitFor } from "./process";
+
+/** Where the loop runs: a shell's commands, and a way to start a script that outlives them. */
+export interface Shell {
+  exec(argv: string[]): Promise<Run>;
+  /** Starts `script` (sh) in the background and returns once it is started. */
+  start(script: string): Promise<void>;
+}
+
+/** A container on the Docker engine. */
+export function dockerShell(container: string): Shell {
+  return {
+    exec: (argv) => exec(container, argv),
+    start: async (script) => void (await mustRun(["docker", "exec", "-d", container, "sh", "-c", script])),
+  };
+}
 
 const LOOP_LOG = "/tmp/loop.log";
 const LOOP_STOP = "/tmp/loop.stop";
@@ -27,8 +42,8 @@ export interface Sample {
   error: string;
 }
 
-async function samples(agent: string): Promise<Sample[]> {
-  const log = await exec(agent, ["cat", LOOP_LOG]);
+async function samples(agent: Shell): Promise<Sample[]> {
+  const log = await agent.exec(["cat", LOOP_LOG]);
   return log.stdout
     .split("\n")
     .filter(Boolean)
@@ -38,13 +53,17 @@ async function samples(agent: string): Promise<Sample[]> {
     });
 }
 
-/** Runs `change` while the loop requests `url` from `agent`; returns the requests made meanwhile. */
-export async function underLoad(agent: string, url: string, change: () => Promise<void>): Promise<Sample[]> {
-  await exec(agent, ["rm", "-f", LOOP_LOG, LOOP_STOP]);
-  await mustRun(["docker", "exec", "-d", agent, "sh", "-c", loopScript(url)]);
+/**
+ * Runs `change` while the loop requests `url` from `agent` (a container's name, or a shell);
+ * returns the requests made meanwhile.
+ */
+export async function underLoad(target: string | Shell, url: string, change: () => Promise<void>): Promise<Sample[]> {
+  const agent = typeof target === "string" ? dockerShell(target) : target;
+  await agent.exec(["rm", "-f", LOOP_LOG, LOOP_STOP]);
+  await agent.start(loopScript(url));
   await waitFor("the loop's first requests", 20_000, async () => ((await samples(agent)).length >= 5 ? true : undefined));
   await change();
-  await exec(agent, ["touch", LOOP_STOP]);
+  await agent.exec(["touch", LOOP_STOP]);
   await new Promise((resolve) => setTimeout(resolve, 1500));
   return samples(agent);
 }

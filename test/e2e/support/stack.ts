@@ -20,7 +20,9 @@ import { REPO_ROOT, run } from "./process";
 /** The `bot-bottle:` config of a test stack, as it would be written in a stack file. */
 export interface TestStackConfig {
   bottles: unknown[];
+  backend?: unknown;
   docker?: unknown;
+  kubernetes?: unknown;
 }
 
 export interface OpResult {
@@ -118,13 +120,15 @@ export class TestStack {
     await this.stack.setAllConfig(Object.fromEntries(Object.entries(values).map(([k, value]) => [k, { value }])));
   }
 
-  /** Replaces the stack's `bot-bottle:bottles` and `bot-bottle:docker`; tokens stay as they are. */
+  /** Replaces the stack's `bot-bottle:` keys but its tokens, which stay as they are. */
   writeConfig(config: TestStackConfig): void {
     const file = (parse(fs.readFileSync(this.configFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const current = file.config ?? {};
     file.config = {
       "bot-bottle:bottles": config.bottles,
+      ...(config.backend !== undefined && { "bot-bottle:backend": config.backend }),
       ...(config.docker !== undefined && { "bot-bottle:docker": config.docker }),
+      ...(config.kubernetes !== undefined && { "bot-bottle:kubernetes": config.kubernetes }),
       ...(current["bot-bottle:tokens"] !== undefined && { "bot-bottle:tokens": current["bot-bottle:tokens"] }),
     };
     fs.writeFileSync(this.configFile, stringify(file));

@@ -1,0 +1,307 @@
+/**
+ * The Kubernetes tier: stack `kube` (two bottles, `backend: kubernetes`) deployed with a real
+ * `pulumi up` (the real Kubernetes provider) on the real single-node cluster of test/k8s, with
+ * the real egress proxy and the real pipelock, then checked from inside the agent's pod: the
+ * same allowed routes, refusals by either gate, no credential in the agent and no way around
+ * the gates as on Docker, plus what a cluster adds (the API server, the node's ports, the other
+ * bottle's namespace, DNS). A route change under load, then `pulumi destroy` leaves nothing.
+ *
+ * The test "internet" is a container on a Docker network of this host, outside the cluster's
+ * ranges (the one thing pipelock's policy lets it reach); its names, unique to the run, are in
+ * the cluster DNS's test hosts file (test/k8s/cluster).
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { failuresOf, underLoad } from "../support/loop";
+import { ClusterInfo, clusterInfo, CLUSTER_SCRIPT, Kubectl, PodShell } from "../support/kubernetes";
+import { exec, mustRun, run, waitFor } from "../support/process";
+import { e2eRun } from "../support/run-env";
+import { tail, TestStack } from "../support/stack";
+import { TEST_TOKENS } from "../support/tokens";
+import { kubeStack, KubeStackNames } from "../stacks";
+
+interface Recorded {
+  scheme: string;
+  client: string;
+  method: string;
+  host: string;
+  path: string;
+  headers: [string, string][];
+}
+
+const header = (rec: Recorded, name: string) => rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;
+const HOSTS_CONFIGMAP = ["-n", "kube-system", "configmap", "bot-bottle-test-hosts"];
+/** One connect attempt, as on Docker: "connected" or "failed: <why>" (python in both images). */
+const TCP_PROBE = `
+import errno, socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
+    print("connected")
+except socket.timeout:
+    print("failed: timeout")
+except socket.gaierror as e:
+    print("failed: dns", e.args[0])
+except OSError as e:
+    print("failed:", errno.errorcode.get(e.errno, e.errno))
+`;
+
+/** The first host address of an IPv4 CIDR: the API server's Service in a service range. */
+function firstAddress(cidr: string): string {
+  const octets = cidr.split("/")[0]!.split(".").map(Number);
+  octets[3]! += 1;
+  return octets.join(".");
+}
+
+describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its pods", () => {
+  const { id, images, workDir } = e2eRun();
+  let cluster: ClusterInfo;
+  let kubectl: Kubectl;
+  let stack: TestStack;
+  let names: KubeStackNames;
+  let upIp = "";
+  const upstream = `e2e-${id}-kube-upstream`;
+  const internet = `e2e-${id}-kube-internet`;
+  const volume = `e2e-${id}-workspace`;
+  const ns = () => `${stack.name}-alpha`;
+  const agent = () => kubectl.shell(ns(), "agent");
+  const egressProxy = () => kubectl.shell(ns(), "egress-proxy");
+
+  async function recordedFor(urlPath: string): Promise<Recorded[]> {
+    const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
+    if (r.code !== 0) return [];
+    return r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Recorded).filter((rec) => rec.path === urlPath);
+  }
+
+  async function agentCurl(args: string[]) {
+    const r = await agent().exec(["curl", "-sS", "--max-time", "20", "-w", "\n%{http_code} %{http_connect} %{content_type}", ...args]);
+    const lines = r.stdout.split("\n");
+    const [status = "", connect = "", contentType = ""] = (lines.pop() ?? "").split(" ");
+    return { body: lines.join("\n"), status, connect, contentType, run: r };
+  }
+
+  async function tcp(from: PodShell, python: string, host: string, port: number): Promise<string> {
+    const r = await from.exec([python, "-c", TCP_PROBE, host, String(port), "4"]);
+    assert.equal(r.code, 0, `tcp probe did not run: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  /** Adds (or, with none, removes) this run's lines in the cluster DNS's test hosts file; retried on a conflicting write. */
+  async function setTestHosts(lines: string[]): Promise<void> {
+    const mark = `# e2e-${id}`;
+    for (let attempt = 0; ; attempt++) {
+      const current = await kubectl.json(["get", ...HOSTS_CONFIGMAP]);
+      const kept = String(current.data?.hosts ?? "").split("\n").filter((l: string) => l && !l.endsWith(mark));
+      current.data = { hosts: [...kept, ...lines.map((l) => `${l} ${mark}`)].join("\n") + "\n" };
+      const r = await kubectl.run(["replace", "-f", "-"], { input: JSON.stringify(current) });
+      if (r.code === 0) return;
+      if (attempt >= 5 || !/conflict|modified/i.test(r.stderr)) throw new Error(`updating the test hosts: ${r.stderr}`);
+    }
+  }
+
+  before(async () => {
+    const info = await clusterInfo();
+    if (typeof info === "string") throw new Error(info);
+    cluster = info;
+    kubectl = new Kubectl(cluster);
+    await mustRun([CLUSTER_SCRIPT, "load-images", images.egressProxy, images.pipelock, images.probe], { timeoutMs: 600_000 });
+
+    // The "internet": a Docker network of its own, outside every range pipelock may not dial.
+    await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=e2e-${id}-kube`, internet]);
+    await mustRun(["docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=e2e-${id}-kube`, "--network", internet, images.upstream]);
+    upIp = (await mustRun(["docker", "inspect", "-f", `{{(index .NetworkSettings.Networks "${internet}").IPAddress}}`, upstream])).trim();
+    names = {
+      upstream: `up-${id}.upstream.test`,
+      llm: `llm-${id}.upstream.test`,
+      ssrf: `ssrf-${id}.upstream.test`,
+    };
+    await setTestHosts([`${upIp} ${names.upstream} ${names.llm} ${names.ssrf}`]);
+
+    // The workspace claim binds a volume made for it (the test cluster has no provisioner).
+    const hostDir = path.join(workDir, "kube-workspace");
+    fs.mkdirSync(hostDir, { recursive: true });
+    fs.chownSync(hostDir, 1000, 1000);
+    const pv = {
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name: volume, labels: { "bot-bottle.stack": `e2e-${id}-kube` } },
+      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: volume, persistentVolumeReclaimPolicy: "Delete", hostPath: { path: hostDir, type: "Directory" } },
+    };
+    await kubectl.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
+
+    stack = await TestStack.create("kube", kubeStack(cluster, names, volume), TEST_TOKENS);
+    const up = await stack.up();
+    assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
+    console.log(`# figure: pulumi up on Kubernetes, stack kube (2 bottles, 5 pods, self-test Job): ${up.seconds.toFixed(1)} s`);
+  });
+
+  after(async () => {
+    if (stack) {
+      const destroyed = await stack.destroy();
+      assert.ok(destroyed.ok, `destroy ${stack.name}:\n${tail(destroyed.output)}`);
+      // Namespaces terminate in the background; nothing of the stack may stay.
+      await waitFor(`the namespaces of ${stack.name} to go`, 120_000, async () =>
+        (await kubectl.json(["get", "namespaces", "-l", `bot-bottle.stack=${stack.name}`])).items.length === 0 ? true : undefined,
+      );
+      await stack.remove();
+    }
+    if (kubectl) {
+      await kubectl.run(["delete", "persistentvolume", volume, "--ignore-not-found"]);
+      await setTestHosts([]);
+    }
+    await run(["docker", "rm", "-f", upstream]);
+    await run(["docker", "network", "rm", internet]);
+  });
+
+  it("the self-test Job ran and passed from the agent's place", async () => {
+    const job = await kubectl.json(["get", "-n", ns(), "job", "self-test"]);
+    assert.equal(job.status.succeeded, 1, JSON.stringify(job.status));
+    const log = await kubectl.must(["logs", "-n", ns(), "job/self-test"]);
+    assert.match(log, /bot-bottle self-test: ok \(5 direct routes closed, no external DNS, unrouted host refused\)/);
+  });
+
+  it("the namespace enforces Pod Security 'restricted', and no pod holds a service-account token", async () => {
+    const namespace = await kubectl.json(["get", "namespace", ns()]);
+    assert.equal(namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
+    const ls = await agent().exec(["ls", "/var/run/secrets/kubernetes.io/serviceaccount"]);
+    assert.notEqual(ls.code, 0, "the agent has a service-account token mounted");
+  });
+
+  describe("allowed routes, through the egress proxy and pipelock", () => {
+    it("HTTPS: 200, the credential injected exactly once, from pipelock's pod", async () => {
+      const p = unique("/allowed/https-");
+      const res = await agentCurl([`https://${names.upstream}${p}`]);
+      assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
+      const recs = await recordedFor(p);
+      assert.equal(recs.length, 1);
+      assert.deepEqual(header(recs[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
+      const pipelockPod = await kubectl.json(["get", "pods", "-n", ns(), "-l", "bot-bottle.role=pipelock"]);
+      assert.equal(recs[0]!.client, pipelockPod.items[0].status.podIP);
+    });
+
+    it("a second credential route: the sk-ant- key in x-api-key, not the other route's", async () => {
+      const p = unique("/v1/messages-");
+      const res = await agentCurl(["-X", "POST", "-d", "{}", `https://${names.llm}${p}`]);
+      assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
+      const recs = await recordedFor(p);
+      assert.equal(recs.length, 1);
+      assert.deepEqual(header(recs[0]!, "x-api-key"), [TEST_TOKENS.anthropic]);
+      assert.deepEqual(header(recs[0]!, "Authorization"), []);
+    });
+  });
+
+  describe("refusals by either gate", () => {
+    it("the egress proxy: a host not routed, a path outside the route, a method not allowed; the upstream saw nothing", async () => {
+      const p = unique("/allowed/other-");
+      const host = await agentCurl([`http://not-routed.test${p}`]);
+      assert.equal(host.status, "403");
+      assert.match(host.body, /^egress-proxy: host not in allowlist: not-routed\.test/);
+      const pathRes = await agentCurl([`https://${names.upstream}${unique("/forbidden/")}`]);
+      assert.equal(pathRes.status, "403");
+      assert.match(pathRes.body, /^egress-proxy: path not allowed/);
+      const method = await agentCurl(["-X", "DELETE", `https://${names.upstream}${p}`]);
+      assert.equal(method.status, "403");
+      assert.match(method.body, /^egress-proxy: method not allowed/);
+      assert.deepEqual(await recordedFor(p), []);
+    });
+
+    it("pipelock's DLP: a secret in a request body is refused before the upstream", async () => {
+      const p = unique("/allowed/dlp-");
+      const res = await agentCurl(["-X", "POST", "--data-binary", '{"key": "AKIAIOSFODNN7EXAMPLE"}', `https://${names.upstream}${p}`]);
+      assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
+      assert.match(res.body.trim(), /^pipelock: blocked: /);
+      assert.deepEqual(await recordedFor(p), []);
+    });
+
+    it("pipelock's SSRF check: a routed host at a private address it does not trust is refused", async () => {
+      const p = unique("/ssrf-");
+      const res = await agentCurl([`https://${names.ssrf}${p}`]);
+      assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
+      assert.match(res.body.trim(), /^pipelock: /);
+      assert.deepEqual(await recordedFor(p), []);
+    });
+  });
+
+  describe("no credential in the agent", () => {
+    for (const [name, token] of Object.entries(TEST_TOKENS)) {
+      it(`no ${name} token in the agent's environment or filesystem; the egress proxy's tokens file has it (control)`, async () => {
+        const env = await agent().exec(["sh", "-c", "cat /proc/1/environ; env"]);
+        assert.equal(env.code, 0, env.stderr);
+        assert.ok(!env.stdout.includes(token), "token in the agent's environment");
+        const grep = await agent().exec(["grep", "-rlsF", "--exclude-dir=proc", "--exclude-dir=sys", token, "/"], { timeoutMs: 180_000 });
+        assert.equal(grep.stdout.trim(), "", `token in the agent's files: ${grep.stdout}`);
+        const control = await egressProxy().exec(["cat", "/etc/egress-proxy/live/current/tokens.json"]);
+        assert.ok(control.stdout.includes(token), "the search must find the token where it is");
+        const proxyEnv = await egressProxy().exec(["sh", "-c", "cat /proc/1/environ"]);
+        assert.ok(!proxyEnv.stdout.includes(token), "token in the egress proxy's environment");
+      });
+    }
+  });
+
+  describe("no way around the gates", () => {
+    it("control: the probe connects where the policies allow (agent -> egress proxy, egress proxy -> pipelock)", async () => {
+      const proxyIp = (await kubectl.json(["get", "-n", ns(), "service", "egress-proxy"])).spec.clusterIP;
+      const pipelockIp = (await kubectl.json(["get", "-n", ns(), "service", "pipelock"])).spec.clusterIP;
+      assert.equal(await tcp(agent(), "python3", proxyIp, 9099), "connected");
+      assert.equal(await tcp(egressProxy(), "/opt/venv/bin/python", pipelockIp, 8888), "connected");
+    });
+
+    it("from the agent: the upstream, pipelock, the API server, the node's ports, cluster DNS and the other bottle are closed", async () => {
+      const pipelock = await kubectl.json(["get", "-n", ns(), "service", "pipelock"]);
+      const pipelockPod = (await kubectl.json(["get", "pods", "-n", ns(), "-l", "bot-bottle.role=pipelock"])).items[0];
+      const beta = await kubectl.json(["get", "-n", `${stack.name}-beta`, "service", "egress-proxy"]);
+      const api = new URL(cluster.apiServer);
+      const targets: [string, string, number][] = [
+        ["the upstream", upIp, 443],
+        ["pipelock's Service", pipelock.spec.clusterIP, 8888],
+        ["pipelock's pod", pipelockPod.status.podIP, 8888],
+        ["the API server's Service", firstAddress(cluster.serviceCidr), 443],
+        ["the API server on the node", api.hostname, Number(api.port || 443)],
+        ["the kubelet", cluster.nodeIp, 10250],
+        ["cluster DNS (TCP)", cluster.dnsServiceIp, 53],
+        ["bottle beta's egress proxy", beta.spec.clusterIP, 9099],
+        ["a public address", "1.1.1.1", 443],
+      ];
+      for (const [what, host, port] of targets) {
+        const got = await tcp(agent(), "python3", host, port);
+        assert.notEqual(got, "connected", `${what} (${host}:${port}) is reachable from the agent`);
+      }
+      const dns = await agent().exec(["python3", "-c", `import socket; socket.getaddrinfo("${names.upstream}", 443)`]);
+      assert.notEqual(dns.code, 0, "the agent resolved an outside name");
+    });
+
+    it("from the egress proxy: the upstream is closed (only pipelock leaves)", async () => {
+      assert.notEqual(await tcp(egressProxy(), "/opt/venv/bin/python", upIp, 443), "connected");
+    });
+  });
+
+  describe("a route change", () => {
+    it("reloads in place: no pod replaced, no request of the agent's loop failed, the new path answers", async () => {
+      const before = await kubectl.json(["get", "pods", "-n", ns()]);
+      const podsBefore = before.items.map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`).sort();
+      const newPath = unique("/also-allowed/");
+      let upSeconds = 0;
+      let visibleAfter = 0;
+      const seen = await underLoad(agent(), `https://${names.upstream}/allowed/loop`, async () => {
+        stack.writeConfig(kubeStack(cluster, names, volume, { extraPath: true }));
+        const up = await stack.up();
+        assert.ok(up.ok, `up (route change) failed:\n${tail(up.output)}`);
+        upSeconds = up.seconds;
+        const started = Date.now();
+        await waitFor("the new path to be allowed", 120_000, async () => ((await agentCurl([`https://${names.upstream}${newPath}`])).status === "200" ? true : undefined));
+        visibleAfter = (Date.now() - started) / 1000;
+      });
+      const { failed, span } = failuresOf(seen);
+      console.log(`# figure: route change on Kubernetes: up ${upSeconds.toFixed(1)} s, new path answering ${visibleAfter.toFixed(1)} s later; ${failed.length} failed of ${seen.length} requests over ${span.toFixed(1)} s`);
+      assert.deepEqual(failed, [], "requests failed during the route change");
+      const after = await kubectl.json(["get", "pods", "-n", ns()]);
+      const podsAfter = after.items.map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`).sort();
+      assert.deepEqual(podsAfter, podsBefore, "a pod was replaced or restarted");
+      const reloads = await kubectl.must(["logs", "-n", ns(), "deploy/egress-proxy", "-c", "egress-proxy"]);
+      assert.match(reloads, /"event":"config_reload","status":"success"/);
+    });
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * The test cluster (test/k8s/cluster) as the Kubernetes tests use it: its facts, kubectl
+ * against it, and shells in a bottle's pods.
+ */
+import { REPO_ROOT, mustRun, run, Run } from "./process";
+import type { Shell } from "./loop";
+
+/** What `test/k8s/cluster info` prints. */
+export interface ClusterInfo {
+  kubeconfig: string;
+  context: string;
+  apiServer: string;
+  nodeIp: string;
+  podCidr: string;
+  serviceCidr: string;
+  dnsServiceIp: string;
+}
+
+export const CLUSTER_SCRIPT = `${REPO_ROOT}/test/k8s/cluster`;
+
+/** The running test cluster, or why there is none. */
+export async function clusterInfo(): Promise<ClusterInfo | string> {
+  const r = await run([CLUSTER_SCRIPT, "info"]);
+  if (r.code !== 0) return `no test cluster running (start one: test/k8s/cluster start): ${r.stderr.trim()}`;
+  return JSON.parse(r.stdout) as ClusterInfo;
+}
+
+/** A shell in a pod's container (`kubectl exec`). */
+export interface PodShell extends Shell {
+  exec(argv: string[], opts?: { timeoutMs?: number }): Promise<Run>;
+}
+
+export class Kubectl {
+  constructor(private readonly cluster: ClusterInfo) {}
+
+  run(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<Run> {
+    return run(["kubectl", "--kubeconfig", this.cluster.kubeconfig, ...args], opts);
+  }
+
+  async must(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    return mustRun(["kubectl", "--kubeconfig", this.cluster.kubeconfig, ...args], opts);
+  }
+
+  /** One object as JSON. */
+  async json<T = any>(args: string[]): Promise<T> {
+    return JSON.parse(await this.must([...args, "-o", "json"])) as T;
+  }
+
+  /** A shell in a container of the one pod of a bottle's Deployment. */
+  shell(namespace: string, deployment: string, container = deployment): PodShell {
+    const target = ["exec", "-n", namespace, `deploy/${deployment}`, "-c", container, "--"];
+    return {
+      exec: (argv: string[], opts: { timeoutMs?: number } = {}) => this.run([...target, ...argv], { timeoutMs: opts.timeoutMs ?? 60_000 }),
+      // kubectl exec cannot detach: the script is started in a session of its own, which outlives the exec.
+      start: async (script) => void (await this.must([...target, "sh", "-c", `setsid sh -c "$0" </dev/null >/dev/null 2>&1 &`, script])),
+    };
+  }
+}
