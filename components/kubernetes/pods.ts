@@ -42,7 +42,7 @@ export interface PodObjects {
  * tells the gate to reload when kubelet swaps it. Pure.
  */
 export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
-  const [uid, gid] = workload.user.split(":").map(Number) as [number, number];
+  const [uid, gid = uid] = workload.user.split(":").map(Number) as [number, number?];
   const volumes: Volume[] = [];
   const mounts: VolumeMount[] = [];
   (workload.writablePaths ?? []).forEach((path, i) => {

@@ -21,6 +21,8 @@ import { REPO_ROOT } from "./support/process";
 
 const E2E_DIR = __dirname;
 const required = process.env.BOTTLE_E2E === "required";
+const kubernetesRequired = process.env.BOTTLE_K8S === "required";
+const CLUSTER = path.join(REPO_ROOT, "test", "k8s", "cluster");
 // `run.ts --bench FILE`: the same run around a benchmark script instead of the test files.
 const bench = process.argv[2] === "--bench" ? path.resolve(process.argv[3] ?? "") : undefined;
 
@@ -55,6 +57,14 @@ function cleanup(run: E2eRun): void {
     const volumes = list(["docker", "volume", "ls", "-q", "--filter", filter]);
     if (volumes.length > 0) sh(["docker", "volume", "rm", "-f", ...volumes]);
   }
+  const kubeconfig = clusterKubeconfig();
+  if (kubeconfig !== undefined) {
+    for (const stack of stacks) {
+      sh(["kubectl", "--kubeconfig", kubeconfig, "delete", "namespaces,persistentvolumes", "-l", `bot-bottle.stack=${stack}`, "--ignore-not-found", "--wait=false"]);
+    }
+    sh(["kubectl", "--kubeconfig", kubeconfig, "delete", "persistentvolumes", "-l", `bot-bottle.stack=e2e-${run.id}-kube`, "--ignore-not-found", "--wait=false"]);
+    sh([CLUSTER, "remove-images", run.images.egressProxy, run.images.pipelock, run.images.probe]);
+  }
   const imagesFile = path.join(run.workDir, "images.txt");
   const images = fs.existsSync(imagesFile) ? fs.readFileSync(imagesFile, "utf8").split("\n").filter(Boolean) : [];
   // The egress-proxy images the program built for the run's stacks carry the stack's name.
@@ -62,6 +72,20 @@ function cleanup(run: E2eRun): void {
   const present = images.filter((image) => sh(["docker", "image", "inspect", image]).code === 0);
   if (present.length > 0) sh(["docker", "rmi", ...present]);
   console.log(`e2e: removed this run's objects (${stacks.length} stacks, ${present.length} image tags)`);
+}
+
+/** The test cluster's kubeconfig, or undefined when none runs. */
+function clusterKubeconfig(): string | undefined {
+  const info = sh([CLUSTER, "info"]);
+  if (info.code !== 0) return undefined;
+  return (JSON.parse(info.out) as { kubeconfig: string }).kubeconfig;
+}
+
+/** The Kubernetes tier's files when the test cluster runs; why not, otherwise. */
+function kubernetesFiles(): string[] | string {
+  if (clusterKubeconfig() === undefined) return "no test cluster runs (start one: test/k8s/cluster start)";
+  const dir = path.join(E2E_DIR, "kubernetes");
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(dir, f));
 }
 
 function main(): number {
@@ -101,6 +125,17 @@ function main(): number {
       return 1;
     }
     const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(E2E_DIR, f));
+    const kubernetes = kubernetesFiles();
+    if (typeof kubernetes === "string") {
+      if (kubernetesRequired) {
+        console.error(`e2e: FAILED: the Kubernetes tier cannot run: ${kubernetes}, and BOTTLE_K8S=required`);
+        return 1;
+      }
+      console.log(`e2e: Kubernetes tier SKIPPED: ${kubernetes}; set BOTTLE_K8S=required to make this an error`);
+    } else {
+      // First: the longest file, so it overlaps the Docker ones.
+      files.unshift(...kubernetes);
+    }
     const argv = bench
       ? ["--import", "tsx", bench]
       : ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", "--test-timeout=1200000", ...files];

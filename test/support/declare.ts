@@ -23,6 +23,8 @@ export interface Declared {
   resources: Registered[];
   /** The first resource of `type` whose name ends with `suffix`. */
   find(type: string, suffix: string): Registered;
+  /** The resources named in the `dependsOn` of the resource `type`/`name` (none: empty). */
+  dependsOn(type: string, name: string): { type: string; name: string }[];
 }
 
 export const TYPES = {
@@ -35,6 +37,15 @@ export const TYPES = {
   remoteImage: "docker:index/remoteImage:RemoteImage",
   command: "command:local:Command",
   dockerProvider: "pulumi:providers:docker",
+  namespace: "kubernetes:core/v1:Namespace",
+  networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  service: "kubernetes:core/v1:Service",
+  deployment: "kubernetes:apps/v1:Deployment",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  secret: "kubernetes:core/v1:Secret",
+  claim: "kubernetes:core/v1:PersistentVolumeClaim",
+  job: "kubernetes:batch/v1:Job",
+  kubernetesProvider: "pulumi:providers:kubernetes",
 } as const;
 
 export async function declareBottle(
@@ -45,7 +56,24 @@ export async function declareBottle(
   opts?: () => pulumi.ComponentResourceOptions,
 ): Promise<Declared> {
   const { BottleStack } = await import("../../components/index");
-  const { result: stack, resources } = await runUnderMocks({ stack: stackName }, () => new BottleStack(name, args, opts?.()));
+  const dependencies = new Map<string, { type: string; name: string }[]>();
+  const { result: stack, resources } = await runUnderMocks({ stack: stackName }, () => {
+    // Each resource's dependsOn, by the names of the resources in it (constructed before it).
+    const named = new Map<pulumi.Resource, { type: string; name: string }>();
+    pulumi.runtime.registerStackTransformation(({ resource, type, name: resourceName, opts: resourceOpts }) => {
+      named.set(resource, { type, name: resourceName });
+      const on = resourceOpts.dependsOn;
+      if (on !== undefined && !pulumi.Output.isInstance(on) && !(on instanceof Promise)) {
+        const list = (Array.isArray(on) ? on : [on]) as unknown[];
+        dependencies.set(
+          `${type}::${resourceName}`,
+          list.map((r) => named.get(r as pulumi.Resource) ?? { type: "?", name: "?" }),
+        );
+      }
+      return undefined;
+    });
+    return new BottleStack(name, args, opts?.());
+  });
   const registered = resources.map((r) => ({
     ...r,
     inputs: mapSecretInputs(r.inputs, (secret) => ({ secret })) as Record<string, unknown>,
@@ -57,6 +85,9 @@ export async function declareBottle(
       const found = registered.find((r) => r.type === type && r.name.endsWith(suffix));
       if (!found) throw new Error(`no ${type} named *${suffix}; have ${registered.map((r) => r.name).join(", ")}`);
       return found;
+    },
+    dependsOn(type, resourceName) {
+      return dependencies.get(`${type}::${resourceName}`) ?? [];
     },
   };
 }

@@ -247,3 +247,152 @@ describe("validateBottle", () => {
     assert.deepEqual(result.ok ? [] : result.problems.map((p) => p.path), ["routes[0].auth.token"]);
   });
 });
+
+describe("validateStackConfig: the Kubernetes backend", () => {
+  const IMAGE_REQUIRED =
+    "required on Kubernetes: a cluster cannot use an image built where Pulumi runs; build it, push it to a registry " +
+    "the cluster pulls from, and set its reference (pinned by digest)";
+  const images = { egressProxy: { image: "registry.example/egress-proxy@sha256:aa" } };
+  const k8s = (extra: Record<string, unknown> = {}) => bottle({ backend: "kubernetes", ...images, ...extra });
+  const problemsOf = (input: Partial<StackConfigInput>) => problems(input).map(({ path, message }) => [path, message]);
+
+  test("rejects, each at its exact path", () => {
+    const cases: [string, Partial<StackConfigInput>, [string, string][]][] = [
+      ["no egress-proxy image", { bottles: [bottle({ backend: "kubernetes" })] }, [["bottles[0].egressProxy.image", IMAGE_REQUIRED]]],
+      ["no egress-proxy image, the backend from the stack", { bottles: [bottle()], backend: "kubernetes" }, [["bottles[0].egressProxy.image", IMAGE_REQUIRED]]],
+      ["an agent without an image", { bottles: [k8s({ agent: {} })] }, [["bottles[0].agent.image", IMAGE_REQUIRED]]],
+      [
+        "neither image",
+        { bottles: [bottle({ backend: "kubernetes", agent: { user: "2000:2000" } })] },
+        [["bottles[0].agent.image", IMAGE_REQUIRED], ["bottles[0].egressProxy.image", IMAGE_REQUIRED]],
+      ],
+      [
+        "a Docker engine on a Kubernetes bottle",
+        { bottles: [k8s({ docker: { host: "ssh://deploy@box" } })] },
+        [["bottles[0].docker", "a bottle on Kubernetes has no Docker engine; remove docker (or set backend: docker)"]],
+      ],
+      [
+        "a cluster on a Docker bottle",
+        { bottles: [bottle({ backend: "docker", kubernetes: { context: "x" } })] },
+        [["bottles[0].kubernetes", "applies to backend kubernetes only; set backend: kubernetes, or remove it"]],
+      ],
+      [
+        "a cluster on a bottle of the default backend",
+        { bottles: [bottle({ kubernetes: { storageClass: "fast" } })] },
+        [["bottles[0].kubernetes", "applies to backend kubernetes only; set backend: kubernetes, or remove it"]],
+      ],
+      [
+        "a cluster on a bottle that overrides the stack's kubernetes backend with docker",
+        { bottles: [bottle({ backend: "docker", kubernetes: { context: "x" } })], backend: "kubernetes" },
+        [["bottles[0].kubernetes", "applies to backend kubernetes only; set backend: kubernetes, or remove it"]],
+      ],
+      [
+        "a host directory as workspace",
+        { bottles: [k8s({ agent: { image: "a@sha256:bb", workspace: { hostPath: "/srv/work" } } })] },
+        [
+          [
+            "bottles[0].agent.workspace.hostPath",
+            'a node\'s directory cannot be mounted on Kubernetes (Pod Security "restricted"); remove it: the workspace is a claim (kubernetes.storageClass)',
+          ],
+        ],
+      ],
+      [
+        "a bad CIDR among the private ranges",
+        { bottles: [k8s({ kubernetes: { privateCidrs: ["10.0.0.0/8", "10.0.0.0/33"] } })] },
+        [["bottles[0].kubernetes.privateCidrs[1]", 'expected an IPv4 CIDR such as "10.96.0.0/12"']],
+      ],
+      [
+        "an address without a prefix length in the stack's private ranges",
+        { bottles: [k8s()], kubernetes: { privateCidrs: ["169.254.169.254"] } },
+        [["kubernetes.privateCidrs[0]", 'expected an IPv4 CIDR such as "10.96.0.0/12"']],
+      ],
+      ["an empty private range list", { bottles: [k8s({ kubernetes: { privateCidrs: [] } })] }, [["bottles[0].kubernetes.privateCidrs", "expected at least 1 entry"]]],
+      [
+        "an unknown key under kubernetes",
+        { bottles: [k8s({ kubernetes: { contxt: "x" } })] },
+        [["bottles[0].kubernetes.contxt", 'unknown key (did you mean "context"?): a typo here must not silently change what a bottle allows']],
+      ],
+      [
+        "an unknown key under the stack's kubernetes",
+        { bottles: [k8s()], kubernetes: { namespace: "x" } },
+        [
+          [
+            "kubernetes.namespace",
+            "unknown key: a typo here must not silently change what a bottle allows; expected one of kubeconfig, context, privateCidrs, storageClass, workspaceSizeGb",
+          ],
+        ],
+      ],
+      ["an unknown backend", { bottles: [bottle({ backend: "nomad" })] }, [["bottles[0].backend", 'expected one of "docker", "kubernetes"']]],
+      ["a workspace size of 0", { bottles: [k8s({ kubernetes: { workspaceSizeGb: 0 } })] }, [["bottles[0].kubernetes.workspaceSizeGb", "expected at least 1"]]],
+    ];
+    for (const [what, input, expected] of cases) assert.deepEqual(problemsOf(input), expected, what);
+  });
+
+  test("the stack's backend and cluster reach every bottle that sets none; a bottle's own fields override per field", () => {
+    const result = validateStackConfig({
+      backend: "kubernetes",
+      kubernetes: { context: "x", storageClass: "standard", privateCidrs: ["10.0.0.0/8"] },
+      bottles: [
+        bottle({ name: "plain", ...images }),
+        bottle({ name: "own", ...images, kubernetes: { storageClass: "fast", workspaceSizeGb: 50 } }),
+        bottle({ name: "other", ...images, kubernetes: { context: "y", privateCidrs: ["192.168.0.0/16"] } }),
+        bottle({ name: "local", backend: "docker" }),
+      ],
+    });
+    assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+    assert.deepEqual(
+      result.value.bottles.map((b) => [b.name, b.backend, b.kubernetes]),
+      [
+        ["plain", "kubernetes", { context: "x", storageClass: "standard", privateCidrs: ["10.0.0.0/8"] }],
+        ["own", "kubernetes", { context: "x", storageClass: "fast", privateCidrs: ["10.0.0.0/8"], workspaceSizeGb: 50 }],
+        ["other", "kubernetes", { context: "y", storageClass: "standard", privateCidrs: ["192.168.0.0/16"] }],
+        ["local", "docker", undefined],
+      ],
+    );
+    assert.equal(result.value.backend, "kubernetes");
+    assert.deepEqual(result.value.kubernetes, { context: "x", storageClass: "standard", privateCidrs: ["10.0.0.0/8"] });
+  });
+
+  test("a Kubernetes bottle's whole spec: images kept, no docker, the cluster from the stack", () => {
+    const result = validateStackConfig({
+      backend: "kubernetes",
+      kubernetes: { context: "x" },
+      bottles: [bottle({ ...images, agent: { image: "registry.example/agent@sha256:bb" } })],
+    });
+    assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+    assert.deepEqual(result.value.bottles[0], {
+      name: "coder",
+      routes: [{ host: "api.github.com", ports: [80, 443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] }],
+      agent: {
+        image: "registry.example/agent@sha256:bb",
+        user: "1000:1000",
+        env: {},
+        memoryMb: 2048,
+        maxProcesses: 512,
+        workspace: { path: "/workspace", keep: true, protect: false },
+      },
+      egressProxy: { image: "registry.example/egress-proxy@sha256:aa", memoryMb: 256 },
+      pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
+      caValidityHours: 8760,
+      requestsPerMinute: 1200,
+      maxBodyMb: 32,
+      auditMode: false,
+      backend: "kubernetes",
+      kubernetes: { context: "x" },
+      selfTest: true,
+    });
+  });
+
+  test("a Kubernetes bottle with no cluster config anywhere gets an empty one; the stack's Docker engine is not its", () => {
+    const result = validateStackConfig({ backend: "kubernetes", docker: { host: "ssh://deploy@box" }, bottles: [bottle(images)] });
+    assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+    assert.deepEqual(result.value.bottles[0]!.kubernetes, {});
+    assert.equal(result.value.bottles[0]!.docker, undefined);
+  });
+
+  test("validateBottle: the same rules, paths relative to the bottle", () => {
+    const result = validateBottle("x", { backend: "kubernetes", routes: [route()], agent: {}, docker: { host: "unix:///var/run/docker.sock" } }, new Set());
+    assert.ok(!result.ok);
+    assert.deepEqual(result.problems.map((p) => p.path), ["agent.image", "docker", "egressProxy.image"]);
+  });
+});

@@ -59,8 +59,8 @@ const DEV_BEFORE = `config:
 const stacks = fs.readdirSync(ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
 
 describe("npm run plan", () => {
-  test("there are example stacks for dev, staging and prod", () => {
-    assert.deepEqual(stacks.sort(), ["dev", "prod", "staging"]);
+  test("there are example stacks for dev, staging and prod (Docker) and cluster (Kubernetes)", () => {
+    assert.deepEqual(stacks.sort(), ["cluster", "dev", "prod", "staging"]);
   });
 
   for (const stack of stacks) {
@@ -70,10 +70,17 @@ describe("npm run plan", () => {
       const result = JSON.parse(stdout) as PlanJson;
       const config = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")).config;
       const bottles = (config["bot-bottle:bottles"] as { name: string }[]).map((b) => b.name);
+      const kubernetes = config["bot-bottle:backend"] === "kubernetes";
       assert.deepEqual(Object.keys(result.files).sort(), [...bottles].sort());
       for (const bottle of bottles) {
         assert.match(result.files[bottle]!["routes.yaml"]!, /^version: 1\n/);
         assert.match(result.files[bottle]!["pipelock.yaml"]!, /mode: strict/);
+        if (kubernetes) {
+          for (const role of ["agent", "egress-proxy", "pipelock"]) {
+            assert.ok(result.resources.some((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
+          }
+          continue;
+        }
         assert.ok(result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-agent`), `${bottle} agent`);
         for (const role of ["egress-proxy", "pipelock"]) {
           assert.ok(result.resources.some((r) => r.type === "docker:index/container:Container" && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
@@ -85,6 +92,15 @@ describe("npm run plan", () => {
           assert.ok(r.secretInputs.some((s) => where === s || where.startsWith(`${s}.`) || where.startsWith(`${s}[`)), `${r.name}: ${where}`);
         }
         assert.deepEqual(pathsContaining(r.inputs, "plan-secret-"), [], `${r.name} shows a placeholder`);
+      }
+      if (kubernetes) {
+        // The tokens are the Secret's data, secret as a whole; every value in it hidden.
+        const secret = result.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === `${bottles[0]}-egress-proxy-tokens`)!;
+        assert.deepEqual(secret.secretInputs, ["stringData"]);
+        const tokens = JSON.parse(String((secret.inputs.stringData as Record<string, unknown>)["tokens.json"])) as Record<string, string>;
+        assert.ok(Object.keys(tokens).length > 0);
+        for (const [variable, value] of Object.entries(tokens)) assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
+        return;
       }
       const egress = result.resources.find((r) => r.type === "docker:index/container:Container" && r.name === `${bottles[0]}-egress-proxy`)!;
       assert.ok(egress.secretInputs.includes("uploads"));
@@ -287,6 +303,6 @@ describe("npm run plan", () => {
   test("an unknown stack names the stacks there are", async () => {
     const { code, stderr } = await plan("--stack", "nope");
     assert.equal(code, 1);
-    assert.match(stderr, /no stack file .*Pulumi\.nope\.yaml; stacks here: dev, prod, staging/);
+    assert.match(stderr, /no stack file .*Pulumi\.nope\.yaml; stacks here: cluster, dev, prod, staging/);
   });
 });

@@ -1,0 +1,430 @@
+import assert from "node:assert/strict";
+import { before, describe, test } from "node:test";
+import type { BottleStackArgs, Workload } from "../../../components/index";
+import { podSpecOf } from "../../../components/kubernetes/pods";
+import { networkPolicies } from "../../../components/kubernetes/policies";
+import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
+
+const GITHUB_TOKEN = "ghp_k8sUnitTestTokenValue0123456789abcdefAB";
+const ANTHROPIC_TOKEN = "sk-ant-api03-k8sUnitTestKeyValue";
+const EGRESS_PROXY_IMAGE = "registry.example/egress-proxy@sha256:1111";
+const AGENT_IMAGE = "registry.example/agent@sha256:2222";
+const CIDRS = ["10.0.0.0/8", "172.16.0.0/12"];
+
+const baseArgs = (extra: Partial<BottleStackArgs> = {}): BottleStackArgs => ({
+  backend: "kubernetes",
+  kubernetes: { storageClass: "fast-ssd", workspaceSizeGb: 25, privateCidrs: CIDRS },
+  routes: [
+    { host: "api.github.com", ports: [443], methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+    { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
+  ],
+  tokens: { github: GITHUB_TOKEN, anthropic: ANTHROPIC_TOKEN },
+  egressProxy: { image: EGRESS_PROXY_IMAGE },
+  agent: { image: AGENT_IMAGE, command: ["sleep", "infinity"] },
+  ...extra,
+});
+
+const isSecret = (v: unknown): v is { secret: unknown } => typeof v === "object" && v !== null && "secret" in v;
+/** Every string in `value` outside secret-marked values. */
+function plainStrings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(plainStrings);
+  if (isSecret(value)) return [];
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
+  return [];
+}
+/** Every string inside secret-marked values. */
+function secretStrings(value: unknown, inside = false): string[] {
+  if (typeof value === "string") return inside ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap((v) => secretStrings(v, inside));
+  if (isSecret(value)) return secretStrings(value.secret, true);
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap((v) => secretStrings(v, inside));
+  return [];
+}
+const typesAndNames = (d: Declared) => d.resources.map((r) => [r.type, r.name]).sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`));
+const byName = (d: Declared, type: string, name: string): Registered => {
+  const found = d.resources.find((r) => r.type === type && r.name === name);
+  assert.ok(found, `no ${type} ${name}`);
+  return found;
+};
+const labels = (role?: string) => ({ "bot-bottle.stack": "dev", "bot-bottle.bottle": "coder", ...(role && { "bot-bottle.role": role }) });
+const meta = (name: string, objectLabels: Record<string, string>) => ({ name, namespace: "dev-coder", labels: objectLabels });
+
+describe("BottleStack on Kubernetes: resource graph", () => {
+  let d: Declared;
+  let pipelockLabels: Record<string, string>;
+  before(async () => {
+    d = await declareBottle("coder", baseArgs(), "dev");
+    pipelockLabels = { ...d.stack.layout.workloads.find((w) => w.role === "pipelock")!.labels };
+  });
+
+  test("registers exactly the bottle's Kubernetes objects, CAs and nothing of Docker or commands", () => {
+    assert.deepEqual(typesAndNames(d), [
+      ["bot-bottle:index:BottleStack", "coder"],
+      [TYPES.deployment, "coder-agent"],
+      [TYPES.deployment, "coder-egress-proxy"],
+      [TYPES.deployment, "coder-pipelock"],
+      [TYPES.job, "coder-self-test"],
+      [TYPES.configMap, "coder-egress-proxy-config"],
+      [TYPES.configMap, "coder-pipelock-config"],
+      [TYPES.namespace, "coder-namespace"],
+      [TYPES.claim, "coder-workspace"],
+      [TYPES.secret, "coder-agent-files"],
+      [TYPES.secret, "coder-egress-proxy-files"],
+      [TYPES.secret, "coder-egress-proxy-tokens"],
+      [TYPES.secret, "coder-pipelock-files"],
+      [TYPES.service, "coder-egress-proxy-service"],
+      [TYPES.service, "coder-pipelock-service"],
+      [TYPES.networkPolicy, "coder-policy-agent"],
+      [TYPES.networkPolicy, "coder-policy-default-deny"],
+      [TYPES.networkPolicy, "coder-policy-egress-proxy"],
+      [TYPES.networkPolicy, "coder-policy-pipelock"],
+      [TYPES.privateKey, "coder-egress-proxy-ca-key"],
+      [TYPES.privateKey, "coder-pipelock-ca-key"],
+      [TYPES.cert, "coder-egress-proxy-ca-cert"],
+      [TYPES.cert, "coder-pipelock-ca-cert"],
+    ]);
+    assert.deepEqual(d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === TYPES.dockerProvider).map((r) => r.name), []);
+    // No cluster named: the ambient provider, none declared.
+    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.kubernetesProvider), []);
+    assert.ok(d.resources.filter((r) => r.name !== "coder").every((r) => r.parent === "coder"));
+  });
+
+  test("the namespace is <stack>-<bottle>, with Pod Security restricted enforced", () => {
+    assert.deepEqual(byName(d, TYPES.namespace, "coder-namespace").inputs, {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: {
+        name: "dev-coder",
+        labels: { ...labels(), "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" },
+      },
+    });
+  });
+
+  test("every namespaced object is in the bottle's namespace, under its role's name", () => {
+    const objects = d.resources
+      .filter((r) => r.type.startsWith("kubernetes:") && r.type !== TYPES.namespace)
+      .map((r) => {
+        const m = r.inputs.metadata as { name: string; namespace: string };
+        return [r.name, m.namespace, m.name];
+      })
+      .sort((a, b) => a[0]!.localeCompare(b[0]!));
+    assert.deepEqual(objects, [
+      ["coder-agent", "dev-coder", "agent"],
+      ["coder-agent-files", "dev-coder", "agent-files"],
+      ["coder-egress-proxy", "dev-coder", "egress-proxy"],
+      ["coder-egress-proxy-config", "dev-coder", "egress-proxy-config"],
+      ["coder-egress-proxy-files", "dev-coder", "egress-proxy-files"],
+      ["coder-egress-proxy-service", "dev-coder", "egress-proxy"],
+      ["coder-egress-proxy-tokens", "dev-coder", "egress-proxy-tokens"],
+      ["coder-pipelock", "dev-coder", "pipelock"],
+      ["coder-pipelock-config", "dev-coder", "pipelock-config"],
+      ["coder-pipelock-files", "dev-coder", "pipelock-files"],
+      ["coder-pipelock-service", "dev-coder", "pipelock"],
+      ["coder-policy-agent", "dev-coder", "agent"],
+      ["coder-policy-default-deny", "dev-coder", "default-deny"],
+      ["coder-policy-egress-proxy", "dev-coder", "egress-proxy"],
+      ["coder-policy-pipelock", "dev-coder", "pipelock"],
+      ["coder-self-test", "dev-coder", "self-test"],
+      ["coder-workspace", "dev-coder", "workspace"],
+    ]);
+  });
+
+  test("network policies: the layout's, with the bottle's private CIDRs", () => {
+    const expected = networkPolicies(d.stack.layout, CIDRS);
+    assert.deepEqual(expected.map((p) => p.name), ["default-deny", "pipelock", "egress-proxy", "agent"]);
+    for (const policy of expected) {
+      assert.deepEqual(byName(d, TYPES.networkPolicy, `coder-policy-${policy.name}`).inputs, {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: meta(policy.name, labels()),
+        spec: policy.spec,
+      });
+    }
+    const pipelock = byName(d, TYPES.networkPolicy, "coder-policy-pipelock").inputs.spec as { egress: { to: { ipBlock?: unknown }[]; ports: unknown }[] };
+    assert.deepEqual(pipelock.egress[0], { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: CIDRS } }], ports: [{ protocol: "TCP", port: 443 }] });
+  });
+
+  test("a Service per serving workload, selecting its pods by the immutable labels", () => {
+    const service = (role: string, port: number, objectLabels: Record<string, string>) => ({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: meta(role, objectLabels),
+      spec: { selector: labels(role), ports: [{ name: "proxy", port, targetPort: port, protocol: "TCP" }] },
+    });
+    assert.deepEqual(byName(d, TYPES.service, "coder-egress-proxy-service").inputs, service("egress-proxy", 9099, labels("egress-proxy")));
+    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-service").inputs, service("pipelock", 8888, pipelockLabels));
+  });
+
+  test("live configuration: the documents in plain ConfigMaps (equal to the stack's outputs), the tokens in a secret Secret", () => {
+    assert.deepEqual(byName(d, TYPES.configMap, "coder-egress-proxy-config").inputs, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: meta("egress-proxy-config", labels("egress-proxy")),
+      data: { "routes.yaml": d.stack.routesYaml },
+    });
+    assert.deepEqual(byName(d, TYPES.configMap, "coder-pipelock-config").inputs, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: meta("pipelock-config", pipelockLabels),
+      data: { "pipelock.yaml": d.stack.pipelockYaml },
+    });
+    assert.match(d.stack.routesYaml, /token_env: EGRESS_PROXY_TOKEN_1/);
+    const tokens = byName(d, TYPES.secret, "coder-egress-proxy-tokens").inputs;
+    assert.deepEqual({ ...tokens, stringData: undefined }, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta("egress-proxy-tokens", labels("egress-proxy")),
+      type: "Opaque",
+      stringData: undefined,
+    });
+    assert.ok(isSecret(tokens.stringData), "the tokens' stringData must be secret as a whole");
+    const data = tokens.stringData.secret as Record<string, string>;
+    assert.deepEqual(Object.keys(data), ["tokens.json"]);
+    assert.deepEqual(JSON.parse(data["tokens.json"]!), { EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN });
+  });
+
+  test("no token value and no CA key in any plain input of any resource; both only inside secrets", () => {
+    const keys = ["coder-egress-proxy-ca-key", "coder-pipelock-ca-key"].map(MOCK_OUTPUTS.privateKeyPem);
+    for (const r of d.resources) {
+      for (const text of plainStrings(r.inputs)) {
+        for (const value of [GITHUB_TOKEN, ANTHROPIC_TOKEN, "mock key of"]) {
+          assert.ok(!text.includes(value), `${r.type} ${r.name} holds ${value} in plain text`);
+        }
+      }
+    }
+    const inSecrets = d.resources.flatMap((r) => secretStrings(r.inputs).filter((s) => [GITHUB_TOKEN, ANTHROPIC_TOKEN, ...keys].some((v) => s.includes(v))).map(() => r.name));
+    assert.deepEqual([...new Set(inSecrets)].sort(), [
+      "coder-egress-proxy-ca-cert", // the certificate's own private key input
+      "coder-egress-proxy-files",
+      "coder-egress-proxy-tokens",
+      "coder-pipelock-ca-cert",
+      "coder-pipelock-files",
+    ]);
+  });
+
+  test("files: one Secret per workload, its values secret, keyed file-<index> in the layout's order", () => {
+    const cert = MOCK_OUTPUTS.certPem;
+    const key = MOCK_OUTPUTS.privateKeyPem;
+    const cases: [string, Record<string, string>, Record<string, string>][] = [
+      ["pipelock", pipelockLabels, { "file-0": cert("coder-pipelock-ca-cert"), "file-1": key("coder-pipelock-ca-key") }],
+      ["egress-proxy", labels("egress-proxy"), { "file-0": cert("coder-pipelock-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key") }],
+      ["agent", labels("agent"), { "file-0": cert("coder-egress-proxy-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") }],
+    ];
+    for (const [role, objectLabels, files] of cases) {
+      assert.deepEqual(byName(d, TYPES.secret, `coder-${role}-files`).inputs, {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: meta(`${role}-files`, objectLabels),
+        type: "Opaque",
+        stringData: { secret: files },
+      }, role);
+    }
+  });
+
+  test("the workspace claim: storage class and size from the bottle's kubernetes config", () => {
+    assert.deepEqual(byName(d, TYPES.claim, "coder-workspace").inputs, {
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: meta("workspace", labels("workspace")),
+      spec: { accessModes: ["ReadWriteOnce"], storageClassName: "fast-ssd", resources: { requests: { storage: "25Gi" } } },
+    });
+  });
+
+  test("Deployments: one replica, the pod spec of the layout, gates rolled start-first, the agent recreated", () => {
+    const clusterIP = MOCK_OUTPUTS.clusterIp;
+    const aliases: Record<Workload["role"], { ip: string; hostnames: string[] }[]> = {
+      pipelock: [],
+      "egress-proxy": [{ ip: clusterIP("coder-pipelock-service"), hostnames: ["pipelock"] }],
+      agent: [{ ip: clusterIP("coder-egress-proxy-service"), hostnames: ["egress-proxy"] }],
+    };
+    for (const workload of d.stack.layout.workloads) {
+      const { role } = workload;
+      const live = workload.live && { configMap: `${role}-config`, ...(workload.live.tokens && { secret: `${role}-tokens` }), reloaderImage: EGRESS_PROXY_IMAGE };
+      const podSpec = podSpecOf(workload, {
+        image: role === "pipelock" ? "ghcr.io/luckypipewrench/pipelock:2.3.0" : role === "agent" ? AGENT_IMAGE : EGRESS_PROXY_IMAGE,
+        filesSecret: `${role}-files`,
+        hostAliases: aliases[role],
+        ...(live && { live }),
+        claims: role === "agent" ? { "/workspace": "workspace" } : {},
+      });
+      assert.deepEqual(byName(d, TYPES.deployment, `coder-${role}`).inputs, {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta(role, { ...workload.labels }),
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels(role) },
+          strategy: role === "agent" ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+          template: { metadata: { labels: { ...workload.labels } }, spec: podSpec },
+        },
+      }, role);
+    }
+    // The Service addresses made it into /etc/hosts.
+    const agentPod = (byName(d, TYPES.deployment, "coder-agent").inputs.spec as { template: { spec: { hostAliases: { ip: string }[] } } }).template.spec;
+    assert.equal(agentPod.hostAliases[0]!.ip, "cluster-ip-of-coder-egress-proxy-service");
+  });
+
+  test("every Deployment depends on every network policy (no pod before its policy), its Secrets, ConfigMaps and claim", () => {
+    const policies = ["default-deny", "pipelock", "egress-proxy", "agent"].map((p) => ({ type: TYPES.networkPolicy, name: `coder-policy-${p}` }));
+    const namespace = { type: TYPES.namespace, name: "coder-namespace" };
+    const services = [
+      { type: TYPES.service, name: "coder-pipelock-service" },
+      { type: TYPES.service, name: "coder-egress-proxy-service" },
+    ];
+    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-pipelock"), [
+      namespace,
+      ...policies,
+      { type: TYPES.secret, name: "coder-pipelock-files" },
+      { type: TYPES.configMap, name: "coder-pipelock-config" },
+      ...services,
+    ]);
+    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-egress-proxy"), [
+      namespace,
+      ...policies,
+      { type: TYPES.secret, name: "coder-egress-proxy-files" },
+      { type: TYPES.configMap, name: "coder-egress-proxy-config" },
+      { type: TYPES.secret, name: "coder-egress-proxy-tokens" },
+      { type: TYPES.deployment, name: "coder-pipelock" },
+      ...services,
+    ]);
+    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-agent"), [
+      namespace,
+      ...policies,
+      { type: TYPES.secret, name: "coder-agent-files" },
+      { type: TYPES.claim, name: "coder-workspace" },
+      { type: TYPES.deployment, name: "coder-egress-proxy" },
+      ...services,
+    ]);
+    assert.deepEqual(d.dependsOn(TYPES.job, "coder-self-test"), [
+      ...["pipelock", "egress-proxy", "agent"].map((r) => ({ type: TYPES.deployment, name: `coder-${r}` })),
+      ...policies,
+    ]);
+    // Everything namespaced waits for the namespace.
+    for (const r of d.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== TYPES.namespace && x.type !== TYPES.job)) {
+      assert.deepEqual(d.dependsOn(r.type, r.name)[0], namespace, r.name);
+    }
+  });
+
+  test("the self-test Job: the agent's policy (role self-test), no DNS, the egress proxy by alias, rerun per Deployment generation", () => {
+    const job = byName(d, TYPES.job, "coder-self-test").inputs as { metadata: unknown; spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { metadata: unknown; spec: Record<string, unknown> } } };
+    assert.deepEqual(job.metadata, meta("self-test", labels("self-test")));
+    assert.equal(job.spec.backoffLimit, 0);
+    assert.equal(job.spec.activeDeadlineSeconds, 120);
+    assert.deepEqual(job.spec.template.metadata, {
+      labels: labels("self-test"),
+      annotations: { "bot-bottle.deployments": "pipelock@1 egress-proxy@1 agent@1" },
+    });
+    const { containers, ...pod } = job.spec.template.spec as { containers: { image: string; env: unknown }[] } & Record<string, unknown>;
+    assert.deepEqual(pod, {
+      restartPolicy: "Never",
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      dnsPolicy: "None",
+      dnsConfig: { nameservers: ["127.0.0.1"], options: [{ name: "timeout", value: "1" }, { name: "attempts", value: "1" }] },
+      hostAliases: [{ ip: MOCK_OUTPUTS.clusterIp("coder-egress-proxy-service"), hostnames: ["egress-proxy"] }],
+      securityContext: { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+    });
+    assert.equal(containers.length, 1);
+    assert.equal(containers[0]!.image, EGRESS_PROXY_IMAGE);
+    assert.deepEqual(containers[0]!.env, [
+      { name: "BOTTLE_PROXY_URL", value: "http://egress-proxy:9099" },
+      { name: "BOTTLE_POLICY_REJECTS", value: "1" },
+      { name: "NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+      { name: "BOTTLE_LISTENING", value: "$(NODE_IP):10250" },
+    ]);
+  });
+
+  test("object names and CA certificates as outputs, none of them secret", async () => {
+    const names = d.stack.objectNames;
+    const resolved = await Promise.all([names.namespace!, names.egressProxy, names.pipelock, names.agent!].map(unwrap));
+    assert.deepEqual(resolved, ["dev-coder", "egress-proxy", "pipelock", "agent"].map((value) => ({ value, secret: false })));
+    assert.equal(names.agentNetwork, undefined);
+    assert.deepEqual(await unwrap(d.stack.egressProxyCaCert), { value: MOCK_OUTPUTS.certPem("coder-egress-proxy-ca-cert"), secret: false });
+    assert.deepEqual(await unwrap(d.stack.pipelockCaCert), { value: MOCK_OUTPUTS.certPem("coder-pipelock-ca-cert"), secret: false });
+    assert.equal(d.stack.spec.backend, "kubernetes");
+  });
+});
+
+describe("BottleStack on Kubernetes: without an agent, with a named cluster, defaults", () => {
+  let d: Declared;
+  before(async () => {
+    d = await declareBottle(
+      "gate",
+      baseArgs({ agent: undefined, kubernetes: { context: "kind-dev", kubeconfig: "apiVersion: v1\nkind: Config\n" } }),
+      "dev",
+    );
+  });
+
+  test("no agent: no agent Deployment, policy, Secret, claim or self-test; a provider for the named cluster", () => {
+    assert.deepEqual(typesAndNames(d), [
+      ["bot-bottle:index:BottleStack", "gate"],
+      [TYPES.deployment, "gate-egress-proxy"],
+      [TYPES.deployment, "gate-pipelock"],
+      [TYPES.configMap, "gate-egress-proxy-config"],
+      [TYPES.configMap, "gate-pipelock-config"],
+      [TYPES.namespace, "gate-namespace"],
+      [TYPES.secret, "gate-egress-proxy-files"],
+      [TYPES.secret, "gate-egress-proxy-tokens"],
+      [TYPES.secret, "gate-pipelock-files"],
+      [TYPES.service, "gate-egress-proxy-service"],
+      [TYPES.service, "gate-pipelock-service"],
+      [TYPES.networkPolicy, "gate-policy-default-deny"],
+      [TYPES.networkPolicy, "gate-policy-egress-proxy"],
+      [TYPES.networkPolicy, "gate-policy-pipelock"],
+      [TYPES.kubernetesProvider, "gate-kubernetes"],
+      [TYPES.privateKey, "gate-egress-proxy-ca-key"],
+      [TYPES.privateKey, "gate-pipelock-ca-key"],
+      [TYPES.cert, "gate-egress-proxy-ca-cert"],
+      [TYPES.cert, "gate-pipelock-ca-cert"],
+    ]);
+    assert.equal(d.stack.objectNames.agent, undefined);
+  });
+
+  test("the provider takes the context in plain text and the kubeconfig as a secret", () => {
+    const provider = byName(d, TYPES.kubernetesProvider, "gate-kubernetes").inputs;
+    assert.equal(provider.context, "kind-dev");
+    assert.deepEqual(provider.kubeconfig, { secret: "apiVersion: v1\nkind: Config\n" });
+  });
+
+  test("the egress proxy's policy has no ingress rule; pipelock's way out excepts the default private ranges", () => {
+    const egressProxy = byName(d, TYPES.networkPolicy, "gate-policy-egress-proxy").inputs.spec as Record<string, unknown>;
+    assert.equal("ingress" in egressProxy, false);
+    const pipelock = byName(d, TYPES.networkPolicy, "gate-policy-pipelock").inputs.spec as { egress: unknown[] };
+    assert.deepEqual(pipelock.egress[0], {
+      to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"] } }],
+      ports: [{ protocol: "TCP", port: 443 }],
+    });
+  });
+});
+
+describe("BottleStack on Kubernetes: claim defaults", () => {
+  let d: Declared;
+  before(async () => {
+    d = await declareBottle("coder", baseArgs({ kubernetes: undefined, agent: { image: AGENT_IMAGE, workspace: { path: "/src", keep: false } } }), "prod");
+  });
+
+  test("no storage class (the cluster's default) and 10 GiB; mounted where the bottle says", () => {
+    assert.deepEqual(byName(d, TYPES.claim, "coder-workspace").inputs.spec, { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } });
+    const pod = (byName(d, TYPES.deployment, "coder-agent").inputs.spec as { template: { spec: { containers: { volumeMounts: unknown[] }[] } } }).template.spec;
+    assert.deepEqual(pod.containers[0]!.volumeMounts.at(-1), { name: "claim-0", mountPath: "/src" });
+    assert.equal((byName(d, TYPES.namespace, "coder-namespace").inputs.metadata as { name: string }).name, "prod-coder");
+  });
+});
+
+describe("BottleStack on Kubernetes: refusals", () => {
+  test("a stack name that cannot make a namespace name", async () => {
+    await assert.rejects(declareBottle("coder", baseArgs(), "Dev"), {
+      message:
+        `bottle "coder": "Dev-coder" cannot name a Kubernetes namespace (lowercase letters, digits and '-', at most 63 characters): ` +
+        "rename the stack or the bottle",
+    });
+  });
+
+  test("an egress proxy without an image reference", async () => {
+    await assert.rejects(declareBottle("coder", baseArgs({ egressProxy: {} }), "dev"), (err: Error) => {
+      assert.match(err.message, /^BottleStack "coder" has invalid arguments:\n {2}egressProxy\.image: required on Kubernetes: /);
+      return true;
+    });
+  });
+});

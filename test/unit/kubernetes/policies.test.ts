@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BottleSpec, describeBottle, validateBottle } from "../../../components/index";
+import { CLUSTER_DNS, networkPolicies, SELF_TEST_ROLE, selectorOf } from "../../../components/kubernetes/policies";
+
+function spec(bottle: Record<string, unknown>, tokens: string[] = []): BottleSpec {
+  const result = validateBottle("coder", { backend: "kubernetes", egressProxy: { image: "registry.example/egress-proxy@sha256:aa" }, ...bottle }, new Set(tokens));
+  assert.ok(result.ok, JSON.stringify(result));
+  return result.value;
+}
+
+const CIDRS = ["10.0.0.0/8", "192.168.0.0/16"];
+// Route ports 443, 8443, 80 (twice) and 443 again: the union, sorted, is what pipelock may dial.
+const ROUTES = [
+  { host: "api.github.com", ports: [8443, 443], auth: { header: "Authorization", token: "github" } },
+  { host: "registry.npmjs.org" },
+  { host: "pypi.org", ports: [80, 443] },
+];
+
+const DEFAULT_DENY = { name: "default-deny", spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } };
+const role = (r: string) => ({ matchLabels: { "bot-bottle.role": r } });
+const agentAndSelfTest = { matchExpressions: [{ key: "bot-bottle.role", operator: "In", values: ["agent", "self-test"] }] };
+const DNS = {
+  to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+  ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+};
+
+const pipelockPolicy = {
+  name: "pipelock",
+  spec: {
+    podSelector: role("pipelock"),
+    policyTypes: ["Ingress", "Egress"],
+    ingress: [{ from: [{ podSelector: role("egress-proxy") }], ports: [{ protocol: "TCP", port: 8888 }] }],
+    egress: [
+      {
+        to: [{ ipBlock: { cidr: "0.0.0.0/0", except: CIDRS } }],
+        ports: [80, 443, 8443].map((port) => ({ protocol: "TCP", port })),
+      },
+      DNS,
+    ],
+  },
+};
+
+describe("networkPolicies", () => {
+  test("a bottle with an agent: default-deny, then exactly one policy per workload", () => {
+    const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), { stack: "dev" });
+    assert.deepEqual(networkPolicies(layout, CIDRS), [
+      DEFAULT_DENY,
+      pipelockPolicy,
+      {
+        name: "egress-proxy",
+        spec: {
+          podSelector: role("egress-proxy"),
+          policyTypes: ["Ingress", "Egress"],
+          // Only the agent (and the self-test, which stands in for it) reaches the egress proxy.
+          ingress: [{ from: [{ podSelector: agentAndSelfTest }], ports: [{ protocol: "TCP", port: 9099 }] }],
+          // Only pipelock, and no DNS.
+          egress: [{ to: [{ podSelector: role("pipelock") }], ports: [{ protocol: "TCP", port: 8888 }] }],
+        },
+      },
+      {
+        name: "agent",
+        spec: {
+          podSelector: agentAndSelfTest,
+          policyTypes: ["Ingress", "Egress"],
+          // Nothing reaches the agent; it reaches the egress proxy's pods on 9099, nothing else.
+          egress: [{ to: [{ podSelector: role("egress-proxy") }], ports: [{ protocol: "TCP", port: 9099 }] }],
+        },
+      },
+    ]);
+  });
+
+  test("a bottle without an agent: the egress proxy has no ingress rule at all", () => {
+    const layout = describeBottle(spec({ routes: ROUTES }, ["github"]), { stack: "dev" });
+    assert.deepEqual(networkPolicies(layout, CIDRS), [
+      DEFAULT_DENY,
+      pipelockPolicy,
+      {
+        name: "egress-proxy",
+        spec: {
+          podSelector: role("egress-proxy"),
+          policyTypes: ["Ingress", "Egress"],
+          egress: [{ to: [{ podSelector: role("pipelock") }], ports: [{ protocol: "TCP", port: 8888 }] }],
+        },
+      },
+    ]);
+    const egressProxy = networkPolicies(layout, CIDRS).find((p) => p.name === "egress-proxy")!;
+    assert.equal("ingress" in egressProxy.spec, false);
+  });
+
+  test("pipelock's way out excepts exactly the given ranges, and only pipelock has one or DNS", () => {
+    const layout = describeBottle(spec({ routes: [{ host: "example.com", ports: [443] }], agent: { image: "a@sha256:cc" } }), { stack: "dev" });
+    for (const cidrs of [["169.254.0.0/16"], ["10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10"]]) {
+      const policies = networkPolicies(layout, cidrs);
+      const outward = policies.flatMap((p) => (p.spec.egress as { to: { ipBlock?: unknown }[] }[] | undefined ?? []).filter((rule) => rule.to.some((peer) => peer.ipBlock)).map((rule) => [p.name, rule]));
+      assert.deepEqual(outward, [["pipelock", { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: cidrs } }], ports: [{ protocol: "TCP", port: 443 }] }]]);
+      const dns = policies.filter((p) => JSON.stringify(p.spec.egress ?? []).includes("kube-dns")).map((p) => p.name);
+      assert.deepEqual(dns, ["pipelock"]);
+    }
+  });
+
+  test("the except list is a copy: changing the caller's list later changes no policy", () => {
+    const layout = describeBottle(spec({ routes: [{ host: "example.com" }] }), { stack: "dev" });
+    const cidrs = ["10.0.0.0/8"];
+    const policies = networkPolicies(layout, cidrs);
+    cidrs.push("0.0.0.0/0");
+    assert.deepEqual((policies[1]!.spec.egress as { to: { ipBlock: { except: string[] } }[] }[])[0]!.to[0]!.ipBlock.except, ["10.0.0.0/8"]);
+  });
+
+  test("selectors: the agent's takes the self-test too; every other role only itself", () => {
+    assert.equal(SELF_TEST_ROLE, "self-test");
+    const cases: [Parameters<typeof selectorOf>[0], unknown][] = [
+      ["agent", agentAndSelfTest],
+      ["egress-proxy", role("egress-proxy")],
+      ["pipelock", role("pipelock")],
+    ];
+    for (const [r, expected] of cases) assert.deepEqual(selectorOf(r), expected, r);
+    assert.deepEqual(CLUSTER_DNS, DNS.to[0]);
+  });
+});
