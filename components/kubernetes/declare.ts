@@ -6,7 +6,7 @@ import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
 import { LABEL_KEYS } from "../layout/naming";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
-import { fileKey, podSpecOf } from "./pods";
+import { fileKey, HostAlias, podSpecOf } from "./pods";
 import { networkPolicies } from "./policies";
 import { createSelfTestJob } from "./self-test";
 
@@ -106,25 +106,22 @@ export function declareOnKubernetes(
     if (filesSecret) ready.push(filesSecret);
     const live = workload.live && declareLive(resourceName, workload, inputs.tokens, meta, inNamespace);
     if (live) ready.push(...live.resources);
-    const claims = Object.fromEntries(
-      workload.mounts.map((mount) => {
-        const claim = declareClaim(name, mount, inputs.cluster, meta, inNamespace);
-        ready.push(claim);
-        return [mount.path, claim.metadata.name];
-      }),
-    );
+    const claims: Record<string, string> = {};
+    for (const mount of workload.mounts) {
+      const claim = declareClaim(name, mount, inputs.cluster, meta, inNamespace);
+      ready.push(claim.resource);
+      claims[mount.path] = claim.name;
+    }
     // The names this workload reaches others by, in /etc/hosts: no DNS needed to find them.
+    // Only their addresses are unknown before `up`: a preview shows the rest of the pod.
     const servers = layout.workloads.filter((w) => w.serves?.clients.includes(workload.role));
-    const hostAliases = pulumi.all(servers.map((server) => serviceAddress(services[server.role]!, server)));
-    const podSpec = pulumi.all([hostAliases, pulumi.all(claims)]).apply(([aliases, claimNames]) =>
-      podSpecOf(workload, {
-        image: imageOf(workload),
-        ...(filesSecret && { filesSecret: `${workload.role}-files` }),
-        hostAliases: aliases,
-        ...(live && { live: { configMap: live.configMap, ...(live.secret && { secret: live.secret }), reloaderImage } }),
-        claims: claimNames,
-      }),
-    );
+    const podSpec = podSpecOf(workload, {
+      image: imageOf(workload),
+      ...(filesSecret && { filesSecret: `${workload.role}-files` }),
+      hostAliases: servers.map((server) => serviceAddress(services[server.role]!, server)),
+      ...(live && { live: { configMap: live.configMap, ...(live.secret && { secret: live.secret }), reloaderImage } }),
+      claims,
+    });
     deployments[workload.role] = new k8s.apps.v1.Deployment(
       resourceName,
       {
@@ -189,13 +186,13 @@ function declareClaim(
   cluster: KubernetesClusterSpec,
   meta: (object: string, labels?: Labels) => k8s.types.input.meta.v1.ObjectMeta,
   opts: pulumi.CustomResourceOptions,
-): k8s.core.v1.PersistentVolumeClaim {
+): { name: string; resource: k8s.core.v1.PersistentVolumeClaim } {
   if ("hostPath" in mount.source) {
     throw new pulumi.RunError(`${mount.path}: a host directory cannot be mounted on Kubernetes (Pod Security "restricted"); remove workspace.hostPath to use a claim`);
   }
   const { volume } = mount.source;
   const role = volume.labels[LABEL_KEYS.role]!;
-  return new k8s.core.v1.PersistentVolumeClaim(
+  const resource = new k8s.core.v1.PersistentVolumeClaim(
     `${name}-${role}`,
     {
       metadata: meta(role, volume.labels),
@@ -208,12 +205,12 @@ function declareClaim(
     // Kept: destroy forgets the claim (and its namespace) and leaves them on the cluster.
     { ...opts, retainOnDelete: volume.keep, protect: volume.protect },
   );
+  return { name: role, resource };
 }
 
 /** The Service's address under the workload's aliases, for /etc/hosts. */
-function serviceAddress(service: k8s.core.v1.Service, workload: Workload): pulumi.Output<{ ip: string; hostnames: string[] }> {
-  const hostnames = [...new Set(workload.attachments.flatMap((a) => a.aliases))];
-  return service.spec.clusterIP.apply((ip) => ({ ip, hostnames }));
+function serviceAddress(service: k8s.core.v1.Service, workload: Workload): HostAlias {
+  return { ip: service.spec.clusterIP, hostnames: [...new Set(workload.attachments.flatMap((a) => a.aliases))] };
 }
 
 /** The labels a Deployment selects its pods by: never the ones that change (the selector is immutable). */

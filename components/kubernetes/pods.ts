@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
 import type { FileLayout, Workload } from "../layout/types";
 
@@ -6,6 +7,8 @@ type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 type VolumeMount = k8s.types.input.core.v1.VolumeMount;
+/** A name in a pod's /etc/hosts: the address is a Service's, known once the Service exists. */
+export type HostAlias = { ip: pulumi.Input<string>; hostnames: string[] };
 
 /** The reloader sidecar's program in the egress-proxy image (see reload_on_change.py). */
 export const RELOADER_SCRIPT = "/opt/egress-proxy/reload_on_change.py";
@@ -26,7 +29,7 @@ export interface PodObjects {
   /** The Secret holding the workload's files (`file-<index>` keys, in `files` order). */
   filesSecret?: string;
   /** Names the workload reaches others by, resolved in /etc/hosts to their Services' IPs. */
-  hostAliases: { ip: string; hostnames: string[] }[];
+  hostAliases: HostAlias[];
   /** The live configuration's ConfigMap (the document) and Secret (the tokens). */
   live?: { configMap: string; secret?: string; reloaderImage: string };
   /** Claims by mount path (the workspace). */

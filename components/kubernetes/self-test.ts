@@ -4,7 +4,7 @@ import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
 import { LABEL_KEYS } from "../layout/naming";
 import type { BottleLayout, Labels } from "../layout/types";
 import { SELF_TEST_PROBE } from "../self-test/probe";
-import { NO_DNS } from "./pods";
+import { HostAlias, NO_DNS } from "./pods";
 import { SELF_TEST_ROLE } from "./policies";
 
 /** The uid the probe runs as: nobody, which owns nothing in the pod. */
@@ -17,7 +17,7 @@ export interface SelfTestJobArgs {
   /** An image with the egress proxy's Python. */
   image: string;
   /** The egress proxy's Service address under its alias, as the agent has it in /etc/hosts. */
-  proxyAlias: pulumi.Input<{ ip: string; hostnames: string[] }>;
+  proxyAlias: HostAlias;
   /** A new generation of any of them runs the test again. */
   deployments: k8s.apps.v1.Deployment[];
 }

@@ -13,7 +13,7 @@
 import { UnknownValueError } from "@pulumi/policy";
 import { parseDocument } from "yaml";
 
-/** Resource type tokens, exactly as the Docker and TLS providers register them. */
+/** Resource type tokens, exactly as the Docker, TLS and Kubernetes providers register them. */
 export const TYPES = {
     container: "docker:index/container:Container",
     command: "command:local:Command",
@@ -21,9 +21,31 @@ export const TYPES = {
     remoteImage: "docker:index/remoteImage:RemoteImage",
     privateKey: "tls:index/privateKey:PrivateKey",
     selfSignedCert: "tls:index/selfSignedCert:SelfSignedCert",
+    k8sNamespace: "kubernetes:core/v1:Namespace",
+    k8sConfigMap: "kubernetes:core/v1:ConfigMap",
+    k8sSecret: "kubernetes:core/v1:Secret",
+    k8sNetworkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    k8sDeployment: "kubernetes:apps/v1:Deployment",
+    k8sJob: "kubernetes:batch/v1:Job",
 } as const;
 
-/** Label keys every bot-bottle Docker object carries (docs/architecture.md, "Names and labels"). */
+/**
+ * The Kubernetes kinds that run pods, and where each keeps its pod template (`metadata` and
+ * `spec` of the pods it creates). A bottle uses Deployments (agent, gates) and a Job (the
+ * self-test); the others are checked the same way so that no other kind can run a pod unchecked.
+ */
+export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+    "kubernetes:core/v1:Pod": [],
+    "kubernetes:core/v1:ReplicationController": ["spec", "template"],
+    "kubernetes:apps/v1:Deployment": ["spec", "template"],
+    "kubernetes:apps/v1:StatefulSet": ["spec", "template"],
+    "kubernetes:apps/v1:DaemonSet": ["spec", "template"],
+    "kubernetes:apps/v1:ReplicaSet": ["spec", "template"],
+    "kubernetes:batch/v1:Job": ["spec", "template"],
+    "kubernetes:batch/v1:CronJob": ["spec", "jobTemplate", "spec", "template"],
+};
+
+/** Label keys every bot-bottle object carries, Docker or Kubernetes (docs/architecture.md, "Names and labels"). */
 export const LABELS = {
     stack: "bot-bottle.stack",
     bottle: "bot-bottle.bottle",
@@ -37,6 +59,19 @@ export const ROLES = {
     pipelock: "pipelock",
     agentNet: "agent-net",
     egressNet: "egress-net",
+    /** The Kubernetes self-test Job's pod: it runs with the agent's network access. */
+    selfTest: "self-test",
+} as const;
+
+/** Fixed names of a Kubernetes bottle (components/kubernetes). */
+export const K8S = {
+    /** The namespace label that makes the API server refuse every pod that is not hardened. */
+    podSecurityEnforceLabel: "pod-security.kubernetes.io/enforce",
+    podSecurityLevel: "restricted",
+    /** The Secret with the egress proxy's tokens file (its live configuration's secret half). */
+    tokensSecret: "egress-proxy-tokens",
+    /** The component names a live configuration's Secret `<role>-tokens`. */
+    tokensSecretSuffix: "-tokens",
 } as const;
 
 /** Fixed facts of the topology that the policies compare against. */
@@ -92,17 +127,33 @@ export interface NetworkAttachment {
     aliases: string[];
 }
 
-/** Reads a Docker `labels: [{label, value}]` list into a map; unknown entries are skipped. */
+/**
+ * Reads an object's labels into a map: a Docker `labels: [{label, value}]` list, or a Kubernetes
+ * object's `metadata.labels` map. Unknown entries are skipped.
+ */
 export function labelsOf(props: Record<string, any>): Map<string, string> {
     const out = new Map<string, string>();
-    const list = known(() => arrayOf(props.labels));
-    if (list === UNKNOWN) {
+    const list = known(() => props.labels as unknown);
+    if (Array.isArray(list)) {
+        for (let i = 0; i < list.length; i++) {
+            const entry = known(() => ({ label: list[i].label, value: list[i].value }));
+            if (entry !== UNKNOWN && typeof entry.label === "string" && typeof entry.value === "string") {
+                out.set(entry.label, entry.value);
+            }
+        }
         return out;
     }
-    for (let i = 0; i < list.length; i++) {
-        const entry = known(() => ({ label: list[i].label, value: list[i].value }));
-        if (entry !== UNKNOWN && typeof entry.label === "string" && typeof entry.value === "string") {
-            out.set(entry.label, entry.value);
+    return labelMap(snapshot(() => props.metadata?.labels));
+}
+
+/** The string entries of a Kubernetes label map (a `snapshot`); anything else is skipped. */
+function labelMap(value: unknown): Map<string, string> {
+    const out = new Map<string, string>();
+    if (isRecord(value)) {
+        for (const [k, v] of Object.entries(value)) {
+            if (typeof v === "string") {
+                out.set(k, v);
+            }
         }
     }
     return out;
@@ -118,10 +169,39 @@ export function roleOf(props: Record<string, any>): string | undefined {
  * cross-resource rules compare an egress proxy with its own bottle's pipelock only.
  */
 export function bottleOf(props: Record<string, any>): string | undefined {
-    const labels = labelsOf(props);
+    return bottleOfLabels(labelsOf(props));
+}
+
+function bottleOfLabels(labels: ReadonlyMap<string, string>): string | undefined {
     const stack = labels.get(LABELS.stack);
     const bottle = labels.get(LABELS.bottle);
     return stack !== undefined && bottle !== undefined ? `${stack}/${bottle}` : undefined;
+}
+
+/**
+ * The labels that say what a resource is: a Docker object's labels, a Kubernetes object's
+ * `metadata.labels`, and for a Kubernetes kind that runs pods its pod template's labels over
+ * those (the pods carry them, and network policies select the pods by them).
+ */
+export function labelsOfResource(resource: { type: string; props: Record<string, any> }): Map<string, string> {
+    const labels = labelsOf(resource.props);
+    const pod = podTemplateOf(resource);
+    if (pod !== undefined && pod !== UNKNOWN) {
+        for (const [k, v] of pod.labels) {
+            labels.set(k, v);
+        }
+    }
+    return labels;
+}
+
+/** The `bot-bottle.role` of a resource (see labelsOfResource). */
+export function roleOfResource(resource: { type: string; props: Record<string, any> }): string | undefined {
+    return labelsOfResource(resource).get(LABELS.role);
+}
+
+/** The bottle of a resource, `<stack>/<bottle>` (see labelsOfResource). */
+export function bottleOfResource(resource: { type: string; props: Record<string, any> }): string | undefined {
+    return bottleOfLabels(labelsOfResource(resource));
 }
 
 /** `value` as an array (absent means empty). */
@@ -232,8 +312,292 @@ export function containersWithRole(resources: readonly ResourceView[], role: str
     return resources.filter((r) => r.type === TYPES.container && roleOf(r.props) === role);
 }
 
+/**
+ * The workloads of the stack with the given role, on either backend: Docker containers, and
+ * Kubernetes resources that run pods (a Deployment per workload) whose pods carry the role.
+ */
+export function workloadsWithRole(resources: readonly ResourceView[], role: string): ResourceView[] {
+    return resources.filter((r) => (r.type === TYPES.container || isPodHolder(r.type)) && roleOfResource(r) === role);
+}
+
 /** Docker name of a container or network (its `name` input), falling back to the Pulumi name. */
 export function dockerName(resource: ResourceView): string {
     const name = known(() => resource.props.name);
     return typeof name === "string" ? name : resource.name;
+}
+
+/**
+ * The name a message gives an object: a Docker object's name, a Kubernetes object's
+ * `<namespace>/<name>`, falling back to the Pulumi name.
+ */
+export function objectName(resource: ResourceView): string {
+    if (!isKubernetes(resource.type)) {
+        return dockerName(resource);
+    }
+    const { name, namespace } = metadataOf(resource.props);
+    const base = typeof name === "string" ? name : resource.name;
+    return typeof namespace === "string" ? `${namespace}/${base}` : base;
+}
+
+/** The kind of a Kubernetes resource type (`kubernetes:apps/v1:Deployment` -> `Deployment`). */
+export function kindOf(type: string): string {
+    return type.slice(type.lastIndexOf(":") + 1);
+}
+
+// --- Kubernetes -------------------------------------------------------------------------------
+
+/** True for a resource of the Kubernetes provider. */
+export function isKubernetes(type: string): boolean {
+    return type.startsWith("kubernetes:");
+}
+
+/** True for a Kubernetes kind that runs pods (POD_TEMPLATE_PATHS). */
+export function isPodHolder(type: string): boolean {
+    return Object.prototype.hasOwnProperty.call(POD_TEMPLATE_PATHS, type);
+}
+
+/**
+ * A deep plain copy of a value read through the unknown-checking proxy, with every value that is
+ * unknown during preview replaced by `UNKNOWN` (where it is, not for the whole value). The
+ * Kubernetes readers work on these copies: a pod spec is deep, and one unknown field (an
+ * address, a name computed by another resource) must defer only the check that needs it.
+ */
+export function snapshot(read: () => unknown): unknown {
+    const value = known(read);
+    if (value === UNKNOWN || typeof value !== "object" || value === null) {
+        return value;
+    }
+    if (Array.isArray(value)) {
+        const out: unknown[] = [];
+        for (let i = 0; i < value.length; i++) {
+            out.push(snapshot(() => value[i] as unknown));
+        }
+        return out;
+    }
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+        out[k] = snapshot(() => (value as Record<string, unknown>)[k]);
+    }
+    return out;
+}
+
+/** A Kubernetes object's `metadata.name` and `metadata.namespace` (`UNKNOWN` during preview if they are). */
+export function metadataOf(props: Record<string, any>): { name: Maybe<unknown>; namespace: Maybe<unknown> } {
+    return { name: known(() => props.metadata?.name as unknown), namespace: known(() => props.metadata?.namespace as unknown) };
+}
+
+/** A pod template: the labels its pods carry and their spec (a `snapshot`). */
+export interface PodTemplate {
+    labels: Map<string, string>;
+    spec: Record<string, unknown>;
+}
+
+/**
+ * The pod template of a Kubernetes kind that runs pods (undefined for any other resource);
+ * `UNKNOWN` when the template itself is unknown during preview.
+ */
+export function podTemplateOf(resource: { type: string; props: Record<string, any> }): Maybe<PodTemplate> | undefined {
+    if (!isPodHolder(resource.type)) {
+        return undefined;
+    }
+    const path = POD_TEMPLATE_PATHS[resource.type]!;
+    const template = snapshot(() => path.reduce<any>((value, key) => value?.[key], resource.props));
+    if (template === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const metadata = isRecord(template) ? template.metadata : undefined;
+    const spec = isRecord(template) && isRecord(template.spec) ? template.spec : {};
+    return { labels: labelMap(isRecord(metadata) ? metadata.labels : undefined), spec };
+}
+
+/** The kinds of containers a pod spec lists; every one of them runs in the pod. */
+const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
+
+/** Every container of a pod spec (a `snapshot`): containers, init and ephemeral containers. */
+export function podContainersOf(spec: Record<string, unknown>): Record<string, unknown>[] {
+    return CONTAINER_LISTS.flatMap((list) => (Array.isArray(spec[list]) ? (spec[list] as unknown[]) : []).filter(isRecord));
+}
+
+/** The container that runs a workload's own process: the one named after its role, else the first. */
+export function mainContainerOf(spec: Record<string, unknown>, role: string | undefined): Record<string, unknown> | undefined {
+    const containers = (Array.isArray(spec.containers) ? spec.containers : []).filter(isRecord);
+    return containers.find((c) => c.name === role) ?? containers[0];
+}
+
+/**
+ * A Kubernetes container's `env` as `NAME=value` strings, like a Docker `envs` list (a value
+ * from `valueFrom` reads `NAME=<valueFrom>`); `UNKNOWN` if any entry is unknown during preview.
+ */
+export function containerEnvOf(container: Record<string, unknown>): Maybe<string[]> {
+    if (container.env === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const out: string[] = [];
+    for (const entry of Array.isArray(container.env) ? container.env : []) {
+        if (!isRecord(entry) || entry.name === UNKNOWN || entry.value === UNKNOWN) {
+            return UNKNOWN;
+        }
+        out.push(`${String(entry.name)}=${entry.value !== undefined ? String(entry.value) : entry.valueFrom !== undefined ? "<valueFrom>" : ""}`);
+    }
+    return out;
+}
+
+/** A string list of a container (`command`, `args`); `UNKNOWN` if it or any element is. */
+export function containerStringsOf(container: Record<string, unknown>, key: string): Maybe<string[]> {
+    const list = container[key];
+    if (list === UNKNOWN || (Array.isArray(list) && list.includes(UNKNOWN))) {
+        return UNKNOWN;
+    }
+    return Array.isArray(list) ? list.map(String) : [];
+}
+
+/** The main container of a Kubernetes workload's pods (see mainContainerOf); `UNKNOWN` if its template is. */
+function mainContainerOfWorkload(resource: ResourceView): Maybe<Record<string, unknown> | undefined> {
+    const pod = podTemplateOf(resource);
+    if (pod === UNKNOWN) {
+        return UNKNOWN;
+    }
+    return pod === undefined ? undefined : mainContainerOf(pod.spec, roleOfResource(resource));
+}
+
+/**
+ * A workload's environment as `NAME=value` strings: a Docker container's `envs`, or the `env` of
+ * the main container of a Kubernetes workload's pods.
+ */
+export function workloadEnvOf(resource: ResourceView): Maybe<string[]> {
+    if (!isPodHolder(resource.type)) {
+        return stringsOf(resource.props, "envs");
+    }
+    const main = mainContainerOfWorkload(resource);
+    return main === UNKNOWN ? UNKNOWN : main === undefined ? [] : containerEnvOf(main);
+}
+
+/**
+ * What a workload declares in place of its image's entrypoint, and the arguments it passes: a
+ * Docker container's `entrypoints` and `command`, a Kubernetes main container's `command` and
+ * `args` (the same two things under other names).
+ */
+export function workloadCommandOf(resource: ResourceView): Maybe<{ entrypoint: string[]; args: string[] }> {
+    if (!isPodHolder(resource.type)) {
+        const entrypoint = stringsOf(resource.props, "entrypoints");
+        const args = stringsOf(resource.props, "command");
+        return entrypoint === UNKNOWN || args === UNKNOWN ? UNKNOWN : { entrypoint, args };
+    }
+    const main = mainContainerOfWorkload(resource);
+    if (main === UNKNOWN) {
+        return UNKNOWN;
+    }
+    if (main === undefined) {
+        return { entrypoint: [], args: [] };
+    }
+    const entrypoint = containerStringsOf(main, "command");
+    const args = containerStringsOf(main, "args");
+    return entrypoint === UNKNOWN || args === UNKNOWN ? UNKNOWN : { entrypoint, args };
+}
+
+/** A file a pod volume projects from a ConfigMap or Secret key, with the mode it gets. */
+export interface ProjectedFile {
+    kind: "configMap" | "secret";
+    /** The ConfigMap's or Secret's name (in the pod's namespace). */
+    name: string;
+    key: string;
+    /** The file's mode: the item's, else the volume's defaultMode, else Kubernetes' default 0644. */
+    mode: Maybe<unknown>;
+}
+
+/** What is at a path of a pod's main container: the volume, the file in it, the objects that may project it. */
+export type PodFile = { volume: string; file: string; sources: ProjectedFile[] } | { error: string };
+
+/** Kubernetes' default mode of a file projected from a ConfigMap or Secret (0644). */
+const DEFAULT_PROJECTED_MODE = 0o644;
+
+/**
+ * The file at `path` in the main container of a Kubernetes workload's pods: the deepest volume
+ * mount at or above it, and the ConfigMap and Secret keys that volume may put there (a
+ * `configMap`, `secret` or `projected` volume; with `items`, only the item whose path it is).
+ * `UNKNOWN` when a name it depends on is unknown during preview.
+ */
+export function podFileAt(workload: ResourceView, path: string): Maybe<PodFile> {
+    const pod = podTemplateOf(workload);
+    if (pod === UNKNOWN || pod === undefined) {
+        return UNKNOWN;
+    }
+    const mounts = mainContainerOf(pod.spec, roleOfResource(workload))?.volumeMounts;
+    if (mounts === UNKNOWN || (Array.isArray(mounts) && mounts.some((m) => !isRecord(m) || m.mountPath === UNKNOWN || m.subPath === UNKNOWN || m.name === UNKNOWN))) {
+        return UNKNOWN;
+    }
+    const under = (dir: string) => path === dir || path.startsWith(`${dir.replace(/\/+$/, "")}/`);
+    const mount = (Array.isArray(mounts) ? mounts : [])
+        .filter(isRecord)
+        .filter((m) => typeof m.mountPath === "string" && under(m.mountPath))
+        .sort((a, b) => String(b.mountPath).length - String(a.mountPath).length)[0];
+    if (mount === undefined) {
+        return { error: `reads ${path}, which is in no volume its container mounts` };
+    }
+    const mountPath = String(mount.mountPath).replace(/\/+$/, "");
+    const rel = path === mount.mountPath ? "" : path.slice(mountPath.length + 1);
+    const subPath = typeof mount.subPath === "string" && mount.subPath !== "" ? mount.subPath : undefined;
+    const file = subPath === undefined ? rel : rel === "" ? subPath : `${subPath}/${rel}`;
+    const volumes = pod.spec.volumes;
+    if (volumes === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const volume = (Array.isArray(volumes) ? volumes : []).filter(isRecord).find((v) => v.name === mount.name);
+    if (volume === undefined) {
+        return { error: `reads ${path} from volume '${String(mount.name)}', which its pod does not declare` };
+    }
+    const candidates: { kind: ProjectedFile["kind"]; name: unknown; items: unknown; defaultMode: unknown }[] = [];
+    if (isRecord(volume.configMap)) {
+        candidates.push({ kind: "configMap", name: volume.configMap.name, items: volume.configMap.items, defaultMode: volume.configMap.defaultMode });
+    }
+    if (isRecord(volume.secret)) {
+        candidates.push({ kind: "secret", name: volume.secret.secretName, items: volume.secret.items, defaultMode: volume.secret.defaultMode });
+    }
+    if (volume.projected === UNKNOWN) {
+        return UNKNOWN;
+    }
+    if (isRecord(volume.projected)) {
+        const projected = volume.projected;
+        if (projected.sources === UNKNOWN) {
+            return UNKNOWN;
+        }
+        for (const source of Array.isArray(projected.sources) ? projected.sources.filter(isRecord) : []) {
+            for (const kind of ["configMap", "secret"] as const) {
+                const object = source[kind];
+                if (isRecord(object)) {
+                    candidates.push({ kind, name: object.name, items: object.items, defaultMode: projected.defaultMode });
+                }
+            }
+        }
+    }
+    const sources: ProjectedFile[] = [];
+    for (const c of candidates) {
+        if (c.name === UNKNOWN || c.items === UNKNOWN) {
+            return UNKNOWN;
+        }
+        const defaultMode = c.defaultMode ?? DEFAULT_PROJECTED_MODE;
+        if (!Array.isArray(c.items)) {
+            sources.push({ kind: c.kind, name: String(c.name), key: file, mode: defaultMode });
+            continue;
+        }
+        const item = c.items.filter(isRecord).find((i) => i.path === file);
+        if (item !== undefined) {
+            if (item.key === UNKNOWN) {
+                return UNKNOWN;
+            }
+            sources.push({ kind: c.kind, name: String(c.name), key: String(item.key), mode: item.mode ?? defaultMode });
+        }
+    }
+    return { volume: String(volume.name), file, sources };
+}
+
+/** The declared Kubernetes objects of `type` named `name` in `namespace`. */
+export function objectsNamed(resources: readonly ResourceView[], type: string, namespace: unknown, name: string): ResourceView[] {
+    return resources.filter((r) => {
+        if (r.type !== type) {
+            return false;
+        }
+        const meta = metadataOf(r.props);
+        return meta.name === name && meta.namespace === namespace;
+    });
 }

@@ -8,13 +8,17 @@ import {
     TOPOLOGY,
     TYPES,
     UNKNOWN,
-    bottleOf,
-    containersWithRole,
+    bottleOfResource,
     dockerName,
     envValue,
+    isPodHolder,
     networksOf,
+    objectName,
     roleOf,
-    stringsOf,
+    roleOfResource,
+    workloadCommandOf,
+    workloadEnvOf,
+    workloadsWithRole,
 } from "./bottle";
 
 /** Accepts the upstream URL with or without a trailing slash. */
@@ -24,7 +28,8 @@ function isPipelockUpstream(url: string | undefined): boolean {
 
 /**
  * Each egress proxy runs in upstream mode through `http://pipelock:8888`, and the name `pipelock`
- * on the network they share resolves to that bottle's pipelock and nothing else.
+ * on the network they share resolves to that bottle's pipelock and nothing else (Docker; on
+ * Kubernetes the network policies confine the egress proxy to pipelock's pods).
  */
 export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
     name: "egress-proxy-chains-through-pipelock",
@@ -32,18 +37,19 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
         "The egress proxy must run in upstream mode through its own bottle's pipelock: its " +
         `${TOPOLOGY.upstreamEnv} is ${TOPOLOGY.pipelockUpstream}, it shares the bottle's egress network ` +
         "with that pipelock, and on that network the alias 'pipelock' belongs to the pipelock container " +
-        "alone. Without this the egress proxy dials destinations itself and the second gate (DLP, " +
-        "allowlist) silently sees nothing - the 'proxy bypasses pipelock' regression.",
+        "alone (on Kubernetes: the bottle has a pipelock Deployment, and the network policies make it the " +
+        "egress proxy's only peer). Without this the egress proxy dials destinations itself and the second " +
+        "gate (DLP, allowlist) silently sees nothing - the 'proxy bypasses pipelock' regression.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const containers = args.resources.filter((r) => r.type === TYPES.container);
         const networkRoles = new Map(
             args.resources.filter((r) => r.type === TYPES.network).map((n) => [dockerName(n), roleOf(n.props)]),
         );
-        const pipelocks = containersWithRole(args.resources, ROLES.pipelock);
-        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
-            const name = dockerName(proxy);
-            const envs = stringsOf(proxy.props, "envs");
+        const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+            const name = objectName(proxy);
+            const envs = workloadEnvOf(proxy);
             if (envs !== UNKNOWN) {
                 const upstream = envValue(envs, TOPOLOGY.upstreamEnv);
                 if (!isPipelockUpstream(upstream)) {
@@ -56,14 +62,20 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
                 }
             }
 
-            const bottle = bottleOf(proxy.props);
-            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOf(p.props) === bottle);
+            const bottle = bottleOfResource(proxy);
+            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
             if (pipelock === undefined) {
                 reportViolation(
-                    `Egress proxy '${name}' has no pipelock container in its bottle ('${bottle ?? "unlabelled"}'). ` +
+                    `Egress proxy '${name}' has no pipelock ${isPodHolder(proxy.type) ? "workload" : "container"} in its bottle ('${bottle ?? "unlabelled"}'). ` +
                         `Declare the bottle's pipelock with the same bot-bottle.stack and bot-bottle.bottle labels.`,
                     proxy.urn,
                 );
+                continue;
+            }
+            if (proxy.type !== TYPES.container || pipelock.type !== TYPES.container) {
+                // On Kubernetes the name pipelock is the egress proxy's host alias for pipelock's
+                // Service, and its network policy lets it reach pipelock's pods and nothing else
+                // (kubernetes-only-pipelock-reaches-outside): no shared network to check here.
                 continue;
             }
             const proxyNets = networksOf(proxy.props);
@@ -125,15 +137,15 @@ export const egressProxyKeepsImageEntrypoint: ResourceValidationPolicy = {
         "second gate silently disappears.",
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.egressProxy) {
+        if ((args.type !== TYPES.container && !isPodHolder(args.type)) || roleOfResource(args) !== ROLES.egressProxy) {
             return;
         }
-        const entrypoints = stringsOf(args.props, "entrypoints");
-        if (entrypoints !== UNKNOWN && entrypoints.length > 0) {
+        const command = workloadCommandOf(args);
+        if (command !== UNKNOWN && command.entrypoint.length > 0) {
             reportViolation(
-                `Egress proxy '${dockerName(args)}' overrides the image's entrypoint with [${entrypoints.join(" ")}]; ` +
+                `Egress proxy '${objectName(args)}' overrides the image's entrypoint with [${command.entrypoint.join(" ")}]; ` +
                     `the image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode. Remove ` +
-                    `entrypoints.`,
+                    (isPodHolder(args.type) ? `command from its '${ROLES.egressProxy}' container (args are fine).` : `entrypoints.`),
             );
         }
     },

@@ -1,9 +1,13 @@
 /**
  * Readers for the two documents the gates enforce, exactly as the deployment puts them in place:
- * the egress proxy's routes.yaml and pipelock's pipelock.yaml. Each gate reads its document from a
- * live configuration volume mounted read-only at `<dir>`, as `<dir>/current/<file>`; the
- * document is the stdin of the command that writes that file into that volume (its
- * environment names both: BOTTLE_VOLUME, BOTTLE_DOCUMENT).
+ * the egress proxy's routes.yaml and pipelock's pipelock.yaml.
+ *
+ * - Docker: each gate reads its document from a live configuration volume mounted read-only at
+ *   `<dir>`, as `<dir>/current/<file>`; the document is the stdin of the command that writes that
+ *   file into that volume (its environment names both: BOTTLE_VOLUME, BOTTLE_DOCUMENT).
+ * - Kubernetes: each gate's pod mounts its live configuration (a ConfigMap, projected with the
+ *   tokens Secret for the egress proxy) as a directory; the document is the ConfigMap key that
+ *   appears at the path the gate reads, in the ConfigMap of that name in the pod's namespace.
  */
 import {
     Maybe,
@@ -14,23 +18,39 @@ import {
     arrayOf,
     envValue,
     environmentOf,
+    isPodHolder,
     isRecord,
     known,
+    metadataOf,
+    objectsNamed,
     parseYaml,
-    stringsOf,
+    podFileAt,
+    snapshot,
+    workloadCommandOf,
+    workloadEnvOf,
 } from "./bottle";
 
 /** A document read for a container: its parsed value, or why it could not be read. */
 export type DocumentRead<T> = { path: string; value: T } | { error: string };
 
-/** The container's view and every resource of the stack (the command that writes its documents). */
+/**
+ * The gate (a Docker container, or a Kubernetes workload such as a Deployment) and every resource
+ * of the stack (the command or ConfigMap that holds its documents).
+ */
 export interface Gate {
     container: ResourceView;
     resources: readonly ResourceView[];
 }
 
-/** The text of the document the container reads at `path`, or an error naming what is missing. */
-function documentText({ container, resources }: Gate, path: string): Maybe<{ text: string } | { error: string }> {
+type DocumentText = Maybe<{ text: string } | { error: string }>;
+
+/** The text of the document the gate reads at `path`, or an error naming what is missing. */
+function documentText(gate: Gate, path: string): DocumentText {
+    return isPodHolder(gate.container.type) ? kubernetesDocumentText(gate, path) : dockerDocumentText(gate, path);
+}
+
+/** A Docker gate's document: what the one live-config command for that file of its volume writes. */
+function dockerDocumentText({ container, resources }: Gate, path: string): DocumentText {
     const volumes = known(() =>
         arrayOf(container.props.volumes).map((v) => ({ dir: String(v.containerPath), volume: v.volumeName as unknown, readOnly: v.readOnly === true })),
     );
@@ -62,6 +82,41 @@ function documentText({ container, resources }: Gate, path: string): Maybe<{ tex
     return typeof text === "string" ? { text } : { error: `the command that writes ${path} has no document on its stdin` };
 }
 
+/**
+ * A Kubernetes gate's document: the key of a ConfigMap (declared in this stack, in the pod's
+ * namespace) that a volume of the pod puts at `path`. No read-only check: the kubelet mounts
+ * ConfigMap and projected volumes read-only whatever the mount says.
+ */
+function kubernetesDocumentText({ container: workload, resources }: Gate, path: string): DocumentText {
+    const at = podFileAt(workload, path);
+    if (at === UNKNOWN || "error" in at) {
+        return at === UNKNOWN ? UNKNOWN : { error: `${at.error} (the document must be a key of the bottle's ConfigMap, mounted as a volume)` };
+    }
+    const sources = at.sources.filter((s) => s.kind === "configMap");
+    if (sources.length === 0) {
+        return { error: `reads ${path} from volume '${at.volume}', which projects no ConfigMap there (the document must be a key of the bottle's ConfigMap)` };
+    }
+    const namespace = metadataOf(workload.props).namespace;
+    if (namespace === UNKNOWN) {
+        return UNKNOWN;
+    }
+    for (const source of sources) {
+        const configMaps = objectsNamed(resources, TYPES.k8sConfigMap, namespace, source.name);
+        if (configMaps.length !== 1) {
+            const where = typeof namespace === "string" ? `${namespace}/${source.name}` : source.name;
+            return { error: `reads ${path} from ConfigMap '${where}', but this stack declares ${configMaps.length} ConfigMaps by that name there (expected exactly one)` };
+        }
+        const text = snapshot(() => configMaps[0]!.props.data?.[source.key]);
+        if (text === UNKNOWN) {
+            return UNKNOWN;
+        }
+        if (typeof text === "string") {
+            return { text };
+        }
+    }
+    return { error: `reads ${path}, but no ConfigMap its volume '${at.volume}' projects (${sources.map((s) => s.name).join(", ")}) has the key ${sources[0]!.key}` };
+}
+
 /** The document at `path` parsed as YAML, or an error naming the file. */
 function documentYaml(gate: Gate, path: string): Maybe<{ value: unknown } | { error: string }> {
     const text = documentText(gate, path);
@@ -77,7 +132,7 @@ function documentYaml(gate: Gate, path: string): Maybe<{ value: unknown } | { er
 
 /** The egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`), parsed. */
 function routesDocumentOf(gate: Gate): Maybe<DocumentRead<unknown>> {
-    const envs = stringsOf(gate.container.props, "envs");
+    const envs = workloadEnvOf(gate.container);
     if (envs === UNKNOWN) {
         return UNKNOWN;
     }
@@ -132,17 +187,17 @@ export function routeHostsOf(gate: Gate): Maybe<DocumentRead<string[]>> {
 }
 
 /**
- * The path pipelock is started with (`--config FILE` or `--config=FILE` in its command or
- * entrypoint; the last one if repeated). Without it pipelock runs on built-in defaults and
+ * The path pipelock is started with (`--config FILE` or `--config=FILE` in its entrypoint or
+ * arguments: Docker's entrypoints and command, Kubernetes' command and args; the last one if
+ * repeated). Without it pipelock runs on built-in defaults and
  * ignores the rendered file.
  */
-function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefined> {
-    const entrypoints = stringsOf(props, "entrypoints");
-    const command = stringsOf(props, "command");
-    if (entrypoints === UNKNOWN || command === UNKNOWN) {
+function pipelockConfigPath(gate: ResourceView): Maybe<string | undefined> {
+    const command = workloadCommandOf(gate);
+    if (command === UNKNOWN) {
         return UNKNOWN;
     }
-    const argv = [...entrypoints, ...command];
+    const argv = [...command.entrypoint, ...command.args];
     let path: string | undefined;
     // Go's flag parsing keeps the last value of a repeated flag, so keep scanning.
     for (const [i, arg] of argv.entries()) {
@@ -158,7 +213,7 @@ function pipelockConfigPath(props: Record<string, any>): Maybe<string | undefine
 
 /** pipelock's effective configuration: the document its command line points at. */
 export function pipelockConfigOf(gate: Gate): Maybe<DocumentRead<Record<string, unknown>>> {
-    const path = pipelockConfigPath(gate.container.props);
+    const path = pipelockConfigPath(gate.container);
     if (path === UNKNOWN) {
         return UNKNOWN;
     }

@@ -3,7 +3,7 @@
  * points at on the day of `pulumi up`.
  */
 import { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
-import { PRODUCTION_TAG, TYPES, UNKNOWN, dockerName, isProductionStack, known } from "./bottle";
+import { PRODUCTION_TAG, TYPES, UNKNOWN, dockerName, isProductionStack, kindOf, known, objectName, podContainersOf, podTemplateOf } from "./bottle";
 
 const DIGEST_REF = /@sha256:[0-9a-f]{64}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
@@ -15,28 +15,32 @@ export function isPinnedByDigest(ref: string): boolean {
 
 /**
  * Reports every image reference of the resource that is not pinned by digest: a RemoteImage's
- * `name`, and a Container's `image` when it is a literal reference. A Container's image that comes
+ * `name`, a Container's `image` when it is a literal reference, and the `image` of every container
+ * of a Kubernetes pod (Deployment, Job, ...). A Container's image that comes
  * from a RemoteImage is unknown during preview; the RemoteImage itself is checked instead.
  */
 function checkImagePinned(args: ResourceValidationArgs, reportViolation: ReportViolation): void {
-    let ref: unknown;
-    let what: string;
+    const refs: { ref: unknown; what: string }[] = [];
+    const pod = podTemplateOf(args);
     if (args.type === TYPES.remoteImage) {
-        ref = known(() => args.props.name as unknown);
-        what = `Image '${args.name}' pulls`;
+        refs.push({ ref: known(() => args.props.name as unknown), what: `Image '${args.name}' pulls` });
     } else if (args.type === TYPES.container) {
-        ref = known(() => args.props.image as unknown);
-        what = `Container '${dockerName(args)}' runs`;
-    } else {
-        return;
+        refs.push({ ref: known(() => args.props.image as unknown), what: `Container '${dockerName(args)}' runs` });
+    } else if (pod !== undefined && pod !== UNKNOWN) {
+        // Every container of a Kubernetes pod: the cluster pulls each image by its reference.
+        for (const c of podContainersOf(pod.spec)) {
+            refs.push({ ref: c.image, what: `${kindOf(args.type)} '${objectName(args)}' container '${String(c.name)}' runs` });
+        }
     }
-    if (ref === UNKNOWN || typeof ref !== "string" || isPinnedByDigest(ref)) {
-        return;
+    for (const { ref, what } of refs) {
+        if (ref === UNKNOWN || typeof ref !== "string" || isPinnedByDigest(ref)) {
+            continue;
+        }
+        reportViolation(
+            `${what} '${ref}', a mutable tag. Pin it by digest: '${ref.replace(/@.*$/, "")}@sha256:<digest>' ` +
+                `(docker buildx imagetools inspect ${ref} prints the digest).`,
+        );
     }
-    reportViolation(
-        `${what} '${ref}', a mutable tag. Pin it by digest: '${ref.replace(/@.*$/, "")}@sha256:<digest>' ` +
-            `(docker buildx imagetools inspect ${ref} prints the digest).`,
-    );
 }
 
 const WHY =

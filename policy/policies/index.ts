@@ -8,6 +8,13 @@ import { caKeyStrength, caValidityMax } from "./ca";
 import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
+import {
+    kubernetesAgentReachesOnlyEgressProxy,
+    kubernetesNamespaceDefaultDeny,
+    kubernetesNamespaceRestricted,
+    kubernetesOnlyPipelockReachesOutside,
+    kubernetesPodsHardened,
+} from "./kubernetes";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
 import { credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
@@ -20,6 +27,11 @@ export const policies: Policies = [
     agentHostWorkspaceReviewed,
     innerNetworksInternal,
     onlyPipelockReachesOutside,
+    kubernetesNamespaceRestricted,
+    kubernetesPodsHardened,
+    kubernetesNamespaceDefaultDeny,
+    kubernetesAgentReachesOnlyEgressProxy,
+    kubernetesOnlyPipelockReachesOutside,
     egressProxyChainsThroughPipelock,
     egressProxyKeepsImageEntrypoint,
     credentialsAreSecret,

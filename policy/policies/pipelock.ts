@@ -2,7 +2,7 @@
  * pipelock as a gate, not a logger: strict mode, enforcing, and scanning what leaves.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
-import { ROLES, UNKNOWN, containersWithRole, dockerName, isRecord } from "./bottle";
+import { ROLES, UNKNOWN, isRecord, objectName, workloadsWithRole } from "./bottle";
 import { pipelockConfigOf } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
@@ -56,8 +56,8 @@ export const pipelockStrictEnforcing: StackValidationPolicy = {
         "stopping it.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        for (const pipelock of containersWithRole(args.resources, ROLES.pipelock)) {
-            const name = dockerName(pipelock);
+        for (const pipelock of workloadsWithRole(args.resources, ROLES.pipelock)) {
+            const name = objectName(pipelock);
             const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
             if (config === UNKNOWN) {
                 continue;
@@ -94,7 +94,7 @@ export const pipelockPassthroughReviewed: StackValidationPolicy = {
         "trust with what the agent could send (package mirrors).",
     enforcementLevel: "advisory",
     validateStack: (args, reportViolation) => {
-        for (const pipelock of containersWithRole(args.resources, ROLES.pipelock)) {
+        for (const pipelock of workloadsWithRole(args.resources, ROLES.pipelock)) {
             const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
             if (config === UNKNOWN || "error" in config) {
                 continue;
@@ -102,7 +102,7 @@ export const pipelockPassthroughReviewed: StackValidationPolicy = {
             const hosts = section(config.value, "tls_interception").passthrough_domains;
             if (Array.isArray(hosts) && hosts.length > 0) {
                 reportViolation(
-                    `Pipelock '${dockerName(pipelock)}' passes ${hosts.map(String).join(", ")} through without ` +
+                    `Pipelock '${objectName(pipelock)}' passes ${hosts.map(String).join(", ")} through without ` +
                         `interception: no DLP on what the agent sends there. Make sure those routes allow only ` +
                         `the methods and paths the agent needs (GET/HEAD for downloads).`,
                     pipelock.urn,

@@ -4,7 +4,7 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, UNKNOWN, bottleOf, containersWithRole, dockerName, isProductionStack, roleOf } from "./bottle";
+import { Maybe, ROLES, UNKNOWN, bottleOfResource, isProductionStack, objectName, roleOfResource, workloadsWithRole } from "./bottle";
 import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
@@ -50,12 +50,12 @@ export const routesNoBroadWildcards: StackValidationPolicy = {
         "attacker-controlled server.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        for (const container of [...containersWithRole(args.resources, ROLES.egressProxy), ...containersWithRole(args.resources, ROLES.pipelock)]) {
+        for (const container of [...workloadsWithRole(args.resources, ROLES.egressProxy), ...workloadsWithRole(args.resources, ROLES.pipelock)]) {
             const gate = { container, resources: args.resources };
-            const name = dockerName(container);
+            const name = objectName(container);
             let read: Maybe<DocumentRead<string[]>>;
             let what: string;
-            if (roleOf(container.props) === ROLES.egressProxy) {
+            if (roleOfResource(container) === ROLES.egressProxy) {
                 read = routeHostsOf(gate);
                 what = "route host";
             } else {
@@ -101,10 +101,10 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
         "guarded by one gate instead of two.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        const pipelocks = containersWithRole(args.resources, ROLES.pipelock);
-        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
-            const bottle = bottleOf(proxy.props);
-            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOf(p.props) === bottle);
+        const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+            const bottle = bottleOfResource(proxy);
+            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
             if (pipelock === undefined) {
                 continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
             }
@@ -119,7 +119,7 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
             const onlyPipelock = [...allowlist].filter((h) => !hosts.has(h));
             if (onlyRoutes.length > 0) {
                 reportViolation(
-                    `Bottle '${bottle}': route hosts [${onlyRoutes.join(", ")}] of '${dockerName(proxy)}' are not ` +
+                    `Bottle '${bottle}': route hosts [${onlyRoutes.join(", ")}] of '${objectName(proxy)}' are not ` +
                         `in pipelock's api_allowlist (${config.path}). Render api_allowlist from the same ` +
                         `routes so both gates allow the same hosts.`,
                     proxy.urn,
@@ -127,7 +127,7 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
             }
             if (onlyPipelock.length > 0) {
                 reportViolation(
-                    `Bottle '${bottle}': pipelock '${dockerName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
+                    `Bottle '${bottle}': pipelock '${objectName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
                         `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
                         `them as routes) so both gates allow the same hosts.`,
                     pipelock.urn,
@@ -149,7 +149,7 @@ export const credentialsOnlyOverTls: StackValidationPolicy = {
         "crosses the network in plain text, readable by anyone on the path to the host.",
     enforcementLevel: "advisory",
     validateStack: (args, reportViolation) => {
-        for (const proxy of containersWithRole(args.resources, ROLES.egressProxy)) {
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
             const routes = routesOf({ container: proxy, resources: args.resources });
             if (routes === UNKNOWN || "error" in routes) {
                 continue;
@@ -158,7 +158,7 @@ export const credentialsOnlyOverTls: StackValidationPolicy = {
                 const ports = route.insecure_cleartext_ports;
                 if (Array.isArray(ports) && ports.length > 0) {
                     reportViolation(
-                        `Egress proxy '${dockerName(proxy)}' sends the credential of ${String(route.host)} in plain HTTP ` +
+                        `Egress proxy '${objectName(proxy)}' sends the credential of ${String(route.host)} in plain HTTP ` +
                             `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
                         proxy.urn,
                     );
@@ -179,7 +179,7 @@ export const productionNoAuditMode: StackValidationPolicy = {
         "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        const proxies = containersWithRole(args.resources, ROLES.egressProxy);
+        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
         if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
             args.notApplicable("not a production stack (audit mode is for learning routes outside production)");
         }
@@ -187,7 +187,7 @@ export const productionNoAuditMode: StackValidationPolicy = {
             const audit = auditModeOf({ container: proxy, resources: args.resources });
             if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
                 reportViolation(
-                    `Egress proxy '${dockerName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
+                    `Egress proxy '${objectName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
                         "it lets through what no route covers. Remove auditMode from the bottle.",
                     proxy.urn,
                 );

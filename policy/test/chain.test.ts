@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "../policies/chain";
-import { bottleGraph, container, find } from "./fixtures";
+import { bottleGraph, container, find, kubernetesBottleGraph, object, podSpec } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 /** Sets (or, with undefined, removes) EGRESS_PROXY_UPSTREAM_PROXY on the egress proxy. */
@@ -141,5 +141,45 @@ describe("egress-proxy-keeps-image-entrypoint", () => {
         pipelock.props.entrypoints = ["/pipelock"];
         const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, pipelock);
         assert.deepEqual(violations, []);
+    });
+});
+
+describe("the chain on a Kubernetes bottle", () => {
+    it("passes an egress proxy Deployment chained through its bottle's pipelock", async () => {
+        assert.deepEqual((await runStackPolicy(egressProxyChainsThroughPipelock, kubernetesBottleGraph())).violations, []);
+        for (const r of kubernetesBottleGraph()) {
+            assert.deepEqual((await runResourcePolicy(egressProxyKeepsImageEntrypoint, r)).violations, [], r.name);
+        }
+    });
+
+    it("rejects an egress proxy whose container does not forward through pipelock", async () => {
+        const graph = kubernetesBottleGraph();
+        const env = podSpec(object(graph, "Deployment", "egress-proxy")).containers[0].env as { name: string; value: string }[];
+        env.find((e) => e.name === "EGRESS_PROXY_UPSTREAM_PROXY")!.value = "http://proxy.example.com:3128";
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer/egress-proxy' has EGRESS_PROXY_UPSTREAM_PROXY=http://proxy.example.com:3128, so it does not " +
+                "forward through pipelock. Set EGRESS_PROXY_UPSTREAM_PROXY=http://pipelock:8888.",
+        ]);
+    });
+
+    it("rejects a bottle without a pipelock Deployment", async () => {
+        const graph = kubernetesBottleGraph().filter((r) => r.name !== "reviewer-pipelock");
+        const { violations } = await runStackPolicy(egressProxyChainsThroughPipelock, graph);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer/egress-proxy' has no pipelock workload in its bottle ('dev/reviewer'). Declare the " +
+                "bottle's pipelock with the same bot-bottle.stack and bot-bottle.bottle labels.",
+        ]);
+    });
+
+    it("rejects a command that replaces the egress proxy image's entrypoint (not the reloader's)", async () => {
+        const proxy = object(kubernetesBottleGraph(), "Deployment", "egress-proxy");
+        podSpec(proxy).containers[0].command = ["mitmdump", "-s", "/tmp/addon.py"];
+        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, proxy);
+        assert.deepEqual(violations, [
+            "Egress proxy 'dev-reviewer/egress-proxy' overrides the image's entrypoint with [mitmdump -s /tmp/addon.py]; the " +
+                "image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream mode. Remove command from its " +
+                "'egress-proxy' container (args are fine).",
+        ]);
     });
 });

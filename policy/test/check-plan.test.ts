@@ -38,3 +38,24 @@ describe("check-plan: the pack over an offline plan, for pull requests without s
         assert.match(out, /\n {2}\[mandatory\] agent-only-internal-networks: Agent container 'prod-reviewer-agent' joins network 'prod-reviewer-outbound-net'/);
     });
 });
+
+describe("check-plan over a stack of Kubernetes bottles", () => {
+    const plan = JSON.parse(
+        execFileSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "cluster", "--json"], { cwd: ROOT, encoding: "utf8" }),
+    ) as { resources: { type: string; name: string; inputs: Record<string, any> }[] };
+
+    it("passes the clean stack, its tokens Secret and CA key Secrets included", () => {
+        const { code, out } = checkPlan(plan, "cluster");
+        assert.equal(code, 0, out);
+        assert.equal(out, 'Policy pack over the plan of "cluster": 0 mandatory, 0 advisory violations\n');
+    });
+
+    it("fails on pipelock reaching the cluster", () => {
+        const broken = structuredClone(plan);
+        const policy = broken.resources.find((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && r.inputs.metadata.name === "pipelock")!;
+        policy.inputs.spec.egress[0].to[0].ipBlock.except = [];
+        const { code, out } = checkPlan(broken, "cluster");
+        assert.equal(code, 1, out);
+        assert.match(out, /\n {2}\[mandatory\] kubernetes-only-pipelock-reaches-outside: NetworkPolicy 'cluster-reviewer\/pipelock' \(pipelock's\) allows egress to 0.0.0.0\/0 with an empty 'except'/);
+    });
+});

@@ -5,11 +5,16 @@ import {
     ANTHROPIC_TOKEN,
     GITHUB_TOKEN,
     RSA_KEY_PEM,
+    EC_KEY_PEM,
     bottleGraph,
     container,
     find,
+    kubernetesBottleGraph,
     liveConfigOf,
+    object,
+    podSpec,
     routesYaml,
+    setConfigMapDocument,
     setDocument,
 } from "./fixtures";
 import { runStackPolicy } from "../offline/run";
@@ -166,5 +171,126 @@ describe("credentials-are-secret", () => {
         container(graph, "agent").props.uploads[0].content = UNKNOWN_STRING;
         const { violations } = await runStackPolicy(credentialsAreSecret, graph);
         assert.deepEqual(violations, []);
+    });
+});
+
+describe("credentials-are-secret on a Kubernetes bottle", () => {
+    const agentContainer = (graph: ReturnType<typeof kubernetesBottleGraph>) => podSpec(object(graph, "Deployment", "agent")).containers[0];
+
+    it("passes tokens confined to the egress-proxy-tokens Secret and keys to the gates' files Secrets", async () => {
+        assert.deepEqual((await runStackPolicy(credentialsAreSecret, kubernetesBottleGraph())).violations, []);
+    });
+
+    it("rejects a token value in a container's env, under any name, and never prints it", async () => {
+        const graph = kubernetesBottleGraph();
+        agentContainer(graph).env.push({ name: "GH", value: GITHUB_TOKEN });
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "The value of EGRESS_PROXY_TOKEN_1 appears in kubernetes:apps/v1:Deployment 'reviewer-agent' at " +
+                "spec.template.spec.containers[0].env[4].value. Token values may only be in the egress proxy's Secret " +
+                "'egress-proxy-tokens'; remove it from spec.template.spec.containers[0].env[4].value.",
+        ]);
+        assert.ok(!violations[0]!.includes(GITHUB_TOKEN));
+    });
+
+    it("rejects a credential variable in any container", async () => {
+        const graph = kubernetesBottleGraph();
+        podSpec(object(graph, "Deployment", "egress-proxy")).containers[1].env = [{ name: "EGRESS_PROXY_TOKEN_0", value: "x" }];
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "Deployment 'dev-reviewer/egress-proxy' (role 'egress-proxy') has the credential variable EGRESS_PROXY_TOKEN_0 in the " +
+                "env of container 'reloader'. Tokens reach only the egress proxy's tokens file (its live config); remove it.",
+        ]);
+    });
+
+    it("rejects the tokens Secret in an environment (valueFrom, envFrom), even the egress proxy's", async () => {
+        const graph = kubernetesBottleGraph();
+        agentContainer(graph).env.push({ name: "TOKENS", valueFrom: { secretKeyRef: { name: "egress-proxy-tokens", key: "tokens.json" } } });
+        podSpec(object(graph, "Deployment", "egress-proxy")).containers[0].envFrom = [{ secretRef: { name: "egress-proxy-tokens" } }];
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.equal(violations.length, 2, violations.join("\n"));
+        assert.match(violations[0]!, /^Deployment 'dev-reviewer\/egress-proxy' \(role 'egress-proxy'\) puts the tokens Secret 'egress-proxy-tokens' into the environment of container 'egress-proxy' \(envFrom\)/);
+        assert.match(violations[1]!, /^Deployment 'dev-reviewer\/agent' \(role 'agent'\) puts the tokens Secret 'egress-proxy-tokens' into the environment of container 'agent' \(env TOKENS\)/);
+    });
+
+    it("rejects the tokens Secret mounted into any pod but the egress proxy's", async () => {
+        const graph = kubernetesBottleGraph();
+        podSpec(object(graph, "Deployment", "agent")).volumes.push({ name: "t", projected: { sources: [{ secret: { name: "egress-proxy-tokens" } }] } });
+        podSpec(object(graph, "Job", "self-test")).volumes = [{ name: "t", secret: { secretName: "egress-proxy-tokens" } }];
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "Deployment 'dev-reviewer/agent' (role 'agent') mounts the tokens Secret 'egress-proxy-tokens' (volume 't'). Only the " +
+                "egress proxy's pod may; remove the volume.",
+            "Job 'dev-reviewer/self-test' (role 'self-test') mounts the tokens Secret 'egress-proxy-tokens' (volume 't'). Only the " +
+                "egress proxy's pod may; remove the volume.",
+        ]);
+    });
+
+    it("rejects tokens in another live configuration's Secret", async () => {
+        const graph = kubernetesBottleGraph();
+        const other = structuredClone(object(graph, "Secret", "egress-proxy-tokens"));
+        other.name = "reviewer-pipelock-tokens";
+        other.props.metadata.name = "pipelock-tokens";
+        other.props.metadata.labels["bot-bottle.role"] = "pipelock";
+        other.props.stringData = { "tokens.json": "{}" };
+        const { violations } = await runStackPolicy(credentialsAreSecret, [...graph, other]);
+        assert.deepEqual(violations, [
+            "Secret 'dev-reviewer/pipelock-tokens' (role 'pipelock') holds a live configuration's tokens. Only the egress proxy's " +
+                "Secret 'egress-proxy-tokens' (role 'egress-proxy') may hold tokens; remove it.",
+        ]);
+    });
+
+    it("rejects a token value in a ConfigMap, a label, an annotation, another Secret's base64 data", async () => {
+        const graph = kubernetesBottleGraph();
+        setConfigMapDocument(graph, "egress-proxy", routesYaml(["api.anthropic.com", "api.github.com"]) + `# ${ANTHROPIC_TOKEN}\n`);
+        object(graph, "Deployment", "pipelock").props.metadata.labels.debug = GITHUB_TOKEN;
+        object(graph, "Job", "self-test").props.spec.template.metadata.annotations.note = GITHUB_TOKEN;
+        object(graph, "Secret", "agent-files").props.data = { extra: Buffer.from(`token=${GITHUB_TOKEN}`).toString("base64") };
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.equal(violations.length, 4, violations.join("\n"));
+        assert.match(violations[0]!, /EGRESS_PROXY_TOKEN_0 appears in kubernetes:core\/v1:ConfigMap 'reviewer-egress-proxy-config' at data.routes.yaml/);
+        assert.match(violations[1]!, /EGRESS_PROXY_TOKEN_1 appears in kubernetes:core\/v1:Secret 'reviewer-agent-files' at data.extra/);
+        assert.match(violations[2]!, /EGRESS_PROXY_TOKEN_1 appears in kubernetes:apps\/v1:Deployment 'reviewer-pipelock' at metadata.labels.debug/);
+        assert.match(violations[3]!, /EGRESS_PROXY_TOKEN_1 appears in kubernetes:batch\/v1:Job 'reviewer-self-test' at spec.template.metadata.annotations.note/);
+    });
+
+    it("rejects a private key in a Secret key no gate mounts as its CA key, or in a ConfigMap", async () => {
+        const graph = kubernetesBottleGraph();
+        object(graph, "Secret", "agent-files").props.stringData["file-1"] = RSA_KEY_PEM;
+        object(graph, "ConfigMap", "pipelock-config").props.data["ca-key.pem"] = EC_KEY_PEM;
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "kubernetes:core/v1:ConfigMap 'reviewer-pipelock-config' carries a private key at data.ca-key.pem. Private keys may " +
+                "only be in the Secret key a gate's pod mounts as its CA key (egress proxy: /home/mitmproxy/.mitmproxy/mitmproxy-ca.pem; " +
+                "pipelock: its tls_interception.ca_key); remove it from data.ca-key.pem.",
+            "kubernetes:core/v1:Secret 'reviewer-agent-files' carries a private key at stringData.file-1. Private keys may only be " +
+                "in the Secret key a gate's pod mounts as its CA key (egress proxy: /home/mitmproxy/.mitmproxy/mitmproxy-ca.pem; " +
+                "pipelock: its tls_interception.ca_key); remove it from stringData.file-1.",
+        ]);
+    });
+
+    it("rejects the key when the gate mounts it somewhere else", async () => {
+        const graph = kubernetesBottleGraph();
+        const mount = podSpec(object(graph, "Deployment", "pipelock")).containers[0].volumeMounts.find((m: { subPath?: string }) => m.subPath === "file-1");
+        mount.mountPath = "/etc/pipelock/other.pem";
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /^kubernetes:core\/v1:Secret 'reviewer-pipelock-files' carries a private key at stringData.file-1/);
+    });
+
+    it("rejects a CA key file other users in the pod can read", async () => {
+        const graph = kubernetesBottleGraph();
+        const files = podSpec(object(graph, "Deployment", "egress-proxy")).volumes.find((v: { name: string }) => v.name === "files");
+        files.secret.items[1].mode = 0o444;
+        delete podSpec(object(graph, "Deployment", "pipelock")).volumes.find((v: { name: string }) => v.name === "files").secret.items[1].mode;
+        const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+        assert.deepEqual(violations, [
+            "Deployment 'dev-reviewer/pipelock' (role 'pipelock') mounts its CA key /etc/pipelock/ca-key.pem from Secret " +
+                "'pipelock-files' (key file-1) with mode 0644, readable by every user in the pod. Set the item's mode to 0440 " +
+                "(the pod's fsGroup only) or stricter.",
+            "Deployment 'dev-reviewer/egress-proxy' (role 'egress-proxy') mounts its CA key /home/mitmproxy/.mitmproxy/mitmproxy-ca.pem " +
+                "from Secret 'egress-proxy-files' (key file-1) with mode 0444, readable by every user in the pod. Set the item's mode to " +
+                "0440 (the pod's fsGroup only) or stricter.",
+        ]);
     });
 });

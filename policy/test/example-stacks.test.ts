@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
-import { bottleGraph } from "./fixtures";
+import { bottleGraph, kubernetesBottleGraph } from "./fixtures";
 import { asPolicyResources, PlannedResource, runPack } from "../offline/plan";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -38,6 +38,25 @@ function plan(stack: string): PlannedResource[] {
     return (JSON.parse(out) as { resources: PlannedResource[] }).resources;
 }
 
+/** The `bot-bottle.role` labels of a planned resource: a Docker label list, a Kubernetes object's and its pod template's labels. */
+function rolesOf(r: PlannedResource): string[] {
+    const docker = ((Array.isArray(r.inputs.labels) ? r.inputs.labels : []) as { label: string; value: string }[]).filter((l) => l.label === "bot-bottle.role").map((l) => l.value);
+    const metadata = r.inputs.metadata as { labels?: Record<string, string> } | undefined;
+    const template = (r.inputs.spec as { template?: { metadata?: { labels?: Record<string, string> } } } | undefined)?.template;
+    return [...docker, metadata?.labels?.["bot-bottle.role"], template?.metadata?.labels?.["bot-bottle.role"]].filter((v): v is string => v !== undefined);
+}
+
+/** Every key path of a JSON value (`spec.template.spec.containers[].name`), array elements merged. */
+function keyPaths(value: unknown, at = ""): string[] {
+    if (Array.isArray(value)) {
+        return value.flatMap((v) => keyPaths(v, `${at}[]`));
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.entries(value).flatMap(([k, v]) => [`${at}.${k}`, ...keyPaths(v, `${at}.${k}`)]);
+    }
+    return [];
+}
+
 describe("all policies over the example stacks", () => {
     const stacks = exampleStacks();
     const plans = new Map<string, PlannedResource[]>();
@@ -55,15 +74,21 @@ describe("all policies over the example stacks", () => {
     for (const stack of stacks) {
         describe(`stack ${stack}`, () => {
             it("declares every bottle role the policies check", () => {
-                const roles = new Set(
-                    plans.get(stack)!.flatMap((r) =>
-                        ((r.inputs.labels as { label: string; value: string }[] | undefined) ?? [])
-                            .filter((l) => l.label === "bot-bottle.role")
-                            .map((l) => l.value),
-                    ),
-                );
-                for (const role of ["agent-net", "egress-net", "outbound-net", "egress-proxy", "pipelock"]) {
+                const resources = plans.get(stack)!;
+                const roles = new Set(resources.flatMap((r) => rolesOf(r)));
+                const types = new Set(resources.map((r) => r.type));
+                const expected = [
+                    ...(types.has("docker:index/container:Container") ? ["agent-net", "egress-net", "outbound-net", "egress-proxy", "pipelock"] : []),
+                    ...(types.has("kubernetes:apps/v1:Deployment") ? ["egress-proxy", "pipelock"] : []),
+                ];
+                assert.ok(expected.length > 0, `stack ${stack} declares neither Docker containers nor Kubernetes Deployments`);
+                for (const role of expected) {
                     assert.ok(roles.has(role), `stack ${stack} has no object with role ${role}`);
+                }
+                if (types.has("kubernetes:apps/v1:Deployment")) {
+                    for (const type of ["kubernetes:core/v1:Namespace", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"]) {
+                        assert.ok(types.has(type), `Kubernetes stack ${stack} declares no ${type}`);
+                    }
                 }
             });
 
@@ -89,6 +114,21 @@ describe("all policies over the example stacks", () => {
                     if (r.type === "tls:index/selfSignedCert:SelfSignedCert") {
                         assert.ok(r.secretInputs.includes("privateKeyPem"), `${r.name}: privateKeyPem is not secret`);
                     }
+                    if (r.type === "kubernetes:core/v1:Secret") {
+                        const stringData = (r.inputs.stringData as Record<string, string> | undefined) ?? {};
+                        if (Object.values(stringData).some((v) => v.includes(SECRET))) {
+                            assert.ok(r.secretInputs.includes("stringData"), `${r.name}: a Secret's stringData carries a secret but is not secret`);
+                        }
+                        if ((r.inputs.metadata as { name?: string } | undefined)?.name === "egress-proxy-tokens") {
+                            for (const json of Object.values(stringData)) {
+                                assert.ok(Object.values(JSON.parse(json) as Record<string, string>).every((v) => v === SECRET), `${r.name}: a token is not secret`);
+                            }
+                            assert.ok(r.secretInputs.includes("stringData"), `${r.name}: the tokens are not secret`);
+                        }
+                    }
+                    if (r.type.startsWith("kubernetes:") && r.type !== "kubernetes:core/v1:Secret") {
+                        assert.ok(!JSON.stringify(r.inputs).includes(SECRET), `${r.name}: a secret outside a Kubernetes Secret`);
+                    }
                 }
             });
         });
@@ -107,6 +147,55 @@ describe("all policies over the example stacks", () => {
             const invented = Object.keys(r.props).filter((p) => !real.get(k)?.has(p));
             assert.deepEqual(invented, [], `test/fixtures.ts ${r.name} (${k}) sets inputs the component does not`);
         }
+    });
+
+    it("the unit tests' hand-built Kubernetes bottle sets no input the real component does not set", () => {
+        // Objects are named after their role; a namespace after its stack and bottle.
+        const key = (type: string, metadata: { name?: unknown } | undefined) =>
+            type === "kubernetes:core/v1:Namespace" ? type : `${type} ${String(metadata?.name)}`;
+        const real = new Map<string, Set<string>>();
+        for (const r of [...plans.values()].flat().filter((r) => r.type.startsWith("kubernetes:"))) {
+            const k = key(r.type, r.inputs.metadata as { name?: unknown } | undefined);
+            real.set(k, new Set([...(real.get(k) ?? []), ...keyPaths(r.inputs)]));
+        }
+        assert.ok(real.size > 0, "no example stack declares a Kubernetes bottle to compare test/fixtures.ts kubernetesBottleGraph with");
+        for (const r of kubernetesBottleGraph().filter((r) => r.type.startsWith("kubernetes:"))) {
+            const k = key(r.type, r.props.metadata);
+            assert.ok(real.has(k), `test/fixtures.ts declares ${k}, which no example stack's Kubernetes bottle does`);
+            const invented = keyPaths(r.props).filter((p) => !real.get(k)!.has(p));
+            assert.deepEqual(invented, [], `test/fixtures.ts ${r.name} (${k}) sets inputs the component does not`);
+        }
+    });
+
+    it("catches regressions injected into a real Kubernetes stack graph", async () => {
+        const stack = stacks.find((s) => plans.get(s)!.some((r) => r.type === "kubernetes:apps/v1:Deployment"));
+        assert.ok(stack, "an example stack declares a Kubernetes bottle");
+        const resources = asPolicyResources(plans.get(stack)!);
+        const named = (kind: string, name: string) => resources.find((r) => r.type.endsWith(`:${kind}`) && r.props.metadata?.name === name)!;
+        const agent = named("Deployment", "agent");
+        const agentSpec = agent.props.spec.template.spec;
+        agentSpec.containers[0].securityContext.privileged = true;
+        const [[variable, value]] = Object.entries(JSON.parse(named("Secret", "egress-proxy-tokens").props.stringData["tokens.json"]) as Record<string, string>);
+        agentSpec.containers[0].env.push({ name: variable, value });
+        named("NetworkPolicy", "agent").props.spec.egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] });
+        named("NetworkPolicy", "pipelock").props.spec.egress[0].to[0].ipBlock.except = [];
+        resources.splice(resources.indexOf(named("NetworkPolicy", "default-deny")), 1);
+        delete named("Namespace", agent.props.metadata.namespace).props.metadata.labels["pod-security.kubernetes.io/enforce"];
+        named("ConfigMap", "egress-proxy-config").props.data["routes.yaml"] += '  - host: "*.com"\n';
+        const pipelockConfig = named("ConfigMap", "pipelock-config");
+        pipelockConfig.props.data["pipelock.yaml"] = String(pipelockConfig.props.data["pipelock.yaml"]).replace("mode: strict", "mode: audit");
+        const violated = new Set((await runPack(resources, stack)).filter((v) => v.level === "mandatory").map((v) => v.policy));
+        assert.deepEqual([...violated].sort(), [
+            "credentials-are-secret",
+            "gates-allow-same-hosts",
+            "kubernetes-agent-reaches-only-egress-proxy",
+            "kubernetes-namespace-default-deny",
+            "kubernetes-namespace-restricted",
+            "kubernetes-only-pipelock-reaches-outside",
+            "kubernetes-pods-hardened",
+            "pipelock-strict-enforcing",
+            "routes-no-broad-wildcards",
+        ]);
     });
 
     it("catches a regression injected into a real stack graph (the run is not vacuous)", async () => {

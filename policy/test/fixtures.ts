@@ -286,3 +286,349 @@ export function liveConfigOf(graph: DeclaredResource[], role: "egress-proxy" | "
 export function setDocument(graph: DeclaredResource[], role: "egress-proxy" | "pipelock", text: string): void {
     liveConfigOf(graph, role).props.stdin = text;
 }
+
+// --- Kubernetes ---------------------------------------------------------------------------------
+
+/** Options for {@link kubernetesBottleGraph}. */
+export interface KubernetesBottleOptions extends BottleOptions {
+    /** Ranges pipelock may never dial (the bottle's privateCidrs). */
+    privateCidrs?: string[];
+}
+
+/** The default privateCidrs (components/config/schema.ts DEFAULT_PRIVATE_CIDRS). */
+export const DEFAULT_PRIVATE_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
+
+/** The self-test probe's source stands in for probe.py. */
+const PROBE_SOURCE = '"""bot-bottle self-test probe"""\nimport sys\nsys.exit(0)\n';
+
+/**
+ * Every resource of one Kubernetes bottle, as @pulumi/kubernetes receives them
+ * (components/kubernetes): its namespace, 4 network policies, 2 CA keys + certs, the gates'
+ * live configuration (a ConfigMap each, the egress proxy's tokens Secret), 3 files Secrets, 2
+ * Services, the workspace claim, 3 Deployments and the self-test Job.
+ * example-stacks.test.ts checks that every input it sets is one the real component sets.
+ */
+export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): DeclaredResource[] {
+    const stack = options.stack ?? "dev";
+    const bottle = options.bottle ?? "reviewer";
+    const hosts = options.hosts ?? ["api.anthropic.com", "api.github.com"];
+    const namespace = `${stack}-${bottle}`;
+    const bottleLabels = () => ({ "bot-bottle.bottle": bottle, "bot-bottle.stack": stack });
+    const roleLabels = (role: string) => ({ ...bottleLabels(), "bot-bottle.role": role });
+    const meta = (name: string, labels: Record<string, string>) => ({ labels, name, namespace });
+    const roleSelector = (role: string) => ({ matchLabels: { "bot-bottle.role": role } });
+    const agentSelector = () => ({ matchExpressions: [{ key: "bot-bottle.role", operator: "In", values: ["agent", "self-test"] }] });
+    const tcp = (port: number) => ({ port, protocol: "TCP" });
+    const limits = (memory: number) => ({ limits: { memory: `${memory}Mi` }, requests: { cpu: "50m", memory: `${memory}Mi` } });
+    const security = (uid: number, readOnlyRootFilesystem: boolean) => ({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+        privileged: false,
+        readOnlyRootFilesystem,
+        runAsGroup: uid,
+        runAsNonRoot: true,
+        runAsUser: uid,
+        seccompProfile: { type: "RuntimeDefault" },
+    });
+    const podSecurity = (uid: number) => ({
+        fsGroup: uid,
+        fsGroupChangePolicy: "OnRootMismatch",
+        runAsGroup: uid,
+        runAsNonRoot: true,
+        runAsUser: uid,
+        seccompProfile: { type: "RuntimeDefault" },
+    });
+    const noDns = () => ({
+        dnsConfig: { nameservers: ["127.0.0.1"], options: [{ name: "timeout", value: "1" }, { name: "attempts", value: "1" }] },
+        dnsPolicy: "None",
+    });
+    const env = (vars: Record<string, string>) => Object.entries(vars).map(([name, value]) => ({ name, value }));
+    const egressProxyImage = "registry.example.com/bot-bottle/egress-proxy:0.2.0@sha256:" + "3".repeat(64);
+    // The reloader sidecar of a gate: tells it to reload when the kubelet swaps its live configuration.
+    const reloader = (uid: number, dir: string, process: string) => ({
+        command: ["/opt/venv/bin/python", "/opt/egress-proxy/reload_on_change.py", "--dir", dir, "--process", process],
+        image: egressProxyImage,
+        imagePullPolicy: "IfNotPresent",
+        name: "reloader",
+        resources: limits(32),
+        securityContext: security(uid, true),
+        volumeMounts: [{ mountPath: dir, name: "live", readOnly: true }],
+    });
+    const filesVolume = (role: string, modes: number[]) => ({
+        name: "files",
+        secret: { items: modes.map((mode, i) => ({ key: `file-${i}`, mode, path: `file-${i}` })), secretName: `${role}-files` },
+    });
+    const liveVolume = (role: string, withTokens: boolean) => ({
+        name: "live",
+        projected: {
+            defaultMode: 0o440,
+            sources: [{ configMap: { name: `${role}-config` } }, ...(withTokens ? [{ secret: { name: `${role}-tokens` } }] : [])],
+        },
+    });
+    const writable = (i: number) => ({ emptyDir: { sizeLimit: "64Mi" }, name: `writable-${i}` });
+    const deployment = (role: string, handover: boolean, spec: Record<string, unknown>): DeclaredResource => ({
+        type: "kubernetes:apps/v1:Deployment",
+        name: `${bottle}-${role}`,
+        props: {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: meta(role, roleLabels(role)),
+            spec: {
+                replicas: 1,
+                selector: { matchLabels: roleLabels(role) },
+                strategy: handover ? { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 }, type: "RollingUpdate" } : { type: "Recreate" },
+                template: { metadata: { labels: roleLabels(role) }, spec: { automountServiceAccountToken: false, enableServiceLinks: false, ...spec } },
+            },
+        },
+    });
+    const secret = (name: string, role: string, stringData: Record<string, string>): DeclaredResource => ({
+        type: "kubernetes:core/v1:Secret",
+        name: `${bottle}-${name}`,
+        props: { apiVersion: "v1", kind: "Secret", metadata: meta(name, roleLabels(role)), stringData, type: "Opaque" },
+    });
+    const configMap = (role: string, file: string, text: string): DeclaredResource => ({
+        type: "kubernetes:core/v1:ConfigMap",
+        name: `${bottle}-${role}-config`,
+        props: { apiVersion: "v1", data: { [file]: text }, kind: "ConfigMap", metadata: meta(`${role}-config`, roleLabels(role)) },
+    });
+    const networkPolicy = (name: string, spec: Record<string, unknown>): DeclaredResource => ({
+        type: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        name: `${bottle}-policy-${name}`,
+        props: { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: meta(name, bottleLabels()), spec },
+    });
+    const service = (role: string, port: number): DeclaredResource => ({
+        type: "kubernetes:core/v1:Service",
+        name: `${bottle}-${role}-service`,
+        props: {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: meta(role, roleLabels(role)),
+            spec: { ports: [{ name: "proxy", port, protocol: "TCP", targetPort: port }], selector: roleLabels(role) },
+        },
+    });
+    const caCert = (role: string, privateKeyPem: string): DeclaredResource => ({
+        type: "tls:index/selfSignedCert:SelfSignedCert",
+        name: `${bottle}-${role}-ca-cert`,
+        props: {
+            privateKeyPem,
+            subject: { commonName: `bot-bottle ${bottle} ${role} CA`, organization: "bot-bottle" },
+            isCaCertificate: true,
+            setSubjectKeyId: true,
+            allowedUses: ["cert_signing", "crl_signing"],
+            validityPeriodHours: 8760,
+        },
+    });
+    return [
+        { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-egress-proxy-ca-key`, props: { algorithm: "RSA", rsaBits: 2048 } },
+        { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-pipelock-ca-key`, props: { algorithm: "ECDSA", ecdsaCurve: "P256" } },
+        {
+            type: "kubernetes:core/v1:Namespace",
+            name: `${bottle}-namespace`,
+            props: {
+                apiVersion: "v1",
+                kind: "Namespace",
+                metadata: {
+                    labels: { ...bottleLabels(), "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest" },
+                    name: namespace,
+                },
+            },
+        },
+        configMap("egress-proxy", "routes.yaml", routesYaml(hosts)),
+        configMap("pipelock", "pipelock.yaml", stringify(pipelockConfig(bottle, hosts))),
+        {
+            type: "kubernetes:core/v1:PersistentVolumeClaim",
+            name: `${bottle}-workspace`,
+            props: {
+                apiVersion: "v1",
+                kind: "PersistentVolumeClaim",
+                metadata: meta("workspace", roleLabels("workspace")),
+                spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+            },
+        },
+        service("egress-proxy", 9099),
+        service("pipelock", 8888),
+        secret("egress-proxy-tokens", "egress-proxy", {
+            "tokens.json": JSON.stringify({ EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN }),
+        }),
+        networkPolicy("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+        networkPolicy("agent", {
+            egress: [{ ports: [tcp(9099)], to: [{ podSelector: roleSelector("egress-proxy") }] }],
+            podSelector: agentSelector(),
+            policyTypes: ["Ingress", "Egress"],
+        }),
+        caCert("egress-proxy", RSA_KEY_PEM),
+        caCert("pipelock", EC_KEY_PEM),
+        networkPolicy("egress-proxy", {
+            egress: [{ ports: [tcp(8888)], to: [{ podSelector: roleSelector("pipelock") }] }],
+            ingress: [{ from: [{ podSelector: agentSelector() }], ports: [tcp(9099)] }],
+            podSelector: roleSelector("egress-proxy"),
+            policyTypes: ["Ingress", "Egress"],
+        }),
+        networkPolicy("pipelock", {
+            egress: [
+                { ports: [tcp(443)], to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...(options.privateCidrs ?? DEFAULT_PRIVATE_CIDRS)] } }] },
+                {
+                    ports: [{ port: 53, protocol: "UDP" }, tcp(53)],
+                    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                },
+            ],
+            ingress: [{ from: [{ podSelector: roleSelector("egress-proxy") }], ports: [tcp(8888)] }],
+            podSelector: roleSelector("pipelock"),
+            policyTypes: ["Ingress", "Egress"],
+        }),
+        secret("agent-files", "agent", { "file-0": CERT_PEM, "file-1": CERT_PEM }),
+        secret("pipelock-files", "pipelock", { "file-0": CERT_PEM, "file-1": EC_KEY_PEM }),
+        secret("egress-proxy-files", "egress-proxy", { "file-0": CERT_PEM, "file-1": CERT_PEM + RSA_KEY_PEM }),
+        deployment("pipelock", true, {
+            containers: [
+                {
+                    args: ["run", "--config", "/etc/pipelock/live/current/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+                    image: "ghcr.io/luckypipewrench/pipelock:2.3.0@sha256:" + "5".repeat(64),
+                    imagePullPolicy: "IfNotPresent",
+                    name: "pipelock",
+                    readinessProbe: { exec: { command: ["/pipelock", "healthcheck"] }, failureThreshold: 3, periodSeconds: 2, timeoutSeconds: 3 },
+                    resources: limits(256),
+                    securityContext: security(65532, true),
+                    volumeMounts: [
+                        { mountPath: "/tmp", name: "writable-0" },
+                        { mountPath: "/etc/pipelock/ca.pem", name: "files", readOnly: true, subPath: "file-0" },
+                        { mountPath: "/etc/pipelock/ca-key.pem", name: "files", readOnly: true, subPath: "file-1" },
+                        { mountPath: "/etc/pipelock/live/current", name: "live", readOnly: true },
+                    ],
+                },
+                reloader(65532, "/etc/pipelock/live/current", "pipelock"),
+            ],
+            securityContext: podSecurity(65532),
+            shareProcessNamespace: true,
+            terminationGracePeriodSeconds: 10,
+            volumes: [writable(0), filesVolume("pipelock", [0o444, 0o440]), liveVolume("pipelock", false)],
+        }),
+        deployment("egress-proxy", true, {
+            containers: [
+                {
+                    env: env({
+                        EGRESS_PROXY_ROUTES: "/etc/egress-proxy/live/current/routes.yaml",
+                        EGRESS_PROXY_TOKENS: "/etc/egress-proxy/live/current/tokens.json",
+                        EGRESS_PROXY_PORT: "9099",
+                        EGRESS_PROXY_UPSTREAM_PROXY: "http://pipelock:8888",
+                        EGRESS_PROXY_DRAIN_SECONDS: "20",
+                        EGRESS_PROXY_UPSTREAM_CA: "/etc/egress-proxy/upstream-ca.pem",
+                        EGRESS_PROXY_MAX_BODY_BYTES: String(32 * 1024 * 1024),
+                    }),
+                    image: egressProxyImage,
+                    imagePullPolicy: "IfNotPresent",
+                    name: "egress-proxy",
+                    readinessProbe: {
+                        exec: { command: ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"] },
+                        failureThreshold: 3,
+                        periodSeconds: 2,
+                        timeoutSeconds: 3,
+                    },
+                    resources: limits(256),
+                    securityContext: security(65533, true),
+                    volumeMounts: [
+                        { mountPath: "/tmp", name: "writable-0" },
+                        { mountPath: "/home/mitmproxy/.mitmproxy", name: "writable-1" },
+                        { mountPath: "/etc/egress-proxy/upstream-ca.pem", name: "files", readOnly: true, subPath: "file-0" },
+                        { mountPath: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", name: "files", readOnly: true, subPath: "file-1" },
+                        { mountPath: "/etc/egress-proxy/live/current", name: "live", readOnly: true },
+                    ],
+                },
+                reloader(65533, "/etc/egress-proxy/live/current", "mitmdump"),
+            ],
+            ...noDns(),
+            hostAliases: [{ hostnames: ["pipelock"], ip: "10.96.0.11" }],
+            securityContext: podSecurity(65533),
+            shareProcessNamespace: true,
+            terminationGracePeriodSeconds: 25,
+            volumes: [writable(0), writable(1), filesVolume("egress-proxy", [0o444, 0o440]), liveVolume("egress-proxy", true)],
+        }),
+        deployment("agent", false, {
+            containers: [
+                {
+                    env: env({
+                        HTTP_PROXY: "http://egress-proxy:9099",
+                        HTTPS_PROXY: "http://egress-proxy:9099",
+                        SSL_CERT_FILE: "/etc/bot-bottle/egress-proxy-ca.pem",
+                        NODE_EXTRA_CA_CERTS: "/etc/bot-bottle/egress-proxy-ca.pem",
+                    }),
+                    image: "node:22.12.0-bookworm-slim",
+                    imagePullPolicy: "IfNotPresent",
+                    name: "agent",
+                    resources: limits(2048),
+                    securityContext: security(1000, false),
+                    volumeMounts: [
+                        { mountPath: "/etc/bot-bottle/egress-proxy-ca.pem", name: "files", readOnly: true, subPath: "file-0" },
+                        { mountPath: "/etc/ssl/certs/ca-certificates.crt", name: "files", readOnly: true, subPath: "file-1" },
+                        { mountPath: "/workspace", name: "claim-0" },
+                    ],
+                },
+            ],
+            ...noDns(),
+            hostAliases: [{ hostnames: ["egress-proxy"], ip: "10.96.0.10" }],
+            securityContext: podSecurity(1000),
+            volumes: [filesVolume("agent", [0o444, 0o444]), { name: "claim-0", persistentVolumeClaim: { claimName: "workspace" } }],
+        }),
+        {
+            type: "kubernetes:batch/v1:Job",
+            name: `${bottle}-self-test`,
+            props: {
+                apiVersion: "batch/v1",
+                kind: "Job",
+                metadata: meta("self-test", roleLabels("self-test")),
+                spec: {
+                    activeDeadlineSeconds: 120,
+                    backoffLimit: 0,
+                    template: {
+                        metadata: { annotations: { "bot-bottle.deployments": "pipelock@1 egress-proxy@1 agent@1" }, labels: roleLabels("self-test") },
+                        spec: {
+                            automountServiceAccountToken: false,
+                            containers: [
+                                {
+                                    command: ["/opt/venv/bin/python", "-c", PROBE_SOURCE],
+                                    env: [
+                                        { name: "BOTTLE_PROXY_URL", value: "http://egress-proxy:9099" },
+                                        { name: "BOTTLE_POLICY_REJECTS", value: "1" },
+                                        { name: "NODE_IP", valueFrom: { fieldRef: { fieldPath: "status.hostIP" } } },
+                                        { name: "BOTTLE_LISTENING", value: "$(NODE_IP):10250" },
+                                    ],
+                                    image: egressProxyImage,
+                                    imagePullPolicy: "IfNotPresent",
+                                    name: "probe",
+                                    resources: limits(64),
+                                    securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
+                                },
+                            ],
+                            ...noDns(),
+                            enableServiceLinks: false,
+                            hostAliases: [{ hostnames: ["egress-proxy"], ip: "10.96.0.10" }],
+                            restartPolicy: "Never",
+                            securityContext: { runAsGroup: 65534, runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
+                        },
+                    },
+                },
+            },
+        },
+    ];
+}
+
+/** The Kubernetes object of `graph` of the given kind (`Deployment`, `NetworkPolicy`...) and metadata.name. */
+export function object(graph: DeclaredResource[], kind: string, name: string): DeclaredResource {
+    const found = graph.find((r) => r.type.endsWith(`:${kind}`) && r.props.metadata?.name === name);
+    if (found === undefined) {
+        throw new Error(`fixture has no ${kind} ${name}`);
+    }
+    return found;
+}
+
+/** The pod spec of a Deployment or Job. */
+export function podSpec(resource: DeclaredResource): Record<string, any> {
+    return resource.props.spec.template.spec;
+}
+
+/** Replaces a Kubernetes gate's document (the key of its ConfigMap). */
+export function setConfigMapDocument(graph: DeclaredResource[], role: "egress-proxy" | "pipelock", text: string): void {
+    const configMap = object(graph, "ConfigMap", `${role}-config`);
+    const file = role === "egress-proxy" ? "routes.yaml" : "pipelock.yaml";
+    configMap.props.data[file] = text;
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { imagesPinnedByDigest, isPinnedByDigest, productionImagesPinnedByDigest } from "../policies/images";
-import { bottleGraph, find } from "./fixtures";
+import { bottleGraph, find, kubernetesBottleGraph, object, podSpec } from "./fixtures";
 import { DeclaredResource, runResourcePolicy } from "../offline/run";
 
 const DIGEST = "sha256:" + "0123456789abcdef".repeat(4);
@@ -83,5 +83,29 @@ describe("images-pinned-by-digest (advisory outside production)", () => {
     it("leaves production stacks to the mandatory policy", async () => {
         const result = await runResourcePolicy(imagesPinnedByDigest, remoteImage("node:22"), { stack: "production" });
         assert.equal(result.notApplicable, "production stack; production-images-pinned-by-digest enforces instead");
+    });
+});
+
+describe("image pinning on a Kubernetes bottle", () => {
+    it("checks every container of every pod, in production", async () => {
+        const agent = object(kubernetesBottleGraph({ stack: "prod" }), "Deployment", "agent");
+        podSpec(agent).initContainers = [{ name: "setup", image: "busybox:1.36" }];
+        const { violations } = await runResourcePolicy(productionImagesPinnedByDigest, agent, { stack: "prod" });
+        assert.deepEqual(violations, [
+            "Deployment 'prod-reviewer/agent' container 'agent' runs 'node:22.12.0-bookworm-slim', a mutable tag. Pin it by " +
+                "digest: 'node:22.12.0-bookworm-slim@sha256:<digest>' (docker buildx imagetools inspect node:22.12.0-bookworm-slim prints the digest).",
+            "Deployment 'prod-reviewer/agent' container 'setup' runs 'busybox:1.36', a mutable tag. Pin it by digest: " +
+                "'busybox:1.36@sha256:<digest>' (docker buildx imagetools inspect busybox:1.36 prints the digest).",
+        ]);
+    });
+
+    it("passes pods whose images are pinned (the gates, the self-test), and advises outside production", async () => {
+        const graph = kubernetesBottleGraph({ stack: "prod" });
+        for (const name of ["egress-proxy", "pipelock"]) {
+            assert.deepEqual((await runResourcePolicy(productionImagesPinnedByDigest, object(graph, "Deployment", name), { stack: "prod" })).violations, []);
+        }
+        assert.deepEqual((await runResourcePolicy(productionImagesPinnedByDigest, object(graph, "Job", "self-test"), { stack: "prod" })).violations, []);
+        const advice = await runResourcePolicy(imagesPinnedByDigest, object(kubernetesBottleGraph(), "Deployment", "agent"));
+        assert.equal(advice.violations.length, 1);
     });
 });

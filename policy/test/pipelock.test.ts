@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
-import { bottleGraph, container, liveConfigOf, pipelockConfig, setDocument } from "./fixtures";
+import { bottleGraph, container, kubernetesBottleGraph, liveConfigOf, object, pipelockConfig, podSpec, setConfigMapDocument, setDocument } from "./fixtures";
 import { DeclaredResource, runStackPolicy } from "../offline/run";
 
 const CONFIG = "/etc/pipelock/live/current/pipelock.yaml";
@@ -117,5 +117,53 @@ describe("pipelock-passthrough-reviewed (advisory)", () => {
                 "agent needs (GET/HEAD for downloads).",
         ]);
         assert.equal(pipelockPassthroughReviewed.enforcementLevel, "advisory");
+    });
+});
+
+describe("the pipelock policies on a Kubernetes bottle (pipelock.yaml from its ConfigMap)", () => {
+    /** The Kubernetes graph with pipelock's ConfigMap document changed by `change`. */
+    function k8sPipelockWith(change: (config: Record<string, any>) => void): DeclaredResource[] {
+        const graph = kubernetesBottleGraph();
+        const config: Record<string, any> = pipelockConfig("reviewer", ["api.anthropic.com", "api.github.com"]);
+        change(config);
+        setConfigMapDocument(graph, "pipelock", stringify(config));
+        return graph;
+    }
+
+    it("passes the rendered strict, enforcing config", async () => {
+        assert.deepEqual((await runStackPolicy(pipelockStrictEnforcing, kubernetesBottleGraph())).violations, []);
+        assert.deepEqual((await runStackPolicy(pipelockPassthroughReviewed, kubernetesBottleGraph())).violations, []);
+    });
+
+    it("rejects a config that is not strict", async () => {
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, k8sPipelockWith((c) => (c.mode = "audit")));
+        assert.deepEqual(violations, [
+            "Pipelock 'dev-reviewer/pipelock' (/etc/pipelock/live/current/pipelock.yaml) sets mode 'audit'; only strict mode " +
+                "enforces api_allowlist. Set mode: strict.",
+        ]);
+    });
+
+    it("rejects a config that only warns", async () => {
+        const { violations } = await runStackPolicy(pipelockStrictEnforcing, k8sPipelockWith((c) => (c.request_body_scanning.action = "warn")));
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /action=warn: a leak found in a request would not be stopped/);
+    });
+
+    it("reads --config from the container's args, or its command", async () => {
+        const noConfig = kubernetesBottleGraph();
+        podSpec(object(noConfig, "Deployment", "pipelock")).containers[0].args = ["run", "--listen", "0.0.0.0:8888"];
+        assert.match((await runStackPolicy(pipelockStrictEnforcing, noConfig)).violations.join("\n"), /^Pipelock 'dev-reviewer\/pipelock' is not started with --config FILE/);
+        const inCommand = k8sPipelockWith((c) => (c.mode = "balanced"));
+        const main = podSpec(object(inCommand, "Deployment", "pipelock")).containers[0];
+        main.command = ["/pipelock", ...main.args];
+        delete main.args;
+        assert.match((await runStackPolicy(pipelockStrictEnforcing, inCommand)).violations.join("\n"), /sets mode 'balanced'/);
+    });
+
+    it("names every passthrough host (advisory)", async () => {
+        const graph = k8sPipelockWith((c) => (c.tls_interception.passthrough_domains = ["npm.example.com"]));
+        const { violations } = await runStackPolicy(pipelockPassthroughReviewed, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /^Pipelock 'dev-reviewer\/pipelock' passes npm.example.com through without interception/);
     });
 });

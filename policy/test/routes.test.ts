@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "../policies/routes";
-import { bottleGraph, container, liveConfigOf, pipelockConfig, routesYaml, setDocument } from "./fixtures";
+import { bottleGraph, container, kubernetesBottleGraph, liveConfigOf, object, pipelockConfig, podSpec, routesYaml, setConfigMapDocument, setDocument } from "./fixtures";
 import { DeclaredResource, runStackPolicy } from "../offline/run";
 
 /** The graph with only the given gate's container (the other one removed), so a test sees one gate's violations. */
@@ -172,5 +172,111 @@ describe("production-no-audit-mode", () => {
     it("passes an enforcing egress proxy in production, and does not apply outside production", async () => {
         assert.deepEqual((await runStackPolicy(productionNoAuditMode, bottleGraph(), { stack: "prod" })).violations, []);
         assert.match((await runStackPolicy(productionNoAuditMode, inAuditMode(), { stack: "dev" })).notApplicable ?? "", /not a production stack/);
+    });
+});
+
+describe("the routes policies on a Kubernetes bottle (routes.yaml from the egress proxy's ConfigMap)", () => {
+    /** The Kubernetes graph without pipelock's Deployment, so a test sees the egress proxy's violations. */
+    const onlyProxy = (graph: DeclaredResource[]) => graph.filter((r) => r !== object(graph, "Deployment", "pipelock"));
+
+    it("passes the rendered documents", async () => {
+        for (const policy of [routesNoBroadWildcards, gatesAllowSameHosts, credentialsOnlyOverTls]) {
+            assert.deepEqual((await runStackPolicy(policy, kubernetesBottleGraph({ hosts: ["api.github.com", "*.example.com"] }))).violations, [], policy.name);
+        }
+    });
+
+    it("rejects a bare '*' route in the ConfigMap", async () => {
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, onlyProxy(kubernetesBottleGraph({ hosts: ["api.github.com", "*"] })));
+        assert.deepEqual(violations, [
+            "'dev-reviewer/egress-proxy' route host '*' in /etc/egress-proxy/live/current/routes.yaml is a bare '*', which " +
+                "allows every host on the internet. List the exact hosts the agent needs (e.g. 'api.example.com'), " +
+                "or a wildcard under one registrable domain ('*.example.com').",
+        ]);
+    });
+
+    it("rejects a wildcard over a public suffix in pipelock's ConfigMap", async () => {
+        const graph = kubernetesBottleGraph({ hosts: ["*.github.io"] });
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, graph.filter((r) => r !== object(graph, "Deployment", "egress-proxy")));
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /^'dev-reviewer\/pipelock' api_allowlist entry '\*.github.io' in \/etc\/pipelock\/live\/current\/pipelock.yaml covers/);
+    });
+
+    it("reads the ConfigMap of the pod's own namespace, by the key the volume projects", async () => {
+        const graph = kubernetesBottleGraph();
+        object(graph, "ConfigMap", "egress-proxy-config").props.metadata.namespace = "elsewhere";
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, onlyProxy(graph));
+        assert.deepEqual(violations, [
+            "Cannot check the route hosts of 'dev-reviewer/egress-proxy': it reads /etc/egress-proxy/live/current/routes.yaml " +
+                "from ConfigMap 'dev-reviewer/egress-proxy-config', but this stack declares 0 ConfigMaps by that name there " +
+                "(expected exactly one). Deploy the rendered document the container is configured to read.",
+        ]);
+    });
+
+    it("follows a volume's items (key -> path)", async () => {
+        const graph = kubernetesBottleGraph();
+        const configMap = object(graph, "ConfigMap", "egress-proxy-config");
+        configMap.props.data["wide.yaml"] = routesYaml(["*"]);
+        const live = podSpec(object(graph, "Deployment", "egress-proxy")).volumes.find((v: { name: string }) => v.name === "live");
+        live.projected.sources[0].configMap.items = [{ key: "wide.yaml", path: "routes.yaml" }];
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, onlyProxy(graph));
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /route host '\*' in \/etc\/egress-proxy\/live\/current\/routes.yaml is a bare/);
+    });
+
+    it("rejects routes the egress proxy reads from outside its ConfigMap", async () => {
+        const graph = kubernetesBottleGraph();
+        const env = podSpec(object(graph, "Deployment", "egress-proxy")).containers[0].env;
+        env[0].value = "/tmp/routes.yaml";
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, onlyProxy(graph));
+        assert.deepEqual(violations, [
+            "Cannot check the route hosts of 'dev-reviewer/egress-proxy': it reads /tmp/routes.yaml from volume 'writable-0', " +
+                "which projects no ConfigMap there (the document must be a key of the bottle's ConfigMap). Deploy the rendered " +
+                "document the container is configured to read.",
+        ]);
+    });
+
+    it("rejects a ConfigMap without the document", async () => {
+        const graph = kubernetesBottleGraph();
+        object(graph, "ConfigMap", "egress-proxy-config").props.data = { "other.yaml": "version: 1\n" };
+        const { violations } = await runStackPolicy(routesNoBroadWildcards, onlyProxy(graph));
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /reads \/etc\/egress-proxy\/live\/current\/routes.yaml, but no ConfigMap its volume 'live' projects \(egress-proxy-config\) has the key routes.yaml/);
+    });
+
+    it("defers a document unknown during preview", async () => {
+        const graph = kubernetesBottleGraph();
+        setConfigMapDocument(graph, "egress-proxy", UNKNOWN_STRING);
+        assert.deepEqual((await runStackPolicy(routesNoBroadWildcards, onlyProxy(graph))).violations, []);
+    });
+
+    it("compares each egress proxy with its own bottle's pipelock", async () => {
+        const graph = kubernetesBottleGraph();
+        setConfigMapDocument(graph, "pipelock", stringify(pipelockConfig("reviewer", ["api.anthropic.com"])));
+        const { violations } = await runStackPolicy(gatesAllowSameHosts, [...graph, ...kubernetesBottleGraph({ bottle: "coder" })]);
+        assert.deepEqual(violations, [
+            "Bottle 'dev/reviewer': route hosts [api.github.com] of 'dev-reviewer/egress-proxy' are not in " +
+                "pipelock's api_allowlist (/etc/pipelock/live/current/pipelock.yaml). Render api_allowlist from the same routes " +
+                "so both gates allow the same hosts.",
+        ]);
+    });
+
+    it("names a route that sends its credential in plain HTTP", async () => {
+        const graph = kubernetesBottleGraph();
+        const doc = parse(object(graph, "ConfigMap", "egress-proxy-config").props.data["routes.yaml"]);
+        doc.routes[1].insecure_cleartext_ports = [80];
+        setConfigMapDocument(graph, "egress-proxy", stringify(doc));
+        const { violations } = await runStackPolicy(credentialsOnlyOverTls, graph);
+        assert.equal(violations.length, 1);
+        assert.match(violations[0]!, /^Egress proxy 'dev-reviewer\/egress-proxy' sends the credential of api.github.com in plain HTTP on port\(s\) 80/);
+    });
+
+    it("refuses audit mode in production", async () => {
+        const graph = kubernetesBottleGraph({ stack: "prod" });
+        setConfigMapDocument(graph, "egress-proxy", `version: 1\naudit: true\n${routesYaml(["api.github.com"]).replace("version: 1\n", "")}`);
+        const { violations } = await runStackPolicy(productionNoAuditMode, graph, { stack: "prod" });
+        assert.deepEqual(violations, [
+            "Egress proxy 'prod-reviewer/egress-proxy' runs in audit mode (/etc/egress-proxy/live/current/routes.yaml says audit: true) in a production stack: it lets through what no route covers. Remove auditMode from the bottle.",
+        ]);
+        assert.deepEqual((await runStackPolicy(productionNoAuditMode, kubernetesBottleGraph({ stack: "prod" }), { stack: "prod" })).violations, []);
     });
 });
