@@ -1,0 +1,3 @@
+module bot-bottle.test/k8s-nettool
+
+go 1.24.0
