@@ -1,10 +1,13 @@
 /**
  * `npm run bottle -- <command> <stack> [<bottle>] [options] [-- args]`: working in a bottle
- * that `pulumi up` made, on its engine (the stack file's `docker.host`, else the local one).
+ * that `pulumi up` made, on its engine (the stack file's `docker.host`, else the local one) or
+ * its Kubernetes cluster (`backend: kubernetes`: kubectl with the stack file's kubeconfig and
+ * context, in the bottle's namespace).
  *
  *   shell   a shell in the agent, as its user, in its workspace; `-- <command>` runs one
  *   claude  Claude Code in the agent, in its workspace; `-- <args>` are Claude Code's
- *   status  containers, health, process limits, CA expiry, and the self-test run now
+ *   status  containers, health, process limits, CA expiry, and the self-test run now (on
+ *           Kubernetes: the pods, their readiness and restarts, and the last self-test Job)
  *   logs    both gates' logs merged in time order, newest last (`--since 30m`)
  *   blocked what both gates refused, grouped (`--since`, `--json`); `--suggest` prints the
  *           stack file change that would allow what the routes refused, `--write` applies it
@@ -14,16 +17,17 @@
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { AGENT_CA_FILE } from "../components/agent/env";
 import { SELF_TEST_SCRIPT } from "../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../components/self-test/probe";
 import { EGRESS_PROXY_PYTHON, EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
-import { formatProblems, validateStackConfig } from "../components/config";
+import { DEFAULT_WORKSPACE_PATH, formatProblems, validateStackConfig } from "../components/config";
 import { readStackFile } from "../infra/stack-file";
 import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
-import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, logLines, mergeLogs } from "./bottle/inspect";
+import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, Engine, logLines, mergeLogs } from "./bottle/inspect";
 
 const USAGE =
   "usage: npm run bottle -- <shell|claude|status|logs|blocked> <stack> [<bottle>] [--file <stack file>] [--since <duration>] " +
@@ -37,6 +41,70 @@ interface Target {
   stackFile: string;
   env: NodeJS.ProcessEnv;
   engine: string;
+  /** A bottle on Kubernetes: kubectl's flags for its cluster, and its namespace. */
+  cluster?: { flags: string[]; namespace: string };
+}
+
+function kubectl(target: Target, args: string[], opts: { interactive?: boolean } = {}) {
+  return spawnSync("kubectl", [...target.cluster!.flags, ...args], {
+    env: target.env,
+    encoding: "utf8",
+    stdio: opts.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
+    maxBuffer: 256 * 1024 * 1024,
+  });
+}
+
+/** kubectl's flags for a cluster: a kubeconfig given by its contents goes to a private file. */
+function clusterFlags(engine: Extract<Engine, { backend: "kubernetes" }>): string[] {
+  let kubeconfig = engine.kubeconfig;
+  if (kubeconfig?.includes("\n")) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bot-bottle-kubeconfig-"));
+    const file = path.join(dir, "config");
+    fs.writeFileSync(file, kubeconfig, { mode: 0o600 });
+    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+    kubeconfig = file;
+  }
+  return [...(kubeconfig !== undefined ? ["--kubeconfig", kubeconfig] : []), ...(engine.context !== undefined ? ["--context", engine.context] : [])];
+}
+
+/** On Kubernetes: a command in the agent's pod, in its workspace. */
+function execInAgentPod(target: Target, command: string[]): number {
+  const workspace = workspacePath(target);
+  const tty = process.stdin.isTTY && process.stdout.isTTY;
+  const inWorkspace = ["sh", "-c", 'cd "$0" 2>/dev/null; exec "$@"', workspace, ...command];
+  const args = ["exec", ...(tty ? ["-it"] : ["-i"]), "-n", target.cluster!.namespace, "deploy/agent", "-c", "agent", "--", ...inWorkspace];
+  return kubectl(target, args, { interactive: true }).status ?? 1;
+}
+
+function workspacePath(target: Target): string {
+  const { config } = readStackFile(fs.readFileSync(target.stackFile, "utf8"), () => "placeholder");
+  const bottle = (Array.isArray(config.bottles) ? config.bottles : []).find((b: { name?: unknown }) => b.name === target.bottle) as { agent?: { workspace?: { path?: string } } } | undefined;
+  return bottle?.agent?.workspace?.path ?? DEFAULT_WORKSPACE_PATH;
+}
+
+/** On Kubernetes: the bottle's pods and the last self-test Job. */
+function podStatus(target: Target): number {
+  const { namespace } = target.cluster!;
+  const pods = kubectl(target, ["get", "pods", "-n", namespace, "-o", "json"]);
+  if (pods.status !== 0) throw new Error(`kubectl on ${target.engine}: ${pods.stderr.trim()}`);
+  const items = (JSON.parse(pods.stdout) as { items: PodState[] }).items;
+  if (items.length === 0) throw new Error(`no pod of bottle "${target.bottle}" of stack "${target.stack}" in namespace ${namespace} on ${target.engine}: is the stack up?`);
+  console.log(`bottle "${target.bottle}" of stack "${target.stack}" in namespace ${namespace} on ${target.engine}`);
+  let ok = true;
+  for (const pod of items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    const role = pod.metadata.labels?.["bot-bottle.role"] ?? "?";
+    const containers = (pod.status.containerStatuses ?? []).map((c) => `${c.name} ${c.ready ? "ready" : "not ready"}, ${c.restartCount} restarts`).join("; ");
+    console.log(`  ${role.padEnd(12)} ${pod.metadata.name}: ${pod.status.phase}; ${containers}`);
+    if (role !== "self-test" && !(pod.status.containerStatuses ?? []).every((c) => c.ready)) ok = false;
+  }
+  const job = kubectl(target, ["get", "job", "self-test", "-n", namespace, "-o", "jsonpath={.status.succeeded}"]);
+  console.log(`  self-test (the Job of the last up): ${job.stdout === "1" ? "passed" : "did not pass"}`);
+  return ok && job.stdout === "1" ? 0 : 1;
+}
+
+interface PodState {
+  metadata: { name: string; labels?: Record<string, string> };
+  status: { phase: string; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] };
 }
 
 function docker(target: Target, args: string[], opts: { interactive?: boolean; input?: string } = {}) {
@@ -116,9 +184,17 @@ function status(target: Target): number {
 
 /** Both gates' logs (stdout and stderr), as `docker logs` gives them. */
 function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Record<"egress-proxy" | "pipelock", string> {
+  const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
+  if (target.cluster) {
+    const podLog = (gate: string) => {
+      const out = kubectl(target, ["logs", "-n", target.cluster!.namespace, `deploy/${gate}`, "-c", gate, ...flags]);
+      if (out.status !== 0) throw new Error(`kubectl logs ${gate} on ${target.engine}: ${out.stderr.trim()}`);
+      return out.stdout;
+    };
+    return { "egress-proxy": podLog("egress-proxy"), pipelock: podLog("pipelock") };
+  }
   const containers = containersOf(target);
   const log = (gate: string) => {
-    const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
     const out = docker(target, ["logs", ...flags, role(containers, gate, target).name]);
     return `${out.stdout}\n${out.stderr}`;
   };
@@ -164,7 +240,18 @@ function target(stack: string, bottle: string | undefined, file: string | undefi
   if (!fs.existsSync(stackFile)) throw new UsageError(`no stack file ${stackFile} (give one with --file)`);
   const bottles = bottlesOfStackFile(fs.readFileSync(stackFile, "utf8"));
   const name = chooseBottle(bottles, bottle, stack);
-  const host = bottles.get(name);
+  const engine = bottles.get(name)!;
+  if (engine.backend === "kubernetes") {
+    return {
+      stack,
+      bottle: name,
+      stackFile,
+      env: process.env,
+      engine: `the Kubernetes cluster ${engine.context ?? "of the kubeconfig's current context"}`,
+      cluster: { flags: clusterFlags(engine), namespace: `${stack}-${name}` },
+    };
+  }
+  const host = engine.host;
   return {
     stack,
     bottle: name,
@@ -199,12 +286,14 @@ function main(): number {
   if (!command || !stack || !["shell", "claude", "status", "logs", "blocked"].includes(command)) throw new UsageError(USAGE);
   const t = target(stack, bottle, values.file ? path.resolve(values.file) : undefined);
   switch (command) {
-    case "shell":
-      return execInAgent(t, rest.length ? ["sh", "-c", rest.join(" ")] : ["sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"]);
+    case "shell": {
+      const command = rest.length ? ["sh", "-c", rest.join(" ")] : ["sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"];
+      return t.cluster ? execInAgentPod(t, command) : execInAgent(t, command);
+    }
     case "claude":
-      return execInAgent(t, ["claude", ...rest]);
+      return t.cluster ? execInAgentPod(t, ["claude", ...rest]) : execInAgent(t, ["claude", ...rest]);
     case "status":
-      return status(t);
+      return t.cluster ? podStatus(t) : status(t);
     case "blocked":
       return blocked(t, values);
     default:

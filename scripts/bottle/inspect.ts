@@ -4,15 +4,30 @@
  */
 import { readStackFile } from "../../infra/stack-file";
 
-/** The bottles of a stack file and the engine each runs on (undefined: the local one). */
-export function bottlesOfStackFile(text: string): Map<string, string | undefined> {
+/** Where a bottle runs, as its stack file says: a Docker engine, or a Kubernetes cluster. */
+export type Engine =
+  | { backend: "docker"; host?: string }
+  | { backend: "kubernetes"; kubeconfig?: string; context?: string };
+
+/**
+ * Each bottle's engine, by name, from a stack file: its own `backend`, `docker` or
+ * `kubernetes`, else the stack's (`bot-bottle:backend`, `bot-bottle:docker`,
+ * `bot-bottle:kubernetes`); docker on the local engine when nothing says otherwise.
+ */
+export function bottlesOfStackFile(text: string): Map<string, Engine> {
   const { config } = readStackFile(text, () => "");
-  const stackHost = hostOf(config.docker);
   const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
   return new Map(
     bottles.flatMap((b) => {
-      const bottle = b as { name?: unknown; docker?: unknown };
-      return typeof bottle.name === "string" ? [[bottle.name, hostOf(bottle.docker) ?? stackHost] as const] : [];
+      const bottle = b as { name?: unknown; backend?: unknown; docker?: unknown; kubernetes?: unknown };
+      if (typeof bottle.name !== "string") return [];
+      const backend = bottle.backend ?? config.backend ?? "docker";
+      if (backend === "kubernetes") {
+        const cluster = { ...stringsOf(config.kubernetes, ["kubeconfig", "context"]), ...stringsOf(bottle.kubernetes, ["kubeconfig", "context"]) };
+        return [[bottle.name, { backend: "kubernetes", ...cluster } as Engine] as const];
+      }
+      const host = hostOf(bottle.docker) ?? hostOf(config.docker);
+      return [[bottle.name, { backend: "docker", ...(host !== undefined && { host }) } as Engine] as const];
     }),
   );
 }
@@ -22,8 +37,14 @@ function hostOf(docker: unknown): string | undefined {
   return typeof host === "string" ? host : undefined;
 }
 
+/** The string-valued `keys` of a mapping. */
+function stringsOf(value: unknown, keys: string[]): Record<string, string> {
+  const record = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  return Object.fromEntries(keys.flatMap((key) => (typeof record[key] === "string" ? [[key, record[key] as string]] : [])));
+}
+
 /** The bottle a command names, or the stack's only one; an error message otherwise. */
-export function chooseBottle(bottles: ReadonlyMap<string, string | undefined>, named: string | undefined, stack: string): string {
+export function chooseBottle(bottles: ReadonlyMap<string, unknown>, named: string | undefined, stack: string): string {
   if (named !== undefined) {
     if (!bottles.has(named)) throw new Error(`stack "${stack}" has no bottle "${named}"; its bottles: ${[...bottles.keys()].join(", ")}`);
     return named;

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { failuresOf, underLoad } from "../support/loop";
 import { ClusterInfo, clusterInfo, CLUSTER_SCRIPT, Kubectl, PodShell } from "../support/kubernetes";
-import { exec, mustRun, run, waitFor } from "../support/process";
+import { exec, mustRun, REPO_ROOT, run, waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
 import { tail, TestStack } from "../support/stack";
 import { TEST_TOKENS } from "../support/tokens";
@@ -275,6 +275,30 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
 
     it("from the egress proxy: the upstream is closed (only pipelock leaves)", async () => {
       assert.notEqual(await tcp(egressProxy(), "/opt/venv/bin/python", upIp, 443), "connected");
+    });
+  });
+
+  describe("npm run bottle, through kubectl", () => {
+    const bottleCli = (own: string[], rest: string[] = []) =>
+      run([process.execPath, "--import", "tsx", "scripts/bottle.ts", ...own, "--file", stack.configFile, ...(rest.length ? ["--", ...rest] : [])], { cwd: REPO_ROOT, timeoutMs: 120_000 });
+
+    it("shell runs in the agent's pod, as its user, in its workspace", async () => {
+      const r = await bottleCli(["shell", stack.name, "alpha"], ["echo $(id -u) $(pwd)"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "1000 /workspace");
+    });
+
+    it("status lists the pods and the self-test; blocked names what the egress proxy refused", async () => {
+      const status = await bottleCli(["status", stack.name, "alpha"]);
+      assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);
+      assert.match(status.stdout, new RegExp(`in namespace ${ns()}`));
+      assert.match(status.stdout, /^ {2}egress-proxy +egress-proxy-\S+: Running; egress-proxy ready, 0 restarts; reloader ready, 0 restarts$/m);
+      assert.match(status.stdout, /self-test \(the Job of the last up\): passed/);
+      const p = unique("/blocked-");
+      assert.equal((await agentCurl([`http://not-routed.test${p}`])).status, "403");
+      const blocked = await bottleCli(["blocked", stack.name, "alpha", "--json"]);
+      assert.equal(blocked.code, 0, blocked.stderr);
+      assert.match(blocked.stdout, /not-routed\.test/);
     });
   });
 

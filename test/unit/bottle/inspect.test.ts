@@ -13,10 +13,27 @@ describe("npm run bottle: which bottle, on which engine", () => {
 
   test("each bottle's engine: its own docker.host, else the stack's", () => {
     assert.deepEqual([...bottlesOfStackFile(stackFile)], [
-      ["coder", "ssh://deploy@box.example.com"],
-      ["reviewer", "tcp://other.example.com:2376"],
+      ["coder", { backend: "docker", host: "ssh://deploy@box.example.com" }],
+      ["reviewer", { backend: "docker", host: "tcp://other.example.com:2376" }],
     ]);
-    assert.deepEqual([...bottlesOfStackFile("config:\n  bot-bottle:bottles: [{ name: solo }]\n")], [["solo", undefined]]);
+    assert.deepEqual([...bottlesOfStackFile("config:\n  bot-bottle:bottles: [{ name: solo }]\n")], [["solo", { backend: "docker" }]]);
+  });
+
+  test("a Kubernetes bottle: the stack's cluster, each field overridden by the bottle's; a bottle may stay on Docker", () => {
+    const file = [
+      "config:",
+      "  bot-bottle:backend: kubernetes",
+      "  bot-bottle:kubernetes: { context: prod, kubeconfig: /etc/kube/bottles }",
+      "  bot-bottle:bottles:",
+      "    - { name: coder }",
+      "    - { name: reviewer, kubernetes: { context: staging } }",
+      "    - { name: local, backend: docker }",
+    ].join("\n");
+    assert.deepEqual([...bottlesOfStackFile(file)], [
+      ["coder", { backend: "kubernetes", context: "prod", kubeconfig: "/etc/kube/bottles" }],
+      ["reviewer", { backend: "kubernetes", context: "staging", kubeconfig: "/etc/kube/bottles" }],
+      ["local", { backend: "docker" }],
+    ]);
   });
 
   const cases: [string, string[], string | undefined, string | RegExp][] = [
