@@ -152,7 +152,7 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   });
 
   test("there are example stacks, and each has bottles", () => {
-    assert.deepEqual([...new Set(Object.keys(stacks).map((k) => k.split("/")[0]))].sort(), ["Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]);
+    assert.deepEqual([...new Set(Object.keys(stacks).map((k) => k.split("/")[0]))].sort(), ["Pulumi.cluster.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]);
   });
 
   test("every example stack's routes.yaml: the egress proxy enforces exactly the routes the config declares", () => {

@@ -80,7 +80,7 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
   }
 
   it("there are example stacks to check", () => {
-    assert.deepEqual(stacks, ["dev", "prod", "staging"]);
+    assert.deepEqual(stacks, ["cluster", "dev", "prod", "staging"]);
   });
 
   for (const stack of stacks) {
