@@ -7,6 +7,7 @@ import { engineResourceName } from "./docker/images";
 import { allowHint, renderRoutesYaml } from "./egress-proxy/routes";
 import { BottleLayout, describeBottle } from "./layout";
 import { declareOnKubernetes } from "./kubernetes/declare";
+import { kubernetesProviderArgs } from "./kubernetes/provider";
 import { renderPipelockYaml } from "./pipelock/config";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
@@ -129,12 +130,9 @@ export class BottleStack extends pulumi.ComponentResource {
     const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
     if (spec.backend === "kubernetes") {
       const cluster = spec.kubernetes ?? {};
-      // A bottle naming a cluster gets a provider for it, unless the program passed one.
-      const named = cluster.kubeconfig !== undefined || cluster.context !== undefined;
+      // A provider for the bottle's cluster (it adopts a kept workspace), unless the program passed one.
       const provider =
-        named && this.getProvider("kubernetes::") === undefined
-          ? new k8s.Provider(`${name}-kubernetes`, { ...(cluster.kubeconfig && { kubeconfig: pulumi.secret(cluster.kubeconfig) }), ...(cluster.context && { context: cluster.context }) }, { parent: this })
-          : undefined;
+        this.getProvider("kubernetes::") === undefined ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent: this }) : undefined;
       const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens: secretTokens, cluster }, { parent: this, ...(provider && { provider }) });
       this.egressProxyCaCert = cas["egress-proxy"].certPem;
       this.pipelockCaCert = cas.pipelock.certPem;

@@ -10,3 +10,4 @@ export * from "./layout";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { pipelockSettingsKey, renderPipelockYaml } from "./pipelock/config";
 export { buildImage, engineResourceName } from "./docker/images";
+export { kubernetesProviderArgs } from "./kubernetes/provider";

@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
-import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName, KubernetesClusterSpec } from "../components/index";
+import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName, KubernetesClusterSpec, kubernetesProviderArgs } from "../components/index";
 import { loadStackConfig } from "./config";
 
 const { spec, tokens } = loadStackConfig();
@@ -35,17 +35,17 @@ const builtImageFor = (image: BuiltImage, host: string | undefined): pulumi.Outp
   return images.get(key)!;
 };
 
-// Per cluster (kubeconfig and context) one provider, named from what names it.
+// Per cluster (kubeconfig and context, or neither: the provider's defaults) one provider,
+// named from what names it.
 const clusters = new Map<string, k8s.Provider>();
-const clusterFor = (cluster: KubernetesClusterSpec): k8s.Provider | undefined => {
+const clusterFor = (cluster: KubernetesClusterSpec): k8s.Provider => {
   const { kubeconfig, context } = cluster;
-  if (kubeconfig === undefined && context === undefined) return undefined; // the provider's defaults
   const key = JSON.stringify([kubeconfig ?? null, context ?? null]);
   if (!clusters.has(key)) {
     const name = `kubernetes-${createHash("sha256").update(key).digest("hex").slice(0, 8)}`;
-    clusters.set(key, new k8s.Provider(name, { ...(kubeconfig !== undefined && { kubeconfig: pulumi.secret(kubeconfig) }), ...(context !== undefined && { context }) }));
+    clusters.set(key, new k8s.Provider(name, kubernetesProviderArgs(cluster)));
   }
-  return clusters.get(key);
+  return clusters.get(key)!;
 };
 
 const bottleStacks = spec.bottles.map((bottle) => {

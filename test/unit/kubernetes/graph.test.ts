@@ -79,14 +79,15 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       [TYPES.networkPolicy, "coder-policy-default-deny"],
       [TYPES.networkPolicy, "coder-policy-egress-proxy"],
       [TYPES.networkPolicy, "coder-policy-pipelock"],
+      [TYPES.kubernetesProvider, "coder-kubernetes"],
       [TYPES.privateKey, "coder-egress-proxy-ca-key"],
       [TYPES.privateKey, "coder-pipelock-ca-key"],
       [TYPES.cert, "coder-egress-proxy-ca-cert"],
       [TYPES.cert, "coder-pipelock-ca-cert"],
     ]);
     assert.deepEqual(d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === TYPES.dockerProvider).map((r) => r.name), []);
-    // No cluster named: the ambient provider, none declared.
-    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.kubernetesProvider), []);
+    // No cluster named: a provider with the ambient kubeconfig and context, which adopts a kept workspace.
+    assert.deepEqual(byName(d, TYPES.kubernetesProvider, "coder-kubernetes").inputs, { upsertExistingObjects: "true" });
     assert.ok(d.resources.filter((r) => r.name !== "coder").every((r) => r.parent === "coder"));
   });
 
@@ -385,6 +386,7 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
     const provider = byName(d, TYPES.kubernetesProvider, "gate-kubernetes").inputs;
     assert.equal(provider.context, "kind-dev");
     assert.deepEqual(provider.kubeconfig, { secret: "apiVersion: v1\nkind: Config\n" });
+    assert.equal(provider.upsertExistingObjects, "true"); // provider inputs reach the engine as strings
   });
 
   test("the egress proxy's policy has no ingress rule; pipelock's way out excepts the default private ranges", () => {
