@@ -5,7 +5,8 @@ import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import { allowHint, renderRoutesYaml } from "./egress-proxy/routes";
-import { BottleLayout, describeBottle } from "./layout";
+import type { CertificateAuthority } from "./ca/ca";
+import { BottleLayout, CaRole, describeBottle } from "./layout";
 import { declareOnKubernetes } from "./kubernetes/declare";
 import { kubernetesProviderArgs } from "./kubernetes/provider";
 import { renderPipelockYaml } from "./pipelock/config";
@@ -55,6 +56,12 @@ export interface BottleObjectNames {
   pipelock: pulumi.Output<string>;
   /** The agent's container or Deployment; absent when the bottle has no agent. */
   agent?: pulumi.Output<string>;
+}
+
+/** What either backend declared that the component's outputs name. */
+interface Declared {
+  cas: Record<CaRole, CertificateAuthority>;
+  objectNames: BottleObjectNames;
 }
 
 // Each bottle's spec and layout, kept off the class's properties: Pulumi infers the component's
@@ -128,48 +135,11 @@ export class BottleStack extends pulumi.ComponentResource {
     this.pipelockYaml = renderPipelockYaml(spec);
 
     const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
-    if (spec.backend === "kubernetes") {
-      const cluster = spec.kubernetes ?? {};
-      // A provider for the bottle's cluster (it adopts a kept workspace), unless the program passed one.
-      const provider =
-        this.getProvider("kubernetes::") === undefined ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent: this }) : undefined;
-      const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens: secretTokens, cluster }, { parent: this, ...(provider && { provider }) });
-      this.egressProxyCaCert = cas["egress-proxy"].certPem;
-      this.pipelockCaCert = cas.pipelock.certPem;
-      this.objectNames = {
-        namespace: namespace.metadata.name,
-        egressProxy: deployments["egress-proxy"]!.metadata.name,
-        pipelock: deployments.pipelock!.metadata.name,
-        ...(deployments.agent && { agent: deployments.agent.metadata.name }),
-      };
-    } else {
-      // A bottle on another engine gets a provider for it, unless the program passed one.
-      const dockerHost = spec.docker?.host;
-      const provider =
-        dockerHost !== undefined && this.getProvider("docker::") === undefined
-          ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
-          : undefined;
-      const { containers, networks, cas } = declareOnDocker(
-        name,
-        layout,
-        {
-          tokens: secretTokens,
-          builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
-          ...(dockerHost !== undefined && { dockerHost }),
-        },
-        { parent: this, ...(provider && { provider }) },
-      );
-      this.egressProxyCaCert = cas["egress-proxy"].certPem;
-      this.pipelockCaCert = cas.pipelock.certPem;
-      this.objectNames = {
-        agentNetwork: networks["agent-net"].name,
-        egressNetwork: networks["egress-net"].name,
-        outboundNetwork: networks["outbound-net"].name,
-        egressProxy: containers["egress-proxy"]!.name,
-        pipelock: containers.pipelock!.name,
-        ...(containers.agent && { agent: containers.agent.name }),
-      };
-    }
+    const declared =
+      spec.backend === "kubernetes" ? this.declareOnCluster(name, spec, layout, secretTokens) : this.declareOnEngine(name, spec, layout, secretTokens, builtImages);
+    this.egressProxyCaCert = declared.cas["egress-proxy"].certPem;
+    this.pipelockCaCert = declared.cas.pipelock.certPem;
+    this.objectNames = declared.objectNames;
     this.registerOutputs({
       objectNames: this.objectNames,
       egressProxyCaCert: this.egressProxyCaCert,
@@ -178,6 +148,60 @@ export class BottleStack extends pulumi.ComponentResource {
       routesYaml: this.routesYaml,
       pipelockYaml: this.pipelockYaml,
     });
+  }
+
+  /** The bottle on its Kubernetes cluster, with a provider for it unless the program passed one. */
+  private declareOnCluster(name: string, spec: BottleSpec, layout: BottleLayout, tokens: Record<string, pulumi.Output<string>>): Declared {
+    const cluster = spec.kubernetes ?? {};
+    // The bottle's own provider adopts a kept workspace (kubernetesProviderArgs).
+    const provider =
+      this.getProvider("kubernetes::") === undefined ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent: this }) : undefined;
+    const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens, cluster }, { parent: this, ...(provider && { provider }) });
+    return {
+      cas,
+      objectNames: {
+        namespace: namespace.metadata.name,
+        egressProxy: deployments["egress-proxy"]!.metadata.name,
+        pipelock: deployments.pipelock!.metadata.name,
+        ...(deployments.agent && { agent: deployments.agent.metadata.name }),
+      },
+    };
+  }
+
+  /** The bottle on its Docker engine: a provider for another engine, unless the program passed one. */
+  private declareOnEngine(
+    name: string,
+    spec: BottleSpec,
+    layout: BottleLayout,
+    tokens: Record<string, pulumi.Output<string>>,
+    builtImages: BuiltImagesArgs,
+  ): Declared {
+    const dockerHost = spec.docker?.host;
+    const provider =
+      dockerHost !== undefined && this.getProvider("docker::") === undefined
+        ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
+        : undefined;
+    const { containers, networks, cas } = declareOnDocker(
+      name,
+      layout,
+      {
+        tokens,
+        builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
+        ...(dockerHost !== undefined && { dockerHost }),
+      },
+      { parent: this, ...(provider && { provider }) },
+    );
+    return {
+      cas,
+      objectNames: {
+        agentNetwork: networks["agent-net"].name,
+        egressNetwork: networks["egress-net"].name,
+        outboundNetwork: networks["outbound-net"].name,
+        egressProxy: containers["egress-proxy"]!.name,
+        pipelock: containers.pipelock!.name,
+        ...(containers.agent && { agent: containers.agent.name }),
+      },
+    };
   }
 }
 

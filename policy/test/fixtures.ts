@@ -73,6 +73,22 @@ export function pipelockConfig(bottle: string, hosts: string[]): Record<string, 
 }
 
 /** The hardening every container gets (fresh objects per call: tests mutate them). */
+/** A role's CA certificate, self-signed with its key, as both backends declare it. */
+function caCert(bottle: string, role: string, privateKeyPem: string): DeclaredResource {
+    return {
+        type: "tls:index/selfSignedCert:SelfSignedCert",
+        name: `${bottle}-${role}-ca-cert`,
+        props: {
+            privateKeyPem,
+            subject: { commonName: `bot-bottle ${bottle} ${role} CA`, organization: "bot-bottle" },
+            isCaCertificate: true,
+            setSubjectKeyId: true,
+            allowedUses: ["cert_signing", "crl_signing"],
+            validityPeriodHours: 8760,
+        },
+    };
+}
+
 function hardening(memory: number) {
     return {
         capabilities: { drops: ["ALL"] },
@@ -119,19 +135,6 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             labels: labels(stack, bottle, role),
         },
     });
-    // Each role's CA: a key and the self-signed CA certificate made from it.
-    const caCert = (role: string, privateKeyPem: string): DeclaredResource => ({
-        type: "tls:index/selfSignedCert:SelfSignedCert",
-        name: `${bottle}-${role}-ca-cert`,
-        props: {
-            privateKeyPem,
-            subject: { commonName: `bot-bottle ${bottle} ${role} CA`, organization: "bot-bottle" },
-            isCaCertificate: true,
-            setSubjectKeyId: true,
-            allowedUses: ["cert_signing", "crl_signing"],
-            validityPeriodHours: 8760,
-        },
-    });
     // A gate's live configuration: its volume, and the command that writes the document into it.
     const liveConfig = (role: string, document: string, file: string, owner: number, extra: Record<string, string> = {}): DeclaredResource[] => [
         { type: "docker:index/volume:Volume", name: `${bottle}-${role}-config`, props: { name: name(`${role}-config`), labels: labels(stack, bottle, `${role}-config`) } },
@@ -174,13 +177,13 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             name: `${bottle}-egress-proxy-ca-key`,
             props: { algorithm: "RSA", rsaBits: 2048 },
         },
-        caCert("egress-proxy", RSA_KEY_PEM),
+        caCert(bottle, "egress-proxy", RSA_KEY_PEM),
         {
             type: "tls:index/privateKey:PrivateKey",
             name: `${bottle}-pipelock-ca-key`,
             props: { algorithm: "ECDSA", ecdsaCurve: "P256" },
         },
-        caCert("pipelock", EC_KEY_PEM),
+        caCert(bottle, "pipelock", EC_KEY_PEM),
         {
             type: "docker:index/remoteImage:RemoteImage",
             name: `${bottle}-pipelock-image`,
@@ -406,18 +409,6 @@ export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): De
             spec: { ports: [{ name: "proxy", port, protocol: "TCP", targetPort: port }], selector: roleLabels(role) },
         },
     });
-    const caCert = (role: string, privateKeyPem: string): DeclaredResource => ({
-        type: "tls:index/selfSignedCert:SelfSignedCert",
-        name: `${bottle}-${role}-ca-cert`,
-        props: {
-            privateKeyPem,
-            subject: { commonName: `bot-bottle ${bottle} ${role} CA`, organization: "bot-bottle" },
-            isCaCertificate: true,
-            setSubjectKeyId: true,
-            allowedUses: ["cert_signing", "crl_signing"],
-            validityPeriodHours: 8760,
-        },
-    });
     return [
         { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-egress-proxy-ca-key`, props: { algorithm: "RSA", rsaBits: 2048 } },
         { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-pipelock-ca-key`, props: { algorithm: "ECDSA", ecdsaCurve: "P256" } },
@@ -456,8 +447,8 @@ export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): De
             podSelector: agentSelector(),
             policyTypes: ["Ingress", "Egress"],
         }),
-        caCert("egress-proxy", RSA_KEY_PEM),
-        caCert("pipelock", EC_KEY_PEM),
+        caCert(bottle, "egress-proxy", RSA_KEY_PEM),
+        caCert(bottle, "pipelock", EC_KEY_PEM),
         networkPolicy("egress-proxy", {
             egress: [{ ports: [tcp(8888)], to: [{ podSelector: roleSelector("pipelock") }] }],
             ingress: [{ from: [{ podSelector: agentSelector() }], ports: [tcp(9099)] }],

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
 import { SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../components/self-test/probe";
+import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
 import { containerOf, filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
@@ -21,19 +22,6 @@ import { mainStack, sideStack } from "./stacks";
 
 const VENV_PY = "/opt/venv/bin/python"; // python in the egress-proxy image
 const PUBLIC_IP = "1.1.1.1"; // a connect attempt only, from the isolated bottle; must fail
-
-interface Recorded {
-  scheme: string;
-  client: string;
-  method: string;
-  host: string;
-  path: string;
-  headers: [string, string][];
-  body: string;
-}
-
-const header = (rec: Recorded, name: string) => rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
-const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;
 
 describe("bottles deployed by pulumi up, checked from inside", () => {
   const { id } = e2eRun();
@@ -52,24 +40,8 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
   let alpha: Awaited<ReturnType<typeof names>>;
   const upstream = `e2e-${id}-upstream`;
 
-  /** What the test upstream recorded for `path` (a unique path per test). */
-  async function recordedFor(urlPath: string): Promise<Recorded[]> {
-    const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
-    if (r.code !== 0) return [];
-    return r.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Recorded)
-      .filter((rec) => rec.path === urlPath);
-  }
-
-  /** curl from the agent (its env points it at the egress proxy and its CA); body, status, CONNECT status. */
-  async function agentCurl(args: string[]) {
-    const r = await exec(alpha.agent, ["curl", "-sS", "--max-time", "20", "-w", "\n%{http_code} %{http_connect} %{content_type}", ...args], { timeoutMs: 40_000 });
-    const lines = r.stdout.split("\n");
-    const [status = "", connect = "", contentType = ""] = (lines.pop() ?? "").split(" ");
-    return { body: lines.join("\n"), status, connect, contentType, run: r };
-  }
+  const recordedFor = (urlPath: string) => upstreamRecordedFor(upstream, urlPath);
+  const agentCurl = (args: string[]) => curlIn((argv) => exec(alpha.agent, argv, { timeoutMs: 40_000 }), args);
 
   before(async () => {
     [main, side] = await Promise.all([TestStack.create("main", mainStack(), TEST_TOKENS), TestStack.create("side", sideStack())]);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { containerOf, filesContaining, labelled, tcpProbe } from "./support/docker";
+import { header, recorded as upstreamRecorded } from "./support/inside";
 import { exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -18,13 +19,6 @@ import { workStack } from "./stacks";
 
 // The fake API's answer (test/e2e/images/upstream/server.py).
 const ANSWER = "Hello from the bottled test API.";
-
-interface Recorded {
-  method: string;
-  host: string;
-  path: string;
-  headers: [string, string][];
-}
 
 describe("an engineer's bottle: workspace, git over the gates, Claude Code", () => {
   const { id, images } = e2eRun();
@@ -42,11 +36,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
   /** A command in the agent, as its user, in its workspace (through `npm run bottle -- shell`). */
   const inAgent = (command: string) => bottle("shell", stack.name, "dev", "--", command);
 
-  async function recorded(): Promise<Recorded[]> {
-    const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
-    return r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Recorded);
-  }
-  const header = (rec: Recorded, key: string) => rec.headers.filter(([k]) => k.toLowerCase() === key).map(([, v]) => v);
+  const recorded = () => upstreamRecorded(upstream);
 
   before(async () => {
     stack = await TestStack.create("work", workStack(), TEST_TOKENS);

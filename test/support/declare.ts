@@ -97,3 +97,15 @@ export async function unwrap<T>(output: pulumi.Output<T>): Promise<{ value: T; s
   const value = await new Promise<T>((resolve) => output.apply((v) => resolve(v)));
   return { value, secret: await pulumi.isSecret(output) };
 }
+
+/** Whether a registered input is secret-marked (`{ secret: <value> }`, as the mocks record it). */
+export const isSecret = (v: unknown): v is { secret: unknown } => typeof v === "object" && v !== null && "secret" in v;
+
+/** Every string in a registered input outside secret-marked values. */
+export function plainStrings(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (Array.isArray(value)) return value.flatMap(plainStrings);
+  if (isSecret(value)) return [];
+  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
+  return [];
+}

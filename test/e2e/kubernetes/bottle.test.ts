@@ -11,43 +11,18 @@
  * the cluster DNS's test hosts file (test/k8s/cluster).
  */
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { failuresOf, underLoad } from "../support/loop";
-import { ClusterInfo, clusterInfo, CLUSTER_SCRIPT, Kubectl, PodShell } from "../support/kubernetes";
-import { exec, mustRun, REPO_ROOT, run, waitFor } from "../support/process";
+import { curlIn, header, recordedFor as upstreamRecordedFor, tcpProbeIn, unique } from "../support/inside";
+import { ClusterInfo, Kubectl, PodShell, testCluster } from "../support/kubernetes";
+import { mustRun, REPO_ROOT, run, waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
 import { tail, TestStack } from "../support/stack";
 import { TEST_TOKENS } from "../support/tokens";
 import { kubeStack, KubeStackNames } from "../stacks";
 
-interface Recorded {
-  scheme: string;
-  client: string;
-  method: string;
-  host: string;
-  path: string;
-  headers: [string, string][];
-}
-
-const header = (rec: Recorded, name: string) => rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
-const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;
 const HOSTS_CONFIGMAP = ["-n", "kube-system", "configmap", "bot-bottle-test-hosts"];
-/** One connect attempt, as on Docker: "connected" or "failed: <why>" (python in both images). */
-const TCP_PROBE = `
-import errno, socket, sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
-    print("connected")
-except socket.timeout:
-    print("failed: timeout")
-except socket.gaierror as e:
-    print("failed: dns", e.args[0])
-except OSError as e:
-    print("failed:", errno.errorcode.get(e.errno, e.errno))
-`;
 
 /** The first host address of an IPv4 CIDR: the API server's Service in a service range. */
 function firstAddress(cidr: string): string {
@@ -70,24 +45,9 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
   const agent = () => kubectl.shell(ns(), "agent");
   const egressProxy = () => kubectl.shell(ns(), "egress-proxy");
 
-  async function recordedFor(urlPath: string): Promise<Recorded[]> {
-    const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
-    if (r.code !== 0) return [];
-    return r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Recorded).filter((rec) => rec.path === urlPath);
-  }
-
-  async function agentCurl(args: string[]) {
-    const r = await agent().exec(["curl", "-sS", "--max-time", "20", "-w", "\n%{http_code} %{http_connect} %{content_type}", ...args]);
-    const lines = r.stdout.split("\n");
-    const [status = "", connect = "", contentType = ""] = (lines.pop() ?? "").split(" ");
-    return { body: lines.join("\n"), status, connect, contentType, run: r };
-  }
-
-  async function tcp(from: PodShell, python: string, host: string, port: number): Promise<string> {
-    const r = await from.exec([python, "-c", TCP_PROBE, host, String(port), "4"]);
-    assert.equal(r.code, 0, `tcp probe did not run: ${r.stderr}`);
-    return r.stdout.trim();
-  }
+  const recordedFor = (urlPath: string) => upstreamRecordedFor(upstream, urlPath);
+  const agentCurl = (args: string[]) => curlIn((argv) => agent().exec(argv), args);
+  const tcp = (from: PodShell, python: string, host: string, port: number) => tcpProbeIn((argv) => from.exec(argv), "a pod", python, host, port, 4);
 
   /** Adds (or, with none, removes) this run's lines in the cluster DNS's test hosts file; retried on a conflicting write. */
   async function setTestHosts(lines: string[]): Promise<void> {
@@ -103,11 +63,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
   }
 
   before(async () => {
-    const info = await clusterInfo();
-    if (typeof info === "string") throw new Error(info);
-    cluster = info;
-    kubectl = new Kubectl(cluster);
-    await mustRun([CLUSTER_SCRIPT, "load-images", images.egressProxy, images.pipelock, images.probe], { timeoutMs: 600_000 });
+    ({ cluster, kubectl } = await testCluster([images.egressProxy, images.pipelock, images.probe]));
 
     // The "internet": a Docker network of its own, outside every range pipelock may not dial.
     await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=e2e-${id}-kube`, internet]);
@@ -121,16 +77,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
     await setTestHosts([`${upIp} ${names.upstream} ${names.llm} ${names.ssrf}`]);
 
     // The workspace claim binds a volume made for it (the test cluster has no provisioner).
-    const hostDir = path.join(workDir, "kube-workspace");
-    fs.mkdirSync(hostDir, { recursive: true });
-    fs.chownSync(hostDir, 1000, 1000);
-    const pv = {
-      apiVersion: "v1",
-      kind: "PersistentVolume",
-      metadata: { name: volume, labels: { "bot-bottle.stack": `e2e-${id}-kube` } },
-      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: volume, persistentVolumeReclaimPolicy: "Delete", hostPath: { path: hostDir, type: "Directory" } },
-    };
-    await kubectl.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
+    await kubectl.hostPathVolume(volume, { dir: path.join(workDir, "kube-workspace"), stack: `e2e-${id}-kube`, reclaimPolicy: "Delete" });
 
     stack = await TestStack.create("kube", kubeStack(cluster, names, volume), TEST_TOKENS);
     const up = await stack.up();

@@ -3,11 +3,10 @@
  * with only the workspace claim in it, and the next `up` adopts both and finds the work again.
  */
 import assert from "node:assert/strict";
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ClusterInfo, clusterInfo, CLUSTER_SCRIPT, Kubectl } from "../support/kubernetes";
-import { mustRun, waitFor } from "../support/process";
+import { ClusterInfo, Kubectl, testCluster } from "../support/kubernetes";
+import { waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
 import { tail, TestStack, TestStackConfig } from "../support/stack";
 
@@ -36,22 +35,9 @@ describe("a kept workspace on Kubernetes outlives destroy", () => {
   });
 
   before(async () => {
-    const info = await clusterInfo();
-    if (typeof info === "string") throw new Error(info);
-    cluster = info;
-    kubectl = new Kubectl(cluster);
-    await mustRun([CLUSTER_SCRIPT, "load-images", images.egressProxy, images.pipelock, images.probe], { timeoutMs: 600_000 });
-    const hostDir = path.join(workDir, "kube-kept-workspace");
-    fs.mkdirSync(hostDir, { recursive: true });
-    fs.chownSync(hostDir, 1000, 1000);
+    ({ cluster, kubectl } = await testCluster([images.egressProxy, images.pipelock, images.probe]));
     // Retain: the volume stays bound to the kept claim across destroy and up.
-    const pv = {
-      apiVersion: "v1",
-      kind: "PersistentVolume",
-      metadata: { name: volume, labels: { "bot-bottle.stack": `e2e-${id}-kube` } },
-      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: volume, persistentVolumeReclaimPolicy: "Retain", hostPath: { path: hostDir, type: "Directory" } },
-    };
-    await kubectl.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
+    await kubectl.hostPathVolume(volume, { dir: path.join(workDir, "kube-kept-workspace"), stack: `e2e-${id}-kube`, reclaimPolicy: "Retain" });
     stack = await TestStack.create("kkept", config());
   });
 

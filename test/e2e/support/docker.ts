@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { extract } from "tar-stream";
+import { tcpProbeIn } from "./inside";
 import { exec, mustRun } from "./process";
 
 export interface NetworkInfo {
@@ -67,28 +68,10 @@ export async function filesContaining(container: string, needle: string): Promis
   return hits;
 }
 
-/**
- * One TCP connect attempt from inside a container; never sends data. Prints "connected" or
- * "failed: <errno name | timeout | dns ...>", so "no route" can be told from "refused" (a
- * refusal would mean the address WAS reachable).
- */
-const TCP_PROBE = `
-import errno, socket, sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
-    print("connected")
-except socket.timeout:
-    print("failed: timeout")
-except socket.gaierror as e:
-    print("failed: dns", e.args[0])
-except OSError as e:
-    print("failed:", errno.errorcode.get(e.errno, e.errno))
-`;
-
+/** One TCP connect attempt from inside a container (see tcpProbeIn). */
 export async function tcpProbe(container: string, python: string, host: string, port: number, timeoutS = 5): Promise<string> {
-  const r = await exec(container, [python, "-c", TCP_PROBE, host, String(port), String(timeoutS)], { timeoutMs: (timeoutS + 20) * 1000 });
-  if (r.code !== 0) throw new Error(`tcp probe in ${container} did not run: ${r.stderr}`);
-  return r.stdout.trim();
+  const inContainer = (argv: string[]) => exec(container, argv, { timeoutMs: (timeoutS + 20) * 1000 });
+  return tcpProbeIn(inContainer, container, python, host, port, timeoutS);
 }
 
 /** Connect errors that mean "no way there"; ECONNREFUSED would mean the address was reachable. */

@@ -2,6 +2,7 @@
  * The test cluster (test/k8s/cluster) as the Kubernetes tests use it: its facts, kubectl
  * against it, and shells in a bottle's pods.
  */
+import * as fs from "node:fs";
 import { REPO_ROOT, mustRun, run, Run } from "./process";
 import type { Shell } from "./loop";
 
@@ -17,6 +18,17 @@ export interface ClusterInfo {
 }
 
 export const CLUSTER_SCRIPT = `${REPO_ROOT}/test/k8s/cluster`;
+
+/**
+ * The running test cluster, with `images` (Docker images of the run) loaded into it; throws
+ * when none runs.
+ */
+export async function testCluster(images: string[]): Promise<{ cluster: ClusterInfo; kubectl: Kubectl }> {
+  const info = await clusterInfo();
+  if (typeof info === "string") throw new Error(info);
+  await mustRun([CLUSTER_SCRIPT, "load-images", ...images], { timeoutMs: 600_000 });
+  return { cluster: info, kubectl: new Kubectl(info) };
+}
 
 /** The running test cluster, or why there is none. */
 export async function clusterInfo(): Promise<ClusterInfo | string> {
@@ -39,6 +51,22 @@ export class Kubectl {
 
   async must(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
     return mustRun(["kubectl", "--kubeconfig", this.cluster.kubeconfig, ...args], opts);
+  }
+
+  /**
+   * A volume for a workspace claim (the test cluster has no provisioner): a directory of the
+   * node owned by uid 1000, 1 GiB, in a storage class of its own name, labelled with `stack`.
+   */
+  async hostPathVolume(name: string, opts: { dir: string; stack: string; reclaimPolicy: "Delete" | "Retain" }): Promise<void> {
+    fs.mkdirSync(opts.dir, { recursive: true });
+    fs.chownSync(opts.dir, 1000, 1000);
+    const pv = {
+      apiVersion: "v1",
+      kind: "PersistentVolume",
+      metadata: { name, labels: { "bot-bottle.stack": opts.stack } },
+      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: name, persistentVolumeReclaimPolicy: opts.reclaimPolicy, hostPath: { path: opts.dir, type: "Directory" } },
+    };
+    await this.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
   }
 
   /** One object as JSON. */

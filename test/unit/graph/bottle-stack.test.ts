@@ -7,7 +7,7 @@ import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
 import { SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../../components/self-test/probe";
-import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
+import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, TYPES, unwrap } from "../../support/declare";
 
 const cert = MOCK_OUTPUTS.certPem;
 const providerHash = (host: string) => createHash("sha256").update(host).digest("hex").slice(0, 8);
@@ -27,7 +27,6 @@ const baseArgs = (): BottleStackArgs => ({
 type Upload = { file: string; content?: unknown; permissions?: string; owner?: string; group?: string };
 const container = (d: Declared, role: string) => d.find(TYPES.container, `-${role}`).inputs;
 const secretValue = (v: unknown): unknown => (v as { secret: unknown }).secret;
-const isSecret = (v: unknown) => typeof v === "object" && v !== null && "secret" in v;
 /** Uploads, unwrapped: one secret upload makes the whole list secret. */
 const uploads = (d: Declared, role: string) => {
   const list = container(d, role).uploads;
@@ -45,14 +44,6 @@ const liveEnv = (d: Declared, role: string) => {
   const env = liveConfig(d, role).environment;
   return (isSecret(env) ? secretValue(env) : env) as Record<string, unknown>;
 };
-/** Every string in `value` outside secret-marked values. */
-function plainStrings(value: unknown): string[] {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(plainStrings);
-  if (isSecret(value)) return [];
-  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
-  return [];
-}
 
 // Declarations run in before() hooks: suites run one at a time, and each declaration
 // installs its own mocks, which must not overlap.

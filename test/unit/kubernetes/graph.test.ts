@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 import type { BottleStackArgs, Workload } from "../../../components/index";
 import { podSpecOf } from "../../../components/kubernetes/pods";
 import { networkPolicies } from "../../../components/kubernetes/policies";
-import { declareBottle, Declared, MOCK_OUTPUTS, Registered, TYPES, unwrap } from "../../support/declare";
+import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, TYPES, unwrap } from "../../support/declare";
 
 const GITHUB_TOKEN = "ghp_k8sUnitTestTokenValue0123456789abcdefAB";
 const ANTHROPIC_TOKEN = "sk-ant-api03-k8sUnitTestKeyValue";
@@ -24,15 +24,6 @@ const baseArgs = (extra: Partial<BottleStackArgs> = {}): BottleStackArgs => ({
   ...extra,
 });
 
-const isSecret = (v: unknown): v is { secret: unknown } => typeof v === "object" && v !== null && "secret" in v;
-/** Every string in `value` outside secret-marked values. */
-function plainStrings(value: unknown): string[] {
-  if (typeof value === "string") return [value];
-  if (Array.isArray(value)) return value.flatMap(plainStrings);
-  if (isSecret(value)) return [];
-  if (typeof value === "object" && value !== null) return Object.values(value).flatMap(plainStrings);
-  return [];
-}
 /** Every string inside secret-marked values. */
 function secretStrings(value: unknown, inside = false): string[] {
   if (typeof value === "string") return inside ? [value] : [];
