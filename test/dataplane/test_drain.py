@@ -8,6 +8,7 @@ import http.client
 import signal
 import socket
 import time
+from dataclasses import dataclass
 
 from conftest import LOOPBACK, TIMEOUT, TOKENS, Proxy, ProxyFactory, Upstream, marker, standard_routes, wait_for
 
@@ -24,16 +25,34 @@ def _start_stream(proxy: Proxy, up: Upstream, m: str) -> http.client.HTTPRespons
     return resp
 
 
-def _stream_then_sigterm(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream], drain_seconds: str
-) -> tuple[Proxy, Upstream, str, http.client.HTTPResponse]:
+@dataclass
+class Stopping:
+    """A proxy sent SIGTERM with one streamed answer in flight, held open by the upstream."""
+
+    proxy: Proxy
+    upstream: Upstream
+    marker: str
+    in_flight: http.client.HTTPResponse
+    signalled_at: float  # time.monotonic() when SIGTERM was sent
+
+
+def _stream_then_sigterm(proxies: ProxyFactory, upstreams: dict[str, Upstream], drain_seconds: str) -> Stopping:
     """A proxy with the given drain, a streamed answer in flight through it, then SIGTERM."""
     proxy = proxies.start(standard_routes(upstreams), env={**TOKENS, "EGRESS_PROXY_DRAIN_SECONDS": drain_seconds})
     up = upstreams["plain"]
     m = marker()
     in_flight = _start_stream(proxy, up, m)
+    # The readiness check's connection may not be closed on the proxy's side yet (a loaded
+    # machine): the drain must start with exactly the stream open, or its logged count races.
+    assert wait_for(lambda: _open_client_connections(proxy) == 1, timeout=TIMEOUT), proxy.output()
     proxy.process.send_signal(signal.SIGTERM)
-    return proxy, up, m, in_flight
+    return Stopping(proxy, up, m, in_flight, time.monotonic())
+
+
+def _open_client_connections(proxy: Proxy) -> int:
+    """Client connections the proxy has logged as opened and not yet as closed."""
+    log = proxy.output()
+    return log.count("] client connect\n") - log.count("] client disconnect\n")
 
 
 def _refuses_connections(port: int) -> bool:
@@ -47,27 +66,31 @@ def _refuses_connections(port: int) -> bool:
 def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_connections(
     proxies: ProxyFactory, upstreams: dict[str, Upstream]
 ) -> None:
-    proxy, up, m, in_flight = _stream_then_sigterm(proxies, upstreams, "20")
+    stopping = _stream_then_sigterm(proxies, upstreams, "20")
+    proxy = stopping.proxy
+    # Probed only once the drain has begun: a connection made before the signal is handled is
+    # accepted, and rightly counted among those drained.
+    assert wait_for(lambda: "egress-proxy: draining" in proxy.output()), proxy.output()
     assert wait_for(lambda: _refuses_connections(proxy.port)), "still accepting connections after SIGTERM"
     assert proxy.process.poll() is None, "exited with a request in flight"
 
-    up.gate(m).set()
-    assert in_flight.read() == b"data: last\n\n"
-    in_flight.close()
+    stopping.upstream.gate(stopping.marker).set()
+    assert stopping.in_flight.read() == b"data: last\n\n"
+    stopping.in_flight.close()
     started = time.monotonic()
     assert proxy.process.wait(timeout=10) == 0
     assert time.monotonic() - started < 5, "waited for the drain deadline with no connection open"
-    assert "egress-proxy: draining 1 connections (up to 20 s)" in proxy.output()
+    assert "egress-proxy: draining 1 connections (up to 20 s)" in proxy.output(), proxy.output()
 
 
 def test_control_without_a_drain_sigterm_cuts_the_request_in_flight(
     proxies: ProxyFactory, upstreams: dict[str, Upstream]
 ) -> None:
-    proxy, up, m, in_flight = _stream_then_sigterm(proxies, upstreams, "0")
-    proxy.process.wait(timeout=10)
-    up.gate(m).set()
+    stopping = _stream_then_sigterm(proxies, upstreams, "0")
+    stopping.proxy.process.wait(timeout=10)
+    stopping.upstream.gate(stopping.marker).set()
     try:
-        rest = in_flight.read()
+        rest = stopping.in_flight.read()
     except (http.client.IncompleteRead, ConnectionError):
         rest = b""
     assert rest != b"data: last\n\n"
@@ -76,10 +99,9 @@ def test_control_without_a_drain_sigterm_cuts_the_request_in_flight(
 def test_the_drain_ends_at_its_deadline_with_a_connection_still_open(
     proxies: ProxyFactory, upstreams: dict[str, Upstream]
 ) -> None:
-    started = time.monotonic()
-    proxy, up, m, in_flight = _stream_then_sigterm(proxies, upstreams, "2")
-    assert proxy.process.wait(timeout=10) == 0
-    assert 1.5 < time.monotonic() - started < 6
-    assert "stopping with 1 connections open" in proxy.output()
-    up.gate(m).set()
-    in_flight.close()
+    stopping = _stream_then_sigterm(proxies, upstreams, "2")
+    assert stopping.proxy.process.wait(timeout=10) == 0
+    assert 1.5 < time.monotonic() - stopping.signalled_at < 6
+    assert "stopping with 1 connections open" in stopping.proxy.output()
+    stopping.upstream.gate(stopping.marker).set()
+    stopping.in_flight.close()

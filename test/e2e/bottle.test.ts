@@ -13,7 +13,7 @@ import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
 import { SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../components/self-test/probe";
 import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
-import { containerOf, filesContaining, ipOn, labelled, network, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, filesContaining, ipOn, labelled, network, reachEvidence, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -337,10 +337,12 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const probes = [alpha.agent, alpha.egressProxy].flatMap((from) =>
         gateways.map(async ([what, ip]) => {
           const result = await tcpProbe(from, from === alpha.agent ? "python3" : VENV_PY, ip, 9);
-          return [`${what} ${ip}:9 from ${from}`, result] as const;
+          return { what: `${what} ${ip}:9 from ${from}`, from, ip, result };
         }),
       );
-      for (const [what, result] of await Promise.all(probes)) assert.match(result, UNREACHABLE, `${what}: ${result}`);
+      for (const { what, from, ip, result } of await Promise.all(probes)) {
+        if (!UNREACHABLE.test(result)) assert.fail(`${what}: ${result}\n${await reachEvidence(from, ip, 9)}`);
+      }
     });
 
 

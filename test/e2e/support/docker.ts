@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { extract } from "tar-stream";
 import { tcpProbeIn } from "./inside";
-import { exec, mustRun } from "./process";
+import { exec, mustRun, run } from "./process";
 
 export interface NetworkInfo {
   Name: string;
@@ -75,4 +75,15 @@ export async function tcpProbe(container: string, python: string, host: string, 
 }
 
 /** Connect errors that mean "no way there"; ECONNREFUSED would mean the address was reachable. */
+/**
+ * What the host and a container know about reaching `ip`, for the message of a bypass check
+ * that connected: which host interface holds the address, the host's route to it and its
+ * listeners on `port`, and the container's routes and neighbours (from /proc: no tools needed).
+ */
+export async function reachEvidence(container: string, ip: string, port: number): Promise<string> {
+  const host = await run(["sh", "-c", `ip -4 -o addr | grep -F ' ${ip}/'; ip route get ${ip}; ip neigh show ${ip}; ss -ltnH 'sport = :${port}'`]);
+  const inside = await exec(container, ["cat", "/proc/net/route", "/proc/net/arp"]);
+  return `host:\n${host.stdout}${host.stderr}${container}:\n${inside.stdout}${inside.stderr}`;
+}
+
 export const UNREACHABLE = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/;
