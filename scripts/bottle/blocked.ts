@@ -23,8 +23,11 @@ export interface Refusal {
   audit: boolean;
 }
 
-/** What the routes refused and a route could allow (everything else is refused for a reason no route changes). */
-const ROUTE_REASONS = new Set(["host not in allowlist", "port not allowed", "method not allowed", "path not allowed"]);
+/**
+ * What the routes refused and a route could allow (everything else is refused for a reason no
+ * route changes): the egress proxy's AUDITABLE_REASONS (test/contract holds the two equal).
+ */
+export const ROUTE_REASONS: ReadonlySet<string> = new Set(["host not in allowlist", "port not allowed", "method not allowed", "path not allowed"]);
 
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.split("\n").flatMap((line) => {

@@ -31,6 +31,7 @@ import {
 import { allowHint } from "../../components/egress-proxy/routes";
 import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
 import { readStackFile } from "../../infra/stack-file";
+import { ROUTE_REASONS } from "../../scripts/bottle/blocked";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PYTHON = process.env.CONTRACT_PYTHON ?? path.join(ROOT, ".venv-dataplane", "bin", "python");
@@ -43,6 +44,7 @@ interface PythonSide {
     default_credential_ports: number[];
     token_env_prefix: string;
     listen_port: number;
+    route_reasons: string[];
   };
   documents: Record<string, { error: string } | { audit: boolean; allow_hint: string; requests_per_minute: number | null; routes: unknown[] }>;
   hosts: Record<string, boolean>;
@@ -173,7 +175,7 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
     }
   });
 
-  test("the same reserved headers, methods, default ports, token variable prefix and listen port", () => {
+  test("the same reserved headers, methods, default ports, token variable prefix, listen port and route refusal reasons", () => {
     assert.deepEqual(python.constants, {
       reserved_headers: [...RESERVED_HEADERS].sort(),
       http_methods: [...HTTP_METHODS].sort(),
@@ -181,6 +183,8 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
       default_credential_ports: [...DEFAULT_CREDENTIAL_PORTS].sort((a, b) => a - b),
       token_env_prefix: TOKEN_ENV_PREFIX,
       listen_port: EGRESS_PROXY_PORT,
+      // What `npm run bottle -- blocked` turns into route suggestions, and audit mode lets through.
+      route_reasons: [...ROUTE_REASONS].sort(),
     });
   });
 

@@ -78,6 +78,7 @@ def main() -> None:
                 "default_credential_ports": sorted(model.DEFAULT_CREDENTIAL_PORTS),
                 "token_env_prefix": model.TOKEN_ENV_PREFIX,
                 "listen_port": model.DEFAULT_LISTEN_PORT,
+                "route_reasons": sorted(model.AUDITABLE_REASONS),
             },
             "documents": {key: load(text) for key, text in request["documents"].items()},
             "hosts": {host: accepts({"host": host}) for host in request["hosts"]},
