@@ -2,7 +2,7 @@
  * What the CI workflows promise about secrets, checked on their text: pull-request code never
  * runs where a secret is; the comment poster never runs pull-request code; previews with
  * secrets only for this repository's branches behind an environment; deploys only from main,
- * one stack at a time, with a pinned CLI. (Syntax and expressions: scripts/lint-workflows.)
+ * one stack at a time, with a pinned CLI and actions pinned by commit. (Syntax and expressions: scripts/lint-workflows.)
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -61,6 +61,14 @@ describe("CI workflows", () => {
     assert.equal(job.strategy?.["max-parallel"], 1);
     assert.deepEqual(job.concurrency, { group: "deploy-${{ matrix.stack }}", "cancel-in-progress": false });
     assert.match(read("deploy.yml"), /scripts\/set-tokens "\$STACK"/);
+  });
+
+  test("every action is pinned to a full commit SHA, its version named beside it (a tag can be moved; a commit cannot)", () => {
+    for (const name of fs.readdirSync(DIR)) {
+      const uses = read(name).split("\n").filter((line) => /^\s*-?\s*uses:/.test(line));
+      assert.notEqual(uses.length, 0, name);
+      for (const line of uses) assert.match(line, /uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${name}: ${line.trim()}`);
+    }
   });
 
   test("no workflow puts an expression straight into a script (values reach scripts through env)", () => {
