@@ -75,6 +75,8 @@ export async function tcpProbe(container: string, python: string, host: string, 
 }
 
 /** Connect errors that mean "no way there"; ECONNREFUSED would mean the address was reachable. */
+export const UNREACHABLE = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/;
+
 /**
  * What the host and a container know about reaching `ip`, for the message of a bypass check
  * that connected: which host interface holds the address, the host's route to it and its
@@ -85,5 +87,3 @@ export async function reachEvidence(container: string, ip: string, port: number)
   const inside = await exec(container, ["cat", "/proc/net/route", "/proc/net/arp"]);
   return `host:\n${host.stdout}${host.stderr}${container}:\n${inside.stdout}${inside.stderr}`;
 }
-
-export const UNREACHABLE = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/;
