@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egress-proxy" / "image"))
 
+import egress_lanes as lanes  # noqa: E402
 import egress_routes as model  # noqa: E402
 
 # Every token variable reads as this, so an injected header's prefix is what precedes it.
@@ -38,6 +39,8 @@ def route_json(route: model.Route) -> dict[str, object]:
         "paths": list(route.path_allowlist) if route.path_allowlist is not None else None,
         "auth": auth,
         "insecure_cleartext_ports": sorted(route.cleartext_ports),
+        "git": {"repositories": list(route.git.repositories), "push": route.git.push} if route.git is not None else None,
+        "bulk": sorted(route.bulk),
     }
 
 
@@ -55,6 +58,12 @@ def load(text: str) -> dict[str, object]:
         "audit": table.audit,
         "allow_hint": table.allow_hint,
         "requests_per_minute": per_minute,
+        "bulk_lane": (
+            {"scan_headers": sorted(table.bulk_lane.scan_headers), "answer_scan_bytes": table.bulk_lane.answer_scan_bytes}
+            if table.bulk_lane is not None
+            else None
+        ),
+        "passthrough": list(table.passthrough),
         "routes": [route_json(r) for r in table.routes],
     }
 
@@ -79,6 +88,7 @@ def main() -> None:
                 "token_env_prefix": model.TOKEN_ENV_PREFIX,
                 "listen_port": model.DEFAULT_LISTEN_PORT,
                 "route_reasons": sorted(model.AUDITABLE_REASONS),
+                "bulk_kinds": sorted(lanes.BULK_KINDS),
             },
             "documents": {key: load(text) for key, text in request["documents"].items()},
             "hosts": {host: accepts({"host": host}) for host in request["hosts"]},

@@ -354,7 +354,11 @@ class ProxyFactory:
     ) -> list[str]:
         full_env = {**env, "EGRESS_PROXY_ROUTES": str(routes_path), "EGRESS_PROXY_PORT": str(port),
                     "EGRESS_PROXY_CONFDIR": str(confdir)}  # fmt: skip
-        return entrypoint.build_argv(full_env, MITMDUMP, addon_path) + ["--listen-host", LOOPBACK, *extra]
+        argv = entrypoint.build_argv(full_env, MITMDUMP, addon_path) + ["--listen-host", LOOPBACK, *extra]
+        # What the entrypoint writes before it starts mitmdump: the upstream leg's one trust file.
+        confdir.mkdir(parents=True, exist_ok=True)
+        entrypoint.write_upstream_trust(full_env)
+        return argv
 
     def start(
         self,

@@ -6,6 +6,7 @@ Without the guard mitmproxy would forward these requests (CONNECT: connect eager
 The remaining hooks are unit-tested with mitmproxy's taddons/tflow helpers.
 """
 
+import asyncio
 import ssl
 import textwrap
 import uuid
@@ -218,7 +219,7 @@ def test_bad_routes_on_configure_leave_the_addon_refusing(tmp_path: Path, monkey
 
 def test_request_hook_without_decision_refuses(addon: Any) -> None:
     f = _flow()
-    addon.request(f)  # requestheaders never ran for this flow
+    asyncio.run(addon.request(f))  # requestheaders never ran for this flow
     assert f.response is not None and f.response.status_code == 500
 
 
@@ -231,7 +232,7 @@ def test_injection_replaces_every_client_copy_and_clears_trailers(addon: Any) ->
     assert f.response is None
     assert f.request.headers.get_all("authorization") == ["token tok-taddons"]
     f.request.headers.add("Authorization", "added-after-requestheaders")
-    addon.request(f)
+    asyncio.run(addon.request(f))
     assert f.request.headers.get_all("authorization") == ["token tok-taddons"]
     assert not f.request.trailers
 
@@ -242,7 +243,7 @@ def test_headers_meant_for_the_proxy_are_not_forwarded(addon: Any) -> None:
         headers=[(b"Host", b"uploads.github.com"), (b"Proxy-Authorization", b"Basic eA=="), (b"proxy-connection", b"keep-alive")],
     )
     addon.requestheaders(f)
-    addon.request(f)
+    asyncio.run(addon.request(f))
     assert f.response is None
     assert "proxy-authorization" not in f.request.headers and "proxy-connection" not in f.request.headers
 
@@ -250,7 +251,7 @@ def test_headers_meant_for_the_proxy_are_not_forwarded(addon: Any) -> None:
 def test_injected_header_is_stripped_for_route_without_auth(addon: Any) -> None:
     f = _flow(host="uploads.github.com", headers=[(b"Host", b"uploads.github.com"), (b"Authorization", b"agent")])
     addon.requestheaders(f)
-    addon.request(f)
+    asyncio.run(addon.request(f))
     assert f.response is None
     assert "authorization" not in f.request.headers
 

@@ -611,7 +611,7 @@ def test_decision_log_lines(gate: Proxy, upstreams: dict[str, Upstream]) -> None
     deny = decision_for(gate, path=f"/user/{m}", method="DELETE")
     assert allow == {
         "decision": "allow", "by": "egress-proxy", "reason": "allowed", "route": 0, "token": "github",
-        "host": "localhost", "port": up.port, "method": "GET", "path": f"/user/{m}",
+        "host": "localhost", "port": up.port, "method": "GET", "path": f"/user/{m}", "lane": "inspect",
     }  # fmt: skip
     assert deny == {
         "decision": "deny", "by": "egress-proxy", "reason": "method not allowed", "route": None, "token": None,
@@ -619,7 +619,9 @@ def test_decision_log_lines(gate: Proxy, upstreams: dict[str, Upstream]) -> None
     }  # fmt: skip
     for line in gate.stdout().splitlines():
         if line.startswith("{"):
-            assert set(__import__("json").loads(line)) == {"decision", "by", "reason", "route", "token", "host", "port", "method", "path"}
+            fields = set(__import__("json").loads(line))
+            # The lane of a request that went out; CONNECTs and refusals have none.
+            assert fields - {"lane"} == {"decision", "by", "reason", "route", "token", "host", "port", "method", "path"}
 
 
 def test_connect_decisions_are_logged(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
@@ -803,7 +805,7 @@ def test_audit_mode_lets_through_what_no_route_covers_without_a_credential_and_l
     assert "authorization" not in {k.lower() for k, _ in seen.headers}
     assert decision_for(audit, path=f"/elsewhere/{m}") == {
         "decision": "audit-allow", "by": "egress-proxy", "reason": "audit: path not allowed", "route": None, "token": None,
-        "host": "localhost", "port": up.port, "method": "GET", "path": f"/elsewhere/{m}",
+        "host": "localhost", "port": up.port, "method": "GET", "path": f"/elsewhere/{m}", "lane": "inspect",
     }  # fmt: skip
     # A covered request is decided by its route as usual: credential injected.
     m2 = marker()

@@ -6,6 +6,12 @@ writes one JSON decision line per CONNECT and per request to stdout. The route m
 (what routes.yaml may say, how a request is decided) is egress_routes.py; this module
 applies it to mitmproxy's flows.
 
+Each allowed request leaves through one of two lanes (egress_lanes.py): the inspect lane
+(pipelock, which reads it and its answer whole) or, for the bulk traffic a route names, the
+bulk lane (pipelock-bulk, which checks the host and streams), after pipelock's scan API has
+checked what can be read of it (pipelock_scan.py) and the egress proxy that a git request is
+git's (git_protocol.py). Answers are streamed to the agent on both lanes.
+
 Fail closed everywhere: the routes are loaded at start and any problem stops the
 process; until they are loaded every flow is refused; an exception in any hook refuses
 the flow instead of letting mitmproxy carry on with it. SIGHUP reloads the routes and
@@ -29,11 +35,17 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from mitmproxy import ctx, http, tls
-from OpenSSL import SSL
+from mitmproxy.connection import Server
+from OpenSSL import SSL, crypto
 from mitmproxy.proxy import mode_specs, server_hooks
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
+from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, is_text, passthrough_host
+from git_protocol import GitProtocolError, check_receive_pack_request, check_upload_pack_request, decoded_body
+from pipelock_scan import AnswerCopy, ScanApi, Verdict, decoded_text, scan_answer
 from egress_routes import (
     HEALTHCHECK_HOST,
     HEALTHCHECK_MESSAGE,
@@ -59,6 +71,11 @@ from egress_routes import (
 logger = logging.getLogger(__name__)
 
 METADATA_KEY = "egress_proxy"
+LANE_KEY = "egress_proxy_lane"
+# Text answers scanned at once on the bulk lane; more wait (pipelock-bulk reads text at about
+# 1 MiB/s): a queue, not a pile of parallel scans competing with the traffic.
+ANSWER_SCANS_AT_ONCE = 1
+ANSWER_SCANS_WAITING = 32
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -74,6 +91,19 @@ def _fail_closed_http(hook: F) -> F:
             self._internal_error(flow, hook.__name__, e)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail_closed_async(hook: Callable[..., Any]) -> Callable[..., Any]:
+    """_fail_closed_http for a hook that awaits."""
+
+    @functools.wraps(hook)
+    async def wrapper(self: "EgressProxy", flow: http.HTTPFlow) -> None:
+        try:
+            await hook(self, flow)
+        except Exception as e:  # noqa: BLE001 - the point is to catch everything
+            self._internal_error(flow, hook.__name__, e)
+
+    return wrapper
 
 
 def _unsafe_option(updated: set[str]) -> str | None:
@@ -106,6 +136,15 @@ class EgressProxy:
         self.tunnels: set[str] = set()
         # Set once SIGTERM started the drain (see `_drain`).
         self.draining: asyncio.Task[None] | None = None
+        # The bulk lane: pipelock-bulk's address and its scan API; None: no bulk lane.
+        self.bulk_proxy: tuple[str, int] | None = None
+        self.scan_api: ScanApi | None = None
+        # The sha256 of pipelock's CA certificate: on the inspect lane the egress proxy accepts
+        # only servers that chain to it (pipelock's interception), unless pipelock passes the
+        # host through; None: no such check (no upstream proxy).
+        self.inspect_ca: bytes | None = None
+        self.answer_scans = asyncio.Semaphore(ANSWER_SCANS_AT_ONCE)
+        self.answer_scans_waiting = 0
 
     # ---- lifecycle
 
@@ -117,6 +156,20 @@ class EgressProxy:
             "",
             "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). "
             "Empty: the tokens are read from the environment.",
+        )
+        loader.add_option(
+            "egress_bulk_proxy",
+            str,
+            "",
+            "pipelock-bulk's address (http://HOST:PORT): the bulk lane. Needs egress_scan_api. Empty: no bulk lane.",
+        )
+        loader.add_option("egress_scan_api", str, "", "The URL of pipelock-bulk's scan API (http://HOST:PORT).")
+        loader.add_option("egress_scan_api_client", str, "egress-proxy", "The bearer name the scan API knows this client by.")
+        loader.add_option(
+            "egress_inspect_ca",
+            str,
+            "",
+            "pipelock's CA certificate: on the inspect lane only servers chaining to it are accepted. Empty: no check.",
         )
         loader.add_option(
             "egress_drain_seconds",
@@ -146,7 +199,13 @@ class EgressProxy:
                 spec.address
                 for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
                 if isinstance(spec, mode_specs.UpstreamMode)
-            )
+            ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
+        if updated & {"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"}:
+            problem = self._configure_lanes()
+            if problem is not None:
+                self.table = None
+                self._refuse_to_run(problem)
+                return
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
@@ -160,6 +219,29 @@ class EgressProxy:
             return
         self.table = table
         logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+
+    def _configure_lanes(self) -> str | None:
+        """The bulk lane and the inspect lane's certificate check, from the options; the
+        problem when they do not fit together."""
+        opts = ctx.options
+        if opts.egress_bulk_proxy and not opts.egress_scan_api:
+            return "egress_bulk_proxy is set but egress_scan_api is not: the bulk lane would go unchecked"
+        self.bulk_proxy = None
+        if opts.egress_bulk_proxy:
+            spec = mode_specs.ProxyMode.parse(f"upstream:{opts.egress_bulk_proxy}")
+            assert isinstance(spec, mode_specs.UpstreamMode)
+            self.bulk_proxy = spec.address
+            self.upstream_proxies = self.upstream_proxies | {spec.address}
+        self.scan_api = ScanApi(opts.egress_scan_api, opts.egress_scan_api_client) if opts.egress_scan_api else None
+        self.inspect_ca = None
+        if opts.egress_inspect_ca:
+            try:
+                with open(opts.egress_inspect_ca, "rb") as f:
+                    certificate = x509.load_pem_x509_certificate(f.read())
+            except (OSError, ValueError) as e:
+                return f"cannot read pipelock's CA certificate {opts.egress_inspect_ca} ({type(e).__name__})"
+            self.inspect_ca = certificate.fingerprint(hashes.SHA256())
+        return None
 
     def reload(self) -> None:
         """Load the routes and tokens again and swap them in whole, or keep the table in use
@@ -297,9 +379,40 @@ class EgressProxy:
             if data.conn is server and server.address is not None and server.sni != server.address[0]:
                 logger.error("egress-proxy: upstream SNI differs from the target; closing the connection")
                 data.ssl_conn = _refusing_tls()
+                return
+            if data.conn is server and self._inspected(server):
+                self._require_pipelock_certificate(data)
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_server failed ({type(e).__name__}); closing the connection")
             data.ssl_conn = _refusing_tls()
+
+    def _inspected(self, server: Server) -> bool:
+        """Whether this connection goes through pipelock's interception: the inspect lane, to a
+        host pipelock does not pass through."""
+        if self.inspect_ca is None or server.address is None or server.via is None:
+            return False
+        if self.bulk_proxy is not None and tuple(server.via[1]) == self.bulk_proxy:
+            return False
+        passthrough = self.table.passthrough if self.table is not None else ()
+        return not passthrough_host(str(server.address[0]), passthrough)
+
+    def _require_pipelock_certificate(self, data: tls.TlsData) -> None:
+        """Have mitmproxy build the connection (its trust store holds pipelock's CA and, for the
+        bulk lane, public roots), then accept only a chain through pipelock's CA: a request meant
+        for pipelock's reading must never reach a server it did not intercept."""
+        ctx.master.addons.get("tlsconfig").tls_start_server(data)
+        if data.ssl_conn is None:
+            return
+        expected = self.inspect_ca
+        anchored = False
+
+        def verify(_conn: SSL.Connection, cert: crypto.X509, _errno: int, depth: int, ok: int) -> bool:
+            nonlocal anchored
+            if depth > 0 and cert.to_cryptography().fingerprint(hashes.SHA256()) == expected:
+                anchored = True
+            return bool(ok) and (depth > 0 or anchored)
+
+        data.ssl_conn.set_verify(SSL.VERIFY_PEER, verify)
 
     # ---- requests
 
@@ -312,8 +425,8 @@ class EgressProxy:
         if wait is not None:
             assert limiter is not None
             decision = deny("rate limited", f"at most {limiter.per_minute} requests per minute", host, status=429)
-        self._log(decision, host, req.port, req.method, path)
         if not decision.allowed:
+            self._log(decision, host, req.port, req.method, path)
             self._refuse(flow, decision, headers={"Retry-After": str(math.ceil(wait))} if wait is not None else None)
             return
         if self.upstream_proxies and _tunnel_refused_upstream(flow):
@@ -327,15 +440,86 @@ class EgressProxy:
         req.host = host
         self._inject(flow, decision)
 
-    @_fail_closed_http
-    def request(self, flow: http.HTTPFlow) -> None:
+    @_fail_closed_async
+    async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return  # refused in requestheaders
         decision = flow.metadata.get(METADATA_KEY)
         if not isinstance(decision, Decision) or not decision.allowed:
             raise RuntimeError("request without an allow decision")
+        req = flow.request
+        path = log_path(req.data.path)
+        lane = self._lane(flow, decision)
+        if lane.bulk:
+            # The injected credential's header is not among the scanned ones (nor in pipelock's).
+            refusal = await self._check_bulk(flow, lane)
+            if refusal is not None:
+                self._log(refusal, req.host, req.port, req.method, path, lane.name)
+                self._refuse(flow, refusal)
+                return
+            self._take_bulk_lane(flow, lane)
+        flow.metadata[LANE_KEY] = lane
+        self._log(decision, req.host, req.port, req.method, path, lane.name)
         # Again: an addon or a body may have changed headers since requestheaders.
         self._inject(flow, decision)
+
+    def _lane(self, flow: http.HTTPFlow, decision: Decision) -> Lane:
+        route = decision.route
+        req = flow.request
+        if route is None or not route.bulk or self.bulk_proxy is None or req.scheme != "https":
+            # The bulk lane is a tunnel: plain HTTP has none to take.
+            return INSPECT
+        raw = req.data.path
+        mark = raw.find(b"?")
+        return choose_lane(
+            route.bulk,
+            route.git,
+            req.method,
+            log_path(raw),
+            None if mark == -1 else raw[mark + 1 :].decode("ascii", "replace"),
+            req.headers.get("content-type", ""),
+            req.headers.get("accept", ""),
+            bool(req.raw_content),
+        )
+
+    async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane) -> Decision | None:
+        """pipelock's scan API on what can be read of a request for the bulk lane (its URL, the
+        sensitive headers, a git request's free text), and for git, that its body is git's.
+        The refusal, or None."""
+        assert self.scan_api is not None and self.table is not None and self.table.bulk_lane is not None
+        req = flow.request
+        host = f"{req.host}" if req.port == 443 else f"{req.host}:{req.port}"
+        texts = [value for name, value in req.headers.items(multi=True) if name.lower() in self.table.bulk_lane.scan_headers]
+        try:
+            if lane.kind == "git-fetch":
+                limit = ctx.options.body_size_limit
+                body = decoded_body(req.raw_content or b"", req.headers.get("content-encoding", ""), _bytes(limit))
+                texts.append(check_upload_pack_request(body).text())
+            elif lane.kind == "git-push":
+                if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
+                    raise GitProtocolError("a push with a Content-Encoding (git sends its pack as it is)")
+                texts.append(check_receive_pack_request(req.raw_content or b"").text())
+        except GitProtocolError as e:
+            return deny("not git's protocol", f"{lane.kind}: {e}", req.host)
+        scans = [self.scan_api.scan("url", f"https://{host}{printable(req.data.path)}")]
+        text = "\n".join(t for t in texts if t)
+        if text:
+            scans.append(self.scan_api.scan("dlp", text))
+        for verdict in await asyncio.gather(*scans):
+            if not verdict.allowed:
+                return _scan_refusal(verdict, req.host)
+        return None
+
+    def _take_bulk_lane(self, flow: http.HTTPFlow, lane: Lane) -> None:
+        """Send the request through pipelock-bulk: a connection of its own, since the tunnel's
+        may already be open through pipelock."""
+        assert self.bulk_proxy is not None and self.table is not None and self.table.bulk_lane is not None
+        if flow.server_conn.timestamp_start is not None:
+            flow.server_conn = Server(address=flow.server_conn.address)
+        flow.server_conn.via = ("http", self.bulk_proxy)  # type: ignore[assignment]
+        if lane.kind == "download" and self.table.bulk_lane.answer_scan_bytes and "accept-encoding" in flow.request.headers:
+            # Only codings the answer can be decoded from for pipelock's answer scan.
+            flow.request.headers["accept-encoding"] = decodable_accept_encoding(flow.request.headers["accept-encoding"])
 
     @_fail_closed_http
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -347,8 +531,46 @@ class EgressProxy:
         # Stream responses through: a streamed LLM answer (SSE) must reach the agent as it
         # comes, and no download may have to fit in memory. Only a short answer that may be the
         # next gate's refusal is read whole, for `response` to map it.
-        if resp is not None and not (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
+        if resp is None or (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
+            return
+        lane = flow.metadata.get(LANE_KEY)
+        bulk = self.table.bulk_lane if self.table is not None else None
+        if isinstance(lane, Lane) and lane.bulk and bulk is not None and bulk.answer_scan_bytes and is_text(resp.headers.get("content-type", "")):
+            # pipelock reads the text as it passes (on the inspect lane it would read it first).
+            encoding = resp.headers.get("content-encoding", "")
+            resp.stream = AnswerCopy(bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes))
+        else:
             resp.stream = True
+
+    def _scan_answer(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
+        """Queue pipelock's scan of an answer that has reached the agent; its findings are logged."""
+        if self.answer_scans_waiting >= ANSWER_SCANS_WAITING:
+            self._warn(flow, "egress-proxy", f"answer not scanned: {ANSWER_SCANS_WAITING} answers already wait for pipelock's scan")
+            return
+        self.answer_scans_waiting += 1
+        asyncio.get_running_loop().create_task(self._run_answer_scan(flow, copy, more, encoding, limit))
+
+    async def _run_answer_scan(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
+        try:
+            async with self.answer_scans:
+                text, problem = decoded_text(copy, encoding, limit)
+                found = (
+                    await scan_answer(self.scan_api.scan, text, more, limit)
+                    if text is not None and self.scan_api is not None
+                    else ("egress-proxy", problem)
+                )
+            if found is not None:
+                self._warn(flow, *found)
+        except Exception as e:  # noqa: BLE001 - a scan after the fact must not take the proxy down
+            self._warn(flow, "egress-proxy", f"answer not scanned: internal error ({type(e).__name__})")
+        finally:
+            self.answer_scans_waiting -= 1
+
+    def _warn(self, flow: http.HTTPFlow, by: str, reason: str) -> None:
+        req = flow.request
+        decision = Decision(True, reason, "", None, by=by)
+        lane = flow.metadata.get(LANE_KEY)
+        self._log(decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn")
 
     @_fail_closed_http
     def response(self, flow: http.HTTPFlow) -> None:
@@ -486,10 +708,12 @@ class EgressProxy:
             flow.kill()
 
     @staticmethod
-    def _log(decision: Decision, host: str, port: int, method: str, path: str | None) -> None:
+    def _log(
+        decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
+    ) -> None:
         line = json.dumps(
             {
-                "decision": "audit-allow" if decision.audit else "allow" if decision.allowed else "deny",
+                "decision": verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny"),
                 "by": decision.by,
                 "reason": decision.reason,
                 "route": decision.route.index if decision.route is not None else None,
@@ -498,6 +722,7 @@ class EgressProxy:
                 "port": port,
                 "method": method,
                 "path": path,
+                **({"lane": lane} if lane is not None else {}),
             },
             ensure_ascii=True,
         )
@@ -520,6 +745,22 @@ def _log_reload(status: str, detail: str, config_hash: str | None) -> None:
         line["config_hash"] = config_hash
     sys.stdout.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def _scan_refusal(verdict: Verdict, host: str) -> Decision:
+    """A refusal by pipelock's scan API; or, when the scan did not complete, the egress
+    proxy's own (fail closed: what pipelock has not read does not take the bulk lane)."""
+    if verdict.error is not None:
+        return deny("bulk lane check failed", verdict.error, host, status=502)
+    return Decision(False, "refused", f"pipelock: blocked: {verdict.reason()}", None, by="pipelock")
+
+
+def _bytes(size: Any) -> int:
+    """mitmproxy's body_size_limit ("33554432", "32m") in bytes."""
+    from mitmproxy.utils import human
+
+    parsed = human.parse_size(str(size)) if size else None
+    return parsed if parsed is not None else 32 * 1024 * 1024
 
 
 def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:

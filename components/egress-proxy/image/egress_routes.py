@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from egress_lanes import BULK_KINDS, GitRoute
+
 DEFAULT_PORTS = (80, 443)
 # A route that injects a credential: HTTPS only, unless it lists ports itself.
 DEFAULT_CREDENTIAL_PORTS = (443,)
@@ -57,11 +59,15 @@ HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 LDH = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "auth", "insecure_cleartext_ports"})
+ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "git", "auth", "insecure_cleartext_ports", "bulk"})
+GIT_KEYS = frozenset({"repositories", "push"})
 AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env"})
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint"})
+TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint", "bulk_lane", "passthrough"})
+BULK_LANE_KEYS = frozenset({"scan_headers", "answer_scan_bytes"})
+# `owner/name` (or `group/subgroup/name`) without .git, as the config schema accepts them.
+REPOSITORY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 # Refusals that audit mode lets through (and logs): what the routes do not cover. Everything
 # that makes a request unsafe or ambiguous is refused in audit mode too.
 AUDITABLE_REASONS = frozenset({"host not in allowlist", "port not allowed", "method not allowed", "path not allowed"})
@@ -112,6 +118,10 @@ class Route:
     auth: Auth | None
     # Ports on which the route's credential may travel in plain HTTP (an explicit risk).
     cleartext_ports: frozenset[int] = frozenset()
+    # The route's git repositories (its paths are git's for them), or None.
+    git: GitRoute | None = None
+    # The kinds of the route's traffic that take the bulk lane (egress_lanes.BULK_KINDS).
+    bulk: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,15 @@ class Decision:
     by: str = "egress-proxy"  # the gate that decided
     status: int = 403  # what a refusal is answered with
     audit: bool = False  # allowed only because the bottle is in audit mode
+
+
+@dataclass(frozen=True)
+class BulkLane:
+    """How the bulk lane's requests are checked by pipelock's scan API: the headers its DLP
+    reads (lowercase), and how many bytes of a text answer it scans (0: none)."""
+
+    scan_headers: frozenset[str]
+    answer_scan_bytes: int
 
 
 class RateLimiter:
@@ -160,9 +179,19 @@ class RouteTable:
     """Routes indexed by host so that lookup cost does not grow with the number of routes."""
 
     def __init__(
-        self, routes: Iterable[Route], requests_per_minute: int | None = None, audit: bool = False, allow_hint: str = ""
+        self,
+        routes: Iterable[Route],
+        requests_per_minute: int | None = None,
+        audit: bool = False,
+        allow_hint: str = "",
+        bulk_lane: "BulkLane | None" = None,
+        passthrough: tuple[str, ...] = (),
     ) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        # How the bulk lane is checked; None: no route may use it.
+        self.bulk_lane = bulk_lane
+        # Hosts pipelock passes through: their answers come with the host's own certificate.
+        self.passthrough = passthrough
         # Audit mode: what no route covers is let through (without a credential) and logged.
         self.audit = audit
         # The command a human runs to allow what no route covers, added to those refusals.
@@ -542,6 +571,19 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
     if "auth" in raw:
         auth = _parse_auth(f"{where}.auth", raw["auth"], environ)
 
+    git: GitRoute | None = None
+    if "git" in raw:
+        git = _parse_git(f"{where}.git", raw["git"])
+
+    bulk: frozenset[str] = frozenset()
+    if "bulk" in raw:
+        value = raw["bulk"]
+        if not isinstance(value, list) or not value or any(kind not in BULK_KINDS for kind in value) or len(set(value)) != len(value):
+            raise RoutesError(f"{where}.bulk: must be a non-empty list of {', '.join(sorted(BULK_KINDS))} without repeats, got {value!r}")
+        if "git" in value and git is None:
+            raise RoutesError(f"{where}.bulk: 'git' needs the route's git repositories (git)")
+        bulk = frozenset(value)
+
     cleartext_ports: frozenset[int] = frozenset()
     if "insecure_cleartext_ports" in raw:
         value = raw["insecure_cleartext_ports"]
@@ -551,7 +593,28 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
             raise RoutesError(f"{where}.insecure_cleartext_ports: must be a non-empty list of the route's ports, got {value!r}")
         cleartext_ports = frozenset(value)
 
-    return Route(index, host, ports, methods, path_allowlist, auth, cleartext_ports)
+    return Route(index, host, ports, methods, path_allowlist, auth, cleartext_ports, git, bulk)
+
+
+def _parse_git(where: str, raw: object) -> GitRoute:
+    if not isinstance(raw, dict):
+        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
+    _unknown_keys(raw, GIT_KEYS, where)
+    repositories = raw.get("repositories")
+    if not isinstance(repositories, list) or not repositories:
+        raise RoutesError(f"{where}.repositories: must be a non-empty list of repository paths, got {_type_name(repositories)}")
+    for i, repo in enumerate(repositories):
+        segments = repo.split("/") if isinstance(repo, str) else []
+        if (
+            len(segments) < 2
+            or any(not s or s[0] in ".-" or not set(s) <= REPOSITORY_CHARS for s in segments)
+            or repo.endswith(".git")
+        ):
+            raise RoutesError(f"{where}.repositories[{i}]: {repo!r} is not a repository path such as 'acme/app'")
+    push = raw.get("push", False)
+    if not isinstance(push, bool):
+        raise RoutesError(f"{where}.push: must be true or false, got {push!r}")
+    return GitRoute(tuple(repositories), push)
 
 
 def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
@@ -621,7 +684,27 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
     hint = document.get("allow_hint", "")
     if not isinstance(hint, str) or not _header_safe(hint) or len(hint) > 200:
         raise RoutesError("allow_hint: must be one line of printable ASCII, at most 200 characters")
-    return RouteTable((_parse_route(i, r, environ) for i, r in enumerate(routes)), per_minute, audit, hint)
+    bulk_lane = _parse_bulk_lane(document["bulk_lane"]) if "bulk_lane" in document else None
+    passthrough = document.get("passthrough", [])
+    if not isinstance(passthrough, list) or not all(isinstance(h, str) and valid_dns_name(h[2:] if h.startswith("*.") else h) for h in passthrough):
+        raise RoutesError(f"passthrough: must be a list of host names or '*.' + host name, got {passthrough!r}")
+    parsed = [_parse_route(i, r, environ) for i, r in enumerate(routes)]
+    if bulk_lane is None and any(route.bulk for route in parsed):
+        raise RoutesError("bulk_lane: required when a route names traffic for the bulk lane (bulk)")
+    return RouteTable(parsed, per_minute, audit, hint, bulk_lane, tuple(passthrough))
+
+
+def _parse_bulk_lane(raw: object) -> BulkLane:
+    if not isinstance(raw, dict):
+        raise RoutesError(f"bulk_lane: must be a mapping, got {_type_name(raw)}")
+    _unknown_keys(raw, BULK_LANE_KEYS, "bulk_lane")
+    headers = raw.get("scan_headers")
+    if not isinstance(headers, list) or not all(isinstance(h, str) and h and set(h) <= TOKEN_CHARS for h in headers):
+        raise RoutesError(f"bulk_lane.scan_headers: must be a list of header names, got {headers!r}")
+    scan_bytes = raw.get("answer_scan_bytes")
+    if not _is_int(scan_bytes) or scan_bytes < 0:
+        raise RoutesError(f"bulk_lane.answer_scan_bytes: must be a number of bytes, got {scan_bytes!r}")
+    return BulkLane(frozenset(h.lower() for h in headers), scan_bytes)
 
 
 def load_config(routes_path: str, tokens_path: str = "", environ: Mapping[str, str] | None = None) -> tuple[RouteTable, str]:

@@ -51,19 +51,19 @@ def _drain_seconds(environ: Mapping[str, str]) -> int:
     return int(text)
 
 
-def _upstream(url: str) -> str:
+def _upstream(url: str, variable: str = "EGRESS_PROXY_UPSTREAM_PROXY") -> str:
     parsed = urllib.parse.urlsplit(url)
     # First, before any message that echoes the URL: it may hold a credential.
     if "@" in parsed.netloc or parsed.username is not None or parsed.password is not None:
-        raise ConfigError("EGRESS_PROXY_UPSTREAM_PROXY must not contain credentials")
+        raise ConfigError(f"{variable} must not contain credentials")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
+        raise ConfigError(f"{variable} must be http://HOST:PORT or https://HOST:PORT, got {url!r}")
     if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
-        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY must not have a path, query or fragment, got {url!r}")
+        raise ConfigError(f"{variable} must not have a path, query or fragment, got {url!r}")
     try:
         _ = parsed.port  # raises on a non-numeric or out-of-range port
     except ValueError:
-        raise ConfigError(f"EGRESS_PROXY_UPSTREAM_PROXY has an invalid port: {url!r}") from None
+        raise ConfigError(f"{variable} has an invalid port: {url!r}") from None
     return f"{parsed.scheme}://{parsed.netloc}"
 
 
@@ -104,14 +104,40 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
     upstream = environ.get("EGRESS_PROXY_UPSTREAM_PROXY", "")
     if upstream:
         argv += ["--mode", f"upstream:{_upstream(upstream)}"]
+    argv += _bulk_lane(environ, upstream)
     ca = environ.get("EGRESS_PROXY_UPSTREAM_CA", "")
     if ca:
         if not upstream:
             raise ConfigError("EGRESS_PROXY_UPSTREAM_CA is set but EGRESS_PROXY_UPSTREAM_PROXY is not")
-        argv += ["--set", f"ssl_verify_upstream_trusted_ca={upstream_trust(environ) or ca}"]
+        # Trusted on the upstream leg (with the extra roots, if any), and the one CA an inspected
+        # connection must chain to.
+        argv += ["--set", f"ssl_verify_upstream_trusted_ca={upstream_trust(environ) or ca}", "--set", f"egress_inspect_ca={ca}"]
     elif environ.get("EGRESS_PROXY_UPSTREAM_EXTRA_CA", ""):
         raise ConfigError("EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not")
     return argv
+
+
+def _bulk_lane(environ: Mapping[str, str], upstream: str) -> list[str]:
+    """The options of the bulk lane: pipelock-bulk (EGRESS_PROXY_BULK_PROXY) and its scan API
+    (EGRESS_PROXY_SCAN_API, which it needs), by the client name EGRESS_PROXY_SCAN_API_CLIENT."""
+    bulk = environ.get("EGRESS_PROXY_BULK_PROXY", "")
+    scan_api = environ.get("EGRESS_PROXY_SCAN_API", "")
+    if not bulk:
+        if scan_api:
+            raise ConfigError("EGRESS_PROXY_SCAN_API is set but EGRESS_PROXY_BULK_PROXY is not")
+        return []
+    if not upstream:
+        raise ConfigError("EGRESS_PROXY_BULK_PROXY is set but EGRESS_PROXY_UPSTREAM_PROXY is not")
+    if not scan_api:
+        raise ConfigError("EGRESS_PROXY_BULK_PROXY is set but EGRESS_PROXY_SCAN_API is not: the bulk lane would go unchecked")
+    client = environ.get("EGRESS_PROXY_SCAN_API_CLIENT", "") or "egress-proxy"
+    if not client.isascii() or not client.isprintable() or " " in client:
+        raise ConfigError(f"EGRESS_PROXY_SCAN_API_CLIENT must be one printable word, got {client!r}")
+    return [
+        "--set", f"egress_bulk_proxy={_upstream(bulk, 'EGRESS_PROXY_BULK_PROXY')}",
+        "--set", f"egress_scan_api={_upstream(scan_api, 'EGRESS_PROXY_SCAN_API')}",
+        "--set", f"egress_scan_api_client={client}",
+    ]  # fmt: skip
 
 
 def upstream_trust(environ: Mapping[str, str]) -> Path | None:
