@@ -4,12 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
-import { allowHint, renderRoutesYaml } from "./egress-proxy/routes";
 import type { CertificateAuthority } from "./ca/ca";
-import { BottleLayout, CaRole, describeBottle } from "./layout";
+import { BottleLayout, CaRole, describeBottle, WorkloadRole } from "./layout";
 import { declareOnKubernetes } from "./kubernetes/declare";
 import { kubernetesProviderArgs } from "./kubernetes/provider";
-import { renderPipelockYaml } from "./pipelock/config";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
 export interface BottleStackArgs extends BottleArgs {
@@ -54,6 +52,8 @@ export interface BottleObjectNames {
   egressProxy: pulumi.Output<string>;
   /** pipelock's container or Deployment. */
   pipelock: pulumi.Output<string>;
+  /** pipelock-bulk's container or Deployment; absent when no route uses the bulk lane. */
+  pipelockBulk?: pulumi.Output<string>;
   /** The agent's container or Deployment; absent when the bottle has no agent. */
   agent?: pulumi.Output<string>;
 }
@@ -105,6 +105,8 @@ export class BottleStack extends pulumi.ComponentResource {
   public readonly routesYaml: string;
   /** pipelock's rendered pipelock.yaml, an output for the same reason. */
   public readonly pipelockYaml: string;
+  /** pipelock-bulk's rendered pipelock.yaml; absent when no route uses the bulk lane. */
+  public readonly pipelockBulkYaml: string | undefined;
 
   /** The validated bottle, every default applied. */
   public get spec(): BottleSpec {
@@ -131,8 +133,10 @@ export class BottleStack extends pulumi.ComponentResource {
     const layout = describeBottle(spec, { stack });
     described.set(this, { spec, layout });
     this.proxyUrl = layout.proxyUrl;
-    this.routesYaml = renderRoutesYaml(spec, allowHint(stack, spec.name));
-    this.pipelockYaml = renderPipelockYaml(spec);
+    // The documents the gates load, as the layout holds them.
+    this.routesYaml = documentOf(layout, "egress-proxy")!;
+    this.pipelockYaml = documentOf(layout, "pipelock")!;
+    this.pipelockBulkYaml = documentOf(layout, "pipelock-bulk");
 
     const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
     const declared =
@@ -147,6 +151,7 @@ export class BottleStack extends pulumi.ComponentResource {
       proxyUrl: this.proxyUrl,
       routesYaml: this.routesYaml,
       pipelockYaml: this.pipelockYaml,
+      ...(this.pipelockBulkYaml !== undefined && { pipelockBulkYaml: this.pipelockBulkYaml }),
     });
   }
 
@@ -163,6 +168,7 @@ export class BottleStack extends pulumi.ComponentResource {
         namespace: namespace.metadata.name,
         egressProxy: deployments["egress-proxy"]!.metadata.name,
         pipelock: deployments.pipelock!.metadata.name,
+        ...(deployments["pipelock-bulk"] && { pipelockBulk: deployments["pipelock-bulk"].metadata.name }),
         ...(deployments.agent && { agent: deployments.agent.metadata.name }),
       },
     };
@@ -199,10 +205,16 @@ export class BottleStack extends pulumi.ComponentResource {
         outboundNetwork: networks["outbound-net"].name,
         egressProxy: containers["egress-proxy"]!.name,
         pipelock: containers.pipelock!.name,
+        ...(containers["pipelock-bulk"] && { pipelockBulk: containers["pipelock-bulk"].name }),
         ...(containers.agent && { agent: containers.agent.name }),
       },
     };
   }
+}
+
+/** The live document a workload of the layout loads, if it has that workload. */
+function documentOf(layout: BottleLayout, role: WorkloadRole): string | undefined {
+  return layout.workloads.find((w) => w.role === role)?.live?.document.text;
 }
 
 function validated(name: string, bottle: BottleArgs, tokens: Record<string, unknown>): BottleSpec {

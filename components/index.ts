@@ -8,6 +8,7 @@ export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImagesArgs, argsF
 export * from "./config";
 export * from "./layout";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
-export { pipelockSettingsKey, renderPipelockYaml } from "./pipelock/config";
+export { pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "./pipelock/config";
+export { answerScanBytes, BulkKind, bulkKinds, Lane, usesBulkLane } from "./pipelock/lanes";
 export { buildImage, engineResourceName } from "./docker/images";
 export { kubernetesProviderArgs } from "./kubernetes/provider";

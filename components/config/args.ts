@@ -57,6 +57,17 @@ export interface RouteArgs {
    * Only on a route with `auth`, and only its own ports. Defaults to none: TLS only.
    */
   insecureCleartextPorts?: number[];
+  /**
+   * Send this route's bulk traffic on the bulk lane, which pipelock gates by host (allowlist,
+   * private addresses, rate limit) and through its scan API (the URL, sensitive headers, the
+   * text of answers) without holding it: git's fetches and pushes of `git`, and GET and HEAD
+   * requests without a body (downloads), whose answers stream to the agent. Everything else
+   * (any request with a body but git's, event streams) is read whole by pipelock. false: pipelock
+   * reads every request and answer of this route (answers over its
+   * `tls_interception.max_response_bytes` are refused). Downloads stay inspected whatever this
+   * says when pipelock's `response_scanning.action` is `block` or `strip`. Defaults to true.
+   */
+  bulk?: boolean;
 }
 
 /** Git repositories a route serves, as git's smart-HTTP protocol uses them. */
@@ -97,7 +108,7 @@ export interface AgentArgs {
   /** Its command. Defaults to the image's. */
   command?: string[];
   /**
-   * Numeric `uid[:gid]`; not root, and not a gate's uid (65533, 65532). Defaults to
+   * Numeric `uid[:gid]`; not root, and not a gate's uid (65533, 65532, 65531). Defaults to
    * "1000:1000".
    */
   user?: string;

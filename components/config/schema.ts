@@ -47,7 +47,7 @@ export const DEFAULT_AGENT_USER = "1000:1000";
  * The uids the gates run as. No agent may use them: a uid's process count and files are
  * shared by every container that runs as it.
  */
-export const GATE_UIDS = { egressProxy: 65533, pipelock: 65532 } as const;
+export const GATE_UIDS = { egressProxy: 65533, pipelock: 65532, pipelockBulk: 65531 } as const;
 /** The process (pids) limit of each gate's container. */
 export const GATE_MAX_PROCESSES = 256;
 
@@ -142,6 +142,7 @@ const routeSchema = z
     git: gitSchema.optional(),
     auth: authSchema.optional(),
     insecureCleartextPorts: uniqueList(positiveInt(1, 65535)).optional(),
+    bulk: z.boolean().default(true),
   })
   .transform(({ ports, methods, paths, ...route }) => ({
     ...route,
@@ -169,7 +170,7 @@ const agentSchema = z.strictObject({
     })
     .refine((user) => Number(user.split(":")[0]) !== 0, { message: "the agent must not run as root (uid 0)" })
     .refine((user) => !Object.values(GATE_UIDS).includes(Number(user.split(":")[0]) as never), {
-      message: `uids ${Object.values(GATE_UIDS).join(" and ")} belong to the gates (egress proxy, pipelock); pick another uid`,
+      message: `uids ${Object.values(GATE_UIDS).join(", ")} belong to the gates (egress proxy, pipelock, pipelock-bulk); pick another uid`,
     })
     .default(DEFAULT_AGENT_USER),
   env: z.record(z.string().regex(ENV_NAME, { message: "expected an environment variable name" }), z.string()).default({}),

@@ -48,12 +48,16 @@ export function declareOnDocker(
   ) as Record<NetworkRole, docker.Network>;
 
   const images: Partial<Record<WorkloadRole, pulumi.Input<string>>> = {};
+  // One pull per reference: both pipelocks run the same image.
+  const pulled = new Map<string, pulumi.Input<string>>();
   for (const workload of layout.workloads) {
     const source = workload.image;
-    images[workload.role] =
-      "reference" in source
-        ? pulledImage(`${name}-${workload.role}-image`, source.reference, opts)
-        : inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
+    if ("reference" in source) {
+      if (!pulled.has(source.reference)) pulled.set(source.reference, pulledImage(`${name}-${workload.role}-image`, source.reference, opts));
+      images[workload.role] = pulled.get(source.reference)!;
+    } else {
+      images[workload.role] = inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
+    }
   }
   // The egress proxy's image has the tools of the one-off containers: chown, the config writer.
   const toolImage = images["egress-proxy"];

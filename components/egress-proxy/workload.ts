@@ -3,7 +3,8 @@ import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
-import { PIPELOCK_PORT } from "../pipelock/config";
+import { PIPELOCK_PORT, PIPELOCK_SCAN_API_PORT, SCAN_API_CLIENT } from "../pipelock/config";
+import { usesBulkLane } from "../pipelock/lanes";
 import { allowHint, renderRoutesYaml, tokenEnvNames } from "./routes";
 
 /** The egress proxy's listening port inside the bottle (the image's default too). */
@@ -38,19 +39,23 @@ export const EGRESS_PROXY_PATHS = {
 
 /**
  * The image's public roots (Debian's ca-certificates), trusted on the upstream leg besides
- * pipelock's CA when pipelock passes hosts through: their servers present their own certificates.
+ * pipelock's CA when traffic reaches servers unintercepted (the bulk lane, hosts pipelock passes
+ * through): they present their own certificates. The egress proxy still accepts only pipelock's
+ * certificates on the inspect lane for every other host.
  */
 export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
 
 /**
  * The egress proxy: on the agent and egress networks under the alias `egress-proxy`, in
- * upstream mode through the bottle's pipelock. Its routes and token values are live
+ * upstream mode through the bottle's pipelock (and, for bulk traffic, pipelock-bulk, whose scan
+ * API checks what it tunnels). Its routes and token values are live
  * configuration: a route change or a token rotation reloads them in place. Token values
  * reach only its tokens file, its CA key only its own file, each readable by its uid only.
  */
 export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload {
   const uid = GATE_UIDS.egressProxy;
   const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
+  const bulk = usesBulkLane(bottle);
   return {
     role: "egress-proxy",
     // A new image or limit replaces it: start-first, so the agent sees no gap.
@@ -66,7 +71,14 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       { name: "EGRESS_PROXY_DRAIN_SECONDS", value: String(EGRESS_PROXY_DRAIN_SECONDS) },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: EGRESS_PROXY_PATHS.upstreamCa },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(bottle.maxBodyMb * 1024 * 1024) },
-      ...(passthrough ? [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: SYSTEM_ROOTS }] : []),
+      ...(bulk
+        ? [
+            { name: "EGRESS_PROXY_BULK_PROXY", value: `http://${ALIASES.pipelockBulk}:${PIPELOCK_PORT}` },
+            { name: "EGRESS_PROXY_SCAN_API", value: `http://${ALIASES.pipelockBulk}:${PIPELOCK_SCAN_API_PORT}` },
+            { name: "EGRESS_PROXY_SCAN_API_CLIENT", value: SCAN_API_CLIENT },
+          ]
+        : []),
+      ...(passthrough || bulk ? [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: SYSTEM_ROOTS }] : []),
     ],
     files: [
       caFile(EGRESS_PROXY_PATHS.upstreamCa, "pipelock", "cert"),
@@ -87,11 +99,11 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
       { network: "agent-net", aliases: [ALIASES.egressProxy] },
       { network: "egress-net", aliases: [ALIASES.egressProxy] },
     ],
-    serves: { port: EGRESS_PROXY_PORT, clients: ["agent"] },
+    serves: { ports: [{ name: "proxy", port: EGRESS_PROXY_PORT }], clients: ["agent"] },
     health: { command: [EGRESS_PROXY_PYTHON, EGRESS_PROXY_PATHS.healthcheck] },
     memoryMb: bottle.egressProxy.memoryMb,
     maxProcesses: GATE_MAX_PROCESSES,
     externalDns: false,
-    after: ["pipelock"],
+    after: bulk ? ["pipelock", "pipelock-bulk"] : ["pipelock"],
   };
 }

@@ -82,10 +82,10 @@ export function declareOnKubernetes(
 
   const services: Partial<Record<WorkloadRole, k8s.core.v1.Service>> = {};
   for (const workload of layout.workloads.filter((w) => w.serves)) {
-    const port = workload.serves!.port;
+    const ports = workload.serves!.ports.map(({ name: portName, port }) => ({ name: portName, port, targetPort: port, protocol: "TCP" }));
     services[workload.role] = new k8s.core.v1.Service(
       `${name}-${workload.role}-service`,
-      { metadata: meta(workload.role, workload.labels), spec: { selector: selectorLabels(workload), ports: [{ name: "proxy", port, targetPort: port, protocol: "TCP" }] } },
+      { metadata: meta(workload.role, workload.labels), spec: { selector: selectorLabels(workload), ports } },
       inNamespace,
     );
   }

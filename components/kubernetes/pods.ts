@@ -14,7 +14,7 @@ export type HostAlias = { ip: pulumi.Input<string>; hostnames: string[] };
 export const RELOADER_SCRIPT = "/opt/egress-proxy/reload_on_change.py";
 
 /** The process each gate runs, as the reloader finds it to send SIGHUP. */
-export const GATE_PROCESS: Readonly<Record<string, string>> = { "egress-proxy": "mitmdump", pipelock: "pipelock" };
+export const GATE_PROCESS: Readonly<Record<string, string>> = { "egress-proxy": "mitmdump", pipelock: "pipelock", "pipelock-bulk": "pipelock" };
 
 /** Resolver settings of a pod with no DNS: the only nameserver is its own loopback, where
  * nothing listens, so every lookup but /etc/hosts fails at once and no query leaves the pod. */

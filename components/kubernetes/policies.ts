@@ -22,7 +22,7 @@ export interface NamedPolicy {
 
 /**
  * A bottle's network policies: everything denied in and out of its namespace, then exactly
- * the paths of the layout: each workload that serves reaches from its clients on its port; the
+ * the paths of the layout: each workload that serves reaches from its clients on its ports; the
  * workload with an outbound path reaches addresses outside `privateCidrs` on the routes' ports
  * only, and the cluster's DNS if it resolves names. Nothing else, no DNS for anyone else. Pure.
  */
@@ -36,12 +36,12 @@ export function networkPolicies(layout: BottleLayout, privateCidrs: readonly str
 
 function policyOf(workload: Workload, workloads: readonly Workload[], present: ReadonlySet<WorkloadRole>, privateCidrs: readonly string[]): NetworkPolicySpec {
   const ingress = workload.serves
-    ? [{ from: workload.serves.clients.filter((c) => present.has(c)).map((c) => ({ podSelector: selectorOf(c) })), ports: [tcp(workload.serves.port)] }]
+    ? [{ from: workload.serves.clients.filter((c) => present.has(c)).map((c) => ({ podSelector: selectorOf(c) })), ports: workload.serves.ports.map((p) => tcp(p.port)) }]
     : [];
   const egress = [
     ...workloads
       .filter((server) => server.serves?.clients.includes(workload.role))
-      .map((server) => ({ to: [{ podSelector: selectorOf(server.role) }], ports: [tcp(server.serves!.port)] })),
+      .map((server) => ({ to: [{ podSelector: selectorOf(server.role) }], ports: server.serves!.ports.map((p) => tcp(p.port)) })),
     ...(workload.outbound
       ? [{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...privateCidrs] } }], ports: workload.outbound.ports.map(tcp) }]
       : []),

@@ -1,13 +1,15 @@
 import { describeAgent } from "../agent/workload";
 import type { BottleSpec } from "../config";
 import { describeEgressProxy, EGRESS_PROXY_PORT, EGRESS_PROXY_URL } from "../egress-proxy/workload";
-import { describePipelock } from "../pipelock/workload";
+import { usesBulkLane } from "../pipelock/lanes";
+import { describePipelock, describePipelockBulk } from "../pipelock/workload";
 import { objectLabels, objectName } from "./naming";
 import type { BottleLayout, NetworkLayout, NetworkRole } from "./types";
 
 /**
- * A bottle's layout, from its validated spec: three networks (only pipelock's has a way
- * out), two CAs, and the workloads in start order (pipelock, the egress proxy, the agent).
+ * A bottle's layout, from its validated spec: three networks (only the pipelocks' has a way
+ * out), two CAs, and the workloads in start order (pipelock, pipelock-bulk when a route uses
+ * the bulk lane, the egress proxy, the agent).
  * Pure; every backend declares exactly this.
  */
 export function describeBottle(spec: BottleSpec, context: { stack: string }): BottleLayout {
@@ -20,6 +22,7 @@ export function describeBottle(spec: BottleSpec, context: { stack: string }): Bo
   });
   const workloads = [
     describePipelock(stack, spec),
+    ...(usesBulkLane(spec) ? [describePipelockBulk(stack, spec)] : []),
     describeEgressProxy(stack, spec),
     ...(spec.agent ? [describeAgent(stack, spec.name, spec.agent, EGRESS_PROXY_URL)] : []),
   ];

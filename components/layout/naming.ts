@@ -8,7 +8,7 @@ export const LABEL_KEYS = {
 } as const;
 
 /** DNS aliases inside a bottle's networks; fixed, so every bottle looks the same from inside. */
-export const ALIASES = { egressProxy: "egress-proxy", pipelock: "pipelock" } as const;
+export const ALIASES = { egressProxy: "egress-proxy", pipelock: "pipelock", pipelockBulk: "pipelock-bulk" } as const;
 
 /**
  * Object names for one bottle: `<stack>-<bottle>-<role>`, deterministic and unique per stack

@@ -8,7 +8,7 @@
 /** What a network does in a bottle; also the value of its `bot-bottle.role` label. */
 export type NetworkRole = "agent-net" | "egress-net" | "outbound-net";
 /** What a workload (container) does in a bottle; also its `bot-bottle.role` label. */
-export type WorkloadRole = "pipelock" | "egress-proxy" | "agent";
+export type WorkloadRole = "pipelock" | "pipelock-bulk" | "egress-proxy" | "agent";
 /**
  * Every role of a bottle's objects (the agent's workspace volume is `workspace`; a workload's
  * live configuration volume is `<workload>-config`).
@@ -93,6 +93,12 @@ export interface LiveConfig {
   check?: "routes";
 }
 
+/** A port a workload serves, named for what it serves (a Service's port name on Kubernetes). */
+export interface ServedPort {
+  name: string;
+  port: number;
+}
+
 /** A workload's place on a network, and the names other workloads reach it by there. */
 export interface Attachment {
   network: NetworkRole;
@@ -130,8 +136,8 @@ export interface Workload {
    * upload files into the root filesystem (Docker) keep it writable and ignore this.
    */
   writablePaths?: string[];
-  /** The port the workload serves the bottle on, and the workloads that use it. */
-  serves?: { port: number; clients: WorkloadRole[] };
+  /** The ports the workload serves the bottle on, and the workloads that use them. */
+  serves?: { ports: ServedPort[]; clients: WorkloadRole[] };
   /** The ports the workload dials outside the bottle on (the bottle's only way out). */
   outbound?: { ports: number[] };
   /** A command whose success means the workload serves; later workloads wait for it. */

@@ -2,7 +2,15 @@ import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
-import { PIPELOCK_LIVE_DIR, PIPELOCK_PATHS, PIPELOCK_PORT, pipelockSettingsKey, renderPipelockYaml } from "./config";
+import {
+  PIPELOCK_LIVE_DIR,
+  PIPELOCK_PATHS,
+  PIPELOCK_PORT,
+  PIPELOCK_SCAN_API_PORT,
+  pipelockSettingsKey,
+  renderPipelockBulkYaml,
+  renderPipelockYaml,
+} from "./config";
 
 /** The label that holds pipelockSettingsKey: a change of it replaces the container. */
 export const PIPELOCK_SETTINGS_LABEL = "bot-bottle.pipelock-settings";
@@ -38,8 +46,8 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
       { network: "egress-net", aliases: [ALIASES.pipelock] },
       { network: "outbound-net", aliases: [] },
     ],
-    serves: { port: PIPELOCK_PORT, clients: ["egress-proxy"] },
-    outbound: { ports: [...new Set(bottle.routes.flatMap((route) => route.ports))].sort((a, b) => a - b) },
+    serves: { ports: [{ name: "proxy", port: PIPELOCK_PORT }], clients: ["egress-proxy"] },
+    outbound: { ports: outboundPorts(bottle) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb: bottle.pipelock.memoryMb,
     maxProcesses: GATE_MAX_PROCESSES,
@@ -47,4 +55,53 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
     externalDns: true,
     after: [],
   };
+}
+
+/**
+ * pipelock-bulk: the bottle's second way out, for its bulk traffic (see `Lane`). The same
+ * pipelock with the same allowlist, rules and DLP, but no TLS interception: it checks each
+ * tunnel's host and passes the bytes through unread, and serves the egress proxy its scan API,
+ * which reads what can be read of that traffic. On the egress network (alias `pipelock-bulk`)
+ * and the outbound network; it holds no key.
+ */
+export function describePipelockBulk(stack: string, bottle: BottleSpec): Workload {
+  const uid = GATE_UIDS.pipelockBulk;
+  return {
+    role: "pipelock-bulk",
+    handover: { drainSeconds: PIPELOCK_DRAIN_SECONDS },
+    labels: {
+      ...objectLabels(stack, bottle.name, "pipelock-bulk"),
+      [PIPELOCK_SETTINGS_LABEL]: pipelockSettingsKey(bottle, renderPipelockBulkYaml),
+    },
+    image: { reference: bottle.pipelock.image },
+    user: `${uid}:${uid}`,
+    command: ["run", "--config", PIPELOCK_PATHS.bulkConfig, "--listen", `0.0.0.0:${PIPELOCK_PORT}`],
+    env: [],
+    files: [],
+    live: { dir: PIPELOCK_LIVE_DIR, document: { file: "pipelock-bulk.yaml", text: renderPipelockBulkYaml(bottle) }, owner: uid },
+    mounts: [],
+    writablePaths: ["/tmp"],
+    attachments: [
+      { network: "egress-net", aliases: [ALIASES.pipelockBulk] },
+      { network: "outbound-net", aliases: [] },
+    ],
+    serves: {
+      ports: [
+        { name: "proxy", port: PIPELOCK_PORT },
+        { name: "scan-api", port: PIPELOCK_SCAN_API_PORT },
+      ],
+      clients: ["egress-proxy"],
+    },
+    outbound: { ports: outboundPorts(bottle) },
+    health: { command: ["/pipelock", "healthcheck"] },
+    memoryMb: bottle.pipelock.memoryMb,
+    maxProcesses: GATE_MAX_PROCESSES,
+    externalDns: true,
+    after: [],
+  };
+}
+
+/** The ports the routes allow: the only ones a pipelock dials out on. */
+function outboundPorts(bottle: BottleSpec): number[] {
+  return [...new Set(bottle.routes.flatMap((route) => route.ports))].sort((a, b) => a - b);
 }

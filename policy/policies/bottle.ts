@@ -57,11 +57,16 @@ export const ROLES = {
     agent: "agent",
     egressProxy: "egress-proxy",
     pipelock: "pipelock",
+    /** The second pipelock: the bulk lane, tunnelling what the egress proxy had its scan API check. */
+    pipelockBulk: "pipelock-bulk",
     agentNet: "agent-net",
     egressNet: "egress-net",
     /** The Kubernetes self-test Job's pod: it runs with the agent's network access. */
     selfTest: "self-test",
 } as const;
+
+/** The roles of a bottle's pipelocks: the only workloads with a way out. */
+export const PIPELOCK_ROLES: readonly string[] = [ROLES.pipelock, ROLES.pipelockBulk];
 
 /** Fixed names of a Kubernetes bottle (components/kubernetes). */
 export const K8S = {
@@ -78,6 +83,12 @@ export const K8S = {
 export const TOPOLOGY = {
     pipelockAlias: "pipelock",
     pipelockUpstream: "http://pipelock:8888",
+    pipelockBulkAlias: "pipelock-bulk",
+    /** The egress proxy's bulk lane: pipelock-bulk's proxy, and its scan API that checks the lane. */
+    bulkProxyEnv: "EGRESS_PROXY_BULK_PROXY",
+    bulkProxy: "http://pipelock-bulk:8888",
+    scanApiEnv: "EGRESS_PROXY_SCAN_API",
+    scanApi: "http://pipelock-bulk:9090",
     routesEnv: "EGRESS_PROXY_ROUTES",
     routesDefaultPath: "/etc/egress-proxy/live/current/routes.yaml",
     upstreamEnv: "EGRESS_PROXY_UPSTREAM_PROXY",

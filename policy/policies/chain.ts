@@ -5,6 +5,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
     ROLES,
+    ResourceView,
     TOPOLOGY,
     TYPES,
     UNKNOWN,
@@ -78,44 +79,121 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
                 // (kubernetes-only-pipelock-reaches-outside): no shared network to check here.
                 continue;
             }
-            const proxyNets = networksOf(proxy.props);
-            const pipelockNets = networksOf(pipelock.props);
-            if (proxyNets === UNKNOWN || pipelockNets === UNKNOWN) {
+            for (const problem of aliasProblems(proxy, pipelock, TOPOLOGY.pipelockAlias, TOPOLOGY.pipelockUpstream, containers, networkRoles)) {
+                reportViolation(problem.message, problem.urn);
+            }
+        }
+    },
+};
+
+/**
+ * On Docker: the egress proxy reaches `target` by `alias` on their shared egress network, where
+ * the alias is the target's alone. Each problem with its message (naming `url`, what the alias
+ * is for) and the resource to report it on.
+ */
+function aliasProblems(
+    proxy: ResourceView,
+    target: ResourceView,
+    alias: string,
+    url: string,
+    containers: readonly ResourceView[],
+    networkRoles: ReadonlyMap<string, string | undefined>,
+): { message: string; urn: string }[] {
+    const proxyNets = networksOf(proxy.props);
+    const targetNets = networksOf(target.props);
+    if (proxyNets === UNKNOWN || targetNets === UNKNOWN) {
+        return [];
+    }
+    const role = roleOfResource(target);
+    const shared = targetNets.filter(
+        (p) => p.name !== UNKNOWN && p.aliases.includes(alias) && networkRoles.get(p.name) === ROLES.egressNet && proxyNets.some((q) => q.name === p.name),
+    );
+    const problems: { message: string; urn: string }[] = [];
+    if (shared.length === 0 && ![...proxyNets, ...targetNets].some((n) => n.name === UNKNOWN)) {
+        problems.push({
+            message:
+                `Egress proxy '${objectName(proxy)}' shares no '${ROLES.egressNet}' network with its ${role} ` +
+                `'${dockerName(target)}' on which ${role} has the alias '${alias}', so ${url} does not reach it. ` +
+                `Attach both to the bottle's '${ROLES.egressNet}' network and give ${role} the alias '${alias}' there.`,
+            urn: proxy.urn,
+        });
+    }
+    for (const net of shared) {
+        for (const other of containers) {
+            if (other.urn === target.urn) {
                 continue;
             }
-            const shared = pipelockNets.filter(
-                (p) =>
-                    p.name !== UNKNOWN &&
-                    p.aliases.includes(TOPOLOGY.pipelockAlias) &&
-                    networkRoles.get(p.name) === ROLES.egressNet &&
-                    proxyNets.some((q) => q.name === p.name),
-            );
-            if (shared.length === 0 && ![...proxyNets, ...pipelockNets].some((n) => n.name === UNKNOWN)) {
+            const otherNets = networksOf(other.props);
+            if (otherNets !== UNKNOWN && otherNets.some((n) => n.name === net.name && n.aliases.includes(alias))) {
+                problems.push({
+                    message:
+                        `Container '${dockerName(other)}' also claims the alias '${alias}' on network '${String(net.name)}', so ` +
+                        `the egress proxy's ${url} may resolve to it instead of ${role}. Remove that alias from '${dockerName(other)}'.`,
+                    urn: other.urn,
+                });
+            }
+        }
+    }
+    return problems;
+}
+
+/**
+ * An egress proxy with a bulk lane sends it through its own bottle's pipelock-bulk, and has that
+ * pipelock-bulk's scan API check it.
+ */
+export const egressProxyBulkLaneThroughPipelockBulk: StackValidationPolicy = {
+    name: "egress-proxy-bulk-lane-through-pipelock-bulk",
+    description:
+        `An egress proxy with a bulk lane (${TOPOLOGY.bulkProxyEnv}) must send it through its own bottle's ` +
+        `pipelock-bulk (${TOPOLOGY.bulkProxy}) and have that pipelock-bulk's scan API check it ` +
+        `(${TOPOLOGY.scanApiEnv}=${TOPOLOGY.scanApi}); on Docker the two share the bottle's egress network, ` +
+        "where the alias 'pipelock-bulk' is pipelock-bulk's alone. A bulk lane to anything else leaves the " +
+        "bottle past pipelock's rules; one without the scan API goes unchecked.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const containers = args.resources.filter((r) => r.type === TYPES.container);
+        const networkRoles = new Map(args.resources.filter((r) => r.type === TYPES.network).map((n) => [dockerName(n), roleOf(n.props)]));
+        const bulks = workloadsWithRole(args.resources, ROLES.pipelockBulk);
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+            const envs = workloadEnvOf(proxy);
+            if (envs === UNKNOWN) {
+                continue;
+            }
+            const name = objectName(proxy);
+            const bulkProxy = envValue(envs, TOPOLOGY.bulkProxyEnv);
+            const scanApi = envValue(envs, TOPOLOGY.scanApiEnv);
+            if (bulkProxy === undefined || bulkProxy === "") {
+                if (scanApi !== undefined && scanApi !== "") {
+                    reportViolation(`Egress proxy '${name}' names a scan API (${TOPOLOGY.scanApiEnv}) but no bulk lane: remove ${TOPOLOGY.scanApiEnv}.`, proxy.urn);
+                }
+                continue;
+            }
+            if (bulkProxy.replace(/\/$/, "") !== TOPOLOGY.bulkProxy) {
                 reportViolation(
-                    `Egress proxy '${name}' shares no '${ROLES.egressNet}' network with its pipelock ` +
-                        `'${dockerName(pipelock)}' on which pipelock has the alias '${TOPOLOGY.pipelockAlias}', ` +
-                        `so ${TOPOLOGY.pipelockUpstream} does not reach it. Attach both to the bottle's ` +
-                        `'${ROLES.egressNet}' network and give pipelock the alias '${TOPOLOGY.pipelockAlias}' there.`,
+                    `Egress proxy '${name}' sends its bulk lane to ${bulkProxy}, not its bottle's pipelock-bulk. Set ${TOPOLOGY.bulkProxyEnv}=${TOPOLOGY.bulkProxy}.`,
                     proxy.urn,
                 );
             }
-            for (const net of shared) {
-                for (const other of containers) {
-                    if (other.urn === pipelock.urn) {
-                        continue;
-                    }
-                    const otherNets = networksOf(other.props);
-                    if (
-                        otherNets !== UNKNOWN &&
-                        otherNets.some((n) => n.name === net.name && n.aliases.includes(TOPOLOGY.pipelockAlias))
-                    ) {
-                        reportViolation(
-                            `Container '${dockerName(other)}' also claims the alias '${TOPOLOGY.pipelockAlias}' on ` +
-                                `network '${String(net.name)}', so the egress proxy's upstream may resolve to it ` +
-                                `instead of pipelock. Remove that alias from '${dockerName(other)}'.`,
-                            other.urn,
-                        );
-                    }
+            if (scanApi?.replace(/\/$/, "") !== TOPOLOGY.scanApi) {
+                reportViolation(
+                    `Egress proxy '${name}' has ${TOPOLOGY.scanApiEnv}=${scanApi ?? "(unset)"}, so nothing (or something else) checks its ` +
+                        `bulk lane. Set ${TOPOLOGY.scanApiEnv}=${TOPOLOGY.scanApi}.`,
+                    proxy.urn,
+                );
+            }
+            const bottle = bottleOfResource(proxy);
+            const bulk = bulks.find((b) => bottle !== undefined && bottleOfResource(b) === bottle);
+            if (bulk === undefined) {
+                reportViolation(
+                    `Egress proxy '${name}' has a bulk lane but its bottle ('${bottle ?? "unlabelled"}') has no pipelock-bulk. ` +
+                        "Declare it (the program does when a route takes the bulk lane) with the bottle's labels.",
+                    proxy.urn,
+                );
+                continue;
+            }
+            if (proxy.type === TYPES.container && bulk.type === TYPES.container) {
+                for (const problem of aliasProblems(proxy, bulk, TOPOLOGY.pipelockBulkAlias, TOPOLOGY.bulkProxy, containers, networkRoles)) {
+                    reportViolation(problem.message, problem.urn);
                 }
             }
         }

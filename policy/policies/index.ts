@@ -5,7 +5,7 @@
 import { Policies } from "@pulumi/policy";
 import { agentContainerHardened, agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
-import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
+import { egressProxyBulkLaneThroughPipelockBulk, egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import {
@@ -16,8 +16,8 @@ import {
     kubernetesPodsHardened,
 } from "./kubernetes";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
-import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
-import { credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
+import { pipelockBulkIsPipelockUnintercepted, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
+import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
@@ -33,6 +33,7 @@ export const policies: Policies = [
     kubernetesAgentReachesOnlyEgressProxy,
     kubernetesOnlyPipelockReachesOutside,
     egressProxyChainsThroughPipelock,
+    egressProxyBulkLaneThroughPipelockBulk,
     egressProxyKeepsImageEntrypoint,
     credentialsAreSecret,
     caKeyStrength,
@@ -41,7 +42,9 @@ export const policies: Policies = [
     gatesAllowSameHosts,
     credentialsOnlyOverTls,
     productionNoAuditMode,
+    productionBulkLaneReviewed,
     pipelockStrictEnforcing,
+    pipelockBulkIsPipelockUnintercepted,
     pipelockPassthroughReviewed,
     productionImagesPinnedByDigest,
     imagesPinnedByDigest,

@@ -10,6 +10,7 @@ import {
     K8S,
     LABELS,
     Maybe,
+    PIPELOCK_ROLES,
     ROLES,
     ResourceView,
     TYPES,
@@ -201,7 +202,7 @@ export const kubernetesNamespaceRestricted: ResourceValidationPolicy = {
 // --- Pods -------------------------------------------------------------------------------------
 
 /** Roles whose containers must also keep their root filesystem read-only. */
-const GATE_ROLES: readonly string[] = [ROLES.egressProxy, ROLES.pipelock];
+const GATE_ROLES: readonly string[] = [ROLES.egressProxy, ROLES.pipelock, ROLES.pipelockBulk];
 
 /** The problems of one pod spec (a `snapshot`), each a sentence with its fix. */
 export function podProblems(spec: Record<string, unknown>, role: string | undefined): string[] {
@@ -437,12 +438,13 @@ export const kubernetesAgentReachesOnlyEgressProxy: StackValidationPolicy = {
 };
 
 /**
- * Only pipelock's network policy lets pods reach outside their bottle, and not into the cluster.
+ * Only the pipelocks' network policies let pods reach outside their bottle, and not into the cluster.
  */
 export const kubernetesOnlyPipelockReachesOutside: StackValidationPolicy = {
     name: "kubernetes-only-pipelock-reaches-outside",
     description:
-        "Only a NetworkPolicy whose podSelector requires bot-bottle.role: pipelock may allow egress outside " +
+        "Only a NetworkPolicy whose podSelector requires bot-bottle.role: pipelock (or pipelock-bulk, the " +
+        "bulk lane's pipelock) may allow egress outside " +
         "the bottle's own pods: an ipBlock peer, a namespaceSelector peer, or a rule with no 'to' (every " +
         "address). Pipelock's own rules must still keep it out of the cluster: every ipBlock lists the " +
         "cluster's and private ranges in 'except' (non-empty; the bottle's privateCidrs), no egress rule " +
@@ -458,7 +460,7 @@ export const kubernetesOnlyPipelockReachesOutside: StackValidationPolicy = {
                 continue;
             }
             const name = `NetworkPolicy '${objectName(policy.resource)}'`;
-            const isPipelocks = selectorPinsRole(policy.spec.podSelector, ROLES.pipelock);
+            const isPipelocks = PIPELOCK_ROLES.some((role) => selectorPinsRole(policy.spec.podSelector, role));
             const outside: string[] = [];
             for (const [i, rule] of rulesOf(policy, "egress").entries()) {
                 const peers = peersOf(rule, "to");
@@ -513,7 +515,7 @@ export const kubernetesOnlyPipelockReachesOutside: StackValidationPolicy = {
             for (const where of outside) {
                 reportViolation(
                     `${name} lets ${whose} (podSelector ${describeSelector(policy.spec.podSelector)}) reach ${where}; only ` +
-                        `pipelock may reach outside its bottle. Remove that rule (the agent reaches the egress proxy and ` +
+                        `the bottle's pipelocks may reach outside it. Remove that rule (the agent reaches the egress proxy and ` +
                         `the egress proxy pipelock through podSelector peers), or select only pipelock's pods ` +
                         `(podSelector requiring ${LABELS.role}: ${ROLES.pipelock}).`,
                     policy.resource.urn,

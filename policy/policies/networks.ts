@@ -3,7 +3,7 @@
  * container with a route to the outside.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ROLES, TYPES, UNKNOWN, dockerName, known, networksOf, roleOf } from "./bottle";
+import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, dockerName, known, networksOf, roleOf } from "./bottle";
 
 const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
 // Without it the bridge keeps an address on the host, through which containers on an internal
@@ -49,22 +49,23 @@ export const innerNetworksInternal: ResourceValidationPolicy = {
 };
 
 /**
- * Every container attached to a network with a way out is the bottle's pipelock.
+ * Every container attached to a network with a way out is one of the bottle's pipelocks.
  */
 export const onlyPipelockReachesOutside: StackValidationPolicy = {
     name: "only-pipelock-reaches-outside",
     description:
-        "The only container on a non-internal network (one with a gateway: the outbound network, " +
+        "The only containers on a non-internal network (one with a gateway: the outbound network, " +
         "Docker's default bridge, the host network, or any network this stack does not declare) must be " +
-        "pipelock. Pipelock is the last gate and the only component that may dial the internet; an " +
-        "egress proxy or agent with its own way out bypasses it.",
+        "the bottle's pipelocks (pipelock, and pipelock-bulk for the bulk lane). Pipelock is the last gate " +
+        "and the only component that may dial the internet; an egress proxy or agent with its own way " +
+        "out bypasses it.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const networks = args.resources.filter((r) => r.type === TYPES.network);
         const internalByName = new Map(networks.map((n) => [dockerName(n), known(() => n.props.internal)]));
         for (const container of args.resources.filter((r) => r.type === TYPES.container)) {
             const role = roleOf(container.props);
-            if (role === ROLES.pipelock) {
+            if (role !== undefined && PIPELOCK_ROLES.includes(role)) {
                 continue;
             }
             const name = dockerName(container);
@@ -95,7 +96,7 @@ export const onlyPipelockReachesOutside: StackValidationPolicy = {
             for (const where of outside) {
                 reportViolation(
                     `Container '${name}' (role '${role ?? "none"}') is on ${where}, which has a way out; only ` +
-                        `pipelock may be. Attach it to internal networks only (the egress proxy to its ` +
+                        `the bottle's pipelocks may be. Attach it to internal networks only (the egress proxy to its ` +
                         `bottle's '${ROLES.agentNet}' and '${ROLES.egressNet}', the agent to '${ROLES.agentNet}').`,
                     container.urn,
                 );

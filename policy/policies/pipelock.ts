@@ -2,7 +2,8 @@
  * pipelock as a gate, not a logger: strict mode, enforcing, and scanning what leaves.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
-import { ROLES, UNKNOWN, isRecord, objectName, workloadsWithRole } from "./bottle";
+import { isDeepStrictEqual } from "node:util";
+import { ROLES, UNKNOWN, bottleOfResource, isRecord, objectName, workloadsWithRole } from "./bottle";
 import { pipelockConfigOf } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
@@ -106,6 +107,77 @@ export const pipelockPassthroughReviewed: StackValidationPolicy = {
                         `interception: no DLP on what the agent sends there. Make sure those routes allow only ` +
                         `the methods and paths the agent needs (GET/HEAD for downloads).`,
                     pipelock.urn,
+                );
+            }
+        }
+    },
+};
+
+/** The settings in which pipelock-bulk differs from its bottle's pipelock by design. */
+const BULK_OWN_SETTINGS: readonly string[] = ["tls_interception", "scan_api"];
+
+/**
+ * pipelock-bulk is its bottle's pipelock in every rule, without interception, with the scan API
+ * through which the egress proxy has it read what the bulk lane carries.
+ */
+export const pipelockBulkIsPipelockUnintercepted: StackValidationPolicy = {
+    name: "pipelock-bulk-is-pipelock-unintercepted",
+    description:
+        "A bottle's pipelock-bulk (the bulk lane: it tunnels downloads and git's traffic without reading " +
+        "them) must run from its rendered config, and that config must be its bottle's pipelock's in every " +
+        "setting but two: tls_interception (off: it does not read what it tunnels) and scan_api, which must " +
+        "listen with its url and dlp scans on (the egress proxy has it read each bulk request's URL, " +
+        "sensitive headers and git free text before sending it). Any other difference is a second way out " +
+        "with other rules: a wider allowlist, weaker DLP, or no enforcement at all.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
+        for (const bulk of workloadsWithRole(args.resources, ROLES.pipelockBulk)) {
+            const name = objectName(bulk);
+            const config = pipelockConfigOf({ container: bulk, resources: args.resources });
+            if (config === UNKNOWN) {
+                continue;
+            }
+            if ("error" in config) {
+                reportViolation(`pipelock-bulk '${name}' ${config.error}. Start it with --config pointing at its rendered pipelock-bulk.yaml.`, bulk.urn);
+                continue;
+            }
+            const bottle = bottleOfResource(bulk);
+            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
+            if (pipelock === undefined) {
+                reportViolation(
+                    `pipelock-bulk '${name}' has no pipelock in its bottle ('${bottle ?? "unlabelled"}') whose rules it must share. ` +
+                        "Declare the bottle's pipelock with the same bot-bottle.stack and bot-bottle.bottle labels.",
+                    bulk.urn,
+                );
+                continue;
+            }
+            const base = pipelockConfigOf({ container: pipelock, resources: args.resources });
+            if (base === UNKNOWN) {
+                continue;
+            }
+            if ("error" in base) {
+                reportViolation(`pipelock-bulk '${name}' cannot be compared with its bottle's pipelock, which ${base.error}.`, bulk.urn);
+                continue;
+            }
+            const keys = [...new Set([...Object.keys(config.value), ...Object.keys(base.value)])].filter((k) => !BULK_OWN_SETTINGS.includes(k));
+            const differing = keys.filter((k) => !isDeepStrictEqual(config.value[k], base.value[k])).sort();
+            if (differing.length > 0) {
+                reportViolation(
+                    `pipelock-bulk '${name}' (${config.path}) differs from its bottle's pipelock (${base.path}) in ` +
+                        `${differing.join(", ")}: its tunnels would leave under other rules. Render both from the same ` +
+                        "bottle: only tls_interception and scan_api may differ.",
+                    bulk.urn,
+                );
+            }
+            const scanApi = section(config.value, "scan_api");
+            const kinds = section(scanApi, "kinds");
+            if (typeof scanApi.listen !== "string" || scanApi.listen === "" || kinds.url === false || kinds.dlp === false) {
+                reportViolation(
+                    `pipelock-bulk '${name}' (${config.path}) has no scan API with its url and dlp scans on, through which the ` +
+                        "egress proxy has it check what the bulk lane carries. Set scan_api.listen (the egress proxy's " +
+                        "EGRESS_PROXY_SCAN_API) and leave scan_api.kinds.url and .dlp on.",
+                    bulk.urn,
                 );
             }
         }

@@ -50,7 +50,8 @@ export const routesNoBroadWildcards: StackValidationPolicy = {
         "attacker-controlled server.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        for (const container of [...workloadsWithRole(args.resources, ROLES.egressProxy), ...workloadsWithRole(args.resources, ROLES.pipelock)]) {
+        const gates = [ROLES.egressProxy, ROLES.pipelock, ROLES.pipelockBulk].flatMap((role) => workloadsWithRole(args.resources, role));
+        for (const container of gates) {
             const gate = { container, resources: args.resources };
             const name = objectName(container);
             let read: Maybe<DocumentRead<string[]>>;
@@ -189,6 +190,46 @@ export const productionNoAuditMode: StackValidationPolicy = {
                 reportViolation(
                     `Egress proxy '${objectName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
                         "it lets through what no route covers. Remove auditMode from the bottle.",
+                    proxy.urn,
+                );
+            }
+        }
+    },
+};
+
+/**
+ * In production, a reviewer sees which routes send traffic on the bulk lane, past pipelock's own
+ * reading.
+ */
+export const productionBulkLaneReviewed: StackValidationPolicy = {
+    name: "production-bulk-lane-reviewed",
+    description:
+        "In a production stack, routes whose downloads or git traffic take the bulk lane are pointed out. " +
+        "On that lane pipelock-bulk checks the host and streams the bytes: pipelock reads the URL, the " +
+        "sensitive headers and git's free text only because the egress proxy sends them to its scan API, " +
+        "reads a text answer after it has reached the agent, and never reads a pushed pack. That is no " +
+        "weaker than the inspect lane against an agent (pipelock's answer scanning only reports by default, " +
+        "and nothing can read inside a pack), but it is one gate deep against a compromised egress proxy. " +
+        "Set bulk: false on routes whose hosts must see nothing pipelock did not read itself.",
+    enforcementLevel: "advisory",
+    validateStack: (args, reportViolation) => {
+        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
+        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
+            args.notApplicable("not a production stack");
+        }
+        for (const proxy of proxies) {
+            const routes = routesOf({ container: proxy, resources: args.resources });
+            if (routes === UNKNOWN || "error" in routes) {
+                continue;
+            }
+            const bulk = routes.value
+                .filter((route) => Array.isArray(route.bulk) && route.bulk.length > 0)
+                .map((route) => `${String(route.host)} (${(route.bulk as unknown[]).map(String).join(", ")})`);
+            if (bulk.length > 0) {
+                reportViolation(
+                    `Egress proxy '${objectName(proxy)}' sends on the bulk lane the traffic of ${bulk.join("; ")} (${routes.path}): ` +
+                        "pipelock-bulk streams it, pipelock reads it through its scan API. Set bulk: false on any of these routes " +
+                        "that must be read by pipelock itself.",
                     proxy.urn,
                 );
             }

@@ -32,10 +32,11 @@ function labels(stack: string, bottle: string, role: string) {
     ];
 }
 
-/** routes.yaml as the component renders it (version 1, docs/architecture.md). */
-export function routesYaml(hosts: string[]): string {
+/** routes.yaml as the component renders it (version 1, docs/architecture.md); with `bulk`, the GET routes' downloads take the bulk lane. */
+export function routesYaml(hosts: string[], bulk = false): string {
     return stringify({
         version: 1,
+        ...(bulk && { bulk_lane: { scan_headers: ["Cookie", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key"], answer_scan_bytes: 5242880 } }),
         routes: hosts.map((host, i) =>
             i === 0
                 ? { host, auth: { header: "x-api-key", token_env: "EGRESS_PROXY_TOKEN_0" } }
@@ -44,6 +45,7 @@ export function routesYaml(hosts: string[]): string {
                       methods: ["GET"],
                       path_allowlist: ["/repos/acme/"],
                       auth: { header: "Authorization", prefix: "Bearer ", token_env: `EGRESS_PROXY_TOKEN_${i}` },
+                      ...(bulk && { bulk: ["downloads"] }),
                   },
         ),
     });
@@ -257,6 +259,69 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
     ];
 }
 
+/** pipelock-bulk.yaml as the component renders it: pipelock's, unintercepted, with its scan API. */
+export function pipelockBulkConfig(bottle: string, hosts: string[]): Record<string, unknown> {
+    return {
+        ...pipelockConfig(bottle, hosts),
+        tls_interception: { enabled: false },
+        scan_api: {
+            listen: "0.0.0.0:9090",
+            auth: { bearer_tokens: ["egress-proxy"] },
+            kinds: { url: true, dlp: true, prompt_injection: true, tool_call: false },
+        },
+    };
+}
+
+/**
+ * `graph` (one Docker bottle of bottleGraph) with a bulk lane, as the component declares it when a
+ * route sends traffic there: pipelock-bulk (its live configuration, its container on the egress
+ * network as `pipelock-bulk` and on the outbound network) and the egress proxy's bulk settings.
+ */
+export function withBulkLane(graph: DeclaredResource[], options: BottleOptions = {}): DeclaredResource[] {
+    const stack = options.stack ?? "dev";
+    const bottle = options.bottle ?? "reviewer";
+    const hosts = options.hosts ?? ["api.anthropic.com", "api.github.com"];
+    const name = (role: string) => `${stack}-${bottle}-${role}`;
+    const pipelock = container(graph, "pipelock");
+    const apply = structuredClone(liveConfigOf(graph, "pipelock"));
+    apply.name = `${bottle}-pipelock-bulk-config-apply`;
+    apply.props.stdin = stringify(pipelockBulkConfig(bottle, hosts));
+    Object.assign(apply.props.environment, {
+        BOTTLE_ROLE: "pipelock-bulk",
+        BOTTLE_VOLUME: name("pipelock-bulk-config"),
+        BOTTLE_OWNER: "65531",
+        BOTTLE_DOCUMENT: "pipelock-bulk.yaml",
+        BOTTLE_LABELS: `bot-bottle.stack=${stack} bot-bottle.bottle=${bottle} bot-bottle.role=pipelock-bulk`,
+    });
+    apply.props.triggers = [name("pipelock-bulk-config")];
+    const bulk = structuredClone(pipelock);
+    bulk.name = `${bottle}-pipelock-bulk`;
+    Object.assign(bulk.props, {
+        name: name("pipelock-bulk"),
+        labels: labels(stack, bottle, "pipelock-bulk"),
+        user: "65531:65531",
+        command: ["run", "--config", "/etc/pipelock/live/current/pipelock-bulk.yaml", "--listen", "0.0.0.0:8888"],
+        networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock-bulk"] }, { name: name("outbound-net") }],
+        volumes: [{ volumeName: name("pipelock-bulk-config"), containerPath: "/etc/pipelock/live", readOnly: true }],
+        uploads: [],
+    });
+    const out = structuredClone(graph);
+    container(out, "egress-proxy").props.envs.push(
+        "EGRESS_PROXY_BULK_PROXY=http://pipelock-bulk:8888",
+        "EGRESS_PROXY_SCAN_API=http://pipelock-bulk:9090",
+        "EGRESS_PROXY_SCAN_API_CLIENT=egress-proxy",
+        "EGRESS_PROXY_UPSTREAM_EXTRA_CA=/etc/ssl/certs/ca-certificates.crt",
+    );
+    const routes = liveConfigOf(out, "egress-proxy");
+    routes.props.stdin = routesYaml(hosts, true);
+    return [
+        ...out,
+        { type: "docker:index/volume:Volume", name: `${bottle}-pipelock-bulk-config`, props: { name: name("pipelock-bulk-config"), labels: labels(stack, bottle, "pipelock-bulk-config") } },
+        apply,
+        bulk,
+    ];
+}
+
 /** The resource of `graph` with the given Pulumi name suffix (e.g. "-agent", "-egress-net"). */
 export function find(graph: DeclaredResource[], suffix: string): DeclaredResource {
     const found = graph.find((r) => r.name.endsWith(suffix));
@@ -267,7 +332,7 @@ export function find(graph: DeclaredResource[], suffix: string): DeclaredResourc
 }
 
 /** The container with the given role in `graph`. */
-export function container(graph: DeclaredResource[], role: "agent" | "egress-proxy" | "pipelock"): DeclaredResource {
+export function container(graph: DeclaredResource[], role: "agent" | "egress-proxy" | "pipelock" | "pipelock-bulk"): DeclaredResource {
     return find(graph, `-${role}`);
 }
 
@@ -281,12 +346,12 @@ export function setUpload(resource: DeclaredResource, file: string, content: str
 }
 
 /** The live-config command of a gate: it writes the gate's document (stdin) into its volume. */
-export function liveConfigOf(graph: DeclaredResource[], role: "egress-proxy" | "pipelock"): DeclaredResource {
+export function liveConfigOf(graph: DeclaredResource[], role: "egress-proxy" | "pipelock" | "pipelock-bulk"): DeclaredResource {
     return find(graph, `-${role}-config-apply`);
 }
 
 /** Replaces a gate's document (routes.yaml, pipelock.yaml). */
-export function setDocument(graph: DeclaredResource[], role: "egress-proxy" | "pipelock", text: string): void {
+export function setDocument(graph: DeclaredResource[], role: "egress-proxy" | "pipelock" | "pipelock-bulk", text: string): void {
     liveConfigOf(graph, role).props.stdin = text;
 }
 

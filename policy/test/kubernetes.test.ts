@@ -313,7 +313,7 @@ describe("kubernetes-only-pipelock-reaches-outside", () => {
         const { violations } = await runStackPolicy(kubernetesOnlyPipelockReachesOutside, graph);
         assert.deepEqual(violations, [
             "NetworkPolicy 'dev-reviewer/egress-proxy' lets the egress-proxy pods (podSelector {\"matchLabels\":{\"bot-bottle.role\":\"egress-proxy\"}}) " +
-                "reach the addresses 0.0.0.0/0 (ipBlock in egress rule 1); only pipelock may reach outside its bottle. Remove that rule " +
+                "reach the addresses 0.0.0.0/0 (ipBlock in egress rule 1); only the bottle's pipelocks may reach outside it. Remove that rule " +
                 "(the agent reaches the egress proxy and the egress proxy pipelock through podSelector peers), or select only " +
                 "pipelock's pods (podSelector requiring bot-bottle.role: pipelock).",
         ]);

@@ -62,7 +62,7 @@ describe("only-pipelock-reaches-outside", () => {
         assert.equal(violations.length, 1);
         assert.match(
             violations[0],
-            /^Container 'dev-reviewer-egress-proxy' \(role 'egress-proxy'\) is on 'dev-reviewer-outbound-net' \(not internal\), which has a way out; only pipelock may be\./,
+            /^Container 'dev-reviewer-egress-proxy' \(role 'egress-proxy'\) is on 'dev-reviewer-outbound-net' \(not internal\), which has a way out; only the bottle's pipelocks may be\./,
         );
     });
 

@@ -54,6 +54,7 @@ function bottleOf(resources: readonly PlannedResource[]): (r: PlannedResource) =
 
 function reachLines(reach: BottleReach): string[] {
   const width = Math.max(...reach.routes.map((r) => r.host.length), 4);
+  const roleWidth = Math.max(...Object.keys(reach.images).map((role) => role.length));
   const pipelock = reach.pipelock;
   const exceptions = [
     pipelock.trustedDomains.length ? `trusts private addresses for ${pipelock.trustedDomains.join(", ")}` : "",
@@ -69,10 +70,16 @@ function reachLines(reach: BottleReach): string[] {
     "reach (what the agent may do; everything else is refused by both gates)",
     ...reach.routes.map((r) => `  ${r.host.padEnd(width)}  ${describeRoute(r)}`),
     `  rate limit ${reach.requestsPerMinute ?? "(none)"} requests a minute per host; request bodies up to ${reach.maxBodyBytes ?? "(unset)"} bytes`,
+    ...(reach.routes.some((r) => r.bulk.length > 0)
+      ? [
+          `  bulk lane (pipelock-bulk): checks the host, streams the bytes; its scan API reads URLs, sensitive headers, git negotiation` +
+            (pipelock.bulkAnswerScanBytes ? ` and up to ${pipelock.bulkAnswerScanBytes} bytes of each text answer (reported, not blocked)` : "; answers unscanned"),
+        ]
+      : []),
     `  pipelock: response scanning ${pipelock.responseScanning}; seed phrases ${pipelock.seedPhraseMinWords ? `from ${pipelock.seedPhraseMinWords} words` : "NOT detected"}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
     "workloads",
     ...Object.keys(reach.images).map(
-      (role) => `  ${role.padEnd(12)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,
+      (role) => `  ${role.padEnd(roleWidth)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,
     ),
     `  self-test on every up: ${reach.selfTest ? "yes" : "NO"}`,
   ];

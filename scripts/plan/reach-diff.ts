@@ -89,6 +89,7 @@ export function describeRoute(route: RouteReach): string {
       : "no credential",
   ];
   if (route.cleartextPorts.length > 0) parts.push(`credential in plain HTTP on ${route.cleartextPorts.join(", ")}`);
+  parts.push(route.bulk.length > 0 ? `bulk lane: ${route.bulk.join(", ")}` : "pipelock reads all");
   return parts.join("; ");
 }
 
@@ -109,6 +110,8 @@ function diffRoutes(before: RouteReach[], after: RouteReach[]): Change[] {
       ...diffPaths(subject, was.paths, route.paths),
       ...diffCredential(subject, was.credential, route.credential),
       ...setChanges(subject, "plain-HTTP credential ports", was.cleartextPorts.map(String), route.cleartextPorts.map(String)),
+      // Traffic that moves to the bulk lane is no longer read whole by pipelock.
+      ...setChanges(subject, "bulk lane (pipelock checks the host and streams)", was.bulk, route.bulk),
     );
   }
   for (const [host, route] of old) {
@@ -192,6 +195,14 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
     // Off (0) is the weakest; otherwise fewer words catch more.
     const weaker = after.seedPhraseMinWords === 0 || (before.seedPhraseMinWords !== 0 && after.seedPhraseMinWords > before.seedPhraseMinWords);
     changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `seed phrase detection ${words(before.seedPhraseMinWords)} -> ${words(after.seedPhraseMinWords)}` });
+  }
+  if (before.bulkAnswerScanBytes !== after.bulkAnswerScanBytes) {
+    const scanned = (n: number) => (n === 0 ? "none" : `${n} bytes`);
+    changes.push({
+      effect: after.bulkAnswerScanBytes < before.bulkAnswerScanBytes ? "widens" : "narrows",
+      subject,
+      detail: `text answers on the bulk lane scanned: ${scanned(before.bulkAnswerScanBytes)} -> ${scanned(after.bulkAnswerScanBytes)}`,
+    });
   }
   if (before.explainBlocks !== after.explainBlocks) {
     changes.push({ effect: "changes", subject, detail: after.explainBlocks ? "refusals explain the policy to the agent" : "refusals no longer explain the policy" });

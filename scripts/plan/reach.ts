@@ -25,6 +25,12 @@ export interface RouteReach {
   credential?: { header: string; token?: string; variable: string; username?: string };
   /** Ports on which the credential travels in plain HTTP. */
   cleartextPorts: number[];
+  /**
+   * The kinds of this route's traffic on the bulk lane (`git`, `downloads`): pipelock checks
+   * their host and streams them; what can be read of them goes through its scan API. Empty:
+   * pipelock reads all of the route's traffic.
+   */
+  bulk: string[];
 }
 
 export interface PipelockReach {
@@ -41,6 +47,8 @@ export interface PipelockReach {
   seedPhraseMinWords: number;
   maxResponseBytes?: number;
   explainBlocks: boolean;
+  /** How many bytes of a text answer on the bulk lane pipelock scans; 0: none (or no bulk lane). */
+  bulkAnswerScanBytes: number;
 }
 
 export interface BottleReach {
@@ -114,18 +122,25 @@ function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))]),
     );
+  // A pulled image is named for the first workload that runs it; the others run the same id.
+  const references = new Map<string, string>();
+  for (const c of containers) {
+    const labels = labelsOf(c.inputs);
+    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${labels[LABEL.bottle]}-${labels[LABEL.role]}-image`);
+    if (pulled) references.set(`${labels[LABEL.bottle]} ${String(c.inputs.image)}`, String(pulled.inputs.name));
+  }
   return containers.flatMap((c) => {
     const labels = labelsOf(c.inputs);
     const bottle = labels[LABEL.bottle];
     const role = labels[LABEL.role];
     if (!bottle || !role) return [];
-    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${bottle}-${role}-image`);
+    const image = references.get(`${bottle} ${String(c.inputs.image)}`);
     const limit = limitsOf(bottle).get(String(c.inputs.name));
     return [
       {
         bottle,
         role,
-        ...(pulled && { image: String(pulled.inputs.name) }),
+        ...(image !== undefined && { image }),
         memoryMb: Number(c.inputs.memory),
         ...(limit !== undefined && { maxProcesses: limit }),
         user: String(c.inputs.user),
@@ -200,6 +215,7 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
       seedPhraseMinWords: seed.enabled === false ? 0 : Number(seed.min_words ?? 12),
       ...(tls.max_response_bytes !== undefined && { maxResponseBytes: Number(tls.max_response_bytes) }),
       explainBlocks: pipelockDoc.explain_blocks === true,
+      bulkAnswerScanBytes: Number(record(routesDoc.bulk_lane).answer_scan_bytes ?? 0),
     },
     images: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.image ?? BUILT])),
     memoryMb: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.memoryMb])),
@@ -235,5 +251,6 @@ function routeReach(raw: Record<string, unknown>): RouteReach {
       },
     }),
     cleartextPorts: list(raw.insecure_cleartext_ports).map(Number).sort((a, b) => a - b),
+    bulk: strings(raw.bulk),
   };
 }

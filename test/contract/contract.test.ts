@@ -31,6 +31,8 @@ import {
 import { allowHint } from "../../components/egress-proxy/routes";
 import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
 import { readStackFile } from "../../infra/stack-file";
+import { scannedHeaders } from "../../components/pipelock/config";
+import { answerScanBytes, BulkKind, bulkKinds, usesBulkLane } from "../../components/pipelock/lanes";
 import { ROUTE_REASONS } from "../../scripts/bottle/blocked";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -45,8 +47,9 @@ interface PythonSide {
     token_env_prefix: string;
     listen_port: number;
     route_reasons: string[];
+    bulk_kinds: string[];
   };
-  documents: Record<string, { error: string } | { audit: boolean; allow_hint: string; requests_per_minute: number | null; routes: unknown[] }>;
+  documents: Record<string, unknown>;
   hosts: Record<string, boolean>;
   paths: Record<string, boolean>;
 }
@@ -69,7 +72,23 @@ function expectedRoutes(spec: BottleSpec): unknown[] {
         }
       : null,
     insecure_cleartext_ports: [...(route.insecureCleartextPorts ?? [])].sort((a, b) => a - b),
+    git: route.git ? { repositories: route.git.repositories, push: route.git.push } : null,
+    bulk: bulkKinds(route, spec.pipelock.settings).sort(),
   }));
+}
+
+/** A whole routes.yaml as both sides must understand it. */
+function expectedDocument(spec: BottleSpec): unknown {
+  const { settings } = spec.pipelock;
+  return {
+    audit: spec.auditMode,
+    allow_hint: allowHint("stack", spec.name),
+    requests_per_minute: spec.requestsPerMinute,
+    // Both sides name the same headers for pipelock's DLP, and the same answer size.
+    bulk_lane: usesBulkLane(spec) ? { scan_headers: scannedHeaders(spec).map((h) => h.toLowerCase()).sort(), answer_scan_bytes: answerScanBytes(settings) } : null,
+    passthrough: settings.tls_interception?.passthrough_domains ?? [],
+    routes: expectedRoutes(spec),
+  };
 }
 
 function exampleStacks(): Record<string, BottleSpec> {
@@ -95,8 +114,17 @@ const FEATURE_BOTTLES: Record<string, unknown> = {
       { host: "legacy.example.com", ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "a" } },
       { host: "xn--bcher-kva.example", ports: [8080] },
       { host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "b" } },
+      { host: "gitlab.example.com", git: { repositories: ["group/sub/lib"] }, bulk: false },
     ],
+    pipelock: { settings: { tls_interception: { passthrough_domains: ["*.mirror.example.com"], max_response_bytes: 1048576 } } },
   },
+  // Answers pipelock must hold: downloads stay inspected, git still takes the bulk lane.
+  blocking: {
+    routes: [{ host: "pypi.example.com", methods: ["GET"] }, { host: "github.com", git: { repositories: ["acme/app"] } }],
+    pipelock: { settings: { response_scanning: { action: "block" } } },
+  },
+  // No route on the bulk lane: no bulk_lane at all.
+  inspected: { routes: [{ host: "api.example.com", bulk: false }, { host: "api.anthropic.com", methods: ["POST"] }] },
 };
 
 function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
@@ -159,23 +187,23 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
 
   test("every example stack's routes.yaml: the egress proxy enforces exactly the routes the config declares", () => {
     for (const [key, spec] of Object.entries(stacks)) {
-      assert.deepEqual(python.documents[key], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[key], expectedDocument(spec), key);
     }
   });
 
   test("every route feature: wildcards, paths, credentials with prefixes, cleartext opt-in, odd ports", () => {
     for (const [key, { spec }] of Object.entries(features)) {
-      assert.deepEqual(python.documents[`feature/${key}`], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[`feature/${key}`], expectedDocument(spec), key);
     }
   });
 
   test("routes without ports or methods get the same defaults on both sides", () => {
     for (const [key, { spec }] of Object.entries(features)) {
-      assert.deepEqual(python.documents[`feature/${key}/defaults`], { audit: spec.auditMode, allow_hint: allowHint("stack", spec.name), requests_per_minute: spec.requestsPerMinute, routes: expectedRoutes(spec) }, key);
+      assert.deepEqual(python.documents[`feature/${key}/defaults`], expectedDocument(spec), key);
     }
   });
 
-  test("the same reserved headers, methods, default ports, token variable prefix, listen port and route refusal reasons", () => {
+  test("the same reserved headers, methods, default ports, token variable prefix, listen port, route refusal reasons and bulk kinds", () => {
     assert.deepEqual(python.constants, {
       reserved_headers: [...RESERVED_HEADERS].sort(),
       http_methods: [...HTTP_METHODS].sort(),
@@ -185,6 +213,7 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
       listen_port: EGRESS_PROXY_PORT,
       // What `npm run bottle -- blocked` turns into route suggestions, and audit mode lets through.
       route_reasons: [...ROUTE_REASONS].sort(),
+      bulk_kinds: Object.values(BulkKind).sort(),
     });
   });
 

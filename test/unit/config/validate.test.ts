@@ -113,6 +113,7 @@ describe("validateStackConfig accepts and normalises", () => {
           ports: [443],
           methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
           auth: { header: "Authorization", prefix: "", token: "gh" },
+          bulk: true,
         },
       ],
       agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512, workspace: { path: "/workspace", keep: true, protect: false } },
@@ -223,8 +224,9 @@ describe("validateStackConfig accepts and normalises", () => {
     for (const [user, message] of [
       ["node", 'expected "<uid>:<gid>" numbers such as "1000:1000" (a name resolves inside the image, where it could match a gate\'s uid)'],
       ["0:0", "the agent must not run as root (uid 0)"],
-      ["65533", "uids 65533 and 65532 belong to the gates (egress proxy, pipelock); pick another uid"],
-      ["65532:100", "uids 65533 and 65532 belong to the gates (egress proxy, pipelock); pick another uid"],
+      ["65533", "uids 65533, 65532, 65531 belong to the gates (egress proxy, pipelock, pipelock-bulk); pick another uid"],
+      ["65532:100", "uids 65533, 65532, 65531 belong to the gates (egress proxy, pipelock, pipelock-bulk); pick another uid"],
+      ["65531", "uids 65533, 65532, 65531 belong to the gates (egress proxy, pipelock, pipelock-bulk); pick another uid"],
     ] as const) {
       const result = validateStackConfig({ bottles: [bottle({ agent: { image: "x", user } })] });
       assert.ok(!result.ok, user);
@@ -362,7 +364,7 @@ describe("validateStackConfig: the Kubernetes backend", () => {
     assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
     assert.deepEqual(result.value.bottles[0], {
       name: "coder",
-      routes: [{ host: "api.github.com", ports: [80, 443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] }],
+      routes: [{ host: "api.github.com", ports: [80, 443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], bulk: true }],
       agent: {
         image: "registry.example/agent@sha256:bb",
         user: "1000:1000",

@@ -80,11 +80,16 @@ describe("BottleStack resource graph", () => {
       { name: "dev-coder-egress-net", aliases: ["pipelock"] },
       { name: "dev-coder-outbound-net" },
     ]);
+    assert.deepEqual(container(d, "pipelock-bulk").networksAdvanced, [
+      { name: "dev-coder-egress-net", aliases: ["pipelock-bulk"] },
+      { name: "dev-coder-outbound-net" },
+    ]);
   });
 
   test("every Docker object carries the stack, bottle and role labels", () => {
     const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network || r.type === TYPES.volume);
-    assert.equal(docker.length, 9);
+    // 3 networks; 4 containers; the workspace and 3 live-config volumes.
+    assert.equal(docker.length, 11);
     for (const r of docker) {
       const labels = Object.fromEntries((r.inputs.labels as { label: string; value: string }[]).map((l) => [l.label, l.value]));
       assert.equal(labels["bot-bottle.stack"], "dev", r.name);
@@ -93,7 +98,7 @@ describe("BottleStack resource graph", () => {
     }
   });
 
-  test("the egress proxy runs in upstream mode through pipelock; no token in its environment", () => {
+  test("the egress proxy runs in upstream mode through pipelock, bulk traffic through pipelock-bulk; no token in its environment", () => {
     assert.deepEqual(container(d, "egress-proxy").envs, [
       "EGRESS_PROXY_ROUTES=/etc/egress-proxy/live/current/routes.yaml",
       "EGRESS_PROXY_TOKENS=/etc/egress-proxy/live/current/tokens.json",
@@ -102,6 +107,11 @@ describe("BottleStack resource graph", () => {
       "EGRESS_PROXY_DRAIN_SECONDS=20",
       "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
       `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
+      "EGRESS_PROXY_BULK_PROXY=http://pipelock-bulk:8888",
+      "EGRESS_PROXY_SCAN_API=http://pipelock-bulk:9090",
+      "EGRESS_PROXY_SCAN_API_CLIENT=egress-proxy",
+      // The bulk lane's tunnels end at the hosts themselves, with their own certificates.
+      "EGRESS_PROXY_UPSTREAM_EXTRA_CA=/etc/ssl/certs/ca-certificates.crt",
     ]);
   });
 
@@ -160,6 +170,21 @@ describe("BottleStack resource graph", () => {
     );
   });
 
+  test("pipelock-bulk: its own uid, its live config (pipelock's, unintercepted, with a scan API), no CA and no key", () => {
+    const p = container(d, "pipelock-bulk");
+    assert.equal(p.user, "65531:65531");
+    assert.deepEqual(p.command, ["run", "--config", "/etc/pipelock/live/current/pipelock-bulk.yaml", "--listen", "0.0.0.0:8888"]);
+    assert.deepEqual(p.volumes, [{ volumeName: "dev-coder-pipelock-bulk-config", containerPath: "/etc/pipelock/live", readOnly: true }]);
+    const document = String(liveConfig(d, "pipelock-bulk").stdin);
+    assert.match(document, /tls_interception:\n {2}enabled: false\n/);
+    assert.match(document, /scan_api:\n {2}listen: 0.0.0.0:9090\n/);
+    assert.equal(liveEnv(d, "pipelock-bulk").BOTTLE_OWNER, "65531");
+    assert.deepEqual(p.uploads, []);
+    // The same image as pipelock, pulled once.
+    assert.equal(p.image, container(d, "pipelock").image);
+    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.remoteImage).map((r) => r.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
+  });
+
   test("the agent uses the proxy, trusts the egress-proxy CA and has no aliases", () => {
     const a = container(d, "agent");
     const envs = a.envs as string[];
@@ -177,7 +202,7 @@ describe("BottleStack resource graph", () => {
 
   test("every container is hardened: no capabilities, no privilege gain, non-root, a uid of its own, memory limits", () => {
     const uids = new Map<string, string>();
-    for (const role of ["agent", "egress-proxy", "pipelock"]) {
+    for (const role of ["agent", "egress-proxy", "pipelock", "pipelock-bulk"]) {
       const c = container(d, role);
       assert.deepEqual(c.capabilities, { drops: ["ALL"] }, role);
       assert.deepEqual(c.securityOpts, ["no-new-privileges:true"], role);
@@ -189,7 +214,7 @@ describe("BottleStack resource graph", () => {
       assert.equal(c.ports, undefined, role);
       uids.set(role, String(c.user).split(":")[0]!);
     }
-    assert.equal(new Set(uids.values()).size, 3, JSON.stringify([...uids]));
+    assert.equal(new Set(uids.values()).size, 4, JSON.stringify([...uids]));
   });
 
   test("the agent and the egress proxy resolve nothing outside their networks (DNS into their own namespace)", () => {
@@ -198,6 +223,7 @@ describe("BottleStack resource graph", () => {
       assert.deepEqual(container(d, role).dnsOpts, ["timeout:1", "attempts:1"], role);
     }
     assert.equal(container(d, "pipelock").dns, undefined, "pipelock resolves the routes' hosts");
+    assert.equal(container(d, "pipelock-bulk").dns, undefined, "so does pipelock-bulk");
   });
 
   test("the agent's workspace: a labelled volume of its own at /workspace, given to the agent's uid before it starts", () => {
@@ -214,15 +240,15 @@ describe("BottleStack resource graph", () => {
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
     const limits = d.find(TYPES.command, "coder-limits").inputs;
     assert.equal(limits.create, PROCESS_LIMITS_SCRIPT);
-    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512` });
-    assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-egress-proxy-id", "coder-agent-id"]);
+    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512` });
+    assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-pipelock-bulk-id", "coder-egress-proxy-id", "coder-agent-id"]);
   });
 
-  test("both proxies have healthchecks that up waits for", () => {
+  test("the gates have healthchecks that up waits for", () => {
     assert.deepEqual((container(d, "egress-proxy").healthcheck as { tests: string[] }).tests, ["CMD", "/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]);
     assert.deepEqual((container(d, "pipelock").healthcheck as { tests: string[] }).tests, ["CMD", "/pipelock", "healthcheck"]);
-    assert.equal(container(d, "egress-proxy").wait, true);
-    assert.equal(container(d, "pipelock").wait, true);
+    assert.deepEqual((container(d, "pipelock-bulk").healthcheck as { tests: string[] }).tests, ["CMD", "/pipelock", "healthcheck"]);
+    for (const role of ["egress-proxy", "pipelock", "pipelock-bulk"]) assert.equal(container(d, role).wait, true, role);
   });
 
   test("CAs: RSA 2048 and ECDSA P256, CA-only, SHA-1 subject key id, one year by default", () => {
@@ -252,7 +278,7 @@ describe("BottleStack resource graph", () => {
       BOTTLE_STACK: "dev",
       BOTTLE_NAME: "coder",
       BOTTLE_AGENT_CONTAINER: "dev-coder-agent",
-      BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
+      BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
       BOTTLE_NO_DNS_CONTAINERS: `${MOCK_OUTPUTS.containerName("coder-egress-proxy")} dev-coder-agent`,
       BOTTLE_PROBE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
       BOTTLE_PROBE_PYTHON: "/opt/venv/bin/python",
@@ -261,7 +287,7 @@ describe("BottleStack resource graph", () => {
       BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
     });
     // Re-run whenever a container is replaced.
-    assert.deepEqual(selfTest.triggers, ["coder-pipelock-id", "coder-egress-proxy-id", "coder-agent-id"]);
+    assert.deepEqual(selfTest.triggers, ["coder-pipelock-id", "coder-pipelock-bulk-id", "coder-egress-proxy-id", "coder-agent-id"]);
   });
 
   test("token values and private keys appear only inside secret values", () => {
@@ -281,6 +307,8 @@ describe("BottleStack resource graph", () => {
     // The rendered documents are outputs in plain text, exactly what the gates load.
     assert.equal(d.stack.routesYaml, liveConfig(d, "egress-proxy").stdin);
     assert.equal(d.stack.pipelockYaml, liveConfig(d, "pipelock").stdin);
+    assert.equal(d.stack.pipelockBulkYaml, liveConfig(d, "pipelock-bulk").stdin);
+    assert.equal((await unwrap(d.stack.objectNames.pipelockBulk!)).value, MOCK_OUTPUTS.containerName("coder-pipelock-bulk"));
   });
 });
 
@@ -330,6 +358,7 @@ describe("BottleStack options", () => {
     assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name).sort(), [
       "gate-egress-proxy-config-apply",
       "gate-limits",
+      "gate-pipelock-bulk-config-apply",
       "gate-pipelock-config-apply",
     ]);
     assert.equal(d.stack.objectNames.agent, undefined);
@@ -386,7 +415,9 @@ describe("BottleStack options", () => {
     // No name: Pulumi makes one (`<resource>-<random>`) for each container, so a replacement
     // can start before the old one stops.
     const generated = all.filter((r) => r.inputs.name === undefined);
-    assert.deepEqual(generated.map((r) => r.name).sort(), ["a-egress-proxy", "a-egress-proxy", "a-pipelock", "a-pipelock", "b-egress-proxy", "b-pipelock"]);
+    assert.deepEqual(generated.map((r) => r.name).sort(), [
+      "a-egress-proxy", "a-egress-proxy", "a-pipelock", "a-pipelock", "a-pipelock-bulk", "a-pipelock-bulk", "b-egress-proxy", "b-pipelock", "b-pipelock-bulk",
+    ]);
     assert.ok(generated.every((r) => r.inputs.destroyGraceSeconds !== undefined));
   });
 

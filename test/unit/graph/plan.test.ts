@@ -205,7 +205,7 @@ describe("npm run plan", () => {
           "",
           "bottle coder",
           "  + WIDENS   route api.github.com: injects token github-write instead of github (in Authorization): check what it grants",
-          "  + WIDENS   route api.example.com: new route: ports 80, 443; POST; any path; no credential",
+          "  + WIDENS   route api.example.com: new route: ports 80, 443; POST; any path; no credential; pipelock reads all",
           "  - narrows  route pypi.mirror.example.com: methods - HEAD",
           "",
         ].join("\n"),

@@ -55,8 +55,10 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       [TYPES.deployment, "coder-agent"],
       [TYPES.deployment, "coder-egress-proxy"],
       [TYPES.deployment, "coder-pipelock"],
+      [TYPES.deployment, "coder-pipelock-bulk"],
       [TYPES.job, "coder-self-test"],
       [TYPES.configMap, "coder-egress-proxy-config"],
+      [TYPES.configMap, "coder-pipelock-bulk-config"],
       [TYPES.configMap, "coder-pipelock-config"],
       [TYPES.namespace, "coder-namespace"],
       [TYPES.claim, "coder-workspace"],
@@ -65,11 +67,13 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       [TYPES.secret, "coder-egress-proxy-tokens"],
       [TYPES.secret, "coder-pipelock-files"],
       [TYPES.service, "coder-egress-proxy-service"],
+      [TYPES.service, "coder-pipelock-bulk-service"],
       [TYPES.service, "coder-pipelock-service"],
       [TYPES.networkPolicy, "coder-policy-agent"],
       [TYPES.networkPolicy, "coder-policy-default-deny"],
       [TYPES.networkPolicy, "coder-policy-egress-proxy"],
       [TYPES.networkPolicy, "coder-policy-pipelock"],
+      [TYPES.networkPolicy, "coder-policy-pipelock-bulk"],
       [TYPES.kubernetesProvider, "coder-kubernetes"],
       [TYPES.privateKey, "coder-egress-proxy-ca-key"],
       [TYPES.privateKey, "coder-pipelock-ca-key"],
@@ -110,6 +114,9 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       ["coder-egress-proxy-service", "dev-coder", "egress-proxy"],
       ["coder-egress-proxy-tokens", "dev-coder", "egress-proxy-tokens"],
       ["coder-pipelock", "dev-coder", "pipelock"],
+      ["coder-pipelock-bulk", "dev-coder", "pipelock-bulk"],
+      ["coder-pipelock-bulk-config", "dev-coder", "pipelock-bulk-config"],
+      ["coder-pipelock-bulk-service", "dev-coder", "pipelock-bulk"],
       ["coder-pipelock-config", "dev-coder", "pipelock-config"],
       ["coder-pipelock-files", "dev-coder", "pipelock-files"],
       ["coder-pipelock-service", "dev-coder", "pipelock"],
@@ -117,6 +124,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       ["coder-policy-default-deny", "dev-coder", "default-deny"],
       ["coder-policy-egress-proxy", "dev-coder", "egress-proxy"],
       ["coder-policy-pipelock", "dev-coder", "pipelock"],
+      ["coder-policy-pipelock-bulk", "dev-coder", "pipelock-bulk"],
       ["coder-self-test", "dev-coder", "self-test"],
       ["coder-workspace", "dev-coder", "workspace"],
     ]);
@@ -124,7 +132,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
 
   test("network policies: the layout's, with the bottle's private CIDRs", () => {
     const expected = networkPolicies(d.stack.layout, CIDRS);
-    assert.deepEqual(expected.map((p) => p.name), ["default-deny", "pipelock", "egress-proxy", "agent"]);
+    assert.deepEqual(expected.map((p) => p.name), ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"]);
     for (const policy of expected) {
       assert.deepEqual(byName(d, TYPES.networkPolicy, `coder-policy-${policy.name}`).inputs, {
         apiVersion: "networking.k8s.io/v1",
@@ -138,14 +146,16 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   });
 
   test("a Service per serving workload, selecting its pods by the immutable labels", () => {
-    const service = (role: string, port: number, objectLabels: Record<string, string>) => ({
+    const service = (role: string, ports: Record<string, number>, objectLabels: Record<string, string>) => ({
       apiVersion: "v1",
       kind: "Service",
       metadata: meta(role, objectLabels),
-      spec: { selector: labels(role), ports: [{ name: "proxy", port, targetPort: port, protocol: "TCP" }] },
+      spec: { selector: labels(role), ports: Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: port, protocol: "TCP" })) },
     });
-    assert.deepEqual(byName(d, TYPES.service, "coder-egress-proxy-service").inputs, service("egress-proxy", 9099, labels("egress-proxy")));
-    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-service").inputs, service("pipelock", 8888, pipelockLabels));
+    const bulkLabels = { ...d.stack.layout.workloads.find((w) => w.role === "pipelock-bulk")!.labels };
+    assert.deepEqual(byName(d, TYPES.service, "coder-egress-proxy-service").inputs, service("egress-proxy", { proxy: 9099 }, labels("egress-proxy")));
+    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-service").inputs, service("pipelock", { proxy: 8888 }, pipelockLabels));
+    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-bulk-service").inputs, service("pipelock-bulk", { proxy: 8888, "scan-api": 9090 }, bulkLabels));
   });
 
   test("live configuration: the documents in plain ConfigMaps (equal to the stack's outputs), the tokens in a secret Secret", () => {
@@ -161,6 +171,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       metadata: meta("pipelock-config", pipelockLabels),
       data: { "pipelock.yaml": d.stack.pipelockYaml },
     });
+    assert.equal((byName(d, TYPES.configMap, "coder-pipelock-bulk-config").inputs.data as Record<string, string>)["pipelock-bulk.yaml"], d.stack.pipelockBulkYaml);
     assert.match(d.stack.routesYaml, /token_env: EGRESS_PROXY_TOKEN_1/);
     const tokens = byName(d, TYPES.secret, "coder-egress-proxy-tokens").inputs;
     assert.deepEqual({ ...tokens, stringData: undefined }, {
@@ -227,14 +238,18 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     const clusterIP = MOCK_OUTPUTS.clusterIp;
     const aliases: Record<Workload["role"], { ip: string; hostnames: string[] }[]> = {
       pipelock: [],
-      "egress-proxy": [{ ip: clusterIP("coder-pipelock-service"), hostnames: ["pipelock"] }],
+      "pipelock-bulk": [],
+      "egress-proxy": [
+        { ip: clusterIP("coder-pipelock-service"), hostnames: ["pipelock"] },
+        { ip: clusterIP("coder-pipelock-bulk-service"), hostnames: ["pipelock-bulk"] },
+      ],
       agent: [{ ip: clusterIP("coder-egress-proxy-service"), hostnames: ["egress-proxy"] }],
     };
     for (const workload of d.stack.layout.workloads) {
       const { role } = workload;
       const live = workload.live && { configMap: `${role}-config`, ...(workload.live.tokens && { secret: `${role}-tokens` }), reloaderImage: EGRESS_PROXY_IMAGE };
       const podSpec = podSpecOf(workload, {
-        image: role === "pipelock" ? "ghcr.io/luckypipewrench/pipelock:2.3.0" : role === "agent" ? AGENT_IMAGE : EGRESS_PROXY_IMAGE,
+        image: role === "pipelock" || role === "pipelock-bulk" ? "ghcr.io/luckypipewrench/pipelock:2.3.0" : role === "agent" ? AGENT_IMAGE : EGRESS_PROXY_IMAGE,
         filesSecret: `${role}-files`,
         hostAliases: aliases[role],
         ...(live && { live }),
@@ -258,10 +273,11 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   });
 
   test("every Deployment depends on every network policy (no pod before its policy), its Secrets, ConfigMaps and claim", () => {
-    const policies = ["default-deny", "pipelock", "egress-proxy", "agent"].map((p) => ({ type: TYPES.networkPolicy, name: `coder-policy-${p}` }));
+    const policies = ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((p) => ({ type: TYPES.networkPolicy, name: `coder-policy-${p}` }));
     const namespace = { type: TYPES.namespace, name: "coder-namespace" };
     const services = [
       { type: TYPES.service, name: "coder-pipelock-service" },
+      { type: TYPES.service, name: "coder-pipelock-bulk-service" },
       { type: TYPES.service, name: "coder-egress-proxy-service" },
     ];
     assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-pipelock"), [
@@ -271,6 +287,12 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       { type: TYPES.configMap, name: "coder-pipelock-config" },
       ...services,
     ]);
+    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-pipelock-bulk"), [
+      namespace,
+      ...policies,
+      { type: TYPES.configMap, name: "coder-pipelock-bulk-config" },
+      ...services,
+    ]);
     assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-egress-proxy"), [
       namespace,
       ...policies,
@@ -278,6 +300,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       { type: TYPES.configMap, name: "coder-egress-proxy-config" },
       { type: TYPES.secret, name: "coder-egress-proxy-tokens" },
       { type: TYPES.deployment, name: "coder-pipelock" },
+      { type: TYPES.deployment, name: "coder-pipelock-bulk" },
       ...services,
     ]);
     assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-agent"), [
@@ -289,7 +312,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       ...services,
     ]);
     assert.deepEqual(d.dependsOn(TYPES.job, "coder-self-test"), [
-      ...["pipelock", "egress-proxy", "agent"].map((r) => ({ type: TYPES.deployment, name: `coder-${r}` })),
+      ...["pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((r) => ({ type: TYPES.deployment, name: `coder-${r}` })),
       ...policies,
     ]);
     // Everything namespaced waits for the namespace.
@@ -305,7 +328,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     assert.equal(job.spec.activeDeadlineSeconds, 120);
     assert.deepEqual(job.spec.template.metadata, {
       labels: labels("self-test"),
-      annotations: { "bot-bottle.deployments": "pipelock@1 egress-proxy@1 agent@1" },
+      annotations: { "bot-bottle.deployments": "pipelock@1 pipelock-bulk@1 egress-proxy@1 agent@1" },
     });
     const { containers, ...pod } = job.spec.template.spec as { containers: { image: string; env: unknown }[] } & Record<string, unknown>;
     assert.deepEqual(pod, {
@@ -343,12 +366,16 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
   before(async () => {
     d = await declareBottle(
       "gate",
-      baseArgs({ agent: undefined, kubernetes: { context: "kind-dev", kubeconfig: "apiVersion: v1\nkind: Config\n" } }),
+      baseArgs({
+        agent: undefined,
+        kubernetes: { context: "kind-dev", kubeconfig: "apiVersion: v1\nkind: Config\n" },
+        routes: baseArgs().routes.map((route) => ({ ...route, bulk: false })),
+      }),
       "dev",
     );
   });
 
-  test("no agent: no agent Deployment, policy, Secret, claim or self-test; a provider for the named cluster", () => {
+  test("no agent: no agent Deployment, policy, Secret, claim or self-test; no route on the bulk lane: no pipelock-bulk; a provider for the named cluster", () => {
     assert.deepEqual(typesAndNames(d), [
       ["bot-bottle:index:BottleStack", "gate"],
       [TYPES.deployment, "gate-egress-proxy"],

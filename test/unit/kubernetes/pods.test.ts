@@ -29,6 +29,7 @@ const workload = (layout: BottleLayout, role: Workload["role"]) => layout.worklo
 
 const OBJECTS: Record<Workload["role"], PodObjects> = {
   pipelock: { image: PIPELOCK_IMAGE, filesSecret: "pipelock-files", hostAliases: [], live: { configMap: "pipelock-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
+  "pipelock-bulk": { image: PIPELOCK_IMAGE, hostAliases: [], live: { configMap: "pipelock-bulk-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
   "egress-proxy": {
     image: EGRESS_PROXY_IMAGE,
     filesSecret: "egress-proxy-files",
@@ -141,6 +142,10 @@ describe("podSpecOf", () => {
             { name: "EGRESS_PROXY_DRAIN_SECONDS", value: "20" },
             { name: "EGRESS_PROXY_UPSTREAM_CA", value: "/etc/egress-proxy/upstream-ca.pem" },
             { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(32 * 1024 * 1024) },
+            { name: "EGRESS_PROXY_BULK_PROXY", value: "http://pipelock-bulk:8888" },
+            { name: "EGRESS_PROXY_SCAN_API", value: "http://pipelock-bulk:9090" },
+            { name: "EGRESS_PROXY_SCAN_API_CLIENT", value: "egress-proxy" },
+            { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
           ],
           securityContext: containerSecurity(65533, true),
           resources: memory(256),
@@ -231,6 +236,7 @@ describe("podSpecOf", () => {
     });
     assert.deepEqual(rows, [
       ["pipelock", "ClusterFirst", true, ["pipelock", "reloader"], true, [], true],
+      ["pipelock-bulk", "ClusterFirst", true, ["pipelock-bulk", "reloader"], true, [], true],
       ["egress-proxy", "None", true, ["egress-proxy", "reloader"], true, [{ ip: "10.96.0.20", hostnames: ["pipelock"] }], true],
       ["agent", "None", false, ["agent"], false, [{ ip: "10.96.0.10", hostnames: ["egress-proxy"] }], false],
     ]);
@@ -271,7 +277,7 @@ describe("podSpecOf", () => {
   });
 
   test("the reloader finds each gate's process by name", () => {
-    assert.deepEqual(GATE_PROCESS, { "egress-proxy": "mitmdump", pipelock: "pipelock" });
+    assert.deepEqual(GATE_PROCESS, { "egress-proxy": "mitmdump", pipelock: "pipelock", "pipelock-bulk": "pipelock" });
     assert.equal(RELOADER_SCRIPT, "/opt/egress-proxy/reload_on_change.py");
     assert.deepEqual(NO_DNS, noDns);
   });

@@ -41,12 +41,28 @@ const pipelockPolicy = {
   },
 };
 
+/** pipelock-bulk: the same way out and DNS as pipelock; the egress proxy reaches its proxy and its scan API. */
+const pipelockBulkPolicy = {
+  name: "pipelock-bulk",
+  spec: {
+    podSelector: role("pipelock-bulk"),
+    policyTypes: ["Ingress", "Egress"],
+    ingress: [{ from: [{ podSelector: role("egress-proxy") }], ports: [8888, 9090].map((port) => ({ protocol: "TCP", port })) }],
+    egress: pipelockPolicy.spec.egress,
+  },
+};
+const egressProxyEgress = [
+  { to: [{ podSelector: role("pipelock") }], ports: [{ protocol: "TCP", port: 8888 }] },
+  { to: [{ podSelector: role("pipelock-bulk") }], ports: [8888, 9090].map((port) => ({ protocol: "TCP", port })) },
+];
+
 describe("networkPolicies", () => {
   test("a bottle with an agent: default-deny, then exactly one policy per workload", () => {
     const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), { stack: "dev" });
     assert.deepEqual(networkPolicies(layout, CIDRS), [
       DEFAULT_DENY,
       pipelockPolicy,
+      pipelockBulkPolicy,
       {
         name: "egress-proxy",
         spec: {
@@ -54,8 +70,8 @@ describe("networkPolicies", () => {
           policyTypes: ["Ingress", "Egress"],
           // Only the agent (and the self-test, which stands in for it) reaches the egress proxy.
           ingress: [{ from: [{ podSelector: agentAndSelfTest }], ports: [{ protocol: "TCP", port: 9099 }] }],
-          // Only pipelock, and no DNS.
-          egress: [{ to: [{ podSelector: role("pipelock") }], ports: [{ protocol: "TCP", port: 8888 }] }],
+          // Only the pipelocks, and no DNS.
+          egress: egressProxyEgress,
         },
       },
       {
@@ -75,12 +91,13 @@ describe("networkPolicies", () => {
     assert.deepEqual(networkPolicies(layout, CIDRS), [
       DEFAULT_DENY,
       pipelockPolicy,
+      pipelockBulkPolicy,
       {
         name: "egress-proxy",
         spec: {
           podSelector: role("egress-proxy"),
           policyTypes: ["Ingress", "Egress"],
-          egress: [{ to: [{ podSelector: role("pipelock") }], ports: [{ protocol: "TCP", port: 8888 }] }],
+          egress: egressProxyEgress,
         },
       },
     ]);
@@ -88,14 +105,22 @@ describe("networkPolicies", () => {
     assert.equal("ingress" in egressProxy.spec, false);
   });
 
-  test("pipelock's way out excepts exactly the given ranges, and only pipelock has one or DNS", () => {
+  test("a bottle whose routes take no bulk lane has no pipelock-bulk: the egress proxy reaches pipelock alone", () => {
+    const layout = describeBottle(spec({ routes: [{ host: "api.example.com", methods: ["POST"] }, { host: "b.example.com", bulk: false }] }), { stack: "dev" });
+    const policies = networkPolicies(layout, CIDRS);
+    assert.deepEqual(policies.map((p) => p.name), ["default-deny", "pipelock", "egress-proxy"]);
+    assert.deepEqual(policies[2]!.spec.egress, [egressProxyEgress[0]]);
+  });
+
+  test("the pipelocks' way out excepts exactly the given ranges, and only the pipelocks have one or DNS", () => {
     const layout = describeBottle(spec({ routes: [{ host: "example.com", ports: [443] }], agent: { image: "a@sha256:cc" } }), { stack: "dev" });
     for (const cidrs of [["169.254.0.0/16"], ["10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10"]]) {
       const policies = networkPolicies(layout, cidrs);
       const outward = policies.flatMap((p) => (p.spec.egress as { to: { ipBlock?: unknown }[] }[] | undefined ?? []).filter((rule) => rule.to.some((peer) => peer.ipBlock)).map((rule) => [p.name, rule]));
-      assert.deepEqual(outward, [["pipelock", { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: cidrs } }], ports: [{ protocol: "TCP", port: 443 }] }]]);
+      const out = { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: cidrs } }], ports: [{ protocol: "TCP", port: 443 }] };
+      assert.deepEqual(outward, [["pipelock", out], ["pipelock-bulk", out]]);
       const dns = policies.filter((p) => JSON.stringify(p.spec.egress ?? []).includes("kube-dns")).map((p) => p.name);
-      assert.deepEqual(dns, ["pipelock"]);
+      assert.deepEqual(dns, ["pipelock", "pipelock-bulk"]);
     }
   });
 
@@ -113,6 +138,7 @@ describe("networkPolicies", () => {
       ["agent", agentAndSelfTest],
       ["egress-proxy", role("egress-proxy")],
       ["pipelock", role("pipelock")],
+      ["pipelock-bulk", role("pipelock-bulk")],
     ];
     for (const [r, expected] of cases) assert.deepEqual(selectorOf(r), expected, r);
     assert.deepEqual(CLUSTER_DNS, DNS.to[0]);

@@ -5,6 +5,7 @@ import {
   BottleSpec,
   describeBottle,
   pipelockSettingsKey,
+  renderPipelockBulkYaml,
   renderPipelockYaml,
   renderRoutesYaml,
   validateBottle,
@@ -54,7 +55,7 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
       { network: "egress-net", aliases: ["pipelock"] },
       { network: "outbound-net", aliases: [] },
     ],
-    serves: { port: 8888, clients: ["egress-proxy"] },
+    serves: { ports: [{ name: "proxy", port: 8888 }], clients: ["egress-proxy"] },
     outbound: { ports: [...new Set(s.routes.flatMap((r) => r.ports))].sort((a, b) => a - b) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb,
@@ -64,10 +65,46 @@ function pipelock(stack: string, s: BottleSpec, memoryMb = 256, image = "ghcr.io
   };
 }
 
+function pipelockBulk(stack: string, s: BottleSpec, memoryMb = 256): Workload {
+  return {
+    role: "pipelock-bulk",
+    handover: { drainSeconds: 5 },
+    labels: { ...labels(stack, s.name, "pipelock-bulk"), "bot-bottle.pipelock-settings": pipelockSettingsKey(s, renderPipelockBulkYaml) },
+    image: { reference: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
+    user: "65531:65531",
+    command: ["run", "--config", "/etc/pipelock/live/current/pipelock-bulk.yaml", "--listen", "0.0.0.0:8888"],
+    env: [],
+    // No interception: no CA, no key.
+    files: [],
+    live: { dir: "/etc/pipelock/live", document: { file: "pipelock-bulk.yaml", text: renderPipelockBulkYaml(s) }, owner: 65531 },
+    mounts: [],
+    writablePaths: ["/tmp"],
+    attachments: [
+      { network: "egress-net", aliases: ["pipelock-bulk"] },
+      { network: "outbound-net", aliases: [] },
+    ],
+    serves: { ports: [{ name: "proxy", port: 8888 }, { name: "scan-api", port: 9090 }], clients: ["egress-proxy"] },
+    outbound: { ports: [...new Set(s.routes.flatMap((r) => r.ports))].sort((a, b) => a - b) },
+    health: { command: ["/pipelock", "healthcheck"] },
+    memoryMb,
+    maxProcesses: 256,
+    externalDns: true,
+    after: [],
+  };
+}
+
+/** What the egress proxy is told of the bulk lane, when a route uses it. */
+const bulkEnv: Workload["env"] = [
+  { name: "EGRESS_PROXY_BULK_PROXY", value: "http://pipelock-bulk:8888" },
+  { name: "EGRESS_PROXY_SCAN_API", value: "http://pipelock-bulk:9090" },
+  { name: "EGRESS_PROXY_SCAN_API_CLIENT", value: "egress-proxy" },
+  { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
+];
+
 function egressProxy(
   stack: string,
   s: BottleSpec,
-  extra: { env?: Workload["env"]; image?: Workload["image"]; maxBody?: number; tokens?: Record<string, string> } = {},
+  extra: { bulk?: boolean; image?: Workload["image"]; maxBody?: number; tokens?: Record<string, string> } = {},
 ): Workload {
   return {
     role: "egress-proxy",
@@ -83,7 +120,7 @@ function egressProxy(
       { name: "EGRESS_PROXY_DRAIN_SECONDS", value: "20" },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: "/etc/egress-proxy/upstream-ca.pem" },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(extra.maxBody ?? 33554432) },
-      ...(extra.env ?? []),
+      ...(extra.bulk ? bulkEnv : []),
     ],
     files: [
       { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
@@ -102,12 +139,12 @@ function egressProxy(
       { network: "agent-net", aliases: ["egress-proxy"] },
       { network: "egress-net", aliases: ["egress-proxy"] },
     ],
-    serves: { port: 9099, clients: ["agent"] },
+    serves: { ports: [{ name: "proxy", port: 9099 }], clients: ["agent"] },
     health: { command: ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"] },
     memoryMb: 256,
     maxProcesses: 256,
     externalDns: false,
-    after: ["pipelock"],
+    after: extra.bulk ? ["pipelock", "pipelock-bulk"] : ["pipelock"],
   };
 }
 
@@ -156,11 +193,11 @@ describe("describeBottle", () => {
     },
     ["github", "anthropic"],
   );
-  const quiet = spec("quiet", { routes: [{ host: "api.github.com" }], agent: { image: "node:22" }, selfTest: false, egressProxy: { image: "registry.example.com/egress-proxy@sha256:00" } });
+  const quiet = spec("quiet", { routes: [{ host: "api.github.com", bulk: false }], agent: { image: "node:22" }, selfTest: false, egressProxy: { image: "registry.example.com/egress-proxy@sha256:00" } });
 
   const cases: [string, BottleSpec, string, BottleLayout][] = [
     [
-      "a bottle without an agent: the two gates, no self-test",
+      "a bottle without an agent: the gates, pipelock-bulk for its downloads, no self-test",
       gate,
       "dev",
       {
@@ -168,7 +205,7 @@ describe("describeBottle", () => {
         bottle: "gate",
         cas: cas("dev", "gate", 8760),
         networks: networks("dev", "gate"),
-        workloads: [pipelock("dev", gate), egressProxy("dev", gate)],
+        workloads: [pipelock("dev", gate), pipelockBulk("dev", gate), egressProxy("dev", gate, { bulk: true })],
         proxyUrl: PROXY,
       },
     ],
@@ -183,9 +220,10 @@ describe("describeBottle", () => {
         networks: networks("prod", "coder"),
         workloads: [
           pipelock("prod", coder, 512),
+          pipelockBulk("prod", coder, 512),
           egressProxy("prod", coder, {
             maxBody: 8 * 1024 * 1024,
-            env: [{ name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" }],
+            bulk: true,
             tokens: { EGRESS_PROXY_TOKEN_0: "anthropic", EGRESS_PROXY_TOKEN_1: "github" },
           }),
           {
@@ -210,7 +248,7 @@ describe("describeBottle", () => {
       },
     ],
     [
-      "an agent with defaults, the self-test off, a prebuilt egress proxy",
+      "an agent with defaults, the self-test off, a prebuilt egress proxy, no route on the bulk lane: no pipelock-bulk",
       quiet,
       "dev",
       {
@@ -267,11 +305,11 @@ describe("describeBottle", () => {
     }
   });
 
-  test("only pipelock is on the outbound network, and it is the only workload with external DNS", () => {
+  test("only the pipelocks are on the outbound network, and they are the only workloads with external DNS", () => {
     const layout = describeBottle(coder, { stack: "dev" });
     const outbound = layout.workloads.filter((w) => w.attachments.some((a) => a.network === "outbound-net"));
-    assert.deepEqual(outbound.map((w) => w.role), ["pipelock"]);
-    assert.deepEqual(layout.workloads.filter((w) => w.externalDns).map((w) => w.role), ["pipelock"]);
+    assert.deepEqual(outbound.map((w) => w.role), ["pipelock", "pipelock-bulk"]);
+    assert.deepEqual(layout.workloads.filter((w) => w.externalDns).map((w) => w.role), ["pipelock", "pipelock-bulk"]);
     assert.deepEqual(layout.networks.filter((n) => !n.internal).map((n) => n.role), ["outbound-net"]);
   });
 });

@@ -8,6 +8,7 @@ const route = (host: string, extra: Partial<RouteReach> = {}): RouteReach => ({
   ports: [443],
   methods: ["GET"],
   cleartextPorts: [],
+  bulk: [],
   ...extra,
 });
 const github = route("api.github.com", {
@@ -20,7 +21,7 @@ const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleR
   auditMode: false,
   requestsPerMinute: 1200,
   maxBodyBytes: 33554432,
-  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false },
+  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false, bulkAnswerScanBytes: 0 },
   images: { agent: "node:22", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
   memoryMb: { agent: 2048, "egress-proxy": 256, pipelock: 256 },
   maxProcesses: { agent: 512, "egress-proxy": 256, pipelock: 256 },
@@ -38,14 +39,14 @@ describe("diffReach", () => {
     [
       "a host added",
       withCoder(bottle([github, route("pypi.mirror.example.com"), route("api.example.com", { methods: ["GET", "HEAD"] })])),
-      [["widens", "route api.example.com", "new route: port 443; GET, HEAD; any path; no credential"]],
+      [["widens", "route api.example.com", "new route: port 443; GET, HEAD; any path; no credential; pipelock reads all"]],
     ],
     [
       "an exact host widened to a wildcard",
       withCoder(bottle([github, route("*.mirror.example.com")])),
       [
-        ["widens", "route *.mirror.example.com", "new route: port 443; GET; any path; no credential"],
-        ["narrows", "route pypi.mirror.example.com", "removed (was: port 443; GET; any path; no credential)"],
+        ["widens", "route *.mirror.example.com", "new route: port 443; GET; any path; no credential; pipelock reads all"],
+        ["narrows", "route pypi.mirror.example.com", "removed (was: port 443; GET; any path; no credential; pipelock reads all)"],
       ],
     ],
     [
@@ -80,7 +81,7 @@ describe("diffReach", () => {
       "pipelock: passthrough and a trusted domain added, response scanning off, a DLP pattern dropped",
       withCoder(
         bottle([github, route("pypi.mirror.example.com")], {
-          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false },
+          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false, bulkAnswerScanBytes: 0 },
         }),
       ),
       [
@@ -98,6 +99,14 @@ describe("diffReach", () => {
         ["changes", "images", "agent: node:22 -> node:22@sha256:00"],
       ],
     ],
+    [
+      "downloads moved to the bulk lane, git traffic taken off it",
+      withCoder(bottle([{ ...github, bulk: ["git"] }, route("pypi.mirror.example.com", { bulk: ["downloads"] })])),
+      [
+        ["widens", "route api.github.com", "bulk lane (pipelock checks the host and streams) + git"],
+        ["widens", "route pypi.mirror.example.com", "bulk lane (pipelock checks the host and streams) + downloads"],
+      ],
+    ],
     ["audit mode turned on", withCoder(bottle([github, route("pypi.mirror.example.com")], { auditMode: true })), [
       ["widens", "audit mode", "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)"],
     ]],
@@ -107,11 +116,18 @@ describe("diffReach", () => {
     test(what, () => assert.deepEqual(only(diffReach(base, after)), expected));
   }
 
+  test("scanning less of the bulk lane's text answers widens; more narrows", () => {
+    const scanned = (bytes: number) => withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, bulkAnswerScanBytes: bytes } }));
+    const detail = (from: string, to: string) => `text answers on the bulk lane scanned: ${from} -> ${to}`;
+    assert.deepEqual(only(diffReach(scanned(5242880), scanned(0))), [["widens", "pipelock", detail("5242880 bytes", "none")]]);
+    assert.deepEqual(only(diffReach(scanned(1048576), scanned(5242880))), [["narrows", "pipelock", detail("1048576 bytes", "5242880 bytes")]]);
+  });
+
   test("a new bottle widens, with each of its routes listed", () => {
     assert.deepEqual(only(diffReach({}, base)), [
       ["widens", "bottle", "new bottle"],
-      ["widens", "route api.github.com", "new route: port 443; GET, POST; paths /repos/acme/; token github-readonly in Authorization"],
-      ["widens", "route pypi.mirror.example.com", "new route: port 443; GET; any path; no credential"],
+      ["widens", "route api.github.com", "new route: port 443; GET, POST; paths /repos/acme/; token github-readonly in Authorization; pipelock reads all"],
+      ["widens", "route pypi.mirror.example.com", "new route: port 443; GET; any path; no credential; pipelock reads all"],
     ]);
   });
 
@@ -159,7 +175,7 @@ describe("formatReachDiff", () => {
       `Stack "dev", origin/main -> working tree: WIDENS the agents' reach (1 widening, 1 narrowing, 0 other changes)
 
 bottle coder
-  + WIDENS   route x.example.com: new route: port 443; GET; any path; no credential
+  + WIDENS   route x.example.com: new route: port 443; GET; any path; no credential; pipelock reads all
   - narrows  route api.github.com: methods - POST
 `,
     );

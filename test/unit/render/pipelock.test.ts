@@ -2,14 +2,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { BottleSpec, DEFAULT_PIPELOCK_IMAGE } from "../../../components/config";
-import { PIPELOCK_SENSITIVE_HEADERS, renderPipelockYaml } from "../../../components/pipelock/config";
+import { PIPELOCK_SENSITIVE_HEADERS, pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "../../../components/pipelock/config";
 
 const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   name: "reviewer",
   routes: [
-    { host: "api.github.com", ports: [443], methods: ["GET"], auth: { header: "authorization", prefix: "Bearer ", token: "github" } },
-    { host: "api.anthropic.com", ports: [443], methods: ["POST"], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" } },
-    { host: "*.mirror.example.com", ports: [443], methods: ["GET"] },
+    { host: "api.github.com", ports: [443], methods: ["GET"], auth: { header: "authorization", prefix: "Bearer ", token: "github" }, bulk: true },
+    { host: "api.anthropic.com", ports: [443], methods: ["POST"], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" }, bulk: true },
+    { host: "*.mirror.example.com", ports: [443], methods: ["GET"], bulk: true },
   ],
   egressProxy: { memoryMb: 256 },
   pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
@@ -72,7 +72,7 @@ logging:
   });
 
   test("scans every sensitive header when nothing is injected", () => {
-    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.mirror.example.com", ports: [443], methods: ["GET"] }] })));
+    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.mirror.example.com", ports: [443], methods: ["GET"], bulk: true }] })));
     assert.deepEqual(doc.request_body_scanning.sensitive_headers, PIPELOCK_SENSITIVE_HEADERS);
   });
 
@@ -123,5 +123,44 @@ logging:
     assert.equal(doc.mode, "strict");
     assert.equal(doc.enforce, true);
     assert.equal(doc.request_body_scanning.action, "block");
+  });
+});
+
+describe("renderPipelockBulkYaml", () => {
+  test("is pipelock.yaml without interception, with a scan API for the egress proxy", () => {
+    const inspect = parse(renderPipelockYaml(bottle()));
+    const bulk = parse(renderPipelockBulkYaml(bottle()));
+    const { tls_interception: inspectTls, ...inspectRest } = inspect;
+    const { tls_interception: bulkTls, scan_api: scanApi, ...bulkRest } = bulk;
+    // The same gate in every other respect: allowlist, rate limit, SSRF, DLP, logging.
+    assert.deepEqual(bulkRest, inspectRest);
+    assert.equal(inspectTls.enabled, true);
+    assert.deepEqual(bulkTls, { enabled: false });
+    assert.deepEqual(scanApi, {
+      listen: "0.0.0.0:9090",
+      auth: { bearer_tokens: ["egress-proxy"] },
+      rate_limit: { requests_per_minute: 2400, burst: 1200 },
+      max_body_bytes: 6 * 5 * 1024 * 1024 + 65_536,
+      field_limits: { url: 8192, text: 1024 * 1024, content: 5 * 1024 * 1024 },
+      timeouts: { read: "10s", write: "65s", scan: "60s" },
+      kinds: { url: true, dlp: true, prompt_injection: true, tool_call: false },
+    });
+  });
+
+  test("scans answers up to pipelock's own cap, and none when response scanning is off", () => {
+    const settings = (s: BottleSpec["pipelock"]["settings"]) => bottle({ pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: s } });
+    const capped = parse(renderPipelockBulkYaml(settings({ tls_interception: { max_response_bytes: 1 << 20 } })));
+    assert.equal(capped.scan_api.field_limits.content, 1 << 20);
+    assert.deepEqual(capped.tls_interception, { enabled: false });
+    const off = parse(renderPipelockBulkYaml(settings({ response_scanning: { enabled: false } })));
+    assert.equal(off.scan_api.kinds.prompt_injection, false);
+    assert.equal(off.scan_api.max_body_bytes, 6 * 1024 * 1024 + 65_536);
+  });
+
+  test("a route change keeps its settings key; a setting change moves it", () => {
+    const key = pipelockSettingsKey(bottle(), renderPipelockBulkYaml);
+    assert.notEqual(key, pipelockSettingsKey(bottle()));
+    assert.equal(pipelockSettingsKey(bottle({ routes: [{ host: "x.example.com", ports: [443], methods: ["GET"], bulk: true }] }), renderPipelockBulkYaml), key);
+    assert.notEqual(pipelockSettingsKey(bottle({ requestsPerMinute: 60 }), renderPipelockBulkYaml), key);
   });
 });
