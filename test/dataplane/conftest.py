@@ -190,6 +190,15 @@ class _EchoHandler(BaseHTTPRequestHandler):
         if "/gated/" in self.path:
             self._gated(self.path.rsplit("/", 1)[1])
             return
+        if "/bytes/" in self.path:
+            # .../bytes/<n>: n bytes with their length announced (a download).
+            size = int(self.path.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(b"b" * size)
+            return
         payload = json.dumps({"path": self.path, "headers": received.headers}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -786,6 +786,17 @@ def test_a_body_over_the_limit_is_answered_413_before_it_is_held(
     assert http_request(gate.port, "POST", f"http://localhost:{up.port}/{m}/small", body=b"x" * 1000).status == 200
 
 
+def test_the_body_limit_bounds_requests_only_an_answer_of_any_size_streams(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
+    # mitmproxy's one body_size_limit would refuse an answer over it too, announced length or not.
+    up = upstreams["plain2"]
+    gate = proxies.start({"version": 1, "routes": [{"host": "localhost", "ports": [up.port]}]}, env={"EGRESS_PROXY_MAX_BODY_BYTES": "4096"})
+    m = marker()
+    resp = http_request(gate.port, "GET", f"http://localhost:{up.port}/{m}/bytes/300000")
+    assert resp.status == 200, resp.text[:200]
+    assert resp.body == b"b" * 300000
+    assert http_request(gate.port, "POST", f"http://localhost:{up.port}/{m}", body=b"x" * 5000).status == 413
+
+
 # --------------------------------------------------------------------------- audit mode
 
 

@@ -266,6 +266,36 @@ def test_a_fetch_that_is_not_gits_negotiation_never_leaves(lanes: Lanes, what: s
     assert [r for r in lanes.up.requests if r.path.startswith("/acme/")] == [], what
 
 
+def test_an_http2_push_without_a_length_reaches_an_http1_host_whole(lanes: Lanes) -> None:
+    # git over HTTP/2 streams a large push without content-length; the host speaks HTTP/1.1.
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    lanes.up.reset()
+    with tls_tunnel(lanes.gate.port, f"localhost:{lanes.up.port}", lanes.gate.ca_cert, alpn=["h2"]) as sock:
+        assert sock.selected_alpn_protocol() == "h2"
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        conn.initiate_connection()
+        headers = [
+            (":method", "POST"), (":scheme", "https"), (":authority", f"localhost:{lanes.up.port}"),
+            (":path", "/acme/app.git/git-receive-pack"), ("content-type", "application/x-git-receive-pack-request"),
+        ]  # fmt: skip
+        conn.send_headers(1, headers)
+        conn.send_data(1, PUSH, end_stream=True)
+        sock.sendall(conn.data_to_send())
+        status = 0
+        while not status:
+            for event in conn.receive_data(sock.recv(65536)):
+                if isinstance(event, h2.events.ResponseReceived):
+                    status = int(dict(event.headers)[b":status"])
+            sock.sendall(conn.data_to_send())
+    assert status == 200
+    [got] = [r for r in lanes.up.requests if r.path == "/acme/app.git/git-receive-pack"]
+    assert got.body == PUSH
+    assert got.header_values("Content-Length") == [str(len(PUSH))]
+
+
 def test_a_push_takes_the_bulk_lane_and_a_malformed_one_never_leaves(lanes: Lanes) -> None:
     lanes.up.reset()
     headers = "Content-Type: application/x-git-receive-pack-request\r\n"

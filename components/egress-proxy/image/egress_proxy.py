@@ -26,6 +26,7 @@ Either way one `config_reload` JSON line says so (what the deployment waits for)
 # where dataclasses cannot resolve string annotations.
 import asyncio
 import functools
+import inspect
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ from mitmproxy import ctx, http, tls
 from mitmproxy.connection import Server
 from OpenSSL import SSL, crypto
 from mitmproxy.proxy import mode_specs, server_hooks
+from mitmproxy.proxy.layers.http import HttpStream
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
 from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, is_text, passthrough_host
@@ -106,6 +108,27 @@ def _fail_closed_async(hook: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _limit_request_bodies_only() -> str | None:
+    """Make mitmproxy's body_size_limit bound the request bodies it holds, not the answers it
+    streams: it checks both against the one option, before any hook can stream an answer, so
+    a download larger than the limit would be refused. Returns the problem if this mitmproxy's
+    HTTP layer is not the one this was written for (mitmproxy 11 and 12)."""
+    original = getattr(HttpStream, "check_body_size", None)
+    if getattr(original, "_egress_requests_only", False):
+        return None
+    if original is None or not inspect.isgeneratorfunction(original):
+        return "this mitmproxy's HttpStream.check_body_size is not the generator it patches; use the mitmproxy of requirements.txt"
+
+    def check_body_size(self: HttpStream, request: bool) -> Any:
+        if request:
+            return (yield from original(self, request))
+        return False
+
+    check_body_size._egress_requests_only = True  # type: ignore[attr-defined]
+    HttpStream.check_body_size = check_body_size  # type: ignore[method-assign]
+    return None
+
+
 def _unsafe_option(updated: set[str]) -> str | None:
     """Why a mitmproxy option set this way would leak a credential or bypass the gate."""
     opts = ctx.options
@@ -149,6 +172,9 @@ class EgressProxy:
     # ---- lifecycle
 
     def load(self, loader: Any) -> None:
+        problem = _limit_request_bodies_only()
+        if problem is not None:
+            self._refuse_to_run(problem)
         loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
         loader.add_option(
             "egress_tokens",
@@ -459,6 +485,7 @@ class EgressProxy:
                 return
             self._take_bulk_lane(flow, lane)
         flow.metadata[LANE_KEY] = lane
+        _frame_held_body(req)
         self._log(decision, req.host, req.port, req.method, path, lane.name)
         # Again: an addon or a body may have changed headers since requestheaders.
         self._inject(flow, decision)
@@ -745,6 +772,14 @@ def _log_reload(status: str, detail: str, config_hash: str | None) -> None:
         line["config_hash"] = config_hash
     sys.stdout.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def _frame_held_body(req: http.Request) -> None:
+    """Give a held body its length. An HTTP/2 request need not announce one, and mitmproxy
+    writes it to an HTTP/1 server without any framing, which would read the body as the next
+    request (on the bulk lane the server is the host itself)."""
+    if req.raw_content and "content-length" not in req.headers and "transfer-encoding" not in req.headers:
+        req.headers["content-length"] = str(len(req.raw_content))
 
 
 def _scan_refusal(verdict: Verdict, host: str) -> Decision:

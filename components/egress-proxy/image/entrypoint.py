@@ -95,8 +95,8 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
         "--set", "onboarding=false",
         "--set", "flow_detail=0",
         "--set", "validate_inbound_headers=true",
-        # A body over this is answered 413 (a request) or refused (a response with a known
-        # length) before it is held in memory.
+        # A request body over this is answered 413 before it is held in memory (answers are
+        # streamed, whatever their size: the addon keeps the limit to requests).
         "--set", f"body_size_limit={_max_body(environ)}",
         # On SIGTERM: refuse new connections, finish the open ones, then exit.
         "--set", f"egress_drain_seconds={_drain_seconds(environ)}",
