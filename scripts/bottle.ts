@@ -148,7 +148,7 @@ function status(target: Target): number {
   console.log(`bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}`);
   for (const c of containers.sort((a, b) => a.role.localeCompare(b.role))) {
     const health = c.health ? `, ${c.health}` : "";
-    console.log(`  ${c.role.padEnd(12)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`);
+    console.log(`  ${c.role.padEnd(13)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`);
   }
   const agent = containers.find((c) => c.role === "agent");
   if (agent) {
@@ -167,7 +167,8 @@ function status(target: Target): number {
         BOTTLE_NAME: target.bottle,
         BOTTLE_AGENT_CONTAINER: agent.name,
         BOTTLE_PROCESS_LIMITS: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
-        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => c.role !== "pipelock").map((c) => c.name).join(" "),
+        // Only the pipelocks resolve names outside the bottle.
+        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => !GATE_LOGS.slice(1).includes(c.role as Gate)).map((c) => c.name).join(" "),
         BOTTLE_PROBE_IMAGE: egress.image,
         BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
         BOTTLE_PROXY_URL: EGRESS_PROXY_URL,
@@ -182,34 +183,39 @@ function status(target: Target): number {
   return containers.every((c) => c.status === "running") ? 0 : 1;
 }
 
-/** Both gates' logs (stdout and stderr), as `docker logs` gives them. */
-function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Record<"egress-proxy" | "pipelock", string> {
+/** The gates whose logs `logs` and `blocked` read: pipelock-bulk only where a route uses the bulk lane. */
+const GATE_LOGS = ["egress-proxy", "pipelock", "pipelock-bulk"] as const;
+type Gate = (typeof GATE_LOGS)[number];
+
+/** The gates' logs (stdout and stderr), as `docker logs` or `kubectl logs` give them. */
+function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Partial<Record<Gate, string>> {
   const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
   if (target.cluster) {
+    const deployments = kubectl(target, ["get", "deployments", "-n", target.cluster.namespace, "-o", "jsonpath={.items[*].metadata.name}"]).stdout.split(" ");
     const podLog = (gate: string) => {
       const out = kubectl(target, ["logs", "-n", target.cluster!.namespace, `deploy/${gate}`, "-c", gate, ...flags]);
       if (out.status !== 0) throw new Error(`kubectl logs ${gate} on ${target.engine}: ${out.stderr.trim()}`);
       return out.stdout;
     };
-    return { "egress-proxy": podLog("egress-proxy"), pipelock: podLog("pipelock") };
+    return Object.fromEntries(GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || deployments.includes(gate)).map((gate) => [gate, podLog(gate)]));
   }
   const containers = containersOf(target);
   const log = (gate: string) => {
     const out = docker(target, ["logs", ...flags, role(containers, gate, target).name]);
     return `${out.stdout}\n${out.stderr}`;
   };
-  return { "egress-proxy": log("egress-proxy"), pipelock: log("pipelock") };
+  return Object.fromEntries(GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || containers.some((c) => c.role === gate)).map((gate) => [gate, log(gate)]));
 }
 
 function logs(target: Target, since: string | undefined): number {
   const gates = Object.entries(gateLogs(target, { timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) => logLines(text, gate));
-  for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(12)} ${line.text}`);
+  for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(13)} ${line.text}`);
   return 0;
 }
 
 function blocked(target: Target, options: { since?: string; json?: boolean; suggest?: boolean; write?: boolean }): number {
   const log = gateLogs(target, { ...(options.since !== undefined && { since: options.since }) });
-  const refusals = [...egressProxyRefusals(log["egress-proxy"]), ...pipelockRefusals(log.pipelock)];
+  const refusals = [...egressProxyRefusals(log["egress-proxy"] ?? ""), ...pipelockRefusals(log.pipelock ?? ""), ...pipelockRefusals(log["pipelock-bulk"] ?? "")];
   const groups = groupRefusals(refusals);
   const suggestions = hostSuggestions(refusals);
   const before = fs.readFileSync(target.stackFile, "utf8");
