@@ -1,9 +1,10 @@
 /**
  * Tier 4, pipelock's own verdict on the config the program renders: for every example stack
  * (Pulumi.<stack>.yaml at the repository root, planned offline), each bottle's pipelock.yaml
- * passes `pipelock check`, and the real pipelock starts on it with a CA made like the
- * program's (ECDSA P-256, SEC1 key) uploaded as the program uploads it (key 0600, owned by
- * the uid pipelock runs as). A key readable by others is refused (the control).
+ * (and pipelock-bulk.yaml, where a route takes the bulk lane) passes `pipelock check`, and the
+ * real pipelock starts on it with a CA made like the program's (ECDSA P-256, SEC1 key)
+ * uploaded as the program uploads it (key 0600, owned by the uid pipelock runs as). A key
+ * readable by others is refused (the control).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -57,6 +58,7 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pipelock-check-"));
   const containers: string[] = [];
   let ca: { cert: string; key: string };
+  const checked = new Set<string>();
 
   before(() => {
     ca = makeCa(dir);
@@ -87,21 +89,31 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
     it(`${stack}: pipelock check passes, and pipelock runs on it with the uploaded CA key`, async () => {
       const plan = JSON.parse(await mustRun([process.execPath, "--import", "tsx", "scripts/plan.ts", "--stack", stack, "--json"])) as Plan;
       for (const [bottle, files] of Object.entries(plan.files)) {
-        const config = files["pipelock.yaml"]!;
-        const checker = await start(`check-${stack}-${bottle}`, config, 0o600, ["check", "--config", PIPELOCK_PATHS.config]);
-        const exit = (await mustRun(["docker", "wait", checker])).trim();
-        const logs = await run(["docker", "logs", checker]);
-        assert.equal(exit, "0", `${stack}/${bottle}: ${logs.stdout}${logs.stderr}`);
-        assert.match(`${logs.stdout}${logs.stderr}`, /Config validation: OK/);
+        assert.ok(files["pipelock.yaml"], `${stack}/${bottle} has no pipelock.yaml`);
+        // pipelock-bulk.yaml: where a route of the bottle takes the bulk lane.
+        for (const document of ["pipelock.yaml", "pipelock-bulk.yaml"].filter((d) => files[d] !== undefined)) {
+          checked.add(document);
+          const config = files[document]!;
+          const name = `${stack}-${bottle}-${document.replace(".yaml", "")}`;
+          const checker = await start(`check-${name}`, config, 0o600, ["check", "--config", PIPELOCK_PATHS.config]);
+          const exit = (await mustRun(["docker", "wait", checker])).trim();
+          const logs = await run(["docker", "logs", checker]);
+          assert.equal(exit, "0", `${stack}/${bottle} ${document}: ${logs.stdout}${logs.stderr}`);
+          assert.match(`${logs.stdout}${logs.stderr}`, /Config validation: OK/);
 
-        const runner = await start(`run-${stack}-${bottle}`, config, 0o600, ["run", "--config", PIPELOCK_PATHS.config, "--listen", "127.0.0.1:8888"]);
-        await waitFor(`${stack}/${bottle} pipelock to answer its health check`, 30_000, async () => {
-          const health = await run(["docker", "exec", runner, "/pipelock", "healthcheck"]);
-          return health.code === 0 ? true : undefined;
-        });
+          const runner = await start(`run-${name}`, config, 0o600, ["run", "--config", PIPELOCK_PATHS.config, "--listen", "127.0.0.1:8888"]);
+          await waitFor(`${stack}/${bottle} ${document}: pipelock to answer its health check`, 30_000, async () => {
+            const health = await run(["docker", "exec", runner, "/pipelock", "healthcheck"]);
+            return health.code === 0 ? true : undefined;
+          });
+        }
       }
     });
   }
+
+  it("both pipelocks' configs were among those checked", () => {
+    assert.deepEqual([...checked].sort(), ["pipelock-bulk.yaml", "pipelock.yaml"]);
+  });
 
   it("control: a CA key readable by others is refused when pipelock starts", async () => {
     const plan = JSON.parse(await mustRun([process.execPath, "--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--json"])) as Plan;

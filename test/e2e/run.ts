@@ -8,7 +8,8 @@
  *      ones skip the tier with a message, or fail it when BOTTLE_E2E=required;
  *   2. a run id, a work directory test/e2e/.work/<id>/ (file backend, stack config files,
  *      PKI) and images tagged with the id (test/e2e/build-images);
- *   3. `node --test` over test/e2e/*.test.ts, each file deploying and destroying its own stacks;
+ *   3. `node --test` over test/e2e/*.test.ts, each file deploying and destroying its own stacks
+ *      (E2E_ONLY=lanes,bottle runs only those files, while working on them);
  *   4. cleanup of exactly what this run created: its stacks' labelled Docker objects (a
  *      fallback: the tests destroy their stacks) and its image tags. Nothing else is removed.
  */
@@ -88,6 +89,10 @@ function kubernetesFiles(): string[] | string {
   return fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(dir, f));
 }
 
+/** E2E_ONLY: the files to run, by name without `.test.ts` ("kubernetes" for that tier); unset: all. */
+const only = process.env.E2E_ONLY?.split(",").map((f) => f.trim());
+const chosen = (file: string) => only === undefined || only.includes(file.replace(/\.test\.ts$/, ""));
+
 function main(): number {
   const missing = missingPrecondition();
   if (missing) {
@@ -124,8 +129,8 @@ function main(): number {
       console.error("e2e: FAILED: test/e2e/build-images");
       return 1;
     }
-    const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(E2E_DIR, f));
-    const kubernetes = kubernetesFiles();
+    const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts") && chosen(f)).sort().map((f) => path.join(E2E_DIR, f));
+    const kubernetes = only === undefined || only.includes("kubernetes") ? kubernetesFiles() : [];
     if (typeof kubernetes === "string") {
       if (kubernetesRequired) {
         console.error(`e2e: FAILED: the Kubernetes tier cannot run: ${kubernetes}, and BOTTLE_K8S=required`);

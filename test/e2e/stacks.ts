@@ -142,6 +142,32 @@ export function workStack(): TestStackConfig {
   };
 }
 
+/**
+ * Stack `lanes`: bottle `lane`, the two lanes with bot-bottle's defaults: git to acme/app and
+ * acme/big (20 MiB) with push, downloads and JSON from upstream.test (a credential), the fake
+ * Messages API, and inspected.upstream.test with `bulk: false` (pipelock reads everything there).
+ * Nothing else is set: these are bot-bottle's defaults.
+ */
+export function lanesStack(): TestStackConfig {
+  const hosts = ["git.upstream.test", "upstream.test", "llm.upstream.test", "inspected.upstream.test"];
+  return {
+    bottles: [
+      {
+        name: "lane",
+        routes: [
+          { host: "git.upstream.test", git: { repositories: ["acme/app", "acme/big"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "github" } },
+          { host: "upstream.test", ports: [443], methods: ["GET", "HEAD", "POST"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+          { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" } },
+          { host: "inspected.upstream.test", ports: [443], methods: ["GET", "POST"], bulk: false },
+        ],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(hosts),
+      },
+    ],
+  };
+}
+
 /** The test names of stack `kube`, unique to the run (the cluster's test hosts file is shared). */
 export interface KubeStackNames {
   upstream: string;

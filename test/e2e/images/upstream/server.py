@@ -6,16 +6,24 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
   /json/<n>                a JSON document of about n bytes
   /sse/<events>/<ms>       a text/event-stream of <events> events, <ms> apart, like a streamed
                            LLM answer (chunked)
+  /gated/<n>/<marker>      n bytes of application/octet-stream, the second half only once
+                           /open/<marker> was asked for (or after 60 s): a gate that holds a whole
+                           answer before passing it on delivers nothing until then
+  /gated-sse/<marker>      an event stream: one event, the gate, the last event
+  /open/<marker>           opens that gate
+  /say/<text>              a JSON document {"text": <text, percent-decoded>}
   POST /v1/messages        a fake Anthropic Messages API: one short answer, streamed (SSE) when
                            the request asks for it
   git smart HTTP           on git.* and ro.* hosts: `git http-backend` over /srv/git, where
-                           acme/app and acme/other are repositories (pushes accepted)
+                           acme/app and acme/other are repositories (pushes accepted) and acme/big
+                           one of 20 MiB (make-repo makes more, as the benchmark's acme/huge)
   anything else            200 with a small JSON body naming the path
 """
 
 import json
 import os
 import re
+import urllib.parse
 import ssl
 import subprocess
 import threading
@@ -30,6 +38,14 @@ GIT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/[A-Za-z0-9._-]+?)(\.git)?/(info/refs|
 ANSWER = "Hello from the bottled test API."
 lock = threading.Lock()
 CHUNK = os.urandom(64 * 1024)
+# The gates of /gated answers, by marker; /open/<marker> opens one.
+gates: dict[str, threading.Event] = {}
+GATE_SECONDS = 60
+
+
+def gate(marker: str) -> threading.Event:
+    with lock:
+        return gates.setdefault(marker, threading.Event())
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -75,6 +91,15 @@ class Handler(BaseHTTPRequestHandler):
             self._json(int(m[1]))
         elif m := re.fullmatch(r"/sse/(\d+)/(\d+)", self.path):
             self._sse(int(m[1]), int(m[2]) / 1000)
+        elif m := re.fullmatch(r"/gated/(\d+)/([a-z0-9-]+)", self.path):
+            self._bytes(int(m[1]), gate(m[2]))
+        elif m := re.fullmatch(r"/gated-sse/([a-z0-9-]+)", self.path):
+            self._gated_sse(gate(m[1]))
+        elif m := re.fullmatch(r"/open/([a-z0-9-]+)", self.path):
+            gate(m[1]).set()
+            self._send(200, "text/plain", b"open\n")
+        elif m := re.fullmatch(r"/say/([^?]*)", self.path):
+            self._send(200, "application/json", json.dumps({"text": urllib.parse.unquote(m[1])}).encode())
         else:
             self._send(200, "application/json", json.dumps({"upstream": "ok", "scheme": self.scheme, "path": self.path}).encode())
 
@@ -86,15 +111,35 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def _bytes(self, n: int) -> None:
+    def _bytes(self, n: int, held: threading.Event | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(n))
         self.end_headers()
+        first = n // 2 if held is not None else n
+        self._write_bytes(first)
+        if held is not None:
+            self.wfile.flush()
+            held.wait(GATE_SECONDS)
+            self._write_bytes(n - first)
+
+    def _write_bytes(self, n: int) -> None:
         while n > 0:
             piece = CHUNK[: min(n, len(CHUNK))]
             self.wfile.write(piece)
             n -= len(piece)
+
+    def _gated_sse(self, held: threading.Event) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event, wait in ((b"data: first\n\n", True), (b"data: last\n\n", False)):
+            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+            self.wfile.flush()
+            if wait:
+                held.wait(GATE_SECONDS)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _json(self, n: int) -> None:
         item = json.dumps({"name": "package", "version": "1.0.0", "description": "a json field"})
