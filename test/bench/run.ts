@@ -6,8 +6,11 @@
  *   2. the egress-proxy addon against mitmproxy alone: CPU time per request, requests/second
  *      and latency at 16 and 64 connections, 10 and 10,000 routes (test/dataplane/bench.py);
  *   3. the chain on a bottle deployed by the real engine: time to a healthy bottle, load
- *      through both gates / pipelock alone / direct, a route change under load, streamed and
- *      bulk answers (test/bench/chain.ts, `npm run bench:chain`).
+ *      through both gates / pipelock alone / direct, a route change under load, and an agent's
+ *      everyday work (clones, pushes, downloads, JSON, SSE, Messages API requests) against the
+ *      same work done directly (test/bench/chain.ts, `npm run bench:chain`);
+ *   4. where pipelock's time goes on the inspect lane, per body and scanner (a CPU profile of
+ *      pipelock's own code: test/bench/pipelock-profile/run, `npm run bench:pipelock`).
  * Each part prints its own tables and `# result: {json}` lines; this script prints their
  * output as it comes, then the summary.
  */
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   await part("egress-proxy addon vs mitmproxy alone", ["test/dataplane/run-host.sh", "--bench", "--json", addonJson]);
   const addon = JSON.parse(fs.readFileSync(addonJson, "utf8")) as Result[];
   const chain = await part("the chain, on a bottle deployed by the real engine", [npm, "run", "--silent", "bench:chain"]);
+  await part("pipelock's inspect lane, profiled", [npm, "run", "--silent", "bench:pipelock"]);
 
   const rows: string[][] = [];
   const plan100 = plan.find((r) => r.bottles === 100)!;
@@ -66,8 +70,11 @@ async function main(): Promise<void> {
       rows.push([`${key}, ${r.connections} connections: req/s, p50, p99 (ratio to direct)`, `${f.rps.toFixed(0)} (${(f.rps / r.direct.rps).toFixed(2)}x), ${(f.p50 * 1000).toFixed(0)} ms (${(f.p50 / r.direct.p50).toFixed(1)}x), ${(f.p99 * 1000).toFixed(0)} ms (${(f.p99 / r.direct.p99).toFixed(1)}x)`, "recorded", ""]);
     }
   }
-  const sse = chain.find((r) => r.part === "stream" && r.variant === "bot-bottle defaults" && String(r.request).startsWith("SSE"));
-  if (sse) rows.push(["streamed answer, time to first byte through both gates", `${(sse.chain.ttfb * 1000).toFixed(0)} ms (${(sse.chain.ttfb / sse.direct.ttfb).toFixed(1)}x direct)`, "recorded", ""]);
+  for (const r of chain.filter((c) => c.part === "work")) {
+    const measured = r.chain.ok ? `${r.chain.seconds.toFixed(2)} s vs ${r.direct.seconds.toFixed(2)} s direct (${(r.chain.seconds / r.direct.seconds).toFixed(1)}x)` : `failed: ${r.chain.detail}`;
+    const ttfb = r.work.includes("event stream") && r.chain.ttfb !== undefined ? `; first byte ${(r.chain.ttfb * 1000).toFixed(0)} vs ${(r.direct.ttfb * 1000).toFixed(0)} ms` : "";
+    rows.push([r.work, measured + ttfb, r.goal ?? "recorded", r.goal ? met(r.met) : ""]);
+  }
 
   console.log("\n=== summary\n\n| figure | measured | goal | |\n| --- | --- | --- | --- |");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
