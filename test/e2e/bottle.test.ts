@@ -13,7 +13,7 @@ import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
 import { SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../components/self-test/probe";
 import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
-import { containerOf, filesContaining, ipOn, labelled, network, reachEvidence, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, containersOf, filesContaining, ipOn, labelled, network, reachEvidence, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -33,6 +33,8 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     agent: `${stack}-${bottle}-agent`,
     egressProxy: await containerOf(stack, bottle, "egress-proxy"),
     pipelock: await containerOf(stack, bottle, "pipelock"),
+    /** Where a route of the bottle takes the bulk lane. */
+    pipelockBulk: (await containersOf(stack, bottle, "pipelock-bulk"))[0],
     agentNet: `${stack}-${bottle}-agent-net`,
     egressNet: `${stack}-${bottle}-egress-net`,
     outboundNet: `${stack}-${bottle}-outbound-net`,
@@ -50,8 +52,8 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     assert.ok(sideResult.ok, `up ${side.name} failed:\n${tail(sideResult.output)}`);
     alpha = await names(main.name, "alpha");
     mainUp = mainResult.output;
-    console.log(`# figure: pulumi up, stack main (2 bottles, 5 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
-    console.log(`# figure: pulumi up, stack side (1 bottle, 2 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up, stack main (2 bottles, 7 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up, stack side (1 bottle, 3 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
 
     const started = await run([
       "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${main.name}`, "--label", "bot-bottle.role=test-upstream",
@@ -120,7 +122,7 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
   });
 
   describe("allowed routes, through the egress proxy and pipelock", () => {
-    it("HTTPS: 200, and the upstream saw the GitHub-shaped credential exactly once, from pipelock", async () => {
+    it("HTTPS: 200, and the upstream saw the GitHub-shaped credential exactly once, from pipelock-bulk (a download's lane)", async () => {
       const p = unique("/allowed/https-");
       const res = await agentCurl([`https://upstream.test${p}`]);
       assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
@@ -128,8 +130,9 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       assert.equal(recs.length, 1, "the upstream should have seen the request exactly once");
       assert.equal(recs[0]!.scheme, "https");
       assert.deepEqual(header(recs[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
-      // Only pipelock joins the outbound network: the request came from it.
-      assert.equal(recs[0]!.client, await ipOn(alpha.pipelock, alpha.outboundNet));
+      // A GET without a body takes the bulk lane: it left through pipelock-bulk.
+      assert.ok(alpha.pipelockBulk, "bottle alpha has a pipelock-bulk");
+      assert.equal(recs[0]!.client, await ipOn(alpha.pipelockBulk, alpha.outboundNet));
     });
 
     it("HTTPS with a second credential route: the sk-ant- key arrives in x-api-key exactly once", async () => {
@@ -477,7 +480,7 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         const n = await names(stack, bottle);
         for (const net of [n.agentNet, n.egressNet, n.outboundNet]) {
           const members = Object.values((await network(net)).Containers).map((c) => c.Name);
-          const strangers = members.filter((m) => ![n.agent, n.egressProxy, n.pipelock, upstream].includes(m));
+          const strangers = members.filter((m) => ![n.agent, n.egressProxy, n.pipelock, n.pipelockBulk, upstream].includes(m));
           assert.deepEqual(strangers, [], `${net} holds ${members.join(", ")}`);
         }
       }

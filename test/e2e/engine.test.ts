@@ -81,7 +81,7 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
     const up = await stack.up();
     outputs.push(up.output);
     assert.ok(up.ok, `up failed:\n${tail(up.output)}`);
-    console.log(`# figure: pulumi up, stack life (1 bottle, 3 containers, egress-proxy image built by the program): ${up.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up, stack life (1 bottle, 4 containers, egress-proxy image built by the program): ${up.seconds.toFixed(1)} s`);
   });
 
   after(async () => {

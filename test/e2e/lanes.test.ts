@@ -253,6 +253,18 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
       assert.match(r.body, /^pipelock: /);
       assert.ok(!(await upstreamRecorded(upstream)).some((rec) => rec.body.includes(AWS_KEY)));
     });
+
+    it("a secret as a pushed branch's name (bulk/git-push)", async () => {
+      const before = (await lanesOf("/acme/app.git/git-receive-pack")).length;
+      const r = await inAgent(`rm -rf refpush && git clone -q https://git.upstream.test/acme/app.git refpush && cd refpush && git push origin HEAD:refs/heads/leak-${AWS_KEY} 2>&1`);
+      assert.notEqual(r.code, 0, `the push went through: ${r.stdout}`);
+      assert.match(r.stdout, /403/, r.stdout);
+      const refused = (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.decision === "deny");
+      assert.ok(refused.some((d) => d.by === "pipelock" && d.lane === "bulk/git-push"), JSON.stringify(refused));
+      assert.equal((await lanesOf("/acme/app.git/git-receive-pack")).length, before + 1, "one push, refused on the push lane");
+      const refs = await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "for-each-ref", "--format=%(refname)"]);
+      assert.ok(!refs.includes(AWS_KEY), `the upstream has the ref: ${refs}`);
+    });
   });
 
   it("the agent reaches neither pipelock-bulk's proxy nor its scan API, on either of its networks", async () => {

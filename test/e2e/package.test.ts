@@ -112,11 +112,13 @@ describe("the packed package, installed and used by other programs", () => {
     assert.equal(image?.inputs?.build?.context, "node_modules/bot-bottle/dist/egress-proxy/image");
     const running = await mustRun(["docker", "ps", "--filter", `label=bot-bottle.stack=${stack.name}`, "--format", "{{.Label \"bot-bottle.role\"}} {{.Names}}"]);
     const byRole = running.split("\n").filter(Boolean).sort().map((line) => line.split(" "));
-    assert.deepEqual(byRole.map(([role]) => role), ["agent", "egress-proxy", "pipelock"]);
+    // pipelock-bulk: the route's GETs take the bulk lane (the default).
+    assert.deepEqual(byRole.map(([role]) => role), ["agent", "egress-proxy", "pipelock", "pipelock-bulk"]);
     assert.equal(byRole[0]![1], `${stack.name}-solo-agent`);
     // The gates' names are Pulumi's: <resource>-<random>.
     assert.match(byRole[1]![1]!, /^solo-egress-proxy-[a-z0-9]{7}$/);
     assert.match(byRole[2]![1]!, /^solo-pipelock-[a-z0-9]{7}$/);
+    assert.match(byRole[3]![1]!, /^solo-pipelock-bulk-[a-z0-9]{7}$/);
 
     const destroyed = await stack.destroy();
     assert.ok(destroyed.ok, tail(destroyed.output));

@@ -40,7 +40,8 @@ export function mainStack(): TestStackConfig {
           // No methods: the default set.
           { host: "llm.upstream.test", ports: [443], auth: { header: "x-api-key", token: "anthropic" } },
           { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
-          { host: "pass.upstream.test", ports: [443], methods: ["GET", "POST"] },
+          // The inspect lane, where a passthrough means something: pipelock does not intercept.
+          { host: "pass.upstream.test", ports: [443], methods: ["GET", "POST"], bulk: false },
         ],
         agent: agent(),
         egressProxy: { image: images().egressProxy },
@@ -204,7 +205,7 @@ export function kubeStack(
             host: names.upstream,
             ports: [443],
             methods: ["GET", "POST"],
-            paths: ["/allowed/", ...(change.extraPath ? ["/also-allowed/"] : [])],
+            paths: ["/allowed/", "/bytes/", ...(change.extraPath ? ["/also-allowed/"] : [])],
             auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
           },
           { host: names.llm, ports: [443], auth: { header: "x-api-key", token: "anthropic" } },

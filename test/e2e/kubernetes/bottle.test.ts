@@ -82,7 +82,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
     stack = await TestStack.create("kube", kubeStack(cluster, names, volume), TEST_TOKENS);
     const up = await stack.up();
     assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
-    console.log(`# figure: pulumi up on Kubernetes, stack kube (2 bottles, 5 pods, self-test Job): ${up.seconds.toFixed(1)} s`);
+    console.log(`# figure: pulumi up on Kubernetes, stack kube (2 bottles, 7 pods, self-test Job): ${up.seconds.toFixed(1)} s`);
   });
 
   after(async () => {
@@ -117,16 +117,32 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
     assert.notEqual(ls.code, 0, "the agent has a service-account token mounted");
   });
 
-  describe("allowed routes, through the egress proxy and pipelock", () => {
-    it("HTTPS: 200, the credential injected exactly once, from pipelock's pod", async () => {
+  /** The address of the bottle's only pod of a role. */
+  const podIp = async (role: string) => {
+    const pods = (await kubectl.json(["get", "pods", "-n", ns(), "-l", `bot-bottle.role=${role}`])).items;
+    assert.equal(pods.length, 1, `pods of ${role}: ${pods.length}`);
+    return pods[0].status.podIP as string;
+  };
+
+  describe("allowed routes, through the egress proxy and either pipelock", () => {
+    it("HTTPS with a body: 200, the credential injected exactly once, from pipelock's pod (the inspect lane)", async () => {
       const p = unique("/allowed/https-");
-      const res = await agentCurl([`https://${names.upstream}${p}`]);
+      const res = await agentCurl(["-X", "POST", "-d", "{}", `https://${names.upstream}${p}`]);
       assert.equal(res.status, "200", `${res.body}\n${res.run.stderr}`);
       const recs = await recordedFor(p);
       assert.equal(recs.length, 1);
       assert.deepEqual(header(recs[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
-      const pipelockPod = await kubectl.json(["get", "pods", "-n", ns(), "-l", "bot-bottle.role=pipelock"]);
-      assert.equal(recs[0]!.client, pipelockPod.items[0].status.podIP);
+      assert.equal(recs[0]!.client, await podIp("pipelock"));
+    });
+
+    it("a 10 MiB download: whole, the credential injected once, from pipelock-bulk's pod (the bulk lane)", async () => {
+      const bytes = 10 * 1024 * 1024;
+      const got = await agent().exec(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `https://${names.upstream}/bytes/${bytes}`], { timeoutMs: 120_000 });
+      assert.equal(got.stdout.trim(), `200 ${bytes}`, got.stderr);
+      const recs = await recordedFor(`/bytes/${bytes}`);
+      assert.ok(recs.length >= 1);
+      assert.deepEqual(header(recs.at(-1)!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
+      assert.equal(recs.at(-1)!.client, await podIp("pipelock-bulk"));
     });
 
     it("a second credential route: the sk-ant- key in x-api-key, not the other route's", async () => {
@@ -163,6 +179,14 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       assert.deepEqual(await recordedFor(p), []);
     });
 
+    it("pipelock on the bulk lane (its scan API): a GitHub token in a download's query is refused before the upstream", async () => {
+      const p = unique("/allowed/bulk-dlp-");
+      const res = await agentCurl([`https://${names.upstream}${p}?access_token=${TEST_TOKENS.github}`]);
+      assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
+      assert.match(res.body.trim(), /^pipelock: blocked: /);
+      assert.deepEqual(await recordedFor(p), []);
+    });
+
     it("pipelock's SSRF check: a routed host at a private address it does not trust is refused", async () => {
       const p = unique("/ssrf-");
       const res = await agentCurl([`https://${names.ssrf}${p}`]);
@@ -189,22 +213,31 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
   });
 
   describe("no way around the gates", () => {
-    it("control: the probe connects where the policies allow (agent -> egress proxy, egress proxy -> pipelock)", async () => {
+    it("control: the probe connects where the policies allow (agent -> egress proxy, egress proxy -> both pipelocks)", async () => {
       const proxyIp = (await kubectl.json(["get", "-n", ns(), "service", "egress-proxy"])).spec.clusterIP;
       const pipelockIp = (await kubectl.json(["get", "-n", ns(), "service", "pipelock"])).spec.clusterIP;
+      const bulkIp = (await kubectl.json(["get", "-n", ns(), "service", "pipelock-bulk"])).spec.clusterIP;
       assert.equal(await tcp(agent(), "python3", proxyIp, 9099), "connected");
       assert.equal(await tcp(egressProxy(), "/opt/venv/bin/python", pipelockIp, 8888), "connected");
+      assert.equal(await tcp(egressProxy(), "/opt/venv/bin/python", bulkIp, 8888), "connected");
+      assert.equal(await tcp(egressProxy(), "/opt/venv/bin/python", bulkIp, 9090), "connected");
     });
 
-    it("from the agent: the upstream, pipelock, the API server, the node's ports, cluster DNS and the other bottle are closed", async () => {
+    it("from the agent: the upstream, both pipelocks, the API server, the node's ports, cluster DNS and the other bottle are closed", async () => {
       const pipelock = await kubectl.json(["get", "-n", ns(), "service", "pipelock"]);
       const pipelockPod = (await kubectl.json(["get", "pods", "-n", ns(), "-l", "bot-bottle.role=pipelock"])).items[0];
+      const bulk = await kubectl.json(["get", "-n", ns(), "service", "pipelock-bulk"]);
+      const bulkPod = await podIp("pipelock-bulk");
       const beta = await kubectl.json(["get", "-n", `${stack.name}-beta`, "service", "egress-proxy"]);
       const api = new URL(cluster.apiServer);
       const targets: [string, string, number][] = [
         ["the upstream", upIp, 443],
         ["pipelock's Service", pipelock.spec.clusterIP, 8888],
         ["pipelock's pod", pipelockPod.status.podIP, 8888],
+        ["pipelock-bulk's Service", bulk.spec.clusterIP, 8888],
+        ["pipelock-bulk's scan API (Service)", bulk.spec.clusterIP, 9090],
+        ["pipelock-bulk's pod", bulkPod, 8888],
+        ["pipelock-bulk's scan API (pod)", bulkPod, 9090],
         ["the API server's Service", firstAddress(cluster.serviceCidr), 443],
         ["the API server on the node", api.hostname, Number(api.port || 443)],
         ["the kubelet", cluster.nodeIp, 10250],
@@ -220,7 +253,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       assert.notEqual(dns.code, 0, "the agent resolved an outside name");
     });
 
-    it("from the egress proxy: the upstream is closed (only pipelock leaves)", async () => {
+    it("from the egress proxy: the upstream is closed (only the pipelocks leave)", async () => {
       assert.notEqual(await tcp(egressProxy(), "/opt/venv/bin/python", upIp, 443), "connected");
     });
   });

@@ -33,10 +33,15 @@ export async function ipOn(container: string, networkName: string): Promise<stri
  * Pulumi, afresh for each replacement (`<bottle>-<role>-<random>`).
  */
 export async function containerOf(stack: string, bottle: string, role: string): Promise<string> {
-  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => ["--filter", f]);
-  const found = (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
+  const found = await containersOf(stack, bottle, role);
   if (found.length !== 1) throw new Error(`expected one running ${role} of ${stack}/${bottle}, found ${found.length}: ${found.join(", ")}`);
   return found[0]!;
+}
+
+/** The containers of a role in a bottle (none, for a role the bottle does not have). */
+export async function containersOf(stack: string, bottle: string, role: string): Promise<string[]> {
+  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => ["--filter", f]);
+  return (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
 }
 
 /** Containers, networks and volumes carrying `bot-bottle.stack=<stack>`, as "kind name". */

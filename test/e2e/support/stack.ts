@@ -221,7 +221,10 @@ export class TestStack {
 
 /** The end of a long CLI output, for assertion messages. */
 export function tail(text: string, chars = 4000): string {
-  return text.length > chars ? `...${text.slice(-chars)}` : text;
+  // The errors are in "Diagnostics:", which a stack's long outputs can push out of the tail.
+  const diagnostics = /\nDiagnostics:\n[\s\S]*?(?=\nOutputs:|\nResources:|$)/.exec(text)?.[0] ?? "";
+  const end = text.length > chars ? `...${text.slice(-chars)}` : text;
+  return diagnostics && !end.includes(diagnostics) ? `${diagnostics.slice(0, chars)}\n${end}` : end;
 }
 
 /** `urn:pulumi:<stack>::<project>::<parent types$>type::name` -> `type::name`. */
