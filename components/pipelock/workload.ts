@@ -1,7 +1,7 @@
 import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
-import type { Workload } from "../layout/types";
+import type { ServedPort, Workload } from "../layout/types";
 import {
   PIPELOCK_LIVE_DIR,
   PIPELOCK_PATHS,
@@ -26,35 +26,16 @@ const PIPELOCK_DRAIN_SECONDS = 5;
  */
 export function describePipelock(stack: string, bottle: BottleSpec): Workload {
   const uid = GATE_UIDS.pipelock;
-  return {
+  return pipelockWorkload(stack, bottle, {
     role: "pipelock",
-    // Replaced start-first too: the egress proxies reach it by its alias.
-    handover: { drainSeconds: PIPELOCK_DRAIN_SECONDS },
-    labels: { ...objectLabels(stack, bottle.name, "pipelock"), [PIPELOCK_SETTINGS_LABEL]: pipelockSettingsKey(bottle) },
-    image: { reference: bottle.pipelock.image },
-    user: `${uid}:${uid}`,
-    command: ["run", "--config", PIPELOCK_PATHS.config, "--listen", `0.0.0.0:${PIPELOCK_PORT}`],
-    env: [],
-    files: [
-      caFile(PIPELOCK_PATHS.caCert, "pipelock", "cert"),
-      caFile(PIPELOCK_PATHS.caKey, "pipelock", "key", uid),
-    ],
-    live: { dir: PIPELOCK_LIVE_DIR, document: { file: "pipelock.yaml", text: renderPipelockYaml(bottle) }, owner: uid },
-    mounts: [],
-    writablePaths: ["/tmp"],
-    attachments: [
-      { network: "egress-net", aliases: [ALIASES.pipelock] },
-      { network: "outbound-net", aliases: [] },
-    ],
-    serves: { ports: [{ name: "proxy", port: PIPELOCK_PORT }], clients: ["egress-proxy"] },
-    outbound: { ports: outboundPorts(bottle) },
-    health: { command: ["/pipelock", "healthcheck"] },
-    memoryMb: bottle.pipelock.memoryMb,
-    maxProcesses: GATE_MAX_PROCESSES,
-    // pipelock resolves the hosts it allows: the one workload with the engine's own resolver.
-    externalDns: true,
-    after: [],
-  };
+    uid,
+    configPath: PIPELOCK_PATHS.config,
+    document: { file: "pipelock.yaml", text: renderPipelockYaml(bottle) },
+    settingsKey: pipelockSettingsKey(bottle),
+    alias: ALIASES.pipelock,
+    files: [caFile(PIPELOCK_PATHS.caCert, "pipelock", "cert"), caFile(PIPELOCK_PATHS.caKey, "pipelock", "key", uid)],
+    ports: [{ name: "proxy", port: PIPELOCK_PORT }],
+  });
 }
 
 /**
@@ -65,33 +46,57 @@ export function describePipelock(stack: string, bottle: BottleSpec): Workload {
  * and the outbound network; it holds no key.
  */
 export function describePipelockBulk(stack: string, bottle: BottleSpec): Workload {
-  const uid = GATE_UIDS.pipelockBulk;
-  return {
+  return pipelockWorkload(stack, bottle, {
     role: "pipelock-bulk",
-    handover: { drainSeconds: PIPELOCK_DRAIN_SECONDS },
-    labels: {
-      ...objectLabels(stack, bottle.name, "pipelock-bulk"),
-      [PIPELOCK_SETTINGS_LABEL]: pipelockSettingsKey(bottle, renderPipelockBulkYaml),
-    },
-    image: { reference: bottle.pipelock.image },
-    user: `${uid}:${uid}`,
-    command: ["run", "--config", PIPELOCK_PATHS.bulkConfig, "--listen", `0.0.0.0:${PIPELOCK_PORT}`],
-    env: [],
+    uid: GATE_UIDS.pipelockBulk,
+    configPath: PIPELOCK_PATHS.bulkConfig,
+    document: { file: "pipelock-bulk.yaml", text: renderPipelockBulkYaml(bottle) },
+    settingsKey: pipelockSettingsKey(bottle, renderPipelockBulkYaml),
+    alias: ALIASES.pipelockBulk,
     files: [],
-    live: { dir: PIPELOCK_LIVE_DIR, document: { file: "pipelock-bulk.yaml", text: renderPipelockBulkYaml(bottle) }, owner: uid },
+    ports: [
+      { name: "proxy", port: PIPELOCK_PORT },
+      { name: "scan-api", port: PIPELOCK_SCAN_API_PORT },
+    ],
+  });
+}
+
+/** What makes one pipelock differ from the other. */
+interface PipelockRole {
+  role: "pipelock" | "pipelock-bulk";
+  uid: number;
+  configPath: string;
+  document: { file: string; text: string };
+  settingsKey: string;
+  alias: string;
+  files: Workload["files"];
+  ports: ServedPort[];
+}
+
+/**
+ * What both pipelocks share: the image, its health check and limits, the live config, the
+ * egress and outbound networks, the routes' ports out, the egress proxy as their one client,
+ * and their own resolver (the only workloads that resolve the hosts they allow).
+ */
+function pipelockWorkload(stack: string, bottle: BottleSpec, own: PipelockRole): Workload {
+  return {
+    role: own.role,
+    // Replaced start-first too: the egress proxies reach it by its alias.
+    handover: { drainSeconds: PIPELOCK_DRAIN_SECONDS },
+    labels: { ...objectLabels(stack, bottle.name, own.role), [PIPELOCK_SETTINGS_LABEL]: own.settingsKey },
+    image: { reference: bottle.pipelock.image },
+    user: `${own.uid}:${own.uid}`,
+    command: ["run", "--config", own.configPath, "--listen", `0.0.0.0:${PIPELOCK_PORT}`],
+    env: [],
+    files: own.files,
+    live: { dir: PIPELOCK_LIVE_DIR, document: own.document, owner: own.uid },
     mounts: [],
     writablePaths: ["/tmp"],
     attachments: [
-      { network: "egress-net", aliases: [ALIASES.pipelockBulk] },
+      { network: "egress-net", aliases: [own.alias] },
       { network: "outbound-net", aliases: [] },
     ],
-    serves: {
-      ports: [
-        { name: "proxy", port: PIPELOCK_PORT },
-        { name: "scan-api", port: PIPELOCK_SCAN_API_PORT },
-      ],
-      clients: ["egress-proxy"],
-    },
+    serves: { ports: own.ports, clients: ["egress-proxy"] },
     outbound: { ports: outboundPorts(bottle) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb: bottle.pipelock.memoryMb,

@@ -331,13 +331,7 @@ class Proxy:
         raise AssertionError(f"mitmdump not ready: {problem}\n{self.output()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._stdout.close()
         self._stderr.close()
 
@@ -561,6 +555,17 @@ def tunnel_request(
     with tls_tunnel(port, target, ca, sni) as tls_sock:
         tls_sock.sendall(request)
         return read_response(tls_sock)
+
+
+def stop_process(process: "subprocess.Popen[bytes]") -> None:
+    """Stops a process the test started: SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:

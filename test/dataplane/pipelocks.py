@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from conftest import stop_process
+
 LOOPBACK = "127.0.0.1"
 SCAN_API_CLIENT = "egress-proxy"
 
@@ -128,13 +130,7 @@ class Pipelock:
         return [e for e in self.log() if e.get("event") == event and target in str(e.get("target", e.get("url", "")))]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_pipelock(binary: str, config: dict[str, Any], workdir: Path, trust: Path) -> Pipelock:

@@ -13,8 +13,8 @@ import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
 import { SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../components/self-test/probe";
 import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
-import { containerOf, containersOf, filesContaining, ipOn, labelled, network, reachEvidence, tcpProbe, UNREACHABLE } from "./support/docker";
-import { exec, mustRun, run, waitFor } from "./support/process";
+import { containerOf, containersOf, filesContaining, ipOn, labelled, network, reachEvidence, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import { exec, mustRun, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
@@ -55,17 +55,7 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     console.log(`# figure: pulumi up, stack main (2 bottles, 7 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
     console.log(`# figure: pulumi up, stack side (1 bottle, 3 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
 
-    const started = await run([
-      "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${main.name}`, "--label", "bot-bottle.role=test-upstream",
-      "--network", alpha.outboundNet,
-      "--network-alias", "upstream.test", "--network-alias", "llm.upstream.test", "--network-alias", "ssrf.upstream.test",
-      "--network-alias", "pass.upstream.test",
-      e2eRun().images.upstream,
-    ]); // fmt: skip
-    assert.equal(started.code, 0, started.stderr);
-    await waitFor("the test upstream to listen", 20_000, async () =>
-      (await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined,
-    );
+    await startTestUpstream(upstream, main.name, alpha.outboundNet, ["upstream.test", "llm.upstream.test", "ssrf.upstream.test", "pass.upstream.test"]);
   });
 
   after(async () => {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
-import { containerOf, labelled, tcpProbe } from "./support/docker";
+import { containerOf, labelled, startTestUpstream } from "./support/docker";
 import { failuresOf, Sample, underLoad } from "./support/loop";
 import { exec, mustRun, Run, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
@@ -76,12 +76,7 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     stack = await TestStack.create("handover", config(), TEST_TOKENS);
     const up = await stack.up();
     assert.ok(up.ok, `up failed:\n${tail(up.output)}`);
-    await mustRun([
-      "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${stack.name}`, "--label", "bot-bottle.role=test-upstream",
-      "--network", `${stack.name}-swap-outbound-net`, "--network-alias", "upstream.test", "--network-alias", "more.upstream.test",
-      e2eRun().images.upstream,
-    ]); // fmt: skip
-    await waitFor("the test upstream to listen", 20_000, async () => ((await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
+    await startTestUpstream(upstream, stack.name, `${stack.name}-swap-outbound-net`, ["upstream.test", "more.upstream.test"]);
   });
 
   after(async () => {

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { curlIn, recorded as upstreamRecorded, unique } from "./support/inside";
-import { containerOf, ipOn, labelled, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, ipOn, labelled, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -38,7 +38,7 @@ interface Decision {
 }
 
 describe("everyday work through both gates, with the defaults: the two lanes", () => {
-  const { id, images } = e2eRun();
+  const { id } = e2eRun();
   let stack: TestStack;
   const upstream = `e2e-${id}-lanes-upstream`;
   const agent = () => `${stack.name}-lane-agent`;
@@ -62,13 +62,7 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
     const up = await stack.up();
     assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
     console.log(`# figure: pulumi up, stack lanes (1 bottle: agent, egress proxy, pipelock, pipelock-bulk): ${up.seconds.toFixed(1)} s`);
-    await mustRun([
-      "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${stack.name}`, "--label", "bot-bottle.role=test-upstream",
-      "--network", `${stack.name}-lane-outbound-net`,
-      ...["upstream.test", "git.upstream.test", "llm.upstream.test", "inspected.upstream.test"].flatMap((alias) => ["--network-alias", alias]),
-      images.upstream,
-    ]); // fmt: skip
-    await waitFor("the test upstream to listen", 20_000, async () => ((await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
+    await startTestUpstream(upstream, stack.name, `${stack.name}-lane-outbound-net`, ["upstream.test", "git.upstream.test", "llm.upstream.test", "inspected.upstream.test"]);
   });
 
   after(async () => {

@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { containerOf, filesContaining, labelled, tcpProbe } from "./support/docker";
+import { containerOf, filesContaining, labelled, startTestUpstream } from "./support/docker";
 import { header, recorded as upstreamRecorded } from "./support/inside";
-import { exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
+import { exec, mustRun, REPO_ROOT, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
@@ -21,7 +21,7 @@ import { workStack } from "./stacks";
 const ANSWER = "Hello from the bottled test API.";
 
 describe("an engineer's bottle: workspace, git over the gates, Claude Code", () => {
-  const { id, images } = e2eRun();
+  const { id } = e2eRun();
   let stack: TestStack;
   const upstream = `e2e-${id}-work-upstream`;
   const name = (role: string) => `${stack.name}-dev-${role}`;
@@ -43,13 +43,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const up = await stack.up();
     assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
     console.log(`# figure: pulumi up, stack work (1 bottle with the Claude Code agent image, prebuilt): ${up.seconds.toFixed(1)} s`);
-    await mustRun([
-      "docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${stack.name}`, "--label", "bot-bottle.role=test-upstream",
-      "--network", name("outbound-net"),
-      "--network-alias", "llm.upstream.test", "--network-alias", "git.upstream.test", "--network-alias", "ro.upstream.test",
-      images.upstream,
-    ]); // fmt: skip
-    await waitFor("the test upstream to listen", 20_000, async () => ((await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
+    await startTestUpstream(upstream, stack.name, name("outbound-net"), ["llm.upstream.test", "git.upstream.test", "ro.upstream.test"]);
   });
 
   after(async () => {

@@ -5,7 +5,8 @@
 import { spawn } from "node:child_process";
 import { extract } from "tar-stream";
 import { tcpProbeIn } from "./inside";
-import { exec, mustRun, run } from "./process";
+import { exec, mustRun, run, waitFor } from "./process";
+import { e2eRun } from "./run-env";
 
 export interface NetworkInfo {
   Name: string;
@@ -91,4 +92,16 @@ export async function reachEvidence(container: string, ip: string, port: number)
   const host = await run(["sh", "-c", `ip -4 -o addr | grep -F ' ${ip}/'; ip route get ${ip}; ip neigh show ${ip}; ss -ltnH 'sport = :${port}'`]);
   const inside = await exec(container, ["cat", "/proc/net/route", "/proc/net/arp"]);
   return `host:\n${host.stdout}${host.stderr}${container}:\n${inside.stdout}${inside.stderr}`;
+}
+
+/**
+ * Starts the run's test upstream as `name` on `network` under `aliases`, labelled with the
+ * stack (so the run's cleanup finds it), and waits until it listens.
+ */
+export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[]): Promise<void> {
+  await mustRun([
+    "docker", "run", "-d", "--name", name, "--label", `bot-bottle.stack=${stack}`, "--label", "bot-bottle.role=test-upstream",
+    "--network", network, ...aliases.flatMap((alias) => ["--network-alias", alias]), e2eRun().images.upstream,
+  ]); // fmt: skip
+  await waitFor("the test upstream to listen", 20_000, async () => ((await tcpProbe(name, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
 }
