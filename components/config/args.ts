@@ -151,7 +151,10 @@ export interface EgressProxyArgs {
    * image shipped with this package on the bottle's engine.
    */
   image?: string;
-  /** Memory limit in MiB. Defaults to 256. */
+  /**
+   * Memory limit in MiB. Defaults to 512. At least 64 + 7 x `maxBodyMb` (288 for the default
+   * 32): the egress proxy holds a request body whole while it checks it.
+   */
   memoryMb?: number;
 }
 

@@ -39,6 +39,17 @@ export const DEFAULT_CA_VALIDITY_HOURS = 8760;
 export const DEFAULT_REQUESTS_PER_MINUTE = 1200;
 /** The largest request body either gate reads, in MiB, when a bottle sets none. */
 export const DEFAULT_MAX_BODY_MB = 32;
+/** The egress proxy's memory limit, in MiB, when `egressProxy.memoryMb` is not set. */
+export const DEFAULT_EGRESS_PROXY_MEMORY_MB = 512;
+
+/**
+ * The least memory, in MiB, an egress proxy needs to hold a request body of `maxBodyMb` (a push,
+ * an upload) while it checks it: mitmproxy holds it with its copies on the way out (TLS
+ * included), measured at about 6 times its size over a 60 MiB base with a 31 MiB push.
+ */
+export function egressProxyMemoryFloorMb(maxBodyMb: number): number {
+  return 64 + 7 * maxBodyMb;
+}
 /** Where the agent's workspace is mounted when a bottle says nowhere else. */
 export const DEFAULT_WORKSPACE_PATH = "/workspace";
 /** The agent's user when a bottle sets none. */
@@ -264,7 +275,7 @@ export const bottleSchema = z.strictObject({
   egressProxy: z
     .strictObject({
       image: z.string().min(1).optional(),
-      memoryMb: positiveInt(64, 1 << 20).default(256),
+      memoryMb: positiveInt(64, 1 << 20).default(DEFAULT_EGRESS_PROXY_MEMORY_MB),
     })
     .prefault({}),
   pipelock: z

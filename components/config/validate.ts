@@ -2,6 +2,9 @@ import { z } from "zod";
 import {
   BottleSpec,
   DEFAULT_CREDENTIAL_PORTS,
+  DEFAULT_EGRESS_PROXY_MEMORY_MB,
+  DEFAULT_MAX_BODY_MB,
+  egressProxyMemoryFloorMb,
   MANAGED_AGENT_ENV,
   namedBottleSchema,
   stackSchema,
@@ -167,8 +170,24 @@ function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string
       });
     }
   }
+  problems.push(...memoryProblems(bottle, prefix));
   problems.push(...backendProblems(bottle, prefix, field(bottle, "backend") ?? stackBackend ?? "docker"));
   return problems;
+}
+
+/** An egress proxy too small for the bodies it must hold would be killed by the first large push. */
+function memoryProblems(bottle: unknown, prefix: string): ConfigProblem[] {
+  const maxBodyMb = field(bottle, "maxBodyMb") ?? DEFAULT_MAX_BODY_MB;
+  const memoryMb = at(bottle, "egressProxy", "memoryMb") ?? DEFAULT_EGRESS_PROXY_MEMORY_MB;
+  if (typeof maxBodyMb !== "number" || typeof memoryMb !== "number" || memoryMb >= egressProxyMemoryFloorMb(maxBodyMb)) return [];
+  return [
+    {
+      path: `${prefix}egressProxy.memoryMb`,
+      message:
+        `${memoryMb} MiB cannot hold a request body of maxBodyMb (${maxBodyMb} MiB), which the egress proxy holds whole while it ` +
+        `checks it; set it to at least ${egressProxyMemoryFloorMb(maxBodyMb)} (64 + 7 x maxBodyMb), or lower maxBodyMb`,
+    },
+  ];
 }
 
 /**

@@ -126,6 +126,9 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
         assert.equal(landed, "push\n");
       }
       assert.deepEqual([...new Set(await lanesOf("/acme/app.git/git-receive-pack"))], ["bulk/git-push"]);
+      // The egress proxy held each pack whole while it checked it, within its memory.
+      const proxy = await containerOf(stack.name, "lane", "egress-proxy");
+      assert.equal((await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", proxy])).trim(), "0 false running");
     });
   });
 

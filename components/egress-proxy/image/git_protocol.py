@@ -283,11 +283,11 @@ def check_receive_pack_request(body: bytes) -> Push:
         if kind != b"data" or not line or any(b < 0x20 or b > 0x7E for b in line):
             raise GitProtocolError(f"invalid push option {_shown(line)}")
         free.append(line.decode("ascii"))
-    rest = body[pos:]
+    # The pack is most of the body: look at its header in place, never copy it.
     if any(not u.delete for u in updates):
-        if not rest.startswith(b"PACK") or len(rest) < 12 or rest[4:8] not in (b"\0\0\0\x02", b"\0\0\0\x03"):
+        if not body.startswith(b"PACK", pos) or len(body) - pos < 12 or body[pos + 4 : pos + 8] not in (b"\0\0\0\x02", b"\0\0\0\x03"):
             raise GitProtocolError("the ref updates are not followed by a pack (PACK version 2 or 3)")
-    elif rest:
+    elif pos < len(body):
         raise GitProtocolError("data after the ref updates of a push that only deletes")
     return Push(tuple(updates), tuple(free))
 

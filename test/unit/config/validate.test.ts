@@ -69,11 +69,20 @@ describe("validateStackConfig rejects", () => {
     ["a user name with a colon", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", username: "a:b", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.username", /without spaces or ':'/],
     ["a relative workspace path", { bottles: [bottle({ agent: { workspace: { path: "work" } } })] }, "bottles[0].agent.workspace.path", /absolute path/],
     ["a CA validity under a day", { bottles: [bottle({ caValidityHours: 1 })] }, "bottles[0].caValidityHours", /at least 24/],
+    ["an egress proxy too small for maxBodyMb", { bottles: [bottle({ egressProxy: { memoryMb: 256 } })] }, "bottles[0].egressProxy.memoryMb", /^256 MiB cannot hold a request body of maxBodyMb \(32 MiB\), which the egress proxy holds whole while it checks it; set it to at least 288 \(64 \+ 7 x maxBodyMb\), or lower maxBodyMb$/],
+    ["a maxBodyMb too large for the default egress proxy", { bottles: [bottle({ maxBodyMb: 100 })] }, "bottles[0].egressProxy.memoryMb", /^512 MiB cannot hold a request body of maxBodyMb \(100 MiB\).*at least 764/],
     ["a docker host that is not a URL", { docker: { host: "myhost" } }, "docker.host", /Docker host URL/],
   ];
   for (const [what, input, path, message] of cases) {
     test(what, () => rejects(input, path, message));
   }
+
+  test("an egress proxy's memory at the floor for its maxBodyMb, or above it, passes", () => {
+    for (const [memoryMb, maxBodyMb] of [[288, 32], [176, 16], [512, 64], [71, 1]]) {
+      const result = validateStackConfig({ bottles: [bottle({ egressProxy: { memoryMb }, maxBodyMb })] });
+      assert.ok(result.ok, `${memoryMb} MiB, maxBodyMb ${maxBodyMb}: ${result.ok ? "" : formatProblems(result.problems)}`);
+    }
+  });
 
   test("duplicate bottle names", () => {
     rejects({ bottles: [bottle(), bottle()] }, "bottles[1].name", /duplicate bottle name "coder" \(also bottles\[0\]\)/);
@@ -117,7 +126,7 @@ describe("validateStackConfig accepts and normalises", () => {
         },
       ],
       agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512, workspace: { path: "/workspace", keep: true, protect: false } },
-      egressProxy: { memoryMb: 256 },
+      egressProxy: { memoryMb: 512 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
       requestsPerMinute: 1200,
@@ -373,7 +382,7 @@ describe("validateStackConfig: the Kubernetes backend", () => {
         maxProcesses: 512,
         workspace: { path: "/workspace", keep: true, protect: false },
       },
-      egressProxy: { image: "registry.example/egress-proxy@sha256:aa", memoryMb: 256 },
+      egressProxy: { image: "registry.example/egress-proxy@sha256:aa", memoryMb: 512 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
       requestsPerMinute: 1200,

@@ -148,7 +148,7 @@ describe("podSpecOf", () => {
             { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
           ],
           securityContext: containerSecurity(65533, true),
-          resources: memory(256),
+          resources: memory(512),
           readinessProbe: readiness(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
           volumeMounts: [
             { name: "writable-0", mountPath: "/tmp" },

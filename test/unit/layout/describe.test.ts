@@ -141,7 +141,7 @@ function egressProxy(
     ],
     serves: { ports: [{ name: "proxy", port: 9099 }], clients: ["agent"] },
     health: { command: ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"] },
-    memoryMb: 256,
+    memoryMb: 512,
     maxProcesses: 256,
     externalDns: false,
     after: extra.bulk ? ["pipelock", "pipelock-bulk"] : ["pipelock"],
