@@ -14,7 +14,8 @@
  * pushes of 6 and 30 MiB, downloads of 10 and 100 MiB, a 1 MiB JSON answer, an event stream
  * of 40 events 25 ms apart, and Messages API requests of 100 KB and 1 MiB of source code and
  * prose (pipelock reads every request whole, so a session's next turn costs what its first did). The rows run with the defaults and, once,
- * with `bulk: false` on every route (pipelock reads everything, as before the bulk lane).
+ * with `bulk: false` on every route (pipelock reads everything, as before the bulk lane); the
+ * downloads also through pipelock-bulk alone, to show which gate their time goes to.
  * It ends with the goals of README "Figures" against what was measured. Each part prints one
  * `# result: {json}` line per figure (test/bench/run.ts gathers them).
  */
@@ -103,8 +104,11 @@ interface Work {
 }
 
 // curl's own clock for HTTP; the shell's for git.
-const curlTimed = (args: string) => `curl -sS --max-time 300 -o /dev/null -w '%{time_total} %{time_starttransfer} %{http_code}\\n' ${args} | awk '$3 == 200 { print $1, $2; ok = 1 } END { exit !ok }'`;
-const shellTimed = (script: string) => `t0=$(date +%s.%N); ${script} >/dev/null 2>&1 || exit 1; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"`;
+// Each says why it failed: the HTTP status, or the last line git wrote.
+const curlTimed = (args: string) =>
+  `curl -sS --max-time 300 -o /dev/null -w '%{time_total} %{time_starttransfer} %{http_code}\\n' ${args} | awk '$3 == 200 { print $1, $2; ok = 1 } $3 != 200 { print "HTTP " $3 } END { exit !ok }'`;
+const shellTimed = (script: string) =>
+  `t0=$(date +%s.%N); ${script} >/dev/null 2>/tmp/timed.err || { tail -n 1 /tmp/timed.err; exit 1; }; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"`;
 
 const twiceDirect = { text: "at most 2x direct", met: (c: Timing, d: Timing) => c.ok && c.seconds <= 2 * d.seconds };
 
@@ -237,6 +241,15 @@ async function main(): Promise<void> {
       console.log(`# ${item.name}: through both gates ${shown(chain)}; direct ${shown(straight)}`);
       console.log(`# result: ${JSON.stringify({ part: "work", work: item.name, chain, direct: straight, goal: item.goal?.text, met: item.goal ? item.goal.met(chain, straight) : undefined })}`);
     }
+    // Where a download's time goes: pipelock-bulk alone (a client on the egress network, the
+    // tunnel straight to the upstream), against both gates and direct above.
+    await mustRun(["docker", "cp", `${workDir}/pki/ca.pem`, `${pipelockClient}:/tmp/upstream-ca.pem`]);
+    for (const item of items.filter((i) => i.name.endsWith("download"))) {
+      const alone = await measure(pipelockClient, { ...item, timed: (n) => item.timed(n).replace("curl -sS", "curl -sS --proxy http://pipelock-bulk:8888 --cacert /tmp/upstream-ca.pem") }, item.runs);
+      console.log(`# ${item.name}, through pipelock-bulk alone: ${shown(alone)}`);
+      console.log(`# result: ${JSON.stringify({ part: "work-pipelock-bulk-alone", work: item.name, chain: alone })}`);
+    }
+
     stack.writeConfig(config({ bulk: false }));
     const inspectedUp = await stack.up();
     if (!inspectedUp.ok) throw new Error(`up with bulk: false failed:\n${tail(inspectedUp.output)}`);

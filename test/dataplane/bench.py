@@ -5,7 +5,8 @@ only), requests/s and p50/p99 latency through mitmdump with the addon (10 and 10
 routes) against the same mitmdump without it, side by side as ratios, on loopback, for
 plain HTTP (absolute-form) and HTTPS inside a kept-alive CONNECT tunnel, with 16 and 64
 clients on kept-alive connections. CPU time is the stable figure on a shared machine:
-requests/s swing with whatever else runs. Also times the route lookup alone.
+requests/s swing with whatever else runs. Also times the route lookup alone, and a 100 MiB
+download straight from the upstream, through mitmdump alone and through mitmdump + addon.
 
     .venv-dataplane/bin/python test/dataplane/bench.py [--requests 1600] [--rounds 2] [--json FILE]
 
@@ -60,7 +61,10 @@ def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
     argv = [conftest.MITMDUMP, "--listen-host", conftest.LOOPBACK, "--listen-port", str(port),
             "--set", f"confdir={confdir}", "--set", f"ssl_verify_upstream_trusted_ca={ca}",
             "--set", "flow_detail=0", "--set", "termlog_verbosity=warn"]  # fmt: skip
-    if routes is not None:
+    if routes is None:
+        # Big answers stream, as the addon has them stream (only the download row has any).
+        argv += ["--set", "stream_large_bodies=1m"]
+    else:
         path = workdir / "routes.yaml"
         path.write_text(json.dumps(routes))
         argv += ["-s", str(conftest.ADDON), "--set", f"egress_routes={path}"]
@@ -146,6 +150,34 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
     return results
 
 
+DOWNLOAD_BYTES = 100 * 1024 * 1024
+
+
+def download(proxy: conftest.Proxy | None, tls_port: int, ca: Path, size: int) -> tuple[float, float]:
+    """Seconds to fetch `size` bytes over HTTPS (through `proxy`'s CONNECT tunnel, or straight to
+    the upstream), and the proxy's CPU seconds for it."""
+    ctx = ssl.create_default_context(cafile=str(proxy.ca_cert if proxy else ca))
+    if proxy is None:
+        conn = http.client.HTTPSConnection("localhost", tls_port, context=ctx, timeout=120)
+    else:
+        conn = http.client.HTTPSConnection(conftest.LOOPBACK, proxy.port, context=ctx, timeout=120)
+        conn.set_tunnel("localhost", tls_port)
+    cpu = cpu_seconds(proxy.process.pid) if proxy else 0.0
+    start = time.perf_counter()
+    try:
+        conn.request("GET", f"/user/bytes/{size}", headers={"Host": f"localhost:{tls_port}"})
+        resp = conn.getresponse()
+        got = 0
+        while chunk := resp.read(1 << 20):
+            got += len(chunk)
+    finally:
+        conn.close()
+    elapsed = time.perf_counter() - start
+    if resp.status != 200 or got != size:
+        raise RuntimeError(f"download: status {resp.status}, {got} of {size} bytes")
+    return elapsed, (cpu_seconds(proxy.process.pid) - cpu) if proxy else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1600, help="requests per measurement (default 1600)")
@@ -165,6 +197,7 @@ def main() -> None:
             ("mitmdump + addon, 10,000 routes", routes_document(10_000, plain.port, tls.port)),
         ]
         rows = []
+        downloads: list[dict] = []
         proxies = [start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem) for i, (_, routes) in enumerate(configs)]
         try:
             for scheme, port in (("http", plain.port), ("https", tls.port)):
@@ -182,6 +215,11 @@ def main() -> None:
                         p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
                         rows.append({"proxy": name, "scheme": scheme, "clients": clients, "cpu_us": cpu_us, "rps": rps, "p50_ms": p50, "p99_ms": p99})
                         print(f"  {name:34} {scheme:5} c={clients}: {cpu_us:6.0f} µs CPU/req, {rps:7.0f} req/s", file=sys.stderr)
+            # A download's time: where it goes when nothing but mitmproxy stands in the way.
+            for name, proxy in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2])]:
+                times = sorted(download(proxy, tls.port, pki.ca_pem, DOWNLOAD_BYTES) for _ in range(3))
+                seconds, cpu = times[1]
+                downloads.append({"proxy": name, "seconds": seconds, "mb_per_s": DOWNLOAD_BYTES / seconds / 1e6, "cpu_s": cpu})
         finally:
             for proxy in proxies:
                 proxy.stop()
@@ -200,6 +238,11 @@ def main() -> None:
         row["cpu_ratio"], row["rps_ratio"] = row["cpu_us"] / bare["cpu_us"], row["rps"] / bare["rps"]
         print(f"| {row['proxy']} | {row['scheme']} | {row['clients']} | {row['cpu_us']:,.0f} | {row['cpu_ratio']:.3f}x | "
               f"{row['rps']:,.0f} | {row['rps_ratio']:.2f}x | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |")  # fmt: skip
+    print(f"\nA {DOWNLOAD_BYTES >> 20} MiB download over HTTPS, one client (median of 3):\n")
+    print("| path | seconds | MB/s | ratio to direct | mitmdump CPU seconds |")
+    print("|---|---:|---:|---:|---:|")
+    for d in downloads:
+        print(f"| {d['proxy']} | {d['seconds']:.3f} | {d['mb_per_s']:,.0f} | {d['seconds'] / downloads[0]['seconds']:.1f}x | {d['cpu_s']:.2f} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print("\nRoute lookup alone (RouteTable.decide_request, µs per decision):\n")
