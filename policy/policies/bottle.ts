@@ -215,6 +215,11 @@ export function bottleOfResource(resource: { type: string; props: Record<string,
     return bottleOfLabels(labelsOfResource(resource));
 }
 
+/** The one of `candidates` in `bottle` (by its labels); none for an unlabelled bottle. */
+export function inBottle<T extends { type: string; props: Record<string, any> }>(candidates: readonly T[], bottle: string | undefined): T | undefined {
+    return bottle === undefined ? undefined : candidates.find((c) => bottleOfResource(c) === bottle);
+}
+
 /** `value` as an array (absent means empty). */
 export function arrayOf(value: unknown): any[] {
     return Array.isArray(value) ? value : [];

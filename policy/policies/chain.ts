@@ -12,6 +12,7 @@ import {
     bottleOfResource,
     dockerName,
     envValue,
+    inBottle,
     isPodHolder,
     networksOf,
     objectName,
@@ -64,7 +65,7 @@ export const egressProxyChainsThroughPipelock: StackValidationPolicy = {
             }
 
             const bottle = bottleOfResource(proxy);
-            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
+            const pipelock = inBottle(pipelocks, bottle);
             if (pipelock === undefined) {
                 reportViolation(
                     `Egress proxy '${name}' has no pipelock ${isPodHolder(proxy.type) ? "workload" : "container"} in its bottle ('${bottle ?? "unlabelled"}'). ` +
@@ -182,7 +183,7 @@ export const egressProxyBulkLaneThroughPipelockBulk: StackValidationPolicy = {
                 );
             }
             const bottle = bottleOfResource(proxy);
-            const bulk = bulks.find((b) => bottle !== undefined && bottleOfResource(b) === bottle);
+            const bulk = inBottle(bulks, bottle);
             if (bulk === undefined) {
                 reportViolation(
                     `Egress proxy '${name}' has a bulk lane but its bottle ('${bottle ?? "unlabelled"}') has no pipelock-bulk. ` +

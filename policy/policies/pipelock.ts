@@ -3,7 +3,7 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { isDeepStrictEqual } from "node:util";
-import { ROLES, UNKNOWN, bottleOfResource, isRecord, objectName, workloadsWithRole } from "./bottle";
+import { ROLES, UNKNOWN, bottleOfResource, inBottle, isRecord, objectName, workloadsWithRole } from "./bottle";
 import { pipelockConfigOf } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
@@ -143,7 +143,7 @@ export const pipelockBulkIsPipelockUnintercepted: StackValidationPolicy = {
                 continue;
             }
             const bottle = bottleOfResource(bulk);
-            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
+            const pipelock = inBottle(pipelocks, bottle);
             if (pipelock === undefined) {
                 reportViolation(
                     `pipelock-bulk '${name}' has no pipelock in its bottle ('${bottle ?? "unlabelled"}') whose rules it must share. ` +

@@ -4,7 +4,7 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, UNKNOWN, bottleOfResource, isProductionStack, objectName, roleOfResource, workloadsWithRole } from "./bottle";
+import { Maybe, ROLES, UNKNOWN, bottleOfResource, inBottle, isProductionStack, objectName, roleOfResource, workloadsWithRole } from "./bottle";
 import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
@@ -105,7 +105,7 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
         const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
         for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
             const bottle = bottleOfResource(proxy);
-            const pipelock = pipelocks.find((p) => bottle !== undefined && bottleOfResource(p) === bottle);
+            const pipelock = inBottle(pipelocks, bottle);
             if (pipelock === undefined) {
                 continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
             }
