@@ -220,18 +220,20 @@ class EgressProxy:
             self.table = None
             self._refuse_to_run(unsafe)
             return
-        if "mode" in updated:
-            self.upstream_proxies = frozenset(
-                spec.address
-                for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
-                if isinstance(spec, mode_specs.UpstreamMode)
-            ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
-        if updated & {"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"}:
+        lanes = updated & {"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"}
+        if lanes:
             problem = self._configure_lanes()
             if problem is not None:
                 self.table = None
                 self._refuse_to_run(problem)
                 return
+        if "mode" in updated or lanes:
+            # The proxies this one may connect to: pipelock (upstream mode) and pipelock-bulk.
+            self.upstream_proxies = frozenset(
+                spec.address
+                for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
+                if isinstance(spec, mode_specs.UpstreamMode)
+            ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
@@ -257,7 +259,6 @@ class EgressProxy:
             spec = mode_specs.ProxyMode.parse(f"upstream:{opts.egress_bulk_proxy}")
             assert isinstance(spec, mode_specs.UpstreamMode)
             self.bulk_proxy = spec.address
-            self.upstream_proxies = self.upstream_proxies | {spec.address}
         self.scan_api = ScanApi(opts.egress_scan_api, opts.egress_scan_api_client) if opts.egress_scan_api else None
         self.inspect_ca = None
         if opts.egress_inspect_ca:
