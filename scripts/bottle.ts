@@ -168,7 +168,7 @@ function status(target: Target): number {
         BOTTLE_AGENT_CONTAINER: agent.name,
         BOTTLE_PROCESS_LIMITS: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
         // Only the pipelocks resolve names outside the bottle.
-        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => !GATE_LOGS.slice(1).includes(c.role as Gate)).map((c) => c.name).join(" "),
+        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => !PIPELOCKS.includes(c.role)).map((c) => c.name).join(" "),
         BOTTLE_PROBE_IMAGE: egress.image,
         BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
         BOTTLE_PROXY_URL: EGRESS_PROXY_URL,
@@ -186,6 +186,11 @@ function status(target: Target): number {
 /** The gates whose logs `logs` and `blocked` read: pipelock-bulk only where a route uses the bulk lane. */
 const GATE_LOGS = ["egress-proxy", "pipelock", "pipelock-bulk"] as const;
 type Gate = (typeof GATE_LOGS)[number];
+/** The gates with a way out, which resolve names outside the bottle. */
+const PIPELOCKS: readonly string[] = ["pipelock", "pipelock-bulk"];
+
+/** The gates a bottle runs, of those whose logs are read: pipelock-bulk is there only with a bulk lane. */
+const gatesAmong = (roles: readonly string[]): Gate[] => GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || roles.includes(gate));
 
 /** The gates' logs (stdout and stderr), as `docker logs` or `kubectl logs` give them. */
 function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Partial<Record<Gate, string>> {
@@ -197,14 +202,14 @@ function gateLogs(target: Target, options: { since?: string; timestamps?: boolea
       if (out.status !== 0) throw new Error(`kubectl logs ${gate} on ${target.engine}: ${out.stderr.trim()}`);
       return out.stdout;
     };
-    return Object.fromEntries(GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || deployments.includes(gate)).map((gate) => [gate, podLog(gate)]));
+    return Object.fromEntries(gatesAmong(deployments).map((gate) => [gate, podLog(gate)]));
   }
   const containers = containersOf(target);
   const log = (gate: string) => {
     const out = docker(target, ["logs", ...flags, role(containers, gate, target).name]);
     return `${out.stdout}\n${out.stderr}`;
   };
-  return Object.fromEntries(GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || containers.some((c) => c.role === gate)).map((gate) => [gate, log(gate)]));
+  return Object.fromEntries(gatesAmong(containers.map((c) => c.role)).map((gate) => [gate, log(gate)]));
 }
 
 function logs(target: Target, since: string | undefined): number {

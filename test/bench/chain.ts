@@ -21,9 +21,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { containerOf, tcpProbe } from "../e2e/support/docker";
+import { containerOf, startTestUpstream } from "../e2e/support/docker";
 import { failuresOf, underLoad } from "../e2e/support/loop";
-import { exec, mustRun, run, waitFor } from "../e2e/support/process";
+import { exec, mustRun, run } from "../e2e/support/process";
 import { e2eRun } from "../e2e/support/run-env";
 import { tail, TestStack, TestStackConfig } from "../e2e/support/stack";
 import { TEST_TOKENS } from "../e2e/support/tokens";
@@ -191,11 +191,10 @@ async function main(): Promise<void> {
     if (!up.ok) throw new Error(`up failed:\n${tail(up.output)}`);
     const agent = `${stack.name}-b-agent`;
     const outbound = `${stack.name}-b-outbound-net`;
-    await mustRun(["docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=${stack.name}`, "--network", outbound, ...HOSTS.flatMap((h) => ["--network-alias", h]), images.upstream]);
+    await startTestUpstream(upstream, stack.name, outbound, HOSTS);
     // The direct client trusts the test upstream's CA, as pipelock does.
     await mustRun(["docker", "run", "-d", "--name", direct, "--label", `bot-bottle.stack=${stack.name}`, "--network", outbound,
       "-e", "CURL_CA_BUNDLE=/tmp/upstream-ca.pem", "-e", "GIT_SSL_CAINFO=/tmp/upstream-ca.pem", images.probe]); // fmt: skip
-    await waitFor("the upstream", 20_000, async () => ((await tcpProbe(upstream, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
     await mustRun(["docker", "cp", `${workDir}/pki/ca.pem`, `${direct}:/tmp/upstream-ca.pem`]);
     console.log("# making acme/huge, a 200 MiB repository, in the test upstream");
     await mustRun(["docker", "exec", upstream, "/opt/upstream/make-repo", "acme/huge", "200"], { timeoutMs: 600_000 });
