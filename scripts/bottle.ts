@@ -21,9 +21,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { AGENT_CA_FILE } from "../components/agent/env";
-import { SELF_TEST_SCRIPT } from "../components/docker/self-test/self-test";
-import { SELF_TEST_PROBE } from "../components/self-test/probe";
-import { EGRESS_PROXY_PYTHON, EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
+import { SELF_TEST_SCRIPT, selfTestEnvironment } from "../components/docker/self-test/self-test";
+import { EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
 import { DEFAULT_WORKSPACE_PATH, formatProblems, validateStackConfig } from "../components/config";
 import { readStackFile } from "../infra/stack-file";
 import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
@@ -163,16 +162,16 @@ function status(target: Target): number {
     const run = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
       env: {
         ...target.env,
-        BOTTLE_STACK: target.stack,
-        BOTTLE_NAME: target.bottle,
-        BOTTLE_AGENT_CONTAINER: agent.name,
-        BOTTLE_PROCESS_LIMITS: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
-        // Only the pipelocks resolve names outside the bottle.
-        BOTTLE_NO_DNS_CONTAINERS: containers.filter((c) => !PIPELOCKS.includes(c.role)).map((c) => c.name).join(" "),
-        BOTTLE_PROBE_IMAGE: egress.image,
-        BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
-        BOTTLE_PROXY_URL: EGRESS_PROXY_URL,
-        BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+        ...selfTestEnvironment({
+          stack: target.stack,
+          bottle: target.bottle,
+          agentContainer: agent.name,
+          proxyUrl: EGRESS_PROXY_URL,
+          processLimits: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
+          // Only the pipelocks resolve names outside the bottle.
+          noDnsContainers: containers.filter((c) => !PIPELOCKS.includes(c.role)).map((c) => c.name).join(" "),
+          probeImage: egress.image,
+        }),
       },
       encoding: "utf8",
     });

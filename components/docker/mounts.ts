@@ -2,8 +2,9 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { LABEL_KEYS } from "../layout/naming";
-import type { Mount } from "../layout/types";
+import type { Labels, Mount } from "../layout/types";
 import { dockerLabels } from "./container";
+import { OneShotContainer, runOptions } from "./one-shot";
 
 /**
  * Gives a new volume's root to its workload's user (Docker creates it owned by root), once,
@@ -13,10 +14,15 @@ import { dockerLabels } from "./container";
  */
 export const OWN_VOLUME_SCRIPT = [
   "set -eu",
-  'docker run --rm --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --security-opt no-new-privileges:true \\',
-  '  --label bot-bottle.role=workspace-owner -v "$BOTTLE_VOLUME:/mnt" --entrypoint chown "$BOTTLE_IMAGE" "$BOTTLE_OWNER" /mnt',
+  '# shellcheck disable=SC2086 # one word per option (docker/one-shot.ts)',
+  'docker run --rm $BOTTLE_RUN_OPTIONS "$BOTTLE_IMAGE" "$BOTTLE_OWNER" /mnt',
   'echo "bot-bottle workspace: volume $BOTTLE_VOLUME owned by $BOTTLE_OWNER"',
 ].join("\n");
+
+/** The owner's container: root with CAP_CHOWN alone, no network, the volume at /mnt. */
+function ownerContainer(labels: Labels, volume: pulumi.Input<string>): OneShotContainer {
+  return { labels, user: "0:0", capabilities: ["CHOWN"], network: "none", volume: { name: volume, path: "/mnt" }, memoryMb: 32, maxProcesses: 8, entrypoint: "chown" };
+}
 
 export interface DeclaredMount {
   /** The container's `volumes` entry. */
@@ -55,6 +61,7 @@ export function declareMount(
         BOTTLE_VOLUME: volume.name,
         BOTTLE_OWNER: mount.owner,
         BOTTLE_IMAGE: args.chownImage,
+        BOTTLE_RUN_OPTIONS: runOptions(ownerContainer({ ...spec.labels, [LABEL_KEYS.role]: "workspace-owner" }, volume.name)),
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },
       triggers: [volume.name, mount.owner],

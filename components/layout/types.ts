@@ -13,7 +13,9 @@ export type WorkloadRole = "pipelock" | "pipelock-bulk" | "egress-proxy" | "agen
  * Every role of a bottle's objects (the agent's workspace volume is `workspace`; a workload's
  * live configuration volume is `<workload>-config`).
  */
-export type Role = NetworkRole | WorkloadRole | "workspace" | `${WorkloadRole}-config`;
+/** The short-lived containers a Docker bottle runs from its commands (docker/one-shot.ts). */
+export type OneShotRole = "workspace-owner" | "live-config-writer" | "self-test";
+export type Role = NetworkRole | WorkloadRole | OneShotRole | "workspace" | `${WorkloadRole}-config`;
 /** The two CAs: the egress proxy's (the agent trusts it) and pipelock's (the egress proxy trusts it). */
 export type CaRole = "egress-proxy" | "pipelock";
 

@@ -1,6 +1,6 @@
 /**
- * Agent isolation: the agent container can reach nothing but its egress proxy, and holds no lever
- * (host namespaces, capabilities, host files, the Docker socket) to climb out of its container.
+ * Agent isolation: the agent container can reach nothing but its egress proxy, and mounts a host
+ * directory only outside production. (Its hardening is every container's: workloads.ts.)
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
@@ -17,32 +17,12 @@ import {
     labelsOf,
     networksOf,
     roleOf,
-    stringsOf,
 } from "./bottle";
-
-/** Network modes that share a host or foreign namespace instead of the container's own. */
-function sharesNamespace(mode: unknown): boolean {
-    return typeof mode === "string" && (mode === "host" || mode.startsWith("container:"));
-}
+import { sharesNamespace } from "./workloads";
 
 /** Network modes that attach no user-defined network (the provider disconnects `bridge` when
  * `networksAdvanced` is set; `none` has no network at all). */
 const NON_NETWORK_MODES = new Set(["bridge", "default", "none"]);
-
-/** True when a `securityOpts` list sets no-new-privileges (Docker accepts `:` or `=`, optional `true`). */
-export function setsNoNewPrivileges(opts: string[]): boolean {
-    return opts.some((o) => /^no-new-privileges(?:[:=]true)?$/.test(o.trim()));
-}
-
-/** Host directories no agent may see: the system's own, and the Docker socket's. */
-const SYSTEM_DIRECTORIES = ["/", "/bin", "/boot", "/dev", "/etc", "/lib", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var"];
-
-/** True for a host path in (or above) a system directory, as opposed to a project directory. */
-export function isSystemHostPath(hostPath: string): boolean {
-    const clean = hostPath.replace(/\/+$/, "") || "/";
-    const top = `/${clean.split("/")[1] ?? ""}`;
-    return clean === "/" || clean.includes("docker.sock") || SYSTEM_DIRECTORIES.includes(top);
-}
 
 /** The host directories bound into an agent container (its workspace, for local development). */
 function agentHostPaths(args: { type: string; props: Record<string, any> }): string[] | typeof UNKNOWN {
@@ -160,134 +140,6 @@ export const agentOnlyInternalNetworks: StackValidationPolicy = {
                         agent.urn,
                     );
                 }
-            }
-        }
-    },
-};
-
-/** One hardening rule of the agent container: returns the remediation sentence when violated. */
-type HardeningCheck = (props: Record<string, any>) => string | undefined;
-
-const hardeningChecks: HardeningCheck[] = [
-    (p) => {
-        const ports = known(() => arrayOf(p.ports).length);
-        return ports !== UNKNOWN && ports > 0
-            ? "publishes ports to the host; remove `ports` (nothing may connect to the agent from outside)"
-            : undefined;
-    },
-    (p) =>
-        known(() => p.publishAllPorts) === true
-            ? "sets publishAllPorts; remove it (nothing may connect to the agent from outside)"
-            : undefined,
-    (p) => {
-        const mode = known(() => p.networkMode);
-        return sharesNamespace(mode)
-            ? `uses networkMode '${String(mode)}', sharing another network namespace; remove networkMode`
-            : undefined;
-    },
-    (p) => {
-        const mode = known(() => p.ipcMode);
-        return sharesNamespace(mode)
-            ? `uses ipcMode '${String(mode)}', sharing another IPC namespace; remove ipcMode or set 'private'`
-            : undefined;
-    },
-    (p) => {
-        const mode = known(() => p.pidMode);
-        return sharesNamespace(mode)
-            ? `uses pidMode '${String(mode)}', sharing another PID namespace; remove pidMode`
-            : undefined;
-    },
-    (p) =>
-        known(() => p.usernsMode) === "host"
-            ? "uses usernsMode 'host', which turns off user-namespace remapping; remove usernsMode"
-            : undefined,
-    (p) =>
-        known(() => p.privileged) === true
-            ? "is privileged (full access to host devices and kernel); remove `privileged`"
-            : undefined,
-    (p) => {
-        const adds = known(() => arrayOf(p.capabilities?.adds).map(String));
-        return adds !== UNKNOWN && adds.length > 0
-            ? `adds capabilities [${adds.join(", ")}]; remove capabilities.adds and keep drops: ["ALL"]`
-            : undefined;
-    },
-    (p) => {
-        const drops = known(() => arrayOf(p.capabilities?.drops).map((c) => String(c).toUpperCase()));
-        return drops !== UNKNOWN && !drops.includes("ALL")
-            ? 'keeps Docker\'s default capabilities (NET_RAW, CHOWN, SETUID...); set capabilities.drops: ["ALL"]'
-            : undefined;
-    },
-    (p) => {
-        const devices = known(() => arrayOf(p.devices).length);
-        return devices !== UNKNOWN && devices > 0 ? "maps host devices; remove `devices`" : undefined;
-    },
-    (p) => {
-        const mounts = known(() => arrayOf(p.mounts).map((m) => ({ type: String(m.type), source: m.source })));
-        if (mounts === UNKNOWN) {
-            return undefined;
-        }
-        const hostMounts = mounts.filter((m) => m.type !== "volume" && m.type !== "tmpfs");
-        return hostMounts.length > 0
-            ? `mounts host paths (${hostMounts.map((m) => `${m.type}:${String(m.source)}`).join(", ")}), ` +
-                  "which can expose the Docker socket or host files; use a named volume or tmpfs instead"
-            : undefined;
-    },
-    (p) => {
-        const volumes = known(() =>
-            arrayOf(p.volumes).map((v) => ({ hostPath: v.hostPath, fromContainer: v.fromContainer })),
-        );
-        if (volumes === UNKNOWN) {
-            return undefined;
-        }
-        const bad = volumes.filter((v) => v.fromContainer || (typeof v.hostPath === "string" && isSystemHostPath(v.hostPath)));
-        return bad.length > 0
-            ? `has volumes bound from the host's system directories or another container ` +
-                  `(${bad.map((v) => String(v.hostPath ?? `from ${v.fromContainer}`)).join(", ")}), which can expose ` +
-                  "the Docker socket or host files; use a named volume (volumeName), or a project directory as the workspace"
-            : undefined;
-    },
-    (p) => {
-        const opts = stringsOf(p, "securityOpts");
-        if (opts === UNKNOWN) {
-            return undefined;
-        }
-        return setsNoNewPrivileges(opts)
-            ? undefined
-            : 'does not set no-new-privileges; add "no-new-privileges:true" to securityOpts';
-    },
-    (p) => {
-        const opts = stringsOf(p, "securityOpts");
-        if (opts === UNKNOWN) {
-            return undefined;
-        }
-        const unconfined = opts.filter((o) => /^(seccomp|apparmor)[:=]unconfined$/.test(o.trim()));
-        return unconfined.length > 0
-            ? `turns off kernel confinement (${unconfined.join(", ")}); remove it from securityOpts`
-            : undefined;
-    },
-];
-
-/**
- * The agent container holds no privilege that lets a compromised agent leave its container.
- */
-export const agentContainerHardened: ResourceValidationPolicy = {
-    name: "agent-container-hardened",
-    description:
-        "The agent container must not publish ports, share the host's network/IPC/PID/user namespaces, " +
-        "run privileged, add Linux capabilities (and must drop all of Docker's defaults), map devices, or " +
-        "mount host paths (in particular the Docker socket), and it must set no-new-privileges. The agent runs untrusted, model-generated " +
-        "code; any one of these gives that code a way around the network isolation (or onto the host) " +
-        "that the rest of the bottle relies on.",
-    enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== TYPES.container || roleOf(args.props) !== ROLES.agent) {
-            return;
-        }
-        const name = dockerName(args);
-        for (const check of hardeningChecks) {
-            const problem = check(args.props);
-            if (problem !== undefined) {
-                reportViolation(`Agent container '${name}' ${problem}.`);
             }
         }
     },

@@ -3,7 +3,7 @@
  * the pack's gRPC server (which constructing a PolicyPack does).
  */
 import { Policies } from "@pulumi/policy";
-import { agentContainerHardened, agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
+import { agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
 import { egressProxyBulkLaneThroughPipelockBulk, egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
@@ -17,12 +17,13 @@ import {
 } from "./kubernetes";
 import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
 import { pipelockBulkIsPipelockUnintercepted, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
+import { workloadsHardened } from "./workloads";
 import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
     agentOnlyInternalNetworks,
-    agentContainerHardened,
+    workloadsHardened,
     productionAgentNoHostWorkspace,
     agentHostWorkspaceReviewed,
     innerNetworksInternal,

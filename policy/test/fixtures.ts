@@ -74,7 +74,6 @@ export function pipelockConfig(bottle: string, hosts: string[]): Record<string, 
     };
 }
 
-/** The hardening every container gets (fresh objects per call: tests mutate them). */
 /** A role's CA certificate, self-signed with its key, as both backends declare it. */
 function caCert(bottle: string, role: string, privateKeyPem: string): DeclaredResource {
     return {
@@ -91,6 +90,7 @@ function caCert(bottle: string, role: string, privateKeyPem: string): DeclaredRe
     };
 }
 
+/** The hardening every container gets (fresh objects per call: tests mutate them). */
 function hardening(memory: number) {
     return {
         capabilities: { drops: ["ALL"] },

@@ -9,9 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { EGRESS_PROXY_PYTHON } from "../../components/egress-proxy/workload";
-import { SELF_TEST_SCRIPT } from "../../components/docker/self-test/self-test";
-import { SELF_TEST_PROBE } from "../../components/self-test/probe";
+import { SELF_TEST_SCRIPT, selfTestEnvironment } from "../../components/docker/self-test/self-test";
 import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
 import { containerOf, containersOf, filesContaining, ipOn, labelled, network, reachEvidence, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, run } from "./support/process";
@@ -84,15 +82,15 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         const r = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
           env: {
             ...process.env,
-            BOTTLE_STACK: main.name,
-            BOTTLE_NAME: "selftest",
-            BOTTLE_AGENT_CONTAINER: stranger,
-            BOTTLE_PROCESS_LIMITS: `${stranger}=512`,
-            BOTTLE_NO_DNS_CONTAINERS: stranger,
-            BOTTLE_PROBE_IMAGE: e2eRun().images.egressProxy,
-            BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
-            BOTTLE_PROXY_URL: "http://egress-proxy:9099",
-            BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+            ...selfTestEnvironment({
+              stack: main.name,
+              bottle: "selftest",
+              agentContainer: stranger,
+              proxyUrl: "http://egress-proxy:9099",
+              processLimits: `${stranger}=512`,
+              noDnsContainers: stranger,
+              probeImage: e2eRun().images.egressProxy,
+            }),
           },
           encoding: "utf8",
           timeout: 120_000,

@@ -5,6 +5,7 @@
 #   BOTTLE_STACK, BOTTLE_NAME, BOTTLE_ROLE  whose configuration this is (the gate's role)
 #   BOTTLE_VOLUME       the gate's configuration volume
 #   BOTTLE_IMAGE        an image with the writer (the egress proxy's)
+#   BOTTLE_RUN_OPTIONS  the writer container's docker run options
 #   BOTTLE_OWNER        the gate's uid
 #   BOTTLE_DOCUMENT     the document's file name; BOTTLE_TOKENS_FILE the tokens' (optional)
 #   BOTTLE_CHECK        a check the writer runs first (optional: routes)
@@ -14,12 +15,10 @@ set -eu
 what="$BOTTLE_STACK/$BOTTLE_NAME $BOTTLE_ROLE"
 
 # The writer: a throwaway container with no network, only the capabilities to hand the files
-# to the gate's uid, the volume and nothing else.
+# to the gate's uid, the volume at /live and nothing else (its options: BOTTLE_RUN_OPTIONS).
 writer() {
-  docker run --rm -i --network none --user 0:0 --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE \
-    --cap-add FOWNER --security-opt no-new-privileges:true --label bot-bottle.role=live-config-writer \
-    -v "$BOTTLE_VOLUME:/live" --entrypoint /opt/venv/bin/python "$BOTTLE_IMAGE" /opt/egress-proxy/live_config.py \
-    --dir /live "$@"
+  # shellcheck disable=SC2086 # one word per option (docker/one-shot.ts)
+  docker run --rm -i $BOTTLE_RUN_OPTIONS "$BOTTLE_IMAGE" /opt/egress-proxy/live_config.py --dir /live "$@"
 }
 
 # A gate refused what was put in place: go back to the files it still serves, so that a

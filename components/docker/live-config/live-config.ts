@@ -5,12 +5,32 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { tokensFile } from "../../backend/contents";
 import { objectLabels, objectName } from "../../layout/naming";
-import type { LiveConfig, Workload } from "../../layout/types";
+import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
+import type { Labels, LiveConfig, Workload } from "../../layout/types";
 import { dockerLabels } from "../container";
 import type { DeclaredMount } from "../mounts";
+import { OneShotContainer, runOptions } from "../one-shot";
 
 /** The script that puts a change in place and waits for the gates to confirm it (live-config.sh). */
 export const LIVE_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "live-config.sh"), "utf8");
+
+/**
+ * The writer's container: root with only the capabilities to hand the files to the gate's uid
+ * (chown, and write and rename in directories it then owns no more), no network, the volume at
+ * /live. Its Python reads the document and writes nothing but the volume.
+ */
+function writerContainer(labels: Labels, volume: pulumi.Input<string>): OneShotContainer {
+  return {
+    labels,
+    user: "0:0",
+    capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
+    network: "none",
+    volume: { name: volume, path: "/live" },
+    memoryMb: 128,
+    maxProcesses: 16,
+    entrypoint: EGRESS_PROXY_PYTHON,
+  };
+}
 
 /** How long a running gate may take to confirm a reload. */
 export const RELOAD_SECONDS = 30;
@@ -54,6 +74,7 @@ export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulu
         BOTTLE_ROLE: workload.role,
         BOTTLE_VOLUME: volume.name,
         BOTTLE_IMAGE: args.writerImage,
+        BOTTLE_RUN_OPTIONS: runOptions(writerContainer(objectLabels(args.stack, args.bottle, "live-config-writer"), volume.name)),
         BOTTLE_OWNER: String(live.owner),
         BOTTLE_DOCUMENT: live.document.file,
         BOTTLE_LABELS: Object.entries(workload.labels).map(([k, v]) => `${k}=${v}`).join(" "),

@@ -1,13 +1,11 @@
 # bot-bottle self-test, run by Pulumi after a bottle's containers are up (and again whenever
 # one is replaced). It fails the deployment if the bottle leaks. Everything variable comes
 # from the environment (no quoting in here depends on it):
-#   BOTTLE_STACK, BOTTLE_NAME      labels for the probe container
-#   BOTTLE_AGENT_CONTAINER         the agent: the probe runs in its network namespace
 #   BOTTLE_PROCESS_LIMITS          "container=limit ..." as the limits command applied them
 #   BOTTLE_NO_DNS_CONTAINERS       containers whose DNS must point inside their own namespace
-#   BOTTLE_PROBE_IMAGE             an image with a Python to run the probe (the egress proxy's)
-#   BOTTLE_PROBE_PYTHON            that Python's path in the image
-#   BOTTLE_PROXY_URL               the agent's proxy URL
+#   BOTTLE_IMAGE                   an image with a Python to run the probe (the egress proxy's)
+#   BOTTLE_RUN_OPTIONS             the probe container's docker run options: the agent's network
+#                                  namespace, its Python, the agent's proxy URL (docker/one-shot.ts)
 #   BOTTLE_SELF_TEST_PROBE         the probe (probe.py)
 # Checks: each container's process limit and DNS setting (from the engine), then, from the
 # agent's own network namespace, that nothing but the egress proxy answers (probe.py).
@@ -31,9 +29,7 @@ for container in $BOTTLE_NO_DNS_CONTAINERS; do
   [ "$got" = '["0.0.0.0"]' ] || fail "$container resolves through $got instead of inside its own namespace"
 done
 
-docker run --rm --network "container:$BOTTLE_AGENT_CONTAINER" --user 65534:65534 --cap-drop ALL \
-  --security-opt no-new-privileges:true --memory 64m --pids-limit 64 \
-  --label bot-bottle.stack="$BOTTLE_STACK" --label bot-bottle.bottle="$BOTTLE_NAME" --label bot-bottle.role=self-test \
-  -e BOTTLE_PROXY_URL="$BOTTLE_PROXY_URL" --entrypoint "$BOTTLE_PROBE_PYTHON" "$BOTTLE_PROBE_IMAGE" \
-  -c "$BOTTLE_SELF_TEST_PROBE" || failed=1
+# The probe: in the agent's network namespace, as nobody, nothing else (BOTTLE_RUN_OPTIONS).
+# shellcheck disable=SC2086 # one word per option (docker/one-shot.ts)
+docker run --rm $BOTTLE_RUN_OPTIONS "$BOTTLE_IMAGE" -c "$BOTTLE_SELF_TEST_PROBE" || failed=1
 exit "$failed"

@@ -5,7 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
 import { SELF_TEST_PROBE } from "../../self-test/probe";
+import { objectLabels } from "../../layout/naming";
 import { ContainerLimit, processLimitsOf } from "../limits";
+import { OneShotContainer, runOptions, runOptionWords } from "../one-shot";
 
 /** The shell script of the self-test (see self-test.sh). */
 export const SELF_TEST_SCRIPT = fs.readFileSync(path.join(__dirname, "self-test.sh"), "utf8");
@@ -31,6 +33,44 @@ export interface SelfTestArgs {
 }
 
 /**
+ * The probe's container: in the agent's network namespace (what it tests is what the agent
+ * reaches), as nobody, with the egress proxy's Python and the agent's proxy URL.
+ */
+export function probeContainer<V>(args: { stack: string; bottle: string; agentContainer: V; proxyUrl: V }): OneShotContainer<V> {
+  return {
+    labels: objectLabels(args.stack, args.bottle, "self-test"),
+    user: "65534:65534",
+    network: { container: args.agentContainer },
+    memoryMb: 64,
+    maxProcesses: 64,
+    entrypoint: EGRESS_PROXY_PYTHON,
+    env: { BOTTLE_PROXY_URL: args.proxyUrl },
+  };
+}
+
+/**
+ * The self-test's environment for a bottle found on an engine (`npm run bottle -- self-test`,
+ * tests): the same script and probe as the deployment's, every input known.
+ */
+export function selfTestEnvironment(args: {
+  stack: string;
+  bottle: string;
+  agentContainer: string;
+  proxyUrl: string;
+  processLimits: string;
+  noDnsContainers: string;
+  probeImage: string;
+}): Record<string, string> {
+  return {
+    BOTTLE_PROCESS_LIMITS: args.processLimits,
+    BOTTLE_NO_DNS_CONTAINERS: args.noDnsContainers,
+    BOTTLE_IMAGE: args.probeImage,
+    BOTTLE_RUN_OPTIONS: runOptionWords(probeContainer(args)).join(" "),
+    BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+  };
+}
+
+/**
  * Runs on every `up` that creates or replaces a container of the bottle, after they are up
  * and limited, and fails the deployment if the bottle leaks (see self-test.sh, probe.py).
  */
@@ -40,14 +80,10 @@ export function createSelfTest(name: string, args: SelfTestArgs, parent: pulumi.
     {
       create: SELF_TEST_SCRIPT,
       environment: {
-        BOTTLE_STACK: args.stack,
-        BOTTLE_NAME: args.bottle,
-        BOTTLE_AGENT_CONTAINER: args.from.name,
         BOTTLE_PROCESS_LIMITS: processLimitsOf(args.limits),
         BOTTLE_NO_DNS_CONTAINERS: pulumi.all(args.noExternalDns.map((c) => c.name)).apply((names) => names.join(" ")),
-        BOTTLE_PROBE_IMAGE: args.probeImage,
-        BOTTLE_PROBE_PYTHON: EGRESS_PROXY_PYTHON,
-        BOTTLE_PROXY_URL: args.proxyUrl,
+        BOTTLE_IMAGE: args.probeImage,
+        BOTTLE_RUN_OPTIONS: runOptions(probeContainer<pulumi.Input<string>>({ stack: args.stack, bottle: args.bottle, agentContainer: args.from.name, proxyUrl: args.proxyUrl })),
         BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },
