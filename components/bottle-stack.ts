@@ -119,7 +119,6 @@ export class BottleStack extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: BottleStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("bot-bottle:index:BottleStack", name, {}, opts);
     const { tokens = {}, builtImages = {}, stackName, ...bottle } = args;
     if (pulumi.Output.isInstance(tokens)) {
       // Validation needs the names now; an Output of a whole object (requireSecretObject) hides them.
@@ -129,14 +128,20 @@ export class BottleStack extends pulumi.ComponentResource {
       );
     }
     const spec = prevalidated.get(args) ?? validated(name, bottle, tokens);
-    const stack = stackName ?? pulumi.getStack();
-    const layout = describeBottle(spec, { stack });
+    const layout = describeBottle(spec, { stack: stackName ?? pulumi.getStack() });
+    // The documents the gates load, as the layout holds them. Also the component's inputs: what
+    // the bottle declares, against which the policy pack holds what each gate is given.
+    const documents = {
+      routesYaml: documentOf(layout, "egress-proxy")!,
+      pipelockYaml: documentOf(layout, "pipelock")!,
+      pipelockBulkYaml: documentOf(layout, "pipelock-bulk"),
+    };
+    super("bot-bottle:index:BottleStack", name, documents, opts);
     described.set(this, { spec, layout });
     this.proxyUrl = layout.proxyUrl;
-    // The documents the gates load, as the layout holds them.
-    this.routesYaml = documentOf(layout, "egress-proxy")!;
-    this.pipelockYaml = documentOf(layout, "pipelock")!;
-    this.pipelockBulkYaml = documentOf(layout, "pipelock-bulk");
+    this.routesYaml = documents.routesYaml;
+    this.pipelockYaml = documents.pipelockYaml;
+    this.pipelockBulkYaml = documents.pipelockBulkYaml;
 
     const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
     const declared =

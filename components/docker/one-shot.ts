@@ -26,8 +26,8 @@ export interface OneShotContainer<V = pulumi.Input<string>> {
   env?: Readonly<Record<string, V>>;
 }
 
-/** What an option word may contain: a script splits the options on spaces, and nothing may glob. */
-const OPTION_WORD = /^[A-Za-z0-9_.:/=,@+%-]+$/;
+/** What an option word may contain: the script splits the options on white space, and nothing may glob. */
+const OPTION_WORD = /^[^\s*?[\]]+$/;
 
 /**
  * The `docker run` options of a one-shot container, space-separated for the script's unquoted

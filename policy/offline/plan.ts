@@ -61,7 +61,12 @@ function restoreSecrets(value: unknown, owner: string, at: string, isTokens: IsT
 
 /** The plan as the resources a policy would see. */
 export function asPolicyResources(planned: readonly PlannedResource[]): DeclaredResource[] {
-    return planned.map((r) => ({ type: r.type, name: r.name, props: restoreSecrets(r.inputs, r.name, "", tokensPaths(r)) as Record<string, any> }));
+    return planned.map((r) => ({
+        type: r.type,
+        name: r.name,
+        props: restoreSecrets(r.inputs, r.name, "", tokensPaths(r)) as Record<string, any>,
+        ...(r.parent !== undefined && { parent: r.parent }),
+    }));
 }
 
 /** Every violation of every policy over `resources`, with the policy's default enforcement level. */

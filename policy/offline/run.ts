@@ -17,6 +17,8 @@ export interface DeclaredResource {
     type: string;
     name: string;
     props: Record<string, any>;
+    /** The Pulumi name of its parent (a component); absent under the stack. */
+    parent?: string;
 }
 
 /** Stack-wide inputs of a policy run. */
@@ -108,6 +110,13 @@ export function stackArgs(resources: readonly DeclaredResource[], options: RunOp
         isType: () => false,
         asType: () => undefined,
     }));
+    // Parents by name, as the engine links them (a component's name is unique among components here).
+    const byName = new Map(policyResources.map((r) => [r.name, r]));
+    resources.forEach((r, i) => {
+        if (r.parent !== undefined) {
+            policyResources[i]!.parent = byName.get(r.parent);
+        }
+    });
     return { resources: policyResources, ...common(options) };
 }
 

@@ -27,6 +27,8 @@ export const TYPES = {
     k8sNetworkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     k8sDeployment: "kubernetes:apps/v1:Deployment",
     k8sJob: "kubernetes:batch/v1:Job",
+    /** The component that declares a bottle; its inputs are the documents its gates must load. */
+    bottleStack: "bot-bottle:index:BottleStack",
 } as const;
 
 /**
@@ -123,6 +125,18 @@ export interface ResourceView {
     urn: string;
     name: string;
     props: Record<string, any>;
+    /** Its parent (stack policies only). */
+    parent?: ResourceView;
+}
+
+/** The BottleStack component a resource was declared in (its nearest such ancestor), if any. */
+export function declaringBottleStack(resource: ResourceView): ResourceView | undefined {
+    for (let at = resource.parent; at !== undefined; at = at.parent) {
+        if (at.type === TYPES.bottleStack) {
+            return at;
+        }
+    }
+    return undefined;
 }
 
 /** The fields of a `docker.Container.uploads` entry that the policies read. */
@@ -495,9 +509,12 @@ export function workloadEnvOf(resource: ResourceView): Maybe<string[]> {
  */
 export function workloadCommandOf(resource: ResourceView): Maybe<{ entrypoint: string[]; args: string[] }> {
     if (!isPodHolder(resource.type)) {
-        const entrypoint = stringsOf(resource.props, "entrypoints");
+        // Unknown only in a stack policy's preview, where the provider will fill in the image's own
+        // entrypoint: the gates declare none (gates-keep-image-entrypoint), so it is none here.
+        const declared = stringsOf(resource.props, "entrypoints");
+        const entrypoint = declared === UNKNOWN ? [] : declared;
         const args = stringsOf(resource.props, "command");
-        return entrypoint === UNKNOWN || args === UNKNOWN ? UNKNOWN : { entrypoint, args };
+        return args === UNKNOWN ? UNKNOWN : { entrypoint, args };
     }
     const main = mainContainerOfWorkload(resource);
     if (main === UNKNOWN) {

@@ -4,6 +4,7 @@
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
+    PIPELOCK_ROLES,
     ROLES,
     ResourceView,
     TOPOLOGY,
@@ -202,29 +203,30 @@ export const egressProxyBulkLaneThroughPipelockBulk: StackValidationPolicy = {
 };
 
 /**
- * The egress proxy keeps its image's entrypoint, which is what turns the upstream setting into
- * upstream mode. A resource policy on purpose: it reads the inputs the program declares. A
- * stack policy would see a deployed container's outputs, where the provider reports the
- * image's own entrypoint as if it had been declared.
+ * The gates keep their images' entrypoints: the egress proxy's turns the upstream setting into
+ * upstream mode, pipelock's is pipelock itself. A resource policy on purpose: it reads the inputs
+ * the program declares. A stack policy would see a deployed container's outputs, where the
+ * provider reports the image's own entrypoint as if it had been declared.
  */
-export const egressProxyKeepsImageEntrypoint: ResourceValidationPolicy = {
-    name: "egress-proxy-keeps-image-entrypoint",
+export const gatesKeepImageEntrypoint: ResourceValidationPolicy = {
+    name: "gates-keep-image-entrypoint",
     description:
-        "The egress proxy must not override its image's entrypoint: the entrypoint validates the " +
-        `configuration and turns ${TOPOLOGY.upstreamEnv} into upstream mode through pipelock. An override ` +
-        "could start mitmproxy without the routes addon or without the upstream, so the gate or the " +
-        "second gate silently disappears.",
+        "No gate may override its image's entrypoint. The egress proxy's validates the configuration and " +
+        `turns ${TOPOLOGY.upstreamEnv} into upstream mode through pipelock; pipelock's is the pipelock binary, ` +
+        "whose --config names the document it enforces. An override could start mitmproxy without the routes " +
+        "addon or the upstream, or something else in pipelock's place: the gate silently disappears.",
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
-        if ((args.type !== TYPES.container && !isPodHolder(args.type)) || roleOfResource(args) !== ROLES.egressProxy) {
+        const role = (args.type === TYPES.container || isPodHolder(args.type)) && roleOfResource(args);
+        if (role !== ROLES.egressProxy && !PIPELOCK_ROLES.includes(role || "")) {
             return;
         }
         const command = workloadCommandOf(args);
         if (command !== UNKNOWN && command.entrypoint.length > 0) {
             reportViolation(
-                `Egress proxy '${objectName(args)}' overrides the image's entrypoint with [${command.entrypoint.join(" ")}]; ` +
-                    `the image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode. Remove ` +
-                    (isPodHolder(args.type) ? `command from its '${ROLES.egressProxy}' container (args are fine).` : `entrypoints.`),
+                `${role === ROLES.egressProxy ? "Egress proxy" : role} '${objectName(args)}' overrides the image's entrypoint with ` +
+                    `[${command.entrypoint.join(" ")}]; ${role === ROLES.egressProxy ? `the image's entrypoint is what turns ${TOPOLOGY.upstreamEnv} into upstream mode` : "the image's entrypoint is pipelock"}. ` +
+                    `Remove ${isPodHolder(args.type) ? `command from its '${role}' container (args are fine).` : "entrypoints."}`,
             );
         }
     },

@@ -25,6 +25,7 @@ import {
     objectsNamed,
     parseYaml,
     podFileAt,
+    roleOfResource,
     snapshot,
     workloadCommandOf,
     workloadEnvOf,
@@ -43,6 +44,41 @@ export interface Gate {
 }
 
 type DocumentText = Maybe<{ text: string } | { error: string }>;
+
+/** A gate's document where the deployment declares it: the stdin of its live-config command, a key of its ConfigMap. */
+export interface DeclaredDocument {
+    /** The gate's role (the command's BOTTLE_ROLE, the ConfigMap's role label). */
+    role: string;
+    /** The document's file name. */
+    file: string;
+    /** Its text; `UNKNOWN` during preview if it is. */
+    text: Maybe<unknown>;
+}
+
+/**
+ * The gate documents a resource declares: a live-config command's stdin (Docker), or each key of
+ * a gate's ConfigMap (Kubernetes). Empty for any other resource. Read from the resource alone, so
+ * a resource policy judges each document before anything uses it (at preview, where a stack
+ * policy sees only what the provider will compute).
+ */
+export function declaredDocumentsOf(resource: { type: string; props: Record<string, any> }): DeclaredDocument[] {
+    if (resource.type === TYPES.command) {
+        const env = environmentOf(resource.props);
+        if (env === UNKNOWN || typeof env.BOTTLE_ROLE !== "string" || typeof env.BOTTLE_DOCUMENT !== "string") {
+            return [];
+        }
+        return [{ role: env.BOTTLE_ROLE, file: env.BOTTLE_DOCUMENT, text: known(() => resource.props.stdin as unknown) }];
+    }
+    if (resource.type === TYPES.k8sConfigMap) {
+        const role = roleOfResource(resource);
+        const data = snapshot(() => resource.props.data);
+        if (role === undefined || !isRecord(data)) {
+            return [];
+        }
+        return Object.entries(data).map(([file, text]) => ({ role, file, text }));
+    }
+    return [];
+}
 
 /** The text of the document the gate reads at `path`, or an error naming what is missing. */
 function documentText(gate: Gate, path: string): DocumentText {
@@ -117,6 +153,15 @@ function kubernetesDocumentText({ container: workload, resources }: Gate, path: 
     return { error: `reads ${path}, but no ConfigMap its volume '${at.volume}' projects (${sources.map((s) => s.name).join(", ")}) has the key ${sources[0]!.key}` };
 }
 
+/** A pipelock document's text parsed: a mapping, or why not. */
+export function pipelockDocument(text: string): { value: Record<string, unknown> } | { error: string } {
+    const parsed = parseYaml(text);
+    if ("error" in parsed) {
+        return { error: `is not valid YAML: ${parsed.error}` };
+    }
+    return isRecord(parsed.value) ? { value: parsed.value } : { error: "is not a YAML mapping" };
+}
+
 /** The document at `path` parsed as YAML, or an error naming the file. */
 function documentYaml(gate: Gate, path: string): Maybe<{ value: unknown } | { error: string }> {
     const text = documentText(gate, path);
@@ -131,7 +176,7 @@ function documentYaml(gate: Gate, path: string): Maybe<{ value: unknown } | { er
 }
 
 /** The egress proxy's routes.yaml (the file named by `EGRESS_PROXY_ROUTES`), parsed. */
-function routesDocumentOf(gate: Gate): Maybe<DocumentRead<unknown>> {
+export function routesDocumentOf(gate: Gate): Maybe<DocumentRead<unknown>> {
     const envs = workloadEnvOf(gate.container);
     if (envs === UNKNOWN) {
         return UNKNOWN;
@@ -224,14 +269,12 @@ export function pipelockConfigOf(gate: Gate): Maybe<DocumentRead<Record<string, 
                 "rendered pipelock.yaml",
         };
     }
-    const parsed = documentYaml(gate, path);
-    if (parsed === UNKNOWN || "error" in parsed) {
-        return parsed;
+    const text = documentText(gate, path);
+    if (text === UNKNOWN || "error" in text) {
+        return text;
     }
-    if (!isRecord(parsed.value)) {
-        return { error: `${path} is not a YAML mapping` };
-    }
-    return { path, value: parsed.value };
+    const parsed = pipelockDocument(text.text);
+    return "error" in parsed ? { error: `${path} ${parsed.error}` } : { path, value: parsed.value };
 }
 
 /** The `api_allowlist` entries of a pipelock config (absent means empty, as pipelock reads it). */

@@ -5,8 +5,9 @@
 import { Policies } from "@pulumi/policy";
 import { agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
-import { egressProxyBulkLaneThroughPipelockBulk, egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "./chain";
+import { egressProxyBulkLaneThroughPipelockBulk, egressProxyChainsThroughPipelock, gatesKeepImageEntrypoint } from "./chain";
 import { credentialsAreSecret } from "./credentials";
+import { gatesLoadTheDeclaredDocuments } from "./declared";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
 import {
     kubernetesAgentReachesOnlyEgressProxy,
@@ -35,7 +36,8 @@ export const policies: Policies = [
     kubernetesOnlyPipelockReachesOutside,
     egressProxyChainsThroughPipelock,
     egressProxyBulkLaneThroughPipelockBulk,
-    egressProxyKeepsImageEntrypoint,
+    gatesKeepImageEntrypoint,
+    gatesLoadTheDeclaredDocuments,
     credentialsAreSecret,
     caKeyStrength,
     caValidityMax,

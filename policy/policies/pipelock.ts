@@ -1,10 +1,10 @@
 /**
  * pipelock as a gate, not a logger: strict mode, enforcing, and scanning what leaves.
  */
-import { StackValidationPolicy } from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isDeepStrictEqual } from "node:util";
-import { ROLES, UNKNOWN, bottleOfResource, inBottle, isRecord, objectName, workloadsWithRole } from "./bottle";
-import { pipelockConfigOf } from "./documents";
+import { PIPELOCK_ROLES, ROLES, UNKNOWN, bottleOfResource, inBottle, isRecord, kindOf, objectName, workloadsWithRole } from "./bottle";
+import { declaredDocumentsOf, pipelockConfigOf, pipelockDocument } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
 type ConfigRule = (config: Record<string, unknown>) => string | undefined;
@@ -15,67 +15,86 @@ function section(config: Record<string, unknown>, key: string): Record<string, u
     return isRecord(value) ? value : {};
 }
 
-const rules: ConfigRule[] = [
-    (c) =>
-        c.mode === "strict"
-            ? undefined
-            : `sets mode '${String(c.mode ?? "(unset)")}'; only strict mode enforces api_allowlist. Set mode: strict`,
-    (c) =>
-        c.enforce === false
-            ? "sets enforce: false, so it only logs what it would block. Remove it or set enforce: true"
-            : undefined,
-    (c) =>
-        section(c, "tls_interception").enabled === true
-            ? undefined
-            : "does not enable tls_interception, so it cannot scan HTTPS request bodies. Set " +
-              "tls_interception.enabled: true with the bottle's CA (ca_cert, ca_key)",
-    (c) => {
-        const scanning = section(c, "request_body_scanning");
-        return scanning.enabled === false || scanning.action !== "block"
-            ? `has request_body_scanning enabled=${String(scanning.enabled ?? "(default)")}, ` +
-                  `action=${String(scanning.action ?? "(unset)")}: a leak found in a request would not be ` +
-                  "stopped. Set request_body_scanning.enabled: true and action: block"
-            : undefined;
+/** The rules every pipelock document must keep; `interception` only the inspecting pipelock's (pipelock-bulk's is off by design). */
+const rules: { rule: ConfigRule; interception?: true }[] = [
+    {
+        rule: (c) =>
+            c.mode === "strict" ? undefined : `sets mode '${String(c.mode ?? "(unset)")}'; only strict mode enforces api_allowlist. Set mode: strict`,
     },
-    (c) =>
-        section(c, "request_body_scanning").scan_headers === false
-            ? "sets request_body_scanning.scan_headers: false, so secrets in headers pass unscanned. " +
-              "Remove it (exempt only the header names the egress proxy injects, via sensitive_headers)"
-            : undefined,
+    { rule: (c) => (c.enforce === false ? "sets enforce: false, so it only logs what it would block. Remove it or set enforce: true" : undefined) },
+    {
+        interception: true,
+        rule: (c) =>
+            section(c, "tls_interception").enabled === true
+                ? undefined
+                : "does not enable tls_interception, so it cannot scan HTTPS request bodies. Set " +
+                  "tls_interception.enabled: true with the bottle's CA (ca_cert, ca_key)",
+    },
+    {
+        rule: (c) => {
+            const scanning = section(c, "request_body_scanning");
+            return scanning.enabled === false || scanning.action !== "block"
+                ? `has request_body_scanning enabled=${String(scanning.enabled ?? "(default)")}, ` +
+                      `action=${String(scanning.action ?? "(unset)")}: a leak found in a request would not be ` +
+                      "stopped. Set request_body_scanning.enabled: true and action: block"
+                : undefined;
+        },
+    },
+    {
+        rule: (c) =>
+            section(c, "request_body_scanning").scan_headers === false
+                ? "sets request_body_scanning.scan_headers: false, so secrets in headers pass unscanned. " +
+                  "Remove it (exempt only the header names the egress proxy injects, via sensitive_headers)"
+                : undefined,
+    },
+    {
+        rule: (c) => {
+            const dlp = section(c, "dlp");
+            return dlp.include_defaults === false ? "sets dlp.include_defaults: false, so pipelock's own secret patterns are off. Remove it" : undefined;
+        },
+    },
 ];
 
+/** The problems of one pipelock document of `role` (pipelock or pipelock-bulk). */
+export function pipelockDocumentProblems(role: string, config: Record<string, unknown>): string[] {
+    return rules
+        .filter((r) => role === ROLES.pipelock || r.interception === undefined)
+        .map((r) => r.rule(config))
+        .filter((p): p is string => p !== undefined);
+}
+
 /**
- * pipelock runs from its rendered config in strict, enforcing mode with blocking DLP.
+ * Every pipelock document is strict, enforcing and blocking, judged where it is declared: the
+ * stdin of its live-config command, its ConfigMap's key. (That the pipelock runs from that
+ * document is gates-load-the-declared-documents'.)
  */
-export const pipelockStrictEnforcing: StackValidationPolicy = {
+export const pipelockStrictEnforcing: ResourceValidationPolicy = {
     name: "pipelock-strict-enforcing",
     description:
-        "Pipelock must be started with its rendered pipelock.yaml (--config) and that config must set " +
-        "mode: strict (the only mode that enforces api_allowlist), keep enforce on, intercept TLS, and " +
-        "block - not just warn about - requests whose body or headers carry secrets. Pipelock is the " +
-        "independent second gate: in audit, balanced or warn-only modes it records a leak instead of " +
-        "stopping it.",
+        "Every pipelock document of a bottle (pipelock.yaml, pipelock-bulk.yaml: the stdin of its live-config " +
+        "command on Docker, its ConfigMap's key on Kubernetes) must set mode: strict (the only mode that " +
+        "enforces api_allowlist), keep enforce on, keep pipelock's own DLP patterns, and block - not just warn " +
+        "about - requests whose body or headers carry secrets; pipelock's also intercepts TLS. A document " +
+        "that is not a YAML mapping is a violation. Pipelock is the independent second gate: in audit, " +
+        "balanced or warn-only modes it records a leak instead of stopping it.",
     enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
-        for (const pipelock of workloadsWithRole(args.resources, ROLES.pipelock)) {
-            const name = objectName(pipelock);
-            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
-            if (config === UNKNOWN) {
+    validateResource: (args, reportViolation) => {
+        for (const document of declaredDocumentsOf(args)) {
+            if (!PIPELOCK_ROLES.includes(document.role) || document.text === UNKNOWN) {
                 continue;
             }
-            if ("error" in config) {
-                reportViolation(
-                    `Pipelock '${name}' ${config.error}. Start it with --config pointing at the rendered ` +
-                        `pipelock.yaml in its live configuration volume.`,
-                    pipelock.urn,
-                );
+            const where = `${document.role}'s ${document.file} (${kindOf(args.type)} '${objectName(args)}')`;
+            if (typeof document.text !== "string") {
+                reportViolation(`${where} has no document: a gate whose rules cannot be read is not a gate. Declare the rendered document.`);
                 continue;
             }
-            for (const rule of rules) {
-                const problem = rule(config.value);
-                if (problem !== undefined) {
-                    reportViolation(`Pipelock '${name}' (${config.path}) ${problem}.`, pipelock.urn);
-                }
+            const parsed = pipelockDocument(document.text);
+            if ("error" in parsed) {
+                reportViolation(`${where} ${parsed.error}. Declare the document the program renders.`);
+                continue;
+            }
+            for (const problem of pipelockDocumentProblems(document.role, parsed.value)) {
+                reportViolation(`${where} ${problem}.`);
             }
         }
     },

@@ -302,10 +302,12 @@ const ANY_RUN = /docker\s+(?:container\s+)?(?:run|create)\b/g;
 
 /** What a command's scripts start: how many containers in the declared form, how many in any form. */
 function containerStarts(props: Record<string, any>): { declared: number; any: number } | typeof UNKNOWN {
-    const scripts = known(() => [props.create, props.update, props.delete].filter((s): s is string => typeof s === "string"));
-    if (scripts === UNKNOWN) {
+    const texts = known(() => [props.create, props.update, props.delete].filter((s): s is string => typeof s === "string"));
+    if (texts === UNKNOWN) {
         return UNKNOWN;
     }
+    // What runs: comment lines say what they like.
+    const scripts = texts.map((t) => t.split("\n").filter((line) => !/^\s*#/.test(line)).join("\n"));
     return {
         declared: scripts.reduce((n, s) => n + (s.match(DECLARED_RUN)?.length ?? 0), 0),
         any: scripts.reduce((n, s) => n + (s.match(ANY_RUN)?.length ?? 0), 0),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { egressProxyChainsThroughPipelock, egressProxyKeepsImageEntrypoint } from "../policies/chain";
-import { bottleGraph, container, find, kubernetesBottleGraph, object, podSpec } from "./fixtures";
+import { egressProxyChainsThroughPipelock, gatesKeepImageEntrypoint } from "../policies/chain";
+import { bottleGraph, container, find, kubernetesBottleGraph, object, podSpec, withBulkLane } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 /** Sets (or, with undefined, removes) EGRESS_PROXY_UPSTREAM_PROXY on the egress proxy. */
@@ -119,16 +119,16 @@ describe("egress-proxy-chains-through-pipelock", () => {
     });
 });
 
-describe("egress-proxy-keeps-image-entrypoint", () => {
+describe("gates-keep-image-entrypoint", () => {
     it("passes an egress proxy that declares no entrypoint", async () => {
-        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, container(bottleGraph(), "egress-proxy"));
+        const { violations } = await runResourcePolicy(gatesKeepImageEntrypoint, container(bottleGraph(), "egress-proxy"));
         assert.deepEqual(violations, []);
     });
 
     it("rejects a declared entrypoint override that would ignore the upstream setting", async () => {
         const proxy = container(bottleGraph(), "egress-proxy");
         proxy.props.entrypoints = ["/opt/venv/bin/mitmdump", "--listen-port", "9099"];
-        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, proxy);
+        const { violations } = await runResourcePolicy(gatesKeepImageEntrypoint, proxy);
         assert.deepEqual(violations, [
             "Egress proxy 'dev-reviewer-egress-proxy' overrides the image's entrypoint with [/opt/venv/bin/mitmdump " +
                 "--listen-port 9099]; the image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream " +
@@ -136,11 +136,21 @@ describe("egress-proxy-keeps-image-entrypoint", () => {
         ]);
     });
 
-    it("does not apply to other containers", async () => {
-        const pipelock = container(bottleGraph(), "pipelock");
-        pipelock.props.entrypoints = ["/pipelock"];
-        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, pipelock);
-        assert.deepEqual(violations, []);
+    it("applies to both pipelocks: their entrypoint is pipelock", async () => {
+        for (const role of ["pipelock", "pipelock-bulk"] as const) {
+            const pipelock = container(withBulkLane(bottleGraph()), role);
+            assert.deepEqual((await runResourcePolicy(gatesKeepImageEntrypoint, pipelock)).violations, [], role);
+            pipelock.props.entrypoints = ["/bin/sh", "-c"];
+            assert.deepEqual((await runResourcePolicy(gatesKeepImageEntrypoint, pipelock)).violations, [
+                `${role} 'dev-reviewer-${role}' overrides the image's entrypoint with [/bin/sh -c]; the image's entrypoint is pipelock. Remove entrypoints.`,
+            ]);
+        }
+    });
+
+    it("does not apply to the agent", async () => {
+        const agent = container(bottleGraph(), "agent");
+        agent.props.entrypoints = ["/bin/bash"];
+        assert.deepEqual((await runResourcePolicy(gatesKeepImageEntrypoint, agent)).violations, []);
     });
 });
 
@@ -148,7 +158,7 @@ describe("the chain on a Kubernetes bottle", () => {
     it("passes an egress proxy Deployment chained through its bottle's pipelock", async () => {
         assert.deepEqual((await runStackPolicy(egressProxyChainsThroughPipelock, kubernetesBottleGraph())).violations, []);
         for (const r of kubernetesBottleGraph()) {
-            assert.deepEqual((await runResourcePolicy(egressProxyKeepsImageEntrypoint, r)).violations, [], r.name);
+            assert.deepEqual((await runResourcePolicy(gatesKeepImageEntrypoint, r)).violations, [], r.name);
         }
     });
 
@@ -175,7 +185,7 @@ describe("the chain on a Kubernetes bottle", () => {
     it("rejects a command that replaces the egress proxy image's entrypoint (not the reloader's)", async () => {
         const proxy = object(kubernetesBottleGraph(), "Deployment", "egress-proxy");
         podSpec(proxy).containers[0].command = ["mitmdump", "-s", "/tmp/addon.py"];
-        const { violations } = await runResourcePolicy(egressProxyKeepsImageEntrypoint, proxy);
+        const { violations } = await runResourcePolicy(gatesKeepImageEntrypoint, proxy);
         assert.deepEqual(violations, [
             "Egress proxy 'dev-reviewer/egress-proxy' overrides the image's entrypoint with [mitmdump -s /tmp/addon.py]; the " +
                 "image's entrypoint is what turns EGRESS_PROXY_UPSTREAM_PROXY into upstream mode. Remove command from its " +

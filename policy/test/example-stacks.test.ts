@@ -188,6 +188,7 @@ describe("all policies over the example stacks", () => {
         assert.deepEqual([...violated].sort(), [
             "credentials-are-secret",
             "gates-allow-same-hosts",
+            "gates-load-the-declared-documents",
             "kubernetes-agent-reaches-only-egress-proxy",
             "kubernetes-namespace-default-deny",
             "kubernetes-namespace-restricted",
@@ -217,6 +218,7 @@ describe("all policies over the example stacks", () => {
             "credentials-are-secret",
             "egress-proxy-chains-through-pipelock",
             "gates-allow-same-hosts",
+            "gates-load-the-declared-documents",
             "only-pipelock-reaches-outside",
             "routes-no-broad-wildcards",
         ]);

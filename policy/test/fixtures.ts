@@ -170,7 +170,7 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
         name: `${bottle}-${role}`,
         props: { name: name(role), image: "sha256:" + digit.repeat(64), labels: labels(stack, bottle, role), user, ...props },
     });
-    return [
+    return declaredByBottle(bottle, [
         network("agent-net", true),
         network("egress-net", true),
         network("outbound-net", false),
@@ -256,7 +256,7 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             ...hardening(2048),
             ...noExternalDns(),
         }),
-    ];
+    ]);
 }
 
 /** pipelock-bulk.yaml as the component renders it: pipelock's, unintercepted, with its scan API. */
@@ -314,12 +314,35 @@ export function withBulkLane(graph: DeclaredResource[], options: BottleOptions =
     );
     const routes = liveConfigOf(out, "egress-proxy");
     routes.props.stdin = routesYaml(hosts, true);
-    return [
+    return declaredByBottle(bottle, [
         ...out,
         { type: "docker:index/volume:Volume", name: `${bottle}-pipelock-bulk-config`, props: { name: name("pipelock-bulk-config"), labels: labels(stack, bottle, "pipelock-bulk-config") } },
         apply,
         bulk,
-    ];
+    ]);
+}
+
+/** The input of the BottleStack component that declares each gate role's document. */
+const DECLARED_INPUT: Readonly<Record<string, string>> = { "egress-proxy": "routesYaml", pipelock: "pipelockYaml", "pipelock-bulk": "pipelockBulkYaml" };
+
+/**
+ * `graph` as declared in a BottleStack component named `bottle` (every other resource its child),
+ * whose inputs are the gates' documents as the graph gives them (live-config commands' stdin,
+ * ConfigMaps' keys): what the program's component declares. A former component is replaced.
+ */
+export function declaredByBottle(bottle: string, graph: DeclaredResource[]): DeclaredResource[] {
+    const resources = graph.filter((r) => !(r.type === "bot-bottle:index:BottleStack" && r.name === bottle));
+    const documents: Record<string, string> = {};
+    for (const r of resources) {
+        if (r.type === "command:local:Command" && r.props.stdin !== undefined && DECLARED_INPUT[r.props.environment?.BOTTLE_ROLE] !== undefined) {
+            documents[DECLARED_INPUT[r.props.environment.BOTTLE_ROLE]!] = r.props.stdin;
+        }
+        const role = r.props.metadata?.labels?.["bot-bottle.role"];
+        if (r.type === "kubernetes:core/v1:ConfigMap" && DECLARED_INPUT[role] !== undefined) {
+            documents[DECLARED_INPUT[role]!] = Object.values(r.props.data as Record<string, string>)[0]!;
+        }
+    }
+    return [...resources.map((r) => ({ ...r, parent: bottle })), { type: "bot-bottle:index:BottleStack", name: bottle, props: documents }];
 }
 
 /** The resource of `graph` with the given Pulumi name suffix (e.g. "-agent", "-egress-net"). */
@@ -474,7 +497,7 @@ export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): De
             spec: { ports: [{ name: "proxy", port, protocol: "TCP", targetPort: port }], selector: roleLabels(role) },
         },
     });
-    return [
+    return declaredByBottle(bottle, [
         { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-egress-proxy-ca-key`, props: { algorithm: "RSA", rsaBits: 2048 } },
         { type: "tls:index/privateKey:PrivateKey", name: `${bottle}-pipelock-ca-key`, props: { algorithm: "ECDSA", ecdsaCurve: "P256" } },
         {
@@ -665,7 +688,7 @@ export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): De
                 },
             },
         },
-    ];
+    ]);
 }
 
 /** The Kubernetes object of `graph` of the given kind (`Deployment`, `NetworkPolicy`...) and metadata.name. */

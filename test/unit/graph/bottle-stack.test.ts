@@ -123,7 +123,7 @@ describe("BottleStack resource graph", () => {
     assert.match(String(apply.stdin), /token_env: EGRESS_PROXY_TOKEN_1/);
     const env = liveEnv(d, "egress-proxy");
     assert.deepEqual(
-      { ...env, BOTTLE_TOKENS: undefined, BOTTLE_IMAGE: undefined },
+      { ...env, BOTTLE_TOKENS: undefined, BOTTLE_IMAGE: undefined, BOTTLE_RUN_OPTIONS: undefined },
       {
         BOTTLE_STACK: "dev",
         BOTTLE_NAME: "coder",
@@ -137,7 +137,15 @@ describe("BottleStack resource graph", () => {
         BOTTLE_TOKENS_FILE: "tokens.json",
         BOTTLE_TOKENS: undefined,
         BOTTLE_IMAGE: undefined,
+        BOTTLE_RUN_OPTIONS: undefined,
       },
+    );
+    // The writer: root with the three capabilities to hand the files over, no network, read-only, limited, the volume at /live.
+    assert.equal(
+      env.BOTTLE_RUN_OPTIONS,
+      "--network none --user 0:0 --read-only --cap-drop ALL --cap-add CHOWN --cap-add DAC_OVERRIDE --cap-add FOWNER --security-opt no-new-privileges:true " +
+        "--memory 128m --memory-swap 128m --pids-limit 16 --label bot-bottle.stack=dev --label bot-bottle.bottle=coder --label bot-bottle.role=live-config-writer " +
+        "--volume dev-coder-egress-proxy-config:/live --entrypoint /opt/venv/bin/python",
     );
     assert.ok(isSecret(apply.environment), "the environment carrying the tokens must be secret");
     assert.deepEqual(JSON.parse(String(env.BOTTLE_TOKENS)), { EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN });
@@ -234,7 +242,15 @@ describe("BottleStack resource graph", () => {
     assert.deepEqual(container(d, "agent").volumes, [{ volumeName: "dev-coder-workspace", containerPath: "/workspace" }]);
     const owner = d.find(TYPES.command, "coder-workspace-owner").inputs;
     assert.equal(owner.create, OWN_VOLUME_SCRIPT);
-    assert.deepEqual(owner.environment, { BOTTLE_VOLUME: "dev-coder-workspace", BOTTLE_OWNER: "1000:1000", BOTTLE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image") });
+    assert.deepEqual(owner.environment, {
+      BOTTLE_VOLUME: "dev-coder-workspace",
+      BOTTLE_OWNER: "1000:1000",
+      BOTTLE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
+      // Root with CAP_CHOWN alone, no network, read-only, limited, the volume at /mnt.
+      BOTTLE_RUN_OPTIONS:
+        "--network none --user 0:0 --read-only --cap-drop ALL --cap-add CHOWN --security-opt no-new-privileges:true --memory 32m --memory-swap 32m --pids-limit 8 " +
+        "--label bot-bottle.stack=dev --label bot-bottle.bottle=coder --label bot-bottle.role=workspace-owner --volume dev-coder-workspace:/mnt --entrypoint chown",
+    });
   });
 
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
@@ -275,15 +291,15 @@ describe("BottleStack resource graph", () => {
     const selfTest = d.find(TYPES.command, "coder-self-test").inputs;
     assert.equal(selfTest.create, SELF_TEST_SCRIPT);
     assert.deepEqual(selfTest.environment, {
-      BOTTLE_STACK: "dev",
-      BOTTLE_NAME: "coder",
-      BOTTLE_AGENT_CONTAINER: "dev-coder-agent",
       BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
       BOTTLE_NO_DNS_CONTAINERS: `${MOCK_OUTPUTS.containerName("coder-egress-proxy")} dev-coder-agent`,
-      BOTTLE_PROBE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
-      BOTTLE_PROBE_PYTHON: "/opt/venv/bin/python",
-      // This generation of the egress proxy, by name: the alias may still reach a draining one.
-      BOTTLE_PROXY_URL: `http://${MOCK_OUTPUTS.containerName("coder-egress-proxy")}:9099`,
+      BOTTLE_IMAGE: MOCK_OUTPUTS.imageId("coder-egress-proxy-image"),
+      // In the agent's network namespace, as nobody, read-only, limited; the proxy is this
+      // generation of the egress proxy, by name: the alias may still reach a draining one.
+      BOTTLE_RUN_OPTIONS:
+        "--network container:dev-coder-agent --user 65534:65534 --read-only --cap-drop ALL --security-opt no-new-privileges:true --memory 64m --memory-swap 64m " +
+        "--pids-limit 64 --label bot-bottle.stack=dev --label bot-bottle.bottle=coder --label bot-bottle.role=self-test " +
+        `--env BOTTLE_PROXY_URL=http://${MOCK_OUTPUTS.containerName("coder-egress-proxy")}:9099 --entrypoint /opt/venv/bin/python`,
       BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
     });
     // Re-run whenever a container is replaced.
