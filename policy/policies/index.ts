@@ -15,11 +15,12 @@ import {
     kubernetesNamespaceRestricted,
     kubernetesOnlyPipelockReachesOutside,
     kubernetesPodsHardened,
+    kubernetesWorkloadsReachOnlyTheirPeers,
 } from "./kubernetes";
-import { innerNetworksInternal, onlyPipelockReachesOutside } from "./networks";
+import { innerNetworksInternal, onlyPipelockReachesOutside, workloadsOnTheirNetworks } from "./networks";
 import { pipelockBulkIsPipelockUnintercepted, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
-import { workloadsHardened } from "./workloads";
 import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
+import { workloadsHardened } from "./workloads";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
@@ -29,11 +30,13 @@ export const policies: Policies = [
     agentHostWorkspaceReviewed,
     innerNetworksInternal,
     onlyPipelockReachesOutside,
+    workloadsOnTheirNetworks,
     kubernetesNamespaceRestricted,
     kubernetesPodsHardened,
     kubernetesNamespaceDefaultDeny,
     kubernetesAgentReachesOnlyEgressProxy,
     kubernetesOnlyPipelockReachesOutside,
+    kubernetesWorkloadsReachOnlyTheirPeers,
     egressProxyChainsThroughPipelock,
     egressProxyBulkLaneThroughPipelockBulk,
     gatesKeepImageEntrypoint,

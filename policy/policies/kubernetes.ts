@@ -26,6 +26,7 @@ import {
     roleOfResource,
     snapshot,
 } from "./bottle";
+import { BOTTLE_TOPOLOGY, clientsOf } from "./topology";
 
 // --- Label selectors and network policies -----------------------------------------------------
 
@@ -520,6 +521,96 @@ export const kubernetesOnlyPipelockReachesOutside: StackValidationPolicy = {
                         `(podSelector requiring ${LABELS.role}: ${ROLES.pipelock}).`,
                     policy.resource.urn,
                 );
+            }
+        }
+    },
+};
+
+/** The roles of the topology table whose pods (in the policy's bottle) a selector selects; `UNKNOWN` if it cannot tell yet. */
+function rolesSelected(selector: unknown, bottleLabels: ReadonlyMap<string, string>): Maybe<string[]> {
+    const out: string[] = [];
+    for (const role of Object.keys(BOTTLE_TOPOLOGY)) {
+        const matches = selectorMatches(selector, new Map([...bottleLabels, [LABELS.role, role]]));
+        if (matches === UNKNOWN) {
+            return UNKNOWN;
+        }
+        if (matches) {
+            out.push(role);
+        }
+    }
+    return out;
+}
+
+/** The problems of one policy's rules for the pods of `role` it selects, against the topology table. */
+function peerProblems(policy: NetworkPolicyView, role: string, bottleLabels: ReadonlyMap<string, string>): string[] {
+    const row = BOTTLE_TOPOLOGY[role]!;
+    const allowedIn = clientsOf(role);
+    const problems: string[] = [];
+    if (policy.types.has("Ingress")) {
+        for (const [i, rule] of rulesOf(policy, "ingress").entries()) {
+            const peers = peersOf(rule, "from");
+            if (peers === undefined) {
+                problems.push(`lets every address connect to the ${role} pods (ingress rule ${i} has no 'from')`);
+                continue;
+            }
+            for (const peer of peers) {
+                if (peer.ipBlock !== undefined || peer.namespaceSelector !== undefined) {
+                    problems.push(`lets ${peer.ipBlock !== undefined ? "addresses" : "pods of other namespaces"} connect to the ${role} pods (ingress rule ${i})`);
+                    continue;
+                }
+                const from = rolesSelected(peer.podSelector, bottleLabels);
+                for (const client of from === UNKNOWN ? [] : from.filter((c) => !allowedIn.includes(c))) {
+                    problems.push(`lets the ${client} pods connect to the ${role} pods (ingress rule ${i}), which its row of the topology does not`);
+                }
+            }
+        }
+    }
+    if (policy.types.has("Egress")) {
+        for (const [i, rule] of rulesOf(policy, "egress").entries()) {
+            // Peers outside the bottle's pods are kubernetes-only-pipelock-reaches-outside's to judge.
+            for (const peer of (peersOf(rule, "to") ?? []).filter((p) => p.ipBlock === undefined && p.namespaceSelector === undefined)) {
+                const to = rolesSelected(peer.podSelector, bottleLabels);
+                for (const server of to === UNKNOWN ? [] : to.filter((s) => !row.reaches.includes(s))) {
+                    problems.push(`lets the ${role} pods connect to the ${server} pods (egress rule ${i}), which its row of the topology does not`);
+                }
+            }
+        }
+    }
+    return problems;
+}
+
+/**
+ * Every NetworkPolicy of a bottle opens only the paths of the topology table between its roles.
+ */
+export const kubernetesWorkloadsReachOnlyTheirPeers: StackValidationPolicy = {
+    name: "kubernetes-workloads-reach-only-their-peers",
+    description:
+        "Every NetworkPolicy in a bottle's namespace may open only the paths of the topology table between the " +
+        "bottle's roles: the agent (and the self-test) to the egress proxy, the egress proxy to pipelock and " +
+        "pipelock-bulk, nothing else - ingress and egress alike, whichever pods it selects (label selectors " +
+        "evaluated against each role's labels), and no ingress from addresses or other namespaces. A path " +
+        "from the agent to pipelock, or into a gate from anywhere else, is the Kubernetes form of a gate on " +
+        "the agent's network: the agent talks to the second gate past every route check and credential rule.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        for (const policy of networkPoliciesOf(args.resources)) {
+            const labels = labelsOf(policy.resource.props);
+            if (!labels.has(LABELS.bottle)) {
+                continue; // not a bottle's: its namespace's default deny is kubernetes-namespace-default-deny's
+            }
+            const bottleLabels = new Map([...labels].filter(([k]) => k === LABELS.stack || k === LABELS.bottle));
+            const selected = rolesSelected(policy.spec.podSelector, bottleLabels);
+            if (selected === UNKNOWN) {
+                continue;
+            }
+            for (const role of selected) {
+                for (const problem of peerProblems(policy, role, bottleLabels)) {
+                    reportViolation(
+                        `NetworkPolicy '${objectName(policy.resource)}' ${problem}. Open only the topology's paths: ${role} reaches ` +
+                            `${BOTTLE_TOPOLOGY[role]!.reaches.join(", ") || "no pod"} and takes connections from ${clientsOf(role).join(", ") || "no pod"}.`,
+                        policy.resource.urn,
+                    );
+                }
             }
         }
     },

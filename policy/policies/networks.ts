@@ -1,9 +1,11 @@
 /**
- * Network topology: the agent and egress networks have no gateway, and pipelock is the only
- * container with a route to the outside.
+ * Network topology on Docker: the agent and egress networks have no gateway, pipelock is the only
+ * container with a route to the outside, and every container joins exactly the networks of its
+ * role's row in the topology table (topology.ts).
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, dockerName, known, networksOf, roleOf } from "./bottle";
+import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, bottleOf, dockerName, known, networksOf, roleOf } from "./bottle";
+import { BOTTLE_TOPOLOGY } from "./topology";
 
 const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
 // Without it the bridge keeps an address on the host, through which containers on an internal
@@ -100,6 +102,64 @@ export const onlyPipelockReachesOutside: StackValidationPolicy = {
                         `bottle's '${ROLES.agentNet}' and '${ROLES.egressNet}', the agent to '${ROLES.agentNet}').`,
                     container.urn,
                 );
+            }
+        }
+    },
+};
+
+/**
+ * Every container of a bottle joins only networks of its own bottle that its role's row of the
+ * topology table lists.
+ */
+export const workloadsOnTheirNetworks: StackValidationPolicy = {
+    name: "workloads-on-their-networks",
+    description:
+        "Every container of a Docker bottle must join only its own bottle's networks that its role's row of " +
+        "the topology table lists: the agent agent-net; the egress proxy agent-net and egress-net; each " +
+        "pipelock egress-net and outbound-net. A container on any other network (pipelock on agent-net, " +
+        "where the agent could talk to it past every route check and credential rule of the egress proxy; " +
+        "a gate on another bottle's network) opens a path the gates do not stand on. A network the stack " +
+        "does not declare, or a container with no role of a bottle on a bottle's network, is a violation too.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const networks = new Map(args.resources.filter((r) => r.type === TYPES.network).map((n) => [dockerName(n), n]));
+        for (const container of args.resources.filter((r) => r.type === TYPES.container)) {
+            const role = roleOf(container.props);
+            const row = role === undefined ? undefined : BOTTLE_TOPOLOGY[role];
+            const attachments = networksOf(container.props);
+            const mode = known(() => container.props.networkMode);
+            if (attachments === UNKNOWN || mode === UNKNOWN) {
+                continue;
+            }
+            const joined = attachments.map((a) => a.name);
+            if (typeof mode === "string" && !["bridge", "default", "none", "host"].includes(mode) && !mode.startsWith("container:")) {
+                joined.push(mode);
+            }
+            const name = `Container '${dockerName(container)}' (role '${role ?? "none"}')`;
+            for (const netName of joined) {
+                if (netName === UNKNOWN) {
+                    continue;
+                }
+                const network = networks.get(netName);
+                const netRole = network === undefined ? undefined : roleOf(network.props);
+                if (row === undefined) {
+                    if (netRole !== undefined) {
+                        reportViolation(
+                            `${name} joins the bottle network '${netName}' (role '${netRole}') but has no role of a bottle, so no row ` +
+                                `of the topology says it may. Remove it from the bottle's networks, or declare it as a workload of the bottle.`,
+                            container.urn,
+                        );
+                    }
+                    continue;
+                }
+                const fix = `Its role joins only ${row.networks.map((n) => `'${n}'`).join(" and ") || "no network"} of its own bottle; remove this attachment.`;
+                if (network === undefined) {
+                    reportViolation(`${name} joins network '${netName}', which this stack does not declare. ${fix}`, container.urn);
+                } else if (netRole === undefined || !row.networks.includes(netRole)) {
+                    reportViolation(`${name} joins network '${netName}' (role '${netRole ?? "none"}'), which is not in its role's row of the topology. ${fix}`, container.urn);
+                } else if (bottleOf(network.props) !== bottleOf(container.props)) {
+                    reportViolation(`${name} joins '${netName}', the '${netRole}' network of another bottle (${bottleOf(network.props) ?? "unlabelled"}). ${fix}`, container.urn);
+                }
             }
         }
     },

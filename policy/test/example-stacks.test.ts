@@ -221,6 +221,7 @@ describe("all policies over the example stacks", () => {
             "gates-load-the-declared-documents",
             "only-pipelock-reaches-outside",
             "routes-no-broad-wildcards",
+            "workloads-on-their-networks",
         ]);
     });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+    kubernetesWorkloadsReachOnlyTheirPeers,
     kubernetesAgentReachesOnlyEgressProxy,
     kubernetesNamespaceDefaultDeny,
     kubernetesNamespaceRestricted,
@@ -381,5 +382,44 @@ describe("kubernetes-only-pipelock-reaches-outside", () => {
         const { violations } = await runStackPolicy(kubernetesOnlyPipelockReachesOutside, graph);
         assert.equal(violations.length, 2);
         assert.match(violations[0]!, /lets the pipelock, egress-proxy pods .* reach the addresses 0.0.0.0\/0/);
+    });
+});
+
+describe("kubernetes-workloads-reach-only-their-peers", () => {
+    const violationsOf = async (graph: DeclaredResource[]) => (await runStackPolicy(kubernetesWorkloadsReachOnlyTheirPeers, graph)).violations;
+    const policy = (graph: DeclaredResource[], name: string) => object(graph, "NetworkPolicy", name).props.spec;
+
+    it("passes the bottle's policies as the program declares them", async () => {
+        assert.deepEqual(await violationsOf(kubernetesBottleGraph()), []);
+    });
+
+    it("refuses letting the agent into pipelock (the Kubernetes form of pipelock on the agent's network)", async () => {
+        const graph = kubernetesBottleGraph();
+        policy(graph, "pipelock").ingress[0].from.push({ podSelector: { matchLabels: { "bot-bottle.role": "agent" } } });
+        assert.deepEqual(await violationsOf(graph), [
+            "NetworkPolicy 'dev-reviewer/pipelock' lets the agent pods connect to the pipelock pods (ingress rule 0), which its row of the topology does not. " +
+                "Open only the topology's paths: pipelock reaches no pod and takes connections from egress-proxy.",
+        ]);
+    });
+
+    it("refuses an egress path the table does not have, and every pod as a peer", async () => {
+        const graph = kubernetesBottleGraph();
+        policy(graph, "egress-proxy").egress.push({ to: [{ podSelector: { matchLabels: { "bot-bottle.role": "agent" } } }] });
+        policy(graph, "egress-proxy").ingress[0].from.push({ podSelector: {} });
+        const violations = await violationsOf(graph);
+        assert.match(violations.join("\n"), /lets the egress-proxy pods connect to the agent pods \(egress rule 1\)/);
+        for (const role of ["egress-proxy", "pipelock", "pipelock-bulk"]) {
+            assert.match(violations.join("\n"), new RegExp(`lets the ${role} pods connect to the egress-proxy pods \\(ingress rule 0\\)`));
+        }
+    });
+
+    it("refuses ingress from addresses, other namespaces, or anywhere", async () => {
+        const graph = kubernetesBottleGraph();
+        policy(graph, "pipelock").ingress.push({ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] }, { ports: [{ port: 8888, protocol: "TCP" }] });
+        policy(graph, "egress-proxy").ingress[0].from.push({ namespaceSelector: {} });
+        const violations = (await violationsOf(graph)).join("\n");
+        assert.match(violations, /'dev-reviewer\/pipelock' lets addresses connect to the pipelock pods \(ingress rule 1\)/);
+        assert.match(violations, /'dev-reviewer\/pipelock' lets every address connect to the pipelock pods \(ingress rule 2 has no 'from'\)/);
+        assert.match(violations, /'dev-reviewer\/egress-proxy' lets pods of other namespaces connect to the egress-proxy pods/);
     });
 });

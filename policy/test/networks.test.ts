@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { innerNetworksInternal, onlyPipelockReachesOutside } from "../policies/networks";
-import { bottleGraph, container, find } from "./fixtures";
+import { innerNetworksInternal, onlyPipelockReachesOutside, workloadsOnTheirNetworks } from "../policies/networks";
+import { bottleGraph, container, find, withBulkLane } from "./fixtures";
 import { runResourcePolicy, runStackPolicy } from "../offline/run";
 
 describe("agent-and-egress-networks-internal", () => {
@@ -116,5 +116,41 @@ describe("only-pipelock-reaches-outside", () => {
         const { violations } = await runStackPolicy(onlyPipelockReachesOutside, graph);
         assert.equal(violations.length, 1);
         assert.match(violations[0], /'sidecar' \(role 'none'\) is on 'dev-reviewer-outbound-net'/);
+    });
+});
+
+describe("workloads-on-their-networks", () => {
+    it("passes every container of a bottle on its row's networks, two bottles side by side", async () => {
+        assert.deepEqual((await runStackPolicy(workloadsOnTheirNetworks, [...withBulkLane(bottleGraph()), ...bottleGraph({ bottle: "coder" })])).violations, []);
+    });
+
+    const cases: { what: string; role: "agent" | "egress-proxy" | "pipelock" | "pipelock-bulk"; network: string; message: RegExp }[] = [
+        { what: "pipelock on the agent's network", role: "pipelock", network: "dev-reviewer-agent-net", message: /'dev-reviewer-pipelock' \(role 'pipelock'\) joins network 'dev-reviewer-agent-net' \(role 'agent-net'\), which is not in its role's row of the topology\. Its role joins only 'egress-net' and 'outbound-net'/ },
+        { what: "pipelock-bulk on the agent's network", role: "pipelock-bulk", network: "dev-reviewer-agent-net", message: /role 'pipelock-bulk'\) joins network 'dev-reviewer-agent-net'/ },
+        { what: "the egress proxy on the outbound network", role: "egress-proxy", network: "dev-reviewer-outbound-net", message: /role 'egress-proxy'\) joins network 'dev-reviewer-outbound-net' \(role 'outbound-net'\)/ },
+        { what: "the agent on the egress network", role: "agent", network: "dev-reviewer-egress-net", message: /role 'agent'\) joins network 'dev-reviewer-egress-net' \(role 'egress-net'\)/ },
+        { what: "a gate on another bottle's network", role: "egress-proxy", network: "dev-coder-egress-net", message: /joins 'dev-coder-egress-net', the 'egress-net' network of another bottle \(dev\/coder\)/ },
+        { what: "a network the stack does not declare", role: "pipelock", network: "shared-lan", message: /joins network 'shared-lan', which this stack does not declare/ },
+    ];
+    for (const c of cases) {
+        it(`refuses ${c.what}`, async () => {
+            const graph = [...withBulkLane(bottleGraph()), ...bottleGraph({ bottle: "coder" })];
+            graph.find((r) => r.name === `reviewer-${c.role}`)!.props.networksAdvanced.push({ name: c.network });
+            const { violations } = await runStackPolicy(workloadsOnTheirNetworks, graph);
+            assert.equal(violations.length, 1, violations.join("\n"));
+            assert.match(violations[0]!, c.message);
+        });
+    }
+
+    it("counts a custom networkMode as a network it joins, and refuses a container with no role on a bottle's network", async () => {
+        const graph = bottleGraph();
+        container(graph, "pipelock").props.networkMode = "dev-reviewer-agent-net";
+        const stranger = structuredClone(container(graph, "agent"));
+        stranger.name = "debug";
+        stranger.props.labels = [];
+        const { violations } = await runStackPolicy(workloadsOnTheirNetworks, [...graph, stranger]);
+        assert.deepEqual(violations.length, 2, violations.join("\n"));
+        assert.match(violations[0]!, /'dev-reviewer-pipelock' \(role 'pipelock'\) joins network 'dev-reviewer-agent-net'/);
+        assert.match(violations[1]!, /\(role 'none'\) joins the bottle network 'dev-reviewer-agent-net' \(role 'agent-net'\) but has no role of a bottle/);
     });
 });
