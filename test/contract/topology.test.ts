@@ -46,7 +46,7 @@ for (const [shape, args] of Object.entries(SHAPES)) {
     });
 
     test("Kubernetes: the self-test's pods are selected with the agent's, whose row it shares", () => {
-      const values = selectorOf("agent").matchExpressions?.[0]?.values as string[];
+      const values = (selectorOf("agent") as { matchExpressions: { values: string[] }[] }).matchExpressions[0]!.values;
       assert.deepEqual([...values].sort(), ["agent", SELF_TEST_ROLE].sort());
       assert.deepEqual(BOTTLE_TOPOLOGY[SELF_TEST_ROLE]!.reaches, BOTTLE_TOPOLOGY.agent!.reaches);
       assert.equal(networkPolicies(layout, ["10.0.0.0/8"]).some((p) => p.name === SELF_TEST_ROLE), false, "no policy of its own");
