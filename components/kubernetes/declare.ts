@@ -118,7 +118,7 @@ export function declareOnKubernetes(
     const podSpec = podSpecOf(workload, {
       image: imageOf(workload),
       ...(filesSecret && { filesSecret: `${workload.role}-files` }),
-      hostAliases: servers.map((server) => serviceAddress(services[server.role]!, server)),
+      ...(servers.length > 0 && { hostAliases: hostAliasesOf(servers.map((server) => serviceAddress(services[server.role]!, server))) }),
       ...(live && { live: { configMap: live.configMap, ...(live.secret && { secret: live.secret }), reloaderImage } }),
       claims,
     });
@@ -209,6 +209,23 @@ function declareClaim(
 }
 
 /** The Service's address under the workload's aliases, for /etc/hosts. */
+/**
+ * The /etc/hosts entries of a pod, as one value. A preview of a new Service has no address yet
+ * (the provider leaves `clusterIP` out), and entries without one share the empty key the list
+ * merges by, which the provider's preview refuses: a preview shows only the entries whose
+ * address is known. At `up` every address is known, and one that is not fails the deployment.
+ */
+function hostAliasesOf(aliases: HostAlias[]): pulumi.Output<HostAlias[]> {
+  return pulumi.all(aliases).apply((resolved) => {
+    const addressed = resolved.filter((alias) => typeof alias.ip === "string" && alias.ip !== "");
+    if (addressed.length < resolved.length && !pulumi.runtime.isDryRun()) {
+      const missing = resolved.filter((alias) => !addressed.includes(alias)).flatMap((alias) => alias.hostnames);
+      throw new pulumi.RunError(`the Services of ${missing.join(", ")} have no cluster IP: a bottle's Services must be of type ClusterIP`);
+    }
+    return addressed;
+  });
+}
+
 function serviceAddress(service: k8s.core.v1.Service, workload: Workload): HostAlias {
   return { ip: service.spec.clusterIP, hostnames: [...new Set(workload.attachments.flatMap((a) => a.aliases))] };
 }

@@ -28,8 +28,13 @@ export interface PodObjects {
   image: string;
   /** The Secret holding the workload's files (`file-<index>` keys, in `files` order). */
   filesSecret?: string;
-  /** Names the workload reaches others by, resolved in /etc/hosts to their Services' IPs. */
-  hostAliases: HostAlias[];
+  /**
+   * Names the workload reaches others by, resolved in /etc/hosts to their Services' IPs; absent
+   * when it reaches none. One value for the whole list: before the Services exist every IP is
+   * unknown, and a list of entries with unknown IPs has duplicate keys (the `ip` entries merge
+   * by), which the provider's preview refuses; an unknown list it leaves to `up`.
+   */
+  hostAliases?: pulumi.Input<HostAlias[]>;
   /** The live configuration's ConfigMap (the document) and Secret (the tokens). */
   live?: { configMap: string; secret?: string; reloaderImage: string };
   /** Claims by mount path (the workspace). */
@@ -93,7 +98,7 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
     ...(sidecars.length > 0 && { shareProcessNamespace: true }),
     securityContext: { runAsUser: uid, runAsGroup: gid, runAsNonRoot: true, fsGroup: gid, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } },
     ...(workload.externalDns ? {} : NO_DNS),
-    ...(objects.hostAliases.length > 0 && { hostAliases: objects.hostAliases }),
+    ...(objects.hostAliases !== undefined && { hostAliases: objects.hostAliases }),
     ...(workload.handover && { terminationGracePeriodSeconds: workload.handover.drainSeconds + 5 }),
     containers: [
       {

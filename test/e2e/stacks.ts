@@ -224,3 +224,23 @@ export function kubeStack(
     ],
   };
 }
+
+/**
+ * Stack `regress-dk` / `regress-kb` (policy.test.ts): one bottle with an agent and a credential
+ * route whose downloads take the bulk lane, so every workload of a bottle is there to break; on
+ * Kubernetes with `kubernetes` set. Previewed only, never deployed.
+ */
+export function policyStack(kubernetes?: { kubeconfig: string; privateCidrs: string[] }): TestStackConfig {
+  return {
+    ...(kubernetes && { backend: "kubernetes", kubernetes: { ...kubernetes, workspaceSizeGb: 1 } }),
+    bottles: [
+      {
+        name: "solo",
+        routes: [{ host: "upstream.test", ports: [443], methods: ["GET", "POST"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } }],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}

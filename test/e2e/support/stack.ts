@@ -41,13 +41,13 @@ export interface PreviewResult extends OpResult {
 
 const CLI_ENV_KEYS = ["PATH", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "PULUMI_SKIP_UPDATE_CHECK", "DOCKER_HOST"];
 
-/** Writes the run's Pulumi.yaml once: the repository's, with `main` pointing at the program. */
-function writeProject(): void {
-  const file = path.join(TestStack.programDir, "Pulumi.yaml");
+/** Writes a Pulumi.yaml in `dir` once: the repository's, with `main` pointing at `main` (default: the program). */
+function writeProject(dir: string, main?: string): void {
+  const file = path.join(dir, "Pulumi.yaml");
   if (fs.existsSync(file)) return;
   const project = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { main: string };
-  project.main = path.join(REPO_ROOT, project.main);
-  fs.mkdirSync(TestStack.programDir, { recursive: true });
+  project.main = main ?? path.join(REPO_ROOT, project.main);
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(`${file}.${process.pid}`, stringify(project));
   fs.renameSync(`${file}.${process.pid}`, file); // test files start in parallel: never a half-written file
 }
@@ -56,6 +56,8 @@ function writeProject(): void {
 export interface TestProject {
   /** A directory with a Pulumi.yaml. Defaults to the run's copy of the repository's program. */
   dir?: string;
+  /** A program to run in place of the repository's (with its Pulumi.yaml otherwise): its Pulumi.yaml is written in `dir`. */
+  main?: string;
   /** Defaults to the run's private Pulumi home. */
   pulumiHome?: string;
 }
@@ -97,7 +99,7 @@ export class TestStack {
   ): Promise<TestStack> {
     const runInfo = e2eRun();
     fs.mkdirSync(TestStack.backendDir, { recursive: true });
-    if (project.dir === undefined) writeProject();
+    if (project.dir === undefined || project.main !== undefined) writeProject(project.dir ?? TestStack.programDir, project.main);
     const projectDir = project.dir ?? TestStack.programDir;
     const env: Record<string, string> = {
       ...Object.fromEntries(CLI_ENV_KEYS.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),

@@ -28,8 +28,8 @@ const LAYOUT = layoutOf(
 const workload = (layout: BottleLayout, role: Workload["role"]) => layout.workloads.find((w) => w.role === role)!;
 
 const OBJECTS: Record<Workload["role"], PodObjects> = {
-  pipelock: { image: PIPELOCK_IMAGE, filesSecret: "pipelock-files", hostAliases: [], live: { configMap: "pipelock-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
-  "pipelock-bulk": { image: PIPELOCK_IMAGE, hostAliases: [], live: { configMap: "pipelock-bulk-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
+  pipelock: { image: PIPELOCK_IMAGE, filesSecret: "pipelock-files", live: { configMap: "pipelock-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
+  "pipelock-bulk": { image: PIPELOCK_IMAGE, live: { configMap: "pipelock-bulk-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
   "egress-proxy": {
     image: EGRESS_PROXY_IMAGE,
     filesSecret: "egress-proxy-files",
@@ -251,7 +251,7 @@ describe("podSpecOf", () => {
 
   test("a workload without env, files, mounts, aliases or live configuration gets no empty lists", () => {
     const bare: Workload = { ...workload(LAYOUT, "pipelock"), env: [], files: [], mounts: [], writablePaths: undefined, live: undefined, handover: undefined, health: undefined, command: undefined };
-    assert.deepEqual(podSpecOf(bare, { image: "x", hostAliases: [], claims: {} }), {
+    assert.deepEqual(podSpecOf(bare, { image: "x", claims: {} }), {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       securityContext: podSecurity(65532),
