@@ -274,6 +274,10 @@ export function podProblems(spec: Record<string, unknown>, role: string | undefi
         if (isRecord(sc.seccompProfile) && sc.seccompProfile.type === "Unconfined") {
             problems.push(`${name} turns off seccomp (seccompProfile Unconfined); use RuntimeDefault`);
         }
+        const memory = isRecord(c.resources) && isRecord(c.resources.limits) ? c.resources.limits.memory : c.resources === UNKNOWN ? UNKNOWN : undefined;
+        if (memory !== UNKNOWN && (memory === undefined || memory === null || String(memory) === "" || String(memory) === "0")) {
+            problems.push(`${name} has no memory limit (resources.limits.memory); set one, so a runaway process is stopped in its own cgroup`);
+        }
         if (role !== undefined && GATE_ROLES.includes(role) && c.securityContext !== UNKNOWN && sc.readOnlyRootFilesystem !== UNKNOWN && sc.readOnlyRootFilesystem !== true) {
             problems.push(
                 `${name} has a writable root filesystem; set securityContext.readOnlyRootFilesystem: true ` +

@@ -85,6 +85,7 @@ describe("kubernetes-pods-hardened", () => {
         { rule: "no hostPID", change: (s) => (s.hostPID = true), message: /shares the node's process namespace \(hostPID: true\)/ },
         { rule: "no hostIPC", change: (s) => (s.hostIPC = true), message: /shares the node's IPC namespace \(hostIPC: true\)/ },
         { rule: "not privileged", change: (s) => (s.containers[0].securityContext.privileged = true), message: /container 'agent' is privileged .*; remove privileged/ },
+        { rule: "a memory limit", change: (s) => delete s.containers[0].resources.limits, message: /container 'agent' has no memory limit \(resources.limits.memory\); set one/ },
         {
             rule: "allowPrivilegeEscalation false",
             change: (s) => delete s.containers[0].securityContext.allowPrivilegeEscalation,
@@ -123,7 +124,7 @@ describe("kubernetes-pods-hardened", () => {
         },
         {
             rule: "init containers too",
-            change: (s) => (s.initContainers = [{ name: "setup", image: "busybox", securityContext: { ...s.containers[0].securityContext, privileged: true } }]),
+            change: (s) => (s.initContainers = [{ name: "setup", image: "busybox", resources: s.containers[0].resources, securityContext: { ...s.containers[0].securityContext, privileged: true } }]),
             message: /container 'setup' is privileged/,
         },
     ];
