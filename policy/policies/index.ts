@@ -20,12 +20,13 @@ import {
 import { innerNetworksInternal, onlyPipelockReachesOutside, workloadsOnTheirNetworks } from "./networks";
 import { pipelockBulkIsPipelockUnintercepted, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
 import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
-import { workloadsHardened } from "./workloads";
+import { workloadsHardened, workloadsProcessLimited } from "./workloads";
 
 /** The policies of the pack, in the order the README documents them. */
 export const policies: Policies = [
     agentOnlyInternalNetworks,
     workloadsHardened,
+    workloadsProcessLimited,
     productionAgentNoHostWorkspace,
     agentHostWorkspaceReviewed,
     innerNetworksInternal,

@@ -10,8 +10,9 @@
  * `BOTTLE_RUN_OPTIONS`, read the way Docker reads them; a command that starts a container any
  * other way cannot be judged, and is refused.
  */
-import { ResourceValidationPolicy } from "@pulumi/policy";
-import { LABELS, ROLES, TYPES, UNKNOWN, arrayOf, dockerName, environmentOf, known, roleOf, stringsOf } from "./bottle";
+import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { LABELS, Maybe, ROLES, ResourceView, TYPES, UNKNOWN, arrayOf, dockerName, environmentOf, known, roleOf, stringsOf } from "./bottle";
+import { BOTTLE_TOPOLOGY } from "./topology";
 
 /** What one role may hold beyond the standard, each with the reason a reviewer reads. */
 export interface RoleExceptions {
@@ -384,6 +385,61 @@ export const workloadsHardened: ResourceValidationPolicy = {
             }
             for (const problem of oneShot.problems) {
                 reportViolation(`Command '${args.name}' ${oneShot.role === undefined ? "" : `(its '${oneShot.role}' container) `}${problem}.`);
+            }
+        }
+    },
+};
+
+/** The process limits the stack's limits commands apply: container name -> limit. */
+function processLimitsOf(resources: readonly ResourceView[]): Maybe<Map<string, number>> {
+    const limits = new Map<string, number>();
+    for (const command of resources.filter((r) => r.type === TYPES.command)) {
+        const env = environmentOf(command.props);
+        const script = known(() => command.props.create as unknown);
+        if (env === UNKNOWN || script === UNKNOWN) {
+            return UNKNOWN;
+        }
+        if (typeof env.BOTTLE_PROCESS_LIMITS !== "string" || typeof script !== "string" || !script.includes("docker update --pids-limit")) {
+            continue;
+        }
+        for (const pair of env.BOTTLE_PROCESS_LIMITS.split(/\s+/).filter((p) => p !== "")) {
+            const at = pair.lastIndexOf("=");
+            limits.set(pair.slice(0, at), Number(pair.slice(at + 1)));
+        }
+    }
+    return limits;
+}
+
+/**
+ * Every long-lived container of a Docker bottle has a process limit, applied by the bottle's
+ * limits command (`docker update --pids-limit`: the docker provider cannot set one).
+ */
+export const workloadsProcessLimited: StackValidationPolicy = {
+    name: "workloads-process-limited",
+    description:
+        "Every long-lived container of a Docker bottle (agent, egress proxy, pipelock, pipelock-bulk) must be named, " +
+        "with a limit of at least one process, in a limits command that applies it with `docker update --pids-limit` " +
+        "(BOTTLE_PROCESS_LIMITS; the docker provider cannot set one). Without it a fork bomb in the agent, or a gate " +
+        "driven to spawn, takes every process of the engine's host, every other bottle's included.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const limits = processLimitsOf(args.resources);
+        if (limits === UNKNOWN) {
+            return;
+        }
+        for (const container of args.resources.filter((r) => r.type === TYPES.container)) {
+            const role = roleOf(container.props);
+            const name = known(() => container.props.name as unknown);
+            if (role === undefined || BOTTLE_TOPOLOGY[role] === undefined || typeof name !== "string") {
+                continue;
+            }
+            const limit = limits.get(name);
+            if (limit === undefined || !(limit >= 1)) {
+                reportViolation(
+                    `Container '${role}' '${name}' has no process limit: no limits command names it with a limit of at least 1 ` +
+                        "(BOTTLE_PROCESS_LIMITS, applied with docker update --pids-limit). Declare it with the bottle, which limits every container.",
+                    container.urn,
+                );
             }
         }
     },

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isSystemHostPath, readRunOptions, setsNoNewPrivileges, workloadsHardened } from "../policies/workloads";
+import { isSystemHostPath, readRunOptions, setsNoNewPrivileges, workloadsHardened, workloadsProcessLimited } from "../policies/workloads";
 import { bottleGraph, container, withBulkLane } from "./fixtures";
-import { DeclaredResource, runResourcePolicy } from "../offline/run";
+import { DeclaredResource, runResourcePolicy, runStackPolicy } from "../offline/run";
 
 type Role = "agent" | "egress-proxy" | "pipelock" | "pipelock-bulk";
 const ROLES: Role[] = ["agent", "egress-proxy", "pipelock", "pipelock-bulk"];
@@ -174,5 +174,32 @@ describe("workloads-hardened: the short-lived containers of a bottle's commands"
         assert.deepEqual(read.props.labels, [{ label: "a", value: "b=c" }]);
         assert.deepEqual(readRunOptions("--memory lots"), { error: "--memory lots is not a size" });
         assert.deepEqual(readRunOptions("--user"), { error: "its docker run option '--user' has no value" });
+    });
+});
+
+describe("workloads-process-limited", () => {
+    /** The bottle's limits command, as the program declares it, over `names`. */
+    const limits = (pairs: string): DeclaredResource => ({
+        type: "command:local:Command",
+        name: "reviewer-limits",
+        props: { create: 'set -eu\nfor pair in $BOTTLE_PROCESS_LIMITS; do\n  docker update --pids-limit "${pair#*=}" "${pair%%=*}" >/dev/null\ndone', environment: { BOTTLE_PROCESS_LIMITS: pairs } },
+    });
+    const ALL = "dev-reviewer-pipelock=256 dev-reviewer-pipelock-bulk=256 dev-reviewer-egress-proxy=256 dev-reviewer-agent=512";
+
+    it("passes a bottle whose every container the limits command names", async () => {
+        assert.deepEqual((await runStackPolicy(workloadsProcessLimited, [...withBulkLane(bottleGraph()), limits(ALL)])).violations, []);
+    });
+
+    it("refuses a container with no limit, or a limit of zero, and a bottle with no limits command", async () => {
+        const missing = await runStackPolicy(workloadsProcessLimited, [...withBulkLane(bottleGraph()), limits(ALL.replace("dev-reviewer-egress-proxy=256 ", "").replace("=512", "=0"))]);
+        assert.deepEqual(missing.violations.map((v) => v.split(" has ")[0]), ["Container 'egress-proxy' 'dev-reviewer-egress-proxy'", "Container 'agent' 'dev-reviewer-agent'"]);
+        assert.match(missing.violations[0]!, /has no process limit: no limits command names it with a limit of at least 1/);
+        assert.equal((await runStackPolicy(workloadsProcessLimited, bottleGraph())).violations.length, 3);
+    });
+
+    it("counts only a command that applies the limits", async () => {
+        const inert = limits(ALL);
+        inert.props.create = "echo $BOTTLE_PROCESS_LIMITS";
+        assert.equal((await runStackPolicy(workloadsProcessLimited, [...bottleGraph(), inert])).violations.length, 3);
     });
 });
