@@ -94,6 +94,8 @@ export const TOPOLOGY = {
     routesEnv: "EGRESS_PROXY_ROUTES",
     routesDefaultPath: "/etc/egress-proxy/live/current/routes.yaml",
     upstreamEnv: "EGRESS_PROXY_UPSTREAM_PROXY",
+    /** The egress proxy's trust for its upstream leg: pipelock's CA certificate. */
+    upstreamCaEnv: "EGRESS_PROXY_UPSTREAM_CA",
     tokenEnvPrefix: "EGRESS_PROXY_TOKEN_",
     /** The live-config command's environment variable with the egress proxy's tokens (JSON). */
     liveTokensEnv: "BOTTLE_TOKENS",
@@ -633,4 +635,25 @@ export function objectsNamed(resources: readonly ResourceView[], type: string, n
         const meta = metadataOf(r.props);
         return meta.name === name && meta.namespace === namespace;
     });
+}
+
+/** The string values of a Kubernetes Secret: `stringData` as is, `data` decoded from base64, by key. */
+export function secretValues(props: Record<string, any>): Maybe<[string, string][]> {
+    const stringData = snapshot(() => props.stringData);
+    const data = snapshot(() => props.data);
+    if (stringData === UNKNOWN || data === UNKNOWN) {
+        return UNKNOWN;
+    }
+    const out: [string, string][] = [];
+    for (const [k, v] of Object.entries(isRecord(data) ? data : {})) {
+        if (typeof v === "string") {
+            out.push([k, Buffer.from(v, "base64").toString("utf8")]);
+        }
+    }
+    for (const [k, v] of Object.entries(isRecord(stringData) ? stringData : {})) {
+        if (typeof v === "string") {
+            out.push([k, v]);
+        }
+    }
+    return out;
 }

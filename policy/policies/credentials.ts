@@ -37,7 +37,7 @@ import {
     podTemplateOf,
     roleOf,
     roleOfResource,
-    snapshot,
+    secretValues,
     stringsOf,
     uploadsOf,
 } from "./bottle";
@@ -132,27 +132,6 @@ function keyUploadPaths(container: ResourceView, resources: readonly ResourceVie
 /** True when a file mode string ("0600") grants nothing to group or others. */
 function isOwnerOnly(mode: string | undefined): boolean {
     return mode !== undefined && /^0?[0-7]{3}$/.test(mode) && (parseInt(mode, 8) & 0o077) === 0;
-}
-
-/** The string values of a Kubernetes Secret: `stringData` as is, `data` decoded from base64, by key. */
-function secretValues(props: Record<string, any>): Maybe<[string, string][]> {
-    const stringData = snapshot(() => props.stringData);
-    const data = snapshot(() => props.data);
-    if (stringData === UNKNOWN || data === UNKNOWN) {
-        return UNKNOWN;
-    }
-    const out: [string, string][] = [];
-    for (const [k, v] of Object.entries(isRecord(data) ? data : {})) {
-        if (typeof v === "string") {
-            out.push([k, Buffer.from(v, "base64").toString("utf8")]);
-        }
-    }
-    for (const [k, v] of Object.entries(isRecord(stringData) ? stringData : {})) {
-        if (typeof v === "string") {
-            out.push([k, v]);
-        }
-    }
-    return out;
 }
 
 /** The tokens of a tokens file's JSON (`{"EGRESS_PROXY_TOKEN_<N>": value}`), as [name, value]. */

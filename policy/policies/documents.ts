@@ -26,7 +26,9 @@ import {
     parseYaml,
     podFileAt,
     roleOfResource,
+    secretValues,
     snapshot,
+    uploadsOf,
     workloadCommandOf,
     workloadEnvOf,
 } from "./bottle";
@@ -281,4 +283,43 @@ export function pipelockConfigOf(gate: Gate): Maybe<DocumentRead<Record<string, 
 export function apiAllowlistOf(config: Record<string, unknown>): string[] {
     const list = config.api_allowlist;
     return Array.isArray(list) ? list.map(String) : [];
+}
+
+/**
+ * The content of the file at `path` in a gate: a Docker container's upload there, or on
+ * Kubernetes the key of the Secret (declared in this stack, in the pod's namespace) that a volume
+ * of its pod puts there.
+ */
+export function workloadFileOf(gate: Gate, path: string): Maybe<{ content: string } | { error: string }> {
+    if (!isPodHolder(gate.container.type)) {
+        const uploads = uploadsOf(gate.container.props);
+        if (uploads === UNKNOWN) {
+            return UNKNOWN;
+        }
+        const upload = uploads.find((u) => u.file === path);
+        if (upload === undefined) {
+            return { error: `has no file at ${path} (no upload there)` };
+        }
+        return upload.content === UNKNOWN ? UNKNOWN : typeof upload.content === "string" ? { content: upload.content } : { error: `uploads no content at ${path}` };
+    }
+    const at = podFileAt(gate.container, path);
+    if (at === UNKNOWN || "error" in at) {
+        return at === UNKNOWN ? UNKNOWN : { error: at.error };
+    }
+    const namespace = metadataOf(gate.container.props).namespace;
+    if (namespace === UNKNOWN) {
+        return UNKNOWN;
+    }
+    for (const source of at.sources.filter((s) => s.kind === "secret")) {
+        const secrets = objectsNamed(gate.resources, TYPES.k8sSecret, namespace, source.name);
+        const values = secrets.length === 1 ? secretValues(secrets[0]!.props) : [];
+        if (values === UNKNOWN) {
+            return UNKNOWN;
+        }
+        const value = values.find(([key]) => key === source.key)?.[1];
+        if (value !== undefined) {
+            return { content: value };
+        }
+    }
+    return { error: `reads ${path} from volume '${at.volume}', which puts no key of a Secret of this stack there` };
 }

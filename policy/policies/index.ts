@@ -18,7 +18,7 @@ import {
     kubernetesWorkloadsReachOnlyTheirPeers,
 } from "./kubernetes";
 import { innerNetworksInternal, onlyPipelockReachesOutside, workloadsOnTheirNetworks } from "./networks";
-import { pipelockBulkIsPipelockUnintercepted, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
+import { pipelockBulkIsPipelockUnintercepted, pipelockInterceptsWithItsBottlesCa, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
 import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
 import { workloadsHardened, workloadsProcessLimited } from "./workloads";
 
@@ -51,6 +51,7 @@ export const policies: Policies = [
     productionNoAuditMode,
     productionBulkLaneReviewed,
     pipelockStrictEnforcing,
+    pipelockInterceptsWithItsBottlesCa,
     pipelockBulkIsPipelockUnintercepted,
     pipelockPassthroughReviewed,
     productionImagesPinnedByDigest,

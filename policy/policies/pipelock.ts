@@ -3,8 +3,26 @@
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isDeepStrictEqual } from "node:util";
-import { PIPELOCK_ROLES, ROLES, UNKNOWN, bottleOfResource, inBottle, isRecord, kindOf, objectName, workloadsWithRole } from "./bottle";
-import { declaredDocumentsOf, pipelockConfigOf, pipelockDocument } from "./documents";
+import {
+    Maybe,
+    PIPELOCK_ROLES,
+    ROLES,
+    ResourceView,
+    TOPOLOGY,
+    TYPES,
+    UNKNOWN,
+    bottleOfResource,
+    declaringBottleStack,
+    envValue,
+    inBottle,
+    isRecord,
+    kindOf,
+    known,
+    objectName,
+    workloadEnvOf,
+    workloadsWithRole,
+} from "./bottle";
+import { declaredDocumentsOf, pipelockConfigOf, pipelockDocument, workloadFileOf } from "./documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
 type ConfigRule = (config: Record<string, unknown>) => string | undefined;
@@ -197,6 +215,80 @@ export const pipelockBulkIsPipelockUnintercepted: StackValidationPolicy = {
                         "egress proxy has it check what the bulk lane carries. Set scan_api.listen (the egress proxy's " +
                         "EGRESS_PROXY_SCAN_API) and leave scan_api.kinds.url and .dlp on.",
                     bulk.urn,
+                );
+            }
+        }
+    },
+};
+
+/** A `tls` SelfSignedCert declared in the same BottleStack as `resource`, with its certificate and key when known. */
+function bottleCertificates(resource: ResourceView, resources: readonly ResourceView[]): Maybe<{ cert: ResourceView; certPem: string; keyPem: unknown }[]> {
+    const bottle = declaringBottleStack(resource);
+    const out: { cert: ResourceView; certPem: string; keyPem: unknown }[] = [];
+    for (const cert of resources.filter((r) => r.type === TYPES.selfSignedCert && bottle !== undefined && declaringBottleStack(r)?.urn === bottle.urn)) {
+        const certPem = known(() => cert.props.certPem as unknown);
+        if (typeof certPem !== "string") {
+            return UNKNOWN; // made at up; absent only from an offline plan
+        }
+        out.push({ cert, certPem, keyPem: known(() => cert.props.privateKeyPem as unknown) });
+    }
+    return out;
+}
+
+/**
+ * pipelock intercepts with its own bottle's CA (certificate and key), and the egress proxy
+ * trusts that CA upstream.
+ */
+export const pipelockInterceptsWithItsBottlesCa: StackValidationPolicy = {
+    name: "pipelock-intercepts-with-its-bottles-ca",
+    description:
+        "Pipelock's tls_interception.ca_cert and ca_key must be the certificate and key of a CA its own BottleStack " +
+        "declares (a tls SelfSignedCert of that bottle), and the egress proxy's upstream CA (EGRESS_PROXY_UPSTREAM_CA) " +
+        "that same certificate. Another bottle's CA, or one from outside the stack, is a key someone else holds: " +
+        "whoever has it can stand in for pipelock on the egress proxy's upstream leg. Decided at up (the " +
+        "certificates are made then).",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
+        for (const pipelock of workloadsWithRole(args.resources, ROLES.pipelock)) {
+            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
+            const tls = config === UNKNOWN || "error" in config ? undefined : section(config.value, "tls_interception");
+            if (tls === undefined || tls.enabled !== true || typeof tls.ca_cert !== "string" || typeof tls.ca_key !== "string") {
+                continue; // gates-load-the-declared-documents and pipelock-strict-enforcing judge these
+            }
+            const name = `Pipelock '${objectName(pipelock)}'`;
+            const gate = { container: pipelock, resources: args.resources };
+            const cert = workloadFileOf(gate, tls.ca_cert);
+            const key = workloadFileOf(gate, tls.ca_key);
+            const certs = bottleCertificates(pipelock, args.resources);
+            if (cert === UNKNOWN || key === UNKNOWN || certs === UNKNOWN) {
+                continue;
+            }
+            if ("error" in cert || "error" in key) {
+                const missing = "error" in cert ? cert.error : (key as { error: string }).error;
+                reportViolation(`${name} ${missing}: it intercepts with no CA of its bottle. Give it its bottle's pipelock CA there.`, pipelock.urn);
+                continue;
+            }
+            const own = certs.find((c) => c.certPem.trim() === cert.content.trim());
+            if (own === undefined) {
+                reportViolation(`${name} intercepts with the certificate at ${tls.ca_cert}, which is no CA its BottleStack declares. Give it its bottle's pipelock CA.`, pipelock.urn);
+                continue;
+            }
+            if (typeof own.keyPem === "string" && own.keyPem.trim() !== key.content.trim()) {
+                reportViolation(`${name}'s key at ${tls.ca_key} is not the key of its CA '${own.cert.name}'. Give it that CA's key.`, pipelock.urn);
+            }
+            const proxy = inBottle(proxies, bottleOfResource(pipelock));
+            const envs = proxy === undefined ? UNKNOWN : workloadEnvOf(proxy);
+            const upstreamCa = envs === UNKNOWN ? undefined : envValue(envs, TOPOLOGY.upstreamCaEnv);
+            if (proxy === undefined || envs === UNKNOWN) {
+                continue;
+            }
+            const trusted = upstreamCa === undefined ? { error: `sets no ${TOPOLOGY.upstreamCaEnv}` } : workloadFileOf({ container: proxy, resources: args.resources }, upstreamCa);
+            if (trusted !== UNKNOWN && ("error" in trusted || trusted.content.trim() !== cert.content.trim())) {
+                reportViolation(
+                    `Egress proxy '${objectName(proxy)}' ${"error" in trusted ? trusted.error : `trusts at ${upstreamCa} a certificate other than its pipelock's CA`}: ` +
+                        `its upstream leg must accept exactly what its bottle's pipelock signs. Give it pipelock's CA certificate as ${TOPOLOGY.upstreamCaEnv}.`,
+                    proxy.urn,
                 );
             }
         }

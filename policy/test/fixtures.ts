@@ -13,6 +13,8 @@ export const GITHUB_TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
 export const ANTHROPIC_TOKEN = "sk-ant-api03-fakefakefakefakefakefake";
 
 export const CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+/** pipelock's CA certificate (the egress proxy's is CERT_PEM): what pipelock intercepts with and the egress proxy trusts upstream. */
+export const PIPELOCK_CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBpipelock\n-----END CERTIFICATE-----\n";
 export const RSA_KEY_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEfake\n-----END RSA PRIVATE KEY-----\n";
 export const EC_KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCfake\n-----END EC PRIVATE KEY-----\n";
 
@@ -212,7 +214,7 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             ],
             volumes: liveVolume("egress-proxy", "/etc/egress-proxy/live"),
             uploads: [
-                { file: "/etc/egress-proxy/upstream-ca.pem", content: CERT_PEM, permissions: "0444" },
+                { file: "/etc/egress-proxy/upstream-ca.pem", content: PIPELOCK_CA_PEM, permissions: "0444" },
                 {
                     file: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
                     content: CERT_PEM + RSA_KEY_PEM,
@@ -230,7 +232,7 @@ export function bottleGraph(options: BottleOptions = {}): DeclaredResource[] {
             networksAdvanced: [{ name: name("egress-net"), aliases: ["pipelock"] }, { name: name("outbound-net") }],
             volumes: liveVolume("pipelock", "/etc/pipelock/live"),
             uploads: [
-                { file: "/etc/pipelock/ca.pem", content: CERT_PEM, permissions: "0444" },
+                { file: "/etc/pipelock/ca.pem", content: PIPELOCK_CA_PEM, permissions: "0444" },
                 { file: "/etc/pipelock/ca-key.pem", content: EC_KEY_PEM, permissions: "0600", owner: 65532 },
             ],
             ...hardening(256),
@@ -556,8 +558,8 @@ export function kubernetesBottleGraph(options: KubernetesBottleOptions = {}): De
             policyTypes: ["Ingress", "Egress"],
         }),
         secret("agent-files", "agent", { "file-0": CERT_PEM, "file-1": CERT_PEM }),
-        secret("pipelock-files", "pipelock", { "file-0": CERT_PEM, "file-1": EC_KEY_PEM }),
-        secret("egress-proxy-files", "egress-proxy", { "file-0": CERT_PEM, "file-1": CERT_PEM + RSA_KEY_PEM }),
+        secret("pipelock-files", "pipelock", { "file-0": PIPELOCK_CA_PEM, "file-1": EC_KEY_PEM }),
+        secret("egress-proxy-files", "egress-proxy", { "file-0": PIPELOCK_CA_PEM, "file-1": CERT_PEM + RSA_KEY_PEM }),
         deployment("pipelock", true, {
             containers: [
                 {

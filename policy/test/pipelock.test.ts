@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
-import { bottleGraph, kubernetesBottleGraph, liveConfigOf, object, pipelockConfig, setConfigMapDocument, setDocument, withBulkLane } from "./fixtures";
+import { pipelockInterceptsWithItsBottlesCa, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "../policies/pipelock";
+import { bottleGraph, CERT_PEM, container, kubernetesBottleGraph, liveConfigOf, object, PIPELOCK_CA_PEM, pipelockConfig, RSA_KEY_PEM, setConfigMapDocument, setDocument, setUpload, withBulkLane } from "./fixtures";
 import { DeclaredResource, runResourcePolicy, runStackPolicy } from "../offline/run";
 
 /** The fixture's graph with pipelock's pipelock.yaml changed by `change`. */
@@ -117,5 +117,50 @@ describe("the pipelock policies on a Kubernetes bottle (pipelock.yaml from its C
         const { violations } = await runStackPolicy(pipelockPassthroughReviewed, graph);
         assert.equal(violations.length, 1);
         assert.match(violations[0]!, /^Pipelock 'dev-reviewer\/pipelock' passes npm.example.com through without interception/);
+    });
+});
+
+describe("pipelock-intercepts-with-its-bottles-ca (decided at up, when the certificates exist)", () => {
+    /** `graph` as the stack policies see it after up: each CA certificate has its certPem (an output). */
+    function created(graph: DeclaredResource[]): DeclaredResource[] {
+        for (const cert of graph.filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert")) {
+            cert.props.certPem = cert.name.endsWith("-pipelock-ca-cert") ? PIPELOCK_CA_PEM : CERT_PEM;
+        }
+        return graph;
+    }
+    const violationsOf = async (graph: DeclaredResource[]) => (await runStackPolicy(pipelockInterceptsWithItsBottlesCa, graph)).violations;
+
+    it("passes pipelock with its bottle's CA and the egress proxy trusting it, on both backends", async () => {
+        assert.deepEqual(await violationsOf(created(bottleGraph())), []);
+        assert.deepEqual(await violationsOf(created(kubernetesBottleGraph())), []);
+    });
+
+    it("defers until the certificates exist (preview, an offline plan)", async () => {
+        const graph = bottleGraph();
+        setUpload(container(graph, "pipelock"), "/etc/pipelock/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIBother\n-----END CERTIFICATE-----\n");
+        assert.deepEqual(await violationsOf(graph), []);
+    });
+
+    it("refuses a CA its bottle does not declare (another bottle's), a key that is not its CA's, and no CA file", async () => {
+        const other = created([...bottleGraph(), ...bottleGraph({ bottle: "coder" })]);
+        const coderCa = "-----BEGIN CERTIFICATE-----\nMIIBcoder\n-----END CERTIFICATE-----\n";
+        other.find((r) => r.name === "coder-pipelock-ca-cert")!.props.certPem = coderCa;
+        setUpload(other.find((r) => r.name === "reviewer-pipelock")!, "/etc/pipelock/ca.pem", coderCa);
+        assert.match((await violationsOf(other)).join("\n"), /^Pipelock 'dev-reviewer-pipelock' intercepts with the certificate at \/etc\/pipelock\/ca.pem, which is no CA its BottleStack declares/);
+        const wrongKey = created(bottleGraph());
+        setUpload(container(wrongKey, "pipelock"), "/etc/pipelock/ca-key.pem", RSA_KEY_PEM);
+        assert.deepEqual(await violationsOf(wrongKey), ["Pipelock 'dev-reviewer-pipelock''s key at /etc/pipelock/ca-key.pem is not the key of its CA 'reviewer-pipelock-ca-cert'. Give it that CA's key."]);
+        const none = created(bottleGraph());
+        container(none, "pipelock").props.uploads = container(none, "pipelock").props.uploads.filter((u: { file: string }) => u.file !== "/etc/pipelock/ca.pem");
+        assert.match((await violationsOf(none)).join("\n"), /has no file at \/etc\/pipelock\/ca.pem \(no upload there\): it intercepts with no CA of its bottle/);
+    });
+
+    it("refuses an egress proxy that trusts another certificate upstream, on Kubernetes too", async () => {
+        const docker = created(bottleGraph());
+        setUpload(container(docker, "egress-proxy"), "/etc/egress-proxy/upstream-ca.pem", CERT_PEM);
+        assert.match((await violationsOf(docker)).join("\n"), /^Egress proxy 'dev-reviewer-egress-proxy' trusts at \/etc\/egress-proxy\/upstream-ca.pem a certificate other than its pipelock's CA/);
+        const k8s = created(kubernetesBottleGraph());
+        object(k8s, "Secret", "egress-proxy-files").props.stringData["file-0"] = CERT_PEM;
+        assert.match((await violationsOf(k8s)).join("\n"), /^Egress proxy 'dev-reviewer\/egress-proxy' trusts at \/etc\/egress-proxy\/upstream-ca.pem a certificate other than its pipelock's CA/);
     });
 });
