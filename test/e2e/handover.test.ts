@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
+import { writerContainer } from "../../components/docker/live-config/live-config";
+import { runOptionWords } from "../../components/docker/one-shot";
 import { containerOf, labelled, startTestUpstream } from "./support/docker";
 import { failuresOf, Sample, underLoad } from "./support/loop";
 import { exec, mustRun, Run, run, waitFor } from "./support/process";
@@ -123,6 +125,7 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
         ...process.env,
         BOTTLE_STACK: stack.name, BOTTLE_NAME: "swap", BOTTLE_ROLE: role, BOTTLE_VOLUME: `${stack.name}-swap-${role}-config`,
         BOTTLE_IMAGE: e2eRun().images.egressProxy, BOTTLE_RELOAD_SECONDS: "5",
+        BOTTLE_RUN_OPTIONS: runOptionWords(writerContainer(stack.name, "swap", `${stack.name}-swap-${role}-config`)).join(" "),
         BOTTLE_LABELS: Object.entries(labels).filter(([k]) => k.startsWith("bot-bottle.")).map(([k, v]) => `${k}=${v}`).join(" "),
         ...env,
       },

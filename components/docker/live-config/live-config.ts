@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { tokensFile } from "../../backend/contents";
 import { objectLabels, objectName } from "../../layout/naming";
 import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
-import type { Labels, LiveConfig, Workload } from "../../layout/types";
+import type { LiveConfig, Workload } from "../../layout/types";
 import { dockerLabels } from "../container";
 import type { DeclaredMount } from "../mounts";
 import { OneShotContainer, runOptions } from "../one-shot";
@@ -19,9 +19,9 @@ export const LIVE_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "live-con
  * (chown, and write and rename in directories it then owns no more), no network, the volume at
  * /live. Its Python reads the document and writes nothing but the volume.
  */
-function writerContainer(labels: Labels, volume: pulumi.Input<string>): OneShotContainer {
+export function writerContainer<V>(stack: string, bottle: string, volume: V): OneShotContainer<V> {
   return {
-    labels,
+    labels: objectLabels(stack, bottle, "live-config-writer"),
     user: "0:0",
     capabilities: ["CHOWN", "DAC_OVERRIDE", "FOWNER"],
     network: "none",
@@ -74,7 +74,7 @@ export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulu
         BOTTLE_ROLE: workload.role,
         BOTTLE_VOLUME: volume.name,
         BOTTLE_IMAGE: args.writerImage,
-        BOTTLE_RUN_OPTIONS: runOptions(writerContainer(objectLabels(args.stack, args.bottle, "live-config-writer"), volume.name)),
+        BOTTLE_RUN_OPTIONS: runOptions(writerContainer<pulumi.Input<string>>(args.stack, args.bottle, volume.name)),
         BOTTLE_OWNER: String(live.owner),
         BOTTLE_DOCUMENT: live.document.file,
         BOTTLE_LABELS: Object.entries(workload.labels).map(([k, v]) => `${k}=${v}`).join(" "),
