@@ -236,9 +236,10 @@ describe("BottleStack on Kubernetes: resource graph", () => {
 
   test("Deployments: one replica, the pod spec of the layout, gates rolled start-first, the agent recreated", () => {
     const clusterIP = MOCK_OUTPUTS.clusterIp;
-    const aliases: Record<Workload["role"], { ip: string; hostnames: string[] }[]> = {
-      pipelock: [],
-      "pipelock-bulk": [],
+    // A workload that reaches no Service has no /etc/hosts entries at all.
+    const aliases: Record<Workload["role"], { ip: string; hostnames: string[] }[] | undefined> = {
+      pipelock: undefined,
+      "pipelock-bulk": undefined,
       "egress-proxy": [
         { ip: clusterIP("coder-pipelock-service"), hostnames: ["pipelock"] },
         { ip: clusterIP("coder-pipelock-bulk-service"), hostnames: ["pipelock-bulk"] },
@@ -251,7 +252,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       const podSpec = podSpecOf(workload, {
         image: role === "pipelock" || role === "pipelock-bulk" ? "ghcr.io/luckypipewrench/pipelock:2.3.0" : role === "agent" ? AGENT_IMAGE : EGRESS_PROXY_IMAGE,
         filesSecret: `${role}-files`,
-        hostAliases: aliases[role],
+        ...(aliases[role] && { hostAliases: aliases[role] }),
         ...(live && { live }),
         claims: role === "agent" ? { "/workspace": "workspace" } : {},
       });
