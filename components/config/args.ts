@@ -77,8 +77,28 @@ export interface RouteGitArgs {
    * `/acme/app.git/info/refs`, `/acme/app.git/git-upload-pack` (and the same without `.git`).
    */
   repositories: string[];
-  /** Allow pushing (`git-receive-pack`). Defaults to false: clone and fetch only. */
-  push?: boolean;
+  /**
+   * What the agent may push (`git-receive-pack`). Defaults to false: clone and fetch only.
+   * `true`: every ref, as the token allows (creations, deletions, tags; force pushes too). An
+   * object: only the refs it names, with the egress proxy reading each push's ref updates before
+   * a byte reaches the host (`{}` allows creating and updating `refs/heads/agent/*` only).
+   */
+  push?: boolean | RouteGitPushArgs;
+}
+
+/** The refs a git route lets the agent push, and how. */
+export interface RouteGitPushArgs {
+  /**
+   * Ref patterns, full names under `refs/`; `*` matches any characters, `/` included. Defaults
+   * to `["refs/heads/agent/*"]`: the agent's own branches.
+   */
+  refs?: string[];
+  /** Allow creating a ref (a branch that does not exist yet). Defaults to true. */
+  create?: boolean;
+  /** Allow deleting a ref. Defaults to false. */
+  delete?: boolean;
+  /** Allow pushing tags (`refs/tags/...`, which must also match `refs`). Defaults to false. */
+  tags?: boolean;
 }
 
 /** A credential injected by the egress proxy, so that the agent never holds it. */

@@ -122,6 +122,35 @@ const authSchema = z.strictObject({
 /** `owner/name` (or `group/subgroup/name`), without `.git`. */
 const REPOSITORY = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/;
 
+/** A ref pattern: a full ref name under `refs/`, where `*` stands for any characters, `/` included. */
+const REF_PATTERN = /^refs\/[A-Za-z0-9._\/*+-]+$/;
+
+/** What a git route lets the agent push: which refs, and whether it may create, delete and tag. */
+export interface GitPushRules {
+  refs: string[];
+  create: boolean;
+  delete: boolean;
+  tags: boolean;
+}
+
+/** `push: true`: every ref, creations, deletions and tags (what a token with write access can do). */
+export const PUSH_EVERY_REF: Readonly<GitPushRules> = { refs: ["refs/*"], create: true, delete: true, tags: true };
+
+/** The refs `push: {}` allows: the agent's own branches. */
+export const DEFAULT_PUSH_REFS: readonly string[] = ["refs/heads/agent/*"];
+
+const gitPushSchema = z.strictObject({
+  refs: uniqueList(
+    z
+      .string()
+      .regex(REF_PATTERN, { message: 'expected a ref pattern such as "refs/heads/agent/*" (a full ref name; * matches any characters)' })
+      .refine((ref) => !ref.includes("..") && !ref.includes("//") && !ref.endsWith("/"), { message: 'expected a ref pattern without "..", "//" or a trailing "/"' }),
+  ).default([...DEFAULT_PUSH_REFS]),
+  create: z.boolean().default(true),
+  delete: z.boolean().default(false),
+  tags: z.boolean().default(false),
+});
+
 const gitSchema = z.strictObject({
   repositories: uniqueList(
     z
@@ -131,7 +160,10 @@ const gitSchema = z.strictObject({
         message: 'expected a repository path without ".git" or dot segments, such as "acme/app"',
       }),
   ),
-  push: z.boolean().default(false),
+  push: z
+    .union([z.boolean(), gitPushSchema])
+    .default(false)
+    .transform((push): GitPushRules | false => (push === true ? { ...PUSH_EVERY_REF } : push)),
 });
 
 /**
@@ -139,8 +171,8 @@ const gitSchema = z.strictObject({
  * discovery (`info/refs`) and fetch (`git-upload-pack`), and push (`git-receive-pack`) when
  * `push` is set, with and without `.git` in the URL (git hosts answer both).
  */
-export function gitPaths(git: { repositories: readonly string[]; push: boolean }): string[] {
-  const services = ["info/refs", "git-upload-pack", ...(git.push ? ["git-receive-pack"] : [])];
+export function gitPaths(git: { repositories: readonly string[]; push: GitPushRules | false }): string[] {
+  const services = ["info/refs", "git-upload-pack", ...(git.push !== false ? ["git-receive-pack"] : [])];
   return git.repositories.flatMap((repo) => [`/${repo}.git`, `/${repo}`].flatMap((base) => services.map((s) => `${base}/${s}`)));
 }
 

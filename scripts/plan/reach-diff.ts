@@ -4,7 +4,7 @@
  * reviewer's eye (images, limits). A different token on a route counts as widening: nothing
  * here can tell what the new one grants.
  */
-import type { BottleReach, PipelockReach, RouteReach, StackReach } from "./reach";
+import type { BottleReach, PipelockReach, PushReach, RouteReach, StackReach } from "./reach";
 
 export type Effect = "widens" | "narrows" | "changes";
 
@@ -77,6 +77,12 @@ export function gitSummary(paths: readonly string[]): string | undefined {
   return repos.length ? `git ${repos.join(", ")}` : undefined;
 }
 
+/** `push refs/heads/agent/* (creates; no deletes; no tags)`. */
+export function describePush(push: PushReach): string {
+  const may = (allowed: boolean, what: string) => (allowed ? what : `no ${what}`);
+  return `push ${push.refs.join(", ")} (${[may(push.create, "creations"), may(push.delete, "deletes"), may(push.tags, "tags")].join("; ")})`;
+}
+
 /** `443; GET, POST; paths /a/; token github in Authorization`. */
 export function describeRoute(route: RouteReach): string {
   const credential = route.credential;
@@ -88,6 +94,7 @@ export function describeRoute(route: RouteReach): string {
       ? `token ${tokenName(credential)} in ${credential.header}${credential.username ? ` (Basic, user ${credential.username})` : ""}`
       : "no credential",
   ];
+  if (route.push) parts.push(describePush(route.push));
   if (route.cleartextPorts.length > 0) parts.push(`credential in plain HTTP on ${route.cleartextPorts.join(", ")}`);
   parts.push(route.bulk.length > 0 ? `bulk lane: ${route.bulk.join(", ")}` : "pipelock reads all");
   return parts.join("; ");
@@ -112,6 +119,7 @@ function diffRoutes(before: RouteReach[], after: RouteReach[]): Change[] {
       ...setChanges(subject, "plain-HTTP credential ports", was.cleartextPorts.map(String), route.cleartextPorts.map(String)),
       // Traffic that moves to the bulk lane is no longer read whole by pipelock.
       ...setChanges(subject, "bulk lane (pipelock checks the host and streams)", was.bulk, route.bulk),
+      ...diffPush(subject, was.push, route.push),
     );
   }
   for (const [host, route] of old) {
@@ -129,6 +137,17 @@ function setChanges(subject: string, what: string, before: readonly string[], af
     ...(added.length ? [{ effect: onAdd, subject, detail: `${what} + ${added.join(", ")}` }] : []),
     ...(removed.length ? [{ effect: onRemove, subject, detail: `${what} - ${removed.join(", ")}` }] : []),
   ];
+}
+
+/** A git route's push rules: more refs, or creating, deleting or tagging where it could not, widens. */
+function diffPush(subject: string, before: PushReach | undefined, after: PushReach | undefined): Change[] {
+  if (!before && after) return [{ effect: "widens", subject, detail: `${describePush(after)}: the agent may push` }];
+  if (before && !after) return [{ effect: "narrows", subject, detail: "no push any more" }];
+  if (!before || !after) return [];
+  const flags = (["create", "delete", "tags"] as const).flatMap((flag) =>
+    before[flag] === after[flag] ? [] : [{ effect: after[flag] ? ("widens" as const) : ("narrows" as const), subject, detail: `push ${flag}: ${String(after[flag])}` }],
+  );
+  return [...setChanges(subject, "push refs", before.refs, after.refs), ...flags];
 }
 
 /** Whether `prefix` matches `path` on segment boundaries (as the egress proxy matches). */

@@ -31,6 +31,19 @@ export interface RouteReach {
    * pipelock reads all of the route's traffic.
    */
   bulk: string[];
+  /**
+   * What a git route lets the agent push (routes.yaml `git.push`); absent: no push. Plans made
+   * before push rules read `push: true` as every ref.
+   */
+  push?: PushReach;
+}
+
+/** A git route's push rules: ref patterns (`*` any characters), and whether it may create, delete, tag. */
+export interface PushReach {
+  refs: string[];
+  create: boolean;
+  delete: boolean;
+  tags: boolean;
 }
 
 export interface PipelockReach {
@@ -252,5 +265,14 @@ function routeReach(raw: Record<string, unknown>): RouteReach {
     }),
     cleartextPorts: list(raw.insecure_cleartext_ports).map(Number).sort((a, b) => a - b),
     bulk: strings(raw.bulk),
+    ...pushReach(record(raw.git).push),
   };
+}
+
+/** routes.yaml's `git.push` as a reach: false or absent no push, true every ref, else its rules. */
+function pushReach(push: unknown): { push?: PushReach } {
+  if (push === true) return { push: { refs: ["refs/*"], create: true, delete: true, tags: true } };
+  if (typeof push !== "object" || push === null) return {};
+  const rules = record(push);
+  return { push: { refs: strings(rules.refs).sort(), create: rules.create === true, delete: rules.delete === true, tags: rules.tags === true } };
 }

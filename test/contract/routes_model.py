@@ -16,9 +16,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egr
 
 import egress_lanes as lanes  # noqa: E402
 import egress_routes as model  # noqa: E402
+from git_rules import PushRules  # noqa: E402
 
 # Every token variable reads as this, so an injected header's prefix is what precedes it.
 TOKEN = "<token>"
+
+
+def _push(rules: "PushRules | None") -> dict[str, object] | bool:
+    """The push rules as the config's spec holds them (false: no push)."""
+    if rules is None:
+        return False
+    return {"refs": list(rules.refs), "create": rules.create, "delete": rules.delete, "tags": rules.tags}
 
 
 def route_json(route: model.Route) -> dict[str, object]:
@@ -39,7 +47,7 @@ def route_json(route: model.Route) -> dict[str, object]:
         "paths": list(route.path_allowlist) if route.path_allowlist is not None else None,
         "auth": auth,
         "insecure_cleartext_ports": sorted(route.cleartext_ports),
-        "git": {"repositories": list(route.git.repositories), "push": route.git.push} if route.git is not None else None,
+        "git": {"repositories": list(route.git.repositories), "push": _push(route.git.push)} if route.git is not None else None,
         "bulk": sorted(route.bulk),
     }
 

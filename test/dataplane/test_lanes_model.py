@@ -21,10 +21,11 @@ from egress_lanes import (
     passthrough_host,
 )
 from egress_routes import RoutesError, parse_routes
+from git_rules import EVERY_REF
 from pipelock_scan import AnswerCopy, Verdict, decoded_text, verdict_of
 
-GIT = GitRoute(("acme/app", "acme/lib"), push=True)
-FETCH_ONLY = GitRoute(("acme/app",), push=False)
+GIT = GitRoute(("acme/app", "acme/lib"), push=EVERY_REF)
+FETCH_ONLY = GitRoute(("acme/app",), push=None)
 UPLOAD = "application/x-git-upload-pack-request"
 RECEIVE = "application/x-git-receive-pack-request"
 BOTH = frozenset({"git", "downloads"})
@@ -134,7 +135,7 @@ def test_routes_yaml_names_git_repositories_and_the_bulk_lane() -> None:
         {},
     )
     [route] = table.routes
-    assert route.git == GitRoute(("acme/app", "group/sub/lib"), True)
+    assert route.git == GitRoute(("acme/app", "group/sub/lib"), EVERY_REF)
     assert route.bulk == frozenset({"git"})
     assert table.bulk_lane is not None and table.bulk_lane.scan_headers == frozenset({"cookie", "x-token"})
     assert table.bulk_lane.answer_scan_bytes == 1024
@@ -151,7 +152,11 @@ def test_routes_yaml_names_git_repositories_and_the_bulk_lane() -> None:
         ("a repository with .git", document({"git": {"repositories": ["acme/app.git"]}}), "is not a repository path"),
         ("a repository without an owner", document({"git": {"repositories": ["app"]}}), "is not a repository path"),
         ("a repository with a dot segment", document({"git": {"repositories": ["acme/../app"]}}), "is not a repository path"),
-        ("push not a boolean", document({"git": {"repositories": ["acme/app"], "push": "yes"}}), "git.push: must be true or false"),
+        ("push neither a boolean nor rules", document({"git": {"repositories": ["acme/app"], "push": "yes"}}), "git.push: must be true, false or a mapping"),
+        ("push rules without refs", document({"git": {"repositories": ["acme/app"], "push": {"refs": [], "create": True, "delete": False, "tags": False}}}), "git.push.refs: must be a non-empty list"),
+        ("a ref pattern outside refs/", document({"git": {"repositories": ["acme/app"], "push": {"refs": ["heads/agent/*"], "create": True, "delete": False, "tags": False}}}), "git.push.refs[0]: 'heads/agent/*' is not a ref pattern"),
+        ("a push rule not a boolean", document({"git": {"repositories": ["acme/app"], "push": {"refs": ["refs/heads/*"], "create": True, "delete": "no", "tags": False}}}), "git.push.delete: must be true or false"),
+        ("an unknown key under push", document({"git": {"repositories": ["acme/app"], "push": {"refs": ["refs/heads/*"], "create": True, "delete": False, "tags": False, "force": True}}}), "git.push: unknown key 'force'"),
         ("an unknown key under git", document({"git": {"repositories": ["acme/app"], "refs": []}}), "unknown key 'refs'"),
         ("an unknown key under bulk_lane", document({}, bulk_lane={**BULK_LANE, "x": 1}), "bulk_lane: unknown key 'x'"),
         ("a negative scan size", document({}, bulk_lane={**BULK_LANE, "answer_scan_bytes": -1}), "answer_scan_bytes: must be a number of bytes"),

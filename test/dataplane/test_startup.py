@@ -382,8 +382,8 @@ def test_reloading_the_addon_stops_the_proxy_instead_of_ungating(
     # all. The image makes the file read-only; the addon also stops the proxy on unload.
     addon_dir = tmp_path / "addon"
     addon_dir.mkdir()
-    for name in ("egress_proxy.py", "egress_routes.py", "egress_lanes.py", "git_protocol.py", "pipelock_scan.py", "entrypoint.py"):
-        (addon_dir / name).write_bytes((ADDON_DIR / name).read_bytes())
+    for module in ADDON_DIR.glob("*.py"):  # the addon and every module it imports
+        (addon_dir / module.name).write_bytes(module.read_bytes())
     copy = addon_dir / "egress_proxy.py"
     proxy = proxies.start(standard_routes(upstreams), env=TOKENS, addon_path=copy)
     up = upstreams["plain"]

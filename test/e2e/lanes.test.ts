@@ -132,6 +132,60 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
     });
   });
 
+  describe("git at the level of refs: the dev example's push rules (refs/heads/agent/*, no deletes, no tags)", () => {
+    /** The upstream repository's refs, as git http-backend serves them. */
+    const upstreamRefs = async () => (await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "for-each-ref", "--format=%(refname) %(objectname)"])).split("\n").filter(Boolean).sort();
+    const pushes = async () => (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.method === "POST").length;
+
+    before(async () => {
+      const r = await inAgent(
+        "rm -rf refs && git clone -q https://git.upstream.test/acme/app.git refs && cd refs && echo one > ref-rules.txt && git add . && git -c user.name=agent -c user.email=agent@example.com commit -qm refs && git tag v-agent",
+      );
+      assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    });
+
+    it("git push origin HEAD:agent/fix-1 succeeds: the branch lands", async () => {
+      const r = await inAgent("cd refs && git push origin HEAD:agent/fix-1 2>&1");
+      assert.equal(r.code, 0, r.stdout);
+      const landed = await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "log", "--format=%s", "-1", "agent/fix-1"]);
+      assert.equal(landed, "refs\n");
+    });
+
+    for (const [what, refspecs, shown] of [
+      ["git push origin HEAD:main", "HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
+      ["a tag", "v-agent", "egress-proxy: refs/tags/v-agent is a tag (the route's push has tags: false)"],
+      ["a delete", ":agent/fix-1", "egress-proxy: deleting refs/heads/agent/fix-1 is not allowed (the route's push has delete: false)"],
+      ["a branch outside the pattern", "HEAD:feature/x", "egress-proxy: refs/heads/feature/x is not in the route's push refs (refs/heads/agent/*)"],
+      ["one allowed and one forbidden ref", "HEAD:agent/mixed HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
+    ] as const) {
+      it(`${what}: refused, git prints the egress proxy's line naming the ref and the rule, the upstream receives nothing`, async () => {
+        const [refsBefore, before] = [await upstreamRefs(), await pushes()];
+        const r = await inAgent(`cd refs && git push origin ${refspecs} 2>&1`);
+        assert.notEqual(r.code, 0, `the push went through: ${r.stdout}`);
+        assert.ok(r.stdout.includes(shown), r.stdout);
+        assert.match(r.stdout, /\[remote rejected\]/, r.stdout);
+        assert.deepEqual(await upstreamRefs(), refsBefore, "the upstream's refs changed");
+        assert.equal(await pushes(), before + 1, "one push request, refused at the egress proxy");
+        const refused = (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.decision === "deny").at(-1);
+        assert.equal(refused?.by, "egress-proxy");
+        assert.equal(refused?.reason, "push outside the route's refs");
+      });
+    }
+
+    it("git's dumb protocol and a raw client's malformed pkt-lines are refused before the upstream", async () => {
+      const before = (await upstreamRecorded(upstream)).length;
+      const dumb = await agentCurl(["https://git.upstream.test/acme/app.git/info/refs"]);
+      assert.equal(dumb.status, "403");
+      assert.match(dumb.body, /^egress-proxy: not git's protocol for git\.upstream\.test: info\/refs: ref discovery other than/);
+      for (const body of ["0010hello, world0000", "00zzwant", "fff5" + "x".repeat(100)]) {
+        const r = await agentCurl(["-X", "POST", "-H", "Content-Type: application/x-git-upload-pack-request", "--data-binary", body, "https://git.upstream.test/acme/app.git/git-upload-pack"]);
+        assert.equal(r.status, "403", body);
+        assert.match(r.body, /^egress-proxy: not git's protocol for git\.upstream\.test: git-upload-pack: /, body);
+      }
+      assert.equal((await upstreamRecorded(upstream)).length, before, "the upstream saw none of them");
+    });
+  });
+
   describe("downloads and answers on the bulk lane", () => {
     it("10 MiB and 100 MiB downloads arrive whole, byte for byte", async () => {
       for (const size of [10 * MiB, 100 * MiB]) {
@@ -253,7 +307,7 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
 
     it("a secret as a pushed branch's name (bulk/git-push)", async () => {
       const before = (await lanesOf("/acme/app.git/git-receive-pack")).length;
-      const r = await inAgent(`rm -rf refpush && git clone -q https://git.upstream.test/acme/app.git refpush && cd refpush && git push origin HEAD:refs/heads/leak-${AWS_KEY} 2>&1`);
+      const r = await inAgent(`rm -rf refpush && git clone -q https://git.upstream.test/acme/app.git refpush && cd refpush && git push origin HEAD:refs/heads/agent/leak-${AWS_KEY} 2>&1`);
       assert.notEqual(r.code, 0, `the push went through: ${r.stdout}`);
       assert.match(r.stdout, /403/, r.stdout);
       const refused = (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.decision === "deny");

@@ -17,6 +17,8 @@ Everything else takes the inspect lane. Pure: no mitmproxy import.
 
 from dataclasses import dataclass
 
+from git_rules import PushRules
+
 BULK_KINDS = frozenset({"git", "downloads"})
 GIT_SERVICES = ("info/refs", "git-upload-pack", "git-receive-pack")
 GIT_CONTENT_TYPES = {
@@ -43,10 +45,10 @@ TEXT_MEDIA_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class GitRoute:
-    """A route's git repositories (`owner/name`, without .git) and whether it may push."""
+    """A route's git repositories (`owner/name`, without .git) and what it may push (None: nothing)."""
 
     repositories: tuple[str, ...]
-    push: bool
+    push: PushRules | None
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,12 @@ def choose_lane(
         service = git_service(path, git)
         media = media_type(content_type)
         if service == "info/refs" and method in ("GET", "HEAD") and not has_body:
-            allowed = ["service=git-upload-pack"] + (["service=git-receive-pack"] if git.push else [])
+            allowed = ["service=git-upload-pack"] + (["service=git-receive-pack"] if git.push is not None else [])
             if query in allowed:
                 return GIT_REFS
         elif service == "git-upload-pack" and method == "POST" and media == GIT_CONTENT_TYPES[service]:
             return GIT_FETCH
-        elif service == "git-receive-pack" and method == "POST" and git.push and media == GIT_CONTENT_TYPES[service]:
+        elif service == "git-receive-pack" and method == "POST" and git.push is not None and media == GIT_CONTENT_TYPES[service]:
             return GIT_PUSH
     if "downloads" in bulk and method in ("GET", "HEAD") and not has_body and not asks_for_event_stream(accept):
         return DOWNLOAD

@@ -45,8 +45,9 @@ from mitmproxy.proxy import mode_specs, server_hooks
 from mitmproxy.proxy.layers.http import HttpStream
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
-from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, is_text, passthrough_host
-from git_protocol import GitProtocolError, check_receive_pack_request, check_upload_pack_request, decoded_body
+from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host
+from git_protocol import GitProtocolError, decoded_body
+from git_rules import GitCheck, check_git_request, report_body
 from pipelock_scan import AnswerCopy, ScanApi, Verdict, decoded_text, scan_answer
 from egress_routes import (
     HEALTHCHECK_HOST,
@@ -476,10 +477,20 @@ class EgressProxy:
             raise RuntimeError("request without an allow decision")
         req = flow.request
         path = log_path(req.data.path)
+        git = self._check_git(flow, decision)
+        if isinstance(git, Decision):
+            self._log(git, req.host, req.port, req.method, path)
+            self._refuse(flow, git)
+            return
+        if git is not None and git.refusal is not None:
+            refusal = deny("push outside the route's refs", git.refusal.summary, req.host)
+            self._log(refusal, req.host, req.port, req.method, path)
+            self._refuse_push(flow, refusal, report_body(git.refusal, "egress-proxy"))
+            return
         lane = self._lane(flow, decision)
         if lane.bulk:
             # The injected credential's header is not among the scanned ones (nor in pipelock's).
-            refusal = await self._check_bulk(flow, lane)
+            refusal = await self._check_bulk(flow, lane, git.free_text if git is not None else "")
             if refusal is not None:
                 self._log(refusal, req.host, req.port, req.method, path, lane.name)
                 self._refuse(flow, refusal)
@@ -510,25 +521,44 @@ class EgressProxy:
             bool(req.raw_content),
         )
 
-    async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane) -> Decision | None:
-        """pipelock's scan API on what can be read of a request for the bulk lane (its URL, the
-        sensitive headers, a git request's free text), and for git, that its body is git's.
-        The refusal, or None."""
+    @staticmethod
+    def _check_git(flow: http.HTTPFlow, decision: Decision) -> GitCheck | Decision | None:
+        """For a request to one of its git route's repositories (on either lane): that it is what
+        git sends (else the refusal), and what a push may update under the route's rules. None
+        for any other request."""
+        route = decision.route
+        req = flow.request
+        service = git_service(log_path(req.data.path), route.git) if route is not None and route.git is not None else None
+        if service is None:
+            return None
+        assert route is not None and route.git is not None
+        raw = req.data.path
+        mark = raw.find(b"?")
+        try:
+            encoding = req.headers.get("content-encoding", "")
+            if service == "git-receive-pack" and encoding.strip().lower() not in ("", "identity"):
+                raise GitProtocolError("a push with a Content-Encoding (git sends its pack as it is)")
+            body = decoded_body(req.raw_content or b"", encoding, _bytes(ctx.options.body_size_limit))
+            query = None if mark == -1 else raw[mark + 1 :].decode("ascii", "replace")
+            return check_git_request(service, req.method, query, body, route.git.push)
+        except GitProtocolError as e:
+            return deny("not git's protocol", f"{service}: {e}", req.host)
+
+    @staticmethod
+    def _refuse_push(flow: http.HTTPFlow, decision: Decision, report: bytes) -> None:
+        """Answers a refused push the way git-receive-pack refuses one, so `git push` shows why."""
+        flow.metadata[METADATA_KEY] = decision
+        flow.response = http.Response.make(200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"})
+
+    async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane, git_text: str) -> Decision | None:
+        """pipelock's scan API on what can be read of a request for the bulk lane: its URL, the
+        sensitive headers, a git request's free text (`git_text`, from its checked body). The
+        refusal, or None."""
         assert self.scan_api is not None and self.table is not None and self.table.bulk_lane is not None
         req = flow.request
         host = f"{req.host}" if req.port == 443 else f"{req.host}:{req.port}"
         texts = [value for name, value in req.headers.items(multi=True) if name.lower() in self.table.bulk_lane.scan_headers]
-        try:
-            if lane.kind == "git-fetch":
-                limit = ctx.options.body_size_limit
-                body = decoded_body(req.raw_content or b"", req.headers.get("content-encoding", ""), _bytes(limit))
-                texts.append(check_upload_pack_request(body).text())
-            elif lane.kind == "git-push":
-                if req.headers.get("content-encoding", "identity").strip().lower() != "identity":
-                    raise GitProtocolError("a push with a Content-Encoding (git sends its pack as it is)")
-                texts.append(check_receive_pack_request(req.raw_content or b"").text())
-        except GitProtocolError as e:
-            return deny("not git's protocol", f"{lane.kind}: {e}", req.host)
+        texts.append(git_text)
         scans = [self.scan_api.scan("url", f"https://{host}{printable(req.data.path)}")]
         text = "\n".join(t for t in texts if t)
         if text:

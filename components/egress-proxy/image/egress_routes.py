@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from egress_lanes import BULK_KINDS, GitRoute
+from git_rules import EVERY_REF, REF_PATTERN, PushRules
 
 DEFAULT_PORTS = (80, 443)
 # A route that injects a credential: HTTPS only, unless it lists ports itself.
@@ -61,6 +62,7 @@ TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCD
 
 ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "git", "auth", "insecure_cleartext_ports", "bulk"})
 GIT_KEYS = frozenset({"repositories", "push"})
+PUSH_KEYS = frozenset({"refs", "create", "delete", "tags"})
 AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env"})
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -611,10 +613,29 @@ def _parse_git(where: str, raw: object) -> GitRoute:
             or repo.endswith(".git")
         ):
             raise RoutesError(f"{where}.repositories[{i}]: {repo!r} is not a repository path such as 'acme/app'")
-    push = raw.get("push", False)
-    if not isinstance(push, bool):
-        raise RoutesError(f"{where}.push: must be true or false, got {push!r}")
-    return GitRoute(tuple(repositories), push)
+    return GitRoute(tuple(repositories), _parse_push(f"{where}.push", raw.get("push", False)))
+
+
+def _parse_push(where: str, raw: object) -> PushRules | None:
+    """false: no push; true: every ref (EVERY_REF); a mapping: its refs and what it may do."""
+    if isinstance(raw, bool):
+        return EVERY_REF if raw else None
+    if not isinstance(raw, dict):
+        raise RoutesError(f"{where}: must be true, false or a mapping of refs, create, delete, tags, got {_type_name(raw)}")
+    _unknown_keys(raw, PUSH_KEYS, where)
+    refs = raw.get("refs")
+    if not isinstance(refs, list) or not refs:
+        raise RoutesError(f"{where}.refs: must be a non-empty list of ref patterns, got {_type_name(refs)}")
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, str) or REF_PATTERN.match(ref) is None or ".." in ref or "//" in ref or ref.endswith("/"):
+            raise RoutesError(f"{where}.refs[{i}]: {ref!r} is not a ref pattern such as 'refs/heads/agent/*'")
+    flags: dict[str, bool] = {}
+    for key in ("create", "delete", "tags"):
+        value = raw.get(key)
+        if not isinstance(value, bool):
+            raise RoutesError(f"{where}.{key}: must be true or false, got {value!r}")
+        flags[key] = value
+    return PushRules(tuple(refs), **flags)
 
 
 def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:

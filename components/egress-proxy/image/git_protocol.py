@@ -238,6 +238,8 @@ class Push:
 
     updates: tuple[RefUpdate, ...]
     free_text: tuple[str, ...]
+    # The capabilities the client asked for (names), which shape the answer it reads.
+    capabilities: frozenset[str] = frozenset()
 
     def text(self) -> str:
         return "\n".join(self.free_text)
@@ -250,6 +252,7 @@ def check_receive_pack_request(body: bytes) -> Push:
     alone is git's probe before a large push. Signed pushes (push-cert) are refused."""
     updates: list[RefUpdate] = []
     free: list[str] = []
+    asked: frozenset[str] = frozenset()
     options = False
     pos = 0
     while True:
@@ -271,7 +274,8 @@ def check_receive_pack_request(body: bytes) -> Push:
             if updates:
                 raise GitProtocolError("capabilities after the first ref update")
             _capabilities(capabilities, free)
-            options = b"push-options" in capabilities.split(b" ")
+            asked = frozenset(c.partition(b"=")[0].decode("ascii") for c in capabilities.split(b" ") if c)
+            options = "push-options" in asked
         updates.append(_ref_update(command, free))
     while options:
         if pos >= len(body):
@@ -289,7 +293,7 @@ def check_receive_pack_request(body: bytes) -> Push:
             raise GitProtocolError("the ref updates are not followed by a pack (PACK version 2 or 3)")
     elif pos < len(body):
         raise GitProtocolError("data after the ref updates of a push that only deletes")
-    return Push(tuple(updates), tuple(free))
+    return Push(tuple(updates), tuple(free), asked)
 
 
 def _ref_update(command: bytes, free: list[str]) -> RefUpdate:

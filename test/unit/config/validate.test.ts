@@ -39,6 +39,9 @@ describe("validateStackConfig rejects", () => {
     ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
     ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /^unknown key \(did you mean "paths"\?\): a typo here must not silently change what a bottle allows$/],
     ["an unknown bottle key", { bottles: [bottle({ agnet: {} })] }, "bottles[0].agnet", /^unknown key \(did you mean "agent"\?\)/],
+    ["a push ref that is not a full ref name", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { refs: ["agent/*"] } } })] })] }, "bottles[0].routes[0].git.push.refs[0]", /expected a ref pattern such as "refs\/heads\/agent\/\*"/],
+    ["a push ref with ..", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { refs: ["refs/heads/../main"] } } })] })] }, "bottles[0].routes[0].git.push.refs[0]", /without "\.\.", "\/\/" or a trailing "\/"/],
+    ["an unknown push rule", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { force: true } } })] })] }, "bottles[0].routes[0].git.push.force", /unknown key/],
     ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/],
     ["an unknown pipelock setting", { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] }, "bottles[0].pipelock.settings.mode", /unknown key/],
     ["a duplicate host", { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] }, "bottles[0].routes[1].host", /duplicate host "api.github.com" \(also routes\[0\]\)/],
@@ -158,6 +161,26 @@ describe("validateStackConfig accepts and normalises", () => {
     ]);
     assert.deepEqual(github!.auth, { header: "Authorization", prefix: "", username: "x-access-token", token: "t" });
     assert.deepEqual(gitlab!.paths, ["/group/sub/lib.git/info/refs", "/group/sub/lib.git/git-upload-pack", "/group/sub/lib/info/refs", "/group/sub/lib/git-upload-pack"]);
+    // push: true keeps meaning every ref, with creations, deletions and tags; no push is false.
+    assert.deepEqual(github!.git!.push, { refs: ["refs/*"], create: true, delete: true, tags: true });
+    assert.equal(gitlab!.git!.push, false);
+  });
+
+  test("git push rules: {} is the agent's branches only (creations, no deletes, no tags); each field can be set", () => {
+    const pushOf = (push: unknown) => {
+      const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push } as never })] })] });
+      assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
+      const [github] = result.value.bottles[0]!.routes;
+      assert.ok(github!.paths!.includes("/acme/app.git/git-receive-pack"));
+      return github!.git!.push;
+    };
+    assert.deepEqual(pushOf({}), { refs: ["refs/heads/agent/*"], create: true, delete: false, tags: false });
+    assert.deepEqual(pushOf({ refs: ["refs/heads/bot/*", "refs/tags/bot-*"], create: false, delete: true, tags: true }), {
+      refs: ["refs/heads/bot/*", "refs/tags/bot-*"],
+      create: false,
+      delete: true,
+      tags: true,
+    });
   });
 
   test("an agent without an image uses the bundled one (no image in the spec)", () => {

@@ -116,6 +116,20 @@ describe("diffReach", () => {
     test(what, () => assert.deepEqual(only(diffReach(base, after)), expected));
   }
 
+  test("git push rules: pushing at all, more refs, deletes or tags widen; fewer narrow", () => {
+    const agentPush = { refs: ["refs/heads/agent/*"], create: true, delete: false, tags: false };
+    const git = (push?: typeof agentPush) => route("github.com", { methods: ["GET", "POST"], ...(push && { push }) });
+    const diff = (from?: typeof agentPush, to?: typeof agentPush) => only(diffReach(withCoder(bottle([git(from)])), withCoder(bottle([git(to)]))));
+    assert.deepEqual(diff(undefined, agentPush), [["widens", "route github.com", "push refs/heads/agent/* (creations; no deletes; no tags): the agent may push"]]);
+    assert.deepEqual(diff(agentPush, undefined), [["narrows", "route github.com", "no push any more"]]);
+    assert.deepEqual(diff(agentPush, { ...agentPush, refs: ["refs/heads/agent/*", "refs/heads/main"] }), [["widens", "route github.com", "push refs + refs/heads/main"]]);
+    assert.deepEqual(diff(agentPush, { ...agentPush, delete: true, tags: true }), [
+      ["widens", "route github.com", "push delete: true"],
+      ["widens", "route github.com", "push tags: true"],
+    ]);
+    assert.deepEqual(diff({ ...agentPush, create: true }, { ...agentPush, create: false }), [["narrows", "route github.com", "push create: false"]]);
+  });
+
   test("scanning less of the bulk lane's text answers widens; more narrows", () => {
     const scanned = (bytes: number) => withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, bulkAnswerScanBytes: bytes } }));
     const detail = (from: string, to: string) => `text answers on the bulk lane scanned: ${from} -> ${to}`;
