@@ -19,7 +19,15 @@ import {
 } from "./kubernetes";
 import { innerNetworksInternal, onlyPipelockReachesOutside, workloadsOnTheirNetworks } from "./networks";
 import { pipelockBulkIsPipelockUnintercepted, pipelockInterceptsWithItsBottlesCa, pipelockPassthroughReviewed, pipelockStrictEnforcing } from "./pipelock";
-import { credentialsOnlyOverTls, gatesAllowSameHosts, productionBulkLaneReviewed, productionNoAuditMode, routesNoBroadWildcards } from "./routes";
+import {
+    credentialsOnlyOverTls,
+    gatesAllowSameHosts,
+    gitPushDeletesAndTagsReviewed,
+    productionBulkLaneReviewed,
+    productionGitPushNamesRefs,
+    productionNoAuditMode,
+    routesNoBroadWildcards,
+} from "./routes";
 import { workloadsHardened, workloadsProcessLimited } from "./workloads";
 
 /** The policies of the pack, in the order the README documents them. */
@@ -50,6 +58,8 @@ export const policies: Policies = [
     credentialsOnlyOverTls,
     productionNoAuditMode,
     productionBulkLaneReviewed,
+    productionGitPushNamesRefs,
+    gitPushDeletesAndTagsReviewed,
     pipelockStrictEnforcing,
     pipelockInterceptsWithItsBottlesCa,
     pipelockBulkIsPipelockUnintercepted,

@@ -4,7 +4,7 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, UNKNOWN, bottleOfResource, inBottle, isProductionStack, objectName, roleOfResource, workloadsWithRole } from "./bottle";
+import { Maybe, ROLES, UNKNOWN, bottleOfResource, inBottle, isProductionStack, isRecord, objectName, roleOfResource, workloadsWithRole } from "./bottle";
 import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
@@ -232,6 +232,93 @@ export const productionBulkLaneReviewed: StackValidationPolicy = {
                         "that must be read by pipelock itself.",
                     proxy.urn,
                 );
+            }
+        }
+    },
+};
+
+/** Branches every host has, whose push a production stack must never allow an agent. */
+const PROTECTED_BRANCHES: readonly string[] = ["refs/heads/main", "refs/heads/master"];
+
+/** A route's push rules from routes.yaml (`git.push`): undefined when it may not push; `true` is every ref. */
+function pushRulesOf(route: Record<string, unknown>): { refs: string[]; delete: boolean; tags: boolean } | undefined {
+    const push = isRecord(route.git) ? route.git.push : undefined;
+    if (push === true) {
+        return { refs: ["refs/*"], delete: true, tags: true };
+    }
+    if (!isRecord(push)) {
+        return undefined;
+    }
+    return { refs: Array.isArray(push.refs) ? push.refs.map(String) : [], delete: push.delete === true, tags: push.tags === true };
+}
+
+/** Whether a push ref pattern (`*` any characters) matches `ref`. */
+export function refPatternMatches(pattern: string, ref: string): boolean {
+    return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(ref);
+}
+
+/**
+ * In production an agent pushes only to refs its route names, never to a protected branch.
+ */
+export const productionGitPushNamesRefs: StackValidationPolicy = {
+    name: "production-git-push-names-refs",
+    description:
+        "In a production stack every git route that lets the agent push must name the refs it may push (git.push " +
+        "with refs, not push: true, which is every ref the token can write), and none of them may cover main or " +
+        "master. The egress proxy holds each push to those refs; with every ref allowed, an agent can rewrite the " +
+        "branches a team deploys from.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
+        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
+            args.notApplicable("not a production stack");
+        }
+        for (const proxy of proxies) {
+            const routes = routesOf({ container: proxy, resources: args.resources });
+            if (routes === UNKNOWN || "error" in routes) {
+                continue;
+            }
+            for (const route of routes.value) {
+                const push = pushRulesOf(route);
+                const covered = push === undefined ? [] : PROTECTED_BRANCHES.filter((branch) => push.refs.some((pattern) => refPatternMatches(pattern, branch)));
+                if (covered.length > 0) {
+                    reportViolation(
+                        `Egress proxy '${objectName(proxy)}' lets the agent push to ${covered.join(" and ")} of ${String(route.host)} ` +
+                            `(git.push refs ${push!.refs.join(", ")}, in ${routes.path}). Name the agent's own refs instead: ` +
+                            `git: { push: { refs: ["refs/heads/agent/*"] } }.`,
+                        proxy.urn,
+                    );
+                }
+            }
+        }
+    },
+};
+
+/**
+ * Deleting refs and pushing tags are pointed out wherever a route allows them.
+ */
+export const gitPushDeletesAndTagsReviewed: StackValidationPolicy = {
+    name: "git-push-deletes-and-tags-reviewed",
+    description:
+        "Git routes whose push rules let the agent delete refs or push tags are pointed out: a deleted branch takes " +
+        "its work with it from the host, and a tag can start a release pipeline.",
+    enforcementLevel: "advisory",
+    validateStack: (args, reportViolation) => {
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+            const routes = routesOf({ container: proxy, resources: args.resources });
+            if (routes === UNKNOWN || "error" in routes) {
+                continue;
+            }
+            for (const route of routes.value) {
+                const push = pushRulesOf(route);
+                const what = push === undefined ? [] : [...(push.delete ? ["delete refs"] : []), ...(push.tags ? ["push tags"] : [])];
+                if (what.length > 0) {
+                    reportViolation(
+                        `Egress proxy '${objectName(proxy)}' lets the agent ${what.join(" and ")} on ${String(route.host)} (${push!.refs.join(", ")}). ` +
+                            "Set delete: false and tags: false in git.push unless the agent needs them.",
+                        proxy.urn,
+                    );
+                }
             }
         }
     },

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
-import { broadWildcardProblem, credentialsOnlyOverTls, gatesAllowSameHosts, productionNoAuditMode, routesNoBroadWildcards } from "../policies/routes";
+import {
+    broadWildcardProblem,
+    credentialsOnlyOverTls,
+    gatesAllowSameHosts,
+    gitPushDeletesAndTagsReviewed,
+    productionGitPushNamesRefs,
+    productionNoAuditMode,
+    refPatternMatches,
+    routesNoBroadWildcards,
+} from "../policies/routes";
 import { bottleGraph, container, kubernetesBottleGraph, liveConfigOf, object, pipelockConfig, podSpec, routesYaml, setConfigMapDocument, setDocument } from "./fixtures";
 import { DeclaredResource, runStackPolicy } from "../offline/run";
 
@@ -278,5 +287,48 @@ describe("the routes policies on a Kubernetes bottle (routes.yaml from the egres
             "Egress proxy 'prod-reviewer/egress-proxy' runs in audit mode (/etc/egress-proxy/live/current/routes.yaml says audit: true) in a production stack: it lets through what no route covers. Remove auditMode from the bottle.",
         ]);
         assert.deepEqual((await runStackPolicy(productionNoAuditMode, kubernetesBottleGraph({ stack: "prod" }), { stack: "prod" })).violations, []);
+    });
+});
+
+describe("git push rules: production-git-push-names-refs (mandatory in production), git-push-deletes-and-tags-reviewed (advisory)", () => {
+    /** The graph with a git route on github.com whose push is `push`. */
+    function withGitPush(push: unknown): DeclaredResource[] {
+        const graph = bottleGraph({ hosts: ["api.anthropic.com", "github.com"] });
+        const doc = parse(liveConfigOf(graph, "egress-proxy").props.stdin);
+        doc.routes[1] = { host: "github.com", methods: ["GET", "POST"], git: { repositories: ["acme/app"], push } };
+        setDocument(graph, "egress-proxy", stringify(doc));
+        return graph;
+    }
+    const agentPush = { refs: ["refs/heads/agent/*"], create: true, delete: false, tags: false };
+
+    it("passes the agent's own branches in production, and any route outside production", async () => {
+        assert.deepEqual((await runStackPolicy(productionGitPushNamesRefs, withGitPush(agentPush), { stack: "prod" })).violations, []);
+        assert.deepEqual((await runStackPolicy(productionGitPushNamesRefs, withGitPush(false), { stack: "prod" })).violations, []);
+        assert.equal((await runStackPolicy(productionGitPushNamesRefs, withGitPush(true))).notApplicable, "not a production stack");
+    });
+
+    it("refuses push: true and any pattern covering main or master in production", async () => {
+        const every = await runStackPolicy(productionGitPushNamesRefs, withGitPush(true), { stack: "prod" });
+        assert.deepEqual(every.violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' lets the agent push to refs/heads/main and refs/heads/master of github.com (git.push refs refs/*, " +
+                "in /etc/egress-proxy/live/current/routes.yaml). Name the agent's own refs instead: git: { push: { refs: [\"refs/heads/agent/*\"] } }.",
+        ]);
+        const heads = await runStackPolicy(productionGitPushNamesRefs, withGitPush({ ...agentPush, refs: ["refs/heads/agent/*", "refs/heads/ma*"] }), { stackTags: { "bot-bottle:environment": "production" } });
+        assert.match(heads.violations.join("\n"), /push to refs\/heads\/main and refs\/heads\/master of github.com \(git.push refs refs\/heads\/agent\/\*, refs\/heads\/ma\*/);
+    });
+
+    it("points out deletes and tags wherever they are allowed", async () => {
+        assert.deepEqual((await runStackPolicy(gitPushDeletesAndTagsReviewed, withGitPush(agentPush))).violations, []);
+        assert.deepEqual((await runStackPolicy(gitPushDeletesAndTagsReviewed, withGitPush({ ...agentPush, delete: true, tags: true }))).violations, [
+            "Egress proxy 'dev-reviewer-egress-proxy' lets the agent delete refs and push tags on github.com (refs/heads/agent/*). Set delete: false and tags: false in git.push unless the agent needs them.",
+        ]);
+        assert.equal(gitPushDeletesAndTagsReviewed.enforcementLevel, "advisory");
+    });
+
+    it("reads ref patterns as the egress proxy does: * is any characters, / included; the rest literal", () => {
+        assert.equal(refPatternMatches("refs/heads/agent/*", "refs/heads/agent/a/b"), true);
+        assert.equal(refPatternMatches("refs/heads/agent/*", "refs/heads/agentx"), false);
+        assert.equal(refPatternMatches("refs/heads/v1.0", "refs/heads/v1x0"), false);
+        assert.equal(refPatternMatches("refs/*", "refs/heads/main"), true);
     });
 });
