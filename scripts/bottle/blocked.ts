@@ -270,9 +270,11 @@ function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: stri
       push ||= m[2] === "git-receive-pack";
     }
     if (isSeq(repositories)) edits.push(...addItems(text, repositories, repos));
-    if (push && git.get("push") !== true) {
+    // A refused push on a fetch-only route: the agent's own branches (push: {}), never every ref.
+    if (push && !isMap(git.get("push", true)) && git.get("push") !== true) {
       const current = git.get("push", true);
-      edits.push(isScalar(current) ? { start: current.range![0], end: current.range![1], text: "true" } : addKey(text, git, "push", "true"));
+      edits.push(isScalar(current) ? { start: current.range![0], end: current.range![1], text: "{}" } : addKey(text, git, "push", "{}"));
+      notes.push(`${s.host}: push suggested as {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.push.refs yourself`);
     }
     return edits;
   }

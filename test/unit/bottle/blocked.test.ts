@@ -127,6 +127,12 @@ config:
       secure: v1:placeholder
 `;
 
+  test("a push refused on a fetch-only git route is suggested as the agent's own branches (push: {}), never every ref", () => {
+    const { text, notes } = applySuggestions(STACK, "coder", [{ host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] }]);
+    assert.match(text, /git: \{ repositories: \[acme\/app\], push: \{\} \}/);
+    assert.deepEqual(notes, ["github.com: push suggested as {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.push.refs yourself"]);
+  });
+
   test("applied to the stack file: existing routes widened (a method, a path, a git repository, a port), a new host added without a credential, comments kept; the result validates", () => {
     const suggestions = [
       ...hostSuggestions(egressProxyRefusals(EGRESS_LOG)),
