@@ -4,7 +4,7 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, UNKNOWN, bottleOfResource, inBottle, isProductionStack, isRecord, objectName, roleOfResource, workloadsWithRole } from "./bottle";
+import { Maybe, ROLES, ResourceView, UNKNOWN, bottleOfResource, inBottle, isProductionStack, isRecord, objectName, roleOfResource, workloadsWithRole } from "./bottle";
 import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
 
 /**
@@ -180,11 +180,8 @@ export const productionNoAuditMode: StackValidationPolicy = {
         "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
-        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
-            args.notApplicable("not a production stack (audit mode is for learning routes outside production)");
-        }
-        for (const proxy of proxies) {
+        productionOnly(args, "not a production stack (audit mode is for learning routes outside production)");
+        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
             const audit = auditModeOf({ container: proxy, resources: args.resources });
             if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
                 reportViolation(
@@ -213,21 +210,14 @@ export const productionBulkLaneReviewed: StackValidationPolicy = {
         "Set bulk: false on routes whose hosts must see nothing pipelock did not read itself.",
     enforcementLevel: "advisory",
     validateStack: (args, reportViolation) => {
-        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
-        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
-            args.notApplicable("not a production stack");
-        }
-        for (const proxy of proxies) {
-            const routes = routesOf({ container: proxy, resources: args.resources });
-            if (routes === UNKNOWN || "error" in routes) {
-                continue;
-            }
-            const bulk = routes.value
+        productionOnly(args);
+        for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
+            const bulk = routes
                 .filter((route) => Array.isArray(route.bulk) && route.bulk.length > 0)
                 .map((route) => `${String(route.host)} (${(route.bulk as unknown[]).map(String).join(", ")})`);
             if (bulk.length > 0) {
                 reportViolation(
-                    `Egress proxy '${objectName(proxy)}' sends on the bulk lane the traffic of ${bulk.join("; ")} (${routes.path}): ` +
+                    `Egress proxy '${objectName(proxy)}' sends on the bulk lane the traffic of ${bulk.join("; ")} (${path}): ` +
                         "pipelock-bulk streams it, pipelock reads it through its scan API. Set bulk: false on any of these routes " +
                         "that must be read by pipelock itself.",
                     proxy.urn,
@@ -236,6 +226,25 @@ export const productionBulkLaneReviewed: StackValidationPolicy = {
         }
     },
 };
+
+/** Each egress proxy of the stack with its routes.yaml read (those not known yet, or unreadable, are other policies' to report). */
+function proxiesWithRoutes(resources: readonly ResourceView[]): { proxy: ResourceView; path: string; routes: Record<string, unknown>[] }[] {
+    return workloadsWithRole(resources, ROLES.egressProxy).flatMap((proxy) => {
+        const routes = routesOf({ container: proxy, resources });
+        return routes === UNKNOWN || "error" in routes ? [] : [{ proxy, path: routes.path, routes: routes.value }];
+    });
+}
+
+/** Declares a production-only policy not applicable elsewhere (the stack read from its egress proxies' URNs). */
+function productionOnly(
+    args: { resources: readonly ResourceView[]; stackTags: ReadonlyMap<string, string>; notApplicable: (reason?: string) => never },
+    reason = "not a production stack",
+): void {
+    const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
+    if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
+        args.notApplicable(reason);
+    }
+}
 
 /** Branches every host has, whose push a production stack must never allow an agent. */
 const PROTECTED_BRANCHES: readonly string[] = ["refs/heads/main", "refs/heads/master"];
@@ -269,22 +278,15 @@ export const productionGitPushNamesRefs: StackValidationPolicy = {
         "branches a team deploys from.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
-        if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
-            args.notApplicable("not a production stack");
-        }
-        for (const proxy of proxies) {
-            const routes = routesOf({ container: proxy, resources: args.resources });
-            if (routes === UNKNOWN || "error" in routes) {
-                continue;
-            }
-            for (const route of routes.value) {
+        productionOnly(args);
+        for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
+            for (const route of routes) {
                 const push = pushRulesOf(route);
                 const covered = push === undefined ? [] : PROTECTED_BRANCHES.filter((branch) => push.refs.some((pattern) => refPatternMatches(pattern, branch)));
                 if (covered.length > 0) {
                     reportViolation(
                         `Egress proxy '${objectName(proxy)}' lets the agent push to ${covered.join(" and ")} of ${String(route.host)} ` +
-                            `(git.push refs ${push!.refs.join(", ")}, in ${routes.path}). Name the agent's own refs instead: ` +
+                            `(git.push refs ${push!.refs.join(", ")}, in ${path}). Name the agent's own refs instead: ` +
                             `git: { push: { refs: ["refs/heads/agent/*"] } }.`,
                         proxy.urn,
                     );
@@ -304,12 +306,8 @@ export const gitPushDeletesAndTagsReviewed: StackValidationPolicy = {
         "its work with it from the host, and a tag can start a release pipeline.",
     enforcementLevel: "advisory",
     validateStack: (args, reportViolation) => {
-        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
-            const routes = routesOf({ container: proxy, resources: args.resources });
-            if (routes === UNKNOWN || "error" in routes) {
-                continue;
-            }
-            for (const route of routes.value) {
+        for (const { proxy, routes } of proxiesWithRoutes(args.resources)) {
+            for (const route of routes) {
                 const push = pushRulesOf(route);
                 const what = push === undefined ? [] : [...(push.delete ? ["delete refs"] : []), ...(push.tags ? ["push tags"] : [])];
                 if (what.length > 0) {
