@@ -78,8 +78,13 @@ const prevalidated = new WeakMap<BottleStackArgs, BottleSpec>();
  */
 export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName">): BottleStackArgs {
   if (!isValidatedSpec(spec)) throw new Error("argsFromSpec takes a spec returned by validateStackConfig or validateBottle");
-  const { name: _name, ...bottle } = spec;
-  const args: BottleStackArgs = Object.freeze({ ...bottle, ...extra });
+  const { name: _name, routes, ...bottle } = spec;
+  // A git route's push as arguments: the rules it was validated to (every ref's included).
+  const argRoutes = routes.map(({ git, ...route }) => ({
+    ...route,
+    ...(git && { git: { repositories: git.repositories, ...(git.push !== false && { pushRules: git.push }) } }),
+  }));
+  const args: BottleStackArgs = Object.freeze({ ...bottle, routes: argRoutes, ...extra });
   prevalidated.set(args, spec);
   return args;
 }

@@ -78,12 +78,17 @@ export interface RouteGitArgs {
    */
   repositories: string[];
   /**
-   * What the agent may push (`git-receive-pack`). Defaults to false: clone and fetch only.
-   * `true`: every ref, as the token allows (creations, deletions, tags; force pushes too). An
-   * object: only the refs it names, with the egress proxy reading each push's ref updates before
-   * a byte reaches the host (`{}` allows creating and updating `refs/heads/agent/*` only).
+   * Allow pushing (`git-receive-pack`) every ref the token can write: creations, deletions,
+   * tags, force pushes. Defaults to false: clone and fetch only (unless `pushRules` is set).
    */
-  push?: boolean | RouteGitPushArgs;
+  push?: boolean;
+  /**
+   * Allow pushing only what these rules allow: the egress proxy reads each push's ref updates
+   * before a byte reaches the host and refuses the push whole if one falls outside them. `{}`
+   * allows creating and updating `refs/heads/agent/*` only. Takes the place of `push: true`.
+   * Defaults to none.
+   */
+  pushRules?: RouteGitPushArgs;
 }
 
 /** The refs a git route lets the agent push, and how. */

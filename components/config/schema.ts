@@ -136,7 +136,7 @@ export interface GitPushRules {
 /** `push: true`: every ref, creations, deletions and tags (what a token with write access can do). */
 export const PUSH_EVERY_REF: Readonly<GitPushRules> = { refs: ["refs/*"], create: true, delete: true, tags: true };
 
-/** The refs `push: {}` allows: the agent's own branches. */
+/** The refs `pushRules: {}` allows: the agent's own branches. */
 export const DEFAULT_PUSH_REFS: readonly string[] = ["refs/heads/agent/*"];
 
 const gitPushSchema = z.strictObject({
@@ -151,20 +151,26 @@ const gitPushSchema = z.strictObject({
   tags: z.boolean().default(false),
 });
 
-const gitSchema = z.strictObject({
-  repositories: uniqueList(
-    z
-      .string()
-      .regex(REPOSITORY, { message: 'expected a repository path such as "acme/app"' })
-      .refine((repo) => !repo.endsWith(".git") && !repo.split("/").some((s) => s === "." || s === ".."), {
-        message: 'expected a repository path without ".git" or dot segments, such as "acme/app"',
-      }),
-  ),
-  push: z
-    .union([z.boolean(), gitPushSchema])
-    .default(false)
-    .transform((push): GitPushRules | false => (push === true ? { ...PUSH_EVERY_REF } : push)),
-});
+const gitSchema = z
+  .strictObject({
+    repositories: uniqueList(
+      z
+        .string()
+        .regex(REPOSITORY, { message: 'expected a repository path such as "acme/app"' })
+        .refine((repo) => !repo.endsWith(".git") && !repo.split("/").some((s) => s === "." || s === ".."), {
+          message: 'expected a repository path without ".git" or dot segments, such as "acme/app"',
+        }),
+    ),
+    push: z.boolean().optional(),
+    pushRules: gitPushSchema.optional(),
+  })
+  .superRefine((git, ctx) => {
+    if (git.push === false && git.pushRules !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["pushRules"], message: "rules for pushing on a route with push: false; remove push: false (pushRules alone allows pushing)" });
+    }
+  })
+  // One shape after validation: what the agent may push, or false.
+  .transform(({ push, pushRules, ...git }) => ({ ...git, push: pushRules ?? (push === true ? { ...PUSH_EVERY_REF } : (false as GitPushRules | false)) }));
 
 /**
  * The path prefixes and methods of git's smart-HTTP protocol for some repositories: ref

@@ -272,7 +272,7 @@ export function refPatternMatches(pattern: string, ref: string): boolean {
 export const productionGitPushNamesRefs: StackValidationPolicy = {
     name: "production-git-push-names-refs",
     description:
-        "In a production stack every git route that lets the agent push must name the refs it may push (git.push " +
+        "In a production stack every git route that lets the agent push must name the refs it may push (pushRules " +
         "with refs, not push: true, which is every ref the token can write), and none of them may cover main or " +
         "master. The egress proxy holds each push to those refs; with every ref allowed, an agent can rewrite the " +
         "branches a team deploys from.",
@@ -287,7 +287,7 @@ export const productionGitPushNamesRefs: StackValidationPolicy = {
                     reportViolation(
                         `Egress proxy '${objectName(proxy)}' lets the agent push to ${covered.join(" and ")} of ${String(route.host)} ` +
                             `(git.push refs ${push!.refs.join(", ")}, in ${path}). Name the agent's own refs instead: ` +
-                            `git: { push: { refs: ["refs/heads/agent/*"] } }.`,
+                            `git: { pushRules: { refs: ["refs/heads/agent/*"] } }.`,
                         proxy.urn,
                     );
                 }
@@ -313,7 +313,7 @@ export const gitPushDeletesAndTagsReviewed: StackValidationPolicy = {
                 if (what.length > 0) {
                     reportViolation(
                         `Egress proxy '${objectName(proxy)}' lets the agent ${what.join(" and ")} on ${String(route.host)} (${push!.refs.join(", ")}). ` +
-                            "Set delete: false and tags: false in git.push unless the agent needs them.",
+                            "Set delete: false and tags: false in git.pushRules unless the agent needs them.",
                         proxy.urn,
                     );
                 }

@@ -311,7 +311,7 @@ describe("git push rules: production-git-push-names-refs (mandatory in productio
         const every = await runStackPolicy(productionGitPushNamesRefs, withGitPush(true), { stack: "prod" });
         assert.deepEqual(every.violations, [
             "Egress proxy 'dev-reviewer-egress-proxy' lets the agent push to refs/heads/main and refs/heads/master of github.com (git.push refs refs/*, " +
-                "in /etc/egress-proxy/live/current/routes.yaml). Name the agent's own refs instead: git: { push: { refs: [\"refs/heads/agent/*\"] } }.",
+                "in /etc/egress-proxy/live/current/routes.yaml). Name the agent's own refs instead: git: { pushRules: { refs: [\"refs/heads/agent/*\"] } }.",
         ]);
         const heads = await runStackPolicy(productionGitPushNamesRefs, withGitPush({ ...agentPush, refs: ["refs/heads/agent/*", "refs/heads/ma*"] }), { stackTags: { "bot-bottle:environment": "production" } });
         assert.match(heads.violations.join("\n"), /push to refs\/heads\/main and refs\/heads\/master of github.com \(git.push refs refs\/heads\/agent\/\*, refs\/heads\/ma\*/);
@@ -320,7 +320,7 @@ describe("git push rules: production-git-push-names-refs (mandatory in productio
     it("points out deletes and tags wherever they are allowed", async () => {
         assert.deepEqual((await runStackPolicy(gitPushDeletesAndTagsReviewed, withGitPush(agentPush))).violations, []);
         assert.deepEqual((await runStackPolicy(gitPushDeletesAndTagsReviewed, withGitPush({ ...agentPush, delete: true, tags: true }))).violations, [
-            "Egress proxy 'dev-reviewer-egress-proxy' lets the agent delete refs and push tags on github.com (refs/heads/agent/*). Set delete: false and tags: false in git.push unless the agent needs them.",
+            "Egress proxy 'dev-reviewer-egress-proxy' lets the agent delete refs and push tags on github.com (refs/heads/agent/*). Set delete: false and tags: false in git.pushRules unless the agent needs them.",
         ]);
         assert.equal(gitPushDeletesAndTagsReviewed.enforcementLevel, "advisory");
     });

@@ -270,11 +270,15 @@ function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: stri
       push ||= m[2] === "git-receive-pack";
     }
     if (isSeq(repositories)) edits.push(...addItems(text, repositories, repos));
-    // A refused push on a fetch-only route: the agent's own branches (push: {}), never every ref.
-    if (push && !isMap(git.get("push", true)) && git.get("push") !== true) {
-      const current = git.get("push", true);
-      edits.push(isScalar(current) ? { start: current.range![0], end: current.range![1], text: "{}" } : addKey(text, git, "push", "{}"));
-      notes.push(`${s.host}: push suggested as {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.push.refs yourself`);
+    // A refused push on a fetch-only route: the agent's own branches (pushRules: {}), never every ref.
+    if (push && git.get("push") !== true && !git.has("pushRules")) {
+      // `push: false` gives way to the rules (which imply pushing); else they are added.
+      const pair = git.items.find((p) => isScalar(p.key) && p.key.value === "push");
+      const [key, value] = [pair?.key, pair?.value];
+      edits.push(
+        isScalar(key) && isScalar(value) ? { start: key.range![0], end: value.range![1], text: "pushRules: {}" } : addKey(text, git, "pushRules", "{}"),
+      );
+      notes.push(`${s.host}: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself`);
     }
     return edits;
   }

@@ -36,10 +36,10 @@ def push(*updates: tuple[str, str, str], caps: str = "report-status-v2 side-band
         ("main", (OID, OID2, "refs/heads/main"), AGENT, "refs/heads/main is not in the route's push refs (refs/heads/agent/*)"),
         ("a prefix of the pattern is not a match", (OID, OID2, "refs/heads/agent"), AGENT, "refs/heads/agent is not in the route's push refs"),
         ("a branch that only starts like one", (OID, OID2, "refs/heads/agentx/y"), AGENT, "refs/heads/agentx/y is not in the route's push refs"),
-        ("a delete", (OID, ZERO, "refs/heads/agent/fix-1"), AGENT, "deleting refs/heads/agent/fix-1 is not allowed (the route's push has delete: false)"),
-        ("a tag", (ZERO, OID, "refs/tags/v1"), PushRules(("refs/*",), True, False, False), "refs/tags/v1 is a tag (the route's push has tags: false)"),
+        ("a delete", (OID, ZERO, "refs/heads/agent/fix-1"), AGENT, "deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)"),
+        ("a tag", (ZERO, OID, "refs/tags/v1"), PushRules(("refs/*",), True, False, False), "refs/tags/v1 is a tag (the route's pushRules have tags: false)"),
         ("a tag where tags are allowed", (ZERO, OID, "refs/tags/v1"), PushRules(("refs/tags/*",), True, False, True), None),
-        ("a creation where creating is not allowed", (ZERO, OID, "refs/heads/agent/new"), PushRules(("refs/heads/agent/*",), False, False, False), "creating refs/heads/agent/new is not allowed (the route's push has create: false)"),
+        ("a creation where creating is not allowed", (ZERO, OID, "refs/heads/agent/new"), PushRules(("refs/heads/agent/*",), False, False, False), "creating refs/heads/agent/new is not allowed (the route's pushRules have create: false)"),
         ("push: true allows everything", (OID, ZERO, "refs/tags/v1"), EVERY_REF, None),
         ("a pattern's dots are literal", (OID, OID2, "refs/heads/release-1x0"), PushRules(("refs/heads/release-1.0",), True, False, False), "not in the route's push refs"),
     ],
@@ -76,7 +76,7 @@ def test_a_mixed_push_is_refused_whole_in_gits_report_with_the_gate_on_the_progr
         "unpack ok",
         "ng refs/heads/agent/ok egress-proxy: refused with the rest of the push",
         "ng refs/heads/main egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)",
-        "ng refs/tags/v1 egress-proxy: refs/tags/v1 is a tag (the route's push has tags: false)",
+        "ng refs/tags/v1 egress-proxy: refs/tags/v1 is a tag (the route's pushRules have tags: false)",
     ]
 
 

@@ -153,8 +153,8 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
 
     for (const [what, refspecs, shown] of [
       ["git push origin HEAD:main", "HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
-      ["a tag", "v-agent", "egress-proxy: refs/tags/v-agent is a tag (the route's push has tags: false)"],
-      ["a delete", ":agent/fix-1", "egress-proxy: deleting refs/heads/agent/fix-1 is not allowed (the route's push has delete: false)"],
+      ["a tag", "v-agent", "egress-proxy: refs/tags/v-agent is a tag (the route's pushRules have tags: false)"],
+      ["a delete", ":agent/fix-1", "egress-proxy: deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)"],
       ["a branch outside the pattern", "HEAD:feature/x", "egress-proxy: refs/heads/feature/x is not in the route's push refs (refs/heads/agent/*)"],
       ["one allowed and one forbidden ref", "HEAD:agent/mixed HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
     ] as const) {

@@ -156,7 +156,7 @@ export function lanesStack(): TestStackConfig {
       {
         name: "lane",
         routes: [
-          { host: "git.upstream.test", git: { repositories: ["acme/app", "acme/big"], push: {} }, auth: { header: "Authorization", username: "x-access-token", token: "github" } },
+          { host: "git.upstream.test", git: { repositories: ["acme/app", "acme/big"], pushRules: {} }, auth: { header: "Authorization", username: "x-access-token", token: "github" } },
           { host: "upstream.test", ports: [443], methods: ["GET", "HEAD", "POST"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
           { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" } },
           { host: "inspected.upstream.test", ports: [443], methods: ["GET", "POST"], bulk: false },

@@ -48,11 +48,11 @@ def _glob(pattern: str) -> re.Pattern[str]:
 def ref_problem(update: RefUpdate, rules: PushRules) -> str | None:
     """Why the rules refuse one ref update, or None."""
     if update.delete and not rules.delete:
-        return f"deleting {update.ref} is not allowed (the route's push has delete: false)"
+        return f"deleting {update.ref} is not allowed (the route's pushRules have delete: false)"
     if update.ref.startswith(TAGS) and not rules.tags:
-        return f"{update.ref} is a tag (the route's push has tags: false)"
+        return f"{update.ref} is a tag (the route's pushRules have tags: false)"
     if update.create and not rules.create:
-        return f"creating {update.ref} is not allowed (the route's push has create: false)"
+        return f"creating {update.ref} is not allowed (the route's pushRules have create: false)"
     if not rules.matches(update.ref):
         return f"{update.ref} is not in the route's push refs ({', '.join(rules.refs)})"
     return None

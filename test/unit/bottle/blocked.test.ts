@@ -127,10 +127,14 @@ config:
       secure: v1:placeholder
 `;
 
-  test("a push refused on a fetch-only git route is suggested as the agent's own branches (push: {}), never every ref", () => {
+  test("a push refused on a fetch-only git route is suggested as the agent's own branches (pushRules: {}), never every ref", () => {
     const { text, notes } = applySuggestions(STACK, "coder", [{ host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] }]);
-    assert.match(text, /git: \{ repositories: \[acme\/app\], push: \{\} \}/);
-    assert.deepEqual(notes, ["github.com: push suggested as {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.push.refs yourself"]);
+    assert.match(text, /git: \{ repositories: \[acme\/app\], pushRules: \{\} \}/);
+    assert.deepEqual(notes, ["github.com: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself"]);
+    const explicitFalse = applySuggestions(STACK.replace("git: { repositories: [acme/app] }", "git: { repositories: [acme/app], push: false }"), "coder", [
+      { host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] },
+    ]);
+    assert.match(explicitFalse.text, /git: \{ repositories: \[acme\/app\], pushRules: \{\} \}/);
   });
 
   test("applied to the stack file: existing routes widened (a method, a path, a git repository, a port), a new host added without a credential, comments kept; the result validates", () => {

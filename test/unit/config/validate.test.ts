@@ -39,9 +39,10 @@ describe("validateStackConfig rejects", () => {
     ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
     ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /^unknown key \(did you mean "paths"\?\): a typo here must not silently change what a bottle allows$/],
     ["an unknown bottle key", { bottles: [bottle({ agnet: {} })] }, "bottles[0].agnet", /^unknown key \(did you mean "agent"\?\)/],
-    ["a push ref that is not a full ref name", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { refs: ["agent/*"] } } })] })] }, "bottles[0].routes[0].git.push.refs[0]", /expected a ref pattern such as "refs\/heads\/agent\/\*"/],
-    ["a push ref with ..", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { refs: ["refs/heads/../main"] } } })] })] }, "bottles[0].routes[0].git.push.refs[0]", /without "\.\.", "\/\/" or a trailing "\/"/],
-    ["an unknown push rule", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: { force: true } } })] })] }, "bottles[0].routes[0].git.push.force", /unknown key/],
+    ["a push ref that is not a full ref name", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["agent/*"] } } })] })] }, "bottles[0].routes[0].git.pushRules.refs[0]", /expected a ref pattern such as "refs\/heads\/agent\/\*"/],
+    ["a push ref with ..", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/../main"] } } })] })] }, "bottles[0].routes[0].git.pushRules.refs[0]", /without "\.\.", "\/\/" or a trailing "\/"/],
+    ["an unknown push rule", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { force: true } } })] })] }, "bottles[0].routes[0].git.pushRules.force", /unknown key/],
+    ["push rules on a route that does not push", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: false, pushRules: {} } })] })] }, "bottles[0].routes[0].git.pushRules", /remove push: false \(pushRules alone allows pushing\)/],
     ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/],
     ["an unknown pipelock setting", { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] }, "bottles[0].pipelock.settings.mode", /unknown key/],
     ["a duplicate host", { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] }, "bottles[0].routes[1].host", /duplicate host "api.github.com" \(also routes\[0\]\)/],
@@ -166,9 +167,9 @@ describe("validateStackConfig accepts and normalises", () => {
     assert.equal(gitlab!.git!.push, false);
   });
 
-  test("git push rules: {} is the agent's branches only (creations, no deletes, no tags); each field can be set", () => {
-    const pushOf = (push: unknown) => {
-      const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push } as never })] })] });
+  test("git pushRules: {} is the agent's branches only (creations, no deletes, no tags); each field can be set", () => {
+    const pushOf = (pushRules: unknown) => {
+      const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules } as never })] })] });
       assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
       const [github] = result.value.bottles[0]!.routes;
       assert.ok(github!.paths!.includes("/acme/app.git/git-receive-pack"));
