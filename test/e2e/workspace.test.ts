@@ -95,7 +95,9 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as { decision: string; reason: string; host: string; path: string | null });
     assert.ok(refused.some((d) => d.decision === "deny" && d.reason === "path not allowed" && d.path === "/acme/other.git/info/refs"));
-    assert.ok(refused.some((d) => d.decision === "deny" && d.host === "ro.upstream.test" && d.path === "/acme/app.git/git-receive-pack"));
+    // A fetch-only route refuses the push at its first request: ref discovery for git-receive-pack.
+    assert.ok(refused.some((d) => d.decision === "deny" && d.host === "ro.upstream.test" && d.reason === "not git's protocol" && d.path === "/acme/app.git/info/refs"));
+    assert.ok(!refused.some((d) => d.decision === "allow" && d.host === "ro.upstream.test" && d.path === "/acme/app.git/git-receive-pack"), "no push request allowed");
   });
 
   it("refused -> blocked --suggest --write -> up: the same clone succeeds (two commands, the change reviewed as a diff)", async () => {
