@@ -27,6 +27,7 @@ import { DEFAULT_WORKSPACE_PATH, formatProblems, validateStackConfig } from "../
 import { readStackFile } from "../infra/stack-file";
 import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
 import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, Engine, logLines, mergeLogs } from "./bottle/inspect";
+import { exitAfterOutput } from "./lib/exit";
 
 const USAGE =
   "usage: npm run bottle -- <shell|claude|status|logs|blocked> <stack> [<bottle>] [--file <stack file>] [--since <duration>] " +
@@ -312,8 +313,8 @@ function main(): number {
 }
 
 try {
-  process.exit(main());
+  exitAfterOutput(main());
 } catch (err) {
   console.error(`bottle: ${(err as Error).message}`);
-  process.exit(err instanceof UsageError ? 2 : 1);
+  exitAfterOutput(err instanceof UsageError ? 2 : 1);
 }

@@ -13,6 +13,7 @@ import { PlanError, planStack } from "./plan/plan";
 import { formatPlan } from "./plan/print";
 import { reachOfPlan } from "./plan/reach";
 import { countEffects, diffReach, formatReachDiff } from "./plan/reach-diff";
+import { exitAfterOutput } from "./lib/exit";
 
 const USAGE = "usage: npm run plan -- --stack <name> [--file <stack file>] [--json] [--diff <git ref>]";
 /** The exit code when a change widens what an agent can reach. */
@@ -66,4 +67,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => process.exit(code));
+main().then(exitAfterOutput);

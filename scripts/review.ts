@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { exitAfterOutput } from "./lib/exit";
 
 const ROOT = path.resolve(__dirname, "..");
 /** Marks the comment so the workflow updates it instead of adding another. */
@@ -129,4 +130,4 @@ function main(): number {
   return widens ? 3 : 0;
 }
 
-process.exit(main());
+exitAfterOutput(main());
