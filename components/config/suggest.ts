@@ -28,11 +28,23 @@ function unwrap(schema: z.ZodType): z.ZodType {
   }
 }
 
+/** The valid key that `unknown` is with two neighbouring letters swapped: one slip of the fingers, two edits to Levenshtein. */
+function transposed(unknown: string, valid: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < unknown.length; i++) {
+    const swapped = unknown.slice(0, i) + unknown[i + 1] + unknown[i] + unknown.slice(i + 2);
+    if (swapped !== unknown && valid.includes(swapped)) return swapped;
+  }
+  return undefined;
+}
+
 /** The valid key an unknown one was probably meant to be, or undefined when none is close. */
 export function nearestKey(unknown: string, valid: readonly string[]): string | undefined {
   if (valid.length === 0) return undefined;
-  const best = closest(unknown, [...valid]);
   const folded = (s: string) => s.toLowerCase().replace(/[-_]/g, "");
-  if (folded(best) === folded(unknown)) return best;
+  const sameFolded = valid.find((key) => folded(key) === folded(unknown));
+  if (sameFolded !== undefined) return sameFolded;
+  const swapped = transposed(unknown, valid);
+  if (swapped !== undefined) return swapped;
+  const best = closest(unknown, [...valid]);
   return distance(unknown, best) <= Math.max(2, Math.floor(unknown.length / 3)) ? best : undefined;
 }
