@@ -28,6 +28,7 @@ import { readStackFile } from "../infra/stack-file";
 import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
 import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, Engine, logLines, mergeLogs } from "./bottle/inspect";
 import { exitAfterOutput } from "./lib/exit";
+import { shellArgv } from "./bottle/shell";
 
 const USAGE =
   "usage: npm run bottle -- <shell|claude|status|logs|blocked> <stack> [<bottle>] [--file <stack file>] [--since <duration>] " +
@@ -298,7 +299,7 @@ function main(): number {
   const t = target(stack, bottle, values.file ? path.resolve(values.file) : undefined);
   switch (command) {
     case "shell": {
-      const command = rest.length ? ["sh", "-c", rest.join(" ")] : ["sh", "-c", "if command -v bash >/dev/null; then exec bash -l; else exec sh -l; fi"];
+      const command = shellArgv(rest);
       return t.cluster ? execInAgentPod(t, command) : execInAgent(t, command);
     }
     case "claude":
