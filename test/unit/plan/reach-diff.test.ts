@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
+import { parse } from "yaml";
 import type { BottleReach, RouteReach, StackReach } from "../../../scripts/plan/reach";
 import { countEffects, diffReach, formatReachDiff, gitSummary, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
 
@@ -177,6 +180,13 @@ describe("prefixCovers", () => {
     ["/repos/acme/app/", "/repos/acme/", false],
   ];
   for (const [prefix, path, covers] of cases) test(`${prefix} ${covers ? "covers" : "does not cover"} ${path}`, () => assert.equal(prefixCovers(prefix, path), covers));
+
+  test("the dev example's API route allows the repository itself (GET /repos/acme/app) and below it, not its neighbours", () => {
+    const dev = parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, { routes: { host: string; paths?: string[] }[] }[]> };
+    const api = dev.config["bot-bottle:bottles"]![0]!.routes.find((r) => r.host === "api.github.com")!;
+    const allowed = (p: string) => api.paths!.some((prefix) => prefixCovers(prefix, p));
+    assert.deepEqual(["/repos/acme/app", "/repos/acme/app/pulls/1", "/repos/acme/application", "/repos/acme/lib"].map(allowed), [true, true, false, false]);
+  });
 });
 
 describe("formatReachDiff", () => {
