@@ -246,6 +246,8 @@ function diffAgent(before: BottleReach["agent"], after: BottleReach["agent"]): C
       ? [{ effect: "changes" as const, subject: "agent", detail: `command ${JSON.stringify(before.command ?? "(image's)")} -> ${JSON.stringify(after.command ?? "(image's)")}` }]
       : []),
     ...setChanges("agent", "environment variables", before.env, after.env).map((c) => ({ ...c, effect: "changes" as const })),
+    // A host directory lets the agent change the engine's host (and outlives the bottle).
+    ...setChanges("agent", "host directories it mounts", before.hostPaths ?? [], after.hostPaths ?? []),
   ];
 }
 

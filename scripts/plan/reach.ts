@@ -77,7 +77,13 @@ export interface BottleReach {
   maxProcesses: Record<string, number>;
   selfTest: boolean;
   /** The agent's user, command and the names of the variables it is given. */
-  agent?: { user: string; command?: string[]; env: string[] };
+  agent?: {
+    user: string;
+    command?: string[];
+    env: string[];
+    /** Host directories it mounts (a `workspace.hostPath`); absent in plans made before this was read. */
+    hostPaths?: string[];
+  };
 }
 
 export type StackReach = Record<string, BottleReach>;
@@ -124,6 +130,8 @@ interface PlannedWorkload {
   user: string;
   command?: string[];
   env: Map<string, string>;
+  /** Host directories the workload mounts (Docker volumes with a hostPath, Kubernetes hostPath volumes). */
+  hostPaths: string[];
 }
 
 function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
@@ -159,6 +167,7 @@ function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
         user: String(c.inputs.user),
         ...(c.inputs.command !== undefined && { command: strings(c.inputs.command) }),
         env: envOf(c.inputs),
+        hostPaths: list(c.inputs.volumes).flatMap((v) => (typeof record(v).hostPath === "string" ? [String(record(v).hostPath)] : [])).sort(),
       },
     ];
   });
@@ -185,6 +194,7 @@ function kubernetesWorkloads(plan: PlanJson): PlannedWorkload[] {
           user: `${String(security.runAsUser)}:${String(security.runAsGroup)}`,
           ...(main.args !== undefined && { command: strings(main.args) }),
           env: new Map(list(main.env).map((e) => [String(record(e).name), String(record(e).value ?? "")])),
+          hostPaths: list(pod.volumes).flatMap((v) => (record(v).hostPath !== undefined ? [String(record(record(v).hostPath).path)] : [])).sort(),
         },
       ];
     });
@@ -239,6 +249,7 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
         user: agent.user,
         ...(agent.command !== undefined && { command: agent.command }),
         env: [...agent.env.keys()].sort(),
+        hostPaths: agent.hostPaths,
       },
     }),
   };

@@ -189,6 +189,13 @@ describe("npm run plan", () => {
       assert.match(stdout, /^Stack "dev", HEAD -> working tree: leaves the agents' reach as it was \(0 widening, 0 narrowing, 0 other changes\)\n$/);
     });
 
+    test("a host directory mounted into the agent widens: exit 3", async () => {
+      fs.writeFileSync(dev(), DEV_BEFORE.replace("agent: { image: node:22-bookworm-slim }", "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }"));
+      const { code, stdout } = await diff();
+      assert.equal(code, 3, stdout);
+      assert.match(stdout, /\+ WIDENS +agent: host directories it mounts \+ \/home\/me\/src\/app\n/);
+    });
+
     test("a new route and a swapped token widen: listed first, exit 3; --json says the same", async () => {
       fs.writeFileSync(
         dev(),

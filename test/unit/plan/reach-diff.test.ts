@@ -119,6 +119,14 @@ describe("diffReach", () => {
     test(what, () => assert.deepEqual(only(diffReach(base, after)), expected));
   }
 
+  test("a host directory mounted into the agent widens; removing it narrows; a plan that did not read them changes nothing", () => {
+    const agent = (hostPaths?: string[]) => ({ user: "1000:1000", env: [], ...(hostPaths && { hostPaths }) });
+    const diff = (from?: string[], to?: string[]) => only(diffReach(withCoder(bottle([github], { agent: agent(from) })), withCoder(bottle([github], { agent: agent(to) }))));
+    assert.deepEqual(diff([], ["/home/me/src/app"]), [["widens", "agent", "host directories it mounts + /home/me/src/app"]]);
+    assert.deepEqual(diff(["/home/me/src/app"], []), [["narrows", "agent", "host directories it mounts - /home/me/src/app"]]);
+    assert.deepEqual(diff(undefined, []), []);
+  });
+
   test("git push rules: pushing at all, more refs, deletes or tags widen; fewer narrow", () => {
     const agentPush = { refs: ["refs/heads/agent/*"], create: true, delete: false, tags: false };
     const git = (push?: typeof agentPush) => route("github.com", { methods: ["GET", "POST"], ...(push && { push }) });
