@@ -17,7 +17,7 @@ Everything else takes the inspect lane. Pure: no mitmproxy import.
 
 from dataclasses import dataclass
 
-from git_rules import PushRules
+from git_rules import PushRules, ref_discovery_queries
 
 BULK_KINDS = frozenset({"git", "downloads"})
 GIT_SERVICES = ("info/refs", "git-upload-pack", "git-receive-pack")
@@ -97,8 +97,7 @@ def choose_lane(
         service = git_service(path, git)
         media = media_type(content_type)
         if service == "info/refs" and method in ("GET", "HEAD") and not has_body:
-            allowed = ["service=git-upload-pack"] + (["service=git-receive-pack"] if git.push is not None else [])
-            if query in allowed:
+            if query in ref_discovery_queries(git.push):
                 return GIT_REFS
         elif service == "git-upload-pack" and method == "POST" and media == GIT_CONTENT_TYPES[service]:
             return GIT_FETCH

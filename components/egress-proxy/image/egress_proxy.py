@@ -67,6 +67,7 @@ from egress_routes import (
     pipelock_refusal,
     pipelock_tunnel_refusal,
     printable,
+    request_query,
     scheme_problem,
     transfer_encoding_problem,
 )
@@ -508,14 +509,12 @@ class EgressProxy:
         if route is None or not route.bulk or self.bulk_proxy is None or req.scheme != "https":
             # The bulk lane is a tunnel: plain HTTP has none to take.
             return INSPECT
-        raw = req.data.path
-        mark = raw.find(b"?")
         return choose_lane(
             route.bulk,
             route.git,
             req.method,
-            log_path(raw),
-            None if mark == -1 else raw[mark + 1 :].decode("ascii", "replace"),
+            log_path(req.data.path),
+            request_query(req.data.path),
             req.headers.get("content-type", ""),
             req.headers.get("accept", ""),
             bool(req.raw_content),
@@ -528,19 +527,16 @@ class EgressProxy:
         for any other request."""
         route = decision.route
         req = flow.request
-        service = git_service(log_path(req.data.path), route.git) if route is not None and route.git is not None else None
+        service = None if route is None or route.git is None else git_service(log_path(req.data.path), route.git)
         if service is None:
             return None
         assert route is not None and route.git is not None
-        raw = req.data.path
-        mark = raw.find(b"?")
         try:
             encoding = req.headers.get("content-encoding", "")
             if service == "git-receive-pack" and encoding.strip().lower() not in ("", "identity"):
                 raise GitProtocolError("a push with a Content-Encoding (git sends its pack as it is)")
             body = decoded_body(req.raw_content or b"", encoding, _bytes(ctx.options.body_size_limit))
-            query = None if mark == -1 else raw[mark + 1 :].decode("ascii", "replace")
-            return check_git_request(service, req.method, query, body, route.git.push)
+            return check_git_request(service, req.method, request_query(req.data.path), body, route.git.push)
         except GitProtocolError as e:
             return deny("not git's protocol", f"{service}: {e}", req.host)
 

@@ -797,6 +797,12 @@ def printable_line(raw: bytes) -> str:
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
 
 
+def request_query(raw_path: bytes) -> str | None:
+    """The query of a request target (None when it has none), as text."""
+    query = raw_path.find(b"?")
+    return None if query == -1 else raw_path[query + 1 :].decode("ascii", "replace")
+
+
 def log_path(raw_path: bytes) -> str:
     """The request path as the decision log shows it: without the query, printable."""
     query = raw_path.find(b"?")

@@ -115,13 +115,18 @@ class GitCheck:
     refusal: PushRefusal | None = None
 
 
+def ref_discovery_queries(push: PushRules | None) -> list[str]:
+    """The queries of git's ref discovery a route answers: fetch's, and push's when it pushes."""
+    return ["service=git-upload-pack"] + (["service=git-receive-pack"] if push is not None else [])
+
+
 def check_git_request(service: str, method: str, query: str | None, body: bytes, push: PushRules | None) -> GitCheck:
     """Checks a request to one of a route's repositories (`service`: info/refs, git-upload-pack or
     git-receive-pack; `body` without its Content-Encoding). Raises GitProtocolError when it is not
     what git sends: ref discovery of another service, or without one (git's dumb protocol), a
     body that is not git's negotiation or push."""
     if service == "info/refs":
-        allowed = ["service=git-upload-pack"] + (["service=git-receive-pack"] if push is not None else [])
+        allowed = ref_discovery_queries(push)
         if method not in ("GET", "HEAD") or body or query not in allowed:
             raise GitProtocolError(f"ref discovery other than {' or '.join(f'GET info/refs?{a}' for a in allowed)}")
         return GitCheck()
