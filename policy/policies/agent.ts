@@ -15,14 +15,10 @@ import {
     isProductionStack,
     known,
     labelsOf,
+    networksJoined,
     networksOf,
     roleOf,
 } from "./bottle";
-import { sharesNamespace } from "./workloads";
-
-/** Network modes that attach no user-defined network (the provider disconnects `bridge` when
- * `networksAdvanced` is set; `none` has no network at all). */
-const NON_NETWORK_MODES = new Set(["bridge", "default", "none"]);
 
 /** The host directories bound into an agent container (its workspace, for local development). */
 function agentHostPaths(args: { type: string; props: Record<string, any> }): string[] | typeof UNKNOWN {
@@ -95,11 +91,7 @@ export const agentOnlyInternalNetworks: StackValidationPolicy = {
             if (attachments === UNKNOWN) {
                 continue;
             }
-            const mode = known(() => agent.props.networkMode);
-            const joined = attachments.map((a) => a.name);
-            if (typeof mode === "string" && !NON_NETWORK_MODES.has(mode) && !sharesNamespace(mode)) {
-                joined.push(mode);
-            }
+            const joined = networksJoined(attachments, known(() => agent.props.networkMode));
             if (joined.length === 0) {
                 reportViolation(
                     `Agent container '${name}' declares no networksAdvanced, so Docker puts it on the default ` +

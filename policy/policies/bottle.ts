@@ -295,6 +295,24 @@ export function networksOf(props: Record<string, any>): Maybe<NetworkAttachment[
     return out;
 }
 
+/** Network modes that share a host or foreign namespace instead of the container's own. */
+export function sharesNamespace(mode: unknown): boolean {
+    return typeof mode === "string" && (mode === "host" || mode.startsWith("container:"));
+}
+
+/** Network modes that attach no user-defined network (the provider disconnects `bridge` when
+ * `networksAdvanced` is set; `none` has no network at all). */
+const NON_NETWORK_MODES = new Set(["bridge", "default", "none"]);
+
+/**
+ * The user-defined networks a container joins, by name: its `networksAdvanced` attachments, and
+ * a custom `networkMode`, which joins that network (a shared namespace is no network of its own).
+ */
+export function networksJoined(attachments: readonly NetworkAttachment[], networkMode: unknown): Maybe<string>[] {
+    const custom = typeof networkMode === "string" && !NON_NETWORK_MODES.has(networkMode) && !sharesNamespace(networkMode);
+    return [...attachments.map((a) => a.name), ...(custom ? [networkMode] : [])];
+}
+
 /**
  * Parses a rendered YAML document (routes.yaml, pipelock.yaml). Returns the parsed value, or an
  * error message when the text is not exactly one valid YAML document.

@@ -4,7 +4,7 @@
  * role's row in the topology table (topology.ts).
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, bottleOf, dockerName, known, networksOf, roleOf } from "./bottle";
+import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, bottleOf, dockerName, known, networksJoined, networksOf, roleOf } from "./bottle";
 import { BOTTLE_TOPOLOGY } from "./topology";
 
 const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
@@ -131,10 +131,7 @@ export const workloadsOnTheirNetworks: StackValidationPolicy = {
             if (attachments === UNKNOWN || mode === UNKNOWN) {
                 continue;
             }
-            const joined = attachments.map((a) => a.name);
-            if (typeof mode === "string" && !["bridge", "default", "none", "host"].includes(mode) && !mode.startsWith("container:")) {
-                joined.push(mode);
-            }
+            const joined = networksJoined(attachments, mode);
             const name = `Container '${dockerName(container)}' (role '${role ?? "none"}')`;
             for (const netName of joined) {
                 if (netName === UNKNOWN) {

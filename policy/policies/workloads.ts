@@ -11,7 +11,7 @@
  * other way cannot be judged, and is refused.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { LABELS, Maybe, ROLES, ResourceView, TYPES, UNKNOWN, arrayOf, dockerName, environmentOf, known, roleOf, stringsOf } from "./bottle";
+import { LABELS, Maybe, ROLES, ResourceView, TYPES, UNKNOWN, arrayOf, dockerName, environmentOf, known, roleOf, sharesNamespace, stringsOf } from "./bottle";
 import { BOTTLE_TOPOLOGY } from "./topology";
 
 /** What one role may hold beyond the standard, each with the reason a reviewer reads. */
@@ -56,11 +56,6 @@ export const ROLE_EXCEPTIONS: Readonly<Record<string, RoleExceptions>> = {
         sharedNetwork: "it probes from the agent's network namespace what the agent can reach (and nothing else: it runs as nobody)",
     },
 };
-
-/** Network modes that share a host or foreign namespace instead of the container's own. */
-export function sharesNamespace(mode: unknown): boolean {
-    return typeof mode === "string" && (mode === "host" || mode.startsWith("container:"));
-}
 
 /** True when a `securityOpts` list sets no-new-privileges (Docker accepts `:` or `=`, optional `true`). */
 export function setsNoNewPrivileges(opts: string[]): boolean {
