@@ -264,8 +264,8 @@ export const pipelockInterceptsWithItsBottlesCa: StackValidationPolicy = {
             if (cert === UNKNOWN || key === UNKNOWN || certs === UNKNOWN) {
                 continue;
             }
-            if ("error" in cert || "error" in key) {
-                const missing = "error" in cert ? cert.error : (key as { error: string }).error;
+            const missing = "error" in cert ? cert.error : "error" in key ? key.error : undefined;
+            if (missing !== undefined || "error" in cert || "error" in key) {
                 reportViolation(`${name} ${missing}: it intercepts with no CA of its bottle. Give it its bottle's pipelock CA there.`, pipelock.urn);
                 continue;
             }
@@ -279,10 +279,10 @@ export const pipelockInterceptsWithItsBottlesCa: StackValidationPolicy = {
             }
             const proxy = inBottle(proxies, bottleOfResource(pipelock));
             const envs = proxy === undefined ? UNKNOWN : workloadEnvOf(proxy);
-            const upstreamCa = envs === UNKNOWN ? undefined : envValue(envs, TOPOLOGY.upstreamCaEnv);
             if (proxy === undefined || envs === UNKNOWN) {
                 continue;
             }
+            const upstreamCa = envValue(envs, TOPOLOGY.upstreamCaEnv);
             const trusted = upstreamCa === undefined ? { error: `sets no ${TOPOLOGY.upstreamCaEnv}` } : workloadFileOf({ container: proxy, resources: args.resources }, upstreamCa);
             if (trusted !== UNKNOWN && ("error" in trusted || trusted.content.trim() !== cert.content.trim())) {
                 reportViolation(
