@@ -48,6 +48,17 @@ export function probeContainer<V>(args: { stack: string; bottle: string; agentCo
   };
 }
 
+/** The self-test script's variables (self-test.sh), of plain values or of Pulumi inputs. */
+function selfTestVariables<V>(vars: { processLimits: V; noDnsContainers: V; probeImage: V; runOptions: V }): Record<string, V | string> {
+  return {
+    BOTTLE_PROCESS_LIMITS: vars.processLimits,
+    BOTTLE_NO_DNS_CONTAINERS: vars.noDnsContainers,
+    BOTTLE_IMAGE: vars.probeImage,
+    BOTTLE_RUN_OPTIONS: vars.runOptions,
+    BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+  };
+}
+
 /**
  * The self-test's environment for a bottle found on an engine (`npm run bottle -- self-test`,
  * tests): the same script and probe as the deployment's, every input known.
@@ -61,13 +72,7 @@ export function selfTestEnvironment(args: {
   noDnsContainers: string;
   probeImage: string;
 }): Record<string, string> {
-  return {
-    BOTTLE_PROCESS_LIMITS: args.processLimits,
-    BOTTLE_NO_DNS_CONTAINERS: args.noDnsContainers,
-    BOTTLE_IMAGE: args.probeImage,
-    BOTTLE_RUN_OPTIONS: runOptionWords(probeContainer(args)).join(" "),
-    BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
-  };
+  return selfTestVariables({ ...args, runOptions: runOptionWords(probeContainer(args)).join(" ") });
 }
 
 /**
@@ -80,11 +85,12 @@ export function createSelfTest(name: string, args: SelfTestArgs, parent: pulumi.
     {
       create: SELF_TEST_SCRIPT,
       environment: {
-        BOTTLE_PROCESS_LIMITS: processLimitsOf(args.limits),
-        BOTTLE_NO_DNS_CONTAINERS: pulumi.all(args.noExternalDns.map((c) => c.name)).apply((names) => names.join(" ")),
-        BOTTLE_IMAGE: args.probeImage,
-        BOTTLE_RUN_OPTIONS: runOptions(probeContainer<pulumi.Input<string>>({ stack: args.stack, bottle: args.bottle, agentContainer: args.from.name, proxyUrl: args.proxyUrl })),
-        BOTTLE_SELF_TEST_PROBE: SELF_TEST_PROBE,
+        ...selfTestVariables<pulumi.Input<string>>({
+          processLimits: processLimitsOf(args.limits),
+          noDnsContainers: pulumi.all(args.noExternalDns.map((c) => c.name)).apply((names) => names.join(" ")),
+          probeImage: args.probeImage,
+          runOptions: runOptions(probeContainer<pulumi.Input<string>>({ stack: args.stack, bottle: args.bottle, agentContainer: args.from.name, proxyUrl: args.proxyUrl })),
+        }),
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },
       // A new container (any of them) re-runs the test.
