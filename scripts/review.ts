@@ -5,7 +5,8 @@
  * for any pull request's code): per stack the reach diff against the base, the policy pack
  * over the planned graph, and the plan itself. Writes `<dir>/comment.md` (one comment for the
  * pull request) and `<dir>/widens` (`true` or `false`). Exits 3 when any stack's reach widens,
- * 1 when a plan fails or a mandatory policy is violated, else 0.
+ * 1 when a plan fails or a mandatory policy is violated, 2 when it cannot run (usage, the policy
+ * pack's dependencies not installed), else 0.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -35,6 +36,12 @@ function run(argv: string[]): { code: number; out: string } {
 }
 
 const plan = (...args: string[]) => run([process.execPath, "--import", "tsx", "scripts/plan.ts", ...args]);
+
+/** The policy pack runs from its own node_modules: without them every stack's row would be a module error. */
+function missingPolicyPackDependency(): string | undefined {
+  const manifest = path.join("policy", "node_modules", "@pulumi", "policy", "package.json");
+  return fs.existsSync(path.join(ROOT, manifest)) ? undefined : path.dirname(manifest);
+}
 
 function stacksIn(files: string[]): string[] {
   return files.flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(path.basename(f))?.[1] ?? []);
@@ -112,6 +119,13 @@ function main(): number {
   const { values } = parseArgs({ options: { base: { type: "string" }, out: { type: "string" } } });
   if (!values.base || !values.out) {
     console.error("usage: npm run review -- --base <git ref> --out <dir>");
+    return 2;
+  }
+  const missing = missingPolicyPackDependency();
+  if (missing) {
+    console.error(
+      `error: the policy pack's dependencies are not installed (${missing} is missing): run npm ci (its postinstall installs policy/ too), or npm --prefix policy ci`,
+    );
     return 2;
   }
   fs.mkdirSync(values.out, { recursive: true });

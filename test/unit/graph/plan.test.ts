@@ -247,6 +247,26 @@ describe("npm run plan", () => {
       assert.doesNotMatch(comment, /plan-secret-|PRIVATE KEY/);
     });
 
+    test("npm run review without the policy pack's dependencies says how to install them; exit 2", async () => {
+      const link = path.join(copy, "policy", "node_modules");
+      fs.rmSync(link);
+      try {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "review-"));
+        const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], { cwd: copy }).then(
+          () => ({ code: 0, stderr: "" }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+        assert.equal(result.code, 2, result.stderr);
+        assert.equal(
+          result.stderr,
+          "error: the policy pack's dependencies are not installed (policy/node_modules/@pulumi/policy is missing): run npm ci (its postinstall installs policy/ too), or npm --prefix policy ci\n",
+        );
+        assert.equal(fs.existsSync(path.join(out, "comment.md")), false);
+      } finally {
+        fs.symlinkSync(path.join(ROOT, "policy", "node_modules"), link, "dir");
+      }
+    });
+
     test("a ref that is not a commit is an error that says how to get it", async () => {
       const { code, stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "origin/nope"], { cwd: copy }).then(
         () => ({ code: 0, stdout: "" }),
