@@ -57,6 +57,7 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
       ? [{ effect: "changes" as const, subject: "self-test", detail: after.selfTest ? "turned on" : "turned off: nothing checks the deployed bottle" }]
       : []),
     ...diffAgent(before.agent, after.agent),
+    ...diffUnjudged(before.unjudged, after.unjudged),
   ];
 }
 
@@ -115,6 +116,7 @@ function diffRoutes(before: RouteReach[], after: RouteReach[]): Change[] {
       ...setChanges(subject, "ports", was.ports.map(String), route.ports.map(String)),
       ...setChanges(subject, "methods", was.methods, route.methods),
       ...diffPaths(subject, was.paths, route.paths),
+      ...setChanges(subject, "git repositories", was.repositories ?? [], route.repositories ?? []),
       ...diffCredential(subject, was.credential, route.credential),
       ...setChanges(subject, "plain-HTTP credential ports", was.cleartextPorts.map(String), route.cleartextPorts.map(String)),
       // Traffic that moves to the bulk lane is no longer read whole by pipelock.
@@ -203,6 +205,13 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
     ...setChanges(subject, "SSRF exemptions", before.ssrfAllowlist, after.ssrfAllowlist),
     ...setChanges(subject, "passes through without scanning", before.passthrough, after.passthrough),
     ...setChanges(subject, "extra DLP patterns", before.dlpPatterns, after.dlpPatterns, false),
+    ...setChanges(subject, "request headers its DLP reads", before.scannedHeaders, after.scannedHeaders, false),
+    // A pattern kept by name but changed (its regex, its exempt domains) may catch less.
+    ...Object.keys(after.dlpPatternDefinitions).flatMap((name) => {
+      const was = before.dlpPatternDefinitions[name];
+      const now = after.dlpPatternDefinitions[name]!;
+      return was === undefined || was === now ? [] : [{ effect: "widens" as const, subject, detail: `DLP pattern ${name} changed: ${was} -> ${now}` }];
+    }),
     ...diffNumber("pipelock", "bytes of intercepted answer at most", before.maxResponseBytes, after.maxResponseBytes),
   ];
   if (before.responseScanning !== after.responseScanning) {
@@ -249,6 +258,20 @@ function diffAgent(before: BottleReach["agent"], after: BottleReach["agent"]): C
     // A host directory lets the agent change the engine's host (and outlives the bottle).
     ...setChanges("agent", "host directories it mounts", before.hostPaths ?? [], after.hostPaths ?? []),
   ];
+}
+
+/**
+ * Settings the reach does not interpret (document-keys.ts): a key it does not know, or one it
+ * compares as it is. Nothing here can tell which way such a change goes, so it widens.
+ */
+function diffUnjudged(before: Record<string, string>, after: Record<string, string>): Change[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return keys.flatMap((key) => {
+    if (before[key] === after[key]) return [];
+    const [file, path] = [key.slice(0, key.indexOf(" ")), key.slice(key.indexOf(" ") + 1)];
+    const detail = `${path}: ${before[key] ?? "(absent)"} -> ${after[key] ?? "(absent)"} (not judged by the reach diff: counted as widening)`;
+    return [{ effect: "widens" as const, subject: file, detail }];
+  });
 }
 
 /** The counts of each effect. */

@@ -5,6 +5,7 @@
  * different versions of the program compare too.
  */
 import { parse } from "yaml";
+import { PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
 export interface PlanJson {
@@ -18,6 +19,8 @@ export interface RouteReach {
   methods: string[];
   /** Path prefixes; absent: any path. */
   paths?: string[];
+  /** A git route's repositories (routes.yaml `git.repositories`); absent: not a git route. */
+  repositories?: string[];
   /**
    * The credential the route injects: its header and the token's name (absent in plans made
    * before routes.yaml named tokens: then only the variable is known).
@@ -53,8 +56,10 @@ export interface PipelockReach {
   ssrfAllowlist: string[];
   /** Route hosts pipelock does not intercept (nothing sent to them is scanned). */
   passthrough: string[];
-  /** DLP patterns added to pipelock's own. */
+  /** The names of the DLP patterns added to pipelock's own. */
   dlpPatterns: string[];
+  /** Each added DLP pattern's definition (regex, severity, exempt domains) as JSON, by name. */
+  dlpPatternDefinitions: Record<string, string>;
   responseScanning: string;
   /** The fewest words of a seed phrase pipelock detects; 0: detection off. */
   seedPhraseMinWords: number;
@@ -62,6 +67,8 @@ export interface PipelockReach {
   explainBlocks: boolean;
   /** How many bytes of a text answer on the bulk lane pipelock scans; 0: none (or no bulk lane). */
   bulkAnswerScanBytes: number;
+  /** The request headers pipelock's DLP reads (`sensitive_headers`). */
+  scannedHeaders: string[];
 }
 
 export interface BottleReach {
@@ -76,6 +83,12 @@ export interface BottleReach {
   memoryMb: Record<string, number>;
   maxProcesses: Record<string, number>;
   selfTest: boolean;
+  /**
+   * The gates' settings the reach does not interpret, as `<file> <key path>` -> JSON value: the
+   * ones it compares as they are and any key it does not know (document-keys.ts). Any change
+   * to them counts as widening.
+   */
+  unjudged: Record<string, string>;
   /** The agent's user, command and the names of the variables it is given. */
   agent?: {
     user: string;
@@ -232,6 +245,7 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
       ssrfAllowlist: strings(record(pipelockDoc.ssrf).ip_allowlist),
       passthrough: strings(tls.passthrough_domains),
       dlpPatterns: list(record(pipelockDoc.dlp).patterns).map((p) => String(record(p).name)),
+      dlpPatternDefinitions: Object.fromEntries(list(record(pipelockDoc.dlp).patterns).map((p) => [String(record(p).name), JSON.stringify(p)])),
       // pipelock's default: on, warn.
       responseScanning: scanning.enabled === false ? "off" : `on (${typeof scanning.action === "string" ? scanning.action : "warn"})`,
       // pipelock's own default, when the file does not say: on, 12 words.
@@ -239,7 +253,9 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
       ...(tls.max_response_bytes !== undefined && { maxResponseBytes: Number(tls.max_response_bytes) }),
       explainBlocks: pipelockDoc.explain_blocks === true,
       bulkAnswerScanBytes: Number(record(routesDoc.bulk_lane).answer_scan_bytes ?? 0),
+      scannedHeaders: strings(record(pipelockDoc.request_body_scanning).sensitive_headers).sort(),
     },
+    unjudged: documentsUnjudged(files).values,
     images: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.image ?? BUILT])),
     memoryMb: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.memoryMb])),
     maxProcesses: Object.fromEntries(roles.flatMap((role) => (byRole.get(role)!.maxProcesses === undefined ? [] : [[role, byRole.get(role)!.maxProcesses!]]))),
@@ -255,6 +271,25 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
   };
 }
 
+/**
+ * What of a bottle's gate documents (routes.yaml, pipelock.yaml, pipelock-bulk.yaml) the reach
+ * does not interpret, keyed `<file> <key path>`; a route's keys under `routes[<host>]`.
+ */
+export function documentsUnjudged(files: Record<string, string>): UnjudgedKeys {
+  const found: UnjudgedKeys = { values: {}, unknown: [] };
+  const add = (file: string, part: UnjudgedKeys) => {
+    for (const [key, value] of Object.entries(part.values)) found.values[`${file} ${key}`] = value;
+    found.unknown.push(...part.unknown.map((key) => `${file} ${key}`));
+  };
+  const routesDoc = record(parse(files["routes.yaml"] ?? "{}"));
+  add("routes.yaml", unjudgedKeys(routesDoc, ROUTES_DOCUMENT_KEYS));
+  for (const route of list(routesDoc.routes)) add("routes.yaml", unjudgedKeys(route, ROUTE_KEYS, `routes[${String(record(route).host)}].`));
+  for (const file of ["pipelock.yaml", "pipelock-bulk.yaml"]) {
+    if (files[file] !== undefined) add(file, unjudgedKeys(parse(files[file]), PIPELOCK_DOCUMENT_KEYS));
+  }
+  return found;
+}
+
 // The usual order of HTTP methods, for reading; unknown ones last.
 const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const methodRank = (method: string) => (METHOD_ORDER.includes(method) ? METHOD_ORDER.indexOf(method) : METHOD_ORDER.length);
@@ -266,6 +301,7 @@ function routeReach(raw: Record<string, unknown>): RouteReach {
     ports: list(raw.ports).map(Number).sort((a, b) => a - b),
     methods: strings(raw.methods).sort((a, b) => methodRank(a) - methodRank(b)),
     ...(raw.path_allowlist !== undefined && { paths: strings(raw.path_allowlist).sort() }),
+    ...(raw.git !== undefined && { repositories: strings(record(raw.git).repositories).sort() }),
     ...(auth && {
       credential: {
         header: String(auth.header),

@@ -20,6 +20,8 @@ import {
   DEFAULT_PORTS,
   HTTP_METHODS,
   pathPrefixProblem,
+  renderPipelockBulkYaml,
+  renderPipelockYaml,
   renderRoutesYaml,
   RESERVED_HEADERS,
   routeHostProblem,
@@ -34,6 +36,7 @@ import { readStackFile } from "../../infra/stack-file";
 import { scannedHeaders } from "../../components/pipelock/config";
 import { answerScanBytes, BulkKind, bulkKinds, usesBulkLane } from "../../components/pipelock/lanes";
 import { ROUTE_REASONS } from "../../scripts/bottle/blocked";
+import { documentsUnjudged } from "../../scripts/plan/reach";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PYTHON = process.env.CONTRACT_PYTHON ?? path.join(ROOT, ".venv-dataplane", "bin", "python");
@@ -122,6 +125,23 @@ const FEATURE_BOTTLES: Record<string, unknown> = {
   blocking: {
     routes: [{ host: "pypi.example.com", methods: ["GET"] }, { host: "github.com", git: { repositories: ["acme/app"] } }],
     pipelock: { settings: { response_scanning: { action: "block" } } },
+  },
+  // Every pipelock setting a bottle may set.
+  settings: {
+    routes: [{ host: "api.example.com" }, { host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/agent/*"], create: true } } }],
+    pipelock: {
+      settings: {
+        trusted_domains: ["api.example.com"],
+        internal: ["10.0.0.0/8"],
+        ssrf: { ip_allowlist: ["10.1.2.3"] },
+        explain_blocks: true,
+        forward_proxy: { max_tunnel_seconds: 600, idle_timeout_seconds: 60 },
+        dlp: { patterns: [{ name: "acme key", regex: "acme_[0-9a-f]{32}", severity: "high", exempt_domains: ["api.example.com"] }] },
+        seed_phrase_detection: { enabled: true, min_words: 12 },
+        response_scanning: { enabled: true, action: "block" },
+        tls_interception: { passthrough_domains: ["api.example.com"], max_response_bytes: 1048576 },
+      },
+    },
   },
   // No route on the bulk lane: no bulk_lane at all.
   inspected: { routes: [{ host: "api.example.com", bulk: false }, { host: "api.anthropic.com", methods: ["POST"] }] },
@@ -224,4 +244,23 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   test("the same path prefixes are accepted", () => {
     assert.deepEqual(python.paths, Object.fromEntries(PATHS.map((p) => [p, pathPrefixProblem(p) === undefined])));
   });
+});
+
+describe("the reach diff knows every key the program writes into the gates' documents", () => {
+  // A new route option or pipelock setting must be judged (document-keys.ts) before it ships:
+  // until then the reach diff counts its every change as widening.
+  const bottles: Record<string, BottleSpec> = {
+    ...exampleStacks(),
+    ...Object.fromEntries(Object.entries(featureBottles()).map(([key, { spec }]) => [`feature/${key}`, spec])),
+  };
+  for (const [key, spec] of Object.entries(bottles)) {
+    test(key, () => {
+      const files = {
+        "routes.yaml": renderRoutesYaml(spec, allowHint("stack", spec.name)),
+        "pipelock.yaml": renderPipelockYaml(spec),
+        "pipelock-bulk.yaml": renderPipelockBulkYaml(spec),
+      };
+      assert.deepEqual(documentsUnjudged(files).unknown, []);
+    });
+  }
 });

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import type { BottleReach, RouteReach, StackReach } from "../../../scripts/plan/reach";
+import { BottleReach, PlanJson, reachOfPlan, RouteReach, StackReach } from "../../../scripts/plan/reach";
 import { countEffects, diffReach, formatReachDiff, gitSummary, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
 
 const route = (host: string, extra: Partial<RouteReach> = {}): RouteReach => ({
@@ -24,11 +24,12 @@ const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleR
   auditMode: false,
   requestsPerMinute: 1200,
   maxBodyBytes: 33554432,
-  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false, bulkAnswerScanBytes: 0 },
+  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], dlpPatternDefinitions: {}, responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
   images: { agent: "node:22", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
   memoryMb: { agent: 2048, "egress-proxy": 256, pipelock: 256 },
   maxProcesses: { agent: 512, "egress-proxy": 256, pipelock: 256 },
   selfTest: true,
+  unjudged: { "pipelock.yaml mode": '"strict"' },
   agent: { user: "1000:1000", command: ["sleep", "infinity"], env: ["HTTPS_PROXY"] },
   ...extra,
 });
@@ -84,7 +85,7 @@ describe("diffReach", () => {
       "pipelock: passthrough and a trusted domain added, response scanning off, a DLP pattern dropped",
       withCoder(
         bottle([github, route("pypi.mirror.example.com")], {
-          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false, bulkAnswerScanBytes: 0 },
+          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], dlpPatternDefinitions: {}, responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
         }),
       ),
       [
@@ -114,6 +115,29 @@ describe("diffReach", () => {
       ["widens", "audit mode", "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)"],
     ]],
     ["the bottle removed", {}, [["narrows", "bottle", "removed (its agent and gates are destroyed)"]]],
+    [
+      "a repository added to a git route",
+      withCoder(bottle([github, route("pypi.mirror.example.com", { repositories: ["acme/app"] })])),
+      [["widens", "route pypi.mirror.example.com", "git repositories + acme/app"]],
+    ],
+    [
+      "pipelock's DLP reads a header fewer",
+      withCoder(bottle([github, route("pypi.mirror.example.com")], { pipelock: { ...bottle([]).pipelock, scannedHeaders: ["Cookie"] } })),
+      [["widens", "pipelock", "request headers its DLP reads - X-Token"]],
+    ],
+    [
+      "a setting compared as it is changed",
+      withCoder(bottle([github, route("pypi.mirror.example.com")], { unjudged: { "pipelock.yaml mode": '"balanced"' } })),
+      [["widens", "pipelock.yaml", 'mode: "strict" -> "balanced" (not judged by the reach diff: counted as widening)']],
+    ],
+    [
+      "a key the reach does not know appeared, another went",
+      withCoder(bottle([github, route("pypi.mirror.example.com")], { unjudged: { "routes.yaml routes[github.com].mirror": "true" } })),
+      [
+        ["widens", "pipelock.yaml", 'mode: "strict" -> (absent) (not judged by the reach diff: counted as widening)'],
+        ["widens", "routes.yaml", "routes[github.com].mirror: (absent) -> true (not judged by the reach diff: counted as widening)"],
+      ],
+    ],
   ];
   for (const [what, after, expected] of cases) {
     test(what, () => assert.deepEqual(only(diffReach(base, after)), expected));
@@ -141,6 +165,15 @@ describe("diffReach", () => {
     assert.deepEqual(diff({ ...agentPush, create: true }, { ...agentPush, create: false }), [["narrows", "route github.com", "push create: false"]]);
   });
 
+  test("a DLP pattern kept by name but changed (here: a domain exempted) widens", () => {
+    const acme = (definition: object) =>
+      withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, dlpPatterns: ["acme"], dlpPatternDefinitions: { acme: JSON.stringify({ name: "acme", regex: "a", ...definition }) } } }));
+    assert.deepEqual(only(diffReach(acme({}), acme({ exempt_domains: ["x.example.com"] }))), [
+      ["widens", "pipelock", 'DLP pattern acme changed: {"name":"acme","regex":"a"} -> {"name":"acme","regex":"a","exempt_domains":["x.example.com"]}'],
+    ]);
+    assert.deepEqual(only(diffReach(acme({}), acme({}))), []);
+  });
+
   test("scanning less of the bulk lane's text answers widens; more narrows", () => {
     const scanned = (bytes: number) => withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, bulkAnswerScanBytes: bytes } }));
     const detail = (from: string, to: string) => `text answers on the bulk lane scanned: ${from} -> ${to}`;
@@ -166,6 +199,25 @@ describe("diffReach", () => {
     assert.deepEqual(only(diffReach(unnamed, base)), [
       ["changes", "route api.github.com", "token (unnamed, EGRESS_PROXY_TOKEN_0) -> github-readonly: one plan names no tokens, so a swap cannot be ruled out"],
     ]);
+  });
+});
+
+describe("reachOfPlan over the gates' documents", () => {
+  const plan = (routesYaml: string): PlanJson => ({
+    resources: [{ type: "docker:index/container:Container", name: "agent", inputs: { labels: [{ label: "bot-bottle.bottle", value: "coder" }, { label: "bot-bottle.role", value: "agent" }], memory: 2048, user: "1000:1000" } }],
+    files: { coder: { "routes.yaml": routesYaml } },
+  });
+  const routesYaml = (extra: string) => `version: 1\nrequests_per_minute: 1200\nroutes:\n  - host: github.com\n    ports: [443]\n    methods: [GET]\n${extra}`;
+
+  test("a route key the reach does not know counts as widening (a new option cannot slip past the diff)", () => {
+    const changes = diffReach(reachOfPlan(plan(routesYaml(""))), reachOfPlan(plan(routesYaml("    mirror_to: [backup.example.com]\n"))));
+    assert.deepEqual(only(changes), [["widens", "routes.yaml", 'routes[github.com].mirror_to: (absent) -> ["backup.example.com"] (not judged by the reach diff: counted as widening)']]);
+  });
+
+  test("an ignored key changes nothing; a git route's repositories are read", () => {
+    const git = (repos: string) => routesYaml(`    git: { repositories: [${repos}] }\n`);
+    const changes = diffReach(reachOfPlan(plan(`allow_hint: one\n${git("acme/app")}`)), reachOfPlan(plan(`allow_hint: two\n${git("acme/app, acme/infra")}`)));
+    assert.deepEqual(only(changes), [["widens", "route github.com", "git repositories + acme/infra"]]);
   });
 });
 
