@@ -6,15 +6,18 @@ import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import type { CertificateAuthority } from "./ca/ca";
 import { BottleLayout, CaRole, describeBottle, WorkloadRole } from "./layout";
+import { allowHintProblem } from "./egress-proxy/routes";
 import { declareOnKubernetes } from "./kubernetes/declare";
 import { kubernetesProviderArgs } from "./kubernetes/provider";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
 export interface BottleStackArgs extends BottleArgs {
   /**
-   * Token values by name, referenced from `routes[].auth.token`. Pass secret Outputs (e.g.
-   * from `config.requireSecretObject`); they are wrapped in `pulumi.secret` anyway. Values
-   * reach only the egress proxy's environment. Defaults to no tokens.
+   * Token values by name, referenced from `routes[].auth.token`: an object whose values are
+   * secret Outputs (e.g. `{ github: config.requireSecret("githubToken") }`; an Output of the
+   * whole object hides the names validation needs). They are wrapped in `pulumi.secret` anyway.
+   * Values reach only the egress proxy's tokens file (readable by its uid only; a Secret on
+   * Kubernetes), never an environment, an argument, a log or the agent. Defaults to no tokens.
    */
   tokens?: { [name: string]: pulumi.Input<string> };
   /**
@@ -28,6 +31,13 @@ export interface BottleStackArgs extends BottleArgs {
    * labels. Defaults to the Pulumi stack's name.
    */
   stackName?: string;
+  /**
+   * What a refusal of the egress proxy tells the agent a human can do to allow it, appended as
+   * `(to allow it, a human runs: <allowHint>)`: your team's command or runbook, one line of
+   * printable ASCII, at most 200 characters. Defaults to none: refusals name the gate and the
+   * reason only.
+   */
+  allowHint?: string;
 }
 
 /** Images of this package built once per engine by the program. */
@@ -76,7 +86,7 @@ const prevalidated = new WeakMap<BottleStackArgs, BottleSpec>();
  * bottle's problems at once): BottleStack uses that spec instead of validating again. The
  * returned object is frozen, so what was validated is what is declared.
  */
-export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName">): BottleStackArgs {
+export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName" | "allowHint">): BottleStackArgs {
   if (!isValidatedSpec(spec)) throw new Error("argsFromSpec takes a spec returned by validateStackConfig or validateBottle");
   const { name: _name, routes, ...bottle } = spec;
   // A git route's push as arguments: the rules it was validated to (every ref's included).
@@ -124,7 +134,9 @@ export class BottleStack extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: BottleStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    const { tokens = {}, builtImages = {}, stackName, ...bottle } = args;
+    const { tokens = {}, builtImages = {}, stackName, allowHint, ...bottle } = args;
+    const hintProblem = allowHint === undefined ? undefined : allowHintProblem(allowHint);
+    if (hintProblem) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n  allowHint: ${hintProblem}`);
     if (pulumi.Output.isInstance(tokens)) {
       // Validation needs the names now; an Output of a whole object (requireSecretObject) hides them.
       throw new pulumi.RunError(
@@ -133,7 +145,7 @@ export class BottleStack extends pulumi.ComponentResource {
       );
     }
     const spec = prevalidated.get(args) ?? validated(name, bottle, tokens);
-    const layout = describeBottle(spec, { stack: stackName ?? pulumi.getStack() });
+    const layout = describeBottle(spec, { stack: stackName ?? pulumi.getStack(), ...(allowHint !== undefined && { allowHint }) });
     // The documents the gates load, as the layout holds them. Also the component's inputs: what
     // the bottle declares, against which the policy pack holds what each gate is given.
     const documents = {

@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 import { argsFromSpec, BottleStack, buildImage, BuiltImage, engineResourceName, KubernetesClusterSpec, kubernetesProviderArgs } from "../components/index";
+import { blockedCommand } from "./allow-hint";
 import { loadStackConfig } from "./config";
 
 const { spec, tokens } = loadStackConfig();
@@ -57,6 +58,7 @@ const bottleStacks = spec.bottles.map((bottle) => {
     bottle.name,
     argsFromSpec(bottle, {
       tokens: Object.fromEntries(Object.entries(tokens).filter(([name]) => used.has(name))),
+      allowHint: blockedCommand(stack, bottle.name),
       builtImages: {
         ...(onDocker && bottle.egressProxy.image === undefined && { egressProxy: builtImageFor("egress-proxy", host) }),
         ...(onDocker && bottle.agent && bottle.agent.image === undefined && { agent: builtImageFor("agent", host) }),

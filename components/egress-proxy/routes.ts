@@ -74,7 +74,13 @@ export function renderRoutesYaml(bottle: RoutesInput, allowHint?: string): strin
   );
 }
 
-/** What the agent is told a human runs to allow a refused request (the bottle CLI's suggestion). */
-export function allowHint(stack: string, bottle: string): string {
-  return `npm run bottle -- blocked ${stack} ${bottle} --suggest`;
+/** The longest allow hint the egress proxy takes (it puts the hint in a refusal's one line). */
+export const ALLOW_HINT_MAX_CHARS = 200;
+
+/** Why `hint` cannot be an allow hint (the egress proxy's own rule), or undefined. */
+export function allowHintProblem(hint: string): string | undefined {
+  if (hint.length === 0 || hint.length > ALLOW_HINT_MAX_CHARS || !/^[\x20-\x7e]*$/.test(hint)) {
+    return `must be one line of printable ASCII, 1 to ${ALLOW_HINT_MAX_CHARS} characters, got ${JSON.stringify(hint.length > 60 ? `${hint.slice(0, 60)}...` : hint)}`;
+  }
+  return undefined;
 }

@@ -5,7 +5,7 @@ import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
 import { PIPELOCK_PORT, PIPELOCK_SCAN_API_PORT, SCAN_API_CLIENT } from "../pipelock/config";
 import { usesBulkLane } from "../pipelock/lanes";
-import { allowHint, renderRoutesYaml, tokenEnvNames } from "./routes";
+import { renderRoutesYaml, tokenEnvNames } from "./routes";
 
 /** The egress proxy's listening port inside the bottle (the image's default too). */
 export const EGRESS_PROXY_PORT = 9099;
@@ -52,7 +52,7 @@ export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
  * configuration: a route change or a token rotation reloads them in place. Token values
  * reach only its tokens file, its CA key only its own file, each readable by its uid only.
  */
-export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload {
+export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint?: string): Workload {
   const uid = GATE_UIDS.egressProxy;
   const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
   const bulk = usesBulkLane(bottle);
@@ -87,7 +87,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec): Workload
     ],
     live: {
       dir: EGRESS_PROXY_LIVE_DIR,
-      document: { file: "routes.yaml", text: renderRoutesYaml(bottle, allowHint(stack, bottle.name)) },
+      document: { file: "routes.yaml", text: renderRoutesYaml(bottle, allowHint) },
       tokens: { file: "tokens.json", variables: Object.fromEntries([...tokenEnvNames(bottle.routes)].map(([token, name]) => [name, token])) },
       owner: uid,
       check: "routes",

@@ -12,8 +12,8 @@ import type { BottleLayout, NetworkLayout, NetworkRole } from "./types";
  * the bulk lane, the egress proxy, the agent).
  * Pure; every backend declares exactly this.
  */
-export function describeBottle(spec: BottleSpec, context: { stack: string }): BottleLayout {
-  const { stack } = context;
+export function describeBottle(spec: BottleSpec, context: { stack: string; allowHint?: string }): BottleLayout {
+  const { stack, allowHint } = context;
   const network = (role: NetworkRole, internal: boolean): NetworkLayout => ({
     role,
     name: objectName(stack, spec.name, role),
@@ -23,7 +23,7 @@ export function describeBottle(spec: BottleSpec, context: { stack: string }): Bo
   const workloads = [
     describePipelock(stack, spec),
     ...(usesBulkLane(spec) ? [describePipelockBulk(stack, spec)] : []),
-    describeEgressProxy(stack, spec),
+    describeEgressProxy(stack, spec, allowHint),
     ...(spec.agent ? [describeAgent(stack, spec.name, spec.agent, EGRESS_PROXY_URL)] : []),
   ];
   return {

@@ -30,7 +30,7 @@ import {
   validateBottle,
   validateStackConfig,
 } from "../../components/index";
-import { allowHint } from "../../components/egress-proxy/routes";
+import { blockedCommand } from "../../infra/allow-hint";
 import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
 import { readStackFile } from "../../infra/stack-file";
 import { scannedHeaders } from "../../components/pipelock/config";
@@ -85,7 +85,7 @@ function expectedDocument(spec: BottleSpec): unknown {
   const { settings } = spec.pipelock;
   return {
     audit: spec.auditMode,
-    allow_hint: allowHint("stack", spec.name),
+    allow_hint: blockedCommand("stack", spec.name),
     requests_per_minute: spec.requestsPerMinute,
     // Both sides name the same headers for pipelock's DLP, and the same answer size.
     bulk_lane: usesBulkLane(spec) ? { scan_headers: scannedHeaders(spec).map((h) => h.toLowerCase()).sort(), answer_scan_bytes: answerScanBytes(settings) } : null,
@@ -159,7 +159,7 @@ function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
 
 /** routes.yaml without the ports and methods the config left to defaults: the addon's own must match. */
 function withoutDefaults(spec: BottleSpec, raw: unknown): string {
-  const document = parse(renderRoutesYaml(spec, allowHint("stack", spec.name))) as { routes: Record<string, unknown>[] };
+  const document = parse(renderRoutesYaml(spec, blockedCommand("stack", spec.name))) as { routes: Record<string, unknown>[] };
   const rawRoutes = (raw as { routes: Record<string, unknown>[] }).routes;
   document.routes.forEach((route, i) => {
     if (!("ports" in rawRoutes[i]!)) delete route.ports;
@@ -188,9 +188,9 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   before(() => {
     assert.ok(fs.existsSync(PYTHON), `no Python at ${PYTHON}: run test/dataplane/run-host.sh once (it makes the venv), or set CONTRACT_PYTHON`);
     const documents: Record<string, string> = {};
-    for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec, allowHint("stack", spec.name));
+    for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec, blockedCommand("stack", spec.name));
     for (const [key, { spec, raw }] of Object.entries(features)) {
-      documents[`feature/${key}`] = renderRoutesYaml(spec, allowHint("stack", spec.name));
+      documents[`feature/${key}`] = renderRoutesYaml(spec, blockedCommand("stack", spec.name));
       documents[`feature/${key}/defaults`] = withoutDefaults(spec, raw);
     }
     const result = spawnSync(PYTHON, [path.join(__dirname, "routes_model.py")], {
@@ -256,7 +256,7 @@ describe("the reach diff knows every key the program writes into the gates' docu
   for (const [key, spec] of Object.entries(bottles)) {
     test(key, () => {
       const files = {
-        "routes.yaml": renderRoutesYaml(spec, allowHint("stack", spec.name)),
+        "routes.yaml": renderRoutesYaml(spec, blockedCommand("stack", spec.name)),
         "pipelock.yaml": renderPipelockYaml(spec),
         "pipelock-bulk.yaml": renderPipelockBulkYaml(spec),
       };

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { before, describe, test } from "node:test";
+import { parse } from "yaml";
 import type { BottleStackArgs } from "../../../components/index";
 import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
@@ -446,6 +447,20 @@ describe("BottleStack options", () => {
         return true;
       },
     );
+  });
+
+  test("refusals name the program's allow hint only where it passes one (the package has no bottle CLI)", async () => {
+    const hint = (d: Declared) => (parse(d.stack.routesYaml) as { allow_hint?: string }).allow_hint;
+    assert.equal(hint(await declareBottle("gate", { routes: [{ host: "x.example.com" }] })), undefined);
+    const runbook = "see https://wiki.example.com/bottles#allow";
+    assert.equal(hint(await declareBottle("gate", { routes: [{ host: "x.example.com" }], allowHint: runbook })), runbook);
+    for (const bad of ["", "two\nlines", "x".repeat(201), "caf\u00e9"]) {
+      await assert.rejects(declareBottle("gate", { routes: [{ host: "x.example.com" }], allowHint: bad }), (err: unknown) => {
+        assert.ok(err instanceof pulumi.RunError);
+        assert.match((err as Error).message, /^BottleStack "gate" has invalid arguments:\n {2}allowHint: must be one line of printable ASCII, 1 to 200 characters, got "/);
+        return true;
+      });
+    }
   });
 
   test("invalid arguments fail with every problem and its path, as a RunError (no stack trace)", async () => {
