@@ -18,11 +18,12 @@ export interface CaArgs {
  * A self-signed CA that can only sign certificates. Its Subject Key Identifier is the SHA-1
  * of the public key, which the leaf certificates mitmproxy makes carry as their authority key id.
  */
-export function createCa(name: string, args: CaArgs, parent: pulumi.Resource): CertificateAuthority {
+export function createCa(name: string, args: CaArgs, opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[] }): CertificateAuthority {
+  const { parent, dependsOn = [] } = opts;
   const key = new tls.PrivateKey(
     `${name}-key`,
     args.algorithm === "RSA" ? { algorithm: "RSA", rsaBits: 2048 } : { algorithm: "ECDSA", ecdsaCurve: "P256" },
-    { parent, additionalSecretOutputs: ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"] },
+    { parent, dependsOn, additionalSecretOutputs: ["privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"] },
   );
   // The engine marks the key secret through additionalSecretOutputs, but mocks and older
   // engines do not: wrap it here so the guarantee does not depend on who runs the program.

@@ -40,25 +40,28 @@ export function declareOnDocker(
   opts: { parent: pulumi.Resource; provider?: docker.Provider },
 ): DockerBottle {
   const { parent } = opts;
-  const cas = Object.fromEntries(
-    layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, parent)]),
-  ) as Record<CaRole, CertificateAuthority>;
-  const networks = Object.fromEntries(
-    layout.networks.map((network) => [network.role, declareNetwork(`${name}-${network.role}`, network, opts)]),
-  ) as Record<NetworkRole, docker.Network>;
-
   const images: Partial<Record<WorkloadRole, pulumi.Input<string>>> = {};
   // One pull per reference: both pipelocks run the same image.
-  const pulled = new Map<string, pulumi.Input<string>>();
+  const pulled = new Map<string, docker.RemoteImage>();
   for (const workload of layout.workloads) {
     const source = workload.image;
     if ("reference" in source) {
-      if (!pulled.has(source.reference)) pulled.set(source.reference, pulledImage(`${name}-${workload.role}-image`, source.reference, opts));
-      images[workload.role] = pulled.get(source.reference)!;
+      if (!pulled.has(source.reference)) pulled.set(source.reference, pulledImage(`${name}-${workload.role}-image`, source.reference, workload.role, opts));
+      images[workload.role] = pulled.get(source.reference)!.imageId;
     } else {
       images[workload.role] = inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
     }
   }
+  // Pulls first: one that fails (an engine that reaches no registry) fails the up before
+  // anything of the bottle is made, so there is nothing half made to clean up.
+  const afterPulls = { ...opts, dependsOn: [...pulled.values()] };
+  const cas = Object.fromEntries(
+    layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent, dependsOn: [...pulled.values()] })]),
+  ) as Record<CaRole, CertificateAuthority>;
+  const networks = Object.fromEntries(
+    layout.networks.map((network) => [network.role, declareNetwork(`${name}-${network.role}`, network, afterPulls)]),
+  ) as Record<NetworkRole, docker.Network>;
+
   // The egress proxy's image has the tools of the one-off containers: chown, the config writer.
   const toolImage = images["egress-proxy"];
   const dockerHost = inputs.dockerHost !== undefined ? { dockerHost: inputs.dockerHost } : {};
@@ -69,11 +72,11 @@ export function declareOnDocker(
     if (toolImage === undefined && (workload.mounts.length > 0 || workload.live)) {
       throw new Error(`bottle "${layout.bottle}": the "${workload.role}" workload needs the egress proxy's image, and the layout has no egress proxy`);
     }
-    const mounts = workload.mounts.map((mount) => declareMount(name, mount, { chownImage: toolImage!, ...dockerHost }, opts));
+    const mounts = workload.mounts.map((mount) => declareMount(name, mount, { chownImage: toolImage!, ...dockerHost }, afterPulls));
     const { live } = workload;
     if (live) {
       const args = { stack: layout.stack, bottle: layout.bottle, workload: { ...workload, live }, tokens: inputs.tokens, writerImage: toolImage!, ...dockerHost };
-      mounts.push(declareLiveConfig(resourceName, args, opts));
+      mounts.push(declareLiveConfig(resourceName, args, afterPulls));
     }
     containers[workload.role] = new docker.Container(
       resourceName,

@@ -31,9 +31,32 @@ export function buildImage(image: BuiltImage, name: string, stack: string, opts:
   );
 }
 
-/** An image by reference, pulled unless the engine has it; its id is what containers run. */
-export function pulledImage(name: string, reference: string, opts: pulumi.CustomResourceOptions): pulumi.Output<string> {
-  return new docker.RemoteImage(name, { name: reference, keepLocally: true }, opts).imageId;
+/**
+ * An image by reference, pulled unless the engine has it; its `imageId` is what containers run.
+ * Where the engine does not have it, a warning first says how to provide it should the pull
+ * fail (an engine that reaches no registry): the provider's own error does not.
+ */
+export function pulledImage(name: string, reference: string, role: string, opts: pulumi.CustomResourceOptions): docker.RemoteImage {
+  // The pull waits for the check, so the warning comes before a pull that fails.
+  const checked = docker
+    .getRemoteImage({ name: reference }, { parent: opts.parent, ...(opts.provider && { provider: opts.provider }) })
+    .then(
+      () => reference,
+      (err: unknown) => {
+        if (/did not find docker image/.test(String(err))) pulumi.log.warn(absentImageAdvice(reference, role), opts.parent);
+        return reference;
+      },
+    );
+  return new docker.RemoteImage(name, { name: checked, keepLocally: true }, opts);
+}
+
+/** What to do where the engine lacks an image it may not be able to pull. */
+export function absentImageAdvice(reference: string, role: string): string {
+  const provide =
+    role === "pipelock" || role === "pipelock-bulk"
+      ? "build pipelock's image from its source on the engine (bot-bottle's scripts/pipelock/build-image <tag> does) and set the bottle's pipelock.image to that tag"
+      : `put it on the engine (docker pull or docker load there) or set the bottle's ${role === "agent" ? "agent.image" : "egressProxy.image"} to an image the engine has`;
+  return `the ${role} image ${reference} is not on the engine: up pulls it from its registry. If the engine cannot reach that registry, the pull fails (and nothing of the bottle is made); then ${provide}.`;
 }
 
 /**

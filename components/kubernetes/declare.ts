@@ -78,7 +78,7 @@ export function declareOnKubernetes(
   const policies = networkPolicies(layout, inputs.cluster.privateCidrs ?? DEFAULT_PRIVATE_CIDRS).map(
     (policy) => new k8s.networking.v1.NetworkPolicy(`${name}-policy-${policy.name}`, { metadata: meta(policy.name), spec: policy.spec }, inNamespace),
   );
-  const cas = Object.fromEntries(layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, parent)])) as Record<CaRole, CertificateAuthority>;
+  const cas = Object.fromEntries(layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent })])) as Record<CaRole, CertificateAuthority>;
 
   const services: Partial<Record<WorkloadRole, k8s.core.v1.Service>> = {};
   for (const workload of layout.workloads.filter((w) => w.serves)) {

@@ -119,6 +119,25 @@ export function failClosedStack(): TestStackConfig {
 }
 
 /**
+ * Stack `unpullable`: bottle `delta`, whose pipelock image is one no engine can pull (a
+ * registry under `.invalid`, a name that never resolves), as on an engine that reaches no
+ * registry. `up` must fail on the pull before anything of the bottle is made.
+ */
+export function unpullableStack(): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "delta",
+        routes: [{ host: "upstream.test", ports: [443], methods: ["GET"] }],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: { image: `registry.invalid/pipelock:absent-${e2eRun().id}` },
+      },
+    ],
+  };
+}
+
+/**
  * Stack `work`: bottle `dev`, an engineer's bottle: the real agent image (Claude Code, git),
  * its API at the fake Messages API (llm.upstream.test), git over HTTPS to acme/app with push on
  * git.upstream.test and without on ro.upstream.test (the same server), a credential injected

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { before, describe, test } from "node:test";
 import { parse } from "yaml";
 import type { BottleStackArgs } from "../../../components/index";
+import { absentImageAdvice } from "../../../components/docker/images";
 import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
 import { SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
@@ -286,6 +287,25 @@ describe("BottleStack resource graph", () => {
     const image = d.find(TYPES.image, "egress-proxy-image").inputs;
     assert.equal((image.build as { target: string }).target, "runtime");
     assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId("coder-egress-proxy-image"));
+  });
+
+  test("the pulls come first: networks, volumes and CA keys wait for them, so a failed pull leaves nothing half made", () => {
+    const pulls = d.resources.filter((r) => r.type === TYPES.remoteImage).map((r) => ({ type: r.type, name: r.name }));
+    assert.deepEqual(pulls.map((p) => p.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
+    const waiting = d.resources.filter((r) => ([TYPES.network, TYPES.volume, TYPES.privateKey] as string[]).includes(r.type));
+    assert.equal(waiting.length, 3 + 4 + 2, waiting.map((r) => r.name).join(", "));
+    for (const r of waiting) assert.deepEqual(d.dependsOn(r.type, r.name), pulls, `${r.type} ${r.name}`);
+  });
+
+  test("the advice for an image the engine lacks says how to provide it, per role", () => {
+    assert.equal(
+      absentImageAdvice("ghcr.io/luckypipewrench/pipelock:2.3.0", "pipelock"),
+      "the pipelock image ghcr.io/luckypipewrench/pipelock:2.3.0 is not on the engine: up pulls it from its registry. If the engine cannot reach that registry, " +
+        "the pull fails (and nothing of the bottle is made); then build pipelock's image from its source on the engine (bot-bottle's scripts/pipelock/build-image <tag> does) " +
+        "and set the bottle's pipelock.image to that tag.",
+    );
+    assert.match(absentImageAdvice("node:22", "agent"), /then put it on the engine \(docker pull or docker load there\) or set the bottle's agent\.image to an image the engine has\.$/);
+    assert.match(absentImageAdvice("registry.example.com/egress-proxy:1", "egress-proxy"), /set the bottle's egressProxy\.image to/);
   });
 
   test("a self-test runs a probe of the egress-proxy image in the agent's network namespace after the containers", () => {
