@@ -124,7 +124,7 @@ function containersOf(target: Target): ContainerState[] {
   if (ids.status !== 0) throw new Error(`docker on ${target.engine}: ${ids.stderr.trim()}`);
   const list = ids.stdout.split("\n").filter(Boolean);
   if (list.length === 0) {
-    throw new Error(`no container of bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}: is the stack up? (scripts/up ${target.stack}, or pulumi up)`);
+    throw new Error(`no container of bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}: is the stack up? (scripts/up ${target.stack}, or scripts/pulumi up)`);
   }
   return containerStates(docker(target, ["inspect", ...list]).stdout);
 }
@@ -157,7 +157,7 @@ function status(target: Target): number {
     if (pem.status === 0) {
       const cert = new X509Certificate(pem.stdout);
       const days = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
-      console.log(`  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: pulumi up --replace on the bottle's CA" : ""}`);
+      console.log(`  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: scripts/pulumi up --replace on the bottle's CA" : ""}`);
     }
     const egress = role(containers, "egress-proxy", target);
     console.log("  self-test, now:");
@@ -242,7 +242,7 @@ function blocked(target: Target, options: { since?: string; json?: boolean; sugg
     const validated = validateStackConfig({ ...config, bottles: config.bottles });
     if (!validated.ok) throw new Error(`the suggestion does not validate, nothing written:\n${formatProblems(validated.problems)}`);
     fs.writeFileSync(target.stackFile, applied.text);
-    console.log(`\nwrote ${file}; review it, then: pulumi up (or scripts/up ${target.stack})`);
+    console.log(`\nwrote ${file}; review it, then: scripts/pulumi up (or scripts/up ${target.stack})`);
   }
   return 0;
 }

@@ -12,7 +12,11 @@
 #   3. BOT_BOTTLE_KUBERNETES_PROVIDER, when set, names the Kubernetes provider's tarball (one
 #      directory `pulumi-kubernetes-provider/bin/`), checked against
 #      BOT_BOTTLE_KUBERNETES_PROVIDER_SHA256 when set, unpacked the same way and put on PATH.
-# Returns non-zero with a message when neither gives a CLI.
+# The docker provider must know `uploads[].owner/group` (the program sets them; Docker SDK 5.2.0
+# sends them): upstream pulumi-resource-docker >= 5.2.0 does, and so does a 5.1.0 built with
+# that one patch. A docker provider on PATH is checked for them in its schema (once per binary,
+# by sha256); one the CLI installs as a plugin is the SDK's version.
+# Returns non-zero with a message when neither gives a CLI, or the docker provider lacks them.
 PULUMI_MIN_VERSION=3.259.0
 export PULUMI_SKIP_UPDATE_CHECK=1
 
@@ -59,6 +63,27 @@ _pulumi_kubernetes_from_bundle() {
   export PATH="$dir/pulumi-kubernetes-provider/bin:$PATH"
 }
 
+# Whether the docker provider binary's schema has uploads[].owner/group; a passing answer is
+# cached per binary sha256 under .tools/provider-checks/.
+_pulumi_docker_provider_ok() { # binary
+  local binary="$1" sum ok schema
+  sum="$(sha256sum "$binary" | cut -d' ' -f1)"
+  ok="$_pulumi_repo/.tools/provider-checks/docker-$sum.ok"
+  [ -f "$ok" ] && return 0
+  schema="$(pulumi package get-schema "$binary")" \
+    || { echo "pulumi: 'pulumi package get-schema $binary' failed" >&2; return 1; }
+  if ! printf '%s' "$schema" | node -e '
+      const schema = JSON.parse(require("fs").readFileSync(0, "utf8"));
+      const upload = schema.types?.["docker:index/ContainerUpload:ContainerUpload"]?.properties ?? {};
+      process.exit("owner" in upload && "group" in upload ? 0 : 1);'; then
+    echo "pulumi: the docker provider $binary (sha256 $sum) has no uploads[].owner/group in its schema;" \
+      "bot-bottle needs pulumi-resource-docker >= 5.2.0 (or 5.1.0 with the upload owner/group patch):" \
+      "put one first on PATH, or take it off PATH so the CLI installs the version the SDK asks for" >&2
+    return 1
+  fi
+  mkdir -p "${ok%/*}" && : >"$ok"
+}
+
 _pulumi_setup() {
   local version providers p
   if ! command -v pulumi >/dev/null 2>&1; then
@@ -82,10 +107,13 @@ _pulumi_setup() {
     fi
   done
   echo "pulumi: CLI $version at $(command -v pulumi); providers:$providers" >&2
+  if command -v pulumi-resource-docker >/dev/null 2>&1; then
+    _pulumi_docker_provider_ok "$(command -v pulumi-resource-docker)" || return 1
+  fi
 }
 
 _pulumi_setup
 _pulumi_status=$?
-unset -f _pulumi_setup _pulumi_from_bundle _pulumi_unpack _pulumi_kubernetes_from_bundle
+unset -f _pulumi_setup _pulumi_from_bundle _pulumi_unpack _pulumi_kubernetes_from_bundle _pulumi_docker_provider_ok
 unset _pulumi_repo
 return "$_pulumi_status"
