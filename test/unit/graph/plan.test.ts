@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
+import { copyCheckout } from "../../support/checkout-copy";
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 8);
 const ROOT = path.resolve(__dirname, "..", "..", "..");
@@ -163,19 +164,12 @@ describe("npm run plan", () => {
       }
     };
     before(async () => {
-      copy = fs.mkdtempSync(path.join(os.tmpdir(), "plan-diff-"));
-      const { stdout } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT });
-      for (const file of stdout.split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)))) {
-        fs.mkdirSync(path.dirname(path.join(copy, file)), { recursive: true });
-        fs.copyFileSync(path.join(ROOT, file), path.join(copy, file));
-      }
-      fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(copy, "node_modules"), "dir");
-      fs.symlinkSync(path.join(ROOT, "policy", "node_modules"), path.join(copy, "policy", "node_modules"), "dir");
+      copy = copyCheckout("plan-diff-", { linkInstalled: true });
       // The "before": a dev stack of the test's own, so the example stack can change freely.
       fs.writeFileSync(dev(), DEV_BEFORE);
       const git = (...args: string[]) => run("git", ["-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd: copy });
       await git("init", "-q");
-      fs.appendFileSync(path.join(copy, ".git", "info", "exclude"), "node_modules\npolicy/node_modules\n");
+      fs.appendFileSync(path.join(copy, ".git", "info", "exclude"), "node_modules\npolicy/node_modules\n.tools\n");
       await git("add", "-A");
       await git("commit", "-qm", "before");
     });

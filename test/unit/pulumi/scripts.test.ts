@@ -11,10 +11,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-
-const ROOT = path.resolve(__dirname, "..", "..", "..");
+import { copyCheckout } from "../../support/checkout-copy";
 
 test("scripts/up's stack creation, scripts/set-tokens and scripts/pulumi never write the tracked stack file", () => {
+  // A copy of the checkout: the stack file of the test's own never appears beside the examples
+  // that other tests read.
+  const ROOT = copyCheckout("bot-bottle-scripts-", { linkInstalled: true, git: true });
   const stack = `unit-${randomBytes(3).toString("hex")}`;
   const tracked = path.join(ROOT, `Pulumi.${stack}.yaml`);
   const generated = path.join(ROOT, ".stacks", `Pulumi.${stack}.yaml`);
@@ -58,8 +60,7 @@ test("scripts/up's stack creation, scripts/set-tokens and scripts/pulumi never w
     assert.deepEqual(JSON.parse(again["bot-bottle:tokens"]!.value), { anthropic: "sk-ant-test-only-0123", github: "ghp_testonly0123" });
     assert.equal(run("git", ["status", "--porcelain", "--", ".stacks"]).stdout, "", "the generated file is gitignored");
   } finally {
-    fs.rmSync(tracked, { force: true });
-    fs.rmSync(generated, { force: true });
+    fs.rmSync(ROOT, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
