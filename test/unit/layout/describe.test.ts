@@ -128,7 +128,7 @@ function egressProxy(
     ],
     live: {
       dir: "/etc/egress-proxy/live",
-      document: { file: "routes.yaml", text: renderRoutesYaml(s, `npm run bottle -- blocked ${stack} ${s.name} --suggest`) },
+      document: { file: "routes.yaml", text: renderRoutesYaml(s, `runbook ${stack}/${s.name}`) },
       tokens: { file: "tokens.json", variables: extra.tokens ?? {} },
       owner: 65533,
       check: "routes",
@@ -287,12 +287,13 @@ describe("describeBottle", () => {
   });
 
   for (const [what, bottle, stack, expected] of cases) {
-    test(what, () => assert.deepEqual(describeBottle(bottle, { stack }), expected));
+    // The program's allow hint reaches the egress proxy's routes.yaml.
+    test(what, () => assert.deepEqual(describeBottle(bottle, { stack, allowHint: `runbook ${stack}/${bottle.name}` }), expected));
   }
 
   test("every workload starts after workloads listed before it, and every secret file is a CA key", () => {
     for (const [, bottle, stack] of cases) {
-      const layout = describeBottle(bottle, { stack });
+      const layout = describeBottle(bottle, { stack, allowHint: "x" });
       layout.workloads.forEach((workload, i) => {
         const earlier = layout.workloads.slice(0, i).map((w) => w.role);
         for (const role of workload.after) assert.ok(earlier.includes(role), `${workload.role} after ${role}`);
