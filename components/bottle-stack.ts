@@ -22,7 +22,7 @@ export interface BottleStackArgs extends BottleArgs {
    * program with many bottles on one engine builds each once. Defaults to building them for
    * this bottle where it uses them.
    */
-  builtImages?: BuiltImagesArgs;
+  builtImages?: BuiltImages;
   /**
    * The environment's name in object names (`<stack>-<bottle>-<role>`) and `bot-bottle.stack`
    * labels. Defaults to the Pulumi stack's name.
@@ -31,7 +31,7 @@ export interface BottleStackArgs extends BottleArgs {
 }
 
 /** Images of this package built once per engine by the program. */
-export interface BuiltImagesArgs {
+export interface BuiltImages {
   /** The egress-proxy image, for bottles that set no `egressProxy.image`. */
   egressProxy?: pulumi.Input<string>;
   /** The agent image, for agents that set no `image`. */
@@ -190,7 +190,7 @@ export class BottleStack extends pulumi.ComponentResource {
     spec: BottleSpec,
     layout: BottleLayout,
     tokens: Record<string, pulumi.Output<string>>,
-    builtImages: BuiltImagesArgs,
+    builtImages: BuiltImages,
   ): Declared {
     const dockerHost = spec.docker?.host;
     const provider =
