@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
+import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import type { CertificateAuthority } from "./ca/ca";
@@ -229,6 +229,6 @@ function documentOf(layout: BottleLayout, role: WorkloadRole): string | undefine
 
 function validated(name: string, bottle: BottleArgs, tokens: Record<string, unknown>): BottleSpec {
   const result = validateBottle(name, bottle, new Set(Object.keys(tokens)));
-  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(result.problems)}`);
+  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(withPythonPaths(result.problems))}`);
   return result.value;
 }
