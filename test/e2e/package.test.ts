@@ -27,10 +27,10 @@ const pinned = (...names: string[]) =>
 /**
  * Pulumi installs the providers a component package needs (each `@pulumi/*` resource SDK in its
  * node_modules, at the plugin version that SDK names) before it runs it, from Pulumi's plugin
- * site, and only takes a provider from PATH at exactly that version. This machine has no plugin
- * site and older providers on PATH (the toolchain bundle): each is registered in a Pulumi home
- * of this test's own under the version the package asks for. Where the plugin site is
- * reachable, Pulumi downloads them instead, and a user does none of this.
+ * site; `pulumi package add` takes none from PATH, even at that version. This machine has no
+ * plugin site: the providers on PATH (the toolchain bundle, the Kubernetes provider) are
+ * registered in a Pulumi home of this test's own under the versions the package asks for.
+ * Where the plugin site is reachable, Pulumi downloads them instead, and a user does none of this.
  */
 async function pulumiHomeWithPlugins(home: string, packageDir: string): Promise<void> {
   const scope = path.join(packageDir, "node_modules", "@pulumi");
@@ -196,6 +196,7 @@ describe("the packed package, installed and used by other programs", () => {
       await mustRun(["pulumi", "package", "add", installed], { cwd: dir, timeoutMs: 600_000, env: { ...process.env, PULUMI_HOME: home, ...pip } });
       python = await TestStack.create("consumer-py", undefined, {}, { dir, pulumiHome: home });
       stacks.push(python);
+      await python.setSecret("githubToken", TEST_TOKENS.github);
     });
 
     it("`pulumi package add` generates an SDK whose argument classes carry Args once, and adds the package to the project", () => {
@@ -209,7 +210,7 @@ describe("the packed package, installed and used by other programs", () => {
       assert.match(fs.readFileSync(path.join(dir, "requirements.txt"), "utf8"), /^sdks\/bot-bottle$/m);
     });
 
-    it("previews a bottle declared in Python: the real language host runs the generated SDK against the package", async () => {
+    it("previews a bottle declared in Python, its token a secret from config: the real language host runs the generated SDK against the package", async () => {
       await python.setConfig({ pipelockImage: images.pipelock, host: "pypi.mirror.example.com" });
       const preview = await python.preview();
       assert.ok(preview.ok, tail(preview.output));
@@ -218,6 +219,8 @@ describe("the packed package, installed and used by other programs", () => {
         assert.ok(created.includes(expected), `${expected} not in the preview: ${created.join(", ")}`);
       }
       assert.match(preview.output, /host\s*: "pypi\.mirror\.example\.com"/);
+      assert.match(preview.output, /token_env: "EGRESS_PROXY_TOKEN_0"/);
+      assert.equal(preview.output.includes(TEST_TOKENS.github), false, "the token's value in the preview");
     });
 
     it("a mistake is reported with the path the Python program wrote", async () => {

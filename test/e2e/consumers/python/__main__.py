@@ -11,8 +11,14 @@ gate = bot_bottle.BottleStack(
             methods=[bot_bottle.HttpMethod.GET],
             paths=["/simple/"],
             insecure_cleartext_ports=config.get_object("insecureCleartextPorts"),
-        )
+        ),
+        bot_bottle.RouteArgs(
+            host="api.github.com",
+            methods=[bot_bottle.HttpMethod.GET],
+            auth=bot_bottle.RouteAuthArgs(header="Authorization", prefix="Bearer ", token="github"),
+        ),
     ],
+    tokens={"github": config.require_secret("githubToken")},
     max_body_mb=config.get_int("maxBodyMb"),
     pipelock=bot_bottle.PipelockArgs(image=config.require("pipelockImage")),
 )
