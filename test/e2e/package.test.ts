@@ -211,11 +211,11 @@ describe("the packed package, installed and used by other programs", () => {
     });
 
     it("previews a bottle declared in Python, its token a secret from config: the real language host runs the generated SDK against the package", async () => {
-      await python.setConfig({ pipelockImage: images.pipelock, host: "pypi.mirror.example.com" });
+      await python.setConfig({ agentImage: images.probe, pipelockImage: images.pipelock, host: "pypi.mirror.example.com" });
       const preview = await python.preview();
       assert.ok(preview.ok, tail(preview.output));
       const created = [...preview.steps].filter(([, op]) => op === "create").map(([urn]) => urn);
-      for (const expected of ["bot-bottle:index:BottleStack::gate", "docker:index/container:Container::gate-egress-proxy", "docker:index/container:Container::gate-pipelock", "docker:index/network:Network::gate-agent-net"]) {
+      for (const expected of ["bot-bottle:index:BottleStack::gate", "docker:index/container:Container::gate-egress-proxy", "docker:index/container:Container::gate-pipelock", "docker:index/network:Network::gate-agent-net", "docker:index/container:Container::gate-agent"]) {
         assert.ok(created.includes(expected), `${expected} not in the preview: ${created.join(", ")}`);
       }
       assert.match(preview.output, /host\s*: "pypi\.mirror\.example\.com"/);
@@ -224,7 +224,7 @@ describe("the packed package, installed and used by other programs", () => {
     });
 
     it("a mistake is reported with the path the Python program wrote", async () => {
-      await python.setConfig({ pipelockImage: images.pipelock, host: "pypi.mirror.example.com", maxBodyMb: "0", insecureCleartextPorts: "[80]" });
+      await python.setConfig({ agentImage: images.probe, pipelockImage: images.pipelock, host: "pypi.mirror.example.com", maxBodyMb: "0", insecureCleartextPorts: "[80]" });
       const preview = await python.preview();
       assert.equal(preview.ok, false);
       assert.match(preview.output, /BottleStack "gate" has invalid arguments:\s+maxBodyMb \(Python: max_body_mb\): expected at least 1\s+routes\[0\]\.insecureCleartextPorts \(Python: routes\[0\]\.insecure_cleartext_ports\): only a route with auth/);

@@ -19,6 +19,7 @@ gate = bot_bottle.BottleStack(
         ),
     ],
     tokens={"github": config.require_secret("githubToken")},
+    agent=bot_bottle.AgentArgs(image=config.require("agentImage"), command=["sleep", "infinity"]),
     max_body_mb=config.get_int("maxBodyMb"),
     pipelock=bot_bottle.PipelockArgs(image=config.require("pipelockImage")),
 )
