@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle } from "./config";
+import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import type { CertificateAuthority } from "./ca/ca";
@@ -25,7 +25,7 @@ export interface BottleStackArgs extends BottleArgs {
    * program with many bottles on one engine builds each once. Defaults to building them for
    * this bottle where it uses them.
    */
-  builtImages?: BuiltImagesArgs;
+  builtImages?: BuiltImages;
   /**
    * The environment's name in object names (`<stack>-<bottle>-<role>`) and `bot-bottle.stack`
    * labels. Defaults to the Pulumi stack's name.
@@ -41,7 +41,7 @@ export interface BottleStackArgs extends BottleArgs {
 }
 
 /** Images of this package built once per engine by the program. */
-export interface BuiltImagesArgs {
+export interface BuiltImages {
   /** The egress-proxy image, for bottles that set no `egressProxy.image`. */
   egressProxy?: pulumi.Input<string>;
   /** The agent image, for agents that set no `image`. */
@@ -202,7 +202,7 @@ export class BottleStack extends pulumi.ComponentResource {
     spec: BottleSpec,
     layout: BottleLayout,
     tokens: Record<string, pulumi.Output<string>>,
-    builtImages: BuiltImagesArgs,
+    builtImages: BuiltImages,
   ): Declared {
     const dockerHost = spec.docker?.host;
     const provider =
@@ -241,6 +241,6 @@ function documentOf(layout: BottleLayout, role: WorkloadRole): string | undefine
 
 function validated(name: string, bottle: BottleArgs, tokens: Record<string, unknown>): BottleSpec {
   const result = validateBottle(name, bottle, new Set(Object.keys(tokens)));
-  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(result.problems)}`);
+  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(withPythonPaths(result.problems))}`);
   return result.value;
 }

@@ -4,7 +4,7 @@
  *     import { BottleStack } from "bot-bottle";
  *     new BottleStack("coder", { routes: [{ host: "api.github.com" }], agent: { image: "..." } });
  */
-export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImagesArgs, argsFromSpec } from "./bottle-stack";
+export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImages, argsFromSpec } from "./bottle-stack";
 export * from "./config";
 export * from "./layout";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";

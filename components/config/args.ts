@@ -5,7 +5,9 @@
  * at the end of this file fail to compile if the two ever describe different shapes.
  *
  * Closed sets of values are `as const` objects (not string unions) so that Pulumi can infer
- * the component's schema for other languages from these types.
+ * the component's schema for other languages from these types. The nested types are named
+ * for what they describe (`Route`, not `RouteArgs`): the interface's name is the schema's type
+ * name, and Python's SDK generator adds `Args` to each input type itself (`RouteArgs`).
  */
 import type { SchemaInputs } from "./schema";
 
@@ -30,7 +32,7 @@ export const ResponseScanningAction = { warn: "warn", block: "block", strip: "st
 export type ResponseScanningAction = (typeof ResponseScanningAction)[keyof typeof ResponseScanningAction];
 
 /** One destination the agent may reach. Everything not matched by a route is refused by both gates. */
-export interface RouteArgs {
+export interface Route {
   /**
    * A lowercase DNS name (`api.github.com`), or `*.example.com` for every subdomain (not the
    * name itself). No URLs, ports, IP literals or wider wildcards.
@@ -49,9 +51,9 @@ export interface RouteArgs {
    * Git over HTTPS (smart HTTP) to these repositories, instead of `paths` and `methods`: fetch
    * always, push only with `push`. Defaults to none.
    */
-  git?: RouteGitArgs;
+  git?: RouteGit;
   /** The credential the egress proxy injects into every request this route allows. Defaults to none. */
-  auth?: RouteAuthArgs;
+  auth?: RouteAuth;
   /**
    * Ports on which the credential may travel in plain HTTP: a risk, flagged by the policy pack.
    * Only on a route with `auth`, and only its own ports. Defaults to none: TLS only.
@@ -71,7 +73,7 @@ export interface RouteArgs {
 }
 
 /** Git repositories a route serves, as git's smart-HTTP protocol uses them. */
-export interface RouteGitArgs {
+export interface RouteGit {
   /**
    * Repository paths on the host, without `.git`: `acme/app` allows
    * `/acme/app.git/info/refs`, `/acme/app.git/git-upload-pack` (and the same without `.git`).
@@ -88,11 +90,11 @@ export interface RouteGitArgs {
    * allows creating and updating `refs/heads/agent/*` only. Takes the place of `push: true`.
    * Defaults to none.
    */
-  pushRules?: RouteGitPushArgs;
+  pushRules?: RouteGitPush;
 }
 
 /** The refs a git route lets the agent push, and how. */
-export interface RouteGitPushArgs {
+export interface RouteGitPush {
   /**
    * Ref patterns, full names under `refs/`; `*` matches any characters, `/` included. Defaults
    * to `["refs/heads/agent/*"]`: the agent's own branches.
@@ -107,7 +109,7 @@ export interface RouteGitPushArgs {
 }
 
 /** A credential injected by the egress proxy, so that the agent never holds it. */
-export interface RouteAuthArgs {
+export interface RouteAuth {
   /** The header it goes in (replacing whatever the agent sent), e.g. `Authorization`. */
   header: string;
   /** Text before the token, e.g. `"Bearer "`. Defaults to none. */
@@ -123,7 +125,7 @@ export interface RouteAuthArgs {
 }
 
 /** The agent's container. */
-export interface AgentArgs {
+export interface Agent {
   /**
    * Its image (pin it by digest in production). Defaults to the agent image shipped with this
    * package, built on the bottle's engine: Debian, git, Node 22, npm and Claude Code, uid 1000,
@@ -147,11 +149,11 @@ export interface AgentArgs {
   /** The container's process (pids) limit. Defaults to 512. */
   maxProcesses?: number;
   /** The persistent workspace. Defaults to a volume at /workspace, kept by `destroy`. */
-  workspace?: WorkspaceArgs;
+  workspace?: Workspace;
 }
 
 /** The agent's workspace: a volume of its own that outlives the agent's container. */
-export interface WorkspaceArgs {
+export interface Workspace {
   /** Where it is mounted in the agent. Defaults to /workspace. */
   path?: string;
   /**
@@ -170,7 +172,7 @@ export interface WorkspaceArgs {
 }
 
 /** The egress proxy's container. */
-export interface EgressProxyArgs {
+export interface EgressProxy {
   /**
    * A prebuilt egress-proxy image (pin it by digest in production). Defaults to building the
    * image shipped with this package on the bottle's engine.
@@ -184,61 +186,61 @@ export interface EgressProxyArgs {
 }
 
 /** pipelock's container. */
-export interface PipelockArgs {
+export interface Pipelock {
   /** Its image. Defaults to pipelock's 2.3.0 release (ghcr.io/luckypipewrench/pipelock:2.3.0). */
   image?: string;
   /** Memory limit in MiB. Defaults to 256. */
   memoryMb?: number;
   /** Extra settings for the rendered pipelock.yaml, in pipelock's own key names. Defaults to none. */
-  settings?: PipelockSettingsArgs;
+  settings?: PipelockSettings;
 }
 
 /**
  * The part of pipelock's configuration a bottle may set. What decides whether pipelock
  * enforces (strict mode, allowlist, interception, blocking DLP) is fixed by the bottle.
  */
-export interface PipelockSettingsArgs {
+export interface PipelockSettings {
   /** Hosts allowed to resolve to private addresses (pipelock's SSRF check). Defaults to none. */
   trusted_domains?: string[];
   /** CIDRs pipelock treats as private. Defaults to pipelock's own list. */
   internal?: string[];
   /** Addresses exempt from the SSRF check. Defaults to none. */
-  ssrf?: PipelockSsrfArgs;
+  ssrf?: PipelockSsrf;
   /** Add a hint header to pipelock's refusals (it reveals the policy to the agent). Defaults to false. */
   explain_blocks?: boolean;
   /** Tunnel lifetimes. */
-  forward_proxy?: PipelockForwardProxyArgs;
+  forward_proxy?: PipelockForwardProxy;
   /** More DLP patterns. */
-  dlp?: PipelockDlpArgs;
+  dlp?: PipelockDlp;
   /**
    * Detection of BIP-39 seed phrases in what the agent sends. Defaults to on, from 24 words
    * (pipelock's 12 flag ordinary English: Claude Code's first request is refused).
    */
-  seed_phrase_detection?: PipelockSeedPhraseArgs;
+  seed_phrase_detection?: PipelockSeedPhrase;
   /** Response scanning (prompt-injection detection). Defaults to pipelock's: on, warn. */
-  response_scanning?: PipelockResponseScanningArgs;
+  response_scanning?: PipelockResponseScanning;
   /** Interception limits and exceptions. */
-  tls_interception?: PipelockTlsInterceptionArgs;
+  tls_interception?: PipelockTlsInterception;
 }
 
-export interface PipelockSsrfArgs {
+export interface PipelockSsrf {
   /** Addresses or CIDRs pipelock may dial although they are private. */
   ip_allowlist: string[];
 }
 
-export interface PipelockForwardProxyArgs {
+export interface PipelockForwardProxy {
   /** A tunnel's longest life in seconds. Defaults to 3600 (pipelock's 300 cuts long streamed answers). */
   max_tunnel_seconds?: number;
   /** Seconds an idle tunnel stays open. Defaults to pipelock's 120. */
   idle_timeout_seconds?: number;
 }
 
-export interface PipelockDlpArgs {
+export interface PipelockDlp {
   /** Patterns added to pipelock's built-in ones. */
-  patterns: PipelockDlpPatternArgs[];
+  patterns: PipelockDlpPattern[];
 }
 
-export interface PipelockDlpPatternArgs {
+export interface PipelockDlpPattern {
   /** The pattern's name, shown in refusals and logs. */
   name: string;
   /** A Go regular expression. */
@@ -249,7 +251,7 @@ export interface PipelockDlpPatternArgs {
   exempt_domains?: string[];
 }
 
-export interface PipelockSeedPhraseArgs {
+export interface PipelockSeedPhrase {
   /** Defaults to true. */
   enabled?: boolean;
   /** The fewest consecutive BIP-39 words (with a valid checksum) that count: 12, 15, 18, 21 or 24. Defaults to 24. */
@@ -260,14 +262,14 @@ export interface PipelockSeedPhraseArgs {
 export const SeedPhraseWords = { twelve: 12, fifteen: 15, eighteen: 18, twentyOne: 21, twentyFour: 24 } as const;
 export type SeedPhraseWords = (typeof SeedPhraseWords)[keyof typeof SeedPhraseWords];
 
-export interface PipelockResponseScanningArgs {
+export interface PipelockResponseScanning {
   /** Defaults to true. With it off, pipelock 2.3 buffers event streams whole. */
   enabled?: boolean;
   /** Defaults to warn. */
   action?: ResponseScanningAction;
 }
 
-export interface PipelockTlsInterceptionArgs {
+export interface PipelockTlsInterception {
   /**
    * Route hosts pipelock does not intercept: only their names are checked, nothing sent to them
    * is scanned (the policy pack names each). Defaults to none.
@@ -278,7 +280,7 @@ export interface PipelockTlsInterceptionArgs {
 }
 
 /** A Docker engine to deploy to. */
-export interface DockerEngineArgs {
+export interface DockerEngine {
   /** `ssh://user@host`, `tcp://host:2376` or `unix:///path`. */
   host: string;
 }
@@ -292,7 +294,7 @@ export type Backend = (typeof Backend)[keyof typeof Backend];
  * must enforce NetworkPolicy (Calico, Cilium, kube-router...): the bottle's isolation is its
  * policies.
  */
-export interface KubernetesClusterArgs {
+export interface KubernetesCluster {
   /** A kubeconfig file's path, or its contents. Defaults to the provider's: KUBECONFIG or ~/.kube/config. */
   kubeconfig?: string;
   /** The kubeconfig context. Defaults to its current context. */
@@ -311,13 +313,13 @@ export interface KubernetesClusterArgs {
 /** A bottle: what its agent may reach and how its containers run. */
 export interface BottleArgs {
   /** What the agent may reach. At least one route; no two with the same host. */
-  routes: RouteArgs[];
+  routes: Route[];
   /** The agent's container. Defaults to none: the bottle's gates are declared without an agent. */
-  agent?: AgentArgs;
+  agent?: Agent;
   /** The egress proxy. Defaults to the image built from this package, 256 MiB. */
-  egressProxy?: EgressProxyArgs;
+  egressProxy?: EgressProxy;
   /** pipelock. Defaults to its release image, 256 MiB, no extra settings. */
-  pipelock?: PipelockArgs;
+  pipelock?: Pipelock;
   /** Validity of both CAs in hours. Defaults to 8760 (one year). */
   caValidityHours?: number;
   /**
@@ -340,9 +342,9 @@ export interface BottleArgs {
   /** Where the bottle runs. Defaults to the stack's `bot-bottle:backend`, else docker. */
   backend?: Backend;
   /** The Docker engine of this bottle (backend docker). Defaults to the local one (or DOCKER_HOST). */
-  docker?: DockerEngineArgs;
+  docker?: DockerEngine;
   /** The Kubernetes cluster of this bottle (backend kubernetes). Defaults to the stack's `bot-bottle:kubernetes`. */
-  kubernetes?: KubernetesClusterArgs;
+  kubernetes?: KubernetesCluster;
   /**
    * Check on every `up` that creates or replaces a container that the bottle does not leak;
    * a leak fails the deployment. On Docker it needs the `docker` CLI where Pulumi runs; on
@@ -356,13 +358,13 @@ export interface BottleArgs {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameShapes: [
   Same<BottleArgs, SchemaInputs["bottle"]>,
-  Same<RouteArgs, SchemaInputs["route"]>,
-  Same<RouteAuthArgs, SchemaInputs["auth"]>,
-  Same<RouteGitArgs, SchemaInputs["git"]>,
-  Same<AgentArgs, SchemaInputs["agent"]>,
-  Same<WorkspaceArgs, SchemaInputs["workspace"]>,
-  Same<PipelockSettingsArgs, SchemaInputs["pipelockSettings"]>,
-  Same<DockerEngineArgs, SchemaInputs["dockerEngine"]>,
-  Same<KubernetesClusterArgs, SchemaInputs["kubernetesCluster"]>,
+  Same<Route, SchemaInputs["route"]>,
+  Same<RouteAuth, SchemaInputs["auth"]>,
+  Same<RouteGit, SchemaInputs["git"]>,
+  Same<Agent, SchemaInputs["agent"]>,
+  Same<Workspace, SchemaInputs["workspace"]>,
+  Same<PipelockSettings, SchemaInputs["pipelockSettings"]>,
+  Same<DockerEngine, SchemaInputs["dockerEngine"]>,
+  Same<KubernetesCluster, SchemaInputs["kubernetesCluster"]>,
 ] = [true, true, true, true, true, true, true, true, true];
 void sameShapes;

@@ -3,4 +3,5 @@ export * from "./schema";
 export * from "./validate";
 export { routeHostProblem } from "./host";
 export { pathPrefixProblem } from "./path";
+export { pythonName, pythonPath } from "./python";
 export { nearestKey } from "./suggest";

@@ -368,7 +368,7 @@ export type KubernetesClusterSpec = NonNullable<BottleSpec["kubernetes"]>;
 export type RouteSpec = BottleSpec["routes"][number];
 export type AgentSpec = NonNullable<BottleSpec["agent"]>;
 export type WorkspaceSpec = AgentSpec["workspace"];
-export type PipelockSettings = BottleSpec["pipelock"]["settings"];
+export type PipelockSettingsSpec = BottleSpec["pipelock"]["settings"];
 export type StackSpec = z.output<typeof stackSchema>;
 
 /** The schemas args.ts checks its documented interfaces against. */

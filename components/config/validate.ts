@@ -10,6 +10,7 @@ import {
   stackSchema,
   StackSpec,
 } from "./schema";
+import { pythonPath } from "./python";
 import { keysAt, nearestKey } from "./suggest";
 
 /** One thing wrong with the config: where (`bottles[0].routes[2].host`) and what. */
@@ -86,6 +87,18 @@ export function validateBottle(name: string, input: unknown, tokenNames: Readonl
   ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: remember(parsed.data) };
+}
+
+/**
+ * BottleStack's problems for a program in any language: each path as the schema spells it
+ * (TypeScript, YAML) and, where it differs, as Python does (`maxBodyMb (Python: max_body_mb)`).
+ * The component cannot tell which language constructs it: the construct request names none.
+ */
+export function withPythonPaths(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  return problems.map((problem) => {
+    const python = pythonPath(namedBottleSchema, problem.path);
+    return python === problem.path ? problem : { ...problem, path: `${problem.path} (Python: ${python})` };
+  });
 }
 
 /** One line per problem, ready to show a user. */

@@ -1,5 +1,5 @@
 import { HttpMethod, ResponseScanningAction } from "../config/args";
-import type { BottleSpec, PipelockSettings, RouteSpec } from "../config";
+import type { BottleSpec, PipelockSettingsSpec, RouteSpec } from "../config";
 
 /**
  * The two ways out of a bottle. On the inspect lane pipelock intercepts TLS and reads every
@@ -27,7 +27,7 @@ export const PIPELOCK_DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
  * rewrites what it flags. Then answers to downloads stay on the inspect lane; otherwise
  * pipelock only reports what it finds, which it can do as the answer passes.
  */
-export function answersHeldForScanning(settings: PipelockSettings): boolean {
+export function answersHeldForScanning(settings: PipelockSettingsSpec): boolean {
   const scanning = settings.response_scanning;
   return scanning?.enabled !== false && (scanning?.action === ResponseScanningAction.block || scanning?.action === ResponseScanningAction.strip);
 }
@@ -36,13 +36,13 @@ export function answersHeldForScanning(settings: PipelockSettings): boolean {
  * How many bytes of a text answer on the bulk lane pipelock scans (through its scan API, as
  * the answer passes): as many as it would read inline. 0 when its response scanning is off.
  */
-export function answerScanBytes(settings: PipelockSettings): number {
+export function answerScanBytes(settings: PipelockSettingsSpec): number {
   if (settings.response_scanning?.enabled === false) return 0;
   return settings.tls_interception?.max_response_bytes ?? PIPELOCK_DEFAULT_MAX_RESPONSE_BYTES;
 }
 
 /** The kinds of this route's traffic that take the bulk lane, in a fixed order. */
-export function bulkKinds(route: RouteSpec, settings: PipelockSettings): BulkKind[] {
+export function bulkKinds(route: RouteSpec, settings: PipelockSettingsSpec): BulkKind[] {
   if (!route.bulk) return [];
   if (route.git) return [BulkKind.git];
   const downloads = route.methods.some((m) => m === HttpMethod.GET || m === HttpMethod.HEAD) && !answersHeldForScanning(settings);

@@ -495,6 +495,21 @@ describe("BottleStack options", () => {
       },
     );
   });
+
+  test("a path Python spells differently is named in both forms: the component cannot tell its caller's language", async () => {
+    await assert.rejects(
+      declareBottle("gate", { routes: [{ host: "x.com", insecureCleartextPorts: [80] }], maxBodyMb: 0 }),
+      (err: unknown) => {
+        assert.equal(
+          (err as Error).message,
+          'BottleStack "gate" has invalid arguments:\n' +
+            "  maxBodyMb (Python: max_body_mb): expected at least 1\n" +
+            "  routes[0].insecureCleartextPorts (Python: routes[0].insecure_cleartext_ports): only a route with auth has a credential to send in cleartext; remove it",
+        );
+        return true;
+      },
+    );
+  });
 });
 
 describe("BottleStack from stack config", () => {

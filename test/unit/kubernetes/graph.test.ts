@@ -444,7 +444,7 @@ describe("BottleStack on Kubernetes: refusals", () => {
 
   test("an egress proxy without an image reference", async () => {
     await assert.rejects(declareBottle("coder", baseArgs({ egressProxy: {} }), "dev"), (err: Error) => {
-      assert.match(err.message, /^BottleStack "coder" has invalid arguments:\n {2}egressProxy\.image: required on Kubernetes: /);
+      assert.match(err.message, /^BottleStack "coder" has invalid arguments:\n {2}egressProxy\.image \(Python: egress_proxy\.image\): required on Kubernetes: /);
       return true;
     });
   });

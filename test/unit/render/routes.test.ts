@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { PipelockSettings, RouteSpec } from "../../../components/config";
+import { PipelockSettingsSpec, RouteSpec } from "../../../components/config";
 import { renderRoutesYaml, tokenEnvNames } from "../../../components/egress-proxy/routes";
 
 const github: RouteSpec = {
@@ -29,7 +29,7 @@ const repo: RouteSpec = {
   auth: { header: "Authorization", prefix: "", username: "x-access-token", token: "github" },
   bulk: true,
 };
-const pipelock = (settings: PipelockSettings = {}) => ({ settings });
+const pipelock = (settings: PipelockSettingsSpec = {}) => ({ settings });
 
 describe("renderRoutesYaml", () => {
   test("renders the version 1 contract exactly", () => {
@@ -110,7 +110,7 @@ routes:
 });
 
 describe("renderRoutesYaml: the bulk lane", () => {
-  const routesOf = (routes: RouteSpec[], settings: PipelockSettings = {}) =>
+  const routesOf = (routes: RouteSpec[], settings: PipelockSettingsSpec = {}) =>
     parse(renderRoutesYaml({ routes, requestsPerMinute: 60, pipelock: pipelock(settings) })) as {
       bulk_lane?: { scan_headers: string[]; answer_scan_bytes: number };
       passthrough?: string[];
