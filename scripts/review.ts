@@ -128,17 +128,19 @@ function main(): number {
     );
     return 2;
   }
-  fs.mkdirSync(values.out, { recursive: true });
+  // Absolute: the policy pack's check runs in policy/ (npm --prefix), where `--out review` is elsewhere.
+  const out = path.resolve(values.out);
+  fs.mkdirSync(out, { recursive: true });
   const atBase = run(["git", "ls-tree", "--name-only", values.base]);
   if (atBase.code !== 0) {
     console.error(`error: "${values.base}" is not a commit here (fetch it first, e.g. git fetch origin main)`);
     return 1;
   }
   const stacks = [...new Set([...stacksIn(fs.readdirSync(ROOT)), ...stacksIn(atBase.out.split("\n"))])].sort();
-  const reviews = stacks.map((stack) => review(stack, values.base!, values.out!));
-  fs.writeFileSync(path.join(values.out, "comment.md"), comment(reviews, values.base));
+  const reviews = stacks.map((stack) => review(stack, values.base!, out));
+  fs.writeFileSync(path.join(out, "comment.md"), comment(reviews, values.base));
   const widens = reviews.some((r) => r.widens);
-  fs.writeFileSync(path.join(values.out, "widens"), `${widens}\n`);
+  fs.writeFileSync(path.join(out, "widens"), `${widens}\n`);
   for (const r of reviews) console.log(`${r.stack}: ${r.failed ? "plan failed" : r.widens ? "widens" : "does not widen"}; ${r.policy.split("\n")[0]}`);
   if (reviews.some((r) => r.failed || r.mandatory)) return 1;
   return widens ? 3 : 0;

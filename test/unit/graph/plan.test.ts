@@ -225,8 +225,9 @@ describe("npm run plan", () => {
 
     test("npm run review: one comment for every stack, the widening one called out; exit 3", async () => {
       fs.writeFileSync(dev(), DEV_BEFORE.replace("methods: [GET, HEAD] }", "methods: [GET, HEAD, POST] }"));
-      const out = fs.mkdtempSync(path.join(os.tmpdir(), "review-"));
-      const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], { cwd: copy }).then(
+      // Relative, as the README writes it: the policy pack runs elsewhere (npm --prefix policy).
+      const out = path.join(copy, "review");
+      const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", "review"], { cwd: copy }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
       );
