@@ -11,13 +11,15 @@ import * as path from "node:path";
 const ROOT = path.resolve(__dirname, "..", "..");
 
 /**
- * Copies the checkout into a new temporary directory named `<prefix>...` and returns it.
+ * Copies the checkout into a new temporary directory named `<prefix>...` (or into `into`, which
+ * must not exist) and returns it.
  * `linkInstalled`: link the installed dependencies and tools (node_modules, policy/node_modules,
  * .tools) instead of leaving them to be installed. `git`: make the copy a git repository with
  * one commit of everything, as a fresh clone of it would be.
  */
-export function copyCheckout(prefix: string, opts: { linkInstalled?: boolean; git?: boolean } = {}): string {
-  const copy = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+export function copyCheckout(prefix: string, opts: { linkInstalled?: boolean; git?: boolean; into?: string } = {}): string {
+  const copy = opts.into ?? fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (opts.into) fs.mkdirSync(opts.into);
   const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" });
   if (listed.status !== 0) throw new Error(`git ls-files failed in ${ROOT}: ${listed.stderr}`);
   for (const file of listed.stdout.split("\0").filter((f) => f && fs.existsSync(path.join(ROOT, f)))) {
