@@ -53,6 +53,17 @@ describe("CI workflows", () => {
     assert.match(read("preview.yml"), /PULUMI_VERSION: \d+\.\d+\.\d+/);
   });
 
+  test("preview and deploy run Pulumi through scripts/pulumi, after set-tokens (the tracked stack files hold placeholders)", () => {
+    for (const name of ["preview.yml", "deploy.yml"]) {
+      const all = steps(workflow(name));
+      assert.equal(all.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined), false, `${name}: the action only installs the CLI`);
+      const runs = all.map((s) => s.run ?? "");
+      const tokens = runs.findIndex((r) => /^scripts\/set-tokens /.test(r));
+      const pulumi = runs.findIndex((r) => /scripts\/pulumi (preview|up) /.test(r));
+      assert.ok(tokens >= 0 && pulumi > tokens, `${name}: scripts/set-tokens, then scripts/pulumi preview|up`);
+    }
+  });
+
   test("deploy: main only, an environment per stack, one stack at a time, never cancelled midway", () => {
     const w = workflow("deploy.yml");
     assert.deepEqual(w.on, { push: { branches: ["main"] } });
