@@ -113,7 +113,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.doesNotMatch(report.stdout + report.stderr, new RegExp(`${TEST_TOKENS.github}|${TEST_TOKENS.anthropic}`));
     const written = await bottle("blocked", stack.name, "dev", "--write");
     assert.equal(written.code, 0, written.stderr);
-    assert.match(written.stdout, /\nwrote .*Pulumi\..*\.yaml; review it, then: pulumi up/);
+    assert.match(written.stdout, /\nwrote .*Pulumi\..*\.yaml; review it, then: scripts\/pulumi up \(or scripts\/up e2e-[0-9a-f]+-work\)\n/);
     const up = await stack.up();
     assert.ok(up.ok, tail(up.output));
     const after = await inAgent("git clone -q https://git.upstream.test/acme/other.git other2 && git -C other2 log --format=%s -1");
