@@ -235,15 +235,21 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       assert.ok(fs.existsSync(tarball), `${tarball} was not made:\n${tail(r.output)}`);
     });
 
-    it("a TypeScript program installs it and previews a bottle", async () => {
-      const ts = consumer("typescript");
-      const setUp = await ts.run("ts-project");
+    /** A consumer's three steps: its project set up, its program written, its preview. */
+    async function previewConsumer(name: string, steps: { project: string; program: string; file: string; preview: string }) {
+      const session = consumer(name);
+      const setUp = await session.run(steps.project);
       assert.equal(setUp.code, 0, tail(setUp.output));
-      ts.write("ts-program", "index.ts");
-      const r = await ts.run("ts-preview");
-      assert.equal(r.code, 0, tail(r.output));
-      assert.match(r.output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
-      assert.doesNotMatch(r.output, new RegExp(TEST_TOKENS.github));
+      session.write(steps.program, steps.file);
+      const preview = await session.run(steps.preview);
+      assert.equal(preview.code, 0, tail(preview.output));
+      assert.doesNotMatch(preview.output, new RegExp(TEST_TOKENS.github));
+      return preview.output;
+    }
+
+    it("a TypeScript program installs it and previews a bottle", async () => {
+      const output = await previewConsumer("typescript", { project: "ts-project", program: "ts-program", file: "index.ts", preview: "ts-preview" });
+      assert.match(output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
     });
 
     it("unpacked, its providers installed from files (no plugin site here), a YAML program previews a bottle", async () => {
@@ -256,24 +262,13 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
         const installed = await run(["pulumi", "plugin", "install", "resource", sdk, manifest.pulumi.version, "--file", await which(`pulumi-resource-${sdk}`)], { env: { ...process.env, HOME: home, PULUMI_HOME: path.join(home, ".pulumi") } });
         assert.equal(installed.code, 0, installed.stderr);
       }
-      const yaml = consumer("yaml");
-      const setUp = await yaml.run("yaml-project");
-      assert.equal(setUp.code, 0, tail(setUp.output));
-      yaml.write("yaml-program", "Pulumi.yaml");
-      const preview = await yaml.run("yaml-preview");
-      assert.equal(preview.code, 0, tail(preview.output));
-      assert.match(preview.output, /\+ {2}bot-bottle:index:BottleStack gate create/);
+      const output = await previewConsumer("yaml", { project: "yaml-project", program: "yaml-program", file: "Pulumi.yaml", preview: "yaml-preview" });
+      assert.match(output, /\+ {2}bot-bottle:index:BottleStack gate create/);
     });
 
     it("a Python program generates its SDK with pulumi package add and previews a bottle", async () => {
-      const python = consumer("python");
-      const setUp = await python.run("python-project");
-      assert.equal(setUp.code, 0, tail(setUp.output));
-      python.write("python-program", "__main__.py");
-      const r = await python.run("python-preview");
-      assert.equal(r.code, 0, tail(r.output));
-      assert.match(r.output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
-      assert.doesNotMatch(r.output, new RegExp(TEST_TOKENS.github));
+      const output = await previewConsumer("python", { project: "python-project", program: "python-program", file: "__main__.py", preview: "python-preview" });
+      assert.match(output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
     });
   });
 });
