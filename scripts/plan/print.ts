@@ -56,11 +56,12 @@ function reachLines(reach: BottleReach): string[] {
   const width = Math.max(...reach.routes.map((r) => r.host.length), 4);
   const roleWidth = Math.max(...Object.keys(reach.images).map((role) => role.length));
   const pipelock = reach.pipelock;
+  const dlpPatterns = Object.keys(pipelock.dlpPatterns);
   const exceptions = [
     pipelock.trustedDomains.length ? `trusts private addresses for ${pipelock.trustedDomains.join(", ")}` : "",
     pipelock.ssrfAllowlist.length ? `SSRF exemptions ${pipelock.ssrfAllowlist.join(", ")}` : "",
     pipelock.passthrough.length ? `passes through unscanned ${pipelock.passthrough.join(", ")}` : "",
-    pipelock.dlpPatterns.length ? `extra DLP patterns ${pipelock.dlpPatterns.join(", ")}` : "",
+    dlpPatterns.length ? `extra DLP patterns ${dlpPatterns.join(", ")}` : "",
     pipelock.explainBlocks ? "refusals explain the policy" : "",
   ].filter(Boolean);
   return [

@@ -204,12 +204,12 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
     ...setChanges(subject, "trusts private addresses for", before.trustedDomains, after.trustedDomains),
     ...setChanges(subject, "SSRF exemptions", before.ssrfAllowlist, after.ssrfAllowlist),
     ...setChanges(subject, "passes through without scanning", before.passthrough, after.passthrough),
-    ...setChanges(subject, "extra DLP patterns", before.dlpPatterns, after.dlpPatterns, false),
+    ...setChanges(subject, "extra DLP patterns", Object.keys(before.dlpPatterns), Object.keys(after.dlpPatterns), false),
     ...setChanges(subject, "request headers its DLP reads", before.scannedHeaders, after.scannedHeaders, false),
     // A pattern kept by name but changed (its regex, its exempt domains) may catch less.
-    ...Object.keys(after.dlpPatternDefinitions).flatMap((name) => {
-      const was = before.dlpPatternDefinitions[name];
-      const now = after.dlpPatternDefinitions[name]!;
+    ...Object.keys(after.dlpPatterns).flatMap((name) => {
+      const was = before.dlpPatterns[name];
+      const now = after.dlpPatterns[name]!;
       return was === undefined || was === now ? [] : [{ effect: "widens" as const, subject, detail: `DLP pattern ${name} changed: ${was} -> ${now}` }];
     }),
     ...diffNumber("pipelock", "bytes of intercepted answer at most", before.maxResponseBytes, after.maxResponseBytes),

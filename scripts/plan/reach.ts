@@ -56,10 +56,8 @@ export interface PipelockReach {
   ssrfAllowlist: string[];
   /** Route hosts pipelock does not intercept (nothing sent to them is scanned). */
   passthrough: string[];
-  /** The names of the DLP patterns added to pipelock's own. */
-  dlpPatterns: string[];
-  /** Each added DLP pattern's definition (regex, severity, exempt domains) as JSON, by name. */
-  dlpPatternDefinitions: Record<string, string>;
+  /** The DLP patterns added to pipelock's own: each one's definition (regex, severity, exempt domains) as JSON, by name. */
+  dlpPatterns: Record<string, string>;
   responseScanning: string;
   /** The fewest words of a seed phrase pipelock detects; 0: detection off. */
   seedPhraseMinWords: number;
@@ -244,8 +242,7 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
       trustedDomains: strings(pipelockDoc.trusted_domains),
       ssrfAllowlist: strings(record(pipelockDoc.ssrf).ip_allowlist),
       passthrough: strings(tls.passthrough_domains),
-      dlpPatterns: list(record(pipelockDoc.dlp).patterns).map((p) => String(record(p).name)),
-      dlpPatternDefinitions: Object.fromEntries(list(record(pipelockDoc.dlp).patterns).map((p) => [String(record(p).name), JSON.stringify(p)])),
+      dlpPatterns: Object.fromEntries(list(record(pipelockDoc.dlp).patterns).map((p) => [String(record(p).name), JSON.stringify(p)])),
       // pipelock's default: on, warn.
       responseScanning: scanning.enabled === false ? "off" : `on (${typeof scanning.action === "string" ? scanning.action : "warn"})`,
       // pipelock's own default, when the file does not say: on, 12 words.

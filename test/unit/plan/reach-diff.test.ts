@@ -24,7 +24,7 @@ const bottle = (routes: RouteReach[], extra: Partial<BottleReach> = {}): BottleR
   auditMode: false,
   requestsPerMinute: 1200,
   maxBodyBytes: 33554432,
-  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: [], dlpPatternDefinitions: {}, responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
+  pipelock: { trustedDomains: [], ssrfAllowlist: [], passthrough: [], dlpPatterns: {}, responseScanning: "on (warn)", seedPhraseMinWords: 24, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
   images: { agent: "node:22", "egress-proxy": "built by the program", pipelock: "ghcr.io/luckypipewrench/pipelock:2.3.0" },
   memoryMb: { agent: 2048, "egress-proxy": 256, pipelock: 256 },
   maxProcesses: { agent: 512, "egress-proxy": 256, pipelock: 256 },
@@ -85,7 +85,7 @@ describe("diffReach", () => {
       "pipelock: passthrough and a trusted domain added, response scanning off, a DLP pattern dropped",
       withCoder(
         bottle([github, route("pypi.mirror.example.com")], {
-          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: [], dlpPatternDefinitions: {}, responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
+          pipelock: { trustedDomains: ["git.internal.example.com"], ssrfAllowlist: [], passthrough: ["pypi.mirror.example.com"], dlpPatterns: {}, responseScanning: "off", seedPhraseMinWords: 0, explainBlocks: false, bulkAnswerScanBytes: 0, scannedHeaders: ["Cookie", "X-Token"] },
         }),
       ),
       [
@@ -167,7 +167,7 @@ describe("diffReach", () => {
 
   test("a DLP pattern kept by name but changed (here: a domain exempted) widens", () => {
     const acme = (definition: object) =>
-      withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, dlpPatterns: ["acme"], dlpPatternDefinitions: { acme: JSON.stringify({ name: "acme", regex: "a", ...definition }) } } }));
+      withCoder(bottle([github], { pipelock: { ...bottle([]).pipelock, dlpPatterns: { acme: JSON.stringify({ name: "acme", regex: "a", ...definition }) } } }));
     assert.deepEqual(only(diffReach(acme({}), acme({ exempt_domains: ["x.example.com"] }))), [
       ["widens", "pipelock", 'DLP pattern acme changed: {"name":"acme","regex":"a"} -> {"name":"acme","regex":"a","exempt_domains":["x.example.com"]}'],
     ]);
