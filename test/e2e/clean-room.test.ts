@@ -26,7 +26,8 @@ import { parseDocument } from "yaml";
 import { copyCheckout } from "../support/checkout-copy";
 import { asRun, CleanRoomValues, ReadmeBlock, readmeBlocks } from "../support/readme-blocks";
 import { labelled } from "./support/docker";
-import { mustRun, REPO_ROOT, run } from "./support/process";
+import { pulumiHomeWithPlugins } from "./support/plugins";
+import { commandPath, mustRun, REPO_ROOT, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
@@ -84,7 +85,6 @@ class Session {
 /** The machine's network settings, which every user's environment carries. */
 const NETWORK_SETTINGS = /^((https?|no|all)_proxy|(HTTPS?|NO|ALL)_PROXY|NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|CURL_CA_BUNDLE|REQUESTS_CA_BUNDLE|GIT_SSL_CAINFO|PIP_(CERT|INDEX_URL|EXTRA_INDEX_URL|TRUSTED_HOST|DEFAULT_TIMEOUT))$/;
 
-const which = async (binary: string) => (await mustRun(["sh", "-c", `command -v ${binary}`])).trim();
 
 describe("the README's blocks, run as written from a fresh checkout with an empty HOME", () => {
   const { id, workDir, passphrase } = e2eRun();
@@ -126,12 +126,12 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
 
     const pathDirs = new Set([
       path.dirname(process.execPath),
-      path.dirname(await which("pulumi")),
-      path.dirname(await which("pulumi-resource-docker")),
-      path.dirname(await which("go")),
+      path.dirname(await commandPath("pulumi")),
+      path.dirname(await commandPath("pulumi-resource-docker")),
+      path.dirname(await commandPath("go")),
     ]);
-    const kubernetes = await run(["sh", "-c", "command -v pulumi-resource-kubernetes"]);
-    if (kubernetes.code === 0) pathDirs.add(path.dirname(kubernetes.stdout.trim()));
+    // The package names the Kubernetes provider too: the consumers' previews register it.
+    pathDirs.add(path.dirname(await commandPath("pulumi-resource-kubernetes")));
     const caches = path.join(os.homedir(), ".cache");
     // The machine's own network settings (a proxy, the CA bundle it trusts), as any user's.
     const network = Object.fromEntries(Object.entries(process.env).filter(([name]) => NETWORK_SETTINGS.test(name)));
@@ -257,11 +257,7 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       assert.equal(r.code, 0, tail(r.output));
       // The README's way where Pulumi's plugin site is out of reach: each provider from its file,
       // at the version the package's SDK names.
-      for (const sdk of ["docker", "tls", "command", "kubernetes"]) {
-        const manifest = JSON.parse(fs.readFileSync(path.join(room, "bot-bottle-package", "node_modules", "@pulumi", sdk, "package.json"), "utf8")) as { pulumi: { version: string } };
-        const installed = await run(["pulumi", "plugin", "install", "resource", sdk, manifest.pulumi.version, "--file", await which(`pulumi-resource-${sdk}`)], { env: { ...process.env, HOME: home, PULUMI_HOME: path.join(home, ".pulumi") } });
-        assert.equal(installed.code, 0, installed.stderr);
-      }
+      await pulumiHomeWithPlugins(path.join(home, ".pulumi"), path.join(room, "bot-bottle-package"));
       const output = await previewConsumer("yaml", { project: "yaml-project", program: "yaml-program", file: "Pulumi.yaml", preview: "yaml-preview" });
       assert.match(output, /\+ {2}bot-bottle:index:BottleStack gate create/);
     });

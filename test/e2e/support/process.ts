@@ -56,6 +56,11 @@ export async function mustRun(argv: string[], opts: RunOptions = {}): Promise<st
   return r.stdout;
 }
 
+/** Where `binary` is on PATH; rejects when it is not there. */
+export async function commandPath(binary: string): Promise<string> {
+  return (await mustRun(["sh", "-c", `command -v ${binary}`])).trim();
+}
+
 /** `docker exec` in a container; `input` goes to stdin (the only way a secret goes in). */
 export function exec(container: string, argv: string[], opts: { user?: string; input?: string; timeoutMs?: number } = {}): Promise<Run> {
   return run(
