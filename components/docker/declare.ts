@@ -54,9 +54,10 @@ export function declareOnDocker(
   }
   // Pulls first: one that fails (an engine that reaches no registry) fails the up before
   // anything of the bottle is made, so there is nothing half made to clean up.
-  const afterPulls = { ...opts, dependsOn: [...pulled.values()] };
+  const pulls = [...pulled.values()];
+  const afterPulls = { ...opts, dependsOn: pulls };
   const cas = Object.fromEntries(
-    layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent, dependsOn: [...pulled.values()] })]),
+    layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent, dependsOn: pulls })]),
   ) as Record<CaRole, CertificateAuthority>;
   const networks = Object.fromEntries(
     layout.networks.map((network) => [network.role, declareNetwork(`${name}-${network.role}`, network, afterPulls)]),
