@@ -112,8 +112,16 @@ _pulumi_setup() {
   fi
 }
 
-_pulumi_setup
-_pulumi_status=$?
-unset -f _pulumi_setup _pulumi_from_bundle _pulumi_unpack _pulumi_kubernetes_from_bundle _pulumi_docker_provider_ok
+# A script another one started (scripts/up runs scripts/set-tokens, then scripts/pulumi) inherits
+# the CLI and providers set up and checked here, on its PATH: it says and checks nothing again.
+_pulumi_tools() { printf '%s|%s' "$(command -v pulumi 2>/dev/null)" "$(command -v pulumi-resource-docker 2>/dev/null)"; }
+if [ -n "${BOT_BOTTLE_PULUMI_CHECKED:-}" ] && [ "$BOT_BOTTLE_PULUMI_CHECKED" = "$(_pulumi_tools)" ]; then
+  _pulumi_status=0
+else
+  _pulumi_setup
+  _pulumi_status=$?
+  if [ "$_pulumi_status" = 0 ]; then BOT_BOTTLE_PULUMI_CHECKED="$(_pulumi_tools)" && export BOT_BOTTLE_PULUMI_CHECKED; fi
+fi
+unset -f _pulumi_setup _pulumi_from_bundle _pulumi_unpack _pulumi_kubernetes_from_bundle _pulumi_docker_provider_ok _pulumi_tools
 unset _pulumi_repo
 return "$_pulumi_status"

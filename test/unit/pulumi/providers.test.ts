@@ -1,7 +1,8 @@
 /**
  * scripts/lib/pulumi.sh says which docker provider the program needs and checks it: one on
  * PATH must have uploads[].owner/group in its schema (the program sets them), else every
- * script stops before Pulumi runs, naming what is needed. The answer is cached per binary.
+ * script stops before Pulumi runs, naming what is needed. The answer is cached per binary, and a
+ * script started by another inherits the setup without saying or checking it again.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -18,17 +19,17 @@ function schema(uploadFields: string[]): string {
 }
 
 /** Sources pulumi.sh in a checkout of its own, with a fake CLI whose docker provider has `uploadFields`. */
-function source(checkout: string, uploadFields: string[]) {
+function source(checkout: string, uploadFields: string[], script = "source scripts/lib/pulumi.sh && echo SOURCED") {
   const bin = path.join(checkout, "bin");
   fs.writeFileSync(path.join(bin, "schema.json"), schema(uploadFields));
-  const r = spawnSync("bash", ["-c", 'source scripts/lib/pulumi.sh && echo SOURCED'], {
+  const r = spawnSync("bash", ["-c", script], {
     cwd: checkout,
     encoding: "utf8",
     env: { PATH: `${bin}:${process.env.PATH ?? ""}`, HOME: checkout },
   });
   const calls = fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n") : [];
   fs.rmSync(path.join(bin, "calls"), { force: true });
-  return { ...r, schemaReads: calls.filter((c) => c.startsWith("package get-schema")).length };
+  return { ...r, schemaReads: calls.filter((c) => c.startsWith("package get-schema")).length, versionCalls: calls.filter((c) => c === "version").length };
 }
 
 test("a docker provider on PATH without uploads[].owner/group stops every script; one with them passes, checked once", () => {
@@ -56,6 +57,13 @@ test("a docker provider on PATH without uploads[].owner/group stops every script
     assert.match(withFields.stdout, /SOURCED/);
     assert.equal(withFields.schemaReads, 1);
     assert.equal(source(checkout, ["content", "file", "group", "owner", "source"]).schemaReads, 0, "the answer is cached for this binary");
+
+    // A script another one started (as scripts/up starts scripts/pulumi) inherits the setup.
+    const nested = source(checkout, ["content", "file", "group", "owner", "source"], 'source scripts/lib/pulumi.sh && bash -c "source scripts/lib/pulumi.sh && echo NESTED"');
+    assert.equal(nested.status, 0, nested.stderr);
+    assert.match(nested.stdout, /NESTED/);
+    assert.equal(nested.stderr.match(/^pulumi: CLI 3\.259\.0 at /gm)?.length, 1, "one banner, not one per script");
+    assert.equal(nested.versionCalls, 1);
 
     fs.writeFileSync(path.join(bin, "pulumi-resource-docker"), "#!/bin/sh\n# provider 2\n", { mode: 0o755 });
     assert.notEqual(source(checkout, ["content"]).status, 0, "another binary is checked again");
