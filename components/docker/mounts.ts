@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { LABEL_KEYS } from "../layout/naming";
+import { LABEL_KEYS } from "../vocabulary";
 import type { Labels, Mount } from "../layout/types";
 import { dockerLabels } from "./container";
 import { OneShotContainer, runOptions } from "./one-shot";

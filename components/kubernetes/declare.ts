@@ -4,7 +4,7 @@ import { fileContent, tokensFile } from "../backend/contents";
 import { CertificateAuthority, createCa } from "../ca/ca";
 import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
-import { LABEL_KEYS } from "../layout/naming";
+import { LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
 import { fileKey, HostAlias, podSpecOf } from "./pods";
 import { networkPolicies } from "./policies";

@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { LABEL_KEYS } from "../layout/naming";
+import { LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, Workload, WorkloadRole } from "../layout/types";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;

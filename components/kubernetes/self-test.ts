@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
-import { LABEL_KEYS } from "../layout/naming";
+import { LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, Labels } from "../layout/types";
 import { SELF_TEST_PROBE } from "../self-test/probe";
 import { HostAlias, NO_DNS } from "./pods";

@@ -1,3 +1,3 @@
 export * from "./types";
 export { describeBottle } from "./describe";
-export { ALIASES, LABEL_KEYS, objectLabels, objectName } from "./naming";
+export { ALIASES, objectLabels, objectName } from "./naming";

@@ -1,11 +1,5 @@
-import type { Labels, Role } from "./types";
-
-/** Label keys every object of a bottle carries: which stack, which bottle, what it does. */
-export const LABEL_KEYS = {
-  stack: "bot-bottle.stack",
-  bottle: "bot-bottle.bottle",
-  role: "bot-bottle.role",
-} as const;
+import { LABEL_KEYS, type Role } from "../vocabulary";
+import type { Labels } from "./types";
 
 /** DNS aliases inside a bottle's networks; fixed, so every bottle looks the same from inside. */
 export const ALIASES = { egressProxy: "egress-proxy", pipelock: "pipelock", pipelockBulk: "pipelock-bulk" } as const;

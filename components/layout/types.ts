@@ -5,19 +5,9 @@
  * where the reference says so.
  */
 
-/** What a network does in a bottle; also the value of its `bot-bottle.role` label. */
-export type NetworkRole = "agent-net" | "egress-net" | "outbound-net";
-/** What a workload (container) does in a bottle; also its `bot-bottle.role` label. */
-export type WorkloadRole = "pipelock" | "pipelock-bulk" | "egress-proxy" | "agent";
-/**
- * Every role of a bottle's objects (the agent's workspace volume is `workspace`; a workload's
- * live configuration volume is `<workload>-config`).
- */
-/** The short-lived containers a Docker bottle runs from its commands (docker/one-shot.ts). */
-export type OneShotRole = "workspace-owner" | "live-config-writer" | "self-test";
-export type Role = NetworkRole | WorkloadRole | OneShotRole | "workspace" | `${WorkloadRole}-config`;
-/** The two CAs: the egress proxy's (the agent trusts it) and pipelock's (the egress proxy trusts it). */
-export type CaRole = "egress-proxy" | "pipelock";
+import type { CaRole, NetworkRole, WorkloadRole } from "../vocabulary";
+
+export type { CaRole, NetworkRole, OneShotRole, Role, WorkloadRole } from "../vocabulary";
 
 export interface NetworkLayout {
   role: NetworkRole;

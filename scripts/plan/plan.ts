@@ -11,10 +11,10 @@ import { isDeepStrictEqual } from "node:util";
 import { validateStackConfig } from "../../components/index";
 import { readStackFile, StackFileError } from "../../infra/stack-file";
 import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
-import type { PlannedResource } from "./planned-resource";
+import type { PlannedResource } from "../../components/vocabulary";
 import { mapSecretInputs } from "./secret-inputs";
 
-export type { PlannedResource } from "./planned-resource";
+export type { PlannedResource } from "../../components/vocabulary";
 
 export interface Plan {
   stack: string;
