@@ -12,7 +12,7 @@
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import type { PlannedResource } from "../../scripts/plan/planned-resource";
 import { policies } from "../policies";
-import { K8S, TOPOLOGY, TYPES } from "../policies/bottle";
+import { K8S, TOPOLOGY, TYPES } from "../lib/vocabulary";
 import { DeclaredResource, runResourcePolicy, runStackPolicy } from "./run";
 
 const SECRET = "[secret]";

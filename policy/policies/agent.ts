@@ -3,22 +3,12 @@
  * directory only outside production. (Its hardening is every container's: workloads.ts.)
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import {
-    LABELS,
-    ROLES,
-    TYPES,
-    UNKNOWN,
-    arrayOf,
-    bottleOf,
-    containersWithRole,
-    dockerName,
-    isProductionStack,
-    known,
-    labelsOf,
-    networksJoined,
-    networksOf,
-    roleOf,
-} from "./bottle";
+import { LABELS, ROLES, TYPES } from "../lib/vocabulary";
+import { UNKNOWN, arrayOf, known } from "../lib/props";
+import { networksJoined, networksOf } from "../lib/docker";
+import { bottleOf, labelsOf, roleOf } from "../lib/labels";
+import { containersWithRole, dockerName } from "../lib/resources";
+import { isProductionStack } from "../lib/production";
 
 /** The host directories bound into an agent container (its workspace, for local development). */
 function agentHostPaths(args: { type: string; props: Record<string, any> }): string[] | typeof UNKNOWN {

@@ -3,7 +3,8 @@
  * lifetime so a leaked CA stops working.
  */
 import { PolicyConfigSchema, ResourceValidationPolicy } from "@pulumi/policy";
-import { TYPES, UNKNOWN, known } from "./bottle";
+import { TYPES } from "../lib/vocabulary";
+import { UNKNOWN, known } from "../lib/props";
 
 /** Default smallest RSA modulus accepted for a CA key. */
 const DEFAULT_MIN_RSA_BITS = 2048;

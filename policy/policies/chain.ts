@@ -3,26 +3,13 @@
  * own bottle's pipelock, never straight out.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import {
-    PIPELOCK_ROLES,
-    ROLES,
-    ResourceView,
-    TOPOLOGY,
-    TYPES,
-    UNKNOWN,
-    bottleOfResource,
-    dockerName,
-    envValue,
-    inBottle,
-    isPodHolder,
-    networksOf,
-    objectName,
-    roleOf,
-    roleOfResource,
-    workloadCommandOf,
-    workloadEnvOf,
-    workloadsWithRole,
-} from "./bottle";
+import { PIPELOCK_ROLES, ROLES, TOPOLOGY, TYPES } from "../lib/vocabulary";
+import { UNKNOWN, envValue } from "../lib/props";
+import { networksOf } from "../lib/docker";
+import { isPodHolder } from "../lib/kubernetes";
+import { bottleOfResource, roleOf, roleOfResource } from "../lib/labels";
+import { ResourceView, dockerName, inBottle, objectName, workloadsWithRole } from "../lib/resources";
+import { workloadCommandOf, workloadEnvOf } from "../lib/workloads";
 
 /** Accepts the upstream URL with or without a trailing slash. */
 function isPipelockUpstream(url: string | undefined): boolean {

@@ -13,35 +13,14 @@
  * tests and by this pack's example-stacks test, which reads it from the offline plan.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
-import {
-    K8S,
-    Maybe,
-    ROLES,
-    TOPOLOGY,
-    TYPES,
-    ResourceView,
-    UNKNOWN,
-    dockerName,
-    environmentOf,
-    isKubernetes,
-    isPodHolder,
-    isRecord,
-    kindOf,
-    known,
-    labelsOf,
-    LABELS,
-    metadataOf,
-    objectName,
-    podContainersOf,
-    podFileAt,
-    podTemplateOf,
-    roleOf,
-    roleOfResource,
-    secretValues,
-    stringsOf,
-    uploadsOf,
-} from "./bottle";
-import { pipelockConfigOf } from "./documents";
+import { K8S, LABELS, ROLES, TOPOLOGY, TYPES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, environmentOf, isRecord, known, stringsOf } from "../lib/props";
+import { uploadsOf } from "../lib/docker";
+import { isKubernetes, isPodHolder, kindOf, metadataOf, podContainersOf, podTemplateOf, secretValues } from "../lib/kubernetes";
+import { labelsOf, roleOf, roleOfResource } from "../lib/labels";
+import { ResourceView, dockerName, objectName } from "../lib/resources";
+import { podFileAt } from "../lib/pod-files";
+import { pipelockConfigOf } from "../lib/documents";
 
 /** A PEM private key block of any kind (PKCS#1, SEC1, PKCS#8, OpenSSH). */
 const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;

@@ -1,14 +1,16 @@
 /**
  * Each gate loads exactly the document its bottle declares: the egress proxy's routes.yaml and
  * each pipelock's pipelock.yaml, followed from the gate's own command line and environment to the
- * file it reads (documents.ts), compared with the BottleStack component's declared documents (its
+ * file it reads (lib/documents.ts), compared with the BottleStack component's declared documents (its
  * inputs, which a preview diff shows a reviewer). A document the pack cannot follow or read is a
  * violation, never a pass.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { isDeepStrictEqual } from "node:util";
-import { Maybe, ROLES, ResourceView, UNKNOWN, declaringBottleStack, known, objectName, parseYaml, workloadsWithRole } from "./bottle";
-import { DocumentRead, Gate, pipelockConfigOf, routesDocumentOf } from "./documents";
+import { ROLES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, known } from "../lib/props";
+import { ResourceView, declaringBottleStack, objectName, workloadsWithRole } from "../lib/resources";
+import { DocumentRead, Gate, parseYaml, pipelockConfigOf, routesDocumentOf } from "../lib/documents";
 
 /** Each gate's role, the component input that declares its document, and how the gate's own is read. */
 const GATES: readonly { role: string; declared: string; read: (gate: Gate) => Maybe<DocumentRead<unknown>>; fix: string }[] = [

@@ -3,7 +3,11 @@
  * points at on the day of `pulumi up`.
  */
 import { ResourceValidationArgs, ResourceValidationPolicy, ReportViolation } from "@pulumi/policy";
-import { PRODUCTION_TAG, TYPES, UNKNOWN, dockerName, isProductionStack, kindOf, known, objectName, podContainersOf, podTemplateOf } from "./bottle";
+import { TYPES } from "../lib/vocabulary";
+import { UNKNOWN, known } from "../lib/props";
+import { kindOf, podContainersOf, podTemplateOf } from "../lib/kubernetes";
+import { dockerName, objectName } from "../lib/resources";
+import { PRODUCTION_TAG, isProductionStack } from "../lib/production";
 
 const DIGEST_REF = /@sha256:[0-9a-f]{64}$/;
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;

@@ -6,27 +6,12 @@
  * (`metadata`, `spec`); a Docker bottle has none of them and is not concerned.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import {
-    K8S,
-    LABELS,
-    Maybe,
-    PIPELOCK_ROLES,
-    ROLES,
-    ResourceView,
-    TYPES,
-    UNKNOWN,
-    isPodHolder,
-    isRecord,
-    kindOf,
-    labelsOf,
-    metadataOf,
-    objectName,
-    podContainersOf,
-    podTemplateOf,
-    roleOfResource,
-    snapshot,
-} from "./bottle";
-import { BOTTLE_TOPOLOGY, clientsOf } from "./topology";
+import { K8S, LABELS, PIPELOCK_ROLES, ROLES, TYPES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, isRecord, snapshot } from "../lib/props";
+import { isPodHolder, kindOf, metadataOf, podContainersOf, podTemplateOf } from "../lib/kubernetes";
+import { labelsOf, roleOfResource } from "../lib/labels";
+import { ResourceView, objectName } from "../lib/resources";
+import { BOTTLE_TOPOLOGY, clientsOf } from "../lib/topology";
 
 // --- Label selectors and network policies -----------------------------------------------------
 

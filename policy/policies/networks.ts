@@ -1,11 +1,15 @@
 /**
  * Network topology on Docker: the agent and egress networks have no gateway, pipelock is the only
  * container with a route to the outside, and every container joins exactly the networks of its
- * role's row in the topology table (topology.ts).
+ * role's row in the topology table (lib/topology.ts).
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { PIPELOCK_ROLES, ROLES, TYPES, UNKNOWN, bottleOf, dockerName, known, networksJoined, networksOf, roleOf } from "./bottle";
-import { BOTTLE_TOPOLOGY } from "./topology";
+import { PIPELOCK_ROLES, ROLES, TYPES } from "../lib/vocabulary";
+import { UNKNOWN, known } from "../lib/props";
+import { networksJoined, networksOf } from "../lib/docker";
+import { bottleOf, roleOf } from "../lib/labels";
+import { dockerName } from "../lib/resources";
+import { BOTTLE_TOPOLOGY } from "../lib/topology";
 
 const INNER_NETWORK_ROLES: readonly string[] = [ROLES.agentNet, ROLES.egressNet];
 // Without it the bridge keeps an address on the host, through which containers on an internal

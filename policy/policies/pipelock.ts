@@ -3,26 +3,13 @@
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { isDeepStrictEqual } from "node:util";
-import {
-    Maybe,
-    PIPELOCK_ROLES,
-    ROLES,
-    ResourceView,
-    TOPOLOGY,
-    TYPES,
-    UNKNOWN,
-    bottleOfResource,
-    declaringBottleStack,
-    envValue,
-    inBottle,
-    isRecord,
-    kindOf,
-    known,
-    objectName,
-    workloadEnvOf,
-    workloadsWithRole,
-} from "./bottle";
-import { declaredDocumentsOf, pipelockConfigOf, pipelockDocument, workloadFileOf } from "./documents";
+import { PIPELOCK_ROLES, ROLES, TOPOLOGY, TYPES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, envValue, isRecord, known } from "../lib/props";
+import { kindOf } from "../lib/kubernetes";
+import { bottleOfResource } from "../lib/labels";
+import { ResourceView, declaringBottleStack, inBottle, objectName, workloadsWithRole } from "../lib/resources";
+import { workloadEnvOf } from "../lib/workloads";
+import { declaredDocumentsOf, pipelockConfigOf, pipelockDocument, workloadFileOf } from "../lib/documents";
 
 /** One rule over pipelock.yaml: returns the problem and its fix when violated. */
 type ConfigRule = (config: Record<string, unknown>) => string | undefined;

@@ -4,8 +4,12 @@
  */
 import { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
-import { Maybe, ROLES, ResourceView, UNKNOWN, bottleOfResource, inBottle, isProductionStack, isRecord, objectName, roleOfResource, workloadsWithRole } from "./bottle";
-import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "./documents";
+import { ROLES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, isRecord } from "../lib/props";
+import { bottleOfResource, roleOfResource } from "../lib/labels";
+import { ResourceView, inBottle, objectName, workloadsWithRole } from "../lib/resources";
+import { isProductionStack } from "../lib/production";
+import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "../lib/documents";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable

@@ -11,8 +11,12 @@
  * other way cannot be judged, and is refused.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { LABELS, Maybe, ROLES, ResourceView, TYPES, UNKNOWN, arrayOf, dockerName, environmentOf, known, roleOf, sharesNamespace, stringsOf } from "./bottle";
-import { BOTTLE_TOPOLOGY } from "./topology";
+import { LABELS, ONE_SHOT_ROLES, ROLES, TYPES } from "../lib/vocabulary";
+import { Maybe, UNKNOWN, arrayOf, environmentOf, known, stringsOf } from "../lib/props";
+import { sharesNamespace } from "../lib/docker";
+import { roleOf } from "../lib/labels";
+import { ResourceView, dockerName } from "../lib/resources";
+import { BOTTLE_TOPOLOGY } from "../lib/topology";
 
 /** What one role may hold beyond the standard, each with the reason a reviewer reads. */
 export interface RoleExceptions {
@@ -31,9 +35,6 @@ export interface RoleExceptions {
 const UPLOADS =
     "the docker provider writes its files (CA, key) into the root filesystem when it creates the " +
     "container, which a read-only root refuses; nothing else in it is writable by its uid";
-
-/** The short-lived containers a bottle's commands start, by their role label. */
-export const ONE_SHOT_ROLES = { workspaceOwner: "workspace-owner", liveConfigWriter: "live-config-writer", selfTest: "self-test" } as const;
 
 /** Every role of a bottle's containers and what it may hold beyond the standard. */
 export const ROLE_EXCEPTIONS: Readonly<Record<string, RoleExceptions>> = {

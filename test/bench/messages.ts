@@ -8,7 +8,7 @@ import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 // Source and prose only: test fixtures hold token-shaped strings on purpose.
-const SOURCES = ["components", "docs", "README.md", "policy/policies", "scripts"];
+const SOURCES = ["components", "docs", "README.md", "policy/policies", "policy/lib", "scripts"];
 const EXTENSIONS = [".ts", ".py", ".md", ".sh"];
 
 function files(entry: string): string[] {

@@ -1,5 +1,5 @@
 /**
- * The bottle's topology has one table (policy/policies/topology.ts): which network each role
+ * The bottle's topology has one table (policy/lib/topology.ts): which network each role
  * joins on Docker, which roles each may connect to on Kubernetes. The policy pack checks stacks
  * against it; this holds the program's layout, from which both backends declare their networks,
  * attachments and NetworkPolicies, to the same table, for every shape of bottle.
@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { describeBottle, validateBottle } from "../../components/index";
 import { networkPolicies, selectorOf, SELF_TEST_ROLE } from "../../components/kubernetes/policies";
-import { BOTTLE_TOPOLOGY } from "../../policy/policies/topology";
+import { BOTTLE_TOPOLOGY } from "../../policy/lib/topology";
 
 const ROUTES = [
   { host: "api.example.com", ports: [443], methods: ["POST"], bulk: false },

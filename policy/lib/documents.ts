@@ -9,29 +9,15 @@
  *   tokens Secret for the egress proxy) as a directory; the document is the ConfigMap key that
  *   appears at the path the gate reads, in the ConfigMap of that name in the pod's namespace.
  */
-import {
-    Maybe,
-    ResourceView,
-    TOPOLOGY,
-    TYPES,
-    UNKNOWN,
-    arrayOf,
-    envValue,
-    environmentOf,
-    isPodHolder,
-    isRecord,
-    known,
-    metadataOf,
-    objectsNamed,
-    parseYaml,
-    podFileAt,
-    roleOfResource,
-    secretValues,
-    snapshot,
-    uploadsOf,
-    workloadCommandOf,
-    workloadEnvOf,
-} from "./bottle";
+import { parseDocument } from "yaml";
+import { TOPOLOGY, TYPES } from "./vocabulary";
+import { Maybe, UNKNOWN, arrayOf, envValue, environmentOf, isRecord, known, snapshot } from "./props";
+import { uploadsOf } from "./docker";
+import { isPodHolder, metadataOf, secretValues } from "./kubernetes";
+import { roleOfResource } from "./labels";
+import { ResourceView, objectsNamed } from "./resources";
+import { workloadCommandOf, workloadEnvOf } from "./workloads";
+import { podFileAt } from "./pod-files";
 
 /** A document read for a container: its parsed value, or why it could not be read. */
 export type DocumentRead<T> = { path: string; value: T } | { error: string };
@@ -153,6 +139,18 @@ function kubernetesDocumentText({ container: workload, resources }: Gate, path: 
         }
     }
     return { error: `reads ${path}, but no ConfigMap its volume '${at.volume}' projects (${sources.map((s) => s.name).join(", ")}) has the key ${sources[0]!.key}` };
+}
+
+/**
+ * Parses a rendered YAML document (routes.yaml, pipelock.yaml). Returns the parsed value, or an
+ * error message when the text is not exactly one valid YAML document.
+ */
+export function parseYaml(text: string): { value: unknown } | { error: string } {
+    const doc = parseDocument(text, { uniqueKeys: true });
+    if (doc.errors.length > 0) {
+        return { error: doc.errors[0].message };
+    }
+    return { value: doc.toJS() };
 }
 
 /** A pipelock document's text parsed: a mapping, or why not. */
