@@ -99,3 +99,18 @@ export const TOPOLOGY = {
     liveTokensEnv: "BOTTLE_TOKENS",
     egressProxyCaPath: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
 } as const;
+
+/**
+ * One resource of the root project's offline plan, as its JSON prints it (`npm run plan -- --json`):
+ * what the offline runner (offline/) reads.
+ */
+export interface PlannedResource {
+    type: string;
+    name: string;
+    /** The parent resource's name; absent for resources directly under the stack. */
+    parent?: string;
+    /** Inputs as the engine would receive them, with every secret value shown as "[secret]". */
+    inputs: Record<string, unknown>;
+    /** Input paths the program marked secret (e.g. `envs`, `uploads[2].content`). */
+    secretInputs: string[];
+}

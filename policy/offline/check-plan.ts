@@ -7,7 +7,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { asPolicyResources, PlannedResource, runPack } from "./plan";
+import { PlannedResource } from "../lib/vocabulary";
+import { asPolicyResources, runPack } from "./plan";
 
 async function main(): Promise<number> {
     const { values } = parseArgs({

@@ -10,14 +10,11 @@
  *     material anywhere outside the CA key uploads and the tls resources is flagged as a key.
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import type { PlannedResource } from "../../scripts/plan/planned-resource";
 import { policies } from "../policies";
-import { K8S, TOPOLOGY, TYPES } from "../lib/vocabulary";
+import { K8S, PlannedResource, TOPOLOGY, TYPES } from "../lib/vocabulary";
 import { DeclaredResource, runResourcePolicy, runStackPolicy } from "./run";
 
 const SECRET = "[secret]";
-
-export type { PlannedResource };
 
 export interface Violation {
     policy: string;

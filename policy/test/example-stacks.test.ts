@@ -14,7 +14,8 @@ import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { before, describe, it } from "node:test";
 import { bottleGraph, kubernetesBottleGraph } from "./fixtures";
-import { asPolicyResources, PlannedResource, runPack } from "../offline/plan";
+import { PlannedResource } from "../lib/vocabulary";
+import { asPolicyResources, runPack } from "../offline/plan";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const SECRET = "[secret]";
