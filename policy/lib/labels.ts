@@ -11,23 +11,23 @@ import { labelMap, podTemplateOf } from "./kubernetes";
  * object's `metadata.labels` map. Unknown entries are skipped.
  */
 export function labelsOf(props: Record<string, any>): Map<string, string> {
-    const out = new Map<string, string>();
-    const list = known(() => props.labels as unknown);
-    if (Array.isArray(list)) {
-        for (let i = 0; i < list.length; i++) {
-            const entry = known(() => ({ label: list[i].label, value: list[i].value }));
-            if (entry !== UNKNOWN && typeof entry.label === "string" && typeof entry.value === "string") {
-                out.set(entry.label, entry.value);
-            }
-        }
-        return out;
+  const out = new Map<string, string>();
+  const list = known(() => props.labels as unknown);
+  if (Array.isArray(list)) {
+    for (let i = 0; i < list.length; i++) {
+      const entry = known(() => ({ label: list[i].label, value: list[i].value }));
+      if (entry !== UNKNOWN && typeof entry.label === "string" && typeof entry.value === "string") {
+        out.set(entry.label, entry.value);
+      }
     }
-    return labelMap(snapshot(() => props.metadata?.labels));
+    return out;
+  }
+  return labelMap(snapshot(() => props.metadata?.labels));
 }
 
 /** The `bot-bottle.role` label of a Docker object, if any. */
 export function roleOf(props: Record<string, any>): string | undefined {
-    return labelsOf(props).get(LABELS.role);
+  return labelsOf(props).get(LABELS.role);
 }
 
 /**
@@ -35,13 +35,13 @@ export function roleOf(props: Record<string, any>): string | undefined {
  * cross-resource rules compare an egress proxy with its own bottle's pipelock only.
  */
 export function bottleOf(props: Record<string, any>): string | undefined {
-    return bottleOfLabels(labelsOf(props));
+  return bottleOfLabels(labelsOf(props));
 }
 
 function bottleOfLabels(labels: ReadonlyMap<string, string>): string | undefined {
-    const stack = labels.get(LABELS.stack);
-    const bottle = labels.get(LABELS.bottle);
-    return stack !== undefined && bottle !== undefined ? `${stack}/${bottle}` : undefined;
+  const stack = labels.get(LABELS.stack);
+  const bottle = labels.get(LABELS.bottle);
+  return stack !== undefined && bottle !== undefined ? `${stack}/${bottle}` : undefined;
 }
 
 /**
@@ -50,22 +50,22 @@ function bottleOfLabels(labels: ReadonlyMap<string, string>): string | undefined
  * those (the pods carry them, and network policies select the pods by them).
  */
 export function labelsOfResource(resource: { type: string; props: Record<string, any> }): Map<string, string> {
-    const labels = labelsOf(resource.props);
-    const pod = podTemplateOf(resource);
-    if (pod !== undefined && pod !== UNKNOWN) {
-        for (const [k, v] of pod.labels) {
-            labels.set(k, v);
-        }
+  const labels = labelsOf(resource.props);
+  const pod = podTemplateOf(resource);
+  if (pod !== undefined && pod !== UNKNOWN) {
+    for (const [k, v] of pod.labels) {
+      labels.set(k, v);
     }
-    return labels;
+  }
+  return labels;
 }
 
 /** The `bot-bottle.role` of a resource (see labelsOfResource). */
 export function roleOfResource(resource: { type: string; props: Record<string, any> }): string | undefined {
-    return labelsOfResource(resource).get(LABELS.role);
+  return labelsOfResource(resource).get(LABELS.role);
 }
 
 /** The bottle of a resource, `<stack>/<bottle>` (see labelsOfResource). */
 export function bottleOfResource(resource: { type: string; props: Record<string, any> }): string | undefined {
-    return bottleOfLabels(labelsOfResource(resource));
+  return bottleOfLabels(labelsOfResource(resource));
 }

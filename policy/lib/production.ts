@@ -2,8 +2,8 @@
 
 /** The stack name encoded in a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`). */
 function stackOfUrn(urn: string): string | undefined {
-    const match = /^urn:pulumi:([^:]+)::/.exec(urn);
-    return match?.[1];
+  const match = /^urn:pulumi:([^:]+)::/.exec(urn);
+  return match?.[1];
 }
 
 /**
@@ -20,9 +20,9 @@ export const PRODUCTION_STACK_NAMES: readonly string[] = ["prod", "production"];
  * its name is `prod` or `production` (so a stack that forgot the tag is still treated strictly).
  */
 export function isProductionStack(stackTags: ReadonlyMap<string, string>, urn: string): boolean {
-    if (stackTags.get(PRODUCTION_TAG.name) === PRODUCTION_TAG.value) {
-        return true;
-    }
-    const stack = stackOfUrn(urn);
-    return stack !== undefined && PRODUCTION_STACK_NAMES.includes(stack);
+  if (stackTags.get(PRODUCTION_TAG.name) === PRODUCTION_TAG.value) {
+    return true;
+  }
+  const stack = stackOfUrn(urn);
+  return stack !== undefined && PRODUCTION_STACK_NAMES.includes(stack);
 }

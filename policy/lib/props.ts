@@ -19,14 +19,14 @@ export type Maybe<T> = T | typeof UNKNOWN;
  * value that is unknown during preview. Any other error propagates.
  */
 export function known<T>(read: () => T): Maybe<T> {
-    try {
-        return read();
-    } catch (e) {
-        if (e instanceof UnknownValueError) {
-            return UNKNOWN;
-        }
-        throw e;
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UnknownValueError) {
+      return UNKNOWN;
     }
+    throw e;
+  }
 }
 
 /**
@@ -36,42 +36,42 @@ export function known<T>(read: () => T): Maybe<T> {
  * address, a name computed by another resource) must defer only the check that needs it.
  */
 export function snapshot(read: () => unknown): unknown {
-    const value = known(read);
-    if (value === UNKNOWN || typeof value !== "object" || value === null) {
-        return value;
-    }
-    if (Array.isArray(value)) {
-        const out: unknown[] = [];
-        for (let i = 0; i < value.length; i++) {
-            out.push(snapshot(() => value[i] as unknown));
-        }
-        return out;
-    }
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value)) {
-        out[k] = snapshot(() => (value as Record<string, unknown>)[k]);
+  const value = known(read);
+  if (value === UNKNOWN || typeof value !== "object" || value === null) {
+    return value;
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < value.length; i++) {
+      out.push(snapshot(() => value[i] as unknown));
     }
     return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    out[k] = snapshot(() => (value as Record<string, unknown>)[k]);
+  }
+  return out;
 }
 
 /** True when `value` is a plain (non-array) object. */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** `value` as an array (absent means empty). */
 export function arrayOf(value: unknown): any[] {
-    return Array.isArray(value) ? value : [];
+  return Array.isArray(value) ? value : [];
 }
 
 /** A command's `environment` map (absent: empty); `UNKNOWN` during preview if it is. */
 export function environmentOf(props: Record<string, any>): Maybe<Record<string, unknown>> {
-    return known(() => (props.environment ?? {}) as Record<string, unknown>);
+  return known(() => (props.environment ?? {}) as Record<string, unknown>);
 }
 
 /** Reads a string list such as `envs`, `command` or `securityOpts`; `UNKNOWN` if any element is. */
 export function stringsOf(props: Record<string, any>, key: string): Maybe<string[]> {
-    return known(() => arrayOf(props[key]).map((v) => String(v)));
+  return known(() => arrayOf(props[key]).map((v) => String(v)));
 }
 
 /**
@@ -79,6 +79,6 @@ export function stringsOf(props: Record<string, any>, key: string): Maybe<string
  * entry wins, as in the container: an earlier, compliant entry must not hide a later override.
  */
 export function envValue(envs: string[], key: string): string | undefined {
-    const entry = envs.filter((e) => e.startsWith(`${key}=`)).at(-1);
-    return entry === undefined ? undefined : entry.slice(key.length + 1);
+  const entry = envs.filter((e) => e.startsWith(`${key}=`)).at(-1);
+  return entry === undefined ? undefined : entry.slice(key.length + 1);
 }

@@ -7,26 +7,26 @@
 
 /** One role's row. */
 export interface TopologyRow {
-    /** The bottle networks its container joins (Docker), by network role. */
-    networks: readonly string[];
-    /** The roles whose pods it may connect to (Kubernetes NetworkPolicies). */
-    reaches: readonly string[];
-    /** Whether it may reach outside the bottle (the internet, through its own egress rule). */
-    outside: boolean;
+  /** The bottle networks its container joins (Docker), by network role. */
+  networks: readonly string[];
+  /** The roles whose pods it may connect to (Kubernetes NetworkPolicies). */
+  reaches: readonly string[];
+  /** Whether it may reach outside the bottle (the internet, through its own egress rule). */
+  outside: boolean;
 }
 
 /** Every role of a bottle that runs, and its row. The self-test runs in the agent's place (Docker: its network namespace). */
 export const BOTTLE_TOPOLOGY: Readonly<Record<string, TopologyRow>> = {
-    agent: { networks: ["agent-net"], reaches: ["egress-proxy"], outside: false },
-    "self-test": { networks: [], reaches: ["egress-proxy"], outside: false },
-    "egress-proxy": { networks: ["agent-net", "egress-net"], reaches: ["pipelock", "pipelock-bulk"], outside: false },
-    pipelock: { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
-    "pipelock-bulk": { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
+  agent: { networks: ["agent-net"], reaches: ["egress-proxy"], outside: false },
+  "self-test": { networks: [], reaches: ["egress-proxy"], outside: false },
+  "egress-proxy": { networks: ["agent-net", "egress-net"], reaches: ["pipelock", "pipelock-bulk"], outside: false },
+  pipelock: { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
+  "pipelock-bulk": { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
 };
 
 /** The roles that may connect to `role`'s pods (the inverse of `reaches`). */
 export function clientsOf(role: string): string[] {
-    return Object.entries(BOTTLE_TOPOLOGY)
-        .filter(([, row]) => row.reaches.includes(role))
-        .map(([client]) => client);
+  return Object.entries(BOTTLE_TOPOLOGY)
+    .filter(([, row]) => row.reaches.includes(role))
+    .map(([client]) => client);
 }

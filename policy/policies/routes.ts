@@ -2,14 +2,14 @@
  * What the gates let through: no host pattern wide enough to cover the open internet, and both
  * gates allowing exactly the same hosts.
  */
-import { StackValidationPolicy } from "@pulumi/policy";
+import type { StackValidationPolicy } from "@pulumi/policy";
 import { parse as parseHost } from "tldts";
 import { ROLES } from "../lib/vocabulary";
-import { Maybe, UNKNOWN, isRecord } from "../lib/props";
+import { type Maybe, UNKNOWN, isRecord } from "../lib/props";
 import { bottleOfResource, roleOfResource } from "../lib/labels";
-import { ResourceView, inBottle, objectName, workloadsWithRole } from "../lib/resources";
+import { type ResourceView, inBottle, objectName, workloadsWithRole } from "../lib/resources";
 import { isProductionStack } from "../lib/production";
-import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "../lib/documents";
+import { type DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "../lib/documents";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
@@ -18,27 +18,24 @@ import { DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHosts
  * `*.co.uk` and `*.github.io` (anyone can own a name there) are all refused.
  */
 export function broadWildcardProblem(host: string): string | undefined {
-    if (host.trim() === "*") {
-        return "is a bare '*', which allows every host on the internet";
-    }
-    if (!host.includes("*")) {
-        return undefined;
-    }
-    const base = host.slice(2);
-    if (!host.startsWith("*.") || base.includes("*")) {
-        return "uses a wildcard other than a single leading '*.' label";
-    }
-    const parsed = parseHost(base, { allowPrivateDomains: true });
-    if (parsed.isIp) {
-        return "puts a wildcard in front of an IP address";
-    }
-    if (parsed.domain === null) {
-        return (
-            `covers every domain under '${base}', which is at or above a public suffix ` +
-            `(anyone can register a name there)`
-        );
-    }
+  if (host.trim() === "*") {
+    return "is a bare '*', which allows every host on the internet";
+  }
+  if (!host.includes("*")) {
     return undefined;
+  }
+  const base = host.slice(2);
+  if (!host.startsWith("*.") || base.includes("*")) {
+    return "uses a wildcard other than a single leading '*.' label";
+  }
+  const parsed = parseHost(base, { allowPrivateDomains: true });
+  if (parsed.isIp) {
+    return "puts a wildcard in front of an IP address";
+  }
+  if (parsed.domain === null) {
+    return `covers every domain under '${base}', which is at or above a public suffix (anyone can register a name there)`;
+  }
+  return undefined;
 }
 
 /**
@@ -46,100 +43,100 @@ export function broadWildcardProblem(host: string): string | undefined {
  * above a public suffix.
  */
 export const routesNoBroadWildcards: StackValidationPolicy = {
-    name: "routes-no-broad-wildcards",
-    description:
-        "No egress-proxy route host and no pipelock api_allowlist entry may be a bare '*' or a wildcard " +
-        "at or above a public suffix ('*.com', '*.co.uk', '*.github.io'). Such a pattern allows hosts " +
-        "anyone can register, which turns the allowlist into an exfiltration channel to an " +
-        "attacker-controlled server.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
-        const gates = [ROLES.egressProxy, ROLES.pipelock, ROLES.pipelockBulk].flatMap((role) => workloadsWithRole(args.resources, role));
-        for (const container of gates) {
-            const gate = { container, resources: args.resources };
-            const name = objectName(container);
-            let read: Maybe<DocumentRead<string[]>>;
-            let what: string;
-            if (roleOfResource(container) === ROLES.egressProxy) {
-                read = routeHostsOf(gate);
-                what = "route host";
-            } else {
-                const config = pipelockConfigOf(gate);
-                read = config === UNKNOWN || "error" in config ? config : { path: config.path, value: apiAllowlistOf(config.value) };
-                what = "api_allowlist entry";
-            }
-            if (read === UNKNOWN) {
-                continue;
-            }
-            if ("error" in read) {
-                reportViolation(
-                    `Cannot check the ${what}s of '${name}': it ${read.error}. Deploy the rendered document ` +
-                        `the container is configured to read.`,
-                    container.urn,
-                );
-                continue;
-            }
-            for (const host of read.value) {
-                const problem = broadWildcardProblem(host);
-                if (problem !== undefined) {
-                    reportViolation(
-                        `'${name}' ${what} '${host}' in ${read.path} ${problem}. List the exact hosts the agent ` +
-                            `needs (e.g. 'api.example.com'), or a wildcard under one registrable domain ` +
-                            `('*.example.com').`,
-                        container.urn,
-                    );
-                }
-            }
+  name: "routes-no-broad-wildcards",
+  description:
+    "No egress-proxy route host and no pipelock api_allowlist entry may be a bare '*' or a wildcard " +
+    "at or above a public suffix ('*.com', '*.co.uk', '*.github.io'). Such a pattern allows hosts " +
+    "anyone can register, which turns the allowlist into an exfiltration channel to an " +
+    "attacker-controlled server.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const gates = [ROLES.egressProxy, ROLES.pipelock, ROLES.pipelockBulk].flatMap((role) => workloadsWithRole(args.resources, role));
+    for (const container of gates) {
+      const gate = { container, resources: args.resources };
+      const name = objectName(container);
+      let read: Maybe<DocumentRead<string[]>>;
+      let what: string;
+      if (roleOfResource(container) === ROLES.egressProxy) {
+        read = routeHostsOf(gate);
+        what = "route host";
+      } else {
+        const config = pipelockConfigOf(gate);
+        read = config === UNKNOWN || "error" in config ? config : { path: config.path, value: apiAllowlistOf(config.value) };
+        what = "api_allowlist entry";
+      }
+      if (read === UNKNOWN) {
+        continue;
+      }
+      if ("error" in read) {
+        reportViolation(
+          `Cannot check the ${what}s of '${name}': it ${read.error}. Deploy the rendered document ` +
+            `the container is configured to read.`,
+          container.urn,
+        );
+        continue;
+      }
+      for (const host of read.value) {
+        const problem = broadWildcardProblem(host);
+        if (problem !== undefined) {
+          reportViolation(
+            `'${name}' ${what} '${host}' in ${read.path} ${problem}. List the exact hosts the agent ` +
+              `needs (e.g. 'api.example.com'), or a wildcard under one registrable domain ` +
+              `('*.example.com').`,
+            container.urn,
+          );
         }
-    },
+      }
+    }
+  },
 };
 
 /**
  * For every bottle, the egress proxy's route hosts and pipelock's `api_allowlist` are the same set.
  */
 export const gatesAllowSameHosts: StackValidationPolicy = {
-    name: "gates-allow-same-hosts",
-    description:
-        "Every host in a bottle's egress-proxy routes must be in its pipelock's api_allowlist, and " +
-        "pipelock must allow nothing else. The two gates are meant to be independent checks of the same " +
-        "decision: a host only one gate knows is either broken (pipelock blocks a declared route) or " +
-        "guarded by one gate instead of two.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
-        const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
-        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
-            const bottle = bottleOfResource(proxy);
-            const pipelock = inBottle(pipelocks, bottle);
-            if (pipelock === undefined) {
-                continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
-            }
-            const routes = routeHostsOf({ container: proxy, resources: args.resources });
-            const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
-            if (routes === UNKNOWN || config === UNKNOWN || "error" in routes || "error" in config) {
-                continue; // routes-no-broad-wildcards reports documents it cannot read
-            }
-            const allowlist = new Set(apiAllowlistOf(config.value));
-            const hosts = new Set(routes.value);
-            const onlyRoutes = [...hosts].filter((h) => !allowlist.has(h));
-            const onlyPipelock = [...allowlist].filter((h) => !hosts.has(h));
-            if (onlyRoutes.length > 0) {
-                reportViolation(
-                    `Bottle '${bottle}': route hosts [${onlyRoutes.join(", ")}] of '${objectName(proxy)}' are not ` +
-                        `in pipelock's api_allowlist (${config.path}). Render api_allowlist from the same ` +
-                        `routes so both gates allow the same hosts.`,
-                    proxy.urn,
-                );
-            }
-            if (onlyPipelock.length > 0) {
-                reportViolation(
-                    `Bottle '${bottle}': pipelock '${objectName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
-                        `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
-                        `them as routes) so both gates allow the same hosts.`,
-                    pipelock.urn,
-                );
-            }
-        }
-    },
+  name: "gates-allow-same-hosts",
+  description:
+    "Every host in a bottle's egress-proxy routes must be in its pipelock's api_allowlist, and " +
+    "pipelock must allow nothing else. The two gates are meant to be independent checks of the same " +
+    "decision: a host only one gate knows is either broken (pipelock blocks a declared route) or " +
+    "guarded by one gate instead of two.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    const pipelocks = workloadsWithRole(args.resources, ROLES.pipelock);
+    for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+      const bottle = bottleOfResource(proxy);
+      const pipelock = inBottle(pipelocks, bottle);
+      if (pipelock === undefined) {
+        continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
+      }
+      const routes = routeHostsOf({ container: proxy, resources: args.resources });
+      const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
+      if (routes === UNKNOWN || config === UNKNOWN || "error" in routes || "error" in config) {
+        continue; // routes-no-broad-wildcards reports documents it cannot read
+      }
+      const allowlist = new Set(apiAllowlistOf(config.value));
+      const hosts = new Set(routes.value);
+      const onlyRoutes = [...hosts].filter((h) => !allowlist.has(h));
+      const onlyPipelock = [...allowlist].filter((h) => !hosts.has(h));
+      if (onlyRoutes.length > 0) {
+        reportViolation(
+          `Bottle '${bottle}': route hosts [${onlyRoutes.join(", ")}] of '${objectName(proxy)}' are not ` +
+            `in pipelock's api_allowlist (${config.path}). Render api_allowlist from the same ` +
+            `routes so both gates allow the same hosts.`,
+          proxy.urn,
+        );
+      }
+      if (onlyPipelock.length > 0) {
+        reportViolation(
+          `Bottle '${bottle}': pipelock '${objectName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
+            `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
+            `them as routes) so both gates allow the same hosts.`,
+          pipelock.urn,
+        );
+      }
+    }
+  },
 };
 
 /**
@@ -147,30 +144,30 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
  * flagged: anyone on the path between pipelock and the host can read the credential.
  */
 export const credentialsOnlyOverTls: StackValidationPolicy = {
-    name: "credentials-only-over-tls",
-    description:
-        "The egress proxy injects credentials only into requests inside TLS, unless a route lists " +
-        "insecure_cleartext_ports (stack config: insecureCleartextPorts). On those ports the credential " +
-        "crosses the network in plain text, readable by anyone on the path to the host.",
-    enforcementLevel: "advisory",
-    validateStack: (args, reportViolation) => {
-        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
-            const routes = routesOf({ container: proxy, resources: args.resources });
-            if (routes === UNKNOWN || "error" in routes) {
-                continue;
-            }
-            for (const route of routes.value) {
-                const ports = route.insecure_cleartext_ports;
-                if (Array.isArray(ports) && ports.length > 0) {
-                    reportViolation(
-                        `Egress proxy '${objectName(proxy)}' sends the credential of ${String(route.host)} in plain HTTP ` +
-                            `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
-                        proxy.urn,
-                    );
-                }
-            }
+  name: "credentials-only-over-tls",
+  description:
+    "The egress proxy injects credentials only into requests inside TLS, unless a route lists " +
+    "insecure_cleartext_ports (stack config: insecureCleartextPorts). On those ports the credential " +
+    "crosses the network in plain text, readable by anyone on the path to the host.",
+  enforcementLevel: "advisory",
+  validateStack: (args, reportViolation) => {
+    for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+      const routes = routesOf({ container: proxy, resources: args.resources });
+      if (routes === UNKNOWN || "error" in routes) {
+        continue;
+      }
+      for (const route of routes.value) {
+        const ports = route.insecure_cleartext_ports;
+        if (Array.isArray(ports) && ports.length > 0) {
+          reportViolation(
+            `Egress proxy '${objectName(proxy)}' sends the credential of ${String(route.host)} in plain HTTP ` +
+              `on port(s) ${ports.join(", ")}. Use HTTPS and remove insecureCleartextPorts from the route.`,
+            proxy.urn,
+          );
         }
-    },
+      }
+    }
+  },
 };
 
 /**
@@ -178,24 +175,24 @@ export const credentialsOnlyOverTls: StackValidationPolicy = {
  * production.
  */
 export const productionNoAuditMode: StackValidationPolicy = {
-    name: "production-no-audit-mode",
-    description:
-        "In a production stack no bottle is in audit mode (auditMode: true), in which the egress proxy lets " +
-        "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
-        productionOnly(args, "not a production stack (audit mode is for learning routes outside production)");
-        for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
-            const audit = auditModeOf({ container: proxy, resources: args.resources });
-            if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
-                reportViolation(
-                    `Egress proxy '${objectName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
-                        "it lets through what no route covers. Remove auditMode from the bottle.",
-                    proxy.urn,
-                );
-            }
-        }
-    },
+  name: "production-no-audit-mode",
+  description:
+    "In a production stack no bottle is in audit mode (auditMode: true), in which the egress proxy lets " +
+    "through whatever no route covers and only logs it: the first gate would not enforce the reviewed routes.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    productionOnly(args, "not a production stack (audit mode is for learning routes outside production)");
+    for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
+      const audit = auditModeOf({ container: proxy, resources: args.resources });
+      if (audit !== UNKNOWN && !("error" in audit) && audit.value) {
+        reportViolation(
+          `Egress proxy '${objectName(proxy)}' runs in audit mode (${audit.path} says audit: true) in a production stack: ` +
+            "it lets through what no route covers. Remove auditMode from the bottle.",
+          proxy.urn,
+        );
+      }
+    }
+  },
 };
 
 /**
@@ -203,51 +200,51 @@ export const productionNoAuditMode: StackValidationPolicy = {
  * reading.
  */
 export const productionBulkLaneReviewed: StackValidationPolicy = {
-    name: "production-bulk-lane-reviewed",
-    description:
-        "In a production stack, routes whose downloads or git traffic take the bulk lane are pointed out. " +
-        "On that lane pipelock-bulk checks the host and streams the bytes: pipelock reads the URL, the " +
-        "sensitive headers and git's free text only because the egress proxy sends them to its scan API, " +
-        "reads a text answer after it has reached the agent, and never reads a pushed pack. That is no " +
-        "weaker than the inspect lane against an agent (pipelock's answer scanning only reports by default, " +
-        "and nothing can read inside a pack), but it is one gate deep against a compromised egress proxy. " +
-        "Set bulk: false on routes whose hosts must see nothing pipelock did not read itself.",
-    enforcementLevel: "advisory",
-    validateStack: (args, reportViolation) => {
-        productionOnly(args);
-        for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
-            const bulk = routes
-                .filter((route) => Array.isArray(route.bulk) && route.bulk.length > 0)
-                .map((route) => `${String(route.host)} (${(route.bulk as unknown[]).map(String).join(", ")})`);
-            if (bulk.length > 0) {
-                reportViolation(
-                    `Egress proxy '${objectName(proxy)}' sends on the bulk lane the traffic of ${bulk.join("; ")} (${path}): ` +
-                        "pipelock-bulk streams it, pipelock reads it through its scan API. Set bulk: false on any of these routes " +
-                        "that must be read by pipelock itself.",
-                    proxy.urn,
-                );
-            }
-        }
-    },
+  name: "production-bulk-lane-reviewed",
+  description:
+    "In a production stack, routes whose downloads or git traffic take the bulk lane are pointed out. " +
+    "On that lane pipelock-bulk checks the host and streams the bytes: pipelock reads the URL, the " +
+    "sensitive headers and git's free text only because the egress proxy sends them to its scan API, " +
+    "reads a text answer after it has reached the agent, and never reads a pushed pack. That is no " +
+    "weaker than the inspect lane against an agent (pipelock's answer scanning only reports by default, " +
+    "and nothing can read inside a pack), but it is one gate deep against a compromised egress proxy. " +
+    "Set bulk: false on routes whose hosts must see nothing pipelock did not read itself.",
+  enforcementLevel: "advisory",
+  validateStack: (args, reportViolation) => {
+    productionOnly(args);
+    for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
+      const bulk = routes
+        .filter((route) => Array.isArray(route.bulk) && route.bulk.length > 0)
+        .map((route) => `${String(route.host)} (${(route.bulk as unknown[]).map(String).join(", ")})`);
+      if (bulk.length > 0) {
+        reportViolation(
+          `Egress proxy '${objectName(proxy)}' sends on the bulk lane the traffic of ${bulk.join("; ")} (${path}): ` +
+            "pipelock-bulk streams it, pipelock reads it through its scan API. Set bulk: false on any of these routes " +
+            "that must be read by pipelock itself.",
+          proxy.urn,
+        );
+      }
+    }
+  },
 };
 
 /** Each egress proxy of the stack with its routes.yaml read (those not known yet, or unreadable, are other policies' to report). */
 function proxiesWithRoutes(resources: readonly ResourceView[]): { proxy: ResourceView; path: string; routes: Record<string, unknown>[] }[] {
-    return workloadsWithRole(resources, ROLES.egressProxy).flatMap((proxy) => {
-        const routes = routesOf({ container: proxy, resources });
-        return routes === UNKNOWN || "error" in routes ? [] : [{ proxy, path: routes.path, routes: routes.value }];
-    });
+  return workloadsWithRole(resources, ROLES.egressProxy).flatMap((proxy) => {
+    const routes = routesOf({ container: proxy, resources });
+    return routes === UNKNOWN || "error" in routes ? [] : [{ proxy, path: routes.path, routes: routes.value }];
+  });
 }
 
 /** Declares a production-only policy not applicable elsewhere (the stack read from its egress proxies' URNs). */
 function productionOnly(
-    args: { resources: readonly ResourceView[]; stackTags: ReadonlyMap<string, string>; notApplicable: (reason?: string) => never },
-    reason = "not a production stack",
+  args: { resources: readonly ResourceView[]; stackTags: ReadonlyMap<string, string>; notApplicable: (reason?: string) => never },
+  reason = "not a production stack",
 ): void {
-    const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
-    if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
-        args.notApplicable(reason);
-    }
+  const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
+  if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
+    args.notApplicable(reason);
+  }
 }
 
 /** Branches every host has, whose push a production stack must never allow an agent. */
@@ -255,73 +252,79 @@ const PROTECTED_BRANCHES: readonly string[] = ["refs/heads/main", "refs/heads/ma
 
 /** A route's push rules from routes.yaml (`git.push`): undefined when it may not push; `true` is every ref. */
 function pushRulesOf(route: Record<string, unknown>): { refs: string[]; delete: boolean; tags: boolean } | undefined {
-    const push = isRecord(route.git) ? route.git.push : undefined;
-    if (push === true) {
-        return { refs: ["refs/*"], delete: true, tags: true };
-    }
-    if (!isRecord(push)) {
-        return undefined;
-    }
-    return { refs: Array.isArray(push.refs) ? push.refs.map(String) : [], delete: push.delete === true, tags: push.tags === true };
+  const push = isRecord(route.git) ? route.git.push : undefined;
+  if (push === true) {
+    return { refs: ["refs/*"], delete: true, tags: true };
+  }
+  if (!isRecord(push)) {
+    return undefined;
+  }
+  return { refs: Array.isArray(push.refs) ? push.refs.map(String) : [], delete: push.delete === true, tags: push.tags === true };
 }
 
 /** Whether a push ref pattern (`*` any characters) matches `ref`. */
 export function refPatternMatches(pattern: string, ref: string): boolean {
-    return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(ref);
+  return new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  ).test(ref);
 }
 
 /**
  * In production an agent pushes only to refs its route names, never to a protected branch.
  */
 export const productionGitPushNamesRefs: StackValidationPolicy = {
-    name: "production-git-push-names-refs",
-    description:
-        "In a production stack every git route that lets the agent push must name the refs it may push (pushRules " +
-        "with refs, not push: true, which is every ref the token can write), and none of them may cover main or " +
-        "master. The egress proxy holds each push to those refs; with every ref allowed, an agent can rewrite the " +
-        "branches a team deploys from.",
-    enforcementLevel: "mandatory",
-    validateStack: (args, reportViolation) => {
-        productionOnly(args);
-        for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
-            for (const route of routes) {
-                const push = pushRulesOf(route);
-                const covered = push === undefined ? [] : PROTECTED_BRANCHES.filter((branch) => push.refs.some((pattern) => refPatternMatches(pattern, branch)));
-                if (covered.length > 0) {
-                    reportViolation(
-                        `Egress proxy '${objectName(proxy)}' lets the agent push to ${covered.join(" and ")} of ${String(route.host)} ` +
-                            `(git.push refs ${push!.refs.join(", ")}, in ${path}). Name the agent's own refs instead: ` +
-                            `git: { pushRules: { refs: ["refs/heads/agent/*"] } }.`,
-                        proxy.urn,
-                    );
-                }
-            }
+  name: "production-git-push-names-refs",
+  description:
+    "In a production stack every git route that lets the agent push must name the refs it may push (pushRules " +
+    "with refs, not push: true, which is every ref the token can write), and none of them may cover main or " +
+    "master. The egress proxy holds each push to those refs; with every ref allowed, an agent can rewrite the " +
+    "branches a team deploys from.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    productionOnly(args);
+    for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
+      for (const route of routes) {
+        const push = pushRulesOf(route);
+        const covered =
+          push === undefined ? [] : PROTECTED_BRANCHES.filter((branch) => push.refs.some((pattern) => refPatternMatches(pattern, branch)));
+        if (covered.length > 0) {
+          reportViolation(
+            `Egress proxy '${objectName(proxy)}' lets the agent push to ${covered.join(" and ")} of ${String(route.host)} ` +
+              `(git.push refs ${push!.refs.join(", ")}, in ${path}). Name the agent's own refs instead: ` +
+              `git: { pushRules: { refs: ["refs/heads/agent/*"] } }.`,
+            proxy.urn,
+          );
         }
-    },
+      }
+    }
+  },
 };
 
 /**
  * Deleting refs and pushing tags are pointed out wherever a route allows them.
  */
 export const gitPushDeletesAndTagsReviewed: StackValidationPolicy = {
-    name: "git-push-deletes-and-tags-reviewed",
-    description:
-        "Git routes whose push rules let the agent delete refs or push tags are pointed out: a deleted branch takes " +
-        "its work with it from the host, and a tag can start a release pipeline.",
-    enforcementLevel: "advisory",
-    validateStack: (args, reportViolation) => {
-        for (const { proxy, routes } of proxiesWithRoutes(args.resources)) {
-            for (const route of routes) {
-                const push = pushRulesOf(route);
-                const what = push === undefined ? [] : [...(push.delete ? ["delete refs"] : []), ...(push.tags ? ["push tags"] : [])];
-                if (what.length > 0) {
-                    reportViolation(
-                        `Egress proxy '${objectName(proxy)}' lets the agent ${what.join(" and ")} on ${String(route.host)} (${push!.refs.join(", ")}). ` +
-                            "Set delete: false and tags: false in git.pushRules unless the agent needs them.",
-                        proxy.urn,
-                    );
-                }
-            }
+  name: "git-push-deletes-and-tags-reviewed",
+  description:
+    "Git routes whose push rules let the agent delete refs or push tags are pointed out: a deleted branch takes " +
+    "its work with it from the host, and a tag can start a release pipeline.",
+  enforcementLevel: "advisory",
+  validateStack: (args, reportViolation) => {
+    for (const { proxy, routes } of proxiesWithRoutes(args.resources)) {
+      for (const route of routes) {
+        const push = pushRulesOf(route);
+        const what = push === undefined ? [] : [...(push.delete ? ["delete refs"] : []), ...(push.tags ? ["push tags"] : [])];
+        if (what.length > 0) {
+          reportViolation(
+            `Egress proxy '${objectName(proxy)}' lets the agent ${what.join(" and ")} on ${String(route.host)} (${push!.refs.join(", ")}). ` +
+              "Set delete: false and tags: false in git.pushRules unless the agent needs them.",
+            proxy.urn,
+          );
         }
-    },
+      }
+    }
+  },
 };
