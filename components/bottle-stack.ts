@@ -5,7 +5,8 @@ import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle
 import { declareOnDocker } from "./docker/declare";
 import { engineResourceName } from "./docker/images";
 import type { CertificateAuthority } from "./ca/ca";
-import { BottleLayout, CaRole, describeBottle, WorkloadRole } from "./layout";
+import { describeBottle } from "./describe";
+import { BottleLayout, CaRole, WorkloadRole } from "./layout";
 import { allowHintProblem } from "./egress-proxy/routes";
 import { declareOnKubernetes } from "./kubernetes/declare";
 import { kubernetesProviderArgs } from "./kubernetes/provider";

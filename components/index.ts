@@ -7,6 +7,7 @@
 export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImages, argsFromSpec } from "./bottle-stack";
 export * from "./config";
 export * from "./layout";
+export { describeBottle } from "./describe";
 export { CA_ROLES, LABEL_KEYS, NETWORK_ROLES, ONE_SHOT_ROLES, PlannedResource, RESOURCE_TYPES, ResourceType, WORKLOAD_ROLES, WORKSPACE_ROLE } from "./vocabulary";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "./pipelock/config";

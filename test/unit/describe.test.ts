@@ -10,7 +10,7 @@ import {
   renderRoutesYaml,
   validateBottle,
   Workload,
-} from "../../../components/index";
+} from "../../components/index";
 
 function spec(name: string, bottle: unknown, tokens: string[] = []): BottleSpec {
   const result = validateBottle(name, bottle, new Set(tokens));

@@ -1,10 +1,10 @@
-import { describeAgent } from "../agent/workload";
-import type { BottleSpec } from "../config";
-import { describeEgressProxy, EGRESS_PROXY_PORT, EGRESS_PROXY_URL } from "../egress-proxy/workload";
-import { usesBulkLane } from "../pipelock/lanes";
-import { describePipelock, describePipelockBulk } from "../pipelock/workload";
-import { objectLabels, objectName } from "./naming";
-import type { BottleLayout, NetworkLayout, NetworkRole } from "./types";
+import { describeAgent } from "./agent/workload";
+import type { BottleSpec } from "./config";
+import { describeEgressProxy, EGRESS_PROXY_PORT, EGRESS_PROXY_URL } from "./egress-proxy/workload";
+import { usesBulkLane } from "./pipelock/lanes";
+import { describePipelock, describePipelockBulk } from "./pipelock/workload";
+import { objectLabels, objectName } from "./layout/naming";
+import type { BottleLayout, NetworkLayout, NetworkRole } from "./layout/types";
 
 /**
  * A bottle's layout, from its validated spec: three networks (only the pipelocks' has a way
