@@ -8,7 +8,19 @@ export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImages, argsFromS
 export * from "./config";
 export * from "./layout";
 export { describeBottle } from "./describe";
-export { CA_ROLES, LABEL_KEYS, NETWORK_ROLES, ONE_SHOT_ROLES, PlannedResource, RESOURCE_TYPES, ResourceType, WORKLOAD_ROLES, WORKSPACE_ROLE } from "./vocabulary";
+export {
+  CA_ROLES,
+  LABEL_KEYS,
+  NETWORK_ROLES,
+  ONE_SHOT_ROLES,
+  PIPELOCK_SETTINGS_LABEL,
+  PlannedResource,
+  RESOURCE_TYPES,
+  ResourceType,
+  TESTED_DEPLOYMENTS_ANNOTATION,
+  WORKLOAD_ROLES,
+  WORKSPACE_ROLE,
+} from "./vocabulary";
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "./pipelock/config";
 export { answerScanBytes, BulkKind, bulkKinds, Lane, usesBulkLane } from "./pipelock/lanes";

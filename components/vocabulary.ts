@@ -15,6 +15,12 @@ export const LABEL_KEYS = {
   role: "bot-bottle.role",
 } as const;
 
+/** The label of a pipelock container that holds its settings' key: a new key replaces the container. */
+export const PIPELOCK_SETTINGS_LABEL = "bot-bottle.pipelock-settings";
+
+/** The annotation of the Kubernetes self-test's pod: the Deployments' generations it checks (a new one runs it again). */
+export const TESTED_DEPLOYMENTS_ANNOTATION = "bot-bottle.deployments";
+
 /** What a network does in a bottle; also the value of its `bot-bottle.role` label. */
 export const NETWORK_ROLES = ["agent-net", "egress-net", "outbound-net"] as const;
 export type NetworkRole = (typeof NETWORK_ROLES)[number];

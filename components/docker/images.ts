@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { AGENT_IMAGE_CONTEXT } from "../agent/image";
 import { EGRESS_PROXY_IMAGE_CONTEXT } from "../egress-proxy/workload";
-import type { BuiltImage } from "../layout/types";
+import type { BuiltImage, WorkloadRole } from "../layout/types";
 
 /** The build context (this package's own Dockerfile) and target of each built image. */
 export const BUILDS: Record<BuiltImage, { context: string; target: string }> = {
@@ -36,7 +36,7 @@ export function buildImage(image: BuiltImage, name: string, stack: string, opts:
  * Where the engine does not have it, a warning first says how to provide it should the pull
  * fail (an engine that reaches no registry): the provider's own error does not.
  */
-export function pulledImage(name: string, reference: string, role: string, opts: pulumi.CustomResourceOptions): docker.RemoteImage {
+export function pulledImage(name: string, reference: string, role: WorkloadRole, opts: pulumi.CustomResourceOptions): docker.RemoteImage {
   // The pull waits for the check, so the warning comes before a pull that fails.
   const checked = docker
     .getRemoteImage({ name: reference }, { parent: opts.parent, ...(opts.provider && { provider: opts.provider }) })
@@ -51,7 +51,7 @@ export function pulledImage(name: string, reference: string, role: string, opts:
 }
 
 /** What to do where the engine lacks an image it may not be able to pull. */
-export function absentImageAdvice(reference: string, role: string): string {
+export function absentImageAdvice(reference: string, role: WorkloadRole): string {
   const provide =
     role === "pipelock" || role === "pipelock-bulk"
       ? "build pipelock's image from its source on the engine (bot-bottle's scripts/pipelock/build-image <tag> does) and set the bottle's pipelock.image to that tag"

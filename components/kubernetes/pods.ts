@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
-import type { FileLayout, Workload } from "../layout/types";
+import type { FileLayout, Workload, WorkloadRole } from "../layout/types";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
@@ -14,7 +14,7 @@ export type HostAlias = { ip: pulumi.Input<string>; hostnames: string[] };
 export const RELOADER_SCRIPT = "/opt/egress-proxy/reload_on_change.py";
 
 /** The process each gate runs, as the reloader finds it to send SIGHUP. */
-export const GATE_PROCESS: Readonly<Record<string, string>> = { "egress-proxy": "mitmdump", pipelock: "pipelock", "pipelock-bulk": "pipelock" };
+export const GATE_PROCESS: Readonly<Partial<Record<WorkloadRole, string>>> = { "egress-proxy": "mitmdump", pipelock: "pipelock", "pipelock-bulk": "pipelock" };
 
 /** Resolver settings of a pod with no DNS: the only nameserver is its own loopback, where
  * nothing listens, so every lookup but /etc/hosts fails at once and no query leaves the pod. */

@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { LABEL_KEYS } from "../vocabulary";
+import { LABEL_KEYS, type OneShotRole } from "../vocabulary";
 import type { BottleLayout, Workload, WorkloadRole } from "../layout/types";
 
 type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
@@ -7,7 +7,7 @@ type LabelSelector = k8s.types.input.meta.v1.LabelSelector;
 type PolicyPeer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 
 /** The role label of the self-test's pod: it reaches what the agent reaches, and nothing more. */
-export const SELF_TEST_ROLE = "self-test";
+export const SELF_TEST_ROLE: OneShotRole = "self-test";
 
 /** The cluster's DNS pods, as kubeadm, k3s and the managed clusters label them. */
 export const CLUSTER_DNS: PolicyPeer = {

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
-import { LABEL_KEYS } from "../vocabulary";
+import { LABEL_KEYS, TESTED_DEPLOYMENTS_ANNOTATION } from "../vocabulary";
 import type { BottleLayout, Labels } from "../layout/types";
 import { SELF_TEST_PROBE } from "../self-test/probe";
 import { HostAlias, NO_DNS } from "./pods";
@@ -40,7 +40,7 @@ export function createSelfTestJob(name: string, args: SelfTestJobArgs, opts: pul
         template: {
           metadata: {
             labels: { ...args.labels, [LABEL_KEYS.role]: SELF_TEST_ROLE },
-            annotations: { "bot-bottle.deployments": generations.apply((g) => g.join(" ")) },
+            annotations: { [TESTED_DEPLOYMENTS_ANNOTATION]: generations.apply((g) => g.join(" ")) },
           },
           spec: {
             restartPolicy: "Never",

@@ -2,6 +2,7 @@ import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { ServedPort, Workload } from "../layout/types";
+import { PIPELOCK_SETTINGS_LABEL } from "../vocabulary";
 import {
   PIPELOCK_LIVE_DIR,
   PIPELOCK_PATHS,
@@ -11,9 +12,6 @@ import {
   renderPipelockBulkYaml,
   renderPipelockYaml,
 } from "./config";
-
-/** The label that holds pipelockSettingsKey: a change of it replaces the container. */
-export const PIPELOCK_SETTINGS_LABEL = "bot-bottle.pipelock-settings";
 
 /** pipelock's own shutdown deadline on SIGTERM (it closes its listener, then waits 5 s). */
 const PIPELOCK_DRAIN_SECONDS = 5;

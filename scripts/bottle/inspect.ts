@@ -2,6 +2,7 @@
  * Pure parts of `npm run bottle`: which engine and bottle a command means, what `docker
  * inspect` says about a bottle's containers, and both gates' logs merged in time order.
  */
+import { LABEL_KEYS } from "../../components/index";
 import { readStackFile } from "../../infra/stack-file";
 
 /** Where a bottle runs, as its stack file says: a Docker engine, or a Kubernetes cluster. */
@@ -78,7 +79,7 @@ export function containerStates(inspectJson: string): ContainerState[] {
   }[];
   return list.map((c) => ({
     name: c.Name.replace(/^\//, ""),
-    role: c.Config.Labels?.["bot-bottle.role"] ?? "?",
+    role: c.Config.Labels?.[LABEL_KEYS.role] ?? "?",
     status: c.State.Status,
     ...(c.State.Health && { health: c.State.Health.Status }),
     image: c.Config.Image,

@@ -27,27 +27,6 @@ export interface Declared {
   dependsOn(type: string, name: string): { type: string; name: string }[];
 }
 
-export const TYPES = {
-  container: "docker:index/container:Container",
-  network: "docker:index/network:Network",
-  volume: "docker:index/volume:Volume",
-  privateKey: "tls:index/privateKey:PrivateKey",
-  cert: "tls:index/selfSignedCert:SelfSignedCert",
-  image: "docker:index/image:Image",
-  remoteImage: "docker:index/remoteImage:RemoteImage",
-  command: "command:local:Command",
-  dockerProvider: "pulumi:providers:docker",
-  namespace: "kubernetes:core/v1:Namespace",
-  networkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-  service: "kubernetes:core/v1:Service",
-  deployment: "kubernetes:apps/v1:Deployment",
-  configMap: "kubernetes:core/v1:ConfigMap",
-  secret: "kubernetes:core/v1:Secret",
-  claim: "kubernetes:core/v1:PersistentVolumeClaim",
-  job: "kubernetes:batch/v1:Job",
-  kubernetesProvider: "pulumi:providers:kubernetes",
-} as const;
-
 export async function declareBottle(
   name: string,
   args: BottleStackArgs,

@@ -4,12 +4,13 @@ import { createHash } from "node:crypto";
 import { before, describe, test } from "node:test";
 import { parse } from "yaml";
 import type { BottleStackArgs } from "../../../components/index";
+import { RESOURCE_TYPES } from "../../../components/vocabulary";
 import { absentImageAdvice } from "../../../components/docker/images";
 import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
 import { SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../../components/self-test/probe";
-import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, TYPES, unwrap } from "../../support/declare";
+import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, unwrap } from "../../support/declare";
 
 const cert = MOCK_OUTPUTS.certPem;
 const providerHash = (host: string) => createHash("sha256").update(host).digest("hex").slice(0, 8);
@@ -27,7 +28,7 @@ const baseArgs = (): BottleStackArgs => ({
 });
 
 type Upload = { file: string; content?: unknown; permissions?: string; owner?: string; group?: string };
-const container = (d: Declared, role: string) => d.find(TYPES.container, `-${role}`).inputs;
+const container = (d: Declared, role: string) => d.find(RESOURCE_TYPES.container, `-${role}`).inputs;
 const secretValue = (v: unknown): unknown => (v as { secret: unknown }).secret;
 /** Uploads, unwrapped: one secret upload makes the whole list secret. */
 const uploads = (d: Declared, role: string) => {
@@ -40,7 +41,7 @@ const upload = (d: Declared, role: string, file: string) => {
   return found;
 };
 /** The inputs of a gate's live-config command. */
-const liveConfig = (d: Declared, role: string) => d.find(TYPES.command, `-${role}-config-apply`).inputs;
+const liveConfig = (d: Declared, role: string) => d.find(RESOURCE_TYPES.command, `-${role}-config-apply`).inputs;
 /** Its environment, unwrapped: the tokens in it make it secret as a whole. */
 const liveEnv = (d: Declared, role: string) => {
   const env = liveConfig(d, role).environment;
@@ -60,7 +61,7 @@ describe("BottleStack resource graph", () => {
   });
 
   test("three networks: agent and egress internal with no host address, only outbound with a gateway", () => {
-    const networks = d.resources.filter((r) => r.type === TYPES.network);
+    const networks = d.resources.filter((r) => r.type === RESOURCE_TYPES.network);
     const noHostAddress = { "com.docker.network.bridge.inhibit_ipv4": "true" };
     assert.deepEqual(
       networks.map((n) => [n.inputs.name, n.inputs.internal, n.inputs.options]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
@@ -89,7 +90,7 @@ describe("BottleStack resource graph", () => {
   });
 
   test("every Docker object carries the stack, bottle and role labels", () => {
-    const docker = d.resources.filter((r) => r.type === TYPES.container || r.type === TYPES.network || r.type === TYPES.volume);
+    const docker = d.resources.filter((r) => r.type === RESOURCE_TYPES.container || r.type === RESOURCE_TYPES.network || r.type === RESOURCE_TYPES.volume);
     // 3 networks; 4 containers; the workspace and 3 live-config volumes.
     assert.equal(docker.length, 11);
     for (const r of docker) {
@@ -192,7 +193,7 @@ describe("BottleStack resource graph", () => {
     assert.deepEqual(p.uploads, []);
     // The same image as pipelock, pulled once.
     assert.equal(p.image, container(d, "pipelock").image);
-    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.remoteImage).map((r) => r.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
+    assert.deepEqual(d.resources.filter((r) => r.type === RESOURCE_TYPES.remoteImage).map((r) => r.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
   });
 
   test("the agent uses the proxy, trusts the egress-proxy CA and has no aliases", () => {
@@ -237,12 +238,12 @@ describe("BottleStack resource graph", () => {
   });
 
   test("the agent's workspace: a labelled volume of its own at /workspace, given to the agent's uid before it starts", () => {
-    const volume = d.find(TYPES.volume, "coder-workspace").inputs;
+    const volume = d.find(RESOURCE_TYPES.volume, "coder-workspace").inputs;
     assert.deepEqual(volume, { name: "dev-coder-workspace", labels: [
       { label: "bot-bottle.stack", value: "dev" }, { label: "bot-bottle.bottle", value: "coder" }, { label: "bot-bottle.role", value: "workspace" },
     ] });
     assert.deepEqual(container(d, "agent").volumes, [{ volumeName: "dev-coder-workspace", containerPath: "/workspace" }]);
-    const owner = d.find(TYPES.command, "coder-workspace-owner").inputs;
+    const owner = d.find(RESOURCE_TYPES.command, "coder-workspace-owner").inputs;
     assert.equal(owner.create, OWN_VOLUME_SCRIPT);
     assert.deepEqual(owner.environment, {
       BOTTLE_VOLUME: "dev-coder-workspace",
@@ -256,7 +257,7 @@ describe("BottleStack resource graph", () => {
   });
 
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
-    const limits = d.find(TYPES.command, "coder-limits").inputs;
+    const limits = d.find(RESOURCE_TYPES.command, "coder-limits").inputs;
     assert.equal(limits.create, PROCESS_LIMITS_SCRIPT);
     assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512` });
     assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-pipelock-bulk-id", "coder-egress-proxy-id", "coder-agent-id"]);
@@ -270,10 +271,10 @@ describe("BottleStack resource graph", () => {
   });
 
   test("CAs: RSA 2048 and ECDSA P256, CA-only, SHA-1 subject key id, one year by default", () => {
-    assert.deepEqual(d.find(TYPES.privateKey, "egress-proxy-ca-key").inputs, { algorithm: "RSA", rsaBits: 2048 });
-    assert.deepEqual(d.find(TYPES.privateKey, "pipelock-ca-key").inputs, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    assert.deepEqual(d.find(RESOURCE_TYPES.privateKey, "egress-proxy-ca-key").inputs, { algorithm: "RSA", rsaBits: 2048 });
+    assert.deepEqual(d.find(RESOURCE_TYPES.privateKey, "pipelock-ca-key").inputs, { algorithm: "ECDSA", ecdsaCurve: "P256" });
     for (const suffix of ["egress-proxy-ca-cert", "pipelock-ca-cert"]) {
-      const cert = d.find(TYPES.cert, suffix).inputs;
+      const cert = d.find(RESOURCE_TYPES.selfSignedCert, suffix).inputs;
       assert.equal(cert.isCaCertificate, true);
       assert.equal(cert.setSubjectKeyId, true);
       assert.deepEqual(cert.allowedUses, ["cert_signing", "crl_signing"]);
@@ -283,16 +284,16 @@ describe("BottleStack resource graph", () => {
   });
 
   test("pipelock is pulled at the pinned version; the egress proxy is built from its Dockerfile", () => {
-    assert.equal(d.find(TYPES.remoteImage, "pipelock-image").inputs.name, "ghcr.io/luckypipewrench/pipelock:2.3.0");
-    const image = d.find(TYPES.image, "egress-proxy-image").inputs;
+    assert.equal(d.find(RESOURCE_TYPES.remoteImage, "pipelock-image").inputs.name, "ghcr.io/luckypipewrench/pipelock:2.3.0");
+    const image = d.find(RESOURCE_TYPES.image, "egress-proxy-image").inputs;
     assert.equal((image.build as { target: string }).target, "runtime");
     assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId("coder-egress-proxy-image"));
   });
 
   test("the pulls come first: networks, volumes and CA keys wait for them, so a failed pull leaves nothing half made", () => {
-    const pulls = d.resources.filter((r) => r.type === TYPES.remoteImage).map((r) => ({ type: r.type, name: r.name }));
+    const pulls = d.resources.filter((r) => r.type === RESOURCE_TYPES.remoteImage).map((r) => ({ type: r.type, name: r.name }));
     assert.deepEqual(pulls.map((p) => p.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
-    const waiting = d.resources.filter((r) => ([TYPES.network, TYPES.volume, TYPES.privateKey] as string[]).includes(r.type));
+    const waiting = d.resources.filter((r) => ([RESOURCE_TYPES.network, RESOURCE_TYPES.volume, RESOURCE_TYPES.privateKey] as string[]).includes(r.type));
     assert.equal(waiting.length, 3 + 4 + 2, waiting.map((r) => r.name).join(", "));
     for (const r of waiting) assert.deepEqual(d.dependsOn(r.type, r.name), pulls, `${r.type} ${r.name}`);
   });
@@ -309,7 +310,7 @@ describe("BottleStack resource graph", () => {
   });
 
   test("a self-test runs a probe of the egress-proxy image in the agent's network namespace after the containers", () => {
-    const selfTest = d.find(TYPES.command, "coder-self-test").inputs;
+    const selfTest = d.find(RESOURCE_TYPES.command, "coder-self-test").inputs;
     assert.equal(selfTest.create, SELF_TEST_SCRIPT);
     assert.deepEqual(selfTest.environment, {
       BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
@@ -362,8 +363,8 @@ describe("BottleStack changes", () => {
   });
 
   const stable = (d: Declared) => ({
-    containers: d.resources.filter((r) => r.type === TYPES.container).map((r) => r.inputs),
-    keys: d.resources.filter((r) => r.type === TYPES.privateKey || r.type === TYPES.cert).map((r) => r.inputs),
+    containers: d.resources.filter((r) => r.type === RESOURCE_TYPES.container).map((r) => r.inputs),
+    keys: d.resources.filter((r) => r.type === RESOURCE_TYPES.privateKey || r.type === RESOURCE_TYPES.selfSignedCert).map((r) => r.inputs),
   });
 
   test("adding a route replaces no container and no CA: only the gates' live config changes", () => {
@@ -392,7 +393,7 @@ describe("BottleStack options", () => {
   test("without an agent, no agent container and no self-test are declared; the gates still get their limits", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }] });
     assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")), false);
-    assert.deepEqual(d.resources.filter((r) => r.type === TYPES.command).map((r) => r.name).sort(), [
+    assert.deepEqual(d.resources.filter((r) => r.type === RESOURCE_TYPES.command).map((r) => r.name).sort(), [
       "gate-egress-proxy-config-apply",
       "gate-limits",
       "gate-pipelock-bulk-config-apply",
@@ -404,14 +405,14 @@ describe("BottleStack options", () => {
   test("a prebuilt egress-proxy image is pulled like the others and nothing is built", async () => {
     const reference = "registry.example.com/egress-proxy@sha256:abc";
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxy: { image: reference } });
-    assert.equal(d.resources.some((r) => r.type === TYPES.image), false);
-    assert.equal(d.find(TYPES.remoteImage, "gate-egress-proxy-image").inputs.name, reference);
+    assert.equal(d.resources.some((r) => r.type === RESOURCE_TYPES.image), false);
+    assert.equal(d.find(RESOURCE_TYPES.remoteImage, "gate-egress-proxy-image").inputs.name, reference);
     assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId(reference));
   });
 
   test("an image passed by the program is used for the egress proxy and nothing is built", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], builtImages: { egressProxy: "sha256:shared" } });
-    assert.equal(d.resources.some((r) => r.type === TYPES.image || r.name === "gate-egress-proxy-image"), false);
+    assert.equal(d.resources.some((r) => r.type === RESOURCE_TYPES.image || r.name === "gate-egress-proxy-image"), false);
     assert.equal(container(d, "egress-proxy").image, "sha256:shared");
   });
 
@@ -420,30 +421,30 @@ describe("BottleStack options", () => {
     assert.equal(off.resources.some((r) => r.name.endsWith("-self-test")), false);
     const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, docker: { host: "ssh://deploy@box" } });
     for (const command of ["gate-self-test", "gate-limits"]) {
-      assert.equal((remote.find(TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
+      assert.equal((remote.find(RESOURCE_TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
     }
   });
 
   test("a bottle on another engine gets a provider for it, named from the host, unless the program passes one", async () => {
     const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } });
-    const providers = remote.resources.filter((r) => r.type === TYPES.dockerProvider);
+    const providers = remote.resources.filter((r) => r.type === RESOURCE_TYPES.dockerProvider);
     assert.deepEqual(providers.map((p) => [p.name, p.inputs.host, p.parent]), [["gate-docker-deploy-box-" + providerHash("ssh://deploy@box"), "ssh://deploy@box", "gate"]]);
     const { Provider } = await import("@pulumi/docker");
     const passed = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } }, "test", () => ({
       providers: [new Provider("shared", { host: "ssh://deploy@box" })],
     }));
-    assert.equal(passed.resources.filter((r) => r.type === TYPES.dockerProvider && r.name !== "shared").length, 0);
+    assert.equal(passed.resources.filter((r) => r.type === RESOURCE_TYPES.dockerProvider && r.name !== "shared").length, 0);
   });
 
   test("CA validity is configurable", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], caValidityHours: 2160 });
-    assert.equal(d.find(TYPES.cert, "pipelock-ca-cert").inputs.validityPeriodHours, 2160);
+    assert.equal(d.find(RESOURCE_TYPES.selfSignedCert, "pipelock-ca-cert").inputs.validityPeriodHours, 2160);
   });
 
   test("two bottles and two stacks never share a Docker name; the gates' names are Pulumi's, made afresh per container", async () => {
     const declared = async (bottle: string, stack: string) =>
       (await declareBottle(bottle, { routes: [{ host: "pypi.example.com" }], agent: { image: "x" } }, stack)).resources.filter(
-        (r) => r.type === TYPES.container || r.type === TYPES.network,
+        (r) => r.type === RESOURCE_TYPES.container || r.type === RESOURCE_TYPES.network,
       );
     const all = [...(await declared("a", "dev")), ...(await declared("b", "dev")), ...(await declared("a", "prod"))];
     const fixed = all.filter((r) => r.inputs.name !== undefined).map((r) => String(r.inputs.name));

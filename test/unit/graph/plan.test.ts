@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
+import { PlannedResource, RESOURCE_TYPES } from "../../../components/vocabulary";
 import { copyCheckout } from "../../support/checkout-copy";
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 8);
@@ -14,7 +15,7 @@ const ROOT = path.resolve(__dirname, "..", "..", "..");
 const run = promisify(execFile);
 
 interface PlanJson {
-  resources: { type: string; name: string; parent?: string; inputs: Record<string, unknown>; secretInputs: string[] }[];
+  resources: PlannedResource[];
   files: Record<string, Record<string, string>>;
 }
 
@@ -78,13 +79,13 @@ describe("npm run plan", () => {
         assert.match(result.files[bottle]!["pipelock.yaml"]!, /mode: strict/);
         if (kubernetes) {
           for (const role of ["agent", "egress-proxy", "pipelock"]) {
-            assert.ok(result.resources.some((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
+            assert.ok(result.resources.some((r) => r.type === RESOURCE_TYPES.k8sDeployment && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
           }
           continue;
         }
         assert.ok(result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-agent`), `${bottle} agent`);
         for (const role of ["egress-proxy", "pipelock"]) {
-          assert.ok(result.resources.some((r) => r.type === "docker:index/container:Container" && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
+          assert.ok(result.resources.some((r) => r.type === RESOURCE_TYPES.container && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
         }
       }
       for (const r of result.resources) {
@@ -96,14 +97,14 @@ describe("npm run plan", () => {
       }
       if (kubernetes) {
         // The tokens are the Secret's data, secret as a whole; every value in it hidden.
-        const secret = result.resources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === `${bottles[0]}-egress-proxy-tokens`)!;
+        const secret = result.resources.find((r) => r.type === RESOURCE_TYPES.k8sSecret && r.name === `${bottles[0]}-egress-proxy-tokens`)!;
         assert.deepEqual(secret.secretInputs, ["stringData"]);
         const tokens = JSON.parse(String((secret.inputs.stringData as Record<string, unknown>)["tokens.json"])) as Record<string, string>;
         assert.ok(Object.keys(tokens).length > 0);
         for (const [variable, value] of Object.entries(tokens)) assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
         return;
       }
-      const egress = result.resources.find((r) => r.type === "docker:index/container:Container" && r.name === `${bottles[0]}-egress-proxy`)!;
+      const egress = result.resources.find((r) => r.type === RESOURCE_TYPES.container && r.name === `${bottles[0]}-egress-proxy`)!;
       assert.ok(egress.secretInputs.includes("uploads"));
       assert.deepEqual((egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_")), []);
       const apply = result.resources.find((r) => r.name === `${bottles[0]}-egress-proxy-config-apply`)!;
@@ -125,7 +126,7 @@ describe("npm run plan", () => {
 
   test("prod targets its remote Docker engine through an explicit provider", async () => {
     const result = JSON.parse((await plan("--stack", "prod", "--json")).stdout) as PlanJson;
-    const provider = result.resources.find((r) => r.type === "pulumi:providers:docker");
+    const provider = result.resources.find((r) => r.type === RESOURCE_TYPES.dockerProvider);
     assert.equal(provider?.inputs.host, "ssh://deploy@bottles-prod.internal");
   });
 

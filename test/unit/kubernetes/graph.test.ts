@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { BottleStackArgs, Workload } from "../../../components/index";
+import { RESOURCE_TYPES } from "../../../components/vocabulary";
 import { podSpecOf } from "../../../components/kubernetes/pods";
 import { networkPolicies } from "../../../components/kubernetes/policies";
-import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, TYPES, unwrap } from "../../support/declare";
+import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, unwrap } from "../../support/declare";
 
 const GITHUB_TOKEN = "ghp_k8sUnitTestTokenValue0123456789abcdefAB";
 const ANTHROPIC_TOKEN = "sk-ant-api03-k8sUnitTestKeyValue";
@@ -52,42 +53,42 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   test("registers exactly the bottle's Kubernetes objects, CAs and nothing of Docker or commands", () => {
     assert.deepEqual(typesAndNames(d), [
       ["bot-bottle:index:BottleStack", "coder"],
-      [TYPES.deployment, "coder-agent"],
-      [TYPES.deployment, "coder-egress-proxy"],
-      [TYPES.deployment, "coder-pipelock"],
-      [TYPES.deployment, "coder-pipelock-bulk"],
-      [TYPES.job, "coder-self-test"],
-      [TYPES.configMap, "coder-egress-proxy-config"],
-      [TYPES.configMap, "coder-pipelock-bulk-config"],
-      [TYPES.configMap, "coder-pipelock-config"],
-      [TYPES.namespace, "coder-namespace"],
-      [TYPES.claim, "coder-workspace"],
-      [TYPES.secret, "coder-agent-files"],
-      [TYPES.secret, "coder-egress-proxy-files"],
-      [TYPES.secret, "coder-egress-proxy-tokens"],
-      [TYPES.secret, "coder-pipelock-files"],
-      [TYPES.service, "coder-egress-proxy-service"],
-      [TYPES.service, "coder-pipelock-bulk-service"],
-      [TYPES.service, "coder-pipelock-service"],
-      [TYPES.networkPolicy, "coder-policy-agent"],
-      [TYPES.networkPolicy, "coder-policy-default-deny"],
-      [TYPES.networkPolicy, "coder-policy-egress-proxy"],
-      [TYPES.networkPolicy, "coder-policy-pipelock"],
-      [TYPES.networkPolicy, "coder-policy-pipelock-bulk"],
-      [TYPES.kubernetesProvider, "coder-kubernetes"],
-      [TYPES.privateKey, "coder-egress-proxy-ca-key"],
-      [TYPES.privateKey, "coder-pipelock-ca-key"],
-      [TYPES.cert, "coder-egress-proxy-ca-cert"],
-      [TYPES.cert, "coder-pipelock-ca-cert"],
+      [RESOURCE_TYPES.k8sDeployment, "coder-agent"],
+      [RESOURCE_TYPES.k8sDeployment, "coder-egress-proxy"],
+      [RESOURCE_TYPES.k8sDeployment, "coder-pipelock"],
+      [RESOURCE_TYPES.k8sDeployment, "coder-pipelock-bulk"],
+      [RESOURCE_TYPES.k8sJob, "coder-self-test"],
+      [RESOURCE_TYPES.k8sConfigMap, "coder-egress-proxy-config"],
+      [RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-bulk-config"],
+      [RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-config"],
+      [RESOURCE_TYPES.k8sNamespace, "coder-namespace"],
+      [RESOURCE_TYPES.k8sPersistentVolumeClaim, "coder-workspace"],
+      [RESOURCE_TYPES.k8sSecret, "coder-agent-files"],
+      [RESOURCE_TYPES.k8sSecret, "coder-egress-proxy-files"],
+      [RESOURCE_TYPES.k8sSecret, "coder-egress-proxy-tokens"],
+      [RESOURCE_TYPES.k8sSecret, "coder-pipelock-files"],
+      [RESOURCE_TYPES.k8sService, "coder-egress-proxy-service"],
+      [RESOURCE_TYPES.k8sService, "coder-pipelock-bulk-service"],
+      [RESOURCE_TYPES.k8sService, "coder-pipelock-service"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-agent"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-default-deny"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-egress-proxy"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-pipelock"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-pipelock-bulk"],
+      [RESOURCE_TYPES.kubernetesProvider, "coder-kubernetes"],
+      [RESOURCE_TYPES.privateKey, "coder-egress-proxy-ca-key"],
+      [RESOURCE_TYPES.privateKey, "coder-pipelock-ca-key"],
+      [RESOURCE_TYPES.selfSignedCert, "coder-egress-proxy-ca-cert"],
+      [RESOURCE_TYPES.selfSignedCert, "coder-pipelock-ca-cert"],
     ]);
-    assert.deepEqual(d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === TYPES.dockerProvider).map((r) => r.name), []);
+    assert.deepEqual(d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === RESOURCE_TYPES.dockerProvider).map((r) => r.name), []);
     // No cluster named: a provider with the ambient kubeconfig and context, which adopts a kept workspace.
-    assert.deepEqual(byName(d, TYPES.kubernetesProvider, "coder-kubernetes").inputs, { upsertExistingObjects: "true" });
+    assert.deepEqual(byName(d, RESOURCE_TYPES.kubernetesProvider, "coder-kubernetes").inputs, { upsertExistingObjects: "true" });
     assert.ok(d.resources.filter((r) => r.name !== "coder").every((r) => r.parent === "coder"));
   });
 
   test("the namespace is <stack>-<bottle>, with Pod Security restricted enforced", () => {
-    assert.deepEqual(byName(d, TYPES.namespace, "coder-namespace").inputs, {
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sNamespace, "coder-namespace").inputs, {
       apiVersion: "v1",
       kind: "Namespace",
       metadata: {
@@ -99,7 +100,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
 
   test("every namespaced object is in the bottle's namespace, under its role's name", () => {
     const objects = d.resources
-      .filter((r) => r.type.startsWith("kubernetes:") && r.type !== TYPES.namespace)
+      .filter((r) => r.type.startsWith("kubernetes:") && r.type !== RESOURCE_TYPES.k8sNamespace)
       .map((r) => {
         const m = r.inputs.metadata as { name: string; namespace: string };
         return [r.name, m.namespace, m.name];
@@ -134,14 +135,14 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     const expected = networkPolicies(d.stack.layout, CIDRS);
     assert.deepEqual(expected.map((p) => p.name), ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"]);
     for (const policy of expected) {
-      assert.deepEqual(byName(d, TYPES.networkPolicy, `coder-policy-${policy.name}`).inputs, {
+      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sNetworkPolicy, `coder-policy-${policy.name}`).inputs, {
         apiVersion: "networking.k8s.io/v1",
         kind: "NetworkPolicy",
         metadata: meta(policy.name, labels()),
         spec: policy.spec,
       });
     }
-    const pipelock = byName(d, TYPES.networkPolicy, "coder-policy-pipelock").inputs.spec as { egress: { to: { ipBlock?: unknown }[]; ports: unknown }[] };
+    const pipelock = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-pipelock").inputs.spec as { egress: { to: { ipBlock?: unknown }[]; ports: unknown }[] };
     assert.deepEqual(pipelock.egress[0], { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: CIDRS } }], ports: [{ protocol: "TCP", port: 443 }] });
   });
 
@@ -153,27 +154,27 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       spec: { selector: labels(role), ports: Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: port, protocol: "TCP" })) },
     });
     const bulkLabels = { ...d.stack.layout.workloads.find((w) => w.role === "pipelock-bulk")!.labels };
-    assert.deepEqual(byName(d, TYPES.service, "coder-egress-proxy-service").inputs, service("egress-proxy", { proxy: 9099 }, labels("egress-proxy")));
-    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-service").inputs, service("pipelock", { proxy: 8888 }, pipelockLabels));
-    assert.deepEqual(byName(d, TYPES.service, "coder-pipelock-bulk-service").inputs, service("pipelock-bulk", { proxy: 8888, "scan-api": 9090 }, bulkLabels));
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-egress-proxy-service").inputs, service("egress-proxy", { proxy: 9099 }, labels("egress-proxy")));
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-service").inputs, service("pipelock", { proxy: 8888 }, pipelockLabels));
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-bulk-service").inputs, service("pipelock-bulk", { proxy: 8888, "scan-api": 9090 }, bulkLabels));
   });
 
   test("live configuration: the documents in plain ConfigMaps (equal to the stack's outputs), the tokens in a secret Secret", () => {
-    assert.deepEqual(byName(d, TYPES.configMap, "coder-egress-proxy-config").inputs, {
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sConfigMap, "coder-egress-proxy-config").inputs, {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: meta("egress-proxy-config", labels("egress-proxy")),
       data: { "routes.yaml": d.stack.routesYaml },
     });
-    assert.deepEqual(byName(d, TYPES.configMap, "coder-pipelock-config").inputs, {
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-config").inputs, {
       apiVersion: "v1",
       kind: "ConfigMap",
       metadata: meta("pipelock-config", pipelockLabels),
       data: { "pipelock.yaml": d.stack.pipelockYaml },
     });
-    assert.equal((byName(d, TYPES.configMap, "coder-pipelock-bulk-config").inputs.data as Record<string, string>)["pipelock-bulk.yaml"], d.stack.pipelockBulkYaml);
+    assert.equal((byName(d, RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-bulk-config").inputs.data as Record<string, string>)["pipelock-bulk.yaml"], d.stack.pipelockBulkYaml);
     assert.match(d.stack.routesYaml, /token_env: EGRESS_PROXY_TOKEN_1/);
-    const tokens = byName(d, TYPES.secret, "coder-egress-proxy-tokens").inputs;
+    const tokens = byName(d, RESOURCE_TYPES.k8sSecret, "coder-egress-proxy-tokens").inputs;
     assert.deepEqual({ ...tokens, stringData: undefined }, {
       apiVersion: "v1",
       kind: "Secret",
@@ -215,7 +216,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       ["agent", labels("agent"), { "file-0": cert("coder-egress-proxy-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") }],
     ];
     for (const [role, objectLabels, files] of cases) {
-      assert.deepEqual(byName(d, TYPES.secret, `coder-${role}-files`).inputs, {
+      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sSecret, `coder-${role}-files`).inputs, {
         apiVersion: "v1",
         kind: "Secret",
         metadata: meta(`${role}-files`, objectLabels),
@@ -226,7 +227,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   });
 
   test("the workspace claim: storage class and size from the bottle's kubernetes config", () => {
-    assert.deepEqual(byName(d, TYPES.claim, "coder-workspace").inputs, {
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sPersistentVolumeClaim, "coder-workspace").inputs, {
       apiVersion: "v1",
       kind: "PersistentVolumeClaim",
       metadata: meta("workspace", labels("workspace")),
@@ -256,7 +257,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
         ...(live && { live }),
         claims: role === "agent" ? { "/workspace": "workspace" } : {},
       });
-      assert.deepEqual(byName(d, TYPES.deployment, `coder-${role}`).inputs, {
+      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sDeployment, `coder-${role}`).inputs, {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: meta(role, { ...workload.labels }),
@@ -269,61 +270,61 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       }, role);
     }
     // The Service addresses made it into /etc/hosts.
-    const agentPod = (byName(d, TYPES.deployment, "coder-agent").inputs.spec as { template: { spec: { hostAliases: { ip: string }[] } } }).template.spec;
+    const agentPod = (byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as { template: { spec: { hostAliases: { ip: string }[] } } }).template.spec;
     assert.equal(agentPod.hostAliases[0]!.ip, "cluster-ip-of-coder-egress-proxy-service");
   });
 
   test("every Deployment depends on every network policy (no pod before its policy), its Secrets, ConfigMaps and claim", () => {
-    const policies = ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((p) => ({ type: TYPES.networkPolicy, name: `coder-policy-${p}` }));
-    const namespace = { type: TYPES.namespace, name: "coder-namespace" };
+    const policies = ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((p) => ({ type: RESOURCE_TYPES.k8sNetworkPolicy, name: `coder-policy-${p}` }));
+    const namespace = { type: RESOURCE_TYPES.k8sNamespace, name: "coder-namespace" };
     const services = [
-      { type: TYPES.service, name: "coder-pipelock-service" },
-      { type: TYPES.service, name: "coder-pipelock-bulk-service" },
-      { type: TYPES.service, name: "coder-egress-proxy-service" },
+      { type: RESOURCE_TYPES.k8sService, name: "coder-pipelock-service" },
+      { type: RESOURCE_TYPES.k8sService, name: "coder-pipelock-bulk-service" },
+      { type: RESOURCE_TYPES.k8sService, name: "coder-egress-proxy-service" },
     ];
-    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-pipelock"), [
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.k8sDeployment, "coder-pipelock"), [
       namespace,
       ...policies,
-      { type: TYPES.secret, name: "coder-pipelock-files" },
-      { type: TYPES.configMap, name: "coder-pipelock-config" },
+      { type: RESOURCE_TYPES.k8sSecret, name: "coder-pipelock-files" },
+      { type: RESOURCE_TYPES.k8sConfigMap, name: "coder-pipelock-config" },
       ...services,
     ]);
-    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-pipelock-bulk"), [
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.k8sDeployment, "coder-pipelock-bulk"), [
       namespace,
       ...policies,
-      { type: TYPES.configMap, name: "coder-pipelock-bulk-config" },
+      { type: RESOURCE_TYPES.k8sConfigMap, name: "coder-pipelock-bulk-config" },
       ...services,
     ]);
-    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-egress-proxy"), [
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.k8sDeployment, "coder-egress-proxy"), [
       namespace,
       ...policies,
-      { type: TYPES.secret, name: "coder-egress-proxy-files" },
-      { type: TYPES.configMap, name: "coder-egress-proxy-config" },
-      { type: TYPES.secret, name: "coder-egress-proxy-tokens" },
-      { type: TYPES.deployment, name: "coder-pipelock" },
-      { type: TYPES.deployment, name: "coder-pipelock-bulk" },
+      { type: RESOURCE_TYPES.k8sSecret, name: "coder-egress-proxy-files" },
+      { type: RESOURCE_TYPES.k8sConfigMap, name: "coder-egress-proxy-config" },
+      { type: RESOURCE_TYPES.k8sSecret, name: "coder-egress-proxy-tokens" },
+      { type: RESOURCE_TYPES.k8sDeployment, name: "coder-pipelock" },
+      { type: RESOURCE_TYPES.k8sDeployment, name: "coder-pipelock-bulk" },
       ...services,
     ]);
-    assert.deepEqual(d.dependsOn(TYPES.deployment, "coder-agent"), [
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.k8sDeployment, "coder-agent"), [
       namespace,
       ...policies,
-      { type: TYPES.secret, name: "coder-agent-files" },
-      { type: TYPES.claim, name: "coder-workspace" },
-      { type: TYPES.deployment, name: "coder-egress-proxy" },
+      { type: RESOURCE_TYPES.k8sSecret, name: "coder-agent-files" },
+      { type: RESOURCE_TYPES.k8sPersistentVolumeClaim, name: "coder-workspace" },
+      { type: RESOURCE_TYPES.k8sDeployment, name: "coder-egress-proxy" },
       ...services,
     ]);
-    assert.deepEqual(d.dependsOn(TYPES.job, "coder-self-test"), [
-      ...["pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((r) => ({ type: TYPES.deployment, name: `coder-${r}` })),
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.k8sJob, "coder-self-test"), [
+      ...["pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((r) => ({ type: RESOURCE_TYPES.k8sDeployment, name: `coder-${r}` })),
       ...policies,
     ]);
     // Everything namespaced waits for the namespace.
-    for (const r of d.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== TYPES.namespace && x.type !== TYPES.job)) {
+    for (const r of d.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== RESOURCE_TYPES.k8sNamespace && x.type !== RESOURCE_TYPES.k8sJob)) {
       assert.deepEqual(d.dependsOn(r.type, r.name)[0], namespace, r.name);
     }
   });
 
   test("the self-test Job: the agent's policy (role self-test), no DNS, the egress proxy by alias, rerun per Deployment generation", () => {
-    const job = byName(d, TYPES.job, "coder-self-test").inputs as { metadata: unknown; spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { metadata: unknown; spec: Record<string, unknown> } } };
+    const job = byName(d, RESOURCE_TYPES.k8sJob, "coder-self-test").inputs as { metadata: unknown; spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { metadata: unknown; spec: Record<string, unknown> } } };
     assert.deepEqual(job.metadata, meta("self-test", labels("self-test")));
     assert.equal(job.spec.backoffLimit, 0);
     assert.equal(job.spec.activeDeadlineSeconds, 120);
@@ -379,39 +380,39 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
   test("no agent: no agent Deployment, policy, Secret, claim or self-test; no route on the bulk lane: no pipelock-bulk; a provider for the named cluster", () => {
     assert.deepEqual(typesAndNames(d), [
       ["bot-bottle:index:BottleStack", "gate"],
-      [TYPES.deployment, "gate-egress-proxy"],
-      [TYPES.deployment, "gate-pipelock"],
-      [TYPES.configMap, "gate-egress-proxy-config"],
-      [TYPES.configMap, "gate-pipelock-config"],
-      [TYPES.namespace, "gate-namespace"],
-      [TYPES.secret, "gate-egress-proxy-files"],
-      [TYPES.secret, "gate-egress-proxy-tokens"],
-      [TYPES.secret, "gate-pipelock-files"],
-      [TYPES.service, "gate-egress-proxy-service"],
-      [TYPES.service, "gate-pipelock-service"],
-      [TYPES.networkPolicy, "gate-policy-default-deny"],
-      [TYPES.networkPolicy, "gate-policy-egress-proxy"],
-      [TYPES.networkPolicy, "gate-policy-pipelock"],
-      [TYPES.kubernetesProvider, "gate-kubernetes"],
-      [TYPES.privateKey, "gate-egress-proxy-ca-key"],
-      [TYPES.privateKey, "gate-pipelock-ca-key"],
-      [TYPES.cert, "gate-egress-proxy-ca-cert"],
-      [TYPES.cert, "gate-pipelock-ca-cert"],
+      [RESOURCE_TYPES.k8sDeployment, "gate-egress-proxy"],
+      [RESOURCE_TYPES.k8sDeployment, "gate-pipelock"],
+      [RESOURCE_TYPES.k8sConfigMap, "gate-egress-proxy-config"],
+      [RESOURCE_TYPES.k8sConfigMap, "gate-pipelock-config"],
+      [RESOURCE_TYPES.k8sNamespace, "gate-namespace"],
+      [RESOURCE_TYPES.k8sSecret, "gate-egress-proxy-files"],
+      [RESOURCE_TYPES.k8sSecret, "gate-egress-proxy-tokens"],
+      [RESOURCE_TYPES.k8sSecret, "gate-pipelock-files"],
+      [RESOURCE_TYPES.k8sService, "gate-egress-proxy-service"],
+      [RESOURCE_TYPES.k8sService, "gate-pipelock-service"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-default-deny"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-egress-proxy"],
+      [RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-pipelock"],
+      [RESOURCE_TYPES.kubernetesProvider, "gate-kubernetes"],
+      [RESOURCE_TYPES.privateKey, "gate-egress-proxy-ca-key"],
+      [RESOURCE_TYPES.privateKey, "gate-pipelock-ca-key"],
+      [RESOURCE_TYPES.selfSignedCert, "gate-egress-proxy-ca-cert"],
+      [RESOURCE_TYPES.selfSignedCert, "gate-pipelock-ca-cert"],
     ]);
     assert.equal(d.stack.objectNames.agent, undefined);
   });
 
   test("the provider takes the context in plain text and the kubeconfig as a secret", () => {
-    const provider = byName(d, TYPES.kubernetesProvider, "gate-kubernetes").inputs;
+    const provider = byName(d, RESOURCE_TYPES.kubernetesProvider, "gate-kubernetes").inputs;
     assert.equal(provider.context, "kind-dev");
     assert.deepEqual(provider.kubeconfig, { secret: "apiVersion: v1\nkind: Config\n" });
     assert.equal(provider.upsertExistingObjects, "true"); // provider inputs reach the engine as strings
   });
 
   test("the egress proxy's policy has no ingress rule; pipelock's way out excepts the default private ranges", () => {
-    const egressProxy = byName(d, TYPES.networkPolicy, "gate-policy-egress-proxy").inputs.spec as Record<string, unknown>;
+    const egressProxy = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-egress-proxy").inputs.spec as Record<string, unknown>;
     assert.equal("ingress" in egressProxy, false);
-    const pipelock = byName(d, TYPES.networkPolicy, "gate-policy-pipelock").inputs.spec as { egress: unknown[] };
+    const pipelock = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-pipelock").inputs.spec as { egress: unknown[] };
     assert.deepEqual(pipelock.egress[0], {
       to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"] } }],
       ports: [{ protocol: "TCP", port: 443 }],
@@ -426,10 +427,10 @@ describe("BottleStack on Kubernetes: claim defaults", () => {
   });
 
   test("no storage class (the cluster's default) and 10 GiB; mounted where the bottle says", () => {
-    assert.deepEqual(byName(d, TYPES.claim, "coder-workspace").inputs.spec, { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } });
-    const pod = (byName(d, TYPES.deployment, "coder-agent").inputs.spec as { template: { spec: { containers: { volumeMounts: unknown[] }[] } } }).template.spec;
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sPersistentVolumeClaim, "coder-workspace").inputs.spec, { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } });
+    const pod = (byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as { template: { spec: { containers: { volumeMounts: unknown[] }[] } } }).template.spec;
     assert.deepEqual(pod.containers[0]!.volumeMounts.at(-1), { name: "claim-0", mountPath: "/src" });
-    assert.equal((byName(d, TYPES.namespace, "coder-namespace").inputs.metadata as { name: string }).name, "prod-coder");
+    assert.equal((byName(d, RESOURCE_TYPES.k8sNamespace, "coder-namespace").inputs.metadata as { name: string }).name, "prod-coder");
   });
 });
 
