@@ -1,15 +1,10 @@
-import * as docker from "@pulumi/docker";
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { BottleObjectNames, BuiltImages } from "./backend/backend";
+import { backendFor } from "./backends";
 import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
-import { declareOnDocker } from "./docker/declare";
-import { engineResourceName } from "./docker/images";
-import type { CertificateAuthority } from "./ca/ca";
 import { describeBottle } from "./describe";
-import { BottleLayout, CaRole, WorkloadRole } from "./layout";
+import { BottleLayout, WorkloadRole } from "./layout";
 import { allowHintProblem } from "./egress-proxy/routes";
-import { declareOnKubernetes } from "./kubernetes/declare";
-import { kubernetesProviderArgs } from "./kubernetes/provider";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */
 export interface BottleStackArgs extends BottleArgs {
@@ -39,40 +34,6 @@ export interface BottleStackArgs extends BottleArgs {
    * reason only.
    */
   allowHint?: string;
-}
-
-/** Images of this package built once per engine by the program. */
-export interface BuiltImages {
-  /** The egress-proxy image, for bottles that set no `egressProxy.image`. */
-  egressProxy?: pulumi.Input<string>;
-  /** The agent image, for agents that set no `image`. */
-  agent?: pulumi.Input<string>;
-}
-
-/** Names of the bottle's objects on its engine or cluster. */
-export interface BottleObjectNames {
-  /** The agent's network (Docker). */
-  agentNetwork?: pulumi.Output<string>;
-  /** The network between the gates (Docker). */
-  egressNetwork?: pulumi.Output<string>;
-  /** pipelock's way out (Docker). */
-  outboundNetwork?: pulumi.Output<string>;
-  /** The bottle's namespace (Kubernetes). */
-  namespace?: pulumi.Output<string>;
-  /** The egress proxy's container (Docker) or Deployment (Kubernetes). */
-  egressProxy: pulumi.Output<string>;
-  /** pipelock's container or Deployment. */
-  pipelock: pulumi.Output<string>;
-  /** pipelock-bulk's container or Deployment; absent when no route uses the bulk lane. */
-  pipelockBulk?: pulumi.Output<string>;
-  /** The agent's container or Deployment; absent when the bottle has no agent. */
-  agent?: pulumi.Output<string>;
-}
-
-/** What either backend declared that the component's outputs name. */
-interface Declared {
-  cas: Record<CaRole, CertificateAuthority>;
-  objectNames: BottleObjectNames;
 }
 
 // Each bottle's spec and layout, kept off the class's properties: Pulumi infers the component's
@@ -162,8 +123,7 @@ export class BottleStack extends pulumi.ComponentResource {
     this.pipelockBulkYaml = documents.pipelockBulkYaml;
 
     const secretTokens = Object.fromEntries(Object.entries(tokens).map(([token, value]) => [token, pulumi.secret(value)]));
-    const declared =
-      spec.backend === "kubernetes" ? this.declareOnCluster(name, spec, layout, secretTokens) : this.declareOnEngine(name, spec, layout, secretTokens, builtImages);
+    const declared = backendFor(spec).declare({ name, spec, layout, tokens: secretTokens, builtImages, parent: this });
     this.egressProxyCaCert = declared.cas["egress-proxy"].certPem;
     this.pipelockCaCert = declared.cas.pipelock.certPem;
     this.objectNames = declared.objectNames;
@@ -176,62 +136,6 @@ export class BottleStack extends pulumi.ComponentResource {
       pipelockYaml: this.pipelockYaml,
       ...(this.pipelockBulkYaml !== undefined && { pipelockBulkYaml: this.pipelockBulkYaml }),
     });
-  }
-
-  /** The bottle on its Kubernetes cluster, with a provider for it unless the program passed one. */
-  private declareOnCluster(name: string, spec: BottleSpec, layout: BottleLayout, tokens: Record<string, pulumi.Output<string>>): Declared {
-    const cluster = spec.kubernetes ?? {};
-    // The bottle's own provider adopts a kept workspace (kubernetesProviderArgs).
-    const provider =
-      this.getProvider("kubernetes::") === undefined ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent: this }) : undefined;
-    const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens, cluster }, { parent: this, ...(provider && { provider }) });
-    return {
-      cas,
-      objectNames: {
-        namespace: namespace.metadata.name,
-        egressProxy: deployments["egress-proxy"]!.metadata.name,
-        pipelock: deployments.pipelock!.metadata.name,
-        ...(deployments["pipelock-bulk"] && { pipelockBulk: deployments["pipelock-bulk"].metadata.name }),
-        ...(deployments.agent && { agent: deployments.agent.metadata.name }),
-      },
-    };
-  }
-
-  /** The bottle on its Docker engine: a provider for another engine, unless the program passed one. */
-  private declareOnEngine(
-    name: string,
-    spec: BottleSpec,
-    layout: BottleLayout,
-    tokens: Record<string, pulumi.Output<string>>,
-    builtImages: BuiltImages,
-  ): Declared {
-    const dockerHost = spec.docker?.host;
-    const provider =
-      dockerHost !== undefined && this.getProvider("docker::") === undefined
-        ? new docker.Provider(engineResourceName(`${name}-docker`, dockerHost), { host: dockerHost }, { parent: this })
-        : undefined;
-    const { containers, networks, cas } = declareOnDocker(
-      name,
-      layout,
-      {
-        tokens,
-        builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
-        ...(dockerHost !== undefined && { dockerHost }),
-      },
-      { parent: this, ...(provider && { provider }) },
-    );
-    return {
-      cas,
-      objectNames: {
-        agentNetwork: networks["agent-net"].name,
-        egressNetwork: networks["egress-net"].name,
-        outboundNetwork: networks["outbound-net"].name,
-        egressProxy: containers["egress-proxy"]!.name,
-        pipelock: containers.pipelock!.name,
-        ...(containers["pipelock-bulk"] && { pipelockBulk: containers["pipelock-bulk"].name }),
-        ...(containers.agent && { agent: containers.agent.name }),
-      },
-    };
   }
 }
 

@@ -4,7 +4,11 @@
  *     import { BottleStack } from "bot-bottle";
  *     new BottleStack("coder", { routes: [{ host: "api.github.com" }], agent: { image: "..." } });
  */
-export { BottleStack, BottleStackArgs, BottleObjectNames, BuiltImages, argsFromSpec } from "./bottle-stack";
+// Before BottleStack: Pulumi's schema analyzer reads the documentation of types in the files it
+// meets before the component's (the object names and built images are its outputs and inputs).
+export { BottleObjectNames, BuiltImages, SharedEngine } from "./backend/backend";
+export { BottleStack, BottleStackArgs, argsFromSpec } from "./bottle-stack";
+export { sharedEngines } from "./backends";
 export * from "./config";
 export * from "./layout";
 export { describeBottle } from "./describe";
@@ -24,5 +28,3 @@ export {
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "./pipelock/config";
 export { answerScanBytes, BulkKind, bulkKinds, Lane, usesBulkLane } from "./pipelock/lanes";
-export { buildImage, engineResourceName } from "./docker/images";
-export { kubernetesProviderArgs } from "./kubernetes/provider";

@@ -19,6 +19,13 @@ test("the schema declares BottleStack and its nested argument types under their 
   }
 });
 
+// The analyzer keeps a type's documentation only from the files it reads before BottleStack's:
+// components/index.ts lists backend/backend.ts, where these two are declared, first.
+test("the component's own input and output types keep their documentation", () => {
+  assert.equal(typeDefinitions.BuiltImages?.description, "Images of this package built once per engine by the program.");
+  assert.equal(typeDefinitions.BottleObjectNames?.description, "Names of the bottle's objects on its engine or cluster.");
+});
+
 // Python's SDK generator names an input type <type>Args: a type named RouteArgs became RouteArgsArgs.
 test("no schema type name ends in Args, so Python's generated classes carry it once", () => {
   assert.deepEqual(Object.keys(typeDefinitions).filter((name) => name.endsWith("Args")), []);
