@@ -28,3 +28,10 @@ export {
 export { renderRoutesYaml, tokenEnvNames, TOKEN_ENV_PREFIX } from "./egress-proxy/routes";
 export { pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "./pipelock/config";
 export { answerScanBytes, BulkKind, bulkKinds, Lane, usesBulkLane } from "./pipelock/lanes";
+
+// For tools that work in a deployed bottle (this repository's `npm run bottle`): where things
+// are inside it, where it is on a cluster, and the self-test to run again on a Docker engine.
+export { AGENT_CA_FILE } from "./agent/env";
+export { EGRESS_PROXY_URL } from "./egress-proxy/workload";
+export { namespaceName } from "./kubernetes/declare";
+export { SELF_TEST_SCRIPT, selfTestEnvironment } from "./docker/self-test/self-test";

@@ -15,18 +15,15 @@
  * Options: `--file <stack file>` (default Pulumi.<stack>.yaml here).
  */
 import { spawnSync } from "node:child_process";
-import { X509Certificate } from "node:crypto";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { AGENT_CA_FILE } from "../components/agent/env";
-import { SELF_TEST_SCRIPT, selfTestEnvironment } from "../components/docker/self-test/self-test";
-import { EGRESS_PROXY_URL } from "../components/egress-proxy/workload";
-import { DEFAULT_WORKSPACE_PATH, formatProblems, validateStackConfig } from "../components/config";
+import { formatProblems, validateStackConfig } from "../components/index";
 import { readStackFile } from "../infra/stack-file";
+import { DEPLOYED_BACKENDS } from "./bottle/backends";
 import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
-import { bottlesOfStackFile, chooseBottle, ContainerState, containerStates, Engine, logLines, mergeLogs } from "./bottle/inspect";
+import type { BottleRef, Cli, DeployedBottle } from "./bottle/deployed";
+import { bottlesOfStackFile, chooseBottle, logLines, mergeLogs } from "./bottle/inspect";
 import { exitAfterOutput } from "./lib/exit";
 import { shellArgv } from "./bottle/shell";
 
@@ -36,191 +33,29 @@ const USAGE =
 
 class UsageError extends Error {}
 
-interface Target {
-  stack: string;
-  bottle: string;
-  stackFile: string;
-  env: NodeJS.ProcessEnv;
-  engine: string;
-  /** A bottle on Kubernetes: kubectl's flags for its cluster, and its namespace. */
-  cluster?: { flags: string[]; namespace: string };
-}
+/** A bottle a command names, and the bottle itself on its backend. */
+type Target = BottleRef & { deployed: DeployedBottle };
 
-function kubectl(target: Target, args: string[], opts: { interactive?: boolean } = {}) {
-  return spawnSync("kubectl", [...target.cluster!.flags, ...args], {
-    env: target.env,
-    encoding: "utf8",
-    stdio: opts.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
-    maxBuffer: 256 * 1024 * 1024,
-  });
-}
-
-/** kubectl's flags for a cluster: a kubeconfig given by its contents goes to a private file. */
-function clusterFlags(engine: Extract<Engine, { backend: "kubernetes" }>): string[] {
-  let kubeconfig = engine.kubeconfig;
-  if (kubeconfig?.includes("\n")) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bot-bottle-kubeconfig-"));
-    const file = path.join(dir, "config");
-    fs.writeFileSync(file, kubeconfig, { mode: 0o600 });
-    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
-    kubeconfig = file;
-  }
-  return [...(kubeconfig !== undefined ? ["--kubeconfig", kubeconfig] : []), ...(engine.context !== undefined ? ["--context", engine.context] : [])];
-}
-
-/** On Kubernetes: a command in the agent's pod, in its workspace. */
-function execInAgentPod(target: Target, command: string[]): number {
-  const workspace = workspacePath(target);
-  const tty = process.stdin.isTTY && process.stdout.isTTY;
-  const inWorkspace = ["sh", "-c", 'cd "$0" 2>/dev/null; exec "$@"', workspace, ...command];
-  const args = ["exec", ...(tty ? ["-it"] : ["-i"]), "-n", target.cluster!.namespace, "deploy/agent", "-c", "agent", "--", ...inWorkspace];
-  return kubectl(target, args, { interactive: true }).status ?? 1;
-}
-
-function workspacePath(target: Target): string {
-  const { config } = readStackFile(fs.readFileSync(target.stackFile, "utf8"), () => "placeholder");
-  const bottle = (Array.isArray(config.bottles) ? config.bottles : []).find((b: { name?: unknown }) => b.name === target.bottle) as { agent?: { workspace?: { path?: string } } } | undefined;
-  return bottle?.agent?.workspace?.path ?? DEFAULT_WORKSPACE_PATH;
-}
-
-/** On Kubernetes: the bottle's pods and the last self-test Job. */
-function podStatus(target: Target): number {
-  const { namespace } = target.cluster!;
-  const pods = kubectl(target, ["get", "pods", "-n", namespace, "-o", "json"]);
-  if (pods.status !== 0) throw new Error(`kubectl on ${target.engine}: ${pods.stderr.trim()}`);
-  const items = (JSON.parse(pods.stdout) as { items: PodState[] }).items;
-  if (items.length === 0) throw new Error(`no pod of bottle "${target.bottle}" of stack "${target.stack}" in namespace ${namespace} on ${target.engine}: is the stack up?`);
-  console.log(`bottle "${target.bottle}" of stack "${target.stack}" in namespace ${namespace} on ${target.engine}`);
-  let ok = true;
-  for (const pod of items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-    const role = pod.metadata.labels?.["bot-bottle.role"] ?? "?";
-    const containers = (pod.status.containerStatuses ?? []).map((c) => `${c.name} ${c.ready ? "ready" : "not ready"}, ${c.restartCount} restarts`).join("; ");
-    console.log(`  ${role.padEnd(12)} ${pod.metadata.name}: ${pod.status.phase}; ${containers}`);
-    if (role !== "self-test" && !(pod.status.containerStatuses ?? []).every((c) => c.ready)) ok = false;
-  }
-  const job = kubectl(target, ["get", "job", "self-test", "-n", namespace, "-o", "jsonpath={.status.succeeded}"]);
-  console.log(`  self-test (the Job of the last up): ${job.stdout === "1" ? "passed" : "did not pass"}`);
-  return ok && job.stdout === "1" ? 0 : 1;
-}
-
-interface PodState {
-  metadata: { name: string; labels?: Record<string, string> };
-  status: { phase: string; containerStatuses?: { name: string; ready: boolean; restartCount: number }[] };
-}
-
-function docker(target: Target, args: string[], opts: { interactive?: boolean; input?: string } = {}) {
-  return spawnSync("docker", args, {
-    env: target.env,
-    encoding: "utf8",
-    stdio: opts.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
-    ...(opts.input !== undefined && { input: opts.input }),
-    maxBuffer: 256 * 1024 * 1024,
-  });
-}
-
-function containersOf(target: Target): ContainerState[] {
-  const filter = (key: string, value: string) => ["--filter", `label=bot-bottle.${key}=${value}`];
-  const ids = docker(target, ["ps", "-aq", ...filter("stack", target.stack), ...filter("bottle", target.bottle)]);
-  if (ids.status !== 0) throw new Error(`docker on ${target.engine}: ${ids.stderr.trim()}`);
-  const list = ids.stdout.split("\n").filter(Boolean);
-  if (list.length === 0) {
-    throw new Error(`no container of bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}: is the stack up? (scripts/up ${target.stack}, or scripts/pulumi up)`);
-  }
-  return containerStates(docker(target, ["inspect", ...list]).stdout);
-}
-
-function role(containers: ContainerState[], name: string, target: Target): ContainerState {
-  const found = containers.find((c) => c.role === name);
-  if (!found) throw new Error(`bottle "${target.bottle}" of stack "${target.stack}" has no ${name} container${name === "agent" ? " (the bottle declares no agent)" : ""}`);
-  return found;
-}
-
-/** `docker exec` into the agent as its user, in its workspace: interactive on a terminal. */
-function execInAgent(target: Target, command: string[]): number {
-  const agent = role(containersOf(target), "agent", target);
-  const workspace = agent.mounts.find((m) => m.source === `${target.stack}-${target.bottle}-workspace` || m.kind === "bind");
-  const tty = process.stdin.isTTY && process.stdout.isTTY;
-  const args = ["exec", ...(tty ? ["-it"] : ["-i"]), "--user", agent.user || "1000:1000", ...(workspace ? ["--workdir", workspace.destination] : []), agent.name, ...command];
-  return docker(target, args, { interactive: true }).status ?? 1;
-}
-
-function status(target: Target): number {
-  const containers = containersOf(target);
-  console.log(`bottle "${target.bottle}" of stack "${target.stack}" on ${target.engine}`);
-  for (const c of containers.sort((a, b) => a.role.localeCompare(b.role))) {
-    const health = c.health ? `, ${c.health}` : "";
-    console.log(`  ${c.role.padEnd(13)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`);
-  }
-  const agent = containers.find((c) => c.role === "agent");
-  if (agent) {
-    const pem = docker(target, ["exec", agent.name, "cat", AGENT_CA_FILE]);
-    if (pem.status === 0) {
-      const cert = new X509Certificate(pem.stdout);
-      const days = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
-      console.log(`  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: scripts/pulumi up --replace on the bottle's CA" : ""}`);
-    }
-    const egress = role(containers, "egress-proxy", target);
-    console.log("  self-test, now:");
-    const run = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
-      env: {
-        ...target.env,
-        ...selfTestEnvironment({
-          stack: target.stack,
-          bottle: target.bottle,
-          agentContainer: agent.name,
-          proxyUrl: EGRESS_PROXY_URL,
-          processLimits: containers.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
-          // Only the pipelocks resolve names outside the bottle.
-          noDnsContainers: containers.filter((c) => !PIPELOCKS.includes(c.role)).map((c) => c.name).join(" "),
-          probeImage: egress.image,
-        }),
-      },
+const cli: Cli = {
+  run: (tool, args, opts) =>
+    spawnSync(tool, args, {
+      env: opts.env,
       encoding: "utf8",
-    });
-    process.stdout.write(`${run.stdout}${run.stderr}`.replace(/^/gm, "    "));
-    const unhealthy = containers.some((c) => c.status !== "running" || (c.health !== undefined && c.health !== "healthy"));
-    return run.status === 0 && !unhealthy ? 0 : 1;
-  }
-  return containers.every((c) => c.status === "running") ? 0 : 1;
-}
-
-/** The gates whose logs `logs` and `blocked` read: pipelock-bulk only where a route uses the bulk lane. */
-const GATE_LOGS = ["egress-proxy", "pipelock", "pipelock-bulk"] as const;
-type Gate = (typeof GATE_LOGS)[number];
-/** The gates with a way out, which resolve names outside the bottle. */
-const PIPELOCKS: readonly string[] = ["pipelock", "pipelock-bulk"];
-
-/** The gates a bottle runs, of those whose logs are read: pipelock-bulk is there only with a bulk lane. */
-const gatesAmong = (roles: readonly string[]): Gate[] => GATE_LOGS.filter((gate) => gate !== "pipelock-bulk" || roles.includes(gate));
-
-/** The gates' logs (stdout and stderr), as `docker logs` or `kubectl logs` give them. */
-function gateLogs(target: Target, options: { since?: string; timestamps?: boolean }): Partial<Record<Gate, string>> {
-  const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
-  if (target.cluster) {
-    const deployments = kubectl(target, ["get", "deployments", "-n", target.cluster.namespace, "-o", "jsonpath={.items[*].metadata.name}"]).stdout.split(" ");
-    const podLog = (gate: string) => {
-      const out = kubectl(target, ["logs", "-n", target.cluster!.namespace, `deploy/${gate}`, "-c", gate, ...flags]);
-      if (out.status !== 0) throw new Error(`kubectl logs ${gate} on ${target.engine}: ${out.stderr.trim()}`);
-      return out.stdout;
-    };
-    return Object.fromEntries(gatesAmong(deployments).map((gate) => [gate, podLog(gate)]));
-  }
-  const containers = containersOf(target);
-  const log = (gate: string) => {
-    const out = docker(target, ["logs", ...flags, role(containers, gate, target).name]);
-    return `${out.stdout}\n${out.stderr}`;
-  };
-  return Object.fromEntries(gatesAmong(containers.map((c) => c.role)).map((gate) => [gate, log(gate)]));
-}
+      stdio: opts.interactive ? "inherit" : ["pipe", "pipe", "pipe"],
+      maxBuffer: 256 * 1024 * 1024,
+    }),
+  env: process.env,
+  tty: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+};
 
 function logs(target: Target, since: string | undefined): number {
-  const gates = Object.entries(gateLogs(target, { timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) => logLines(text, gate));
+  const gates = Object.entries(target.deployed.gateLogs({ timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) => logLines(text, gate));
   for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(13)} ${line.text}`);
   return 0;
 }
 
 function blocked(target: Target, options: { since?: string; json?: boolean; suggest?: boolean; write?: boolean }): number {
-  const log = gateLogs(target, { ...(options.since !== undefined && { since: options.since }) });
+  const log = target.deployed.gateLogs({ ...(options.since !== undefined && { since: options.since }) });
   const refusals = [...egressProxyRefusals(log["egress-proxy"] ?? ""), ...pipelockRefusals(log.pipelock ?? ""), ...pipelockRefusals(log["pipelock-bulk"] ?? "")];
   const groups = groupRefusals(refusals);
   const suggestions = hostSuggestions(refusals);
@@ -253,24 +88,8 @@ function target(stack: string, bottle: string | undefined, file: string | undefi
   const bottles = bottlesOfStackFile(fs.readFileSync(stackFile, "utf8"));
   const name = chooseBottle(bottles, bottle, stack);
   const engine = bottles.get(name)!;
-  if (engine.backend === "kubernetes") {
-    return {
-      stack,
-      bottle: name,
-      stackFile,
-      env: process.env,
-      engine: `the Kubernetes cluster ${engine.context ?? "of the kubeconfig's current context"}`,
-      cluster: { flags: clusterFlags(engine), namespace: `${stack}-${name}` },
-    };
-  }
-  const host = engine.host;
-  return {
-    stack,
-    bottle: name,
-    stackFile,
-    env: { ...process.env, ...(host && { DOCKER_HOST: host }) },
-    engine: host ?? process.env.DOCKER_HOST ?? "the local Docker engine",
-  };
+  const ref = { stack, bottle: name, stackFile };
+  return { ...ref, deployed: DEPLOYED_BACKENDS[engine.backend].open(ref, engine, cli) };
 }
 
 function main(): number {
@@ -298,14 +117,12 @@ function main(): number {
   if (!command || !stack || !["shell", "claude", "status", "logs", "blocked"].includes(command)) throw new UsageError(USAGE);
   const t = target(stack, bottle, values.file ? path.resolve(values.file) : undefined);
   switch (command) {
-    case "shell": {
-      const command = shellArgv(rest);
-      return t.cluster ? execInAgentPod(t, command) : execInAgent(t, command);
-    }
+    case "shell":
+      return t.deployed.execInAgent(shellArgv(rest));
     case "claude":
-      return t.cluster ? execInAgentPod(t, ["claude", ...rest]) : execInAgent(t, ["claude", ...rest]);
+      return t.deployed.execInAgent(["claude", ...rest]);
     case "status":
-      return t.cluster ? podStatus(t) : status(t);
+      return t.deployed.status();
     case "blocked":
       return blocked(t, values);
     default:

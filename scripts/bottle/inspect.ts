@@ -1,45 +1,36 @@
 /**
- * Pure parts of `npm run bottle`: which engine and bottle a command means, what `docker
- * inspect` says about a bottle's containers, and both gates' logs merged in time order.
+ * Pure parts of `npm run bottle`: which engine and bottle a command means, and both gates' logs
+ * merged in time order.
  */
-import { LABEL_KEYS } from "../../components/index";
+import { Backend, BACKENDS } from "../../components/index";
 import { readStackFile } from "../../infra/stack-file";
-
-/** Where a bottle runs, as its stack file says: a Docker engine, or a Kubernetes cluster. */
-export type Engine =
-  | { backend: "docker"; host?: string }
-  | { backend: "kubernetes"; kubeconfig?: string; context?: string };
+import { DEPLOYED_BACKENDS } from "./backends";
+import type { Engine } from "./deployed";
 
 /**
- * Each bottle's engine, by name, from a stack file: its own `backend`, `docker` or
- * `kubernetes`, else the stack's (`bot-bottle:backend`, `bot-bottle:docker`,
- * `bot-bottle:kubernetes`); docker on the local engine when nothing says otherwise.
+ * Each bottle's engine, by name, from a stack file: its own `backend`, else the stack's
+ * (`bot-bottle:backend`), else docker; and the settings of that backend's mapping that name
+ * its engine or cluster, each the bottle's own, else the stack's (`bot-bottle:docker`,
+ * `bot-bottle:kubernetes`). Nothing set: the backend's default engine (the local one).
  */
 export function bottlesOfStackFile(text: string): Map<string, Engine> {
   const { config } = readStackFile(text, () => "");
   const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
   return new Map(
     bottles.flatMap((b) => {
-      const bottle = b as { name?: unknown; backend?: unknown; docker?: unknown; kubernetes?: unknown };
+      const bottle = b as Record<string, unknown>;
       if (typeof bottle.name !== "string") return [];
-      const backend = bottle.backend ?? config.backend ?? "docker";
-      if (backend === "kubernetes") {
-        const cluster = { ...stringsOf(config.kubernetes, ["kubeconfig", "context"]), ...stringsOf(bottle.kubernetes, ["kubeconfig", "context"]) };
-        return [[bottle.name, { backend: "kubernetes", ...cluster } as Engine] as const];
-      }
-      const host = hostOf(bottle.docker) ?? hostOf(config.docker);
-      return [[bottle.name, { backend: "docker", ...(host !== undefined && { host }) } as Engine] as const];
+      const named = bottle.backend ?? config.backend;
+      const backend = BACKENDS.find((known) => known === named) ?? Backend.docker;
+      const keys = DEPLOYED_BACKENDS[backend].engineKeys;
+      const engine: Engine = { backend, ...stringsOf(config[backend], keys), ...stringsOf(bottle[backend], keys) };
+      return [[bottle.name, engine] as const];
     }),
   );
 }
 
-function hostOf(docker: unknown): string | undefined {
-  const host = (docker as { host?: unknown } | undefined)?.host;
-  return typeof host === "string" ? host : undefined;
-}
-
 /** The string-valued `keys` of a mapping. */
-function stringsOf(value: unknown, keys: string[]): Record<string, string> {
+function stringsOf(value: unknown, keys: readonly string[]): Record<string, string> {
   const record = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
   return Object.fromEntries(keys.flatMap((key) => (typeof record[key] === "string" ? [[key, record[key] as string]] : [])));
 }
@@ -52,42 +43,6 @@ export function chooseBottle(bottles: ReadonlyMap<string, unknown>, named: strin
   }
   if (bottles.size === 1) return [...bottles.keys()][0]!;
   throw new Error(`stack "${stack}" has ${bottles.size} bottles (${[...bottles.keys()].join(", ")}): name one`);
-}
-
-/** What `docker inspect` says about one container, as status prints it. */
-export interface ContainerState {
-  name: string;
-  role: string;
-  status: string;
-  health?: string;
-  image: string;
-  startedAt: string;
-  user: string;
-  pidsLimit?: number;
-  /** Mount destinations by source name (a volume) or host path (a bind). */
-  mounts: { source: string; destination: string; kind: string }[];
-}
-
-/** Parses `docker inspect` output (a JSON array) into container states. */
-export function containerStates(inspectJson: string): ContainerState[] {
-  const list = JSON.parse(inspectJson) as {
-    Name: string;
-    Config: { Labels?: Record<string, string>; Image: string; User?: string };
-    State: { Status: string; StartedAt: string; Health?: { Status: string } };
-    HostConfig: { PidsLimit?: number | null };
-    Mounts?: { Type: string; Name?: string; Source: string; Destination: string }[];
-  }[];
-  return list.map((c) => ({
-    name: c.Name.replace(/^\//, ""),
-    role: c.Config.Labels?.[LABEL_KEYS.role] ?? "?",
-    status: c.State.Status,
-    ...(c.State.Health && { health: c.State.Health.Status }),
-    image: c.Config.Image,
-    startedAt: c.State.StartedAt,
-    user: c.Config.User ?? "",
-    ...(c.HostConfig.PidsLimit ? { pidsLimit: c.HostConfig.PidsLimit } : {}),
-    mounts: (c.Mounts ?? []).map((m) => ({ source: m.Type === "volume" ? m.Name ?? m.Source : m.Source, destination: m.Destination, kind: m.Type })),
-  }));
 }
 
 /** One log line of a gate, with Docker's RFC 3339 timestamp (`docker logs --timestamps`). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { bottlesOfStackFile, chooseBottle, containerStates, logLines, mergeLogs } from "../../../scripts/bottle/inspect";
+import { bottlesOfStackFile, chooseBottle, logLines, mergeLogs } from "../../../scripts/bottle/inspect";
 
 describe("npm run bottle: which bottle, on which engine", () => {
   const stackFile = [
@@ -51,32 +51,7 @@ describe("npm run bottle: which bottle, on which engine", () => {
   }
 });
 
-describe("npm run bottle: docker inspect and logs", () => {
-  test("container states from docker inspect", () => {
-    const inspect = JSON.stringify([
-      {
-        Name: "/dev-coder-agent",
-        Config: { Labels: { "bot-bottle.role": "agent" }, Image: "sha256:abc", User: "1000:1000" },
-        State: { Status: "running", StartedAt: "2026-12-02T10:00:00Z" },
-        HostConfig: { PidsLimit: 512 },
-        Mounts: [{ Type: "volume", Name: "dev-coder-workspace", Source: "/var/lib/docker/volumes/x", Destination: "/workspace" }],
-      },
-      {
-        Name: "/dev-coder-pipelock",
-        Config: { Labels: { "bot-bottle.role": "pipelock" }, Image: "pipelock:2.3.0" },
-        State: { Status: "running", StartedAt: "2026-12-02T09:59:58Z", Health: { Status: "healthy" } },
-        HostConfig: { PidsLimit: null },
-      },
-    ]);
-    assert.deepEqual(containerStates(inspect), [
-      {
-        name: "dev-coder-agent", role: "agent", status: "running", image: "sha256:abc", startedAt: "2026-12-02T10:00:00Z", user: "1000:1000",
-        pidsLimit: 512, mounts: [{ source: "dev-coder-workspace", destination: "/workspace", kind: "volume" }],
-      },
-      { name: "dev-coder-pipelock", role: "pipelock", status: "running", health: "healthy", image: "pipelock:2.3.0", startedAt: "2026-12-02T09:59:58Z", user: "", mounts: [] },
-    ]); // fmt: skip
-  });
-
+describe("npm run bottle: the gates' logs", () => {
   test("both gates' lines merged in time order, newest last", () => {
     const egress = logLines('2026-12-02T10:00:01.000000002Z {"decision": "allow"}\n2026-12-02T10:00:03.5Z {"decision": "deny"}\n', "egress-proxy");
     // Docker trims a timestamp's trailing zeros: 10:00:02Z is before 10:00:02.1Z.

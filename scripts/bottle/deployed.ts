@@ -1,0 +1,40 @@
+/**
+ * A bottle that `pulumi up` made, as `npm run bottle` works in it on its backend: each backend
+ * implements DeployedBottle (scripts/bottle/docker.ts, kubernetes.ts), registered in
+ * scripts/bottle/backends.ts.
+ */
+import type { SpawnSyncReturns } from "node:child_process";
+import type { Backend, WorkloadRole } from "../../components/index";
+
+/** The bottle a command names, and the stack file that declares it. */
+export interface BottleRef {
+  stack: string;
+  bottle: string;
+  stackFile: string;
+}
+
+/** Where a bottle runs, as its stack file says: its backend, and the settings that name its engine or cluster. */
+export type Engine = { backend: Backend } & Readonly<Partial<Record<string, string>>>;
+
+/** What `npm run bottle` runs on: its tools (docker, kubectl, sh), its environment, and whether it has a terminal. */
+export interface Cli {
+  run(tool: string, args: string[], opts: { env: NodeJS.ProcessEnv; interactive?: boolean }): Pick<SpawnSyncReturns<string>, "status" | "stdout" | "stderr">;
+  env: NodeJS.ProcessEnv;
+  tty: boolean;
+}
+
+/** The gates whose logs `logs` and `blocked` read: pipelock-bulk only where a route uses the bulk lane. */
+export const GATES = ["egress-proxy", "pipelock", "pipelock-bulk"] as const satisfies readonly WorkloadRole[];
+export type Gate = (typeof GATES)[number];
+
+/** The gates a bottle runs, of those whose logs are read: pipelock-bulk is there only with a bulk lane. */
+export const gatesAmong = (roles: readonly string[]): Gate[] => GATES.filter((gate) => gate !== "pipelock-bulk" || roles.includes(gate));
+
+export interface DeployedBottle {
+  /** A command in the agent, as its user, in its workspace (interactive on a terminal); its exit status. */
+  execInAgent(command: string[]): number;
+  /** Prints the bottle's workloads and how they are; 0 when all are well. */
+  status(): number;
+  /** The gates' logs (stdout and stderr), with timestamps if asked, since a time if asked. */
+  gateLogs(options: { since?: string; timestamps?: boolean }): Partial<Record<Gate, string>>;
+}
