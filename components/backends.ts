@@ -1,5 +1,5 @@
 import type { BottleBackend, SharedEngine } from "./backend/backend";
-import { Backend, BACKENDS, BottleSpec } from "./config";
+import { Backend, BACKENDS, type BottleSpec } from "./config";
 import { dockerBackend } from "./docker/backend";
 import { kubernetesBackend } from "./kubernetes/backend";
 

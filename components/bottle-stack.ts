@@ -3,7 +3,7 @@ import type { BottleObjectNames, BuiltImages } from "./backend/backend";
 import { backendFor } from "./backends";
 import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
 import { describeBottle } from "./describe";
-import { BottleLayout, WorkloadRole } from "./layout";
+import type { BottleLayout, WorkloadRole } from "./layout";
 import { allowHintProblem } from "./egress-proxy/routes";
 
 /** Arguments of {@link BottleStack}: a bottle's configuration, and what only a program can pass. */

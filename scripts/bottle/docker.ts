@@ -3,8 +3,8 @@
  * one): its containers, found by their labels, as `docker inspect` describes them.
  */
 import { X509Certificate } from "node:crypto";
-import { AGENT_CA_FILE, EGRESS_PROXY_URL, LABEL_KEYS, objectName, SELF_TEST_SCRIPT, selfTestEnvironment, WORKSPACE_ROLE, WorkloadRole } from "../../components/index";
-import { BottleRef, Cli, DeployedBottle, Engine, gatesAmong } from "./deployed";
+import { AGENT_CA_FILE, EGRESS_PROXY_URL, LABEL_KEYS, objectName, SELF_TEST_SCRIPT, selfTestEnvironment, WORKSPACE_ROLE, type WorkloadRole } from "../../components/index";
+import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong } from "./deployed";
 
 /** The stack file's `docker` setting that names a bottle's engine. */
 export const DOCKER_ENGINE_KEYS = ["host"] as const;

@@ -5,9 +5,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DEFAULT_WORKSPACE_PATH, LABEL_KEYS, namespaceName, OneShotRole, WorkloadRole } from "../../components/index";
+import { DEFAULT_WORKSPACE_PATH, LABEL_KEYS, namespaceName, type OneShotRole, type WorkloadRole } from "../../components/index";
 import { readStackFile } from "../../infra/stack-file";
-import { BottleRef, Cli, DeployedBottle, Engine, gatesAmong } from "./deployed";
+import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong } from "./deployed";
 
 /** The stack file's `kubernetes` settings that name a bottle's cluster. */
 export const KUBERNETES_ENGINE_KEYS = ["kubeconfig", "context"] as const;
