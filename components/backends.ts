@@ -9,9 +9,10 @@ const REGISTRY: Record<Backend, BottleBackend> = {
   kubernetes: kubernetesBackend,
 };
 
-/** The backend a bottle runs on: Docker when it names none. */
+/** The name of the backend a bottle runs on: Docker when it names none. */
 const backendOf = (spec: Pick<BottleSpec, "backend">): Backend => spec.backend ?? Backend.docker;
 
+/** The backend that declares a bottle. */
 export function backendFor(spec: Pick<BottleSpec, "backend">): BottleBackend {
   return REGISTRY[backendOf(spec)];
 }

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import type { Backend } from "../../../components/index";
+import { type Backend, SELF_TEST_SCRIPT } from "../../../components/index";
 import { DEPLOYED_BACKENDS } from "../../../scripts/bottle/backends";
 import type { Cli, Engine } from "../../../scripts/bottle/deployed";
 
@@ -17,9 +17,13 @@ const stackFile = path.join(dir, "Pulumi.dev.yaml");
 fs.writeFileSync(stackFile, "config:\n  bot-bottle:bottles:\n    - { name: coder, agent: { workspace: { path: /work } } }\n");
 const ref = { stack: "dev", bottle: "coder", stackFile };
 
-/** A Docker engine running the bottle: its containers by label, and what inspect says of them. */
-const dockerEngine = (args: string[]): string => {
+/** What a tool answers: its output, or its exit status and output. */
+type Answer = string | { status: number; stdout: string };
+
+/** A Docker engine running the bottle: its containers by label, what inspect says of them, no CA readable. */
+const dockerEngine = (args: string[]): Answer => {
   if (args[0] === "ps") return "c1\nc2\nc3\n";
+  if (args[0] === "exec" && args.includes("cat")) return { status: 1, stdout: "" };
   if (args[0] !== "inspect") return "";
   const container = (name: string, role: string, extra: object = {}) => ({
     Name: `/${name}`,
@@ -35,26 +39,33 @@ const dockerEngine = (args: string[]): string => {
   ]);
 };
 
-/** A cluster running the bottle: its Deployments (no pipelock-bulk: no route takes the bulk lane). */
-const cluster = (args: string[]): string => (args.includes("deployments") ? "agent egress-proxy pipelock" : "");
+/** A cluster running the bottle: its Deployments (no pipelock-bulk: no route takes the bulk lane), their pods, a passed self-test. */
+const cluster = (args: string[]): Answer => {
+  if (args.includes("deployments")) return "agent egress-proxy pipelock";
+  if (args.includes("job")) return "1";
+  if (!args.includes("pods")) return "";
+  const pod = (role: string) => ({ metadata: { name: `${role}-5d8f`, labels: { "bot-bottle.role": role } }, status: { phase: "Running", containerStatuses: [{ name: role, ready: true, restartCount: 0 }] } });
+  return JSON.stringify({ items: ["agent", "egress-proxy", "pipelock"].map(pod) });
+};
 
-/** A Cli whose tools answer as `engine` does, recording each call. */
-function recording(engine: (args: string[]) => string): { cli: Cli; calls: string[][]; hosts: (string | undefined)[] } {
+/** A Cli whose tools answer as `engine` does, recording each call and its environment. */
+function recording(engine: (args: string[]) => Answer): { cli: Cli; calls: string[][]; envs: NodeJS.ProcessEnv[] } {
   const calls: string[][] = [];
-  const hosts: (string | undefined)[] = [];
+  const envs: NodeJS.ProcessEnv[] = [];
   const cli: Cli = {
     run: (tool, args, opts) => {
       calls.push([tool, ...args]);
-      hosts.push(opts.env.DOCKER_HOST);
-      return { status: 0, stdout: engine(args), stderr: "" };
+      envs.push(opts.env);
+      const answer = engine(args);
+      return typeof answer === "string" ? { status: 0, stdout: answer, stderr: "" } : { ...answer, stderr: "" };
     },
     env: {},
     tty: false,
   };
-  return { cli, calls, hosts };
+  return { cli, calls, envs };
 }
 
-const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => string; lookups: string[][]; shell: string[]; logs: string[][] }[] = [
+const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => Answer; lookups: string[][]; shell: string[]; logs: string[][]; status: string[][] }[] = [
   {
     backend: "docker",
     engine: { backend: "docker", host: "ssh://deploy@box.example.com" },
@@ -68,6 +79,12 @@ const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => st
       ["docker", "logs", "--since", "5m", "coder-egress-proxy-1a2b"],
       ["docker", "logs", "--since", "5m", "coder-pipelock-3c4d"],
     ],
+    status: [
+      ["docker", "ps", "-aq", "--filter", "label=bot-bottle.stack=dev", "--filter", "label=bot-bottle.bottle=coder"],
+      ["docker", "inspect", "c1", "c2", "c3"],
+      ["docker", "exec", "dev-coder-agent", "cat", "/etc/bot-bottle/egress-proxy-ca.pem"],
+      ["/bin/sh", "-c", SELF_TEST_SCRIPT],
+    ],
   },
   {
     backend: "kubernetes",
@@ -79,11 +96,15 @@ const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => st
       ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/egress-proxy", "-c", "egress-proxy", "--since", "5m"],
       ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/pipelock", "-c", "pipelock", "--since", "5m"],
     ],
+    status: [
+      ["kubectl", "--context", "kind-dev", "get", "pods", "-n", "dev-coder", "-o", "json"],
+      ["kubectl", "--context", "kind-dev", "get", "job", "self-test", "-n", "dev-coder", "-o", "jsonpath={.status.succeeded}"],
+    ],
   },
 ];
 
 describe("npm run bottle finds a bottle's workloads on each backend", () => {
-  for (const { backend, engine, answers, lookups, shell, logs } of cases) {
+  for (const { backend, engine, answers, lookups, shell, logs, status } of cases) {
     test(`${backend}: a shell runs in the agent, in its workspace`, () => {
       const { cli, calls } = recording(answers);
       assert.equal(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).execInAgent(["sh", "-c", "id"]), 0);
@@ -95,11 +116,22 @@ describe("npm run bottle finds a bottle's workloads on each backend", () => {
       assert.deepEqual(Object.keys(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).gateLogs({ since: "5m" })), ["egress-proxy", "pipelock"]);
       assert.deepEqual(calls, [...lookups, ...logs]);
     });
+
+    test(`${backend}: status looks at every workload and the self-test`, (t) => {
+      t.mock.method(console, "log", () => undefined);
+      t.mock.method(process.stdout, "write", () => true);
+      const { cli, calls } = recording(answers);
+      assert.equal(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).status(), 0);
+      assert.deepEqual(calls, status);
+    });
   }
 
-  test("docker: every call goes to the bottle's engine", () => {
-    const { cli, hosts } = recording(dockerEngine);
-    DEPLOYED_BACKENDS.docker.open(ref, cases[0]!.engine, cli).gateLogs({});
-    assert.deepEqual(new Set(hosts), new Set(["ssh://deploy@box.example.com"]));
+  test("docker: every call goes to the bottle's engine; the self-test checks the resolver of all but the pipelocks", (t) => {
+    t.mock.method(console, "log", () => undefined);
+    t.mock.method(process.stdout, "write", () => true);
+    const { cli, envs } = recording(dockerEngine);
+    DEPLOYED_BACKENDS.docker.open(ref, cases[0]!.engine, cli).status();
+    assert.deepEqual(new Set(envs.map((env) => env.DOCKER_HOST)), new Set(["ssh://deploy@box.example.com"]));
+    assert.equal(envs.at(-1)!.BOTTLE_NO_DNS_CONTAINERS, "dev-coder-agent coder-egress-proxy-1a2b");
   });
 });
