@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import conftest  # noqa: E402  (fixtures' building blocks: upstreams, PKI, Proxy)
-from conftest import egress_routes as ep  # noqa: E402
+from routes_yaml import parse_routes  # noqa: E402
 
 TOKEN = {"EGRESS_PROXY_TOKEN_0": "bench-token"}
 
@@ -136,7 +136,7 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
     """µs per decision: exact-host hit, wildcard hit (suffix walk), miss."""
     results = []
     for count in (10, 10_000):
-        table = ep.parse_routes(routes_document(count, 8080, 8443), TOKEN)
+        table = parse_routes(routes_document(count, 8080, 8443), TOKEN)
         wild = "a.b.w2.example.org"  # under the filler "*.w2.example.org"
         number = 100_000
         timings = []

@@ -20,7 +20,7 @@ from egress_lanes import (
     is_text,
     passthrough_host,
 )
-from egress_routes import RoutesError, parse_routes
+from routes_yaml import RoutesError, parse_routes
 from git_rules import EVERY_REF
 from pipelock_scan import AnswerCopy, Verdict, decoded_text, verdict_of
 

@@ -2,9 +2,12 @@
 
 Allows exactly the routes declared in routes.yaml (host, port, method, path),
 injects each route's credential, answers everything else 403 text/plain, and
-writes one JSON decision line per CONNECT and per request to stdout. The route model
-(what routes.yaml may say, how a request is decided) is egress_routes.py; this module
-applies it to mitmproxy's flows.
+writes one JSON decision line per CONNECT and per request to stdout. This module is where
+mitmproxy's hooks dispatch, in fail-closed order; each concern has a module of its own:
+the route model (egress_routes.py, read from routes.yaml by routes_yaml.py), the checks every
+request gets (request_checks.py, host_names.py), the rate limit (rate_limit.py), pipelock's
+refusals (pipelock_refusals.py), the decision log (decision_log.py), the addon's options
+(egress_options.py) and its life: start, reload, drain (proxy_lifecycle.py).
 
 Each allowed request leaves through one of two lanes (egress_lanes.py): the inspect lane
 (pipelock, which reads it and its answer whole) or, for the bulk traffic a route names, the
@@ -26,13 +29,9 @@ Either way one `config_reload` JSON line says so (what the deployment waits for)
 # where dataclasses cannot resolve string annotations.
 import asyncio
 import functools
-import inspect
-import json
 import logging
 import math
-import os
 import signal
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -40,35 +39,28 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from mitmproxy import ctx, http, tls
 from mitmproxy.connection import Server
-from OpenSSL import SSL, crypto
 from mitmproxy.proxy import mode_specs, server_hooks
-from mitmproxy.proxy.layers.http import HttpStream
+from OpenSSL import SSL, crypto
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
+import decision_log
+import egress_options
+import proxy_lifecycle
+from decision_log import log_path, printable
 from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host
+from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, deny
 from git_protocol import GitProtocolError, decoded_body
 from git_rules import GitCheck, check_git_request, report_body
-from pipelock_scan import AnswerCopy, ScanApi, Verdict, decoded_text, scan_answer
-from egress_routes import (
-    HEALTHCHECK_HOST,
-    HEALTHCHECK_MESSAGE,
-    Decision,
-    RouteTable,
-    RoutesError,
+from host_names import normalize_host
+from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal, scan_refusal
+from pipelock_scan import AnswerCopy, ScanApi, decoded_text, scan_answer
+from request_checks import (
     check_path,
     check_query,
-    deny,
     header_problem,
-    load_config,
-    log_path,
-    may_be_pipelock_refusal,
-    normalize_host,
-    parse_authority,
-    pipelock_refusal,
-    pipelock_tunnel_refusal,
-    printable,
     request_query,
     scheme_problem,
+    target_mismatch,
     transfer_encoding_problem,
 )
 
@@ -110,48 +102,6 @@ def _fail_closed_async(hook: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _limit_request_bodies_only() -> str | None:
-    """Make mitmproxy's body_size_limit bound the request bodies it holds, not the answers it
-    streams: it checks both against the one option, before any hook can stream an answer, so
-    a download larger than the limit would be refused. Returns the problem if this mitmproxy's
-    HTTP layer is not the one this was written for (mitmproxy 11 and 12)."""
-    original = getattr(HttpStream, "check_body_size", None)
-    if getattr(original, "_egress_requests_only", False):
-        return None
-    if original is None or not inspect.isgeneratorfunction(original):
-        return "this mitmproxy's HttpStream.check_body_size is not the generator it patches; use the mitmproxy of requirements.txt"
-
-    def check_body_size(self: HttpStream, request: bool) -> Any:
-        if request:
-            return (yield from original(self, request))
-        return False
-
-    check_body_size._egress_requests_only = True  # type: ignore[attr-defined]
-    HttpStream.check_body_size = check_body_size  # type: ignore[method-assign]
-    return None
-
-
-def _unsafe_option(updated: set[str]) -> str | None:
-    """Why a mitmproxy option set this way would leak a credential or bypass the gate."""
-    opts = ctx.options
-
-    def value(name: str) -> Any:
-        return getattr(opts, name, None) if name in updated else None
-
-    if (value("flow_detail") or 0) >= 2:
-        return "flow_detail >= 2 would print injected credentials; use 0 or 1"
-    if value("save_stream_file"):
-        return "save_stream_file would write injected credentials to disk; unset it"
-    for name in ("ignore_hosts", "allow_hosts", "tcp_hosts", "udp_hosts"):
-        if value(name):
-            return f"{name} would let traffic skip the gate's checks; leave it empty"
-    if value("validate_inbound_headers") is False:
-        return "validate_inbound_headers must stay on (request smuggling)"
-    if value("stream_large_bodies"):
-        return "stream_large_bodies would send bodies (and trailers) upstream before the request hook; unset it"
-    return None
-
-
 class EgressProxy:
     def __init__(self) -> None:
         self.table: RouteTable | None = None
@@ -174,38 +124,10 @@ class EgressProxy:
     # ---- lifecycle
 
     def load(self, loader: Any) -> None:
-        problem = _limit_request_bodies_only()
+        problem = proxy_lifecycle.limit_request_bodies_only()
         if problem is not None:
-            self._refuse_to_run(problem)
-        loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
-        loader.add_option(
-            "egress_tokens",
-            str,
-            "",
-            "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). "
-            "Empty: the tokens are read from the environment.",
-        )
-        loader.add_option(
-            "egress_bulk_proxy",
-            str,
-            "",
-            "pipelock-bulk's address (http://HOST:PORT): the bulk lane. Needs egress_scan_api. Empty: no bulk lane.",
-        )
-        loader.add_option("egress_scan_api", str, "", "The URL of pipelock-bulk's scan API (http://HOST:PORT).")
-        loader.add_option("egress_scan_api_client", str, "egress-proxy", "The bearer name the scan API knows this client by.")
-        loader.add_option(
-            "egress_inspect_ca",
-            str,
-            "",
-            "pipelock's CA certificate: on the inspect lane only servers chaining to it are accepted. Empty: no check.",
-        )
-        loader.add_option(
-            "egress_drain_seconds",
-            int,
-            0,
-            "On SIGTERM, stop accepting connections and let open ones finish for up to this many "
-            "seconds before exiting. 0: exit at once.",
-        )
+            proxy_lifecycle.refuse_to_run(problem)
+        egress_options.declare(loader)
 
     def running(self) -> None:
         # `docker stop` sends SIGTERM, also when a replacement has taken over the proxy's
@@ -217,17 +139,17 @@ class EgressProxy:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     def configure(self, updated: set[str]) -> None:
-        unsafe = _unsafe_option(updated)
+        unsafe = egress_options.unsafe_option({name: getattr(ctx.options, name, None) for name in updated})
         if unsafe is not None:
             self.table = None
-            self._refuse_to_run(unsafe)
+            proxy_lifecycle.refuse_to_run(unsafe)
             return
-        lanes = updated & {"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"}
+        lanes = updated & egress_options.LANE_OPTIONS
         if lanes:
             problem = self._configure_lanes()
             if problem is not None:
                 self.table = None
-                self._refuse_to_run(problem)
+                proxy_lifecycle.refuse_to_run(problem)
                 return
         if "mode" in updated or lanes:
             # The proxies this one may connect to: pipelock (upstream mode) and pipelock-bulk.
@@ -239,16 +161,7 @@ class EgressProxy:
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         self.table = None  # refuse everything until the new routes are in place
-        try:
-            table, _ = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
-        except RoutesError as e:
-            self._refuse_to_run(str(e))
-            return
-        except Exception as e:  # noqa: BLE001
-            self._refuse_to_run(f"unexpected error loading routes: {type(e).__name__}")
-            return
-        self.table = table
-        logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+        self.table = proxy_lifecycle.load_routes()
 
     def _configure_lanes(self) -> str | None:
         """The bulk lane and the inspect lane's certificate check, from the options; the
@@ -275,57 +188,16 @@ class EgressProxy:
     def reload(self) -> None:
         """Load the routes and tokens again and swap them in whole, or keep the table in use
         if they do not validate. Flows already decided keep their decision."""
-        try:
-            table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
-        except RoutesError as e:
-            _log_reload("rejected", f"{e}; keeping the previous routes", None)
-            return
-        except Exception as e:  # noqa: BLE001
-            _log_reload("rejected", f"unexpected error loading routes: {type(e).__name__}; keeping the previous routes", None)
-            return
-        self.table = table
-        _log_reload("success", f"{len(table.routes)} routes", config_hash)
+        table = proxy_lifecycle.reload_routes()
+        if table is not None:
+            self.table = table
 
     def _start_drain(self) -> None:
         if self.draining is None:
-            self.draining = asyncio.get_running_loop().create_task(self._drain(ctx.options.egress_drain_seconds))
-
-    async def _drain(self, seconds: int) -> None:
-        """Close the listening socket, so new connections are refused at once (a client then
-        tries the alias's other address: the replacement), wait until the open connections
-        have closed or `seconds` have passed, then shut down."""
-        proxyserver = ctx.master.addons.get("proxyserver")
-        logger.info(f"egress-proxy: draining {len(proxyserver.connections)} connections (up to {seconds} s)")
-        ctx.options.update(server=False)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while proxyserver.connections and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        logger.info(f"egress-proxy: drained; stopping with {len(proxyserver.connections)} connections open")
-        sys.stdout.flush()
-        ctx.master.shutdown()
-
-    def _refuse_to_run(self, problem: str) -> None:
-        # An error logged during startup makes mitmdump exit 1 before serving (errorcheck);
-        # the scheduled exit covers a reload after startup. Until then table is None: deny all.
-        logger.error(f"egress-proxy: refusing to start: {problem}")
-        try:
-            asyncio.get_running_loop().call_soon(_exit_failed)
-        except RuntimeError:
-            pass  # no loop (unit tests): the caller sees table is None
+            self.draining = asyncio.get_running_loop().create_task(proxy_lifecycle.drain(ctx.options.egress_drain_seconds))
 
     def done(self) -> None:
-        # Also called when mitmproxy unloads this script while running (a hot reload after
-        # the file changed). Until a new copy loads, and forever if it fails to, nothing would
-        # gate traffic: stop at once, before another flow is handled.
-        try:
-            stopping = ctx.master.should_exit.is_set()
-        except Exception:  # noqa: BLE001
-            stopping = False
-        if not stopping:
-            sys.stderr.write("egress-proxy: addon unloaded while the proxy is running; stopping\n")
-            sys.stderr.flush()
-            _hard_exit()
+        proxy_lifecycle.stop_if_unloaded()
 
     # ---- CONNECT
 
@@ -561,7 +433,7 @@ class EgressProxy:
             scans.append(self.scan_api.scan("dlp", text))
         for verdict in await asyncio.gather(*scans):
             if not verdict.allowed:
-                return _scan_refusal(verdict, req.host)
+                return scan_refusal(verdict, req.host)
         return None
 
     def _take_bulk_lane(self, flow: http.HTTPFlow, lane: Lane) -> None:
@@ -675,7 +547,10 @@ class EgressProxy:
             return deny("host not allowed (IP literal or invalid name)", shown), shown, path
         if host == HEALTHCHECK_HOST:
             return Decision(False, "healthcheck", HEALTHCHECK_MESSAGE, None), host, path
-        mismatch = self._target_mismatch(flow, host)
+        client = flow.client_conn
+        mismatch = target_mismatch(
+            host, req.port, req.scheme, req.data.authority, req.headers.get_all("host"), client.sni if client.tls else None
+        )
         if mismatch is not None:
             return deny(mismatch, f"{host}:{req.port}"), host, path
         problem = check_path(path_bytes)
@@ -693,29 +568,6 @@ class EgressProxy:
         if problem is not None:
             return deny(problem, f"{host}:{req.port}"), host, path
         return self.table.decide_request(host, req.port, req.method, path, tls=req.scheme == "https"), host, path
-
-    @staticmethod
-    def _target_mismatch(flow: http.HTTPFlow, host: str) -> str | None:
-        """Host header, :authority and client SNI must all name the target (no fronting)."""
-        req = flow.request
-        default_port = 443 if req.scheme == "https" else 80
-        values: list[str] = []
-        if req.data.authority:
-            try:
-                values.append(req.data.authority.decode("ascii"))
-            except UnicodeDecodeError:
-                return "request authority does not match the target"
-        values.extend(req.headers.get_all("host"))
-        if not values:
-            return "missing Host header"
-        for value in values:
-            parsed = parse_authority(value)
-            if parsed is None or normalize_host(parsed[0]) != host or (parsed[1] or default_port) != req.port:
-                return "Host header or :authority does not match the target"
-        sni = flow.client_conn.sni
-        if flow.client_conn.tls and sni is not None and normalize_host(sni) != host:
-            return "TLS SNI does not match the target"
-        return None
 
     def _inject(self, flow: http.HTTPFlow, decision: Decision) -> None:
         assert self.table is not None
@@ -765,23 +617,7 @@ class EgressProxy:
     def _log(
         decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
     ) -> None:
-        line = json.dumps(
-            {
-                "decision": verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny"),
-                "by": decision.by,
-                "reason": decision.reason,
-                "route": decision.route.index if decision.route is not None else None,
-                "token": decision.route.auth.token if decision.route is not None and decision.route.auth is not None else None,
-                "host": host,
-                "port": port,
-                "method": method,
-                "path": path,
-                **({"lane": lane} if lane is not None else {}),
-            },
-            ensure_ascii=True,
-        )
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        decision_log.write(decision_log.decision_line(decision, host, port, method, path, lane, verdict))
 
     # ---- non-HTTP traffic is never relayed
 
@@ -792,29 +628,12 @@ class EgressProxy:
         flow.kill()
 
 
-def _log_reload(status: str, detail: str, config_hash: str | None) -> None:
-    # The fields and names of pipelock's own reload line, so one reader confirms both gates.
-    line = {"event": "config_reload", "status": status, "detail": detail}
-    if config_hash is not None:
-        line["config_hash"] = config_hash
-    sys.stdout.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
-
 def _frame_held_body(req: http.Request) -> None:
     """Give a held body its length. An HTTP/2 request need not announce one, and mitmproxy
     writes it to an HTTP/1 server without any framing, which would read the body as the next
     request (on the bulk lane the server is the host itself)."""
     if req.raw_content and "content-length" not in req.headers and "transfer-encoding" not in req.headers:
         req.headers["content-length"] = str(len(req.raw_content))
-
-
-def _scan_refusal(verdict: Verdict, host: str) -> Decision:
-    """A refusal by pipelock's scan API; or, when the scan did not complete, the egress
-    proxy's own (fail closed: what pipelock has not read does not take the bulk lane)."""
-    if verdict.error is not None:
-        return deny("bulk lane check failed", verdict.error, host, status=502)
-    return Decision(False, "refused", f"pipelock: blocked: {verdict.reason()}", None, by="pipelock")
 
 
 def _bytes(size: Any) -> int:
@@ -845,15 +664,6 @@ def _refusing_tls() -> SSL.Connection:
     mitmproxy closes the connection. Returning no connection does not refuse: mitmproxy's
     own TLS addon runs after this one and fills in a working one."""
     return SSL.Connection(SSL.Context(SSL.TLS_METHOD))
-
-
-def _exit_failed() -> None:
-    sys.exit(1)
-
-
-def _hard_exit() -> None:
-    sys.stdout.flush()
-    os._exit(1)
 
 
 addons = [EgressProxy()]

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # This script's directory is on sys.path (python puts it there), in the image and in tests.
-from egress_routes import DEFAULT_LISTEN_PORT, RoutesError, load_config
+from egress_routes import DEFAULT_LISTEN_PORT
+from routes_yaml import RoutesError, load_config
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
