@@ -324,6 +324,22 @@ def test_host_is_normalised_and_forwarded_canonically(gate: Proxy, upstreams: di
     assert got.header_values("Authorization") == [BEARER]
 
 
+@pytest.mark.parametrize(
+    "host_headers",
+    ["LOCALHOST.:{port}", "localhost:{port}\r\nHost: LocalHost:{port}", "localhost:{port}"],
+    ids=["other-spelling", "two-spellings", "canonical"],
+)
+def test_host_in_a_tunnel_is_forwarded_canonically(gate: Proxy, upstreams: dict[str, Upstream], host_headers: str) -> None:
+    # The tunnel's target already is the canonical name: the Host headers are rewritten all the same.
+    up = upstreams["tls"]
+    m = marker()
+    head = f"GET /user/{m} HTTP/1.1\r\nHost: {host_headers.format(port=up.port)}\r\nConnection: close\r\n\r\n"
+    resp = tunnel_request(gate.port, f"localhost:{up.port}", gate.ca_cert, head.encode())
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Host") == [f"localhost:{up.port}"]
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "2130706433", "0x7f.1", "0x7f000001", "127.1", "[::1]", "017700000001"])
 def test_ip_literals_and_numeric_hosts_never_match(gate: Proxy, upstreams: dict[str, Upstream], host: str) -> None:
     up = upstreams["plain"]

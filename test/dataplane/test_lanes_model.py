@@ -19,6 +19,7 @@ from egress_lanes import (
     decodable_accept_encoding,
     is_text,
     passthrough_host,
+    streamed,
 )
 from routes_yaml import RoutesError, parse_routes
 from git_rules import EVERY_REF
@@ -89,6 +90,25 @@ def test_lane_names_in_the_log() -> None:
 )
 def test_which_answers_are_text_for_pipelocks_answer_scan(content_type: str, text: bool) -> None:
     assert is_text(content_type) is text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content_length", "is_streamed"),
+    [
+        ("application/json", "23", False),
+        ("application/json", "65536", False),
+        ("application/json", "65537", True),
+        ("application/octet-stream", "104857600", True),
+        ("application/json", "", True),  # chunked, or until the connection closes
+        ("text/event-stream", "", True),
+        ("Text/Event-Stream; charset=utf-8", "12", True),  # an event stream, whatever it announces
+        ("text/plain", "1_0", True),
+        ("text/plain", "\u0661\u0662", True),  # digits, but not ASCII ones
+        ("text/plain", "10, 10", True),
+    ],
+)
+def test_answers_are_streamed_unless_they_announce_a_short_length(content_type: str, content_length: str, is_streamed: bool) -> None:
+    assert streamed(content_type, content_length) is is_streamed
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from mitmproxy import ctx, http, tls
 from mitmproxy.connection import Server
+from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
 from OpenSSL import SSL, crypto
 
@@ -47,7 +48,7 @@ import decision_log
 import egress_options
 import proxy_lifecycle
 from decision_log import log_path, printable
-from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host
+from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host, streamed
 from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, deny
 from git_protocol import GitProtocolError, decoded_body
 from git_rules import GitCheck, check_git_request, report_body
@@ -109,7 +110,7 @@ class EgressProxy:
         self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
         # Client connections that opened a CONNECT tunnel: what they send next is tunnelled.
         self.tunnels: set[str] = set()
-        # Set once SIGTERM started the drain (see `_drain`).
+        # Set once SIGTERM started the drain (proxy_lifecycle.drain).
         self.draining: asyncio.Task[None] | None = None
         # The bulk lane: pipelock-bulk's address and its scan API; None: no bulk lane.
         self.bulk_proxy: tuple[str, int] | None = None
@@ -160,7 +161,7 @@ class EgressProxy:
             ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
-        self.table = None  # refuse everything until the new routes are in place
+        # None until the new routes are in place (every flow refused), and if they do not load.
         self.table = proxy_lifecycle.load_routes()
 
     def _configure_lanes(self) -> str | None:
@@ -338,7 +339,8 @@ class EgressProxy:
             return
         flow.metadata[METADATA_KEY] = decision
         # Connect to the checked name; also rewrites Host/:authority to its canonical form.
-        req.host = host
+        if not _names_canonically(req, host):
+            req.host = host
         self._inject(flow, decision)
 
     @_fail_closed_async
@@ -454,9 +456,9 @@ class EgressProxy:
             flow.kill()
             return
         resp = flow.response
-        # Stream responses through: a streamed LLM answer (SSE) must reach the agent as it
-        # comes, and no download may have to fit in memory. Only a short answer that may be the
-        # next gate's refusal is read whole, for `response` to map it.
+        # Stream responses through (egress_lanes.streamed): a streamed LLM answer (SSE) must
+        # reach the agent as it comes, and no download may have to fit in memory. A short answer
+        # that may be the next gate's refusal is read whole, for `response` to map it.
         if resp is None or (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
             return
         lane = flow.metadata.get(LANE_KEY)
@@ -465,7 +467,7 @@ class EgressProxy:
             # pipelock reads the text as it passes (on the inspect lane it would read it first).
             encoding = resp.headers.get("content-encoding", "")
             resp.stream = AnswerCopy(bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes))
-        else:
+        elif streamed(_header(resp, b"content-type"), _header(resp, b"content-length")):
             resp.stream = True
 
     def _scan_answer(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
@@ -549,7 +551,7 @@ class EgressProxy:
             return Decision(False, "healthcheck", HEALTHCHECK_MESSAGE, None), host, path
         client = flow.client_conn
         mismatch = target_mismatch(
-            host, req.port, req.scheme, req.data.authority, req.headers.get_all("host"), client.sni if client.tls else None
+            host, req.port, req.scheme, req.data.authority, _header_values(req, b"host"), client.sni if client.tls else None
         )
         if mismatch is not None:
             return deny(mismatch, f"{host}:{req.port}"), host, path
@@ -561,7 +563,7 @@ class EgressProxy:
         problem = header_problem(req.headers.fields)
         if problem is not None:
             return deny(f"headers rejected ({problem})", path, host), host, path
-        encoding = transfer_encoding_problem(req.headers.get_all("transfer-encoding"))
+        encoding = transfer_encoding_problem(_header_values(req, b"transfer-encoding"))
         if encoding is not None:
             return deny("Transfer-Encoding other than chunked", encoding, host, status=400), host, path
         problem = scheme_problem(req.scheme, req.port, flow.client_conn.id in self.tunnels)
@@ -571,18 +573,19 @@ class EgressProxy:
 
     def _inject(self, flow: http.HTTPFlow, decision: Decision) -> None:
         assert self.table is not None
-        headers = flow.request.headers
+        req = flow.request
         # Only the route's own injection may carry these names: the next gate does not scan them.
-        # (On the raw fields: building header names as str for every request was most of the
-        # addon's time per request.)
+        # (On the raw fields: mitmproxy's Headers converts every field's name on each lookup,
+        # which was most of the addon's time per request.)
         stripped = self.table.stripped_header_bytes
-        for name in {name.lower() for name, _ in headers.fields if name.lower() in stripped}:
-            del headers[name.decode("ascii")]
-        flow.request.trailers = None
+        kept = tuple(field for field in req.headers.fields if field[0].lower() not in stripped)
         auth = decision.route.auth if decision.route is not None else None
         if auth is not None:
             # HTTP/2 header names are lowercase (mitmproxy would lowercase it, with a warning).
-            headers[auth.header.lower() if flow.request.is_http2 else auth.header] = auth.value
+            name = auth.header.lower() if req.is_http2 else auth.header
+            kept += ((name.encode("ascii"), auth.value.encode("ascii")),)
+        req.headers.fields = kept
+        req.trailers = None
 
     # ---- helpers
 
@@ -626,6 +629,26 @@ class EgressProxy:
 
     def udp_start(self, flow: Any) -> None:
         flow.kill()
+
+
+def _names_canonically(req: http.Request, host: str) -> bool:
+    """Whether a request already names `host` as mitmproxy's host setter would write it: as its
+    target, in its one Host header (if it has one) and its :authority (if it has one). The
+    setter rebuilds the headers even when it changes nothing."""
+    canonical = url.hostport(req.scheme, host, req.port).encode("ascii")
+    hosts = [value for key, value in req.headers.fields if key.lower() == b"host"]
+    return req.data.host == host and hosts in ([], [canonical]) and req.data.authority in (b"", canonical)
+
+
+def _header_values(message: http.Message, name: bytes) -> list[str]:
+    """A header's values, as mitmproxy's `headers.get_all(name)` gives them (`name` lowercase),
+    read off the raw fields: mitmproxy's Headers converts every field's name on each lookup."""
+    return [value.decode("utf-8", "surrogateescape") for key, value in message.headers.fields if key.lower() == name]
+
+
+def _header(message: http.Message, name: bytes) -> str:
+    """A header, as mitmproxy's `headers.get(name, "")` gives it (`name` lowercase)."""
+    return ", ".join(_header_values(message, name))
 
 
 def _frame_held_body(req: http.Request) -> None:
