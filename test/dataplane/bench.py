@@ -80,9 +80,7 @@ def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
 def client_loop(proxy: conftest.Proxy, scheme: str, port: int, count: int, out: list[float]) -> None:
     if scheme == "https":
         ctx = ssl.create_default_context(cafile=str(proxy.ca_cert))
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            conftest.LOOPBACK, proxy.port, context=ctx, timeout=30
-        )
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(conftest.LOOPBACK, proxy.port, context=ctx, timeout=30)
         conn.set_tunnel("localhost", port)
         target = "/user/bench?q=1"
     else:
@@ -114,10 +112,7 @@ def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: 
     client_loop(proxy, scheme, port, 50, [])  # warm-up
     per_client = total // clients
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    threads = [
-        threading.Thread(target=client_loop, args=(proxy, scheme, port, per_client, latencies[i]))
-        for i in range(clients)
-    ]
+    threads = [threading.Thread(target=client_loop, args=(proxy, scheme, port, per_client, latencies[i])) for i in range(clients)]
     cpu = cpu_seconds(proxy.process.pid)
     start = time.perf_counter()
     for t in threads:
@@ -213,7 +208,17 @@ def main() -> None:
                         flat = sorted(x for _, lat, _ in samples[i] for x in lat)
                         p50 = statistics.median(flat) * 1000
                         p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
-                        rows.append({"proxy": name, "scheme": scheme, "clients": clients, "cpu_us": cpu_us, "rps": rps, "p50_ms": p50, "p99_ms": p99})
+                        rows.append(
+                            {
+                                "proxy": name,
+                                "scheme": scheme,
+                                "clients": clients,
+                                "cpu_us": cpu_us,
+                                "rps": rps,
+                                "p50_ms": p50,
+                                "p99_ms": p99,
+                            }
+                        )
                         print(f"  {name:34} {scheme:5} c={clients}: {cpu_us:6.0f} µs CPU/req, {rps:7.0f} req/s", file=sys.stderr)
             # A download's time: where it goes when nothing but mitmproxy stands in the way.
             for name, proxy in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2])]:
@@ -242,7 +247,9 @@ def main() -> None:
     print("| path | seconds | MB/s | ratio to direct | mitmdump CPU seconds |")
     print("|---|---:|---:|---:|---:|")
     for d in downloads:
-        print(f"| {d['proxy']} | {d['seconds']:.3f} | {d['mb_per_s']:,.0f} | {d['seconds'] / downloads[0]['seconds']:.1f}x | {d['cpu_s']:.2f} |")
+        print(
+            f"| {d['proxy']} | {d['seconds']:.3f} | {d['mb_per_s']:,.0f} | {d['seconds'] / downloads[0]['seconds']:.1f}x | {d['cpu_s']:.2f} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print("\nRoute lookup alone (RouteTable.decide_request, µs per decision):\n")

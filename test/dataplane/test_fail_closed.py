@@ -85,9 +85,7 @@ SABOTEUR = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def sabotaged(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, tmp_path_factory: pytest.TempPathFactory
-) -> Proxy:
+def sabotaged(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Proxy:
     script = tmp_path_factory.mktemp("saboteur") / "saboteur.py"
     script.write_text(SABOTEUR.replace("BOOM_PORT", str(upstreams["tls"].port)))
     # mitmproxy runs -s scripts in order: the saboteur's hooks run first and patch the addon.
@@ -124,9 +122,7 @@ def test_exception_in_the_request_hook_refuses_it(sabotaged: Proxy, upstreams: d
     assert up.requests_for(m) == []
 
 
-def test_exception_while_deciding_a_connect_refuses_it_without_connecting(
-    sabotaged: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_exception_while_deciding_a_connect_refuses_it_without_connecting(sabotaged: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["tls"]
     before = up.connections
     _, refusal = connect(sabotaged.port, f"localhost:{up.port}")
@@ -135,9 +131,7 @@ def test_exception_while_deciding_a_connect_refuses_it_without_connecting(
     assert not wait_for(lambda: up.connections != before, timeout=0.3)
 
 
-def test_server_connect_backstop_holds_when_a_request_is_wrongly_allowed(
-    sabotaged: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_server_connect_backstop_holds_when_a_request_is_wrongly_allowed(sabotaged: Proxy, upstreams: dict[str, Upstream]) -> None:
     from conftest import _start_upstream
 
     unrouted, server = _start_upstream(None)  # in no route
@@ -224,9 +218,7 @@ def test_request_hook_without_decision_refuses(addon: Any) -> None:
 
 
 def test_injection_replaces_every_client_copy_and_clears_trailers(addon: Any) -> None:
-    f = _flow(
-        headers=[(b"Host", b"api.github.com"), (b"authorization", b"a"), (b"AUTHORIZATION", b"b"), (b"Authorization", b"c")]
-    )
+    f = _flow(headers=[(b"Host", b"api.github.com"), (b"authorization", b"a"), (b"AUTHORIZATION", b"b"), (b"Authorization", b"c")])
     f.request.trailers = http.Headers([(b"Authorization", b"smuggled")])
     addon.requestheaders(f)
     assert f.response is None
@@ -280,9 +272,7 @@ def test_idna_connect_target_is_rewritten_to_the_checked_name(tmp_path: Path) ->
         (b"/x", [(b"Host", b"api.github.com"), (b"X-Foo\nBar", b"1")], b"CR, LF or NUL in a header"),
     ],
 )
-def test_request_splitting_bytes_are_refused_before_injection(
-    addon: Any, path: bytes, headers: Any, reason: bytes
-) -> None:
+def test_request_splitting_bytes_are_refused_before_injection(addon: Any, path: bytes, headers: Any, reason: bytes) -> None:
     f = _flow(path=path, headers=headers)
     addon.requestheaders(f)
     assert f.response is not None and f.response.status_code == 403

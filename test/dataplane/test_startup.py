@@ -126,9 +126,7 @@ def test_addon_stops_mitmdump_and_never_serves(
         assert token not in output
 
 
-def test_entrypoint_starts_a_working_gate(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream], tmp_path: Path
-) -> None:
+def test_entrypoint_starts_a_working_gate(proxies: ProxyFactory, upstreams: dict[str, Upstream], tmp_path: Path) -> None:
     routes = proxies.write_routes(standard_routes(upstreams))
     port = free_port()
     confdir = tmp_path / "confdir"
@@ -196,8 +194,13 @@ def test_build_argv_defaults() -> None:
 
 def test_build_argv_upstream_mode() -> None:
     argv = entrypoint.build_argv(
-        {**BASE, "EGRESS_PROXY_PORT": "8080", "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888",
-         "EGRESS_PROXY_UPSTREAM_CA": "/etc/egress/pipelock-ca.pem", "EGRESS_PROXY_CONFDIR": "/tmp/c"}  # fmt: skip
+        {
+            **BASE,
+            "EGRESS_PROXY_PORT": "8080",
+            "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888",
+            "EGRESS_PROXY_UPSTREAM_CA": "/etc/egress/pipelock-ca.pem",
+            "EGRESS_PROXY_CONFDIR": "/tmp/c",
+        }  # fmt: skip
     )
     joined = " ".join(argv)
     assert "--mode upstream:http://pipelock:8888" in joined
@@ -220,8 +223,10 @@ def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Pa
     "env,message",
     [
         ({}, "EGRESS_PROXY_ROUTES is not set"),
-        ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://p:1", "EGRESS_PROXY_UPSTREAM_EXTRA_CA": "/roots.pem"},
-         "EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not"),
+        (
+            {**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://p:1", "EGRESS_PROXY_UPSTREAM_EXTRA_CA": "/roots.pem"},
+            "EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not",
+        ),
         ({**BASE, "EGRESS_PROXY_PORT": "http"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "0"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "65536"}, "EGRESS_PROXY_PORT must be a port number"),

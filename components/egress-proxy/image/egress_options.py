@@ -14,8 +14,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
         "egress_tokens",
         str,
         "",
-        "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). "
-        "Empty: the tokens are read from the environment.",
+        "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). Empty: the tokens are read from the environment.",
     ),
     (
         "egress_bulk_proxy",
@@ -35,8 +34,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
         "egress_drain_seconds",
         int,
         0,
-        "On SIGTERM, stop accepting connections and let open ones finish for up to this many "
-        "seconds before exiting. 0: exit at once.",
+        "On SIGTERM, stop accepting connections and let open ones finish for up to this many seconds before exiting. 0: exit at once.",
     ),
 )
 # The options that say how requests leave: pipelock-bulk, its scan API, pipelock's CA.

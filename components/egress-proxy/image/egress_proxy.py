@@ -418,7 +418,9 @@ class EgressProxy:
     def _refuse_push(flow: http.HTTPFlow, decision: Decision, report: bytes) -> None:
         """Answers a refused push the way git-receive-pack refuses one, so `git push` shows why."""
         flow.metadata[METADATA_KEY] = decision
-        flow.response = http.Response.make(200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"})
+        flow.response = http.Response.make(
+            200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"}
+        )
 
     async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane, git_text: str) -> Decision | None:
         """pipelock's scan API on what can be read of a request for the bulk lane: its URL, the
@@ -463,10 +465,18 @@ class EgressProxy:
             return
         lane = flow.metadata.get(LANE_KEY)
         bulk = self.table.bulk_lane if self.table is not None else None
-        if isinstance(lane, Lane) and lane.bulk and bulk is not None and bulk.answer_scan_bytes and is_text(resp.headers.get("content-type", "")):
+        if (
+            isinstance(lane, Lane)
+            and lane.bulk
+            and bulk is not None
+            and bulk.answer_scan_bytes
+            and is_text(resp.headers.get("content-type", ""))
+        ):
             # pipelock reads the text as it passes (on the inspect lane it would read it first).
             encoding = resp.headers.get("content-encoding", "")
-            resp.stream = AnswerCopy(bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes))
+            resp.stream = AnswerCopy(
+                bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes)
+            )
         elif streamed(_header(resp, b"content-type"), _header(resp, b"content-length")):
             resp.stream = True
 
@@ -498,7 +508,9 @@ class EgressProxy:
         req = flow.request
         decision = Decision(True, reason, "", None, by=by)
         lane = flow.metadata.get(LANE_KEY)
-        self._log(decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn")
+        self._log(
+            decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn"
+        )
 
     @_fail_closed_http
     def response(self, flow: http.HTTPFlow) -> None:

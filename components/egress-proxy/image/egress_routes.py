@@ -82,7 +82,6 @@ class BulkLane:
     answer_scan_bytes: int
 
 
-
 class RouteTable:
     """Routes indexed by host so that lookup cost does not grow with the number of routes."""
 
@@ -205,7 +204,6 @@ class RouteTable:
 def deny(reason: str, detail: str, host: str | None = None, status: int = 403) -> Decision:
     where = f" for {host}" if host else ""
     return Decision(False, reason, f"egress-proxy: {reason}{where}: {detail}", None, status=status)
-
 
 
 def path_allowed(path: str, allowlist: Iterable[str]) -> bool:

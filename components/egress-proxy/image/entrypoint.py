@@ -172,9 +172,7 @@ def prepare_confdir(confdir: Path) -> None:
         confdir.mkdir(parents=True, exist_ok=True)
         dhparam.write_bytes(certs.DEFAULT_DHPARAM)
     except OSError as e:
-        raise ConfigError(
-            f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file"
-        ) from None
+        raise ConfigError(f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file") from None
 
 
 def write_upstream_trust(environ: Mapping[str, str]) -> None:

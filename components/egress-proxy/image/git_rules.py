@@ -34,7 +34,14 @@ class PushRules:
 
     def describe(self) -> str:
         """As a refusal names the rules: `refs/heads/agent/*; no deletes; no tags`."""
-        return "; ".join([", ".join(self.refs), *(["no creations"] if not self.create else []), *(["no deletes"] if not self.delete else []), *(["no tags"] if not self.tags else [])])
+        return "; ".join(
+            [
+                ", ".join(self.refs),
+                *(["no creations"] if not self.create else []),
+                *(["no deletes"] if not self.delete else []),
+                *(["no tags"] if not self.tags else []),
+            ]
+        )
 
 
 # `push: true`: what a token with write access can do.

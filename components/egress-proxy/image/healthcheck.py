@@ -17,11 +17,7 @@ EXPECTED = HEALTHCHECK_MESSAGE.encode()
 
 def probe(port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> str | None:
     """None if healthy, else what was wrong."""
-    request = (
-        f"GET http://{PROBE_HOST}/ HTTP/1.1\r\n"
-        f"Host: {PROBE_HOST}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
+    request = (f"GET http://{PROBE_HOST}/ HTTP/1.1\r\nHost: {PROBE_HOST}\r\nConnection: close\r\n\r\n").encode()
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(request)

@@ -58,7 +58,6 @@ class RoutesError(Exception):
     """A routes.yaml problem. The message names file, route and key, never a token value."""
 
 
-
 def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -165,11 +164,7 @@ def _parse_git(where: str, raw: object) -> GitRoute:
         raise RoutesError(f"{where}.repositories: must be a non-empty list of repository paths, got {_type_name(repositories)}")
     for i, repo in enumerate(repositories):
         segments = repo.split("/") if isinstance(repo, str) else []
-        if (
-            len(segments) < 2
-            or any(not s or s[0] in ".-" or not set(s) <= REPOSITORY_CHARS for s in segments)
-            or repo.endswith(".git")
-        ):
+        if len(segments) < 2 or any(not s or s[0] in ".-" or not set(s) <= REPOSITORY_CHARS for s in segments) or repo.endswith(".git"):
             raise RoutesError(f"{where}.repositories[{i}]: {repo!r} is not a repository path such as 'acme/app'")
     return GitRoute(tuple(repositories), _parse_push(f"{where}.push", raw.get("push", False)))
 
@@ -223,9 +218,7 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
         or len(token_env) == len(TOKEN_ENV_PREFIX)
         or not all(c.isascii() and (c.isalnum() or c == "_") for c in token_env)
     ):
-        raise RoutesError(
-            f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}"
-        )
+        raise RoutesError(f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}")
     token = environ.get(token_env)
     # Messages below name the token's variable, never its value.
     if token is None:
@@ -265,7 +258,9 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
         raise RoutesError("allow_hint: must be one line of printable ASCII, at most 200 characters")
     bulk_lane = _parse_bulk_lane(document["bulk_lane"]) if "bulk_lane" in document else None
     passthrough = document.get("passthrough", [])
-    if not isinstance(passthrough, list) or not all(isinstance(h, str) and valid_dns_name(h[2:] if h.startswith("*.") else h) for h in passthrough):
+    if not isinstance(passthrough, list) or not all(
+        isinstance(h, str) and valid_dns_name(h[2:] if h.startswith("*.") else h) for h in passthrough
+    ):
         raise RoutesError(f"passthrough: must be a list of host names or '*.' + host name, got {passthrough!r}")
     parsed = [_parse_route(i, r, environ) for i, r in enumerate(routes)]
     if bulk_lane is None and any(route.bulk for route in parsed):
@@ -340,4 +335,3 @@ def load_tokens(path: str) -> dict[str, str]:
         if not name.startswith(TOKEN_ENV_PREFIX) or not isinstance(value, str):
             raise RoutesError(f"{path}: entry {printable(name.encode()[:80])!s} must be {TOKEN_ENV_PREFIX}<N> with a string value")
     return document
-
