@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egress-proxy" / "image"))
 
-import egress_lanes as lanes  # noqa: E402
-import egress_routes as model  # noqa: E402
-import routes_yaml  # noqa: E402
-from git_rules import PushRules  # noqa: E402
+import egress_lanes as lanes
+import egress_routes as model
+import routes_yaml
+from git_rules import PushRules
 
 # Every token variable reads as this, so an injected header's prefix is what precedes it.
 TOKEN = "<token>"

@@ -26,6 +26,7 @@ import threading
 import time
 import timeit
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -36,7 +37,7 @@ from routes_yaml import parse_routes  # noqa: E402
 TOKEN = {"EGRESS_PROXY_TOKEN_0": "bench-token"}
 
 
-def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
+def routes_document(count: int, plain_port: int, tls_port: int) -> dict[str, Any]:
     """`count` routes; the one used is last in the file, the rest are fillers of both kinds."""
     fillers = []
     for i in range(count - 1):
@@ -54,7 +55,7 @@ def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
     return {"version": 1, "routes": [*fillers, used]}
 
 
-def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
+def start_proxy(workdir: Path, routes: dict[str, Any] | None, ca: Path) -> conftest.Proxy:
     workdir.mkdir(parents=True)
     port = conftest.free_port()
     confdir = workdir / "confdir"
@@ -141,7 +142,8 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
             timings.append(timeit.timeit(decide, number=number) / number * 1e6)
         assert table.decide_request("localhost", 8080, "GET", "/user/x").allowed
         assert table.decide_request(wild, 443, "GET", "/a/x").allowed
-        results.append((count, *timings))
+        exact, wildcard, miss = timings
+        results.append((count, exact, wildcard, miss))
     return results
 
 
@@ -186,13 +188,13 @@ def main() -> None:
         pki = conftest.make_pki(tmp)
         plain, plain_server = conftest._start_upstream(None)
         tls, tls_server = conftest._start_upstream(conftest._server_context(pki))
-        configs: list[tuple[str, dict | None]] = [
+        configs: list[tuple[str, dict[str, Any] | None]] = [
             ("mitmdump, no addon", None),
             ("mitmdump + addon, 10 routes", routes_document(10, plain.port, tls.port)),
             ("mitmdump + addon, 10,000 routes", routes_document(10_000, plain.port, tls.port)),
         ]
-        rows = []
-        downloads: list[dict] = []
+        rows: list[dict[str, Any]] = []
+        downloads: list[dict[str, Any]] = []
         proxies = [start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem) for i, (_, routes) in enumerate(configs)]
         try:
             for scheme, port in (("http", plain.port), ("https", tls.port)):
@@ -221,8 +223,8 @@ def main() -> None:
                         )
                         print(f"  {name:34} {scheme:5} c={clients}: {cpu_us:6.0f} µs CPU/req, {rps:7.0f} req/s", file=sys.stderr)
             # A download's time: where it goes when nothing but mitmproxy stands in the way.
-            for name, proxy in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2])]:
-                times = sorted(download(proxy, tls.port, pki.ca_pem, DOWNLOAD_BYTES) for _ in range(3))
+            for name, via in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2], strict=True)]:
+                times = sorted(download(via, tls.port, pki.ca_pem, DOWNLOAD_BYTES) for _ in range(3))
                 seconds, cpu = times[1]
                 downloads.append({"proxy": name, "seconds": seconds, "mb_per_s": DOWNLOAD_BYTES / seconds / 1e6, "cpu_s": cpu})
         finally:

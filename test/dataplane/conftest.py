@@ -38,8 +38,7 @@ LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0
 
 sys.path.insert(0, str(ADDON_DIR))
-import egress_proxy  # noqa: E402, F401  (tests import it from here: the addon's hooks)
-import egress_routes  # noqa: E402  (and the route model)
+import egress_routes  # noqa: E402
 import entrypoint  # noqa: E402
 
 
@@ -58,7 +57,7 @@ MITMDUMP = find_mitmdump()
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- test CA
@@ -76,7 +75,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_pki(directory: Path) -> Pki:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
@@ -353,7 +352,7 @@ class ProxyFactory:
     ) -> list[str]:
         full_env = {**env, "EGRESS_PROXY_ROUTES": str(routes_path), "EGRESS_PROXY_PORT": str(port),
                     "EGRESS_PROXY_CONFDIR": str(confdir)}  # fmt: skip
-        argv = entrypoint.build_argv(full_env, MITMDUMP, addon_path) + ["--listen-host", LOOPBACK, *extra]
+        argv = [*entrypoint.build_argv(full_env, MITMDUMP, addon_path), "--listen-host", LOOPBACK, *extra]
         # What the entrypoint writes before it starts mitmdump: the upstream leg's one trust file.
         confdir.mkdir(parents=True, exist_ok=True)
         entrypoint.write_upstream_trust(full_env)

@@ -5,6 +5,7 @@ for pipelock (its own CA, trusted on the upstream leg only via EGRESS_PROXY_UPST
 from pathlib import Path
 
 import pytest
+
 from conftest import (
     BEARER,
     TOKENS,

@@ -11,9 +11,13 @@ import ssl
 import textwrap
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
+from mitmproxy import connection, http
+from mitmproxy.test import taddons, tflow, tutils
+
+import egress_proxy as ep
 from conftest import (
     TOKENS,
     Pki,
@@ -25,9 +29,6 @@ from conftest import (
     standard_routes,
     wait_for,
 )
-from conftest import egress_proxy as ep
-from mitmproxy import connection, http
-from mitmproxy.test import taddons, tflow, tutils
 
 SABOTEUR = textwrap.dedent(
     """
@@ -190,7 +191,7 @@ def test_unloaded_addon_refuses_everything() -> None:
     f = _flow()
     a.requestheaders(f)
     assert f.response is not None and f.response.status_code == 403
-    assert b"routes not loaded" in f.response.content
+    assert b"routes not loaded" in (f.response.content or b"")
     c = tflow.tflow(req=tutils.treq(method=b"CONNECT", host="api.github.com", port=443, authority=b"api.github.com:443", path=b""))
     a.http_connect(c)
     assert c.response is not None and c.response.status_code == 403
@@ -276,7 +277,7 @@ def test_request_splitting_bytes_are_refused_before_injection(addon: Any, path: 
     f = _flow(path=path, headers=headers)
     addon.requestheaders(f)
     assert f.response is not None and f.response.status_code == 403
-    assert reason in f.response.content
+    assert reason in (f.response.content or b"")
     assert "authorization" not in f.request.headers  # nothing was injected
 
 
@@ -309,7 +310,7 @@ def test_stream_large_bodies_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
     a = ep.EgressProxy()
     with taddons.context(a) as tctx:
         # Declared by mitmproxy's proxyserver addon, which a bare taddons context lacks.
-        tctx.options.add_option("stream_large_bodies", Optional[str], None, "")
+        tctx.options.add_option("stream_large_bodies", str | None, None, "")
         tctx.configure(a, egress_routes=str(_routes(tmp_path)))
         assert a.table is not None
         tctx.configure(a, stream_large_bodies="1m")

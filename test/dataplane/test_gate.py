@@ -5,8 +5,10 @@ Every refusal is checked at the upstream too: nothing of a refused request may a
 
 import socket
 import ssl
+from typing import Any
 
 import pytest
+
 from conftest import (
     BEARER,
     LOOPBACK,
@@ -14,6 +16,7 @@ from conftest import (
     TOKENS,
     Proxy,
     ProxyFactory,
+    Response,
     Upstream,
     assert_streams,
     assert_tunnel_request_gets_one_credential,
@@ -29,7 +32,7 @@ from conftest import (
 )
 
 
-def assert_refused(resp, status: int = 403, contains: str = "") -> None:
+def assert_refused(resp: Response, status: int = 403, contains: str = "") -> None:
     assert resp.status == status, resp.text
     content_type = dict((k.lower(), v) for k, v in resp.headers).get("content-type", "")
     assert content_type.startswith("text/plain"), resp.headers
@@ -38,12 +41,12 @@ def assert_refused(resp, status: int = 403, contains: str = "") -> None:
     assert contains in text, text
 
 
-def assert_refused_and_not_forwarded(resp, up: Upstream, m: str, contains: str = "") -> None:
+def assert_refused_and_not_forwarded(resp: Response, up: Upstream, m: str, contains: str = "") -> None:
     assert_refused(resp, contains=contains)
     assert up.requests_for(m) == []
 
 
-def assert_refused_by_parser_or_addon(resp, up: Upstream, m: str, contains: str = "") -> None:
+def assert_refused_by_parser_or_addon(resp: Response, up: Upstream, m: str, contains: str = "") -> None:
     # mitmproxy's own parser may refuse first (400); otherwise it must be the addon's refusal.
     assert resp.status in (400, 403), resp.text
     if resp.status == 403:
@@ -51,13 +54,13 @@ def assert_refused_by_parser_or_addon(resp, up: Upstream, m: str, contains: str 
     assert up.requests_for(m) == []
 
 
-def assert_forwarded_once(resp, up: Upstream, m: str) -> None:
+def assert_forwarded_once(resp: Response, up: Upstream, m: str) -> None:
     assert resp.status == 200, resp.text
     assert len(up.requests_for(m)) == 1
 
 
-def decision_for(gate: Proxy, **match: object) -> dict:
-    def find() -> list[dict]:
+def decision_for(gate: Proxy, **match: object) -> dict[str, Any]:
+    def find() -> list[dict[str, Any]]:
         return [d for d in gate.decisions() if all(d.get(k) == v for k, v in match.items())]
 
     wait_for(lambda: bool(find()))

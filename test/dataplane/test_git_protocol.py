@@ -6,6 +6,7 @@ import gzip
 import zlib
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from git_protocol import (
     GitProtocolError,

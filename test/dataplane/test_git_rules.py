@@ -5,9 +5,10 @@ end-to-end tier pushes with real git through both gates."""
 import re
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from git_protocol import GitProtocolError, RefUpdate, check_receive_pack_request, pkt_lines
-from git_rules import EVERY_REF, PushRules, check_git_request, push_refusal, ref_problem, report_body
+from git_rules import EVERY_REF, PushRefusal, PushRules, check_git_request, push_refusal, ref_problem, report_body
 
 OID = "9390190fbfb8e875cfa9df3d074756d33e36f25a"
 OID2 = "de9dfd0fbe72e7b06cad8c87610922dc566688ba"
@@ -115,7 +116,9 @@ def test_a_mixed_push_is_refused_whole_in_gits_report_with_the_gate_on_the_progr
 
 
 def test_the_report_follows_what_the_client_asked_for() -> None:
-    refused = lambda caps: push_refusal(check_receive_pack_request(push((OID, OID2, "refs/heads/main"), caps=caps)), AGENT)  # noqa: E731
+    def refused(caps: str) -> PushRefusal | None:
+        return push_refusal(check_receive_pack_request(push((OID, OID2, "refs/heads/main"), caps=caps)), AGENT)
+
     # No side band: the report's pkt-lines as they are.
     plain = refused("report-status")
     assert plain is not None

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import entrypoint
 from conftest import (
     BEARER,
-    entrypoint,
     TOKENS,
     Pki,
     Proxy,
@@ -214,8 +215,8 @@ def test_pipelock_refuses_what_it_reads_of_a_bulk_request_before_it_leaves(lanes
     [line] = lanes.decisions(target.split("?")[0])
     assert (line["decision"], line["by"], line["lane"]) == ("deny", "pipelock", "bulk/download")
     # The log keeps paths, never queries or header values.
-    for line in lanes.gate.output().splitlines():
-        assert m not in line or ("access_token" not in line and AWS_KEY not in line), line
+    for text in lanes.gate.output().splitlines():
+        assert m not in text or ("access_token" not in text and AWS_KEY not in text), text
 
 
 def test_an_answer_on_the_bulk_lane_streams_to_the_agent(lanes: Lanes) -> None:

@@ -7,6 +7,7 @@ import re
 import zlib
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from egress_lanes import (
     DOWNLOAD,
@@ -21,9 +22,9 @@ from egress_lanes import (
     passthrough_host,
     streamed,
 )
-from routes_yaml import RoutesError, parse_routes
 from git_rules import EVERY_REF
 from pipelock_scan import AnswerCopy, Verdict, decoded_text, verdict_of
+from routes_yaml import RoutesError, parse_routes
 
 GIT = GitRoute(("acme/app", "acme/lib"), push=EVERY_REF)
 FETCH_ONLY = GitRoute(("acme/app",), push=None)

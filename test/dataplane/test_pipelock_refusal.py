@@ -1,6 +1,7 @@
 """pipelock_refusal: which responses of the next gate are its own refusals (pure, no proxy)."""
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from pipelock_refusals import pipelock_refusal
 

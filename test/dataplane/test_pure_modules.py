@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import ADDON_DIR
 
 # A fresh interpreter in which `import mitmproxy` fails, importing one module of the addon.

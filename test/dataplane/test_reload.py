@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ADDON_DIR, TOKENS, ProxyFactory, Upstream, http_request, marker, standard_routes, wait_for
 
 sys.path.insert(0, str(ADDON_DIR))
-import live_config  # noqa: E402
+import live_config
 
 ROTATED = {**TOKENS, "EGRESS_PROXY_TOKEN_0": "tok0-ROTATED-77aa01bc"}
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from egress_routes import path_allowed
 from host_names import normalize_host

@@ -358,9 +358,9 @@ class EgressProxy:
             self._refuse(flow, git)
             return
         if git is not None and git.refusal is not None:
-            refusal = deny("push outside the route's refs", git.refusal.summary, req.host)
-            self._log(refusal, req.host, req.port, req.method, path)
-            self._refuse_push(flow, refusal, report_body(git.refusal, "egress-proxy"))
+            push_refusal = deny("push outside the route's refs", git.refusal.summary, req.host)
+            self._log(push_refusal, req.host, req.port, req.method, path)
+            self._refuse_push(flow, push_refusal, report_body(git.refusal, "egress-proxy"))
             return
         lane = self._lane(flow, decision)
         if lane.bulk:
@@ -446,7 +446,7 @@ class EgressProxy:
         assert self.bulk_proxy is not None and self.table is not None and self.table.bulk_lane is not None
         if flow.server_conn.timestamp_start is not None:
             flow.server_conn = Server(address=flow.server_conn.address)
-        flow.server_conn.via = ("http", self.bulk_proxy)  # type: ignore[assignment]
+        flow.server_conn.via = ("http", self.bulk_proxy)
         if lane.kind == "download" and self.table.bulk_lane.answer_scan_bytes and "accept-encoding" in flow.request.headers:
             # Only codings the answer can be decoded from for pipelock's answer scan.
             flow.request.headers["accept-encoding"] = decodable_accept_encoding(flow.request.headers["accept-encoding"])
@@ -618,7 +618,7 @@ class EgressProxy:
         try:
             req = flow.request
             self._log(decision, req.host, req.port, req.method, None)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - the refusal below matters more than its log line
             pass
         try:
             if hook in ("responseheaders", "websocket_start"):

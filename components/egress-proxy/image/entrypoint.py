@@ -199,7 +199,7 @@ def main() -> None:
         print(f"egress-proxy: refusing to start: {e}", file=sys.stderr)
         sys.exit(2)
     sys.stdout.flush()
-    os.execv(argv[0], argv)
+    os.execv(argv[0], argv)  # noqa: S606 - mitmdump takes this process over, with the argv built and checked above
 
 
 if __name__ == "__main__":

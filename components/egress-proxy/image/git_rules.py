@@ -102,7 +102,7 @@ def report_body(refusal: PushRefusal, gate: str) -> bytes:
     if not refusal.capabilities & {"report-status", "report-status-v2"}:
         return _pkt(f"ERR {line}\n".encode())
     report = _pkt(b"unpack ok\n")
-    for update, problem in zip(refusal.updates, refusal.problems):
+    for update, problem in zip(refusal.updates, refusal.problems, strict=True):
         reason = f"{gate}: {problem}" if problem is not None else f"{gate}: refused with the rest of the push"
         report += _pkt(f"ng {update.ref} {reason}\n".encode())
     report += FLUSH

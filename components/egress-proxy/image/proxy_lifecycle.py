@@ -13,10 +13,11 @@ import os
 import sys
 from typing import Any
 
-import decision_log
-from egress_routes import RouteTable
 from mitmproxy import ctx
 from mitmproxy.proxy.layers.http import HttpStream
+
+import decision_log
+from egress_routes import RouteTable
 from routes_yaml import RoutesError, load_config
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from decision_log import printable
 from egress_lanes import BULK_KINDS, GitRoute
@@ -22,7 +22,7 @@ from request_checks import check_path
 DEFAULT_PORTS = (80, 443)
 # A route that injects a credential: HTTPS only, unless it lists ports itself.
 DEFAULT_CREDENTIAL_PORTS = (443,)
-TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"
+TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"  # noqa: S105 - the prefix of the variables' names, no secret
 # Headers a route may not inject: they frame or route the message itself, or are addressed
 # to a proxy (the config schema reserves the same list; a contract test compares them).
 FORBIDDEN_AUTH_HEADERS = frozenset(
@@ -62,7 +62,7 @@ def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
