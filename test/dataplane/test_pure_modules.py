@@ -28,8 +28,10 @@ WITHOUT_MITMPROXY = "import sys; sys.modules['mitmproxy'] = None; sys.path.inser
         ("rate_limit", True),
         ("request_checks", True),
         ("routes_yaml", True),
+        ("bulk_lane", False),
         ("egress_proxy", False),
         ("proxy_lifecycle", False),
+        ("upstream_tls", False),
     ],
 )
 def test_pure_modules_import_without_mitmproxy(module: str, pure: bool) -> None:

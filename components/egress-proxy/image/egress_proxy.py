@@ -6,7 +6,8 @@ writes one JSON decision line per CONNECT and per request to stdout. This module
 mitmproxy's hooks dispatch, in fail-closed order; each concern has a module of its own:
 the route model (egress_routes.py, read from routes.yaml by routes_yaml.py), the checks every
 request gets (request_checks.py, host_names.py), the rate limit (rate_limit.py), pipelock's
-refusals (pipelock_refusals.py), the decision log (decision_log.py), the addon's options
+refusals (pipelock_refusals.py), the decision log (decision_log.py), the bulk lane's traffic
+(bulk_lane.py), TLS on the upstream leg (upstream_tls.py), the addon's options
 (egress_options.py) and its life: start, reload, drain (proxy_lifecycle.py).
 
 Each allowed request leaves through one of two lanes (egress_lanes.py): the inspect lane
@@ -35,26 +36,25 @@ import signal
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from mitmproxy import ctx, http, tls
 from mitmproxy.connection import Server
 from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
-from OpenSSL import SSL, crypto
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
 import decision_log
 import egress_options
 import proxy_lifecycle
+import upstream_tls
+from bulk_lane import BulkLaneTraffic
 from decision_log import log_path, printable
-from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host, streamed
+from egress_lanes import INSPECT, Lane, choose_lane, git_service, is_text, passthrough_host, streamed
 from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, deny
 from git_protocol import GitProtocolError, decoded_body
 from git_rules import GitCheck, check_git_request, report_body
 from host_names import normalize_host
-from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal, scan_refusal
-from pipelock_scan import AnswerCopy, ScanApi, decoded_text, scan_answer
+from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal
+from pipelock_scan import ScanApi
 from request_checks import (
     check_path,
     check_query,
@@ -69,10 +69,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_KEY = "egress_proxy"
 LANE_KEY = "egress_proxy_lane"
-# Text answers scanned at once on the bulk lane; more wait (pipelock-bulk reads text at about
-# 1 MiB/s): a queue, not a pile of parallel scans competing with the traffic.
-ANSWER_SCANS_AT_ONCE = 1
-ANSWER_SCANS_WAITING = 32
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -112,15 +108,12 @@ class EgressProxy:
         self.tunnels: set[str] = set()
         # Set once SIGTERM started the drain (proxy_lifecycle.drain).
         self.draining: asyncio.Task[None] | None = None
-        # The bulk lane: pipelock-bulk's address and its scan API; None: no bulk lane.
-        self.bulk_proxy: tuple[str, int] | None = None
-        self.scan_api: ScanApi | None = None
+        # The bulk lane: pipelock-bulk and its scan API; None: no bulk lane.
+        self.bulk: BulkLaneTraffic | None = None
         # The sha256 of pipelock's CA certificate: on the inspect lane the egress proxy accepts
         # only servers that chain to it (pipelock's interception), unless pipelock passes the
         # host through; None: no such check (no upstream proxy).
         self.inspect_ca: bytes | None = None
-        self.answer_scans = asyncio.Semaphore(ANSWER_SCANS_AT_ONCE)
-        self.answer_scans_waiting = 0
 
     # ---- lifecycle
 
@@ -158,7 +151,7 @@ class EgressProxy:
                 spec.address
                 for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
                 if isinstance(spec, mode_specs.UpstreamMode)
-            ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
+            ) | ({self.bulk.proxy} if self.bulk else frozenset())
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         # None until the new routes are in place (every flow refused), and if they do not load.
@@ -170,20 +163,17 @@ class EgressProxy:
         opts = ctx.options
         if opts.egress_bulk_proxy and not opts.egress_scan_api:
             return "egress_bulk_proxy is set but egress_scan_api is not: the bulk lane would go unchecked"
-        self.bulk_proxy = None
+        self.bulk = None
         if opts.egress_bulk_proxy:
             spec = mode_specs.ProxyMode.parse(f"upstream:{opts.egress_bulk_proxy}")
             assert isinstance(spec, mode_specs.UpstreamMode)
-            self.bulk_proxy = spec.address
-        self.scan_api = ScanApi(opts.egress_scan_api, opts.egress_scan_api_client) if opts.egress_scan_api else None
+            self.bulk = BulkLaneTraffic(spec.address, ScanApi(opts.egress_scan_api, opts.egress_scan_api_client))
         self.inspect_ca = None
         if opts.egress_inspect_ca:
             try:
-                with open(opts.egress_inspect_ca, "rb") as f:
-                    certificate = x509.load_pem_x509_certificate(f.read())
+                self.inspect_ca = upstream_tls.ca_fingerprint(opts.egress_inspect_ca)
             except (OSError, ValueError) as e:
                 return f"cannot read pipelock's CA certificate {opts.egress_inspect_ca} ({type(e).__name__})"
-            self.inspect_ca = certificate.fingerprint(hashes.SHA256())
         return None
 
     def reload(self) -> None:
@@ -268,10 +258,10 @@ class EgressProxy:
         try:
             if data.context.server.address is None:
                 logger.error("egress-proxy: TLS straight to the proxy refused; use http:// as the proxy URL")
-                data.ssl_conn = _refusing_tls()
+                data.ssl_conn = upstream_tls.refusing_tls()
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_client failed ({type(e).__name__}); closing the connection")
-            data.ssl_conn = _refusing_tls()
+            data.ssl_conn = upstream_tls.refusing_tls()
 
     def tls_start_server(self, data: tls.TlsData) -> None:
         # Runs before mitmproxy builds the upstream TLS connection: if the SNI it would send
@@ -280,41 +270,23 @@ class EgressProxy:
             server = data.context.server
             if data.conn is server and server.address is not None and server.sni != server.address[0]:
                 logger.error("egress-proxy: upstream SNI differs from the target; closing the connection")
-                data.ssl_conn = _refusing_tls()
+                data.ssl_conn = upstream_tls.refusing_tls()
                 return
-            if data.conn is server and self._inspected(server):
-                self._require_pipelock_certificate(data)
+            if data.conn is server and self.inspect_ca is not None and self._inspected(server):
+                upstream_tls.require_chain_through(data, self.inspect_ca)
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_server failed ({type(e).__name__}); closing the connection")
-            data.ssl_conn = _refusing_tls()
+            data.ssl_conn = upstream_tls.refusing_tls()
 
     def _inspected(self, server: Server) -> bool:
         """Whether this connection goes through pipelock's interception: the inspect lane, to a
         host pipelock does not pass through."""
         if self.inspect_ca is None or server.address is None or server.via is None:
             return False
-        if self.bulk_proxy is not None and tuple(server.via[1]) == self.bulk_proxy:
+        if self.bulk is not None and tuple(server.via[1]) == self.bulk.proxy:
             return False
         passthrough = self.table.passthrough if self.table is not None else ()
         return not passthrough_host(str(server.address[0]), passthrough)
-
-    def _require_pipelock_certificate(self, data: tls.TlsData) -> None:
-        """Have mitmproxy build the connection (its trust store holds pipelock's CA and, for the
-        bulk lane, public roots), then accept only a chain through pipelock's CA: a request meant
-        for pipelock's reading must never reach a server it did not intercept."""
-        ctx.master.addons.get("tlsconfig").tls_start_server(data)
-        if data.ssl_conn is None:
-            return
-        expected = self.inspect_ca
-        anchored = False
-
-        def verify(_conn: SSL.Connection, cert: crypto.X509, _errno: int, depth: int, ok: int) -> bool:
-            nonlocal anchored
-            if depth > 0 and cert.to_cryptography().fingerprint(hashes.SHA256()) == expected:
-                anchored = True
-            return bool(ok) and (depth > 0 or anchored)
-
-        data.ssl_conn.set_verify(SSL.VERIFY_PEER, verify)
 
     # ---- requests
 
@@ -364,13 +336,14 @@ class EgressProxy:
             return
         lane = self._lane(flow, decision)
         if lane.bulk:
+            assert self.bulk is not None and self.table is not None and self.table.bulk_lane is not None
             # The injected credential's header is not among the scanned ones (nor in pipelock's).
-            refusal = await self._check_bulk(flow, lane, git.free_text if git is not None else "")
+            refusal = await self.bulk.check(flow, self.table.bulk_lane, git.free_text if git is not None else "")
             if refusal is not None:
                 self._log(refusal, req.host, req.port, req.method, path, lane.name)
                 self._refuse(flow, refusal)
                 return
-            self._take_bulk_lane(flow, lane)
+            self.bulk.take(flow, lane, self.table.bulk_lane)
         flow.metadata[LANE_KEY] = lane
         _frame_held_body(req)
         self._log(decision, req.host, req.port, req.method, path, lane.name)
@@ -380,7 +353,7 @@ class EgressProxy:
     def _lane(self, flow: http.HTTPFlow, decision: Decision) -> Lane:
         route = decision.route
         req = flow.request
-        if route is None or not route.bulk or self.bulk_proxy is None or req.scheme != "https":
+        if route is None or not route.bulk or self.bulk is None or req.scheme != "https":
             # The bulk lane is a tunnel: plain HTTP has none to take.
             return INSPECT
         return choose_lane(
@@ -422,35 +395,6 @@ class EgressProxy:
             200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"}
         )
 
-    async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane, git_text: str) -> Decision | None:
-        """pipelock's scan API on what can be read of a request for the bulk lane: its URL, the
-        sensitive headers, a git request's free text (`git_text`, from its checked body). The
-        refusal, or None."""
-        assert self.scan_api is not None and self.table is not None and self.table.bulk_lane is not None
-        req = flow.request
-        host = f"{req.host}" if req.port == 443 else f"{req.host}:{req.port}"
-        texts = [value for name, value in req.headers.items(multi=True) if name.lower() in self.table.bulk_lane.scan_headers]
-        texts.append(git_text)
-        scans = [self.scan_api.scan("url", f"https://{host}{printable(req.data.path)}")]
-        text = "\n".join(t for t in texts if t)
-        if text:
-            scans.append(self.scan_api.scan("dlp", text))
-        for verdict in await asyncio.gather(*scans):
-            if not verdict.allowed:
-                return scan_refusal(verdict, req.host)
-        return None
-
-    def _take_bulk_lane(self, flow: http.HTTPFlow, lane: Lane) -> None:
-        """Send the request through pipelock-bulk: a connection of its own, since the tunnel's
-        may already be open through pipelock."""
-        assert self.bulk_proxy is not None and self.table is not None and self.table.bulk_lane is not None
-        if flow.server_conn.timestamp_start is not None:
-            flow.server_conn = Server(address=flow.server_conn.address)
-        flow.server_conn.via = ("http", self.bulk_proxy)
-        if lane.kind == "download" and self.table.bulk_lane.answer_scan_bytes and "accept-encoding" in flow.request.headers:
-            # Only codings the answer can be decoded from for pipelock's answer scan.
-            flow.request.headers["accept-encoding"] = decodable_accept_encoding(flow.request.headers["accept-encoding"])
-
     @_fail_closed_http
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if not isinstance(flow.metadata.get(METADATA_KEY), Decision):
@@ -464,45 +408,18 @@ class EgressProxy:
         if resp is None or (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
             return
         lane = flow.metadata.get(LANE_KEY)
-        bulk = self.table.bulk_lane if self.table is not None else None
+        settings = self.table.bulk_lane if self.table is not None else None
         if (
             isinstance(lane, Lane)
             and lane.bulk
-            and bulk is not None
-            and bulk.answer_scan_bytes
+            and self.bulk is not None
+            and settings is not None
+            and settings.answer_scan_bytes
             and is_text(resp.headers.get("content-type", ""))
         ):
-            # pipelock reads the text as it passes (on the inspect lane it would read it first).
-            encoding = resp.headers.get("content-encoding", "")
-            resp.stream = AnswerCopy(
-                bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes)
-            )
+            self.bulk.copy_answer(flow, settings, self._warn)
         elif streamed(_header(resp, b"content-type"), _header(resp, b"content-length")):
             resp.stream = True
-
-    def _scan_answer(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
-        """Queue pipelock's scan of an answer that has reached the agent; its findings are logged."""
-        if self.answer_scans_waiting >= ANSWER_SCANS_WAITING:
-            self._warn(flow, "egress-proxy", f"answer not scanned: {ANSWER_SCANS_WAITING} answers already wait for pipelock's scan")
-            return
-        self.answer_scans_waiting += 1
-        asyncio.get_running_loop().create_task(self._run_answer_scan(flow, copy, more, encoding, limit))
-
-    async def _run_answer_scan(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
-        try:
-            async with self.answer_scans:
-                text, problem = decoded_text(copy, encoding, limit)
-                found = (
-                    await scan_answer(self.scan_api.scan, text, more, limit)
-                    if text is not None and self.scan_api is not None
-                    else ("egress-proxy", problem)
-                )
-            if found is not None:
-                self._warn(flow, *found)
-        except Exception as e:  # noqa: BLE001 - a scan after the fact must not take the proxy down
-            self._warn(flow, "egress-proxy", f"answer not scanned: internal error ({type(e).__name__})")
-        finally:
-            self.answer_scans_waiting -= 1
 
     def _warn(self, flow: http.HTTPFlow, by: str, reason: str) -> None:
         req = flow.request
@@ -692,13 +609,6 @@ def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:
         and server.error is None
         and not server.connected
     )
-
-
-def _refusing_tls() -> SSL.Connection:
-    """A TLS connection whose handshake cannot start (no client or server role is set), so
-    mitmproxy closes the connection. Returning no connection does not refuse: mitmproxy's
-    own TLS addon runs after this one and fills in a working one."""
-    return SSL.Connection(SSL.Context(SSL.TLS_METHOD))
 
 
 addons = [EgressProxy()]
