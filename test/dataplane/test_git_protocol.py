@@ -92,14 +92,10 @@ def test_what_git_sends_to_upload_pack_passes_with_its_free_text(what: str, body
         ("delim in a v0 request", pkt(f"want {OID}\n") + b"0001" + b"0000", "delim-pkt or response-end-pkt"),
         ("v2 command upload-pack does not fetch with", pkt("command=push") + b"0000", "is not a fetch"),
         ("v2 argument of another command", pkt("command=ls-refs") + b"0001" + pkt(f"want {OID}") + b"0000", "unexpected argument 'want'"),
-        (
-            "v2 section without its flush",
-            pkt("command=ls-refs") + b"0001" + pkt("peel") + b"0001" + b"0000",
-            "does not end with a flush-pkt",
-        ),
+        ("v2 section without its flush", pkt("command=ls-refs") + b"0001" + pkt("peel") + b"0001" + b"0000", "does not end with a flush-pkt"),
         ("v2 ref prefix with spaces", pkt("command=ls-refs") + b"0001" + pkt("ref-prefix a b") + b"0000", "one word of printable ASCII"),
     ],
-)
+)  # fmt: skip
 def test_anything_else_sent_to_upload_pack_is_refused(what: str, body: bytes, problem: str) -> None:
     with pytest.raises(GitProtocolError, match=problem):
         check_upload_pack_request(body)
@@ -116,39 +112,14 @@ def caps(extra: str = "") -> str:
 @pytest.mark.parametrize(
     ("what", "body", "updates", "free"),
     [
-        (
-            "a new branch",
-            pkt(f"{ZERO} {OID2} refs/heads/agent/one{caps()}") + b"0000" + PACK,
-            [(True, False, "refs/heads/agent/one")],
-            ("sha1", "git/2.39.5", "refs/heads/agent/one"),
-        ),
-        (
-            "an update of two refs",
-            pkt(f"{OID} {OID2} refs/heads/a{caps()}") + pkt(f"{OID} {OID2} refs/heads/b\n") + b"0000" + PACK,
-            [(False, False, "refs/heads/a"), (False, False, "refs/heads/b")],
-            ("sha1", "git/2.39.5", "refs/heads/a", "refs/heads/b"),
-        ),
-        (
-            "a deletion (no pack)",
-            pkt(f"{OID2} {ZERO} refs/heads/agent/one{caps()}") + b"0000",
-            [(False, True, "refs/heads/agent/one")],
-            ("sha1", "git/2.39.5", "refs/heads/agent/one"),
-        ),
-        (
-            "push options",
-            pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("ci.skip") + b"0000" + PACK,
-            [(True, False, "refs/heads/x")],
-            ("sha1", "git/2.39.5", "refs/heads/x", "ci.skip"),
-        ),
-        (
-            "from a shallow clone",
-            pkt(f"shallow {OID}") + pkt(f"{OID} {OID2} refs/heads/x{caps()}") + b"0000" + PACK,
-            [(False, False, "refs/heads/x")],
-            ("sha1", "git/2.39.5", "refs/heads/x"),
-        ),
+        ("a new branch", pkt(f"{ZERO} {OID2} refs/heads/agent/one{caps()}") + b"0000" + PACK, [(True, False, "refs/heads/agent/one")], ("sha1", "git/2.39.5", "refs/heads/agent/one")),
+        ("an update of two refs", pkt(f"{OID} {OID2} refs/heads/a{caps()}") + pkt(f"{OID} {OID2} refs/heads/b\n") + b"0000" + PACK, [(False, False, "refs/heads/a"), (False, False, "refs/heads/b")], ("sha1", "git/2.39.5", "refs/heads/a", "refs/heads/b")),
+        ("a deletion (no pack)", pkt(f"{OID2} {ZERO} refs/heads/agent/one{caps()}") + b"0000", [(False, True, "refs/heads/agent/one")], ("sha1", "git/2.39.5", "refs/heads/agent/one")),
+        ("push options", pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("ci.skip") + b"0000" + PACK, [(True, False, "refs/heads/x")], ("sha1", "git/2.39.5", "refs/heads/x", "ci.skip")),
+        ("from a shallow clone", pkt(f"shallow {OID}") + pkt(f"{OID} {OID2} refs/heads/x{caps()}") + b"0000" + PACK, [(False, False, "refs/heads/x")], ("sha1", "git/2.39.5", "refs/heads/x")),
         ("git's probe before a large push", b"0000", [], ()),
     ],
-)
+)  # fmt: skip
 def test_what_git_sends_to_receive_pack_passes(
     what: str, body: bytes, updates: list[tuple[bool, bool, str]], free: tuple[str, ...]
 ) -> None:
@@ -164,34 +135,18 @@ def test_what_git_sends_to_receive_pack_passes(
         ("no flush after the updates", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}"), "do not end with a flush-pkt"),
         ("no pack after an update", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0000", "not followed by a pack"),
         ("not a pack", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0000" + b"JUNK" * 5, "not followed by a pack"),
-        (
-            "a pack version git does not write",
-            pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0000" + b"PACK\0\0\0\x09" + b"\0" * 20,
-            "not followed by a pack",
-        ),
+        ("a pack version git does not write", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0000" + b"PACK\0\0\0\x09" + b"\0" * 20, "not followed by a pack"),
         ("data after a deletion", pkt(f"{OID2} {ZERO} refs/heads/x{caps()}") + b"0000" + b"extra", "data after the ref updates"),
         ("a ref outside refs/", pkt(f"{ZERO} {OID2} HEAD{caps()}") + b"0000" + PACK, "expected refs/"),
         ("a short object id", pkt(f"{ZERO} 1234 refs/heads/x{caps()}") + b"0000" + PACK, "invalid object id"),
         ("two words only", pkt(f"{ZERO} refs/heads/x{caps()}") + b"0000" + PACK, "expected '<old-id> <new-id> <ref>'"),
-        (
-            "capabilities twice",
-            pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + pkt(f"{ZERO} {OID2} refs/heads/y{caps()}") + b"0000" + PACK,
-            "capabilities after the first",
-        ),
+        ("capabilities twice", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + pkt(f"{ZERO} {OID2} refs/heads/y{caps()}") + b"0000" + PACK, "capabilities after the first"),
         ("a signed push", pkt(f"push-cert{caps()}") + b"0000", "signed pushes"),
-        (
-            "push options never ending",
-            pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("ci.skip"),
-            "push options do not end",
-        ),
-        (
-            "a push option with a control byte",
-            pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("a\x01b") + b"0000" + PACK,
-            "invalid push option",
-        ),
+        ("push options never ending", pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("ci.skip"), "push options do not end"),
+        ("a push option with a control byte", pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("a\x01b") + b"0000" + PACK, "invalid push option"),
         ("a delim", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0001" + b"0000" + PACK, "delim-pkt"),
     ],
-)
+)  # fmt: skip
 def test_anything_else_sent_to_receive_pack_is_refused(what: str, body: bytes, problem: str) -> None:
     with pytest.raises(GitProtocolError, match=problem):
         check_receive_pack_request(body)

@@ -35,46 +35,16 @@ def push(*updates: tuple[str, str, str], caps: str = "report-status-v2 side-band
         ("an agent branch moved", (OID, OID2, "refs/heads/agent/fix-1"), AGENT, None),
         ("a nested agent branch (* takes /)", (OID, OID2, "refs/heads/agent/a/b"), AGENT, None),
         ("main", (OID, OID2, "refs/heads/main"), AGENT, "refs/heads/main is not in the route's push refs (refs/heads/agent/*)"),
-        (
-            "a prefix of the pattern is not a match",
-            (OID, OID2, "refs/heads/agent"),
-            AGENT,
-            "refs/heads/agent is not in the route's push refs",
-        ),
-        (
-            "a branch that only starts like one",
-            (OID, OID2, "refs/heads/agentx/y"),
-            AGENT,
-            "refs/heads/agentx/y is not in the route's push refs",
-        ),
-        (
-            "a delete",
-            (OID, ZERO, "refs/heads/agent/fix-1"),
-            AGENT,
-            "deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)",
-        ),
-        (
-            "a tag",
-            (ZERO, OID, "refs/tags/v1"),
-            PushRules(("refs/*",), True, False, False),
-            "refs/tags/v1 is a tag (the route's pushRules have tags: false)",
-        ),
+        ("a prefix of the pattern is not a match", (OID, OID2, "refs/heads/agent"), AGENT, "refs/heads/agent is not in the route's push refs"),
+        ("a branch that only starts like one", (OID, OID2, "refs/heads/agentx/y"), AGENT, "refs/heads/agentx/y is not in the route's push refs"),
+        ("a delete", (OID, ZERO, "refs/heads/agent/fix-1"), AGENT, "deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)"),
+        ("a tag", (ZERO, OID, "refs/tags/v1"), PushRules(("refs/*",), True, False, False), "refs/tags/v1 is a tag (the route's pushRules have tags: false)"),
         ("a tag where tags are allowed", (ZERO, OID, "refs/tags/v1"), PushRules(("refs/tags/*",), True, False, True), None),
-        (
-            "a creation where creating is not allowed",
-            (ZERO, OID, "refs/heads/agent/new"),
-            PushRules(("refs/heads/agent/*",), False, False, False),
-            "creating refs/heads/agent/new is not allowed (the route's pushRules have create: false)",
-        ),
+        ("a creation where creating is not allowed", (ZERO, OID, "refs/heads/agent/new"), PushRules(("refs/heads/agent/*",), False, False, False), "creating refs/heads/agent/new is not allowed (the route's pushRules have create: false)"),
         ("push: true allows everything", (OID, ZERO, "refs/tags/v1"), EVERY_REF, None),
-        (
-            "a pattern's dots are literal",
-            (OID, OID2, "refs/heads/release-1x0"),
-            PushRules(("refs/heads/release-1.0",), True, False, False),
-            "not in the route's push refs",
-        ),
+        ("a pattern's dots are literal", (OID, OID2, "refs/heads/release-1x0"), PushRules(("refs/heads/release-1.0",), True, False, False), "not in the route's push refs"),
     ],
-)
+)  # fmt: skip
 def test_ref_rules(what: str, update: tuple[str, str, str], rules: PushRules, problem: str | None) -> None:
     found = ref_problem(RefUpdate(*update), rules)
     if problem is None:
@@ -141,32 +111,16 @@ def test_an_allowed_push_and_gits_probe_are_not_refused() -> None:
     [
         ("ref discovery for a fetch", "info/refs", "GET", "service=git-upload-pack", b"", None, None),
         ("ref discovery for a push the route allows", "info/refs", "GET", "service=git-receive-pack", b"", AGENT, None),
-        (
-            "ref discovery for a push the route does not allow",
-            "info/refs",
-            "GET",
-            "service=git-receive-pack",
-            b"",
-            None,
-            "ref discovery other than GET info/refs?service=git-upload-pack",
-        ),
+        ("ref discovery for a push the route does not allow", "info/refs", "GET", "service=git-receive-pack", b"", None, "ref discovery other than GET info/refs?service=git-upload-pack"),
         ("git's dumb protocol (no service)", "info/refs", "GET", None, b"", AGENT, "ref discovery other than"),
         ("ref discovery with more in its query", "info/refs", "GET", "service=git-upload-pack&x=1", b"", AGENT, "ref discovery other than"),
         ("ref discovery with a body", "info/refs", "GET", "service=git-upload-pack", b"0000", AGENT, "ref discovery other than"),
         ("a fetch by GET", "git-upload-pack", "GET", None, b"", AGENT, "GET git-upload-pack (git POSTs it)"),
         ("a fetch that is not git's", "git-upload-pack", "POST", None, b"0010hello, world0000", AGENT, "unexpected line"),
-        (
-            "a push on a fetch-only route",
-            "git-receive-pack",
-            "POST",
-            None,
-            push((ZERO, OID, "refs/heads/agent/x")),
-            None,
-            "a push on a route that does not push",
-        ),
+        ("a push on a fetch-only route", "git-receive-pack", "POST", None, push((ZERO, OID, "refs/heads/agent/x")), None, "a push on a route that does not push"),
         ("a push that is not git's", "git-receive-pack", "POST", None, b"0008junk0000", AGENT, "invalid ref update"),
     ],
-)
+)  # fmt: skip
 def test_what_a_git_route_lets_through(
     what: str, service: str, method: str, query: str | None, body: bytes, rules: PushRules | None, problem: str | None
 ) -> None:

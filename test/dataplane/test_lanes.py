@@ -278,13 +278,9 @@ def test_git_fetch_and_ref_discovery_take_the_bulk_lane_unchanged(lanes: Lanes) 
         ("a truncated pkt-line", V2_FETCH[:-20], "truncated pkt-line"),
         ("an over-long pkt-line", b"fff5" + b"x" * 100, "pkt-line of 65525 bytes"),
         ("no flush at the end", b"0032want 9390190fbfb8e875cfa9df3d074756d33e36f25a\n", "does not end with a flush-pkt or 'done'"),
-        (
-            "a secret as a ref prefix",
-            b"0014command=ls-refs\n0001" + f"{4 + 11 + len(AWS_KEY):04x}ref-prefix {AWS_KEY}".encode() + b"0000",
-            "pipelock",
-        ),
+        ("a secret as a ref prefix", b"0014command=ls-refs\n0001" + f"{4 + 11 + len(AWS_KEY):04x}ref-prefix {AWS_KEY}".encode() + b"0000", "pipelock"),
     ],
-)
+)  # fmt: skip
 def test_a_fetch_that_is_not_gits_negotiation_never_leaves(lanes: Lanes, what: str, body: bytes, reason: str) -> None:
     lanes.up.reset()
     resp = lanes.post("/acme/app.git/git-upload-pack", body, "Content-Type: application/x-git-upload-pack-request\r\n")

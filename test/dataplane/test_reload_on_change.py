@@ -111,16 +111,8 @@ def test_name_matches(comm: str, argv0: str, name: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     ("sigcgt", "expected"),
-    [
-        (HUP, True),
-        (NO_HUP, False),
-        ("0000000000000001", True),
-        ("0000000000000002", False),
-        ("fffffffe", False),
-        ("", False),
-        ("zz", False),
-    ],
-)
+    [(HUP, True), (NO_HUP, False), ("0000000000000001", True), ("0000000000000002", False), ("fffffffe", False), ("", False), ("zz", False)],
+)  # fmt: skip
 def test_catches_sighup(sigcgt: str, expected: bool) -> None:
     assert roc.catches_sighup({"SigCgt": sigcgt}) is expected
 

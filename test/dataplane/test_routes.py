@@ -251,16 +251,8 @@ INVALID: list[tuple[str, object, str]] = [
     ("missing routes", {"version": 1}, "routes: required list, got null"),
     ("routes mapping", {"version": 1, "routes": {}}, "routes: required list, got dict"),
     ("rate limit zero", {"version": 1, "routes": [], "requests_per_minute": 0}, "requests_per_minute: must be a positive integer, got 0"),
-    (
-        "rate limit string",
-        {"version": 1, "routes": [], "requests_per_minute": "60"},
-        "requests_per_minute: must be a positive integer, got '60'",
-    ),
-    (
-        "rate limit bool",
-        {"version": 1, "routes": [], "requests_per_minute": True},
-        "requests_per_minute: must be a positive integer, got True",
-    ),
+    ("rate limit string", {"version": 1, "routes": [], "requests_per_minute": "60"}, "requests_per_minute: must be a positive integer, got '60'"),
+    ("rate limit bool", {"version": 1, "routes": [], "requests_per_minute": True}, "requests_per_minute: must be a positive integer, got True"),
     ("route not mapping", doc("api.github.com"), "routes[0]: must be a mapping, got str"),  # type: ignore[arg-type]
     ("unknown route key", doc({"host": "a.example", "path_allowList": ["/"]}), "routes[0]: unknown key 'path_allowList'"),
     ("missing host", doc({"ports": [443]}), "routes[0].host: required string, got null"),
@@ -280,107 +272,33 @@ INVALID: list[tuple[str, object, str]] = [
     ("port too big", doc({"host": "a.example", "ports": [70000]}), "routes[0].ports[0]"),
     ("port string", doc({"host": "a.example", "ports": ["443"]}), "routes[0].ports[0]"),
     ("methods string", doc({"host": "a.example", "methods": "GET"}), "routes[0].methods: must be a non-empty list"),
-    (
-        "method lowercase",
-        doc({"host": "a.example", "methods": ["get"]}),
-        "routes[0].methods[0]: must be one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, got 'get'",
-    ),
+    ("method lowercase", doc({"host": "a.example", "methods": ["get"]}), "routes[0].methods[0]: must be one of DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, got 'get'"),
     ("method TRACE", doc({"host": "a.example", "methods": ["GET", "TRACE"]}), "routes[0].methods[1]: must be one of DELETE, GET"),
     ("method CONNECT", doc({"host": "a.example", "methods": ["CONNECT"]}), "routes[0].methods[0]: must be one of"),
-    (
-        "cleartext without auth",
-        doc({"host": "a.example", "ports": [80], "insecure_cleartext_ports": [80]}),
-        "routes[0].insecure_cleartext_ports: only a route with auth",
-    ),
-    (
-        "cleartext port not a route port",
-        doc(
-            {
-                "host": "a.example",
-                "ports": [443],
-                "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"},
-                "insecure_cleartext_ports": [80],
-            }
-        ),
-        "routes[0].insecure_cleartext_ports: must be a non-empty list of the route's ports, got [80]",
-    ),
-    (
-        "cleartext empty",
-        doc(
-            {
-                "host": "a.example",
-                "ports": [80],
-                "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"},
-                "insecure_cleartext_ports": [],
-            }
-        ),
-        "routes[0].insecure_cleartext_ports: must be a non-empty list",
-    ),
+    ("cleartext without auth", doc({"host": "a.example", "ports": [80], "insecure_cleartext_ports": [80]}), "routes[0].insecure_cleartext_ports: only a route with auth"),
+    ("cleartext port not a route port", doc({"host": "a.example", "ports": [443], "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"}, "insecure_cleartext_ports": [80]}), "routes[0].insecure_cleartext_ports: must be a non-empty list of the route's ports, got [80]"),
+    ("cleartext empty", doc({"host": "a.example", "ports": [80], "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"}, "insecure_cleartext_ports": []}), "routes[0].insecure_cleartext_ports: must be a non-empty list"),
     ("method int", doc({"host": "a.example", "methods": [1]}), "routes[0].methods[0]"),
     ("paths string", doc({"host": "a.example", "path_allowlist": "/x"}), "routes[0].path_allowlist: must be a non-empty list"),
-    (
-        "path relative",
-        doc({"host": "a.example", "path_allowlist": ["x"]}),
-        "routes[0].path_allowlist[0]: 'x' is not an allowed path prefix (not origin-form)",
-    ),
+    ("path relative", doc({"host": "a.example", "path_allowlist": ["x"]}), "routes[0].path_allowlist[0]: 'x' is not an allowed path prefix (not origin-form)"),
     ("path dots", doc({"host": "a.example", "path_allowlist": ["/a/../b"]}), "(dot segment)"),
     ("path query", doc({"host": "a.example", "path_allowlist": ["/a?b"]}), "(query)"),
     ("path int", doc({"host": "a.example", "path_allowlist": [1]}), "routes[0].path_allowlist[0]: must be a string"),
     ("auth string", doc({"host": "a.example", "auth": "Bearer x"}), "routes[0].auth: must be a mapping"),
-    (
-        "unknown auth key",
-        doc({"host": "a.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0", "value": "x"}}),
-        "routes[0].auth: unknown key 'value'",
-    ),
+    ("unknown auth key", doc({"host": "a.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0", "value": "x"}}), "routes[0].auth: unknown key 'value'"),
     ("auth no header", doc({"host": "a.example", "auth": {"token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.header"),
-    (
-        "auth bad header",
-        doc({"host": "a.example", "auth": {"header": "X Key", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.header",
-    ),
+    ("auth bad header", doc({"host": "a.example", "auth": {"header": "X Key", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.header"),
     ("auth host header", doc({"host": "a.example", "auth": {"header": "Host", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "cannot be injected"),
-    (
-        "auth proxy-authorization",
-        doc({"host": "a.example", "auth": {"header": "Proxy-Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "'Proxy-Authorization' cannot be injected",
-    ),
-    (
-        "auth prefix crlf",
-        doc({"host": "a.example", "auth": {"header": "A", "prefix": "x\r\nY: z", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.prefix",
-    ),
-    (
-        "auth prefix int",
-        doc({"host": "a.example", "auth": {"header": "A", "prefix": 1, "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.prefix",
-    ),
-    (
-        "basic user name with a colon",
-        doc({"host": "a.example", "auth": {"header": "A", "basic_username": "a:b", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.basic_username: must be a user name without spaces",
-    ),
-    (
-        "basic credentials with a prefix",
-        doc({"host": "a.example", "auth": {"header": "A", "prefix": "x ", "basic_username": "u", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.prefix: Basic credentials (basic_username) take no prefix",
-    ),
-    (
-        "token name with a space",
-        doc({"host": "a.example", "auth": {"header": "A", "token": "my token", "token_env": "EGRESS_PROXY_TOKEN_0"}}),
-        "routes[0].auth.token: must be a token name",
-    ),
-    (
-        "token_env other var",
-        doc({"host": "a.example", "auth": {"header": "A", "token_env": "HOME"}}),
-        "routes[0].auth.token_env: must name an environment variable EGRESS_PROXY_TOKEN_<N>",
-    ),
+    ("auth proxy-authorization", doc({"host": "a.example", "auth": {"header": "Proxy-Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "'Proxy-Authorization' cannot be injected"),
+    ("auth prefix crlf", doc({"host": "a.example", "auth": {"header": "A", "prefix": "x\r\nY: z", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix"),
+    ("auth prefix int", doc({"host": "a.example", "auth": {"header": "A", "prefix": 1, "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix"),
+    ("basic user name with a colon", doc({"host": "a.example", "auth": {"header": "A", "basic_username": "a:b", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.basic_username: must be a user name without spaces"),
+    ("basic credentials with a prefix", doc({"host": "a.example", "auth": {"header": "A", "prefix": "x ", "basic_username": "u", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.prefix: Basic credentials (basic_username) take no prefix"),
+    ("token name with a space", doc({"host": "a.example", "auth": {"header": "A", "token": "my token", "token_env": "EGRESS_PROXY_TOKEN_0"}}), "routes[0].auth.token: must be a token name"),
+    ("token_env other var", doc({"host": "a.example", "auth": {"header": "A", "token_env": "HOME"}}), "routes[0].auth.token_env: must name an environment variable EGRESS_PROXY_TOKEN_<N>"),
     ("token_env missing", doc({"host": "a.example", "auth": {"header": "A"}}), "routes[0].auth.token_env"),
-    (
-        "token_env unset",
-        doc({"host": "a.example"}, {"host": "b.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_9"}}),
-        "routes[1].auth.token_env: EGRESS_PROXY_TOKEN_9 is not set",
-    ),
-]
+    ("token_env unset", doc({"host": "a.example"}, {"host": "b.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_9"}}), "routes[1].auth.token_env: EGRESS_PROXY_TOKEN_9 is not set"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name,document,message", INVALID, ids=[c[0] for c in INVALID])

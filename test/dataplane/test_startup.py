@@ -224,10 +224,8 @@ def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Pa
     "env,message",
     [
         ({}, "EGRESS_PROXY_ROUTES is not set"),
-        (
-            {**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://p:1", "EGRESS_PROXY_UPSTREAM_EXTRA_CA": "/roots.pem"},
-            "EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not",
-        ),
+        ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://p:1", "EGRESS_PROXY_UPSTREAM_EXTRA_CA": "/roots.pem"},
+         "EGRESS_PROXY_UPSTREAM_EXTRA_CA is set but EGRESS_PROXY_UPSTREAM_CA is not"),
         ({**BASE, "EGRESS_PROXY_PORT": "http"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "0"}, "EGRESS_PROXY_PORT must be a port number"),
         ({**BASE, "EGRESS_PROXY_PORT": "65536"}, "EGRESS_PROXY_PORT must be a port number"),
@@ -241,7 +239,7 @@ def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Pa
         ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:99999"}, "invalid port"),
         ({**BASE, "EGRESS_PROXY_UPSTREAM_CA": "/ca.pem"}, "EGRESS_PROXY_UPSTREAM_CA is set but EGRESS_PROXY_UPSTREAM_PROXY is not"),
     ],
-)
+)  # fmt: skip
 def test_build_argv_refuses_bad_environment(env: dict[str, str], message: str) -> None:
     with pytest.raises(entrypoint.ConfigError, match=message):
         entrypoint.build_argv(env)
