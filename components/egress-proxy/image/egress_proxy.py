@@ -14,7 +14,8 @@ Each allowed request leaves through one of two lanes (egress_lanes.py): the insp
 (pipelock, which reads it and its answer whole) or, for the bulk traffic a route names, the
 bulk lane (pipelock-bulk, which checks the host and streams), after pipelock's scan API has
 checked what can be read of it (pipelock_scan.py) and the egress proxy that a git request is
-git's (git_protocol.py). Answers are streamed to the agent on both lanes.
+git's (git_protocol.py). Answers are streamed to the agent on both lanes, short ones sent whole
+(egress_lanes.streamed).
 
 Fail closed everywhere: the routes are loaded at start and any problem stops the
 process; until they are loaded every flow is refused; an exception in any hook refuses
