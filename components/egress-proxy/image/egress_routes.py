@@ -23,8 +23,6 @@ DEFAULT_LISTEN_PORT = 9099
 # Refusals that audit mode lets through (and logs): what the routes do not cover. Everything
 # that makes a request unsafe or ambiguous is refused in audit mode too.
 AUDITABLE_REASONS = frozenset({"host not in allowlist", "port not allowed", "method not allowed", "path not allowed"})
-
-
 # Addressed to this proxy, never to the next hop: the agent's Proxy-Authorization would reach
 # pipelock, and Proxy-Connection is a hop-by-hop relic some clients still send.
 PROXY_ONLY_HEADERS = frozenset({"proxy-authorization", "proxy-connection"})
