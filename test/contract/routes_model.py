@@ -1,8 +1,8 @@
 """The egress proxy's side of the routes.yaml contract, as JSON (test/contract/contract.test.ts).
 
 Reads {"documents": {id: routes.yaml text}, "hosts": [...], "paths": [...]} on stdin and
-prints what the addon's own route model (egress_routes.py, the module the image runs) makes of
-each: the routes it would enforce, whether it takes each host and path prefix, and the lists
+prints what the addon's own route model (routes_yaml.py and egress_routes.py, the modules the
+image runs) makes of each: the routes it would enforce, whether it takes each host and path prefix, and the lists
 and defaults it holds.
 """
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egress-proxy" / "image"))
 
-import egress_lanes as lanes  # noqa: E402
-import egress_routes as model  # noqa: E402
-from git_rules import PushRules  # noqa: E402
+import egress_lanes as lanes
+import egress_routes as model
+import routes_yaml
+from git_rules import PushRules
 
 # Every token variable reads as this, so an injected header's prefix is what precedes it.
 TOKEN = "<token>"
@@ -56,10 +57,10 @@ def load(text: str) -> dict[str, object]:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write(text)
         f.flush()
-        environ = {f"{model.TOKEN_ENV_PREFIX}{i}": TOKEN for i in range(64)}
+        environ = {f"{routes_yaml.TOKEN_ENV_PREFIX}{i}": TOKEN for i in range(64)}
         try:
-            table = model.load_config(f.name, "", environ)[0]
-        except model.RoutesError as e:
+            table = routes_yaml.load_config(f.name, "", environ)[0]
+        except routes_yaml.RoutesError as e:
             return {"error": str(e)}
     per_minute = table.rate_limiter.per_minute if table.rate_limiter is not None else None
     return {
@@ -78,9 +79,9 @@ def load(text: str) -> dict[str, object]:
 
 def accepts(route: dict[str, object]) -> bool:
     try:
-        model.parse_routes({"version": 1, "routes": [route]}, {})
+        routes_yaml.parse_routes({"version": 1, "routes": [route]}, {})
         return True
-    except model.RoutesError:
+    except routes_yaml.RoutesError:
         return False
 
 
@@ -89,11 +90,11 @@ def main() -> None:
     json.dump(
         {
             "constants": {
-                "reserved_headers": sorted(model.FORBIDDEN_AUTH_HEADERS),
+                "reserved_headers": sorted(routes_yaml.FORBIDDEN_AUTH_HEADERS),
                 "http_methods": sorted(model.HTTP_METHODS),
-                "default_ports": sorted(model.DEFAULT_PORTS),
-                "default_credential_ports": sorted(model.DEFAULT_CREDENTIAL_PORTS),
-                "token_env_prefix": model.TOKEN_ENV_PREFIX,
+                "default_ports": sorted(routes_yaml.DEFAULT_PORTS),
+                "default_credential_ports": sorted(routes_yaml.DEFAULT_CREDENTIAL_PORTS),
+                "token_env_prefix": routes_yaml.TOKEN_ENV_PREFIX,
                 "listen_port": model.DEFAULT_LISTEN_PORT,
                 "route_reasons": sorted(model.AUDITABLE_REASONS),
                 "bulk_kinds": sorted(lanes.BULK_KINDS),

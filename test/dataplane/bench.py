@@ -26,17 +26,18 @@ import threading
 import time
 import timeit
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import conftest  # noqa: E402  (fixtures' building blocks: upstreams, PKI, Proxy)
-from conftest import egress_routes as ep  # noqa: E402
+from routes_yaml import parse_routes  # noqa: E402
 
 TOKEN = {"EGRESS_PROXY_TOKEN_0": "bench-token"}
 
 
-def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
+def routes_document(count: int, plain_port: int, tls_port: int) -> dict[str, Any]:
     """`count` routes; the one used is last in the file, the rest are fillers of both kinds."""
     fillers = []
     for i in range(count - 1):
@@ -54,7 +55,7 @@ def routes_document(count: int, plain_port: int, tls_port: int) -> dict:
     return {"version": 1, "routes": [*fillers, used]}
 
 
-def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
+def start_proxy(workdir: Path, routes: dict[str, Any] | None, ca: Path) -> conftest.Proxy:
     workdir.mkdir(parents=True)
     port = conftest.free_port()
     confdir = workdir / "confdir"
@@ -80,9 +81,7 @@ def start_proxy(workdir: Path, routes: dict | None, ca: Path) -> conftest.Proxy:
 def client_loop(proxy: conftest.Proxy, scheme: str, port: int, count: int, out: list[float]) -> None:
     if scheme == "https":
         ctx = ssl.create_default_context(cafile=str(proxy.ca_cert))
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            conftest.LOOPBACK, proxy.port, context=ctx, timeout=30
-        )
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(conftest.LOOPBACK, proxy.port, context=ctx, timeout=30)
         conn.set_tunnel("localhost", port)
         target = "/user/bench?q=1"
     else:
@@ -114,10 +113,7 @@ def measure(proxy: conftest.Proxy, scheme: str, port: int, clients: int, total: 
     client_loop(proxy, scheme, port, 50, [])  # warm-up
     per_client = total // clients
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    threads = [
-        threading.Thread(target=client_loop, args=(proxy, scheme, port, per_client, latencies[i]))
-        for i in range(clients)
-    ]
+    threads = [threading.Thread(target=client_loop, args=(proxy, scheme, port, per_client, latencies[i])) for i in range(clients)]
     cpu = cpu_seconds(proxy.process.pid)
     start = time.perf_counter()
     for t in threads:
@@ -136,7 +132,7 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
     """µs per decision: exact-host hit, wildcard hit (suffix walk), miss."""
     results = []
     for count in (10, 10_000):
-        table = ep.parse_routes(routes_document(count, 8080, 8443), TOKEN)
+        table = parse_routes(routes_document(count, 8080, 8443), TOKEN)
         wild = "a.b.w2.example.org"  # under the filler "*.w2.example.org"
         number = 100_000
         timings = []
@@ -146,7 +142,8 @@ def lookup_micro() -> list[tuple[int, float, float, float]]:
             timings.append(timeit.timeit(decide, number=number) / number * 1e6)
         assert table.decide_request("localhost", 8080, "GET", "/user/x").allowed
         assert table.decide_request(wild, 443, "GET", "/a/x").allowed
-        results.append((count, *timings))
+        exact, wildcard, miss = timings
+        results.append((count, exact, wildcard, miss))
     return results
 
 
@@ -191,13 +188,13 @@ def main() -> None:
         pki = conftest.make_pki(tmp)
         plain, plain_server = conftest._start_upstream(None)
         tls, tls_server = conftest._start_upstream(conftest._server_context(pki))
-        configs: list[tuple[str, dict | None]] = [
+        configs: list[tuple[str, dict[str, Any] | None]] = [
             ("mitmdump, no addon", None),
             ("mitmdump + addon, 10 routes", routes_document(10, plain.port, tls.port)),
             ("mitmdump + addon, 10,000 routes", routes_document(10_000, plain.port, tls.port)),
         ]
-        rows = []
-        downloads: list[dict] = []
+        rows: list[dict[str, Any]] = []
+        downloads: list[dict[str, Any]] = []
         proxies = [start_proxy(tmp / f"proxy{i}", routes, pki.ca_pem) for i, (_, routes) in enumerate(configs)]
         try:
             for scheme, port in (("http", plain.port), ("https", tls.port)):
@@ -213,11 +210,21 @@ def main() -> None:
                         flat = sorted(x for _, lat, _ in samples[i] for x in lat)
                         p50 = statistics.median(flat) * 1000
                         p99 = flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000
-                        rows.append({"proxy": name, "scheme": scheme, "clients": clients, "cpu_us": cpu_us, "rps": rps, "p50_ms": p50, "p99_ms": p99})
+                        rows.append(
+                            {
+                                "proxy": name,
+                                "scheme": scheme,
+                                "clients": clients,
+                                "cpu_us": cpu_us,
+                                "rps": rps,
+                                "p50_ms": p50,
+                                "p99_ms": p99,
+                            }
+                        )
                         print(f"  {name:34} {scheme:5} c={clients}: {cpu_us:6.0f} µs CPU/req, {rps:7.0f} req/s", file=sys.stderr)
             # A download's time: where it goes when nothing but mitmproxy stands in the way.
-            for name, proxy in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2])]:
-                times = sorted(download(proxy, tls.port, pki.ca_pem, DOWNLOAD_BYTES) for _ in range(3))
+            for name, via in [("direct", None), *zip((n for n, _ in configs[:2]), proxies[:2], strict=True)]:
+                times = sorted(download(via, tls.port, pki.ca_pem, DOWNLOAD_BYTES) for _ in range(3))
                 seconds, cpu = times[1]
                 downloads.append({"proxy": name, "seconds": seconds, "mb_per_s": DOWNLOAD_BYTES / seconds / 1e6, "cpu_s": cpu})
         finally:
@@ -242,7 +249,9 @@ def main() -> None:
     print("| path | seconds | MB/s | ratio to direct | mitmdump CPU seconds |")
     print("|---|---:|---:|---:|---:|")
     for d in downloads:
-        print(f"| {d['proxy']} | {d['seconds']:.3f} | {d['mb_per_s']:,.0f} | {d['seconds'] / downloads[0]['seconds']:.1f}x | {d['cpu_s']:.2f} |")
+        print(
+            f"| {d['proxy']} | {d['seconds']:.3f} | {d['mb_per_s']:,.0f} | {d['seconds'] / downloads[0]['seconds']:.1f}x | {d['cpu_s']:.2f} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     print("\nRoute lookup alone (RouteTable.decide_request, µs per decision):\n")

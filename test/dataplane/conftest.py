@@ -38,8 +38,7 @@ LOOPBACK = "127.0.0.1"
 TIMEOUT = 10.0
 
 sys.path.insert(0, str(ADDON_DIR))
-import egress_proxy  # noqa: E402, F401  (tests import it from here: the addon's hooks)
-import egress_routes  # noqa: E402  (and the route model)
+import egress_routes  # noqa: E402
 import entrypoint  # noqa: E402
 
 
@@ -58,7 +57,7 @@ MITMDUMP = find_mitmdump()
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- test CA
@@ -76,7 +75,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_pki(directory: Path) -> Pki:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
@@ -87,9 +86,7 @@ def make_pki(directory: Path) -> Pki:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -111,9 +108,7 @@ def make_pki(directory: Path) -> Pki:
     pki.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     pki.leaf_cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
     pki.leaf_key.write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return pki
 
@@ -357,7 +352,7 @@ class ProxyFactory:
     ) -> list[str]:
         full_env = {**env, "EGRESS_PROXY_ROUTES": str(routes_path), "EGRESS_PROXY_PORT": str(port),
                     "EGRESS_PROXY_CONFDIR": str(confdir)}  # fmt: skip
-        argv = entrypoint.build_argv(full_env, MITMDUMP, addon_path) + ["--listen-host", LOOPBACK, *extra]
+        argv = [*entrypoint.build_argv(full_env, MITMDUMP, addon_path), "--listen-host", LOOPBACK, *extra]
         # What the entrypoint writes before it starts mitmdump: the upstream leg's one trust file.
         confdir.mkdir(parents=True, exist_ok=True)
         entrypoint.write_upstream_trust(full_env)
@@ -499,9 +494,7 @@ def send_raw(port: int, data: bytes) -> Response:
         return read_response(sock)
 
 
-def http_request(
-    port: int, method: str, url: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
-) -> Response:
+def http_request(port: int, method: str, url: str, headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> Response:
     """Absolute-form plain-HTTP proxy request. Host header defaults to the URL's authority."""
     authority = url.split("/", 3)[2]
     hdrs = headers if headers is not None else [("Host", authority)]
@@ -537,9 +530,7 @@ def connect(port: int, target: str) -> tuple[socket.socket, Response | None]:
     return sock, Response(status, headers, body)  # type: ignore[arg-type]
 
 
-def tls_tunnel(
-    port: int, target: str, ca: Path, sni: str | None = None, alpn: list[str] | None = None
-) -> ssl.SSLSocket:
+def tls_tunnel(port: int, target: str, ca: Path, sni: str | None = None, alpn: list[str] | None = None) -> ssl.SSLSocket:
     sock, refusal = connect(port, target)
     assert refusal is None, f"CONNECT {target} refused: {refusal.status} {refusal.text}"
     ctx = ssl.create_default_context(cafile=str(ca))
@@ -549,9 +540,7 @@ def tls_tunnel(
     return ctx.wrap_socket(sock, server_hostname=sni if sni is not None else target.rsplit(":", 1)[0])
 
 
-def tunnel_request(
-    port: int, target: str, ca: Path, request: bytes, sni: str | None = None
-) -> Response:
+def tunnel_request(port: int, target: str, ca: Path, request: bytes, sni: str | None = None) -> Response:
     with tls_tunnel(port, target, ca, sni) as tls_sock:
         tls_sock.sendall(request)
         return read_response(tls_sock)

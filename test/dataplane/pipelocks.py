@@ -45,7 +45,7 @@ def make_pipelock_ca(directory: Path) -> tuple[Path, Path]:
     """A CA as the program makes pipelock's: ECDSA P-256, SEC1 key (owner-only), SHA-1 key id."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bot-bottle dataplane pipelock CA")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -159,7 +159,7 @@ def start_pipelock(binary: str, config: dict[str, Any], workdir: Path, trust: Pa
         if process.poll() is not None:
             raise AssertionError(f"pipelock exited {process.returncode}:\n{log_path.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/health", timeout=2) as answer:  # noqa: S310 (loopback)
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/health", timeout=2) as answer:
                 if answer.status == 200:
                     return pipelock
         except OSError:

@@ -4,18 +4,7 @@
 # addon's benchmark (bench.py) in the same venv instead.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-venv="$repo/.venv-dataplane"
-python="${PYTHON:-python3}"
-
-if [ ! -x "$venv/bin/python" ]; then
-  "$python" -m venv "$venv"
-fi
-stamp="$venv/.requirements-host.txt"
-if ! cmp -s "$here/requirements-host.txt" "$stamp"; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements-host.txt"
-  cp "$here/requirements-host.txt" "$stamp"
-fi
+source "$here/host-venv.sh"
 cd "$repo"
 if [ "${1:-}" = "--bench" ]; then
   shift

@@ -5,6 +5,7 @@ for pipelock (its own CA, trusted on the upstream leg only via EGRESS_PROXY_UPST
 from pathlib import Path
 
 import pytest
+
 from conftest import (
     BEARER,
     TOKENS,
@@ -54,9 +55,7 @@ def chain(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki) -> tu
     return gate, pipelock
 
 
-def test_tls_request_reaches_the_upstream_through_both_proxies(
-    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
-) -> None:
+def test_tls_request_reaches_the_upstream_through_both_proxies(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
     gate, pipelock = chain
     m = marker()
     got = assert_tunnel_request_gets_one_credential(gate, upstreams["tls"], m)
@@ -65,9 +64,7 @@ def test_tls_request_reaches_the_upstream_through_both_proxies(
     assert wait_for(lambda: m in pipelock.output())
 
 
-def test_plain_request_reaches_the_upstream_through_both_proxies(
-    chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
-) -> None:
+def test_plain_request_reaches_the_upstream_through_both_proxies(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
     gate, pipelock = chain
     up = upstreams["plain"]
     m = marker()

@@ -63,9 +63,7 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
-def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_connections(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream]
-) -> None:
+def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_connections(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
     stopping = _stream_then_sigterm(proxies, upstreams, "20")
     proxy = stopping.proxy
     # Probed only once the drain has begun: a connection made before the signal is handled is
@@ -83,9 +81,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_refuses_new_connections(
     assert "egress-proxy: draining 1 connections (up to 20 s)" in proxy.output(), proxy.output()
 
 
-def test_control_without_a_drain_sigterm_cuts_the_request_in_flight(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream]
-) -> None:
+def test_control_without_a_drain_sigterm_cuts_the_request_in_flight(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
     stopping = _stream_then_sigterm(proxies, upstreams, "0")
     stopping.proxy.process.wait(timeout=10)
     stopping.upstream.gate(stopping.marker).set()
@@ -96,9 +92,7 @@ def test_control_without_a_drain_sigterm_cuts_the_request_in_flight(
     assert rest != b"data: last\n\n"
 
 
-def test_the_drain_ends_at_its_deadline_with_a_connection_still_open(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream]
-) -> None:
+def test_the_drain_ends_at_its_deadline_with_a_connection_still_open(proxies: ProxyFactory, upstreams: dict[str, Upstream]) -> None:
     stopping = _stream_then_sigterm(proxies, upstreams, "2")
     assert stopping.proxy.process.wait(timeout=10) == 0
     assert 1.5 < time.monotonic() - stopping.signalled_at < 6

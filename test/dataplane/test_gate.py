@@ -5,8 +5,10 @@ Every refusal is checked at the upstream too: nothing of a refused request may a
 
 import socket
 import ssl
+from typing import Any
 
 import pytest
+
 from conftest import (
     BEARER,
     LOOPBACK,
@@ -14,6 +16,7 @@ from conftest import (
     TOKENS,
     Proxy,
     ProxyFactory,
+    Response,
     Upstream,
     assert_streams,
     assert_tunnel_request_gets_one_credential,
@@ -29,7 +32,7 @@ from conftest import (
 )
 
 
-def assert_refused(resp, status: int = 403, contains: str = "") -> None:
+def assert_refused(resp: Response, status: int = 403, contains: str = "") -> None:
     assert resp.status == status, resp.text
     content_type = dict((k.lower(), v) for k, v in resp.headers).get("content-type", "")
     assert content_type.startswith("text/plain"), resp.headers
@@ -38,12 +41,12 @@ def assert_refused(resp, status: int = 403, contains: str = "") -> None:
     assert contains in text, text
 
 
-def assert_refused_and_not_forwarded(resp, up: Upstream, m: str, contains: str = "") -> None:
+def assert_refused_and_not_forwarded(resp: Response, up: Upstream, m: str, contains: str = "") -> None:
     assert_refused(resp, contains=contains)
     assert up.requests_for(m) == []
 
 
-def assert_refused_by_parser_or_addon(resp, up: Upstream, m: str, contains: str = "") -> None:
+def assert_refused_by_parser_or_addon(resp: Response, up: Upstream, m: str, contains: str = "") -> None:
     # mitmproxy's own parser may refuse first (400); otherwise it must be the addon's refusal.
     assert resp.status in (400, 403), resp.text
     if resp.status == 403:
@@ -51,13 +54,13 @@ def assert_refused_by_parser_or_addon(resp, up: Upstream, m: str, contains: str 
     assert up.requests_for(m) == []
 
 
-def assert_forwarded_once(resp, up: Upstream, m: str) -> None:
+def assert_forwarded_once(resp: Response, up: Upstream, m: str) -> None:
     assert resp.status == 200, resp.text
     assert len(up.requests_for(m)) == 1
 
 
-def decision_for(gate: Proxy, **match: object) -> dict:
-    def find() -> list[dict]:
+def decision_for(gate: Proxy, **match: object) -> dict[str, Any]:
+    def find() -> list[dict[str, Any]]:
         return [d for d in gate.decisions() if all(d.get(k) == v for k, v in match.items())]
 
     wait_for(lambda: bool(find()))
@@ -119,9 +122,7 @@ def test_post_body_is_forwarded_with_credential(gate: Proxy, upstreams: dict[str
         ("/USER", False),
     ],
 )
-def test_path_allowlist_matches_on_segment_boundaries(
-    gate: Proxy, upstreams: dict[str, Upstream], path: str, allowed: bool
-) -> None:
+def test_path_allowlist_matches_on_segment_boundaries(gate: Proxy, upstreams: dict[str, Upstream], path: str, allowed: bool) -> None:
     up = upstreams["plain"]
     m = marker()
     resp = http_request(gate.port, "GET", f"http://localhost:{up.port}{path}?m={m}")
@@ -160,9 +161,7 @@ REJECTED_PATHS = [
 
 
 @pytest.mark.parametrize("raw_path", REJECTED_PATHS, ids=lambda p: p.decode("latin-1").encode("unicode_escape").decode())
-def test_paths_an_upstream_could_reinterpret_are_rejected(
-    gate: Proxy, upstreams: dict[str, Upstream], raw_path: bytes
-) -> None:
+def test_paths_an_upstream_could_reinterpret_are_rejected(gate: Proxy, upstreams: dict[str, Upstream], raw_path: bytes) -> None:
     up = upstreams["plain"]
     m = marker()
     target = b"http://localhost:%d" % up.port + raw_path + b"?m=" + m.encode()
@@ -216,9 +215,7 @@ def test_route_without_method_list_allows_any_method(gate: Proxy, upstreams: dic
     assert_forwarded_once(resp, up, m)
 
 
-def test_injected_header_names_are_stripped_where_no_credential_is_injected(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_injected_header_names_are_stripped_where_no_credential_is_injected(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["plain2"]
     m = marker()
     resp = http_request(
@@ -269,9 +266,7 @@ def test_onboarding_app_is_not_served(gate: Proxy) -> None:
     ],
     ids=["cl-and-te", "two-cl", "te-list", "te-gzip-chunked", "te-two-headers"],
 )
-def test_ambiguous_framing_is_refused_before_forwarding(
-    gate: Proxy, upstreams: dict[str, Upstream], framing: str
-) -> None:
+def test_ambiguous_framing_is_refused_before_forwarding(gate: Proxy, upstreams: dict[str, Upstream], framing: str) -> None:
     # validate_inbound_headers stays on: no request smuggling through the gate.
     up = upstreams["plain"]
     m = marker()
@@ -315,13 +310,27 @@ def test_absolute_form_with_disagreeing_host_header_is_refused(
 def test_host_is_normalised_and_forwarded_canonically(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["plain"]
     m = marker()
-    resp = http_request(
-        gate.port, "GET", f"http://LocalHost.:{up.port}/user/{m}", [("Host", f"LOCALHOST.:{up.port}")]
-    )
+    resp = http_request(gate.port, "GET", f"http://LocalHost.:{up.port}/user/{m}", [("Host", f"LOCALHOST.:{up.port}")])
     assert resp.status == 200, resp.text
     [got] = up.requests_for(m)
     assert got.header_values("Host") == [f"localhost:{up.port}"]
     assert got.header_values("Authorization") == [BEARER]
+
+
+@pytest.mark.parametrize(
+    "host_headers",
+    ["LOCALHOST.:{port}", "localhost:{port}\r\nHost: LocalHost:{port}", "localhost:{port}"],
+    ids=["other-spelling", "two-spellings", "canonical"],
+)
+def test_host_in_a_tunnel_is_forwarded_canonically(gate: Proxy, upstreams: dict[str, Upstream], host_headers: str) -> None:
+    # The tunnel's target already is the canonical name: the Host headers are rewritten all the same.
+    up = upstreams["tls"]
+    m = marker()
+    head = f"GET /user/{m} HTTP/1.1\r\nHost: {host_headers.format(port=up.port)}\r\nConnection: close\r\n\r\n"
+    resp = tunnel_request(gate.port, f"localhost:{up.port}", gate.ca_cert, head.encode())
+    assert resp.status == 200, resp.text
+    [got] = up.requests_for(m)
+    assert got.header_values("Host") == [f"localhost:{up.port}"]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "2130706433", "0x7f.1", "0x7f000001", "127.1", "[::1]", "017700000001"])
@@ -332,9 +341,7 @@ def test_ip_literals_and_numeric_hosts_never_match(gate: Proxy, upstreams: dict[
     assert_refused_by_parser_or_addon(resp, up, m, contains="egress-proxy: host not allowed (IP literal or invalid name)")
 
 
-def test_origin_form_request_to_the_proxy_is_decided_by_its_host_header(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_origin_form_request_to_the_proxy_is_decided_by_its_host_header(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     # mitmproxy takes the target from the Host header here: it is checked like any target.
     up = upstreams["plain"]
     m = marker()
@@ -364,9 +371,7 @@ def test_websocket_upgrade_outside_the_allowlist_is_refused(gate: Proxy, upstrea
     assert_refused_and_not_forwarded(resp, up, m, contains="path not allowed")
 
 
-def test_websocket_upgrade_inside_the_allowlist_is_decided_like_a_request(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_websocket_upgrade_inside_the_allowlist_is_decided_like_a_request(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["plain"]
     m = marker()
     resp = send_raw(gate.port, _upgrade(f"/user/{m}", up.port))
@@ -427,16 +432,12 @@ def test_tls_straight_to_the_proxy_port_is_refused(gate: Proxy, upstreams: dict[
     assert not wait_for(lambda: bool(up.requests_for(m)), timeout=0.3)
 
 
-def test_allowed_tunnel_injects_credential_and_pins_sni(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_allowed_tunnel_injects_credential_and_pins_sni(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     got = assert_tunnel_request_gets_one_credential(gate, upstreams["tls"], marker())
     assert got.sni == "localhost"
 
 
-def test_client_sni_differing_from_target_is_refused_and_never_sent_upstream(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_client_sni_differing_from_target_is_refused_and_never_sent_upstream(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["tls"]
     m = marker()
     snis_before = len(up.snis)
@@ -464,15 +465,11 @@ def test_client_sni_differing_from_target_is_refused_and_never_sent_upstream(
     ],
     ids=["other-host", "other-host-same-port", "two-hosts", "implied-port", "absolute-form-other-authority", "no-host"],
 )
-def test_host_differing_from_connect_target_is_refused_in_tunnel(
-    gate: Proxy, upstreams: dict[str, Upstream], request_head: str
-) -> None:
+def test_host_differing_from_connect_target_is_refused_in_tunnel(gate: Proxy, upstreams: dict[str, Upstream], request_head: str) -> None:
     up = upstreams["tls"]
     m = marker()
     head = request_head.format(m=m, port=up.port)
-    resp = tunnel_request(
-        gate.port, f"localhost:{up.port}", gate.ca_cert, (head + "Connection: close\r\n\r\n").encode()
-    )
+    resp = tunnel_request(gate.port, f"localhost:{up.port}", gate.ca_cert, (head + "Connection: close\r\n\r\n").encode())
     assert_refused_by_parser_or_addon(resp, up, m)
 
 
@@ -539,9 +536,7 @@ def test_http2_authority_differing_from_target_is_refused(gate: Proxy, upstreams
     assert up.requests_for(m) == []
 
 
-def test_http2_paths_the_http1_parser_would_not_let_through_are_rejected(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_http2_paths_the_http1_parser_would_not_let_through_are_rejected(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     # HTTP/2 carries :path as raw bytes, so control, space and non-ASCII bytes reach the addon.
     up = upstreams["h2"]
     authority = f"localhost:{up.port}"
@@ -678,9 +673,7 @@ def test_plain_http_inside_a_connect_tunnel_is_refused(gate: Proxy, upstreams: d
     assert_refused_and_not_forwarded(resp, up, m, contains=f"egress-proxy: plain HTTP inside a CONNECT tunnel: localhost:{up.port}")
 
 
-def test_a_credential_travels_in_cleartext_only_on_a_port_the_route_opts_into(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_a_credential_travels_in_cleartext_only_on_a_port_the_route_opts_into(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     # Route 0 injects a credential and lists the plain upstream's port as insecure_cleartext_ports;
     # plain HTTP to any other of its ports (here the TLS upstream's) is refused before connecting.
     tls_up = upstreams["tls"]
@@ -698,7 +691,9 @@ def test_methods_outside_the_http_set_are_refused_even_on_a_route_without_method
 ) -> None:
     up = upstreams["plain2"]  # route 1: no methods listed
     m = marker()
-    resp = send_raw(gate.port, f"{method} http://localhost:{up.port}/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+    resp = send_raw(
+        gate.port, f"{method} http://localhost:{up.port}/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode()
+    )
     if method == "CONNECT":
         assert resp.status in (400, 403)  # mitmproxy does not take an absolute-form CONNECT at all
     else:
@@ -712,7 +707,9 @@ def test_a_route_without_methods_allows_the_usual_ones(gate: Proxy, upstreams: d
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]:
         assert http_request(gate.port, method, f"http://localhost:{up.port}/{m}/{method}").status == 200, method
     with socket.create_connection((LOOPBACK, gate.port), timeout=TIMEOUT) as sock:
-        sock.sendall(f"HEAD http://localhost:{up.port}/{m}/HEAD HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"HEAD http://localhost:{up.port}/{m}/HEAD HTTP/1.1\r\nHost: localhost:{up.port}\r\nConnection: close\r\n\r\n".encode()
+        )
         assert read_response(sock, "HEAD").status == 200
     assert len(up.requests_for(m)) == 7
 
@@ -726,9 +723,7 @@ def test_a_connect_inside_a_tunnel_is_refused(gate: Proxy, upstreams: dict[str, 
     assert upstreams["plain2"].connections == 0 or all(r.method != "CONNECT" for r in upstreams["plain2"].requests)
 
 
-def test_transfer_encoding_other_than_chunked_gets_a_400_that_says_so_and_closes(
-    gate: Proxy, upstreams: dict[str, Upstream]
-) -> None:
+def test_transfer_encoding_other_than_chunked_gets_a_400_that_says_so_and_closes(gate: Proxy, upstreams: dict[str, Upstream]) -> None:
     up = upstreams["plain"]
     m = marker()
     raw = (

@@ -6,6 +6,7 @@ import gzip
 import zlib
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from git_protocol import (
     GitProtocolError,
@@ -45,7 +46,14 @@ V2_PARTIAL_FETCH = (
     pkt("command=fetch") + pkt("agent=git/2.39.5") + b"0001" + pkt("filter blob:none") + pkt(f"want {OID}\n")
     + pkt(f"have {OID2}\n") + pkt("done\n") + b"0000"
 )  # fmt: skip
-V0_NEGOTIATION = pkt(f"want {OID} ofs-delta agent=git/2.39.5\n") + pkt(f"shallow {OID2}\n") + pkt("deepen 3\n") + b"0000" + pkt(f"have {OID2}\n") + b"0000"
+V0_NEGOTIATION = (
+    pkt(f"want {OID} ofs-delta agent=git/2.39.5\n")
+    + pkt(f"shallow {OID2}\n")
+    + pkt("deepen 3\n")
+    + b"0000"
+    + pkt(f"have {OID2}\n")
+    + b"0000"
+)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +95,7 @@ def test_what_git_sends_to_upload_pack_passes_with_its_free_text(what: str, body
         ("v2 section without its flush", pkt("command=ls-refs") + b"0001" + pkt("peel") + b"0001" + b"0000", "does not end with a flush-pkt"),
         ("v2 ref prefix with spaces", pkt("command=ls-refs") + b"0001" + pkt("ref-prefix a b") + b"0000", "one word of printable ASCII"),
     ],
-)
+)  # fmt: skip
 def test_anything_else_sent_to_upload_pack_is_refused(what: str, body: bytes, problem: str) -> None:
     with pytest.raises(GitProtocolError, match=problem):
         check_upload_pack_request(body)
@@ -111,8 +119,10 @@ def caps(extra: str = "") -> str:
         ("from a shallow clone", pkt(f"shallow {OID}") + pkt(f"{OID} {OID2} refs/heads/x{caps()}") + b"0000" + PACK, [(False, False, "refs/heads/x")], ("sha1", "git/2.39.5", "refs/heads/x")),
         ("git's probe before a large push", b"0000", [], ()),
     ],
-)
-def test_what_git_sends_to_receive_pack_passes(what: str, body: bytes, updates: list[tuple[bool, bool, str]], free: tuple[str, ...]) -> None:
+)  # fmt: skip
+def test_what_git_sends_to_receive_pack_passes(
+    what: str, body: bytes, updates: list[tuple[bool, bool, str]], free: tuple[str, ...]
+) -> None:
     push = check_receive_pack_request(body)
     assert [(u.create, u.delete, u.ref) for u in push.updates] == updates, what
     assert push.free_text == free, what
@@ -136,7 +146,7 @@ def test_what_git_sends_to_receive_pack_passes(what: str, body: bytes, updates: 
         ("a push option with a control byte", pkt(f"{ZERO} {OID2} refs/heads/x{caps(' push-options')}") + b"0000" + pkt("a\x01b") + b"0000" + PACK, "invalid push option"),
         ("a delim", pkt(f"{ZERO} {OID2} refs/heads/x{caps()}") + b"0001" + b"0000" + PACK, "delim-pkt"),
     ],
-)
+)  # fmt: skip
 def test_anything_else_sent_to_receive_pack_is_refused(what: str, body: bytes, problem: str) -> None:
     with pytest.raises(GitProtocolError, match=problem):
         check_receive_pack_request(body)

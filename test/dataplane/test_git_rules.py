@@ -5,9 +5,10 @@ end-to-end tier pushes with real git through both gates."""
 import re
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from git_protocol import GitProtocolError, RefUpdate, check_receive_pack_request, pkt_lines
-from git_rules import EVERY_REF, PushRules, check_git_request, push_refusal, ref_problem, report_body
+from git_rules import EVERY_REF, PushRefusal, PushRules, check_git_request, push_refusal, ref_problem, report_body
 
 OID = "9390190fbfb8e875cfa9df3d074756d33e36f25a"
 OID2 = "de9dfd0fbe72e7b06cad8c87610922dc566688ba"
@@ -43,7 +44,7 @@ def push(*updates: tuple[str, str, str], caps: str = "report-status-v2 side-band
         ("push: true allows everything", (OID, ZERO, "refs/tags/v1"), EVERY_REF, None),
         ("a pattern's dots are literal", (OID, OID2, "refs/heads/release-1x0"), PushRules(("refs/heads/release-1.0",), True, False, False), "not in the route's push refs"),
     ],
-)
+)  # fmt: skip
 def test_ref_rules(what: str, update: tuple[str, str, str], rules: PushRules, problem: str | None) -> None:
     found = ref_problem(RefUpdate(*update), rules)
     if problem is None:
@@ -67,11 +68,15 @@ def report_lines(body: bytes) -> tuple[list[str], list[str]]:
 
 
 def test_a_mixed_push_is_refused_whole_in_gits_report_with_the_gate_on_the_progress_channel() -> None:
-    checked = check_receive_pack_request(push((ZERO, OID, "refs/heads/agent/ok"), (OID, OID2, "refs/heads/main"), (ZERO, OID, "refs/tags/v1")))
+    checked = check_receive_pack_request(
+        push((ZERO, OID, "refs/heads/agent/ok"), (OID, OID2, "refs/heads/main"), (ZERO, OID, "refs/tags/v1"))
+    )
     refusal = push_refusal(checked, AGENT)
     assert refusal is not None
     progress, report = report_lines(report_body(refusal, "egress-proxy"))
-    assert progress == ["egress-proxy: push refused: refs/heads/main is not in the route's push refs (refs/heads/agent/*) (and 1 more ref update)"]
+    assert progress == [
+        "egress-proxy: push refused: refs/heads/main is not in the route's push refs (refs/heads/agent/*) (and 1 more ref update)"
+    ]
     assert report == [
         "unpack ok",
         "ng refs/heads/agent/ok egress-proxy: refused with the rest of the push",
@@ -81,7 +86,9 @@ def test_a_mixed_push_is_refused_whole_in_gits_report_with_the_gate_on_the_progr
 
 
 def test_the_report_follows_what_the_client_asked_for() -> None:
-    refused = lambda caps: push_refusal(check_receive_pack_request(push((OID, OID2, "refs/heads/main"), caps=caps)), AGENT)  # noqa: E731
+    def refused(caps: str) -> PushRefusal | None:
+        return push_refusal(check_receive_pack_request(push((OID, OID2, "refs/heads/main"), caps=caps)), AGENT)
+
     # No side band: the report's pkt-lines as they are.
     plain = refused("report-status")
     assert plain is not None
@@ -89,7 +96,9 @@ def test_the_report_follows_what_the_client_asked_for() -> None:
     # No report at all: git's ERR line, which git prints as a remote error.
     bare = refused("quiet")
     assert bare is not None
-    assert pkt_lines(report_body(bare, "egress-proxy")) == [(b"data", b"ERR egress-proxy: push refused: refs/heads/main is not in the route's push refs (refs/heads/agent/*)\n")]
+    assert pkt_lines(report_body(bare, "egress-proxy")) == [
+        (b"data", b"ERR egress-proxy: push refused: refs/heads/main is not in the route's push refs (refs/heads/agent/*)\n")
+    ]
 
 
 def test_an_allowed_push_and_gits_probe_are_not_refused() -> None:
@@ -111,8 +120,10 @@ def test_an_allowed_push_and_gits_probe_are_not_refused() -> None:
         ("a push on a fetch-only route", "git-receive-pack", "POST", None, push((ZERO, OID, "refs/heads/agent/x")), None, "a push on a route that does not push"),
         ("a push that is not git's", "git-receive-pack", "POST", None, b"0008junk0000", AGENT, "invalid ref update"),
     ],
-)
-def test_what_a_git_route_lets_through(what: str, service: str, method: str, query: str | None, body: bytes, rules: PushRules | None, problem: str | None) -> None:
+)  # fmt: skip
+def test_what_a_git_route_lets_through(
+    what: str, service: str, method: str, query: str | None, body: bytes, rules: PushRules | None, problem: str | None
+) -> None:
     if problem is None:
         assert check_git_request(service, method, query, body, rules).refusal is None, what
     else:

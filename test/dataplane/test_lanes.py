@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import entrypoint
 from conftest import (
     BEARER,
-    entrypoint,
     TOKENS,
     Pki,
     Proxy,
@@ -76,7 +77,12 @@ def routes(port: int, extra: dict[str, Any] | None = None) -> dict[str, Any]:
                 "methods": ["GET", "POST"],
                 "path_allowlist": [f"/acme/app.git/{s}" for s in ("info/refs", "git-upload-pack", "git-receive-pack")],
                 "git": {"repositories": ["acme/app"], "push": True},
-                "auth": {"header": "Authorization", "basic_username": "x-access-token", "token": "github", "token_env": "EGRESS_PROXY_TOKEN_0"},
+                "auth": {
+                    "header": "Authorization",
+                    "basic_username": "x-access-token",
+                    "token": "github",
+                    "token_env": "EGRESS_PROXY_TOKEN_0",
+                },
                 "bulk": ["git"],
             },
             # Pushes to the agent's branches only: acme/agent on the bulk lane, acme/inspected on the inspect lane.
@@ -109,7 +115,9 @@ class Lanes:
         return self.request(f"GET {path} HTTP/1.1\r\nHost: localhost:{self.up.port}\r\n{headers}Connection: close\r\n\r\n".encode())
 
     def post(self, path: str, body: bytes, headers: str = "") -> Response:
-        head = f"POST {path} HTTP/1.1\r\nHost: localhost:{self.up.port}\r\n{headers}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: localhost:{self.up.port}\r\n{headers}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
         return self.request(head.encode() + body)
 
     def decisions(self, path: str) -> list[dict[str, Any]]:
@@ -207,8 +215,8 @@ def test_pipelock_refuses_what_it_reads_of_a_bulk_request_before_it_leaves(lanes
     [line] = lanes.decisions(target.split("?")[0])
     assert (line["decision"], line["by"], line["lane"]) == ("deny", "pipelock", "bulk/download")
     # The log keeps paths, never queries or header values.
-    for line in lanes.gate.output().splitlines():
-        assert m not in line or ("access_token" not in line and AWS_KEY not in line), line
+    for text in lanes.gate.output().splitlines():
+        assert m not in text or ("access_token" not in text and AWS_KEY not in text), text
 
 
 def test_an_answer_on_the_bulk_lane_streams_to_the_agent(lanes: Lanes) -> None:
@@ -272,7 +280,7 @@ def test_git_fetch_and_ref_discovery_take_the_bulk_lane_unchanged(lanes: Lanes) 
         ("no flush at the end", b"0032want 9390190fbfb8e875cfa9df3d074756d33e36f25a\n", "does not end with a flush-pkt or 'done'"),
         ("a secret as a ref prefix", b"0014command=ls-refs\n0001" + f"{4 + 11 + len(AWS_KEY):04x}ref-prefix {AWS_KEY}".encode() + b"0000", "pipelock"),
     ],
-)
+)  # fmt: skip
 def test_a_fetch_that_is_not_gits_negotiation_never_leaves(lanes: Lanes, what: str, body: bytes, reason: str) -> None:
     lanes.up.reset()
     resp = lanes.post("/acme/app.git/git-upload-pack", body, "Content-Type: application/x-git-upload-pack-request\r\n")
@@ -330,7 +338,10 @@ def test_a_push_outside_the_routes_refs_is_refused_in_gits_report_and_never_leav
     path = f"/acme/{repo}.git/git-receive-pack"
     headers = "Content-Type: application/x-git-receive-pack-request\r\n"
     # PUSH's request, moving main instead of creating the agent's branch.
-    first = b"9390190fbfb8e875cfa9df3d074756d33e36f25a de9dfd0fbe72e7b06cad8c87610922dc566688ba refs/heads/main" + PUSH[PUSH.index(b"\x00") : PUSH.index(b"0000PACK")]
+    first = (
+        b"9390190fbfb8e875cfa9df3d074756d33e36f25a de9dfd0fbe72e7b06cad8c87610922dc566688ba refs/heads/main"
+        + PUSH[PUSH.index(b"\x00") : PUSH.index(b"0000PACK")]
+    )
     main = f"{len(first) + 4:04x}".encode() + first + PUSH[PUSH.index(b"0000PACK") :]
     lanes.up.reset()
     resp = lanes.post(path, main, headers)
@@ -393,7 +404,9 @@ def test_on_the_inspect_lane_only_a_server_pipelock_intercepted_is_accepted(
     assert len(up.requests_for(m2)) == 1
 
 
-def test_the_bulk_lane_needs_its_scan_api(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, pipelocks: tuple[Pipelock, Pipelock, Path, int]) -> None:
+def test_the_bulk_lane_needs_its_scan_api(
+    proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, pipelocks: tuple[Pipelock, Pipelock, Path, int]
+) -> None:
     inspect, bulk, ca, scan_port = pipelocks
     env = environment(inspect, ca, pki, bulk.port, scan_port)
     del env["EGRESS_PROXY_SCAN_API"]
@@ -401,6 +414,8 @@ def test_the_bulk_lane_needs_its_scan_api(proxies: ProxyFactory, upstreams: dict
         entrypoint.build_argv({**env, "EGRESS_PROXY_ROUTES": "/dev/null"})
     # The addon itself refuses the option without its scan API, whoever starts it.
     del env["EGRESS_PROXY_BULK_PROXY"]
-    gate = proxies.start(routes(upstreams["tls"].port), env=env, extra=["--set", f"egress_bulk_proxy=http://127.0.0.1:{bulk.port}"], ready=False)
+    gate = proxies.start(
+        routes(upstreams["tls"].port), env=env, extra=["--set", f"egress_bulk_proxy=http://127.0.0.1:{bulk.port}"], ready=False
+    )
     assert gate.process.wait(timeout=20) != 0
     assert "egress_bulk_proxy is set but egress_scan_api is not" in gate.output()

@@ -7,6 +7,7 @@ import re
 import zlib
 
 import pytest
+
 from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
 from egress_lanes import (
     DOWNLOAD,
@@ -19,10 +20,11 @@ from egress_lanes import (
     decodable_accept_encoding,
     is_text,
     passthrough_host,
+    streamed,
 )
-from egress_routes import RoutesError, parse_routes
 from git_rules import EVERY_REF
 from pipelock_scan import AnswerCopy, Verdict, decoded_text, verdict_of
+from routes_yaml import RoutesError, parse_routes
 
 GIT = GitRoute(("acme/app", "acme/lib"), push=EVERY_REF)
 FETCH_ONLY = GitRoute(("acme/app",), push=None)
@@ -57,9 +59,18 @@ BOTH = frozenset({"git", "downloads"})
         ("another repository", frozenset({"git"}), GIT, "POST", "/acme/other.git/git-upload-pack", None, UPLOAD, "", True, INSPECT),
         ("a path below a service", frozenset({"git"}), GIT, "POST", "/acme/app.git/git-upload-pack/x", None, UPLOAD, "", True, INSPECT),
     ],
-)
+)  # fmt: skip
 def test_choose_lane(
-    what: str, bulk: frozenset[str], git: GitRoute | None, method: str, path: str, query: str | None, content_type: str, accept: str, has_body: bool, lane: object
+    what: str,
+    bulk: frozenset[str],
+    git: GitRoute | None,
+    method: str,
+    path: str,
+    query: str | None,
+    content_type: str,
+    accept: str,
+    has_body: bool,
+    lane: object,
 ) -> None:
     assert choose_lane(bulk, git, method, path, query, content_type, accept, has_body) == lane, what
 
@@ -89,6 +100,25 @@ def test_lane_names_in_the_log() -> None:
 )
 def test_which_answers_are_text_for_pipelocks_answer_scan(content_type: str, text: bool) -> None:
     assert is_text(content_type) is text
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content_length", "is_streamed"),
+    [
+        ("application/json", "23", False),
+        ("application/json", "65536", False),
+        ("application/json", "65537", True),
+        ("application/octet-stream", "104857600", True),
+        ("application/json", "", True),  # chunked, or until the connection closes
+        ("text/event-stream", "", True),
+        ("Text/Event-Stream; charset=utf-8", "12", True),  # an event stream, whatever it announces
+        ("text/plain", "1_0", True),
+        ("text/plain", "\u0661\u0662", True),  # digits, but not ASCII ones
+        ("text/plain", "10, 10", True),
+    ],
+)
+def test_answers_are_streamed_unless_they_announce_a_short_length(content_type: str, content_length: str, is_streamed: bool) -> None:
+    assert streamed(content_type, content_length) is is_streamed
 
 
 @pytest.mark.parametrize(
@@ -131,7 +161,11 @@ def document(route: dict[str, object], **top: object) -> dict[str, object]:
 
 def test_routes_yaml_names_git_repositories_and_the_bulk_lane() -> None:
     table = parse_routes(
-        document({"git": {"repositories": ["acme/app", "group/sub/lib"], "push": True}, "bulk": ["git"]}, bulk_lane=BULK_LANE, passthrough=["*.npm.example.com"]),
+        document(
+            {"git": {"repositories": ["acme/app", "group/sub/lib"], "push": True}, "bulk": ["git"]},
+            bulk_lane=BULK_LANE,
+            passthrough=["*.npm.example.com"],
+        ),
         {},
     )
     [route] = table.routes
@@ -163,7 +197,7 @@ def test_routes_yaml_names_git_repositories_and_the_bulk_lane() -> None:
         ("a header name with a space", document({}, bulk_lane={**BULK_LANE, "scan_headers": ["X Token"]}), "scan_headers: must be a list of header names"),
         ("a passthrough URL", document({}, passthrough=["https://npm.example.com"]), "passthrough: must be a list of host names"),
     ],
-)
+)  # fmt: skip
 def test_routes_yaml_refuses_what_it_does_not_understand(what: str, doc: dict[str, object], problem: str) -> None:
     with pytest.raises(RoutesError, match=re.escape(problem)):
         parse_routes(doc, {})
@@ -191,7 +225,7 @@ def answer(code: int, **fields: object) -> tuple[int, bytes]:
         ("completed without a decision", answer(200, status="completed"), Verdict(False, error="pipelock's scan API gave no decision (None)")),
         ("not JSON", (502, b"<html>bad gateway</html>"), Verdict(False, error="pipelock's scan API answered 502 without a JSON body")),
     ],
-)
+)  # fmt: skip
 def test_scan_api_answers_become_verdicts_failing_closed(what: str, status_body: tuple[int, bytes], verdict: Verdict) -> None:
     assert verdict_of(*status_body) == verdict, what
 

@@ -1,7 +1,9 @@
 """pipelock_refusal: which responses of the next gate are its own refusals (pure, no proxy)."""
 
 import pytest
-from conftest import egress_routes
+
+from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
+from pipelock_refusals import pipelock_refusal
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -27,7 +29,7 @@ TEXT = "text/plain; charset=utf-8"
     ],
 )  # fmt: skip
 def test_pipelock_refusal(status: int, content_type: str, body: bytes | None, by: str | None, message: str | None) -> None:
-    decision = egress_routes.pipelock_refusal(status, content_type, body)
+    decision = pipelock_refusal(status, content_type, body)
     if by is None:
         assert decision is None
     else:

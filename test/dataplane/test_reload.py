@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ADDON_DIR, TOKENS, ProxyFactory, Upstream, http_request, marker, standard_routes, wait_for
 
 sys.path.insert(0, str(ADDON_DIR))
-import live_config  # noqa: E402
+import live_config
 
 ROTATED = {**TOKENS, "EGRESS_PROXY_TOKEN_0": "tok0-ROTATED-77aa01bc"}
 
@@ -138,7 +139,18 @@ def test_split_payload_refuses_without_quoting_it(payload: bytes, message: str) 
 def test_the_writer_checks_routes_before_anything_is_put_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = b'{"EGRESS_PROXY_TOKEN_0": "tok-secret-1"}\nversion: 1\nroutes:\n  - host: a.example\n    metods: [GET]\n'
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(bad)))
-    argv = ["--dir", str(tmp_path), "--owner", str(os.getuid()), "--document", "routes.yaml", "--tokens", "tokens.json", "--check", "routes"]
+    argv = [
+        "--dir",
+        str(tmp_path),
+        "--owner",
+        str(os.getuid()),
+        "--document",
+        "routes.yaml",
+        "--tokens",
+        "tokens.json",
+        "--check",
+        "routes",
+    ]
     assert live_config.main(argv) == 2
     assert list(tmp_path.iterdir()) == []
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import ADDON_DIR, wait_for
 
 sys.path.insert(0, str(ADDON_DIR))
-import reload_on_change as roc  # noqa: E402
-from reload_on_change import Candidate, WatchState  # noqa: E402
+import reload_on_change as roc
+from reload_on_change import Candidate, WatchState
 
 SCRIPT = ADDON_DIR / "reload_on_change.py"
 INTERVAL = 0.05
@@ -61,9 +62,7 @@ def kubelet_write(volume: Path, files: dict[str, bytes]) -> str:
     return new.name
 
 
-def fake_process(
-    proc: Path, pid: int, comm: str, argv: list[str], uid: int = UID, sigcgt: str = HUP, state: str = "S (sleeping)"
-) -> None:
+def fake_process(proc: Path, pid: int, comm: str, argv: list[str], uid: int = UID, sigcgt: str = HUP, state: str = "S (sleeping)") -> None:
     base = proc / str(pid)
     base.mkdir(parents=True)
     (base / "comm").write_text(comm + "\n")
@@ -113,7 +112,7 @@ def test_name_matches(comm: str, argv0: str, name: str, expected: bool) -> None:
 @pytest.mark.parametrize(
     ("sigcgt", "expected"),
     [(HUP, True), (NO_HUP, False), ("0000000000000001", True), ("0000000000000002", False), ("fffffffe", False), ("", False), ("zz", False)],
-)
+)  # fmt: skip
 def test_catches_sighup(sigcgt: str, expected: bool) -> None:
     assert roc.catches_sighup({"SigCgt": sigcgt}) is expected
 
@@ -315,10 +314,10 @@ def test_one_sighup_per_swap_and_none_without(launch: Launcher, tmp_path: Path, 
 
     for n in (1, 2, 3):
         generation = kubelet_write(volume, {"routes.yaml": SECRET + str(n).encode(), "tokens.json": SECRET})
-        assert wait_for(lambda: gate.hups() >= n), sidecar.out.read_text()
+        assert wait_for(lambda: gate.hups() >= n), sidecar.out.read_text()  # noqa: B023 - called within this iteration
         ticks(6)
         assert gate.hups() == n
-        assert sidecar.events("config_change")[n - 1:] == [
+        assert sidecar.events("config_change")[n - 1 :] == [
             {"event": "config_change", "generation": generation, "signalled": [gate.process.pid]}
         ]
 
@@ -383,7 +382,13 @@ def test_a_gate_that_exits_between_scan_and_signal_keeps_the_change_pending(
     assert watcher.state == WatchState(generation, None)
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["event"] for line in lines] == ["config_watch", "config_change_pending", "config_change"]
-    assert lines[1] == {"event": "config_change_pending", "generation": generation, "process": "mitmdump", "reason": "not_found", "pids": []}
+    assert lines[1] == {
+        "event": "config_change_pending",
+        "generation": generation,
+        "process": "mitmdump",
+        "reason": "not_found",
+        "pids": [],
+    }
     assert lines[2] == {"event": "config_change", "generation": generation, "signalled": [gate.process.pid]}
     assert gate.hups() == 1
 

@@ -5,7 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import egress_routes as ep
+
+from conftest import ADDON_DIR  # noqa: F401  (puts the addon's modules on sys.path)
+from egress_routes import path_allowed
+from host_names import normalize_host
+from rate_limit import RATE_LIMIT_MAX_HOSTS, RateLimiter
+from request_checks import check_path, check_query, header_problem, parse_authority, scheme_problem, transfer_encoding_problem
+from routes_yaml import RoutesError, load_config, parse_routes
 
 ENV = {"EGRESS_PROXY_TOKEN_0": "tok-unit-0", "EGRESS_PROXY_TOKEN_1": "tok-unit-1"}
 
@@ -53,7 +59,7 @@ def doc(*routes: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_normalize_host(raw: str, expected: str | None) -> None:
-    assert ep.normalize_host(raw) == expected
+    assert normalize_host(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -76,7 +82,7 @@ def test_normalize_host(raw: str, expected: str | None) -> None:
     ],
 )
 def test_parse_authority(value: str, expected: object) -> None:
-    assert ep.parse_authority(value) == expected
+    assert parse_authority(value) == expected
 
 
 # --------------------------------------------------------------------------- paths
@@ -124,7 +130,7 @@ def test_parse_authority(value: str, expected: object) -> None:
     ],
 )
 def test_check_path(raw: bytes, problem: str | None) -> None:
-    assert ep.check_path(raw) == problem
+    assert check_path(raw) == problem
 
 
 @pytest.mark.parametrize(
@@ -142,7 +148,7 @@ def test_check_path(raw: bytes, problem: str | None) -> None:
     ],
 )
 def test_check_query(raw: bytes, problem: str | None) -> None:
-    assert ep.check_query(raw) == problem
+    assert check_query(raw) == problem
 
 
 @pytest.mark.parametrize(
@@ -156,7 +162,7 @@ def test_check_query(raw: bytes, problem: str | None) -> None:
     ],
 )
 def test_header_problem(fields: list[tuple[bytes, bytes]], problem: str | None) -> None:
-    assert ep.header_problem(fields) == problem
+    assert header_problem(fields) == problem
 
 
 @pytest.mark.parametrize(
@@ -177,14 +183,14 @@ def test_header_problem(fields: list[tuple[bytes, bytes]], problem: str | None) 
     ],
 )
 def test_path_allowed_on_segment_boundaries(path: str, allowlist: list[str], allowed: bool) -> None:
-    assert ep.path_allowed(path, allowlist) is allowed
+    assert path_allowed(path, allowlist) is allowed
 
 
 # --------------------------------------------------------------------------- loading
 
 
 def test_minimal_route_gets_the_defaults() -> None:
-    table = ep.parse_routes(doc({"host": "api.github.com"}), ENV)
+    table = parse_routes(doc({"host": "api.github.com"}), ENV)
     [route] = table.routes
     assert route.ports == frozenset({80, 443})
     assert route.methods == frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -194,12 +200,12 @@ def test_minimal_route_gets_the_defaults() -> None:
 
 def test_a_credential_route_defaults_to_https_only() -> None:
     auth = {"header": "Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}
-    [route] = ep.parse_routes(doc({"host": "api.github.com", "auth": auth}), ENV).routes
+    [route] = parse_routes(doc({"host": "api.github.com", "auth": auth}), ENV).routes
     assert route.ports == frozenset({443})
 
 
 def test_full_route() -> None:
-    table = ep.parse_routes(
+    table = parse_routes(
         doc(
             {
                 "host": "api.github.com",
@@ -222,14 +228,14 @@ def test_full_route() -> None:
 
 def test_basic_credentials_are_built_from_the_user_name_and_the_token() -> None:
     auth = {"header": "Authorization", "basic_username": "x-access-token", "token": "github", "token_env": "EGRESS_PROXY_TOKEN_0"}
-    [route] = ep.parse_routes(doc({"host": "github.com", "auth": auth}), ENV).routes
+    [route] = parse_routes(doc({"host": "github.com", "auth": auth}), ENV).routes
     assert route.auth is not None
     assert route.auth.value == "Basic eC1hY2Nlc3MtdG9rZW46dG9rLXVuaXQtMA=="  # base64("x-access-token:tok-unit-0")
     assert (route.auth.token, route.auth.basic_username) == ("github", "x-access-token")
 
 
 def test_empty_route_list_is_valid_and_refuses_everything() -> None:
-    table = ep.parse_routes(doc(), ENV)
+    table = parse_routes(doc(), ENV)
     assert not table.decide_connect("example.com", 443).allowed
 
 
@@ -292,13 +298,13 @@ INVALID: list[tuple[str, object, str]] = [
     ("token_env other var", doc({"host": "a.example", "auth": {"header": "A", "token_env": "HOME"}}), "routes[0].auth.token_env: must name an environment variable EGRESS_PROXY_TOKEN_<N>"),
     ("token_env missing", doc({"host": "a.example", "auth": {"header": "A"}}), "routes[0].auth.token_env"),
     ("token_env unset", doc({"host": "a.example"}, {"host": "b.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_9"}}), "routes[1].auth.token_env: EGRESS_PROXY_TOKEN_9 is not set"),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("name,document,message", INVALID, ids=[c[0] for c in INVALID])
 def test_invalid_documents_are_refused_with_the_place_named(name: str, document: object, message: str) -> None:
-    with pytest.raises(ep.RoutesError) as err:
-        ep.parse_routes(document, ENV)
+    with pytest.raises(RoutesError) as err:
+        parse_routes(document, ENV)
     assert message in str(err.value)
 
 
@@ -313,8 +319,8 @@ def test_invalid_documents_are_refused_with_the_place_named(name: str, document:
 )
 def test_bad_token_values_are_refused_without_being_shown(token: str, message: str) -> None:
     document = doc({"host": "a.example", "auth": {"header": "A", "token_env": "EGRESS_PROXY_TOKEN_0"}})
-    with pytest.raises(ep.RoutesError) as err:
-        ep.parse_routes(document, {"EGRESS_PROXY_TOKEN_0": token})
+    with pytest.raises(RoutesError) as err:
+        parse_routes(document, {"EGRESS_PROXY_TOKEN_0": token})
     assert message in str(err.value)
     if token:
         assert token not in str(err.value)
@@ -333,19 +339,19 @@ def test_bad_token_values_are_refused_without_being_shown(token: str, message: s
 def test_load_config_file_errors_name_the_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "routes.yaml"
     path.write_text(text)
-    with pytest.raises(ep.RoutesError) as err:
-        ep.load_config(str(path), "", ENV)
+    with pytest.raises(RoutesError) as err:
+        load_config(str(path), "", ENV)
     assert str(path) in str(err.value) and message in str(err.value)
 
 
 def test_load_config_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ep.RoutesError, match="cannot read routes file"):
-        ep.load_config(str(tmp_path / "absent.yaml"), "", ENV)
+    with pytest.raises(RoutesError, match="cannot read routes file"):
+        load_config(str(tmp_path / "absent.yaml"), "", ENV)
 
 
 def test_load_config_unset_option() -> None:
-    with pytest.raises(ep.RoutesError, match="no routes file given"):
-        ep.load_config("", "", ENV)
+    with pytest.raises(RoutesError, match="no routes file given"):
+        load_config("", "", ENV)
 
 
 def test_load_config_reads_yaml_and_json(tmp_path: Path) -> None:
@@ -354,15 +360,15 @@ def test_load_config_reads_yaml_and_json(tmp_path: Path) -> None:
         "version: 1\nroutes:\n  - host: api.github.com\n    ports: [443]\n"
         "    auth: {header: Authorization, prefix: 'Bearer ', token_env: EGRESS_PROXY_TOKEN_1}\n"
     )
-    [route] = ep.load_config(str(path), "", ENV)[0].routes
+    [route] = load_config(str(path), "", ENV)[0].routes
     assert route.auth is not None and route.auth.value == "Bearer tok-unit-1"
     path.write_text(json.dumps(doc({"host": "a.example"})))
-    assert len(ep.load_config(str(path), "", ENV)[0].routes) == 1
+    assert len(load_config(str(path), "", ENV)[0].routes) == 1
 
 
 # --------------------------------------------------------------------------- lookup
 
-TABLE = ep.parse_routes(
+TABLE = parse_routes(
     doc(
         {"host": "api.github.com", "ports": [443], "methods": ["GET"], "path_allowlist": ["/user"]},  # 0
         {"host": "*.example.com"},  # 1
@@ -432,7 +438,7 @@ class CountingDict(dict):  # type: ignore[type-arg]
 def test_lookup_cost_does_not_grow_with_the_number_of_routes(size: int) -> None:
     routes = [{"host": f"h{i}.example.net"} for i in range(size // 2)]
     routes += [{"host": f"*.w{i}.example.org"} for i in range(size // 2)]
-    table = ep.parse_routes(doc(*routes), ENV)
+    table = parse_routes(doc(*routes), ENV)
     table.exact = CountingDict(table.exact)
     table.wildcard = CountingDict(table.wildcard)
     CountingDict.lookups = 0
@@ -454,13 +460,13 @@ class Clock:
 
 
 def test_rate_limit_absent_means_no_limiter() -> None:
-    assert ep.parse_routes(doc(), ENV).rate_limiter is None
-    assert ep.parse_routes({**doc(), "requests_per_minute": 90}, ENV).rate_limiter.per_minute == 90  # type: ignore[union-attr]
+    assert parse_routes(doc(), ENV).rate_limiter is None
+    assert parse_routes({**doc(), "requests_per_minute": 90}, ENV).rate_limiter.per_minute == 90  # type: ignore[union-attr]
 
 
 def test_rate_limiter_allows_a_minute_s_worth_in_a_burst_then_refills_per_host() -> None:
     clock = Clock()
-    limiter = ep.RateLimiter(60, clock)
+    limiter = RateLimiter(60, clock)
     assert [limiter.take("a.example") for _ in range(60)] == [None] * 60
     wait = limiter.take("a.example")
     assert wait is not None and 0.99 < wait <= 1.0  # one token a second at 60 a minute
@@ -476,7 +482,7 @@ def test_rate_limiter_allows_a_minute_s_worth_in_a_burst_then_refills_per_host()
 
 def test_rate_limiter_refusals_do_not_consume_tokens() -> None:
     clock = Clock()
-    limiter = ep.RateLimiter(2, clock)
+    limiter = RateLimiter(2, clock)
     assert limiter.take("a.example") is None and limiter.take("a.example") is None
     for _ in range(100):
         assert limiter.take("a.example") is not None
@@ -486,8 +492,8 @@ def test_rate_limiter_refusals_do_not_consume_tokens() -> None:
 
 def test_rate_limiter_memory_is_bounded_by_dropping_idle_hosts() -> None:
     clock = Clock()
-    limiter = ep.RateLimiter(10, clock)
-    for i in range(ep.RATE_LIMIT_MAX_HOSTS):
+    limiter = RateLimiter(10, clock)
+    for i in range(RATE_LIMIT_MAX_HOSTS):
         limiter.take(f"h{i}.example")
     clock.now += 60  # every bucket has refilled
     limiter.take("new.example")
@@ -508,7 +514,7 @@ def test_rate_limiter_memory_is_bounded_by_dropping_idle_hosts() -> None:
     ],
 )
 def test_scheme_problem(scheme: str, port: int, in_tunnel: bool, problem: str | None) -> None:
-    assert ep.scheme_problem(scheme, port, in_tunnel) == problem
+    assert scheme_problem(scheme, port, in_tunnel) == problem
 
 
 @pytest.mark.parametrize(
@@ -525,12 +531,12 @@ def test_scheme_problem(scheme: str, port: int, in_tunnel: bool, problem: str | 
     ],
 )
 def test_transfer_encoding_problem(values: list[str], problem: str | None) -> None:
-    assert ep.transfer_encoding_problem(values) == problem
+    assert transfer_encoding_problem(values) == problem
 
 
 def test_a_credential_route_needs_tls_unless_the_port_is_opted_into_cleartext() -> None:
     auth = {"header": "Authorization", "token_env": "EGRESS_PROXY_TOKEN_0"}
-    table = ep.parse_routes(doc({"host": "a.example", "ports": [80, 443, 8080], "auth": auth, "insecure_cleartext_ports": [80]}), ENV)
+    table = parse_routes(doc({"host": "a.example", "ports": [80, 443, 8080], "auth": auth, "insecure_cleartext_ports": [80]}), ENV)
     assert table.decide_request("a.example", 443, "GET", "/", tls=True).allowed
     assert table.decide_request("a.example", 8080, "GET", "/", tls=True).allowed
     assert table.decide_request("a.example", 80, "GET", "/", tls=False).allowed
@@ -540,22 +546,30 @@ def test_a_credential_route_needs_tls_unless_the_port_is_opted_into_cleartext() 
         "egress-proxy: credentials only over TLS for a.example: plain HTTP to port 8080 (use https://)",
     )
     # A route without a credential has nothing to protect.
-    plain = ep.parse_routes(doc({"host": "b.example", "ports": [8080]}), ENV)
+    plain = parse_routes(doc({"host": "b.example", "ports": [8080]}), ENV)
     assert plain.decide_request("b.example", 8080, "GET", "/", tls=False).allowed
 
 
 @pytest.mark.parametrize("method", ["TRACE", "TRACK", "CONNECT", "PROPFIND", "get", ""])
 def test_methods_outside_the_http_set_are_refused_by_any_route(method: str) -> None:
-    table = ep.parse_routes(doc({"host": "a.example"}), ENV)
+    table = parse_routes(doc({"host": "a.example"}), ENV)
     decision = table.decide_request("a.example", 443, method, "/")
     assert (decision.allowed, decision.reason) == (False, "method not allowed")
 
 
 def test_refusals_the_routes_could_cover_name_the_command_that_allows_them() -> None:
-    document = {**doc({"host": "api.github.com", "ports": [443], "methods": ["GET"]}), "allow_hint": "npm run bottle -- blocked dev coder --suggest"}
-    table = ep.parse_routes(document, ENV)
+    document = {
+        **doc({"host": "api.github.com", "ports": [443], "methods": ["GET"]}),
+        "allow_hint": "npm run bottle -- blocked dev coder --suggest",
+    }
+    table = parse_routes(document, ENV)
     hint = " (to allow it, a human runs: npm run bottle -- blocked dev coder --suggest)"
     assert table.decide_connect("example.org", 443).message == "egress-proxy: host not in allowlist: example.org" + hint
-    assert table.decide_request("api.github.com", 443, "POST", "/x").message == "egress-proxy: method not allowed for api.github.com: POST" + hint
+    assert (
+        table.decide_request("api.github.com", 443, "POST", "/x").message
+        == "egress-proxy: method not allowed for api.github.com: POST" + hint
+    )
     # Not for what no route may allow.
-    assert table.decide_request("api.github.com", 443, "TRACE", "/x").message == "egress-proxy: method not allowed for api.github.com: TRACE"
+    assert (
+        table.decide_request("api.github.com", 443, "TRACE", "/x").message == "egress-proxy: method not allowed for api.github.com: TRACE"
+    )

@@ -14,6 +14,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
+import egress_routes
+import entrypoint
 from conftest import (
     ADDON,
     ADDON_DIR,
@@ -23,14 +26,12 @@ from conftest import (
     Proxy,
     ProxyFactory,
     Upstream,
-    entrypoint,
     free_port,
     gate_answers,
     http_request,
     standard_routes,
     tunnel_request,
 )
-from conftest import egress_routes
 
 GOOD_AUTH = "    auth: {header: Authorization, token_env: EGRESS_PROXY_TOKEN_0}\n"
 
@@ -107,7 +108,7 @@ def test_addon_stops_mitmdump_and_never_serves(
     proxy = Proxy(argv, _env(routes, port, workdir / "confdir"), workdir, port, workdir / "confdir")
     proxies.started.append(proxy)
     m = uuid.uuid4().hex
-    answers = []
+    answers: list[int | str] = []
     deadline = time.monotonic() + 30
     while proxy.process.poll() is None and time.monotonic() < deadline:
         try:
@@ -126,9 +127,7 @@ def test_addon_stops_mitmdump_and_never_serves(
         assert token not in output
 
 
-def test_entrypoint_starts_a_working_gate(
-    proxies: ProxyFactory, upstreams: dict[str, Upstream], tmp_path: Path
-) -> None:
+def test_entrypoint_starts_a_working_gate(proxies: ProxyFactory, upstreams: dict[str, Upstream], tmp_path: Path) -> None:
     routes = proxies.write_routes(standard_routes(upstreams))
     port = free_port()
     confdir = tmp_path / "confdir"
@@ -196,8 +195,13 @@ def test_build_argv_defaults() -> None:
 
 def test_build_argv_upstream_mode() -> None:
     argv = entrypoint.build_argv(
-        {**BASE, "EGRESS_PROXY_PORT": "8080", "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888",
-         "EGRESS_PROXY_UPSTREAM_CA": "/etc/egress/pipelock-ca.pem", "EGRESS_PROXY_CONFDIR": "/tmp/c"}  # fmt: skip
+        {
+            **BASE,
+            "EGRESS_PROXY_PORT": "8080",
+            "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888",
+            "EGRESS_PROXY_UPSTREAM_CA": "/etc/egress/pipelock-ca.pem",
+            "EGRESS_PROXY_CONFDIR": "/tmp/c",
+        }
     )
     joined = " ".join(argv)
     assert "--mode upstream:http://pipelock:8888" in joined
@@ -235,7 +239,7 @@ def test_extra_upstream_trust_is_the_ca_then_the_extra_certificates(tmp_path: Pa
         ({**BASE, "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:99999"}, "invalid port"),
         ({**BASE, "EGRESS_PROXY_UPSTREAM_CA": "/ca.pem"}, "EGRESS_PROXY_UPSTREAM_CA is set but EGRESS_PROXY_UPSTREAM_PROXY is not"),
     ],
-)
+)  # fmt: skip
 def test_build_argv_refuses_bad_environment(env: dict[str, str], message: str) -> None:
     with pytest.raises(entrypoint.ConfigError, match=message):
         entrypoint.build_argv(env)
@@ -277,7 +281,7 @@ def test_prepare_confdir_writes_dhparam_once(tmp_path: Path) -> None:
 def test_prepare_confdir_reports_an_unwritable_confdir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(entrypoint.ConfigError, match="mitmproxy-dhparam.pem"):
+    with pytest.raises(entrypoint.ConfigError, match=r"mitmproxy-dhparam\.pem"):
         entrypoint.prepare_confdir(blocker / "conf")
 
 
@@ -394,7 +398,7 @@ def test_reloading_the_addon_stops_the_proxy_instead_of_ungating(
         copy.write_text("this is not python (\n")
     future = time.time() + 5
     os.utime(copy, (future, future))
-    answers = []
+    answers: list[int | str] = []
     deadline = time.monotonic() + 20
     while proxy.process.poll() is None and time.monotonic() < deadline:
         try:

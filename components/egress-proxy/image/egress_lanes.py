@@ -12,7 +12,8 @@ routes.yaml names the kinds of its traffic that may take the bulk lane:
   own content type. Its bodies are checked to be git's (git_protocol.py).
 - `downloads`: GET and HEAD without a body that do not ask for an event stream.
 
-Everything else takes the inspect lane. Pure: no mitmproxy import.
+Everything else takes the inspect lane. On either lane an answer is streamed to the agent as
+it arrives (`streamed`), unless it announces a short length. Pure: no mitmproxy import.
 """
 
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ TEXT_MEDIA_TYPES = frozenset(
         "application/x-www-form-urlencoded",
     }
 )
+# An answer that announces at most this many bytes is held whole and sent on at once, as
+# mitmproxy does below its stream_large_bodies: it cannot make the agent wait long, and
+# streaming it costs mitmproxy a log record, a write and a state more per answer (most of
+# what the egress proxy cost per request: test/dataplane/BENCHMARKS.md).
+HELD_ANSWER_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,14 @@ def is_text(content_type: str) -> bool:
         return True
     subtype = media.rpartition("/")[2]
     return subtype.endswith("+json") or subtype.endswith("+xml")
+
+
+def streamed(content_type: str, content_length: str) -> bool:
+    """Whether an answer with these headers is passed on as it arrives: an event stream (an LLM
+    answer) or one whose length is unknown or large (a download need not fit in memory)."""
+    if media_type(content_type) == "text/event-stream":
+        return True
+    return not (content_length.isascii() and content_length.isdigit() and int(content_length) <= HELD_ANSWER_MAX_BYTES)
 
 
 def decodable_accept_encoding(value: str) -> str:

@@ -2,15 +2,20 @@
 
 Allows exactly the routes declared in routes.yaml (host, port, method, path),
 injects each route's credential, answers everything else 403 text/plain, and
-writes one JSON decision line per CONNECT and per request to stdout. The route model
-(what routes.yaml may say, how a request is decided) is egress_routes.py; this module
-applies it to mitmproxy's flows.
+writes one JSON decision line per CONNECT and per request to stdout. This module is where
+mitmproxy's hooks dispatch, in fail-closed order; each concern has a module of its own:
+the route model (egress_routes.py, read from routes.yaml by routes_yaml.py), the checks every
+request gets (request_checks.py, host_names.py), the rate limit (rate_limit.py), pipelock's
+refusals (pipelock_refusals.py), the decision log (decision_log.py), the bulk lane's traffic
+(bulk_lane.py), TLS on the upstream leg (upstream_tls.py), the addon's options
+(egress_options.py) and its life: start, reload, drain (proxy_lifecycle.py).
 
 Each allowed request leaves through one of two lanes (egress_lanes.py): the inspect lane
 (pipelock, which reads it and its answer whole) or, for the bulk traffic a route names, the
 bulk lane (pipelock-bulk, which checks the host and streams), after pipelock's scan API has
 checked what can be read of it (pipelock_scan.py) and the egress proxy that a git request is
-git's (git_protocol.py). Answers are streamed to the agent on both lanes.
+git's (git_protocol.py). Answers are streamed to the agent on both lanes, short ones sent whole
+(egress_lanes.streamed).
 
 Fail closed everywhere: the routes are loaded at start and any problem stops the
 process; until they are loaded every flow is refused; an exception in any hook refuses
@@ -26,49 +31,38 @@ Either way one `config_reload` JSON line says so (what the deployment waits for)
 # where dataclasses cannot resolve string annotations.
 import asyncio
 import functools
-import inspect
-import json
 import logging
 import math
-import os
 import signal
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from mitmproxy import ctx, http, tls
 from mitmproxy.connection import Server
-from OpenSSL import SSL, crypto
+from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
-from mitmproxy.proxy.layers.http import HttpStream
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
-from egress_lanes import INSPECT, Lane, choose_lane, decodable_accept_encoding, git_service, is_text, passthrough_host
+import decision_log
+import egress_options
+import proxy_lifecycle
+import upstream_tls
+from bulk_lane import BulkLaneTraffic
+from decision_log import log_path, printable
+from egress_lanes import INSPECT, Lane, choose_lane, git_service, is_text, passthrough_host, streamed
+from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, deny
 from git_protocol import GitProtocolError, decoded_body
 from git_rules import GitCheck, check_git_request, report_body
-from pipelock_scan import AnswerCopy, ScanApi, Verdict, decoded_text, scan_answer
-from egress_routes import (
-    HEALTHCHECK_HOST,
-    HEALTHCHECK_MESSAGE,
-    Decision,
-    RouteTable,
-    RoutesError,
+from host_names import normalize_host
+from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal
+from pipelock_scan import ScanApi
+from request_checks import (
     check_path,
     check_query,
-    deny,
     header_problem,
-    load_config,
-    log_path,
-    may_be_pipelock_refusal,
-    normalize_host,
-    parse_authority,
-    pipelock_refusal,
-    pipelock_tunnel_refusal,
-    printable,
     request_query,
     scheme_problem,
+    target_mismatch,
     transfer_encoding_problem,
 )
 
@@ -76,10 +70,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_KEY = "egress_proxy"
 LANE_KEY = "egress_proxy_lane"
-# Text answers scanned at once on the bulk lane; more wait (pipelock-bulk reads text at about
-# 1 MiB/s): a queue, not a pile of parallel scans competing with the traffic.
-ANSWER_SCANS_AT_ONCE = 1
-ANSWER_SCANS_WAITING = 32
 
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -110,48 +100,6 @@ def _fail_closed_async(hook: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _limit_request_bodies_only() -> str | None:
-    """Make mitmproxy's body_size_limit bound the request bodies it holds, not the answers it
-    streams: it checks both against the one option, before any hook can stream an answer, so
-    a download larger than the limit would be refused. Returns the problem if this mitmproxy's
-    HTTP layer is not the one this was written for (mitmproxy 11 and 12)."""
-    original = getattr(HttpStream, "check_body_size", None)
-    if getattr(original, "_egress_requests_only", False):
-        return None
-    if original is None or not inspect.isgeneratorfunction(original):
-        return "this mitmproxy's HttpStream.check_body_size is not the generator it patches; use the mitmproxy of requirements.txt"
-
-    def check_body_size(self: HttpStream, request: bool) -> Any:
-        if request:
-            return (yield from original(self, request))
-        return False
-
-    check_body_size._egress_requests_only = True  # type: ignore[attr-defined]
-    HttpStream.check_body_size = check_body_size  # type: ignore[method-assign]
-    return None
-
-
-def _unsafe_option(updated: set[str]) -> str | None:
-    """Why a mitmproxy option set this way would leak a credential or bypass the gate."""
-    opts = ctx.options
-
-    def value(name: str) -> Any:
-        return getattr(opts, name, None) if name in updated else None
-
-    if (value("flow_detail") or 0) >= 2:
-        return "flow_detail >= 2 would print injected credentials; use 0 or 1"
-    if value("save_stream_file"):
-        return "save_stream_file would write injected credentials to disk; unset it"
-    for name in ("ignore_hosts", "allow_hosts", "tcp_hosts", "udp_hosts"):
-        if value(name):
-            return f"{name} would let traffic skip the gate's checks; leave it empty"
-    if value("validate_inbound_headers") is False:
-        return "validate_inbound_headers must stay on (request smuggling)"
-    if value("stream_large_bodies"):
-        return "stream_large_bodies would send bodies (and trailers) upstream before the request hook; unset it"
-    return None
-
-
 class EgressProxy:
     def __init__(self) -> None:
         self.table: RouteTable | None = None
@@ -159,53 +107,22 @@ class EgressProxy:
         self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
         # Client connections that opened a CONNECT tunnel: what they send next is tunnelled.
         self.tunnels: set[str] = set()
-        # Set once SIGTERM started the drain (see `_drain`).
+        # Set once SIGTERM started the drain (proxy_lifecycle.drain).
         self.draining: asyncio.Task[None] | None = None
-        # The bulk lane: pipelock-bulk's address and its scan API; None: no bulk lane.
-        self.bulk_proxy: tuple[str, int] | None = None
-        self.scan_api: ScanApi | None = None
+        # The bulk lane: pipelock-bulk and its scan API; None: no bulk lane.
+        self.bulk: BulkLaneTraffic | None = None
         # The sha256 of pipelock's CA certificate: on the inspect lane the egress proxy accepts
         # only servers that chain to it (pipelock's interception), unless pipelock passes the
         # host through; None: no such check (no upstream proxy).
         self.inspect_ca: bytes | None = None
-        self.answer_scans = asyncio.Semaphore(ANSWER_SCANS_AT_ONCE)
-        self.answer_scans_waiting = 0
 
     # ---- lifecycle
 
     def load(self, loader: Any) -> None:
-        problem = _limit_request_bodies_only()
+        problem = proxy_lifecycle.limit_request_bodies_only()
         if problem is not None:
-            self._refuse_to_run(problem)
-        loader.add_option("egress_routes", str, "", "Path of routes.yaml (version 1). Required.")
-        loader.add_option(
-            "egress_tokens",
-            str,
-            "",
-            "Path of the tokens file (a JSON object of EGRESS_PROXY_TOKEN_<N> to values). "
-            "Empty: the tokens are read from the environment.",
-        )
-        loader.add_option(
-            "egress_bulk_proxy",
-            str,
-            "",
-            "pipelock-bulk's address (http://HOST:PORT): the bulk lane. Needs egress_scan_api. Empty: no bulk lane.",
-        )
-        loader.add_option("egress_scan_api", str, "", "The URL of pipelock-bulk's scan API (http://HOST:PORT).")
-        loader.add_option("egress_scan_api_client", str, "egress-proxy", "The bearer name the scan API knows this client by.")
-        loader.add_option(
-            "egress_inspect_ca",
-            str,
-            "",
-            "pipelock's CA certificate: on the inspect lane only servers chaining to it are accepted. Empty: no check.",
-        )
-        loader.add_option(
-            "egress_drain_seconds",
-            int,
-            0,
-            "On SIGTERM, stop accepting connections and let open ones finish for up to this many "
-            "seconds before exiting. 0: exit at once.",
-        )
+            proxy_lifecycle.refuse_to_run(problem)
+        egress_options.declare(loader)
 
     def running(self) -> None:
         # `docker stop` sends SIGTERM, also when a replacement has taken over the proxy's
@@ -217,17 +134,17 @@ class EgressProxy:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     def configure(self, updated: set[str]) -> None:
-        unsafe = _unsafe_option(updated)
+        unsafe = egress_options.unsafe_option({name: getattr(ctx.options, name, None) for name in updated})
         if unsafe is not None:
             self.table = None
-            self._refuse_to_run(unsafe)
+            proxy_lifecycle.refuse_to_run(unsafe)
             return
-        lanes = updated & {"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"}
+        lanes = updated & egress_options.LANE_OPTIONS
         if lanes:
             problem = self._configure_lanes()
             if problem is not None:
                 self.table = None
-                self._refuse_to_run(problem)
+                proxy_lifecycle.refuse_to_run(problem)
                 return
         if "mode" in updated or lanes:
             # The proxies this one may connect to: pipelock (upstream mode) and pipelock-bulk.
@@ -235,20 +152,11 @@ class EgressProxy:
                 spec.address
                 for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode)
                 if isinstance(spec, mode_specs.UpstreamMode)
-            ) | ({self.bulk_proxy} if self.bulk_proxy else frozenset())
+            ) | ({self.bulk.proxy} if self.bulk else frozenset())
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
-        self.table = None  # refuse everything until the new routes are in place
-        try:
-            table, _ = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
-        except RoutesError as e:
-            self._refuse_to_run(str(e))
-            return
-        except Exception as e:  # noqa: BLE001
-            self._refuse_to_run(f"unexpected error loading routes: {type(e).__name__}")
-            return
-        self.table = table
-        logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+        # None until the new routes are in place (every flow refused), and if they do not load.
+        self.table = proxy_lifecycle.load_routes()
 
     def _configure_lanes(self) -> str | None:
         """The bulk lane and the inspect lane's certificate check, from the options; the
@@ -256,76 +164,32 @@ class EgressProxy:
         opts = ctx.options
         if opts.egress_bulk_proxy and not opts.egress_scan_api:
             return "egress_bulk_proxy is set but egress_scan_api is not: the bulk lane would go unchecked"
-        self.bulk_proxy = None
+        self.bulk = None
         if opts.egress_bulk_proxy:
             spec = mode_specs.ProxyMode.parse(f"upstream:{opts.egress_bulk_proxy}")
             assert isinstance(spec, mode_specs.UpstreamMode)
-            self.bulk_proxy = spec.address
-        self.scan_api = ScanApi(opts.egress_scan_api, opts.egress_scan_api_client) if opts.egress_scan_api else None
+            self.bulk = BulkLaneTraffic(spec.address, ScanApi(opts.egress_scan_api, opts.egress_scan_api_client))
         self.inspect_ca = None
         if opts.egress_inspect_ca:
             try:
-                with open(opts.egress_inspect_ca, "rb") as f:
-                    certificate = x509.load_pem_x509_certificate(f.read())
+                self.inspect_ca = upstream_tls.ca_fingerprint(opts.egress_inspect_ca)
             except (OSError, ValueError) as e:
                 return f"cannot read pipelock's CA certificate {opts.egress_inspect_ca} ({type(e).__name__})"
-            self.inspect_ca = certificate.fingerprint(hashes.SHA256())
         return None
 
     def reload(self) -> None:
         """Load the routes and tokens again and swap them in whole, or keep the table in use
         if they do not validate. Flows already decided keep their decision."""
-        try:
-            table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
-        except RoutesError as e:
-            _log_reload("rejected", f"{e}; keeping the previous routes", None)
-            return
-        except Exception as e:  # noqa: BLE001
-            _log_reload("rejected", f"unexpected error loading routes: {type(e).__name__}; keeping the previous routes", None)
-            return
-        self.table = table
-        _log_reload("success", f"{len(table.routes)} routes", config_hash)
+        table = proxy_lifecycle.reload_routes()
+        if table is not None:
+            self.table = table
 
     def _start_drain(self) -> None:
         if self.draining is None:
-            self.draining = asyncio.get_running_loop().create_task(self._drain(ctx.options.egress_drain_seconds))
-
-    async def _drain(self, seconds: int) -> None:
-        """Close the listening socket, so new connections are refused at once (a client then
-        tries the alias's other address: the replacement), wait until the open connections
-        have closed or `seconds` have passed, then shut down."""
-        proxyserver = ctx.master.addons.get("proxyserver")
-        logger.info(f"egress-proxy: draining {len(proxyserver.connections)} connections (up to {seconds} s)")
-        ctx.options.update(server=False)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        while proxyserver.connections and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        logger.info(f"egress-proxy: drained; stopping with {len(proxyserver.connections)} connections open")
-        sys.stdout.flush()
-        ctx.master.shutdown()
-
-    def _refuse_to_run(self, problem: str) -> None:
-        # An error logged during startup makes mitmdump exit 1 before serving (errorcheck);
-        # the scheduled exit covers a reload after startup. Until then table is None: deny all.
-        logger.error(f"egress-proxy: refusing to start: {problem}")
-        try:
-            asyncio.get_running_loop().call_soon(_exit_failed)
-        except RuntimeError:
-            pass  # no loop (unit tests): the caller sees table is None
+            self.draining = asyncio.get_running_loop().create_task(proxy_lifecycle.drain(ctx.options.egress_drain_seconds))
 
     def done(self) -> None:
-        # Also called when mitmproxy unloads this script while running (a hot reload after
-        # the file changed). Until a new copy loads, and forever if it fails to, nothing would
-        # gate traffic: stop at once, before another flow is handled.
-        try:
-            stopping = ctx.master.should_exit.is_set()
-        except Exception:  # noqa: BLE001
-            stopping = False
-        if not stopping:
-            sys.stderr.write("egress-proxy: addon unloaded while the proxy is running; stopping\n")
-            sys.stderr.flush()
-            _hard_exit()
+        proxy_lifecycle.stop_if_unloaded()
 
     # ---- CONNECT
 
@@ -395,10 +259,10 @@ class EgressProxy:
         try:
             if data.context.server.address is None:
                 logger.error("egress-proxy: TLS straight to the proxy refused; use http:// as the proxy URL")
-                data.ssl_conn = _refusing_tls()
+                data.ssl_conn = upstream_tls.refusing_tls()
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_client failed ({type(e).__name__}); closing the connection")
-            data.ssl_conn = _refusing_tls()
+            data.ssl_conn = upstream_tls.refusing_tls()
 
     def tls_start_server(self, data: tls.TlsData) -> None:
         # Runs before mitmproxy builds the upstream TLS connection: if the SNI it would send
@@ -407,41 +271,23 @@ class EgressProxy:
             server = data.context.server
             if data.conn is server and server.address is not None and server.sni != server.address[0]:
                 logger.error("egress-proxy: upstream SNI differs from the target; closing the connection")
-                data.ssl_conn = _refusing_tls()
+                data.ssl_conn = upstream_tls.refusing_tls()
                 return
-            if data.conn is server and self._inspected(server):
-                self._require_pipelock_certificate(data)
+            if data.conn is server and self.inspect_ca is not None and self._inspected(server):
+                upstream_tls.require_chain_through(data, self.inspect_ca)
         except Exception as e:  # noqa: BLE001
             logger.error(f"egress-proxy: tls_start_server failed ({type(e).__name__}); closing the connection")
-            data.ssl_conn = _refusing_tls()
+            data.ssl_conn = upstream_tls.refusing_tls()
 
     def _inspected(self, server: Server) -> bool:
         """Whether this connection goes through pipelock's interception: the inspect lane, to a
         host pipelock does not pass through."""
         if self.inspect_ca is None or server.address is None or server.via is None:
             return False
-        if self.bulk_proxy is not None and tuple(server.via[1]) == self.bulk_proxy:
+        if self.bulk is not None and tuple(server.via[1]) == self.bulk.proxy:
             return False
         passthrough = self.table.passthrough if self.table is not None else ()
         return not passthrough_host(str(server.address[0]), passthrough)
-
-    def _require_pipelock_certificate(self, data: tls.TlsData) -> None:
-        """Have mitmproxy build the connection (its trust store holds pipelock's CA and, for the
-        bulk lane, public roots), then accept only a chain through pipelock's CA: a request meant
-        for pipelock's reading must never reach a server it did not intercept."""
-        ctx.master.addons.get("tlsconfig").tls_start_server(data)
-        if data.ssl_conn is None:
-            return
-        expected = self.inspect_ca
-        anchored = False
-
-        def verify(_conn: SSL.Connection, cert: crypto.X509, _errno: int, depth: int, ok: int) -> bool:
-            nonlocal anchored
-            if depth > 0 and cert.to_cryptography().fingerprint(hashes.SHA256()) == expected:
-                anchored = True
-            return bool(ok) and (depth > 0 or anchored)
-
-        data.ssl_conn.set_verify(SSL.VERIFY_PEER, verify)
 
     # ---- requests
 
@@ -466,7 +312,8 @@ class EgressProxy:
             return
         flow.metadata[METADATA_KEY] = decision
         # Connect to the checked name; also rewrites Host/:authority to its canonical form.
-        req.host = host
+        if not _names_canonically(req, host):
+            req.host = host
         self._inject(flow, decision)
 
     @_fail_closed_async
@@ -484,19 +331,20 @@ class EgressProxy:
             self._refuse(flow, git)
             return
         if git is not None and git.refusal is not None:
-            refusal = deny("push outside the route's refs", git.refusal.summary, req.host)
-            self._log(refusal, req.host, req.port, req.method, path)
-            self._refuse_push(flow, refusal, report_body(git.refusal, "egress-proxy"))
+            push_refusal = deny("push outside the route's refs", git.refusal.summary, req.host)
+            self._log(push_refusal, req.host, req.port, req.method, path)
+            self._refuse_push(flow, push_refusal, report_body(git.refusal, "egress-proxy"))
             return
         lane = self._lane(flow, decision)
         if lane.bulk:
+            assert self.bulk is not None and self.table is not None and self.table.bulk_lane is not None
             # The injected credential's header is not among the scanned ones (nor in pipelock's).
-            refusal = await self._check_bulk(flow, lane, git.free_text if git is not None else "")
+            refusal = await self.bulk.check(flow, self.table.bulk_lane, git.free_text if git is not None else "")
             if refusal is not None:
                 self._log(refusal, req.host, req.port, req.method, path, lane.name)
                 self._refuse(flow, refusal)
                 return
-            self._take_bulk_lane(flow, lane)
+            self.bulk.take(flow, lane, self.table.bulk_lane)
         flow.metadata[LANE_KEY] = lane
         _frame_held_body(req)
         self._log(decision, req.host, req.port, req.method, path, lane.name)
@@ -506,7 +354,7 @@ class EgressProxy:
     def _lane(self, flow: http.HTTPFlow, decision: Decision) -> Lane:
         route = decision.route
         req = flow.request
-        if route is None or not route.bulk or self.bulk_proxy is None or req.scheme != "https":
+        if route is None or not route.bulk or self.bulk is None or req.scheme != "https":
             # The bulk lane is a tunnel: plain HTTP has none to take.
             return INSPECT
         return choose_lane(
@@ -544,36 +392,9 @@ class EgressProxy:
     def _refuse_push(flow: http.HTTPFlow, decision: Decision, report: bytes) -> None:
         """Answers a refused push the way git-receive-pack refuses one, so `git push` shows why."""
         flow.metadata[METADATA_KEY] = decision
-        flow.response = http.Response.make(200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"})
-
-    async def _check_bulk(self, flow: http.HTTPFlow, lane: Lane, git_text: str) -> Decision | None:
-        """pipelock's scan API on what can be read of a request for the bulk lane: its URL, the
-        sensitive headers, a git request's free text (`git_text`, from its checked body). The
-        refusal, or None."""
-        assert self.scan_api is not None and self.table is not None and self.table.bulk_lane is not None
-        req = flow.request
-        host = f"{req.host}" if req.port == 443 else f"{req.host}:{req.port}"
-        texts = [value for name, value in req.headers.items(multi=True) if name.lower() in self.table.bulk_lane.scan_headers]
-        texts.append(git_text)
-        scans = [self.scan_api.scan("url", f"https://{host}{printable(req.data.path)}")]
-        text = "\n".join(t for t in texts if t)
-        if text:
-            scans.append(self.scan_api.scan("dlp", text))
-        for verdict in await asyncio.gather(*scans):
-            if not verdict.allowed:
-                return _scan_refusal(verdict, req.host)
-        return None
-
-    def _take_bulk_lane(self, flow: http.HTTPFlow, lane: Lane) -> None:
-        """Send the request through pipelock-bulk: a connection of its own, since the tunnel's
-        may already be open through pipelock."""
-        assert self.bulk_proxy is not None and self.table is not None and self.table.bulk_lane is not None
-        if flow.server_conn.timestamp_start is not None:
-            flow.server_conn = Server(address=flow.server_conn.address)
-        flow.server_conn.via = ("http", self.bulk_proxy)  # type: ignore[assignment]
-        if lane.kind == "download" and self.table.bulk_lane.answer_scan_bytes and "accept-encoding" in flow.request.headers:
-            # Only codings the answer can be decoded from for pipelock's answer scan.
-            flow.request.headers["accept-encoding"] = decodable_accept_encoding(flow.request.headers["accept-encoding"])
+        flow.response = http.Response.make(
+            200, report, {"Content-Type": "application/x-git-receive-pack-result", "Cache-Control": "no-cache"}
+        )
 
     @_fail_closed_http
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -582,49 +403,32 @@ class EgressProxy:
             flow.kill()
             return
         resp = flow.response
-        # Stream responses through: a streamed LLM answer (SSE) must reach the agent as it
-        # comes, and no download may have to fit in memory. Only a short answer that may be the
-        # next gate's refusal is read whole, for `response` to map it.
+        # Stream responses through (egress_lanes.streamed): a streamed LLM answer (SSE) must
+        # reach the agent as it comes, and no download may have to fit in memory. A short answer
+        # that may be the next gate's refusal is read whole, for `response` to map it.
         if resp is None or (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
             return
         lane = flow.metadata.get(LANE_KEY)
-        bulk = self.table.bulk_lane if self.table is not None else None
-        if isinstance(lane, Lane) and lane.bulk and bulk is not None and bulk.answer_scan_bytes and is_text(resp.headers.get("content-type", "")):
-            # pipelock reads the text as it passes (on the inspect lane it would read it first).
-            encoding = resp.headers.get("content-encoding", "")
-            resp.stream = AnswerCopy(bulk.answer_scan_bytes, lambda copy, more: self._scan_answer(flow, copy, more, encoding, bulk.answer_scan_bytes))
-        else:
+        settings = self.table.bulk_lane if self.table is not None else None
+        if (
+            isinstance(lane, Lane)
+            and lane.bulk
+            and self.bulk is not None
+            and settings is not None
+            and settings.answer_scan_bytes
+            and is_text(resp.headers.get("content-type", ""))
+        ):
+            self.bulk.copy_answer(flow, settings, self._warn)
+        elif streamed(_header(resp, b"content-type"), _header(resp, b"content-length")):
             resp.stream = True
-
-    def _scan_answer(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
-        """Queue pipelock's scan of an answer that has reached the agent; its findings are logged."""
-        if self.answer_scans_waiting >= ANSWER_SCANS_WAITING:
-            self._warn(flow, "egress-proxy", f"answer not scanned: {ANSWER_SCANS_WAITING} answers already wait for pipelock's scan")
-            return
-        self.answer_scans_waiting += 1
-        asyncio.get_running_loop().create_task(self._run_answer_scan(flow, copy, more, encoding, limit))
-
-    async def _run_answer_scan(self, flow: http.HTTPFlow, copy: bytes, more: bool, encoding: str, limit: int) -> None:
-        try:
-            async with self.answer_scans:
-                text, problem = decoded_text(copy, encoding, limit)
-                found = (
-                    await scan_answer(self.scan_api.scan, text, more, limit)
-                    if text is not None and self.scan_api is not None
-                    else ("egress-proxy", problem)
-                )
-            if found is not None:
-                self._warn(flow, *found)
-        except Exception as e:  # noqa: BLE001 - a scan after the fact must not take the proxy down
-            self._warn(flow, "egress-proxy", f"answer not scanned: internal error ({type(e).__name__})")
-        finally:
-            self.answer_scans_waiting -= 1
 
     def _warn(self, flow: http.HTTPFlow, by: str, reason: str) -> None:
         req = flow.request
         decision = Decision(True, reason, "", None, by=by)
         lane = flow.metadata.get(LANE_KEY)
-        self._log(decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn")
+        self._log(
+            decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn"
+        )
 
     @_fail_closed_http
     def response(self, flow: http.HTTPFlow) -> None:
@@ -675,7 +479,10 @@ class EgressProxy:
             return deny("host not allowed (IP literal or invalid name)", shown), shown, path
         if host == HEALTHCHECK_HOST:
             return Decision(False, "healthcheck", HEALTHCHECK_MESSAGE, None), host, path
-        mismatch = self._target_mismatch(flow, host)
+        client = flow.client_conn
+        mismatch = target_mismatch(
+            host, req.port, req.scheme, req.data.authority, _header_values(req, b"host"), client.sni if client.tls else None
+        )
         if mismatch is not None:
             return deny(mismatch, f"{host}:{req.port}"), host, path
         problem = check_path(path_bytes)
@@ -686,7 +493,7 @@ class EgressProxy:
         problem = header_problem(req.headers.fields)
         if problem is not None:
             return deny(f"headers rejected ({problem})", path, host), host, path
-        encoding = transfer_encoding_problem(req.headers.get_all("transfer-encoding"))
+        encoding = transfer_encoding_problem(_header_values(req, b"transfer-encoding"))
         if encoding is not None:
             return deny("Transfer-Encoding other than chunked", encoding, host, status=400), host, path
         problem = scheme_problem(req.scheme, req.port, flow.client_conn.id in self.tunnels)
@@ -694,43 +501,21 @@ class EgressProxy:
             return deny(problem, f"{host}:{req.port}"), host, path
         return self.table.decide_request(host, req.port, req.method, path, tls=req.scheme == "https"), host, path
 
-    @staticmethod
-    def _target_mismatch(flow: http.HTTPFlow, host: str) -> str | None:
-        """Host header, :authority and client SNI must all name the target (no fronting)."""
-        req = flow.request
-        default_port = 443 if req.scheme == "https" else 80
-        values: list[str] = []
-        if req.data.authority:
-            try:
-                values.append(req.data.authority.decode("ascii"))
-            except UnicodeDecodeError:
-                return "request authority does not match the target"
-        values.extend(req.headers.get_all("host"))
-        if not values:
-            return "missing Host header"
-        for value in values:
-            parsed = parse_authority(value)
-            if parsed is None or normalize_host(parsed[0]) != host or (parsed[1] or default_port) != req.port:
-                return "Host header or :authority does not match the target"
-        sni = flow.client_conn.sni
-        if flow.client_conn.tls and sni is not None and normalize_host(sni) != host:
-            return "TLS SNI does not match the target"
-        return None
-
     def _inject(self, flow: http.HTTPFlow, decision: Decision) -> None:
         assert self.table is not None
-        headers = flow.request.headers
+        req = flow.request
         # Only the route's own injection may carry these names: the next gate does not scan them.
-        # (On the raw fields: building header names as str for every request was most of the
-        # addon's time per request.)
+        # (On the raw fields: mitmproxy's Headers converts every field's name on each lookup,
+        # which was most of the addon's time per request.)
         stripped = self.table.stripped_header_bytes
-        for name in {name.lower() for name, _ in headers.fields if name.lower() in stripped}:
-            del headers[name.decode("ascii")]
-        flow.request.trailers = None
+        kept = tuple(field for field in req.headers.fields if field[0].lower() not in stripped)
         auth = decision.route.auth if decision.route is not None else None
         if auth is not None:
             # HTTP/2 header names are lowercase (mitmproxy would lowercase it, with a warning).
-            headers[auth.header.lower() if flow.request.is_http2 else auth.header] = auth.value
+            name = auth.header.lower() if req.is_http2 else auth.header
+            kept += ((name.encode("ascii"), auth.value.encode("ascii")),)
+        req.headers.fields = kept
+        req.trailers = None
 
     # ---- helpers
 
@@ -751,7 +536,7 @@ class EgressProxy:
         try:
             req = flow.request
             self._log(decision, req.host, req.port, req.method, None)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001, S110 - the refusal below matters more than its log line
             pass
         try:
             if hook in ("responseheaders", "websocket_start"):
@@ -765,23 +550,7 @@ class EgressProxy:
     def _log(
         decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
     ) -> None:
-        line = json.dumps(
-            {
-                "decision": verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny"),
-                "by": decision.by,
-                "reason": decision.reason,
-                "route": decision.route.index if decision.route is not None else None,
-                "token": decision.route.auth.token if decision.route is not None and decision.route.auth is not None else None,
-                "host": host,
-                "port": port,
-                "method": method,
-                "path": path,
-                **({"lane": lane} if lane is not None else {}),
-            },
-            ensure_ascii=True,
-        )
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        decision_log.write(decision_log.decision_line(decision, host, port, method, path, lane, verdict))
 
     # ---- non-HTTP traffic is never relayed
 
@@ -792,13 +561,24 @@ class EgressProxy:
         flow.kill()
 
 
-def _log_reload(status: str, detail: str, config_hash: str | None) -> None:
-    # The fields and names of pipelock's own reload line, so one reader confirms both gates.
-    line = {"event": "config_reload", "status": status, "detail": detail}
-    if config_hash is not None:
-        line["config_hash"] = config_hash
-    sys.stdout.write(json.dumps(line, ensure_ascii=True, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
+def _names_canonically(req: http.Request, host: str) -> bool:
+    """Whether a request already names `host` as mitmproxy's host setter would write it: as its
+    target, in its one Host header (if it has one) and its :authority (if it has one). The
+    setter rebuilds the headers even when it changes nothing."""
+    canonical = url.hostport(req.scheme, host, req.port).encode("ascii")
+    hosts = [value for key, value in req.headers.fields if key.lower() == b"host"]
+    return req.data.host == host and hosts in ([], [canonical]) and req.data.authority in (b"", canonical)
+
+
+def _header_values(message: http.Message, name: bytes) -> list[str]:
+    """A header's values, as mitmproxy's `headers.get_all(name)` gives them (`name` lowercase),
+    read off the raw fields: mitmproxy's Headers converts every field's name on each lookup."""
+    return [value.decode("utf-8", "surrogateescape") for key, value in message.headers.fields if key.lower() == name]
+
+
+def _header(message: http.Message, name: bytes) -> str:
+    """A header, as mitmproxy's `headers.get(name, "")` gives it (`name` lowercase)."""
+    return ", ".join(_header_values(message, name))
 
 
 def _frame_held_body(req: http.Request) -> None:
@@ -807,14 +587,6 @@ def _frame_held_body(req: http.Request) -> None:
     request (on the bulk lane the server is the host itself)."""
     if req.raw_content and "content-length" not in req.headers and "transfer-encoding" not in req.headers:
         req.headers["content-length"] = str(len(req.raw_content))
-
-
-def _scan_refusal(verdict: Verdict, host: str) -> Decision:
-    """A refusal by pipelock's scan API; or, when the scan did not complete, the egress
-    proxy's own (fail closed: what pipelock has not read does not take the bulk lane)."""
-    if verdict.error is not None:
-        return deny("bulk lane check failed", verdict.error, host, status=502)
-    return Decision(False, "refused", f"pipelock: blocked: {verdict.reason()}", None, by="pipelock")
 
 
 def _bytes(size: Any) -> int:
@@ -838,22 +610,6 @@ def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:
         and server.error is None
         and not server.connected
     )
-
-
-def _refusing_tls() -> SSL.Connection:
-    """A TLS connection whose handshake cannot start (no client or server role is set), so
-    mitmproxy closes the connection. Returning no connection does not refuse: mitmproxy's
-    own TLS addon runs after this one and fills in a working one."""
-    return SSL.Connection(SSL.Context(SSL.TLS_METHOD))
-
-
-def _exit_failed() -> None:
-    sys.exit(1)
-
-
-def _hard_exit() -> None:
-    sys.stdout.flush()
-    os._exit(1)
 
 
 addons = [EgressProxy()]

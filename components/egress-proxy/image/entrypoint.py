@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 # This script's directory is on sys.path (python puts it there), in the image and in tests.
-from egress_routes import DEFAULT_LISTEN_PORT, RoutesError, load_config
+from egress_routes import DEFAULT_LISTEN_PORT
+from routes_yaml import RoutesError, load_config
 
 HERE = Path(__file__).resolve().parent
 ADDON = HERE / "egress_proxy.py"
@@ -171,9 +172,7 @@ def prepare_confdir(confdir: Path) -> None:
         confdir.mkdir(parents=True, exist_ok=True)
         dhparam.write_bytes(certs.DEFAULT_DHPARAM)
     except OSError as e:
-        raise ConfigError(
-            f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file"
-        ) from None
+        raise ConfigError(f"cannot create {dhparam} ({e.strerror}): make {confdir} writable or provide the file") from None
 
 
 def write_upstream_trust(environ: Mapping[str, str]) -> None:
@@ -200,7 +199,7 @@ def main() -> None:
         print(f"egress-proxy: refusing to start: {e}", file=sys.stderr)
         sys.exit(2)
     sys.stdout.flush()
-    os.execv(argv[0], argv)
+    os.execv(argv[0], argv)  # noqa: S606 - mitmdump takes this process over, with the argv built and checked above
 
 
 if __name__ == "__main__":

@@ -34,7 +34,14 @@ class PushRules:
 
     def describe(self) -> str:
         """As a refusal names the rules: `refs/heads/agent/*; no deletes; no tags`."""
-        return "; ".join([", ".join(self.refs), *(["no creations"] if not self.create else []), *(["no deletes"] if not self.delete else []), *(["no tags"] if not self.tags else [])])
+        return "; ".join(
+            [
+                ", ".join(self.refs),
+                *(["no creations"] if not self.create else []),
+                *(["no deletes"] if not self.delete else []),
+                *(["no tags"] if not self.tags else []),
+            ]
+        )
 
 
 # `push: true`: what a token with write access can do.
@@ -95,7 +102,7 @@ def report_body(refusal: PushRefusal, gate: str) -> bytes:
     if not refusal.capabilities & {"report-status", "report-status-v2"}:
         return _pkt(f"ERR {line}\n".encode())
     report = _pkt(b"unpack ok\n")
-    for update, problem in zip(refusal.updates, refusal.problems):
+    for update, problem in zip(refusal.updates, refusal.problems, strict=True):
         reason = f"{gate}: {problem}" if problem is not None else f"{gate}: refused with the rest of the push"
         report += _pkt(f"ng {update.ref} {reason}\n".encode())
     report += FLUSH

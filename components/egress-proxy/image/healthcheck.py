@@ -10,18 +10,16 @@ import os
 import socket
 import sys
 
-from egress_routes import DEFAULT_LISTEN_PORT, HEALTHCHECK_HOST as PROBE_HOST, HEALTHCHECK_MESSAGE
+from egress_routes import DEFAULT_LISTEN_PORT, HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE
+
+PROBE_HOST = HEALTHCHECK_HOST
 
 EXPECTED = HEALTHCHECK_MESSAGE.encode()
 
 
 def probe(port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> str | None:
     """None if healthy, else what was wrong."""
-    request = (
-        f"GET http://{PROBE_HOST}/ HTTP/1.1\r\n"
-        f"Host: {PROBE_HOST}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
+    request = (f"GET http://{PROBE_HOST}/ HTTP/1.1\r\nHost: {PROBE_HOST}\r\nConnection: close\r\n\r\n").encode()
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(request)

@@ -51,7 +51,7 @@ def split_payload(payload: bytes, with_tokens: bool) -> tuple[bytes | None, byte
 
 def check_routes(document: bytes, tokens: bytes | None) -> str:
     """Validates routes.yaml with its tokens as the egress proxy will; a summary."""
-    from egress_routes import RoutesError, parse_routes_yaml
+    from routes_yaml import RoutesError, parse_routes_yaml
 
     try:
         table = parse_routes_yaml(document.decode("utf-8"), json.loads(tokens or b"{}"))

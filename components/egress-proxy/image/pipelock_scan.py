@@ -54,9 +54,7 @@ def verdict_of(status: int, body: bytes) -> Verdict:
         detail = first.get("code") or first.get("message") or document.get("status") or "no detail"
         return Verdict(False, error=f"pipelock's scan API answered {status} ({_printable(str(detail))})")
     findings = document.get("findings") or []
-    messages = tuple(
-        _printable(str(f.get("message") or f.get("rule_id") or "finding")) for f in findings if isinstance(f, dict)
-    )
+    messages = tuple(_printable(str(f.get("message") or f.get("rule_id") or "finding")) for f in findings if isinstance(f, dict))
     decision = document.get("decision")
     if decision not in ("allow", "deny"):
         return Verdict(False, error=f"pipelock's scan API gave no decision ({_printable(str(decision))})")
@@ -133,9 +131,7 @@ def decoded_text(body: bytes, content_encoding: str, limit: int) -> tuple[str | 
     return raw.decode("utf-8", "replace"), ""
 
 
-async def scan_answer(
-    scan: Callable[[str, str], Awaitable[Verdict]], text: str, more: bool, limit: int
-) -> tuple[str, str] | None:
+async def scan_answer(scan: Callable[[str, str], Awaitable[Verdict]], text: str, more: bool, limit: int) -> tuple[str, str] | None:
     """pipelock's verdict on an answer's text, as (by, reason) for a warning line, or None when
     it found nothing. `more`: the answer was longer than what was scanned."""
     verdict = await scan("prompt_injection", text)

@@ -1,0 +1,67 @@
+"""The decision log: one JSON line on stdout per decision and per reload, and how client bytes
+are shown in it and in refusals.
+
+Pure rendering (no mitmproxy import); `write` is the one place the lines leave.
+"""
+
+import json
+import sys
+
+from egress_routes import Decision
+from request_checks import clean_target_bytes
+
+
+def printable(raw: bytes) -> str:
+    """ASCII-only, one-line rendering of client bytes for logs and deny bodies."""
+    if clean_target_bytes(raw):
+        return raw.decode("ascii")  # every request that passed the checks: nothing to escape
+    return "".join(chr(b) if 0x20 < b < 0x7F else f"\\x{b:02x}" for b in raw)
+
+
+def printable_line(raw: bytes) -> str:
+    """Like printable, but keeps spaces: a sentence from the next gate."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
+
+
+def log_path(raw_path: bytes) -> str:
+    """The request path as the decision log shows it: without the query, printable."""
+    query = raw_path.find(b"?")
+    return printable(raw_path if query == -1 else raw_path[:query])
+
+
+def decision_line(
+    decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
+) -> str:
+    """One decision as the log shows it. `verdict` overrides allow/deny (a warning); `lane` is
+    where an allowed request went."""
+    route = decision.route
+    return json.dumps(
+        {
+            "decision": verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny"),
+            "by": decision.by,
+            "reason": decision.reason,
+            "route": route.index if route is not None else None,
+            "token": route.auth.token if route is not None and route.auth is not None else None,
+            "host": host,
+            "port": port,
+            "method": method,
+            "path": path,
+            **({"lane": lane} if lane is not None else {}),
+        },
+        ensure_ascii=True,
+    )
+
+
+def reload_line(status: str, detail: str, config_hash: str | None) -> str:
+    """A reload's outcome, in the fields and names of pipelock's own reload line, so one reader
+    confirms both gates."""
+    line = {"event": "config_reload", "status": status, "detail": detail}
+    if config_hash is not None:
+        line["config_hash"] = config_hash
+    return json.dumps(line, ensure_ascii=True, separators=(",", ":"))
+
+
+def write(line: str) -> None:
+    """Put a line on stdout at once: the deployment and the tests wait for it."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

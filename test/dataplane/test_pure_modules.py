@@ -1,0 +1,41 @@
+"""The addon's pure modules import without mitmproxy (tests, entrypoint.py, healthcheck.py and
+live_config.py use them without a proxy); only the modules that handle mitmproxy's flows and
+lifecycle need it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ADDON_DIR
+
+# A fresh interpreter in which `import mitmproxy` fails, importing one module of the addon.
+WITHOUT_MITMPROXY = "import sys; sys.modules['mitmproxy'] = None; sys.path.insert(0, sys.argv[1]); __import__(sys.argv[2])"
+
+
+@pytest.mark.parametrize(
+    "module,pure",
+    [
+        ("decision_log", True),
+        ("egress_lanes", True),
+        ("egress_options", True),
+        ("egress_routes", True),
+        ("git_protocol", True),
+        ("git_rules", True),
+        ("host_names", True),
+        ("pipelock_refusals", True),
+        ("pipelock_scan", True),
+        ("rate_limit", True),
+        ("request_checks", True),
+        ("routes_yaml", True),
+        ("bulk_lane", False),
+        ("egress_proxy", False),
+        ("proxy_lifecycle", False),
+        ("upstream_tls", False),
+    ],
+)
+def test_pure_modules_import_without_mitmproxy(module: str, pure: bool) -> None:
+    run = subprocess.run([sys.executable, "-c", WITHOUT_MITMPROXY, str(ADDON_DIR), module], capture_output=True, text=True)
+    assert (run.returncode == 0) is pure, run.stderr
+    if not pure:
+        assert "import of mitmproxy halted" in run.stderr
