@@ -1,15 +1,14 @@
 /**
  * A bottle's configuration as users write it, documented field by field: the arguments of the
  * `BottleStack` component and the entries of `bot-bottle:bottles` in stack config. These
- * interfaces are the documentation; the rules and defaults live in schema.ts, and the checks
- * at the end of this file fail to compile if the two ever describe different shapes.
+ * interfaces are the documentation; the rules and defaults live in schema.ts, and
+ * args-match-schema.ts fails to compile if the two ever describe different shapes.
  *
  * Closed sets of values are `as const` objects (not string unions) so that Pulumi can infer
  * the component's schema for other languages from these types. The nested types are named
  * for what they describe (`Route`, not `RouteArgs`): the interface's name is the schema's type
  * name, and Python's SDK generator adds `Args` to each input type itself (`RouteArgs`).
  */
-import type { SchemaInputs } from "./schema";
 
 /** The request methods a route may allow. */
 export const HttpMethod = {
@@ -352,19 +351,3 @@ export interface BottleArgs {
    */
   selfTest?: boolean;
 }
-
-// The documented interfaces and the schema's input types describe the same shapes: these lines
-// fail to compile when one changes without the other.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const sameShapes: [
-  Same<BottleArgs, SchemaInputs["bottle"]>,
-  Same<Route, SchemaInputs["route"]>,
-  Same<RouteAuth, SchemaInputs["auth"]>,
-  Same<RouteGit, SchemaInputs["git"]>,
-  Same<Agent, SchemaInputs["agent"]>,
-  Same<Workspace, SchemaInputs["workspace"]>,
-  Same<PipelockSettings, SchemaInputs["pipelockSettings"]>,
-  Same<DockerEngine, SchemaInputs["dockerEngine"]>,
-  Same<KubernetesCluster, SchemaInputs["kubernetesCluster"]>,
-] = [true, true, true, true, true, true, true, true, true];
-void sameShapes;

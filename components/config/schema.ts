@@ -371,7 +371,7 @@ export type WorkspaceSpec = AgentSpec["workspace"];
 export type PipelockSettingsSpec = BottleSpec["pipelock"]["settings"];
 export type StackSpec = z.output<typeof stackSchema>;
 
-/** The schemas args.ts checks its documented interfaces against. */
+/** The input types args-match-schema.ts holds the documented interfaces (args.ts) to. */
 export type SchemaInputs = {
   bottle: z.input<typeof bottleSchema>;
   route: z.input<typeof routeSchema>;
