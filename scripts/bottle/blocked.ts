@@ -5,7 +5,7 @@
  */
 import { createTwoFilesPatch } from "diff";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, YAMLSeq } from "yaml";
-import { DEFAULT_CREDENTIAL_PORTS, DEFAULT_PORTS, HTTP_METHODS } from "../../components/config/schema";
+import { DEFAULT_CREDENTIAL_PORTS, DEFAULT_PORTS, HTTP_METHODS } from "../../components/index";
 import { record } from "../plan/reach";
 import { prefixCovers } from "../plan/reach-diff";
 
