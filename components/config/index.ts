@@ -1,5 +1,6 @@
 export * from "./args";
 export * from "./schema";
+export * from "./route-contract";
 export * from "./validate";
 export { routeHostProblem } from "./host";
 export { pathPrefixProblem } from "./path";

@@ -4,8 +4,10 @@
  * a key they do not list (a new route option, a new pipelock setting) is unknown, and the
  * diff counts any change to it as widening rather than missing it. The contract test renders
  * every route feature and every example stack and requires that nothing is unknown, so a new
- * option is decided here, with the renderer, before it ships.
+ * option is decided here, with the renderer, before it ships. A route's keys are the route
+ * contract's (components/config/route-contract.ts).
  */
+import { ReachRule, ROUTE_YAML_KEYS } from "../../components/index";
 
 /**
  * What the reach makes of a key:
@@ -20,23 +22,21 @@ export interface KeyTable {
   readonly [key: string]: KeyRule;
 }
 
-/** One route of routes.yaml. */
-export const ROUTE_KEYS: KeyTable = {
-  host: "read",
-  ports: "read",
-  methods: "read",
-  path_allowlist: "read",
-  git: { repositories: "read", push: { refs: "read", create: "read", delete: "read", tags: "read" } },
-  auth: {
-    header: "read",
-    prefix: "ignored: the text before the token in its header, not what the token grants",
-    basic_username: "read",
-    token: "read",
-    token_env: "ignored: the variable carrying the token, numbered by token name; the name is read",
-  },
-  insecure_cleartext_ports: "read",
-  bulk: "read",
-};
+/** One route of routes.yaml: the route contract's keys (components/config/route-contract.ts). */
+export const ROUTE_KEYS: KeyTable = keyTableOf(ROUTE_YAML_KEYS);
+
+/** Dotted keys with their reach rules as a nested table: a key read by its keys is the table of them. */
+export function keyTableOf(keys: ReadonlyMap<string, ReachRule>): KeyTable {
+  const table: Record<string, KeyRule> = {};
+  for (const [path, rule] of keys) {
+    if (rule === "its keys") continue;
+    const names = path.split(".");
+    let at = table;
+    for (const name of names.slice(0, -1)) at = (at[name] ??= {}) as Record<string, KeyRule>;
+    at[names.at(-1)!] = "reads" in rule ? "read" : `ignored: ${rule.ignored}`;
+  }
+  return table;
+}
 
 /** routes.yaml around its routes (each route: ROUTE_KEYS). */
 export const ROUTES_DOCUMENT_KEYS: KeyTable = {
@@ -102,6 +102,11 @@ export const PIPELOCK_DOCUMENT_KEYS: KeyTable = {
     kinds: { url: "compared", dlp: "compared", prompt_injection: "ignored: on when answers are scanned (answer_scan_bytes), read there", tool_call: "compared" },
   },
 };
+
+/** Every key a table lists, dotted (`bulk_lane.scan_headers`), a nested table's own key too. */
+export function keyPaths(table: KeyTable, at = ""): string[] {
+  return Object.entries(table).flatMap(([key, rule]) => [`${at}${key}`, ...(typeof rule === "object" ? keyPaths(rule, `${at}${key}.`) : [])]);
+}
 
 /** What of a document the reach does not interpret: its `compared` values and its unknown keys. */
 export interface UnjudgedKeys {

@@ -5,6 +5,7 @@
  * different versions of the program compare too.
  */
 import { parse } from "yaml";
+import type { RouteReachField } from "../../components/index";
 import { PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
@@ -40,6 +41,14 @@ export interface RouteReach {
    */
   push?: PushReach;
 }
+
+// The route contract (components/config/route-contract.ts) names the field each key of a route
+// is read into: these lines fail to compile unless those are exactly RouteReach's fields.
+type FieldPaths<T> = {
+  [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[] | string | number | boolean ? K : `${K}.${FieldPaths<NonNullable<T[K]>>}`;
+}[keyof T & string];
+const contractNamesEveryField: [RouteReachField] extends [FieldPaths<RouteReach>] ? ([FieldPaths<RouteReach>] extends [RouteReachField] ? true : false) : false = true;
+void contractNamesEveryField;
 
 /** A git route's push rules: ref patterns (`*` any characters), and whether it may create, delete, tag. */
 export interface PushReach {
@@ -291,7 +300,8 @@ export function documentsUnjudged(files: Record<string, string>): UnjudgedKeys {
 const METHOD_ORDER = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 const methodRank = (method: string) => (METHOD_ORDER.includes(method) ? METHOD_ORDER.indexOf(method) : METHOD_ORDER.length);
 
-function routeReach(raw: Record<string, unknown>): RouteReach {
+/** A route of routes.yaml as a reach: its keys as the route contract reads them. */
+export function routeReach(raw: Record<string, unknown>): RouteReach {
   const auth = raw.auth === undefined ? undefined : record(raw.auth);
   return {
     host: String(raw.host),

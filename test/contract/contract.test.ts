@@ -1,8 +1,9 @@
 /**
  * The routes.yaml contract between the program (TypeScript: schema, renderer) and the egress
  * proxy (Python: egress_routes.py, the module its image runs). Every example stack's rendered
- * routes.yaml, and bottles that use every route feature, go through both, which must agree on
- * every route; so must their reserved headers, methods, default ports, token variable prefix,
+ * routes.yaml, and bottles that use every route option (test/support/feature-bottles.ts), go
+ * through both, which must agree on every route; so must the keys they accept (a route's are
+ * the route contract's), their reserved headers, methods, default ports, token variable prefix,
  * listen port, and which hosts and path prefixes a route may name.
  *
  * Runs the addon's model with the data-plane venv's Python (test/dataplane/run-host.sh makes
@@ -25,9 +26,9 @@ import {
   renderRoutesYaml,
   RESERVED_HEADERS,
   routeHostProblem,
+  ROUTE_YAML_KEYS,
   tokenEnvNames,
   TOKEN_ENV_PREFIX,
-  validateBottle,
   validateStackConfig,
 } from "../../components/index";
 import { blockedCommand } from "../../infra/allow-hint";
@@ -36,7 +37,9 @@ import { readStackFile } from "../../infra/stack-file";
 import { scannedHeaders } from "../../components/pipelock/config";
 import { answerScanBytes, BulkKind, bulkKinds, usesBulkLane } from "../../components/pipelock/lanes";
 import { ROUTE_REASONS } from "../../scripts/bottle/blocked";
+import { keyPaths, ROUTES_DOCUMENT_KEYS } from "../../scripts/plan/document-keys";
 import { documentsUnjudged } from "../../scripts/plan/reach";
+import { featureBottles } from "../support/feature-bottles";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PYTHON = process.env.CONTRACT_PYTHON ?? path.join(ROOT, ".venv-dataplane", "bin", "python");
@@ -52,6 +55,8 @@ interface PythonSide {
     route_reasons: string[];
     bulk_kinds: string[];
   };
+  /** The keys the model accepts, dotted: of a route, and of the document around the routes. */
+  keys: { route: string[]; document: string[] };
   documents: Record<string, unknown>;
   hosts: Record<string, boolean>;
   paths: Record<string, boolean>;
@@ -103,58 +108,6 @@ function exampleStacks(): Record<string, BottleSpec> {
     for (const bottle of validated.value.bottles) specs[`${file}/${bottle.name}`] = bottle;
   }
   return specs;
-}
-
-/** Bottles that between them use every route feature; `raw` omits what defaults fill in. */
-const FEATURE_BOTTLES: Record<string, unknown> = {
-  defaults: { routes: [{ host: "api.github.com" }, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "b" } }] },
-  everything: {
-    requestsPerMinute: 90,
-    auditMode: true,
-    routes: [
-      { host: "*.mirror.example.com", methods: ["GET", "HEAD"], paths: ["/simple/", "/packages"] },
-      { host: "api.github.com", ports: [443, 8443], methods: ["GET", "POST"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "b" } },
-      { host: "legacy.example.com", ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "a" } },
-      { host: "xn--bcher-kva.example", ports: [8080] },
-      { host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "b" } },
-      { host: "gitlab.example.com", git: { repositories: ["group/sub/lib"] }, bulk: false },
-    ],
-    pipelock: { settings: { tls_interception: { passthrough_domains: ["*.mirror.example.com"], max_response_bytes: 1048576 } } },
-  },
-  // Answers pipelock must hold: downloads stay inspected, git still takes the bulk lane.
-  blocking: {
-    routes: [{ host: "pypi.example.com", methods: ["GET"] }, { host: "github.com", git: { repositories: ["acme/app"] } }],
-    pipelock: { settings: { response_scanning: { action: "block" } } },
-  },
-  // Every pipelock setting a bottle may set.
-  settings: {
-    routes: [{ host: "api.example.com" }, { host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/agent/*"], create: true } } }],
-    pipelock: {
-      settings: {
-        trusted_domains: ["api.example.com"],
-        internal: ["10.0.0.0/8"],
-        ssrf: { ip_allowlist: ["10.1.2.3"] },
-        explain_blocks: true,
-        forward_proxy: { max_tunnel_seconds: 600, idle_timeout_seconds: 60 },
-        dlp: { patterns: [{ name: "acme key", regex: "acme_[0-9a-f]{32}", severity: "high", exempt_domains: ["api.example.com"] }] },
-        seed_phrase_detection: { enabled: true, min_words: 12 },
-        response_scanning: { enabled: true, action: "block" },
-        tls_interception: { passthrough_domains: ["api.example.com"], max_response_bytes: 1048576 },
-      },
-    },
-  },
-  // No route on the bulk lane: no bulk_lane at all.
-  inspected: { routes: [{ host: "api.example.com", bulk: false }, { host: "api.anthropic.com", methods: ["POST"] }] },
-};
-
-function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
-  return Object.fromEntries(
-    Object.entries(FEATURE_BOTTLES).map(([name, raw]) => {
-      const result = validateBottle(name, raw, new Set(["a", "b"]));
-      assert.ok(result.ok, `${name}: ${JSON.stringify(result)}`);
-      return [name, { spec: result.value, raw }];
-    }),
-  );
 }
 
 /** routes.yaml without the ports and methods the config left to defaults: the addon's own must match. */
@@ -235,6 +188,10 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
       route_reasons: [...ROUTE_REASONS].sort(),
       bulk_kinds: Object.values(BulkKind).sort(),
     });
+  });
+
+  test("the same keys: a route's are the route contract's (components/config/route-contract.ts), the document's the reach diff's", () => {
+    assert.deepEqual(python.keys, { route: [...ROUTE_YAML_KEYS.keys()].sort(), document: keyPaths(ROUTES_DOCUMENT_KEYS).sort() });
   });
 
   test("the same hosts are accepted as route hosts", () => {

@@ -2,8 +2,8 @@
 
 Reads {"documents": {id: routes.yaml text}, "hosts": [...], "paths": [...]} on stdin and
 prints what the addon's own route model (routes_yaml.py and egress_routes.py, the modules the
-image runs) makes of each: the routes it would enforce, whether it takes each host and path prefix, and the lists
-and defaults it holds.
+image runs) makes of each: the routes it would enforce, whether it takes each host and path prefix, the lists
+and defaults it holds, and the keys it accepts.
 """
 
 import base64
@@ -77,6 +77,11 @@ def load(text: str) -> dict[str, object]:
     }
 
 
+def dotted(keys_under: dict[str, frozenset[str]]) -> list[str]:
+    """The keys the model accepts, dotted from where each set sits in the document."""
+    return sorted(f"{at}{key}" for at, keys in keys_under.items() for key in keys)
+
+
 def accepts(route: dict[str, object]) -> bool:
     try:
         routes_yaml.parse_routes({"version": 1, "routes": [route]}, {})
@@ -98,6 +103,17 @@ def main() -> None:
                 "listen_port": model.DEFAULT_LISTEN_PORT,
                 "route_reasons": sorted(model.AUDITABLE_REASONS),
                 "bulk_kinds": sorted(lanes.BULK_KINDS),
+            },
+            "keys": {
+                "route": dotted(
+                    {
+                        "": routes_yaml.ROUTE_KEYS,
+                        "git.": routes_yaml.GIT_KEYS,
+                        "git.push.": routes_yaml.PUSH_KEYS,
+                        "auth.": routes_yaml.AUTH_KEYS,
+                    }
+                ),
+                "document": dotted({"": routes_yaml.TOP_KEYS, "bulk_lane.": routes_yaml.BULK_LANE_KEYS}),
             },
             "documents": {key: load(text) for key, text in request["documents"].items()},
             "hosts": {host: accepts({"host": host}) for host in request["hosts"]},

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KeyTable, unjudgedKeys } from "../../../scripts/plan/document-keys";
+import type { ReachRule } from "../../../components/index";
+import { keyTableOf, KeyTable, ROUTE_KEYS, unjudgedKeys } from "../../../scripts/plan/document-keys";
 
 describe("unjudgedKeys", () => {
   const table: KeyTable = {
@@ -24,5 +25,36 @@ describe("unjudgedKeys", () => {
 
   test("paths are prefixed with where the document sits", () => {
     assert.deepEqual(unjudgedKeys({ extra: 1 }, table, "routes[github.com]."), { values: { "routes[github.com].extra": "1" }, unknown: ["routes[github.com].extra"] });
+  });
+});
+
+describe("keyTableOf", () => {
+  const cases: [string, [string, ReachRule][], KeyTable][] = [
+    ["a key read into the reach", [["host", { reads: "host" }]], { host: "read" }],
+    ["a key ignored, with why", [["prefix", { ignored: "text" }]], { prefix: "ignored: text" }],
+    ["dotted keys nest; a key read by its keys is their table", [["git", "its keys"], ["git.push", "its keys"], ["git.push.refs", { reads: "push.refs" }]], { git: { push: { refs: "read" } } }],
+    ["a key read by its keys that has none is absent (unknown to the reach)", [["auth", "its keys"]], {}],
+  ];
+  for (const [what, keys, expected] of cases) {
+    test(what, () => assert.deepEqual(keyTableOf(new Map(keys)), expected));
+  }
+
+  test("ROUTE_KEYS: the route contract's keys, as the reach diff reads them", () => {
+    assert.deepEqual(ROUTE_KEYS, {
+      host: "read",
+      ports: "read",
+      methods: "read",
+      path_allowlist: "read",
+      git: { repositories: "read", push: { refs: "read", create: "read", delete: "read", tags: "read" } },
+      auth: {
+        header: "read",
+        prefix: "ignored: the text before the token in its header, not what the token grants",
+        basic_username: "read",
+        token: "read",
+        token_env: "read",
+      },
+      insecure_cleartext_ports: "read",
+      bulk: "read",
+    });
   });
 });
