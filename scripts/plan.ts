@@ -5,13 +5,14 @@
  * secrets (scripts/plan/plan.ts). With `--diff <ref>`, prints instead how the working tree
  * changes each agent's reach compared with the same stack at that git ref (widening first),
  * and exits 3 when anything widens, 0 when it narrows or nothing changed: CI can ask for an
- * extra review on 3.
+ * extra review on 3. It refuses (exit 1) a working tree whose plan has anything the reach does
+ * not know (reach.ts unknownToReach).
  */
 import { parseArgs } from "node:util";
 import { planAtRef } from "./plan/at-ref";
 import { PlanError, planStack } from "./plan/plan";
 import { formatPlan } from "./plan/print";
-import { reachOfPlan } from "./plan/reach";
+import { reachOfPlan, unknownToReach } from "./plan/reach";
 import { countEffects, diffReach, formatReachDiff } from "./plan/reach-diff";
 import { exitAfterOutput } from "./lib/exit";
 
@@ -41,6 +42,13 @@ async function main(): Promise<number> {
   try {
     const plan = await planStack(values.stack, values.file);
     if (values.diff !== undefined) {
+      const unknown = unknownToReach(plan);
+      if (unknown.length > 0) {
+        throw new PlanError(
+          `the reach diff does not know what these do to the agents' reach, so it cannot judge the change: ${unknown.join("; ")}. ` +
+            "Say what each does first (a route's keys: components/config/route-contract.ts; the gates' other keys: scripts/plan/document-keys.ts; storage: scripts/plan/mount-keys.ts)",
+        );
+      }
       const before = planAtRef(values.diff, values.stack);
       const changes = diffReach(before ? reachOfPlan(before) : {}, reachOfPlan(plan));
       const counts = countEffects(changes);

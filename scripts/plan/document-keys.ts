@@ -1,8 +1,9 @@
 /**
  * Every key the program writes into a gate's document, and what the reach diff makes of it.
  * The reach reads the keys it understands by name; these tables make that reading fail closed:
- * a key they do not list (a new route option, a new pipelock setting) is unknown, and the
- * diff counts any change to it as widening rather than missing it. The contract test renders
+ * a key they do not list (a new route option, a new pipelock setting) is unknown. The reach
+ * diff refuses a working tree whose plan has one (reach.ts unknownToReach), and counts any
+ * change to one in an older plan as widening rather than missing it. The contract test renders
  * every route feature and every example stack and requires that nothing is unknown, so a new
  * option is decided here, with the renderer, before it ships. A route's keys are the route
  * contract's (components/config/route-contract.ts).

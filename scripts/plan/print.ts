@@ -78,6 +78,7 @@ function reachLines(reach: BottleReach): string[] {
         ]
       : []),
     `  pipelock: response scanning ${pipelock.responseScanning}; seed phrases ${pipelock.seedPhraseMinWords ? `from ${pipelock.seedPhraseMinWords} words` : "NOT detected"}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
+    ...(reach.agent?.hostPaths?.length ? [`  host directories the agent mounts (it can change them): ${reach.agent.hostPaths.join(", ")}`] : []),
     "workloads",
     ...Object.keys(reach.images).map(
       (role) => `  ${role.padEnd(roleWidth)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,

@@ -6,7 +6,8 @@
  */
 import { parse } from "yaml";
 import type { RouteReachField } from "../../components/index";
-import { PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
+import { KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
+import { DOCKER_VOLUME_KEYS, KUBERNETES_VOLUME_KEYS, UNREAD_DOCKER_STORAGE_INPUTS } from "./mount-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
 export interface PlanJson {
@@ -294,6 +295,28 @@ export function documentsUnjudged(files: Record<string, string>): UnjudgedKeys {
     if (files[file] !== undefined) add(file, unjudgedKeys(parse(files[file]), PIPELOCK_DOCUMENT_KEYS));
   }
   return found;
+}
+
+/**
+ * What of a plan the reach cannot account for, each as `<bottle or resource>: <where>`: keys of
+ * the gates' documents no table lists (document-keys.ts; a route's are the route contract's)
+ * and storage mounted into a workload in a shape it does not read (mount-keys.ts). The reach
+ * diff refuses to judge a plan that has any: what it cannot see could widen.
+ */
+export function unknownToReach(plan: PlanJson): string[] {
+  const documents = Object.entries(plan.files).flatMap(([bottle, files]) => documentsUnjudged(files).unknown.map((key) => `${bottle}: ${key}`));
+  const storage = plan.resources.flatMap((r) => unknownStorage(r).map((where) => `${r.name}: ${where}`));
+  return [...documents, ...storage];
+}
+
+function unknownStorage(resource: PlanJson["resources"][number]): string[] {
+  const unknownIn = (volumes: unknown, table: KeyTable) => list(volumes).flatMap((volume, i) => unjudgedKeys(volume, table, `volumes[${i}].`).unknown);
+  const { type, inputs } = resource;
+  if (type === TYPES.container) {
+    return [...UNREAD_DOCKER_STORAGE_INPUTS.filter((input) => inputs[input] !== undefined), ...unknownIn(inputs.volumes, DOCKER_VOLUME_KEYS)];
+  }
+  if (type === TYPES.deployment || type === TYPES.job) return unknownIn(record(record(record(inputs.spec).template).spec).volumes, KUBERNETES_VOLUME_KEYS);
+  return [];
 }
 
 // The usual order of HTTP methods, for reading; unknown ones last.

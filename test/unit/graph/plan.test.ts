@@ -191,6 +191,26 @@ describe("npm run plan", () => {
       assert.match(stdout, /\+ WIDENS +agent: host directories it mounts \+ \/home\/me\/src\/app\n/);
     });
 
+    test("the text plan shows the host directory in the agent's reach", async () => {
+      fs.writeFileSync(dev(), DEV_BEFORE.replace("agent: { image: node:22-bookworm-slim }", "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }"));
+      const { stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev"], { cwd: copy });
+      assert.match(stdout, /\n {2}host directories the agent mounts \(it can change them\): \/home\/me\/src\/app\nworkloads\n/);
+    });
+
+    test("a key the reach does not know in the working tree's plan: refused, naming it, exit 1", async () => {
+      const renderer = path.join(copy, "components", "egress-proxy", "routes.ts");
+      const original = fs.readFileSync(renderer, "utf8");
+      fs.writeFileSync(renderer, original.replace("host: route.host,", 'host: route.host,\n      mirror_to: ["backup.example.com"],'));
+      try {
+        const { code, stdout } = await diff();
+        assert.equal(code, 1, stdout);
+        assert.match(stdout, /^error: the reach diff does not know what these do to the agents' reach, so it cannot judge the change: coder: routes\.yaml routes\[api\.anthropic\.com\]\.mirror_to; /m);
+        assert.match(stdout, /Say what each does first \(a route's keys: components\/config\/route-contract\.ts;/);
+      } finally {
+        fs.writeFileSync(renderer, original);
+      }
+    });
+
     test("a new route and a swapped token widen: listed first, exit 3; --json says the same", async () => {
       fs.writeFileSync(
         dev(),

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { BottleReach, PlanJson, reachOfPlan, RouteReach, StackReach } from "../../../scripts/plan/reach";
+import { BottleReach, PlanJson, reachOfPlan, RouteReach, StackReach, unknownToReach } from "../../../scripts/plan/reach";
 import { countEffects, diffReach, formatReachDiff, gitSummary, prefixCovers, ReachChange } from "../../../scripts/plan/reach-diff";
 
 const route = (host: string, extra: Partial<RouteReach> = {}): RouteReach => ({
@@ -214,11 +214,52 @@ describe("reachOfPlan over the gates' documents", () => {
     assert.deepEqual(only(changes), [["widens", "routes.yaml", 'routes[github.com].mirror_to: (absent) -> ["backup.example.com"] (not judged by the reach diff: counted as widening)']]);
   });
 
+  test("a route key the reach does not know: named, so that the reach diff refuses the plan", () => {
+    assert.deepEqual(unknownToReach(plan(routesYaml("    mirror_to: [backup.example.com]\n"))), ["coder: routes.yaml routes[github.com].mirror_to"]);
+    assert.deepEqual(unknownToReach(plan(routesYaml(""))), []);
+  });
+
   test("an ignored key changes nothing; a git route's repositories are read", () => {
     const git = (repos: string) => routesYaml(`    git: { repositories: [${repos}] }\n`);
     const changes = diffReach(reachOfPlan(plan(`allow_hint: one\n${git("acme/app")}`)), reachOfPlan(plan(`allow_hint: two\n${git("acme/app, acme/infra")}`)));
     assert.deepEqual(only(changes), [["widens", "route github.com", "git repositories + acme/infra"]]);
   });
+});
+
+describe("reachOfPlan and unknownToReach over the storage mounted into workloads", () => {
+  const labels = { "bot-bottle.bottle": "coder", "bot-bottle.role": "agent" };
+  const container = (inputs: Record<string, unknown>): PlanJson["resources"][number] => ({
+    type: "docker:index/container:Container",
+    name: "coder-agent",
+    inputs: { labels: Object.entries(labels).map(([label, value]) => ({ label, value })), memory: 2048, user: "1000:1000", ...inputs },
+  });
+  const deployment = (volumes: unknown[]): PlanJson["resources"][number] => ({
+    type: "kubernetes:apps/v1:Deployment",
+    name: "coder-agent",
+    inputs: { metadata: { labels }, spec: { template: { spec: { securityContext: { runAsUser: 1000, runAsGroup: 1000 }, containers: [{ image: "node:22" }], volumes } } } },
+  });
+  const plan = (resource: PlanJson["resources"][number]): PlanJson => ({ resources: [resource], files: {} });
+  const workspace = { hostPath: "/home/me/src/app", containerPath: "/workspace" };
+
+  test("a host directory mounted as the workspace is in the agent's reach, on either backend", () => {
+    assert.deepEqual(reachOfPlan(plan(container({ volumes: [workspace] }))).coder!.agent!.hostPaths, ["/home/me/src/app"]);
+    assert.deepEqual(reachOfPlan(plan(deployment([{ name: "workspace", hostPath: { path: "/home/me/src/app" } }]))).coder!.agent!.hostPaths, ["/home/me/src/app"]);
+  });
+
+  const cases: [string, PlanJson["resources"][number], string[]][] = [
+    ["the bottle's own volume, read-only or not, and a host directory: all known", container({ volumes: [{ volumeName: "dev-coder-workspace", containerPath: "/workspace" }, { volumeName: "c", containerPath: "/c", readOnly: true }, workspace] }), []],
+    ["another container's volumes", container({ volumes: [workspace, { fromContainer: "other", containerPath: "/x" }] }), ["coder-agent: volumes[1].fromContainer"]],
+    ["a Docker bind mount and a device", container({ mounts: [{ type: "bind", source: "/", target: "/host" }], devices: [{ hostPath: "/dev/sda" }] }), ["coder-agent: mounts", "coder-agent: devices"]],
+    [
+      "a pod's claim, secrets, live configuration and scratch space: all known",
+      deployment([{ name: "w", persistentVolumeClaim: { claimName: "w" } }, { name: "s", secret: { secretName: "s" } }, { name: "l", projected: { sources: [] } }, { name: "t", emptyDir: {} }]),
+      [],
+    ],
+    ["an NFS volume in a pod", deployment([{ name: "w", persistentVolumeClaim: { claimName: "w" } }, { name: "n", nfs: { server: "nas", path: "/" } }]), ["coder-agent: volumes[1].nfs"]],
+  ];
+  for (const [what, resource, expected] of cases) {
+    test(`unknownToReach: ${what}`, () => assert.deepEqual(unknownToReach(plan(resource)), expected));
+  }
 });
 
 describe("gitSummary", () => {
