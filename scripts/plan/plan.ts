@@ -8,13 +8,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { validateStackConfig } from "../../components/index";
+import { type PlannedResource, validateStackConfig } from "../../components/index";
 import { readStackFile, StackFileError } from "../../infra/stack-file";
 import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
-import type { PlannedResource } from "../../components/vocabulary";
 import { mapSecretInputs } from "./secret-inputs";
 
-export type { PlannedResource } from "../../components/vocabulary";
+export type { PlannedResource } from "../../components/index";
 
 export interface Plan {
   stack: string;
