@@ -16,7 +16,9 @@ import type { Route } from "./args";
 /** A route option's dotted path in the config: `auth.username`, `git.pushRules.refs`. */
 export type RouteOptionPath = OptionPaths<Route>;
 type OptionPaths<T> = {
-  [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[] | string | number | boolean ? K : K | `${K}.${OptionPaths<NonNullable<T[K]>>}`;
+  [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[] | string | number | boolean
+    ? K
+    : K | `${K}.${OptionPaths<NonNullable<T[K]>>}`;
 }[keyof T & string];
 
 /**
@@ -39,7 +41,9 @@ export interface RouteOption {
 }
 
 const NO_CREDENTIAL = { never: "a suggestion never adds or changes a credential" } as const;
-const PUSH_RULES_BY_HAND = { never: "a refused push is suggested as pushRules: {} (the agent's branches); other rules are written by hand" } as const;
+const PUSH_RULES_BY_HAND = {
+  never: "a refused push is suggested as pushRules: {} (the agent's branches); other rules are written by hand",
+} as const;
 
 /** Every route option, by its path in the config. */
 export const ROUTE_CONTRACT = {
@@ -51,7 +55,11 @@ export const ROUTE_CONTRACT = {
   git: { yaml: "git", reach: "its keys", suggest: { never: "a suggestion adds repositories and push to a git route, never makes one" } },
   "git.repositories": { yaml: "git.repositories", reach: { reads: "repositories" }, suggest: "writes" },
   // true renders as the rules that allow every ref; false as false.
-  "git.push": { yaml: "git.push", reach: "its keys", suggest: { never: "a refused push is suggested as pushRules: {} (which replaces push: false), never as every ref" } },
+  "git.push": {
+    yaml: "git.push",
+    reach: "its keys",
+    suggest: { never: "a refused push is suggested as pushRules: {} (which replaces push: false), never as every ref" },
+  },
   "git.pushRules": { yaml: "git.push", reach: "its keys", suggest: "writes" },
   "git.pushRules.refs": { yaml: "git.push.refs", reach: { reads: "push.refs" }, suggest: PUSH_RULES_BY_HAND },
   "git.pushRules.create": { yaml: "git.push.create", reach: { reads: "push.create" }, suggest: PUSH_RULES_BY_HAND },
@@ -59,10 +67,19 @@ export const ROUTE_CONTRACT = {
   "git.pushRules.tags": { yaml: "git.push.tags", reach: { reads: "push.tags" }, suggest: PUSH_RULES_BY_HAND },
   auth: { yaml: "auth", reach: "its keys", suggest: NO_CREDENTIAL },
   "auth.header": { yaml: "auth.header", reach: { reads: "credential.header" }, suggest: NO_CREDENTIAL },
-  "auth.prefix": { yaml: "auth.prefix", reach: { ignored: "the text before the token in its header, not what the token grants" }, suggest: NO_CREDENTIAL },
+  "auth.prefix": {
+    yaml: "auth.prefix",
+    reach: { ignored: "the text before the token in its header, not what the token grants" },
+    suggest: NO_CREDENTIAL,
+  },
   "auth.username": { yaml: "auth.basic_username", reach: { reads: "credential.username" }, suggest: NO_CREDENTIAL },
   // The token's name, for reviewers (a swapped token shows), and the variable carrying its value.
-  "auth.token": { yaml: "auth.token", reach: { reads: "credential.token" }, suggest: NO_CREDENTIAL, alsoRenders: { "auth.token_env": { reads: "credential.variable" } } },
+  "auth.token": {
+    yaml: "auth.token",
+    reach: { reads: "credential.token" },
+    suggest: NO_CREDENTIAL,
+    alsoRenders: { "auth.token_env": { reads: "credential.variable" } },
+  },
   insecureCleartextPorts: {
     yaml: "insecure_cleartext_ports",
     reach: { reads: "cleartextPorts" },
@@ -74,7 +91,10 @@ export const ROUTE_CONTRACT = {
 
 /** Every key of a route in routes.yaml, dotted, with what the reach makes of it. */
 export const ROUTE_YAML_KEYS: ReadonlyMap<string, ReachRule> = new Map(
-  Object.values<RouteOption>(ROUTE_CONTRACT).flatMap((option) => [[option.yaml, option.reach] as const, ...Object.entries(option.alsoRenders ?? {})]),
+  Object.values<RouteOption>(ROUTE_CONTRACT).flatMap((option) => [
+    [option.yaml, option.reach] as const,
+    ...Object.entries(option.alsoRenders ?? {}),
+  ]),
 );
 
 type Row = (typeof ROUTE_CONTRACT)[RouteOptionPath];

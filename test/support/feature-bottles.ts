@@ -4,7 +4,7 @@
  * route: that test requires them to use every route option.
  */
 import assert from "node:assert/strict";
-import { BottleSpec, validateBottle } from "../../components/index";
+import { type BottleSpec, validateBottle } from "../../components/index";
 
 /** Bottles that between them use every route feature; `raw` omits what defaults fill in. */
 export const FEATURE_BOTTLES: Record<string, unknown> = {
@@ -14,22 +14,44 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
     auditMode: true,
     routes: [
       { host: "*.mirror.example.com", methods: ["GET", "HEAD"], paths: ["/simple/", "/packages"] },
-      { host: "api.github.com", ports: [443, 8443], methods: ["GET", "POST"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "b" } },
+      {
+        host: "api.github.com",
+        ports: [443, 8443],
+        methods: ["GET", "POST"],
+        paths: ["/repos/acme/"],
+        auth: { header: "Authorization", prefix: "Bearer ", token: "b" },
+      },
       { host: "legacy.example.com", ports: [80, 443], insecureCleartextPorts: [80], auth: { header: "X-Api-Key", token: "a" } },
       { host: "xn--bcher-kva.example", ports: [8080] },
-      { host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "b" } },
+      {
+        host: "github.com",
+        git: { repositories: ["acme/app"], push: true },
+        auth: { header: "Authorization", username: "x-access-token", token: "b" },
+      },
       { host: "gitlab.example.com", git: { repositories: ["group/sub/lib"] }, bulk: false },
     ],
     pipelock: { settings: { tls_interception: { passthrough_domains: ["*.mirror.example.com"], max_response_bytes: 1048576 } } },
   },
   // Answers pipelock must hold: downloads stay inspected, git still takes the bulk lane.
   blocking: {
-    routes: [{ host: "pypi.example.com", methods: ["GET"] }, { host: "github.com", git: { repositories: ["acme/app"] } }],
+    routes: [
+      { host: "pypi.example.com", methods: ["GET"] },
+      { host: "github.com", git: { repositories: ["acme/app"] } },
+    ],
     pipelock: { settings: { response_scanning: { action: "block" } } },
   },
   // Every pipelock setting a bottle may set.
   settings: {
-    routes: [{ host: "api.example.com" }, { host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/agent/*", "refs/tags/v*"], create: true, delete: true, tags: true } } }],
+    routes: [
+      { host: "api.example.com" },
+      {
+        host: "github.com",
+        git: {
+          repositories: ["acme/app"],
+          pushRules: { refs: ["refs/heads/agent/*", "refs/tags/v*"], create: true, delete: true, tags: true },
+        },
+      },
+    ],
     pipelock: {
       settings: {
         trusted_domains: ["api.example.com"],
@@ -45,7 +67,12 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
     },
   },
   // No route on the bulk lane: no bulk_lane at all.
-  inspected: { routes: [{ host: "api.example.com", bulk: false }, { host: "api.anthropic.com", methods: ["POST"] }] },
+  inspected: {
+    routes: [
+      { host: "api.example.com", bulk: false },
+      { host: "api.anthropic.com", methods: ["POST"] },
+    ],
+  },
 };
 
 /** Each of them validated (tokens `a` and `b` exist), with its config as written. */
@@ -58,4 +85,3 @@ export function featureBottles(): Record<string, { spec: BottleSpec; raw: unknow
     }),
   );
 }
-

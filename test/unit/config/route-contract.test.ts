@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { Analyzer } from "@pulumi/pulumi/provider/experimental/analyzer";
-import { bottleSchema, renderRoutesYaml, ROUTE_CONTRACT, ROUTE_YAML_KEYS, RouteOption } from "../../../components/index";
+import { bottleSchema, renderRoutesYaml, ROUTE_CONTRACT, ROUTE_YAML_KEYS, type RouteOption } from "../../../components/index";
 import { keysAt } from "../../../components/config/suggest";
 import { applySuggestions } from "../../../scripts/bottle/blocked";
 import { keyPaths, ROUTE_KEYS } from "../../../scripts/plan/document-keys";
@@ -38,7 +38,8 @@ function leaves(value: unknown, at = ""): Map<string, string> {
 }
 
 /** Dotted paths and every path above them (`git.push.refs`: also `git.push`, `git`). */
-const withParents = (paths: Iterable<string>) => [...paths].flatMap((p) => p.split(".").map((_, i, names) => names.slice(0, i + 1).join(".")));
+const withParents = (paths: Iterable<string>) =>
+  [...paths].flatMap((p) => p.split(".").map((_, i, names) => names.slice(0, i + 1).join(".")));
 
 const features = Object.values(featureBottles());
 const renderedRoutes = features.flatMap(({ spec }) => (parse(renderRoutesYaml(spec)) as { routes: Record<string, unknown>[] }).routes);
@@ -50,7 +51,8 @@ describe("the route contract: every place that handles a route knows exactly its
   });
 
   test("the schema (components/config/schema.ts)", () => {
-    const paths = (at: string[]): string[] => keysAt(bottleSchema, ["routes", 0, ...at]).flatMap((key) => [[...at, key].join("."), ...paths([...at, key])]);
+    const paths = (at: string[]): string[] =>
+      keysAt(bottleSchema, ["routes", 0, ...at]).flatMap((key) => [[...at, key].join("."), ...paths([...at, key])]);
     assert.deepEqual(mismatch(OPTIONS, paths([])), AGREE);
   });
 
@@ -121,10 +123,19 @@ describe("the route contract: every place that handles a route knows exactly its
       { host: "api.example.com", ports: [8443], methods: ["POST"], paths: ["/v2/"] },
       { host: "github.com", ports: [443], methods: ["GET", "POST"], paths: ["/acme/lib.git/info/refs", "/acme/app.git/git-receive-pack"] },
     ]);
-    const routes = (yaml: string) => new Map((parse(yaml).config["bot-bottle:bottles"][0].routes as Record<string, unknown>[]).map((r) => [r.host, leaves(r)]));
+    const routes = (yaml: string) =>
+      new Map((parse(yaml).config["bot-bottle:bottles"][0].routes as Record<string, unknown>[]).map((r) => [r.host, leaves(r)]));
     const [was, now] = [routes(before), routes(text)];
-    const written = [...now].flatMap(([host, keys]) => [...keys].filter(([key, value]) => was.get(host)?.get(key) !== value).map(([key]) => key));
-    assert.deepEqual(mismatch(options.filter(([, o]) => o.suggest === "writes").map(([key]) => key), written), AGREE);
+    const written = [...now].flatMap(([host, keys]) =>
+      [...keys].filter(([key, value]) => was.get(host)?.get(key) !== value).map(([key]) => key),
+    );
+    assert.deepEqual(
+      mismatch(
+        options.filter(([, o]) => o.suggest === "writes").map(([key]) => key),
+        written,
+      ),
+      AGREE,
+    );
   });
 });
 
