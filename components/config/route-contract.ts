@@ -13,12 +13,17 @@
  */
 import type { Route } from "./args";
 
-/** A route option's dotted path in the config: `auth.username`, `git.pushRules.refs`. */
-export type RouteOptionPath = OptionPaths<Route>;
-type OptionPaths<T> = {
+/** A route option's dotted path in the config: `auth`, `auth.username`, `git.pushRules.refs`. */
+export type RouteOptionPath = KeyPaths<Route, true>;
+
+/**
+ * The dotted paths of a type's keys down to its values (a list is a value); with `objects`, the
+ * keys that hold objects too.
+ */
+export type KeyPaths<T, Objects extends boolean = false> = {
   [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[] | string | number | boolean
     ? K
-    : K | `${K}.${OptionPaths<NonNullable<T[K]>>}`;
+    : (Objects extends true ? K : never) | `${K}.${KeyPaths<NonNullable<T[K]>, Objects>}`;
 }[keyof T & string];
 
 /**

@@ -5,7 +5,7 @@
  * different versions of the program compare too.
  */
 import { parse } from "yaml";
-import type { RouteReachField } from "../../components/index";
+import type { KeyPaths, RouteReachField } from "../../components/index";
 import { KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
 import { DOCKER_VOLUME_KEYS, KUBERNETES_VOLUME_KEYS, UNREAD_DOCKER_STORAGE_INPUTS } from "./mount-keys";
 
@@ -45,10 +45,8 @@ export interface RouteReach {
 
 // The route contract (components/config/route-contract.ts) names the field each key of a route
 // is read into: these lines fail to compile unless those are exactly RouteReach's fields.
-type FieldPaths<T> = {
-  [K in keyof T & string]-?: NonNullable<T[K]> extends readonly unknown[] | string | number | boolean ? K : `${K}.${FieldPaths<NonNullable<T[K]>>}`;
-}[keyof T & string];
-const contractNamesEveryField: [RouteReachField] extends [FieldPaths<RouteReach>] ? ([FieldPaths<RouteReach>] extends [RouteReachField] ? true : false) : false = true;
+type Fields = KeyPaths<RouteReach>;
+const contractNamesEveryField: [RouteReachField] extends [Fields] ? ([Fields] extends [RouteReachField] ? true : false) : false = true;
 void contractNamesEveryField;
 
 /** A git route's push rules: ref patterns (`*` any characters), and whether it may create, delete, tag. */
