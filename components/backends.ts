@@ -22,6 +22,14 @@ export function backendFor(spec: Pick<BottleSpec, "backend">): BottleBackend {
  * other bottles on its engine or cluster, to pass as its provider and `builtImages`.
  */
 export function sharedEngines(stack: string, bottles: readonly BottleSpec[]): (bottle: BottleSpec) => SharedEngine {
-  const perBackend = new Map(BACKENDS.map((backend) => [backend, REGISTRY[backend].sharedEngines(stack, bottles.filter((b) => backendOf(b) === backend))]));
+  const perBackend = new Map(
+    BACKENDS.map((backend) => [
+      backend,
+      REGISTRY[backend].sharedEngines(
+        stack,
+        bottles.filter((b) => backendOf(b) === backend),
+      ),
+    ]),
+  );
   return (bottle) => perBackend.get(backendOf(bottle))!(bottle);
 }

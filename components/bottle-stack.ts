@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BottleObjectNames, BuiltImages } from "./backend/backend";
 import { backendFor } from "./backends";
-import { BottleArgs, BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
+import { type BottleArgs, type BottleSpec, formatProblems, isValidatedSpec, validateBottle, withPythonPaths } from "./config";
 import { describeBottle } from "./describe";
 import type { BottleLayout, WorkloadRole } from "./layout";
 import { allowHintProblem } from "./egress-proxy/routes";
@@ -48,7 +48,10 @@ const prevalidated = new WeakMap<BottleStackArgs, BottleSpec>();
  * bottle's problems at once): BottleStack uses that spec instead of validating again. The
  * returned object is frozen, so what was validated is what is declared.
  */
-export function argsFromSpec(spec: BottleSpec, extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName" | "allowHint">): BottleStackArgs {
+export function argsFromSpec(
+  spec: BottleSpec,
+  extra: Pick<BottleStackArgs, "tokens" | "builtImages" | "stackName" | "allowHint">,
+): BottleStackArgs {
   if (!isValidatedSpec(spec)) throw new Error("argsFromSpec takes a spec returned by validateStackConfig or validateBottle");
   const { name: _name, routes, ...bottle } = spec;
   // A git route's push as arguments: the rules it was validated to (every ref's included).
@@ -146,6 +149,7 @@ function documentOf(layout: BottleLayout, role: WorkloadRole): string | undefine
 
 function validated(name: string, bottle: BottleArgs, tokens: Record<string, unknown>): BottleSpec {
   const result = validateBottle(name, bottle, new Set(Object.keys(tokens)));
-  if (!result.ok) throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(withPythonPaths(result.problems))}`);
+  if (!result.ok)
+    throw new pulumi.RunError(`BottleStack "${name}" has invalid arguments:\n${formatProblems(withPythonPaths(result.problems))}`);
   return result.value;
 }

@@ -30,8 +30,18 @@ export function describeBottle(spec: BottleSpec, context: { stack: string; allow
     stack,
     bottle: spec.name,
     cas: [
-      { role: "egress-proxy", algorithm: "RSA", commonName: `bot-bottle egress proxy CA (${stack}/${spec.name})`, validityHours: spec.caValidityHours },
-      { role: "pipelock", algorithm: "ECDSA", commonName: `bot-bottle pipelock CA (${stack}/${spec.name})`, validityHours: spec.caValidityHours },
+      {
+        role: "egress-proxy",
+        algorithm: "RSA",
+        commonName: `bot-bottle egress proxy CA (${stack}/${spec.name})`,
+        validityHours: spec.caValidityHours,
+      },
+      {
+        role: "pipelock",
+        algorithm: "ECDSA",
+        commonName: `bot-bottle pipelock CA (${stack}/${spec.name})`,
+        validityHours: spec.caValidityHours,
+      },
     ],
     networks: [network("agent-net", true), network("egress-net", true), network("outbound-net", false)],
     workloads,

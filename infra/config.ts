@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigProblem, formatProblems, nearestKey, StackSpec, validateStackConfig } from "../components/index";
+import { type ConfigProblem, formatProblems, nearestKey, type StackSpec, validateStackConfig } from "../components/index";
 import { CONFIG_KEYS, readStackFile, StackFileError, tokenEntries } from "./stack-file";
 
 // Internal to the SDK (pinned): whether the engine holds a config key as a secret.
@@ -51,18 +51,22 @@ export function loadStackConfig(): LoadedStackConfig {
   const fileTokens = fs.existsSync(stackFile) ? tokensOfStackFile(stackFile) : undefined;
   const engineSecret = isConfigSecret("bot-bottle:tokens");
   for (const [name, entry] of Object.entries(tokens)) {
-    entry.secret = fileTokens ? fileTokens[name]?.secret ?? engineSecret : engineSecret;
+    entry.secret = fileTokens ? (fileTokens[name]?.secret ?? engineSecret) : engineSecret;
   }
   if (tokenValues !== undefined && (typeof tokenValues !== "object" || tokenValues === null || Array.isArray(tokenValues))) {
     problems.push({ path: "tokens", message: "expected a mapping of token names to secret values" });
   }
 
-  const validated = validateStackConfig({ bottles: read("bottles"), backend: read("backend"), docker: read("docker"), kubernetes: read("kubernetes"), tokens });
+  const validated = validateStackConfig({
+    bottles: read("bottles"),
+    backend: read("backend"),
+    docker: read("docker"),
+    kubernetes: read("kubernetes"),
+    tokens,
+  });
   if (!validated.ok) problems.push(...validated.problems);
   if (problems.length > 0 || !validated.ok) {
-    throw new pulumi.RunError(
-      `invalid bot-bottle config for stack "${stack}" (${path.basename(stackFile)}):\n${formatProblems(problems)}`,
-    );
+    throw new pulumi.RunError(`invalid bot-bottle config for stack "${stack}" (${path.basename(stackFile)}):\n${formatProblems(problems)}`);
   }
   return {
     spec: validated.value,

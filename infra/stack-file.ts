@@ -38,23 +38,19 @@ export function readStackFile(text: string, placeholder: (path: string) => strin
     if (!key.startsWith(NAMESPACE)) continue;
     const name = key.slice(NAMESPACE.length);
     if (name === "tokens") config.tokens = tokenEntries(value, placeholder);
-    else if (name === "bottles" || name === "backend" || name === "docker" || name === "kubernetes") config[name] = replaceSecure(value, name, placeholder);
+    else if (name === "bottles" || name === "backend" || name === "docker" || name === "kubernetes")
+      config[name] = replaceSecure(value, name, placeholder);
     else unknownKeys.push(key);
   }
   return { config, unknownKeys };
 }
 
 /** Token entries, each marked secret only if stored as a `secure:` value. */
-export function tokenEntries(
-  value: unknown,
-  placeholder: (path: string) => string,
-): Record<string, { secret: boolean; value: unknown }> {
+export function tokenEntries(value: unknown, placeholder: (path: string) => string): Record<string, { secret: boolean; value: unknown }> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>).map(([name, entry]) =>
-      isSecure(entry)
-        ? [name, { secret: true, value: placeholder(`tokens.${name}`) }]
-        : [name, { secret: false, value: entry }],
+      isSecure(entry) ? [name, { secret: true, value: placeholder(`tokens.${name}`) }] : [name, { secret: false, value: entry }],
     ),
   );
 }

@@ -21,7 +21,15 @@ import { parseArgs } from "node:util";
 import { formatProblems, validateStackConfig } from "../components/index";
 import { readStackFile } from "../infra/stack-file";
 import { DEPLOYED_BACKENDS } from "./bottle/backends";
-import { applySuggestions, egressProxyRefusals, formatRefusals, groupRefusals, hostSuggestions, pipelockRefusals, unifiedDiff } from "./bottle/blocked";
+import {
+  applySuggestions,
+  egressProxyRefusals,
+  formatRefusals,
+  groupRefusals,
+  hostSuggestions,
+  pipelockRefusals,
+  unifiedDiff,
+} from "./bottle/blocked";
 import type { BottleRef, Cli, DeployedBottle } from "./bottle/deployed";
 import { bottlesOfStackFile, chooseBottle, logLines, mergeLogs } from "./bottle/inspect";
 import { exitAfterOutput } from "./lib/exit";
@@ -49,14 +57,20 @@ const cli: Cli = {
 };
 
 function logs(target: Target, since: string | undefined): number {
-  const gates = Object.entries(target.deployed.gateLogs({ timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) => logLines(text, gate));
+  const gates = Object.entries(target.deployed.gateLogs({ timestamps: true, ...(since !== undefined && { since }) })).map(([gate, text]) =>
+    logLines(text, gate),
+  );
   for (const line of mergeLogs(...gates)) console.log(`${line.time} ${line.gate.padEnd(13)} ${line.text}`);
   return 0;
 }
 
 function blocked(target: Target, options: { since?: string; json?: boolean; suggest?: boolean; write?: boolean }): number {
   const log = target.deployed.gateLogs({ ...(options.since !== undefined && { since: options.since }) });
-  const refusals = [...egressProxyRefusals(log["egress-proxy"] ?? ""), ...pipelockRefusals(log.pipelock ?? ""), ...pipelockRefusals(log["pipelock-bulk"] ?? "")];
+  const refusals = [
+    ...egressProxyRefusals(log["egress-proxy"] ?? ""),
+    ...pipelockRefusals(log.pipelock ?? ""),
+    ...pipelockRefusals(log["pipelock-bulk"] ?? ""),
+  ];
   const groups = groupRefusals(refusals);
   const suggestions = hostSuggestions(refusals);
   const before = fs.readFileSync(target.stackFile, "utf8");
@@ -64,11 +78,23 @@ function blocked(target: Target, options: { since?: string; json?: boolean; sugg
   const file = path.relative(process.cwd(), target.stackFile) || target.stackFile;
   const diff = applied ? unifiedDiff(file, before, applied.text) : "";
   if (options.json) {
-    console.log(JSON.stringify({ stack: target.stack, bottle: target.bottle, refused: groups, ...(applied && { suggestions, diff, notes: applied.notes }) }, null, 2));
+    console.log(
+      JSON.stringify(
+        { stack: target.stack, bottle: target.bottle, refused: groups, ...(applied && { suggestions, diff, notes: applied.notes }) },
+        null,
+        2,
+      ),
+    );
   } else {
-    process.stdout.write(formatRefusals(groups, { stack: target.stack, bottle: target.bottle, ...(options.since && { since: options.since }) }));
+    process.stdout.write(
+      formatRefusals(groups, { stack: target.stack, bottle: target.bottle, ...(options.since && { since: options.since }) }),
+    );
     if (applied) {
-      process.stdout.write(diff ? `\nThe narrowest change that allows what the routes refused (review it; nothing is written${options.write ? " yet" : " without --write"}):\n\n${diff}` : "\nNothing to suggest: no refusal is one a route could allow.\n");
+      process.stdout.write(
+        diff
+          ? `\nThe narrowest change that allows what the routes refused (review it; nothing is written${options.write ? " yet" : " without --write"}):\n\n${diff}`
+          : "\nNothing to suggest: no refusal is one a route could allow.\n",
+      );
       for (const note of applied.notes) console.log(`note: ${note}`);
     }
   }
@@ -92,13 +118,9 @@ function target(stack: string, bottle: string | undefined, file: string | undefi
   return { ...ref, deployed: DEPLOYED_BACKENDS[engine.backend].open(ref, engine, cli) };
 }
 
-function main(): number {
-  const dashdash = process.argv.indexOf("--", 2);
-  const own = dashdash === -1 ? process.argv.slice(2) : process.argv.slice(2, dashdash);
-  const rest = dashdash === -1 ? [] : process.argv.slice(dashdash + 1);
-  let parsed;
+function parseOwnArgs(own: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: own,
       allowPositionals: true,
       options: {
@@ -112,6 +134,13 @@ function main(): number {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
+}
+
+function main(): number {
+  const dashdash = process.argv.indexOf("--", 2);
+  const own = dashdash === -1 ? process.argv.slice(2) : process.argv.slice(2, dashdash);
+  const rest = dashdash === -1 ? [] : process.argv.slice(dashdash + 1);
+  const parsed = parseOwnArgs(own);
   const { values, positionals } = parsed;
   const [command, stack, bottle] = positionals;
   if (!command || !stack || !["shell", "claude", "status", "logs", "blocked"].includes(command)) throw new UsageError(USAGE);

@@ -21,7 +21,7 @@ const USAGE = "usage: npm run plan -- --stack <name> [--file <stack file>] [--js
 export const WIDENS_EXIT_CODE = 3;
 
 async function main(): Promise<number> {
-  let values;
+  let values: { stack?: string; file?: string; json: boolean; diff?: string };
   try {
     ({ values } = parseArgs({
       options: {
@@ -54,7 +54,13 @@ async function main(): Promise<number> {
       const counts = countEffects(changes);
       const from = before ? values.diff : `${values.diff} (no such stack there)`;
       if (values.json) {
-        console.log(JSON.stringify({ stack: values.stack, from: values.diff, to: "working tree", widens: counts.widens > 0, counts, changes }, null, 2));
+        console.log(
+          JSON.stringify(
+            { stack: values.stack, from: values.diff, to: "working tree", widens: counts.widens > 0, counts, changes },
+            null,
+            2,
+          ),
+        );
       } else {
         process.stdout.write(formatReachDiff(changes, { stack: values.stack, from, to: "working tree" }));
       }

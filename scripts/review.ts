@@ -50,7 +50,15 @@ function stacksIn(files: string[]): string[] {
 function review(stack: string, base: string, workDir: string): StackReview {
   const exists = fs.existsSync(path.join(ROOT, `Pulumi.${stack}.yaml`));
   if (!exists) {
-    return { stack, reach: `The stack is removed (it exists at ${base}).`, widens: false, policy: "-", mandatory: false, plan: "", failed: false };
+    return {
+      stack,
+      reach: `The stack is removed (it exists at ${base}).`,
+      widens: false,
+      policy: "-",
+      mandatory: false,
+      plan: "",
+      failed: false,
+    };
   }
   const diff = plan("--stack", stack, "--diff", base);
   const json = plan("--stack", stack, "--json");
@@ -68,7 +76,8 @@ function review(stack: string, base: string, workDir: string): StackReview {
     widens: diff.code === 3,
     policy: policy.out.trim(),
     mandatory: policy.code !== 0,
-    plan: text.out.length > MAX_PLAN_CHARS ? `${text.out.slice(0, MAX_PLAN_CHARS)}\n... (cut; run npm run plan -- --stack ${stack})` : text.out,
+    plan:
+      text.out.length > MAX_PLAN_CHARS ? `${text.out.slice(0, MAX_PLAN_CHARS)}\n... (cut; run npm run plan -- --stack ${stack})` : text.out,
     failed: false,
   };
 }
@@ -141,7 +150,8 @@ function main(): number {
   fs.writeFileSync(path.join(out, "comment.md"), comment(reviews, values.base));
   const widens = reviews.some((r) => r.widens);
   fs.writeFileSync(path.join(out, "widens"), `${widens}\n`);
-  for (const r of reviews) console.log(`${r.stack}: ${r.failed ? "plan failed" : r.widens ? "widens" : "does not widen"}; ${r.policy.split("\n")[0]}`);
+  for (const r of reviews)
+    console.log(`${r.stack}: ${r.failed ? "plan failed" : r.widens ? "widens" : "does not widen"}; ${r.policy.split("\n")[0]}`);
   if (reviews.some((r) => r.failed || r.mandatory)) return 1;
   return widens ? 3 : 0;
 }

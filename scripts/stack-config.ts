@@ -80,7 +80,9 @@ export function unkept(tracked: string, generated: string): string[] {
   keys.delete(TOKENS);
   const changed = [...keys].filter((key) => !isDeepStrictEqual(want.config?.[key], have.config?.[key]));
   const named = tokensOf(want);
-  const extra = Object.keys(tokensOf(have)).filter((name) => !(name in named)).map((name) => `${TOKENS}.${name}`);
+  const extra = Object.keys(tokensOf(have))
+    .filter((name) => !(name in named))
+    .map((name) => `${TOKENS}.${name}`);
   return [...changed, ...extra].sort();
 }
 
@@ -98,12 +100,19 @@ export function generatedPath(stack: string): string {
 function saltOfState(stack: string): string | undefined {
   let exported: string;
   try {
-    exported = execFileSync("pulumi", ["stack", "export", "--stack", stack], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    exported = execFileSync("pulumi", ["stack", "export", "--stack", stack], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (e) {
     const stderr = String((e as { stderr?: unknown }).stderr ?? "").trim();
-    throw new StackConfigError(`cannot read stack ${stack}'s state (${stderr || "pulumi stack export failed"}): create it with scripts/up ${stack}`);
+    throw new StackConfigError(
+      `cannot read stack ${stack}'s state (${stderr || "pulumi stack export failed"}): create it with scripts/up ${stack}`,
+    );
   }
-  const providers = (JSON.parse(exported) as { deployment?: { secrets_providers?: { type?: string; state?: { salt?: string } } } }).deployment?.secrets_providers;
+  const providers = (JSON.parse(exported) as { deployment?: { secrets_providers?: { type?: string; state?: { salt?: string } } } })
+    .deployment?.secrets_providers;
   return providers?.type === "passphrase" ? providers.state?.salt : undefined;
 }
 
@@ -132,7 +141,8 @@ function main(argv: string[]): number {
     }
     const generated = fs.readFileSync(generatedPath(stack), "utf8");
     if (command === "placeholders") {
-      for (const [name, entry] of Object.entries(tokensOf(read(generated, generatedPath(stack))))) if (isPlaceholder(entry)) console.log(name);
+      for (const [name, entry] of Object.entries(tokensOf(read(generated, generatedPath(stack)))))
+        if (isPlaceholder(entry)) console.log(name);
       return 0;
     }
     const dropped = unkept(fs.readFileSync(trackedPath(stack), "utf8"), generated);

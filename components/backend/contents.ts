@@ -22,7 +22,10 @@ export function fileContent(file: FileLayout, cas: Record<CaRole, CertificateAut
 }
 
 /** `{"<variable>": "<value>", ...}` on one line, as a secret: a live configuration's tokens file. */
-export function tokensFile(variables: Readonly<Record<string, string>>, tokens: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
+export function tokensFile(
+  variables: Readonly<Record<string, string>>,
+  tokens: Readonly<Record<string, pulumi.Input<string>>>,
+): pulumi.Output<string> {
   const entries = Object.entries(variables).map(([variable, token]) => {
     const value = tokens[token];
     if (value === undefined) throw new Error(`no value for token "${token}" (validation lets no bottle reference a missing token)`);

@@ -18,7 +18,11 @@ export interface CaArgs {
  * A self-signed CA that can only sign certificates. Its Subject Key Identifier is the SHA-1
  * of the public key, which the leaf certificates mitmproxy makes carry as their authority key id.
  */
-export function createCa(name: string, args: CaArgs, opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[] }): CertificateAuthority {
+export function createCa(
+  name: string,
+  args: CaArgs,
+  opts: { parent: pulumi.Resource; dependsOn?: pulumi.Resource[] },
+): CertificateAuthority {
   const { parent, dependsOn = [] } = opts;
   const key = new tls.PrivateKey(
     `${name}-key`,

@@ -28,8 +28,17 @@ export const DEFAULT_CREDENTIAL_PORTS: readonly number[] = [443];
  * egress proxy refuses the same list (a contract test compares them).
  */
 export const RESERVED_HEADERS: readonly string[] = [
-  "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
-  "upgrade", "proxy-authorization", "proxy-connection", "expect",
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "upgrade",
+  "proxy-authorization",
+  "proxy-connection",
+  "expect",
 ];
 /** pipelock's release image, the default for every bottle. Pin it by digest in production. */
 export const DEFAULT_PIPELOCK_IMAGE = "ghcr.io/luckypipewrench/pipelock:2.3.0";
@@ -68,7 +77,12 @@ export const AGENT_PROXY_ENV: readonly string[] = ["HTTP_PROXY", "HTTPS_PROXY", 
 export const AGENT_NO_PROXY_ENV: readonly string[] = ["NO_PROXY", "no_proxy"];
 /** Variables that point common HTTP clients and TLS stacks at the egress proxy's CA. */
 export const AGENT_CA_ENV: readonly string[] = [
-  "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+  "SSL_CERT_FILE",
+  "NODE_EXTRA_CA_CERTS",
+  "REQUESTS_CA_BUNDLE",
+  "CURL_CA_BUNDLE",
+  "GIT_SSL_CAINFO",
+  "PIP_CERT",
 ];
 /**
  * Names the bottle sets in the agent's environment itself; a bottle's `agent.env` may not set
@@ -86,9 +100,12 @@ const NAME = /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 const positiveInt = (min: number, max: number) => z.int().min(min).max(max);
 const uniqueList = <T extends z.ZodType>(item: T) =>
-  z.array(item).min(1).refine((list) => new Set(list.map((v) => JSON.stringify(v))).size === list.length, {
-    message: "expected no duplicate entries",
-  });
+  z
+    .array(item)
+    .min(1)
+    .refine((list) => new Set(list.map((v) => JSON.stringify(v))).size === list.length, {
+      message: "expected no duplicate entries",
+    });
 /** A string checked by a pure rule that returns a problem or `undefined`. */
 const checked = (problem: (value: string) => string | undefined) =>
   z.string().superRefine((value, ctx) => {
@@ -123,7 +140,7 @@ const authSchema = z.strictObject({
 const REPOSITORY = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/;
 
 /** A ref pattern: a full ref name under `refs/`, where `*` stands for any characters, `/` included. */
-const REF_PATTERN = /^refs\/[A-Za-z0-9._\/*+-]+$/;
+const REF_PATTERN = /^refs\/[A-Za-z0-9._/*+-]+$/;
 
 /** What a git route lets the agent push: which refs, and whether it may create, delete and tag. */
 export interface GitPushRules {
@@ -144,7 +161,9 @@ const gitPushSchema = z.strictObject({
     z
       .string()
       .regex(REF_PATTERN, { message: 'expected a ref pattern such as "refs/heads/agent/*" (a full ref name; * matches any characters)' })
-      .refine((ref) => !ref.includes("..") && !ref.includes("//") && !ref.endsWith("/"), { message: 'expected a ref pattern without "..", "//" or a trailing "/"' }),
+      .refine((ref) => !ref.includes("..") && !ref.includes("//") && !ref.endsWith("/"), {
+        message: 'expected a ref pattern without "..", "//" or a trailing "/"',
+      }),
   ).default([...DEFAULT_PUSH_REFS]),
   create: z.boolean().default(true),
   delete: z.boolean().default(false),
@@ -166,11 +185,18 @@ const gitSchema = z
   })
   .superRefine((git, ctx) => {
     if (git.push === false && git.pushRules !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["pushRules"], message: "rules for pushing on a route with push: false; remove push: false (pushRules alone allows pushing)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["pushRules"],
+        message: "rules for pushing on a route with push: false; remove push: false (pushRules alone allows pushing)",
+      });
     }
   })
   // One shape after validation: what the agent may push, or false.
-  .transform(({ push, pushRules, ...git }) => ({ ...git, push: pushRules ?? (push === true ? { ...PUSH_EVERY_REF } : (false as GitPushRules | false)) }));
+  .transform(({ push, pushRules, ...git }) => ({
+    ...git,
+    push: pushRules ?? (push === true ? { ...PUSH_EVERY_REF } : (false as GitPushRules | false)),
+  }));
 
 /**
  * The path prefixes and methods of git's smart-HTTP protocol for some repositories: ref
@@ -259,9 +285,11 @@ const pipelockSettingsSchema = z.strictObject({
   seed_phrase_detection: z
     .strictObject({
       enabled: z.boolean().optional(),
-      min_words: z.union([z.literal(12), z.literal(15), z.literal(18), z.literal(21), z.literal(24)], {
-        message: "expected 12, 15, 18, 21 or 24",
-      }).optional(),
+      min_words: z
+        .union([z.literal(12), z.literal(15), z.literal(18), z.literal(21), z.literal(24)], {
+          message: "expected 12, 15, 18, 21 or 24",
+        })
+        .optional(),
     })
     .optional(),
   response_scanning: z
@@ -292,7 +320,14 @@ export const BACKENDS = Object.values(Backend);
  * and link-local IPv4 range, so that pods, services, nodes and the cloud's metadata endpoint
  * stay out of reach whatever the cluster's own ranges are.
  */
-export const DEFAULT_PRIVATE_CIDRS: readonly string[] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"];
+export const DEFAULT_PRIVATE_CIDRS: readonly string[] = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "100.64.0.0/10",
+  "169.254.0.0/16",
+  "127.0.0.0/8",
+];
 /** The size of a workspace's claim on Kubernetes when a bottle sets none. */
 export const DEFAULT_WORKSPACE_SIZE_GB = 10;
 

@@ -1,6 +1,6 @@
-import { z } from "zod";
+import type { z } from "zod";
 import {
-  BottleSpec,
+  type BottleSpec,
   DEFAULT_CREDENTIAL_PORTS,
   DEFAULT_EGRESS_PROXY_MEMORY_MB,
   DEFAULT_MAX_BODY_MB,
@@ -8,7 +8,7 @@ import {
   MANAGED_AGENT_ENV,
   namedBottleSchema,
   stackSchema,
-  StackSpec,
+  type StackSpec,
 } from "./schema";
 import { pythonPath } from "./python";
 import { keysAt, nearestKey } from "./suggest";
@@ -143,7 +143,8 @@ interface TokenSource {
 /** Tokens from stack config (`bot-bottle:tokens`). */
 const stackTokens = (names: ReadonlySet<string>): TokenSource => ({
   names,
-  missing: (name) => `no token named "${name}" in bot-bottle:tokens; set one with: pulumi config set --secret --path 'tokens.${name}' <value>`,
+  missing: (name) =>
+    `no token named "${name}" in bot-bottle:tokens; set one with: pulumi config set --secret --path 'tokens.${name}' <value>`,
 });
 
 /** Tokens passed to the BottleStack component. */
@@ -211,9 +212,15 @@ function backendProblems(bottle: unknown, prefix: string, backend: unknown): Con
   const problems: ConfigProblem[] = [];
   if (backend === "kubernetes") {
     if (field(bottle, "docker") !== undefined) {
-      problems.push({ path: `${prefix}docker`, message: "a bottle on Kubernetes has no Docker engine; remove docker (or set backend: docker)" });
+      problems.push({
+        path: `${prefix}docker`,
+        message: "a bottle on Kubernetes has no Docker engine; remove docker (or set backend: docker)",
+      });
     }
-    const images: [string, boolean][] = [["egressProxy.image", true], ["agent.image", field(bottle, "agent") !== undefined]];
+    const images: [string, boolean][] = [
+      ["egressProxy.image", true],
+      ["agent.image", field(bottle, "agent") !== undefined],
+    ];
     for (const [key, needed] of images) {
       if (needed && at(bottle, ...key.split(".")) === undefined) {
         problems.push({
@@ -227,7 +234,8 @@ function backendProblems(bottle: unknown, prefix: string, backend: unknown): Con
     if (at(bottle, "agent", "workspace", "hostPath") !== undefined) {
       problems.push({
         path: `${prefix}agent.workspace.hostPath`,
-        message: "a node's directory cannot be mounted on Kubernetes (Pod Security \"restricted\"); remove it: the workspace is a claim (kubernetes.storageClass)",
+        message:
+          'a node\'s directory cannot be mounted on Kubernetes (Pod Security "restricted"); remove it: the workspace is a claim (kubernetes.storageClass)',
       });
     }
   } else if (backend === "docker" && field(bottle, "kubernetes") !== undefined) {
@@ -272,7 +280,10 @@ function gitProblems(route: unknown, path: string): ConfigProblem[] {
   if (at(route, "git") !== undefined) {
     for (const key of ["paths", "methods"]) {
       if (at(route, key) !== undefined) {
-        problems.push({ path: `${path}.${key}`, message: `a route with git allows git's own ${key}; remove "${key}" (or give the other paths a route of their own host)` });
+        problems.push({
+          path: `${path}.${key}`,
+          message: `a route with git allows git's own ${key}; remove "${key}" (or give the other paths a route of their own host)`,
+        });
       }
     }
   }
@@ -366,8 +377,5 @@ function typeName(value: unknown): string {
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>(
-    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
-    "",
-  );
+  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), "");
 }

@@ -17,7 +17,10 @@ export const dockerBackend: BottleBackend = {
       layout,
       {
         tokens,
-        builtImages: { ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }), ...(builtImages.agent !== undefined && { agent: builtImages.agent }) },
+        builtImages: {
+          ...(builtImages.egressProxy !== undefined && { "egress-proxy": builtImages.egressProxy }),
+          ...(builtImages.agent !== undefined && { agent: builtImages.agent }),
+        },
         ...(dockerHost !== undefined && { dockerHost }),
       },
       { parent, ...(provider && { provider }) },

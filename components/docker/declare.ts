@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { fileContent } from "../backend/contents";
-import { CertificateAuthority, createCa } from "../ca/ca";
+import { type CertificateAuthority, createCa } from "../ca/ca";
 import type { BottleLayout, BuiltImage, CaRole, FileLayout, NetworkRole, WorkloadRole } from "../layout/types";
 import { containerSettings } from "./container";
 import { buildImage, pulledImage } from "./images";
@@ -46,10 +46,12 @@ export function declareOnDocker(
   for (const workload of layout.workloads) {
     const source = workload.image;
     if ("reference" in source) {
-      if (!pulled.has(source.reference)) pulled.set(source.reference, pulledImage(`${name}-${workload.role}-image`, source.reference, workload.role, opts));
+      if (!pulled.has(source.reference))
+        pulled.set(source.reference, pulledImage(`${name}-${workload.role}-image`, source.reference, workload.role, opts));
       images[workload.role] = pulled.get(source.reference)!.imageId;
     } else {
-      images[workload.role] = inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
+      images[workload.role] =
+        inputs.builtImages[source.build] ?? buildImage(source.build, `${name}-${workload.role}-image`, layout.stack, opts).repoDigest;
     }
   }
   // Pulls first: one that fails (an engine that reaches no registry) fails the up before
@@ -71,12 +73,21 @@ export function declareOnDocker(
     const resourceName = `${name}-${workload.role}`;
     const image = images[workload.role]!;
     if (toolImage === undefined && (workload.mounts.length > 0 || workload.live)) {
-      throw new Error(`bottle "${layout.bottle}": the "${workload.role}" workload needs the egress proxy's image, and the layout has no egress proxy`);
+      throw new Error(
+        `bottle "${layout.bottle}": the "${workload.role}" workload needs the egress proxy's image, and the layout has no egress proxy`,
+      );
     }
     const mounts = workload.mounts.map((mount) => declareMount(name, mount, { chownImage: toolImage!, ...dockerHost }, afterPulls));
     const { live } = workload;
     if (live) {
-      const args = { stack: layout.stack, bottle: layout.bottle, workload: { ...workload, live }, tokens: inputs.tokens, writerImage: toolImage!, ...dockerHost };
+      const args = {
+        stack: layout.stack,
+        bottle: layout.bottle,
+        workload: { ...workload, live },
+        tokens: inputs.tokens,
+        writerImage: toolImage!,
+        ...dockerHost,
+      };
       mounts.push(declareLiveConfig(resourceName, args, afterPulls));
     }
     containers[workload.role] = new docker.Container(
@@ -120,9 +131,13 @@ export function declareOnDocker(
 }
 
 /** `http://<container name>:<port>` of a workload declared earlier. */
-function urlOf(target: { role: WorkloadRole; port: number }, containers: Partial<Record<WorkloadRole, docker.Container>>): pulumi.Output<string> {
+function urlOf(
+  target: { role: WorkloadRole; port: number },
+  containers: Partial<Record<WorkloadRole, docker.Container>>,
+): pulumi.Output<string> {
   const container = containers[target.role];
-  if (container === undefined) throw new Error(`"${target.role}" is referenced before it is declared (the layout lists workloads in start order)`);
+  if (container === undefined)
+    throw new Error(`"${target.role}" is referenced before it is declared (the layout lists workloads in start order)`);
   return pulumi.interpolate`http://${container.name}:${target.port}`;
 }
 

@@ -13,7 +13,8 @@ import { buildImage, engineResourceName } from "./images";
  */
 export function sharedEngines(stack: string, bottles: readonly BottleSpec[]): (bottle: BottleSpec) => SharedEngine {
   const orderNames = [...new Set(bottles.flatMap((b) => (b.docker ? [b.docker.host] : [])))];
-  const formerly = (prefix: string, host: string | undefined) => (host === undefined ? [] : [{ name: `${prefix}-${orderNames.indexOf(host)}` }]);
+  const formerly = (prefix: string, host: string | undefined) =>
+    host === undefined ? [] : [{ name: `${prefix}-${orderNames.indexOf(host)}` }];
   const providers = new Map<string, docker.Provider>();
   const providerFor = (host: string | undefined): docker.Provider | undefined => {
     if (host !== undefined && !providers.has(host)) {

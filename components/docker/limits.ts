@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 export const PROCESS_LIMITS_SCRIPT = [
   "set -eu",
   "for pair in $BOTTLE_PROCESS_LIMITS; do",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's parameter expansions, not a template
   '  docker update --pids-limit "${pair#*=}" "${pair%%=*}" >/dev/null',
   "done",
   'echo "bot-bottle limits: process limits applied ($BOTTLE_PROCESS_LIMITS)"',

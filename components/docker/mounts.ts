@@ -1,10 +1,10 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { LABEL_KEYS } from "../vocabulary";
 import type { Labels, Mount } from "../layout/types";
 import { dockerLabels } from "./container";
-import { OneShotContainer, runOptions } from "./one-shot";
+import { type OneShotContainer, runOptions } from "./one-shot";
 
 /**
  * Gives a new volume's root to its workload's user (Docker creates it owned by root), once,
@@ -14,14 +14,23 @@ import { OneShotContainer, runOptions } from "./one-shot";
  */
 export const OWN_VOLUME_SCRIPT = [
   "set -eu",
-  '# shellcheck disable=SC2086 # one word per option (docker/one-shot.ts)',
+  "# shellcheck disable=SC2086 # one word per option (docker/one-shot.ts)",
   'docker run --rm $BOTTLE_RUN_OPTIONS "$BOTTLE_IMAGE" "$BOTTLE_OWNER" /mnt',
   'echo "bot-bottle workspace: volume $BOTTLE_VOLUME owned by $BOTTLE_OWNER"',
 ].join("\n");
 
 /** The owner's container: root with CAP_CHOWN alone, no network, the volume at /mnt. */
 function ownerContainer(labels: Labels, volume: pulumi.Input<string>): OneShotContainer {
-  return { labels, user: "0:0", capabilities: ["CHOWN"], network: "none", volume: { name: volume, path: "/mnt" }, memoryMb: 32, maxProcesses: 8, entrypoint: "chown" };
+  return {
+    labels,
+    user: "0:0",
+    capabilities: ["CHOWN"],
+    network: "none",
+    volume: { name: volume, path: "/mnt" },
+    memoryMb: 32,
+    maxProcesses: 8,
+    entrypoint: "chown",
+  };
 }
 
 export interface DeclaredMount {

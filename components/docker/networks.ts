@@ -1,5 +1,5 @@
 import * as docker from "@pulumi/docker";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import type { NetworkLayout } from "../layout/types";
 import { dockerLabels } from "./container";
 

@@ -36,22 +36,31 @@ const OPTION_WORD = /^[^\s*?[\]]+$/;
  */
 export function runOptionWords(container: OneShotContainer<string>): string[] {
   const words = [
-    "--network", container.network === "none" ? "none" : `container:${container.network.container}`,
-    "--user", container.user,
+    "--network",
+    container.network === "none" ? "none" : `container:${container.network.container}`,
+    "--user",
+    container.user,
     "--read-only",
-    "--cap-drop", "ALL",
+    "--cap-drop",
+    "ALL",
     ...(container.capabilities ?? []).flatMap((c) => ["--cap-add", c]),
-    "--security-opt", "no-new-privileges:true",
-    "--memory", `${container.memoryMb}m`,
-    "--memory-swap", `${container.memoryMb}m`,
-    "--pids-limit", String(container.maxProcesses),
+    "--security-opt",
+    "no-new-privileges:true",
+    "--memory",
+    `${container.memoryMb}m`,
+    "--memory-swap",
+    `${container.memoryMb}m`,
+    "--pids-limit",
+    String(container.maxProcesses),
     ...Object.entries(container.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]),
     ...(container.volume ? ["--volume", `${container.volume.name}:${container.volume.path}`] : []),
     ...Object.entries(container.env ?? {}).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
-    "--entrypoint", container.entrypoint,
+    "--entrypoint",
+    container.entrypoint,
   ];
   const bad = words.find((w) => !OPTION_WORD.test(w));
-  if (bad !== undefined) throw new Error(`a one-shot container's docker run option ${JSON.stringify(bad)} would not survive the script's word split`);
+  if (bad !== undefined)
+    throw new Error(`a one-shot container's docker run option ${JSON.stringify(bad)} would not survive the script's word split`);
   return words;
 }
 

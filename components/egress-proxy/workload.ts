@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
+import { type BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
@@ -88,7 +88,10 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint
     live: {
       dir: EGRESS_PROXY_LIVE_DIR,
       document: { file: "routes.yaml", text: renderRoutesYaml(bottle, allowHint) },
-      tokens: { file: "tokens.json", variables: Object.fromEntries([...tokenEnvNames(bottle.routes)].map(([token, name]) => [name, token])) },
+      tokens: {
+        file: "tokens.json",
+        variables: Object.fromEntries([...tokenEnvNames(bottle.routes)].map(([token, name]) => [name, token])),
+      },
       owner: uid,
       check: "routes",
     },

@@ -8,8 +8,16 @@ export const kubernetesBackend: BottleBackend = {
   declare({ name, spec, layout, tokens, parent }) {
     const cluster = spec.kubernetes ?? {};
     // The bottle's own provider adopts a kept workspace (kubernetesProviderArgs).
-    const provider = parent.getProvider("kubernetes::") === undefined ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent }) : undefined;
-    const { cas, namespace, deployments } = declareOnKubernetes(name, layout, { tokens, cluster }, { parent, ...(provider && { provider }) });
+    const provider =
+      parent.getProvider("kubernetes::") === undefined
+        ? new k8s.Provider(`${name}-kubernetes`, kubernetesProviderArgs(cluster), { parent })
+        : undefined;
+    const { cas, namespace, deployments } = declareOnKubernetes(
+      name,
+      layout,
+      { tokens, cluster },
+      { parent, ...(provider && { provider }) },
+    );
     return {
       cas,
       objectNames: {

@@ -1,12 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { fileContent, tokensFile } from "../backend/contents";
-import { CertificateAuthority, createCa } from "../ca/ca";
+import { type CertificateAuthority, createCa } from "../ca/ca";
 import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
 import { LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
-import { fileKey, HostAlias, podSpecOf } from "./pods";
+import { fileKey, type HostAlias, podSpecOf } from "./pods";
 import { networkPolicies } from "./policies";
 import { createSelfTestJob } from "./self-test";
 
@@ -73,12 +73,20 @@ export function declareOnKubernetes(
     { ...opts, retainOnDelete: layout.workloads.some((w) => w.mounts.some((m) => "volume" in m.source && m.source.volume.keep)) },
   );
   const inNamespace = { ...opts, dependsOn: [namespace] };
-  const meta = (object: string, labels: Labels = bottleLabels) => ({ name: object, namespace: namespace.metadata.name, labels: { ...labels } });
+  const meta = (object: string, labels: Labels = bottleLabels) => ({
+    name: object,
+    namespace: namespace.metadata.name,
+    labels: { ...labels },
+  });
 
   const policies = networkPolicies(layout, inputs.cluster.privateCidrs ?? DEFAULT_PRIVATE_CIDRS).map(
-    (policy) => new k8s.networking.v1.NetworkPolicy(`${name}-policy-${policy.name}`, { metadata: meta(policy.name), spec: policy.spec }, inNamespace),
+    (policy) =>
+      new k8s.networking.v1.NetworkPolicy(`${name}-policy-${policy.name}`, { metadata: meta(policy.name), spec: policy.spec }, inNamespace),
   );
-  const cas = Object.fromEntries(layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent })])) as Record<CaRole, CertificateAuthority>;
+  const cas = Object.fromEntries(layout.cas.map((ca) => [ca.role, createCa(`${name}-${ca.role}-ca`, ca, { parent })])) as Record<
+    CaRole,
+    CertificateAuthority
+  >;
 
   const services: Partial<Record<WorkloadRole, k8s.core.v1.Service>> = {};
   for (const workload of layout.workloads.filter((w) => w.serves)) {
@@ -99,7 +107,11 @@ export function declareOnKubernetes(
       workload.files.length > 0
         ? new k8s.core.v1.Secret(
             `${resourceName}-files`,
-            { metadata: meta(`${workload.role}-files`, workload.labels), type: "Opaque", stringData: Object.fromEntries(workload.files.map((file, i) => [fileKey(i), fileContent(file, cas)])) },
+            {
+              metadata: meta(`${workload.role}-files`, workload.labels),
+              type: "Opaque",
+              stringData: Object.fromEntries(workload.files.map((file, i) => [fileKey(i), fileContent(file, cas)])),
+            },
             inNamespace,
           )
         : undefined;
@@ -167,13 +179,21 @@ function declareLive(
 ) {
   const live = workload.live!;
   const configMapName = `${workload.role}-config`;
-  const configMap = new k8s.core.v1.ConfigMap(`${resourceName}-config`, { metadata: meta(configMapName, workload.labels), data: { [live.document.file]: live.document.text } }, opts);
+  const configMap = new k8s.core.v1.ConfigMap(
+    `${resourceName}-config`,
+    { metadata: meta(configMapName, workload.labels), data: { [live.document.file]: live.document.text } },
+    opts,
+  );
   const secretName = `${workload.role}-tokens`;
   const secret =
     live.tokens &&
     new k8s.core.v1.Secret(
       `${resourceName}-tokens`,
-      { metadata: meta(secretName, workload.labels), type: "Opaque", stringData: { [live.tokens.file]: tokensFile(live.tokens.variables, tokens) } },
+      {
+        metadata: meta(secretName, workload.labels),
+        type: "Opaque",
+        stringData: { [live.tokens.file]: tokensFile(live.tokens.variables, tokens) },
+      },
       opts,
     );
   return { configMap: configMapName, ...(secret && { secret: secretName }), resources: secret ? [configMap, secret] : [configMap] };
@@ -188,7 +208,9 @@ function declareClaim(
   opts: pulumi.CustomResourceOptions,
 ): { name: string; resource: k8s.core.v1.PersistentVolumeClaim } {
   if ("hostPath" in mount.source) {
-    throw new pulumi.RunError(`${mount.path}: a host directory cannot be mounted on Kubernetes (Pod Security "restricted"); remove workspace.hostPath to use a claim`);
+    throw new pulumi.RunError(
+      `${mount.path}: a host directory cannot be mounted on Kubernetes (Pod Security "restricted"); remove workspace.hostPath to use a claim`,
+    );
   }
   const { volume } = mount.source;
   const role = volume.labels[LABEL_KEYS.role]!;
@@ -238,7 +260,9 @@ function selectorLabels(workload: Workload): Record<string, string> {
 function imageOf(workload: Workload | undefined): string {
   if (workload === undefined) throw new Error("the layout has no egress proxy, whose image the Kubernetes backend runs its helpers on");
   if (!("reference" in workload.image)) {
-    throw new pulumi.RunError(`the "${workload.role}" workload has no image reference: on Kubernetes every image is a reference (validation requires it)`);
+    throw new pulumi.RunError(
+      `the "${workload.role}" workload has no image reference: on Kubernetes every image is a reference (validation requires it)`,
+    );
   }
   return workload.image.reference;
 }

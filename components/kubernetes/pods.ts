@@ -14,13 +14,23 @@ export type HostAlias = { ip: pulumi.Input<string>; hostnames: string[] };
 export const RELOADER_SCRIPT = "/opt/egress-proxy/reload_on_change.py";
 
 /** The process each gate runs, as the reloader finds it to send SIGHUP. */
-export const GATE_PROCESS: Readonly<Partial<Record<WorkloadRole, string>>> = { "egress-proxy": "mitmdump", pipelock: "pipelock", "pipelock-bulk": "pipelock" };
+export const GATE_PROCESS: Readonly<Partial<Record<WorkloadRole, string>>> = {
+  "egress-proxy": "mitmdump",
+  pipelock: "pipelock",
+  "pipelock-bulk": "pipelock",
+};
 
 /** Resolver settings of a pod with no DNS: the only nameserver is its own loopback, where
  * nothing listens, so every lookup but /etc/hosts fails at once and no query leaves the pod. */
 export const NO_DNS: Pick<PodSpec, "dnsPolicy" | "dnsConfig"> = {
   dnsPolicy: "None",
-  dnsConfig: { nameservers: ["127.0.0.1"], options: [{ name: "timeout", value: "1" }, { name: "attempts", value: "1" }] },
+  dnsConfig: {
+    nameservers: ["127.0.0.1"],
+    options: [
+      { name: "timeout", value: "1" },
+      { name: "attempts", value: "1" },
+    ],
+  },
 };
 
 /** What a workload's pod needs besides its layout: names of objects declared beside it. */
@@ -59,8 +69,15 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
   });
   if (workload.files.length > 0) {
     if (objects.filesSecret === undefined) throw new Error(`the "${workload.role}" pod has files and no Secret for them`);
-    volumes.push({ name: "files", secret: { secretName: objects.filesSecret, items: workload.files.map((file, i) => ({ key: fileKey(i), path: fileKey(i), mode: fileMode(file) })) } });
-    workload.files.forEach((file, i) => mounts.push({ name: "files", mountPath: file.path, subPath: fileKey(i), readOnly: true }));
+    volumes.push({
+      name: "files",
+      secret: {
+        secretName: objects.filesSecret,
+        items: workload.files.map((file, i) => ({ key: fileKey(i), path: fileKey(i), mode: fileMode(file) })),
+      },
+    });
+    for (const [i, file] of workload.files.entries())
+      mounts.push({ name: "files", mountPath: file.path, subPath: fileKey(i), readOnly: true });
   }
   workload.mounts.forEach((mount, i) => {
     const claim = objects.claims[mount.path];
@@ -85,7 +102,14 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
       name: "reloader",
       image: objects.live.reloaderImage,
       imagePullPolicy: "IfNotPresent",
-      command: [EGRESS_PROXY_PYTHON, RELOADER_SCRIPT, "--dir", liveMount.mountPath, "--process", GATE_PROCESS[workload.role] ?? workload.role],
+      command: [
+        EGRESS_PROXY_PYTHON,
+        RELOADER_SCRIPT,
+        "--dir",
+        liveMount.mountPath,
+        "--process",
+        GATE_PROCESS[workload.role] ?? workload.role,
+      ],
       securityContext: containerSecurity(uid, gid, true),
       resources: limits(32),
       volumeMounts: [liveMount],
@@ -96,7 +120,14 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
     enableServiceLinks: false,
     // The reloader signals the gate: it must see its process.
     ...(sidecars.length > 0 && { shareProcessNamespace: true }),
-    securityContext: { runAsUser: uid, runAsGroup: gid, runAsNonRoot: true, fsGroup: gid, fsGroupChangePolicy: "OnRootMismatch", seccompProfile: { type: "RuntimeDefault" } },
+    securityContext: {
+      runAsUser: uid,
+      runAsGroup: gid,
+      runAsNonRoot: true,
+      fsGroup: gid,
+      fsGroupChangePolicy: "OnRootMismatch",
+      seccompProfile: { type: "RuntimeDefault" },
+    },
     ...(workload.externalDns ? {} : NO_DNS),
     ...(objects.hostAliases !== undefined && { hostAliases: objects.hostAliases }),
     ...(workload.handover && { terminationGracePeriodSeconds: workload.handover.drainSeconds + 5 }),
@@ -109,7 +140,9 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
         ...(workload.env.length > 0 && { env: workload.env.map(({ name, value }) => ({ name, value })) }),
         securityContext: containerSecurity(uid, gid, workload.writablePaths !== undefined),
         resources: limits(workload.memoryMb),
-        ...(workload.health && { readinessProbe: { exec: { command: workload.health.command }, periodSeconds: 2, timeoutSeconds: 3, failureThreshold: 3 } }),
+        ...(workload.health && {
+          readinessProbe: { exec: { command: workload.health.command }, periodSeconds: 2, timeoutSeconds: 3, failureThreshold: 3 },
+        }),
         ...(mounts.length > 0 && { volumeMounts: mounts }),
       },
       ...sidecars,

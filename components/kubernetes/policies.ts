@@ -34,9 +34,19 @@ export function networkPolicies(layout: BottleLayout, privateCidrs: readonly str
   ];
 }
 
-function policyOf(workload: Workload, workloads: readonly Workload[], present: ReadonlySet<WorkloadRole>, privateCidrs: readonly string[]): NetworkPolicySpec {
+function policyOf(
+  workload: Workload,
+  workloads: readonly Workload[],
+  present: ReadonlySet<WorkloadRole>,
+  privateCidrs: readonly string[],
+): NetworkPolicySpec {
   const ingress = workload.serves
-    ? [{ from: workload.serves.clients.filter((c) => present.has(c)).map((c) => ({ podSelector: selectorOf(c) })), ports: workload.serves.ports.map((p) => tcp(p.port)) }]
+    ? [
+        {
+          from: workload.serves.clients.filter((c) => present.has(c)).map((c) => ({ podSelector: selectorOf(c) })),
+          ports: workload.serves.ports.map((p) => tcp(p.port)),
+        },
+      ]
     : [];
   const egress = [
     ...workloads

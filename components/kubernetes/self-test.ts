@@ -4,7 +4,7 @@ import { EGRESS_PROXY_PYTHON } from "../egress-proxy/workload";
 import { LABEL_KEYS, TESTED_DEPLOYMENTS_ANNOTATION } from "../vocabulary";
 import type { BottleLayout, Labels } from "../layout/types";
 import { SELF_TEST_PROBE } from "../self-test/probe";
-import { HostAlias, NO_DNS } from "./pods";
+import { type HostAlias, NO_DNS } from "./pods";
 import { SELF_TEST_ROLE } from "./policies";
 
 /** The uid the probe runs as: nobody, which owns nothing in the pod. */
@@ -48,7 +48,12 @@ export function createSelfTestJob(name: string, args: SelfTestJobArgs, opts: pul
             enableServiceLinks: false,
             ...NO_DNS,
             hostAliases: [args.proxyAlias],
-            securityContext: { runAsUser: PROBE_UID, runAsGroup: PROBE_UID, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+              runAsUser: PROBE_UID,
+              runAsGroup: PROBE_UID,
+              runAsNonRoot: true,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             containers: [
               {
                 name: "probe",

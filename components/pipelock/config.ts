@@ -20,7 +20,12 @@ export const PIPELOCK_PORT = 8888;
 
 /** pipelock's default `sensitive_headers` (pipelock 2.3's config reference), in its own spelling. */
 export const PIPELOCK_SENSITIVE_HEADERS: readonly string[] = [
-  "Authorization", "Cookie", "X-Api-Key", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key",
+  "Authorization",
+  "Cookie",
+  "X-Api-Key",
+  "X-Token",
+  "Proxy-Authorization",
+  "X-Goog-Api-Key",
 ];
 
 /**
@@ -159,5 +164,8 @@ function render(config: object): string {
  * added), so a change of this replaces the container; a route change reloads in place.
  */
 export function pipelockSettingsKey(bottle: BottleSpec, renderer: (bottle: BottleSpec) => string = renderPipelockYaml): string {
-  return createHash("sha256").update(renderer({ ...bottle, routes: [] })).digest("hex").slice(0, 16);
+  return createHash("sha256")
+    .update(renderer({ ...bottle, routes: [] }))
+    .digest("hex")
+    .slice(0, 16);
 }

@@ -29,7 +29,9 @@ export const PIPELOCK_DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
  */
 export function answersHeldForScanning(settings: PipelockSettingsSpec): boolean {
   const scanning = settings.response_scanning;
-  return scanning?.enabled !== false && (scanning?.action === ResponseScanningAction.block || scanning?.action === ResponseScanningAction.strip);
+  return (
+    scanning?.enabled !== false && (scanning?.action === ResponseScanningAction.block || scanning?.action === ResponseScanningAction.strip)
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
+import { type BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { ServedPort, Workload } from "../layout/types";

@@ -8,7 +8,10 @@ import { KUBERNETES_ENGINE_KEYS, kubernetesBottle } from "./kubernetes";
  * mapping name a bottle's engine or cluster, and a bottle deployed there. The counterpart of
  * the package's backends (components/backends.ts): the same names, one entry each.
  */
-export const DEPLOYED_BACKENDS: Record<Backend, { engineKeys: readonly string[]; open(ref: BottleRef, engine: Engine, cli: Cli): DeployedBottle }> = {
+export const DEPLOYED_BACKENDS: Record<
+  Backend,
+  { engineKeys: readonly string[]; open(ref: BottleRef, engine: Engine, cli: Cli): DeployedBottle }
+> = {
   docker: { engineKeys: DOCKER_ENGINE_KEYS, open: dockerBottle },
   kubernetes: { engineKeys: KUBERNETES_ENGINE_KEYS, open: kubernetesBottle },
 };

@@ -4,7 +4,7 @@
  * Never shows a token or what pipelock's DLP matched (its log names the pattern only).
  */
 import { createTwoFilesPatch } from "diff";
-import { isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, YAMLSeq } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, Scalar, type YAMLMap, type YAMLSeq } from "yaml";
 import { DEFAULT_CREDENTIAL_PORTS, DEFAULT_PORTS, HTTP_METHODS } from "../../components/index";
 import { record } from "../plan/reach";
 import { prefixCovers } from "../plan/reach-diff";
@@ -27,7 +27,12 @@ export interface Refusal {
  * What the routes refused and a route could allow (everything else is refused for a reason no
  * route changes): the egress proxy's AUDITABLE_REASONS (test/contract holds the two equal).
  */
-export const ROUTE_REASONS: ReadonlySet<string> = new Set(["host not in allowlist", "port not allowed", "method not allowed", "path not allowed"]);
+export const ROUTE_REASONS: ReadonlySet<string> = new Set([
+  "host not in allowlist",
+  "port not allowed",
+  "method not allowed",
+  "path not allowed",
+]);
 
 function jsonLines(text: string): Record<string, unknown>[] {
   return text.split("\n").flatMap((line) => {
@@ -98,7 +103,11 @@ export function pipelockRefusals(log: string): Refusal[] {
 
 /** True for a path segment that names one thing (an id, a hash, a uuid), not a kind of thing. */
 function isIdentifier(segment: string): boolean {
-  return /^\d+$/.test(segment) || /^[0-9a-f]{8,}$/i.test(segment) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment);
+  return (
+    /^\d+$/.test(segment) ||
+    /^[0-9a-f]{8,}$/i.test(segment) ||
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(segment)
+  );
 }
 
 /**
@@ -148,7 +157,9 @@ export function formatRefusals(groups: readonly RefusalGroup[], context: { stack
     lines.push("", gate === "egress-proxy" ? "by the egress proxy (the routes)" : "by pipelock (never turned into allow rules here)");
     for (const g of mine) {
       const target = `${g.host}${g.port !== undefined ? `:${g.port}` : ""}`;
-      lines.push(`  ${`${g.count}x`.padStart(5)}  ${(g.method ?? "CONNECT").padEnd(7)} ${target}${g.prefix ?? ""}  ${g.audit ? "let through in audit mode: " : ""}${g.reason}`);
+      lines.push(
+        `  ${`${g.count}x`.padStart(5)}  ${(g.method ?? "CONNECT").padEnd(7)} ${target}${g.prefix ?? ""}  ${g.audit ? "let through in audit mode: " : ""}${g.reason}`,
+      );
     }
   }
   if (groups.length === 0) lines.push("", "Nothing was refused.");
@@ -171,12 +182,14 @@ export function hostSuggestions(refusals: readonly Refusal[]): HostSuggestion[] 
     if (r.gate !== "egress-proxy" || !ROUTE_REASONS.has(r.reason) || r.host === "") continue;
     byHost.set(r.host, [...(byHost.get(r.host) ?? []), r]);
   }
-  return [...byHost].sort(([a], [b]) => a.localeCompare(b)).map(([host, list]) => ({
-    host,
-    ports: [...new Set(list.flatMap((r) => (r.port === undefined ? [] : [r.port])))].sort((a, b) => a - b),
-    methods: HTTP_METHODS.filter((m) => list.some((r) => r.method === m)),
-    paths: coveringPrefixes(list.flatMap((r) => (r.path === undefined || r.path.includes("%") ? [] : [r.path]))),
-  }));
+  return [...byHost]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([host, list]) => ({
+      host,
+      ports: [...new Set(list.flatMap((r) => (r.port === undefined ? [] : [r.port])))].sort((a, b) => a - b),
+      methods: HTTP_METHODS.filter((m) => list.some((r) => r.method === m)),
+      paths: coveringPrefixes(list.flatMap((r) => (r.path === undefined || r.path.includes("%") ? [] : [r.path]))),
+    }));
 }
 
 const GIT_SERVICE = /^\/(.+?)(?:\.git)?\/(info\/refs|git-upload-pack|git-receive-pack)$/;
@@ -243,7 +256,7 @@ function newRoute(s: HostSuggestion): string {
 function scalarText(value: string | number): string {
   if (typeof value === "number") return String(value);
   if (value.startsWith('"')) return value;
-  return /^[A-Za-z0-9][A-Za-z0-9._\/-]*$/.test(value) ? value : JSON.stringify(value);
+  return /^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(value) ? value : JSON.stringify(value);
 }
 
 function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: string[]): Edit[] {
@@ -263,7 +276,9 @@ function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: stri
     for (const path of s.paths) {
       const m = GIT_SERVICE.exec(path);
       if (!m) {
-        notes.push(`${s.host}${path}: not suggested: the route is a git route, which allows git's paths only (give other paths a host of their own)`);
+        notes.push(
+          `${s.host}${path}: not suggested: the route is a git route, which allows git's paths only (give other paths a host of their own)`,
+        );
         continue;
       }
       if (!repos.includes(m[1]!)) repos.push(m[1]!);
@@ -276,9 +291,13 @@ function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: stri
       const pair = git.items.find((p) => isScalar(p.key) && p.key.value === "push");
       const [key, value] = [pair?.key, pair?.value];
       edits.push(
-        isScalar(key) && isScalar(value) ? { start: key.range![0], end: value.range![1], text: "pushRules: {}" } : addKey(text, git, "pushRules", "{}"),
+        isScalar(key) && isScalar(value)
+          ? { start: key.range![0], end: value.range![1], text: "pushRules: {}" }
+          : addKey(text, git, "pushRules", "{}"),
       );
-      notes.push(`${s.host}: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself`);
+      notes.push(
+        `${s.host}: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself`,
+      );
     }
     return edits;
   }
@@ -287,7 +306,13 @@ function widenRoute(text: string, route: YAMLMap, s: HostSuggestion, notes: stri
   const paths = route.get("paths", true);
   if (isSeq(paths)) {
     const current = paths.items.map((i) => String(isScalar(i) ? i.value : i));
-    edits.push(...addItems(text, paths, s.paths.filter((p) => !current.some((q) => prefixCovers(q, p)))));
+    edits.push(
+      ...addItems(
+        text,
+        paths,
+        s.paths.filter((p) => !current.some((q) => prefixCovers(q, p))),
+      ),
+    );
   }
   return edits;
 }

@@ -18,7 +18,11 @@ export type Engine = { backend: Backend } & Readonly<Partial<Record<string, stri
 
 /** What `npm run bottle` runs on: its tools (docker, kubectl, sh), its environment, and whether it has a terminal. */
 export interface Cli {
-  run(tool: string, args: string[], opts: { env: NodeJS.ProcessEnv; interactive?: boolean }): Pick<SpawnSyncReturns<string>, "status" | "stdout" | "stderr">;
+  run(
+    tool: string,
+    args: string[],
+    opts: { env: NodeJS.ProcessEnv; interactive?: boolean },
+  ): Pick<SpawnSyncReturns<string>, "status" | "stdout" | "stderr">;
   env: NodeJS.ProcessEnv;
   tty: boolean;
 }

@@ -3,7 +3,16 @@
  * one): its containers, found by their labels, as `docker inspect` describes them.
  */
 import { X509Certificate } from "node:crypto";
-import { AGENT_CA_FILE, EGRESS_PROXY_URL, LABEL_KEYS, objectName, SELF_TEST_SCRIPT, selfTestEnvironment, WORKSPACE_ROLE, type WorkloadRole } from "../../components/index";
+import {
+  AGENT_CA_FILE,
+  EGRESS_PROXY_URL,
+  LABEL_KEYS,
+  objectName,
+  SELF_TEST_SCRIPT,
+  selfTestEnvironment,
+  WORKSPACE_ROLE,
+  type WorkloadRole,
+} from "../../components/index";
 import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong } from "./deployed";
 
 /** The stack file's `docker` setting that names a bottle's engine. */
@@ -24,13 +33,18 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
     if (ids.status !== 0) throw new Error(`docker on ${where}: ${ids.stderr.trim()}`);
     const list = ids.stdout.split("\n").filter(Boolean);
     if (list.length === 0) {
-      throw new Error(`no container of bottle "${bottle}" of stack "${stack}" on ${where}: is the stack up? (scripts/up ${stack}, or scripts/pulumi up)`);
+      throw new Error(
+        `no container of bottle "${bottle}" of stack "${stack}" on ${where}: is the stack up? (scripts/up ${stack}, or scripts/pulumi up)`,
+      );
     }
     return containerStates(docker(["inspect", ...list]).stdout);
   };
   const role = (all: ContainerState[], name: WorkloadRole): ContainerState => {
     const found = all.find((c) => c.role === name);
-    if (!found) throw new Error(`bottle "${bottle}" of stack "${stack}" has no ${name} container${name === "agent" ? " (the bottle declares no agent)" : ""}`);
+    if (!found)
+      throw new Error(
+        `bottle "${bottle}" of stack "${stack}" has no ${name} container${name === "agent" ? " (the bottle declares no agent)" : ""}`,
+      );
     return found;
   };
 
@@ -38,7 +52,15 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
     execInAgent(command) {
       const agent = role(containers(), "agent");
       const workspace = agent.mounts.find((m) => m.source === objectName(stack, bottle, WORKSPACE_ROLE) || m.kind === "bind");
-      const args = ["exec", ...(cli.tty ? ["-it"] : ["-i"]), "--user", agent.user || "1000:1000", ...(workspace ? ["--workdir", workspace.destination] : []), agent.name, ...command];
+      const args = [
+        "exec",
+        ...(cli.tty ? ["-it"] : ["-i"]),
+        "--user",
+        agent.user || "1000:1000",
+        ...(workspace ? ["--workdir", workspace.destination] : []),
+        agent.name,
+        ...command,
+      ];
       return docker(args, { interactive: true }).status ?? 1;
     },
 
@@ -47,7 +69,9 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
       console.log(`bottle "${bottle}" of stack "${stack}" on ${where}`);
       for (const c of all.sort((a, b) => a.role.localeCompare(b.role))) {
         const health = c.health ? `, ${c.health}` : "";
-        console.log(`  ${c.role.padEnd(13)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`);
+        console.log(
+          `  ${c.role.padEnd(13)} ${c.name}: ${c.status}${health}, since ${c.startedAt}; ${c.pidsLimit ?? "no"} processes at most; ${c.image}`,
+        );
       }
       const agent = all.find((c) => c.role === "agent");
       if (!agent) return all.every((c) => c.status === "running") ? 0 : 1;
@@ -55,7 +79,9 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
       if (pem.status === 0) {
         const cert = new X509Certificate(pem.stdout);
         const days = Math.floor((Date.parse(cert.validTo) - Date.now()) / 86_400_000);
-        console.log(`  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: scripts/pulumi up --replace on the bottle's CA" : ""}`);
+        console.log(
+          `  egress-proxy CA: valid until ${new Date(cert.validTo).toISOString()} (${days} days)${days < 30 ? " - renew it: scripts/pulumi up --replace on the bottle's CA" : ""}`,
+        );
       }
       const egress = role(all, "egress-proxy");
       console.log("  self-test, now:");
@@ -64,9 +90,15 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
         bottle,
         agentContainer: agent.name,
         proxyUrl: EGRESS_PROXY_URL,
-        processLimits: all.filter((c) => c.pidsLimit).map((c) => `${c.name}=${c.pidsLimit}`).join(" "),
+        processLimits: all
+          .filter((c) => c.pidsLimit)
+          .map((c) => `${c.name}=${c.pidsLimit}`)
+          .join(" "),
         // Only the pipelocks resolve names outside the bottle.
-        noDnsContainers: all.filter((c) => !PIPELOCKS.includes(c.role)).map((c) => c.name).join(" "),
+        noDnsContainers: all
+          .filter((c) => !PIPELOCKS.includes(c.role))
+          .map((c) => c.name)
+          .join(" "),
         probeImage: egress.image,
       });
       const run = cli.run("/bin/sh", ["-c", SELF_TEST_SCRIPT], { env: { ...env, ...variables } });
@@ -119,6 +151,10 @@ export function containerStates(inspectJson: string): ContainerState[] {
     startedAt: c.State.StartedAt,
     user: c.Config.User ?? "",
     ...(c.HostConfig.PidsLimit ? { pidsLimit: c.HostConfig.PidsLimit } : {}),
-    mounts: (c.Mounts ?? []).map((m) => ({ source: m.Type === "volume" ? m.Name ?? m.Source : m.Source, destination: m.Destination, kind: m.Type })),
+    mounts: (c.Mounts ?? []).map((m) => ({
+      source: m.Type === "volume" ? (m.Name ?? m.Source) : m.Source,
+      destination: m.Destination,
+      kind: m.Type,
+    })),
   }));
 }

@@ -18,10 +18,12 @@ const SELF_TEST: OneShotRole = "self-test";
 export function kubernetesBottle(ref: BottleRef, engine: Engine, cli: Cli): DeployedBottle {
   const { stack, bottle } = ref;
   const namespace = namespaceName(stack, bottle);
-  if (namespace === undefined) throw new Error(`bottle "${bottle}" of stack "${stack}": "${stack}-${bottle}" cannot name a Kubernetes namespace, so no up made it`);
+  if (namespace === undefined)
+    throw new Error(`bottle "${bottle}" of stack "${stack}": "${stack}-${bottle}" cannot name a Kubernetes namespace, so no up made it`);
   const where = `the Kubernetes cluster ${engine.context ?? "of the kubeconfig's current context"}`;
   const flags = clusterFlags(engine);
-  const kubectl = (args: string[], opts: { interactive?: boolean } = {}) => cli.run("kubectl", [...flags, ...args], { env: cli.env, ...opts });
+  const kubectl = (args: string[], opts: { interactive?: boolean } = {}) =>
+    cli.run("kubectl", [...flags, ...args], { env: cli.env, ...opts });
   const workload = (role: WorkloadRole) => [`deploy/${role}`, "-c", role];
 
   return {
@@ -35,12 +37,15 @@ export function kubernetesBottle(ref: BottleRef, engine: Engine, cli: Cli): Depl
       const pods = kubectl(["get", "pods", "-n", namespace, "-o", "json"]);
       if (pods.status !== 0) throw new Error(`kubectl on ${where}: ${pods.stderr.trim()}`);
       const items = (JSON.parse(pods.stdout) as { items: PodState[] }).items;
-      if (items.length === 0) throw new Error(`no pod of bottle "${bottle}" of stack "${stack}" in namespace ${namespace} on ${where}: is the stack up?`);
+      if (items.length === 0)
+        throw new Error(`no pod of bottle "${bottle}" of stack "${stack}" in namespace ${namespace} on ${where}: is the stack up?`);
       console.log(`bottle "${bottle}" of stack "${stack}" in namespace ${namespace} on ${where}`);
       let ok = true;
       for (const pod of items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
         const role = pod.metadata.labels?.[LABEL_KEYS.role] ?? "?";
-        const containers = (pod.status.containerStatuses ?? []).map((c) => `${c.name} ${c.ready ? "ready" : "not ready"}, ${c.restartCount} restarts`).join("; ");
+        const containers = (pod.status.containerStatuses ?? [])
+          .map((c) => `${c.name} ${c.ready ? "ready" : "not ready"}, ${c.restartCount} restarts`)
+          .join("; ");
         console.log(`  ${role.padEnd(12)} ${pod.metadata.name}: ${pod.status.phase}; ${containers}`);
         if (role !== SELF_TEST && !(pod.status.containerStatuses ?? []).every((c) => c.ready)) ok = false;
       }
@@ -77,12 +82,17 @@ function clusterFlags(engine: Engine): string[] {
     process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
     kubeconfig = file;
   }
-  return [...(kubeconfig !== undefined ? ["--kubeconfig", kubeconfig] : []), ...(engine.context !== undefined ? ["--context", engine.context] : [])];
+  return [
+    ...(kubeconfig !== undefined ? ["--kubeconfig", kubeconfig] : []),
+    ...(engine.context !== undefined ? ["--context", engine.context] : []),
+  ];
 }
 
 /** The agent's workspace, as the stack file sets it. */
 function workspacePath(ref: BottleRef): string {
   const { config } = readStackFile(fs.readFileSync(ref.stackFile, "utf8"), () => "placeholder");
-  const entry = (Array.isArray(config.bottles) ? config.bottles : []).find((b: { name?: unknown }) => b.name === ref.bottle) as { agent?: { workspace?: { path?: string } } } | undefined;
+  const entry = (Array.isArray(config.bottles) ? config.bottles : []).find((b: { name?: unknown }) => b.name === ref.bottle) as
+    | { agent?: { workspace?: { path?: string } } }
+    | undefined;
   return entry?.agent?.workspace?.path ?? DEFAULT_WORKSPACE_PATH;
 }

@@ -32,7 +32,10 @@ export function planAtRef(ref: string, stack: string): PlanJson | undefined {
     if (sameLock) {
       fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(worktree, "node_modules"), "dir");
     } else {
-      execFileSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: worktree, stdio: ["ignore", "ignore", "inherit"] });
+      execFileSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
+        cwd: worktree,
+        stdio: ["ignore", "ignore", "inherit"],
+      });
     }
     const planned = spawnSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", stack, "--json"], {
       cwd: worktree,

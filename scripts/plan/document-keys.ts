@@ -8,7 +8,7 @@
  * option is decided here, with the renderer, before it ships. A route's keys are the route
  * contract's (components/config/route-contract.ts).
  */
-import { ReachRule, ROUTE_YAML_KEYS } from "../../components/index";
+import { type ReachRule, ROUTE_YAML_KEYS } from "../../components/index";
 
 /**
  * What the reach makes of a key:
@@ -33,7 +33,10 @@ export function keyTableOf(keys: ReadonlyMap<string, ReachRule>): KeyTable {
     if (rule === "its keys") continue;
     const names = path.split(".");
     let at = table;
-    for (const name of names.slice(0, -1)) at = (at[name] ??= {}) as Record<string, KeyRule>;
+    for (const name of names.slice(0, -1)) {
+      at[name] ??= {};
+      at = at[name] as Record<string, KeyRule>;
+    }
     at[names.at(-1)!] = "reads" in rule ? "read" : `ignored: ${rule.ignored}`;
   }
   return table;
@@ -100,13 +103,21 @@ export const PIPELOCK_DOCUMENT_KEYS: KeyTable = {
     max_body_bytes: "ignored: made from answer_scan_bytes (routes.yaml), read there",
     field_limits: "ignored: made from answer_scan_bytes (routes.yaml), read there",
     timeouts: "ignored: how long a scan may take",
-    kinds: { url: "compared", dlp: "compared", prompt_injection: "ignored: on when answers are scanned (answer_scan_bytes), read there", tool_call: "compared" },
+    kinds: {
+      url: "compared",
+      dlp: "compared",
+      prompt_injection: "ignored: on when answers are scanned (answer_scan_bytes), read there",
+      tool_call: "compared",
+    },
   },
 };
 
 /** Every key a table lists, dotted (`bulk_lane.scan_headers`), a nested table's own key too. */
 export function keyPaths(table: KeyTable, at = ""): string[] {
-  return Object.entries(table).flatMap(([key, rule]) => [`${at}${key}`, ...(typeof rule === "object" ? keyPaths(rule, `${at}${key}.`) : [])]);
+  return Object.entries(table).flatMap(([key, rule]) => [
+    `${at}${key}`,
+    ...(typeof rule === "object" ? keyPaths(rule, `${at}${key}.`) : []),
+  ]);
 }
 
 /** What of a document the reach does not interpret: its `compared` values and its unknown keys. */

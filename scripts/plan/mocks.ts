@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
+import { RESOURCE_TYPES } from "../../components/index";
 
 /** A resource the program registered. */
 export interface MockedResource {
@@ -31,19 +32,19 @@ export const MOCK_OUTPUTS = {
 
 function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
-    case "tls:index/privateKey:PrivateKey":
+    case RESOURCE_TYPES.privateKey:
       return { privateKeyPem: MOCK_OUTPUTS.privateKeyPem(name), publicKeyPem: `public key of ${name}` };
-    case "tls:index/selfSignedCert:SelfSignedCert":
+    case RESOURCE_TYPES.selfSignedCert:
       return { certPem: MOCK_OUTPUTS.certPem(name) };
-    case "docker:index/image:Image":
+    case RESOURCE_TYPES.image:
       return { repoDigest: MOCK_OUTPUTS.imageId(name), imageName: inputs.imageName };
-    case "docker:index/container:Container":
+    case RESOURCE_TYPES.container:
       return { name: inputs.name ?? MOCK_OUTPUTS.containerName(name) };
-    case "docker:index/remoteImage:RemoteImage":
+    case RESOURCE_TYPES.remoteImage:
       return { imageId: MOCK_OUTPUTS.imageId(String(inputs.name)), repoDigest: String(inputs.name) };
-    case "kubernetes:core/v1:Service":
+    case RESOURCE_TYPES.k8sService:
       return { spec: { ...(inputs.spec as object), clusterIP: MOCK_OUTPUTS.clusterIp(name) } };
-    case "kubernetes:apps/v1:Deployment":
+    case RESOURCE_TYPES.k8sDeployment:
       return { metadata: { ...(inputs.metadata as object), generation: 1 } };
     default:
       return {};
@@ -110,7 +111,7 @@ async function underMocks<T>(
     pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
       // The SDK keeps a resource's name and type on these (internal, pinned) fields.
       const parent = opts.parent as { __name?: string; __pulumiType?: string } | undefined;
-      if (parent?.__name && parent.__pulumiType !== "pulumi:pulumi:Stack") parents.set(`${type}::${name}`, parent.__name);
+      if (parent?.__name && parent.__pulumiType !== RESOURCE_TYPES.stack) parents.set(`${type}::${name}`, parent.__name);
       return undefined;
     });
     try {
@@ -126,7 +127,7 @@ async function underMocks<T>(
   return {
     result: result as T,
     resources: resources
-      .filter((r) => r.type !== "pulumi:pulumi:Stack")
+      .filter((r) => r.type !== RESOURCE_TYPES.stack)
       .map((r) => {
         const parent = parents.get(`${r.type}::${r.name}`);
         return { ...r, ...(parent && { parent }) };

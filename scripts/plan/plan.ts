@@ -8,9 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type PlannedResource, validateStackConfig } from "../../components/index";
+import { LABEL_KEYS, type PlannedResource, RESOURCE_TYPES, validateStackConfig } from "../../components/index";
 import { readStackFile, StackFileError } from "../../infra/stack-file";
-import { MOCK_OUTPUTS, MockedResource, runUnderMocks } from "./mocks";
+import { MOCK_OUTPUTS, type MockedResource, runUnderMocks } from "./mocks";
 import { mapSecretInputs } from "./secret-inputs";
 
 export type { PlannedResource } from "../../components/index";
@@ -81,7 +81,14 @@ export async function planStack(
   const registered: MockedResource[] = [];
   try {
     const secretKeys = Object.keys(engineConfig).filter((k) => k.endsWith(":tokens"));
-    const valid = validateStackConfig({ bottles: config.bottles, backend: config.backend, docker: config.docker, kubernetes: config.kubernetes, tokens: config.tokens }).ok && unknownKeys.length === 0;
+    const valid =
+      validateStackConfig({
+        bottles: config.bottles,
+        backend: config.backend,
+        docker: config.docker,
+        kubernetes: config.kubernetes,
+        tokens: config.tokens,
+      }).ok && unknownKeys.length === 0;
     const bottles = Array.isArray(config.bottles) ? (config.bottles as unknown[]) : [];
     const runs = valid && bottles.length > bottlesPerRun ? chunks(bottles, bottlesPerRun) : [undefined];
     for (const batch of runs) {
@@ -96,13 +103,19 @@ export async function planStack(
     process.chdir(cwd);
   }
   for (const r of registered) {
-    if (r.type === "tls:index/privateKey:PrivateKey") secrets.add(MOCK_OUTPUTS.privateKeyPem(r.name));
+    if (r.type === RESOURCE_TYPES.privateKey) secrets.add(MOCK_OUTPUTS.privateKeyPem(r.name));
   }
 
   const pattern = secretsPattern(secrets);
   const resources = registered.map(({ type, name, parent, inputs }) => {
     const secretInputs: string[] = [];
-    return { type, name, ...(parent && { parent }), inputs: redact(withEngineName(type, name, inputs), secretInputs, pattern), secretInputs };
+    return {
+      type,
+      name,
+      ...(parent && { parent }),
+      inputs: redact(withEngineName(type, name, inputs), secretInputs, pattern),
+      secretInputs,
+    };
   });
   return { stack, resources, files: renderedFiles(resources), computed: computedStandIns(registered) };
 }
@@ -176,16 +189,17 @@ function secretsPattern(secrets: ReadonlySet<string>): RegExp {
  * (env, limits, the self-test) already hold, so the plan and the policies read one name.
  */
 function withEngineName(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  return type === "docker:index/container:Container" && inputs.name === undefined ? { ...inputs, name: MOCK_OUTPUTS.containerName(name) } : inputs;
+  return type === RESOURCE_TYPES.container && inputs.name === undefined ? { ...inputs, name: MOCK_OUTPUTS.containerName(name) } : inputs;
 }
 
 function computedStandIns(registered: readonly MockedResource[]): Record<string, string> {
   const computed: Record<string, string> = {};
   for (const r of registered) {
-    if (r.type === "tls:index/selfSignedCert:SelfSignedCert") computed[MOCK_OUTPUTS.certPem(r.name)] = `certificate made at up by ${r.name}`;
-    if (r.type === "docker:index/image:Image") computed[MOCK_OUTPUTS.imageId(r.name)] = `id of the image ${r.name} builds at up`;
-    if (r.type === "docker:index/remoteImage:RemoteImage") computed[MOCK_OUTPUTS.imageId(String(r.inputs.name))] = `id of ${String(r.inputs.name)}, resolved at up`;
-    if (r.type === "kubernetes:core/v1:Service") computed[MOCK_OUTPUTS.clusterIp(r.name)] = `address the cluster gives ${r.name} at up`;
+    if (r.type === RESOURCE_TYPES.selfSignedCert) computed[MOCK_OUTPUTS.certPem(r.name)] = `certificate made at up by ${r.name}`;
+    if (r.type === RESOURCE_TYPES.image) computed[MOCK_OUTPUTS.imageId(r.name)] = `id of the image ${r.name} builds at up`;
+    if (r.type === RESOURCE_TYPES.remoteImage)
+      computed[MOCK_OUTPUTS.imageId(String(r.inputs.name))] = `id of ${String(r.inputs.name)}, resolved at up`;
+    if (r.type === RESOURCE_TYPES.k8sService) computed[MOCK_OUTPUTS.clusterIp(r.name)] = `address the cluster gives ${r.name} at up`;
   }
   return computed;
 }
@@ -197,15 +211,15 @@ function computedStandIns(registered: readonly MockedResource[]): Record<string,
 function renderedFiles(resources: PlannedResource[]): Record<string, Record<string, string>> {
   const files: Record<string, Record<string, string>> = {};
   for (const r of resources) {
-    if (r.type === "kubernetes:core/v1:ConfigMap") {
-      const bottle = ((r.inputs.metadata ?? {}) as { labels?: Record<string, string> }).labels?.["bot-bottle.bottle"];
-      if (bottle !== undefined) Object.assign((files[bottle] ??= {}), r.inputs.data as Record<string, string>);
+    if (r.type === RESOURCE_TYPES.k8sConfigMap) {
+      const bottle = ((r.inputs.metadata ?? {}) as { labels?: Record<string, string> }).labels?.[LABEL_KEYS.bottle];
+      if (bottle !== undefined) files[bottle] = { ...files[bottle], ...(r.inputs.data as Record<string, string>) };
       continue;
     }
-    if (r.type !== "command:local:Command") continue;
+    if (r.type !== RESOURCE_TYPES.command) continue;
     const env = (r.inputs.environment ?? {}) as Record<string, string>;
     if (env.BOTTLE_DOCUMENT === undefined || env.BOTTLE_NAME === undefined) continue;
-    (files[env.BOTTLE_NAME] ??= {})[env.BOTTLE_DOCUMENT] = String(r.inputs.stdin ?? "");
+    files[env.BOTTLE_NAME] = { ...files[env.BOTTLE_NAME], [env.BOTTLE_DOCUMENT]: String(r.inputs.stdin ?? "") };
   }
   return files;
 }

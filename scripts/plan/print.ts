@@ -6,9 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import { Plan, PlannedResource, SECRET } from "./plan";
+import { type Plan, type PlannedResource, SECRET } from "./plan";
 import { describeRoute } from "./reach-diff";
-import { BottleReach, reachOfPlan } from "./reach";
+import { type BottleReach, reachOfPlan } from "./reach";
 
 const COMPONENT = "bot-bottle:index:BottleStack";
 /** Longer strings (or any with a line break) are summarised: scripts, probes. */
@@ -74,14 +74,19 @@ function reachLines(reach: BottleReach): string[] {
     ...(reach.routes.some((r) => r.bulk.length > 0)
       ? [
           `  bulk lane (pipelock-bulk): checks the host, streams the bytes; its scan API reads URLs, sensitive headers, git negotiation` +
-            (pipelock.bulkAnswerScanBytes ? ` and up to ${pipelock.bulkAnswerScanBytes} bytes of each text answer (reported, not blocked)` : "; answers unscanned"),
+            (pipelock.bulkAnswerScanBytes
+              ? ` and up to ${pipelock.bulkAnswerScanBytes} bytes of each text answer (reported, not blocked)`
+              : "; answers unscanned"),
         ]
       : []),
     `  pipelock: response scanning ${pipelock.responseScanning}; seed phrases ${pipelock.seedPhraseMinWords ? `from ${pipelock.seedPhraseMinWords} words` : "NOT detected"}${exceptions.length ? `; ${exceptions.join("; ")}` : "; no exceptions"}`,
-    ...(reach.agent?.hostPaths?.length ? [`  host directories the agent mounts (it can change them): ${reach.agent.hostPaths.join(", ")}`] : []),
+    ...(reach.agent?.hostPaths?.length
+      ? [`  host directories the agent mounts (it can change them): ${reach.agent.hostPaths.join(", ")}`]
+      : []),
     "workloads",
     ...Object.keys(reach.images).map(
-      (role) => `  ${role.padEnd(roleWidth)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,
+      (role) =>
+        `  ${role.padEnd(roleWidth)}  ${reach.images[role]}; ${reach.memoryMb[role]} MiB; ${reach.maxProcesses[role] !== undefined ? `${reach.maxProcesses[role]} processes at most` : "processes: the node's pod limit"}`,
     ),
     `  self-test on every up: ${reach.selfTest ? "yes" : "NO"}`,
   ];
@@ -89,7 +94,9 @@ function reachLines(reach: BottleReach): string[] {
 
 function resourceLines(r: PlannedResource, plan: Plan): string[] {
   const shown = display(r.inputs, plan);
-  const body = Object.keys(shown as object).length ? stringify(shown, { lineWidth: 0 }).trimEnd().replace(/^/gm, "      ") : "      (no inputs)";
+  const body = Object.keys(shown as object).length
+    ? stringify(shown, { lineWidth: 0 }).trimEnd().replace(/^/gm, "      ")
+    : "      (no inputs)";
   return [`  + ${r.type}  ${r.name}`, body];
 }
 

@@ -42,7 +42,11 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
     ...(before.auditMode !== after.auditMode
       ? [
           after.auditMode
-            ? { effect: "widens" as const, subject: "audit mode", detail: "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)" }
+            ? {
+                effect: "widens" as const,
+                subject: "audit mode",
+                detail: "ON: the egress proxy lets through whatever no route covers (pipelock still enforces)",
+              }
             : { effect: "narrows" as const, subject: "audit mode", detail: "off: only the routes pass" },
         ]
       : []),
@@ -54,7 +58,13 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
     ...diffRecord("memory (MiB)", before.memoryMb, after.memoryMb),
     ...diffRecord("process limit", before.maxProcesses, after.maxProcesses),
     ...(before.selfTest !== after.selfTest
-      ? [{ effect: "changes" as const, subject: "self-test", detail: after.selfTest ? "turned on" : "turned off: nothing checks the deployed bottle" }]
+      ? [
+          {
+            effect: "changes" as const,
+            subject: "self-test",
+            detail: after.selfTest ? "turned on" : "turned off: nothing checks the deployed bottle",
+          },
+        ]
       : []),
     ...diffAgent(before.agent, after.agent),
     ...diffUnjudged(before.unjudged, after.unjudged),
@@ -147,7 +157,9 @@ function diffPush(subject: string, before: PushReach | undefined, after: PushRea
   if (before && !after) return [{ effect: "narrows", subject, detail: "no push any more" }];
   if (!before || !after) return [];
   const flags = (["create", "delete", "tags"] as const).flatMap((flag) =>
-    before[flag] === after[flag] ? [] : [{ effect: after[flag] ? ("widens" as const) : ("narrows" as const), subject, detail: `push ${flag}: ${String(after[flag])}` }],
+    before[flag] === after[flag]
+      ? []
+      : [{ effect: after[flag] ? ("widens" as const) : ("narrows" as const), subject, detail: `push ${flag}: ${String(after[flag])}` }],
   );
   return [...setChanges(subject, "push refs", before.refs, after.refs), ...flags];
 }
@@ -179,10 +191,18 @@ function diffCredential(subject: string, before: RouteReach["credential"], after
   const changes: Change[] = [];
   if (before.token === undefined || after.token === undefined) {
     if (before.token !== after.token) {
-      changes.push({ effect: "changes", subject, detail: `token ${tokenName(before)} -> ${tokenName(after)}: one plan names no tokens, so a swap cannot be ruled out` });
+      changes.push({
+        effect: "changes",
+        subject,
+        detail: `token ${tokenName(before)} -> ${tokenName(after)}: one plan names no tokens, so a swap cannot be ruled out`,
+      });
     }
   } else if (before.token !== after.token) {
-    changes.push({ effect: "widens", subject, detail: `injects token ${after.token} instead of ${before.token} (in ${after.header}): check what it grants` });
+    changes.push({
+      effect: "widens",
+      subject,
+      detail: `injects token ${after.token} instead of ${before.token} (in ${after.header}): check what it grants`,
+    });
   }
   if (before.header !== after.header) {
     changes.push({ effect: "changes", subject, detail: `credential header ${before.header} -> ${after.header}` });
@@ -210,19 +230,30 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
     ...Object.keys(after.dlpPatterns).flatMap((name) => {
       const was = before.dlpPatterns[name];
       const now = after.dlpPatterns[name]!;
-      return was === undefined || was === now ? [] : [{ effect: "widens" as const, subject, detail: `DLP pattern ${name} changed: ${was} -> ${now}` }];
+      return was === undefined || was === now
+        ? []
+        : [{ effect: "widens" as const, subject, detail: `DLP pattern ${name} changed: ${was} -> ${now}` }];
     }),
     ...diffNumber("pipelock", "bytes of intercepted answer at most", before.maxResponseBytes, after.maxResponseBytes),
   ];
   if (before.responseScanning !== after.responseScanning) {
     const weaker = SCANNING_STRICTNESS.indexOf(after.responseScanning) < SCANNING_STRICTNESS.indexOf(before.responseScanning);
-    changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `response scanning ${before.responseScanning} -> ${after.responseScanning}` });
+    changes.push({
+      effect: weaker ? "widens" : "narrows",
+      subject,
+      detail: `response scanning ${before.responseScanning} -> ${after.responseScanning}`,
+    });
   }
   if (before.seedPhraseMinWords !== after.seedPhraseMinWords) {
     const words = (n: number) => (n === 0 ? "off" : `from ${n} words`);
     // Off (0) is the weakest; otherwise fewer words catch more.
-    const weaker = after.seedPhraseMinWords === 0 || (before.seedPhraseMinWords !== 0 && after.seedPhraseMinWords > before.seedPhraseMinWords);
-    changes.push({ effect: weaker ? "widens" : "narrows", subject, detail: `seed phrase detection ${words(before.seedPhraseMinWords)} -> ${words(after.seedPhraseMinWords)}` });
+    const weaker =
+      after.seedPhraseMinWords === 0 || (before.seedPhraseMinWords !== 0 && after.seedPhraseMinWords > before.seedPhraseMinWords);
+    changes.push({
+      effect: weaker ? "widens" : "narrows",
+      subject,
+      detail: `seed phrase detection ${words(before.seedPhraseMinWords)} -> ${words(after.seedPhraseMinWords)}`,
+    });
   }
   if (before.bulkAnswerScanBytes !== after.bulkAnswerScanBytes) {
     const scanned = (n: number) => (n === 0 ? "none" : `${n} bytes`);
@@ -233,7 +264,11 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
     });
   }
   if (before.explainBlocks !== after.explainBlocks) {
-    changes.push({ effect: "changes", subject, detail: after.explainBlocks ? "refusals explain the policy to the agent" : "refusals no longer explain the policy" });
+    changes.push({
+      effect: "changes",
+      subject,
+      detail: after.explainBlocks ? "refusals explain the policy to the agent" : "refusals no longer explain the policy",
+    });
   }
   return changes;
 }
@@ -241,7 +276,9 @@ function diffPipelock(before: PipelockReach, after: PipelockReach): Change[] {
 function diffRecord(subject: string, before: Record<string, string | number>, after: Record<string, string | number>): Change[] {
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
   return keys.flatMap((key) =>
-    before[key] === after[key] ? [] : [{ effect: "changes" as const, subject, detail: `${key}: ${before[key] ?? "(none)"} -> ${after[key] ?? "(none)"}` }],
+    before[key] === after[key]
+      ? []
+      : [{ effect: "changes" as const, subject, detail: `${key}: ${before[key] ?? "(none)"} -> ${after[key] ?? "(none)"}` }],
   );
 }
 
@@ -250,9 +287,17 @@ function diffAgent(before: BottleReach["agent"], after: BottleReach["agent"]): C
   if (before && !after) return [{ effect: "narrows", subject: "agent", detail: "the agent is removed" }];
   if (!before || !after) return [];
   return [
-    ...(before.user !== after.user ? [{ effect: "changes" as const, subject: "agent", detail: `user ${before.user} -> ${after.user}` }] : []),
+    ...(before.user !== after.user
+      ? [{ effect: "changes" as const, subject: "agent", detail: `user ${before.user} -> ${after.user}` }]
+      : []),
     ...(JSON.stringify(before.command) !== JSON.stringify(after.command)
-      ? [{ effect: "changes" as const, subject: "agent", detail: `command ${JSON.stringify(before.command ?? "(image's)")} -> ${JSON.stringify(after.command ?? "(image's)")}` }]
+      ? [
+          {
+            effect: "changes" as const,
+            subject: "agent",
+            detail: `command ${JSON.stringify(before.command ?? "(image's)")} -> ${JSON.stringify(after.command ?? "(image's)")}`,
+          },
+        ]
       : []),
     ...setChanges("agent", "environment variables", before.env, after.env).map((c) => ({ ...c, effect: "changes" as const })),
     // A host directory lets the agent change the engine's host (and outlives the bottle).
@@ -286,7 +331,12 @@ const MARK: Record<Effect, string> = { widens: "+ WIDENS ", narrows: "- narrows"
 /** The reviewer's text: a summary line, then per bottle its changes, widening first. */
 export function formatReachDiff(changes: readonly ReachChange[], context: { stack: string; from: string; to: string }): string {
   const counts = countEffects(changes);
-  const verdict = counts.widens > 0 ? "WIDENS the agents' reach" : counts.narrows > 0 ? "narrows the agents' reach" : "leaves the agents' reach as it was";
+  const verdict =
+    counts.widens > 0
+      ? "WIDENS the agents' reach"
+      : counts.narrows > 0
+        ? "narrows the agents' reach"
+        : "leaves the agents' reach as it was";
   const lines = [
     `Stack "${context.stack}", ${context.from} -> ${context.to}: ${verdict} (${counts.widens} widening, ${counts.narrows} narrowing, ${counts.changes} other changes)`,
   ];

@@ -5,8 +5,8 @@
  * different versions of the program compare too.
  */
 import { parse } from "yaml";
-import type { KeyPaths, RouteReachField } from "../../components/index";
-import { KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, UnjudgedKeys, unjudgedKeys } from "./document-keys";
+import { type KeyPaths, LABEL_KEYS, RESOURCE_TYPES, type RouteReachField } from "../../components/index";
+import { type KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, type UnjudgedKeys, unjudgedKeys } from "./document-keys";
 import { DOCKER_VOLUME_KEYS, KUBERNETES_VOLUME_KEYS, UNREAD_DOCKER_STORAGE_INPUTS } from "./mount-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
@@ -107,14 +107,6 @@ export interface BottleReach {
 
 export type StackReach = Record<string, BottleReach>;
 
-const LABEL = { bottle: "bot-bottle.bottle", role: "bot-bottle.role" } as const;
-const TYPES = {
-  container: "docker:index/container:Container",
-  remoteImage: "docker:index/remoteImage:RemoteImage",
-  command: "command:local:Command",
-  deployment: "kubernetes:apps/v1:Deployment",
-  job: "kubernetes:batch/v1:Job",
-} as const;
 /** What the program builds rather than pulls. */
 export const BUILT = "built by the program";
 
@@ -154,10 +146,13 @@ interface PlannedWorkload {
 }
 
 function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
-  const containers = plan.resources.filter((r) => r.type === TYPES.container);
+  const containers = plan.resources.filter((r) => r.type === RESOURCE_TYPES.container);
   const limitsOf = (bottle: string) =>
     new Map(
-      String(record(plan.resources.find((r) => r.type === TYPES.command && r.name === `${bottle}-limits`)?.inputs.environment).BOTTLE_PROCESS_LIMITS ?? "")
+      String(
+        record(plan.resources.find((r) => r.type === RESOURCE_TYPES.command && r.name === `${bottle}-limits`)?.inputs.environment)
+          .BOTTLE_PROCESS_LIMITS ?? "",
+      )
         .split(" ")
         .filter(Boolean)
         .map((pair) => [pair.slice(0, pair.lastIndexOf("=")), Number(pair.slice(pair.lastIndexOf("=") + 1))]),
@@ -166,13 +161,15 @@ function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
   const references = new Map<string, string>();
   for (const c of containers) {
     const labels = labelsOf(c.inputs);
-    const pulled = plan.resources.find((r) => r.type === TYPES.remoteImage && r.name === `${labels[LABEL.bottle]}-${labels[LABEL.role]}-image`);
-    if (pulled) references.set(`${labels[LABEL.bottle]} ${String(c.inputs.image)}`, String(pulled.inputs.name));
+    const pulled = plan.resources.find(
+      (r) => r.type === RESOURCE_TYPES.remoteImage && r.name === `${labels[LABEL_KEYS.bottle]}-${labels[LABEL_KEYS.role]}-image`,
+    );
+    if (pulled) references.set(`${labels[LABEL_KEYS.bottle]} ${String(c.inputs.image)}`, String(pulled.inputs.name));
   }
   return containers.flatMap((c) => {
     const labels = labelsOf(c.inputs);
-    const bottle = labels[LABEL.bottle];
-    const role = labels[LABEL.role];
+    const bottle = labels[LABEL_KEYS.bottle];
+    const role = labels[LABEL_KEYS.role];
     if (!bottle || !role) return [];
     const image = references.get(`${bottle} ${String(c.inputs.image)}`);
     const limit = limitsOf(bottle).get(String(c.inputs.name));
@@ -186,7 +183,9 @@ function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
         user: String(c.inputs.user),
         ...(c.inputs.command !== undefined && { command: strings(c.inputs.command) }),
         env: envOf(c.inputs),
-        hostPaths: list(c.inputs.volumes).flatMap((v) => (typeof record(v).hostPath === "string" ? [String(record(v).hostPath)] : [])).sort(),
+        hostPaths: list(c.inputs.volumes)
+          .flatMap((v) => (typeof record(v).hostPath === "string" ? [String(record(v).hostPath)] : []))
+          .sort(),
       },
     ];
   });
@@ -194,11 +193,11 @@ function dockerWorkloads(plan: PlanJson): PlannedWorkload[] {
 
 function kubernetesWorkloads(plan: PlanJson): PlannedWorkload[] {
   return plan.resources
-    .filter((r) => r.type === TYPES.deployment)
+    .filter((r) => r.type === RESOURCE_TYPES.k8sDeployment)
     .flatMap((d) => {
       const labels = record(record(d.inputs.metadata).labels);
-      const bottle = labels[LABEL.bottle];
-      const role = labels[LABEL.role];
+      const bottle = labels[LABEL_KEYS.bottle];
+      const role = labels[LABEL_KEYS.role];
       const pod = record(record(record(d.inputs.spec).template).spec);
       const main = record(list(pod.containers)[0]);
       if (typeof bottle !== "string" || typeof role !== "string") return [];
@@ -213,7 +212,9 @@ function kubernetesWorkloads(plan: PlanJson): PlannedWorkload[] {
           user: `${String(security.runAsUser)}:${String(security.runAsGroup)}`,
           ...(main.args !== undefined && { command: strings(main.args) }),
           env: new Map(list(main.env).map((e) => [String(record(e).name), String(record(e).value ?? "")])),
-          hostPaths: list(pod.volumes).flatMap((v) => (record(v).hostPath !== undefined ? [String(record(record(v).hostPath).path)] : [])).sort(),
+          hostPaths: list(pod.volumes)
+            .flatMap((v) => (record(v).hostPath !== undefined ? [String(record(record(v).hostPath).path)] : []))
+            .sort(),
         },
       ];
     });
@@ -223,7 +224,16 @@ function kubernetesWorkloads(plan: PlanJson): PlannedWorkload[] {
 export function reachOfPlan(plan: PlanJson): StackReach {
   const workloads = [...dockerWorkloads(plan), ...kubernetesWorkloads(plan)];
   const bottles = [...new Set(workloads.map((w) => w.bottle))].sort();
-  return Object.fromEntries(bottles.map((bottle) => [bottle, bottleReach(plan, bottle, workloads.filter((w) => w.bottle === bottle))]));
+  return Object.fromEntries(
+    bottles.map((bottle) => [
+      bottle,
+      bottleReach(
+        plan,
+        bottle,
+        workloads.filter((w) => w.bottle === bottle),
+      ),
+    ]),
+  );
 }
 
 function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[]): BottleReach {
@@ -234,8 +244,8 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
   const roles = [...byRole.keys()].sort();
   const egressEnv = byRole.get("egress-proxy")?.env ?? new Map<string, string>();
   const selfTest =
-    plan.resources.some((r) => r.type === TYPES.command && r.name === `${bottle}-self-test`) ||
-    plan.resources.some((r) => r.type === TYPES.job && r.name === `${bottle}-self-test`);
+    plan.resources.some((r) => r.type === RESOURCE_TYPES.command && r.name === `${bottle}-self-test`) ||
+    plan.resources.some((r) => r.type === RESOURCE_TYPES.k8sJob && r.name === `${bottle}-self-test`);
   const agent = byRole.get("agent");
   const tls = record(pipelockDoc.tls_interception);
   const scanning = record(pipelockDoc.response_scanning);
@@ -263,7 +273,9 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
     unjudged: documentsUnjudged(files).values,
     images: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.image ?? BUILT])),
     memoryMb: Object.fromEntries(roles.map((role) => [role, byRole.get(role)!.memoryMb])),
-    maxProcesses: Object.fromEntries(roles.flatMap((role) => (byRole.get(role)!.maxProcesses === undefined ? [] : [[role, byRole.get(role)!.maxProcesses!]]))),
+    maxProcesses: Object.fromEntries(
+      roles.flatMap((role) => (byRole.get(role)!.maxProcesses === undefined ? [] : [[role, byRole.get(role)!.maxProcesses!]])),
+    ),
     selfTest,
     ...(agent && {
       agent: {
@@ -302,18 +314,25 @@ export function documentsUnjudged(files: Record<string, string>): UnjudgedKeys {
  * diff refuses to judge a plan that has any: what it cannot see could widen.
  */
 export function unknownToReach(plan: PlanJson): string[] {
-  const documents = Object.entries(plan.files).flatMap(([bottle, files]) => documentsUnjudged(files).unknown.map((key) => `${bottle}: ${key}`));
+  const documents = Object.entries(plan.files).flatMap(([bottle, files]) =>
+    documentsUnjudged(files).unknown.map((key) => `${bottle}: ${key}`),
+  );
   const storage = plan.resources.flatMap((r) => unknownStorage(r).map((where) => `${r.name}: ${where}`));
   return [...documents, ...storage];
 }
 
 function unknownStorage(resource: PlanJson["resources"][number]): string[] {
-  const unknownIn = (volumes: unknown, table: KeyTable) => list(volumes).flatMap((volume, i) => unjudgedKeys(volume, table, `volumes[${i}].`).unknown);
+  const unknownIn = (volumes: unknown, table: KeyTable) =>
+    list(volumes).flatMap((volume, i) => unjudgedKeys(volume, table, `volumes[${i}].`).unknown);
   const { type, inputs } = resource;
-  if (type === TYPES.container) {
-    return [...UNREAD_DOCKER_STORAGE_INPUTS.filter((input) => inputs[input] !== undefined), ...unknownIn(inputs.volumes, DOCKER_VOLUME_KEYS)];
+  if (type === RESOURCE_TYPES.container) {
+    return [
+      ...UNREAD_DOCKER_STORAGE_INPUTS.filter((input) => inputs[input] !== undefined),
+      ...unknownIn(inputs.volumes, DOCKER_VOLUME_KEYS),
+    ];
   }
-  if (type === TYPES.deployment || type === TYPES.job) return unknownIn(record(record(record(inputs.spec).template).spec).volumes, KUBERNETES_VOLUME_KEYS);
+  if (type === RESOURCE_TYPES.k8sDeployment || type === RESOURCE_TYPES.k8sJob)
+    return unknownIn(record(record(record(inputs.spec).template).spec).volumes, KUBERNETES_VOLUME_KEYS);
   return [];
 }
 
@@ -326,7 +345,9 @@ export function routeReach(raw: Record<string, unknown>): RouteReach {
   const auth = raw.auth === undefined ? undefined : record(raw.auth);
   return {
     host: String(raw.host),
-    ports: list(raw.ports).map(Number).sort((a, b) => a - b),
+    ports: list(raw.ports)
+      .map(Number)
+      .sort((a, b) => a - b),
     methods: strings(raw.methods).sort((a, b) => methodRank(a) - methodRank(b)),
     ...(raw.path_allowlist !== undefined && { paths: strings(raw.path_allowlist).sort() }),
     ...(raw.git !== undefined && { repositories: strings(record(raw.git).repositories).sort() }),
@@ -338,7 +359,9 @@ export function routeReach(raw: Record<string, unknown>): RouteReach {
         variable: String(auth.token_env),
       },
     }),
-    cleartextPorts: list(raw.insecure_cleartext_ports).map(Number).sort((a, b) => a - b),
+    cleartextPorts: list(raw.insecure_cleartext_ports)
+      .map(Number)
+      .sort((a, b) => a - b),
     bulk: strings(raw.bulk),
     ...pushReach(record(raw.git).push),
   };
@@ -349,5 +372,7 @@ function pushReach(push: unknown): { push?: PushReach } {
   if (push === true) return { push: { refs: ["refs/*"], create: true, delete: true, tags: true } };
   if (typeof push !== "object" || push === null) return {};
   const rules = record(push);
-  return { push: { refs: strings(rules.refs).sort(), create: rules.create === true, delete: rules.delete === true, tags: rules.tags === true } };
+  return {
+    push: { refs: strings(rules.refs).sort(), create: rules.create === true, delete: rules.delete === true, tags: rules.tags === true },
+  };
 }

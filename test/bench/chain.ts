@@ -25,7 +25,7 @@ import { containerOf, startTestUpstream } from "../e2e/support/docker";
 import { failuresOf, underLoad } from "../e2e/support/loop";
 import { exec, mustRun, run } from "../e2e/support/process";
 import { e2eRun } from "../e2e/support/run-env";
-import { tail, TestStack, TestStackConfig } from "../e2e/support/stack";
+import { tail, TestStack, type TestStackConfig } from "../e2e/support/stack";
 import { TEST_TOKENS } from "../e2e/support/tokens";
 import { messagesRequest } from "./messages";
 
@@ -43,8 +43,20 @@ function config(options: { bulk?: boolean; extraPath?: boolean } = {}): TestStac
         name: "b",
         routes: [
           { host: "upstream.test", ports: [443], methods: ["GET", "HEAD"], ...(options.extraPath && { paths: ["/", "/also/"] }), ...bulk },
-          { host: "git.upstream.test", git: { repositories: ["acme/app", "acme/big", "acme/huge"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "github" }, ...bulk },
-          { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" }, ...bulk },
+          {
+            host: "git.upstream.test",
+            git: { repositories: ["acme/app", "acme/big", "acme/huge"], push: true },
+            auth: { header: "Authorization", username: "x-access-token", token: "github" },
+            ...bulk,
+          },
+          {
+            host: "llm.upstream.test",
+            ports: [443],
+            methods: ["POST"],
+            paths: ["/v1/messages"],
+            auth: { header: "x-api-key", token: "anthropic" },
+            ...bulk,
+          },
         ],
         // The load part's hundreds of requests a second; pipelock's own per-host limit is twice this.
         requestsPerMinute: 1_000_000,
@@ -58,7 +70,8 @@ function config(options: { bulk?: boolean; extraPath?: boolean } = {}): TestStac
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 const s = (seconds: number) => (seconds < 1 ? `${(seconds * 1000).toFixed(0)} ms` : `${seconds.toFixed(2)} s`);
 
 interface Load {
@@ -72,13 +85,30 @@ async function load(container: string, connections: number, extra: string[]): Pr
   const started = process.hrtime.bigint();
   const r = await exec(
     container,
-    ["curl", "-s", "-o", "/dev/null", "--parallel", "--parallel-immediate", "--parallel-max", String(connections), ...extra, "-w", "%{http_code} %{time_total}\n", `https://upstream.test/load/[1-${LOAD_REQUESTS}]`],
+    [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "--parallel",
+      "--parallel-immediate",
+      "--parallel-max",
+      String(connections),
+      ...extra,
+      "-w",
+      "%{http_code} %{time_total}\n",
+      `https://upstream.test/load/[1-${LOAD_REQUESTS}]`,
+    ],
     { timeoutMs: 300_000 },
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const lines = r.stdout.trim().split("\n").map((l) => l.split(" "));
+  const lines = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "));
   const bad = lines.filter(([code]) => code !== "200");
-  if (lines.length !== LOAD_REQUESTS || bad.length > 0) throw new Error(`load from ${container}: ${lines.length} answers, ${bad.length} not 200 (${bad[0]?.join(" ")})\n${r.stderr}`);
+  if (lines.length !== LOAD_REQUESTS || bad.length > 0)
+    throw new Error(`load from ${container}: ${lines.length} answers, ${bad.length} not 200 (${bad[0]?.join(" ")})\n${r.stderr}`);
   const times = lines.map(([, total]) => Number(total));
   return { rps: LOAD_REQUESTS / seconds, p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
 }
@@ -113,7 +143,8 @@ const shellTimed = (script: string) =>
 const twiceDirect = { text: "at most 2x direct", met: (c: Timing, d: Timing) => c.ok && c.seconds <= 2 * d.seconds };
 
 function work(): Work[] {
-  const clone = (repo: string) => (n: number) => shellTimed(`cd /tmp && rm -rf c${n} && git clone -q https://git.upstream.test/acme/${repo}.git c${n}`);
+  const clone = (repo: string) => (n: number) =>
+    shellTimed(`cd /tmp && rm -rf c${n} && git clone -q https://git.upstream.test/acme/${repo}.git c${n}`);
   const push = (mib: number): Work => ({
     name: `git push of ${mib} MiB`,
     runs: 3,
@@ -121,7 +152,10 @@ function work(): Work[] {
       `cd /tmp && rm -rf p${mib}-${n} && git clone -q https://git.upstream.test/acme/app.git p${mib}-${n} && cd p${mib}-${n} && ` +
       `for i in $(seq ${mib}); do head -c 1048576 /dev/urandom > f$i.bin; done && git add . && git -c user.name=b -c user.email=b@example.com commit -qm push`,
     timed: (n) => shellTimed(`cd /tmp/p${mib}-${n} && git push -q origin HEAD:refs/heads/bench/$(hostname)-${mib}-${n}`),
-    goal: mib === 6 ? { text: "at most 2x direct + 1 s", met: (c, d) => c.ok && c.seconds <= 2 * d.seconds + 1 } : { text: "succeeds", met: (c) => c.ok },
+    goal:
+      mib === 6
+        ? { text: "at most 2x direct + 1 s", met: (c, d) => c.ok && c.seconds <= 2 * d.seconds + 1 }
+        : { text: "succeeds", met: (c) => c.ok },
   });
   return [
     { name: "git clone of 20 MiB", runs: 3, timed: clone("big"), goal: twiceDirect },
@@ -130,20 +164,33 @@ function work(): Work[] {
     push(30),
     { name: "a 10 MiB download", runs: 5, timed: () => curlTimed(`https://upstream.test/bytes/${10 * MiB}`), goal: twiceDirect },
     { name: "a 100 MiB download", runs: 3, timed: () => curlTimed(`https://upstream.test/bytes/${100 * MiB}`), goal: twiceDirect },
-    { name: "a 1 MiB JSON answer", runs: 5, timed: () => curlTimed(`https://upstream.test/json/${MiB}`), goal: { text: "at most 0.5 s (answer scanning kept)", met: (c) => c.ok && c.seconds <= 0.5 } },
+    {
+      name: "a 1 MiB JSON answer",
+      runs: 5,
+      timed: () => curlTimed(`https://upstream.test/json/${MiB}`),
+      goal: { text: "at most 0.5 s (answer scanning kept)", met: (c) => c.ok && c.seconds <= 0.5 },
+    },
     {
       name: "an event stream, 40 events 25 ms apart",
       runs: 5,
       timed: () => curlTimed(`-N -H 'Accept: text/event-stream' https://upstream.test/sse/40/25`),
-      goal: { text: "total 1.0x, first byte at most 20 ms over direct", met: (c, d) => c.ok && c.seconds <= 1.05 * d.seconds && (c.ttfb ?? 0) <= (d.ttfb ?? 0) + 0.02 } },
+      goal: {
+        text: "total 1.0x, first byte at most 20 ms over direct",
+        met: (c, d) => c.ok && c.seconds <= 1.05 * d.seconds && (c.ttfb ?? 0) <= (d.ttfb ?? 0) + 0.02,
+      },
+    },
     ...[
       { size: "100 KB", file: "m100k.json", slack: 0.05 },
       { size: "1 MiB", file: "m1m.json", slack: 0.3 },
     ].map(({ size, file, slack }) => ({
       name: `a Messages API request of ${size}`,
       runs: 3,
-      timed: () => curlTimed(`-X POST -H 'Content-Type: application/json' --data-binary @/tmp/${file} https://llm.upstream.test/v1/messages`),
-      goal: { text: `at most ${slack * 1000} ms more than direct (DLP kept)`, met: (c: Timing, d: Timing) => c.ok && c.seconds <= d.seconds + slack },
+      timed: () =>
+        curlTimed(`-X POST -H 'Content-Type: application/json' --data-binary @/tmp/${file} https://llm.upstream.test/v1/messages`),
+      goal: {
+        text: `at most ${slack * 1000} ms more than direct (DLP kept)`,
+        met: (c: Timing, d: Timing) => c.ok && c.seconds <= d.seconds + slack,
+      },
     })),
   ];
 }
@@ -159,7 +206,8 @@ function messagesFiles(dir: string): string[] {
 async function timing(container: string, script: string): Promise<Timing> {
   const r = await exec(container, ["sh", "-c", script], { timeoutMs: 600_000 });
   const [seconds, ttfb] = r.stdout.trim().split(" ").map(Number);
-  if (r.code !== 0 || seconds === undefined || Number.isNaN(seconds)) return { ok: false, seconds: 0, detail: `${r.stdout}${r.stderr}`.trim().slice(0, 200) };
+  if (r.code !== 0 || seconds === undefined || Number.isNaN(seconds))
+    return { ok: false, seconds: 0, detail: `${r.stdout}${r.stderr}`.trim().slice(0, 200) };
   return { ok: true, seconds, ...(ttfb !== undefined && !Number.isNaN(ttfb) && { ttfb }) };
 }
 
@@ -193,8 +241,22 @@ async function main(): Promise<void> {
     const outbound = `${stack.name}-b-outbound-net`;
     await startTestUpstream(upstream, stack.name, outbound, HOSTS);
     // The direct client trusts the test upstream's CA, as pipelock does.
-    await mustRun(["docker", "run", "-d", "--name", direct, "--label", `bot-bottle.stack=${stack.name}`, "--network", outbound,
-      "-e", "CURL_CA_BUNDLE=/tmp/upstream-ca.pem", "-e", "GIT_SSL_CAINFO=/tmp/upstream-ca.pem", images.probe]); // fmt: skip
+    await mustRun([
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      direct,
+      "--label",
+      `bot-bottle.stack=${stack.name}`,
+      "--network",
+      outbound,
+      "-e",
+      "CURL_CA_BUNDLE=/tmp/upstream-ca.pem",
+      "-e",
+      "GIT_SSL_CAINFO=/tmp/upstream-ca.pem",
+      images.probe,
+    ]); // fmt: skip
     await mustRun(["docker", "cp", `${workDir}/pki/ca.pem`, `${direct}:/tmp/upstream-ca.pem`]);
     console.log("# making acme/huge, a 200 MiB repository, in the test upstream");
     await mustRun(["docker", "exec", upstream, "/opt/upstream/make-repo", "acme/huge", "200"], { timeoutMs: 600_000 });
@@ -204,7 +266,18 @@ async function main(): Promise<void> {
     console.log(`# pulumi up of the bench bottle: ${up.seconds.toFixed(1)} s`);
     console.log(`# result: ${JSON.stringify({ part: "healthy", seconds: up.seconds })}`);
 
-    await mustRun(["docker", "run", "-d", "--name", pipelockClient, "--label", `bot-bottle.stack=${stack.name}`, "--network", `${stack.name}-b-egress-net`, images.probe]);
+    await mustRun([
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      pipelockClient,
+      "--label",
+      `bot-bottle.stack=${stack.name}`,
+      "--network",
+      `${stack.name}-b-egress-net`,
+      images.probe,
+    ]);
     const pipelock = await containerOf(stack.name, "b", "pipelock");
     await mustRun(["sh", "-c", `docker cp ${pipelock}:/etc/pipelock/ca.pem - | docker cp - ${pipelockClient}:/tmp/`]);
     console.log("\n| connections | path | req/s | ratio to direct | p50 ms | p99 ms |\n| ---: | --- | ---: | ---: | ---: | ---: |");
@@ -215,7 +288,9 @@ async function main(): Promise<void> {
         direct: await load(direct, connections, []),
       };
       for (const [where, f] of Object.entries(figures)) {
-        console.log(`| ${connections} | ${where} | ${f.rps.toFixed(0)} | ${(f.rps / figures.direct.rps).toFixed(2)}x | ${(f.p50 * 1000).toFixed(1)} | ${(f.p99 * 1000).toFixed(1)} |`);
+        console.log(
+          `| ${connections} | ${where} | ${f.rps.toFixed(0)} | ${(f.rps / figures.direct.rps).toFixed(2)}x | ${(f.p50 * 1000).toFixed(1)} | ${(f.p99 * 1000).toFixed(1)} |`,
+        );
       }
       console.log(`# result: ${JSON.stringify({ part: "load", connections, ...figures })}`);
     }
@@ -227,7 +302,9 @@ async function main(): Promise<void> {
       changeSeconds = change.seconds;
     });
     const { failed, span } = failuresOf(seen);
-    console.log(`\n# a route change under a request every 100 ms: ${failed.length} of ${seen.length} requests failed over ${span.toFixed(1)} s (pulumi up ${changeSeconds.toFixed(1)} s)`);
+    console.log(
+      `\n# a route change under a request every 100 ms: ${failed.length} of ${seen.length} requests failed over ${span.toFixed(1)} s (pulumi up ${changeSeconds.toFixed(1)} s)`,
+    );
     console.log(`# result: ${JSON.stringify({ part: "change", requests: seen.length, failed: failed.length, upSeconds: changeSeconds })}`);
 
     // The work, with the defaults, then once with pipelock reading everything (bulk: false).
@@ -238,13 +315,22 @@ async function main(): Promise<void> {
       const straight = await measure(direct, item, item.runs);
       measured.push({ item, chain, direct: straight });
       console.log(`# ${item.name}: through both gates ${shown(chain)}; direct ${shown(straight)}`);
-      console.log(`# result: ${JSON.stringify({ part: "work", work: item.name, chain, direct: straight, goal: item.goal?.text, met: item.goal ? item.goal.met(chain, straight) : undefined })}`);
+      console.log(
+        `# result: ${JSON.stringify({ part: "work", work: item.name, chain, direct: straight, goal: item.goal?.text, met: item.goal ? item.goal.met(chain, straight) : undefined })}`,
+      );
     }
     // Where a download's time goes: pipelock-bulk alone (a client on the egress network, the
     // tunnel straight to the upstream), against both gates and direct above.
     await mustRun(["docker", "cp", `${workDir}/pki/ca.pem`, `${pipelockClient}:/tmp/upstream-ca.pem`]);
     for (const item of items.filter((i) => i.name.endsWith("download"))) {
-      const alone = await measure(pipelockClient, { ...item, timed: (n) => item.timed(n).replace("curl -sS", "curl -sS --proxy http://pipelock-bulk:8888 --cacert /tmp/upstream-ca.pem") }, item.runs);
+      const alone = await measure(
+        pipelockClient,
+        {
+          ...item,
+          timed: (n) => item.timed(n).replace("curl -sS", "curl -sS --proxy http://pipelock-bulk:8888 --cacert /tmp/upstream-ca.pem"),
+        },
+        item.runs,
+      );
       console.log(`# ${item.name}, through pipelock-bulk alone: ${shown(alone)}`);
       console.log(`# result: ${JSON.stringify({ part: "work-pipelock-bulk-alone", work: item.name, chain: alone })}`);
     }
@@ -263,7 +349,9 @@ async function main(): Promise<void> {
     console.log("| --- | --- | --- | ---: | --- | --- | --- |");
     for (const { item, chain, direct: d, inspected } of measured) {
       const verdict = item.goal ? (item.goal.met(chain, d) ? "met" : "NOT met") : "";
-      console.log(`| ${item.name} | ${shown(chain)} | ${shown(d)} | ${ratio(chain, d)} | ${inspected ? shown(inspected) : "-"} | ${item.goal?.text ?? "recorded"} | ${verdict} |`);
+      console.log(
+        `| ${item.name} | ${shown(chain)} | ${shown(d)} | ${ratio(chain, d)} | ${inspected ? shown(inspected) : "-"} | ${item.goal?.text ?? "recorded"} | ${verdict} |`,
+      );
     }
   } finally {
     await run(["docker", "rm", "-f", upstream, direct, pipelockClient]);

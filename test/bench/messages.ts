@@ -17,7 +17,9 @@ function files(entry: string): string[] {
   return fs
     .readdirSync(full, { withFileTypes: true })
     .filter((e) => e.name !== "node_modules" && e.name !== "dist" && !e.name.startsWith("."))
-    .flatMap((e) => (e.isDirectory() ? files(path.join(entry, e.name)) : EXTENSIONS.includes(path.extname(e.name)) ? [path.join(full, e.name)] : []))
+    .flatMap((e) =>
+      e.isDirectory() ? files(path.join(entry, e.name)) : EXTENSIONS.includes(path.extname(e.name)) ? [path.join(full, e.name)] : [],
+    )
     .sort();
 }
 
@@ -47,7 +49,12 @@ export function nextTurn(body: string): string {
   const next = JSON.parse(body) as { messages: { role: string; content: { type: string; text: string }[] }[] };
   next.messages.push(
     { role: "assistant", content: [{ type: "text", text: "Changed components/pipelock/lanes.ts as asked; the tests pass." }] },
-    { role: "user", content: [{ type: "text", text: `Now look at this failure:\n${"  at TestContext.<anonymous> (test/e2e/lanes.test.ts:94:14)\n".repeat(40)}` }] },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: `Now look at this failure:\n${"  at TestContext.<anonymous> (test/e2e/lanes.test.ts:94:14)\n".repeat(40)}` },
+      ],
+    },
   );
   return JSON.stringify(next);
 }

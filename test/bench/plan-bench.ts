@@ -19,7 +19,13 @@ function stackFile(bottles: number): string {
         name: `bottle-${i}`,
         routes: [
           { host: "api.anthropic.com", ports: [443], auth: { header: "x-api-key", token: "anthropic" } },
-          { host: "api.github.com", ports: [443], methods: ["GET"], paths: [`/repos/acme/repo-${i}/`], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+          {
+            host: "api.github.com",
+            ports: [443],
+            methods: ["GET"],
+            paths: [`/repos/acme/repo-${i}/`],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
           { host: "npm.mirror.example.com", ports: [443], methods: ["GET", "HEAD"] },
         ],
         agent: { image: "node:22-bookworm-slim", command: ["sleep", "infinity"] },
@@ -44,7 +50,9 @@ async function measureOne(bottles: number, file: string): Promise<void> {
 function main(): void {
   console.log("bottles  resources  plan wall ms  ms/bottle  peak RSS MB");
   for (const bottles of SIZES) {
-    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--one", String(bottles), stackFile(bottles)], { encoding: "utf8" });
+    const out = execFileSync(process.execPath, ["--import", "tsx", __filename, "--one", String(bottles), stackFile(bottles)], {
+      encoding: "utf8",
+    });
     const r = JSON.parse(out.trim().split("\n").pop()!) as { resources: number; ms: number; maxRssMb: number };
     console.log(
       `${String(bottles).padStart(7)}  ${String(r.resources).padStart(9)}  ${r.ms.toFixed(0).padStart(12)}  ${(r.ms / bottles).toFixed(1).padStart(9)}  ${r.maxRssMb.toFixed(0).padStart(11)}`,

@@ -36,7 +36,9 @@ function part(title: string, argv: string[]): Promise<Result[]> {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`${title} exited ${code}`));
-      resolve(out.split("\n").flatMap((line) => (line.startsWith("# result: ") ? [JSON.parse(line.slice("# result: ".length)) as Result] : [])));
+      resolve(
+        out.split("\n").flatMap((line) => (line.startsWith("# result: ") ? [JSON.parse(line.slice("# result: ".length)) as Result] : [])),
+      );
     });
   });
 }
@@ -58,21 +60,41 @@ async function main(): Promise<void> {
   rows.push(["offline plan, 100 bottles: wall time", `${(plan100.ms / 1000).toFixed(1)} s`, "< 5 s", met(plan100.ms < 5000)]);
   rows.push(["offline plan, 100 bottles: peak memory", `${plan100.maxRssMb.toFixed(0)} MB`, "< 400 MB", met(plan100.maxRssMb < 400)]);
   for (const r of addon.filter((a) => a.proxy !== "mitmdump, no addon")) {
-    rows.push([`addon CPU per request vs mitmproxy alone: ${r.proxy.replace("mitmdump + addon, ", "")}, ${r.scheme}, ${r.clients} connections`, `${x(r.cpu_ratio)} (${r.cpu_us.toFixed(0)} µs; req/s ${r.rps_ratio.toFixed(2)}x)`, "≤ 1.02x", met(r.cpu_ratio <= 1.02)]);
+    rows.push([
+      `addon CPU per request vs mitmproxy alone: ${r.proxy.replace("mitmdump + addon, ", "")}, ${r.scheme}, ${r.clients} connections`,
+      `${x(r.cpu_ratio)} (${r.cpu_us.toFixed(0)} µs; req/s ${r.rps_ratio.toFixed(2)}x)`,
+      "≤ 1.02x",
+      met(r.cpu_ratio <= 1.02),
+    ]);
   }
   const change = chain.find((r) => r.part === "change")!;
-  rows.push(["a route change under load: failed requests", `${change.failed} of ${change.requests} (up ${change.upSeconds.toFixed(1)} s)`, "0", met(change.failed === 0)]);
+  rows.push([
+    "a route change under load: failed requests",
+    `${change.failed} of ${change.requests} (up ${change.upSeconds.toFixed(1)} s)`,
+    "0",
+    met(change.failed === 0),
+  ]);
   const healthy = chain.find((r) => r.part === "healthy")!;
   rows.push(["time to a healthy bottle (first pulumi up)", `${healthy.seconds.toFixed(1)} s`, "recorded", ""]);
   for (const r of chain.filter((c) => c.part === "load")) {
     for (const key of ["both gates (agent)", "pipelock alone"]) {
       const f = r[key];
-      rows.push([`${key}, ${r.connections} connections: req/s, p50, p99 (ratio to direct)`, `${f.rps.toFixed(0)} (${(f.rps / r.direct.rps).toFixed(2)}x), ${(f.p50 * 1000).toFixed(0)} ms (${(f.p50 / r.direct.p50).toFixed(1)}x), ${(f.p99 * 1000).toFixed(0)} ms (${(f.p99 / r.direct.p99).toFixed(1)}x)`, "recorded", ""]);
+      rows.push([
+        `${key}, ${r.connections} connections: req/s, p50, p99 (ratio to direct)`,
+        `${f.rps.toFixed(0)} (${(f.rps / r.direct.rps).toFixed(2)}x), ${(f.p50 * 1000).toFixed(0)} ms (${(f.p50 / r.direct.p50).toFixed(1)}x), ${(f.p99 * 1000).toFixed(0)} ms (${(f.p99 / r.direct.p99).toFixed(1)}x)`,
+        "recorded",
+        "",
+      ]);
     }
   }
   for (const r of chain.filter((c) => c.part === "work")) {
-    const measured = r.chain.ok ? `${r.chain.seconds.toFixed(2)} s vs ${r.direct.seconds.toFixed(2)} s direct (${(r.chain.seconds / r.direct.seconds).toFixed(1)}x)` : `failed: ${r.chain.detail}`;
-    const ttfb = r.work.includes("event stream") && r.chain.ttfb !== undefined ? `; first byte ${(r.chain.ttfb * 1000).toFixed(0)} vs ${(r.direct.ttfb * 1000).toFixed(0)} ms` : "";
+    const measured = r.chain.ok
+      ? `${r.chain.seconds.toFixed(2)} s vs ${r.direct.seconds.toFixed(2)} s direct (${(r.chain.seconds / r.direct.seconds).toFixed(1)}x)`
+      : `failed: ${r.chain.detail}`;
+    const ttfb =
+      r.work.includes("event stream") && r.chain.ttfb !== undefined
+        ? `; first byte ${(r.chain.ttfb * 1000).toFixed(0)} vs ${(r.direct.ttfb * 1000).toFixed(0)} ms`
+        : "";
     rows.push([r.work, measured + ttfb, r.goal ?? "recorded", r.goal ? met(r.met) : ""]);
   }
 

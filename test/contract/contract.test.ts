@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { before, describe, test } from "node:test";
 import { parse, stringify } from "yaml";
 import {
-  BottleSpec,
+  type BottleSpec,
   DEFAULT_CREDENTIAL_PORTS,
   DEFAULT_PORTS,
   HTTP_METHODS,
@@ -93,7 +93,14 @@ function expectedDocument(spec: BottleSpec): unknown {
     allow_hint: blockedCommand("stack", spec.name),
     requests_per_minute: spec.requestsPerMinute,
     // Both sides name the same headers for pipelock's DLP, and the same answer size.
-    bulk_lane: usesBulkLane(spec) ? { scan_headers: scannedHeaders(spec).map((h) => h.toLowerCase()).sort(), answer_scan_bytes: answerScanBytes(settings) } : null,
+    bulk_lane: usesBulkLane(spec)
+      ? {
+          scan_headers: scannedHeaders(spec)
+            .map((h) => h.toLowerCase())
+            .sort(),
+          answer_scan_bytes: answerScanBytes(settings),
+        }
+      : null,
     passthrough: settings.tls_interception?.passthrough_domains ?? [],
     routes: expectedRoutes(spec),
   };
@@ -123,14 +130,51 @@ function withoutDefaults(spec: BottleSpec, raw: unknown): string {
 }
 
 const HOSTS = [
-  "api.github.com", "localhost", "*.example.com", "*.s3.amazonaws.com", "xn--bcher-kva.example", "a-b.example.co.uk",
-  "", "*", "*.com", "a.*.example.com", "API.github.com", "api.github.com.", "-bad.example.com", "a..example.com",
-  "under_score.example.com", "bücher.example", "1.2.3.999", "2130706433", "10.0.0.1", "::1", "[::1]", "x.com:443",
-  `${"a".repeat(64)}.example.com`, "0x7f.1",
+  "api.github.com",
+  "localhost",
+  "*.example.com",
+  "*.s3.amazonaws.com",
+  "xn--bcher-kva.example",
+  "a-b.example.co.uk",
+  "",
+  "*",
+  "*.com",
+  "a.*.example.com",
+  "API.github.com",
+  "api.github.com.",
+  "-bad.example.com",
+  "a..example.com",
+  "under_score.example.com",
+  "bücher.example",
+  "1.2.3.999",
+  "2130706433",
+  "10.0.0.1",
+  "::1",
+  "[::1]",
+  "x.com:443",
+  `${"a".repeat(64)}.example.com`,
+  "0x7f.1",
 ];
 const PATHS = [
-  "/", "/repos/acme/", "/v1/messages", "/a-b_c~d", "/%41",
-  "repos/", "/a b", "/a?b", "/a#b", "/a\\b", "/a;b", "//a", "/a/../b", "/a/./b", "/a/%2f", "/a/%2E", "/%25", "/%00", "/é",
+  "/",
+  "/repos/acme/",
+  "/v1/messages",
+  "/a-b_c~d",
+  "/%41",
+  "repos/",
+  "/a b",
+  "/a?b",
+  "/a#b",
+  "/a\\b",
+  "/a;b",
+  "//a",
+  "/a/../b",
+  "/a/./b",
+  "/a/%2f",
+  "/a/%2E",
+  "/%25",
+  "/%00",
+  "/é",
 ];
 
 describe("routes.yaml contract: the program and the egress proxy agree", () => {
@@ -139,7 +183,10 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   let python: PythonSide;
 
   before(() => {
-    assert.ok(fs.existsSync(PYTHON), `no Python at ${PYTHON}: run test/dataplane/run-host.sh once (it makes the venv), or set CONTRACT_PYTHON`);
+    assert.ok(
+      fs.existsSync(PYTHON),
+      `no Python at ${PYTHON}: run test/dataplane/run-host.sh once (it makes the venv), or set CONTRACT_PYTHON`,
+    );
     const documents: Record<string, string> = {};
     for (const [key, spec] of Object.entries(stacks)) documents[key] = renderRoutesYaml(spec, blockedCommand("stack", spec.name));
     for (const [key, { spec, raw }] of Object.entries(features)) {
@@ -155,7 +202,12 @@ describe("routes.yaml contract: the program and the egress proxy agree", () => {
   });
 
   test("there are example stacks, and each has bottles", () => {
-    assert.deepEqual([...new Set(Object.keys(stacks).map((k) => k.split("/")[0]))].sort(), ["Pulumi.cluster.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "Pulumi.staging.yaml"]);
+    assert.deepEqual([...new Set(Object.keys(stacks).map((k) => k.split("/")[0]))].sort(), [
+      "Pulumi.cluster.yaml",
+      "Pulumi.dev.yaml",
+      "Pulumi.prod.yaml",
+      "Pulumi.staging.yaml",
+    ]);
   });
 
   test("every example stack's routes.yaml: the egress proxy enforces exactly the routes the config declares", () => {

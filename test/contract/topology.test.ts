@@ -33,13 +33,20 @@ for (const [shape, args] of Object.entries(SHAPES)) {
 
     test("Docker: each workload joins exactly its row's networks", () => {
       for (const workload of layout.workloads) {
-        assert.deepEqual(workload.attachments.map((a) => a.network).sort(), [...BOTTLE_TOPOLOGY[workload.role]!.networks].sort(), workload.role);
+        assert.deepEqual(
+          workload.attachments.map((a) => a.network).sort(),
+          [...BOTTLE_TOPOLOGY[workload.role]!.networks].sort(),
+          workload.role,
+        );
       }
     });
 
     test("Kubernetes: each workload reaches exactly the present roles of its row, and only a row with a way out has one", () => {
       for (const workload of layout.workloads) {
-        const reaches = layout.workloads.filter((s) => s.serves?.clients.includes(workload.role)).map((s) => s.role).sort();
+        const reaches = layout.workloads
+          .filter((s) => s.serves?.clients.includes(workload.role))
+          .map((s) => s.role)
+          .sort();
         assert.deepEqual(reaches, BOTTLE_TOPOLOGY[workload.role]!.reaches.filter((r) => present.has(r)).sort(), workload.role);
         assert.equal(workload.outbound !== undefined, BOTTLE_TOPOLOGY[workload.role]!.outside, workload.role);
       }
@@ -49,7 +56,11 @@ for (const [shape, args] of Object.entries(SHAPES)) {
       const values = (selectorOf("agent") as { matchExpressions: { values: string[] }[] }).matchExpressions[0]!.values;
       assert.deepEqual([...values].sort(), ["agent", SELF_TEST_ROLE].sort());
       assert.deepEqual(BOTTLE_TOPOLOGY[SELF_TEST_ROLE]!.reaches, BOTTLE_TOPOLOGY.agent!.reaches);
-      assert.equal(networkPolicies(layout, ["10.0.0.0/8"]).some((p) => p.name === SELF_TEST_ROLE), false, "no policy of its own");
+      assert.equal(
+        networkPolicies(layout, ["10.0.0.0/8"]).some((p) => p.name === SELF_TEST_ROLE),
+        false,
+        "no policy of its own",
+      );
     });
   });
 }

@@ -7,14 +7,22 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LABEL_KEYS, NETWORK_ROLES, ONE_SHOT_ROLES, PlannedResource, RESOURCE_TYPES, WORKLOAD_ROLES, WORKSPACE_ROLE } from "../../components/vocabulary";
+import {
+  LABEL_KEYS,
+  NETWORK_ROLES,
+  ONE_SHOT_ROLES,
+  type PlannedResource,
+  RESOURCE_TYPES,
+  WORKLOAD_ROLES,
+  WORKSPACE_ROLE,
+} from "../../components/vocabulary";
 import { BOTTLE_TOPOLOGY } from "../../policy/lib/topology";
 import {
   LABELS,
   ONE_SHOT_ROLES as PACK_ONE_SHOT_ROLES,
   PIPELOCK_ROLES,
   POD_TEMPLATE_PATHS,
-  PlannedResource as PackPlannedResource,
+  type PlannedResource as PackPlannedResource,
   ROLES,
   TYPES,
 } from "../../policy/lib/vocabulary";
@@ -46,9 +54,13 @@ test("every resource type token the pack names is the package's token of that na
 });
 
 test("the pack's pod-running kinds are the package's Deployment and Job, and the kinds no bottle declares", () => {
-  assert.deepEqual(Object.keys(POD_TEMPLATE_PATHS).sort(), [RESOURCE_TYPES.k8sDeployment, RESOURCE_TYPES.k8sJob, ...POD_KINDS_NO_BOTTLE_DECLARES].sort());
+  assert.deepEqual(
+    Object.keys(POD_TEMPLATE_PATHS).sort(),
+    [RESOURCE_TYPES.k8sDeployment, RESOURCE_TYPES.k8sJob, ...POD_KINDS_NO_BOTTLE_DECLARES].sort(),
+  );
   const declared = new Set<string>(Object.values(RESOURCE_TYPES));
-  for (const kind of POD_KINDS_NO_BOTTLE_DECLARES) assert.equal(declared.has(kind), false, `the package declares ${kind}: move it out of the list`);
+  for (const kind of POD_KINDS_NO_BOTTLE_DECLARES)
+    assert.equal(declared.has(kind), false, `the package declares ${kind}: move it out of the list`);
 });
 
 const ROLES_THE_PACK_USES: Record<string, { roles: readonly string[]; among: readonly string[] }> = {

@@ -11,7 +11,18 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { SELF_TEST_SCRIPT, selfTestEnvironment } from "../../components/docker/self-test/self-test";
 import { curlIn, header, recordedFor as upstreamRecordedFor, unique } from "./support/inside";
-import { containerOf, containersOf, filesContaining, ipOn, labelled, network, reachEvidence, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import {
+  containerOf,
+  containersOf,
+  filesContaining,
+  ipOn,
+  labelled,
+  network,
+  reachEvidence,
+  startTestUpstream,
+  tcpProbe,
+  UNREACHABLE,
+} from "./support/docker";
 import { exec, mustRun, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { tail, TestStack } from "./support/stack";
@@ -53,7 +64,12 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     console.log(`# figure: pulumi up, stack main (2 bottles, 7 containers, prebuilt images): ${mainResult.seconds.toFixed(1)} s`);
     console.log(`# figure: pulumi up, stack side (1 bottle, 3 containers), beside it: ${sideResult.seconds.toFixed(1)} s`);
 
-    await startTestUpstream(upstream, main.name, alpha.outboundNet, ["upstream.test", "llm.upstream.test", "ssrf.upstream.test", "pass.upstream.test"]);
+    await startTestUpstream(upstream, main.name, alpha.outboundNet, [
+      "upstream.test",
+      "llm.upstream.test",
+      "ssrf.upstream.test",
+      "pass.upstream.test",
+    ]);
   });
 
   after(async () => {
@@ -78,7 +94,18 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const stranger = `e2e-${id}-leaky-agent`;
       await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=${main.name}`, leaky]);
       try {
-        await mustRun(["docker", "run", "-d", "--name", stranger, "--label", `bot-bottle.stack=${main.name}`, "--network", leaky, e2eRun().images.probe]);
+        await mustRun([
+          "docker",
+          "run",
+          "-d",
+          "--name",
+          stranger,
+          "--label",
+          `bot-bottle.stack=${main.name}`,
+          "--network",
+          leaky,
+          e2eRun().images.probe,
+        ]);
         const r = spawnSync("/bin/sh", ["-c", SELF_TEST_SCRIPT], {
           env: {
             ...process.env,
@@ -183,7 +210,10 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       assert.deepEqual(await recordedFor(p), [], "the upstream must have seen nothing");
       // The same route with a harmless body passes, with the ghp_ credential injected.
       const ok = unique("/allowed/dlp-clean-");
-      assert.equal((await agentCurl(["-X", "POST", "--data-binary", '{"key": "nothing secret"}', `https://upstream.test${ok}`])).status, "200");
+      assert.equal(
+        (await agentCurl(["-X", "POST", "--data-binary", '{"key": "nothing secret"}', `https://upstream.test${ok}`])).status,
+        "200",
+      );
       assert.deepEqual(header((await recordedFor(ok))[0]!, "Authorization"), [`Bearer ${TEST_TOKENS.github}`]);
     });
 
@@ -257,14 +287,19 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
     it("forbidden method", async () => {
       const p = unique("/allowed/delete-");
-      await refused(["-X", "DELETE", `https://upstream.test${p}`], p, /^egress-proxy: method not allowed for upstream\.test: DELETE \(to allow it, a human runs: npm run bottle -- blocked \S+ alpha --suggest\)$/);
+      await refused(
+        ["-X", "DELETE", `https://upstream.test${p}`],
+        p,
+        /^egress-proxy: method not allowed for upstream\.test: DELETE \(to allow it, a human runs: npm run bottle -- blocked \S+ alpha --suggest\)$/,
+      );
     });
   });
 
   describe("the agent holds no credential", () => {
     // Run as the process's own uid: with every capability dropped, even root cannot read
     // another uid's /proc/PID/environ. The token comes in on stdin.
-    const IN_ENVIRON = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/proc/1/environ','rb').read(), s in open('/proc/self/environ','rb').read())";
+    const IN_ENVIRON =
+      "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/proc/1/environ','rb').read(), s in open('/proc/self/environ','rb').read())";
 
     for (const [name, token] of Object.entries(TEST_TOKENS)) {
       it(`no ${name} token in the agent's environment (PID 1 and a new process) or filesystem`, async () => {
@@ -278,7 +313,8 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const uid = (await run(["docker", "inspect", "-f", "{{.Config.User}}", alpha.egressProxy])).stdout.trim();
       const env = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_ENVIRON], { user: uid, input: TEST_TOKENS.github });
       assert.equal(env.stdout.trim(), "False False", env.stderr);
-      const IN_TOKENS = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read())";
+      const IN_TOKENS =
+        "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read())";
       const file = await exec(alpha.egressProxy, [VENV_PY, "-c", IN_TOKENS], { user: uid, input: TEST_TOKENS.github });
       assert.equal(file.stdout.trim(), "True", file.stderr);
       // Control: the environment search finds a token in a process's environment.
@@ -288,15 +324,28 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       // And the export scan finds files we know: the egress proxy's CA certificate in the agent
       // (also as its system trust store).
       const ca = (await exec(alpha.agent, ["cat", "/etc/bot-bottle/egress-proxy-ca.pem"])).stdout.split("\n")[1]!;
-      assert.deepEqual(await filesContaining(alpha.agent, ca), ["/etc/bot-bottle/egress-proxy-ca.pem", "/etc/ssl/certs/ca-certificates.crt"]);
+      assert.deepEqual(await filesContaining(alpha.agent, ca), [
+        "/etc/bot-bottle/egress-proxy-ca.pem",
+        "/etc/ssl/certs/ca-certificates.crt",
+      ]);
     });
   });
 
   describe("no bypass", () => {
     it("control: the probe connects where a path exists (pipelock -> upstream, egress proxy -> pipelock, agent -> egress proxy)", async () => {
       // pipelock's image has no shell or Python: probe from a container in its network namespace.
-      const probe = await run(["docker", "run", "--rm", "--network", `container:${alpha.pipelock}`, "--entrypoint", VENV_PY, e2eRun().images.egressProxy,
-        "-c", "import socket; socket.create_connection(('upstream.test', 443), timeout=5).close(); print('connected')"]); // fmt: skip
+      const probe = await run([
+        "docker",
+        "run",
+        "--rm",
+        "--network",
+        `container:${alpha.pipelock}`,
+        "--entrypoint",
+        VENV_PY,
+        e2eRun().images.egressProxy,
+        "-c",
+        "import socket; socket.create_connection(('upstream.test', 443), timeout=5).close(); print('connected')",
+      ]); // fmt: skip
       assert.equal(probe.stdout.trim(), "connected", probe.stderr);
       assert.equal(await tcpProbe(alpha.egressProxy, VENV_PY, "pipelock", 8888), "connected");
       assert.equal(await tcpProbe(alpha.agent, "python3", "egress-proxy", 9099), "connected");
@@ -310,7 +359,9 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         ["pipelock on the outbound network", await ipOn(alpha.pipelock, alpha.outboundNet), 8888],
         ["public IP", PUBLIC_IP, 443],
       ];
-      const results = await Promise.all(targets.map(async ([what, host, port]) => [what, `${host}:${port}`, await tcpProbe(alpha.agent, "python3", host, port)] as const));
+      const results = await Promise.all(
+        targets.map(async ([what, host, port]) => [what, `${host}:${port}`, await tcpProbe(alpha.agent, "python3", host, port)] as const),
+      );
       for (const [what, where, result] of results) assert.match(result, UNREACHABLE, `${what} (${where}) from the agent: ${result}`);
     });
 
@@ -336,11 +387,10 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       }
     });
 
-
     it("from the egress proxy: direct TCP to the upstream fails (only pipelock can leave)", async () => {
       const targets = [await ipOn(upstream, alpha.outboundNet), "upstream.test", PUBLIC_IP];
       const results = await Promise.all(targets.map((host) => tcpProbe(alpha.egressProxy, VENV_PY, host, 443)));
-      results.forEach((result, i) => assert.match(result, UNREACHABLE, `${targets[i]}:443 from the egress proxy: ${result}`));
+      for (const [i, result] of results.entries()) assert.match(result, UNREACHABLE, `${targets[i]}:443 from the egress proxy: ${result}`);
     });
   });
 
@@ -356,7 +406,12 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const p1 = unique("/allowed/cleartext-443-");
       await refusedWith([`http://upstream.test:443${p1}`], p1, "403", /^egress-proxy: plain HTTP to port 443: upstream\.test:443$/);
       const p2 = unique("/allowed/cleartext-tunnel-");
-      await refusedWith(["--proxytunnel", `http://upstream.test:443${p2}`], p2, "403", /^egress-proxy: plain HTTP inside a CONNECT tunnel: upstream\.test:443$/);
+      await refusedWith(
+        ["--proxytunnel", `http://upstream.test:443${p2}`],
+        p2,
+        "403",
+        /^egress-proxy: plain HTTP inside a CONNECT tunnel: upstream\.test:443$/,
+      );
       const p3 = unique("/allowed/tls-80-");
       await refusedWith([`https://upstream.test:80${p3}`], p3, "403", /^egress-proxy: TLS to port 80: upstream\.test:80$/);
     });
@@ -366,14 +421,28 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       assert.equal((await agentCurl(["-X", "DELETE", `https://llm.upstream.test${ok}`])).status, "200");
       for (const method of ["TRACE", "TRACK", "FOO"]) {
         const p = unique(`/v1/${method.toLowerCase()}-`);
-        await refusedWith(["-X", method, `https://llm.upstream.test${p}`], p, "403", new RegExp(`^egress-proxy: method not allowed for llm\\.upstream\\.test: ${method}$`));
+        await refusedWith(
+          ["-X", method, `https://llm.upstream.test${p}`],
+          p,
+          "403",
+          new RegExp(`^egress-proxy: method not allowed for llm\\.upstream\\.test: ${method}$`),
+        );
       }
     });
 
     it("a Transfer-Encoding other than chunked is refused with 400 before the upstream", async () => {
       const p = unique("/allowed/te-");
       // HTTP/1.1: over HTTP/2 (what curl negotiates by default) the header cannot be sent at all.
-      const res = await agentCurl(["--http1.1", "-X", "POST", "-H", "Transfer-Encoding: gzip, chunked", "--data-binary", "0123456789", `https://upstream.test${p}`]);
+      const res = await agentCurl([
+        "--http1.1",
+        "-X",
+        "POST",
+        "-H",
+        "Transfer-Encoding: gzip, chunked",
+        "--data-binary",
+        "0123456789",
+        `https://upstream.test${p}`,
+      ]);
       assert.equal(res.status, "400", `${res.body}\n${res.run.stderr}`);
       assert.deepEqual(await recordedFor(p), []);
     });
@@ -381,15 +450,26 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
     it("a body of ten times the egress proxy's memory is answered 413, and the proxy neither dies nor restarts", async () => {
       const memory = Number((await run(["docker", "inspect", "-f", "{{.HostConfig.Memory}}", alpha.egressProxy])).stdout.trim());
       const bytes = 10 * memory;
-      for (const [how, header] of [["streamed (chunked)", []], ["announced (Content-Length)", ["-H", `Content-Length: ${bytes}`]]] as const) {
+      for (const [how, header] of [
+        ["streamed (chunked)", []],
+        ["announced (Content-Length)", ["-H", `Content-Length: ${bytes}`]],
+      ] as const) {
         const p = unique("/allowed/big-");
-        const r = await exec(alpha.agent, ["sh", "-c",
-          `head -c ${bytes} /dev/zero | curl -sS -o /dev/null -w '%{http_code}' --max-time 120 -X PUT ${header.map((h) => `'${h}'`).join(" ")} -T - https://upstream.test${p}`,
-        ], { timeoutMs: 180_000 }); // fmt: skip
+        const r = await exec(
+          alpha.agent,
+          [
+            "sh",
+            "-c",
+            `head -c ${bytes} /dev/zero | curl -sS -o /dev/null -w '%{http_code}' --max-time 120 -X PUT ${header.map((h) => `'${h}'`).join(" ")} -T - https://upstream.test${p}`,
+          ],
+          { timeoutMs: 180_000 },
+        ); // fmt: skip
         assert.equal(r.stdout.trim(), "413", `${how}: ${r.stdout} ${r.stderr}`);
         assert.deepEqual(await recordedFor(p), [], how);
       }
-      const state = (await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", alpha.egressProxy])).trim();
+      const state = (
+        await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", alpha.egressProxy])
+      ).trim();
       assert.equal(state, "0 false running");
       assert.equal((await agentCurl([`https://upstream.test${unique("/allowed/after-big-")}`])).status, "200");
     });
@@ -400,7 +480,11 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       for (const gate of [alpha.egressProxy, alpha.pipelock]) {
         assert.equal((await mustRun(["docker", "inspect", "-f", "{{.HostConfig.PidsLimit}}", gate])).trim(), "256", gate);
       }
-      const uids = await Promise.all([alpha.agent, alpha.egressProxy, alpha.pipelock].map(async (c) => (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", c])).trim().split(":")[0]));
+      const uids = await Promise.all(
+        [alpha.agent, alpha.egressProxy, alpha.pipelock].map(
+          async (c) => (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", c])).trim().split(":")[0],
+        ),
+      );
       assert.equal(new Set(uids).size, 3, `every role has a uid of its own: ${uids.join(", ")}`);
 
       // Children sleep; the parent reports how many it got and holds them for a while.
@@ -424,25 +508,78 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const health = await exec(alpha.egressProxy, ["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]);
       assert.equal(health.code, 0, `the egress proxy's own processes: ${health.stderr}`);
       const neighbour = `e2e-${id}-fork-neighbour`;
-      await mustRun(["docker", "run", "-d", "--name", neighbour, "--label", `bot-bottle.stack=${main.name}`, "--network", alpha.agentNet, e2eRun().images.probe]);
+      await mustRun([
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        neighbour,
+        "--label",
+        `bot-bottle.stack=${main.name}`,
+        "--network",
+        alpha.agentNet,
+        e2eRun().images.probe,
+      ]);
       try {
         const p = unique("/allowed/during-fork-");
-        const through = await exec(neighbour, ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-x", "http://egress-proxy:9099", `http://not-routed.test${p}`], { timeoutMs: 40_000 });
+        const through = await exec(
+          neighbour,
+          [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "20",
+            "-x",
+            "http://egress-proxy:9099",
+            `http://not-routed.test${p}`,
+          ],
+          { timeoutMs: 40_000 },
+        );
         assert.equal(through.stdout.trim(), "403", `the egress proxy answers others while the agent is at its limit: ${through.stderr}`);
       } finally {
         await run(["docker", "rm", "-f", neighbour]);
       }
       const report = await forking;
       const forked = Number(/at limit (\d+)/.exec(report.stdout)?.[1]);
-      assert.ok(forked > 400 && forked < limit, `the agent forked ${forked} times before its limit of ${limit}: ${report.stdout}${report.stderr}`);
+      assert.ok(
+        forked > 400 && forked < limit,
+        `the agent forked ${forked} times before its limit of ${limit}: ${report.stdout}${report.stderr}`,
+      );
     });
 
     it("DNS: an external name fails within seconds and no DNS packet leaves the agent's namespace", async () => {
       const name = `bb-${randomUUID().slice(0, 12)}.example.com`;
       // A sidecar in the agent's network namespace captures what leaves through its interface.
-      const capture = run(["docker", "run", "--rm", "--network", `container:${alpha.agent}`, "--user", "0", "--cap-add", "NET_RAW",
-        "--cap-add", "NET_ADMIN", "--entrypoint", "timeout", e2eRun().images.probe, "12", "tcpdump", "-i", "eth0", "-n", "-l",
-        "port 53 or port 9099"], { timeoutMs: 60_000 }); // fmt: skip
+      const capture = run(
+        [
+          "docker",
+          "run",
+          "--rm",
+          "--network",
+          `container:${alpha.agent}`,
+          "--user",
+          "0",
+          "--cap-add",
+          "NET_RAW",
+          "--cap-add",
+          "NET_ADMIN",
+          "--entrypoint",
+          "timeout",
+          e2eRun().images.probe,
+          "12",
+          "tcpdump",
+          "-i",
+          "eth0",
+          "-n",
+          "-l",
+          "port 53 or port 9099",
+        ],
+        { timeoutMs: 60_000 },
+      ); // fmt: skip
       await new Promise((r) => setTimeout(r, 3000)); // tcpdump is listening
       const started = Date.now();
       const lookup = await exec(alpha.agent, ["getent", "hosts", name], { timeoutMs: 30_000 });
@@ -452,8 +589,15 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       // Control: something the capture must see leaving eth0 (a connection to the egress proxy).
       assert.equal(await tcpProbe(alpha.agent, "python3", "egress-proxy", 9099), "connected");
       const captured = (await capture).stdout.split("\n").filter(Boolean);
-      assert.ok(captured.some((l) => l.includes(".9099")), `the capture saw the control connection: ${captured.join("\n")}`);
-      assert.deepEqual(captured.filter((l) => l.includes(".53:") || l.includes(".53 ") || l.includes(name)), [], "a DNS packet left the agent's namespace");
+      assert.ok(
+        captured.some((l) => l.includes(".9099")),
+        `the capture saw the control connection: ${captured.join("\n")}`,
+      );
+      assert.deepEqual(
+        captured.filter((l) => l.includes(".53:") || l.includes(".53 ") || l.includes(name)),
+        [],
+        "a DNS packet left the agent's namespace",
+      );
       console.log(`# figure: an external name fails to resolve in the agent after ${took} ms`);
     });
 
@@ -464,7 +608,11 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
 
   describe("bottles and stacks do not see each other", () => {
     it("each bottle network holds only its own bottle's containers", async () => {
-      for (const [stack, bottle] of [[main.name, "alpha"], [main.name, "beta"], [side.name, "alpha"]] as const) {
+      for (const [stack, bottle] of [
+        [main.name, "alpha"],
+        [main.name, "beta"],
+        [side.name, "alpha"],
+      ] as const) {
         const n = await names(stack, bottle);
         for (const net of [n.agentNet, n.egressNet, n.outboundNet]) {
           const members = Object.values((await network(net)).Containers).map((c) => c.Name);
@@ -484,10 +632,16 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         ["side/alpha pipelock", await ipOn(sideAlpha.pipelock, sideAlpha.egressNet), 8888],
       ];
       const results = await Promise.all(others.map(([, ip, port]) => tcpProbe(alpha.agent, "python3", ip, port)));
-      results.forEach((result, i) => assert.match(result, /^failed: (ENETUNREACH|EHOSTUNREACH|timeout)$/, `${others[i]![0]}: ${result}`));
+      for (const [i, result] of results.entries())
+        assert.match(result, /^failed: (ENETUNREACH|EHOSTUNREACH|timeout)$/, `${others[i]![0]}: ${result}`);
       // The fixed alias resolves to this bottle's own egress proxy only.
       const resolved = await exec(alpha.agent, ["getent", "ahostsv4", "egress-proxy"]);
-      const ips = new Set(resolved.stdout.split("\n").filter(Boolean).map((l) => l.split(/\s+/)[0]));
+      const ips = new Set(
+        resolved.stdout
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(/\s+/)[0]),
+      );
       assert.deepEqual([...ips], [await ipOn(alpha.egressProxy, alpha.agentNet)]);
     });
   });

@@ -24,7 +24,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseDocument } from "yaml";
 import { copyCheckout } from "../support/checkout-copy";
-import { asRun, CleanRoomValues, ReadmeBlock, readmeBlocks } from "../support/readme-blocks";
+import { asRun, type CleanRoomValues, type ReadmeBlock, readmeBlocks } from "../support/readme-blocks";
 import { labelled } from "./support/docker";
 import { pulumiHomeWithPlugins } from "./support/plugins";
 import { commandPath, mustRun, REPO_ROOT, run } from "./support/process";
@@ -68,7 +68,9 @@ class Session {
     const started = Date.now();
     const r = await run(["bash", "-euo", "pipefail", "-c", script], { cwd: this.cwd, env: this.env, timeoutMs });
     if (fs.existsSync(where)) this.cwd = fs.readFileSync(where, "utf8").trim();
-    console.log(`# figure: README block "${step}" (line ${block.line}, ${this.name}): exit ${r.code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `# figure: README block "${step}" (line ${block.line}, ${this.name}): exit ${r.code} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     return { code: r.code, output: `${r.stdout}${r.stderr}` };
   }
 
@@ -83,8 +85,8 @@ class Session {
 }
 
 /** The machine's network settings, which every user's environment carries. */
-const NETWORK_SETTINGS = /^((https?|no|all)_proxy|(HTTPS?|NO|ALL)_PROXY|NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|CURL_CA_BUNDLE|REQUESTS_CA_BUNDLE|GIT_SSL_CAINFO|PIP_(CERT|INDEX_URL|EXTRA_INDEX_URL|TRUSTED_HOST|DEFAULT_TIMEOUT))$/;
-
+const NETWORK_SETTINGS =
+  /^((https?|no|all)_proxy|(HTTPS?|NO|ALL)_PROXY|NODE_EXTRA_CA_CERTS|SSL_CERT_(FILE|DIR)|CURL_CA_BUNDLE|REQUESTS_CA_BUNDLE|GIT_SSL_CAINFO|PIP_(CERT|INDEX_URL|EXTRA_INDEX_URL|TRUSTED_HOST|DEFAULT_TIMEOUT))$/;
 
 describe("the README's blocks, run as written from a fresh checkout with an empty HOME", () => {
   const { id, workDir, passphrase } = e2eRun();
@@ -115,7 +117,10 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
   const sessions: Session[] = [];
 
   before(async () => {
-    assert.ok(process.env.PIPELOCK_SOURCE, "PIPELOCK_SOURCE is needed: the README builds pipelock's image from it where no registry is reachable");
+    assert.ok(
+      process.env.PIPELOCK_SOURCE,
+      "PIPELOCK_SOURCE is needed: the README builds pipelock's image from it where no registry is reachable",
+    );
     fs.mkdirSync(home, { recursive: true });
     copyCheckout("", { git: true, into: checkout });
     // A fresh clone has its remote's branch: the README diffs against origin/main.
@@ -141,7 +146,9 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       PATH: [...pathDirs, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].join(":"),
       LANG: "C.UTF-8",
       PULUMI_SKIP_UPDATE_CHECK: "1",
-      ...(process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION && { PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION }),
+      ...(process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION && {
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION,
+      }),
       ...(process.env.DOCKER_HOST && { DOCKER_HOST: process.env.DOCKER_HOST }),
       // Download caches only: what they hold is checked against the lock files and hashes.
       npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), ".npm"),
@@ -152,8 +159,16 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       GITHUB_TOKEN: ROTATED_GITHUB_TOKEN,
     };
     fs.mkdirSync(path.join(room, "consumers-state"));
-    const consumerEnv = { ...env, PULUMI_BACKEND_URL: `file://${path.join(room, "consumers-state")}`, PULUMI_CONFIG_PASSPHRASE: passphrase, GITHUB_TOKEN: TEST_TOKENS.github };
-    const open = (session: Session) => (sessions.push(session), session);
+    const consumerEnv = {
+      ...env,
+      PULUMI_BACKEND_URL: `file://${path.join(room, "consumers-state")}`,
+      PULUMI_CONFIG_PASSPHRASE: passphrase,
+      GITHUB_TOKEN: TEST_TOKENS.github,
+    };
+    const open = (session: Session) => {
+      sessions.push(session);
+      return session;
+    };
     repository = open(new Session("repository", checkout, env, values));
     consumer = (name) => open(new Session(name, room, consumerEnv, values));
   });
@@ -169,7 +184,26 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
 
   it("every code block of the README is marked run or skip (with why), and each step named here exists", () => {
     assert.deepEqual(blocks.problems, []);
-    const steps = ["pipelock-image", "up", "status", "refusal", "token", "review", "destroy", "package", "ts-project", "ts-program", "ts-preview", "unpack", "yaml-project", "yaml-program", "yaml-preview", "python-project", "python-program", "python-preview"];
+    const steps = [
+      "pipelock-image",
+      "up",
+      "status",
+      "refusal",
+      "token",
+      "review",
+      "destroy",
+      "package",
+      "ts-project",
+      "ts-program",
+      "ts-preview",
+      "unpack",
+      "yaml-project",
+      "yaml-program",
+      "yaml-preview",
+      "python-project",
+      "python-program",
+      "python-preview",
+    ];
     assert.deepEqual(blocks.run.map((b) => b.step).sort(), [...steps].sort());
   });
 
@@ -179,7 +213,7 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       assert.equal(r.code, 0, tail(r.output));
       const document = parseDocument(fs.readFileSync(stackFile, "utf8"));
       const bottles = document.getIn(["config", "bot-bottle:bottles"]) as { items: unknown[] };
-      bottles.items.forEach((_, i) => document.setIn(["config", "bot-bottle:bottles", i, "pipelock", "image"], pipelockTag));
+      for (const i of bottles.items.keys()) document.setIn(["config", "bot-bottle:bottles", i, "pipelock", "image"], pipelockTag);
       fs.writeFileSync(stackFile, document.toString());
     });
 
@@ -201,7 +235,12 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
     it("a refusal, as the agent sees it, turned by blocked into a reviewed route, applied by up without replacing anything", async () => {
       const r = await repository.run("refusal", 1_800_000);
       assert.equal(r.code, 0, tail(r.output));
-      assert.match(r.output, new RegExp(`egress-proxy: host not in allowlist: registry\\.example\\.com \\(to allow it, a human runs: npm run bottle -- blocked ${stack} coder --suggest\\)`));
+      assert.match(
+        r.output,
+        new RegExp(
+          `egress-proxy: host not in allowlist: registry\\.example\\.com \\(to allow it, a human runs: npm run bottle -- blocked ${stack} coder --suggest\\)`,
+        ),
+      );
       assert.match(fs.readFileSync(stackFile, "utf8"), /host: registry\.example\.com/);
       assert.doesNotMatch(r.output, /to replace|replaced|\+-/, "a new route is live configuration: nothing is replaced");
     });
@@ -217,7 +256,10 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       assert.match(r.output, /Resources:\s+~ 1 to update\s+\d+ unchanged/);
       assert.doesNotMatch(r.output, /to (replace|create|delete)/);
       assert.match(r.output, /Plan of stack "e2e-[0-9a-f]+-readme": 1 bottle/);
-      assert.match(fs.readFileSync(path.join(checkout, "review", "comment.md"), "utf8"), new RegExp(`\\*\\*Widens\\*\\* what agents can reach in ${stack}`));
+      assert.match(
+        fs.readFileSync(path.join(checkout, "review", "comment.md"), "utf8"),
+        new RegExp(`\\*\\*Widens\\*\\* what agents can reach in ${stack}`),
+      );
       assert.doesNotMatch(r.output, new RegExp(`${ROTATED_GITHUB_TOKEN}|${TEST_TOKENS.github}`));
     });
 
@@ -248,7 +290,12 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
     }
 
     it("a TypeScript program installs it and previews a bottle", async () => {
-      const output = await previewConsumer("typescript", { project: "ts-project", program: "ts-program", file: "index.ts", preview: "ts-preview" });
+      const output = await previewConsumer("typescript", {
+        project: "ts-project",
+        program: "ts-program",
+        file: "index.ts",
+        preview: "ts-preview",
+      });
       assert.match(output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
     });
 
@@ -258,12 +305,22 @@ describe("the README's blocks, run as written from a fresh checkout with an empt
       // The README's way where Pulumi's plugin site is out of reach: each provider from its file,
       // at the version the package's SDK names.
       await pulumiHomeWithPlugins(path.join(home, ".pulumi"), path.join(room, "bot-bottle-package"));
-      const output = await previewConsumer("yaml", { project: "yaml-project", program: "yaml-program", file: "Pulumi.yaml", preview: "yaml-preview" });
+      const output = await previewConsumer("yaml", {
+        project: "yaml-project",
+        program: "yaml-program",
+        file: "Pulumi.yaml",
+        preview: "yaml-preview",
+      });
       assert.match(output, /\+ {2}bot-bottle:index:BottleStack gate create/);
     });
 
     it("a Python program generates its SDK with pulumi package add and previews a bottle", async () => {
-      const output = await previewConsumer("python", { project: "python-project", program: "python-program", file: "__main__.py", preview: "python-preview" });
+      const output = await previewConsumer("python", {
+        project: "python-project",
+        program: "python-program",
+        file: "__main__.py",
+        preview: "python-preview",
+      });
       assert.match(output, /\+ {2}bot-bottle:index:BottleStack reviewer create/);
     });
   });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { exec, mustRun, run } from "./support/process";
 import { containerOf, labelled } from "./support/docker";
-import { OpResult, tail, TestStack } from "./support/stack";
+import { type OpResult, tail, TestStack } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
 import { lifecycleStack } from "./stacks";
 
@@ -81,7 +81,9 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
     const up = await stack.up();
     outputs.push(up.output);
     assert.ok(up.ok, `up failed:\n${tail(up.output)}`);
-    console.log(`# figure: pulumi up, stack life (1 bottle, 4 containers, egress-proxy image built by the program): ${up.seconds.toFixed(1)} s`);
+    console.log(
+      `# figure: pulumi up, stack life (1 bottle, 4 containers, egress-proxy image built by the program): ${up.seconds.toFixed(1)} s`,
+    );
   });
 
   after(async () => {
@@ -113,7 +115,11 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
     // Routes and tokens are live configuration: no container (gates included) and no CA changes.
     const unchanged = (steps: Map<string, string>) =>
       [...steps].filter(([urn, op]) => op !== "same" && (urn.startsWith("docker:index/container:Container::") || urn.startsWith("tls:")));
-    const changed = (steps: Map<string, string>) => [...steps].filter(([, op]) => op !== "same").map(([urn, op]) => `${op} ${urn}`).sort();
+    const changed = (steps: Map<string, string>) =>
+      [...steps]
+        .filter(([, op]) => op !== "same")
+        .map(([urn, op]) => `${op} ${urn}`)
+        .sort();
 
     for (const [what, change] of [
       ["adding a path", { extraPath: true }],
@@ -126,7 +132,10 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
           outputs.push(preview.output);
           assert.ok(preview.ok, tail(preview.output));
           assert.deepEqual(unchanged(preview.steps), []);
-          assert.ok(changed(preview.steps).some((step) => step.startsWith("update command:local:Command::solo-egress-proxy-config-apply")), changed(preview.steps).join("\n"));
+          assert.ok(
+            changed(preview.steps).some((step) => step.startsWith("update command:local:Command::solo-egress-proxy-config-apply")),
+            changed(preview.steps).join("\n"),
+          );
           console.log(`# blast radius of ${what}: ${changed(preview.steps).join(", ")}`);
         } finally {
           stack.writeConfig(lifecycleStack());
@@ -147,13 +156,25 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       outputs.push(up.output);
       assert.ok(up.ok, tail(up.output));
       console.log(`# figure: pulumi up of a token rotation: ${up.seconds.toFixed(1)} s`);
-      assert.equal((await mustRun(["docker", "inspect", "-f", "{{.Id}}", (await containers(stack)).agent])).trim(), agentBefore, "the agent was not replaced");
+      assert.equal(
+        (await mustRun(["docker", "inspect", "-f", "{{.Id}}", (await containers(stack)).agent])).trim(),
+        agentBefore,
+        "the agent was not replaced",
+      );
       const uid = (await mustRun(["docker", "inspect", "-f", "{{.Config.User}}", (await containers(stack)).egressProxy])).trim();
       // In the egress proxy's tokens file (its uid's only), and in no container's environment.
-      const inFile = "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read(), s in open('/proc/1/environ','rb').read())";
-      const rotated = await exec((await containers(stack)).egressProxy, ["/opt/venv/bin/python", "-c", inFile], { user: uid, input: ROTATED_GITHUB_TOKEN });
+      const inFile =
+        "import sys; s=sys.stdin.buffer.read().strip(); print(s in open('/etc/egress-proxy/live/current/tokens.json','rb').read(), s in open('/proc/1/environ','rb').read())";
+      const rotated = await exec((await containers(stack)).egressProxy, ["/opt/venv/bin/python", "-c", inFile], {
+        user: uid,
+        input: ROTATED_GITHUB_TOKEN,
+      });
       assert.equal(rotated.stdout.trim(), "True False", rotated.stderr);
-      await assertNoSecretsAtRest({ "the old github token": TEST_TOKENS.github, "the new github token": ROTATED_GITHUB_TOKEN, ...(await caKeys()) });
+      await assertNoSecretsAtRest({
+        "the old github token": TEST_TOKENS.github,
+        "the new github token": ROTATED_GITHUB_TOKEN,
+        ...(await caKeys()),
+      });
     });
   });
 
@@ -192,7 +213,11 @@ describe("the real engine: policy, secrets at rest, blast radius, drift, destroy
       assert.deepEqual(await labelled(stack.name), []);
       const second = await stack.destroy();
       assert.ok(second.ok, tail(second.output));
-      assert.deepEqual(Object.keys(second.changes).filter((k) => k !== "same"), [], JSON.stringify(second.changes));
+      assert.deepEqual(
+        Object.keys(second.changes).filter((k) => k !== "same"),
+        [],
+        JSON.stringify(second.changes),
+      );
       console.log(`# figure: pulumi destroy, stack life: ${first.seconds.toFixed(1)} s`);
     });
   });

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { containerOf, labelled, tcpProbe } from "./support/docker";
 import { exec, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { OpResult, tail, TestStack } from "./support/stack";
+import { type OpResult, tail, TestStack } from "./support/stack";
 import { failClosedStack, unpullableStack } from "./stacks";
 
 describe("an egress proxy that cannot load its routes fails the deployment closed", () => {
@@ -43,11 +43,35 @@ describe("an egress proxy that cannot load its routes fails the deployment close
     const objects = await labelled(stack.name);
     assert.ok(!objects.includes(`container ${stack.name}-gamma-agent`), `the agent must not exist: ${objects.join(", ")}`);
     const started = await run([
-      "docker", "run", "-d", "--name", probe, "--label", `bot-bottle.stack=${stack.name}`,
-      "--network", `${stack.name}-gamma-agent-net`, e2eRun().images.probe,
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      probe,
+      "--label",
+      `bot-bottle.stack=${stack.name}`,
+      "--network",
+      `${stack.name}-gamma-agent-net`,
+      e2eRun().images.probe,
     ]); // fmt: skip
     assert.equal(started.code, 0, started.stderr);
-    const curl = await exec(probe, ["curl", "-sS", "--max-time", "10", "-x", "http://egress-proxy:9099", "-o", "/dev/null", "-w", "%{http_code}", "http://upstream.test/"], { timeoutMs: 30_000 });
+    const curl = await exec(
+      probe,
+      [
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "-x",
+        "http://egress-proxy:9099",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "http://upstream.test/",
+      ],
+      { timeoutMs: 30_000 },
+    );
     assert.notEqual(curl.code, 0, `a request through the failed egress proxy succeeded: ${curl.stdout}`);
     assert.match(await tcpProbe(probe, "python3", "1.1.1.1", 443), /^failed: (ENETUNREACH|EHOSTUNREACH|timeout)$/);
   });

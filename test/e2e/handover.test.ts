@@ -12,10 +12,10 @@ import type { BottleArgs } from "../../components/index";
 import { writerContainer } from "../../components/docker/live-config/live-config";
 import { runOptionWords } from "../../components/docker/one-shot";
 import { containerOf, labelled, startTestUpstream } from "./support/docker";
-import { failuresOf, Sample, underLoad } from "./support/loop";
-import { exec, mustRun, Run, run, waitFor } from "./support/process";
+import { failuresOf, type Sample, underLoad } from "./support/loop";
+import { exec, mustRun, type Run, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack, TestStackConfig } from "./support/stack";
+import { tail, TestStack, type TestStackConfig } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
 
 function config(change: { newPath?: boolean; newHost?: boolean } = {}): TestStackConfig {
@@ -57,7 +57,10 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
 
   /** Both gates' containers, by their labels. */
   async function gates(): Promise<{ egressProxy: string; pipelock: string }> {
-    return { egressProxy: await containerOf(stack.name, "swap", "egress-proxy"), pipelock: await containerOf(stack.name, "swap", "pipelock") };
+    return {
+      egressProxy: await containerOf(stack.name, "swap", "egress-proxy"),
+      pipelock: await containerOf(stack.name, "swap", "pipelock"),
+    };
   }
 
   /** Applies `change` by a real `pulumi up` under the loop; asserts no failure and no replaced gate. */
@@ -92,13 +95,33 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
 
   it("a new path: both gates reload in place, no request fails, and the path is allowed after", async () => {
     await applyInPlace("a route change (new path)", async () => stack.writeConfig(config({ newPath: true })));
-    const added = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/also/x"]);
+    const added = await exec(agent(), [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "20",
+      "https://upstream.test/also/x",
+    ]);
     assert.equal(added.stdout, "200", added.stderr);
   });
 
   it("a new host (pipelock's allowlist too): both gates reload in place, no request fails, and the host is reachable after", async () => {
     await applyInPlace("a route change (new host)", async () => stack.writeConfig(config({ newPath: true, newHost: true })));
-    const added = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://more.upstream.test/x"]);
+    const added = await exec(agent(), [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "20",
+      "https://more.upstream.test/x",
+    ]);
     assert.equal(added.stdout, "200", added.stderr);
   });
 
@@ -123,10 +146,17 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
       input: document,
       env: {
         ...process.env,
-        BOTTLE_STACK: stack.name, BOTTLE_NAME: "swap", BOTTLE_ROLE: role, BOTTLE_VOLUME: `${stack.name}-swap-${role}-config`,
-        BOTTLE_IMAGE: e2eRun().images.egressProxy, BOTTLE_RELOAD_SECONDS: "5",
+        BOTTLE_STACK: stack.name,
+        BOTTLE_NAME: "swap",
+        BOTTLE_ROLE: role,
+        BOTTLE_VOLUME: `${stack.name}-swap-${role}-config`,
+        BOTTLE_IMAGE: e2eRun().images.egressProxy,
+        BOTTLE_RELOAD_SECONDS: "5",
         BOTTLE_RUN_OPTIONS: runOptionWords(writerContainer(stack.name, "swap", `${stack.name}-swap-${role}-config`)).join(" "),
-        BOTTLE_LABELS: Object.entries(labels).filter(([k]) => k.startsWith("bot-bottle.")).map(([k, v]) => `${k}=${v}`).join(" "),
+        BOTTLE_LABELS: Object.entries(labels)
+          .filter(([k]) => k.startsWith("bot-bottle."))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" "),
         ...env,
       },
     }); // fmt: skip
@@ -135,17 +165,45 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
   it("a document a running gate refuses: the apply fails naming the gate, the refused files are rolled back, and the gate keeps enforcing", async () => {
     const pipelock = await containerOf(stack.name, "swap", "pipelock");
     const read = (file: string) =>
-      mustRun(["docker", "run", "--rm", "--user", "65532:65532", "-v", `${stack.name}-swap-pipelock-config:/live`, "--entrypoint", "cat", e2eRun().images.egressProxy, `/live/current/${file}`]);
+      mustRun([
+        "docker",
+        "run",
+        "--rm",
+        "--user",
+        "65532:65532",
+        "-v",
+        `${stack.name}-swap-pipelock-config:/live`,
+        "--entrypoint",
+        "cat",
+        e2eRun().images.egressProxy,
+        `/live/current/${file}`,
+      ]);
     const before = await read("pipelock.yaml");
     // pipelock refuses to leave strict mode on a reload (the program would replace it instead:
     // the mode is one of its settings).
-    const apply = await applyLive("pipelock", before.replace("mode: strict", "mode: balanced"), { BOTTLE_OWNER: "65532", BOTTLE_DOCUMENT: "pipelock.yaml" });
+    const apply = await applyLive("pipelock", before.replace("mode: strict", "mode: balanced"), {
+      BOTTLE_OWNER: "65532",
+      BOTTLE_DOCUMENT: "pipelock.yaml",
+    });
     assert.equal(apply.code, 1, apply.stdout + apply.stderr);
-    assert.match(apply.stderr, /swap pipelock: container \w+ did not confirm the new configuration within 5 s .*; it keeps its previous configuration\./);
+    assert.match(
+      apply.stderr,
+      /swap pipelock: container \w+ did not confirm the new configuration within 5 s .*; it keeps its previous configuration\./,
+    );
     assert.match(apply.stderr, /live-config: back to gen-/);
     assert.equal(await read("pipelock.yaml"), before);
     assert.equal(await containerOf(stack.name, "swap", "pipelock"), pipelock);
-    const allowed = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/allowed/x"]);
+    const allowed = await exec(agent(), [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "20",
+      "https://upstream.test/allowed/x",
+    ]);
     assert.equal(allowed.stdout, "200", allowed.stderr);
   });
 
@@ -153,7 +211,11 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
     const before = await gates();
     // Stack config cannot produce such routes (validation refuses them first), so the script is fed directly.
     const apply = await applyLive("egress-proxy", "version: 1\nroutes:\n  - host: a.example\n    metods: [GET]\n", {
-      BOTTLE_OWNER: "65533", BOTTLE_DOCUMENT: "routes.yaml", BOTTLE_CHECK: "routes", BOTTLE_TOKENS_FILE: "tokens.json", BOTTLE_TOKENS: '{"EGRESS_PROXY_TOKEN_0": "x"}',
+      BOTTLE_OWNER: "65533",
+      BOTTLE_DOCUMENT: "routes.yaml",
+      BOTTLE_CHECK: "routes",
+      BOTTLE_TOKENS_FILE: "tokens.json",
+      BOTTLE_TOKENS: '{"EGRESS_PROXY_TOKEN_0": "x"}',
     }); // fmt: skip
     assert.equal(apply.code, 1, apply.stderr);
     assert.match(apply.stderr, /not put in place: routes.yaml: routes\[0\]: unknown key 'metods'/);
@@ -164,7 +226,17 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
       const logs = await run(["docker", "logs", "--since", since, before.egressProxy]);
       return /"event":"config_reload","status":"success"/.test(logs.stdout) ? true : undefined;
     });
-    const allowed = await exec(agent(), ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "https://upstream.test/allowed/x"]);
+    const allowed = await exec(agent(), [
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "--max-time",
+      "20",
+      "https://upstream.test/allowed/x",
+    ]);
     assert.equal(allowed.stdout, "200", allowed.stderr);
     assert.deepEqual(await gates(), before);
   });

@@ -52,17 +52,31 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
       .map((l) => JSON.parse(l) as Decision);
   /** The lanes the egress proxy sent requests for `urlPath` on (refusals after the lane have none). */
   const lanesOf = async (urlPath: string, host?: string) =>
-    (await decisions()).filter((d) => d.path === urlPath && d.method !== "CONNECT" && (host === undefined || d.host === host) && d.lane !== undefined).map((d) => d.lane);
+    (await decisions())
+      .filter((d) => d.path === urlPath && d.method !== "CONNECT" && (host === undefined || d.host === host) && d.lane !== undefined)
+      .map((d) => d.lane);
   /** Opens a /gated answer's gate, from inside the test upstream (it listens on loopback too). */
   const openGate = (marker: string) =>
-    mustRun(["docker", "exec", upstream, "python3", "-c", `import urllib.request; urllib.request.urlopen("http://127.0.0.1/open/${marker}").read()`]);
+    mustRun([
+      "docker",
+      "exec",
+      upstream,
+      "python3",
+      "-c",
+      `import urllib.request; urllib.request.urlopen("http://127.0.0.1/open/${marker}").read()`,
+    ]);
 
   before(async () => {
     stack = await TestStack.create("lanes", lanesStack(), TEST_TOKENS);
     const up = await stack.up();
     assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
     console.log(`# figure: pulumi up, stack lanes (1 bottle: agent, egress proxy, pipelock, pipelock-bulk): ${up.seconds.toFixed(1)} s`);
-    await startTestUpstream(upstream, stack.name, `${stack.name}-lane-outbound-net`, ["upstream.test", "git.upstream.test", "llm.upstream.test", "inspected.upstream.test"]);
+    await startTestUpstream(upstream, stack.name, `${stack.name}-lane-outbound-net`, [
+      "upstream.test",
+      "git.upstream.test",
+      "llm.upstream.test",
+      "inspected.upstream.test",
+    ]);
   });
 
   after(async () => {
@@ -75,10 +89,16 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
   });
 
   it("the dev example's git route, as it is (only its host and repository changed), is the one cloning here", () => {
-    const dev = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, { routes: Record<string, unknown>[] }[]> };
+    const dev = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, { routes: Record<string, unknown>[] }[]>;
+    };
     const example = dev.config["bot-bottle:bottles"]![0]!.routes.find((r) => r.host === "github.com")!;
     const here = (lanesStack().bottles[0] as { routes: Record<string, unknown>[] }).routes.find((r) => r.host === "git.upstream.test")!;
-    const shape = (route: Record<string, unknown>) => ({ ...route, host: undefined, git: { ...(route.git as object), repositories: undefined } });
+    const shape = (route: Record<string, unknown>) => ({
+      ...route,
+      host: undefined,
+      git: { ...(route.git as object), repositories: undefined },
+    });
     assert.deepEqual(shape(here), shape(example), "no per-host tuning beyond the dev example's");
   });
 
@@ -121,20 +141,49 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
           ].join("; "),
         );
         assert.equal(r.code, 0, `${mib} MiB: ${r.stdout}${r.stderr}`);
-        console.log(`# figure: git push of ${mib} MiB through both gates (incl. the clone of acme/app): ${((Date.now() - started) / 1000).toFixed(2)} s`);
-        const landed = await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "log", "--format=%s", "-1", branch]);
+        console.log(
+          `# figure: git push of ${mib} MiB through both gates (incl. the clone of acme/app): ${((Date.now() - started) / 1000).toFixed(2)} s`,
+        );
+        const landed = await mustRun([
+          "docker",
+          "exec",
+          upstream,
+          "git",
+          "--git-dir=/srv/git/acme/app.git",
+          "log",
+          "--format=%s",
+          "-1",
+          branch,
+        ]);
         assert.equal(landed, "push\n");
       }
       assert.deepEqual([...new Set(await lanesOf("/acme/app.git/git-receive-pack"))], ["bulk/git-push"]);
       // The egress proxy held each pack whole while it checked it, within its memory.
       const proxy = await containerOf(stack.name, "lane", "egress-proxy");
-      assert.equal((await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", proxy])).trim(), "0 false running");
+      assert.equal(
+        (await mustRun(["docker", "inspect", "-f", "{{.RestartCount}} {{.State.OOMKilled}} {{.State.Status}}", proxy])).trim(),
+        "0 false running",
+      );
     });
   });
 
   describe("git at the level of refs: the dev example's push rules (refs/heads/agent/*, no deletes, no tags)", () => {
     /** The upstream repository's refs, as git http-backend serves them. */
-    const upstreamRefs = async () => (await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "for-each-ref", "--format=%(refname) %(objectname)"])).split("\n").filter(Boolean).sort();
+    const upstreamRefs = async () =>
+      (
+        await mustRun([
+          "docker",
+          "exec",
+          upstream,
+          "git",
+          "--git-dir=/srv/git/acme/app.git",
+          "for-each-ref",
+          "--format=%(refname) %(objectname)",
+        ])
+      )
+        .split("\n")
+        .filter(Boolean)
+        .sort();
     const pushes = async () => (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.method === "POST").length;
 
     before(async () => {
@@ -147,16 +196,38 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
     it("git push origin HEAD:agent/fix-1 succeeds: the branch lands", async () => {
       const r = await inAgent("cd refs && git push origin HEAD:agent/fix-1 2>&1");
       assert.equal(r.code, 0, r.stdout);
-      const landed = await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "log", "--format=%s", "-1", "agent/fix-1"]);
+      const landed = await mustRun([
+        "docker",
+        "exec",
+        upstream,
+        "git",
+        "--git-dir=/srv/git/acme/app.git",
+        "log",
+        "--format=%s",
+        "-1",
+        "agent/fix-1",
+      ]);
       assert.equal(landed, "refs\n");
     });
 
     for (const [what, refspecs, shown] of [
       ["git push origin HEAD:main", "HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
       ["a tag", "v-agent", "egress-proxy: refs/tags/v-agent is a tag (the route's pushRules have tags: false)"],
-      ["a delete", ":agent/fix-1", "egress-proxy: deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)"],
-      ["a branch outside the pattern", "HEAD:feature/x", "egress-proxy: refs/heads/feature/x is not in the route's push refs (refs/heads/agent/*)"],
-      ["one allowed and one forbidden ref", "HEAD:agent/mixed HEAD:main", "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)"],
+      [
+        "a delete",
+        ":agent/fix-1",
+        "egress-proxy: deleting refs/heads/agent/fix-1 is not allowed (the route's pushRules have delete: false)",
+      ],
+      [
+        "a branch outside the pattern",
+        "HEAD:feature/x",
+        "egress-proxy: refs/heads/feature/x is not in the route's push refs (refs/heads/agent/*)",
+      ],
+      [
+        "one allowed and one forbidden ref",
+        "HEAD:agent/mixed HEAD:main",
+        "egress-proxy: refs/heads/main is not in the route's push refs (refs/heads/agent/*)",
+      ],
     ] as const) {
       it(`${what}: refused, git prints the egress proxy's line naming the ref and the rule, the upstream receives nothing`, async () => {
         const [refsBefore, before] = [await upstreamRefs(), await pushes()];
@@ -177,8 +248,16 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
       const dumb = await agentCurl(["https://git.upstream.test/acme/app.git/info/refs"]);
       assert.equal(dumb.status, "403");
       assert.match(dumb.body, /^egress-proxy: not git's protocol for git\.upstream\.test: info\/refs: ref discovery other than/);
-      for (const body of ["0010hello, world0000", "00zzwant", "fff5" + "x".repeat(100)]) {
-        const r = await agentCurl(["-X", "POST", "-H", "Content-Type: application/x-git-upload-pack-request", "--data-binary", body, "https://git.upstream.test/acme/app.git/git-upload-pack"]);
+      for (const body of ["0010hello, world0000", "00zzwant", `fff5${"x".repeat(100)}`]) {
+        const r = await agentCurl([
+          "-X",
+          "POST",
+          "-H",
+          "Content-Type: application/x-git-upload-pack-request",
+          "--data-binary",
+          body,
+          "https://git.upstream.test/acme/app.git/git-upload-pack",
+        ]);
         assert.equal(r.status, "403", body);
         assert.match(r.body, /^egress-proxy: not git's protocol for git\.upstream\.test: git-upload-pack: /, body);
       }
@@ -192,7 +271,14 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
         const started = Date.now();
         const r = await inAgent(`curl -sS --max-time 200 https://upstream.test/bytes/${size} | sha256sum`);
         assert.equal(r.code, 0, r.stderr);
-        const direct = await mustRun(["docker", "exec", upstream, "sh", "-c", `python3 -c 'import urllib.request,sys; sys.stdout.buffer.write(urllib.request.urlopen("http://127.0.0.1/bytes/${size}").read())' | sha256sum`]);
+        const direct = await mustRun([
+          "docker",
+          "exec",
+          upstream,
+          "sh",
+          "-c",
+          `python3 -c 'import urllib.request,sys; sys.stdout.buffer.write(urllib.request.urlopen("http://127.0.0.1/bytes/${size}").read())' | sha256sum`,
+        ]);
         assert.equal(r.stdout, direct, `${size} bytes`);
         console.log(`# figure: a ${size / MiB} MiB download through both gates: ${((Date.now() - started) / 1000).toFixed(2)} s`);
       }
@@ -210,7 +296,9 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
       });
       assert.ok(received <= 50 * MiB, `${received} bytes arrived before the upstream sent the second half`);
       await openGate(marker);
-      await waitFor("the whole download", 60_000, async () => ((await inAgent(`stat -c %s ${file}`)).stdout.trim() === String(100 * MiB) ? true : undefined));
+      await waitFor("the whole download", 60_000, async () =>
+        (await inAgent(`stat -c %s ${file}`)).stdout.trim() === String(100 * MiB) ? true : undefined,
+      );
     });
 
     it("a 1 MiB JSON answer arrives at once; pipelock scans its text as it passes", async () => {
@@ -234,11 +322,17 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
     it("an event stream takes the inspect lane and still streams: its first event arrives while the upstream holds the last", async () => {
       const marker = unique("sse-");
       const file = `/tmp/${marker}`;
-      await inAgent(`(curl -sS -N --max-time 120 -H 'Accept: text/event-stream' -o ${file} https://upstream.test/gated-sse/${marker} >/dev/null 2>&1 &) ; true`);
-      await waitFor("the first event in the agent", 30_000, async () => ((await inAgent(`cat ${file} 2>/dev/null`)).stdout.includes("data: first") ? true : undefined));
+      await inAgent(
+        `(curl -sS -N --max-time 120 -H 'Accept: text/event-stream' -o ${file} https://upstream.test/gated-sse/${marker} >/dev/null 2>&1 &) ; true`,
+      );
+      await waitFor("the first event in the agent", 30_000, async () =>
+        (await inAgent(`cat ${file} 2>/dev/null`)).stdout.includes("data: first") ? true : undefined,
+      );
       assert.doesNotMatch((await inAgent(`cat ${file}`)).stdout, /data: last/);
       await openGate(marker);
-      await waitFor("the last event", 30_000, async () => ((await inAgent(`cat ${file}`)).stdout.includes("data: last") ? true : undefined));
+      await waitFor("the last event", 30_000, async () =>
+        (await inAgent(`cat ${file}`)).stdout.includes("data: last") ? true : undefined,
+      );
       assert.deepEqual(await lanesOf(`/gated-sse/${marker}`), ["inspect"]);
     });
 
@@ -255,7 +349,15 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
       {
         lane: "inspect",
         what: "an AWS key in a JSON request body",
-        args: (m) => ["-X", "POST", "-H", "Content-Type: application/json", "--data", JSON.stringify({ key: AWS_KEY }), `https://upstream.test/${m}`],
+        args: (m) => [
+          "-X",
+          "POST",
+          "-H",
+          "Content-Type: application/json",
+          "--data",
+          JSON.stringify({ key: AWS_KEY }),
+          `https://upstream.test/${m}`,
+        ],
         path: (m) => `/${m}`,
       },
       {
@@ -290,16 +392,34 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
         assert.equal(r.status, "403", `${c.what}: ${r.status} ${r.body}`);
         assert.match(r.body, /^pipelock: /, r.body);
         assert.equal(r.body.trim().split("\n").length, 1, r.body);
-        assert.deepEqual((await upstreamRecorded(upstream)).filter((rec) => rec.path.includes(marker)), [], "the upstream saw nothing");
+        assert.deepEqual(
+          (await upstreamRecorded(upstream)).filter((rec) => rec.path.includes(marker)),
+          [],
+          "the upstream saw nothing",
+        );
         const lines = (await decisions()).filter((d) => d.path === c.path(marker));
-        assert.ok(lines.some((d) => d.decision === "deny" && d.by === "pipelock"), JSON.stringify(lines));
-        assert.ok(lines.some((d) => d.lane === c.lane), JSON.stringify(lines));
+        assert.ok(
+          lines.some((d) => d.decision === "deny" && d.by === "pipelock"),
+          JSON.stringify(lines),
+        );
+        assert.ok(
+          lines.some((d) => d.lane === c.lane),
+          JSON.stringify(lines),
+        );
       });
     }
 
     it("a secret as git's ref prefix (bulk/git-fetch)", async () => {
       const body = `0014command=ls-refs\n0001${(4 + 11 + AWS_KEY.length).toString(16).padStart(4, "0")}ref-prefix ${AWS_KEY}0000`;
-      const r = await agentCurl(["-X", "POST", "-H", "Content-Type: application/x-git-upload-pack-request", "--data-binary", body, "https://git.upstream.test/acme/app.git/git-upload-pack"]);
+      const r = await agentCurl([
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/x-git-upload-pack-request",
+        "--data-binary",
+        body,
+        "https://git.upstream.test/acme/app.git/git-upload-pack",
+      ]);
       assert.equal(r.status, "403", r.body);
       assert.match(r.body, /^pipelock: /);
       assert.ok(!(await upstreamRecorded(upstream)).some((rec) => rec.body.includes(AWS_KEY)));
@@ -307,13 +427,26 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
 
     it("a secret as a pushed branch's name (bulk/git-push)", async () => {
       const before = (await lanesOf("/acme/app.git/git-receive-pack")).length;
-      const r = await inAgent(`rm -rf refpush && git clone -q https://git.upstream.test/acme/app.git refpush && cd refpush && git push origin HEAD:refs/heads/agent/leak-${AWS_KEY} 2>&1`);
+      const r = await inAgent(
+        `rm -rf refpush && git clone -q https://git.upstream.test/acme/app.git refpush && cd refpush && git push origin HEAD:refs/heads/agent/leak-${AWS_KEY} 2>&1`,
+      );
       assert.notEqual(r.code, 0, `the push went through: ${r.stdout}`);
       assert.match(r.stdout, /403/, r.stdout);
       const refused = (await decisions()).filter((d) => d.path === "/acme/app.git/git-receive-pack" && d.decision === "deny");
-      assert.ok(refused.some((d) => d.by === "pipelock" && d.lane === "bulk/git-push"), JSON.stringify(refused));
+      assert.ok(
+        refused.some((d) => d.by === "pipelock" && d.lane === "bulk/git-push"),
+        JSON.stringify(refused),
+      );
       assert.equal((await lanesOf("/acme/app.git/git-receive-pack")).length, before + 1, "one push, refused on the push lane");
-      const refs = await mustRun(["docker", "exec", upstream, "git", "--git-dir=/srv/git/acme/app.git", "for-each-ref", "--format=%(refname)"]);
+      const refs = await mustRun([
+        "docker",
+        "exec",
+        upstream,
+        "git",
+        "--git-dir=/srv/git/acme/app.git",
+        "for-each-ref",
+        "--format=%(refname)",
+      ]);
       assert.ok(!refs.includes(AWS_KEY), `the upstream has the ref: ${refs}`);
     });
   });

@@ -55,7 +55,10 @@ describe("the packed package, installed and used by other programs", () => {
 
   before(async () => {
     fs.mkdirSync(base, { recursive: true });
-    tarball = (await mustRun([path.join(REPO_ROOT, "scripts", "package", "build"), base], { timeoutMs: 300_000 })).trim().split("\n").at(-1)!;
+    tarball = (await mustRun([path.join(REPO_ROOT, "scripts", "package", "build"), base], { timeoutMs: 300_000 }))
+      .trim()
+      .split("\n")
+      .at(-1)!;
     // The package as a component plugin: unpacked, with its dependencies (Pulumi YAML runs it).
     installed = path.join(base, "plugin");
     fs.mkdirSync(installed, { recursive: true });
@@ -69,19 +72,43 @@ describe("the packed package, installed and used by other programs", () => {
 
   it("the tarball holds compiled JavaScript, declarations, the image's build context and the plugin manifest, and no wheels", async () => {
     const files = (await mustRun(["tar", "-tzf", tarball])).split("\n");
-    for (const file of ["dist/index.js", "dist/index.d.ts", "dist/egress-proxy/image/Dockerfile", "dist/egress-proxy/image/egress_routes.py", "dist/agent/image/Dockerfile", "dist/agent/image/package-lock.json", "dist/docker/self-test/self-test.sh", "dist/docker/live-config/live-config.sh", "PulumiPlugin.yaml", "index.ts", "package.json"]) {
+    for (const file of [
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/egress-proxy/image/Dockerfile",
+      "dist/egress-proxy/image/egress_routes.py",
+      "dist/agent/image/Dockerfile",
+      "dist/agent/image/package-lock.json",
+      "dist/docker/self-test/self-test.sh",
+      "dist/docker/live-config/live-config.sh",
+      "PulumiPlugin.yaml",
+      "index.ts",
+      "package.json",
+    ]) {
       assert.ok(files.includes(`package/${file}`), `${file} missing from ${path.basename(tarball)}`);
     }
-    assert.deepEqual(files.filter((f) => f.endsWith(".whl") || /(^|\/)(test|node_modules|_cacache)\//.test(f)), []);
+    assert.deepEqual(
+      files.filter((f) => f.endsWith(".whl") || /(^|\/)(test|node_modules|_cacache)\//.test(f)),
+      [],
+    );
   });
 
   it("a TypeScript program installs the tarball, deploys a bottle with it (image built from the installed package) and destroys it", async () => {
     const dir = path.join(base, "consumer-ts");
     fs.mkdirSync(dir, { recursive: true });
-    for (const file of ["index.ts", "Pulumi.yaml", "tsconfig.json"]) fs.copyFileSync(path.join(CONSUMERS, "typescript", file), path.join(dir, file));
+    for (const file of ["index.ts", "Pulumi.yaml", "tsconfig.json"])
+      fs.copyFileSync(path.join(CONSUMERS, "typescript", file), path.join(dir, file));
     fs.writeFileSync(
       path.join(dir, "package.json"),
-      JSON.stringify({ name: "bottle-consumer-ts", private: true, dependencies: { "bot-bottle": `file:${tarball}`, ...pinned("@pulumi/pulumi", "typescript", "ts-node", "@types/node") } }, null, 2),
+      JSON.stringify(
+        {
+          name: "bottle-consumer-ts",
+          private: true,
+          dependencies: { "bot-bottle": `file:${tarball}`, ...pinned("@pulumi/pulumi", "typescript", "ts-node", "@types/node") },
+        },
+        null,
+        2,
+      ),
     );
     await mustRun(["npm", "install", "--no-audit", "--no-fund", "--silent"], { cwd: dir, timeoutMs: 600_000 });
     provideWheels(path.join(dir, "node_modules", "bot-bottle", "dist", "egress-proxy", "image", "wheels"));
@@ -100,13 +127,29 @@ describe("the packed package, installed and used by other programs", () => {
     const outputs = await stack.outputs();
     assert.equal(outputs.proxyUrl, "http://egress-proxy:9099");
     assert.match(String(outputs.routesYaml), /token_env: EGRESS_PROXY_TOKEN_0/);
-    const state = JSON.parse(await stack.exportState()) as { deployment: { resources: { type: string; inputs?: { build?: { context?: string } } }[] } };
+    const state = JSON.parse(await stack.exportState()) as {
+      deployment: { resources: { type: string; inputs?: { build?: { context?: string } } }[] };
+    };
     const image = state.deployment.resources.find((r) => r.type === "docker:index/image:Image");
     assert.equal(image?.inputs?.build?.context, "node_modules/bot-bottle/dist/egress-proxy/image");
-    const running = await mustRun(["docker", "ps", "--filter", `label=bot-bottle.stack=${stack.name}`, "--format", "{{.Label \"bot-bottle.role\"}} {{.Names}}"]);
-    const byRole = running.split("\n").filter(Boolean).sort().map((line) => line.split(" "));
+    const running = await mustRun([
+      "docker",
+      "ps",
+      "--filter",
+      `label=bot-bottle.stack=${stack.name}`,
+      "--format",
+      '{{.Label "bot-bottle.role"}} {{.Names}}',
+    ]);
+    const byRole = running
+      .split("\n")
+      .filter(Boolean)
+      .sort()
+      .map((line) => line.split(" "));
     // pipelock-bulk: the route's GETs take the bulk lane (the default).
-    assert.deepEqual(byRole.map(([role]) => role), ["agent", "egress-proxy", "pipelock", "pipelock-bulk"]);
+    assert.deepEqual(
+      byRole.map(([role]) => role),
+      ["agent", "egress-proxy", "pipelock", "pipelock-bulk"],
+    );
     assert.equal(byRole[0]![1], `${stack.name}-solo-agent`);
     // The gates' names are Pulumi's: <resource>-<random>.
     assert.match(byRole[1]![1]!, /^solo-egress-proxy-[a-z0-9]{7}$/);
@@ -136,7 +179,12 @@ describe("the packed package, installed and used by other programs", () => {
       const preview = await yaml.preview();
       assert.ok(preview.ok, tail(preview.output));
       const created = [...preview.steps].filter(([, op]) => op === "create").map(([urn]) => urn);
-      for (const expected of ["bot-bottle:index:BottleStack::gate", "docker:index/container:Container::gate-egress-proxy", "docker:index/container:Container::gate-pipelock", "docker:index/network:Network::gate-agent-net"]) {
+      for (const expected of [
+        "bot-bottle:index:BottleStack::gate",
+        "docker:index/container:Container::gate-egress-proxy",
+        "docker:index/container:Container::gate-pipelock",
+        "docker:index/network:Network::gate-agent-net",
+      ]) {
         assert.ok(created.includes(expected), `${expected} not in the preview: ${created.join(", ")}`);
       }
       assert.match(preview.output, /host\s*: "pypi\.mirror\.example\.com"/);
@@ -166,14 +214,21 @@ describe("the packed package, installed and used by other programs", () => {
       fs.writeFileSync(path.join(dir, "requirements.txt"), `${pins.find((pin) => pin.startsWith("pulumi=="))}\n`);
       fs.writeFileSync(path.join(dir, "constraints.txt"), `${pins.join("\n")}\n`);
       await mustRun(["python3", "-m", "venv", "venv"], { cwd: dir });
-      await mustRun([path.join(dir, "venv", "bin", "pip"), "install", "--quiet", "--require-hashes", "-r", lock], { cwd: dir, timeoutMs: 600_000 });
+      await mustRun([path.join(dir, "venv", "bin", "pip"), "install", "--quiet", "--require-hashes", "-r", lock], {
+        cwd: dir,
+        timeoutMs: 600_000,
+      });
       const home = await homeWithPlugins();
       // What the README tells a user to run. Pulumi then upgrades pip, setuptools and wheel and
       // pip builds the generated SDK: the constraints keep the pinned versions, and pip builds
       // with the virtualenv's setuptools (PIP_NO_BUILD_ISOLATION=0 is pip's spelling of
       // --no-build-isolation) instead of fetching the newest into an isolated environment.
       const pip = { PIP_CONSTRAINT: path.join(dir, "constraints.txt"), PIP_NO_BUILD_ISOLATION: "0" };
-      await mustRun(["pulumi", "package", "add", installed], { cwd: dir, timeoutMs: 600_000, env: { ...process.env, PULUMI_HOME: home, ...pip } });
+      await mustRun(["pulumi", "package", "add", installed], {
+        cwd: dir,
+        timeoutMs: 600_000,
+        env: { ...process.env, PULUMI_HOME: home, ...pip },
+      });
       python = await TestStack.create("consumer-py", undefined, {}, { dir, pulumiHome: home });
       stacks.push(python);
       await python.setSecret("githubToken", TEST_TOKENS.github);
@@ -185,7 +240,10 @@ describe("the packed package, installed and used by other programs", () => {
       for (const expected of ["RouteArgs", "RouteAuthArgs", "AgentArgs", "PipelockArgs", "PipelockSettingsArgs", "WorkspaceArgs"]) {
         assert.ok(classes.includes(expected), `${expected} not generated: ${classes.join(", ")}`);
       }
-      assert.deepEqual(classes.filter((name) => name.includes("ArgsArgs")), []);
+      assert.deepEqual(
+        classes.filter((name) => name.includes("ArgsArgs")),
+        [],
+      );
       assert.match(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8"), new RegExp(`packages:\\s+bot-bottle: ${installed}`));
       assert.match(fs.readFileSync(path.join(dir, "requirements.txt"), "utf8"), /^sdks\/bot-bottle$/m);
     });
@@ -195,7 +253,13 @@ describe("the packed package, installed and used by other programs", () => {
       const preview = await python.preview();
       assert.ok(preview.ok, tail(preview.output));
       const created = [...preview.steps].filter(([, op]) => op === "create").map(([urn]) => urn);
-      for (const expected of ["bot-bottle:index:BottleStack::gate", "docker:index/container:Container::gate-egress-proxy", "docker:index/container:Container::gate-pipelock", "docker:index/network:Network::gate-agent-net", "docker:index/container:Container::gate-agent"]) {
+      for (const expected of [
+        "bot-bottle:index:BottleStack::gate",
+        "docker:index/container:Container::gate-egress-proxy",
+        "docker:index/container:Container::gate-pipelock",
+        "docker:index/network:Network::gate-agent-net",
+        "docker:index/container:Container::gate-agent",
+      ]) {
         assert.ok(created.includes(expected), `${expected} not in the preview: ${created.join(", ")}`);
       }
       assert.match(preview.output, /host\s*: "pypi\.mirror\.example\.com"/);
@@ -204,10 +268,19 @@ describe("the packed package, installed and used by other programs", () => {
     });
 
     it("a mistake is reported with the path the Python program wrote", async () => {
-      await python.setConfig({ agentImage: images.probe, pipelockImage: images.pipelock, host: "pypi.mirror.example.com", maxBodyMb: "0", insecureCleartextPorts: "[80]" });
+      await python.setConfig({
+        agentImage: images.probe,
+        pipelockImage: images.pipelock,
+        host: "pypi.mirror.example.com",
+        maxBodyMb: "0",
+        insecureCleartextPorts: "[80]",
+      });
       const preview = await python.preview();
       assert.equal(preview.ok, false);
-      assert.match(preview.output, /BottleStack "gate" has invalid arguments:\s+maxBodyMb \(Python: max_body_mb\): expected at least 1\s+routes\[0\]\.insecureCleartextPorts \(Python: routes\[0\]\.insecure_cleartext_ports\): only a route with auth/);
+      assert.match(
+        preview.output,
+        /BottleStack "gate" has invalid arguments:\s+maxBodyMb \(Python: max_body_mb\): expected at least 1\s+routes\[0\]\.insecureCleartextPorts \(Python: routes\[0\]\.insecure_cleartext_ports\): only a route with auth/,
+      );
     });
   });
 });

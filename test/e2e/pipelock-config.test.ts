@@ -22,7 +22,10 @@ interface Plan {
   files: Record<string, Record<string, string>>;
 }
 
-const stacks = fs.readdirSync(REPO_ROOT).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+const stacks = fs
+  .readdirSync(REPO_ROOT)
+  .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+  .sort();
 
 /** A CA as the program makes it for pipelock: ECDSA P-256 key in SEC1 PEM, a SHA-1 key id. */
 function makeCa(dir: string): { cert: string; key: string } {
@@ -30,9 +33,24 @@ function makeCa(dir: string): { cert: string; key: string } {
   const cert = path.join(dir, "ca.pem");
   execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key]);
   execFileSync("openssl", [
-    "req", "-x509", "-new", "-key", key, "-sha256", "-days", "1", "-subj", "/O=bot-bottle/CN=pipelock check CA",
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    "-addext", "subjectKeyIdentifier=hash", "-out", cert,
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    key,
+    "-sha256",
+    "-days",
+    "1",
+    "-subj",
+    "/O=bot-bottle/CN=pipelock check CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+    "-addext",
+    "subjectKeyIdentifier=hash",
+    "-out",
+    cert,
   ]); // fmt: skip
   return { cert: fs.readFileSync(cert, "utf8"), key: fs.readFileSync(key, "utf8") };
 }
@@ -73,7 +91,18 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
   async function start(name: string, config: string, keyMode: number, command: string[]): Promise<string> {
     const container = `e2e-${id}-${name}`;
     containers.push(container);
-    await mustRun(["docker", "create", "--name", container, "--network", "none", "--user", `${GATE_UIDS.pipelock}:${GATE_UIDS.pipelock}`, images.pipelock, ...command]);
+    await mustRun([
+      "docker",
+      "create",
+      "--name",
+      container,
+      "--network",
+      "none",
+      "--user",
+      `${GATE_UIDS.pipelock}:${GATE_UIDS.pipelock}`,
+      images.pipelock,
+      ...command,
+    ]);
     const tar = await uploads(config, ca, keyMode);
     const copied = await run(["docker", "cp", "-", `${container}:/`], { input: tar });
     assert.equal(copied.code, 0, copied.stderr);
@@ -101,7 +130,13 @@ describe("every example stack's pipelock.yaml, checked and run by the real pipel
           assert.equal(exit, "0", `${stack}/${bottle} ${document}: ${logs.stdout}${logs.stderr}`);
           assert.match(`${logs.stdout}${logs.stderr}`, /Config validation: OK/);
 
-          const runner = await start(`run-${name}`, config, 0o600, ["run", "--config", PIPELOCK_PATHS.config, "--listen", "127.0.0.1:8888"]);
+          const runner = await start(`run-${name}`, config, 0o600, [
+            "run",
+            "--config",
+            PIPELOCK_PATHS.config,
+            "--listen",
+            "127.0.0.1:8888",
+          ]);
           await waitFor(`${stack}/${bottle} ${document}: pipelock to answer its health check`, 30_000, async () => {
             const health = await run(["docker", "exec", runner, "/pipelock", "healthcheck"]);
             return health.code === 0 ? true : undefined;

@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { E2eRun, e2eRunEnv } from "./support/run-env";
+import { type E2eRun, e2eRunEnv } from "./support/run-env";
 import { REPO_ROOT } from "./support/process";
 
 const E2E_DIR = __dirname;
@@ -61,9 +61,29 @@ function cleanup(run: E2eRun): void {
   const kubeconfig = clusterKubeconfig();
   if (kubeconfig !== undefined) {
     for (const stack of stacks) {
-      sh(["kubectl", "--kubeconfig", kubeconfig, "delete", "namespaces,persistentvolumes", "-l", `bot-bottle.stack=${stack}`, "--ignore-not-found", "--wait=false"]);
+      sh([
+        "kubectl",
+        "--kubeconfig",
+        kubeconfig,
+        "delete",
+        "namespaces,persistentvolumes",
+        "-l",
+        `bot-bottle.stack=${stack}`,
+        "--ignore-not-found",
+        "--wait=false",
+      ]);
     }
-    sh(["kubectl", "--kubeconfig", kubeconfig, "delete", "persistentvolumes", "-l", `bot-bottle.stack=e2e-${run.id}-kube`, "--ignore-not-found", "--wait=false"]);
+    sh([
+      "kubectl",
+      "--kubeconfig",
+      kubeconfig,
+      "delete",
+      "persistentvolumes",
+      "-l",
+      `bot-bottle.stack=e2e-${run.id}-kube`,
+      "--ignore-not-found",
+      "--wait=false",
+    ]);
     sh([CLUSTER, "remove-images", run.images.egressProxy, run.images.pipelock, run.images.probe]);
   }
   const imagesFile = path.join(run.workDir, "images.txt");
@@ -86,7 +106,11 @@ function clusterKubeconfig(): string | undefined {
 function kubernetesFiles(): string[] | string {
   if (clusterKubeconfig() === undefined) return "no test cluster runs (start one: test/k8s/cluster start)";
   const dir = path.join(E2E_DIR, "kubernetes");
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".test.ts")).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".test.ts"))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 /** E2E_ONLY: the files to run, by name without `.test.ts` ("kubernetes" for that tier); unset: all. */
@@ -129,7 +153,11 @@ function main(): number {
       console.error("e2e: FAILED: test/e2e/build-images");
       return 1;
     }
-    const files = fs.readdirSync(E2E_DIR).filter((f) => f.endsWith(".test.ts") && chosen(f)).sort().map((f) => path.join(E2E_DIR, f));
+    const files = fs
+      .readdirSync(E2E_DIR)
+      .filter((f) => f.endsWith(".test.ts") && chosen(f))
+      .sort()
+      .map((f) => path.join(E2E_DIR, f));
     const kubernetes = only === undefined || only.includes("kubernetes") ? kubernetesFiles() : [];
     if (typeof kubernetes === "string") {
       if (kubernetesRequired) {

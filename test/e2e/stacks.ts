@@ -12,7 +12,12 @@ import type { TestStackConfig } from "./support/stack";
 
 const images = () => e2eRun().images;
 // The test stacks' workspaces go with them (the default keeps them: workspace.test.ts tests that).
-const agent = (): BottleArgs["agent"] => ({ image: images().probe, command: ["sleep", "infinity"], user: "1000:1000", workspace: { keep: false } });
+const agent = (): BottleArgs["agent"] => ({
+  image: images().probe,
+  command: ["sleep", "infinity"],
+  user: "1000:1000",
+  workspace: { keep: false },
+});
 const pipelock = (trusted: string[]): BottleArgs["pipelock"] => ({ image: images().pipelock, settings: { trusted_domains: trusted } });
 
 /**
@@ -150,7 +155,13 @@ export function workStack(): TestStackConfig {
       {
         name: "dev",
         routes: [
-          { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" } },
+          {
+            host: "llm.upstream.test",
+            ports: [443],
+            methods: ["POST"],
+            paths: ["/v1/messages"],
+            auth: { header: "x-api-key", token: "anthropic" },
+          },
           { host: "git.upstream.test", git: { repositories: ["acme/app"], push: true }, auth: credential },
           { host: "ro.upstream.test", git: { repositories: ["acme/app"] }, auth: credential },
         ],
@@ -175,9 +186,24 @@ export function lanesStack(): TestStackConfig {
       {
         name: "lane",
         routes: [
-          { host: "git.upstream.test", git: { repositories: ["acme/app", "acme/big"], pushRules: {} }, auth: { header: "Authorization", username: "x-access-token", token: "github" } },
-          { host: "upstream.test", ports: [443], methods: ["GET", "HEAD", "POST"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
-          { host: "llm.upstream.test", ports: [443], methods: ["POST"], paths: ["/v1/messages"], auth: { header: "x-api-key", token: "anthropic" } },
+          {
+            host: "git.upstream.test",
+            git: { repositories: ["acme/app", "acme/big"], pushRules: {} },
+            auth: { header: "Authorization", username: "x-access-token", token: "github" },
+          },
+          {
+            host: "upstream.test",
+            ports: [443],
+            methods: ["GET", "HEAD", "POST"],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          {
+            host: "llm.upstream.test",
+            ports: [443],
+            methods: ["POST"],
+            paths: ["/v1/messages"],
+            auth: { header: "x-api-key", token: "anthropic" },
+          },
           { host: "inspected.upstream.test", ports: [443], methods: ["GET", "POST"], bulk: false },
         ],
         agent: agent(),
@@ -255,7 +281,14 @@ export function policyStack(kubernetes?: { kubeconfig: string; privateCidrs: str
     bottles: [
       {
         name: "solo",
-        routes: [{ host: "upstream.test", ports: [443], methods: ["GET", "POST"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } }],
+        routes: [
+          {
+            host: "upstream.test",
+            ports: [443],
+            methods: ["GET", "POST"],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+        ],
         agent: agent(),
         egressProxy: { image: images().egressProxy },
         pipelock: pipelock(["upstream.test"]),

@@ -31,7 +31,10 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const dashdash = args.indexOf("--");
     const own = dashdash === -1 ? args : args.slice(0, dashdash);
     const rest = dashdash === -1 ? [] : args.slice(dashdash);
-    return run([process.execPath, "--import", "tsx", "scripts/bottle.ts", ...own, "--file", stack.configFile, ...rest], { cwd: REPO_ROOT, timeoutMs: 180_000 });
+    return run([process.execPath, "--import", "tsx", "scripts/bottle.ts", ...own, "--file", stack.configFile, ...rest], {
+      cwd: REPO_ROOT,
+      timeoutMs: 180_000,
+    });
   };
   /** A command in the agent, as its user, in its workspace (through `npm run bottle -- shell`). */
   const inAgent = (command: string) => bottle("shell", stack.name, "dev", "--", command);
@@ -56,8 +59,15 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const r = await inAgent("id -u; pwd; touch /workspace/proof && stat -c '%u %n' /workspace /workspace/proof");
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "1000\n/workspace\n1000 /workspace\n1000 /workspace/proof\n");
-    const mounts = JSON.parse(await mustRun(["docker", "inspect", "-f", "{{json .Mounts}}", name("agent")])) as { Type: string; Name: string; Destination: string }[];
-    assert.deepEqual(mounts.map((m) => [m.Type, m.Name, m.Destination]), [["volume", name("workspace"), "/workspace"]]);
+    const mounts = JSON.parse(await mustRun(["docker", "inspect", "-f", "{{json .Mounts}}", name("agent")])) as {
+      Type: string;
+      Name: string;
+      Destination: string;
+    }[];
+    assert.deepEqual(
+      mounts.map((m) => [m.Type, m.Name, m.Destination]),
+      [["volume", name("workspace"), "/workspace"]],
+    );
   });
 
   it("git clones and pushes acme/app through both gates, the credential injected as Basic auth outside the agent", async () => {
@@ -87,7 +97,9 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const other = await inAgent("git clone -q https://git.upstream.test/acme/other.git other 2>&1");
     assert.notEqual(other.code, 0);
     assert.match(other.stdout, /403/);
-    const readOnly = await inAgent("set -e; git clone -q https://ro.upstream.test/acme/app.git ro; cd ro; git -c user.name=a -c user.email=a@example.com commit -q --allow-empty -m x; git push -q origin HEAD:main 2>&1");
+    const readOnly = await inAgent(
+      "set -e; git clone -q https://ro.upstream.test/acme/app.git ro; cd ro; git -c user.name=a -c user.email=a@example.com commit -q --allow-empty -m x; git push -q origin HEAD:main 2>&1",
+    );
     assert.notEqual(readOnly.code, 0, "a push through the read-only route must fail");
     assert.match(readOnly.stdout, /403/);
     const refused = (await run(["docker", "logs", await containerOf(stack.name, "dev", "egress-proxy")])).stdout
@@ -96,8 +108,19 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
       .map((l) => JSON.parse(l) as { decision: string; reason: string; host: string; path: string | null });
     assert.ok(refused.some((d) => d.decision === "deny" && d.reason === "path not allowed" && d.path === "/acme/other.git/info/refs"));
     // A fetch-only route refuses the push at its first request: ref discovery for git-receive-pack.
-    assert.ok(refused.some((d) => d.decision === "deny" && d.host === "ro.upstream.test" && d.reason === "not git's protocol" && d.path === "/acme/app.git/info/refs"));
-    assert.ok(!refused.some((d) => d.decision === "allow" && d.host === "ro.upstream.test" && d.path === "/acme/app.git/git-receive-pack"), "no push request allowed");
+    assert.ok(
+      refused.some(
+        (d) =>
+          d.decision === "deny" &&
+          d.host === "ro.upstream.test" &&
+          d.reason === "not git's protocol" &&
+          d.path === "/acme/app.git/info/refs",
+      ),
+    );
+    assert.ok(
+      !refused.some((d) => d.decision === "allow" && d.host === "ro.upstream.test" && d.path === "/acme/app.git/git-receive-pack"),
+      "no push request allowed",
+    );
   });
 
   it("refused -> blocked --suggest --write -> up: the same clone succeeds (two commands, the change reviewed as a diff)", async () => {
@@ -106,7 +129,10 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.match(before.stdout, /403/);
     const report = await bottle("blocked", stack.name, "dev", "--suggest");
     assert.equal(report.code, 0, report.stderr);
-    assert.match(report.stdout, /by the egress proxy \(the routes\)\n.* git\.upstream\.test:443\/acme\/other\.git\/info\/refs {2}path not allowed/);
+    assert.match(
+      report.stdout,
+      /by the egress proxy \(the routes\)\n.* git\.upstream\.test:443\/acme\/other\.git\/info\/refs {2}path not allowed/,
+    );
     // The narrowest change: the repository added to the git route (stack files written by the tests are block YAML).
     assert.match(report.stdout, /\n\+ +- acme\/other\n/);
     assert.doesNotMatch(report.stdout, /\n\+ +- host: /, "no new route");
@@ -128,7 +154,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     const calls = (await recorded()).filter((rec) => rec.host.startsWith("llm.upstream.test"));
     assert.ok(calls.length > 0);
     for (const call of calls) assert.deepEqual(header(call, "x-api-key"), [TEST_TOKENS.anthropic], `${call.method} ${call.path}`);
-    const key = await inAgent("printf %s \"$ANTHROPIC_API_KEY\"");
+    const key = await inAgent('printf %s "$ANTHROPIC_API_KEY"');
     assert.equal(key.stdout, "bot-bottle-placeholder-the-egress-proxy-injects-the-real-key");
   });
 
@@ -147,7 +173,11 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.ok(lines.some((l) => / egress-proxy +\{"decision": "allow".*"token": "github"/.test(l)));
     assert.ok(lines.some((l) => / pipelock +/.test(l)));
     const times = lines.map((l) => Date.parse(l.split(" ")[0]!));
-    assert.deepEqual(times, [...times].sort((a, b) => a - b), "merged in time order");
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      "merged in time order",
+    );
   });
 
   it("the workspace outlives a replaced agent, and destroy keeps it (the default): the next up finds the work again", async () => {

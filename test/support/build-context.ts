@@ -34,7 +34,10 @@ function dockerignore(file: string): Pattern[] {
       const negated = line.startsWith("!");
       const glob = path.posix.normalize(negated ? line.slice(1) : line).replace(/\/$/, "");
       if (/[[\]{}\\]|\*\*/.test(glob)) throw new Error(`contextDigest: unsupported .dockerignore pattern ${line}`);
-      const body = glob.replace(/[.+^$()|]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+      const body = glob
+        .replace(/[.+^$()|]/g, "\\$&")
+        .replace(/\*/g, "[^/]*")
+        .replace(/\?/g, "[^/]");
       // A pattern that matches a directory matches everything below it.
       return { regex: new RegExp(`^${body}(/.*)?$`), negated };
     });

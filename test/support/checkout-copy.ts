@@ -28,7 +28,8 @@ export function copyCheckout(prefix: string, opts: { linkInstalled?: boolean; gi
   }
   const installed = ["node_modules", path.join("policy", "node_modules"), ".tools"];
   if (opts.linkInstalled) {
-    for (const dir of installed.filter((d) => fs.existsSync(path.join(ROOT, d)))) fs.symlinkSync(path.join(ROOT, dir), path.join(copy, dir), "dir");
+    for (const dir of installed.filter((d) => fs.existsSync(path.join(ROOT, d))))
+      fs.symlinkSync(path.join(ROOT, dir), path.join(copy, dir), "dir");
   }
   if (opts.git) {
     const git = (...args: string[]) => {

@@ -56,10 +56,14 @@ export function readmeBlocks(markdown: string): ReadmeBlocks {
     }
     const text = `${lines.slice(i + 1, end).join("\n")}\n`;
     if (lang !== "") {
-      if (!mark) found.problems.push(`line ${i + 1}: a ${lang} block without a clean-room mark (run <step>, or skip <why>) on the line before it`);
-      else if (mark.kind === "skip" && mark.value === "") found.problems.push(`line ${mark.line}: a skip must say why (and what proves the block instead)`);
-      else if (mark.kind === "run" && !/^[a-z0-9-]+$/.test(mark.value)) found.problems.push(`line ${mark.line}: a step name is lowercase words joined by '-', got "${mark.value}"`);
-      else if (mark.kind === "run" && found.run.some((b) => b.step === mark!.value)) found.problems.push(`line ${mark.line}: step "${mark.value}" is marked twice`);
+      if (!mark)
+        found.problems.push(`line ${i + 1}: a ${lang} block without a clean-room mark (run <step>, or skip <why>) on the line before it`);
+      else if (mark.kind === "skip" && mark.value === "")
+        found.problems.push(`line ${mark.line}: a skip must say why (and what proves the block instead)`);
+      else if (mark.kind === "run" && !/^[a-z0-9-]+$/.test(mark.value))
+        found.problems.push(`line ${mark.line}: a step name is lowercase words joined by '-', got "${mark.value}"`);
+      else if (mark.kind === "run" && found.run.some((b) => b.step === mark!.value))
+        found.problems.push(`line ${mark.line}: step "${mark.value}" is marked twice`);
       else if (mark.kind === "run") found.run.push({ step: mark.value, lang, line: i + 2, text });
       else found.skipped.push({ lang, line: i + 2, reason: mark.value });
     } else if (mark) {

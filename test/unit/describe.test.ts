@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  BottleLayout,
-  BottleSpec,
+  type BottleLayout,
+  type BottleSpec,
   describeBottle,
   pipelockSettingsKey,
   renderPipelockBulkYaml,
   renderPipelockYaml,
   renderRoutesYaml,
   validateBottle,
-  Workload,
+  type Workload,
 } from "../../components/index";
 
 function spec(name: string, bottle: unknown, tokens: string[] = []): BottleSpec {
@@ -83,7 +83,13 @@ function pipelockBulk(stack: string, s: BottleSpec, memoryMb = 256): Workload {
       { network: "egress-net", aliases: ["pipelock-bulk"] },
       { network: "outbound-net", aliases: [] },
     ],
-    serves: { ports: [{ name: "proxy", port: 8888 }, { name: "scan-api", port: 9090 }], clients: ["egress-proxy"] },
+    serves: {
+      ports: [
+        { name: "proxy", port: 8888 },
+        { name: "scan-api", port: 9090 },
+      ],
+      clients: ["egress-proxy"],
+    },
     outbound: { ports: [...new Set(s.routes.flatMap((r) => r.ports))].sort((a, b) => a - b) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb,
@@ -124,7 +130,13 @@ function egressProxy(
     ],
     files: [
       { path: "/etc/egress-proxy/upstream-ca.pem", content: { ca: "pipelock", part: "cert" }, mode: "0444", secret: false },
-      { path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem", content: { ca: "egress-proxy", part: "certAndKey" }, mode: "0600", owner: 65533, secret: true },
+      {
+        path: "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem",
+        content: { ca: "egress-proxy", part: "certAndKey" },
+        mode: "0600",
+        owner: 65533,
+        secret: true,
+      },
     ],
     live: {
       dir: "/etc/egress-proxy/live",
@@ -154,16 +166,31 @@ const managedAgentEnv: Workload["env"] = [
   ...["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"].map((name) => ({ name, value: PROXY })),
   { name: "NO_PROXY", value: "" },
   { name: "no_proxy", value: "" },
-  ...["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT"].map((name) => ({ name, value: CA })),
+  ...["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT"].map((name) => ({
+    name,
+    value: CA,
+  })),
 ];
 const agentFiles: Workload["files"] = [
   { path: CA, content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false },
   { path: "/etc/ssl/certs/ca-certificates.crt", content: { ca: "egress-proxy", part: "cert" }, mode: "0444", secret: false },
 ];
-const workspace = (stack: string, bottle: string, owner: string, extra: { keep?: boolean; protect?: boolean; path?: string } = {}): Workload["mounts"] => [
+const workspace = (
+  stack: string,
+  bottle: string,
+  owner: string,
+  extra: { keep?: boolean; protect?: boolean; path?: string } = {},
+): Workload["mounts"] => [
   {
     path: extra.path ?? "/workspace",
-    source: { volume: { name: `${stack}-${bottle}-workspace`, labels: labels(stack, bottle, "workspace"), keep: extra.keep ?? true, protect: extra.protect ?? false } },
+    source: {
+      volume: {
+        name: `${stack}-${bottle}-workspace`,
+        labels: labels(stack, bottle, "workspace"),
+        keep: extra.keep ?? true,
+        protect: extra.protect ?? false,
+      },
+    },
     owner,
   },
 ];
@@ -193,7 +220,12 @@ describe("describeBottle", () => {
     },
     ["github", "anthropic"],
   );
-  const quiet = spec("quiet", { routes: [{ host: "api.github.com", bulk: false }], agent: { image: "node:22" }, selfTest: false, egressProxy: { image: "registry.example.com/egress-proxy@sha256:00" } });
+  const quiet = spec("quiet", {
+    routes: [{ host: "api.github.com", bulk: false }],
+    agent: { image: "node:22" },
+    selfTest: false,
+    egressProxy: { image: "registry.example.com/egress-proxy@sha256:00" },
+  });
 
   const cases: [string, BottleSpec, string, BottleLayout][] = [
     [
@@ -244,7 +276,12 @@ describe("describeBottle", () => {
           },
         ],
         proxyUrl: PROXY,
-        selfTest: { from: "agent", probeImage: "egress-proxy", noExternalDns: ["egress-proxy", "agent"], proxy: { role: "egress-proxy", port: 9099 } },
+        selfTest: {
+          from: "agent",
+          probeImage: "egress-proxy",
+          noExternalDns: ["egress-proxy", "agent"],
+          proxy: { role: "egress-proxy", port: 9099 },
+        },
       },
     ],
     [
@@ -309,8 +346,17 @@ describe("describeBottle", () => {
   test("only the pipelocks are on the outbound network, and they are the only workloads with external DNS", () => {
     const layout = describeBottle(coder, { stack: "dev" });
     const outbound = layout.workloads.filter((w) => w.attachments.some((a) => a.network === "outbound-net"));
-    assert.deepEqual(outbound.map((w) => w.role), ["pipelock", "pipelock-bulk"]);
-    assert.deepEqual(layout.workloads.filter((w) => w.externalDns).map((w) => w.role), ["pipelock", "pipelock-bulk"]);
-    assert.deepEqual(layout.networks.filter((n) => !n.internal).map((n) => n.role), ["outbound-net"]);
+    assert.deepEqual(
+      outbound.map((w) => w.role),
+      ["pipelock", "pipelock-bulk"],
+    );
+    assert.deepEqual(
+      layout.workloads.filter((w) => w.externalDns).map((w) => w.role),
+      ["pipelock", "pipelock-bulk"],
+    );
+    assert.deepEqual(
+      layout.networks.filter((n) => !n.internal).map((n) => n.role),
+      ["outbound-net"],
+    );
   });
 });

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tokensFile } from "../../backend/contents";
@@ -9,7 +9,7 @@ import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
 import type { LiveConfig, Workload } from "../../layout/types";
 import { dockerLabels } from "../container";
 import type { DeclaredMount } from "../mounts";
-import { OneShotContainer, runOptions } from "../one-shot";
+import { type OneShotContainer, runOptions } from "../one-shot";
 
 /** The script that puts a change in place and waits for the gates to confirm it (live-config.sh). */
 export const LIVE_CONFIG_SCRIPT = fs.readFileSync(path.join(__dirname, "live-config.sh"), "utf8");
@@ -77,7 +77,9 @@ export function declareLiveConfig(name: string, args: LiveConfigArgs, opts: pulu
         BOTTLE_RUN_OPTIONS: runOptions(writerContainer<pulumi.Input<string>>(args.stack, args.bottle, volume.name)),
         BOTTLE_OWNER: String(live.owner),
         BOTTLE_DOCUMENT: live.document.file,
-        BOTTLE_LABELS: Object.entries(workload.labels).map(([k, v]) => `${k}=${v}`).join(" "),
+        BOTTLE_LABELS: Object.entries(workload.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(" "),
         BOTTLE_RELOAD_SECONDS: String(RELOAD_SECONDS),
         ...(live.check && { BOTTLE_CHECK: live.check }),
         ...(live.tokens && { BOTTLE_TOKENS_FILE: live.tokens.file, BOTTLE_TOKENS: tokensFile(live.tokens.variables, args.tokens) }),

@@ -6,8 +6,8 @@ import * as path from "node:path";
 import { EGRESS_PROXY_PYTHON } from "../../egress-proxy/workload";
 import { SELF_TEST_PROBE } from "../../self-test/probe";
 import { objectLabels } from "../../layout/naming";
-import { ContainerLimit, processLimitsOf } from "../limits";
-import { OneShotContainer, runOptions, runOptionWords } from "../one-shot";
+import { type ContainerLimit, processLimitsOf } from "../limits";
+import { type OneShotContainer, runOptions, runOptionWords } from "../one-shot";
 
 /** The shell script of the self-test (see self-test.sh). */
 export const SELF_TEST_SCRIPT = fs.readFileSync(path.join(__dirname, "self-test.sh"), "utf8");
@@ -89,7 +89,14 @@ export function createSelfTest(name: string, args: SelfTestArgs, parent: pulumi.
           processLimits: processLimitsOf(args.limits),
           noDnsContainers: pulumi.all(args.noExternalDns.map((c) => c.name)).apply((names) => names.join(" ")),
           probeImage: args.probeImage,
-          runOptions: runOptions(probeContainer<pulumi.Input<string>>({ stack: args.stack, bottle: args.bottle, agentContainer: args.from.name, proxyUrl: args.proxyUrl })),
+          runOptions: runOptions(
+            probeContainer<pulumi.Input<string>>({
+              stack: args.stack,
+              bottle: args.bottle,
+              agentContainer: args.from.name,
+              proxyUrl: args.proxyUrl,
+            }),
+          ),
         }),
         ...(args.dockerHost && { DOCKER_HOST: args.dockerHost }),
       },

@@ -16,7 +16,9 @@ const MiB = 1024 * 1024;
 /** The test upstream's JSON answer of about `bytes` bytes (test/e2e/images/upstream/server.py). */
 function jsonAnswer(bytes: number): string {
   const item = JSON.stringify({ name: "package", version: "1.0.0", description: "a json field" });
-  return `[${Array(Math.max(1, Math.floor(bytes / (item.length + 1)))).fill(item).join(",")}]`;
+  return `[${Array(Math.max(1, Math.floor(bytes / (item.length + 1))))
+    .fill(item)
+    .join(",")}]`;
 }
 
 async function main(): Promise<void> {

@@ -15,12 +15,12 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { failuresOf, underLoad } from "../support/loop";
 import { curlIn, header, recordedFor as upstreamRecordedFor, tcpProbeIn, unique } from "../support/inside";
-import { ClusterInfo, Kubectl, PodShell, testCluster } from "../support/kubernetes";
+import { type ClusterInfo, type Kubectl, type PodShell, testCluster } from "../support/kubernetes";
 import { mustRun, REPO_ROOT, run, waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
 import { tail, TestStack } from "../support/stack";
 import { TEST_TOKENS } from "../support/tokens";
-import { kubeStack, KubeStackNames } from "../stacks";
+import { kubeStack, type KubeStackNames } from "../stacks";
 
 const HOSTS_CONFIGMAP = ["-n", "kube-system", "configmap", "bot-bottle-test-hosts"];
 
@@ -47,15 +47,18 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
 
   const recordedFor = (urlPath: string) => upstreamRecordedFor(upstream, urlPath);
   const agentCurl = (args: string[]) => curlIn((argv) => agent().exec(argv), args);
-  const tcp = (from: PodShell, python: string, host: string, port: number) => tcpProbeIn((argv) => from.exec(argv), "a pod", python, host, port, 4);
+  const tcp = (from: PodShell, python: string, host: string, port: number) =>
+    tcpProbeIn((argv) => from.exec(argv), "a pod", python, host, port, 4);
 
   /** Adds (or, with none, removes) this run's lines in the cluster DNS's test hosts file; retried on a conflicting write. */
   async function setTestHosts(lines: string[]): Promise<void> {
     const mark = `# e2e-${id}`;
     for (let attempt = 0; ; attempt++) {
       const current = await kubectl.json(["get", ...HOSTS_CONFIGMAP]);
-      const kept = String(current.data?.hosts ?? "").split("\n").filter((l: string) => l && !l.endsWith(mark));
-      current.data = { hosts: [...kept, ...lines.map((l) => `${l} ${mark}`)].join("\n") + "\n" };
+      const kept = String(current.data?.hosts ?? "")
+        .split("\n")
+        .filter((l: string) => l && !l.endsWith(mark));
+      current.data = { hosts: `${[...kept, ...lines.map((l) => `${l} ${mark}`)].join("\n")}\n` };
       const r = await kubectl.run(["replace", "-f", "-"], { input: JSON.stringify(current) });
       if (r.code === 0) return;
       if (attempt >= 5 || !/conflict|modified/i.test(r.stderr)) throw new Error(`updating the test hosts: ${r.stderr}`);
@@ -67,7 +70,18 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
 
     // The "internet": a Docker network of its own, outside every range pipelock may not dial.
     await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=e2e-${id}-kube`, internet]);
-    await mustRun(["docker", "run", "-d", "--name", upstream, "--label", `bot-bottle.stack=e2e-${id}-kube`, "--network", internet, images.upstream]);
+    await mustRun([
+      "docker",
+      "run",
+      "-d",
+      "--name",
+      upstream,
+      "--label",
+      `bot-bottle.stack=e2e-${id}-kube`,
+      "--network",
+      internet,
+      images.upstream,
+    ]);
     upIp = (await mustRun(["docker", "inspect", "-f", `{{(index .NetworkSettings.Networks "${internet}").IPAddress}}`, upstream])).trim();
     names = {
       upstream: `up-${id}.upstream.test`,
@@ -137,7 +151,10 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
 
     it("a 10 MiB download: whole, the credential injected once, from pipelock-bulk's pod (the bulk lane)", async () => {
       const bytes = 10 * 1024 * 1024;
-      const got = await agent().exec(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `https://${names.upstream}/bytes/${bytes}`], { timeoutMs: 120_000 });
+      const got = await agent().exec(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", `https://${names.upstream}/bytes/${bytes}`],
+        { timeoutMs: 120_000 },
+      );
       assert.equal(got.stdout.trim(), `200 ${bytes}`, got.stderr);
       const recs = await recordedFor(`/bytes/${bytes}`);
       assert.ok(recs.length >= 1);
@@ -260,7 +277,19 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
 
   describe("npm run bottle, through kubectl", () => {
     const bottleCli = (own: string[], rest: string[] = []) =>
-      run([process.execPath, "--import", "tsx", "scripts/bottle.ts", ...own, "--file", stack.configFile, ...(rest.length ? ["--", ...rest] : [])], { cwd: REPO_ROOT, timeoutMs: 120_000 });
+      run(
+        [
+          process.execPath,
+          "--import",
+          "tsx",
+          "scripts/bottle.ts",
+          ...own,
+          "--file",
+          stack.configFile,
+          ...(rest.length ? ["--", ...rest] : []),
+        ],
+        { cwd: REPO_ROOT, timeoutMs: 120_000 },
+      );
 
     it("shell runs in the agent's pod, as its user, in its workspace", async () => {
       const r = await bottleCli(["shell", stack.name, "alpha"], ["echo $(id -u) $(pwd)"]);
@@ -272,7 +301,10 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       const status = await bottleCli(["status", stack.name, "alpha"]);
       assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);
       assert.match(status.stdout, new RegExp(`in namespace ${ns()}`));
-      assert.match(status.stdout, /^ {2}egress-proxy +egress-proxy-\S+: Running; egress-proxy ready, 0 restarts; reloader ready, 0 restarts$/m);
+      assert.match(
+        status.stdout,
+        /^ {2}egress-proxy +egress-proxy-\S+: Running; egress-proxy ready, 0 restarts; reloader ready, 0 restarts$/m,
+      );
       assert.match(status.stdout, /self-test \(the Job of the last up\): passed/);
       const p = unique("/blocked-");
       assert.equal((await agentCurl([`http://not-routed.test${p}`])).status, "403");
@@ -285,7 +317,9 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
   describe("a route change", () => {
     it("reloads in place: no pod replaced, no request of the agent's loop failed, the new path answers", async () => {
       const before = await kubectl.json(["get", "pods", "-n", ns()]);
-      const podsBefore = before.items.map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`).sort();
+      const podsBefore = before.items
+        .map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`)
+        .sort();
       const newPath = unique("/also-allowed/");
       let upSeconds = 0;
       let visibleAfter = 0;
@@ -295,14 +329,20 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
         assert.ok(up.ok, `up (route change) failed:\n${tail(up.output)}`);
         upSeconds = up.seconds;
         const started = Date.now();
-        await waitFor("the new path to be allowed", 120_000, async () => ((await agentCurl([`https://${names.upstream}${newPath}`])).status === "200" ? true : undefined));
+        await waitFor("the new path to be allowed", 120_000, async () =>
+          (await agentCurl([`https://${names.upstream}${newPath}`])).status === "200" ? true : undefined,
+        );
         visibleAfter = (Date.now() - started) / 1000;
       });
       const { failed, span } = failuresOf(seen);
-      console.log(`# figure: route change on Kubernetes: up ${upSeconds.toFixed(1)} s, new path answering ${visibleAfter.toFixed(1)} s later; ${failed.length} failed of ${seen.length} requests over ${span.toFixed(1)} s`);
+      console.log(
+        `# figure: route change on Kubernetes: up ${upSeconds.toFixed(1)} s, new path answering ${visibleAfter.toFixed(1)} s later; ${failed.length} failed of ${seen.length} requests over ${span.toFixed(1)} s`,
+      );
       assert.deepEqual(failed, [], "requests failed during the route change");
       const after = await kubectl.json(["get", "pods", "-n", ns()]);
-      const podsAfter = after.items.map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`).sort();
+      const podsAfter = after.items
+        .map((p: any) => `${p.metadata.name}:${p.status.containerStatuses.map((c: any) => c.restartCount).join(",")}`)
+        .sort();
       assert.deepEqual(podsAfter, podsBefore, "a pod was replaced or restarted");
       const reloads = await kubectl.must(["logs", "-n", ns(), "deploy/egress-proxy", "-c", "egress-proxy"]);
       assert.match(reloads, /"event":"config_reload","status":"success"/);

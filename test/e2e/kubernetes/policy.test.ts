@@ -13,7 +13,10 @@ regressionTests(
   async () => {
     const cluster = await clusterInfo();
     if (typeof cluster === "string") throw new Error(cluster);
-    return policyStack({ kubeconfig: cluster.kubeconfig, privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"] });
+    return policyStack({
+      kubeconfig: cluster.kubeconfig,
+      privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"],
+    });
   },
   { github: TEST_TOKENS.github },
 );

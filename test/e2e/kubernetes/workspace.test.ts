@@ -5,10 +5,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ClusterInfo, Kubectl, testCluster } from "../support/kubernetes";
+import { type ClusterInfo, type Kubectl, testCluster } from "../support/kubernetes";
 import { waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
-import { tail, TestStack, TestStackConfig } from "../support/stack";
+import { tail, TestStack, type TestStackConfig } from "../support/stack";
 
 describe("a kept workspace on Kubernetes outlives destroy", () => {
   const { id, images, workDir } = e2eRun();
@@ -37,7 +37,11 @@ describe("a kept workspace on Kubernetes outlives destroy", () => {
   before(async () => {
     ({ cluster, kubectl } = await testCluster([images.egressProxy, images.pipelock, images.probe]));
     // Retain: the volume stays bound to the kept claim across destroy and up.
-    await kubectl.hostPathVolume(volume, { dir: path.join(workDir, "kube-kept-workspace"), stack: `e2e-${id}-kube`, reclaimPolicy: "Retain" });
+    await kubectl.hostPathVolume(volume, {
+      dir: path.join(workDir, "kube-kept-workspace"),
+      stack: `e2e-${id}-kube`,
+      reclaimPolicy: "Retain",
+    });
     stack = await TestStack.create("kkept", config());
   });
 
@@ -59,9 +63,21 @@ describe("a kept workspace on Kubernetes outlives destroy", () => {
 
     const destroyed = await stack.destroy();
     assert.ok(destroyed.ok, `destroy failed:\n${tail(destroyed.output)}`);
-    await waitFor("the bottle's pods to go", 120_000, async () => ((await kubectl.json(["get", "pods", "-n", ns()])).items.length === 0 ? true : undefined));
-    const left = await kubectl.json(["get", "all,configmaps,secrets,networkpolicies,persistentvolumeclaims", "-n", ns(), "-l", "bot-bottle.stack"]);
-    assert.deepEqual(left.items.map((o: any) => `${o.kind}/${o.metadata.name}`), ["PersistentVolumeClaim/workspace"]);
+    await waitFor("the bottle's pods to go", 120_000, async () =>
+      (await kubectl.json(["get", "pods", "-n", ns()])).items.length === 0 ? true : undefined,
+    );
+    const left = await kubectl.json([
+      "get",
+      "all,configmaps,secrets,networkpolicies,persistentvolumeclaims",
+      "-n",
+      ns(),
+      "-l",
+      "bot-bottle.stack",
+    ]);
+    assert.deepEqual(
+      left.items.map((o: any) => `${o.kind}/${o.metadata.name}`),
+      ["PersistentVolumeClaim/workspace"],
+    );
 
     const again = await stack.up();
     assert.ok(again.ok, `the second up failed:\n${tail(again.output)}`);

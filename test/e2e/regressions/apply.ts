@@ -5,6 +5,7 @@ import { REGRESSIONS } from "./regressions";
 const name = new pulumi.Config("regression").get("apply");
 if (name !== undefined) {
   const regression = REGRESSIONS[name];
-  if (regression === undefined) throw new Error(`regression:apply: no regression '${name}' (one of: ${Object.keys(REGRESSIONS).join(", ")})`);
+  if (regression === undefined)
+    throw new Error(`regression:apply: no regression '${name}' (one of: ${Object.keys(REGRESSIONS).join(", ")})`);
   pulumi.runtime.registerResourceTransform(regression.transform);
 }

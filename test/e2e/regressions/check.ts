@@ -8,10 +8,14 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { REPO_ROOT } from "../support/process";
 import { e2eRun } from "../support/run-env";
-import { tail, TestStack, TestStackConfig } from "../support/stack";
+import { tail, TestStack, type TestStackConfig } from "../support/stack";
 import { REGRESSIONS } from "./regressions";
 
-export function regressionTests(backend: "docker" | "kubernetes", config: () => Promise<TestStackConfig>, tokens: Readonly<Record<string, string>>): void {
+export function regressionTests(
+  backend: "docker" | "kubernetes",
+  config: () => Promise<TestStackConfig>,
+  tokens: Readonly<Record<string, string>>,
+): void {
   describe(`the policy pack stops regressions of the real program at pulumi preview (${backend})`, () => {
     let stack: TestStack;
 

@@ -51,10 +51,13 @@ export const REGRESSIONS: Record<string, Regression> = {
     backend: "docker",
     transform: onResource(CONTAINER, "-egress-proxy", (props) => ({
       ...props,
-      volumes: pulumi.output(props.volumes ?? []).apply((v) => [...v, { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }]),
+      volumes: pulumi
+        .output(props.volumes ?? [])
+        .apply((v) => [...v, { hostPath: "/var/run/docker.sock", containerPath: "/var/run/docker.sock" }]),
     })),
     policy: "workloads-hardened",
-    message: /Container 'egress-proxy' '[^']*egress-proxy[^']*' has volumes bound from the host or another container \(\/var\/run\/docker\.sock\).*use a named volume/,
+    message:
+      /Container 'egress-proxy' '[^']*egress-proxy[^']*' has volumes bound from the host or another container \(\/var\/run\/docker\.sock\).*use a named volume/,
   },
   "pipelock-as-root": {
     what: "pipelock's container runs as 0:0",
@@ -68,7 +71,10 @@ export const REGRESSIONS: Record<string, Regression> = {
     backend: "docker",
     transform: onResource(COMMAND, "-pipelock-config-apply", (props) => ({
       ...props,
-      environment: { ...props.environment, BOTTLE_RUN_OPTIONS: pulumi.output(props.environment.BOTTLE_RUN_OPTIONS).apply((o: string) => `${o} --privileged`) },
+      environment: {
+        ...props.environment,
+        BOTTLE_RUN_OPTIONS: pulumi.output(props.environment.BOTTLE_RUN_OPTIONS).apply((o: string) => `${o} --privileged`),
+      },
     })),
     policy: "workloads-hardened",
     message: /Command '[^']*-pipelock-config-apply' \(its 'live-config-writer' container\) is privileged.*remove `privileged`/,
@@ -89,62 +95,89 @@ export const REGRESSIONS: Record<string, Regression> = {
       return undefined;
     },
     policy: "workloads-on-their-networks",
-    message: /\(role 'pipelock'\) joins network '[^']*-agent-net' \(role 'agent-net'\), which is not in its role's row of the topology\. Its role joins only 'egress-net' and 'outbound-net'/,
+    message:
+      /\(role 'pipelock'\) joins network '[^']*-agent-net' \(role 'agent-net'\), which is not in its role's row of the topology\. Its role joins only 'egress-net' and 'outbound-net'/,
   },
   "pipelock-not-enforcing": {
     what: "pipelock's live document says enforce: false",
     backend: "docker",
-    transform: onResource(COMMAND, "-pipelock-config-apply", (props) => ({ ...props, stdin: yamlChange(props.stdin, (doc) => ({ ...doc, enforce: false })) })),
+    transform: onResource(COMMAND, "-pipelock-config-apply", (props) => ({
+      ...props,
+      stdin: yamlChange(props.stdin, (doc) => ({ ...doc, enforce: false })),
+    })),
     policy: "pipelock-strict-enforcing",
-    message: /pipelock's pipelock\.yaml \(Command '[^']*-pipelock-config-apply'\) sets enforce: false, so it only logs what it would block\. Remove it or set enforce: true/,
+    message:
+      /pipelock's pipelock\.yaml \(Command '[^']*-pipelock-config-apply'\) sets enforce: false, so it only logs what it would block\. Remove it or set enforce: true/,
   },
   "egress-proxy-undeclared-route": {
     what: "the egress proxy's live routes.yaml has a route the bottle does not declare",
     backend: "docker",
     transform: onResource(COMMAND, "-egress-proxy-config-apply", (props) => ({
       ...props,
-      stdin: yamlChange(props.stdin, (doc) => ({ ...doc, routes: [...doc.routes, { host: "exfil.example.com", ports: [443], methods: ["POST"] }] })),
+      stdin: yamlChange(props.stdin, (doc) => ({
+        ...doc,
+        routes: [...doc.routes, { host: "exfil.example.com", ports: [443], methods: ["POST"] }],
+      })),
     })),
     policy: "gates-load-the-declared-documents",
-    message: /egress-proxy '[^']*' loads \/etc\/egress-proxy\/live\/current\/routes\.yaml, which differs from what its BottleStack '[^']*' declares \(routesYaml\) in routes \(\+exfil\.example\.com\)/,
+    message:
+      /egress-proxy '[^']*' loads \/etc\/egress-proxy\/live\/current\/routes\.yaml, which differs from what its BottleStack '[^']*' declares \(routesYaml\) in routes \(\+exfil\.example\.com\)/,
   },
   "k8s-egress-proxy-engine-socket": {
     what: "the egress proxy's pod mounts the node's Docker socket",
     backend: "kubernetes",
-    transform: onResource(DEPLOYMENT, "-egress-proxy", podSpecChange((pod) => {
-      pod.volumes = [...pod.volumes, { name: "engine", hostPath: { path: "/var/run/docker.sock" } }];
-      pod.containers = pod.containers.map((c: any, i: number) => (i === 0 ? { ...c, volumeMounts: [...c.volumeMounts, { name: "engine", mountPath: "/var/run/docker.sock" }] } : c));
-    })),
+    transform: onResource(
+      DEPLOYMENT,
+      "-egress-proxy",
+      podSpecChange((pod) => {
+        pod.volumes = [...pod.volumes, { name: "engine", hostPath: { path: "/var/run/docker.sock" } }];
+        pod.containers = pod.containers.map((c: any, i: number) =>
+          i === 0 ? { ...c, volumeMounts: [...c.volumeMounts, { name: "engine", mountPath: "/var/run/docker.sock" }] } : c,
+        );
+      }),
+    ),
     policy: "kubernetes-pods-hardened",
-    message: /Deployment '[^']*\/egress-proxy' \(role 'egress-proxy'\) mounts the node's path \/var\/run\/docker\.sock \(hostPath volume 'engine'\); use an emptyDir/,
+    message:
+      /Deployment '[^']*\/egress-proxy' \(role 'egress-proxy'\) mounts the node's path \/var\/run\/docker\.sock \(hostPath volume 'engine'\); use an emptyDir/,
   },
   "k8s-pipelock-as-root": {
     what: "pipelock's pod runs as uid 0",
     backend: "kubernetes",
-    transform: onResource(DEPLOYMENT, "-pipelock", podSpecChange((pod) => {
-      // As a workload declared with user 0:0 would be: the pod and each of its containers.
-      pod.securityContext = { ...pod.securityContext, runAsUser: 0, runAsGroup: 0 };
-      pod.containers = pod.containers.map((c: any) => ({ ...c, securityContext: { ...c.securityContext, runAsUser: 0, runAsGroup: 0 } }));
-    })),
+    transform: onResource(
+      DEPLOYMENT,
+      "-pipelock",
+      podSpecChange((pod) => {
+        // As a workload declared with user 0:0 would be: the pod and each of its containers.
+        pod.securityContext = { ...pod.securityContext, runAsUser: 0, runAsGroup: 0 };
+        pod.containers = pod.containers.map((c: any) => ({ ...c, securityContext: { ...c.securityContext, runAsUser: 0, runAsGroup: 0 } }));
+      }),
+    ),
     policy: "kubernetes-pods-hardened",
-    message: /Deployment '[^']*\/pipelock' \(role 'pipelock'\) container 'pipelock' runs as uid 0 \(runAsUser: 0\); run it as the image's unprivileged user/,
+    message:
+      /Deployment '[^']*\/pipelock' \(role 'pipelock'\) container 'pipelock' runs as uid 0 \(runAsUser: 0\); run it as the image's unprivileged user/,
   },
   "k8s-agent-into-pipelock": {
     what: "pipelock's network policy lets the agent's pods in",
     backend: "kubernetes",
     transform: onResource(NETWORK_POLICY, "-policy-pipelock", (props) => ({
       ...props,
-      spec: { ...props.spec, ingress: [...props.spec.ingress, { from: [{ podSelector: { matchLabels: { "bot-bottle.role": "agent" } } }] }] },
+      spec: {
+        ...props.spec,
+        ingress: [...props.spec.ingress, { from: [{ podSelector: { matchLabels: { "bot-bottle.role": "agent" } } }] }],
+      },
     })),
     policy: "kubernetes-workloads-reach-only-their-peers",
-    message: /NetworkPolicy '[^']*\/pipelock' lets the agent pods connect to the pipelock pods \(ingress rule 1\), which its row of the topology does not/,
+    message:
+      /NetworkPolicy '[^']*\/pipelock' lets the agent pods connect to the pipelock pods \(ingress rule 1\), which its row of the topology does not/,
   },
   "k8s-pipelock-not-enforcing": {
     what: "pipelock's ConfigMap says enforce: false",
     backend: "kubernetes",
     transform: onResource(CONFIG_MAP, "-pipelock-config", (props) => ({
       ...props,
-      data: Object.fromEntries(Object.entries(props.data as Record<string, string>).map(([k, v]) => [k, stringify({ ...parse(v), enforce: false })])),
+      data: Object.fromEntries(
+        Object.entries(props.data as Record<string, string>).map(([k, v]) => [k, stringify({ ...parse(v), enforce: false })]),
+      ),
     })),
     policy: "pipelock-strict-enforcing",
     message: /pipelock's pipelock\.yaml \(ConfigMap '[^']*\/pipelock-config'\) sets enforce: false, so it only logs what it would block/,

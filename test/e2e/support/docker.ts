@@ -41,7 +41,10 @@ export async function containerOf(stack: string, bottle: string, role: string): 
 
 /** The containers of a role in a bottle (none, for a role the bottle does not have). */
 export async function containersOf(stack: string, bottle: string, role: string): Promise<string[]> {
-  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => ["--filter", f]);
+  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => [
+    "--filter",
+    f,
+  ]);
   return (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
 }
 
@@ -89,7 +92,11 @@ export const UNREACHABLE = /^failed: (ENETUNREACH|EHOSTUNREACH|timeout|dns .*)$/
  * listeners on `port`, and the container's routes and neighbours (from /proc: no tools needed).
  */
 export async function reachEvidence(container: string, ip: string, port: number): Promise<string> {
-  const host = await run(["sh", "-c", `ip -4 -o addr | grep -F ' ${ip}/'; ip route get ${ip}; ip neigh show ${ip}; ss -ltnH 'sport = :${port}'`]);
+  const host = await run([
+    "sh",
+    "-c",
+    `ip -4 -o addr | grep -F ' ${ip}/'; ip route get ${ip}; ip neigh show ${ip}; ss -ltnH 'sport = :${port}'`,
+  ]);
   const inside = await exec(container, ["cat", "/proc/net/route", "/proc/net/arp"]);
   return `host:\n${host.stdout}${host.stderr}${container}:\n${inside.stdout}${inside.stderr}`;
 }
@@ -100,8 +107,21 @@ export async function reachEvidence(container: string, ip: string, port: number)
  */
 export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[]): Promise<void> {
   await mustRun([
-    "docker", "run", "-d", "--name", name, "--label", `bot-bottle.stack=${stack}`, "--label", "bot-bottle.role=test-upstream",
-    "--network", network, ...aliases.flatMap((alias) => ["--network-alias", alias]), e2eRun().images.upstream,
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--label",
+    `bot-bottle.stack=${stack}`,
+    "--label",
+    "bot-bottle.role=test-upstream",
+    "--network",
+    network,
+    ...aliases.flatMap((alias) => ["--network-alias", alias]),
+    e2eRun().images.upstream,
   ]); // fmt: skip
-  await waitFor("the test upstream to listen", 20_000, async () => ((await tcpProbe(name, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined));
+  await waitFor("the test upstream to listen", 20_000, async () =>
+    (await tcpProbe(name, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined,
+  );
 }

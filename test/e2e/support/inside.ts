@@ -4,7 +4,7 @@
  * container or pod (`docker exec`, `kubectl exec`).
  */
 import { randomUUID } from "node:crypto";
-import { exec, Run } from "./process";
+import { exec, type Run } from "./process";
 
 /** A command in a container or pod of a bottle. */
 export type Exec = (argv: string[]) => Promise<Run>;
@@ -21,7 +21,8 @@ export interface Recorded {
 }
 
 /** The values of a header of a recorded request (names compared case-insensitively). */
-export const header = (rec: Recorded, name: string) => rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+export const header = (rec: Recorded, name: string) =>
+  rec.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
 
 /** A path (or name) unique to one test. */
 export const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;

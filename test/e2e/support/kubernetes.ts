@@ -3,7 +3,7 @@
  * against it, and shells in a bottle's pods.
  */
 import * as fs from "node:fs";
-import { REPO_ROOT, mustRun, run, Run } from "./process";
+import { REPO_ROOT, mustRun, run, type Run } from "./process";
 import type { Shell } from "./loop";
 
 /** What `test/k8s/cluster info` prints. */
@@ -64,7 +64,13 @@ export class Kubectl {
       apiVersion: "v1",
       kind: "PersistentVolume",
       metadata: { name, labels: { "bot-bottle.stack": opts.stack } },
-      spec: { capacity: { storage: "1Gi" }, accessModes: ["ReadWriteOnce"], storageClassName: name, persistentVolumeReclaimPolicy: opts.reclaimPolicy, hostPath: { path: opts.dir, type: "Directory" } },
+      spec: {
+        capacity: { storage: "1Gi" },
+        accessModes: ["ReadWriteOnce"],
+        storageClassName: name,
+        persistentVolumeReclaimPolicy: opts.reclaimPolicy,
+        hostPath: { path: opts.dir, type: "Directory" },
+      },
     };
     await this.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
   }

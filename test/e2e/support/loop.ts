@@ -3,7 +3,7 @@
  * see from inside a bottle what a change applied by `pulumi up` does to the agent's traffic
  * (test/e2e/handover.test.ts; the chain benchmark).
  */
-import { exec, mustRun, Run, waitFor } from "./process";
+import { exec, mustRun, type Run, waitFor } from "./process";
 
 /** Where the loop runs: a shell's commands, and a way to start a script that outlives them. */
 export interface Shell {

@@ -14,11 +14,15 @@ import { commandPath, mustRun } from "./process";
 export async function pulumiHomeWithPlugins(home: string, packageDir: string): Promise<void> {
   const scope = path.join(packageDir, "node_modules", "@pulumi");
   const plugins = fs.readdirSync(scope).flatMap((sdk) => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(scope, sdk, "package.json"), "utf8")) as { pulumi?: { resource?: boolean; name?: string; version?: string } };
+    const manifest = JSON.parse(fs.readFileSync(path.join(scope, sdk, "package.json"), "utf8")) as {
+      pulumi?: { resource?: boolean; name?: string; version?: string };
+    };
     return manifest.pulumi?.resource ? [{ name: manifest.pulumi.name ?? sdk, version: manifest.pulumi.version! }] : [];
   });
   assert.deepEqual(plugins.map((p) => p.name).sort(), ["command", "docker", "kubernetes", "tls"]);
   for (const { name, version } of plugins) {
-    await mustRun(["pulumi", "plugin", "install", "resource", name, version, "--file", await commandPath(`pulumi-resource-${name}`)], { env: { ...process.env, PULUMI_HOME: home } });
+    await mustRun(["pulumi", "plugin", "install", "resource", name, version, "--file", await commandPath(`pulumi-resource-${name}`)], {
+      env: { ...process.env, PULUMI_HOME: home },
+    });
   }
 }

@@ -27,7 +27,11 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<Run> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const stdin = opts.input === undefined ? "ignore" : "pipe";
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, stdio: [stdin, "pipe", "pipe"] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: opts.env ?? process.env,
+      stdio: [stdin, "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));

@@ -10,7 +10,7 @@
  * made for the run, and uses a private PULUMI_HOME: a user's own login and stacks are never
  * touched.
  */
-import { EngineEvent, LocalWorkspace, OpType, Stack, UpdateSummary } from "@pulumi/pulumi/automation";
+import { type EngineEvent, LocalWorkspace, type OpType, Stack, type UpdateSummary } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";

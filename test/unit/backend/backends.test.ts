@@ -35,7 +35,13 @@ const cases: { backend: Backend; args: Partial<BottleStackArgs>; provider: [stri
     backend: "kubernetes",
     args: { kubernetes: { context: "kind-dev" } },
     provider: [RESOURCE_TYPES.kubernetesProvider, "coder-kubernetes"],
-    objectNames: { namespace: "dev-coder", egressProxy: "egress-proxy", pipelock: "pipelock", pipelockBulk: "pipelock-bulk", agent: "agent" },
+    objectNames: {
+      namespace: "dev-coder",
+      egressProxy: "egress-proxy",
+      pipelock: "pipelock",
+      pipelockBulk: "pipelock-bulk",
+      agent: "agent",
+    },
   },
 ];
 
@@ -43,7 +49,9 @@ describe("each backend declares the bottle and names its objects", () => {
   for (const { backend, args, provider, objectNames } of cases) {
     test(backend, async () => {
       const d = await declareBottle("coder", { backend, routes: ROUTES, ...IMAGES, ...args }, "dev");
-      const names = await Promise.all(Object.entries(d.stack.objectNames).map(async ([key, name]) => [key, (await unwrap(name)).value] as const));
+      const names = await Promise.all(
+        Object.entries(d.stack.objectNames).map(async ([key, name]) => [key, (await unwrap(name)).value] as const),
+      );
       assert.deepEqual(Object.fromEntries(names), objectNames);
       const providers = d.resources.filter((r) => r.type.startsWith("pulumi:providers:")).map((r) => [r.type, r.name]);
       assert.deepEqual(providers, [provider]);
@@ -79,7 +87,10 @@ describe("a program's bottles share their engine's or cluster's provider, and im
       `${RESOURCE_TYPES.dockerProvider} docker-${remote}`,
       `${RESOURCE_TYPES.kubernetesProvider} kubernetes-${hash(JSON.stringify([null, "kind-dev"]))}`,
     ]);
-    assert.deepEqual(shared.map((s) => Object.keys(s.builtImages)), [["egressProxy", "agent"], [], ["egressProxy", "agent"], [], []]);
+    assert.deepEqual(
+      shared.map((s) => Object.keys(s.builtImages)),
+      [["egressProxy", "agent"], [], ["egressProxy", "agent"], [], []],
+    );
     assert.equal(a.provider, b.provider);
     assert.equal(c.provider, undefined);
     assert.equal(d.provider, e.provider);

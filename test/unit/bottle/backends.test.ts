@@ -33,7 +33,9 @@ const dockerEngine = (args: string[]): Answer => {
     ...extra,
   });
   return JSON.stringify([
-    container("dev-coder-agent", "agent", { Mounts: [{ Type: "volume", Name: "dev-coder-workspace", Source: "/var/lib/docker/volumes/x", Destination: "/work" }] }),
+    container("dev-coder-agent", "agent", {
+      Mounts: [{ Type: "volume", Name: "dev-coder-workspace", Source: "/var/lib/docker/volumes/x", Destination: "/work" }],
+    }),
     container("coder-egress-proxy-1a2b", "egress-proxy"),
     container("coder-pipelock-3c4d", "pipelock"),
   ]);
@@ -44,7 +46,10 @@ const cluster = (args: string[]): Answer => {
   if (args.includes("deployments")) return "agent egress-proxy pipelock";
   if (args.includes("job")) return "1";
   if (!args.includes("pods")) return "";
-  const pod = (role: string) => ({ metadata: { name: `${role}-5d8f`, labels: { "bot-bottle.role": role } }, status: { phase: "Running", containerStatuses: [{ name: role, ready: true, restartCount: 0 }] } });
+  const pod = (role: string) => ({
+    metadata: { name: `${role}-5d8f`, labels: { "bot-bottle.role": role } },
+    status: { phase: "Running", containerStatuses: [{ name: role, ready: true, restartCount: 0 }] },
+  });
   return JSON.stringify({ items: ["agent", "egress-proxy", "pipelock"].map(pod) });
 };
 
@@ -65,7 +70,15 @@ function recording(engine: (args: string[]) => Answer): { cli: Cli; calls: strin
   return { cli, calls, envs };
 }
 
-const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => Answer; lookups: string[][]; shell: string[]; logs: string[][]; status: string[][] }[] = [
+const cases: {
+  backend: Backend;
+  engine: Engine;
+  answers: (args: string[]) => Answer;
+  lookups: string[][];
+  shell: string[];
+  logs: string[][];
+  status: string[][];
+}[] = [
   {
     backend: "docker",
     engine: { backend: "docker", host: "ssh://deploy@box.example.com" },
@@ -91,7 +104,26 @@ const cases: { backend: Backend; engine: Engine; answers: (args: string[]) => An
     engine: { backend: "kubernetes", context: "kind-dev" },
     answers: cluster,
     lookups: [["kubectl", "--context", "kind-dev", "get", "deployments", "-n", "dev-coder", "-o", "jsonpath={.items[*].metadata.name}"]],
-    shell: ["kubectl", "--context", "kind-dev", "exec", "-i", "-n", "dev-coder", "deploy/agent", "-c", "agent", "--", "sh", "-c", 'cd "$0" 2>/dev/null; exec "$@"', "/work", "sh", "-c", "id"],
+    shell: [
+      "kubectl",
+      "--context",
+      "kind-dev",
+      "exec",
+      "-i",
+      "-n",
+      "dev-coder",
+      "deploy/agent",
+      "-c",
+      "agent",
+      "--",
+      "sh",
+      "-c",
+      'cd "$0" 2>/dev/null; exec "$@"',
+      "/work",
+      "sh",
+      "-c",
+      "id",
+    ],
     logs: [
       ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/egress-proxy", "-c", "egress-proxy", "--since", "5m"],
       ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/pipelock", "-c", "pipelock", "--since", "5m"],
@@ -113,7 +145,10 @@ describe("npm run bottle finds a bottle's workloads on each backend", () => {
 
     test(`${backend}: the logs of the gates the bottle runs`, () => {
       const { cli, calls } = recording(answers);
-      assert.deepEqual(Object.keys(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).gateLogs({ since: "5m" })), ["egress-proxy", "pipelock"]);
+      assert.deepEqual(Object.keys(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).gateLogs({ since: "5m" })), [
+        "egress-proxy",
+        "pipelock",
+      ]);
       assert.deepEqual(calls, [...lookups, ...logs]);
     });
 

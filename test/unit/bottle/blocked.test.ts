@@ -63,7 +63,11 @@ describe("reading both gates' logs", () => {
   });
 
   test("grouped: one line per kind with a count, ids cut from paths", () => {
-    const text = formatRefusals(groupRefusals([...egressProxyRefusals(EGRESS_LOG), ...pipelockRefusals(PIPELOCK_LOG)]), { stack: "dev", bottle: "coder", since: "30m" });
+    const text = formatRefusals(groupRefusals([...egressProxyRefusals(EGRESS_LOG), ...pipelockRefusals(PIPELOCK_LOG)]), {
+      stack: "dev",
+      bottle: "coder",
+      since: "30m",
+    });
     assert.equal(
       text,
       `Refused in bottle "coder" of stack "dev" (last 30m): 9 requests, 8 kinds
@@ -128,12 +132,18 @@ config:
 `;
 
   test("a push refused on a fetch-only git route is suggested as the agent's own branches (pushRules: {}), never every ref", () => {
-    const { text, notes } = applySuggestions(STACK, "coder", [{ host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] }]);
-    assert.match(text, /git: \{ repositories: \[acme\/app\], pushRules: \{\} \}/);
-    assert.deepEqual(notes, ["github.com: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself"]);
-    const explicitFalse = applySuggestions(STACK.replace("git: { repositories: [acme/app] }", "git: { repositories: [acme/app], push: false }"), "coder", [
+    const { text, notes } = applySuggestions(STACK, "coder", [
       { host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] },
     ]);
+    assert.match(text, /git: \{ repositories: \[acme\/app\], pushRules: \{\} \}/);
+    assert.deepEqual(notes, [
+      "github.com: push suggested as pushRules: {} (refs/heads/agent/*, no deletes, no tags); name other refs in git.pushRules.refs yourself",
+    ]);
+    const explicitFalse = applySuggestions(
+      STACK.replace("git: { repositories: [acme/app] }", "git: { repositories: [acme/app], push: false }"),
+      "coder",
+      [{ host: "github.com", ports: [], methods: ["POST"], paths: ["/acme/app.git/git-receive-pack"] }],
+    );
     assert.match(explicitFalse.text, /git: \{ repositories: \[acme\/app\], pushRules: \{\} \}/);
   });
 
@@ -186,9 +196,13 @@ config:
   });
 
   test("a non-git path on a git route is a note, not an edit; an unknown bottle is an error", () => {
-    const { text, notes } = applySuggestions(STACK, "coder", [{ host: "github.com", ports: [443], methods: ["GET"], paths: ["/acme/app/releases"] }]);
+    const { text, notes } = applySuggestions(STACK, "coder", [
+      { host: "github.com", ports: [443], methods: ["GET"], paths: ["/acme/app/releases"] },
+    ]);
     assert.equal(text, STACK);
-    assert.deepEqual(notes, ["github.com/acme/app/releases: not suggested: the route is a git route, which allows git's paths only (give other paths a host of their own)"]);
+    assert.deepEqual(notes, [
+      "github.com/acme/app/releases: not suggested: the route is a git route, which allows git's paths only (give other paths a host of their own)",
+    ]);
     assert.throws(() => applySuggestions(STACK, "nope", []), /the stack file declares no bottle "nope"/);
   });
 });

@@ -21,10 +21,25 @@ describe("npm run bottle on Docker: docker inspect", () => {
     ]);
     assert.deepEqual(containerStates(inspect), [
       {
-        name: "dev-coder-agent", role: "agent", status: "running", image: "sha256:abc", startedAt: "2026-12-02T10:00:00Z", user: "1000:1000",
-        pidsLimit: 512, mounts: [{ source: "dev-coder-workspace", destination: "/workspace", kind: "volume" }],
+        name: "dev-coder-agent",
+        role: "agent",
+        status: "running",
+        image: "sha256:abc",
+        startedAt: "2026-12-02T10:00:00Z",
+        user: "1000:1000",
+        pidsLimit: 512,
+        mounts: [{ source: "dev-coder-workspace", destination: "/workspace", kind: "volume" }],
       },
-      { name: "dev-coder-pipelock", role: "pipelock", status: "running", health: "healthy", image: "pipelock:2.3.0", startedAt: "2026-12-02T09:59:58Z", user: "", mounts: [] },
+      {
+        name: "dev-coder-pipelock",
+        role: "pipelock",
+        status: "running",
+        health: "healthy",
+        image: "pipelock:2.3.0",
+        startedAt: "2026-12-02T09:59:58Z",
+        user: "",
+        mounts: [],
+      },
     ]); // fmt: skip
   });
 });

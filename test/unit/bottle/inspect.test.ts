@@ -12,10 +12,13 @@ describe("npm run bottle: which bottle, on which engine", () => {
   ].join("\n");
 
   test("each bottle's engine: its own docker.host, else the stack's", () => {
-    assert.deepEqual([...bottlesOfStackFile(stackFile)], [
-      ["coder", { backend: "docker", host: "ssh://deploy@box.example.com" }],
-      ["reviewer", { backend: "docker", host: "tcp://other.example.com:2376" }],
-    ]);
+    assert.deepEqual(
+      [...bottlesOfStackFile(stackFile)],
+      [
+        ["coder", { backend: "docker", host: "ssh://deploy@box.example.com" }],
+        ["reviewer", { backend: "docker", host: "tcp://other.example.com:2376" }],
+      ],
+    );
     assert.deepEqual([...bottlesOfStackFile("config:\n  bot-bottle:bottles: [{ name: solo }]\n")], [["solo", { backend: "docker" }]]);
   });
 
@@ -29,11 +32,14 @@ describe("npm run bottle: which bottle, on which engine", () => {
       "    - { name: reviewer, kubernetes: { context: staging } }",
       "    - { name: local, backend: docker }",
     ].join("\n");
-    assert.deepEqual([...bottlesOfStackFile(file)], [
-      ["coder", { backend: "kubernetes", context: "prod", kubeconfig: "/etc/kube/bottles" }],
-      ["reviewer", { backend: "kubernetes", context: "staging", kubeconfig: "/etc/kube/bottles" }],
-      ["local", { backend: "docker" }],
-    ]);
+    assert.deepEqual(
+      [...bottlesOfStackFile(file)],
+      [
+        ["coder", { backend: "kubernetes", context: "prod", kubeconfig: "/etc/kube/bottles" }],
+        ["reviewer", { backend: "kubernetes", context: "staging", kubeconfig: "/etc/kube/bottles" }],
+        ["local", { backend: "docker" }],
+      ],
+    );
   });
 
   const cases: [string, string[], string | undefined, string | RegExp][] = [
@@ -53,15 +59,24 @@ describe("npm run bottle: which bottle, on which engine", () => {
 
 describe("npm run bottle: the gates' logs", () => {
   test("both gates' lines merged in time order, newest last", () => {
-    const egress = logLines('2026-12-02T10:00:01.000000002Z {"decision": "allow"}\n2026-12-02T10:00:03.5Z {"decision": "deny"}\n', "egress-proxy");
+    const egress = logLines(
+      '2026-12-02T10:00:01.000000002Z {"decision": "allow"}\n2026-12-02T10:00:03.5Z {"decision": "deny"}\n',
+      "egress-proxy",
+    );
     // Docker trims a timestamp's trailing zeros: 10:00:02Z is before 10:00:02.1Z.
-    const pipelock = logLines("2026-12-02T10:00:01.000000001Z {\"level\":\"info\"}\n\n2026-12-02T10:00:02Z {\"level\":\"warn\"}\n2026-12-02T10:00:02.1Z {\"level\":\"error\"}\n", "pipelock");
-    assert.deepEqual(mergeLogs(egress, pipelock).map((l) => `${l.gate} ${l.text}`), [
-      'pipelock {"level":"info"}',
-      'egress-proxy {"decision": "allow"}',
-      'pipelock {"level":"warn"}',
-      'pipelock {"level":"error"}',
-      'egress-proxy {"decision": "deny"}',
-    ]);
+    const pipelock = logLines(
+      '2026-12-02T10:00:01.000000001Z {"level":"info"}\n\n2026-12-02T10:00:02Z {"level":"warn"}\n2026-12-02T10:00:02.1Z {"level":"error"}\n',
+      "pipelock",
+    );
+    assert.deepEqual(
+      mergeLogs(egress, pipelock).map((l) => `${l.gate} ${l.text}`),
+      [
+        'pipelock {"level":"info"}',
+        'egress-proxy {"decision": "allow"}',
+        'pipelock {"level":"warn"}',
+        'pipelock {"level":"error"}',
+        'egress-proxy {"decision": "deny"}',
+      ],
+    );
   });
 });

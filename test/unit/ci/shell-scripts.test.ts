@@ -19,7 +19,9 @@ const EARLY_EXIT_READER = new RegExp(
 
 /** `line: text` of each line (comments aside) piping into a reader that may exit early. */
 function earlyExitPipes(script: string): string[] {
-  return script.split("\n").flatMap((text, i) => (!text.trimStart().startsWith("#") && EARLY_EXIT_READER.test(text) ? [`${i + 1}: ${text.trim()}`] : []));
+  return script
+    .split("\n")
+    .flatMap((text, i) => (!text.trimStart().startsWith("#") && EARLY_EXIT_READER.test(text) ? [`${i + 1}: ${text.trim()}`] : []));
 }
 
 /** Tracked shell files run under pipefail: those that set it, and the libraries they source. */
@@ -37,7 +39,7 @@ function pipefailScripts(): string[] {
 describe("shell scripts under pipefail", () => {
   test("earlyExitPipes finds exactly the pipes into readers that may stop early", () => {
     const cases: [string, boolean][] = [
-      ["ctr images ls -q | grep -qxF \"$name\" || die", true],
+      ['ctr images ls -q | grep -qxF "$name" || die', true],
       ["a | grep -q x", true],
       ["a | grep -F -q x", true],
       ["a |grep --quiet x", true],

@@ -39,7 +39,10 @@ describe("CI workflows", () => {
     const w = workflow("review-comment.yml");
     assert.deepEqual(Object.keys(w.on), ["workflow_run"]);
     const all = steps(w);
-    assert.equal(all.some((s) => s.uses?.startsWith("actions/checkout@")), false);
+    assert.equal(
+      all.some((s) => s.uses?.startsWith("actions/checkout@")),
+      false,
+    );
     const scripts = all.map((s) => s.run ?? "").join("\n");
     assert.doesNotMatch(scripts, /\bnpm\b|\bnode\b|scripts\/|bash review|source /);
     assert.match(scripts, /\[ "\$head" = "\$RUN_HEAD_SHA" \]/);
@@ -56,7 +59,11 @@ describe("CI workflows", () => {
   test("preview and deploy run Pulumi through scripts/pulumi, after set-tokens (the tracked stack files hold placeholders)", () => {
     for (const name of ["preview.yml", "deploy.yml"]) {
       const all = steps(workflow(name));
-      assert.equal(all.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined), false, `${name}: the action only installs the CLI`);
+      assert.equal(
+        all.some((s) => s.uses?.startsWith("pulumi/actions@") && s.with?.command !== undefined),
+        false,
+        `${name}: the action only installs the CLI`,
+      );
       const runs = all.map((s) => s.run ?? "");
       const tokens = runs.findIndex((r) => /^scripts\/set-tokens /.test(r));
       const pulumi = runs.findIndex((r) => /scripts\/pulumi (preview|up) /.test(r));
@@ -68,15 +75,19 @@ describe("CI workflows", () => {
     const w = workflow("deploy.yml");
     assert.deepEqual(w.on, { push: { branches: ["main"] } });
     const job = w.jobs.up!;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a template
     assert.equal(job.environment, "${{ matrix.stack }}");
     assert.equal(job.strategy?.["max-parallel"], 1);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a template
     assert.deepEqual(job.concurrency, { group: "deploy-${{ matrix.stack }}", "cancel-in-progress": false });
     assert.match(read("deploy.yml"), /scripts\/set-tokens "\$STACK"/);
   });
 
   test("every action is pinned to a full commit SHA, its version named beside it (a tag can be moved; a commit cannot)", () => {
     for (const name of fs.readdirSync(DIR)) {
-      const uses = read(name).split("\n").filter((line) => /^\s*-?\s*uses:/.test(line));
+      const uses = read(name)
+        .split("\n")
+        .filter((line) => /^\s*-?\s*uses:/.test(line));
       assert.notEqual(uses.length, 0, name);
       for (const line of uses) assert.match(line, /uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${name}: ${line.trim()}`);
     }

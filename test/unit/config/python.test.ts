@@ -38,7 +38,8 @@ describe("pythonPath: a bottle's problem path as a Python program spells it", ()
     ["egressProxyX.memoryMb", "egressProxyX.memoryMb"],
     ["", ""],
   ];
-  for (const [path, python] of cases) test(`${path || "(empty)"} → ${python || "(empty)"}`, () => assert.equal(pythonPath(namedBottleSchema, path), python));
+  for (const [path, python] of cases)
+    test(`${path || "(empty)"} → ${python || "(empty)"}`, () => assert.equal(pythonPath(namedBottleSchema, path), python));
 });
 
 test("withPythonPaths names Python's path beside the schema's where they differ, and only there", () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  ConfigProblem,
+  type ConfigProblem,
   DEFAULT_PIPELOCK_IMAGE,
   formatProblems,
-  StackConfigInput,
+  type StackConfigInput,
   validateBottle,
   validateStackConfig,
 } from "../../../components/config";
@@ -22,7 +22,11 @@ function problems(input: Partial<StackConfigInput>): ConfigProblem[] {
 /** Asserts exactly one problem, at `path`, whose message matches. */
 function rejects(input: Partial<StackConfigInput>, path: string, message: RegExp): void {
   const found = problems(input);
-  assert.deepEqual(found.map((p) => p.path), [path], formatProblems(found));
+  assert.deepEqual(
+    found.map((p) => p.path),
+    [path],
+    formatProblems(found),
+  );
   assert.match(found[0]!.message, message);
 }
 
@@ -32,49 +36,220 @@ describe("validateStackConfig rejects", () => {
     ["bottles that are not a list", { bottles: { coder: {} } }, "bottles", /expected array, got a mapping/],
     ["an empty bottle list", { bottles: [] }, "bottles", /at least one bottle/],
     ["a URL as host", { bottles: [bottle({ routes: [route({ host: "https://x.com" })] })] }, "bottles[0].routes[0].host", /not a URL/],
-    ["a port in the host", { bottles: [bottle({ routes: [route({ host: "x.com:8443" })] })] }, "bottles[0].routes[0].host", /without a port/],
+    [
+      "a port in the host",
+      { bottles: [bottle({ routes: [route({ host: "x.com:8443" })] })] },
+      "bottles[0].routes[0].host",
+      /without a port/,
+    ],
     ["an uppercase host", { bottles: [bottle({ routes: [route({ host: "X.com" })] })] }, "bottles[0].routes[0].host", /lowercase/],
-    ["an IP host", { bottles: [bottle({ routes: [route({ host: "192.168.1.1" })] })] }, "bottles[0].routes[0].host", /IP literal "192.168.1.1" is not supported: both gates match routes by DNS name/],
+    [
+      "an IP host",
+      { bottles: [bottle({ routes: [route({ host: "192.168.1.1" })] })] },
+      "bottles[0].routes[0].host",
+      /IP literal "192.168.1.1" is not supported: both gates match routes by DNS name/,
+    ],
     ["a bare *", { bottles: [bottle({ routes: [route({ host: "*" })] })] }, "bottles[0].routes[0].host", /bare "\*"/],
-    ["a mid-name wildcard", { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] }, "bottles[0].routes[0].host", /only wildcard form/],
-    ["an unknown route key", { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] }, "bottles[0].routes[0].path", /^unknown key \(did you mean "paths"\?\): a typo here must not silently change what a bottle allows$/],
+    [
+      "a mid-name wildcard",
+      { bottles: [bottle({ routes: [route({ host: "api.*.com" })] })] },
+      "bottles[0].routes[0].host",
+      /only wildcard form/,
+    ],
+    [
+      "an unknown route key",
+      { bottles: [bottle({ routes: [route({ path: ["/x"] })] })] },
+      "bottles[0].routes[0].path",
+      /^unknown key \(did you mean "paths"\?\): a typo here must not silently change what a bottle allows$/,
+    ],
     ["an unknown bottle key", { bottles: [bottle({ agnet: {} })] }, "bottles[0].agnet", /^unknown key \(did you mean "agent"\?\)/],
-    ["a push ref that is not a full ref name", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["agent/*"] } } })] })] }, "bottles[0].routes[0].git.pushRules.refs[0]", /expected a ref pattern such as "refs\/heads\/agent\/\*"/],
-    ["a push ref with ..", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/../main"] } } })] })] }, "bottles[0].routes[0].git.pushRules.refs[0]", /without "\.\.", "\/\/" or a trailing "\/"/],
-    ["an unknown push rule", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { force: true } } })] })] }, "bottles[0].routes[0].git.pushRules.force", /unknown key/],
-    ["push rules on a route that does not push", { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: false, pushRules: {} } })] })] }, "bottles[0].routes[0].git.pushRules", /remove push: false \(pushRules alone allows pushing\)/],
-    ["an unknown auth key", { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.value", /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/],
-    ["an unknown pipelock setting", { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] }, "bottles[0].pipelock.settings.mode", /unknown key/],
-    ["a duplicate host", { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] }, "bottles[0].routes[1].host", /duplicate host "api.github.com" \(also routes\[0\]\)/],
-    ["a reference to a missing token", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", token: "github" } })] })] }, "bottles[0].routes[0].auth.token", /no token named "github".*pulumi config set --secret --path 'tokens.github'/],
+    [
+      "a push ref that is not a full ref name",
+      {
+        bottles: [
+          bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["agent/*"] } } })] }),
+        ],
+      },
+      "bottles[0].routes[0].git.pushRules.refs[0]",
+      /expected a ref pattern such as "refs\/heads\/agent\/\*"/,
+    ],
+    [
+      "a push ref with ..",
+      {
+        bottles: [
+          bottle({
+            routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { refs: ["refs/heads/../main"] } } })],
+          }),
+        ],
+      },
+      "bottles[0].routes[0].git.pushRules.refs[0]",
+      /without "\.\.", "\/\/" or a trailing "\/"/,
+    ],
+    [
+      "an unknown push rule",
+      { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules: { force: true } } })] })] },
+      "bottles[0].routes[0].git.pushRules.force",
+      /unknown key/,
+    ],
+    [
+      "push rules on a route that does not push",
+      { bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], push: false, pushRules: {} } })] })] },
+      "bottles[0].routes[0].git.pushRules",
+      /remove push: false \(pushRules alone allows pushing\)/,
+    ],
+    [
+      "an unknown auth key",
+      { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } },
+      "bottles[0].routes[0].auth.value",
+      /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/,
+    ],
+    [
+      "an unknown pipelock setting",
+      { bottles: [bottle({ pipelock: { settings: { mode: "audit" } } })] },
+      "bottles[0].pipelock.settings.mode",
+      /unknown key/,
+    ],
+    [
+      "a duplicate host",
+      { bottles: [bottle({ routes: [route(), route({ methods: ["GET"] })] })] },
+      "bottles[0].routes[1].host",
+      /duplicate host "api.github.com" \(also routes\[0\]\)/,
+    ],
+    [
+      "a reference to a missing token",
+      { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", token: "github" } })] })] },
+      "bottles[0].routes[0].auth.token",
+      /no token named "github".*pulumi config set --secret --path 'tokens.github'/,
+    ],
     ["a token stored in plain text", { tokens: { github: { secret: false, value: "ghp_x" } } }, "tokens.github", /plain text.*--secret/],
     ["an empty token", { tokens: { github: secret("") } }, "tokens.github", /non-empty string/],
-    ["a method outside the HTTP set", { bottles: [bottle({ routes: [route({ methods: ["GET", "CONNECT"] })] })] }, "bottles[0].routes[0].methods[1]", /expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"/],
-    ["a lowercase method", { bottles: [bottle({ routes: [route({ methods: ["get"] })] })] }, "bottles[0].routes[0].methods[0]", /expected one of/],
-    ["a duplicate method", { bottles: [bottle({ routes: [route({ methods: ["GET", "GET"] })] })] }, "bottles[0].routes[0].methods", /no duplicate entries/],
-    ["an empty method list", { bottles: [bottle({ routes: [route({ methods: [] })] })] }, "bottles[0].routes[0].methods", /at least 1 entry/],
-    ["a path without a leading slash", { bottles: [bottle({ routes: [route({ paths: ["repos/"] })] })] }, "bottles[0].routes[0].paths[0]", /starting with "\/"/],
-    ["a path with ..", { bottles: [bottle({ routes: [route({ paths: ["/repos/../admin"] })] })] }, "bottles[0].routes[0].paths[0]", /"\.\."/],
+    [
+      "a method outside the HTTP set",
+      { bottles: [bottle({ routes: [route({ methods: ["GET", "CONNECT"] })] })] },
+      "bottles[0].routes[0].methods[1]",
+      /expected one of "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"/,
+    ],
+    [
+      "a lowercase method",
+      { bottles: [bottle({ routes: [route({ methods: ["get"] })] })] },
+      "bottles[0].routes[0].methods[0]",
+      /expected one of/,
+    ],
+    [
+      "a duplicate method",
+      { bottles: [bottle({ routes: [route({ methods: ["GET", "GET"] })] })] },
+      "bottles[0].routes[0].methods",
+      /no duplicate entries/,
+    ],
+    [
+      "an empty method list",
+      { bottles: [bottle({ routes: [route({ methods: [] })] })] },
+      "bottles[0].routes[0].methods",
+      /at least 1 entry/,
+    ],
+    [
+      "a path without a leading slash",
+      { bottles: [bottle({ routes: [route({ paths: ["repos/"] })] })] },
+      "bottles[0].routes[0].paths[0]",
+      /starting with "\/"/,
+    ],
+    [
+      "a path with ..",
+      { bottles: [bottle({ routes: [route({ paths: ["/repos/../admin"] })] })] },
+      "bottles[0].routes[0].paths[0]",
+      /"\.\."/,
+    ],
     ["a path with ?", { bottles: [bottle({ routes: [route({ paths: ["/search?q=x"] })] })] }, "bottles[0].routes[0].paths[0]", /"\?"/],
     ["a path with #", { bottles: [bottle({ routes: [route({ paths: ["/a#b"] })] })] }, "bottles[0].routes[0].paths[0]", /"#"/],
     ["port 0", { bottles: [bottle({ routes: [route({ ports: [0] })] })] }, "bottles[0].routes[0].ports[0]", /at least 1/],
     ["port 65536", { bottles: [bottle({ routes: [route({ ports: [65536] })] })] }, "bottles[0].routes[0].ports[0]", /at most 65535/],
     ["a fractional port", { bottles: [bottle({ routes: [route({ ports: [44.3] })] })] }, "bottles[0].routes[0].ports[0]", /expected int/],
-    ["a framing header as credential header", { bottles: [bottle({ routes: [route({ auth: { header: "Host", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.header", /frames or routes the request/],
-    ["a header name with a space", { bottles: [bottle({ routes: [route({ auth: { header: "X Api", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.header", /HTTP header name/],
-    ["a prefix with a line break", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", prefix: "Bearer\r\nX: y", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.prefix", /printable ASCII/],
+    [
+      "a framing header as credential header",
+      { bottles: [bottle({ routes: [route({ auth: { header: "Host", token: "t" } })] })], tokens: { t: secret() } },
+      "bottles[0].routes[0].auth.header",
+      /frames or routes the request/,
+    ],
+    [
+      "a header name with a space",
+      { bottles: [bottle({ routes: [route({ auth: { header: "X Api", token: "t" } })] })], tokens: { t: secret() } },
+      "bottles[0].routes[0].auth.header",
+      /HTTP header name/,
+    ],
+    [
+      "a prefix with a line break",
+      {
+        bottles: [bottle({ routes: [route({ auth: { header: "Authorization", prefix: "Bearer\r\nX: y", token: "t" } })] })],
+        tokens: { t: secret() },
+      },
+      "bottles[0].routes[0].auth.prefix",
+      /printable ASCII/,
+    ],
     ["a bottle without routes", { bottles: [bottle({ routes: [] })] }, "bottles[0].routes", /at least one route/],
     ["a bad bottle name", { bottles: [bottle({ name: "Coder_1" })] }, "bottles[0].name", /lowercase name/],
-    ["an agent env overriding the proxy", { bottles: [bottle({ agent: { image: "node:22", env: { https_proxy: "http://evil:1" } } })] }, "bottles[0].agent.env.https_proxy", /set by the bottle itself/],
-    ["a git route with its own paths", { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app"] }, paths: ["/x"] })] })] }, "bottles[0].routes[0].paths", /a route with git allows git's own paths; remove "paths"/],
-    ["a git repository with .git", { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app.git"] } })] })] }, "bottles[0].routes[0].git.repositories[0]", /without "\.git"/],
-    ["a git repository that is not owner/name", { bottles: [bottle({ routes: [route({ git: { repositories: ["app"] } })] })] }, "bottles[0].routes[0].git.repositories[0]", /repository path such as "acme\/app"/],
-    ["Basic credentials with a prefix", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", prefix: "token ", username: "x-access-token", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.prefix", /Basic credentials \(username\) take no prefix/],
-    ["a user name with a colon", { bottles: [bottle({ routes: [route({ auth: { header: "Authorization", username: "a:b", token: "t" } })] })], tokens: { t: secret() } }, "bottles[0].routes[0].auth.username", /without spaces or ':'/],
-    ["a relative workspace path", { bottles: [bottle({ agent: { workspace: { path: "work" } } })] }, "bottles[0].agent.workspace.path", /absolute path/],
+    [
+      "an agent env overriding the proxy",
+      { bottles: [bottle({ agent: { image: "node:22", env: { https_proxy: "http://evil:1" } } })] },
+      "bottles[0].agent.env.https_proxy",
+      /set by the bottle itself/,
+    ],
+    [
+      "a git route with its own paths",
+      { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app"] }, paths: ["/x"] })] })] },
+      "bottles[0].routes[0].paths",
+      /a route with git allows git's own paths; remove "paths"/,
+    ],
+    [
+      "a git repository with .git",
+      { bottles: [bottle({ routes: [route({ git: { repositories: ["acme/app.git"] } })] })] },
+      "bottles[0].routes[0].git.repositories[0]",
+      /without "\.git"/,
+    ],
+    [
+      "a git repository that is not owner/name",
+      { bottles: [bottle({ routes: [route({ git: { repositories: ["app"] } })] })] },
+      "bottles[0].routes[0].git.repositories[0]",
+      /repository path such as "acme\/app"/,
+    ],
+    [
+      "Basic credentials with a prefix",
+      {
+        bottles: [
+          bottle({ routes: [route({ auth: { header: "Authorization", prefix: "token ", username: "x-access-token", token: "t" } })] }),
+        ],
+        tokens: { t: secret() },
+      },
+      "bottles[0].routes[0].auth.prefix",
+      /Basic credentials \(username\) take no prefix/,
+    ],
+    [
+      "a user name with a colon",
+      {
+        bottles: [bottle({ routes: [route({ auth: { header: "Authorization", username: "a:b", token: "t" } })] })],
+        tokens: { t: secret() },
+      },
+      "bottles[0].routes[0].auth.username",
+      /without spaces or ':'/,
+    ],
+    [
+      "a relative workspace path",
+      { bottles: [bottle({ agent: { workspace: { path: "work" } } })] },
+      "bottles[0].agent.workspace.path",
+      /absolute path/,
+    ],
     ["a CA validity under a day", { bottles: [bottle({ caValidityHours: 1 })] }, "bottles[0].caValidityHours", /at least 24/],
-    ["an egress proxy too small for maxBodyMb", { bottles: [bottle({ egressProxy: { memoryMb: 256 } })] }, "bottles[0].egressProxy.memoryMb", /^256 MiB cannot hold a request body of maxBodyMb \(32 MiB\), which the egress proxy holds whole while it checks it; set it to at least 288 \(64 \+ 7 x maxBodyMb\), or lower maxBodyMb$/],
-    ["a maxBodyMb too large for the default egress proxy", { bottles: [bottle({ maxBodyMb: 100 })] }, "bottles[0].egressProxy.memoryMb", /^512 MiB cannot hold a request body of maxBodyMb \(100 MiB\).*at least 764/],
+    [
+      "an egress proxy too small for maxBodyMb",
+      { bottles: [bottle({ egressProxy: { memoryMb: 256 } })] },
+      "bottles[0].egressProxy.memoryMb",
+      /^256 MiB cannot hold a request body of maxBodyMb \(32 MiB\), which the egress proxy holds whole while it checks it; set it to at least 288 \(64 \+ 7 x maxBodyMb\), or lower maxBodyMb$/,
+    ],
+    [
+      "a maxBodyMb too large for the default egress proxy",
+      { bottles: [bottle({ maxBodyMb: 100 })] },
+      "bottles[0].egressProxy.memoryMb",
+      /^512 MiB cannot hold a request body of maxBodyMb \(100 MiB\).*at least 764/,
+    ],
     ["a docker host that is not a URL", { docker: { host: "myhost" } }, "docker.host", /Docker host URL/],
   ];
   for (const [what, input, path, message] of cases) {
@@ -82,7 +257,12 @@ describe("validateStackConfig rejects", () => {
   }
 
   test("an egress proxy's memory at the floor for its maxBodyMb, or above it, passes", () => {
-    for (const [memoryMb, maxBodyMb] of [[288, 32], [176, 16], [512, 64], [71, 1]]) {
+    for (const [memoryMb, maxBodyMb] of [
+      [288, 32],
+      [176, 16],
+      [512, 64],
+      [71, 1],
+    ]) {
       const result = validateStackConfig({ bottles: [bottle({ egressProxy: { memoryMb }, maxBodyMb })] });
       assert.ok(result.ok, `${memoryMb} MiB, maxBodyMb ${maxBodyMb}: ${result.ok ? "" : formatProblems(result.problems)}`);
     }
@@ -94,9 +274,7 @@ describe("validateStackConfig rejects", () => {
 
   test("reports every problem at once, schema and cross-field alike, sorted by path", () => {
     const found = problems({
-      bottles: [
-        bottle({ routes: [route({ host: "A.com" }), route({ auth: { header: "Authorization", token: "gh" } }), route()] }),
-      ],
+      bottles: [bottle({ routes: [route({ host: "A.com" }), route({ auth: { header: "Authorization", token: "gh" } }), route()] })],
       tokens: { other: { secret: false, value: "x" } },
     });
     assert.deepEqual(
@@ -129,7 +307,14 @@ describe("validateStackConfig accepts and normalises", () => {
           bulk: true,
         },
       ],
-      agent: { image: "node:22", user: "1000:1000", env: {}, memoryMb: 2048, maxProcesses: 512, workspace: { path: "/workspace", keep: true, protect: false } },
+      agent: {
+        image: "node:22",
+        user: "1000:1000",
+        env: {},
+        memoryMb: 2048,
+        maxProcesses: 512,
+        workspace: { path: "/workspace", keep: true, protect: false },
+      },
       egressProxy: { memoryMb: 512 },
       pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: {} },
       caValidityHours: 8760,
@@ -146,7 +331,11 @@ describe("validateStackConfig accepts and normalises", () => {
       bottles: [
         bottle({
           routes: [
-            route({ host: "github.com", git: { repositories: ["acme/app"], push: true }, auth: { header: "Authorization", username: "x-access-token", token: "t" } }),
+            route({
+              host: "github.com",
+              git: { repositories: ["acme/app"], push: true },
+              auth: { header: "Authorization", username: "x-access-token", token: "t" },
+            }),
             route({ host: "gitlab.example.com", git: { repositories: ["group/sub/lib"] } }),
           ],
         }),
@@ -157,11 +346,20 @@ describe("validateStackConfig accepts and normalises", () => {
     const [github, gitlab] = result.value.bottles[0]!.routes;
     assert.deepEqual(github!.methods, ["GET", "POST"]);
     assert.deepEqual(github!.paths, [
-      "/acme/app.git/info/refs", "/acme/app.git/git-upload-pack", "/acme/app.git/git-receive-pack",
-      "/acme/app/info/refs", "/acme/app/git-upload-pack", "/acme/app/git-receive-pack",
+      "/acme/app.git/info/refs",
+      "/acme/app.git/git-upload-pack",
+      "/acme/app.git/git-receive-pack",
+      "/acme/app/info/refs",
+      "/acme/app/git-upload-pack",
+      "/acme/app/git-receive-pack",
     ]);
     assert.deepEqual(github!.auth, { header: "Authorization", prefix: "", username: "x-access-token", token: "t" });
-    assert.deepEqual(gitlab!.paths, ["/group/sub/lib.git/info/refs", "/group/sub/lib.git/git-upload-pack", "/group/sub/lib/info/refs", "/group/sub/lib/git-upload-pack"]);
+    assert.deepEqual(gitlab!.paths, [
+      "/group/sub/lib.git/info/refs",
+      "/group/sub/lib.git/git-upload-pack",
+      "/group/sub/lib/info/refs",
+      "/group/sub/lib/git-upload-pack",
+    ]);
     // push: true keeps meaning every ref, with creations, deletions and tags; no push is false.
     assert.deepEqual(github!.git!.push, { refs: ["refs/*"], create: true, delete: true, tags: true });
     assert.equal(gitlab!.git!.push, false);
@@ -169,7 +367,9 @@ describe("validateStackConfig accepts and normalises", () => {
 
   test("git pushRules: {} is the agent's branches only (creations, no deletes, no tags); each field can be set", () => {
     const pushOf = (pushRules: unknown) => {
-      const result = validateStackConfig({ bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules } as never })] })] });
+      const result = validateStackConfig({
+        bottles: [bottle({ routes: [route({ host: "github.com", git: { repositories: ["acme/app"], pushRules } as never })] })],
+      });
       assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
       const [github] = result.value.bottles[0]!.routes;
       assert.ok(github!.paths!.includes("/acme/app.git/git-receive-pack"));
@@ -209,7 +409,10 @@ describe("validateStackConfig accepts and normalises", () => {
       tokens: { t: secret() },
     });
     assert.ok(result.ok);
-    assert.deepEqual(result.value.bottles[0]!.routes.map((r) => r.ports), [[80, 443], [443]]);
+    assert.deepEqual(
+      result.value.bottles[0]!.routes.map((r) => r.ports),
+      [[80, 443], [443]],
+    );
   });
 
   test("a credential route sends it in cleartext on port 80 only when the route says so, as a risk", () => {
@@ -248,7 +451,10 @@ describe("validateStackConfig accepts and normalises", () => {
     });
     assert.ok(!result.ok);
     assert.deepEqual(result.problems, [
-      { path: "bottles[0].routes[0].insecureCleartextPorts", message: "only a route with auth has a credential to send in cleartext; remove it" },
+      {
+        path: "bottles[0].routes[0].insecureCleartextPorts",
+        message: "only a route with auth has a credential to send in cleartext; remove it",
+      },
       { path: "bottles[0].routes[1].insecureCleartextPorts[0]", message: "80 is not one of the route's ports" },
     ]);
   });
@@ -294,12 +500,19 @@ describe("validateStackConfig: the Kubernetes backend", () => {
   test("rejects, each at its exact path", () => {
     const cases: [string, Partial<StackConfigInput>, [string, string][]][] = [
       ["no egress-proxy image", { bottles: [bottle({ backend: "kubernetes" })] }, [["bottles[0].egressProxy.image", IMAGE_REQUIRED]]],
-      ["no egress-proxy image, the backend from the stack", { bottles: [bottle()], backend: "kubernetes" }, [["bottles[0].egressProxy.image", IMAGE_REQUIRED]]],
+      [
+        "no egress-proxy image, the backend from the stack",
+        { bottles: [bottle()], backend: "kubernetes" },
+        [["bottles[0].egressProxy.image", IMAGE_REQUIRED]],
+      ],
       ["an agent without an image", { bottles: [k8s({ agent: {} })] }, [["bottles[0].agent.image", IMAGE_REQUIRED]]],
       [
         "neither image",
         { bottles: [bottle({ backend: "kubernetes", agent: { user: "2000:2000" } })] },
-        [["bottles[0].agent.image", IMAGE_REQUIRED], ["bottles[0].egressProxy.image", IMAGE_REQUIRED]],
+        [
+          ["bottles[0].agent.image", IMAGE_REQUIRED],
+          ["bottles[0].egressProxy.image", IMAGE_REQUIRED],
+        ],
       ],
       [
         "a Docker engine on a Kubernetes bottle",
@@ -341,11 +554,20 @@ describe("validateStackConfig: the Kubernetes backend", () => {
         { bottles: [k8s()], kubernetes: { privateCidrs: ["169.254.169.254"] } },
         [["kubernetes.privateCidrs[0]", 'expected an IPv4 CIDR such as "10.96.0.0/12"']],
       ],
-      ["an empty private range list", { bottles: [k8s({ kubernetes: { privateCidrs: [] } })] }, [["bottles[0].kubernetes.privateCidrs", "expected at least 1 entry"]]],
+      [
+        "an empty private range list",
+        { bottles: [k8s({ kubernetes: { privateCidrs: [] } })] },
+        [["bottles[0].kubernetes.privateCidrs", "expected at least 1 entry"]],
+      ],
       [
         "an unknown key under kubernetes",
         { bottles: [k8s({ kubernetes: { contxt: "x" } })] },
-        [["bottles[0].kubernetes.contxt", 'unknown key (did you mean "context"?): a typo here must not silently change what a bottle allows']],
+        [
+          [
+            "bottles[0].kubernetes.contxt",
+            'unknown key (did you mean "context"?): a typo here must not silently change what a bottle allows',
+          ],
+        ],
       ],
       [
         "an unknown key under the stack's kubernetes",
@@ -357,8 +579,16 @@ describe("validateStackConfig: the Kubernetes backend", () => {
           ],
         ],
       ],
-      ["an unknown backend", { bottles: [bottle({ backend: "nomad" })] }, [["bottles[0].backend", 'expected one of "docker", "kubernetes"']]],
-      ["a workspace size of 0", { bottles: [k8s({ kubernetes: { workspaceSizeGb: 0 } })] }, [["bottles[0].kubernetes.workspaceSizeGb", "expected at least 1"]]],
+      [
+        "an unknown backend",
+        { bottles: [bottle({ backend: "nomad" })] },
+        [["bottles[0].backend", 'expected one of "docker", "kubernetes"']],
+      ],
+      [
+        "a workspace size of 0",
+        { bottles: [k8s({ kubernetes: { workspaceSizeGb: 0 } })] },
+        [["bottles[0].kubernetes.workspaceSizeGb", "expected at least 1"]],
+      ],
     ];
     for (const [what, input, expected] of cases) assert.deepEqual(problemsOf(input), expected, what);
   });
@@ -397,7 +627,9 @@ describe("validateStackConfig: the Kubernetes backend", () => {
     assert.ok(result.ok, result.ok ? "" : formatProblems(result.problems));
     assert.deepEqual(result.value.bottles[0], {
       name: "coder",
-      routes: [{ host: "api.github.com", ports: [80, 443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], bulk: true }],
+      routes: [
+        { host: "api.github.com", ports: [80, 443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], bulk: true },
+      ],
       agent: {
         image: "registry.example/agent@sha256:bb",
         user: "1000:1000",
@@ -426,8 +658,15 @@ describe("validateStackConfig: the Kubernetes backend", () => {
   });
 
   test("validateBottle: the same rules, paths relative to the bottle", () => {
-    const result = validateBottle("x", { backend: "kubernetes", routes: [route()], agent: {}, docker: { host: "unix:///var/run/docker.sock" } }, new Set());
+    const result = validateBottle(
+      "x",
+      { backend: "kubernetes", routes: [route()], agent: {}, docker: { host: "unix:///var/run/docker.sock" } },
+      new Set(),
+    );
     assert.ok(!result.ok);
-    assert.deepEqual(result.problems.map((p) => p.path), ["agent.image", "docker", "egressProxy.image"]);
+    assert.deepEqual(
+      result.problems.map((p) => p.path),
+      ["agent.image", "docker", "egressProxy.image"],
+    );
   });
 });

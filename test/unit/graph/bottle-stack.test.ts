@@ -10,7 +10,7 @@ import { PROCESS_LIMITS_SCRIPT } from "../../../components/docker/limits";
 import { OWN_VOLUME_SCRIPT } from "../../../components/docker/mounts";
 import { SELF_TEST_SCRIPT } from "../../../components/docker/self-test/self-test";
 import { SELF_TEST_PROBE } from "../../../components/self-test/probe";
-import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, unwrap } from "../../support/declare";
+import { declareBottle, type Declared, isSecret, MOCK_OUTPUTS, plainStrings, type Registered, unwrap } from "../../support/declare";
 
 const cert = MOCK_OUTPUTS.certPem;
 const providerHash = (host: string) => createHash("sha256").update(host).digest("hex").slice(0, 8);
@@ -20,7 +20,13 @@ const ANTHROPIC_TOKEN = "sk-ant-api03-unitTestKeyValue";
 
 const baseArgs = (): BottleStackArgs => ({
   routes: [
-    { host: "api.github.com", ports: [443], methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+    {
+      host: "api.github.com",
+      ports: [443],
+      methods: ["GET"],
+      paths: ["/repos/acme/"],
+      auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+    },
     { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
   ],
   tokens: { github: GITHUB_TOKEN, anthropic: ANTHROPIC_TOKEN },
@@ -90,7 +96,9 @@ describe("BottleStack resource graph", () => {
   });
 
   test("every Docker object carries the stack, bottle and role labels", () => {
-    const docker = d.resources.filter((r) => r.type === RESOURCE_TYPES.container || r.type === RESOURCE_TYPES.network || r.type === RESOURCE_TYPES.volume);
+    const docker = d.resources.filter(
+      (r) => r.type === RESOURCE_TYPES.container || r.type === RESOURCE_TYPES.network || r.type === RESOURCE_TYPES.volume,
+    );
     // 3 networks; 4 containers; the workspace and 3 live-config volumes.
     assert.equal(docker.length, 11);
     for (const r of docker) {
@@ -160,7 +168,12 @@ describe("BottleStack resource graph", () => {
     const ca = upload(d, "egress-proxy", "/home/mitmproxy/.mitmproxy/mitmproxy-ca.pem");
     assert.deepEqual(
       { permissions: ca.permissions, owner: ca.owner, group: ca.group, content: ca.content },
-      { permissions: "0600", owner: "65533", group: "65533", content: cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key") },
+      {
+        permissions: "0600",
+        owner: "65533",
+        group: "65533",
+        content: cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key"),
+      },
     );
     assert.equal(upload(d, "egress-proxy", "/etc/egress-proxy/upstream-ca.pem").content, cert("coder-pipelock-ca-cert"));
   });
@@ -193,7 +206,13 @@ describe("BottleStack resource graph", () => {
     assert.deepEqual(p.uploads, []);
     // The same image as pipelock, pulled once.
     assert.equal(p.image, container(d, "pipelock").image);
-    assert.deepEqual(d.resources.filter((r) => r.type === RESOURCE_TYPES.remoteImage).map((r) => r.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
+    assert.deepEqual(
+      d.resources
+        .filter((r) => r.type === RESOURCE_TYPES.remoteImage)
+        .map((r) => r.name)
+        .sort(),
+      ["coder-agent-image", "coder-pipelock-image"],
+    );
   });
 
   test("the agent uses the proxy, trusts the egress-proxy CA and has no aliases", () => {
@@ -239,9 +258,14 @@ describe("BottleStack resource graph", () => {
 
   test("the agent's workspace: a labelled volume of its own at /workspace, given to the agent's uid before it starts", () => {
     const volume = d.find(RESOURCE_TYPES.volume, "coder-workspace").inputs;
-    assert.deepEqual(volume, { name: "dev-coder-workspace", labels: [
-      { label: "bot-bottle.stack", value: "dev" }, { label: "bot-bottle.bottle", value: "coder" }, { label: "bot-bottle.role", value: "workspace" },
-    ] });
+    assert.deepEqual(volume, {
+      name: "dev-coder-workspace",
+      labels: [
+        { label: "bot-bottle.stack", value: "dev" },
+        { label: "bot-bottle.bottle", value: "coder" },
+        { label: "bot-bottle.role", value: "workspace" },
+      ],
+    });
     assert.deepEqual(container(d, "agent").volumes, [{ volumeName: "dev-coder-workspace", containerPath: "/workspace" }]);
     const owner = d.find(RESOURCE_TYPES.command, "coder-workspace-owner").inputs;
     assert.equal(owner.create, OWN_VOLUME_SCRIPT);
@@ -259,12 +283,18 @@ describe("BottleStack resource graph", () => {
   test("a limits command gives each container its process limit, after the containers, again on replacement", () => {
     const limits = d.find(RESOURCE_TYPES.command, "coder-limits").inputs;
     assert.equal(limits.create, PROCESS_LIMITS_SCRIPT);
-    assert.deepEqual(limits.environment, { BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512` });
+    assert.deepEqual(limits.environment, {
+      BOTTLE_PROCESS_LIMITS: `${MOCK_OUTPUTS.containerName("coder-pipelock")}=256 ${MOCK_OUTPUTS.containerName("coder-pipelock-bulk")}=256 ${MOCK_OUTPUTS.containerName("coder-egress-proxy")}=256 dev-coder-agent=512`,
+    });
     assert.deepEqual(limits.triggers, ["coder-pipelock-id", "coder-pipelock-bulk-id", "coder-egress-proxy-id", "coder-agent-id"]);
   });
 
   test("the gates have healthchecks that up waits for", () => {
-    assert.deepEqual((container(d, "egress-proxy").healthcheck as { tests: string[] }).tests, ["CMD", "/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]);
+    assert.deepEqual((container(d, "egress-proxy").healthcheck as { tests: string[] }).tests, [
+      "CMD",
+      "/opt/venv/bin/python",
+      "/opt/egress-proxy/healthcheck.py",
+    ]);
     assert.deepEqual((container(d, "pipelock").healthcheck as { tests: string[] }).tests, ["CMD", "/pipelock", "healthcheck"]);
     assert.deepEqual((container(d, "pipelock-bulk").healthcheck as { tests: string[] }).tests, ["CMD", "/pipelock", "healthcheck"]);
     for (const role of ["egress-proxy", "pipelock", "pipelock-bulk"]) assert.equal(container(d, role).wait, true, role);
@@ -293,7 +323,9 @@ describe("BottleStack resource graph", () => {
   test("the pulls come first: networks, volumes and CA keys wait for them, so a failed pull leaves nothing half made", () => {
     const pulls = d.resources.filter((r) => r.type === RESOURCE_TYPES.remoteImage).map((r) => ({ type: r.type, name: r.name }));
     assert.deepEqual(pulls.map((p) => p.name).sort(), ["coder-agent-image", "coder-pipelock-image"]);
-    const waiting = d.resources.filter((r) => ([RESOURCE_TYPES.network, RESOURCE_TYPES.volume, RESOURCE_TYPES.privateKey] as string[]).includes(r.type));
+    const waiting = d.resources.filter((r) =>
+      ([RESOURCE_TYPES.network, RESOURCE_TYPES.volume, RESOURCE_TYPES.privateKey] as string[]).includes(r.type),
+    );
     assert.equal(waiting.length, 3 + 4 + 2, waiting.map((r) => r.name).join(", "));
     for (const r of waiting) assert.deepEqual(d.dependsOn(r.type, r.name), pulls, `${r.type} ${r.name}`);
   });
@@ -305,7 +337,10 @@ describe("BottleStack resource graph", () => {
         "the pull fails (and nothing of the bottle is made); then build pipelock's image from its source on the engine (bot-bottle's scripts/pipelock/build-image <tag> does) " +
         "and set the bottle's pipelock.image to that tag.",
     );
-    assert.match(absentImageAdvice("node:22", "agent"), /then put it on the engine \(docker pull or docker load there\) or set the bottle's agent\.image to an image the engine has\.$/);
+    assert.match(
+      absentImageAdvice("node:22", "agent"),
+      /then put it on the engine \(docker pull or docker load there\) or set the bottle's agent\.image to an image the engine has\.$/,
+    );
     assert.match(absentImageAdvice("registry.example.com/egress-proxy:1", "egress-proxy"), /set the bottle's egressProxy\.image to/);
   });
 
@@ -392,47 +427,75 @@ describe("BottleStack changes", () => {
 describe("BottleStack options", () => {
   test("without an agent, no agent container and no self-test are declared; the gates still get their limits", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }] });
-    assert.equal(d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")), false);
-    assert.deepEqual(d.resources.filter((r) => r.type === RESOURCE_TYPES.command).map((r) => r.name).sort(), [
-      "gate-egress-proxy-config-apply",
-      "gate-limits",
-      "gate-pipelock-bulk-config-apply",
-      "gate-pipelock-config-apply",
-    ]);
+    assert.equal(
+      d.resources.some((r) => r.name.endsWith("-agent") || r.name.endsWith("-self-test")),
+      false,
+    );
+    assert.deepEqual(
+      d.resources
+        .filter((r) => r.type === RESOURCE_TYPES.command)
+        .map((r) => r.name)
+        .sort(),
+      ["gate-egress-proxy-config-apply", "gate-limits", "gate-pipelock-bulk-config-apply", "gate-pipelock-config-apply"],
+    );
     assert.equal(d.stack.objectNames.agent, undefined);
   });
 
   test("a prebuilt egress-proxy image is pulled like the others and nothing is built", async () => {
     const reference = "registry.example.com/egress-proxy@sha256:abc";
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], egressProxy: { image: reference } });
-    assert.equal(d.resources.some((r) => r.type === RESOURCE_TYPES.image), false);
+    assert.equal(
+      d.resources.some((r) => r.type === RESOURCE_TYPES.image),
+      false,
+    );
     assert.equal(d.find(RESOURCE_TYPES.remoteImage, "gate-egress-proxy-image").inputs.name, reference);
     assert.equal(container(d, "egress-proxy").image, MOCK_OUTPUTS.imageId(reference));
   });
 
   test("an image passed by the program is used for the egress proxy and nothing is built", async () => {
     const d = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], builtImages: { egressProxy: "sha256:shared" } });
-    assert.equal(d.resources.some((r) => r.type === RESOURCE_TYPES.image || r.name === "gate-egress-proxy-image"), false);
+    assert.equal(
+      d.resources.some((r) => r.type === RESOURCE_TYPES.image || r.name === "gate-egress-proxy-image"),
+      false,
+    );
     assert.equal(container(d, "egress-proxy").image, "sha256:shared");
   });
 
   test("the self-test can be turned off, and targets the bottle's engine", async () => {
     const off = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, selfTest: false });
-    assert.equal(off.resources.some((r) => r.name.endsWith("-self-test")), false);
-    const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], agent: { image: "x" }, docker: { host: "ssh://deploy@box" } });
+    assert.equal(
+      off.resources.some((r) => r.name.endsWith("-self-test")),
+      false,
+    );
+    const remote = await declareBottle("gate", {
+      routes: [{ host: "pypi.example.com" }],
+      agent: { image: "x" },
+      docker: { host: "ssh://deploy@box" },
+    });
     for (const command of ["gate-self-test", "gate-limits"]) {
-      assert.equal((remote.find(RESOURCE_TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST, "ssh://deploy@box");
+      assert.equal(
+        (remote.find(RESOURCE_TYPES.command, command).inputs.environment as Record<string, string>).DOCKER_HOST,
+        "ssh://deploy@box",
+      );
     }
   });
 
   test("a bottle on another engine gets a provider for it, named from the host, unless the program passes one", async () => {
     const remote = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } });
     const providers = remote.resources.filter((r) => r.type === RESOURCE_TYPES.dockerProvider);
-    assert.deepEqual(providers.map((p) => [p.name, p.inputs.host, p.parent]), [["gate-docker-deploy-box-" + providerHash("ssh://deploy@box"), "ssh://deploy@box", "gate"]]);
+    assert.deepEqual(
+      providers.map((p) => [p.name, p.inputs.host, p.parent]),
+      [[`gate-docker-deploy-box-${providerHash("ssh://deploy@box")}`, "ssh://deploy@box", "gate"]],
+    );
     const { Provider } = await import("@pulumi/docker");
-    const passed = await declareBottle("gate", { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } }, "test", () => ({
-      providers: [new Provider("shared", { host: "ssh://deploy@box" })],
-    }));
+    const passed = await declareBottle(
+      "gate",
+      { routes: [{ host: "pypi.example.com" }], docker: { host: "ssh://deploy@box" } },
+      "test",
+      () => ({
+        providers: [new Provider("shared", { host: "ssh://deploy@box" })],
+      }),
+    );
     assert.equal(passed.resources.filter((r) => r.type === RESOURCE_TYPES.dockerProvider && r.name !== "shared").length, 0);
   });
 
@@ -454,7 +517,15 @@ describe("BottleStack options", () => {
     // can start before the old one stops.
     const generated = all.filter((r) => r.inputs.name === undefined);
     assert.deepEqual(generated.map((r) => r.name).sort(), [
-      "a-egress-proxy", "a-egress-proxy", "a-pipelock", "a-pipelock", "a-pipelock-bulk", "a-pipelock-bulk", "b-egress-proxy", "b-pipelock", "b-pipelock-bulk",
+      "a-egress-proxy",
+      "a-egress-proxy",
+      "a-pipelock",
+      "a-pipelock",
+      "a-pipelock-bulk",
+      "a-pipelock-bulk",
+      "b-egress-proxy",
+      "b-pipelock",
+      "b-pipelock-bulk",
     ]);
     assert.ok(generated.every((r) => r.inputs.destroyGraceSeconds !== undefined));
   });
@@ -464,7 +535,10 @@ describe("BottleStack options", () => {
       declareBottle("gate", { routes: [{ host: "x.example.com" }], tokens: pulumi.secret({ github: "x" }) as never }),
       (err: unknown) => {
         assert.ok(err instanceof pulumi.RunError);
-        assert.match((err as Error).message, /tokens must be an object of token names to secret values, e\.g\. \{ github: config\.requireSecret\("githubToken"\) \}/);
+        assert.match(
+          (err as Error).message,
+          /tokens must be an object of token names to secret values, e\.g\. \{ github: config\.requireSecret\("githubToken"\) \}/,
+        );
         return true;
       },
     );
@@ -478,7 +552,10 @@ describe("BottleStack options", () => {
     for (const bad of ["", "two\nlines", "x".repeat(201), "caf\u00e9"]) {
       await assert.rejects(declareBottle("gate", { routes: [{ host: "x.example.com" }], allowHint: bad }), (err: unknown) => {
         assert.ok(err instanceof pulumi.RunError);
-        assert.match((err as Error).message, /^BottleStack "gate" has invalid arguments:\n {2}allowHint: must be one line of printable ASCII, 1 to 200 characters, got "/);
+        assert.match(
+          (err as Error).message,
+          /^BottleStack "gate" has invalid arguments:\n {2}allowHint: must be one line of printable ASCII, 1 to 200 characters, got "/,
+        );
         return true;
       });
     }
@@ -491,7 +568,10 @@ describe("BottleStack options", () => {
         assert.ok(err instanceof pulumi.RunError);
         assert.match((err as Error).message, /BottleStack "gate" has invalid arguments/);
         assert.match((err as Error).message, /routes\[0\]\.host: a bare "\*"/);
-        assert.match((err as Error).message, /routes\[1\]\.auth\.token: no token named "missing" in the component's tokens; pass it: tokens: \{ "missing": <secret value> \}/);
+        assert.match(
+          (err as Error).message,
+          /routes\[1\]\.auth\.token: no token named "missing" in the component's tokens; pass it: tokens: \{ "missing": <secret value> \}/,
+        );
         return true;
       },
     );

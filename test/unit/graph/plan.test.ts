@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { parse } from "yaml";
-import { PlannedResource, RESOURCE_TYPES } from "../../../components/vocabulary";
+import { type PlannedResource, RESOURCE_TYPES } from "../../../components/vocabulary";
 import { copyCheckout } from "../../support/checkout-copy";
 
 const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 8);
@@ -79,19 +79,31 @@ describe("npm run plan", () => {
         assert.match(result.files[bottle]!["pipelock.yaml"]!, /mode: strict/);
         if (kubernetes) {
           for (const role of ["agent", "egress-proxy", "pipelock"]) {
-            assert.ok(result.resources.some((r) => r.type === RESOURCE_TYPES.k8sDeployment && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
+            assert.ok(
+              result.resources.some((r) => r.type === RESOURCE_TYPES.k8sDeployment && r.name === `${bottle}-${role}`),
+              `${bottle} ${role}`,
+            );
           }
           continue;
         }
-        assert.ok(result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-agent`), `${bottle} agent`);
+        assert.ok(
+          result.resources.some((r) => r.inputs.name === `${stack}-${bottle}-agent`),
+          `${bottle} agent`,
+        );
         for (const role of ["egress-proxy", "pipelock"]) {
-          assert.ok(result.resources.some((r) => r.type === RESOURCE_TYPES.container && r.name === `${bottle}-${role}`), `${bottle} ${role}`);
+          assert.ok(
+            result.resources.some((r) => r.type === RESOURCE_TYPES.container && r.name === `${bottle}-${role}`),
+            `${bottle} ${role}`,
+          );
         }
       }
       for (const r of result.resources) {
         // "[secret]" may only stand where the program itself marked the input secret.
         for (const where of pathsContaining(r.inputs, "[secret]")) {
-          assert.ok(r.secretInputs.some((s) => where === s || where.startsWith(`${s}.`) || where.startsWith(`${s}[`)), `${r.name}: ${where}`);
+          assert.ok(
+            r.secretInputs.some((s) => where === s || where.startsWith(`${s}.`) || where.startsWith(`${s}[`)),
+            `${r.name}: ${where}`,
+          );
         }
         assert.deepEqual(pathsContaining(r.inputs, "plan-secret-"), [], `${r.name} shows a placeholder`);
       }
@@ -101,16 +113,21 @@ describe("npm run plan", () => {
         assert.deepEqual(secret.secretInputs, ["stringData"]);
         const tokens = JSON.parse(String((secret.inputs.stringData as Record<string, unknown>)["tokens.json"])) as Record<string, string>;
         assert.ok(Object.keys(tokens).length > 0);
-        for (const [variable, value] of Object.entries(tokens)) assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
+        for (const [variable, value] of Object.entries(tokens))
+          assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
         return;
       }
       const egress = result.resources.find((r) => r.type === RESOURCE_TYPES.container && r.name === `${bottles[0]}-egress-proxy`)!;
       assert.ok(egress.secretInputs.includes("uploads"));
-      assert.deepEqual((egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_")), []);
+      assert.deepEqual(
+        (egress.inputs.envs as string[]).filter((e) => e.startsWith("EGRESS_PROXY_TOKEN_")),
+        [],
+      );
       const apply = result.resources.find((r) => r.name === `${bottles[0]}-egress-proxy-config-apply`)!;
       const tokens = JSON.parse(String((apply.inputs.environment as Record<string, unknown>).BOTTLE_TOKENS)) as Record<string, string>;
       assert.ok(Object.keys(tokens).length > 0);
-      for (const [variable, value] of Object.entries(tokens)) assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
+      for (const [variable, value] of Object.entries(tokens))
+        assert.deepEqual([variable, value], [variable.match(/^EGRESS_PROXY_TOKEN_\d+$/)?.[0], "[secret]"]);
     });
   }
 
@@ -119,7 +136,7 @@ describe("npm run plan", () => {
     assert.equal(code, 0);
     assert.match(stdout, /^Plan of stack "dev": 1 bottle, \d+ resources\n/);
     assert.match(stdout, /\n== bottle coder\n/);
-    assert.match(stdout, /\n  \+ docker:index\/container:Container {2}coder-agent\n/);
+    assert.match(stdout, /\n {2}\+ docker:index\/container:Container {2}coder-agent\n/);
     assert.match(stdout, /\n--- routes\.yaml\nversion: 1/);
     assert.doesNotMatch(stdout, /plan-secret-|PRIVATE KEY/);
   });
@@ -146,8 +163,13 @@ describe("npm run plan", () => {
     };
     const forward = await names(["east", "west"]);
     assert.deepEqual(await names(["west", "east"]), forward);
-    assert.ok(forward.includes(`pulumi:providers:docker::docker-deploy-east-example-com-${hash("ssh://deploy@east.example.com")}`), forward.join("\n"));
-    assert.ok(forward.includes(`docker:index/image:Image::egress-proxy-image-deploy-west-example-com-${hash("ssh://deploy@west.example.com")}`));
+    assert.ok(
+      forward.includes(`pulumi:providers:docker::docker-deploy-east-example-com-${hash("ssh://deploy@east.example.com")}`),
+      forward.join("\n"),
+    );
+    assert.ok(
+      forward.includes(`docker:index/image:Image::egress-proxy-image-deploy-west-example-com-${hash("ssh://deploy@west.example.com")}`),
+    );
   });
 
   describe("--diff <git ref>: how the working tree changes each agent's reach", () => {
@@ -157,7 +179,11 @@ describe("npm run plan", () => {
     const dev = () => path.join(copy, "Pulumi.dev.yaml");
     const diff = async (...extra: string[]) => {
       try {
-        const { stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "HEAD", ...extra], { cwd: copy });
+        const { stdout } = await run(
+          process.execPath,
+          ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "HEAD", ...extra],
+          { cwd: copy },
+        );
         return { code: 0, stdout };
       } catch (err) {
         const e = err as { code: number; stdout: string; stderr: string };
@@ -181,18 +207,33 @@ describe("npm run plan", () => {
     test("nothing changed: says so and exits 0", async () => {
       const { code, stdout } = await diff();
       assert.equal(code, 0, stdout);
-      assert.match(stdout, /^Stack "dev", HEAD -> working tree: leaves the agents' reach as it was \(0 widening, 0 narrowing, 0 other changes\)\n$/);
+      assert.match(
+        stdout,
+        /^Stack "dev", HEAD -> working tree: leaves the agents' reach as it was \(0 widening, 0 narrowing, 0 other changes\)\n$/,
+      );
     });
 
     test("a host directory mounted into the agent widens: exit 3", async () => {
-      fs.writeFileSync(dev(), DEV_BEFORE.replace("agent: { image: node:22-bookworm-slim }", "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }"));
+      fs.writeFileSync(
+        dev(),
+        DEV_BEFORE.replace(
+          "agent: { image: node:22-bookworm-slim }",
+          "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }",
+        ),
+      );
       const { code, stdout } = await diff();
       assert.equal(code, 3, stdout);
       assert.match(stdout, /\+ WIDENS +agent: host directories it mounts \+ \/home\/me\/src\/app\n/);
     });
 
     test("the text plan shows the host directory in the agent's reach", async () => {
-      fs.writeFileSync(dev(), DEV_BEFORE.replace("agent: { image: node:22-bookworm-slim }", "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }"));
+      fs.writeFileSync(
+        dev(),
+        DEV_BEFORE.replace(
+          "agent: { image: node:22-bookworm-slim }",
+          "agent: { image: node:22-bookworm-slim, workspace: { hostPath: /home/me/src/app } }",
+        ),
+      );
       const { stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev"], { cwd: copy });
       assert.match(stdout, /\n {2}host directories the agent mounts \(it can change them\): \/home\/me\/src\/app\nworkloads\n/);
     });
@@ -204,7 +245,10 @@ describe("npm run plan", () => {
       try {
         const { code, stdout } = await diff();
         assert.equal(code, 1, stdout);
-        assert.match(stdout, /^error: the reach diff does not know what these do to the agents' reach, so it cannot judge the change: coder: routes\.yaml routes\[api\.anthropic\.com\]\.mirror_to; /m);
+        assert.match(
+          stdout,
+          /^error: the reach diff does not know what these do to the agents' reach, so it cannot judge the change: coder: routes\.yaml routes\[api\.anthropic\.com\]\.mirror_to; /m,
+        );
         assert.match(stdout, /Say what each does first \(a route's keys: components\/config\/route-contract\.ts;/);
       } finally {
         fs.writeFileSync(renderer, original);
@@ -241,24 +285,32 @@ describe("npm run plan", () => {
       fs.writeFileSync(dev(), DEV_BEFORE.replace('paths: ["/repos/acme/", "/user", "/rate_limit"]', 'paths: ["/repos/acme/"]'));
       const { code, stdout } = await diff();
       assert.equal(code, 0, stdout);
-      assert.match(stdout, /narrows the agents' reach \(0 widening, 1 narrowing, 0 other changes\)\n\nbottle coder\n  - narrows  route api.github.com: paths - \/rate_limit, \/user\n$/);
+      assert.match(
+        stdout,
+        /narrows the agents' reach \(0 widening, 1 narrowing, 0 other changes\)\n\nbottle coder\n {2}- narrows {2}route api.github.com: paths - \/rate_limit, \/user\n$/,
+      );
     });
 
     test("npm run review: one comment for every stack, the widening one called out; exit 3", async () => {
       fs.writeFileSync(dev(), DEV_BEFORE.replace("methods: [GET, HEAD] }", "methods: [GET, HEAD, POST] }"));
       // Relative, as the README writes it: the policy pack runs elsewhere (npm --prefix policy).
       const out = path.join(copy, "review");
-      const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", "review"], { cwd: copy }).then(
+      const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", "review"], {
+        cwd: copy,
+      }).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
       );
       assert.equal(result.code, 3, result.stdout);
       assert.equal(fs.readFileSync(path.join(out, "widens"), "utf8"), "true\n");
       const comment = fs.readFileSync(path.join(out, "comment.md"), "utf8");
-      assert.match(comment, /^<!-- bot-bottle-review -->\n## bot-bottle review against `HEAD`\n\n\*\*Widens\*\* what agents can reach in dev: review each widening line below\./);
+      assert.match(
+        comment,
+        /^<!-- bot-bottle-review -->\n## bot-bottle review against `HEAD`\n\n\*\*Widens\*\* what agents can reach in dev: review each widening line below\./,
+      );
       assert.match(comment, /\| dev \| \*\*widens\*\* \| 0 mandatory, 2 advisory violations \|/);
       assert.match(comment, /\| prod \| HEAD -> working tree: leaves the agents' reach as it was/);
-      assert.match(comment, /\+ WIDENS   route pypi\.mirror\.example\.com: methods \+ POST/);
+      assert.match(comment, /\+ WIDENS {3}route pypi\.mirror\.example\.com: methods \+ POST/);
       assert.match(comment, /<details><summary>Plan<\/summary>/);
       assert.doesNotMatch(comment, /plan-secret-|PRIVATE KEY/);
     });
@@ -268,7 +320,9 @@ describe("npm run plan", () => {
       fs.rmSync(link);
       try {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "review-"));
-        const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], { cwd: copy }).then(
+        const result = await run(process.execPath, ["--import", "tsx", "scripts/review.ts", "--base", "HEAD", "--out", out], {
+          cwd: copy,
+        }).then(
           () => ({ code: 0, stderr: "" }),
           (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
         );
@@ -284,7 +338,11 @@ describe("npm run plan", () => {
     });
 
     test("a ref that is not a commit is an error that says how to get it", async () => {
-      const { code, stdout } = await run(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "origin/nope"], { cwd: copy }).then(
+      const { code, stdout } = await run(
+        process.execPath,
+        ["--import", "tsx", "scripts/plan.ts", "--stack", "dev", "--diff", "origin/nope"],
+        { cwd: copy },
+      ).then(
         () => ({ code: 0, stdout: "" }),
         (e: { code: number; stderr: string }) => ({ code: e.code, stdout: e.stderr }),
       );
@@ -329,14 +387,20 @@ describe("npm run plan", () => {
   };
 
   test("a stack file that is not valid YAML: file, line and column, and no stack trace", async () => {
-    const file = stackFile("broken", "config:\n  bot-bottle:bottles:\n    - name: coder\n      routes: [ {host: a.example.com}\n  foo: bar\n");
+    const file = stackFile(
+      "broken",
+      "config:\n  bot-bottle:bottles:\n    - name: coder\n      routes: [ {host: a.example.com}\n  foo: bar\n",
+    );
     const { code, stderr } = await plan("--stack", "broken", "--file", file);
     assert.equal(code, 1);
     assert.equal(stderr, `error: ${file}:5:3: Flow sequence in block collection must be sufficiently indented and end with a ] (YAML)\n`);
   });
 
   test("a misspelt config key: the nearest valid one is suggested", async () => {
-    const file = stackFile("typo", "config:\n  bot-bottle:botles: []\n  bot-bottle:bottles:\n    - name: coder\n      routes: [{ host: a.example.com, method: [GET] }]\n");
+    const file = stackFile(
+      "typo",
+      "config:\n  bot-bottle:botles: []\n  bot-bottle:bottles:\n    - name: coder\n      routes: [{ host: a.example.com, method: [GET] }]\n",
+    );
     const { code, stderr } = await plan("--stack", "typo", "--file", file);
     assert.equal(code, 1);
     assert.match(stderr, /bot-bottle:botles: unknown config key \(did you mean bot-bottle:bottles\?\)/);

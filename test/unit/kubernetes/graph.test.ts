@@ -4,7 +4,7 @@ import type { BottleStackArgs, Workload } from "../../../components/index";
 import { RESOURCE_TYPES } from "../../../components/vocabulary";
 import { podSpecOf } from "../../../components/kubernetes/pods";
 import { networkPolicies } from "../../../components/kubernetes/policies";
-import { declareBottle, Declared, isSecret, MOCK_OUTPUTS, plainStrings, Registered, unwrap } from "../../support/declare";
+import { declareBottle, type Declared, isSecret, MOCK_OUTPUTS, plainStrings, type Registered, unwrap } from "../../support/declare";
 
 const GITHUB_TOKEN = "ghp_k8sUnitTestTokenValue0123456789abcdefAB";
 const ANTHROPIC_TOKEN = "sk-ant-api03-k8sUnitTestKeyValue";
@@ -16,7 +16,13 @@ const baseArgs = (extra: Partial<BottleStackArgs> = {}): BottleStackArgs => ({
   backend: "kubernetes",
   kubernetes: { storageClass: "fast-ssd", workspaceSizeGb: 25, privateCidrs: CIDRS },
   routes: [
-    { host: "api.github.com", ports: [443], methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } },
+    {
+      host: "api.github.com",
+      ports: [443],
+      methods: ["GET"],
+      paths: ["/repos/acme/"],
+      auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+    },
     { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
   ],
   tokens: { github: GITHUB_TOKEN, anthropic: ANTHROPIC_TOKEN },
@@ -33,7 +39,8 @@ function secretStrings(value: unknown, inside = false): string[] {
   if (typeof value === "object" && value !== null) return Object.values(value).flatMap((v) => secretStrings(v, inside));
   return [];
 }
-const typesAndNames = (d: Declared) => d.resources.map((r) => [r.type, r.name]).sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`));
+const typesAndNames = (d: Declared) =>
+  d.resources.map((r) => [r.type, r.name]).sort((a, b) => `${a[0]} ${a[1]}`.localeCompare(`${b[0]} ${b[1]}`));
 const byName = (d: Declared, type: string, name: string): Registered => {
   const found = d.resources.find((r) => r.type === type && r.name === name);
   assert.ok(found, `no ${type} ${name}`);
@@ -81,7 +88,10 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       [RESOURCE_TYPES.selfSignedCert, "coder-egress-proxy-ca-cert"],
       [RESOURCE_TYPES.selfSignedCert, "coder-pipelock-ca-cert"],
     ]);
-    assert.deepEqual(d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === RESOURCE_TYPES.dockerProvider).map((r) => r.name), []);
+    assert.deepEqual(
+      d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === RESOURCE_TYPES.dockerProvider).map((r) => r.name),
+      [],
+    );
     // No cluster named: a provider with the ambient kubeconfig and context, which adopts a kept workspace.
     assert.deepEqual(byName(d, RESOURCE_TYPES.kubernetesProvider, "coder-kubernetes").inputs, { upsertExistingObjects: "true" });
     assert.ok(d.resources.filter((r) => r.name !== "coder").every((r) => r.parent === "coder"));
@@ -133,7 +143,10 @@ describe("BottleStack on Kubernetes: resource graph", () => {
 
   test("network policies: the layout's, with the bottle's private CIDRs", () => {
     const expected = networkPolicies(d.stack.layout, CIDRS);
-    assert.deepEqual(expected.map((p) => p.name), ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"]);
+    assert.deepEqual(
+      expected.map((p) => p.name),
+      ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"],
+    );
     for (const policy of expected) {
       assert.deepEqual(byName(d, RESOURCE_TYPES.k8sNetworkPolicy, `coder-policy-${policy.name}`).inputs, {
         apiVersion: "networking.k8s.io/v1",
@@ -142,8 +155,13 @@ describe("BottleStack on Kubernetes: resource graph", () => {
         spec: policy.spec,
       });
     }
-    const pipelock = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-pipelock").inputs.spec as { egress: { to: { ipBlock?: unknown }[]; ports: unknown }[] };
-    assert.deepEqual(pipelock.egress[0], { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: CIDRS } }], ports: [{ protocol: "TCP", port: 443 }] });
+    const pipelock = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-pipelock").inputs.spec as {
+      egress: { to: { ipBlock?: unknown }[]; ports: unknown }[];
+    };
+    assert.deepEqual(pipelock.egress[0], {
+      to: [{ ipBlock: { cidr: "0.0.0.0/0", except: CIDRS } }],
+      ports: [{ protocol: "TCP", port: 443 }],
+    });
   });
 
   test("a Service per serving workload, selecting its pods by the immutable labels", () => {
@@ -151,12 +169,24 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       apiVersion: "v1",
       kind: "Service",
       metadata: meta(role, objectLabels),
-      spec: { selector: labels(role), ports: Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: port, protocol: "TCP" })) },
+      spec: {
+        selector: labels(role),
+        ports: Object.entries(ports).map(([name, port]) => ({ name, port, targetPort: port, protocol: "TCP" })),
+      },
     });
     const bulkLabels = { ...d.stack.layout.workloads.find((w) => w.role === "pipelock-bulk")!.labels };
-    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-egress-proxy-service").inputs, service("egress-proxy", { proxy: 9099 }, labels("egress-proxy")));
-    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-service").inputs, service("pipelock", { proxy: 8888 }, pipelockLabels));
-    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-bulk-service").inputs, service("pipelock-bulk", { proxy: 8888, "scan-api": 9090 }, bulkLabels));
+    assert.deepEqual(
+      byName(d, RESOURCE_TYPES.k8sService, "coder-egress-proxy-service").inputs,
+      service("egress-proxy", { proxy: 9099 }, labels("egress-proxy")),
+    );
+    assert.deepEqual(
+      byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-service").inputs,
+      service("pipelock", { proxy: 8888 }, pipelockLabels),
+    );
+    assert.deepEqual(
+      byName(d, RESOURCE_TYPES.k8sService, "coder-pipelock-bulk-service").inputs,
+      service("pipelock-bulk", { proxy: 8888, "scan-api": 9090 }, bulkLabels),
+    );
   });
 
   test("live configuration: the documents in plain ConfigMaps (equal to the stack's outputs), the tokens in a secret Secret", () => {
@@ -172,16 +202,22 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       metadata: meta("pipelock-config", pipelockLabels),
       data: { "pipelock.yaml": d.stack.pipelockYaml },
     });
-    assert.equal((byName(d, RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-bulk-config").inputs.data as Record<string, string>)["pipelock-bulk.yaml"], d.stack.pipelockBulkYaml);
+    assert.equal(
+      (byName(d, RESOURCE_TYPES.k8sConfigMap, "coder-pipelock-bulk-config").inputs.data as Record<string, string>)["pipelock-bulk.yaml"],
+      d.stack.pipelockBulkYaml,
+    );
     assert.match(d.stack.routesYaml, /token_env: EGRESS_PROXY_TOKEN_1/);
     const tokens = byName(d, RESOURCE_TYPES.k8sSecret, "coder-egress-proxy-tokens").inputs;
-    assert.deepEqual({ ...tokens, stringData: undefined }, {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: meta("egress-proxy-tokens", labels("egress-proxy")),
-      type: "Opaque",
-      stringData: undefined,
-    });
+    assert.deepEqual(
+      { ...tokens, stringData: undefined },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: meta("egress-proxy-tokens", labels("egress-proxy")),
+        type: "Opaque",
+        stringData: undefined,
+      },
+    );
     assert.ok(isSecret(tokens.stringData), "the tokens' stringData must be secret as a whole");
     const data = tokens.stringData.secret as Record<string, string>;
     assert.deepEqual(Object.keys(data), ["tokens.json"]);
@@ -197,7 +233,11 @@ describe("BottleStack on Kubernetes: resource graph", () => {
         }
       }
     }
-    const inSecrets = d.resources.flatMap((r) => secretStrings(r.inputs).filter((s) => [GITHUB_TOKEN, ANTHROPIC_TOKEN, ...keys].some((v) => s.includes(v))).map(() => r.name));
+    const inSecrets = d.resources.flatMap((r) =>
+      secretStrings(r.inputs)
+        .filter((s) => [GITHUB_TOKEN, ANTHROPIC_TOKEN, ...keys].some((v) => s.includes(v)))
+        .map(() => r.name),
+    );
     assert.deepEqual([...new Set(inSecrets)].sort(), [
       "coder-egress-proxy-ca-cert", // the certificate's own private key input
       "coder-egress-proxy-files",
@@ -212,17 +252,25 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     const key = MOCK_OUTPUTS.privateKeyPem;
     const cases: [string, Record<string, string>, Record<string, string>][] = [
       ["pipelock", pipelockLabels, { "file-0": cert("coder-pipelock-ca-cert"), "file-1": key("coder-pipelock-ca-key") }],
-      ["egress-proxy", labels("egress-proxy"), { "file-0": cert("coder-pipelock-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key") }],
+      [
+        "egress-proxy",
+        labels("egress-proxy"),
+        { "file-0": cert("coder-pipelock-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") + key("coder-egress-proxy-ca-key") },
+      ],
       ["agent", labels("agent"), { "file-0": cert("coder-egress-proxy-ca-cert"), "file-1": cert("coder-egress-proxy-ca-cert") }],
     ];
     for (const [role, objectLabels, files] of cases) {
-      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sSecret, `coder-${role}-files`).inputs, {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: meta(`${role}-files`, objectLabels),
-        type: "Opaque",
-        stringData: { secret: files },
-      }, role);
+      assert.deepEqual(
+        byName(d, RESOURCE_TYPES.k8sSecret, `coder-${role}-files`).inputs,
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: meta(`${role}-files`, objectLabels),
+          type: "Opaque",
+          stringData: { secret: files },
+        },
+        role,
+      );
     }
   });
 
@@ -249,33 +297,52 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     };
     for (const workload of d.stack.layout.workloads) {
       const { role } = workload;
-      const live = workload.live && { configMap: `${role}-config`, ...(workload.live.tokens && { secret: `${role}-tokens` }), reloaderImage: EGRESS_PROXY_IMAGE };
+      const live = workload.live && {
+        configMap: `${role}-config`,
+        ...(workload.live.tokens && { secret: `${role}-tokens` }),
+        reloaderImage: EGRESS_PROXY_IMAGE,
+      };
       const podSpec = podSpecOf(workload, {
-        image: role === "pipelock" || role === "pipelock-bulk" ? "ghcr.io/luckypipewrench/pipelock:2.3.0" : role === "agent" ? AGENT_IMAGE : EGRESS_PROXY_IMAGE,
+        image:
+          role === "pipelock" || role === "pipelock-bulk"
+            ? "ghcr.io/luckypipewrench/pipelock:2.3.0"
+            : role === "agent"
+              ? AGENT_IMAGE
+              : EGRESS_PROXY_IMAGE,
         filesSecret: `${role}-files`,
         ...(aliases[role] && { hostAliases: aliases[role] }),
         ...(live && { live }),
         claims: role === "agent" ? { "/workspace": "workspace" } : {},
       });
-      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sDeployment, `coder-${role}`).inputs, {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: meta(role, { ...workload.labels }),
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels(role) },
-          strategy: role === "agent" ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-          template: { metadata: { labels: { ...workload.labels } }, spec: podSpec },
+      assert.deepEqual(
+        byName(d, RESOURCE_TYPES.k8sDeployment, `coder-${role}`).inputs,
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: meta(role, { ...workload.labels }),
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: labels(role) },
+            strategy:
+              role === "agent" ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+            template: { metadata: { labels: { ...workload.labels } }, spec: podSpec },
+          },
         },
-      }, role);
+        role,
+      );
     }
     // The Service addresses made it into /etc/hosts.
-    const agentPod = (byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as { template: { spec: { hostAliases: { ip: string }[] } } }).template.spec;
+    const agentPod = (
+      byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as { template: { spec: { hostAliases: { ip: string }[] } } }
+    ).template.spec;
     assert.equal(agentPod.hostAliases[0]!.ip, "cluster-ip-of-coder-egress-proxy-service");
   });
 
   test("every Deployment depends on every network policy (no pod before its policy), its Secrets, ConfigMaps and claim", () => {
-    const policies = ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((p) => ({ type: RESOURCE_TYPES.k8sNetworkPolicy, name: `coder-policy-${p}` }));
+    const policies = ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"].map((p) => ({
+      type: RESOURCE_TYPES.k8sNetworkPolicy,
+      name: `coder-policy-${p}`,
+    }));
     const namespace = { type: RESOURCE_TYPES.k8sNamespace, name: "coder-namespace" };
     const services = [
       { type: RESOURCE_TYPES.k8sService, name: "coder-pipelock-service" },
@@ -318,13 +385,18 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       ...policies,
     ]);
     // Everything namespaced waits for the namespace.
-    for (const r of d.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== RESOURCE_TYPES.k8sNamespace && x.type !== RESOURCE_TYPES.k8sJob)) {
+    for (const r of d.resources.filter(
+      (x) => x.type.startsWith("kubernetes:") && x.type !== RESOURCE_TYPES.k8sNamespace && x.type !== RESOURCE_TYPES.k8sJob,
+    )) {
       assert.deepEqual(d.dependsOn(r.type, r.name)[0], namespace, r.name);
     }
   });
 
   test("the self-test Job: the agent's policy (role self-test), no DNS, the egress proxy by alias, rerun per Deployment generation", () => {
-    const job = byName(d, RESOURCE_TYPES.k8sJob, "coder-self-test").inputs as { metadata: unknown; spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { metadata: unknown; spec: Record<string, unknown> } } };
+    const job = byName(d, RESOURCE_TYPES.k8sJob, "coder-self-test").inputs as {
+      metadata: unknown;
+      spec: { backoffLimit: number; activeDeadlineSeconds: number; template: { metadata: unknown; spec: Record<string, unknown> } };
+    };
     assert.deepEqual(job.metadata, meta("self-test", labels("self-test")));
     assert.equal(job.spec.backoffLimit, 0);
     assert.equal(job.spec.activeDeadlineSeconds, 120);
@@ -338,7 +410,13 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       dnsPolicy: "None",
-      dnsConfig: { nameservers: ["127.0.0.1"], options: [{ name: "timeout", value: "1" }, { name: "attempts", value: "1" }] },
+      dnsConfig: {
+        nameservers: ["127.0.0.1"],
+        options: [
+          { name: "timeout", value: "1" },
+          { name: "attempts", value: "1" },
+        ],
+      },
       hostAliases: [{ ip: MOCK_OUTPUTS.clusterIp("coder-egress-proxy-service"), hostnames: ["egress-proxy"] }],
       securityContext: { runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
     });
@@ -355,7 +433,10 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   test("object names and CA certificates as outputs, none of them secret", async () => {
     const names = d.stack.objectNames;
     const resolved = await Promise.all([names.namespace!, names.egressProxy, names.pipelock, names.agent!].map(unwrap));
-    assert.deepEqual(resolved, ["dev-coder", "egress-proxy", "pipelock", "agent"].map((value) => ({ value, secret: false })));
+    assert.deepEqual(
+      resolved,
+      ["dev-coder", "egress-proxy", "pipelock", "agent"].map((value) => ({ value, secret: false })),
+    );
     assert.equal(names.agentNetwork, undefined);
     assert.deepEqual(await unwrap(d.stack.egressProxyCaCert), { value: MOCK_OUTPUTS.certPem("coder-egress-proxy-ca-cert"), secret: false });
     assert.deepEqual(await unwrap(d.stack.pipelockCaCert), { value: MOCK_OUTPUTS.certPem("coder-pipelock-ca-cert"), secret: false });
@@ -414,7 +495,14 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
     assert.equal("ingress" in egressProxy, false);
     const pipelock = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "gate-policy-pipelock").inputs.spec as { egress: unknown[] };
     assert.deepEqual(pipelock.egress[0], {
-      to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"] } }],
+      to: [
+        {
+          ipBlock: {
+            cidr: "0.0.0.0/0",
+            except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8"],
+          },
+        },
+      ],
       ports: [{ protocol: "TCP", port: 443 }],
     });
   });
@@ -423,12 +511,23 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
 describe("BottleStack on Kubernetes: claim defaults", () => {
   let d: Declared;
   before(async () => {
-    d = await declareBottle("coder", baseArgs({ kubernetes: undefined, agent: { image: AGENT_IMAGE, workspace: { path: "/src", keep: false } } }), "prod");
+    d = await declareBottle(
+      "coder",
+      baseArgs({ kubernetes: undefined, agent: { image: AGENT_IMAGE, workspace: { path: "/src", keep: false } } }),
+      "prod",
+    );
   });
 
   test("no storage class (the cluster's default) and 10 GiB; mounted where the bottle says", () => {
-    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sPersistentVolumeClaim, "coder-workspace").inputs.spec, { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } });
-    const pod = (byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as { template: { spec: { containers: { volumeMounts: unknown[] }[] } } }).template.spec;
+    assert.deepEqual(byName(d, RESOURCE_TYPES.k8sPersistentVolumeClaim, "coder-workspace").inputs.spec, {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: "10Gi" } },
+    });
+    const pod = (
+      byName(d, RESOURCE_TYPES.k8sDeployment, "coder-agent").inputs.spec as {
+        template: { spec: { containers: { volumeMounts: unknown[] }[] } };
+      }
+    ).template.spec;
     assert.deepEqual(pod.containers[0]!.volumeMounts.at(-1), { name: "claim-0", mountPath: "/src" });
     assert.equal((byName(d, RESOURCE_TYPES.k8sNamespace, "coder-namespace").inputs.metadata as { name: string }).name, "prod-coder");
   });
@@ -445,7 +544,10 @@ describe("BottleStack on Kubernetes: refusals", () => {
 
   test("an egress proxy without an image reference", async () => {
     await assert.rejects(declareBottle("coder", baseArgs({ egressProxy: {} }), "dev"), (err: Error) => {
-      assert.match(err.message, /^BottleStack "coder" has invalid arguments:\n {2}egressProxy\.image \(Python: egress_proxy\.image\): required on Kubernetes: /);
+      assert.match(
+        err.message,
+        /^BottleStack "coder" has invalid arguments:\n {2}egressProxy\.image \(Python: egress_proxy\.image\): required on Kubernetes: /,
+      );
       return true;
     });
   });

@@ -1,10 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BottleLayout, BottleSpec, describeBottle, FileLayout, validateBottle, Workload } from "../../../components/index";
-import { fileKey, fileMode, GATE_PROCESS, NO_DNS, PodObjects, podSpecOf as podSpecOfInputs, RELOADER_SCRIPT } from "../../../components/kubernetes/pods";
+import {
+  type BottleLayout,
+  type BottleSpec,
+  describeBottle,
+  type FileLayout,
+  validateBottle,
+  type Workload,
+} from "../../../components/index";
+import {
+  fileKey,
+  fileMode,
+  GATE_PROCESS,
+  NO_DNS,
+  type PodObjects,
+  podSpecOf as podSpecOfInputs,
+  RELOADER_SCRIPT,
+} from "../../../components/kubernetes/pods";
 
 /** A pod spec is plain data (no Outputs) when its objects are: read it as such. */
-type Container = { name: string; args?: string[]; securityContext: Record<string, unknown>; readinessProbe?: unknown; volumeMounts?: unknown[] };
+type Container = {
+  name: string;
+  args?: string[];
+  securityContext: Record<string, unknown>;
+  readinessProbe?: unknown;
+  volumeMounts?: unknown[];
+};
 type PlainPodSpec = Record<string, unknown> & { securityContext: unknown; containers: Container[] };
 const podSpecOf = (workload: Workload, objects: PodObjects) => podSpecOfInputs(workload, objects) as unknown as PlainPodSpec;
 
@@ -28,7 +49,12 @@ const LAYOUT = layoutOf(
 const workload = (layout: BottleLayout, role: Workload["role"]) => layout.workloads.find((w) => w.role === role)!;
 
 const OBJECTS: Record<Workload["role"], PodObjects> = {
-  pipelock: { image: PIPELOCK_IMAGE, filesSecret: "pipelock-files", live: { configMap: "pipelock-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
+  pipelock: {
+    image: PIPELOCK_IMAGE,
+    filesSecret: "pipelock-files",
+    live: { configMap: "pipelock-config", reloaderImage: EGRESS_PROXY_IMAGE },
+    claims: {},
+  },
   "pipelock-bulk": { image: PIPELOCK_IMAGE, live: { configMap: "pipelock-bulk-config", reloaderImage: EGRESS_PROXY_IMAGE }, claims: {} },
   "egress-proxy": {
     image: EGRESS_PROXY_IMAGE,
@@ -37,7 +63,12 @@ const OBJECTS: Record<Workload["role"], PodObjects> = {
     live: { configMap: "egress-proxy-config", secret: "egress-proxy-tokens", reloaderImage: EGRESS_PROXY_IMAGE },
     claims: {},
   },
-  agent: { image: AGENT_IMAGE, filesSecret: "agent-files", hostAliases: [{ ip: "10.96.0.10", hostnames: ["egress-proxy"] }], claims: { "/work": "workspace" } },
+  agent: {
+    image: AGENT_IMAGE,
+    filesSecret: "agent-files",
+    hostAliases: [{ ip: "10.96.0.10", hostnames: ["egress-proxy"] }],
+    claims: { "/work": "workspace" },
+  },
 };
 
 /** The hardening every container gets; only the root filesystem differs. */
@@ -62,7 +93,13 @@ const podSecurity = (id: number) => ({
 const memory = (mb: number) => ({ requests: { memory: `${mb}Mi`, cpu: "50m" }, limits: { memory: `${mb}Mi` } });
 const noDns = {
   dnsPolicy: "None",
-  dnsConfig: { nameservers: ["127.0.0.1"], options: [{ name: "timeout", value: "1" }, { name: "attempts", value: "1" }] },
+  dnsConfig: {
+    nameservers: ["127.0.0.1"],
+    options: [
+      { name: "timeout", value: "1" },
+      { name: "attempts", value: "1" },
+    ],
+  },
 };
 const reloader = (id: number, dir: string, process: string) => ({
   name: "reloader",
@@ -175,7 +212,10 @@ describe("podSpecOf", () => {
         },
         {
           name: "live",
-          projected: { sources: [{ configMap: { name: "egress-proxy-config" } }, { secret: { name: "egress-proxy-tokens" } }], defaultMode: 0o440 },
+          projected: {
+            sources: [{ configMap: { name: "egress-proxy-config" } }, { secret: { name: "egress-proxy-tokens" } }],
+            defaultMode: 0o440,
+          },
         },
       ],
     });
@@ -250,12 +290,30 @@ describe("podSpecOf", () => {
   });
 
   test("a workload without env, files, mounts, aliases or live configuration gets no empty lists", () => {
-    const bare: Workload = { ...workload(LAYOUT, "pipelock"), env: [], files: [], mounts: [], writablePaths: undefined, live: undefined, handover: undefined, health: undefined, command: undefined };
+    const bare: Workload = {
+      ...workload(LAYOUT, "pipelock"),
+      env: [],
+      files: [],
+      mounts: [],
+      writablePaths: undefined,
+      live: undefined,
+      handover: undefined,
+      health: undefined,
+      command: undefined,
+    };
     assert.deepEqual(podSpecOf(bare, { image: "x", claims: {} }), {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       securityContext: podSecurity(65532),
-      containers: [{ name: "pipelock", image: "x", imagePullPolicy: "IfNotPresent", securityContext: containerSecurity(65532, false), resources: memory(256) }],
+      containers: [
+        {
+          name: "pipelock",
+          image: "x",
+          imagePullPolicy: "IfNotPresent",
+          securityContext: containerSecurity(65532, false),
+          resources: memory(256),
+        },
+      ],
     });
   });
 
@@ -268,10 +326,26 @@ describe("podSpecOf", () => {
         () => podSpecOf({ ...agent, mounts: [{ path: "/work", source: { hostPath: "/srv/work" }, owner: "1000:1000" }] }, OBJECTS.agent),
         'the "agent" pod mounts /work from no claim (on Kubernetes every mount is a claim)',
       ],
-      ["a mount without its claim", () => podSpecOf(agent, { ...OBJECTS.agent, claims: {} }), 'the "agent" pod mounts /work from no claim (on Kubernetes every mount is a claim)'],
-      ["a claim at another path only", () => podSpecOf(agent, { ...OBJECTS.agent, claims: { "/workspace": "workspace" } }), 'the "agent" pod mounts /work from no claim (on Kubernetes every mount is a claim)'],
-      ["files without a Secret", () => podSpecOf(pipelock, { ...OBJECTS.pipelock, filesSecret: undefined }), 'the "pipelock" pod has files and no Secret for them'],
-      ["live configuration without a ConfigMap", () => podSpecOf(pipelock, { ...OBJECTS.pipelock, live: undefined }), 'the "pipelock" pod has live configuration and no ConfigMap for it'],
+      [
+        "a mount without its claim",
+        () => podSpecOf(agent, { ...OBJECTS.agent, claims: {} }),
+        'the "agent" pod mounts /work from no claim (on Kubernetes every mount is a claim)',
+      ],
+      [
+        "a claim at another path only",
+        () => podSpecOf(agent, { ...OBJECTS.agent, claims: { "/workspace": "workspace" } }),
+        'the "agent" pod mounts /work from no claim (on Kubernetes every mount is a claim)',
+      ],
+      [
+        "files without a Secret",
+        () => podSpecOf(pipelock, { ...OBJECTS.pipelock, filesSecret: undefined }),
+        'the "pipelock" pod has files and no Secret for them',
+      ],
+      [
+        "live configuration without a ConfigMap",
+        () => podSpecOf(pipelock, { ...OBJECTS.pipelock, live: undefined }),
+        'the "pipelock" pod has live configuration and no ConfigMap for it',
+      ],
     ];
     for (const [what, run, message] of cases) assert.throws(run, { message }, what);
   });
@@ -296,7 +370,13 @@ describe("podSpecOf", () => {
 });
 
 describe("fileMode", () => {
-  const file = (mode: string, owner?: number): FileLayout => ({ path: "/f", content: { ca: "pipelock", part: "cert" }, mode, secret: owner !== undefined, ...(owner !== undefined && { owner }) });
+  const file = (mode: string, owner?: number): FileLayout => ({
+    path: "/f",
+    content: { ca: "pipelock", part: "cert" },
+    mode,
+    secret: owner !== undefined,
+    ...(owner !== undefined && { owner }),
+  });
   test("a file without an owner keeps its mode; one for its owner only is read-only for the pod's group", () => {
     const cases: [FileLayout, number][] = [
       [file("0444"), 0o444],

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BottleSpec, describeBottle, validateBottle } from "../../../components/index";
+import { type BottleSpec, describeBottle, validateBottle } from "../../../components/index";
 import { CLUSTER_DNS, networkPolicies, SELF_TEST_ROLE, selectorOf } from "../../../components/kubernetes/policies";
 
 function spec(bottle: Record<string, unknown>, tokens: string[] = []): BottleSpec {
-  const result = validateBottle("coder", { backend: "kubernetes", egressProxy: { image: "registry.example/egress-proxy@sha256:aa" }, ...bottle }, new Set(tokens));
+  const result = validateBottle(
+    "coder",
+    { backend: "kubernetes", egressProxy: { image: "registry.example/egress-proxy@sha256:aa" }, ...bottle },
+    new Set(tokens),
+  );
   assert.ok(result.ok, JSON.stringify(result));
   return result.value;
 }
@@ -21,8 +25,16 @@ const DEFAULT_DENY = { name: "default-deny", spec: { podSelector: {}, policyType
 const role = (r: string) => ({ matchLabels: { "bot-bottle.role": r } });
 const agentAndSelfTest = { matchExpressions: [{ key: "bot-bottle.role", operator: "In", values: ["agent", "self-test"] }] };
 const DNS = {
-  to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
-  ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }],
+  to: [
+    {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+      podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+    },
+  ],
+  ports: [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ],
 };
 
 const pipelockPolicy = {
@@ -58,7 +70,9 @@ const egressProxyEgress = [
 
 describe("networkPolicies", () => {
   test("a bottle with an agent: default-deny, then exactly one policy per workload", () => {
-    const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), { stack: "dev" });
+    const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), {
+      stack: "dev",
+    });
     assert.deepEqual(networkPolicies(layout, CIDRS), [
       DEFAULT_DENY,
       pipelockPolicy,
@@ -106,19 +120,39 @@ describe("networkPolicies", () => {
   });
 
   test("a bottle whose routes take no bulk lane has no pipelock-bulk: the egress proxy reaches pipelock alone", () => {
-    const layout = describeBottle(spec({ routes: [{ host: "api.example.com", methods: ["POST"] }, { host: "b.example.com", bulk: false }] }), { stack: "dev" });
+    const layout = describeBottle(
+      spec({
+        routes: [
+          { host: "api.example.com", methods: ["POST"] },
+          { host: "b.example.com", bulk: false },
+        ],
+      }),
+      { stack: "dev" },
+    );
     const policies = networkPolicies(layout, CIDRS);
-    assert.deepEqual(policies.map((p) => p.name), ["default-deny", "pipelock", "egress-proxy"]);
+    assert.deepEqual(
+      policies.map((p) => p.name),
+      ["default-deny", "pipelock", "egress-proxy"],
+    );
     assert.deepEqual(policies[2]!.spec.egress, [egressProxyEgress[0]]);
   });
 
   test("the pipelocks' way out excepts exactly the given ranges, and only the pipelocks have one or DNS", () => {
-    const layout = describeBottle(spec({ routes: [{ host: "example.com", ports: [443] }], agent: { image: "a@sha256:cc" } }), { stack: "dev" });
+    const layout = describeBottle(spec({ routes: [{ host: "example.com", ports: [443] }], agent: { image: "a@sha256:cc" } }), {
+      stack: "dev",
+    });
     for (const cidrs of [["169.254.0.0/16"], ["10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10"]]) {
       const policies = networkPolicies(layout, cidrs);
-      const outward = policies.flatMap((p) => (p.spec.egress as { to: { ipBlock?: unknown }[] }[] | undefined ?? []).filter((rule) => rule.to.some((peer) => peer.ipBlock)).map((rule) => [p.name, rule]));
+      const outward = policies.flatMap((p) =>
+        ((p.spec.egress as { to: { ipBlock?: unknown }[] }[] | undefined) ?? [])
+          .filter((rule) => rule.to.some((peer) => peer.ipBlock))
+          .map((rule) => [p.name, rule]),
+      );
       const out = { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: cidrs } }], ports: [{ protocol: "TCP", port: 443 }] };
-      assert.deepEqual(outward, [["pipelock", out], ["pipelock-bulk", out]]);
+      assert.deepEqual(outward, [
+        ["pipelock", out],
+        ["pipelock-bulk", out],
+      ]);
       const dns = policies.filter((p) => JSON.stringify(p.spec.egress ?? []).includes("kube-dns")).map((p) => p.name);
       assert.deepEqual(dns, ["pipelock", "pipelock-bulk"]);
     }

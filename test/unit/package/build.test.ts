@@ -12,7 +12,10 @@ test("scripts/package/build in a checkout without npm ci says to run it (instead
   try {
     fs.mkdirSync(path.join(checkout, "scripts", "package"), { recursive: true });
     fs.copyFileSync(path.join(ROOT, "scripts", "package", "build"), path.join(checkout, "scripts", "package", "build"));
-    const r = spawnSync("bash", [path.join(checkout, "scripts", "package", "build")], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    const r = spawnSync("bash", [path.join(checkout, "scripts", "package", "build")], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /node_modules\/\.bin\/tsc is missing\): run npm ci first/);
     assert.equal(fs.existsSync(path.join(checkout, "dist")), false, "nothing written");

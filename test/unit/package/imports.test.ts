@@ -20,5 +20,8 @@ test("the program, scripts and tests import components/index, never the package 
   const offending = ["infra", "scripts", "test"].flatMap((dir) =>
     typescriptFiles(path.join(ROOT, dir)).filter((file) => /(from |import\()"(\.\.\/)+components"/.test(fs.readFileSync(file, "utf8"))),
   );
-  assert.deepEqual(offending.map((f) => path.relative(ROOT, f)), []);
+  assert.deepEqual(
+    offending.map((f) => path.relative(ROOT, f)),
+    [],
+  );
 });

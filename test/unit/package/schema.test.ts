@@ -14,7 +14,20 @@ const { typeDefinitions, components } = new Analyzer(COMPONENTS, "bot-bottle", p
 
 test("the schema declares BottleStack and its nested argument types under their nouns", () => {
   assert.deepEqual(Object.keys(components), ["BottleStack"]);
-  for (const name of ["Route", "RouteAuth", "RouteGit", "RouteGitPush", "Agent", "Workspace", "EgressProxy", "Pipelock", "PipelockSettings", "DockerEngine", "KubernetesCluster", "BuiltImages"]) {
+  for (const name of [
+    "Route",
+    "RouteAuth",
+    "RouteGit",
+    "RouteGitPush",
+    "Agent",
+    "Workspace",
+    "EgressProxy",
+    "Pipelock",
+    "PipelockSettings",
+    "DockerEngine",
+    "KubernetesCluster",
+    "BuiltImages",
+  ]) {
     assert.ok(name in typeDefinitions, `${name} missing from the schema's types: ${Object.keys(typeDefinitions).join(", ")}`);
   }
 });
@@ -28,5 +41,8 @@ test("the component's own input and output types keep their documentation", () =
 
 // Python's SDK generator names an input type <type>Args: a type named RouteArgs became RouteArgsArgs.
 test("no schema type name ends in Args, so Python's generated classes carry it once", () => {
-  assert.deepEqual(Object.keys(typeDefinitions).filter((name) => name.endsWith("Args")), []);
+  assert.deepEqual(
+    Object.keys(typeDefinitions).filter((name) => name.endsWith("Args")),
+    [],
+  );
 });

@@ -18,8 +18,11 @@ test("the text plan of the dev stack, exactly", () => {
 // A reader slower than the plan (a pipe holds 64 KiB): the whole JSON still arrives.
 test("the JSON plan reaches a slow reader of a pipe whole", () => {
   const node = JSON.stringify(process.execPath);
-  const json = execFileSync("/bin/sh", ["-c", `${node} --import tsx scripts/plan.ts --stack staging --json | (sleep 1; cat)`], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const json = execFileSync("/bin/sh", ["-c", `${node} --import tsx scripts/plan.ts --stack staging --json | (sleep 1; cat)`], {
+    cwd: ROOT,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
   assert.ok(json.length > 65536, `the plan is ${json.length} bytes: too small to show a pipe's limit`);
   assert.ok(Array.isArray((JSON.parse(json) as { resources: unknown[] }).resources));
 });
-

@@ -29,7 +29,11 @@ function source(checkout: string, uploadFields: string[], script = "source scrip
   });
   const calls = fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n") : [];
   fs.rmSync(path.join(bin, "calls"), { force: true });
-  return { ...r, schemaReads: calls.filter((c) => c.startsWith("package get-schema")).length, versionCalls: calls.filter((c) => c === "version").length };
+  return {
+    ...r,
+    schemaReads: calls.filter((c) => c.startsWith("package get-schema")).length,
+    versionCalls: calls.filter((c) => c === "version").length,
+  };
 }
 
 test("a docker provider on PATH without uploads[].owner/group stops every script; one with them passes, checked once", () => {
@@ -59,7 +63,11 @@ test("a docker provider on PATH without uploads[].owner/group stops every script
     assert.equal(source(checkout, ["content", "file", "group", "owner", "source"]).schemaReads, 0, "the answer is cached for this binary");
 
     // A script another one started (as scripts/up starts scripts/pulumi) inherits the setup.
-    const nested = source(checkout, ["content", "file", "group", "owner", "source"], 'source scripts/lib/pulumi.sh && bash -c "source scripts/lib/pulumi.sh && echo NESTED"');
+    const nested = source(
+      checkout,
+      ["content", "file", "group", "owner", "source"],
+      'source scripts/lib/pulumi.sh && bash -c "source scripts/lib/pulumi.sh && echo NESTED"',
+    );
     assert.equal(nested.status, 0, nested.stderr);
     assert.match(nested.stdout, /NESTED/);
     assert.equal(nested.stderr.match(/^pulumi: CLI 3\.259\.0 at /gm)?.length, 1, "one banner, not one per script");

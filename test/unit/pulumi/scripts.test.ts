@@ -40,7 +40,10 @@ test("scripts/up's stack creation, scripts/set-tokens and scripts/pulumi never w
     const bytes = fs.readFileSync(tracked);
     ok("bash", ["-c", `source scripts/lib/stack.sh && stack_ensure ${stack}`]);
     ok("scripts/set-tokens", [stack]);
-    const config = JSON.parse(ok("scripts/pulumi", ["config", "--stack", stack, "--show-secrets", "--json"])) as Record<string, { value: string; secret: boolean }>;
+    const config = JSON.parse(ok("scripts/pulumi", ["config", "--stack", stack, "--show-secrets", "--json"])) as Record<
+      string,
+      { value: string; secret: boolean }
+    >;
     assert.deepEqual(JSON.parse(config["bot-bottle:tokens"]!.value), { anthropic: "sk-ant-test-only-0123", github: "ghp_testonly0123" });
     assert.equal(config["bot-bottle:tokens"]!.secret, true);
     assert.deepEqual(fs.readFileSync(tracked), bytes, "the tracked stack file is byte-identical");
@@ -51,7 +54,10 @@ test("scripts/up's stack creation, scripts/set-tokens and scripts/pulumi never w
     // A setting outside the tokens is refused: the tracked file is where a human edits it.
     const refused = run("scripts/pulumi", ["config", "set", "--stack", stack, "--path", "bottles[0].name", "other"]);
     assert.notEqual(refused.status, 0);
-    assert.match(refused.stderr, new RegExp(`bot-bottle:bottles changed in \\.stacks/Pulumi\\.${stack}\\.yaml only.*edit Pulumi\\.${stack}\\.yaml`));
+    assert.match(
+      refused.stderr,
+      new RegExp(`bot-bottle:bottles changed in \\.stacks/Pulumi\\.${stack}\\.yaml only.*edit Pulumi\\.${stack}\\.yaml`),
+    );
 
     // An edit of the tracked file (as `npm run bottle -- blocked --write` makes) is what the next run reads; the tokens stay.
     fs.writeFileSync(tracked, bytes.toString().replace("api.anthropic.com", "api2.anthropic.com"));

@@ -26,7 +26,10 @@ describe("generate: the stack config file Pulumi reads, made from the tracked on
   });
 
   test("keeps the previous copy's encrypted tokens for the tracked file's placeholders, and its salt", () => {
-    const previous = generate(TRACKED, undefined, () => "v1:salt").replace(`github:\n      secure: ${PLACEHOLDER}`, "github:\n      secure: v1:cipher");
+    const previous = generate(TRACKED, undefined, () => "v1:salt").replace(
+      `github:\n      secure: ${PLACEHOLDER}`,
+      "github:\n      secure: v1:cipher",
+    );
     const doc = parse(generate(TRACKED, previous, noState));
     assert.deepEqual(doc.config["bot-bottle:tokens"], { github: { secure: "v1:cipher" }, anthropic: { secure: PLACEHOLDER } });
     assert.equal(doc.encryptionsalt, "v1:salt");
@@ -66,11 +69,18 @@ describe("unkept: what a config command changed that the next generate drops", (
     assert.deepEqual(unkept(TRACKED, generated.replace(`github:\n      secure: ${PLACEHOLDER}`, "github:\n      secure: v1:cipher")), []);
   });
   test("a changed key, and a token the tracked file does not name", () => {
-    const changed = generated.replace("name: coder", "name: other").replace("  bot-bottle:tokens:\n", "  bot-bottle:tokens:\n    extra:\n      secure: v1:x\n");
-    assert.deepEqual(unkept(TRACKED, `${changed}  aws:region: us-east-1\n`.replace("encryptionsalt: v1:salt\n  aws:region: us-east-1\n", "  aws:region: us-east-1\nencryptionsalt: v1:salt\n")), [
-      "aws:region",
-      "bot-bottle:bottles",
-      "bot-bottle:tokens.extra",
-    ]);
+    const changed = generated
+      .replace("name: coder", "name: other")
+      .replace("  bot-bottle:tokens:\n", "  bot-bottle:tokens:\n    extra:\n      secure: v1:x\n");
+    assert.deepEqual(
+      unkept(
+        TRACKED,
+        `${changed}  aws:region: us-east-1\n`.replace(
+          "encryptionsalt: v1:salt\n  aws:region: us-east-1\n",
+          "  aws:region: us-east-1\nencryptionsalt: v1:salt\n",
+        ),
+      ),
+      ["aws:region", "bot-bottle:bottles", "bot-bottle:tokens.extra"],
+    );
   });
 });

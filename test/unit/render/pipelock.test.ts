@@ -1,14 +1,31 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { BottleSpec, DEFAULT_PIPELOCK_IMAGE } from "../../../components/config";
-import { PIPELOCK_SENSITIVE_HEADERS, pipelockSettingsKey, renderPipelockBulkYaml, renderPipelockYaml } from "../../../components/pipelock/config";
+import { type BottleSpec, DEFAULT_PIPELOCK_IMAGE } from "../../../components/config";
+import {
+  PIPELOCK_SENSITIVE_HEADERS,
+  pipelockSettingsKey,
+  renderPipelockBulkYaml,
+  renderPipelockYaml,
+} from "../../../components/pipelock/config";
 
 const bottle = (extra: Partial<BottleSpec> = {}): BottleSpec => ({
   name: "reviewer",
   routes: [
-    { host: "api.github.com", ports: [443], methods: ["GET"], auth: { header: "authorization", prefix: "Bearer ", token: "github" }, bulk: true },
-    { host: "api.anthropic.com", ports: [443], methods: ["POST"], auth: { header: "X-API-KEY", prefix: "", token: "anthropic" }, bulk: true },
+    {
+      host: "api.github.com",
+      ports: [443],
+      methods: ["GET"],
+      auth: { header: "authorization", prefix: "Bearer ", token: "github" },
+      bulk: true,
+    },
+    {
+      host: "api.anthropic.com",
+      ports: [443],
+      methods: ["POST"],
+      auth: { header: "X-API-KEY", prefix: "", token: "anthropic" },
+      bulk: true,
+    },
     { host: "*.mirror.example.com", ports: [443], methods: ["GET"], bulk: true },
   ],
   egressProxy: { memoryMb: 256 },
@@ -72,7 +89,9 @@ logging:
   });
 
   test("scans every sensitive header when nothing is injected", () => {
-    const doc = parse(renderPipelockYaml(bottle({ routes: [{ host: "pypi.mirror.example.com", ports: [443], methods: ["GET"], bulk: true }] })));
+    const doc = parse(
+      renderPipelockYaml(bottle({ routes: [{ host: "pypi.mirror.example.com", ports: [443], methods: ["GET"], bulk: true }] })),
+    );
     assert.deepEqual(doc.request_body_scanning.sensitive_headers, PIPELOCK_SENSITIVE_HEADERS);
   });
 
@@ -148,7 +167,8 @@ describe("renderPipelockBulkYaml", () => {
   });
 
   test("scans answers up to pipelock's own cap, and none when response scanning is off", () => {
-    const settings = (s: BottleSpec["pipelock"]["settings"]) => bottle({ pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: s } });
+    const settings = (s: BottleSpec["pipelock"]["settings"]) =>
+      bottle({ pipelock: { image: DEFAULT_PIPELOCK_IMAGE, memoryMb: 256, settings: s } });
     const capped = parse(renderPipelockBulkYaml(settings({ tls_interception: { max_response_bytes: 1 << 20 } })));
     assert.equal(capped.scan_api.field_limits.content, 1 << 20);
     assert.deepEqual(capped.tls_interception, { enabled: false });
@@ -160,7 +180,13 @@ describe("renderPipelockBulkYaml", () => {
   test("a route change keeps its settings key; a setting change moves it", () => {
     const key = pipelockSettingsKey(bottle(), renderPipelockBulkYaml);
     assert.notEqual(key, pipelockSettingsKey(bottle()));
-    assert.equal(pipelockSettingsKey(bottle({ routes: [{ host: "x.example.com", ports: [443], methods: ["GET"], bulk: true }] }), renderPipelockBulkYaml), key);
+    assert.equal(
+      pipelockSettingsKey(
+        bottle({ routes: [{ host: "x.example.com", ports: [443], methods: ["GET"], bulk: true }] }),
+        renderPipelockBulkYaml,
+      ),
+      key,
+    );
     assert.notEqual(pipelockSettingsKey(bottle({ requestsPerMinute: 60 }), renderPipelockBulkYaml), key);
   });
 });

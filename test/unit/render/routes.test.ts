@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { PipelockSettingsSpec, RouteSpec } from "../../../components/config";
+import type { PipelockSettingsSpec, RouteSpec } from "../../../components/config";
 import { renderRoutesYaml, tokenEnvNames } from "../../../components/egress-proxy/routes";
 
 const github: RouteSpec = {
@@ -82,7 +82,12 @@ routes:
   });
 
   test("lists every method explicitly, omits paths when any is allowed, and names cleartext ports", () => {
-    const all: RouteSpec = { host: "a.example.com", ports: [443], methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], bulk: false };
+    const all: RouteSpec = {
+      host: "a.example.com",
+      ports: [443],
+      methods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      bulk: false,
+    };
     const cleartext: RouteSpec = {
       host: "legacy.example.com",
       ports: [80],
@@ -130,13 +135,20 @@ describe("renderRoutesYaml: the bulk lane", () => {
       ],
     );
     // pipelock's sensitive headers but the injected ones, as in pipelock.yaml.
-    assert.deepEqual(doc.bulk_lane, { scan_headers: ["Cookie", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key"], answer_scan_bytes: 5 * 1024 * 1024 });
+    assert.deepEqual(doc.bulk_lane, {
+      scan_headers: ["Cookie", "X-Token", "Proxy-Authorization", "X-Goog-Api-Key"],
+      answer_scan_bytes: 5 * 1024 * 1024,
+    });
   });
 
   test("downloads stay inspected when pipelock must hold answers to act on them", () => {
     for (const action of ["block", "strip"] as const) {
       const doc = routesOf([repo, mirror], { response_scanning: { action } });
-      assert.deepEqual(doc.routes.map((r) => r.bulk ?? null), [["git"], null], action);
+      assert.deepEqual(
+        doc.routes.map((r) => r.bulk ?? null),
+        [["git"], null],
+        action,
+      );
     }
     assert.deepEqual(routesOf([mirror], { response_scanning: { enabled: false, action: "block" } }).routes[0]!.bulk, ["downloads"]);
   });
@@ -146,16 +158,30 @@ describe("renderRoutesYaml: the bulk lane", () => {
     assert.equal(routesOf([mirror], { response_scanning: { enabled: false } }).bulk_lane?.answer_scan_bytes, 0);
     // No route on the bulk lane: no bulk lane.
     assert.equal(routesOf([anthropic]).bulk_lane, undefined);
-    assert.deepEqual(routesOf([anthropic], { tls_interception: { passthrough_domains: ["npm.example.com"] } }).passthrough, ["npm.example.com"]);
+    assert.deepEqual(routesOf([anthropic], { tls_interception: { passthrough_domains: ["npm.example.com"] } }).passthrough, [
+      "npm.example.com",
+    ]);
   });
 });
 
 describe("tokenEnvNames", () => {
   test("numbers tokens by name, independent of route order, one variable per token", () => {
-    const shared: RouteSpec = { host: "uploads.github.com", ports: [443], methods: ["POST"], auth: { header: "Authorization", prefix: "token ", token: "github" }, bulk: true };
+    const shared: RouteSpec = {
+      host: "uploads.github.com",
+      ports: [443],
+      methods: ["POST"],
+      auth: { header: "Authorization", prefix: "token ", token: "github" },
+      bulk: true,
+    };
     const forward = tokenEnvNames([github, anthropic, shared]);
     const backward = tokenEnvNames([shared, anthropic, github]);
-    assert.deepEqual([...forward], [["anthropic", "EGRESS_PROXY_TOKEN_0"], ["github", "EGRESS_PROXY_TOKEN_1"]]);
+    assert.deepEqual(
+      [...forward],
+      [
+        ["anthropic", "EGRESS_PROXY_TOKEN_0"],
+        ["github", "EGRESS_PROXY_TOKEN_1"],
+      ],
+    );
     assert.deepEqual([...backward], [...forward]);
   });
 });

@@ -4,7 +4,14 @@ import { BottleStack } from "bot-bottle";
 
 const config = new pulumi.Config();
 const bottle = new BottleStack("solo", {
-  routes: [{ host: "api.github.com", methods: ["GET"], paths: ["/repos/acme/"], auth: { header: "Authorization", prefix: "Bearer ", token: "github" } }],
+  routes: [
+    {
+      host: "api.github.com",
+      methods: ["GET"],
+      paths: ["/repos/acme/"],
+      auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+    },
+  ],
   tokens: { github: config.requireSecret("githubToken") },
   // keep: false, so destroy takes the workspace with it (the default keeps it).
   agent: { image: config.require("agentImage"), command: ["sleep", "infinity"], workspace: { keep: false } },
