@@ -49,6 +49,9 @@ export const LABELS = {
   role: "bot-bottle.role",
 } as const;
 
+/** The short-lived containers a bottle's commands start, by their role label. */
+export const ONE_SHOT_ROLES = { workspaceOwner: "workspace-owner", liveConfigWriter: "live-config-writer", selfTest: "self-test" } as const;
+
 /** Values of the `bot-bottle.role` label the policies look for (any non-internal network is checked, whatever its role). */
 export const ROLES = {
   agent: "agent",
@@ -58,15 +61,12 @@ export const ROLES = {
   pipelockBulk: "pipelock-bulk",
   agentNet: "agent-net",
   egressNet: "egress-net",
-  /** The Kubernetes self-test Job's pod: it runs with the agent's network access. */
-  selfTest: "self-test",
+  /** The Kubernetes self-test Job's pod (the Docker one's short-lived container): it runs with the agent's network access. */
+  selfTest: ONE_SHOT_ROLES.selfTest,
 } as const;
 
 /** The roles of a bottle's pipelocks: the only workloads with a way out. */
 export const PIPELOCK_ROLES: readonly string[] = [ROLES.pipelock, ROLES.pipelockBulk];
-
-/** The short-lived containers a bottle's commands start, by their role label. */
-export const ONE_SHOT_ROLES = { workspaceOwner: "workspace-owner", liveConfigWriter: "live-config-writer", selfTest: "self-test" } as const;
 
 /** Fixed names of a Kubernetes bottle (components/kubernetes). */
 export const K8S = {
