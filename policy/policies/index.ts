@@ -31,6 +31,7 @@ import {
   productionBulkLaneReviewed,
   productionGitPushNamesRefs,
   productionNoAuditMode,
+  routesKeysKnown,
   routesNoBroadWildcards,
 } from "./routes";
 import { workloadsHardened, workloadsProcessLimited } from "./workloads";
@@ -60,6 +61,7 @@ export const policies: Policies = [
   caValidityMax,
   routesNoBroadWildcards,
   gatesAllowSameHosts,
+  routesKeysKnown,
   credentialsOnlyOverTls,
   productionNoAuditMode,
   productionBulkLaneReviewed,

@@ -10,6 +10,7 @@ import { bottleOfResource, roleOfResource } from "../lib/labels";
 import { type ResourceView, inBottle, objectName, workloadsWithRole } from "../lib/resources";
 import { isProductionStack } from "../lib/production";
 import { type DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "../lib/documents";
+import { unknownRouteKeys } from "../lib/route-keys";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
@@ -134,6 +135,33 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
             `them as routes) so both gates allow the same hosts.`,
           pipelock.urn,
         );
+      }
+    }
+  },
+};
+
+/**
+ * Every key of every route is one the pack judges or has decided not to (lib/route-keys.ts).
+ */
+export const routesKeysKnown: StackValidationPolicy = {
+  name: "routes-keys-known",
+  description:
+    "Every key of every route in the egress proxy's routes.yaml is one this policy pack knows (it judges it, or " +
+    "has decided it needs no judging). A key it does not know may allow what none of its policies look at: the " +
+    "pack is older than the program that rendered the routes.",
+  enforcementLevel: "mandatory",
+  validateStack: (args, reportViolation) => {
+    for (const { proxy, path, routes } of proxiesWithRoutes(args.resources)) {
+      for (const route of routes) {
+        const unknown = unknownRouteKeys(route);
+        if (unknown.length > 0) {
+          reportViolation(
+            `Egress proxy '${objectName(proxy)}' has a route to ${String(route.host)} with ${unknown.join(", ")} (${path}), ` +
+              "which this policy pack does not know and so cannot judge. Use the policy pack of the same bot-bottle " +
+              "version as the program.",
+            proxy.urn,
+          );
+        }
       }
     }
   },

@@ -9,6 +9,7 @@ import {
   productionGitPushNamesRefs,
   productionNoAuditMode,
   refPatternMatches,
+  routesKeysKnown,
   routesNoBroadWildcards,
 } from "../policies/routes";
 import {
@@ -154,6 +155,38 @@ describe("gates-allow-same-hosts", () => {
     const graph = [...bottleGraph({ hosts: ["api.github.com"] }), ...bottleGraph({ bottle: "coder", hosts: ["pypi.mirror.example.com"] })];
     const result = await runStackPolicy(gatesAllowSameHosts, graph);
     assert.deepEqual(result.violations, []);
+  });
+});
+
+describe("routes-keys-known", () => {
+  it("passes routes that use every key the package renders", async () => {
+    const graph = bottleGraph();
+    const doc = parse(liveConfigOf(graph, "egress-proxy").props.stdin);
+    doc.routes[0] = {
+      ...doc.routes[0],
+      path_allowlist: ["/repos/acme/"],
+      insecure_cleartext_ports: [80],
+      auth: { header: "Authorization", prefix: "Basic ", basic_username: "x", token: "github", token_env: "EGRESS_PROXY_TOKEN_0" },
+      git: { repositories: ["acme/app"], push: { refs: ["refs/heads/agent/*"], create: true, delete: false, tags: false } },
+      bulk: ["git"],
+    };
+    setDocument(graph, "egress-proxy", stringify(doc));
+    assert.deepEqual((await runStackPolicy(routesKeysKnown, graph)).violations, []);
+  });
+
+  it("refuses a route with a key it does not know, at any depth", async () => {
+    const graph = bottleGraph();
+    const doc = parse(liveConfigOf(graph, "egress-proxy").props.stdin);
+    doc.routes[0].mirror_to = "https://mirror.example.com";
+    doc.routes[0].git = { repositories: ["acme/app"], push: { refs: ["refs/heads/agent/*"], force: true } };
+    setDocument(graph, "egress-proxy", stringify(doc));
+    const { violations } = await runStackPolicy(routesKeysKnown, graph);
+    assert.deepEqual(violations, [
+      `Egress proxy 'dev-reviewer-egress-proxy' has a route to ${doc.routes[0].host} with mirror_to, git.push.force ` +
+        "(/etc/egress-proxy/live/current/routes.yaml), which this policy pack does not know and so cannot judge. " +
+        "Use the policy pack of the same bot-bottle version as the program.",
+    ]);
+    assert.equal(routesKeysKnown.enforcementLevel, "mandatory");
   });
 });
 
