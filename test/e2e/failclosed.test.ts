@@ -12,6 +12,7 @@ import { exec, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { type OpResult, tail, TestStack } from "./support/stack";
 import { failClosedStack, unpullableStack } from "./stacks";
+import { LABEL_KEYS } from "../../components/vocabulary";
 
 describe("an egress proxy that cannot load its routes fails the deployment closed", () => {
   let stack: TestStack;
@@ -49,7 +50,7 @@ describe("an egress proxy that cannot load its routes fails the deployment close
       "--name",
       probe,
       "--label",
-      `bot-bottle.stack=${stack.name}`,
+      `${LABEL_KEYS.stack}=${stack.name}`,
       "--network",
       `${stack.name}-gamma-agent-net`,
       e2eRun().images.probe,

@@ -19,6 +19,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { type E2eRun, e2eRunEnv } from "./support/run-env";
 import { REPO_ROOT } from "./support/process";
+import { LABEL_KEYS } from "../../components/vocabulary";
 
 const E2E_DIR = __dirname;
 const required = process.env.BOTTLE_E2E === "required";
@@ -68,7 +69,7 @@ function cleanup(run: E2eRun): void {
         "delete",
         "namespaces,persistentvolumes",
         "-l",
-        `bot-bottle.stack=${stack}`,
+        `${LABEL_KEYS.stack}=${stack}`,
         "--ignore-not-found",
         "--wait=false",
       ]);
@@ -80,7 +81,7 @@ function cleanup(run: E2eRun): void {
       "delete",
       "persistentvolumes",
       "-l",
-      `bot-bottle.stack=e2e-${run.id}-kube`,
+      `${LABEL_KEYS.stack}=e2e-${run.id}-kube`,
       "--ignore-not-found",
       "--wait=false",
     ]);

@@ -21,6 +21,7 @@ import { e2eRun } from "../support/run-env";
 import { tail, TestStack } from "../support/stack";
 import { TEST_TOKENS } from "../support/tokens";
 import { kubeStack, type KubeStackNames } from "../stacks";
+import { LABEL_KEYS } from "../../../components/vocabulary";
 
 const HOSTS_CONFIGMAP = ["-n", "kube-system", "configmap", "bot-bottle-test-hosts"];
 
@@ -69,7 +70,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
     ({ cluster, kubectl } = await testCluster([images.egressProxy, images.pipelock, images.probe]));
 
     // The "internet": a Docker network of its own, outside every range pipelock may not dial.
-    await mustRun(["docker", "network", "create", "--label", `bot-bottle.stack=e2e-${id}-kube`, internet]);
+    await mustRun(["docker", "network", "create", "--label", `${LABEL_KEYS.stack}=e2e-${id}-kube`, internet]);
     await mustRun([
       "docker",
       "run",
@@ -77,7 +78,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       "--name",
       upstream,
       "--label",
-      `bot-bottle.stack=e2e-${id}-kube`,
+      `${LABEL_KEYS.stack}=e2e-${id}-kube`,
       "--network",
       internet,
       images.upstream,
@@ -105,7 +106,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       assert.ok(destroyed.ok, `destroy ${stack.name}:\n${tail(destroyed.output)}`);
       // Namespaces terminate in the background; nothing of the stack may stay.
       await waitFor(`the namespaces of ${stack.name} to go`, 120_000, async () =>
-        (await kubectl.json(["get", "namespaces", "-l", `bot-bottle.stack=${stack.name}`])).items.length === 0 ? true : undefined,
+        (await kubectl.json(["get", "namespaces", "-l", `${LABEL_KEYS.stack}=${stack.name}`])).items.length === 0 ? true : undefined,
       );
       await stack.remove();
     }

@@ -9,6 +9,7 @@ import { type ClusterInfo, type Kubectl, testCluster } from "../support/kubernet
 import { waitFor } from "../support/process";
 import { e2eRun } from "../support/run-env";
 import { tail, TestStack, type TestStackConfig } from "../support/stack";
+import { LABEL_KEYS } from "../../../components/vocabulary";
 
 describe("a kept workspace on Kubernetes outlives destroy", () => {
   const { id, images, workDir } = e2eRun();
@@ -72,7 +73,7 @@ describe("a kept workspace on Kubernetes outlives destroy", () => {
       "-n",
       ns(),
       "-l",
-      "bot-bottle.stack",
+      LABEL_KEYS.stack,
     ]);
     assert.deepEqual(
       left.items.map((o: any) => `${o.kind}/${o.metadata.name}`),

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
+import { LABEL_KEYS, RESOURCE_TYPES } from "../../../components/vocabulary";
 
 export interface Regression {
   /** What it breaks, as a test names it. */
@@ -16,12 +17,14 @@ export interface Regression {
   message: RegExp;
 }
 
-const CONTAINER = "docker:index/container:Container";
-const NETWORK = "docker:index/network:Network";
-const COMMAND = "command:local:Command";
-const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
-const NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const {
+  container: CONTAINER,
+  network: NETWORK,
+  command: COMMAND,
+  k8sDeployment: DEPLOYMENT,
+  k8sConfigMap: CONFIG_MAP,
+  k8sNetworkPolicy: NETWORK_POLICY,
+} = RESOURCE_TYPES;
 
 /** Changes the props of resources of `type` whose name ends with `suffix`. */
 function onResource(type: string, suffix: string, change: (props: Record<string, any>) => Record<string, any>): pulumi.ResourceTransform {
@@ -163,7 +166,7 @@ export const REGRESSIONS: Record<string, Regression> = {
       ...props,
       spec: {
         ...props.spec,
-        ingress: [...props.spec.ingress, { from: [{ podSelector: { matchLabels: { "bot-bottle.role": "agent" } } }] }],
+        ingress: [...props.spec.ingress, { from: [{ podSelector: { matchLabels: { [LABEL_KEYS.role]: "agent" } } }] }],
       },
     })),
     policy: "kubernetes-workloads-reach-only-their-peers",

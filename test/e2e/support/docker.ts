@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { extract } from "tar-stream";
+import { LABEL_KEYS } from "../../../components/vocabulary";
 import { tcpProbeIn } from "./inside";
 import { exec, mustRun, run, waitFor } from "./process";
 import { e2eRun } from "./run-env";
@@ -41,16 +42,17 @@ export async function containerOf(stack: string, bottle: string, role: string): 
 
 /** The containers of a role in a bottle (none, for a role the bottle does not have). */
 export async function containersOf(stack: string, bottle: string, role: string): Promise<string[]> {
-  const filters = [`label=bot-bottle.stack=${stack}`, `label=bot-bottle.bottle=${bottle}`, `label=bot-bottle.role=${role}`].flatMap((f) => [
-    "--filter",
-    f,
-  ]);
+  const filters = [
+    `label=${LABEL_KEYS.stack}=${stack}`,
+    `label=${LABEL_KEYS.bottle}=${bottle}`,
+    `label=${LABEL_KEYS.role}=${role}`,
+  ].flatMap((f) => ["--filter", f]);
   return (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
 }
 
 /** Containers, networks and volumes carrying `bot-bottle.stack=<stack>`, as "kind name". */
 export async function labelled(stack: string): Promise<string[]> {
-  const filter = `label=bot-bottle.stack=${stack}`;
+  const filter = `label=${LABEL_KEYS.stack}=${stack}`;
   const names = async (argv: string[]) => (await mustRun(argv)).split("\n").filter(Boolean);
   return [
     ...(await names(["docker", "ps", "-a", "--filter", filter, "--format", "{{.Names}}"])).map((n) => `container ${n}`),
@@ -113,9 +115,9 @@ export async function startTestUpstream(name: string, stack: string, network: st
     "--name",
     name,
     "--label",
-    `bot-bottle.stack=${stack}`,
+    `${LABEL_KEYS.stack}=${stack}`,
     "--label",
-    "bot-bottle.role=test-upstream",
+    `${LABEL_KEYS.role}=test-upstream`,
     "--network",
     network,
     ...aliases.flatMap((alias) => ["--network-alias", alias]),

@@ -3,6 +3,7 @@
  * against it, and shells in a bottle's pods.
  */
 import * as fs from "node:fs";
+import { LABEL_KEYS } from "../../../components/vocabulary";
 import { REPO_ROOT, mustRun, run, type Run } from "./process";
 import type { Shell } from "./loop";
 
@@ -63,7 +64,7 @@ export class Kubectl {
     const pv = {
       apiVersion: "v1",
       kind: "PersistentVolume",
-      metadata: { name, labels: { "bot-bottle.stack": opts.stack } },
+      metadata: { name, labels: { [LABEL_KEYS.stack]: opts.stack } },
       spec: {
         capacity: { storage: "1Gi" },
         accessModes: ["ReadWriteOnce"],
