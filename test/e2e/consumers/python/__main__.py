@@ -1,4 +1,5 @@
 """A program that is not bot-bottle's: one bottle, declared with the SDK `pulumi package add` generated."""
+
 import pulumi
 import pulumi_bot_bottle as bot_bottle
 
@@ -15,7 +16,7 @@ gate = bot_bottle.BottleStack(
         bot_bottle.RouteArgs(
             host="api.github.com",
             methods=[bot_bottle.HttpMethod.GET],
-            auth=bot_bottle.RouteAuthArgs(header="Authorization", prefix="Bearer ", token="github"),
+            auth=bot_bottle.RouteAuthArgs(header="Authorization", prefix="Bearer ", token="github"),  # noqa: S106 (a token's name)
         ),
     ],
     tokens={"github": config.require_secret("githubToken")},

@@ -23,11 +23,11 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
 import json
 import os
 import re
-import urllib.parse
 import ssl
 import subprocess
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOG = "/var/log/upstream/requests.jsonl"
@@ -162,7 +162,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _git(self, body: bytes) -> None:
         path, _, query = self.path.partition("?")
-        repo, _, service = GIT_PATH.search(path).group(1, 2, 3)
+        match = GIT_PATH.search(path)
+        assert match is not None, "only requests is_git accepted reach here"
+        repo, _, service = match.group(1, 2, 3)
         env = {
             "GIT_PROJECT_ROOT": GIT_ROOT,
             "GIT_HTTP_EXPORT_ALL": "1",
@@ -176,7 +178,8 @@ class Handler(BaseHTTPRequestHandler):
             "REMOTE_ADDR": self.client_address[0],
             "PATH": "/usr/bin:/bin",
         }
-        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout
+        # The image's git, found on the PATH set above.
+        out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, check=False).stdout  # noqa: S607
         head, _, payload = out.partition(b"\r\n\r\n")
         status, headers = 200, []
         for line in head.split(b"\r\n"):
@@ -208,7 +211,10 @@ class Handler(BaseHTTPRequestHandler):
             ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
             ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ANSWER}}),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}}),
+            (
+                "message_delta",
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}},
+            ),
             ("message_stop", {"type": "message_stop"}),
         ]
         self.send_response(200)
@@ -244,8 +250,9 @@ class Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    plain = Server(("0.0.0.0", 80), Handler)
-    tls = Server(("0.0.0.0", 443), TlsHandler)
+    # Every interface of its container: the test networks reach it there.
+    plain = Server(("0.0.0.0", 80), Handler)  # noqa: S104
+    tls = Server(("0.0.0.0", 443), TlsHandler)  # noqa: S104
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain("/etc/upstream/leaf.pem", "/etc/upstream/leaf-key.pem")
     tls.socket = context.wrap_socket(tls.socket, server_side=True, do_handshake_on_connect=False)
