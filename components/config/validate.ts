@@ -11,6 +11,7 @@ import {
   type StackSpec,
 } from "./schema";
 import { pythonPath } from "./python";
+import type { RouteOptionPath } from "./route-contract";
 import { keysAt, nearestKey } from "./suggest";
 
 /** One thing wrong with the config: where (`bottles[0].routes[2].host`) and what. */
@@ -126,6 +127,8 @@ const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 const field = (value: unknown, key: string): unknown =>
   typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
 const at = (value: unknown, ...keys: string[]): unknown => keys.reduce(field, value);
+/** A route's option by its route contract path (`auth.token`), so a renamed option does not compile here. */
+const option = (route: unknown, path: RouteOptionPath): unknown => at(route, ...path.split("."));
 
 function duplicateBottleProblems(bottles: unknown): ConfigProblem[] {
   return duplicates(list(bottles).map((bottle) => field(bottle, "name"))).map(([i, first, name]) => ({
@@ -162,7 +165,7 @@ function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string
   }));
   routes.forEach((route, j) => {
     problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`), ...gitProblems(route, `${prefix}routes[${j}]`));
-    const token = at(route, "auth", "token");
+    const token = option(route, "auth.token");
     if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
       problems.push({ path: `${prefix}routes[${j}].auth.token`, message: tokens.missing(token) });
     }
@@ -250,14 +253,14 @@ function backendProblems(bottle: unknown, prefix: string, backend: unknown): Con
  * port 80 on a credential route is usable for nothing else (TLS to port 80 is refused).
  */
 function cleartextProblems(route: unknown, path: string): ConfigProblem[] {
-  const cleartext = at(route, "insecureCleartextPorts");
-  const hasAuth = at(route, "auth") !== undefined;
-  const ports = list(at(route, "ports"));
+  const cleartext = option(route, "insecureCleartextPorts");
+  const hasAuth = option(route, "auth") !== undefined;
+  const ports = list(option(route, "ports"));
   if (cleartext !== undefined && !hasAuth) {
     return [{ path: `${path}.insecureCleartextPorts`, message: "only a route with auth has a credential to send in cleartext; remove it" }];
   }
   const problems: ConfigProblem[] = [];
-  const routePorts = at(route, "ports") === undefined ? DEFAULT_CREDENTIAL_PORTS : ports;
+  const routePorts = option(route, "ports") === undefined ? DEFAULT_CREDENTIAL_PORTS : ports;
   list(cleartext).forEach((port, k) => {
     if (typeof port === "number" && !routePorts.includes(port)) {
       problems.push({ path: `${path}.insecureCleartextPorts[${k}]`, message: `${port} is not one of the route's ports` });
@@ -277,9 +280,9 @@ function cleartextProblems(route: unknown, path: string): ConfigProblem[] {
 /** A git route sets its own paths and methods; Basic credentials have no prefix. */
 function gitProblems(route: unknown, path: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (at(route, "git") !== undefined) {
-    for (const key of ["paths", "methods"]) {
-      if (at(route, key) !== undefined) {
+  if (option(route, "git") !== undefined) {
+    for (const key of ["paths", "methods"] as const) {
+      if (option(route, key) !== undefined) {
         problems.push({
           path: `${path}.${key}`,
           message: `a route with git allows git's own ${key}; remove "${key}" (or give the other paths a route of their own host)`,
@@ -287,7 +290,7 @@ function gitProblems(route: unknown, path: string): ConfigProblem[] {
       }
     }
   }
-  if (at(route, "auth", "username") !== undefined && ![undefined, ""].includes(at(route, "auth", "prefix") as string)) {
+  if (option(route, "auth.username") !== undefined && ![undefined, ""].includes(option(route, "auth.prefix") as string)) {
     problems.push({ path: `${path}.auth.prefix`, message: "Basic credentials (username) take no prefix; remove it" });
   }
   return problems;
