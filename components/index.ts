@@ -14,6 +14,7 @@ export * from "./layout";
 export { describeBottle } from "./describe";
 export {
   CA_ROLES,
+  KUBERNETES_NAMES,
   LABEL_KEYS,
   NETWORK_ROLES,
   ONE_SHOT_ROLES,

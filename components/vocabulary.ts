@@ -43,6 +43,15 @@ export type CaRole = (typeof CA_ROLES)[number];
 /** Every role of a bottle's objects (a workload's live configuration volume is `<workload>-config`). */
 export type Role = NetworkRole | WorkloadRole | OneShotRole | typeof WORKSPACE_ROLE | `${WorkloadRole}-config`;
 
+/** Fixed names of a Kubernetes bottle's objects, which the policy pack looks for. */
+export const KUBERNETES_NAMES = {
+  /** The namespace label that makes the API server refuse every pod that is not hardened, and its level. */
+  podSecurityEnforceLabel: "pod-security.kubernetes.io/enforce",
+  podSecurityLevel: "restricted",
+  /** A live configuration's Secret is `<workload role>-tokens` (the egress proxy's holds its tokens file). */
+  tokensSecretSuffix: "-tokens",
+} as const;
+
 /** Resource type tokens, exactly as the providers (and this package) register them. */
 export const RESOURCE_TYPES = {
   /** The component that declares a bottle; its inputs are the documents its gates must load. */

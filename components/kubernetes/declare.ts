@@ -4,7 +4,7 @@ import { fileContent, tokensFile } from "../backend/contents";
 import { type CertificateAuthority, createCa } from "../ca/ca";
 import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
-import { LABEL_KEYS } from "../vocabulary";
+import { KUBERNETES_NAMES, LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
 import { fileKey, type HostAlias, podSpecOf } from "./pods";
 import { networkPolicies } from "./policies";
@@ -64,7 +64,7 @@ export function declareOnKubernetes(
         labels: {
           ...bottleLabels,
           // The API server refuses any pod that is not hardened, whatever declares it.
-          "pod-security.kubernetes.io/enforce": "restricted",
+          [KUBERNETES_NAMES.podSecurityEnforceLabel]: KUBERNETES_NAMES.podSecurityLevel,
           "pod-security.kubernetes.io/enforce-version": "latest",
         },
       },
@@ -184,7 +184,7 @@ function declareLive(
     { metadata: meta(configMapName, workload.labels), data: { [live.document.file]: live.document.text } },
     opts,
   );
-  const secretName = `${workload.role}-tokens`;
+  const secretName = `${workload.role}${KUBERNETES_NAMES.tokensSecretSuffix}`;
   const secret =
     live.tokens &&
     new k8s.core.v1.Secret(

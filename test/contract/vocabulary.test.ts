@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  KUBERNETES_NAMES,
   LABEL_KEYS,
   NETWORK_ROLES,
   ONE_SHOT_ROLES,
@@ -15,9 +16,11 @@ import {
   RESOURCE_TYPES,
   WORKLOAD_ROLES,
   WORKSPACE_ROLE,
+  type WorkloadRole,
 } from "../../components/vocabulary";
 import { BOTTLE_TOPOLOGY } from "../../policy/lib/topology";
 import {
+  K8S,
   LABELS,
   ONE_SHOT_ROLES as PACK_ONE_SHOT_ROLES,
   PIPELOCK_ROLES,
@@ -46,6 +49,18 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ?
 
 test("every label key is the package's", () => {
   assert.deepEqual(LABELS, LABEL_KEYS);
+});
+
+test("the pack looks for the Kubernetes names the package gives: the pod-security label, the egress proxy's tokens Secret", () => {
+  assert.deepEqual(
+    { label: K8S.podSecurityEnforceLabel, level: K8S.podSecurityLevel, suffix: K8S.tokensSecretSuffix, secret: K8S.tokensSecret },
+    {
+      label: KUBERNETES_NAMES.podSecurityEnforceLabel,
+      level: KUBERNETES_NAMES.podSecurityLevel,
+      suffix: KUBERNETES_NAMES.tokensSecretSuffix,
+      secret: `${"egress-proxy" satisfies WorkloadRole}${KUBERNETES_NAMES.tokensSecretSuffix}`,
+    },
+  );
 });
 
 test("every resource type token the pack names is the package's token of that name", () => {
