@@ -179,12 +179,8 @@ export const credentialsOnlyOverTls: StackValidationPolicy = {
     "crosses the network in plain text, readable by anyone on the path to the host.",
   enforcementLevel: "advisory",
   validateStack: (args, reportViolation) => {
-    for (const proxy of workloadsWithRole(args.resources, ROLES.egressProxy)) {
-      const routes = routesOf({ container: proxy, resources: args.resources });
-      if (routes === UNKNOWN || "error" in routes) {
-        continue;
-      }
-      for (const route of routes.value) {
+    for (const { proxy, routes } of proxiesWithRoutes(args.resources)) {
+      for (const route of routes) {
         const ports = route.insecure_cleartext_ports;
         if (Array.isArray(ports) && ports.length > 0) {
           reportViolation(
