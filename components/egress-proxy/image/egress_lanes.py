@@ -139,7 +139,12 @@ def streamed(content_type: str, content_length: str) -> bool:
     answer) or one whose length is unknown or large (a download need not fit in memory)."""
     if media_type(content_type) == "text/event-stream":
         return True
-    return not (content_length.isascii() and content_length.isdigit() and int(content_length) <= HELD_ANSWER_MAX_BYTES)
+    return not announced_at_most(content_length, HELD_ANSWER_MAX_BYTES)
+
+
+def announced_at_most(content_length: str, limit: int) -> bool:
+    """Whether a Content-Length announces at most `limit` bytes (False when absent or not a number)."""
+    return content_length.isascii() and content_length.isdigit() and int(content_length) <= limit
 
 
 def decodable_accept_encoding(value: str) -> str:

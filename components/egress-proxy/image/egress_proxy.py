@@ -193,13 +193,8 @@ class EgressProxy:
 
     # ---- CONNECT
 
+    @_fail_closed_http
     def http_connect(self, flow: http.HTTPFlow) -> None:
-        try:
-            self._http_connect(flow)
-        except Exception as e:  # noqa: BLE001
-            self._internal_error(flow, "http_connect", e)
-
-    def _http_connect(self, flow: http.HTTPFlow) -> None:
         req = flow.request
         host = normalize_host(req.host)
         if self.table is None:
@@ -282,7 +277,7 @@ class EgressProxy:
     def _inspected(self, server: Server) -> bool:
         """Whether this connection goes through pipelock's interception: the inspect lane, to a
         host pipelock does not pass through."""
-        if self.inspect_ca is None or server.address is None or server.via is None:
+        if server.address is None or server.via is None:
             return False
         if self.bulk is not None and tuple(server.via[1]) == self.bulk.proxy:
             return False
@@ -325,7 +320,8 @@ class EgressProxy:
             raise RuntimeError("request without an allow decision")
         req = flow.request
         path = log_path(req.data.path)
-        git = self._check_git(flow, decision)
+        query = request_query(req.data.path)
+        git = self._check_git(flow, decision, path, query)
         if isinstance(git, Decision):
             self._log(git, req.host, req.port, req.method, path)
             self._refuse(flow, git)
@@ -335,7 +331,7 @@ class EgressProxy:
             self._log(push_refusal, req.host, req.port, req.method, path)
             self._refuse_push(flow, push_refusal, report_body(git.refusal, "egress-proxy"))
             return
-        lane = self._lane(flow, decision)
+        lane = self._lane(flow, decision, path, query)
         if lane.bulk:
             assert self.bulk is not None and self.table is not None and self.table.bulk_lane is not None
             # The injected credential's header is not among the scanned ones (nor in pipelock's).
@@ -351,7 +347,7 @@ class EgressProxy:
         # Again: an addon or a body may have changed headers since requestheaders.
         self._inject(flow, decision)
 
-    def _lane(self, flow: http.HTTPFlow, decision: Decision) -> Lane:
+    def _lane(self, flow: http.HTTPFlow, decision: Decision, path: str, query: str | None) -> Lane:
         route = decision.route
         req = flow.request
         if route is None or not route.bulk or self.bulk is None or req.scheme != "https":
@@ -361,21 +357,21 @@ class EgressProxy:
             route.bulk,
             route.git,
             req.method,
-            log_path(req.data.path),
-            request_query(req.data.path),
+            path,
+            query,
             req.headers.get("content-type", ""),
             req.headers.get("accept", ""),
             bool(req.raw_content),
         )
 
     @staticmethod
-    def _check_git(flow: http.HTTPFlow, decision: Decision) -> GitCheck | Decision | None:
+    def _check_git(flow: http.HTTPFlow, decision: Decision, path: str, query: str | None) -> GitCheck | Decision | None:
         """For a request to one of its git route's repositories (on either lane): that it is what
         git sends (else the refusal), and what a push may update under the route's rules. None
         for any other request."""
         route = decision.route
         req = flow.request
-        service = None if route is None or route.git is None else git_service(log_path(req.data.path), route.git)
+        service = None if route is None or route.git is None else git_service(path, route.git)
         if service is None:
             return None
         assert route is not None and route.git is not None
@@ -384,7 +380,7 @@ class EgressProxy:
             if service == "git-receive-pack" and encoding.strip().lower() not in ("", "identity"):
                 raise GitProtocolError("a push with a Content-Encoding (git sends its pack as it is)")
             body = decoded_body(req.raw_content or b"", encoding, _bytes(ctx.options.body_size_limit))
-            return check_git_request(service, req.method, request_query(req.data.path), body, route.git.push)
+            return check_git_request(service, req.method, query, body, route.git.push)
         except GitProtocolError as e:
             return deny("not git's protocol", f"{service}: {e}", req.host)
 
@@ -403,10 +399,13 @@ class EgressProxy:
             flow.kill()
             return
         resp = flow.response
+        if resp is None:
+            return
+        content_type, content_length = _header(resp, b"content-type"), _header(resp, b"content-length")
         # Stream responses through (egress_lanes.streamed): a streamed LLM answer (SSE) must
         # reach the agent as it comes, and no download may have to fit in memory. A short answer
         # that may be the next gate's refusal is read whole, for `response` to map it.
-        if resp is None or (self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, resp.headers)):
+        if self.upstream_proxies and may_be_pipelock_refusal(resp.status_code, content_type, content_length):
             return
         lane = flow.metadata.get(LANE_KEY)
         settings = self.table.bulk_lane if self.table is not None else None
@@ -416,10 +415,10 @@ class EgressProxy:
             and self.bulk is not None
             and settings is not None
             and settings.answer_scan_bytes
-            and is_text(resp.headers.get("content-type", ""))
+            and is_text(content_type)
         ):
             self.bulk.copy_answer(flow, settings, self._warn)
-        elif streamed(_header(resp, b"content-type"), _header(resp, b"content-length")):
+        elif streamed(content_type, content_length):
             resp.stream = True
 
     def _warn(self, flow: http.HTTPFlow, by: str, reason: str) -> None:
@@ -435,7 +434,7 @@ class EgressProxy:
         resp = flow.response
         if not self.upstream_proxies or resp is None:
             return
-        refusal = pipelock_refusal(resp.status_code, resp.headers.get("content-type", ""), resp.raw_content)
+        refusal = pipelock_refusal(resp.status_code, _header(resp, b"content-type"), resp.raw_content)
         if refusal is not None:
             req = flow.request
             self._log(refusal, req.host, req.port, req.method, log_path(req.data.path))
@@ -470,7 +469,7 @@ class EgressProxy:
         raw_path = req.data.path
         query = raw_path.find(b"?")
         path_bytes = raw_path if query == -1 else raw_path[:query]
-        path = log_path(raw_path)
+        path = printable(path_bytes)
         host = normalize_host(req.host)
         shown = host or printable(req.host.encode("utf-8", "surrogateescape"))
         if self.table is None:
@@ -566,8 +565,8 @@ def _names_canonically(req: http.Request, host: str) -> bool:
     target, in its one Host header (if it has one) and its :authority (if it has one). The
     setter rebuilds the headers even when it changes nothing."""
     canonical = url.hostport(req.scheme, host, req.port).encode("ascii")
-    hosts = [value for key, value in req.headers.fields if key.lower() == b"host"]
-    return req.data.host == host and hosts in ([], [canonical]) and req.data.authority in (b"", canonical)
+    hosts = _header_values(req, b"host")
+    return req.data.host == host and hosts in ([], [canonical.decode("ascii")]) and req.data.authority in (b"", canonical)
 
 
 def _header_values(message: http.Message, name: bytes) -> list[str]:

@@ -114,10 +114,9 @@ class RouteTable:
             if route.auth is not None:
                 injected.add(route.auth.header.lower())
         self.injected_headers: frozenset[str] = frozenset(injected)
-        # Removed from every request before the route's own header is set.
-        self.stripped_headers: frozenset[str] = self.injected_headers | PROXY_ONLY_HEADERS
-        # The same names as the raw header fields spell them (lowercased), for a per-request check.
-        self.stripped_header_bytes: frozenset[bytes] = frozenset(h.encode("ascii") for h in self.stripped_headers)
+        # Removed from every request before the route's own header is set, as the raw header
+        # fields spell them (lowercased), for a per-request check.
+        self.stripped_header_bytes: frozenset[bytes] = frozenset(h.encode("ascii") for h in self.injected_headers | PROXY_ONLY_HEADERS)
 
     def candidates(self, host: str) -> list[Route]:
         """Routes whose host pattern matches `host` (normalised), in file order.

@@ -4,9 +4,8 @@ gate, in upstream mode) refuses with, a tunnel it refused, and a refusal by its 
 Pure: no mitmproxy import.
 """
 
-from collections.abc import Mapping
-
 from decision_log import printable_line
+from egress_lanes import announced_at_most
 from egress_routes import Decision, deny
 from pipelock_scan import Verdict
 
@@ -35,15 +34,13 @@ def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Deci
     return Decision(False, reason, f"pipelock: {printable_line(line)}", None, by="pipelock", status=status)
 
 
-def may_be_pipelock_refusal(status: int, headers: Mapping[str, str]) -> bool:
+def may_be_pipelock_refusal(status: int, content_type: str, content_length: str) -> bool:
     """Whether a response's head allows it to be pipelock's refusal (see pipelock_refusal):
     only those are read whole before they are passed on."""
-    length = headers.get("content-length", "")
     return (
         status in PIPELOCK_REFUSAL_STATUSES
-        and headers.get("content-type", "").startswith("text/plain")
-        and length.isdigit()
-        and int(length) <= PIPELOCK_REFUSAL_MAX_BYTES
+        and content_type.startswith("text/plain")
+        and announced_at_most(content_length, PIPELOCK_REFUSAL_MAX_BYTES)
     )
 
 
