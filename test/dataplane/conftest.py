@@ -487,6 +487,35 @@ def read_response(sock: socket.socket, method: str = "GET") -> Response:
     return Response(resp.status, resp.getheaders(), body)
 
 
+class _OneReader:
+    """A socket stand-in whose makefile always hands out the same buffered reader, never closed
+    by http.client: a reader per response would drop the bytes of the next pipelined response
+    that it had already read ahead."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._reader = sock.makefile("rb")
+
+    def makefile(self, mode: str) -> "_OneReader":
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+def read_responses(sock: socket.socket, methods: list[str]) -> list[Response]:
+    """The answers to requests pipelined on one connection, in order."""
+    reader = _OneReader(sock)
+    responses = []
+    for method in methods:
+        resp = http.client.HTTPResponse(reader, method=method)  # type: ignore[arg-type]
+        resp.begin()
+        responses.append(Response(resp.status, resp.getheaders(), resp.read()))
+    return responses
+
+
 def send_raw(port: int, data: bytes) -> Response:
     """One raw request to the proxy on a fresh connection."""
     with socket.create_connection((LOOPBACK, port), timeout=TIMEOUT) as sock:
