@@ -18,6 +18,13 @@ export const LABEL_KEYS = {
 /** The label of a pipelock container that holds its settings' key: a new key replaces the container. */
 export const PIPELOCK_SETTINGS_LABEL = "bot-bottle.pipelock-settings";
 
+/**
+ * The label of a gate's container naming the port it serves Prometheus metrics on (`/metrics`),
+ * for the operator's scrape config (Docker); on Kubernetes the pods carry the usual
+ * `prometheus.io/*` annotations instead.
+ */
+export const METRICS_PORT_LABEL = "bot-bottle.metrics-port";
+
 /** The annotation of the Kubernetes self-test's pod: the Deployments' generations it checks (a new one runs it again). */
 export const TESTED_DEPLOYMENTS_ANNOTATION = "bot-bottle.deployments";
 

@@ -307,6 +307,20 @@ export interface KubernetesCluster {
   storageClass?: string;
   /** The size of the agent's workspace claim in GiB. Defaults to 10. */
   workspaceSizeGb?: number;
+  /** Who scrapes the gates' Prometheus metrics. Defaults to no one: no connection reaches their metrics ports. */
+  metrics?: KubernetesMetrics;
+}
+
+/** How Prometheus in the cluster scrapes a bottle's gates (their pods carry `prometheus.io/*` annotations). */
+export interface KubernetesMetrics {
+  /** The namespace Prometheus runs in: its pods alone may connect to the gates' metrics ports. */
+  scraperNamespace: string;
+  /**
+   * Declare a PodMonitor (the Prometheus Operator's) selecting the bottle's gates. Defaults to
+   * false. A PodMonitor rather than a ServiceMonitor: the gates' Services serve their clients
+   * in the bottle, and the metrics port is not theirs.
+   */
+  podMonitor?: boolean;
 }
 
 /** A bottle: what its agent may reach and how its containers run. */

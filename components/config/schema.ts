@@ -331,6 +331,9 @@ export const DEFAULT_PRIVATE_CIDRS: readonly string[] = [
 /** The size of a workspace's claim on Kubernetes when a bottle sets none. */
 export const DEFAULT_WORKSPACE_SIZE_GB = 10;
 
+/** A Kubernetes namespace's name (an RFC 1123 label). */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
 
 export const kubernetesClusterSchema = z.strictObject({
@@ -339,6 +342,12 @@ export const kubernetesClusterSchema = z.strictObject({
   privateCidrs: uniqueList(z.string().regex(IPV4_CIDR, { message: 'expected an IPv4 CIDR such as "10.96.0.0/12"' })).optional(),
   storageClass: z.string().min(1).optional(),
   workspaceSizeGb: positiveInt(1, 1 << 16).optional(),
+  metrics: z
+    .strictObject({
+      scraperNamespace: z.string().regex(DNS_LABEL, { message: 'expected a namespace name such as "monitoring"' }),
+      podMonitor: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 /** A bottle, without its name (the component's name, or the stack config entry's `name`). */

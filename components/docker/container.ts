@@ -1,5 +1,6 @@
 import type * as docker from "@pulumi/docker";
 import type { Labels, Workload } from "../layout/types";
+import { METRICS_PORT_LABEL } from "../vocabulary";
 
 /**
  * What every bottle container gets whatever its workload: no capabilities, no privilege
@@ -49,6 +50,11 @@ export function dockerLabels(labels: Labels): { label: string; value: string }[]
   return Object.entries(labels).map(([label, value]) => ({ label, value }));
 }
 
+/** A container's labels: its workload's, and the port of its metrics for the operator's scrape config. */
+export function containerLabels(workload: Workload): Labels {
+  return workload.metrics ? { ...workload.labels, [METRICS_PORT_LABEL]: String(workload.metrics.port) } : workload.labels;
+}
+
 /** The settings of a workload's container that do not depend on other resources. */
 export function containerSettings(workload: Workload): Partial<docker.ContainerArgs> {
   return {
@@ -56,7 +62,7 @@ export function containerSettings(workload: Workload): Partial<docker.ContainerA
     // be made before the old one goes (its default), which the fixed name of others forbids.
     ...(workload.name !== undefined && { name: workload.name }),
     ...(workload.handover && { destroyGraceSeconds: workload.handover.drainSeconds + STOP_MARGIN_SECONDS }),
-    labels: dockerLabels(workload.labels),
+    labels: dockerLabels(containerLabels(workload)),
     user: workload.user,
     ...(workload.command && { command: workload.command }),
     ...hardening(workload.memoryMb),

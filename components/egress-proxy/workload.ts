@@ -11,6 +11,12 @@ import { renderRoutesYaml, tokenEnvNames } from "./routes";
 export const EGRESS_PROXY_PORT = 9099;
 
 /**
+ * Where the egress proxy serves its Prometheus metrics: on its egress-side address only (the
+ * image binds there), never on the address the agent reaches it by.
+ */
+export const EGRESS_PROXY_METRICS_PORT = 9464;
+
+/**
  * How long a replaced egress proxy lets the agent's requests in flight finish: its
  * replacement already serves new ones (see `Workload.handover`).
  */
@@ -71,6 +77,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint
       { name: "EGRESS_PROXY_DRAIN_SECONDS", value: String(EGRESS_PROXY_DRAIN_SECONDS) },
       { name: "EGRESS_PROXY_UPSTREAM_CA", value: EGRESS_PROXY_PATHS.upstreamCa },
       { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(bottle.maxBodyMb * 1024 * 1024) },
+      { name: "EGRESS_PROXY_METRICS_PORT", value: String(EGRESS_PROXY_METRICS_PORT) },
       ...(bulk
         ? [
             { name: "EGRESS_PROXY_BULK_PROXY", value: `http://${ALIASES.pipelockBulk}:${PIPELOCK_PORT}` },
@@ -103,6 +110,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint
       { network: "egress-net", aliases: [ALIASES.egressProxy] },
     ],
     serves: { ports: [{ name: "proxy", port: EGRESS_PROXY_PORT }], clients: ["agent"] },
+    metrics: { port: EGRESS_PROXY_METRICS_PORT },
     health: { command: [EGRESS_PROXY_PYTHON, EGRESS_PROXY_PATHS.healthcheck] },
     memoryMb: bottle.egressProxy.memoryMb,
     maxProcesses: GATE_MAX_PROCESSES,

@@ -6,7 +6,7 @@ import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
 import { KUBERNETES_NAMES, LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
-import { fileKey, type HostAlias, podSpecOf } from "./pods";
+import { fileKey, type HostAlias, podSpecOf, scrapeAnnotations } from "./pods";
 import { networkPolicies } from "./policies";
 import { createSelfTestJob } from "./self-test";
 
@@ -79,7 +79,10 @@ export function declareOnKubernetes(
     labels: { ...labels },
   });
 
-  const policies = networkPolicies(layout, inputs.cluster.privateCidrs ?? DEFAULT_PRIVATE_CIDRS).map(
+  const policies = networkPolicies(layout, {
+    privateCidrs: inputs.cluster.privateCidrs ?? DEFAULT_PRIVATE_CIDRS,
+    ...(inputs.cluster.metrics && { scraperNamespace: inputs.cluster.metrics.scraperNamespace }),
+  }).map(
     (policy) =>
       new k8s.networking.v1.NetworkPolicy(`${name}-policy-${policy.name}`, { metadata: meta(policy.name), spec: policy.spec }, inNamespace),
   );
@@ -143,7 +146,13 @@ export function declareOnKubernetes(
           selector: { matchLabels: selectorLabels(workload) },
           // A gate's replacement starts and serves first; the agent's waits for its claim.
           strategy: workload.handover ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } : { type: "Recreate" },
-          template: { metadata: { labels: { ...workload.labels } }, spec: podSpec },
+          template: {
+            metadata: {
+              labels: { ...workload.labels },
+              ...(workload.metrics && { annotations: scrapeAnnotations(workload.metrics.port) }),
+            },
+            spec: podSpec,
+          },
         },
       },
       { ...inNamespace, dependsOn: [namespace, ...ready, ...workload.after.map((role) => deployments[role]!), ...Object.values(services)] },

@@ -138,6 +138,7 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
         imagePullPolicy: "IfNotPresent",
         ...(workload.command && { args: workload.command }),
         ...(workload.env.length > 0 && { env: workload.env.map(({ name, value }) => ({ name, value })) }),
+        ...(workload.metrics && { ports: [{ name: "metrics", containerPort: workload.metrics.port, protocol: "TCP" }] }),
         securityContext: containerSecurity(uid, gid, workload.writablePaths !== undefined),
         resources: limits(workload.memoryMb),
         ...(workload.health && {
@@ -149,6 +150,11 @@ export function podSpecOf(workload: Workload, objects: PodObjects): PodSpec {
     ],
     ...(volumes.length > 0 && { volumes }),
   };
+}
+
+/** The annotations Prometheus's usual pod discovery keeps a target by (`prometheus.io/*`). */
+export function scrapeAnnotations(port: number): Record<string, string> {
+  return { "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": "/metrics" };
 }
 
 /** The key of a workload's file in its Secret. */

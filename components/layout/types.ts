@@ -130,6 +130,11 @@ export interface Workload {
   writablePaths?: string[];
   /** The ports the workload serves the bottle on, and the workloads that use them. */
   serves?: { ports: ServedPort[]; clients: WorkloadRole[] };
+  /**
+   * The port the workload serves Prometheus metrics on (`/metrics`), to the operator's scraper
+   * only: no workload of the bottle is its client, the agent least of all.
+   */
+  metrics?: { port: number };
   /** The ports the workload dials outside the bottle on (the bottle's only way out). */
   outbound?: { ports: number[] };
   /** A command whose success means the workload serves; later workloads wait for it. */

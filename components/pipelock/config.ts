@@ -59,6 +59,13 @@ export function renderPipelockYaml(bottle: BottleSpec): string {
   return render(pipelockConfig(bottle));
 }
 
+/**
+ * Where each pipelock serves its Prometheus metrics (`metrics_listen`), apart from its proxy
+ * port: the operator's scraper reaches this port only (on Kubernetes a network policy says so),
+ * and the agent reaches no pipelock at all.
+ */
+export const PIPELOCK_METRICS_PORT = 9465;
+
 /** Where pipelock-bulk's scan API listens (the egress proxy's checks of what it tunnels). */
 export const PIPELOCK_SCAN_API_PORT = 9090;
 
@@ -150,6 +157,7 @@ function pipelockConfig(bottle: BottleSpec) {
       sensitive_headers: scannedHeaders(bottle),
     },
     logging: { format: "json", output: "stdout", include_allowed: true, include_blocked: true },
+    metrics_listen: `0.0.0.0:${PIPELOCK_METRICS_PORT}`,
   };
 }
 

@@ -5,6 +5,7 @@ import type { ServedPort, Workload } from "../layout/types";
 import { PIPELOCK_SETTINGS_LABEL } from "../vocabulary";
 import {
   PIPELOCK_LIVE_DIR,
+  PIPELOCK_METRICS_PORT,
   PIPELOCK_PATHS,
   PIPELOCK_PORT,
   PIPELOCK_SCAN_API_PORT,
@@ -95,6 +96,7 @@ function pipelockWorkload(stack: string, bottle: BottleSpec, own: PipelockRole):
       { network: "outbound-net", aliases: [] },
     ],
     serves: { ports: own.ports, clients: ["egress-proxy"] },
+    metrics: { port: PIPELOCK_METRICS_PORT },
     outbound: { ports: outboundPorts(bottle) },
     health: { command: ["/pipelock", "healthcheck"] },
     memoryMb: bottle.pipelock.memoryMb,

@@ -96,6 +96,7 @@ export const PIPELOCK_DOCUMENT_KEYS: KeyTable = {
     sensitive_headers: "read",
   },
   logging: "ignored: where pipelock writes its decisions",
+  metrics_listen: "ignored: where pipelock serves its metrics, to the operator's scraper (the agent reaches no pipelock)",
   scan_api: {
     listen: "ignored: the port the egress proxy's scans go to",
     auth: "ignored: the name of the scan API's one client (its boundary is the network)",

@@ -57,7 +57,7 @@ for (const [shape, args] of Object.entries(SHAPES)) {
       assert.deepEqual([...values].sort(), ["agent", SELF_TEST_ROLE].sort());
       assert.deepEqual(BOTTLE_TOPOLOGY[SELF_TEST_ROLE]!.reaches, BOTTLE_TOPOLOGY.agent!.reaches);
       assert.equal(
-        networkPolicies(layout, ["10.0.0.0/8"]).some((p) => p.name === SELF_TEST_ROLE),
+        networkPolicies(layout, { privateCidrs: ["10.0.0.0/8"] }).some((p) => p.name === SELF_TEST_ROLE),
         false,
         "no policy of its own",
       );

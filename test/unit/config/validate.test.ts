@@ -575,7 +575,7 @@ describe("validateStackConfig: the Kubernetes backend", () => {
         [
           [
             "kubernetes.namespace",
-            "unknown key: a typo here must not silently change what a bottle allows; expected one of kubeconfig, context, privateCidrs, storageClass, workspaceSizeGb",
+            "unknown key: a typo here must not silently change what a bottle allows; expected one of kubeconfig, context, privateCidrs, storageClass, workspaceSizeGb, metrics",
           ],
         ],
       ],
@@ -588,6 +588,11 @@ describe("validateStackConfig: the Kubernetes backend", () => {
         "a workspace size of 0",
         { bottles: [k8s({ kubernetes: { workspaceSizeGb: 0 } })] },
         [["bottles[0].kubernetes.workspaceSizeGb", "expected at least 1"]],
+      ],
+      [
+        "a scraper namespace that is no namespace name",
+        { bottles: [k8s({ kubernetes: { metrics: { scraperNamespace: "Monitoring" } } })] },
+        [["bottles[0].kubernetes.metrics.scraperNamespace", 'expected a namespace name such as "monitoring"']],
       ],
     ];
     for (const [what, input, expected] of cases) assert.deepEqual(problemsOf(input), expected, what);

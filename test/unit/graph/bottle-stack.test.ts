@@ -118,6 +118,7 @@ describe("BottleStack resource graph", () => {
       "EGRESS_PROXY_DRAIN_SECONDS=20",
       "EGRESS_PROXY_UPSTREAM_CA=/etc/egress-proxy/upstream-ca.pem",
       `EGRESS_PROXY_MAX_BODY_BYTES=${32 * 1024 * 1024}`,
+      "EGRESS_PROXY_METRICS_PORT=9464",
       "EGRESS_PROXY_BULK_PROXY=http://pipelock-bulk:8888",
       "EGRESS_PROXY_SCAN_API=http://pipelock-bulk:9090",
       "EGRESS_PROXY_SCAN_API_CLIENT=egress-proxy",

@@ -142,7 +142,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
   });
 
   test("network policies: the layout's, with the bottle's private CIDRs", () => {
-    const expected = networkPolicies(d.stack.layout, CIDRS);
+    const expected = networkPolicies(d.stack.layout, { privateCidrs: CIDRS });
     assert.deepEqual(
       expected.map((p) => p.name),
       ["default-deny", "pipelock", "pipelock-bulk", "egress-proxy", "agent"],
@@ -325,7 +325,20 @@ describe("BottleStack on Kubernetes: resource graph", () => {
             selector: { matchLabels: labels(role) },
             strategy:
               role === "agent" ? { type: "Recreate" } : { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-            template: { metadata: { labels: { ...workload.labels } }, spec: podSpec },
+            template: {
+              metadata: {
+                labels: { ...workload.labels },
+                // The gates' pods, for Prometheus's pod discovery; the agent's pod serves no metrics.
+                ...(role !== "agent" && {
+                  annotations: {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": role === "egress-proxy" ? "9464" : "9465",
+                    "prometheus.io/path": "/metrics",
+                  },
+                }),
+              },
+              spec: podSpec,
+            },
           },
         },
         role,

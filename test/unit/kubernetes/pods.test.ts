@@ -127,6 +127,7 @@ describe("podSpecOf", () => {
           image: PIPELOCK_IMAGE,
           imagePullPolicy: "IfNotPresent",
           args: ["run", "--config", "/etc/pipelock/live/current/pipelock.yaml", "--listen", "0.0.0.0:8888"],
+          ports: [{ name: "metrics", containerPort: 9465, protocol: "TCP" }],
           securityContext: containerSecurity(65532, true),
           resources: memory(256),
           readinessProbe: readiness(["/pipelock", "healthcheck"]),
@@ -179,11 +180,13 @@ describe("podSpecOf", () => {
             { name: "EGRESS_PROXY_DRAIN_SECONDS", value: "20" },
             { name: "EGRESS_PROXY_UPSTREAM_CA", value: "/etc/egress-proxy/upstream-ca.pem" },
             { name: "EGRESS_PROXY_MAX_BODY_BYTES", value: String(32 * 1024 * 1024) },
+            { name: "EGRESS_PROXY_METRICS_PORT", value: "9464" },
             { name: "EGRESS_PROXY_BULK_PROXY", value: "http://pipelock-bulk:8888" },
             { name: "EGRESS_PROXY_SCAN_API", value: "http://pipelock-bulk:9090" },
             { name: "EGRESS_PROXY_SCAN_API_CLIENT", value: "egress-proxy" },
             { name: "EGRESS_PROXY_UPSTREAM_EXTRA_CA", value: "/etc/ssl/certs/ca-certificates.crt" },
           ],
+          ports: [{ name: "metrics", containerPort: 9464, protocol: "TCP" }],
           securityContext: containerSecurity(65533, true),
           resources: memory(512),
           readinessProbe: readiness(["/opt/venv/bin/python", "/opt/egress-proxy/healthcheck.py"]),
@@ -289,7 +292,7 @@ describe("podSpecOf", () => {
     assert.deepEqual(pod.containers[0]!.volumeMounts!.at(-1), { name: "claim-0", mountPath: "/workspace" });
   });
 
-  test("a workload without env, files, mounts, aliases or live configuration gets no empty lists", () => {
+  test("a workload without env, files, mounts, aliases, metrics or live configuration gets no empty lists", () => {
     const bare: Workload = {
       ...workload(LAYOUT, "pipelock"),
       env: [],
@@ -300,6 +303,7 @@ describe("podSpecOf", () => {
       handover: undefined,
       health: undefined,
       command: undefined,
+      metrics: undefined,
     };
     assert.deepEqual(podSpecOf(bare, { image: "x", claims: {} }), {
       automountServiceAccountToken: false,

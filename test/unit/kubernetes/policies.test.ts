@@ -73,7 +73,7 @@ describe("networkPolicies", () => {
     const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), {
       stack: "dev",
     });
-    assert.deepEqual(networkPolicies(layout, CIDRS), [
+    assert.deepEqual(networkPolicies(layout, { privateCidrs: CIDRS }), [
       DEFAULT_DENY,
       pipelockPolicy,
       pipelockBulkPolicy,
@@ -102,7 +102,7 @@ describe("networkPolicies", () => {
 
   test("a bottle without an agent: the egress proxy has no ingress rule at all", () => {
     const layout = describeBottle(spec({ routes: ROUTES }, ["github"]), { stack: "dev" });
-    assert.deepEqual(networkPolicies(layout, CIDRS), [
+    assert.deepEqual(networkPolicies(layout, { privateCidrs: CIDRS }), [
       DEFAULT_DENY,
       pipelockPolicy,
       pipelockBulkPolicy,
@@ -115,8 +115,31 @@ describe("networkPolicies", () => {
         },
       },
     ]);
-    const egressProxy = networkPolicies(layout, CIDRS).find((p) => p.name === "egress-proxy")!;
+    const egressProxy = networkPolicies(layout, { privateCidrs: CIDRS }).find((p) => p.name === "egress-proxy")!;
     assert.equal("ingress" in egressProxy.spec, false);
+  });
+
+  test("a scraper's namespace reaches each gate's metrics port and nothing else; the agent never does", () => {
+    const layout = describeBottle(spec({ routes: ROUTES, agent: { image: "registry.example/agent@sha256:bb" } }, ["github"]), {
+      stack: "dev",
+    });
+    const policies = networkPolicies(layout, { privateCidrs: CIDRS, scraperNamespace: "monitoring" });
+    const scraper = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+    const ingress = Object.fromEntries(policies.map((p) => [p.name, p.spec.ingress]));
+    assert.deepEqual(ingress, {
+      "default-deny": undefined,
+      pipelock: [pipelockPolicy.spec.ingress![0], { from: [scraper], ports: [{ protocol: "TCP", port: 9465 }] }],
+      "pipelock-bulk": [pipelockBulkPolicy.spec.ingress![0], { from: [scraper], ports: [{ protocol: "TCP", port: 9465 }] }],
+      "egress-proxy": [
+        { from: [{ podSelector: agentAndSelfTest }], ports: [{ protocol: "TCP", port: 9099 }] },
+        { from: [scraper], ports: [{ protocol: "TCP", port: 9464 }] },
+      ],
+      agent: undefined,
+    });
+    // Without a scraper the policies are those of a bottle that has none.
+    assert.deepEqual(networkPolicies(layout, { privateCidrs: CIDRS }).find((p) => p.name === "egress-proxy")!.spec.ingress, [
+      { from: [{ podSelector: agentAndSelfTest }], ports: [{ protocol: "TCP", port: 9099 }] },
+    ]);
   });
 
   test("a bottle whose routes take no bulk lane has no pipelock-bulk: the egress proxy reaches pipelock alone", () => {
@@ -129,7 +152,7 @@ describe("networkPolicies", () => {
       }),
       { stack: "dev" },
     );
-    const policies = networkPolicies(layout, CIDRS);
+    const policies = networkPolicies(layout, { privateCidrs: CIDRS });
     assert.deepEqual(
       policies.map((p) => p.name),
       ["default-deny", "pipelock", "egress-proxy"],
@@ -142,7 +165,7 @@ describe("networkPolicies", () => {
       stack: "dev",
     });
     for (const cidrs of [["169.254.0.0/16"], ["10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10"]]) {
-      const policies = networkPolicies(layout, cidrs);
+      const policies = networkPolicies(layout, { privateCidrs: cidrs });
       const outward = policies.flatMap((p) =>
         ((p.spec.egress as { to: { ipBlock?: unknown }[] }[] | undefined) ?? [])
           .filter((rule) => rule.to.some((peer) => peer.ipBlock))
@@ -161,7 +184,7 @@ describe("networkPolicies", () => {
   test("the except list is a copy: changing the caller's list later changes no policy", () => {
     const layout = describeBottle(spec({ routes: [{ host: "example.com" }] }), { stack: "dev" });
     const cidrs = ["10.0.0.0/8"];
-    const policies = networkPolicies(layout, cidrs);
+    const policies = networkPolicies(layout, { privateCidrs: cidrs });
     cidrs.push("0.0.0.0/0");
     assert.deepEqual((policies[1]!.spec.egress as { to: { ipBlock: { except: string[] } }[] }[])[0]!.to[0]!.ipBlock.except, ["10.0.0.0/8"]);
   });

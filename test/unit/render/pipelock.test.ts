@@ -84,6 +84,7 @@ logging:
   output: stdout
   include_allowed: true
   include_blocked: true
+metrics_listen: 0.0.0.0:9465
 `,
     );
   });
