@@ -72,6 +72,7 @@ def _env(routes: Path, port: int, confdir: Path) -> dict[str, str]:
         "EGRESS_PROXY_ROUTES": str(routes),
         "EGRESS_PROXY_PORT": str(port),
         "EGRESS_PROXY_CONFDIR": str(confdir),
+        "EGRESS_PROXY_METRICS_PORT": "off",
     }
 
 
@@ -170,7 +171,8 @@ def test_entrypoint_starts_a_working_gate(proxies: ProxyFactory, upstreams: dict
 
 # --------------------------------------------------------------------------- entrypoint (pure)
 
-BASE = {"EGRESS_PROXY_ROUTES": "/etc/egress/routes.yaml"}
+# Without metrics: their listener needs an upstream proxy to find its address (test_metrics.py).
+BASE = {"EGRESS_PROXY_ROUTES": "/etc/egress/routes.yaml", "EGRESS_PROXY_METRICS_PORT": "off"}
 
 
 def test_build_argv_defaults() -> None:
