@@ -112,7 +112,7 @@ def test_counts_match_the_requests_and_reloads_and_name_no_token(chained: tuple[
     assert count(requests, **decided("deny", "method not allowed", "localhost", "other")) == 1
     assert count(requests, **decided("deny", "host not in allowlist", "(no route)", "GET")) == 1
     assert count(requests, **decided("deny", "host not in allowlist", "(no route)", "CONNECT")) == 1
-    assert count("bot_bottle_egress_credentials_injected_total", token="github") == 2
+    assert count("bot_bottle_egress_credentials_injected_total", token="github") == 2  # noqa: S106 - a token's name
     # Both allowed requests went upstream on the inspect lane, their answers whole.
     assert count("bot_bottle_egress_chain_seconds_count", lane="inspect") == 2
     assert count("bot_bottle_egress_request_body_bytes_count", lane="inspect") == 2

@@ -49,7 +49,9 @@ REASONS = frozenset(
         "request body too large",
         "bulk lane check failed",
         "internal error",
-        # pipelock's refusals, classified (pipelock_refusals.py).
+        # pipelock's refusals (pipelock_refusals.py): unclassified, then by the cause it names.
+        "refused",
+        "tunnel refused",
         "allowlist",
         "ssrf",
         "dns",
