@@ -370,8 +370,9 @@ class ProxyFactory:
         workdir = self.tmp.mktemp("proxy")
         confdir = workdir / "confdir"
         port = free_port()
-        # Stop at once when the test ends, unless the test is about draining.
-        env = {"EGRESS_PROXY_DRAIN_SECONDS": "0", **(env or {})}
+        # Stop at once when the test ends, unless the test is about draining; metrics only
+        # where a test asks for them (their port is one per machine).
+        env = {"EGRESS_PROXY_DRAIN_SECONDS": "0", "EGRESS_PROXY_METRICS_PORT": "off", **(env or {})}
         if addon:
             routes_path = routes if isinstance(routes, Path) else self.write_routes(routes)
             argv = self.argv(routes_path, env, port, confdir, extra or [], addon_path)

@@ -18,6 +18,7 @@ WITHOUT_MITMPROXY = "import sys; sys.modules['mitmproxy'] = None; sys.path.inser
     [
         ("decision_log", True),
         ("egress_lanes", True),
+        ("egress_metrics", True),
         ("egress_options", True),
         ("egress_routes", True),
         ("git_protocol", True),

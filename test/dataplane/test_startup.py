@@ -5,6 +5,7 @@ token value), both in the entrypoint (before any port opens) and in the addon it
 (mitmdump run directly): and the port must never carry a request to an upstream.
 """
 
+import itertools
 import os
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def _env(routes: Path, port: int, confdir: Path) -> dict[str, str]:
         "EGRESS_PROXY_ROUTES": str(routes),
         "EGRESS_PROXY_PORT": str(port),
         "EGRESS_PROXY_CONFDIR": str(confdir),
+        "EGRESS_PROXY_METRICS_PORT": "off",
     }
 
 
@@ -170,7 +172,8 @@ def test_entrypoint_starts_a_working_gate(proxies: ProxyFactory, upstreams: dict
 
 # --------------------------------------------------------------------------- entrypoint (pure)
 
-BASE = {"EGRESS_PROXY_ROUTES": "/etc/egress/routes.yaml"}
+# Without metrics: their listener needs an upstream proxy to find its address (test_metrics.py).
+BASE = {"EGRESS_PROXY_ROUTES": "/etc/egress/routes.yaml", "EGRESS_PROXY_METRICS_PORT": "off"}
 
 
 def test_build_argv_defaults() -> None:
@@ -410,3 +413,56 @@ def test_reloading_the_addon_stops_the_proxy_instead_of_ungating(
     assert up.requests_for(m) == [], f"forwarded ungated: {Counter(map(str, answers))}"
     assert proxy.process.poll() == 1, "the proxy kept running after its addon was unloaded"
     assert "egress-proxy: addon unloaded while the proxy is running; stopping" in proxy.output()
+
+
+# --------------------------------------------------------------------------- the metrics listener's address
+
+UPSTREAM = {"EGRESS_PROXY_ROUTES": "/etc/egress/routes.yaml", "EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock:8888"}
+# The address each (host, port) is reached from, as the kernel would answer.
+EGRESS_SIDE = {("pipelock", 8888): "10.0.1.5", ("pipelock6", 8888): "fd00::5"}
+
+
+def _toward(host: str, port: int) -> str:
+    if (host, port) not in EGRESS_SIDE:
+        raise OSError(f"[Errno -2] Name does not resolve: {host}")
+    return EGRESS_SIDE[(host, port)]
+
+
+@pytest.mark.parametrize(
+    "env,listen",
+    [
+        ({}, "10.0.1.5:9464"),
+        ({"EGRESS_PROXY_METRICS_PORT": "9500"}, "10.0.1.5:9500"),
+        ({"EGRESS_PROXY_UPSTREAM_PROXY": "http://pipelock6:8888"}, "[fd00::5]:9464"),
+        ({"EGRESS_PROXY_METRICS_PORT": "off"}, None),
+        ({"EGRESS_PROXY_METRICS_PORT": "0"}, None),
+        ({"EGRESS_PROXY_METRICS_PORT": "off", "EGRESS_PROXY_UPSTREAM_PROXY": ""}, None),
+    ],
+)
+def test_build_argv_metrics_listen_on_the_address_toward_the_upstream(env: dict[str, str], listen: str | None) -> None:
+    argv = entrypoint.build_argv({**UPSTREAM, **env}, toward=_toward)
+    options = [value for flag, value in itertools.pairwise(argv) if flag == "--set" and value.startswith("egress_metrics_listen=")]
+    assert options == ([f"egress_metrics_listen={listen}"] if listen else [])
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"EGRESS_PROXY_METRICS_PORT": "http"}, "EGRESS_PROXY_METRICS_PORT must be a port number 1-65535, or 0 or off"),
+        ({"EGRESS_PROXY_METRICS_PORT": "65536"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
+        ({"EGRESS_PROXY_METRICS_PORT": "-1"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
+        ({"EGRESS_PROXY_METRICS_PORT": "OFF"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
+        # No upstream proxy: no egress side to find, so no listener rather than a guess.
+        ({"EGRESS_PROXY_UPSTREAM_PROXY": ""}, "EGRESS_PROXY_METRICS_PORT: .* EGRESS_PROXY_UPSTREAM_PROXY, which is not set; set EGRESS_PROXY_METRICS_PORT=off"),
+        ({"EGRESS_PROXY_UPSTREAM_PROXY": "http://nowhere:8888"}, "EGRESS_PROXY_METRICS_PORT: cannot find this proxy's address toward nowhere .*Name does not resolve"),
+    ],
+)  # fmt: skip
+def test_build_argv_refuses_a_metrics_listener_it_cannot_place(env: dict[str, str], message: str) -> None:
+    with pytest.raises(entrypoint.ConfigError, match=message):
+        entrypoint.build_argv({**UPSTREAM, **env}, toward=_toward)
+
+
+def test_address_toward_asks_the_kernel() -> None:
+    assert entrypoint.address_toward("127.0.0.1", 8888) == "127.0.0.1"
+    with pytest.raises(OSError):
+        entrypoint.address_toward("no-such-name.invalid", 8888)

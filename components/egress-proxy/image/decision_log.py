@@ -29,6 +29,11 @@ def log_path(raw_path: bytes) -> str:
     return printable(raw_path if query == -1 else raw_path[:query])
 
 
+def decision_name(decision: Decision, verdict: str | None = None) -> str:
+    """The decision as its line names it: allow, deny, audit-allow, or `verdict` (a warning)."""
+    return verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny")
+
+
 def decision_line(
     decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
 ) -> str:
@@ -37,7 +42,7 @@ def decision_line(
     route = decision.route
     return json.dumps(
         {
-            "decision": verdict or ("audit-allow" if decision.audit else "allow" if decision.allowed else "deny"),
+            "decision": decision_name(decision, verdict),
             "by": decision.by,
             "reason": decision.reason,
             "route": route.index if route is not None else None,

@@ -36,6 +36,12 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
         0,
         "On SIGTERM, stop accepting connections and let open ones finish for up to this many seconds before exiting. 0: exit at once.",
     ),
+    (
+        "egress_metrics_listen",
+        str,
+        "",
+        "ADDRESS:PORT of the Prometheus metrics listener (/metrics): one address on the egress side, never the agent's. Empty: none.",
+    ),
 )
 # The options that say how requests leave: pipelock-bulk, its scan API, pipelock's CA.
 LANE_OPTIONS = frozenset({"egress_bulk_proxy", "egress_scan_api", "egress_scan_api_client", "egress_inspect_ca"})

@@ -34,6 +34,7 @@ import functools
 import logging
 import math
 import signal
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -44,6 +45,7 @@ from mitmproxy.proxy import mode_specs, server_hooks
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
 import decision_log
+import egress_metrics
 import egress_options
 import proxy_lifecycle
 import upstream_tls
@@ -79,10 +81,12 @@ def _fail_closed_http(hook: F) -> F:
 
     @functools.wraps(hook)
     def wrapper(self: "EgressProxy", flow: http.HTTPFlow) -> None:
+        start = time.perf_counter()
         try:
             hook(self, flow)
         except Exception as e:  # noqa: BLE001 - the point is to catch everything
             self._internal_error(flow, hook.__name__, e)
+        self.metrics.meter(flow.metadata).hook_seconds += time.perf_counter() - start
 
     return wrapper  # type: ignore[return-value]
 
@@ -92,12 +96,27 @@ def _fail_closed_async(hook: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(hook)
     async def wrapper(self: "EgressProxy", flow: http.HTTPFlow) -> None:
+        start = time.perf_counter()
         try:
             await hook(self, flow)
         except Exception as e:  # noqa: BLE001 - the point is to catch everything
             self._internal_error(flow, hook.__name__, e)
+        self.metrics.meter(flow.metadata).hook_seconds += time.perf_counter() - start
 
     return wrapper
+
+
+def _last_hook(hook: F) -> F:
+    """For the hooks that end a request (response, error): its metrics, once it has run."""
+
+    @functools.wraps(hook)
+    def wrapper(self: "EgressProxy", flow: http.HTTPFlow) -> None:
+        hook(self, flow)
+        resp = flow.response
+        held = len(resp.raw_content) if resp is not None and not resp.stream and resp.raw_content is not None else None
+        self.metrics.finished(flow.metadata, resp.timestamp_start if resp is not None else None, held)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class EgressProxy:
@@ -115,6 +134,7 @@ class EgressProxy:
         # only servers that chain to it (pipelock's interception), unless pipelock passes the
         # host through; None: no such check (no upstream proxy).
         self.inspect_ca: bytes | None = None
+        self.metrics = egress_metrics.EgressMetrics()
 
     # ---- lifecycle
 
@@ -132,6 +152,7 @@ class EgressProxy:
             loop.add_signal_handler(signal.SIGTERM, self._start_drain)
         # A route change or token rotation: new files in place, then SIGHUP (no restart).
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        proxy_lifecycle.serve_metrics(self.metrics)
 
     def configure(self, updated: set[str]) -> None:
         unsafe = egress_options.unsafe_option({name: getattr(ctx.options, name, None) for name in updated})
@@ -156,7 +177,7 @@ class EgressProxy:
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         # None until the new routes are in place (every flow refused), and if they do not load.
-        self.table = proxy_lifecycle.load_routes()
+        self.table = proxy_lifecycle.load_routes(self.metrics)
 
     def _configure_lanes(self) -> str | None:
         """The bulk lane and the inspect lane's certificate check, from the options; the
@@ -180,7 +201,7 @@ class EgressProxy:
     def reload(self) -> None:
         """Load the routes and tokens again and swap them in whole, or keep the table in use
         if they do not validate. Flows already decided keep their decision."""
-        table = proxy_lifecycle.reload_routes()
+        table = proxy_lifecycle.reload_routes(self.metrics)
         if table is not None:
             self.table = table
 
@@ -346,6 +367,7 @@ class EgressProxy:
         self._log(decision, req.host, req.port, req.method, path, lane.name)
         # Again: an addon or a body may have changed headers since requestheaders.
         self._inject(flow, decision)
+        self.metrics.forwarded(flow.metadata, decision.route, lane.bulk, len(req.raw_content or b""))
 
     def _lane(self, flow: http.HTTPFlow, decision: Decision, path: str, query: str | None) -> Lane:
         route = decision.route
@@ -420,6 +442,8 @@ class EgressProxy:
             self.bulk.copy_answer(flow, settings, self._warn)
         elif streamed(content_type, content_length):
             resp.stream = True
+        if resp.stream:
+            resp.stream = self.metrics.meter(flow.metadata).counting(resp.stream)
 
     def _warn(self, flow: http.HTTPFlow, by: str, reason: str) -> None:
         req = flow.request
@@ -429,6 +453,7 @@ class EgressProxy:
             decision, req.host, req.port, req.method, log_path(req.data.path), lane.name if isinstance(lane, Lane) else None, verdict="warn"
         )
 
+    @_last_hook
     @_fail_closed_http
     def response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
@@ -440,6 +465,7 @@ class EgressProxy:
             self._log(refusal, req.host, req.port, req.method, log_path(req.data.path))
             self._refuse(flow, refusal)
 
+    @_last_hook
     @_fail_closed_http
     def error(self, flow: http.HTTPFlow) -> None:
         # Refusals mitmproxy answers itself, after the request hooks: the log records them.
@@ -545,11 +571,12 @@ class EgressProxy:
         except Exception:  # noqa: BLE001
             flow.kill()
 
-    @staticmethod
     def _log(
-        decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
+        self, decision: Decision, host: str, port: int, method: str, path: str | None, lane: str | None = None, verdict: str | None = None
     ) -> None:
         decision_log.write(decision_log.decision_line(decision, host, port, method, path, lane, verdict))
+        # Counted where the line is written: the metrics and the log never disagree.
+        self.metrics.decided(decision, decision_log.decision_name(decision, verdict), host, method, self.table)
 
     # ---- non-HTTP traffic is never relayed
 

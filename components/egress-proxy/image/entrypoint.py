@@ -8,9 +8,10 @@ are never put on the command line.
 
 import os
 import shutil
+import socket
 import sys
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 # This script's directory is on sys.path (python puts it there), in the image and in tests.
@@ -25,6 +26,8 @@ DEFAULT_CONFDIR = "/home/mitmproxy/.mitmproxy"
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 # How long a stopped proxy lets open connections finish (EGRESS_PROXY_DRAIN_SECONDS).
 DEFAULT_DRAIN_SECONDS = 20
+# Where Prometheus scrapes the egress proxy (EGRESS_PROXY_METRICS_PORT; pipelock's is 9465).
+DEFAULT_METRICS_PORT = 9464
 
 
 class ConfigError(Exception):
@@ -50,6 +53,50 @@ def _drain_seconds(environ: Mapping[str, str]) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > 3600:
         raise ConfigError(f"EGRESS_PROXY_DRAIN_SECONDS must be a number of seconds 0-3600, got {text!r}")
     return int(text)
+
+
+def _metrics_port(environ: Mapping[str, str]) -> int | None:
+    """The metrics listener's port, or None when EGRESS_PROXY_METRICS_PORT turns it off."""
+    text = environ.get("EGRESS_PROXY_METRICS_PORT", "") or str(DEFAULT_METRICS_PORT)
+    if text in ("0", "off"):
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"EGRESS_PROXY_METRICS_PORT must be a port number 1-65535, or 0 or off (no metrics), got {text!r}")
+    return int(text)
+
+
+def address_toward(host: str, port: int) -> str:
+    """The local address the kernel sends from to reach host:port (a UDP socket's connect sends
+    nothing): on the egress proxy, its address on the network it shares with pipelock."""
+    for family, _, _, _, sockaddr in socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM):
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(sockaddr)
+            return str(probe.getsockname()[0])
+    raise OSError(f"{host} has no address")
+
+
+def _metrics_listen(environ: Mapping[str, str], upstream: str, toward: Callable[[str, int], str]) -> list[str]:
+    """The metrics listener's option: the address toward the upstream proxy (`upstream`, checked
+    by _upstream: the egress side, never the agent's), on EGRESS_PROXY_METRICS_PORT. Fail closed:
+    no such address, no start."""
+    port = _metrics_port(environ)
+    if port is None:
+        return []
+    if not upstream:
+        raise ConfigError(
+            "EGRESS_PROXY_METRICS_PORT: the metrics listener binds the address toward EGRESS_PROXY_UPSTREAM_PROXY, "
+            "which is not set; set EGRESS_PROXY_METRICS_PORT=off to run without metrics"
+        )
+    parsed = urllib.parse.urlsplit(upstream)
+    host, upstream_port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        address = toward(host, upstream_port)
+    except OSError as e:
+        raise ConfigError(
+            f"EGRESS_PROXY_METRICS_PORT: cannot find this proxy's address toward {host} for the metrics listener ({e}); "
+            "set EGRESS_PROXY_METRICS_PORT=off to run without metrics"
+        ) from None
+    return ["--set", f"egress_metrics_listen={f'[{address}]' if ':' in address else address}:{port}"]
 
 
 def _upstream(url: str, variable: str = "EGRESS_PROXY_UPSTREAM_PROXY") -> str:
@@ -79,8 +126,11 @@ def _mitmdump() -> str:
     return found
 
 
-def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Path = ADDON) -> list[str]:
-    """The mitmdump command line for this environment. Pure: reads nothing but `environ`."""
+def build_argv(
+    environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Path = ADDON, toward: Callable[[str, int], str] = address_toward
+) -> list[str]:
+    """The mitmdump command line for this environment. Reads nothing but `environ`, and asks
+    `toward` for this proxy's address toward the upstream proxy (the metrics listener's)."""
     routes = environ.get("EGRESS_PROXY_ROUTES", "")
     if not routes:
         raise ConfigError("EGRESS_PROXY_ROUTES is not set (path of routes.yaml)")
@@ -106,6 +156,7 @@ def build_argv(environ: Mapping[str, str], mitmdump: str = "mitmdump", addon: Pa
     if upstream:
         argv += ["--mode", f"upstream:{_upstream(upstream)}"]
     argv += _bulk_lane(environ, upstream)
+    argv += _metrics_listen(environ, upstream, toward)
     ca = environ.get("EGRESS_PROXY_UPSTREAM_CA", "")
     if ca:
         if not upstream:

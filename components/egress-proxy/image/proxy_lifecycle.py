@@ -17,6 +17,7 @@ from mitmproxy import ctx
 from mitmproxy.proxy.layers.http import HttpStream
 
 import decision_log
+from egress_metrics import EgressMetrics, MetricsListenError, parse_listen, serve
 from egress_routes import RouteTable
 from routes_yaml import RoutesError, load_config
 
@@ -44,11 +45,11 @@ def limit_request_bodies_only() -> str | None:
     return None
 
 
-def load_routes() -> RouteTable | None:
+def load_routes(metrics: EgressMetrics) -> RouteTable | None:
     """The routes and tokens the options name, at start or when those options change; None
     (and the process stops) if they do not validate."""
     try:
-        table, _ = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
+        table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
     except RoutesError as e:
         refuse_to_run(str(e))
         return None
@@ -56,23 +57,43 @@ def load_routes() -> RouteTable | None:
         refuse_to_run(f"unexpected error loading routes: {type(e).__name__}")
         return None
     logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+    metrics.loaded(config_hash)
     return table
 
 
-def reload_routes() -> RouteTable | None:
+def reload_routes(metrics: EgressMetrics) -> RouteTable | None:
     """The routes and tokens read again (SIGHUP), or None if they do not validate: the caller
-    keeps the table in use. Prints the `config_reload` line either way."""
+    keeps the table in use. Prints the `config_reload` line either way, and counts it."""
     try:
         table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
     except RoutesError as e:
-        decision_log.write(decision_log.reload_line("rejected", f"{e}; keeping the previous routes", None))
+        _reloaded(metrics, None, "rejected", f"{e}; keeping the previous routes")
         return None
     except Exception as e:  # noqa: BLE001 - an unexpected error rejects the reload like any other
-        detail = f"unexpected error loading routes: {type(e).__name__}; keeping the previous routes"
-        decision_log.write(decision_log.reload_line("rejected", detail, None))
+        _reloaded(metrics, None, "rejected", f"unexpected error loading routes: {type(e).__name__}; keeping the previous routes")
         return None
-    decision_log.write(decision_log.reload_line("success", f"{len(table.routes)} routes", config_hash))
+    _reloaded(metrics, config_hash, "success", f"{len(table.routes)} routes")
     return table
+
+
+def _reloaded(metrics: EgressMetrics, config_hash: str | None, status: str, detail: str) -> None:
+    decision_log.write(decision_log.reload_line(status, detail, config_hash))
+    metrics.reloaded(config_hash)
+
+
+def serve_metrics(metrics: EgressMetrics) -> None:
+    """Start the metrics listener egress_metrics_listen names (empty: none). Fail closed: a
+    listener that cannot start as configured stops the proxy."""
+    listen = ctx.options.egress_metrics_listen
+    if not listen:
+        return
+    try:
+        address, port = parse_listen(listen)
+        serve(metrics.registry, address, port)
+    except (MetricsListenError, OSError) as e:
+        refuse_to_run(f"metrics listener (EGRESS_PROXY_METRICS_PORT): {e}")
+        return
+    logger.info(f"egress-proxy: metrics at http://{listen}/metrics")
 
 
 def refuse_to_run(problem: str) -> None:
