@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it } from "node:test";
 import { promtool } from "./support/prometheus";
+import { PROMETHEUS_DIR, scrapeConfigWithFileDiscovery } from "./support/scrape";
 
-const PROMETHEUS_DIR = path.join(__dirname, "..", "..", "observability", "prometheus");
 const ALERTS = path.join(PROMETHEUS_DIR, "alerts.yml");
 
 describe("the alert rules and scrape configs, checked by promtool", () => {
@@ -33,9 +33,7 @@ describe("the alert rules and scrape configs, checked by promtool", () => {
   it("the Kubernetes scrape config's relabelling with the rules is a valid prometheus.yml", () => {
     // Debian's Prometheus is built without Kubernetes service discovery (its promtool refuses the
     // key kubernetes_sd_configs): the rest of the job is checked with file discovery in its place.
-    const snippet = fs.readFileSync(path.join(PROMETHEUS_DIR, "scrape-kubernetes.yml"), "utf8");
-    const withFileDiscovery = snippet.replace(/kubernetes_sd_configs:\n\s+- role: pod\n/, "file_sd_configs:\n      - files: [pods.json]\n");
-    assert.notEqual(withFileDiscovery, snippet, "scrape-kubernetes.yml no longer has kubernetes_sd_configs with role pod");
+    const withFileDiscovery = scrapeConfigWithFileDiscovery("kubernetes", "pods.json");
     assertValidConfig(withFileDiscovery);
   });
 });

@@ -36,15 +36,23 @@ export interface RunningPrometheus {
 /** Fills dir/tsdb from the OpenMetrics text and starts Prometheus on it, ready to answer. */
 export async function prometheusOn(openMetrics: string, dir: string): Promise<RunningPrometheus> {
   fs.writeFileSync(path.join(dir, "input.om"), openMetrics);
-  const tsdb = path.join(dir, "tsdb");
-  const created = promtool(["tsdb", "create-blocks-from", "openmetrics", path.join(dir, "input.om"), tsdb]);
+  const created = promtool(["tsdb", "create-blocks-from", "openmetrics", path.join(dir, "input.om"), path.join(dir, "tsdb")]);
   if (created.status !== 0) throw new Error(`promtool create-blocks-from failed: ${created.output}`);
-  fs.writeFileSync(path.join(dir, "prometheus.yml"), "global: {}\n");
+  return startPrometheus(dir, "global: {}\n");
+}
+
+/** Starts Prometheus with this configuration and dir/tsdb as its storage, ready to answer. */
+export async function startPrometheus(dir: string, config: string): Promise<RunningPrometheus> {
+  fs.writeFileSync(path.join(dir, "prometheus.yml"), config);
   const port = await freePort();
   let log = "";
   const child: ChildProcess = spawn(
     PROMETHEUS,
-    [`--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${tsdb}`, `--web.listen-address=127.0.0.1:${port}`],
+    [
+      `--config.file=${path.join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${path.join(dir, "tsdb")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stdout!.on("data", (chunk) => (log += chunk));
