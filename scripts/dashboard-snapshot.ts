@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   if (args.stack) given.stack = [args.stack];
   if (args.bottle) given.bottle = args.bottle;
   const png = path.resolve(args.out);
-  const html = path.resolve(args.html ?? png.replace(/\.png$/i, "") + ".html");
+  const html = path.resolve(args.html ?? `${png.replace(/\.png$/i, "")}.html`);
   const panels = await snapshot({ prometheus: args.prometheus, range: { start, end, step }, given, scrapeSeconds, png, html });
   for (const panel of panels) console.log(`${panel.series.length > 0 ? "  " : "! "}${panel.title}: ${panel.series.length} series`);
   console.log(`wrote ${png} (and ${html})`);

@@ -161,42 +161,19 @@ export function syntheticOpenMetrics(window: Window): string {
       ),
     ]),
   );
-  family(
-    "pipelock_tls_request_blocked",
-    "counter",
-    each((bottle, scale) =>
-      series(
-        "pipelock_tls_request_blocked_total",
-        { ...target(bottle, "pipelock"), reason: "body_dlp" },
-        window,
-        counter(0.01 * scale, 600),
-      ),
-    ),
-  );
-  family(
-    "pipelock_scanner_hits",
-    "counter",
-    each((bottle, scale) =>
-      series(
-        "pipelock_scanner_hits_total",
-        { ...target(bottle, "pipelock"), scanner: "dlp", agent: "_default" },
-        window,
-        counter(0.005 * scale, 1200),
-      ),
-    ),
-  );
-  family(
-    "pipelock_scan_api_findings",
-    "counter",
-    each((bottle, scale) =>
-      series(
-        "pipelock_scan_api_findings_total",
-        { ...target(bottle, "pipelock-bulk"), kind: "dlp", scanner: "dlp", severity: "critical" },
-        window,
-        counter(0.002 * scale, 2400),
-      ),
-    ),
-  );
+  // pipelock's DLP blocks, from some minutes into the hour on.
+  const dlpCounters: [string, (typeof GATES)[number], Labels, number, number][] = [
+    ["pipelock_tls_request_blocked", "pipelock", { reason: "body_dlp" }, 0.01, 600],
+    ["pipelock_scanner_hits", "pipelock", { scanner: "dlp", agent: "_default" }, 0.005, 1200],
+    ["pipelock_scan_api_findings", "pipelock-bulk", { kind: "dlp", scanner: "dlp", severity: "critical" }, 0.002, 2400],
+  ];
+  for (const [name, gate, labels, rate, from] of dlpCounters) {
+    family(
+      name,
+      "counter",
+      each((bottle, scale) => series(`${name}_total`, { ...target(bottle, gate), ...labels }, window, counter(rate * scale, from))),
+    );
+  }
   const text = families.map(([name, type, lines]) => [`# TYPE ${name} ${type}`, ...lines].join("\n")).join("\n");
   return `${text}\n# EOF\n`;
 }

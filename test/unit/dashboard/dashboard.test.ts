@@ -8,6 +8,7 @@ describe("substitute", () => {
   const cases: [string, Record<string, string[]>, number, string][] = [
     ['up{stack=~"$stack"}', { stack: ["dev"] }, 60, 'up{stack=~"dev"}'],
     ['up{bottle=~"$bottle"}', { bottle: ["coder", "reviewer"] }, 60, 'up{bottle=~"(coder|reviewer)"}'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's braced ${name}, not a JavaScript template
     ['up{bottle=~"${bottle}"}', { bottle: [".*"] }, 60, 'up{bottle=~".*"}'],
     ["rate(x[$__rate_interval])", {}, 75, "rate(x[75s])"],
     ['rate(x{stack=~"$stack"}[$__rate_interval])', { stack: ["dev"] }, 60, 'rate(x{stack=~"dev"}[60s])'],
