@@ -11,9 +11,10 @@ export async function chosenValues(
   const values: Record<string, string[]> = {};
   for (const variable of variables) {
     // Each variable's selector may name the ones before it ($stack in the bottle's).
-    const found = given[variable.name] ?? (await labelValues(prometheus, variable.label, substitute(variable.match, values, 0), range));
+    const match = substitute(variable.match, values, 0);
+    const found = given[variable.name] ?? (await labelValues(prometheus, variable.label, match, range));
     if (found.length === 0)
-      throw new Error(`Prometheus has no values of ${variable.label} for ${variable.match} in the range: is it scraping bottles?`);
+      throw new Error(`Prometheus has no values of ${variable.label} for ${match} in the range: is it scraping bottles?`);
     values[variable.name] = variable.multi ? found : found.slice(0, 1);
   }
   return values;
