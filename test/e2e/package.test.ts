@@ -70,7 +70,7 @@ describe("the packed package, installed and used by other programs", () => {
     for (const stack of stacks) await stack.remove();
   });
 
-  it("the tarball holds compiled JavaScript, declarations, the image's build context and the plugin manifest, and no wheels", async () => {
+  it("the tarball holds compiled JavaScript, declarations, the image's build context, the plugin manifest and the dashboard and alerts, and no wheels", async () => {
     const files = (await mustRun(["tar", "-tzf", tarball])).split("\n");
     for (const file of [
       "dist/index.js",
@@ -81,6 +81,8 @@ describe("the packed package, installed and used by other programs", () => {
       "dist/agent/image/package-lock.json",
       "dist/docker/self-test/self-test.sh",
       "dist/docker/live-config/live-config.sh",
+      "dist/observability/grafana/bottles.json",
+      "dist/observability/prometheus/alerts.yml",
       "PulumiPlugin.yaml",
       "index.ts",
       "package.json",
