@@ -296,3 +296,31 @@ export function policyStack(kubernetes?: { kubeconfig: string; privateCidrs: str
     ],
   };
 }
+
+/**
+ * Stack `watch`: bottle `seen`, watched by a real Prometheus (metrics.test.ts): a credential
+ * route to upstream.test under /allowed/ (both lanes), and ssrf.upstream.test routed by the
+ * egress proxy but not trusted by pipelock, so pipelock alone refuses it.
+ */
+export function watchStack(): TestStackConfig {
+  return {
+    bottles: [
+      {
+        name: "seen",
+        routes: [
+          {
+            host: "upstream.test",
+            ports: [443],
+            methods: ["GET", "POST"],
+            paths: ["/allowed/"],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
+        ],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}
