@@ -13,15 +13,20 @@ export interface TopologyRow {
   reaches: readonly string[];
   /** Whether it may reach outside the bottle (the internet, through its own egress rule). */
   outside: boolean;
+  /**
+   * The port it serves Prometheus metrics on: the one port pods of another namespace (the
+   * operator's scraper) may connect to. Absent: none may.
+   */
+  metricsPort?: number;
 }
 
 /** Every role of a bottle that runs, and its row. The self-test runs in the agent's place (Docker: its network namespace). */
 export const BOTTLE_TOPOLOGY: Readonly<Record<string, TopologyRow>> = {
   agent: { networks: ["agent-net"], reaches: ["egress-proxy"], outside: false },
   "self-test": { networks: [], reaches: ["egress-proxy"], outside: false },
-  "egress-proxy": { networks: ["agent-net", "egress-net"], reaches: ["pipelock", "pipelock-bulk"], outside: false },
-  pipelock: { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
-  "pipelock-bulk": { networks: ["egress-net", "outbound-net"], reaches: [], outside: true },
+  "egress-proxy": { networks: ["agent-net", "egress-net"], reaches: ["pipelock", "pipelock-bulk"], outside: false, metricsPort: 9464 },
+  pipelock: { networks: ["egress-net", "outbound-net"], reaches: [], outside: true, metricsPort: 9465 },
+  "pipelock-bulk": { networks: ["egress-net", "outbound-net"], reaches: [], outside: true, metricsPort: 9465 },
 };
 
 /** The roles that may connect to `role`'s pods (the inverse of `reaches`). */

@@ -121,6 +121,17 @@ function rulesOf(policy: NetworkPolicyView, key: "ingress" | "egress"): Record<s
   return Array.isArray(rules) ? rules.map((r) => (isRecord(r) ? r : {})) : [];
 }
 
+/** Whether a rule opens exactly one TCP port, `port` (a rule without ports opens them all). */
+function onlyPort(rule: Record<string, unknown>, port: number | undefined): boolean {
+  const ports = rule.ports;
+  return (
+    port !== undefined &&
+    Array.isArray(ports) &&
+    ports.length > 0 &&
+    ports.every((p) => isRecord(p) && p.port === port && p.endPort === undefined && (p.protocol ?? "TCP") === "TCP")
+  );
+}
+
 /** The peers of a rule (`to` of an egress rule, `from` of an ingress rule); undefined when it has none, which means every address. */
 function peersOf(rule: Record<string, unknown>, key: "to" | "from"): Record<string, unknown>[] | undefined {
   const peers = rule[key];
@@ -557,6 +568,9 @@ function peerProblems(policy: NetworkPolicyView, role: string, bottleLabels: Rea
         continue;
       }
       for (const peer of peers) {
+        if (peer.ipBlock === undefined && peer.namespaceSelector !== undefined && onlyPort(rule, row.metricsPort)) {
+          continue; // the operator's scraper, on the role's metrics port alone
+        }
         if (peer.ipBlock !== undefined || peer.namespaceSelector !== undefined) {
           problems.push(
             `lets ${peer.ipBlock !== undefined ? "addresses" : "pods of other namespaces"} connect to the ${role} pods (ingress rule ${i})`,
@@ -593,7 +607,8 @@ export const kubernetesWorkloadsReachOnlyTheirPeers: StackValidationPolicy = {
     "Every NetworkPolicy in a bottle's namespace may open only the paths of the topology table between the " +
     "bottle's roles: the agent (and the self-test) to the egress proxy, the egress proxy to pipelock and " +
     "pipelock-bulk, nothing else - ingress and egress alike, whichever pods it selects (label selectors " +
-    "evaluated against each role's labels), and no ingress from addresses or other namespaces. A path " +
+    "evaluated against each role's labels), and no ingress from addresses or other namespaces but the " +
+    "operator's scraper on a gate's metrics port alone. A path " +
     "from the agent to pipelock, or into a gate from anywhere else, is the Kubernetes form of a gate on " +
     "the agent's network: the agent talks to the second gate past every route check and credential rule.",
   enforcementLevel: "mandatory",

@@ -504,6 +504,37 @@ describe("kubernetes-workloads-reach-only-their-peers", () => {
     }
   });
 
+  it("lets the operator's scraper, from its namespace, reach each gate's metrics port and nothing else", async () => {
+    const graph = kubernetesBottleGraph();
+    const scraper = { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } };
+    policy(graph, "egress-proxy").ingress.push({ from: [scraper], ports: [{ port: 9464, protocol: "TCP" }] });
+    policy(graph, "pipelock").ingress.push({ from: [scraper], ports: [{ port: 9465 }] });
+    assert.deepEqual(await violationsOf(graph), []);
+    // Another port beside it, every port, a port range, or a gate's metrics port on another gate.
+    policy(graph, "egress-proxy").ingress.push({
+      from: [scraper],
+      ports: [
+        { port: 9464, protocol: "TCP" },
+        { port: 9099, protocol: "TCP" },
+      ],
+    });
+    policy(graph, "egress-proxy").ingress.push({ from: [scraper] });
+    policy(graph, "pipelock").ingress.push({ from: [scraper], ports: [{ port: 9465, endPort: 9999 }] });
+    policy(graph, "pipelock").ingress.push({ from: [scraper], ports: [{ port: 9464 }] });
+    const violations = (await violationsOf(graph)).join("\n");
+    for (const [name, rule] of [
+      ["egress-proxy", 2],
+      ["egress-proxy", 3],
+      ["pipelock", 2],
+      ["pipelock", 3],
+    ] as const) {
+      assert.match(
+        violations,
+        new RegExp(`'dev-reviewer/${name}' lets pods of other namespaces connect to the ${name} pods \\(ingress rule ${rule}\\)`),
+      );
+    }
+  });
+
   it("refuses ingress from addresses, other namespaces, or anywhere", async () => {
     const graph = kubernetesBottleGraph();
     policy(graph, "pipelock").ingress.push({ from: [{ ipBlock: { cidr: "10.0.0.0/8" } }] }, { ports: [{ port: 8888, protocol: "TCP" }] });

@@ -49,6 +49,7 @@ for (const [shape, args] of Object.entries(SHAPES)) {
           .sort();
         assert.deepEqual(reaches, BOTTLE_TOPOLOGY[workload.role]!.reaches.filter((r) => present.has(r)).sort(), workload.role);
         assert.equal(workload.outbound !== undefined, BOTTLE_TOPOLOGY[workload.role]!.outside, workload.role);
+        assert.equal(workload.metrics?.port, BOTTLE_TOPOLOGY[workload.role]!.metricsPort, `${workload.role}: its metrics port`);
       }
     });
 
