@@ -219,6 +219,8 @@ export interface KubeStackNames {
   upstream: string;
   llm: string;
   ssrf: string;
+  /** The namespace whose pods may scrape the gates' metrics. */
+  scraper: string;
 }
 
 /**
@@ -241,6 +243,7 @@ export function kubeStack(
       privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"],
       storageClass,
       workspaceSizeGb: 1,
+      metrics: { scraperNamespace: names.scraper },
     },
     bottles: [
       {

@@ -88,6 +88,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       upstream: `up-${id}.upstream.test`,
       llm: `llm-${id}.upstream.test`,
       ssrf: `ssrf-${id}.upstream.test`,
+      scraper: `e2e-${id}-monitoring`,
     };
     await setTestHosts([`${upIp} ${names.upstream} ${names.llm} ${names.ssrf}`]);
 
@@ -111,6 +112,7 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       await stack.remove();
     }
     if (kubectl) {
+      if (names) await kubectl.run(["delete", "namespace", names.scraper, "--ignore-not-found", "--wait=false"]);
       await kubectl.run(["delete", "persistentvolume", volume, "--ignore-not-found"]);
       await setTestHosts([]);
     }
@@ -269,6 +271,48 @@ describe("a bottle on Kubernetes, deployed by pulumi up, checked from inside its
       }
       const dns = await agent().exec(["python3", "-c", `import socket; socket.getaddrinfo("${names.upstream}", 443)`]);
       assert.notEqual(dns.code, 0, "the agent resolved an outside name");
+    });
+
+    it("the gates' metrics: a pod of the scraper's namespace reads each gate's /metrics; the agent connects to none", async () => {
+      await kubectl.must(["create", "namespace", names.scraper]);
+      await kubectl.must([
+        "run",
+        "scraper",
+        "-n",
+        names.scraper,
+        `--image=${images.probe}`,
+        "--image-pull-policy=IfNotPresent",
+        "--restart=Never",
+        "--command",
+        "--",
+        "sleep",
+        "600",
+      ]); // fmt: skip
+      await kubectl.must(["wait", "-n", names.scraper, "pod/scraper", "--for=condition=Ready", "--timeout=90s"]);
+      const scraper: PodShell = {
+        exec: (argv) => kubectl.run(["exec", "-n", names.scraper, "scraper", "--", ...argv], { timeoutMs: 60_000 }),
+        start: async () => undefined,
+      };
+      const endpoints: [string, number, RegExp][] = [
+        ["egress-proxy", 9464, /^bot_bottle_egress_requests_total\{/m],
+        ["pipelock", 9465, /^pipelock_/m],
+        ["pipelock-bulk", 9465, /^pipelock_/m],
+      ];
+      for (const [role, port, metric] of endpoints) {
+        const ip = await podIp(role);
+        const got = await scraper.exec([
+          "python3",
+          "-c",
+          `import urllib.request; print(urllib.request.urlopen("http://${ip}:${port}/metrics", timeout=10).read().decode())`,
+        ]);
+        assert.equal(got.code, 0, `the scraper reads ${role}'s metrics: ${got.stderr}`);
+        assert.match(got.stdout, metric, role);
+        assert.notEqual(
+          await tcp(agent(), "python3", ip, port),
+          "connected",
+          `${role}'s metrics (${ip}:${port}) are reachable from the agent`,
+        );
+      }
     });
 
     it("from the egress proxy: the upstream is closed (only the pipelocks leave)", async () => {
