@@ -82,6 +82,7 @@ export const RESOURCE_TYPES = {
   k8sNetworkPolicy: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
   k8sDeployment: "kubernetes:apps/v1:Deployment",
   k8sJob: "kubernetes:batch/v1:Job",
+  k8sPodMonitor: "kubernetes:monitoring.coreos.com/v1:PodMonitor",
 } as const;
 export type ResourceType = (typeof RESOURCE_TYPES)[keyof typeof RESOURCE_TYPES];
 

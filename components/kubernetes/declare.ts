@@ -6,6 +6,7 @@ import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
 import { KUBERNETES_NAMES, LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
+import { podMonitorSpec } from "./pod-monitor";
 import { fileKey, type HostAlias, podSpecOf, scrapeAnnotations } from "./pods";
 import { networkPolicies } from "./policies";
 import { createSelfTestJob } from "./self-test";
@@ -156,6 +157,14 @@ export function declareOnKubernetes(
         },
       },
       { ...inNamespace, dependsOn: [namespace, ...ready, ...workload.after.map((role) => deployments[role]!), ...Object.values(services)] },
+    );
+  }
+
+  if (inputs.cluster.metrics?.podMonitor) {
+    new k8s.apiextensions.CustomResource(
+      `${name}-pod-monitor`,
+      { apiVersion: "monitoring.coreos.com/v1", kind: "PodMonitor", metadata: meta("gates"), spec: podMonitorSpec(layout) },
+      inNamespace,
     );
   }
 

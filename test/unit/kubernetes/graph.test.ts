@@ -546,6 +546,59 @@ describe("BottleStack on Kubernetes: claim defaults", () => {
   });
 });
 
+describe("BottleStack on Kubernetes: metrics scraped from a namespace, with a PodMonitor", () => {
+  let d: Declared;
+  before(async () => {
+    d = await declareBottle(
+      "coder",
+      baseArgs({ kubernetes: { privateCidrs: CIDRS, metrics: { scraperNamespace: "monitoring", podMonitor: true } } }),
+      "dev",
+    );
+  });
+
+  test("the scraper's namespace reaches each gate's metrics port in its policy; the agent's policy is unchanged", () => {
+    for (const policy of networkPolicies(d.stack.layout, { privateCidrs: CIDRS, scraperNamespace: "monitoring" })) {
+      assert.deepEqual(byName(d, RESOURCE_TYPES.k8sNetworkPolicy, `coder-policy-${policy.name}`).inputs.spec, policy.spec, policy.name);
+    }
+    const ingress = byName(d, RESOURCE_TYPES.k8sNetworkPolicy, "coder-policy-egress-proxy").inputs.spec as { ingress: unknown[] };
+    assert.deepEqual(ingress.ingress.at(-1), {
+      from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+      ports: [{ protocol: "TCP", port: 9464 }],
+    });
+  });
+
+  test("one PodMonitor in the bottle's namespace: the three gates on their metrics port, labelled as the scrape configs label them", () => {
+    const monitors = d.resources.filter((r) => r.type === RESOURCE_TYPES.k8sPodMonitor);
+    assert.deepEqual(
+      monitors.map((r) => r.name),
+      ["coder-pod-monitor"],
+    );
+    assert.deepEqual(monitors[0]!.inputs, {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind: "PodMonitor",
+      metadata: meta("gates", labels()),
+      spec: {
+        selector: { matchExpressions: [{ key: "bot-bottle.role", operator: "In", values: ["pipelock", "pipelock-bulk", "egress-proxy"] }] },
+        podMetricsEndpoints: [
+          {
+            port: "metrics",
+            path: "/metrics",
+            relabelings: [
+              { sourceLabels: ["__meta_kubernetes_pod_label_bot_bottle_stack"], targetLabel: "stack" },
+              { sourceLabels: ["__meta_kubernetes_pod_label_bot_bottle_bottle"], targetLabel: "bottle" },
+              { sourceLabels: ["__meta_kubernetes_pod_label_bot_bottle_role"], targetLabel: "gate" },
+            ],
+            metricRelabelings: [
+              { sourceLabels: ["exported_gate"], regex: "(.+)", targetLabel: "gate" },
+              { regex: "exported_gate", action: "labeldrop" },
+            ],
+          },
+        ],
+      },
+    });
+  });
+});
+
 describe("BottleStack on Kubernetes: refusals", () => {
   test("a stack name that cannot make a namespace name", async () => {
     await assert.rejects(declareBottle("coder", baseArgs(), "Dev"), {
