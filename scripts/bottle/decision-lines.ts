@@ -171,20 +171,25 @@ function pipelockLine(json: Record<string, unknown>, origin: Origin): GateLine |
   });
 }
 
-/** Host, port and path of pipelock's `url` (https://host[:port]/path) or `target` (host:port). */
+/** Host, port and path of pipelock's `url` (http[s]://host[:port]/path, the scheme's port if none) or `target` (host:port). */
 function where(urlOrTarget: string): { host?: string; port?: number; path?: string } {
   if (urlOrTarget === "") return {};
+  const target = /^\[?([^\]/]+?)\]?:(\d+)$/.exec(urlOrTarget);
+  if (target) return { host: target[1]!, port: Number(target[2]) };
   try {
-    const url = new URL(urlOrTarget.includes("://") ? urlOrTarget : `https://${urlOrTarget}`);
+    const url = new URL(urlOrTarget);
+    const port = url.port !== "" ? Number(url.port) : SCHEME_PORTS[url.protocol];
     return {
-      host: url.hostname,
-      ...(url.port !== "" && { port: Number(url.port) }),
-      ...(urlOrTarget.includes("://") && url.pathname !== "/" && { path: url.pathname }),
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      ...(port !== undefined && { port }),
+      ...(url.pathname !== "/" && { path: url.pathname }),
     };
   } catch {
     return { host: urlOrTarget };
   }
 }
+
+const SCHEME_PORTS: Readonly<Record<string, number>> = { "http:": 80, "https:": 443 };
 
 /**
  * The bottle's own probes, not the agent's traffic: the egress proxy's health check (its

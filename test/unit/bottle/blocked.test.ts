@@ -87,8 +87,8 @@ by the egress proxy (the routes)
      1x  CONNECT registry.example.com:443  host not in allowlist
 
 by pipelock (never turned into allow rules here)
-     1x  POST    api.github.com  body_dlp: request body contains secret: AWS Access ID
-     1x  CONNECT internal.example.com  ssrf: resolves to private address
+     1x  POST    api.github.com:443  body_dlp: request body contains secret: AWS Access ID
+     1x  CONNECT internal.example.com:443  ssrf: resolves to private address
 `,
     );
   });
