@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import * as fs from "node:fs";
 import type { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import type { DecisionLine, GateLine } from "../../scripts/bottle/decision-lines";
-import { labelled, startTestUpstream } from "./support/docker";
+import { containerOf, startTestUpstream } from "./support/docker";
 import { curlIn, unique } from "./support/inside";
 import { exec, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
@@ -34,8 +35,8 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
   const { id } = e2eRun();
   let stack: TestStack;
   const upstream = `e2e-${id}-follow-upstream`;
-  const container = (role: string) => `${stack.name}-lane-${role}`;
-  const agentCurl = (args: string[]) => curlIn((argv) => exec(container("agent"), argv, { timeoutMs: 60_000 }), args);
+  const started: Follower[] = [];
+  const agentCurl = (args: string[]) => curlIn((argv) => exec(`${stack.name}-lane-agent`, argv, { timeoutMs: 60_000 }), args);
 
   /** `npm run bottle -- logs ...` as the README runs it (node itself, so the signal reaches it as a terminal's Ctrl-C would). */
   const follow = (...args: string[]): Follower => {
@@ -54,7 +55,9 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    return { child, stdout: () => stdout, stderr: () => stderr, exited };
+    const f = { child, stdout: () => stdout, stderr: () => stderr, exited };
+    started.push(f);
+    return f;
   };
   const linesOf = (f: Follower): GateLine[] =>
     f
@@ -75,9 +78,13 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`logs --follow did not end on SIGINT:\n${f.stderr()}`)), 10_000)),
     ]);
   };
-  /** The `docker logs --follow` processes reading this stack's containers. */
-  const followers = async () =>
-    (await run(["ps", "-eo", "args"])).stdout.split("\n").filter((l) => l.startsWith("docker logs --follow") && l.includes(stack.name));
+  /** The `docker logs --follow` processes a follower started. */
+  const toolsOf = async (f: Follower) =>
+    (await run(["ps", "--ppid", String(f.child.pid), "-o", "pid=,args="])).stdout
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([, ...args]) => args.join(" ").startsWith("docker logs --follow"))
+      .map(([pid]) => Number(pid));
 
   before(async () => {
     stack = await TestStack.create("follow", lanesStack(), TEST_TOKENS);
@@ -87,12 +94,10 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
   });
 
   after(async () => {
+    // A follower a failed test left running.
+    for (const f of started) if (f.child.exitCode === null && f.child.signalCode === null) process.kill(-f.child.pid!, "SIGKILL");
     await run(["docker", "rm", "-f", upstream]);
-    if (!stack) return;
-    const destroyed = await stack.destroy();
-    assert.ok(destroyed.ok, tail(destroyed.output));
-    assert.deepEqual(await labelled(stack.name), [], "left behind by destroy");
-    await stack.remove();
+    if (stack) await stack.remove();
   });
 
   it("an allowed and a refused request reach it from both gates as they happen; health checks stay out; Ctrl-C: exit 0, no stack trace", async () => {
@@ -103,7 +108,7 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
     const allowedPath = unique("/follow-allowed-");
     const sent = Date.now();
     const allowed = await agentCurl([`https://upstream.test${allowedPath}`]);
-    assert.equal(allowed.status, 200, allowed.run.stderr);
+    assert.equal(allowed.status, "200", allowed.run.stderr);
     const egressAllow = await arrives(
       f,
       "the egress proxy's allow",
@@ -125,16 +130,15 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
 
     const refusedPath = unique("/follow-refused-");
     const refusedAt = Date.now();
+    // --data: a POST.
     const refused = await agentCurl([
-      "-X",
-      "POST",
       "-H",
       "Content-Type: application/json",
       "--data",
-      JSON.stringify({ key: AWS_KEY }),
+      `{"key": "${AWS_KEY}"}`,
       `https://upstream.test${refusedPath}`,
     ]);
-    assert.equal(refused.status, 403);
+    assert.equal(refused.status, "403");
     assert.match(refused.body, /^pipelock: /);
     const pipelockDeny = await arrives(f, "pipelock's refusal", refusedAt, (d) => d.log === "pipelock" && d.decision === "deny");
     assert.equal(pipelockDeny.found.reason, "body_dlp");
@@ -169,18 +173,21 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
       );
     }
 
-    assert.ok((await followers()).length >= 3, "it follows each gate's log (egress proxy, pipelock, pipelock-bulk)");
+    const tools = await toolsOf(f);
+    assert.equal(tools.length, 3, "it follows each gate's log (egress proxy, pipelock, pipelock-bulk)");
     const code = await interrupt(f);
     assert.equal(code, 0, f.stderr());
     assert.doesNotMatch(f.stderr(), /\n\s+at |Error:/, "no stack trace");
-    await waitFor("the docker logs processes to end", 5_000, async () => ((await followers()).length === 0 ? true : undefined));
+    // Ended with it (a zombie until init reaps it has no command line left).
+    const running = (pid: number) => fs.existsSync(`/proc/${pid}`) && fs.readFileSync(`/proc/${pid}/cmdline`, "utf8") !== "";
+    await waitFor("its docker logs processes to end", 5_000, async () => (tools.some(running) ? undefined : true));
   });
 
   it("a gate that goes away ends its log with a line saying so; the others go on; text lines prefixed with time and gate", async () => {
     const f = follow("-f", "--since", "1s");
     const path = unique("/follow-text-");
-    await waitFor("the docker logs processes", ARRIVAL_MS, async () => ((await followers()).length >= 3 ? true : undefined));
-    await run(["docker", "stop", container("pipelock-bulk")], { timeoutMs: 30_000 });
+    await waitFor("the docker logs processes", ARRIVAL_MS, async () => ((await toolsOf(f)).length === 3 ? true : undefined));
+    await run(["docker", "stop", await containerOf(stack.name, "lane", "pipelock-bulk")], { timeoutMs: 30_000 });
     await waitFor("the line saying pipelock-bulk's log ended", 30_000, async () =>
       /bottle: the pipelock-bulk log ended .*status/.test(f.stderr()) ? true : undefined,
     );

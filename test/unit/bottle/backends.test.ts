@@ -59,6 +59,20 @@ const cluster = (args: string[]): Answer => {
 const following = (): Followed =>
   Object.assign(new EventEmitter(), { stdout: new PassThrough(), stderr: new PassThrough(), kill: () => true });
 
+/** `kubectl logs` of a workload of the bottle in the test's cluster. */
+const kubectlLogs = (role: string, ...flags: string[]) => [
+  "kubectl",
+  "--context",
+  "kind-dev",
+  "logs",
+  "-n",
+  "dev-coder",
+  `deploy/${role}`,
+  "-c",
+  role,
+  ...flags,
+];
+
 /** A Cli whose tools answer as `engine` does, recording each call and its environment. */
 function recording(engine: (args: string[]) => Answer): { cli: Cli; calls: string[][]; envs: NodeJS.ProcessEnv[] } {
   const calls: string[][] = [];
@@ -140,41 +154,10 @@ const cases: {
       "-c",
       "id",
     ],
-    logs: [
-      ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/egress-proxy", "-c", "egress-proxy", "--since", "5m"],
-      ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/pipelock", "-c", "pipelock", "--since", "5m"],
-    ],
+    logs: [kubectlLogs("egress-proxy", "--since", "5m"), kubectlLogs("pipelock", "--since", "5m")],
     follow: [
-      [
-        "kubectl",
-        "--context",
-        "kind-dev",
-        "logs",
-        "-n",
-        "dev-coder",
-        "deploy/egress-proxy",
-        "-c",
-        "egress-proxy",
-        "--follow",
-        "--timestamps",
-        "--since",
-        "5m",
-      ],
-      [
-        "kubectl",
-        "--context",
-        "kind-dev",
-        "logs",
-        "-n",
-        "dev-coder",
-        "deploy/pipelock",
-        "-c",
-        "pipelock",
-        "--follow",
-        "--timestamps",
-        "--since",
-        "5m",
-      ],
+      kubectlLogs("egress-proxy", "--follow", "--timestamps", "--since", "5m"),
+      kubectlLogs("pipelock", "--follow", "--timestamps", "--since", "5m"),
     ],
     status: [
       ["kubectl", "--context", "kind-dev", "get", "pods", "-n", "dev-coder", "-o", "json"],

@@ -13,40 +13,30 @@ const time = "2026-12-06T15:10:01.765432109Z";
 /** A line in the schema, less where it came from (the case says). */
 type Mapped = Omit<DecisionLine, "time" | "log"> | Omit<ReloadLine, "time" | "log"> | Omit<MessageLine, "time" | "log">;
 
+/** What the egress proxy's lines for requests on its route 0 (token github) to the data plane's upstream share. */
+const routed = {
+  kind: "decision",
+  gate: "egress-proxy",
+  decision: "allow",
+  reason: "allowed",
+  route: 0,
+  token: "github",
+  host: "localhost",
+  port: 45073,
+} as const;
+
 const cases: { what: string; gate: Gate; text: string; line: Mapped }[] = [
   {
     what: "egress proxy: a tunnel allowed by a route with a credential",
     gate: "egress-proxy",
     text: '{"decision": "allow", "by": "egress-proxy", "reason": "allowed", "route": 0, "token": "github", "host": "localhost", "port": 45073, "method": "CONNECT", "path": null}',
-    line: {
-      kind: "decision",
-      gate: "egress-proxy",
-      decision: "allow",
-      reason: "allowed",
-      route: 0,
-      token: "github",
-      host: "localhost",
-      port: 45073,
-      method: "CONNECT",
-    },
+    line: { ...routed, method: "CONNECT" },
   },
   {
     what: "egress proxy: a download on the bulk lane",
     gate: "egress-proxy",
     text: '{"decision": "allow", "by": "egress-proxy", "reason": "allowed", "route": 0, "token": "github", "host": "localhost", "port": 45073, "method": "GET", "path": "/files/9c74dcbe5793.tar.gz", "lane": "bulk/download"}',
-    line: {
-      kind: "decision",
-      gate: "egress-proxy",
-      decision: "allow",
-      reason: "allowed",
-      route: 0,
-      token: "github",
-      host: "localhost",
-      port: 45073,
-      method: "GET",
-      path: "/files/9c74dcbe5793.tar.gz",
-      lane: "bulk/download",
-    },
+    line: { ...routed, method: "GET", path: "/files/9c74dcbe5793.tar.gz", lane: "bulk/download" },
   },
   {
     what: "egress proxy: its own refusal",

@@ -73,22 +73,20 @@ describe("following the gates' tools", () => {
       });
     return followed;
   };
-  const recorder = () => {
+  /** Two gates' tools followed, and what was written: lines and ends, in order. */
+  const start = (windowMs: number) => {
+    const egress = tool();
+    const pipelock = tool();
     const events: string[] = [];
-    return {
-      events,
-      out: {
-        line: (l: LogLine) => events.push(`${l.gate} ${l.time} ${l.text}`),
-        ended: (gate: Gate, code: number | null) => events.push(`ended ${gate} ${code}`),
-      },
+    const out = {
+      line: (l: LogLine) => events.push(`${l.gate} ${l.time} ${l.text}`),
+      ended: (gate: Gate, code: number | null) => events.push(`ended ${gate} ${code}`),
     };
+    return { egress, pipelock, events, following: followGates({ "egress-proxy": egress, pipelock }, out, { windowMs }) };
   };
 
   test("lines of both gates in time order as they come; a gate that ends is said to; done once all ended", async () => {
-    const egress = tool();
-    const pipelock = tool();
-    const { events, out } = recorder();
-    const following = followGates({ "egress-proxy": egress, pipelock }, out, { windowMs: 30 });
+    const { egress, pipelock, events, following } = start(30);
     egress.stdout.write('2026-12-06T15:10:02Z {"decision": "deny"}\n');
     pipelock.stderr.write("2026-12-06T15:10:01Z banner\n");
     pipelock.stdout.write('2026-12-06T15:10:03Z {"event":"blocked"}\n');
@@ -107,10 +105,7 @@ describe("following the gates' tools", () => {
   });
 
   test("stopped: every tool ended, what was held written, and no gate reported as gone", async () => {
-    const egress = tool();
-    const pipelock = tool();
-    const { events, out } = recorder();
-    const following = followGates({ "egress-proxy": egress, pipelock }, out, { windowMs: 60_000 });
+    const { egress, pipelock, events, following } = start(60_000);
     egress.stdout.write("2026-12-06T15:10:02Z held\n");
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(events, []);
