@@ -151,8 +151,8 @@ describe("npm run bottle -- logs --follow: both gates, live", () => {
       (d) => d.log === "egress-proxy" && d.gate === "pipelock" && d.decision === "deny" && d.path === refusedPath,
     );
     console.log(
-      `# figure: logs --follow: a decision line arrives ${egressAllow.seconds.toFixed(2)} s (egress proxy) and ` +
-        `${pipelockAllow.seconds.toFixed(2)} s (pipelock) after the request was sent; a refusal ${passedOn.seconds.toFixed(2)} s`,
+      `# figure: logs --follow: from curl's start to its line seen (curl's own time included, polled every 0.5 s): ${egressAllow.seconds.toFixed(2)} s (egress proxy) and ` +
+        `${pipelockAllow.seconds.toFixed(2)} s (pipelock) for an allowed request, ${passedOn.seconds.toFixed(2)} s for pipelock's refusal`,
     );
 
     // At least one health check (every 5 s) ran while it followed: none of its lines is shown.
