@@ -1,13 +1,13 @@
 /**
  * `npm run bottle -- blocked`: what both gates refused, grouped, and the narrowest change to the
- * stack file that would allow what the routes refused. Pure: log lines in, text and YAML out.
+ * stack file that would allow what the routes refused. Pure: the gates' lines in, text and YAML out.
  * Never shows a token or what pipelock's DLP matched (its log names the pattern only).
  */
 import { createTwoFilesPatch } from "diff";
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type YAMLMap, type YAMLSeq } from "yaml";
 import { DEFAULT_CREDENTIAL_PORTS, DEFAULT_PORTS, HTTP_METHODS } from "../../components/index";
-import { record } from "../plan/reach";
 import { prefixCovers } from "../plan/reach-diff";
+import { type GateLine, isProbe } from "./decision-lines";
 
 /** One refused (or, in audit mode, let-through) request. */
 export interface Refusal {
@@ -34,68 +34,29 @@ export const ROUTE_REASONS: ReadonlySet<string> = new Set([
   "path not allowed",
 ]);
 
-function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split("\n").flatMap((line) => {
-    const start = line.indexOf("{");
-    if (start === -1) return [];
-    try {
-      return [record(JSON.parse(line.slice(start)))];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /**
- * Refusals from the egress proxy's decision log: its own (and audit-mode `audit-allow` lines).
- * Refusals it records as pipelock's are taken from pipelock's log, which has the reason.
+ * The refusals among both gates' lines: the egress proxy's own (and its audit-mode
+ * `audit-allow` lines) and pipelock's (both pipelocks'), never the bottle's own probes.
+ * Refusals the egress proxy records as pipelock's are taken from pipelock's log, which has
+ * pipelock's words.
  */
-export function egressProxyRefusals(log: string): Refusal[] {
-  return jsonLines(log).flatMap((d) => {
-    const audit = d.decision === "audit-allow";
-    if (!(d.decision === "deny" && d.by === "egress-proxy") && !audit) return [];
-    const reason = String(d.reason ?? "").replace(/^audit: /, "");
-    // The healthcheck's and the self-test's probes: names that can never exist (RFC 6761).
-    if (reason === "healthcheck" || String(d.host ?? "").endsWith(".invalid")) return [];
+export function refusalsOf(lines: readonly GateLine[]): Refusal[] {
+  return lines.flatMap((line) => {
+    if (line.kind !== "decision" || isProbe(line)) return [];
+    const own = line.log === "egress-proxy" && line.gate === "egress-proxy";
+    const refusal = own
+      ? line.decision === "deny" || line.decision === "audit-allow"
+      : line.log !== "egress-proxy" && line.decision === "deny";
+    if (!refusal) return [];
     return [
       {
-        gate: "egress-proxy" as const,
-        reason,
-        host: String(d.host ?? ""),
-        ...(typeof d.port === "number" && { port: d.port }),
-        ...(typeof d.method === "string" && d.method !== "CONNECT" && { method: d.method }),
-        ...(typeof d.path === "string" && { path: d.path }),
-        audit,
-      },
-    ];
-  });
-}
-
-/** Refusals from pipelock's JSON log (`event: blocked`): host, method and path, its scanner and reason. */
-export function pipelockRefusals(log: string): Refusal[] {
-  return jsonLines(log).flatMap((e) => {
-    if (e.event !== "blocked") return [];
-    const where = String(e.url ?? e.target ?? "");
-    let host = where;
-    let path: string | undefined;
-    let port: number | undefined;
-    try {
-      const url = new URL(where.includes("://") ? where : `https://${where}`);
-      host = url.hostname;
-      port = url.port ? Number(url.port) : undefined;
-      path = where.includes("://") && url.pathname !== "/" ? url.pathname : undefined;
-    } catch {
-      // keep the raw target
-    }
-    return [
-      {
-        gate: "pipelock" as const,
-        reason: `${String(e.scanner ?? "?")}: ${String(e.reason ?? "")}`,
-        host,
-        ...(port !== undefined && { port }),
-        ...(typeof e.method === "string" && e.method !== "CONNECT" && { method: e.method }),
-        ...(path !== undefined && { path }),
-        audit: false,
+        gate: own ? ("egress-proxy" as const) : ("pipelock" as const),
+        reason: own || line.detail === undefined ? line.reason : `${line.reason}: ${line.detail}`,
+        host: line.host ?? "",
+        ...(line.port !== undefined && { port: line.port }),
+        ...(line.method !== undefined && line.method !== "CONNECT" && { method: line.method }),
+        ...(line.path !== undefined && { path: line.path }),
+        audit: line.decision === "audit-allow",
       },
     ];
   });

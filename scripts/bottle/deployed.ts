@@ -4,6 +4,7 @@
  * scripts/bottle/backends.ts.
  */
 import type { SpawnSyncReturns } from "node:child_process";
+import type { Readable } from "node:stream";
 import type { Backend, WorkloadRole } from "../../components/index";
 
 /** The bottle a command names, and the stack file that declares it. */
@@ -23,8 +24,18 @@ export interface Cli {
     args: string[],
     opts: { env: NodeJS.ProcessEnv; interactive?: boolean },
   ): Pick<SpawnSyncReturns<string>, "status" | "stdout" | "stderr">;
+  /** Starts a tool whose output is read as it comes (`docker logs --follow`). */
+  follow(tool: string, args: string[], opts: { env: NodeJS.ProcessEnv }): Followed;
   env: NodeJS.ProcessEnv;
   tty: boolean;
+}
+
+/** A running tool, as `follow` reads it: its output streams, its end (its exit code), and a way to end it. */
+export interface Followed {
+  stdout: Readable;
+  stderr: Readable;
+  once(event: "close", listener: (code: number | null) => void): unknown;
+  kill(): unknown;
 }
 
 /** The gates whose logs `logs` and `blocked` read: pipelock-bulk only where a route uses the bulk lane. */
@@ -41,4 +52,13 @@ export interface DeployedBottle {
   status(): number;
   /** The gates' logs (stdout and stderr), with timestamps if asked, since a time if asked. */
   gateLogs(options: { since?: string; timestamps?: boolean }): Partial<Record<Gate, string>>;
+  /** The gates' logs as they are written (with timestamps; the backlog since a time if asked, else all of it). */
+  followGateLogs(options: { since?: string }): Partial<Record<Gate, Followed>>;
 }
+
+/** The flags of `docker logs` and `kubectl logs` (which share them) for what a command asks. */
+export const logFlags = (options: { since?: string; timestamps?: boolean; follow?: boolean }): string[] => [
+  ...(options.follow ? ["--follow"] : []),
+  ...(options.timestamps ? ["--timestamps"] : []),
+  ...(options.since ? ["--since", options.since] : []),
+];

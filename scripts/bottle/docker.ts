@@ -13,7 +13,7 @@ import {
   WORKSPACE_ROLE,
   type WorkloadRole,
 } from "../../components/index";
-import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong } from "./deployed";
+import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong, logFlags } from "./deployed";
 
 /** The stack file's `docker` setting that names a bottle's engine. */
 export const DOCKER_ENGINE_KEYS = ["host"] as const;
@@ -108,13 +108,19 @@ export function dockerBottle(ref: BottleRef, engine: Engine, cli: Cli): Deployed
     },
 
     gateLogs(options) {
-      const flags = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
       const all = containers();
       const log = (gate: WorkloadRole) => {
-        const out = docker(["logs", ...flags, role(all, gate).name]);
+        const out = docker(["logs", ...logFlags(options), role(all, gate).name]);
         return `${out.stdout}\n${out.stderr}`;
       };
       return Object.fromEntries(gatesAmong(all.map((c) => c.role)).map((gate) => [gate, log(gate)]));
+    },
+
+    followGateLogs(options) {
+      const all = containers();
+      const follow = (gate: WorkloadRole) =>
+        cli.follow("docker", ["logs", ...logFlags({ ...options, follow: true, timestamps: true }), role(all, gate).name], { env });
+      return Object.fromEntries(gatesAmong(all.map((c) => c.role)).map((gate) => [gate, follow(gate)]));
     },
   };
 }

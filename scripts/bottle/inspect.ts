@@ -5,7 +5,7 @@
 import { Backend, BACKENDS } from "../../components/index";
 import { readStackFile } from "../../infra/stack-file";
 import { DEPLOYED_BACKENDS } from "./backends";
-import type { Engine } from "./deployed";
+import type { Engine, Gate } from "./deployed";
 
 /**
  * Each bottle's engine, by name, from a stack file: its own `backend`, else the stack's
@@ -45,22 +45,30 @@ export function chooseBottle(bottles: ReadonlyMap<string, unknown>, named: strin
   throw new Error(`stack "${stack}" has ${bottles.size} bottles (${[...bottles.keys()].join(", ")}): name one`);
 }
 
-/** One log line of a gate, with Docker's RFC 3339 timestamp (`docker logs --timestamps`). */
+/** One log line of a gate, with the engine's RFC 3339 timestamp (`docker logs --timestamps`, `kubectl logs --timestamps`). */
 export interface LogLine {
   time: string;
-  gate: string;
+  gate: Gate;
   text: string;
 }
 
-/** Splits `docker logs --timestamps` output into lines of one gate. */
-export function logLines(output: string, gate: string): LogLine[] {
+const TIMESTAMPED = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (.*)$/;
+
+/**
+ * One line of `<tool> logs --timestamps` output. A line without the engine's timestamp (the
+ * tool's own error, on its stderr) gets `now`.
+ */
+export function logLine(raw: string, gate: Gate, now: () => string = () => new Date().toISOString()): LogLine {
+  const m = TIMESTAMPED.exec(raw);
+  return m ? { time: m[1]!, gate, text: m[2]! } : { time: now(), gate, text: raw };
+}
+
+/** Splits `<tool> logs --timestamps` output into lines of one gate. */
+export function logLines(output: string, gate: Gate): LogLine[] {
   return output
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => {
-      const space = line.indexOf(" ");
-      return { time: line.slice(0, space), gate, text: line.slice(space + 1) };
-    });
+    .map((line) => logLine(line, gate));
 }
 
 /**
@@ -74,6 +82,11 @@ function sortable(time: string): string {
 
 /** Lines of several gates in time order (stable for equal times), newest last. */
 export function mergeLogs(...gates: LogLine[][]): LogLine[] {
-  const key = (line: LogLine) => sortable(line.time);
-  return gates.flat().sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return gates.flat().sort(byTime);
+}
+
+/** Orders lines by their time (a sort comparator). */
+export function byTime(a: { time: string }, b: { time: string }): number {
+  const key = (line: { time: string }) => sortable(line.time);
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 }

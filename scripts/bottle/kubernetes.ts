@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { DEFAULT_WORKSPACE_PATH, LABEL_KEYS, namespaceName, type OneShotRole, type WorkloadRole } from "../../components/index";
 import { readStackFile } from "../../infra/stack-file";
-import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong } from "./deployed";
+import { type BottleRef, type Cli, type DeployedBottle, type Engine, gatesAmong, logFlags } from "./deployed";
 
 /** The stack file's `kubernetes` settings that name a bottle's cluster. */
 export const KUBERNETES_ENGINE_KEYS = ["kubeconfig", "context"] as const;
@@ -25,6 +25,8 @@ export function kubernetesBottle(ref: BottleRef, engine: Engine, cli: Cli): Depl
   const kubectl = (args: string[], opts: { interactive?: boolean } = {}) =>
     cli.run("kubectl", [...flags, ...args], { env: cli.env, ...opts });
   const workload = (role: WorkloadRole) => [`deploy/${role}`, "-c", role];
+  const gates = () =>
+    gatesAmong(kubectl(["get", "deployments", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}"]).stdout.split(" "));
 
   return {
     execInAgent(command) {
@@ -55,14 +57,24 @@ export function kubernetesBottle(ref: BottleRef, engine: Engine, cli: Cli): Depl
     },
 
     gateLogs(options) {
-      const since = [...(options.timestamps ? ["--timestamps"] : []), ...(options.since ? ["--since", options.since] : [])];
-      const deployments = kubectl(["get", "deployments", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}"]).stdout.split(" ");
       const podLog = (gate: WorkloadRole) => {
-        const out = kubectl(["logs", "-n", namespace, ...workload(gate), ...since]);
+        const out = kubectl(["logs", "-n", namespace, ...workload(gate), ...logFlags(options)]);
         if (out.status !== 0) throw new Error(`kubectl logs ${gate} on ${where}: ${out.stderr.trim()}`);
         return out.stdout;
       };
-      return Object.fromEntries(gatesAmong(deployments).map((gate) => [gate, podLog(gate)]));
+      return Object.fromEntries(gates().map((gate) => [gate, podLog(gate)]));
+    },
+
+    followGateLogs(options) {
+      const follow = (gate: WorkloadRole) =>
+        cli.follow(
+          "kubectl",
+          [...flags, "logs", "-n", namespace, ...workload(gate), ...logFlags({ ...options, follow: true, timestamps: true })],
+          {
+            env: cli.env,
+          },
+        );
+      return Object.fromEntries(gates().map((gate) => [gate, follow(gate)]));
     },
   };
 }

@@ -6,10 +6,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { EventEmitter } from "node:events";
+import { PassThrough } from "node:stream";
 import { after, describe, test } from "node:test";
 import { type Backend, SELF_TEST_SCRIPT } from "../../../components/index";
 import { DEPLOYED_BACKENDS } from "../../../scripts/bottle/backends";
-import type { Cli, Engine } from "../../../scripts/bottle/deployed";
+import type { Cli, Engine, Followed } from "../../../scripts/bottle/deployed";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bottle-backends-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -53,6 +55,24 @@ const cluster = (args: string[]): Answer => {
   return JSON.stringify({ items: ["agent", "egress-proxy", "pipelock"].map(pod) });
 };
 
+/** A followed tool that prints nothing and never ends. */
+const following = (): Followed =>
+  Object.assign(new EventEmitter(), { stdout: new PassThrough(), stderr: new PassThrough(), kill: () => true });
+
+/** `kubectl logs` of a workload of the bottle in the test's cluster. */
+const kubectlLogs = (role: string, ...flags: string[]) => [
+  "kubectl",
+  "--context",
+  "kind-dev",
+  "logs",
+  "-n",
+  "dev-coder",
+  `deploy/${role}`,
+  "-c",
+  role,
+  ...flags,
+];
+
 /** A Cli whose tools answer as `engine` does, recording each call and its environment. */
 function recording(engine: (args: string[]) => Answer): { cli: Cli; calls: string[][]; envs: NodeJS.ProcessEnv[] } {
   const calls: string[][] = [];
@@ -63,6 +83,11 @@ function recording(engine: (args: string[]) => Answer): { cli: Cli; calls: strin
       envs.push(opts.env);
       const answer = engine(args);
       return typeof answer === "string" ? { status: 0, stdout: answer, stderr: "" } : { ...answer, stderr: "" };
+    },
+    follow: (tool, args, opts) => {
+      calls.push([tool, ...args]);
+      envs.push(opts.env);
+      return following();
     },
     env: {},
     tty: false,
@@ -77,6 +102,7 @@ const cases: {
   lookups: string[][];
   shell: string[];
   logs: string[][];
+  follow: string[][];
   status: string[][];
 }[] = [
   {
@@ -91,6 +117,10 @@ const cases: {
     logs: [
       ["docker", "logs", "--since", "5m", "coder-egress-proxy-1a2b"],
       ["docker", "logs", "--since", "5m", "coder-pipelock-3c4d"],
+    ],
+    follow: [
+      ["docker", "logs", "--follow", "--timestamps", "--since", "5m", "coder-egress-proxy-1a2b"],
+      ["docker", "logs", "--follow", "--timestamps", "--since", "5m", "coder-pipelock-3c4d"],
     ],
     status: [
       ["docker", "ps", "-aq", "--filter", "label=bot-bottle.stack=dev", "--filter", "label=bot-bottle.bottle=coder"],
@@ -124,9 +154,10 @@ const cases: {
       "-c",
       "id",
     ],
-    logs: [
-      ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/egress-proxy", "-c", "egress-proxy", "--since", "5m"],
-      ["kubectl", "--context", "kind-dev", "logs", "-n", "dev-coder", "deploy/pipelock", "-c", "pipelock", "--since", "5m"],
+    logs: [kubectlLogs("egress-proxy", "--since", "5m"), kubectlLogs("pipelock", "--since", "5m")],
+    follow: [
+      kubectlLogs("egress-proxy", "--follow", "--timestamps", "--since", "5m"),
+      kubectlLogs("pipelock", "--follow", "--timestamps", "--since", "5m"),
     ],
     status: [
       ["kubectl", "--context", "kind-dev", "get", "pods", "-n", "dev-coder", "-o", "json"],
@@ -136,7 +167,7 @@ const cases: {
 ];
 
 describe("npm run bottle finds a bottle's workloads on each backend", () => {
-  for (const { backend, engine, answers, lookups, shell, logs, status } of cases) {
+  for (const { backend, engine, answers, lookups, shell, logs, follow, status } of cases) {
     test(`${backend}: a shell runs in the agent, in its workspace`, () => {
       const { cli, calls } = recording(answers);
       assert.equal(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).execInAgent(["sh", "-c", "id"]), 0);
@@ -150,6 +181,15 @@ describe("npm run bottle finds a bottle's workloads on each backend", () => {
         "pipelock",
       ]);
       assert.deepEqual(calls, [...lookups, ...logs]);
+    });
+
+    test(`${backend}: the logs of the gates the bottle runs, followed with the engine's timestamps`, () => {
+      const { cli, calls } = recording(answers);
+      assert.deepEqual(Object.keys(DEPLOYED_BACKENDS[backend].open(ref, engine, cli).followGateLogs({ since: "5m" })), [
+        "egress-proxy",
+        "pipelock",
+      ]);
+      assert.deepEqual(calls, [...lookups, ...follow]);
     });
 
     test(`${backend}: status looks at every workload and the self-test`, (t) => {

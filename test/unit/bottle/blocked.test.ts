@@ -5,14 +5,15 @@ import { readStackFile } from "../../../infra/stack-file";
 import {
   applySuggestions,
   coveringPrefixes,
-  egressProxyRefusals,
   formatRefusals,
   groupRefusals,
   hostSuggestions,
   pathPrefixFor,
-  pipelockRefusals,
+  refusalsOf,
   unifiedDiff,
 } from "../../../scripts/bottle/blocked";
+import { gateLine } from "../../../scripts/bottle/decision-lines";
+import type { Gate } from "../../../scripts/bottle/deployed";
 
 // Lines as the gates write them (docker logs, mitmproxy's own lines in between).
 const EGRESS_LOG = [
@@ -35,11 +36,16 @@ const PIPELOCK_LOG = [
   '{"level":"warn","event":"blocked","method":"CONNECT","target":"internal.example.com:443","scanner":"ssrf","reason":"resolves to private address","time":"2026-12-02T10:00:03Z"}',
 ].join("\n");
 
+/** The refusals among a gate's log lines, read as `blocked` reads them (decision-lines.ts). */
+const refusals = (log: string, gate: Gate) =>
+  refusalsOf(log.split("\n").map((text) => gateLine({ time: "2026-12-02T10:00:00Z", gate, text })));
+const egressProxyRefusals = (log: string) => refusals(log, "egress-proxy");
+const pipelockRefusals = (log: string) => refusals(log, "pipelock");
+
 describe("reading both gates' logs", () => {
   test("the egress proxy's own refusals and audit-mode lets-through; not allows, the healthcheck's and self-test's probes, or pipelock's (read from pipelock)", () => {
-    const refusals = egressProxyRefusals(EGRESS_LOG);
     assert.deepEqual(
-      refusals.map((r) => [r.reason, r.host, r.port, r.method ?? "-", r.path ?? "-", r.audit]),
+      egressProxyRefusals(EGRESS_LOG).map((r) => [r.reason, r.host, r.port, r.method ?? "-", r.path ?? "-", r.audit]),
       [
         ["host not in allowlist", "registry.example.com", 443, "-", "-", false],
         ["method not allowed", "api.github.com", 443, "POST", "/repos/acme/app/issues", false],
@@ -81,8 +87,8 @@ by the egress proxy (the routes)
      1x  CONNECT registry.example.com:443  host not in allowlist
 
 by pipelock (never turned into allow rules here)
-     1x  POST    api.github.com  body_dlp: request body contains secret: AWS Access ID
-     1x  CONNECT internal.example.com  ssrf: resolves to private address
+     1x  POST    api.github.com:443  body_dlp: request body contains secret: AWS Access ID
+     1x  CONNECT internal.example.com:443  ssrf: resolves to private address
 `,
     );
   });
