@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { snapshot } from "../../scripts/dashboard/snapshot";
-import { containerOf, ipOn, labelled, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, ipOn, labelled, runDetached, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { curlIn, unique } from "./support/inside";
 import { commandPath, exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
@@ -192,17 +192,9 @@ async function startPrometheus(name: string, stack: string, dir: string): Promis
   fs.writeFileSync(path.join(dir, "prometheus.yml"), stringify({ global: { scrape_interval: `${SCRAPE_SECONDS}s` }, ...shipped }));
   const binary = await commandPath("prometheus");
   await mustRun([
-    "docker",
-    "run",
-    "-d",
-    "--name",
-    name,
+    ...runDetached(name, stack, "test-prometheus"),
     "--user",
     "0:0",
-    "--label",
-    `bot-bottle.stack=${stack}`,
-    "--label",
-    "bot-bottle.role=test-prometheus",
     "-p",
     "127.0.0.1::9090",
     "-v",

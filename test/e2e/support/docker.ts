@@ -103,21 +103,18 @@ export async function reachEvidence(container: string, ip: string, port: number)
   return `host:\n${host.stdout}${host.stderr}${container}:\n${inside.stdout}${inside.stderr}`;
 }
 
+/** `docker run -d` of a test container, labelled with its stack (so the run's cleanup finds it) and role. */
+export function runDetached(name: string, stack: string, role: string): string[] {
+  return ["docker", "run", "-d", "--name", name, "--label", `${LABEL_KEYS.stack}=${stack}`, "--label", `${LABEL_KEYS.role}=${role}`];
+}
+
 /**
  * Starts the run's test upstream as `name` on `network` under `aliases`, labelled with the
  * stack (so the run's cleanup finds it), and waits until it listens.
  */
 export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[]): Promise<void> {
   await mustRun([
-    "docker",
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--label",
-    `${LABEL_KEYS.stack}=${stack}`,
-    "--label",
-    `${LABEL_KEYS.role}=test-upstream`,
+    ...runDetached(name, stack, "test-upstream"),
     "--network",
     network,
     ...aliases.flatMap((alias) => ["--network-alias", alias]),
