@@ -20,21 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import (
-    BACKSTOP,
-    TIMEOUT,
-    TOKENS,
-    Pki,
-    Proxy,
-    ProxyFactory,
-    Upstream,
-    connect,
-    free_port,
-    marker,
-    read_response,
-    wait_for,
-    wrap_tls,
-)
+from conftest import BACKSTOP, TIMEOUT, Pki, Proxy, ProxyFactory, Upstream, connect, free_port, marker, read_response, wait_for, wrap_tls
 from pipelocks import Pipelock, inspect_config, make_pipelock_ca, pipelock_binary, start_pipelock
 
 NOT_IN_PIPELOCK = "not-in-pipelock.test"  # a route of the egress proxy's, not in pipelock's allowlist
@@ -102,7 +88,7 @@ def chain(
             {"host": NOWHERE, "ports": [443], **route},
         ],
     }
-    env = {**TOKENS, "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}", "EGRESS_PROXY_UPSTREAM_CA": str(ca[0])}
+    env = {"EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}", "EGRESS_PROXY_UPSTREAM_CA": str(ca[0])}
     yield proxies.start(routes, env=env), pipelock, closed
     pipelock.stop()
 
