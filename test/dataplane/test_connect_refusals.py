@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from conftest import BACKSTOP, TIMEOUT, Pki, Proxy, ProxyFactory, Upstream, connect, free_port, marker, read_response, wait_for, wrap_tls
+from connect_refusal_body import announced_body_pending
 from pipelocks import Pipelock, inspect_config, make_pipelock_ca, pipelock_binary, start_pipelock
 
 NOT_IN_PIPELOCK = "not-in-pipelock.test"  # a route of the egress proxy's, not in pipelock's allowlist
@@ -249,3 +250,25 @@ def test_curl_git_and_python_print_pipelocks_own_reason(
     # Each request: the egress proxy allowed its tunnel, pipelock refused it, with the classified reason.
     each = [("allow", "egress-proxy", "allowed", "CONNECT"), ("deny", "pipelock", reason, "GET")]
     assert lines_for(gate, name)[before:] == each * 3
+
+
+HEAD = b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 54\r\n\r\n"
+LINE = b"CONNECT blocked: domain not in allowlist: example.org\n"
+
+
+@pytest.mark.parametrize(
+    ("received", "pending"),
+    [
+        (HEAD, True),
+        (HEAD + LINE[:10], True),
+        (HEAD + LINE, False),
+        (HEAD[:20], False),  # no whole head yet: mitmproxy waits for it itself
+        (b"HTTP/1.1 200 Connection established\r\nContent-Length: 5\r\n\r\n", False),  # a tunnel: never held
+        (b"HTTP/1.1 403 Forbidden\r\n\r\n", False),  # no length announced
+        (b"HTTP/1.1 403 Forbidden\r\ncontent-length: 2000\r\n\r\n", False),  # longer than what is kept
+        (b"HTTP/1.1 403 Forbidden\r\nContent-Length: x\r\n\r\n", False),
+        (b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 19\r\n\r\ntunnel dial", True),
+    ],
+)  # fmt: skip
+def test_a_refusals_announced_body_is_waited_for(received: bytes, pending: bool) -> None:
+    assert announced_body_pending(received) is pending

@@ -6,8 +6,9 @@ only its status ("refused HTTP CONNECT request: 403 Forbidden"), while pipelock'
 reason ("CONNECT blocked: domain not in allowlist: example.org") is still in the layer's
 buffer. This module wraps that one method to keep those bytes, keyed by the tunnelled server
 connection's id (flow.server_conn.id in the request and error hooks), so the agent's refusal
-quotes pipelock's own words instead of guessing among its reasons. Nothing else changes: the
-method's result is returned as it was.
+quotes pipelock's own words instead of guessing among its reasons. The method's result is
+returned as it was; the one change: a refusal whose short body (announced by Content-Length)
+has not all arrived with its head waits for the rest, as the method waits for a head.
 
 Checked against mitmproxy 11.0.2 (the host's data-plane venv) and 12.3.1 (the image): the
 method, its buffer and its error text are the same in both. test_refusal_reasons.py fails if a
@@ -49,6 +50,21 @@ def _keep(server_conn_id: str, refused: RefusedConnect) -> None:
         _kept.popitem(last=False)
 
 
+def announced_body_pending(received: bytes) -> bool:
+    """Whether `received` is the whole head of a refusal (not 2xx) whose body, announced at most
+    MAX_BODY_BYTES long, has not all arrived yet."""
+    head, complete, body = received.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split(b" ", 2)
+    if not complete or len(status) < 2 or status[1].startswith(b"2"):
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = value.strip()
+            return length.isdigit() and len(body) < int(length) <= MAX_BODY_BYTES
+    return False
+
+
 def install() -> None:
     """Wrap HttpUpstreamProxy.receive_handshake_data (once per process)."""
     layer = _upstream_proxy.HttpUpstreamProxy
@@ -57,6 +73,9 @@ def install() -> None:
         return
 
     def receive_handshake_data(self: Any, data: bytes) -> Generator[Any, Any, tuple[bool, str | None]]:
+        if getattr(self, "send_connect", False) and announced_body_pending(bytes(getattr(self, "buf", b"")) + data):
+            self.buf += data
+            return False, None
         done, error = yield from original(self, data)
         if not done and error is not None and REFUSED_MARK in error:
             body = bytes(getattr(self, "buf", b""))[:MAX_BODY_BYTES]
