@@ -52,6 +52,8 @@ def find_mitmdump() -> str:
 
 
 MITMDUMP = find_mitmdump()
+# What the addon's server_connect backstop logs when it stops a connection.
+BACKSTOP = "egress-proxy: connection to "
 
 
 def free_port() -> int:
@@ -563,11 +565,16 @@ def connect(port: int, target: str) -> tuple[socket.socket, Response | None]:
 def tls_tunnel(port: int, target: str, ca: Path, sni: str | None = None, alpn: list[str] | None = None) -> ssl.SSLSocket:
     sock, refusal = connect(port, target)
     assert refusal is None, f"CONNECT {target} refused: {refusal.status} {refusal.text}"
+    return wrap_tls(sock, ca, sni if sni is not None else target.rsplit(":", 1)[0], alpn)
+
+
+def wrap_tls(sock: socket.socket, ca: Path, sni: str, alpn: list[str] | None = None) -> ssl.SSLSocket:
+    """TLS inside an accepted tunnel, verifying the proxy's certificate against `ca`."""
     ctx = ssl.create_default_context(cafile=str(ca))
     ctx.check_hostname = False  # the SNI tests send names the target is not; the CA is still verified
     if alpn:
         ctx.set_alpn_protocols(alpn)
-    return ctx.wrap_socket(sock, server_hostname=sni if sni is not None else target.rsplit(":", 1)[0])
+    return ctx.wrap_socket(sock, server_hostname=sni)
 
 
 def tunnel_request(port: int, target: str, ca: Path, request: bytes, sni: str | None = None) -> Response:

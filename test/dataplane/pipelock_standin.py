@@ -17,7 +17,7 @@ class PipelockRefusals:
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         if flow.request.port == ctx.options.standin_refuse_connect_port:
-            flow.response = http.Response.make(403, b"CONNECT blocked: SSRF: private address\n", TEXT)
+            flow.response = http.Response.make(403, b"CONNECT blocked: SSRF blocked: localhost resolves to internal IP 127.0.0.1\n", TEXT)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None and flow.response.headers.get("content-type") == "text/event-stream":

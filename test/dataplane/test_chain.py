@@ -15,7 +15,6 @@ from conftest import (
     Upstream,
     assert_streams,
     assert_tunnel_request_gets_one_credential,
-    connect,
     http_request,
     marker,
     standard_routes,
@@ -78,8 +77,8 @@ def test_plain_request_reaches_the_upstream_through_both_proxies(chain: tuple[Pr
 def test_refusals_never_reach_the_next_gate(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
     gate, pipelock = chain
     m = marker()
-    _, refusal = connect(gate.port, f"x{m}.example:443")
-    assert refusal is not None and refusal.status == 403
+    refusal = tunnel_request(gate.port, f"x{m}.example:443", gate.ca_cert, f"GET /{m} HTTP/1.1\r\nHost: x{m}.example\r\n\r\n".encode())
+    assert refusal.text == f"egress-proxy: host not in allowlist: x{m}.example\n"
     resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/orgs/{m}")
     assert resp.status == 403
     resp = tunnel_request(
@@ -137,7 +136,7 @@ def test_an_in_band_refusal_by_pipelock_reaches_the_agent_as_its_one_line_reason
     assert up.requests_for(m) == []
     lines = [d for d in gate.decisions() if d["path"] == f"/user/{m}"]
     assert [(d["decision"], d["by"]) for d in lines] == [("allow", "egress-proxy"), ("deny", "pipelock")]
-    assert lines[1]["reason"] == "refused"
+    assert lines[1]["reason"] == "dlp"
 
 
 def test_a_plain_http_refusal_by_pipelock_is_mapped_too(chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]) -> None:
@@ -154,10 +153,10 @@ def test_pipelocks_rate_limit_stays_a_429_that_says_so(chain: tuple[Proxy, Proxy
     resp = http_request(gate.port, "GET", f"http://localhost:{upstreams['plain'].port}/user/rate-limited-{m}")
     assert (resp.status, resp.text) == (429, "pipelock: blocked: rate limit exceeded for localhost\n")
     [line] = [d for d in gate.decisions() if d["path"] == f"/user/rate-limited-{m}" and d["by"] == "pipelock"]
-    assert (line["decision"], line["reason"]) == ("deny", "rate limited")
+    assert (line["decision"], line["reason"]) == ("deny", "rate limit")
 
 
-def test_a_tunnel_pipelock_refuses_at_connect_gets_a_403_naming_pipelock_not_a_502_page(
+def test_a_tunnel_pipelock_refuses_at_connect_gets_a_403_with_pipelocks_reason_not_a_502_page(
     chain: tuple[Proxy, Proxy], upstreams: dict[str, Upstream]
 ) -> None:
     gate, _ = chain
@@ -170,11 +169,11 @@ def test_a_tunnel_pipelock_refuses_at_connect_gets_a_403_naming_pipelock_not_a_5
         f"GET /user/{m} HTTP/1.1\r\nHost: localhost:{up.port}\r\n\r\n".encode(),
     )
     assert resp.status == 403, resp.text
-    assert resp.text.startswith(f"pipelock: refused the connection to localhost:{up.port} (")
-    assert resp.text.count("\n") == 1
+    # pipelock's own words, which mitmproxy drops (connect_refusal_body.py).
+    assert resp.text == "pipelock: CONNECT blocked: SSRF blocked: localhost resolves to internal IP 127.0.0.1\n"
     assert dict(resp.headers)["Connection"] == "close"
     [line] = [d for d in gate.decisions() if d["path"] == f"/user/{m}" and d["by"] == "pipelock"]
-    assert (line["decision"], line["reason"]) == ("deny", "tunnel refused")
+    assert (line["decision"], line["reason"]) == ("deny", "ssrf")
     assert up.requests_for(m) == []
 
 

@@ -194,7 +194,13 @@ def test_unloaded_addon_refuses_everything() -> None:
     assert b"routes not loaded" in (f.response.content or b"")
     c = tflow.tflow(req=tutils.treq(method=b"CONNECT", host="api.github.com", port=443, authority=b"api.github.com:443", path=b""))
     a.http_connect(c)
-    assert c.response is not None and c.response.status_code == 403
+    # Accepted, to refuse each request inside where the agent sees it (refused_tunnels.py).
+    assert c.response is not None and c.response.status_code == 200
+    inside = _flow()
+    inside.client_conn = c.client_conn
+    a.requestheaders(inside)
+    assert inside.response is not None and inside.response.status_code == 403
+    assert (inside.response.content or b"").startswith(b"egress-proxy: routes not loaded: ")
 
 
 def test_bad_routes_on_configure_leave_the_addon_refusing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import (
+    BACKSTOP,
     BEARER,
     LOOPBACK,
     TIMEOUT,
@@ -30,6 +31,7 @@ from conftest import (
     tls_tunnel,
     tunnel_request,
     wait_for,
+    wrap_tls,
 )
 
 
@@ -403,17 +405,21 @@ def test_websocket_upgrade_inside_the_allowlist_is_decided_like_a_request(gate: 
 def test_connect_refused_before_any_upstream_connection(
     gate: Proxy, upstreams: dict[str, Upstream], target: str, reason: str | None
 ) -> None:
+    # The refused tunnel is accepted and the refusal answered inside it (test_connect_refusals.py).
     up = upstreams["tls"]
     target = target.format(tls=up.port)
-    before = up.connections
-    _, refusal = connect(gate.port, target)
-    assert refusal is not None, f"CONNECT {target} was allowed"
-    if reason is None and refusal.status == 400:
-        pass
+    before, backstop = up.connections, gate.output().count(BACKSTOP)
+    sock, refusal = connect(gate.port, target)
+    if refusal is not None:
+        assert reason is None and refusal.status == 400, refusal.text  # mitmproxy's parser refused the CONNECT
     else:
-        assert_refused(refusal, contains=reason or "egress-proxy: host not allowed (IP literal or invalid name)")
+        with wrap_tls(sock, gate.ca_cert, "refused.test") as tls_sock:
+            tls_sock.sendall(b"GET / HTTP/1.1\r\nHost: refused.test\r\n\r\n")
+            resp = read_response(tls_sock)
+        assert_refused(resp, contains=reason or "egress-proxy: host not allowed (IP literal or invalid name)")
     # Give a (wrong) connection time to be accepted and counted before concluding there was none.
     assert not wait_for(lambda: up.connections != before, timeout=0.3)
+    assert gate.output().count(BACKSTOP) == backstop  # not even tried: server_connect never saw it
 
 
 def test_tls_straight_to_the_proxy_port_is_refused(gate: Proxy, upstreams: dict[str, Upstream]) -> None:

@@ -222,7 +222,9 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       const res = await agentCurl([`https://ssrf.upstream.test${p}`]);
       assert.equal(res.status, "403", `${res.body}\n${res.run.stderr}`);
       assert.match(res.contentType, /^text\/plain/);
-      assert.match(res.body.trim(), /^pipelock: /);
+      // pipelock's own words for its refusal of the tunnel (mitmproxy drops them; the egress proxy keeps them).
+      const line = /^pipelock: CONNECT blocked: SSRF blocked: ssrf\.upstream\.test resolves to internal IP [0-9.]+$/m;
+      assert.match(res.body, line);
       assert.equal(res.body.trim().split("\n").length, 1, "the reason is one line");
       assert.deepEqual(await recordedFor(p), []);
       const decision = (await run(["docker", "logs", alpha.egressProxy])).stdout
@@ -230,7 +232,13 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
         .filter((l) => l.startsWith("{") && l.includes(p))
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .at(-1);
-      assert.deepEqual({ decision: decision?.decision, by: decision?.by }, { decision: "deny", by: "pipelock" });
+      assert.deepEqual(
+        { decision: decision?.decision, by: decision?.by, reason: decision?.reason },
+        { decision: "deny", by: "pipelock", reason: "ssrf" },
+      );
+      const git = await exec(alpha.agent, ["git", "ls-remote", `https://ssrf.upstream.test${p}/acme/app.git`], { timeoutMs: 40_000 });
+      assert.notEqual(git.code, 0);
+      assert.match(git.stderr, new RegExp(`^remote: ${line.source.slice(1)}`, "m"));
     });
   });
 
@@ -272,12 +280,14 @@ describe("bottles deployed by pulumi up, checked from inside", () => {
       await refused([`http://not-routed.test${p}`], p, new RegExp(`^egress-proxy: host not in allowlist: not-routed\\.test${hint}`));
     });
 
-    it("host not in the routes (HTTPS): the CONNECT is refused with 403", async () => {
+    it("host not in the routes (HTTPS): refused inside the tunnel it accepts, so curl and git print the line", async () => {
       const p = unique("/allowed/other-host-tls-");
-      const res = await agentCurl([`https://not-routed.test${p}`]);
-      assert.equal(res.connect, "403", `${res.body}\n${res.run.stderr}`);
-      assert.notEqual(res.status, "200");
-      assert.deepEqual(await recordedFor(p), []);
+      const line = `egress-proxy: host not in allowlist: not-routed\\.test \\(to allow it, a human runs: npm run bottle -- blocked ${main.name} alpha --suggest\\)`;
+      await refused([`https://not-routed.test${p}`], p, new RegExp(`^${line}$`));
+      assert.equal((await agentCurl([`https://not-routed.test${p}`])).connect, "200", "the CONNECT is accepted, its request refused");
+      const git = await exec(alpha.agent, ["git", "ls-remote", `https://not-routed.test${p}/acme/app.git`], { timeoutMs: 40_000 });
+      assert.notEqual(git.code, 0);
+      assert.match(git.stderr, new RegExp(`^remote: ${line}$`, "m"));
     });
 
     it("path outside the allowlist", async () => {

@@ -158,6 +158,13 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.equal(key.stdout, "bot-bottle-placeholder-the-egress-proxy-injects-the-real-key");
   });
 
+  it("Claude Code prints the egress proxy's refusal, gate and reason, when its API host is not a route", async () => {
+    const r = await inAgent("ANTHROPIC_BASE_URL=https://api.not-routed.test claude -p 'Say hello' 2>&1");
+    assert.notEqual(r.code, 0, r.stdout);
+    // Claude Code's words around the line: "Failed to authenticate. API Error: 403 <the line>".
+    assert.match(r.stdout, /API Error: 403 egress-proxy: host not in allowlist: api\.not-routed\.test \(to allow it, a human runs: /);
+  });
+
   it("npm run bottle -- status: every container up, the CA's expiry, the self-test passing now; logs: both gates in time order", async () => {
     const status = await bottle("status", stack.name, "dev");
     assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);

@@ -49,9 +49,7 @@ REASONS = frozenset(
         "request body too large",
         "bulk lane check failed",
         "internal error",
-        # pipelock's refusals (pipelock_refusals.py): unclassified, then by the cause it names.
-        "refused",
-        "tunnel refused",
+        # pipelock's refusals (pipelock_refusals.py): by the cause its words name ("other" otherwise).
         "allowlist",
         "ssrf",
         "dns",

@@ -17,6 +17,16 @@ checked what can be read of it (pipelock_scan.py) and the egress proxy that a gi
 git's (git_protocol.py). Answers are streamed to the agent on both lanes, short ones sent whole
 (egress_lanes.streamed).
 
+A CONNECT the egress proxy refuses is accepted all the same and refused inside, where clients
+show it (refused_tunnels.py: TLS with the bottle's CA, no connection out, each request answered
+403 with the line and `Connection: close`), in upstream and regular mode alike. The CONNECT's
+decision line is written once, and each request in the tunnel has a line of its own with the
+same reason, as an allowed tunnel has a CONNECT line and a line per request. The healthcheck's
+probe is refused without a line.
+
+When pipelock refuses a tunnel, its reason (its answer's one line, which mitmproxy drops) is
+kept by connect_refusal_body.py and quoted to the agent.
+
 Fail closed everywhere: the routes are loaded at start and any problem stops the
 process; until they are loaded every flow is refused; an exception in any hook refuses
 the flow instead of letting mitmproxy carry on with it. SIGHUP reloads the routes and
@@ -44,6 +54,7 @@ from mitmproxy.net.http import url
 from mitmproxy.proxy import mode_specs, server_hooks
 
 # mitmproxy puts this script's directory on sys.path while it loads the script.
+import connect_refusal_body
 import decision_log
 import egress_metrics
 import egress_options
@@ -58,6 +69,7 @@ from git_rules import GitCheck, check_git_request, report_body
 from host_names import normalize_host
 from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal
 from pipelock_scan import ScanApi
+from refused_tunnels import RefusedTunnels
 from request_checks import (
     check_path,
     check_query,
@@ -126,6 +138,8 @@ class EgressProxy:
         self.upstream_proxies: frozenset[tuple[str, int]] = frozenset()
         # Client connections that opened a CONNECT tunnel: what they send next is tunnelled.
         self.tunnels: set[str] = set()
+        # Client connections whose CONNECT was refused: accepted, and refused inside.
+        self.refused_tunnels = RefusedTunnels()
         # Set once SIGTERM started the drain (proxy_lifecycle.drain).
         self.draining: asyncio.Task[None] | None = None
         # The bulk lane: pipelock-bulk and its scan API; None: no bulk lane.
@@ -143,6 +157,13 @@ class EgressProxy:
         if problem is not None:
             proxy_lifecycle.refuse_to_run(problem)
         egress_options.declare(loader)
+        connect_refusal_body.install()
+        # After mitmproxy's own addons: its TlsConfig's tls_clienthello runs after this script's.
+        addons = ctx.master.addons
+        previous = addons.get(type(self.refused_tunnels).__name__.lower())
+        if previous is not None:
+            addons.remove(previous)
+        addons.add(self.refused_tunnels)
 
     def running(self) -> None:
         # `docker stop` sends SIGTERM, also when a replacement has taken over the proxy's
@@ -227,7 +248,7 @@ class EgressProxy:
             decision = self.table.decide_connect(host, req.port)
         self._log(decision, host or req.host, req.port, "CONNECT", None)
         if not decision.allowed:
-            self._refuse(flow, decision)
+            self.refused_tunnels.refuse(flow, decision, host or req.host)
             return
         # Connect to exactly the name that was checked.
         assert host is not None
@@ -237,6 +258,7 @@ class EgressProxy:
 
     def client_disconnected(self, client: Any) -> None:
         self.tunnels.discard(client.id)
+        self.refused_tunnels.forget(client.id)
 
     # ---- every outgoing connection
 
@@ -309,20 +331,29 @@ class EgressProxy:
 
     @_fail_closed_http
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        decision, host, path = self._decide(flow)
         req = flow.request
+        refused_tunnel = self.refused_tunnels.refusal(flow.client_conn.id)
+        if refused_tunnel is not None:
+            # Inside a tunnel refused at CONNECT: the CONNECT's refusal, where the agent sees it.
+            # Its line carries the CONNECT's reason, as an allowed tunnel's requests each have one.
+            tunnel_refusal, tunnel_host, tunnel_port = refused_tunnel
+            self._log(tunnel_refusal, tunnel_host, tunnel_port, req.method, log_path(req.data.path))
+            self._refuse(flow, tunnel_refusal, headers={"Connection": "close"})
+            return
+        decision, host, path = self._decide(flow)
         limiter = self.table.rate_limiter if self.table is not None else None
         wait = limiter.take(host) if decision.allowed and limiter is not None else None
         if wait is not None:
             assert limiter is not None
             decision = deny("rate limited", f"at most {limiter.per_minute} requests per minute", host, status=429)
         if not decision.allowed:
-            self._log(decision, host, req.port, req.method, path)
+            if host != HEALTHCHECK_HOST:  # the healthcheck's probe, every few seconds: not a decision to read
+                self._log(decision, host, req.port, req.method, path)
             self._refuse(flow, decision, headers={"Retry-After": str(math.ceil(wait))} if wait is not None else None)
             return
         if self.upstream_proxies and _tunnel_refused_upstream(flow):
             # The next gate refused this tunnel while the agent's TLS handshake was under way.
-            refusal = pipelock_tunnel_refusal(host, req.port)
+            refusal = _pipelock_tunnel_refusal(flow, host)
             self._log(refusal, host, req.port, req.method, path)
             self._refuse(flow, refusal, headers={"Connection": "close"})
             return
@@ -475,7 +506,7 @@ class EgressProxy:
             return
         req = flow.request
         if "refused HTTP CONNECT request" in flow.error.msg:
-            refusal = pipelock_tunnel_refusal(req.host, req.port)
+            refusal = _pipelock_tunnel_refusal(flow, req.host)
         elif "Request body exceeds" in flow.error.msg:
             limit = getattr(ctx.options, "body_size_limit", "")
             refusal = deny("request body too large", f"at most {limit} bytes", req.host, status=413)
@@ -621,6 +652,12 @@ def _bytes(size: Any) -> int:
 
     parsed = human.parse_size(str(size)) if size else None
     return parsed if parsed is not None else 32 * 1024 * 1024
+
+
+def _pipelock_tunnel_refusal(flow: http.HTTPFlow, host: str) -> Decision:
+    """pipelock's refusal of this flow's tunnel, in its own words if they arrived."""
+    kept = connect_refusal_body.take(flow.server_conn.id)
+    return pipelock_tunnel_refusal(host, flow.request.port, kept.status if kept else None, kept.body if kept else None)
 
 
 def _tunnel_refused_upstream(flow: http.HTTPFlow) -> bool:

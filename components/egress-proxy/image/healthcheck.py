@@ -3,7 +3,7 @@
 An open port is not enough (mitmproxy opens it before a failing addon stops it), so this
 sends a proxied request for a name that can never be routed (.invalid) and expects the
 addon's 403 text/plain healthcheck refusal, which it gives only once its routes are
-loaded. Nothing leaves the container; the decision log shows reason "healthcheck".
+loaded. Nothing leaves the container, and the addon writes no decision line for it.
 """
 
 import os

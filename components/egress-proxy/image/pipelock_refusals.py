@@ -1,5 +1,7 @@
 """pipelock's refusals, as the egress proxy's decisions: the one-line answers pipelock (the next
-gate, in upstream mode) refuses with, a tunnel it refused, and a refusal by its scan API.
+gate, in upstream mode) refuses with, a tunnel it refused, and a refusal by its scan API. Each
+quotes pipelock's own words to the agent, and the decision's reason is the bounded class of
+those words (refusal_reason), for the log and the metrics.
 
 Pure: no mitmproxy import.
 """
@@ -14,6 +16,30 @@ from pipelock_scan import Verdict
 PIPELOCK_REFUSAL_PREFIXES = (b"blocked: ", b"CONNECT blocked: ", b"airlock: ", b"authority mismatch", b"kill switch active")
 PIPELOCK_REFUSAL_STATUSES = frozenset({403, 429, 503})
 PIPELOCK_REFUSAL_MAX_BYTES = 1024
+
+# The reason classes of pipelock's refusals, by the words of its scanners and proxy
+# (pipelock 2.3.0: internal/scanner/scanner.go, core.go, internal/proxy/forward.go,
+# bodyscan.go, intercept.go; internal/scanapi/scan.go for the scan API), first match wins: a DNS failure is reported as an "SSRF check
+# failed", so it is looked for before SSRF.
+REFUSAL_REASONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("kill switch", ("kill switch",)),
+    ("tunnel dial failed", ("tunnel dial failed",)),
+    ("dns", ("DNS resolution error",)),
+    ("ssrf", ("SSRF", "private/internal IP")),
+    ("allowlist", ("domain not in allowlist", "domain blocked")),
+    ("rate limit", ("rate limit exceeded",)),
+    ("dlp", ("DLP match", "contains secret", "Secret-like token detected")),
+    ("body size", ("exceeds max_body_bytes", "too large")),
+)
+
+
+def refusal_reason(line: str) -> str:
+    """The bounded reason of one of pipelock's refusal lines: one of REFUSAL_REASONS' classes,
+    else "other"."""
+    for reason, words in REFUSAL_REASONS:
+        if any(word in line for word in words):
+            return reason
+    return "other"
 
 
 def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Decision | None:
@@ -30,8 +56,8 @@ def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Deci
     line = body.strip()
     if b"\n" in line or not line.startswith(PIPELOCK_REFUSAL_PREFIXES):
         return None
-    reason = "rate limited" if status == 429 else "refused"
-    return Decision(False, reason, f"pipelock: {printable_line(line)}", None, by="pipelock", status=status)
+    shown = printable_line(line)
+    return Decision(False, refusal_reason(shown), f"pipelock: {shown}", None, by="pipelock", status=status)
 
 
 def may_be_pipelock_refusal(status: int, content_type: str, content_length: str) -> bool:
@@ -44,13 +70,19 @@ def may_be_pipelock_refusal(status: int, content_type: str, content_length: str)
     )
 
 
-def pipelock_tunnel_refusal(host: str, port: int) -> Decision:
-    """pipelock refused the CONNECT for a tunnel; mitmproxy does not pass its reason on."""
+def pipelock_tunnel_refusal(host: str, port: int, status: str | None, body: bytes | None) -> Decision:
+    """pipelock refused the CONNECT for a tunnel with `status` ("403 Forbidden") and `body`, the
+    bytes of its answer that arrived with its head (connect_refusal_body.py; None: not kept). Its
+    first line is pipelock's reason; without one the refusal says only what is known."""
+    line = (body or b"")[:PIPELOCK_REFUSAL_MAX_BYTES].split(b"\n", 1)[0].strip()
+    if line:
+        shown = printable_line(line)
+        return Decision(False, refusal_reason(shown), f"pipelock: {shown}", None, by="pipelock")
+    answered = f" with {printable_line(status.encode('ascii', 'replace'))}" if status else ""
     return Decision(
         False,
-        "tunnel refused",
-        f"pipelock: refused the connection to {host}:{port} (not in its allowlist, an address it treats as "
-        "private (SSRF), or its rate limit; pipelock's log has the reason)",
+        "other",
+        f"pipelock: refused the connection to {host}:{port}{answered} (its reason did not arrive; pipelock's log has it)",
         None,
         by="pipelock",
     )
@@ -61,4 +93,5 @@ def scan_refusal(verdict: Verdict, host: str) -> Decision:
     proxy's own (fail closed: what pipelock has not read does not take the bulk lane)."""
     if verdict.error is not None:
         return deny("bulk lane check failed", verdict.error, host, status=502)
-    return Decision(False, "refused", f"pipelock: blocked: {verdict.reason()}", None, by="pipelock")
+    reason = verdict.reason()
+    return Decision(False, refusal_reason(reason), f"pipelock: blocked: {reason}", None, by="pipelock")
