@@ -272,3 +272,13 @@ LINE = b"CONNECT blocked: domain not in allowlist: example.org\n"
 )  # fmt: skip
 def test_a_refusals_announced_body_is_waited_for(received: bytes, pending: bool) -> None:
     assert announced_body_pending(received) is pending
+
+
+def test_pip_shows_the_refusal_in_its_status_line(either: Proxy, tmp_path: Path) -> None:
+    # pip never shows a refused answer's body; with -vv it shows its status line, which carries the line.
+    host = f"x{marker()}.example"
+    argv = [tool("pip3"), "download", "-vv", "--no-deps", "--retries", "0", "-d", str(tmp_path / "wheels")]
+    argv += ["--proxy", f"http://127.0.0.1:{either.port}", "--cert", str(either.ca_cert), "--index-url", f"https://{host}/simple", "six"]
+    run = subprocess.run(argv, env=client_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1
+    assert f"403 Client Error: Forbidden (egress-proxy: host not in allowlist: {host}) for url: https://{host}/simple/six/" in run.stdout + run.stderr, run.stdout

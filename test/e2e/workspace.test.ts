@@ -165,6 +165,16 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
     assert.match(r.stdout, /API Error: 403 egress-proxy: host not in allowlist: api\.not-routed\.test \(to allow it, a human runs: /);
   });
 
+  it("npm prints the egress proxy's refusal in its status line when its registry is not a route", async () => {
+    const r = await inAgent("npm view left-pad --registry https://npm.mirror.example.com/ --fetch-retries 0 2>&1");
+    assert.notEqual(r.code, 0, r.stdout);
+    // npm shows a refused answer's status line, never its body: the egress proxy puts the line in its reason phrase.
+    assert.match(
+      r.stdout,
+      /403 Forbidden \(egress-proxy: host not in allowlist: npm\.mirror\.example\.com \(to allow it, a human runs: .*\)\) - GET https:\/\/npm\.mirror\.example\.com\/left-pad/,
+    );
+  });
+
   it("npm run bottle -- status: every container up, the CA's expiry, the self-test passing now; logs: both gates in time order", async () => {
     const status = await bottle("status", stack.name, "dev");
     assert.equal(status.code, 0, `${status.stdout}${status.stderr}`);

@@ -23,6 +23,20 @@ def printable_line(raw: bytes) -> str:
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
 
 
+# A status line's reason phrase longer than this is cut: it is for a person, and some clients
+# bound the status line (mitmproxy's own reader, at 1 KiB in HTTP/1).
+REASON_PHRASE_MAX_CHARS = 512
+
+
+def refusal_reason_phrase(standard: str, message: str) -> str:
+    """A refusal's reason phrase on its HTTP/1 status line: the standard phrase with the refusal's
+    line, for the clients that show a refused answer's status line and not its body (npm prints
+    `403 Forbidden (egress-proxy: ...) - GET <url>`, `pip -v` its "403 Client Error: ..."). One
+    line of printable ASCII, as RFC 9112 allows a reason phrase to be."""
+    phrase = f"{standard} ({printable_line(message.encode('ascii', 'backslashreplace'))})"
+    return phrase if len(phrase) <= REASON_PHRASE_MAX_CHARS else phrase[: REASON_PHRASE_MAX_CHARS - 4] + "...)"
+
+
 def log_path(raw_path: bytes) -> str:
     """The request path as the decision log shows it: without the query, printable."""
     query = raw_path.find(b"?")

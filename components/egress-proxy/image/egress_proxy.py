@@ -585,6 +585,7 @@ class EgressProxy:
             (decision.message + "\n").encode("ascii", "backslashreplace"),
             {"Content-Type": "text/plain; charset=utf-8", **(headers or {})},
         )
+        flow.response.reason = decision_log.refusal_reason_phrase(flow.response.reason, decision.message)
 
     def _internal_error(self, flow: http.HTTPFlow, hook: str, error: Exception) -> None:
         # Only the exception type: a message could quote header values.
