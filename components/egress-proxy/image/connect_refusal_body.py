@@ -11,8 +11,9 @@ returned as it was; the one change: a refusal whose short body (announced by Con
 has not all arrived with its head waits for the rest, as the method waits for a head.
 
 Checked against mitmproxy 11.0.2 (the host's data-plane venv) and 12.3.1 (the image): the
-method, its buffer and its error text are the same in both. test_refusal_reasons.py fails if a
-later version moves them (pipelock's words would no longer reach the agent).
+method, its buffer and its error text are the same in both. test_connect_refusals.py (pipelock's
+own reason, in curl, git and Python) fails if a later version moves them (pipelock's words would
+no longer reach the agent).
 
 Bounded: at most MAX_KEPT refusals are held (each at most MAX_BODY_BYTES), the oldest dropped
 first, and each is taken once.
