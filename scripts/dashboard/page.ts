@@ -67,7 +67,7 @@ panels.forEach((panel, i) => {
     legend: { live: false },
     scales: { y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
     axes: [{ stroke: "#ccc", grid: { stroke: "#333" } }, { stroke: "#ccc", grid: { stroke: "#333" }, size: 70, values: (u, vals) => vals.map(format) }],
-    series: [{}].concat(panel.series.map((s, j) => ({ label: s.name, stroke: palette[j % palette.length], width: 1.5, spanGaps: false }))),
+    series: [{}].concat(panel.series.map((s, j) => ({ label: s.name, stroke: palette[j % palette.length], width: 1.5, spanGaps: false, points: { show: true, size: 3, fill: palette[j % palette.length] } }))),
   }, [xs].concat(panel.series.map((s) => s.values)), box.querySelector(".chart"));
 });
 `;

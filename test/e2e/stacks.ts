@@ -303,9 +303,10 @@ export function policyStack(kubernetes?: { kubeconfig: string; privateCidrs: str
 /**
  * Stack `watch`: bottle `seen`, watched by a real Prometheus (metrics.test.ts): a credential
  * route to upstream.test under /allowed/ (both lanes), and ssrf.upstream.test routed by the
- * egress proxy but not trusted by pipelock, so pipelock alone refuses it.
+ * egress proxy but not trusted by pipelock, so pipelock alone refuses it. `extraPath` adds
+ * /also-allowed/: a route change, reloaded in place.
  */
-export function watchStack(): TestStackConfig {
+export function watchStack(change: { extraPath?: boolean } = {}): TestStackConfig {
   return {
     bottles: [
       {
@@ -315,7 +316,7 @@ export function watchStack(): TestStackConfig {
             host: "upstream.test",
             ports: [443],
             methods: ["GET", "POST"],
-            paths: ["/allowed/"],
+            paths: ["/allowed/", ...(change.extraPath ? ["/also-allowed/"] : [])],
             auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
           },
           { host: "ssrf.upstream.test", ports: [443], methods: ["GET"] },
