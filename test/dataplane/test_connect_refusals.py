@@ -281,4 +281,7 @@ def test_pip_shows_the_refusal_in_its_status_line(either: Proxy, tmp_path: Path)
     argv += ["--proxy", f"http://127.0.0.1:{either.port}", "--cert", str(either.ca_cert), "--index-url", f"https://{host}/simple", "six"]
     run = subprocess.run(argv, env=client_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 1
-    assert f"403 Client Error: Forbidden (egress-proxy: host not in allowlist: {host}) for url: https://{host}/simple/six/" in run.stdout + run.stderr, run.stdout
+    assert (
+        f"403 Client Error: Forbidden (egress-proxy: host not in allowlist: {host}) for url: https://{host}/simple/six/"
+        in run.stdout + run.stderr
+    ), run.stdout

@@ -12,7 +12,11 @@ from decision_log import REASON_PHRASE_MAX_CHARS, refusal_reason_phrase
         ("Too Many Requests", "egress-proxy: rate limited for a.example", "Too Many Requests (egress-proxy: rate limited for a.example)"),
         # Never a byte a status line cannot carry: control characters and non-ASCII escaped.
         ("Forbidden", "pipelock: blocked: a\x1bb\tc", "Forbidden (pipelock: blocked: a\\x1bb\\x09c)"),
-        ("Forbidden", "egress-proxy: host not in allowlist: bücher.example", "Forbidden (egress-proxy: host not in allowlist: b\\xfccher.example)"),
+        (
+            "Forbidden",
+            "egress-proxy: host not in allowlist: bücher.example",
+            "Forbidden (egress-proxy: host not in allowlist: b\\xfccher.example)",
+        ),
         # Cut, still closed, at the bound.
         ("Forbidden", "x" * 600, "Forbidden (" + "x" * (REASON_PHRASE_MAX_CHARS - 15) + "...)"),
     ],

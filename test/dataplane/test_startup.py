@@ -438,6 +438,8 @@ def _toward(host: str, port: int) -> str:
         ({"EGRESS_PROXY_METRICS_PORT": "off"}, None),
         ({"EGRESS_PROXY_METRICS_PORT": "0"}, None),
         ({"EGRESS_PROXY_METRICS_PORT": "off", "EGRESS_PROXY_UPSTREAM_PROXY": ""}, None),
+        # Standalone (no upstream proxy): no egress side, so no metrics unless asked for.
+        ({"EGRESS_PROXY_UPSTREAM_PROXY": ""}, None),
     ],
 )
 def test_build_argv_metrics_listen_on_the_address_toward_the_upstream(env: dict[str, str], listen: str | None) -> None:
@@ -453,8 +455,8 @@ def test_build_argv_metrics_listen_on_the_address_toward_the_upstream(env: dict[
         ({"EGRESS_PROXY_METRICS_PORT": "65536"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
         ({"EGRESS_PROXY_METRICS_PORT": "-1"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
         ({"EGRESS_PROXY_METRICS_PORT": "OFF"}, "EGRESS_PROXY_METRICS_PORT must be a port number"),
-        # No upstream proxy: no egress side to find, so no listener rather than a guess.
-        ({"EGRESS_PROXY_UPSTREAM_PROXY": ""}, "EGRESS_PROXY_METRICS_PORT: .* EGRESS_PROXY_UPSTREAM_PROXY, which is not set; set EGRESS_PROXY_METRICS_PORT=off"),
+        # Asked for with no upstream proxy: no egress side to find, so no start rather than a guess.
+        ({"EGRESS_PROXY_UPSTREAM_PROXY": "", "EGRESS_PROXY_METRICS_PORT": "9464"}, "EGRESS_PROXY_METRICS_PORT: .* EGRESS_PROXY_UPSTREAM_PROXY, which is not set; set EGRESS_PROXY_METRICS_PORT=off"),
         ({"EGRESS_PROXY_UPSTREAM_PROXY": "http://nowhere:8888"}, "EGRESS_PROXY_METRICS_PORT: cannot find this proxy's address toward nowhere .*Name does not resolve"),
     ],
 )  # fmt: skip

@@ -55,9 +55,11 @@ def _drain_seconds(environ: Mapping[str, str]) -> int:
     return int(text)
 
 
-def _metrics_port(environ: Mapping[str, str]) -> int | None:
-    """The metrics listener's port, or None when EGRESS_PROXY_METRICS_PORT turns it off."""
-    text = environ.get("EGRESS_PROXY_METRICS_PORT", "") or str(DEFAULT_METRICS_PORT)
+def _metrics_port(environ: Mapping[str, str], upstream: str) -> int | None:
+    """The metrics listener's port, or None when EGRESS_PROXY_METRICS_PORT turns it off. Unset,
+    it is DEFAULT_METRICS_PORT in upstream mode and off without an upstream proxy (standalone:
+    there is no egress side to listen on)."""
+    text = environ.get("EGRESS_PROXY_METRICS_PORT", "") or (str(DEFAULT_METRICS_PORT) if upstream else "off")
     if text in ("0", "off"):
         return None
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
@@ -79,7 +81,7 @@ def _metrics_listen(environ: Mapping[str, str], upstream: str, toward: Callable[
     """The metrics listener's option: the address toward the upstream proxy (`upstream`, checked
     by _upstream: the egress side, never the agent's), on EGRESS_PROXY_METRICS_PORT. Fail closed:
     no such address, no start."""
-    port = _metrics_port(environ)
+    port = _metrics_port(environ, upstream)
     if port is None:
         return []
     if not upstream:
