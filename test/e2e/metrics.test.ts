@@ -39,6 +39,8 @@ describe("what the gates do, seen by a real Prometheus", () => {
   const prometheus = `e2e-${id}-watch-prometheus`;
   const agent = () => `${stack.name}-${BOTTLE}-agent`;
   const agentCurl = (args: string[]) => curlIn((argv) => exec(agent(), argv, { timeoutMs: 60_000 }), args);
+  /** A POST from the agent whose body holds an AWS key: pipelock's DLP refuses it. */
+  const postSecret = (url: string) => agentCurl(["-X", "POST", "-H", "Content-Type: text/plain", "--data-binary", `key=${AWS_KEY}`, url]);
 
   const query = async (promql: string): Promise<Sample[]> => {
     const response = await fetch(`${prometheusUrl}/api/v1/query?${new URLSearchParams({ query: promql })}`);
@@ -118,15 +120,7 @@ describe("what the gates do, seen by a real Prometheus", () => {
 
   it("pipelock's own counters see its DLP block, and the egress proxy counts it as pipelock's refusal", async () => {
     const before = await numberOf(`sum(pipelock_tls_request_blocked_total{${inStack('reason="body_dlp"')}})`);
-    const r = await agentCurl([
-      "-X",
-      "POST",
-      "-H",
-      "Content-Type: text/plain",
-      "--data-binary",
-      `key=${AWS_KEY}`,
-      "https://upstream.test/allowed/dlp",
-    ]);
+    const r = await postSecret("https://upstream.test/allowed/dlp");
     assert.equal(r.status, "403", r.body);
     await expectCounts({
       [`sum(pipelock_tls_request_blocked_total{${inStack('reason="body_dlp"')}})`]: before + 1,
@@ -174,16 +168,7 @@ describe("what the gates do, seen by a real Prometheus", () => {
     for (let i = 0; i < 30; i++) {
       await agentCurl([`https://upstream.test/allowed/${marker}/${i}`]);
       if (i % 3 === 0) await agentCurl([`https://upstream.test/denied/${marker}/${i}`]);
-      if (i % 10 === 5)
-        await agentCurl([
-          "-X",
-          "POST",
-          "-H",
-          "Content-Type: text/plain",
-          "--data-binary",
-          `key=${AWS_KEY}`,
-          `https://upstream.test/allowed/${marker}`,
-        ]);
+      if (i % 10 === 5) await postSecret(`https://upstream.test/allowed/${marker}`);
       await new Promise((resolve) => setTimeout(resolve, 700));
     }
     await new Promise((resolve) => setTimeout(resolve, 2 * SCRAPE_SECONDS * 1000));

@@ -34,9 +34,13 @@ class ConfigError(Exception):
     """A problem with the environment, phrased for the operator."""
 
 
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
+
+
 def _port(environ: Mapping[str, str]) -> int:
     text = environ.get("EGRESS_PROXY_PORT", "") or str(DEFAULT_LISTEN_PORT)
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+    if not _is_port(text):
         raise ConfigError(f"EGRESS_PROXY_PORT must be a port number 1-65535, got {text!r}")
     return int(text)
 
@@ -62,7 +66,7 @@ def _metrics_port(environ: Mapping[str, str], upstream: str) -> int | None:
     text = environ.get("EGRESS_PROXY_METRICS_PORT", "") or (str(DEFAULT_METRICS_PORT) if upstream else "off")
     if text in ("0", "off"):
         return None
-    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+    if not _is_port(text):
         raise ConfigError(f"EGRESS_PROXY_METRICS_PORT must be a port number 1-65535, or 0 or off (no metrics), got {text!r}")
     return int(text)
 

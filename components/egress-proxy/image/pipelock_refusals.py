@@ -42,6 +42,12 @@ def refusal_reason(line: str) -> str:
     return "other"
 
 
+def in_pipelocks_words(line: str, status: int = 403) -> Decision:
+    """pipelock's refusal, told to the agent in its own words (a printable line), its reason the
+    line's class."""
+    return Decision(False, refusal_reason(line), f"pipelock: {line}", None, by="pipelock", status=status)
+
+
 def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Decision | None:
     """The decision to record if a response is pipelock's own refusal, else None.
 
@@ -56,8 +62,7 @@ def pipelock_refusal(status: int, content_type: str, body: bytes | None) -> Deci
     line = body.strip()
     if b"\n" in line or not line.startswith(PIPELOCK_REFUSAL_PREFIXES):
         return None
-    shown = printable_line(line)
-    return Decision(False, refusal_reason(shown), f"pipelock: {shown}", None, by="pipelock", status=status)
+    return in_pipelocks_words(printable_line(line), status)
 
 
 def may_be_pipelock_refusal(status: int, content_type: str, content_length: str) -> bool:
@@ -76,8 +81,7 @@ def pipelock_tunnel_refusal(host: str, port: int, status: str | None, body: byte
     first line is pipelock's reason; without one the refusal says only what is known."""
     line = (body or b"")[:PIPELOCK_REFUSAL_MAX_BYTES].split(b"\n", 1)[0].strip()
     if line:
-        shown = printable_line(line)
-        return Decision(False, refusal_reason(shown), f"pipelock: {shown}", None, by="pipelock")
+        return in_pipelocks_words(printable_line(line))
     answered = f" with {printable_line(status.encode('ascii', 'replace'))}" if status else ""
     return Decision(
         False,
@@ -93,5 +97,4 @@ def scan_refusal(verdict: Verdict, host: str) -> Decision:
     proxy's own (fail closed: what pipelock has not read does not take the bulk lane)."""
     if verdict.error is not None:
         return deny("bulk lane check failed", verdict.error, host, status=502)
-    reason = verdict.reason()
-    return Decision(False, refusal_reason(reason), f"pipelock: blocked: {reason}", None, by="pipelock")
+    return in_pipelocks_words(f"blocked: {verdict.reason()}")
