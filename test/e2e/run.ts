@@ -115,6 +115,9 @@ function kubernetesFiles(): string[] | string {
     .map((f) => path.join(dir, f));
 }
 
+/** Kubernetes files that restart the test cluster's kubelet (test/k8s/cluster restart-kubelet). */
+const NODE_RESTARTING_FILES = ["live.test.ts"];
+
 /** E2E_ONLY: the files to run, by name without `.test.ts` ("kubernetes" for that tier, "kubernetes/live" for one of its files); unset: all. */
 const only = process.env.E2E_ONLY?.split(",").map((f) => f.trim());
 const chosen = (file: string) => only === undefined || only.includes(file.replace(/\.test\.ts$/, ""));
@@ -172,7 +175,12 @@ function main(): number {
     // host's whole filter table at each policy sync and restores it at the end, so a rule
     // Docker adds in between is lost. A Docker network created while the Kubernetes tests churn
     // NetworkPolicies lost its FORWARD rule that way (every connection across it timed out).
-    const batches = bench ? [[]] : [files, ...(typeof kubernetes === "string" ? [] : [kubernetes])].filter((batch) => batch.length > 0);
+    // Files that restart a node's components run last and alone: no other test sees the node restart.
+    const clusterFiles = typeof kubernetes === "string" ? [] : kubernetes;
+    const restartsNode = (file: string) => NODE_RESTARTING_FILES.includes(path.basename(file));
+    const batches = bench
+      ? [[]]
+      : [files, clusterFiles.filter((f) => !restartsNode(f)), clusterFiles.filter(restartsNode)].filter((batch) => batch.length > 0);
     if (batches.length === 0) {
       console.error(`e2e: FAILED: E2E_ONLY=${process.env.E2E_ONLY ?? ""} names no test file of the tier`);
       return 1;
