@@ -7,10 +7,10 @@
  *   refused; a gate that refuses its document fails `up` at once, naming the bottle, gate and pod,
  *   and keeps serving what it had.
  * - Faults: the gate's main process killed (SIGKILL from inside its pod, as a crash: not a pod
- *   delete) and kubelet restarted (test/k8s/cluster restart-kubelet), each under a loop in the
- *   agent that sends an allowed request, a request to a host no route allows and a direct
- *   connection to the upstream, every 100 ms: the seconds until an allowed request answers again
- *   are measured, and neither of the other two ever gets through.
+ *   delete) and kubelet restarted (test/k8s/cluster restart-kubelet), each under two loops in
+ *   the agent, one sending an allowed request after another (100 ms apart), one a request to a
+ *   host no route allows and a direct connection to the upstream: the seconds until an allowed
+ *   request answers again are measured, and nothing of the second loop ever gets through.
  */
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -200,7 +200,7 @@ describe("Kubernetes: live when up returns; back by itself, still closed, after 
       );
       const hash = line.exec(first.output)?.[1];
       assert.ok(hash, `no confirmation of ${role} in the output of up:\n${tail(first.output)}`);
-      // The hash the wait computed is the gate's own: in its startup line, and of the mounted file.
+      // The hash the wait computed is the one the gate logged at start (of the file it read).
       assert.ok(
         (await confirmations(role)).some((l) => l.includes('"event":"startup"') && l.includes(`"config_hash":"${hash}"`)),
         role,
