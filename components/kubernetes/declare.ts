@@ -6,6 +6,7 @@ import type { KubernetesClusterSpec } from "../config";
 import { DEFAULT_PRIVATE_CIDRS, DEFAULT_WORKSPACE_SIZE_GB } from "../config";
 import { KUBERNETES_NAMES, LABEL_KEYS } from "../vocabulary";
 import type { BottleLayout, CaRole, Labels, Mount, Workload, WorkloadRole } from "../layout/types";
+import { declareLiveWait } from "./live-wait/live-wait";
 import { podMonitorSpec } from "./pod-monitor";
 import { fileKey, type HostAlias, podSpecOf, scrapeAnnotations } from "./pods";
 import { networkPolicies } from "./policies";
@@ -135,7 +136,7 @@ export function declareOnKubernetes(
       image: imageOf(workload),
       ...(filesSecret && { filesSecret: `${workload.role}-files` }),
       ...(servers.length > 0 && { hostAliases: hostAliasesOf(servers.map((server) => serviceAddress(services[server.role]!, server))) }),
-      ...(live && { live: { configMap: live.configMap, ...(live.secret && { secret: live.secret }), reloaderImage } }),
+      ...(live && { live: { configMap: live.configMap, ...(live.secret && { secret: live.secret.name }), reloaderImage } }),
       claims,
     });
     deployments[workload.role] = new k8s.apps.v1.Deployment(
@@ -158,6 +159,24 @@ export function declareOnKubernetes(
       },
       { ...inNamespace, dependsOn: [namespace, ...ready, ...workload.after.map((role) => deployments[role]!), ...Object.values(services)] },
     );
+    if (live) {
+      // `up` returns once the gate's pods have loaded the document, not when kubelet gets to it.
+      declareLiveWait(
+        resourceName,
+        {
+          stack: layout.stack,
+          bottle: layout.bottle,
+          role: workload.role,
+          namespace: namespace.metadata.name,
+          selector: selectorLabels(workload),
+          objects: [`configmap/${live.configMap}`, ...(live.secret ? [`secret/${live.secret.name}`] : [])],
+          document: workload.live!.document.text,
+          ...(live.secret && { tokensVersion: live.secret.resource.metadata.resourceVersion }),
+          cluster: inputs.cluster,
+        },
+        { parent, dependsOn: [...live.resources, deployments[workload.role]!] },
+      );
+    }
   }
 
   if (inputs.cluster.metrics?.podMonitor) {
@@ -214,7 +233,11 @@ function declareLive(
       },
       opts,
     );
-  return { configMap: configMapName, ...(secret && { secret: secretName }), resources: secret ? [configMap, secret] : [configMap] };
+  return {
+    configMap: configMapName,
+    ...(secret && { secret: { name: secretName, resource: secret } }),
+    resources: secret ? [configMap, secret] : [configMap],
+  };
 }
 
 /** A workspace's claim (`workspace`), kept by destroy or protected as the layout says. */

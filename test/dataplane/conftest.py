@@ -312,8 +312,12 @@ class Proxy:
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
 
-    def decisions(self) -> list[dict[str, Any]]:
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every JSON line of its log: decisions, and the `startup` and `config_reload` lines."""
         return [json.loads(line) for line in self.stdout().splitlines() if line.startswith("{")]
+
+    def decisions(self) -> list[dict[str, Any]]:
+        return [line for line in self.json_lines() if "decision" in line]
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 20

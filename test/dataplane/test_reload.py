@@ -30,7 +30,7 @@ def _payload(routes: dict[str, Any], tokens: dict[str, str]) -> tuple[dict[str, 
 
 
 def _reloads(proxy: Any) -> list[dict[str, Any]]:
-    return [d for d in proxy.decisions() if d.get("event") == "config_reload"]
+    return [d for d in proxy.json_lines() if d.get("event") == "config_reload"]
 
 
 def _signal_and_wait(proxy: Any, count: int) -> dict[str, Any]:
@@ -49,9 +49,13 @@ def test_sighup_swaps_routes_and_tokens_in_place_and_keeps_the_last_good_table(
     live = tmp_path / "live"
     live.mkdir()
     routes = standard_routes(upstreams)
-    files, _ = _payload(routes, TOKENS)
+    files, started_hash = _payload(routes, TOKENS)
     live_config.write_generation(live, files, os.getuid())
     proxy = proxies.start(live / "current" / "routes.yaml", env={"EGRESS_PROXY_TOKENS": str(live / "current" / "tokens.json")})
+    # At start: the document it loaded, by its sha256 (a gate started after a change confirms it so).
+    assert [d for d in proxy.json_lines() if d.get("event") == "startup"] == [
+        {"event": "startup", "detail": "3 routes", "config_hash": started_hash}
+    ]
     plain = upstreams["plain"]
     base = f"http://localhost:{plain.port}"
 

@@ -9,7 +9,8 @@
  *   2. a run id, a work directory test/e2e/.work/<id>/ (file backend, stack config files,
  *      PKI) and images tagged with the id (test/e2e/build-images);
  *   3. `node --test` over test/e2e/*.test.ts, each file deploying and destroying its own stacks
- *      (E2E_ONLY=lanes,bottle runs only those files, while working on them);
+ *      (E2E_ONLY=lanes,bottle runs only those files, while working on them; kubernetes/live one
+ *      file of the Kubernetes tier);
  *   4. cleanup of exactly what this run created: its stacks' labelled Docker objects (a
  *      fallback: the tests destroy their stacks) and its image tags. Nothing else is removed.
  */
@@ -109,12 +110,15 @@ function kubernetesFiles(): string[] | string {
   const dir = path.join(E2E_DIR, "kubernetes");
   return fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith(".test.ts"))
+    .filter((f) => f.endsWith(".test.ts") && (only?.includes("kubernetes") || chosen(`kubernetes/${f}`)))
     .sort()
     .map((f) => path.join(dir, f));
 }
 
-/** E2E_ONLY: the files to run, by name without `.test.ts` ("kubernetes" for that tier); unset: all. */
+/** Kubernetes files that restart the test cluster's kubelet (test/k8s/cluster restart-kubelet). */
+const NODE_RESTARTING_FILES = ["live.test.ts"];
+
+/** E2E_ONLY: the files to run, by name without `.test.ts` ("kubernetes" for that tier, "kubernetes/live" for one of its files); unset: all. */
 const only = process.env.E2E_ONLY?.split(",").map((f) => f.trim());
 const chosen = (file: string) => only === undefined || only.includes(file.replace(/\.test\.ts$/, ""));
 
@@ -159,7 +163,7 @@ function main(): number {
       .filter((f) => f.endsWith(".test.ts") && chosen(f))
       .sort()
       .map((f) => path.join(E2E_DIR, f));
-    const kubernetes = only === undefined || only.includes("kubernetes") ? kubernetesFiles() : [];
+    const kubernetes = only === undefined || only.some((f) => f === "kubernetes" || f.startsWith("kubernetes/")) ? kubernetesFiles() : [];
     if (typeof kubernetes === "string") {
       if (kubernetesRequired) {
         console.error(`e2e: FAILED: the Kubernetes tier cannot run: ${kubernetes}, and BOTTLE_K8S=required`);
@@ -171,7 +175,12 @@ function main(): number {
     // host's whole filter table at each policy sync and restores it at the end, so a rule
     // Docker adds in between is lost. A Docker network created while the Kubernetes tests churn
     // NetworkPolicies lost its FORWARD rule that way (every connection across it timed out).
-    const batches = bench ? [[]] : [files, ...(typeof kubernetes === "string" ? [] : [kubernetes])].filter((batch) => batch.length > 0);
+    // Files that restart a node's components run last and alone: no other test sees the node restart.
+    const clusterFiles = typeof kubernetes === "string" ? [] : kubernetes;
+    const restartsNode = (file: string) => NODE_RESTARTING_FILES.includes(path.basename(file));
+    const batches = bench
+      ? [[]]
+      : [files, clusterFiles.filter((f) => !restartsNode(f)), clusterFiles.filter(restartsNode)].filter((batch) => batch.length > 0);
     if (batches.length === 0) {
       console.error(`e2e: FAILED: E2E_ONLY=${process.env.E2E_ONLY ?? ""} names no test file of the tier`);
       return 1;

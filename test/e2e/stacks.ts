@@ -215,6 +215,16 @@ export function lanesStack(): TestStackConfig {
 }
 
 /** The test names of stack `kube`, unique to the run (the cluster's test hosts file is shared). */
+/** A bottle's `kubernetes` settings on the test cluster: every cluster range private, the workspace in `storageClass`. */
+function onTestCluster(cluster: { kubeconfig: string; podCidr: string; serviceCidr: string; nodeIp: string }, storageClass: string) {
+  return {
+    kubeconfig: cluster.kubeconfig,
+    privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"],
+    storageClass,
+    workspaceSizeGb: 1,
+  };
+}
+
 export interface KubeStackNames {
   upstream: string;
   llm: string;
@@ -238,13 +248,7 @@ export function kubeStack(
   const egressProxy = { image: images().egressProxy };
   return {
     backend: "kubernetes",
-    kubernetes: {
-      kubeconfig: cluster.kubeconfig,
-      privateCidrs: [cluster.podCidr, cluster.serviceCidr, `${cluster.nodeIp}/32`, "169.254.0.0/16", "127.0.0.0/8"],
-      storageClass,
-      workspaceSizeGb: 1,
-      metrics: { scraperNamespace: names.scraper },
-    },
+    kubernetes: { ...onTestCluster(cluster, storageClass), metrics: { scraperNamespace: names.scraper } },
     bottles: [
       {
         name: "alpha",
@@ -324,6 +328,42 @@ export function watchStack(change: { extraPath?: boolean } = {}): TestStackConfi
         agent: agent(),
         egressProxy: { image: images().egressProxy },
         pipelock: pipelock(["upstream.test"]),
+      },
+    ],
+  };
+}
+
+/**
+ * Stack `klive` (kubernetes/live.test.ts): one bottle, `solo` (an agent, a credential route),
+ * and, with `added`, a second route both gates must load. pipelock trusts both hosts from the
+ * start (trusting lets nothing through that no route allows), so adding or removing the route
+ * changes only the gates' live documents: a reload, no rollout.
+ */
+export function liveStack(
+  cluster: { kubeconfig: string; podCidr: string; serviceCidr: string; nodeIp: string },
+  names: { upstream: string; added: string },
+  storageClass: string,
+  change: { added?: boolean } = {},
+): TestStackConfig {
+  return {
+    backend: "kubernetes",
+    kubernetes: onTestCluster(cluster, storageClass),
+    bottles: [
+      {
+        name: "solo",
+        routes: [
+          {
+            host: names.upstream,
+            ports: [443],
+            methods: ["GET", "POST"],
+            paths: ["/allowed/"],
+            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+          },
+          ...(change.added ? [{ host: names.added, ports: [443], methods: ["GET"] }] : []),
+        ],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock([names.upstream, names.added]),
       },
     ],
   };

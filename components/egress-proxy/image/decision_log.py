@@ -80,6 +80,12 @@ def reload_line(status: str, detail: str, config_hash: str | None) -> str:
     return json.dumps(line, ensure_ascii=True, separators=(",", ":"))
 
 
+def startup_line(detail: str, config_hash: str) -> str:
+    """The routes loaded at start, in the fields and names of pipelock's own `startup` line: a
+    gate started after a change confirms the new document with it (no reload follows)."""
+    return json.dumps({"event": "startup", "detail": detail, "config_hash": config_hash}, ensure_ascii=True, separators=(",", ":"))
+
+
 def write(line: str) -> None:
     """Put a line on stdout at once: the deployment and the tests wait for it."""
     sys.stdout.write(line + "\n")

@@ -2,8 +2,8 @@
 to run, draining on SIGTERM, and stopping when mitmproxy unloads the addon.
 
 Fail closed: a start that cannot load its routes stops the process; a reload that cannot
-keeps the routes in use. Either way of reloading prints one `config_reload` line (what the
-deployment waits for).
+keeps the routes in use. Either way of reloading prints one `config_reload` line, and a start
+one `startup` line with the document's sha256 (what the deployment waits for).
 """
 
 import asyncio
@@ -57,6 +57,7 @@ def load_routes(metrics: EgressMetrics) -> RouteTable | None:
         refuse_to_run(f"unexpected error loading routes: {type(e).__name__}")
         return None
     logger.info(f"egress-proxy: {len(table.routes)} routes loaded from {ctx.options.egress_routes}")
+    decision_log.write(decision_log.startup_line(f"{len(table.routes)} routes", config_hash))
     metrics.loaded(config_hash)
     return table
 

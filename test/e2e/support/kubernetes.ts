@@ -2,9 +2,11 @@
  * The test cluster (test/k8s/cluster) as the Kubernetes tests use it: its facts, kubectl
  * against it, and shells in a bottle's pods.
  */
+import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { LABEL_KEYS } from "../../../components/vocabulary";
-import { REPO_ROOT, mustRun, run, type Run } from "./process";
+import { REPO_ROOT, mustRun, run, type Run, waitFor } from "./process";
+import { tail, type TestStack } from "./stack";
 import type { Shell } from "./loop";
 
 /** What `test/k8s/cluster info` prints. */
@@ -19,6 +21,49 @@ export interface ClusterInfo {
 }
 
 export const CLUSTER_SCRIPT = `${REPO_ROOT}/test/k8s/cluster`;
+
+/** The cluster DNS's test hosts file (test/k8s/README.md). */
+const TEST_HOSTS_CONFIGMAP = ["-n", "kube-system", "configmap", "bot-bottle-test-hosts"];
+
+/**
+ * The test "internet" for a Kubernetes test: the test upstream (`image`) in a container of its
+ * own on a Docker network of its own, outside every range pipelock may not dial, both named
+ * `<name>-upstream` and `<name>-internet` and labelled with `stack`. Returns its address.
+ */
+export async function startTestInternet(name: string, stack: string, image: string): Promise<string> {
+  await mustRun(["docker", "network", "create", "--label", `${LABEL_KEYS.stack}=${stack}`, `${name}-internet`]);
+  await mustRun([
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    `${name}-upstream`,
+    "--label",
+    `${LABEL_KEYS.stack}=${stack}`,
+    "--network",
+    `${name}-internet`,
+    image,
+  ]);
+  return (
+    await mustRun(["docker", "inspect", "-f", `{{(index .NetworkSettings.Networks "${name}-internet").IPAddress}}`, `${name}-upstream`])
+  ).trim();
+}
+
+/** Destroys a stack on the cluster and waits until its namespaces are gone (they terminate in the background), then removes it. */
+export async function destroyOnCluster(stack: TestStack, kubectl: Kubectl): Promise<void> {
+  const destroyed = await stack.destroy();
+  assert.ok(destroyed.ok, `destroy ${stack.name}:\n${tail(destroyed.output)}`);
+  await waitFor(`the namespaces of ${stack.name} to go`, 120_000, async () =>
+    (await kubectl.json(["get", "namespaces", "-l", `${LABEL_KEYS.stack}=${stack.name}`])).items.length === 0 ? true : undefined,
+  );
+  await stack.remove();
+}
+
+/** Removes what startTestInternet started. */
+export async function removeTestInternet(name: string): Promise<void> {
+  await run(["docker", "rm", "-f", `${name}-upstream`]);
+  await run(["docker", "network", "rm", `${name}-internet`]);
+}
 
 /**
  * The running test cluster, with `images` (Docker images of the run) loaded into it; throws
@@ -74,6 +119,24 @@ export class Kubectl {
       },
     };
     await this.must(["apply", "-f", "-"], { input: JSON.stringify(pv) });
+  }
+
+  /**
+   * Puts `lines` (/etc/hosts format) in the cluster DNS's test hosts file, each marked `mark`,
+   * in place of the lines marked so before (none: removes them); retried on a conflicting write.
+   */
+  async setTestHosts(mark: string, lines: string[]): Promise<void> {
+    const suffix = `# ${mark}`;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.json(["get", ...TEST_HOSTS_CONFIGMAP]);
+      const kept = String(current.data?.hosts ?? "")
+        .split("\n")
+        .filter((l: string) => l && !l.endsWith(suffix));
+      current.data = { hosts: `${[...kept, ...lines.map((l) => `${l} ${suffix}`)].join("\n")}\n` };
+      const r = await this.run(["replace", "-f", "-"], { input: JSON.stringify(current) });
+      if (r.code === 0) return;
+      if (attempt >= 5 || !/conflict|modified/i.test(r.stderr)) throw new Error(`updating the test hosts: ${r.stderr}`);
+    }
   }
 
   /** One object as JSON. */

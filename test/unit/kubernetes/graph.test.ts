@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { BottleStackArgs, Workload } from "../../../components/index";
 import { RESOURCE_TYPES } from "../../../components/vocabulary";
+import { documentHash, LIVE_WAIT_SCRIPT, LIVE_WAIT_SECONDS } from "../../../components/kubernetes/live-wait/live-wait";
 import { podSpecOf } from "../../../components/kubernetes/pods";
 import { networkPolicies } from "../../../components/kubernetes/policies";
 import { declareBottle, type Declared, isSecret, MOCK_OUTPUTS, plainStrings, type Registered, unwrap } from "../../support/declare";
@@ -57,9 +58,12 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     pipelockLabels = { ...d.stack.layout.workloads.find((w) => w.role === "pipelock")!.labels };
   });
 
-  test("registers exactly the bottle's Kubernetes objects, CAs and nothing of Docker or commands", () => {
+  test("registers exactly the bottle's Kubernetes objects, CAs, a wait per live configuration and nothing of Docker", () => {
     assert.deepEqual(typesAndNames(d), [
       ["bot-bottle:index:BottleStack", "coder"],
+      [RESOURCE_TYPES.command, "coder-egress-proxy-config-wait"],
+      [RESOURCE_TYPES.command, "coder-pipelock-bulk-config-wait"],
+      [RESOURCE_TYPES.command, "coder-pipelock-config-wait"],
       [RESOURCE_TYPES.k8sDeployment, "coder-agent"],
       [RESOURCE_TYPES.k8sDeployment, "coder-egress-proxy"],
       [RESOURCE_TYPES.k8sDeployment, "coder-pipelock"],
@@ -89,7 +93,7 @@ describe("BottleStack on Kubernetes: resource graph", () => {
       [RESOURCE_TYPES.selfSignedCert, "coder-pipelock-ca-cert"],
     ]);
     assert.deepEqual(
-      d.resources.filter((r) => /^(docker|command):/.test(r.type) || r.type === RESOURCE_TYPES.dockerProvider).map((r) => r.name),
+      d.resources.filter((r) => /^docker:/.test(r.type) || r.type === RESOURCE_TYPES.dockerProvider).map((r) => r.name),
       [],
     );
     // No cluster named: a provider with the ambient kubeconfig and context, which adopts a kept workspace.
@@ -222,6 +226,44 @@ describe("BottleStack on Kubernetes: resource graph", () => {
     const data = tokens.stringData.secret as Record<string, string>;
     assert.deepEqual(Object.keys(data), ["tokens.json"]);
     assert.deepEqual(JSON.parse(data["tokens.json"]!), { EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: GITHUB_TOKEN });
+  });
+
+  test("a wait per live configuration: after its ConfigMap, Secret and Deployment, the document's sha256, no token", () => {
+    const wait = (role: string) => byName(d, RESOURCE_TYPES.command, `coder-${role}-config-wait`);
+    const selector = (role: string) => `bot-bottle.stack=dev,bot-bottle.bottle=coder,bot-bottle.role=${role}`;
+    const environment = wait("egress-proxy").inputs.environment as Record<string, string>;
+    assert.deepEqual(environment, {
+      BOTTLE_STACK: "dev",
+      BOTTLE_NAME: "coder",
+      BOTTLE_ROLE: "egress-proxy",
+      BOTTLE_NAMESPACE: "dev-coder",
+      BOTTLE_SELECTOR: selector("egress-proxy"),
+      BOTTLE_OBJECTS: "configmap/egress-proxy-config secret/egress-proxy-tokens",
+      BOTTLE_CONFIG_HASH: documentHash(d.stack.routesYaml),
+      BOTTLE_WAIT_SECONDS: String(LIVE_WAIT_SECONDS),
+      // The mocks' Secret has no resourceVersion: the update after a rotation has one.
+      ...(environment.BOTTLE_TOKENS_VERSION !== undefined && { BOTTLE_TOKENS_VERSION: environment.BOTTLE_TOKENS_VERSION }),
+    });
+    assert.equal(wait("egress-proxy").inputs.create, LIVE_WAIT_SCRIPT);
+    assert.equal(wait("egress-proxy").inputs.update, LIVE_WAIT_SCRIPT);
+    for (const [role, document] of [
+      ["pipelock", d.stack.pipelockYaml],
+      ["pipelock-bulk", d.stack.pipelockBulkYaml!],
+    ] as const) {
+      const env = wait(role).inputs.environment as Record<string, string>;
+      assert.equal(env.BOTTLE_OBJECTS, `configmap/${role}-config`);
+      assert.equal(env.BOTTLE_SELECTOR, selector(role));
+      assert.equal(env.BOTTLE_CONFIG_HASH, documentHash(document));
+      assert.deepEqual(d.dependsOn(RESOURCE_TYPES.command, `coder-${role}-config-wait`), [
+        { type: RESOURCE_TYPES.k8sConfigMap, name: `coder-${role}-config` },
+        { type: RESOURCE_TYPES.k8sDeployment, name: `coder-${role}` },
+      ]);
+    }
+    assert.deepEqual(d.dependsOn(RESOURCE_TYPES.command, "coder-egress-proxy-config-wait"), [
+      { type: RESOURCE_TYPES.k8sConfigMap, name: "coder-egress-proxy-config" },
+      { type: RESOURCE_TYPES.k8sSecret, name: "coder-egress-proxy-tokens" },
+      { type: RESOURCE_TYPES.k8sDeployment, name: "coder-egress-proxy" },
+    ]);
   });
 
   test("no token value and no CA key in any plain input of any resource; both only inside secrets", () => {
@@ -474,6 +516,8 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
   test("no agent: no agent Deployment, policy, Secret, claim or self-test; no route on the bulk lane: no pipelock-bulk; a provider for the named cluster", () => {
     assert.deepEqual(typesAndNames(d), [
       ["bot-bottle:index:BottleStack", "gate"],
+      [RESOURCE_TYPES.command, "gate-egress-proxy-config-wait"],
+      [RESOURCE_TYPES.command, "gate-pipelock-config-wait"],
       [RESOURCE_TYPES.k8sDeployment, "gate-egress-proxy"],
       [RESOURCE_TYPES.k8sDeployment, "gate-pipelock"],
       [RESOURCE_TYPES.k8sConfigMap, "gate-egress-proxy-config"],
@@ -496,11 +540,16 @@ describe("BottleStack on Kubernetes: without an agent, with a named cluster, def
     assert.equal(d.stack.objectNames.agent, undefined);
   });
 
-  test("the provider takes the context in plain text and the kubeconfig as a secret", () => {
+  test("the provider takes the context in plain text and the kubeconfig as a secret; so do the waits' kubectl", () => {
     const provider = byName(d, RESOURCE_TYPES.kubernetesProvider, "gate-kubernetes").inputs;
     assert.equal(provider.context, "kind-dev");
     assert.deepEqual(provider.kubeconfig, { secret: "apiVersion: v1\nkind: Config\n" });
     assert.equal(provider.upsertExistingObjects, "true"); // provider inputs reach the engine as strings
+    const wait = byName(d, RESOURCE_TYPES.command, "gate-pipelock-config-wait").inputs.environment;
+    assert.ok(isSecret(wait), "an environment holding a kubeconfig must be secret");
+    const environment = wait.secret as Record<string, string>;
+    assert.equal(environment.BOTTLE_CONTEXT, "kind-dev");
+    assert.equal(environment.BOTTLE_KUBECONFIG, "apiVersion: v1\nkind: Config\n");
   });
 
   test("the egress proxy's policy has no ingress rule; pipelock's way out excepts the default private ranges", () => {
