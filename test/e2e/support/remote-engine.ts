@@ -147,8 +147,12 @@ export async function restartEngine(engine: RemoteEngine): Promise<void> {
   await mustRun(["docker", "exec", engine.container, "remote-host", "restart-engine"], { timeoutMs: 120_000 });
 }
 
-/** Removes the host container and its data volume (with everything the remote engine held). */
+/**
+ * Removes the host container and its data volume (with everything the remote engine held),
+ * after a stop that lets its dockerd stop its own containers first.
+ */
 export async function stopRemoteEngine(engine: RemoteEngine): Promise<void> {
+  await mustRun(["docker", "stop", "-t", "60", engine.container], { timeoutMs: 90_000 });
   await mustRun(["docker", "rm", "-f", "-v", engine.container]);
   await mustRun(["docker", "volume", "rm", "-f", engine.container]);
 }
