@@ -8,6 +8,7 @@
  * leaving nothing on either engine.
  */
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
 import { containerOf, ipOn, labelled, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { curlIn, header, recordedFor, unique } from "./support/inside";
@@ -19,6 +20,20 @@ import { runBottle } from "./support/bottle-command";
 import { tail, TestStack } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 import { remoteStack } from "./stacks";
+
+/** One TCP connect from the test machine: "connected" or the error's code. */
+function connectFromHere(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 5000 });
+    const done = (result: string) => {
+      socket.destroy();
+      resolve(result);
+    };
+    socket.on("connect", () => done("connected"));
+    socket.on("timeout", () => done("timeout"));
+    socket.on("error", (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
+}
 
 const PUBLIC_IP = "1.1.1.1"; // a connect attempt only, from the isolated bottle; must fail
 const GATES = ["egress-proxy", "pipelock", "pipelock-bulk"] as const;
@@ -81,6 +96,18 @@ describe("a stack on two engines, the remote one over SSH", () => {
       (await inHere(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "https://upstream.test/allowed/here"])).stdout,
       "200",
     );
+  });
+
+  it("the remote engine answers over SSH only: no TCP listener for Docker, and the key opens no shell and root no login", async () => {
+    const address = remote.host.replace(/^ssh:\/\/deploy@/, "");
+    for (const port of [2375, 2376]) assert.equal(await connectFromHere(address, port), "ECONNREFUSED", `${address}:${port}`);
+    // The key is pinned to `docker system dial-stdio`: asked for a command, it gets the engine's API instead.
+    const shell = await run(["ssh", address, "id"], { env: remote.env, timeoutMs: 30_000 });
+    assert.equal(shell.code, 0, shell.stderr);
+    assert.doesNotMatch(shell.stdout, /uid=/);
+    const root = await run(["ssh", "-l", "root", address, "true"], { env: remote.env, timeoutMs: 30_000 });
+    assert.notEqual(root.code, 0);
+    assert.match(root.stderr, /Permission denied \(publickey\)/);
   });
 
   it("the remote agent, through both gates: an allowed request carries the credential, a host out of the routes is refused", async () => {
@@ -212,16 +239,18 @@ describe("a stack on two engines, the remote one over SSH", () => {
     const state = async (container: string) =>
       (await run(["docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", container], { env: remote.env })).stdout.trim();
     let last = "";
+    let firstAllowed: number | undefined;
     await waitFor("the remote gates running and healthy, and an allowed request answering 200", 180_000, async () => {
       const states = await Promise.all(gates.map(state));
       const allowed = await curlIn(inThere, ["-o", "/dev/null", "https://upstream.test/allowed/back"]);
+      if (allowed.status === "200") firstAllowed ??= Date.now();
       last = `gates: ${states.join(", ")}; allowed request: ${allowed.status} ${allowed.run.stderr.trim()}`;
       return states.every((s) => s === "running healthy") && allowed.status === "200" ? true : undefined;
     }).catch(async (err: Error) => assert.fail(`${err.message}; last seen: ${last}\n${await whyNotBack(gates)}`));
-    const back = (Date.now() - stopped) / 1000;
+    const since = (at: number) => ((at - stopped) / 1000).toFixed(1);
     console.log(
-      `# figure: remote engine restart: dockerd stopped in ${((stopped - stopping) / 1000).toFixed(1)} s; ` +
-        `the engine answered ${engineBack.toFixed(1)} s later, the bottle (gates healthy, an allowed request 200) ${back.toFixed(1)} s after the stop`,
+      `# figure: remote engine restart: dockerd stopped in ${((stopped - stopping) / 1000).toFixed(1)} s; after the stop, ` +
+        `the engine answered in ${engineBack.toFixed(1)} s, the first allowed request in ${since(firstAllowed!)} s, every gate healthy in ${since(Date.now())} s`,
     );
     assert.deepEqual(await remoteGates(), gates, "the same gate containers came back");
     await assertClosed();
