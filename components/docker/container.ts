@@ -8,6 +8,10 @@ import { METRICS_PORT_LABEL } from "../vocabulary";
  * writable rootfs (the provider extracts uploads at `/`), so these are their hardening. The
  * process bound is a pids limit per container, applied by the limits command (the provider
  * has none).
+ *
+ * `always`, not `unless-stopped`: the live configuration's reload is a `docker kill -s HUP`,
+ * which marks a container as stopped by hand (moby/moby#41302), so an `unless-stopped` gate
+ * that ever reloaded stays down after the engine restarts (test/e2e/remote.test.ts).
  */
 export function hardening(memoryMb: number): Partial<docker.ContainerArgs> {
   return {
@@ -15,7 +19,7 @@ export function hardening(memoryMb: number): Partial<docker.ContainerArgs> {
     securityOpts: ["no-new-privileges:true"],
     memory: memoryMb,
     memorySwap: memoryMb,
-    restart: "unless-stopped",
+    restart: "always",
     init: true,
   };
 }

@@ -101,7 +101,7 @@ function hardening(memory: number) {
     securityOpts: ["no-new-privileges:true"],
     memory,
     memorySwap: memory,
-    restart: "unless-stopped",
+    restart: "always",
     init: true,
   };
 }

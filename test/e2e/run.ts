@@ -148,6 +148,7 @@ function main(): number {
       agent: process.env.E2E_IMAGE_AGENT ?? `bot-bottle/agent:e2e-${id}`,
       upstream: `bot-bottle-test/upstream:${id}`,
       brokenEgressProxy: `bot-bottle-test/egress-proxy-broken:${id}`,
+      remoteHost: `bot-bottle-test/remote-host:${id}`,
     },
   };
   console.log(`e2e: run ${id}, work directory ${path.relative(REPO_ROOT, workDir)}`);

@@ -368,3 +368,35 @@ export function liveStack(
     ],
   };
 }
+
+/**
+ * Stack `remote` (remote.test.ts): bottle `here` on the local engine and bottle `there` on the
+ * remote one (`docker.host`, over SSH), each with a credential route to upstream.test; `there`
+ * also routes more.upstream.test, under /first/ and, with `secondPath`, /second/ (a route change).
+ */
+export function remoteStack(remoteHost: string, change: { secondPath?: boolean } = {}): TestStackConfig {
+  const credential = { header: "Authorization", prefix: "Bearer ", token: "github" };
+  const upstream = { host: "upstream.test", ports: [443], methods: ["GET" as const], paths: ["/allowed/"], auth: credential };
+  return {
+    bottles: [
+      {
+        name: "here",
+        routes: [upstream],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test"]),
+      },
+      {
+        name: "there",
+        docker: { host: remoteHost },
+        routes: [
+          upstream,
+          { host: "more.upstream.test", ports: [443], methods: ["GET"], paths: ["/first/", ...(change.secondPath ? ["/second/"] : [])] },
+        ],
+        agent: agent(),
+        egressProxy: { image: images().egressProxy },
+        pipelock: pipelock(["upstream.test", "more.upstream.test"]),
+      },
+    ],
+  };
+}

@@ -11,8 +11,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { containerOf, filesContaining, labelled, startTestUpstream } from "./support/docker";
 import { header, recorded as upstreamRecorded } from "./support/inside";
-import { exec, mustRun, REPO_ROOT, run } from "./support/process";
+import { exec, mustRun, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
+import { runBottle } from "./support/bottle-command";
 import { tail, TestStack } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 import { workStack } from "./stacks";
@@ -27,15 +28,7 @@ describe("an engineer's bottle: workspace, git over the gates, Claude Code", () 
   const name = (role: string) => `${stack.name}-dev-${role}`;
 
   /** `npm run bottle -- <args>` against this stack. */
-  const bottle = (...args: string[]) => {
-    const dashdash = args.indexOf("--");
-    const own = dashdash === -1 ? args : args.slice(0, dashdash);
-    const rest = dashdash === -1 ? [] : args.slice(dashdash);
-    return run([process.execPath, "--import", "tsx", "scripts/bottle.ts", ...own, "--file", stack.configFile, ...rest], {
-      cwd: REPO_ROOT,
-      timeoutMs: 180_000,
-    });
-  };
+  const bottle = (...args: string[]) => runBottle(stack.configFile, args);
   /** A command in the agent, as its user, in its workspace (through `npm run bottle -- shell`). */
   const inAgent = (command: string) => bottle("shell", stack.name, "dev", "--", command);
 

@@ -1,6 +1,7 @@
 /**
  * Reading Docker objects from the end-to-end suite, through the `docker` CLI: networks,
- * addresses, what a stack left behind, files inside a container, raw connect attempts.
+ * addresses, what a stack left behind, files inside a container, raw connect attempts. `env`,
+ * where a function takes it, names another engine (DOCKER_HOST: support/remote-engine.ts).
  */
 import { spawn } from "node:child_process";
 import { extract } from "tar-stream";
@@ -16,15 +17,15 @@ export interface NetworkInfo {
 }
 
 /** `docker <kind> inspect` of one object, parsed. */
-export async function inspect<T>(kind: "container" | "network" | "image" | "volume", name: string): Promise<T> {
-  return (JSON.parse(await mustRun(["docker", kind, "inspect", name])) as T[])[0]!;
+export async function inspect<T>(kind: "container" | "network" | "image" | "volume", name: string, env = process.env): Promise<T> {
+  return (JSON.parse(await mustRun(["docker", kind, "inspect", name], { env })) as T[])[0]!;
 }
 
-export const network = (name: string) => inspect<NetworkInfo>("network", name);
+export const network = (name: string, env = process.env) => inspect<NetworkInfo>("network", name, env);
 
 /** A container's IPv4 address on one network. */
-export async function ipOn(container: string, networkName: string): Promise<string> {
-  const info = await inspect<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>("container", container);
+export async function ipOn(container: string, networkName: string, env = process.env): Promise<string> {
+  const info = await inspect<{ NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }>("container", container, env);
   const ip = info.NetworkSettings.Networks[networkName]?.IPAddress;
   if (!ip) throw new Error(`${container} has no address on ${networkName}`);
   return ip;
@@ -34,26 +35,26 @@ export async function ipOn(container: string, networkName: string): Promise<stri
  * The one container of a bottle's role, by its labels: the gates' names are made by
  * Pulumi, afresh for each replacement (`<bottle>-<role>-<random>`).
  */
-export async function containerOf(stack: string, bottle: string, role: string): Promise<string> {
-  const found = await containersOf(stack, bottle, role);
+export async function containerOf(stack: string, bottle: string, role: string, env = process.env): Promise<string> {
+  const found = await containersOf(stack, bottle, role, env);
   if (found.length !== 1) throw new Error(`expected one running ${role} of ${stack}/${bottle}, found ${found.length}: ${found.join(", ")}`);
   return found[0]!;
 }
 
 /** The containers of a role in a bottle (none, for a role the bottle does not have). */
-export async function containersOf(stack: string, bottle: string, role: string): Promise<string[]> {
+export async function containersOf(stack: string, bottle: string, role: string, env = process.env): Promise<string[]> {
   const filters = [
     `label=${LABEL_KEYS.stack}=${stack}`,
     `label=${LABEL_KEYS.bottle}=${bottle}`,
     `label=${LABEL_KEYS.role}=${role}`,
   ].flatMap((f) => ["--filter", f]);
-  return (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"])).split("\n").filter(Boolean);
+  return (await mustRun(["docker", "ps", "-a", ...filters, "--format", "{{.Names}}"], { env })).split("\n").filter(Boolean);
 }
 
 /** Containers, networks and volumes carrying `bot-bottle.stack=<stack>`, as "kind name". */
-export async function labelled(stack: string): Promise<string[]> {
+export async function labelled(stack: string, env = process.env): Promise<string[]> {
   const filter = `label=${LABEL_KEYS.stack}=${stack}`;
-  const names = async (argv: string[]) => (await mustRun(argv)).split("\n").filter(Boolean);
+  const names = async (argv: string[]) => (await mustRun(argv, { env })).split("\n").filter(Boolean);
   return [
     ...(await names(["docker", "ps", "-a", "--filter", filter, "--format", "{{.Names}}"])).map((n) => `container ${n}`),
     ...(await names(["docker", "network", "ls", "--filter", filter, "--format", "{{.Name}}"])).map((n) => `network ${n}`),
@@ -80,8 +81,15 @@ export async function filesContaining(container: string, needle: string): Promis
 }
 
 /** One TCP connect attempt from inside a container (see tcpProbeIn). */
-export async function tcpProbe(container: string, python: string, host: string, port: number, timeoutS = 5): Promise<string> {
-  const inContainer = (argv: string[]) => exec(container, argv, { timeoutMs: (timeoutS + 20) * 1000 });
+export async function tcpProbe(
+  container: string,
+  python: string,
+  host: string,
+  port: number,
+  timeoutS = 5,
+  env = process.env,
+): Promise<string> {
+  const inContainer = (argv: string[]) => exec(container, argv, { timeoutMs: (timeoutS + 20) * 1000, env });
   return tcpProbeIn(inContainer, container, python, host, port, timeoutS);
 }
 
@@ -112,15 +120,18 @@ export function runDetached(name: string, stack: string, role: string): string[]
  * Starts the run's test upstream as `name` on `network` under `aliases`, labelled with the
  * stack (so the run's cleanup finds it), and waits until it listens.
  */
-export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[]): Promise<void> {
-  await mustRun([
-    ...runDetached(name, stack, "test-upstream"),
-    "--network",
-    network,
-    ...aliases.flatMap((alias) => ["--network-alias", alias]),
-    e2eRun().images.upstream,
-  ]); // fmt: skip
+export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[], env = process.env): Promise<void> {
+  await mustRun(
+    [
+      ...runDetached(name, stack, "test-upstream"),
+      "--network",
+      network,
+      ...aliases.flatMap((alias) => ["--network-alias", alias]),
+      e2eRun().images.upstream,
+    ],
+    { env },
+  ); // fmt: skip
   await waitFor("the test upstream to listen", 20_000, async () =>
-    (await tcpProbe(name, "python3", "127.0.0.1", 443, 2)) === "connected" ? true : undefined,
+    (await tcpProbe(name, "python3", "127.0.0.1", 443, 2, env)) === "connected" ? true : undefined,
   );
 }

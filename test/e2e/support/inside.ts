@@ -27,9 +27,9 @@ export const header = (rec: Recorded, name: string) =>
 /** A path (or name) unique to one test. */
 export const unique = (prefix: string) => `${prefix}${randomUUID().slice(0, 8)}`;
 
-/** Every request the test upstream container recorded. */
-export async function recorded(upstream: string): Promise<Recorded[]> {
-  const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"]);
+/** Every request the test upstream container recorded (on the engine `env` names). */
+export async function recorded(upstream: string, env = process.env): Promise<Recorded[]> {
+  const r = await exec(upstream, ["cat", "/var/log/upstream/requests.jsonl"], { env });
   if (r.code !== 0) return [];
   return r.stdout
     .split("\n")
@@ -38,8 +38,8 @@ export async function recorded(upstream: string): Promise<Recorded[]> {
 }
 
 /** What the test upstream recorded for `path` (a unique path per test). */
-export async function recordedFor(upstream: string, urlPath: string): Promise<Recorded[]> {
-  return (await recorded(upstream)).filter((rec) => rec.path === urlPath);
+export async function recordedFor(upstream: string, urlPath: string, env = process.env): Promise<Recorded[]> {
+  return (await recorded(upstream, env)).filter((rec) => rec.path === urlPath);
 }
 
 /** curl in the agent (its env points it at the egress proxy and its CA): body, status, CONNECT status, content type. */

@@ -12,11 +12,11 @@ export interface Shell {
   start(script: string): Promise<void>;
 }
 
-/** A container on the Docker engine. */
-export function dockerShell(container: string): Shell {
+/** A container on the Docker engine (`env`: another engine, DOCKER_HOST). */
+export function dockerShell(container: string, env = process.env): Shell {
   return {
-    exec: (argv) => exec(container, argv),
-    start: async (script) => void (await mustRun(["docker", "exec", "-d", container, "sh", "-c", script])),
+    exec: (argv) => exec(container, argv, { env }),
+    start: async (script) => void (await mustRun(["docker", "exec", "-d", container, "sh", "-c", script], { env })),
   };
 }
 

@@ -65,8 +65,15 @@ export async function commandPath(binary: string): Promise<string> {
   return (await mustRun(["sh", "-c", `command -v ${binary}`])).trim();
 }
 
-/** `docker exec` in a container; `input` goes to stdin (the only way a secret goes in). */
-export function exec(container: string, argv: string[], opts: { user?: string; input?: string; timeoutMs?: number } = {}): Promise<Run> {
+/**
+ * `docker exec` in a container; `input` goes to stdin (the only way a secret goes in). `env`
+ * names another engine (DOCKER_HOST) than the local one.
+ */
+export function exec(
+  container: string,
+  argv: string[],
+  opts: { user?: string; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   return run(
     ["docker", "exec", ...(opts.input !== undefined ? ["-i"] : []), ...(opts.user ? ["-u", opts.user] : []), container, ...argv],
     opts,

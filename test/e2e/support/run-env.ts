@@ -21,6 +21,8 @@ export interface E2eImages {
   upstream: string;
   /** TEST fault: the egress proxy started on an invalid routes file. */
   brokenEgressProxy: string;
+  /** A Docker engine reachable only over SSH (remote.test.ts). */
+  remoteHost: string;
 }
 
 export interface E2eRun {
@@ -42,6 +44,7 @@ const VARIABLES = {
   agent: "E2E_IMAGE_AGENT",
   upstream: "E2E_IMAGE_UPSTREAM",
   brokenEgressProxy: "E2E_IMAGE_BROKEN_EGRESS_PROXY",
+  remoteHost: "E2E_IMAGE_REMOTE_HOST",
 } as const;
 
 /** The current run, from the environment test/e2e/run.ts gives its test files. */
@@ -63,6 +66,7 @@ export function e2eRun(): E2eRun {
       agent: get("agent"),
       upstream: get("upstream"),
       brokenEgressProxy: get("brokenEgressProxy"),
+      remoteHost: get("remoteHost"),
     },
   };
 }
@@ -80,5 +84,6 @@ export function e2eRunEnv(run: E2eRun): Record<string, string> {
     [VARIABLES.agent]: run.images.agent,
     [VARIABLES.upstream]: run.images.upstream,
     [VARIABLES.brokenEgressProxy]: run.images.brokenEgressProxy,
+    [VARIABLES.remoteHost]: run.images.remoteHost,
   };
 }
