@@ -138,6 +138,12 @@ describe("fileBackendDir", () => {
 describe("advice", () => {
   const none: Findings = { stack: "dev", operation: "up", locks: [], unreadableLocks: [], pending: [], onEngine: {} };
   const lock: StackLock = { file: "/b/l.json", pid: 42, username: "root", hostname: "vm", timestamp: "2026-12-06T18:11:02Z" };
+  const STALE_LOCK = [
+    "stack dev is locked by pulumi (pid 42, root@vm, since 2026-12-06T18:11:02Z), and that process is gone: it was killed before it could unlock (lock file /b/l.json).",
+    "  Remove the stale lock (it changes no resource; any pending operations below remain to be settled):",
+    "    scripts/pulumi cancel --yes --stack dev",
+    "  or remove that one file: rm '/b/l.json'",
+  ];
   const create = { urn: URN, operation: "creating", type: "docker:index/container:Container", name: "dev-egress-proxy-1a2b3c4" };
   const cases: { name: string; findings: Findings; stop: boolean; message: string }[] = [
     { name: "nothing to say", findings: none, stop: false, message: "" },
@@ -154,12 +160,7 @@ describe("advice", () => {
       name: "a stale lock",
       findings: { ...none, operation: "preview", locks: [{ lock, holder: "gone" }] },
       stop: true,
-      message: [
-        "stack dev is locked by pulumi (pid 42, root@vm, since 2026-12-06T18:11:02Z), and that process is gone: it was killed before it could unlock (lock file /b/l.json).",
-        "  Remove the stale lock (it changes no resource; any pending operations below remain to be settled):",
-        "    scripts/pulumi cancel --yes --stack dev",
-        "  or remove that one file: rm '/b/l.json'",
-      ].join("\n"),
+      message: [...STALE_LOCK].join("\n"),
     },
     {
       name: "a lock of another host",
@@ -208,10 +209,7 @@ describe("advice", () => {
       findings: { ...none, operation: "destroy", locks: [{ lock, holder: "gone" }], pending: [create], onEngine: { [URN]: "9f0c" } },
       stop: true,
       message: [
-        "stack dev is locked by pulumi (pid 42, root@vm, since 2026-12-06T18:11:02Z), and that process is gone: it was killed before it could unlock (lock file /b/l.json).",
-        "  Remove the stale lock (it changes no resource; any pending operations below remain to be settled):",
-        "    scripts/pulumi cancel --yes --stack dev",
-        "  or remove that one file: rm '/b/l.json'",
+        ...STALE_LOCK,
         "the last run of stack dev was interrupted with 1 operation(s) unfinished; each may or may not have happened on the engine:",
         "  - creating docker:index/container:Container dev-egress-proxy-1a2b3c4, on the engine as 9f0c",
         "  Remove the container(s) the interrupted creates left on the engine (in no state; the next up creates them again):",
