@@ -16,7 +16,8 @@
  *     a create that never reached the engine cleared.
  *
  * Nothing is deleted or changed here: it prints what happened and the commands, and exits 1
- * when the operation must not run (a lock, or pending operations before `up`/`destroy`).
+ * when the operation must not run: a lock before `up`, `destroy` or `refresh` (a preview takes
+ * no lock), pending operations before `up` or `destroy`.
  *
  *   node --import tsx scripts/stuck-stack.ts STACK OPERATION    (in the project's directory)
  */
@@ -117,6 +118,8 @@ export interface Findings {
 
 /** The operations that must not run over pending operations (they would act on a state that is not the truth). */
 const SETTLE_FIRST = new Set(["up", "destroy"]);
+/** The operations that take the stack's lock (a preview reads the state without it). */
+const TAKES_LOCK = new Set(["up", "destroy", "refresh"]);
 
 /** What to tell the user, and whether `operation` must stop. Pure. */
 export function advice(f: Findings): { stop: boolean; message: string } {
@@ -124,7 +127,7 @@ export function advice(f: Findings): { stop: boolean; message: string } {
   const cmd = (args: string) => `    scripts/pulumi ${args} --stack ${f.stack}`;
   let stop = false;
   for (const { lock, holder } of f.locks) {
-    stop = true;
+    stop ||= TAKES_LOCK.has(f.operation);
     const who = `pulumi (pid ${lock.pid}, ${lock.username}@${lock.hostname}, since ${lock.timestamp})`;
     if (holder === "running") {
       lines.push(`stack ${f.stack} is locked by a run that is still going: ${who}, lock file ${lock.file}.`);
@@ -142,7 +145,7 @@ export function advice(f: Findings): { stop: boolean; message: string } {
     lines.push(`  or remove that one file: rm '${lock.file}'`);
   }
   for (const { file, problem } of f.unreadableLocks) {
-    stop = true;
+    stop ||= TAKES_LOCK.has(f.operation);
     lines.push(
       `stack ${f.stack} has a lock file Pulumi did not write as expected (${problem}): ${file}. Look at it; remove it only if no run is going.`,
     );
@@ -158,10 +161,10 @@ export function advice(f: Findings): { stop: boolean; message: string } {
     }
     const creates = f.pending.filter((op) => op.operation === "creating");
     const made = creates.filter((op) => op.urn in f.onEngine);
-    // A container the killed run made is removed, not adopted: the docker provider reads a
-    // container that never started as gone, so an import would drop it from the state and leave
-    // it on the engine. The next up creates it again. Networks and volumes are adopted (a
-    // volume may be a kept workspace the next up would find again anyway).
+    // A container the killed run made is removed, not adopted: imported, a container that never
+    // started is dropped again by the refresh's read (docker provider 5.1) and stays on the
+    // engine, unknown to the state. The next up creates it again. Networks and volumes are
+    // adopted (a volume may be a kept workspace, which must not be removed).
     const removed = made.filter((op) => DOCKER_KINDS[op.type] === "container");
     const imported = made.filter((op) => DOCKER_KINDS[op.type] !== "container");
     for (const host of new Set(removed.map((op) => op.dockerHost ?? ""))) {
