@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
-import { containerOf, containersOf, startTestUpstream } from "./support/docker";
+import { containerOf, containersOf, labelled, startTestUpstream } from "./support/docker";
 import {
   type ContainerEvent,
   interruptUp,
@@ -137,6 +137,7 @@ async function recover(stack: TestStack, signal: "SIGINT" | "SIGKILL", pid: numb
     return (Date.now() - started) / 1000;
   }
   console.log(`# what scripts/pulumi says before the next up:\n${said.stderr.replace(/^/gm, "#   ")}`);
+  assert.ok(pending.length > 0, "the kill cut no step under way");
   assert.equal(locks.length, 1, "a killed run leaves its lock");
   assert.equal((JSON.parse(fs.readFileSync(locks[0]!, "utf8")) as { pid: number }).pid, pid, "the lock names the killed CLI");
   assert.equal(said.code, 1, said.stderr);
@@ -175,6 +176,7 @@ describe("pulumi up interrupted, and two at once", { concurrency: 2 }, () => {
         if (!stack) return;
         const destroyed = await stack.destroy();
         assert.ok(destroyed.ok, tail(destroyed.output));
+        assert.deepEqual(await labelled(stack.name), [], "destroy left objects of the stack (a container no state knew of?)");
         await stack.remove();
       });
 

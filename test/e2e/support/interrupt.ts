@@ -53,7 +53,13 @@ export function startUp(stack: TestStack): RunningUp {
     interrupt: (signal) => {
       const pids = signal === "SIGINT" ? [child.pid!] : [child.pid!, ...descendants(child.pid!)];
       process.kill(-child.pid!, signal);
-      for (const pid of pids.slice(1)) process.kill(pid, signal);
+      for (const pid of pids.slice(1)) {
+        try {
+          process.kill(pid, signal);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err; // it exited since the scan
+        }
+      }
       return pids;
     },
   };
