@@ -11,9 +11,9 @@
  *     was creating, updating or deleting a resource records it, and no one knows whether it
  *     happened. `up` keeps them and would create a pending create again (a container the killed
  *     run made is left beside the new one, unknown to the state, holding its volumes), so `up`
- *     and `destroy` stop here until a refresh settles them. A container a pending create left
- *     on the engine is to be removed, a network or volume adopted (imported with its id), and
- *     a create that never reached the engine cleared.
+ *     and `destroy` stop here until a refresh settles them. A container or network a pending
+ *     create left on the engine is to be removed, a volume kept for the next up to take over,
+ *     and the pending creates cleared.
  *
  * Nothing is deleted or changed here: it prints what happened and the commands, and exits 1
  * when the operation must not run: a lock before `up`, `destroy` or `refresh` (a preview takes
@@ -99,7 +99,7 @@ export function lockHolder(lock: StackLock, thisHost: string, isPulumi: (pid: nu
   return isPulumi(lock.pid) ? "running" : "gone";
 }
 
-/** The Docker object kinds whose resources Pulumi identifies by the id `docker <kind> inspect` prints. */
+/** The Docker object kinds of the docker provider's resource types. */
 export const DOCKER_KINDS: Readonly<Record<string, "container" | "network" | "volume">> = {
   "docker:index/container:Container": "container",
   "docker:index/network:Network": "network",
@@ -161,27 +161,23 @@ export function advice(f: Findings): { stop: boolean; message: string } {
     }
     const creates = f.pending.filter((op) => op.operation === "creating");
     const made = creates.filter((op) => op.urn in f.onEngine);
-    // A container the killed run made is removed, not adopted: imported, a container that never
-    // started is dropped again by the refresh's read (docker provider 5.1) and stays on the
-    // engine, unknown to the state. The next up creates it again. Networks and volumes are
-    // adopted (a volume may be a kept workspace, which must not be removed).
-    const removed = made.filter((op) => DOCKER_KINDS[op.type] === "container");
-    const imported = made.filter((op) => DOCKER_KINDS[op.type] !== "container");
-    for (const host of new Set(removed.map((op) => op.dockerHost ?? ""))) {
-      const names = removed.filter((op) => (op.dockerHost ?? "") === host).map((op) => op.name);
-      lines.push("  Remove the container(s) the interrupted creates left on the engine (in no state; the next up creates them again):");
-      lines.push(`    docker ${host ? `-H ${host} ` : ""}rm -f ${names.join(" ")}`);
+    // What the killed run made is removed, not adopted: `--import-pending-creates` did not keep
+    // a container that never started, nor a network, in the state (docker provider 5.1): the
+    // refresh dropped them and they stayed on the engine. The next up makes them again.
+    // Containers go first (they hold the networks). A volume is kept: it may be a kept
+    // workspace, and the next up takes it over by name (Docker's volume create returns it).
+    for (const kind of ["container", "network"] as const) {
+      const removed = made.filter((op) => DOCKER_KINDS[op.type] === kind);
+      for (const host of new Set(removed.map((op) => op.dockerHost ?? ""))) {
+        const names = removed.filter((op) => (op.dockerHost ?? "") === host).map((op) => op.name);
+        lines.push(`  Remove the ${kind}(s) the interrupted creates left on the engine (in no state; the next up makes them again):`);
+        lines.push(`    docker ${host ? `-H ${host} ` : ""}${kind} rm ${kind === "container" ? "-f " : ""}${names.join(" ")}`);
+      }
     }
-    const flags = [
-      // The flag takes a URN and an id as two values of its own.
-      ...imported.map((op) => `--import-pending-creates '${op.urn}' --import-pending-creates ${f.onEngine[op.urn]}`),
-      ...(creates.length > imported.length ? ["--clear-pending-creates"] : []),
-    ];
-    lines.push(
-      "  Settle them with a refresh, which reads every resource back from the engine" +
-        (imported.length > 0 ? " and adopts the objects the interrupted creates made:" : ":"),
-    );
-    lines.push(cmd(["refresh --yes", ...flags].join(" ")));
+    const kept = made.filter((op) => DOCKER_KINDS[op.type] === "volume");
+    if (kept.length > 0) lines.push(`  Keep the volume(s) ${kept.map((op) => op.name).join(", ")}: the next up takes them over by name.`);
+    lines.push("  Settle them with a refresh, which reads every resource back from the engine:");
+    lines.push(cmd(`refresh --yes${creates.length > 0 ? " --clear-pending-creates" : ""}`));
     lines.push(`  then bring the stack to its config again:\n${cmd("up")}`);
     if (stop && f.locks.length === 0)
       lines.push(`  (scripts/pulumi ${f.operation} waits for this: it would act on a state that is not the truth.)`);
@@ -215,7 +211,7 @@ function isPulumiProcess(pid: number): boolean {
   }
 }
 
-/** The id of a pending create's object on its engine (what `--import-pending-creates` takes), or undefined when it is not there. */
+/** The id of a pending create's object on its engine, or undefined when it is not there. */
 function dockerIdOf(op: PendingOperation): string | undefined {
   const kind = DOCKER_KINDS[op.type];
   if (kind === undefined || op.name === undefined) return undefined;

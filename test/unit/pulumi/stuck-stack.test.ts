@@ -16,6 +16,7 @@ import {
 
 const URN = "urn:pulumi:dev::bot-bottle::bot-bottle:index:BottleStack$docker:index/container:Container::dev-egress-proxy";
 const PROVIDER = "urn:pulumi:dev::bot-bottle::pulumi:providers:docker::default";
+const VOLUME_URN = "urn:pulumi:dev::bot-bottle::bot-bottle:index:BottleStack$docker:index/volume:Volume::a-workspace";
 const NETWORK_URN = "urn:pulumi:dev::bot-bottle::bot-bottle:index:BottleStack$docker:index/network:Network::a-agent-net";
 
 describe("pendingOperations", () => {
@@ -182,24 +183,29 @@ describe("advice", () => {
         "stack dev has a lock file Pulumi did not write as expected (not JSON): /b/x.json. Look at it; remove it only if no run is going.",
     },
     {
-      name: "pending creates on the engine, before up: the container removed, the network adopted",
+      name: "pending creates on the engine, before up: the container, then the network removed, the volume kept",
       findings: {
         ...none,
         pending: [
           { ...create, dockerHost: "ssh://deploy@docker.example.com" },
           { urn: NETWORK_URN, operation: "creating", type: "docker:index/network:Network", name: "dev-a-agent-net" },
+          { urn: VOLUME_URN, operation: "creating", type: "docker:index/volume:Volume", name: "dev-a-workspace" },
         ],
-        onEngine: { [URN]: "9f0c", [NETWORK_URN]: "77ab" },
+        onEngine: { [URN]: "9f0c", [NETWORK_URN]: "77ab", [VOLUME_URN]: "dev-a-workspace" },
       },
       stop: true,
       message: [
-        "the last run of stack dev was interrupted with 2 operation(s) unfinished; each may or may not have happened on the engine:",
+        "the last run of stack dev was interrupted with 3 operation(s) unfinished; each may or may not have happened on the engine:",
         "  - creating docker:index/container:Container dev-egress-proxy-1a2b3c4, on the engine as 9f0c",
         "  - creating docker:index/network:Network dev-a-agent-net, on the engine as 77ab",
-        "  Remove the container(s) the interrupted creates left on the engine (in no state; the next up creates them again):",
-        "    docker -H ssh://deploy@docker.example.com rm -f dev-egress-proxy-1a2b3c4",
-        "  Settle them with a refresh, which reads every resource back from the engine and adopts the objects the interrupted creates made:",
-        `    scripts/pulumi refresh --yes --import-pending-creates '${NETWORK_URN}' --import-pending-creates 77ab --clear-pending-creates --stack dev`,
+        "  - creating docker:index/volume:Volume dev-a-workspace, on the engine as dev-a-workspace",
+        "  Remove the container(s) the interrupted creates left on the engine (in no state; the next up makes them again):",
+        "    docker -H ssh://deploy@docker.example.com container rm -f dev-egress-proxy-1a2b3c4",
+        "  Remove the network(s) the interrupted creates left on the engine (in no state; the next up makes them again):",
+        "    docker network rm dev-a-agent-net",
+        "  Keep the volume(s) dev-a-workspace: the next up takes them over by name.",
+        "  Settle them with a refresh, which reads every resource back from the engine:",
+        "    scripts/pulumi refresh --yes --clear-pending-creates --stack dev",
         "  then bring the stack to its config again:\n    scripts/pulumi up --stack dev",
         "  (scripts/pulumi up waits for this: it would act on a state that is not the truth.)",
       ].join("\n"),
@@ -212,8 +218,8 @@ describe("advice", () => {
         ...STALE_LOCK,
         "the last run of stack dev was interrupted with 1 operation(s) unfinished; each may or may not have happened on the engine:",
         "  - creating docker:index/container:Container dev-egress-proxy-1a2b3c4, on the engine as 9f0c",
-        "  Remove the container(s) the interrupted creates left on the engine (in no state; the next up creates them again):",
-        "    docker rm -f dev-egress-proxy-1a2b3c4",
+        "  Remove the container(s) the interrupted creates left on the engine (in no state; the next up makes them again):",
+        "    docker container rm -f dev-egress-proxy-1a2b3c4",
         "  Settle them with a refresh, which reads every resource back from the engine:",
         "    scripts/pulumi refresh --yes --clear-pending-creates --stack dev",
         "  then bring the stack to its config again:\n    scripts/pulumi up --stack dev",
