@@ -211,13 +211,15 @@ export class TestStack {
     }
   }
 
-  private cli(args: string[], input?: string) {
-    return run(["pulumi", ...args, "--stack", this.name, "--non-interactive"], {
-      cwd: this.projectDir,
-      env: { ...this.env },
-      ...(input !== undefined && { input }),
-      timeoutMs: 300_000,
-    });
+  /** A Pulumi CLI command on this stack, as the Automation API runs it: argv, directory and environment. */
+  command(args: string[]): { argv: string[]; cwd: string; env: Record<string, string> } {
+    return { argv: ["pulumi", ...args, "--stack", this.name, "--non-interactive"], cwd: this.projectDir, env: { ...this.env } };
+  }
+
+  /** Runs a Pulumi CLI command on this stack (`input` on stdin). */
+  cli(args: string[], input?: string) {
+    const { argv, cwd, env } = this.command(args);
+    return run(argv, { cwd, env, ...(input !== undefined && { input }), timeoutMs: 300_000 });
   }
 }
 

@@ -2,7 +2,8 @@
  * scripts/up's Pulumi steps, with the real Pulumi CLI (scripts/lib/pulumi.sh finds it: on PATH,
  * or BOT_BOTTLE_PULUMI_BUNDLE, a prerequisite of the repository) on a file backend of the test's
  * own: creating the stack, storing its tokens and every `scripts/pulumi` run leave the tracked
- * Pulumi.<stack>.yaml byte-identical, while the tokens stay config secrets that decrypt.
+ * Pulumi.<stack>.yaml byte-identical, while the tokens stay config secrets that decrypt; and
+ * `scripts/pulumi up` stops on a lock a killed run left, which only `cancel` removes.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -65,6 +66,21 @@ test("scripts/up's stack creation, scripts/set-tokens and scripts/pulumi never w
     assert.match(again["bot-bottle:bottles"]!.value, /api2\.anthropic\.com/);
     assert.deepEqual(JSON.parse(again["bot-bottle:tokens"]!.value), { anthropic: "sk-ant-test-only-0123", github: "ghp_testonly0123" });
     assert.equal(run("git", ["status", "--porcelain", "--", ".stacks"]).stdout, "", "the generated file is gitignored");
+
+    // A lock left by a killed run (Pulumi's file, a pid no process of this host has): `up` is
+    // refused before Pulumi runs, naming the lock and the command; the lock stays until asked.
+    const locks = path.join(tmp, ".pulumi", "locks", "organization", "bot-bottle", stack);
+    const lock = path.join(locks, "0b5e7a1c-stale.json");
+    fs.mkdirSync(locks, { recursive: true });
+    fs.writeFileSync(lock, JSON.stringify({ pid: 4194305, username: "ci", hostname: os.hostname(), timestamp: "2026-12-06T18:11:02Z" }));
+    const refusedUp = run("scripts/pulumi", ["up", "--yes", "--stack", stack]);
+    assert.equal(refusedUp.status, 1, refusedUp.stderr);
+    assert.match(refusedUp.stderr, new RegExp(`stack ${stack} is locked by pulumi \\(pid 4194305, ci@.*\\), and that process is gone`));
+    assert.ok(refusedUp.stderr.includes(`scripts/pulumi cancel --yes --stack ${stack}`), refusedUp.stderr);
+    assert.doesNotMatch(refusedUp.stdout + refusedUp.stderr, /Updating \(|Previewing update/, "Pulumi ran");
+    assert.ok(fs.existsSync(lock), "the lock was removed without being asked");
+    ok("scripts/pulumi", ["cancel", "--yes", "--stack", stack]);
+    assert.equal(fs.existsSync(lock), false, "pulumi cancel removes the stale lock");
   } finally {
     fs.rmSync(ROOT, { recursive: true, force: true });
     fs.rmSync(tmp, { recursive: true, force: true });
