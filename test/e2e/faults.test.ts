@@ -9,12 +9,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GATE_PROCESS } from "../../components/kubernetes/pods";
-import { containerOf, inspect, ipOn, labelled, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, inspect, ipOn, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { curlIn, header, recorded, unique } from "./support/inside";
 import { failuresOf, underLoad } from "./support/loop";
 import { exec, mustRun, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack, type TestStackConfig } from "./support/stack";
+import { tail, TestStack, type TestStackConfig, destroyLeavingNothing } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 
 const BOTTLE = "crash";
@@ -76,11 +76,7 @@ describe("a gate killed as by a crash: the bottle comes back by itself, closed a
 
   after(async () => {
     await run(["docker", "rm", "-f", upstream]);
-    if (!stack) return;
-    const destroyed = await stack.destroy();
-    assert.ok(destroyed.ok, tail(destroyed.output));
-    assert.deepEqual(await labelled(stack.name), []);
-    await stack.remove();
+    await destroyLeavingNothing(stack);
   });
 
   for (const { role, host } of CASES) {
@@ -97,18 +93,8 @@ describe("a gate killed as by a crash: the bottle comes back by itself, closed a
         // While the gate is down: still no way out but through it.
         directProbe = await tcpProbe(agent(), "python3", await ipOn(upstream, outboundNet()), 443);
         await waitFor(`${role} to come back`, 60_000, async () => {
-          const status = await inAgent([
-            "curl",
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-            `https://${host}${loopPath}`,
-          ]);
-          return status.stdout === "200" ? true : undefined;
+          const answer = await curlIn(inAgent, ["-o", "/dev/null", "--max-time", "5", `https://${host}${loopPath}`]);
+          return answer.status === "200" ? true : undefined;
         });
       });
 

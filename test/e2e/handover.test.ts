@@ -11,11 +11,11 @@ import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
 import { writerContainer } from "../../components/docker/live-config/live-config";
 import { runOptionWords } from "../../components/docker/one-shot";
-import { containerOf, labelled, startTestUpstream } from "./support/docker";
+import { containerOf, startTestUpstream } from "./support/docker";
 import { failuresOf, type Sample, underLoad } from "./support/loop";
 import { exec, mustRun, type Run, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack, type TestStackConfig } from "./support/stack";
+import { tail, TestStack, type TestStackConfig, destroyLeavingNothing } from "./support/stack";
 import { ROTATED_GITHUB_TOKEN, TEST_TOKENS } from "./support/tokens";
 
 function config(change: { newPath?: boolean; newHost?: boolean } = {}): TestStackConfig {
@@ -86,11 +86,7 @@ describe("a route change and a token rotation, applied by pulumi up while the ag
 
   after(async () => {
     await run(["docker", "rm", "-f", upstream]);
-    if (!stack) return;
-    const destroyed = await stack.destroy();
-    assert.ok(destroyed.ok, tail(destroyed.output));
-    assert.deepEqual(await labelled(stack.name), []);
-    await stack.remove();
+    await destroyLeavingNothing(stack);
   });
 
   it("a new path: both gates reload in place, no request fails, and the path is allowed after", async () => {

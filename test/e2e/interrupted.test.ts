@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { BottleArgs } from "../../components/index";
-import { containerOf, containersOf, labelled, startTestUpstream } from "./support/docker";
+import { containerOf, containersOf, startTestUpstream } from "./support/docker";
 import {
   type ContainerEvent,
   interruptUp,
@@ -26,7 +26,7 @@ import {
 import { underLoad } from "./support/loop";
 import { mustRun, REPO_ROOT, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack, type TestStackConfig } from "./support/stack";
+import { tail, TestStack, type TestStackConfig, destroyLeavingNothing } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 import { pendingOperations } from "../../scripts/stuck-stack";
 
@@ -175,11 +175,7 @@ describe("pulumi up interrupted, and two at once", { concurrency: 2 }, () => {
 
       after(async () => {
         await run(["docker", "rm", "-f", upstream]);
-        if (!stack) return;
-        const destroyed = await stack.destroy();
-        assert.ok(destroyed.ok, tail(destroyed.output));
-        assert.deepEqual(await labelled(stack.name), [], "destroy left objects of the stack (a container no state knew of?)");
-        await stack.remove();
+        await destroyLeavingNothing(stack, "destroy left objects of the stack (a container no state knew of?)");
       });
 
       it("during the gates' creation: the next up converges, refresh shows the truth, no gate ran without its configuration", async () => {

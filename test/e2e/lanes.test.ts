@@ -13,10 +13,10 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { curlIn, recorded as upstreamRecorded, unique } from "./support/inside";
-import { containerOf, ipOn, labelled, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, ipOn, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack } from "./support/stack";
+import { tail, TestStack, destroyLeavingNothing } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 import { lanesStack } from "./stacks";
 
@@ -81,11 +81,7 @@ describe("everyday work through both gates, with the defaults: the two lanes", (
 
   after(async () => {
     await run(["docker", "rm", "-f", upstream]);
-    if (!stack) return;
-    const destroyed = await stack.destroy();
-    assert.ok(destroyed.ok, tail(destroyed.output));
-    assert.deepEqual(await labelled(stack.name), [], "left behind by destroy");
-    await stack.remove();
+    await destroyLeavingNothing(stack);
   });
 
   it("the dev example's git route, as it is (only its host and repository changed), is the one cloning here", () => {

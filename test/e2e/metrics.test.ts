@@ -12,11 +12,11 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { snapshot } from "../../scripts/dashboard/snapshot";
-import { containerOf, ipOn, labelled, runDetached, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
+import { containerOf, ipOn, runDetached, startTestUpstream, tcpProbe, UNREACHABLE } from "./support/docker";
 import { curlIn, unique } from "./support/inside";
 import { commandPath, exec, mustRun, REPO_ROOT, run, waitFor } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { tail, TestStack } from "./support/stack";
+import { tail, TestStack, destroyLeavingNothing } from "./support/stack";
 import { TEST_TOKENS } from "./support/tokens";
 import { watchStack } from "./stacks";
 
@@ -76,11 +76,7 @@ describe("what the gates do, seen by a real Prometheus", () => {
 
   after(async () => {
     await run(["docker", "rm", "-f", upstream, prometheus]);
-    if (!stack) return;
-    const destroyed = await stack.destroy();
-    assert.ok(destroyed.ok, tail(destroyed.output));
-    assert.deepEqual(await labelled(stack.name), [], "left behind by destroy");
-    await stack.remove();
+    await destroyLeavingNothing(stack);
   });
 
   it("the shipped scrape config finds each gate on the egress-side network, and each is up", async () => {

@@ -10,10 +10,12 @@
  * made for the run, and uses a private PULUMI_HOME: a user's own login and stacks are never
  * touched.
  */
+import assert from "node:assert/strict";
 import { type EngineEvent, LocalWorkspace, type OpType, Stack, type UpdateSummary } from "@pulumi/pulumi/automation";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { labelled } from "./docker";
 import { e2eRun } from "./run-env";
 import { REPO_ROOT, run } from "./process";
 
@@ -224,6 +226,18 @@ export class TestStack {
 }
 
 /** The end of a long CLI output, for assertion messages. */
+/**
+ * An `after` hook's end of a test stack: destroy it, fail naming what the destroy left on the
+ * local engine (everything labelled with the stack), and remove the stack from the backend.
+ */
+export async function destroyLeavingNothing(stack: TestStack | undefined, leftBehind = "left behind by destroy"): Promise<void> {
+  if (!stack) return;
+  const destroyed = await stack.destroy();
+  assert.ok(destroyed.ok, tail(destroyed.output));
+  assert.deepEqual(await labelled(stack.name), [], leftBehind);
+  await stack.remove();
+}
+
 export function tail(text: string, chars = 4000): string {
   // The errors are in "Diagnostics:", which a stack's long outputs can push out of the tail.
   const diagnostics = /\nDiagnostics:\n[\s\S]*?(?=\nOutputs:|\nResources:|$)/.exec(text)?.[0] ?? "";
