@@ -64,7 +64,7 @@ interface PythonSide {
 
 /** A route as both sides must understand it. */
 function expectedRoutes(spec: BottleSpec): unknown[] {
-  const tokenEnv = tokenEnvNames(spec.routes);
+  const tokenEnv = tokenEnvNames(spec);
   return spec.routes.map((route) => ({
     host: route.host,
     ports: [...route.ports].sort((a, b) => a - b),

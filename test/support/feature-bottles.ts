@@ -66,6 +66,38 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
       },
     },
   },
+  // Credentials the egress proxy mints: a GitHub App, AWS with a role (SigV4), a Google service account.
+  credentials: {
+    credentials: {
+      github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "a" } },
+      bedrock: { aws: { accessKeyId: "a", secretAccessKey: "b", roleArn: "arn:aws:iam::123456789012:role/bedrock-agent" } },
+      vertex: { googleServiceAccount: { key: "b" } },
+    },
+    routes: [
+      {
+        host: "api.github.com",
+        methods: ["GET", "POST"],
+        paths: ["/repos/acme/app/pulls"],
+        auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+      },
+      {
+        host: "github.com",
+        git: { repositories: ["acme/app"], pushRules: {} },
+        auth: { header: "Authorization", username: "x-access-token", token: "github" },
+      },
+      {
+        host: "bedrock-runtime.us-east-1.amazonaws.com",
+        methods: ["POST"],
+        paths: ["/model/"],
+        auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
+      },
+      {
+        host: "us-east5-aiplatform.googleapis.com",
+        methods: ["POST"],
+        auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
+      },
+    ],
+  },
   // No route on the bulk lane: no bulk_lane at all.
   inspected: {
     routes: [
