@@ -347,6 +347,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `expected at least ${issue.minimum}`;
     case "too_big":
       return `expected at most ${issue.maximum}`;
+    case "invalid_key":
+      // A record's key: the key schema's own messages.
+      return issue.issues.map((inner) => inner.message).join("; ");
     default:
       return issue.message;
   }
