@@ -53,7 +53,7 @@ export function githubAppNarrowing(routes: readonly NarrowedRoute[]): GithubNarr
   };
   for (const route of routes) {
     if (route.git) {
-      route.git.repositories.forEach((repository) => repositories.add(repository));
+      for (const repository of route.git.repositories) repositories.add(repository);
       grant("contents", route.git.push === false ? "read" : "write");
       continue;
     }

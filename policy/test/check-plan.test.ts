@@ -28,7 +28,9 @@ describe("check-plan: the pack over an offline plan, for pull requests without s
     const [summary, ...advice] = out.trimEnd().split("\n");
     assert.equal(summary, 'Policy pack over the plan of "prod": 0 mandatory, 2 advisory violations');
     assert.deepEqual(
-      advice.map((line) => /^ {2}\[advisory\] production-prefer-expiring-credentials: .* injects the static token (\S+) into/.exec(line)?.[1]),
+      advice.map(
+        (line) => /^ {2}\[advisory\] production-prefer-expiring-credentials: .* injects the static token (\S+) into/.exec(line)?.[1],
+      ),
       ["anthropic", "github-readonly"],
     );
   });

@@ -36,7 +36,10 @@ describe("credentials-are-secret", () => {
     container(graph, "agent").props.envs.push(`APP_KEY=${appKey}`);
     const { violations } = await runStackPolicy(credentialsAreSecret, graph);
     assert.equal(violations.length, 2);
-    assert.match(violations.join("\n"), /The value of EGRESS_PROXY_TOKEN_1 appears in docker:index\/container:Container '[^']+' at envs\[\d+\]/);
+    assert.match(
+      violations.join("\n"),
+      /The value of EGRESS_PROXY_TOKEN_1 appears in docker:index\/container:Container '[^']+' at envs\[\d+\]/,
+    );
     assert.match(violations.join("\n"), /carries a private key at envs\[\d+\]/);
   });
 

@@ -6,6 +6,32 @@
 import assert from "node:assert/strict";
 import { type BottleSpec, validateBottle } from "../../components/index";
 
+/** Routes that use each kind of credential source (named github, bedrock, vertex): the issue's example. */
+export const CREDENTIAL_ROUTES = [
+  {
+    host: "api.github.com",
+    methods: ["GET", "POST"],
+    paths: ["/repos/acme/app/pulls"],
+    auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+  },
+  {
+    host: "github.com",
+    git: { repositories: ["acme/app"], pushRules: {} },
+    auth: { header: "Authorization", username: "x-access-token", token: "github" },
+  },
+  {
+    host: "bedrock-runtime.us-east-1.amazonaws.com",
+    methods: ["POST"],
+    paths: ["/model/"],
+    auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
+  },
+  {
+    host: "us-east5-aiplatform.googleapis.com",
+    methods: ["POST"],
+    auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
+  },
+];
+
 /** Bottles that between them use every route feature; `raw` omits what defaults fill in. */
 export const FEATURE_BOTTLES: Record<string, unknown> = {
   defaults: { routes: [{ host: "api.github.com" }, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "b" } }] },
@@ -73,30 +99,7 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
       bedrock: { aws: { accessKeyId: "a", secretAccessKey: "b", roleArn: "arn:aws:iam::123456789012:role/bedrock-agent" } },
       vertex: { googleServiceAccount: { key: "b" } },
     },
-    routes: [
-      {
-        host: "api.github.com",
-        methods: ["GET", "POST"],
-        paths: ["/repos/acme/app/pulls"],
-        auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
-      },
-      {
-        host: "github.com",
-        git: { repositories: ["acme/app"], pushRules: {} },
-        auth: { header: "Authorization", username: "x-access-token", token: "github" },
-      },
-      {
-        host: "bedrock-runtime.us-east-1.amazonaws.com",
-        methods: ["POST"],
-        paths: ["/model/"],
-        auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
-      },
-      {
-        host: "us-east5-aiplatform.googleapis.com",
-        methods: ["POST"],
-        auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
-      },
-    ],
+    routes: CREDENTIAL_ROUTES,
   },
   // No route on the bulk lane: no bulk_lane at all.
   inspected: {

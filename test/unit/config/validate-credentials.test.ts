@@ -18,6 +18,11 @@ const apiRoute = (extra: Record<string, unknown> = {}) => ({
   auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
   ...extra,
 });
+const gitRoute = (repository: string) => ({
+  host: "github.com",
+  git: { repositories: [repository] },
+  auth: { header: "Authorization", username: "x-access-token", token: "github" },
+});
 const sigv4Route = (auth: Record<string, unknown> = {}) => ({
   host: "bedrock-runtime.us-east-1.amazonaws.com",
   auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock", ...auth },
@@ -155,30 +160,13 @@ describe("credential sources: each rule, at its path", () => {
     ],
     [
       "a GitHub App's repositories of two owners",
-      [
-        bottle({ github }, [
-          apiRoute(),
-          {
-            host: "github.com",
-            git: { repositories: ["other/lib"] },
-            auth: { header: "Authorization", username: "x-access-token", token: "github" },
-          },
-        ]),
-      ],
+      [bottle({ github }, [apiRoute(), gitRoute("other/lib")])],
       "bottles[0].credentials.github.githubApp",
       "its routes reach repositories of 2 owners (acme, other), but an installation belongs to one account: declare one source per owner (each its own installation) and give each owner's repositories their own routes",
     ],
     [
       "a GitHub App on a group/subgroup repository",
-      [
-        bottle({ github }, [
-          {
-            host: "github.com",
-            git: { repositories: ["acme/sub/app"] },
-            auth: { header: "Authorization", username: "x-access-token", token: "github" },
-          },
-        ]),
-      ],
+      [bottle({ github }, [gitRoute("acme/sub/app")])],
       "bottles[0].routes[0].git.repositories[0]",
       'a GitHub App\'s repositories are "owner/name", not "acme/sub/app"',
     ],

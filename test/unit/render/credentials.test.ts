@@ -10,6 +10,7 @@ import { type BottleSpec, validateStackConfig } from "../../../components/config
 import { renderRoutesYaml, tokenEnvNames } from "../../../components/egress-proxy/routes";
 import { describeEgressProxy, SYSTEM_ROOTS } from "../../../components/egress-proxy/workload";
 import { passthroughHosts, pipelockSettingsKey, renderPipelockYaml } from "../../../components/pipelock/config";
+import { CREDENTIAL_ROUTES } from "../../support/feature-bottles";
 
 const TOKENS = Object.fromEntries(
   ["github-app-key", "aws-access-key-id", "aws-secret-access-key", "vertex-sa-key", "anthropic"].map((n) => [
@@ -37,27 +38,7 @@ function contractBottle(credentials: Record<string, unknown> = {}, extraRoutes: 
           vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
           ...credentials,
         },
-        routes: [
-          {
-            host: "api.github.com",
-            paths: ["/repos/acme/app/pulls"],
-            auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
-          },
-          {
-            host: "github.com",
-            git: { repositories: ["acme/app"], pushRules: {} },
-            auth: { header: "Authorization", username: "x-access-token", token: "github" },
-          },
-          {
-            host: "bedrock-runtime.us-east-1.amazonaws.com",
-            methods: ["POST"],
-            paths: ["/model/"],
-            auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
-          },
-          { host: "us-east5-aiplatform.googleapis.com", auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" } },
-          { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } },
-          ...extraRoutes,
-        ],
+        routes: [...CREDENTIAL_ROUTES, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } }, ...extraRoutes],
       },
     ],
   });
