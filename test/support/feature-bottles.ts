@@ -95,9 +95,15 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
   // Credentials the egress proxy mints: a GitHub App, AWS with a role (SigV4), a Google service account.
   credentials: {
     credentials: {
-      github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "a" } },
-      bedrock: { aws: { accessKeyId: "a", secretAccessKey: "b", roleArn: "arn:aws:iam::123456789012:role/bedrock-agent" } },
-      vertex: { googleServiceAccount: { key: "b" } },
+      github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "github-app-key" } },
+      bedrock: {
+        aws: {
+          accessKeyId: "aws-access-key-id",
+          secretAccessKey: "aws-secret-access-key",
+          roleArn: "arn:aws:iam::123456789012:role/bedrock-agent",
+        },
+      },
+      vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
     },
     routes: CREDENTIAL_ROUTES,
   },
@@ -110,11 +116,14 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
   },
 };
 
-/** Each of them validated (tokens `a` and `b` exist), with its config as written. */
+/** The tokens the feature bottles name: two static tokens, and the secrets of the credential sources. */
+export const FEATURE_TOKENS: readonly string[] = ["a", "b", "github-app-key", "aws-access-key-id", "aws-secret-access-key", "vertex-sa-key"];
+
+/** Each of them validated (the FEATURE_TOKENS exist), with its config as written. */
 export function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
   return Object.fromEntries(
     Object.entries(FEATURE_BOTTLES).map(([name, raw]) => {
-      const result = validateBottle(name, raw, new Set(["a", "b"]));
+      const result = validateBottle(name, raw, new Set(FEATURE_TOKENS));
       assert.ok(result.ok, `${name}: ${JSON.stringify(result)}`);
       return [name, { spec: result.value, raw }];
     }),
