@@ -110,7 +110,7 @@ def verify_sigv4(
     except ValueError:
         raise SigV4Rejected("IncompleteSignature", "X-Amz-Date is not yyyyMMddTHHmmssZ") from None
     if abs((now or datetime.datetime.now(datetime.UTC)) - signed_at) > MAX_SKEW:
-        raise SigV4Rejected("InvalidSignatureException", "Signature expired: the request's X-Amz-Date is more than 5 minutes away")
+        raise SigV4Rejected("SignatureDoesNotMatch", f"Signature expired: {amz_date} is more than 5 minutes away from the server's time")
     if scope != f"{amz_date[:8]}/{region}/{service}/aws4_request":
         raise SigV4Rejected("SignatureDoesNotMatch", f"Credential should be scoped to {amz_date[:8]}/{region}/{service}/aws4_request")
     key = keys.get(key_id)
