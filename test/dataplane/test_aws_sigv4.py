@@ -132,6 +132,7 @@ def test_aws_documentation_example_iam_list_users() -> None:
         ("/a%20b/c+d", "/a%2520b/c%2Bd"),
         ("/a/./b/../c/", "/a/c/"),
         ("/%E1%88%B4", "/%25E1%2588%25B4"),
+        ("/caf\u00e9/\udcff", "/caf%C3%A9/%FF"),
         ("", "/"),
     ],
 )  # fmt: skip

@@ -49,9 +49,11 @@ class AwsCredentials:
 
 
 def uri_encode(text: str, *, keep_slash: bool = False) -> str:
-    """Percent-encode every UTF-8 byte that is not unreserved (and '/' when kept), uppercase hex."""
+    """Percent-encode every UTF-8 byte that is not unreserved (and '/' when kept), uppercase hex.
+    A raw byte that is not UTF-8 (mitmproxy hands it over as a surrogate escape) is encoded as
+    the byte that was sent."""
     safe = UNRESERVED | {"/"} if keep_slash else UNRESERVED
-    return "".join(chr(b) if chr(b) in safe else f"%{b:02X}" for b in text.encode("utf-8"))
+    return "".join(chr(b) if chr(b) in safe else f"%{b:02X}" for b in text.encode("utf-8", "surrogateescape"))
 
 
 def normalized_path(path: str) -> str:
