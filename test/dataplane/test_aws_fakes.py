@@ -322,3 +322,14 @@ def test_records_never_hold_a_secret(fakes: AwsFakes, clock: Clock) -> None:
     for secret in (LONG_LIVED.secret_access_key, session.secret_access_key, session.session_token):
         assert secret not in logged
     assert [r["outcome"] for r in fakes.records] == ["issued", "answered", "answered", "InvalidSignatureException"]
+
+
+def test_sts_error_quoting_the_client_stays_xml(fakes: AwsFakes) -> None:
+    headers = [("Host", STS_HOST), ("Authorization", "AWS4-HMAC-SHA256 <x&y"), ("X-Amz-Date", "20261206T204640Z")]
+    answer = fakes.handle(method="POST", host=STS_HOST, path="/", query="", headers=headers, body=b"")
+    assert answer.status == 403
+    with pytest.raises(CredentialError) as refused:
+        parse_assume_role_response(body_bytes(answer.body))
+    assert (
+        str(refused.value) == "STS refused AssumeRole: IncompleteSignature: Authorization header component '<x&y' is malformed or repeated"
+    )

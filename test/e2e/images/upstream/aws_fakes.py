@@ -41,6 +41,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sigv4_verify import SigningKey, SigV4Rejected, verify_sigv4
 
@@ -121,10 +122,11 @@ def chunk_message(event: Mapping[str, Any]) -> bytes:
     return eventstream_message([(":event-type", "chunk"), (":content-type", "application/json"), (":message-type", "event")], payload)
 
 
-def sts_error(status: int, code: str, message: str, *, kind: str = "Sender") -> Answer:
+def sts_error(status: int, code: str, message: str) -> Answer:
+    # The message may quote what the client sent: escaped, it cannot break the XML.
     body = (
-        f'<ErrorResponse xmlns="{STS_NAMESPACE}"><Error><Type>{kind}</Type><Code>{code}</Code>'
-        f"<Message>{message}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+        f'<ErrorResponse xmlns="{STS_NAMESPACE}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{escape(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
     ).encode()
     return Answer(status, [("Content-Type", "text/xml")], body, {"fake": "sts", "outcome": code})
 
@@ -204,9 +206,10 @@ class AwsFakes:
         with self._lock:
             self.issued.append(session)
         expiration = datetime.datetime.fromtimestamp(session.expires_at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        assumed_arn = escape(role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/") + "/" + session_name)
         answer = (
             f'<AssumeRoleResponse xmlns="{STS_NAMESPACE}"><AssumeRoleResult>'
-            f"<AssumedRoleUser><Arn>{role_arn.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/{session_name}</Arn>"
+            f"<AssumedRoleUser><Arn>{assumed_arn}</Arn>"
             f"<AssumedRoleId>AROAFAKE:{session_name}</AssumedRoleId></AssumedRoleUser>"
             f"<Credentials><AccessKeyId>{session.access_key_id}</AccessKeyId><SecretAccessKey>{session.secret_access_key}</SecretAccessKey>"
             f"<SessionToken>{session.session_token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
