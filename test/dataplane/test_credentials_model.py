@@ -23,9 +23,9 @@ import decision_log
 import github_app
 import google_service_account
 from credential_errors import CredentialError
+from credential_minting import session_name
 from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay
 from credential_sources import GithubAppSource, GoogleServiceAccountSource, Minted, Source
-from credential_minting import session_name
 from egress_routes import SIGV4_HEADERS, SigV4
 from routes_yaml import RoutesError, parse_routes
 from sigv4_requests import presigned
@@ -154,7 +154,7 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("scopes empty", document(credentials__vertex={**VERTEX, "scopes": []}), {}, "credentials.vertex.scopes: must be a non-empty list"),
     ("unused source", document(routes__3=DELETE), {}, "credentials.vertex: no route uses it"),
     ("unknown credential", document(routes__0__auth__credential="gitlab"), {}, "routes[0].auth.credential: must name an entry of credentials (bedrock, github, vertex), got 'gitlab'"),
-    ("both token_env and credential", document(routes__0__auth__token_env="EGRESS_PROXY_TOKEN_0"), {}, "routes[0].auth.credential: a route injects a static token (token_env) or a minted credential, not both"),
+    ("both token_env and credential", document(routes__0__auth__token_env="EGRESS_PROXY_TOKEN_0"), {}, "routes[0].auth.credential: a route injects a static token (token_env) or a minted credential, not both"),  # noqa: S106 - a variable name
     ("neither", document(routes__0__auth__credential=DELETE), {}, "routes[0].auth.token_env: required"),
     ("sigv4 with a github source", document(routes__2__auth__credential="github"), {}, "routes[2].auth.sigv4: needs a credential of kind aws"),
     ("aws on a header route", document(routes__0__auth__credential="bedrock"), {}, "routes[0].auth.credential: 'bedrock' is of kind aws, which only a SigV4 route (sigv4) uses"),
@@ -233,7 +233,9 @@ def test_github_answer_gives_the_token_and_its_expiry() -> None:
 
 
 def test_the_google_grant_is_an_rs256_assertion_for_the_scopes_addressed_to_the_token_url() -> None:
-    source = GoogleServiceAccountSource("vertex", "sa@p.example", private_pem("google-sa"), ("s1", "s2"), "https://oauth2.example.com/token")
+    source = GoogleServiceAccountSource(
+        "vertex", "sa@p.example", private_pem("google-sa"), ("s1", "s2"), "https://oauth2.example.com/token"
+    )
     url, headers, body = google_service_account.token_request(source, 1_800_000_000.2)
     assert url == "https://oauth2.example.com/token" and ("Content-Type", "application/x-www-form-urlencoded") in headers
     form = dict(urllib.parse.parse_qsl(body.decode()))
@@ -245,7 +247,11 @@ def test_the_google_grant_is_an_rs256_assertion_for_the_scopes_addressed_to_the_
 @pytest.mark.parametrize(
     "status,answer,message",
     [
-        (400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}, "(HTTP 400: invalid_grant: Invalid JWT Signature.)"),
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
+            "(HTTP 400: invalid_grant: Invalid JWT Signature.)",
+        ),
         (200, {"access_token": "ya29.x"}, "no expires_in"),
         (200, {"expires_in": 3600}, "no access_token"),
     ],
@@ -420,6 +426,8 @@ def test_a_presigned_query_is_recognised(query: str | None, refused: bool) -> No
     assert presigned(query) is refused
 
 
-@pytest.mark.parametrize("host,expected", [("coder-egress", "bot-bottle-coder-egress"), ("a b/c" + "x" * 80, ("bot-bottle-a-b-c" + "x" * 80)[:64])])
+@pytest.mark.parametrize(
+    "host,expected", [("coder-egress", "bot-bottle-coder-egress"), ("a b/c" + "x" * 80, ("bot-bottle-a-b-c" + "x" * 80)[:64])]
+)
 def test_the_role_session_is_named_after_the_egress_proxy(host: str, expected: str) -> None:
     assert session_name(host) == expected
