@@ -52,9 +52,9 @@ def _aws(source: AwsSource, client: MintClient, now: float) -> Minted:
     answer = client.post(url, headers, body)
     if answer.status != 200:
         try:
-            aws_sts.parse_assume_role_response(answer.body)
+            aws_sts.parse_assume_role_response(answer.body)  # STS's error code and message, if it sent them
         except CredentialError as e:
-            raise CredentialError(f"STS refused AssumeRole (HTTP {answer.status}): {e}") from None
-        raise CredentialError(f"STS refused AssumeRole (HTTP {answer.status})")
+            raise CredentialError(f"{e} (HTTP {answer.status})") from None
+        raise CredentialError(f"STS answered HTTP {answer.status} without credentials")
     credentials = aws_sts.parse_assume_role_response(answer.body)
     return Minted(credentials, credentials.expires_at, now)

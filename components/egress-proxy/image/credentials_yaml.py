@@ -10,6 +10,8 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 
+from aws_sigv4 import AwsCredentials
+from aws_sts import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from config_checks import RoutesError, is_int, token_variable, type_name, unknown_keys
 from credential_sources import AwsSource, GithubAppSource, GoogleServiceAccountSource, Source
 from host_names import valid_dns_name
@@ -27,8 +29,6 @@ NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 PERMISSION_LEVELS = frozenset({"read", "write"})
 PERMISSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
 REPOSITORY_PART_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-# STS's bounds on a role session's duration.
-SESSION_SECONDS = (900, 43200)
 
 
 def parse_credentials(raw: object, environ: Mapping[str, str]) -> dict[str, Source]:
@@ -80,6 +80,11 @@ def _github_app(where: str, name: str, entry: Mapping[str, object], environ: Map
 
 def _aws(where: str, name: str, entry: Mapping[str, object], environ: Mapping[str, str]) -> AwsSource:
     keys = [_aws_key(f"{where}.{key}", entry.get(key), environ) for key in ("access_key_id_env", "secret_access_key_env")]
+    try:
+        AwsCredentials(*keys)
+    except ValueError as e:
+        # Its message names the field, never the value.
+        raise RoutesError(f"{where}: {e} ({entry.get('access_key_id_env')}, {entry.get('secret_access_key_env')})") from None
     if "role_arn" not in entry:
         present = [key for key in ROLE_KEYS if key in entry]
         if present:
@@ -102,8 +107,8 @@ def _aws(where: str, name: str, entry: Mapping[str, object], environ: Mapping[st
     if not isinstance(region, str) or not region or not set(region) <= frozenset("abcdefghijklmnopqrstuvwxyz0123456789-"):
         raise RoutesError(f"{where}.sts_region: must be an AWS region name such as 'us-east-1', got {region!r}")
     seconds = entry["session_seconds"]
-    if not is_int(seconds) or not SESSION_SECONDS[0] <= seconds <= SESSION_SECONDS[1]:
-        raise RoutesError(f"{where}.session_seconds: must be an integer {SESSION_SECONDS[0]}..{SESSION_SECONDS[1]}, got {seconds!r}")
+    if not is_int(seconds) or not MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS:
+        raise RoutesError(f"{where}.session_seconds: must be an integer {MIN_SESSION_SECONDS}..{MAX_SESSION_SECONDS}, got {seconds!r}")
     return AwsSource(name, keys[0], keys[1], role_arn, sts_url, region, seconds)
 
 

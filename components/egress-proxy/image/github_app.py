@@ -11,7 +11,7 @@ import jwt
 
 from credential_errors import CredentialError
 from credential_sources import GithubAppSource, Minted
-from provider_answers import bounded, json_object, token_chars
+from provider_answers import json_object, provider_words, token_chars
 
 # GitHub refuses a JWT that expires more than 10 minutes after it was issued; it is issued 60 s
 # in the past against clock drift.
@@ -56,7 +56,7 @@ def parse_token_answer(status: int, body: bytes, now: float) -> Minted:
     (GitHub's status and message, never a token)."""
     answer = json_object(body)
     if status != 201:
-        detail = bounded(answer.get("message")) if answer is not None else ""
+        detail = provider_words(answer.get("message")) if answer is not None else ""
         meaning = REFUSALS.get(status, "GitHub did not give an installation token")
         raise CredentialError(f"{meaning} (HTTP {status}{': ' + detail if detail else ''})")
     token = answer.get("token") if answer is not None else None

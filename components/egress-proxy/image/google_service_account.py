@@ -10,7 +10,7 @@ import jwt
 
 from credential_errors import CredentialError
 from credential_sources import GoogleServiceAccountSource, Minted
-from provider_answers import bounded, json_object, token_chars
+from provider_answers import json_object, provider_words, token_chars
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Google's longest: an assertion valid for one hour.
@@ -42,8 +42,8 @@ def parse_token_answer(status: int, body: bytes, now: float) -> Minted:
     description (never a token)."""
     answer = json_object(body)
     if status != 200:
-        code = bounded(answer.get("error")) if answer is not None else ""
-        description = bounded(answer.get("error_description")) if answer is not None else ""
+        code = provider_words(answer.get("error")) if answer is not None else ""
+        description = provider_words(answer.get("error_description")) if answer is not None else ""
         words = ": ".join(w for w in (code, description) if w)
         raise CredentialError(f"the token endpoint refused the service account's grant (HTTP {status}{': ' + words if words else ''})")
     token = answer.get("access_token") if answer is not None else None

@@ -11,7 +11,7 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass
 
-from credential_errors import CredentialError
+from credential_errors import CredentialError, bounded_reason
 
 TIMEOUT_SECONDS = 10.0
 # A token endpoint's answer is a few KiB; a larger one is not read.
@@ -68,5 +68,5 @@ def _network_problem(error: BaseException) -> str:
         return "no answer in time"
     if isinstance(error, OSError) and "Tunnel connection failed" in str(error):
         # http.client's own words for a refused CONNECT: the status line of pipelock's answer.
-        return f"pipelock refused the connection ({str(error)[:120]})"
+        return f"pipelock refused the connection ({bounded_reason(str(error), 120)})"
     return f"cannot reach it through pipelock ({type(error).__name__})"

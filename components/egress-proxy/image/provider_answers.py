@@ -7,8 +7,7 @@ Pure: stdlib only.
 import json
 from typing import Any
 
-# A provider's message in a log line or a 503 is cut here.
-MAX_DETAIL_CHARS = 200
+from credential_errors import bounded_reason
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
@@ -20,13 +19,9 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def bounded(text: object) -> str:
-    """A provider's error code or message as one printable ASCII line of at most
-    MAX_DETAIL_CHARS ("" when it is not a string)."""
-    if not isinstance(text, str):
-        return ""
-    line = "".join(c if " " <= c <= "~" else " " for c in text).strip()
-    return line if len(line) <= MAX_DETAIL_CHARS else line[: MAX_DETAIL_CHARS - 3] + "..."
+def provider_words(text: object) -> str:
+    """A provider's error code or message as one bounded printable line ("" when it is not a string)."""
+    return bounded_reason(text) if isinstance(text, str) else ""
 
 
 def token_chars(token: str) -> bool:
