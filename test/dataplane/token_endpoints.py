@@ -1,8 +1,9 @@
 """Fake token endpoints for the credential tests: one HTTPS server (the test CA's localhost
-certificate, reached through the pipelock stand-in) answering as GitHub's installation-token API
-and Google's OAuth token endpoint do. Each VERIFIES what it gets with code of its own (the JWTs
-with `cryptography` alone, against the public keys the test gives it), records the narrowing
-asked for and the tokens it issued, and can be told to refuse or to issue short-lived tokens.
+certificate, reached through the pipelock stand-in) answering as GitHub's installation-token API,
+Google's OAuth token endpoint and STS's AssumeRole do. Each VERIFIES what it gets with code of
+its own (the JWTs with `cryptography` alone, against the public keys the test gives it; STS's
+signature with botocore, sigv4_verify.py), records the narrowing asked for and what it issued,
+and can be told to refuse or to issue short-lived credentials.
 """
 
 import datetime
@@ -19,9 +20,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from credential_keys import verify_rs256
+from sigv4_verify import SigningKey, verify_sigv4
 
 GITHUB_PATH = "/app/installations/"
 GOOGLE_PATH = "/token"
+STS_PATH = "/"
 
 
 @dataclass
@@ -40,6 +43,10 @@ class TokenEndpoints:
     # The narrowings asked for, in order: {"installation": ..., "body": ...} / {"scope": ...}.
     github_requests: list[dict[str, Any]] = field(default_factory=list)
     google_requests: list[dict[str, Any]] = field(default_factory=list)
+    sts_requests: list[dict[str, str]] = field(default_factory=list)
+    # The long-lived AWS keys STS knows, and the session keys it issued (what a signed upstream verifies).
+    aws_keys: dict[str, SigningKey] = field(default_factory=dict)
+    sessions: dict[str, SigningKey] = field(default_factory=dict)
     issued: list[Issued] = field(default_factory=list)
     # What failed verification (the test fails on any).
     failures: list[str] = field(default_factory=list)
@@ -70,15 +77,20 @@ class _Handler(BaseHTTPRequestHandler):
                 status, answer = self._github(endpoints, body)
             elif self.path == GOOGLE_PATH:
                 status, answer = self._google(endpoints, body)
+            elif self.path == STS_PATH:
+                self._answer(*self._sts(endpoints, body), "text/xml")
+                return
             else:
                 status, answer = 404, {"message": "Not Found"}
         except Exception as e:  # noqa: BLE001 - a failed verification is the test's failure: answer it, record it
             status, answer = 400, {"message": f"fake endpoint: verification failed: {type(e).__name__}: {e}"}
             with endpoints.lock:
                 endpoints.failures.append(f"{self.path}: {type(e).__name__}: {e}")
-        payload = json.dumps(answer).encode()
+        self._answer(status, json.dumps(answer).encode(), "application/json")
+
+    def _answer(self, status: int, payload: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -130,6 +142,38 @@ class _Handler(BaseHTTPRequestHandler):
             return refusal
         issued = self._issue(endpoints, "ya29.")
         return 200, {"access_token": issued.token, "expires_in": max(1, round(endpoints.lifetime)), "token_type": "Bearer"}
+
+    def _sts(self, endpoints: TokenEndpoints, body: bytes) -> tuple[int, bytes]:
+        url = f"{endpoints.url}{self.path}"
+        verify_sigv4(
+            method="POST",
+            url=url,
+            headers=list(self.headers.items()),
+            body=body,
+            keys=endpoints.aws_keys,
+            region="us-east-1",
+            service="sts",
+        )
+        form = dict(urllib.parse.parse_qsl(body.decode("ascii"), strict_parsing=True))
+        assert (form["Action"], form["Version"]) == ("AssumeRole", "2011-06-15"), form
+        with endpoints.lock:
+            endpoints.sts_requests.append({k: form[k] for k in ("RoleArn", "RoleSessionName", "DurationSeconds")})
+        refusal = self._refusal(endpoints)
+        if refusal is not None:
+            code, message = refusal[1]["code"], refusal[1]["message"]
+            error = f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error></ErrorResponse>'
+            return refusal[0], error.encode()
+        issued = self._issue(endpoints, "ASIA")
+        key_id, secret, token = issued.token.upper(), "s3cr3t" + secrets.token_hex(12), "FwoG" + secrets.token_hex(24)
+        with endpoints.lock:
+            endpoints.sessions[key_id] = SigningKey(secret, token)
+        expiration = datetime.datetime.fromtimestamp(issued.expires_at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return 200, (
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>'
+            f"<AccessKeyId>{key_id}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+            f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration>"
+            "</Credentials></AssumeRoleResult></AssumeRoleResponse>"
+        ).encode()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

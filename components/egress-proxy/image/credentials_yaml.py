@@ -81,7 +81,7 @@ def _github_app(where: str, name: str, entry: Mapping[str, object], environ: Map
 def _aws(where: str, name: str, entry: Mapping[str, object], environ: Mapping[str, str]) -> AwsSource:
     keys = [_aws_key(f"{where}.{key}", entry.get(key), environ) for key in ("access_key_id_env", "secret_access_key_env")]
     try:
-        AwsCredentials(*keys)
+        AwsCredentials(keys[0], keys[1])
     except ValueError as e:
         # Its message names the field, never the value.
         raise RoutesError(f"{where}: {e} ({entry.get('access_key_id_env')}, {entry.get('secret_access_key_env')})") from None

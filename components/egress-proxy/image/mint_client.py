@@ -45,7 +45,9 @@ class MintClient:
             connection = http.client.HTTPSConnection(self.proxy[0], self.proxy[1], timeout=self.timeout, context=context)
             connection.set_tunnel(host, port)
             try:
-                connection.putrequest("POST", target, skip_accept_encoding=True)
+                # A signed request (STS) names its Host itself: the signature covers it.
+                named_host = any(name.lower() == "host" for name, _ in headers)
+                connection.putrequest("POST", target, skip_host=named_host, skip_accept_encoding=True)
                 for name, value in [*headers, ("Content-Length", str(len(body)))]:
                     connection.putheader(name, value)
                 connection.endheaders(body)
