@@ -22,14 +22,13 @@ from conftest import (
     Response,
     Upstream,
     _server_context,
-    _start_upstream,
     marker,
     stop_process,
     tunnel_request,
+    upstream_mode_env,
     wait_for,
 )
 from credential_keys import google_key_file, private_pem, rsa_key
-from test_chain import STANDIN, upstream_mode_env
 from token_endpoints import TokenEndpoints, serve
 
 APP_ID = "4242"
@@ -44,22 +43,6 @@ KEYS = {
 KEY_MATERIAL = [private_pem(label).splitlines()[5] for label in ("github-app", "google-sa")]
 
 
-@pytest.fixture(scope="module")
-def pipelock(proxies: ProxyFactory, pki: Pki) -> Proxy:
-    """The pipelock stand-in: intercepts TLS with its own CA, trusts the test CA upstream."""
-    standin = proxies.start(None, addon=False, extra=["-s", str(STANDIN), "--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
-    assert wait_for(lambda: standin.ca_cert.exists())
-    return standin
-
-
-@pytest.fixture(scope="module")
-def echo(pki: Pki) -> Iterator[Upstream]:
-    upstream, server = _start_upstream(_server_context(pki))
-    yield upstream
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def endpoints(pki: Pki) -> Iterator[TokenEndpoints]:
     fake = TokenEndpoints(APP_ID, rsa_key("github-app").public_key(), SA_EMAIL, rsa_key("google-sa").public_key())
@@ -70,7 +53,7 @@ def endpoints(pki: Pki) -> Iterator[TokenEndpoints]:
     server.server_close()
 
 
-def credential_routes(endpoints: TokenEndpoints, echo: Upstream, repositories: list[str], google: bool = True) -> dict[str, Any]:
+def credential_routes(endpoints: TokenEndpoints, tls_echo: Upstream, repositories: list[str], google: bool = True) -> dict[str, Any]:
     """GitHub App routes (/github/: a bearer token, /git/: Basic) and, with `google`, a
     service-account route (/vertex/), all to the echo upstream."""
     credentials: dict[str, Any] = {
@@ -98,7 +81,7 @@ def credential_routes(endpoints: TokenEndpoints, echo: Upstream, repositories: l
         "routes": [
             {
                 "host": "localhost",
-                "ports": [echo.port],
+                "ports": [tls_echo.port],
                 "path_allowlist": [auth.pop("path")],
                 "auth": {"header": "Authorization", **auth},
             }
@@ -107,24 +90,24 @@ def credential_routes(endpoints: TokenEndpoints, echo: Upstream, repositories: l
     }
 
 
-def start_gate(proxies: ProxyFactory, pipelock: Proxy, routes: dict[str, Any]) -> tuple[Proxy, Path]:
+def start_gate(proxies: ProxyFactory, standin_pipelock: Proxy, routes: dict[str, Any]) -> tuple[Proxy, Path]:
     path = proxies.write_routes(routes)
-    gate = proxies.start(path, env={**upstream_mode_env(pipelock, pipelock.ca_cert), **KEYS})
+    gate = proxies.start(path, env={**upstream_mode_env(standin_pipelock, standin_pipelock.ca_cert), **KEYS})
     return gate, path
 
 
-def get(gate: Proxy, echo: Upstream, path: str) -> Response:
+def get(gate: Proxy, tls_echo: Upstream, path: str) -> Response:
     """GET `path` in a tunnel to the echo upstream, with the agent's own Authorization header."""
     return tunnel_request(
         gate.port,
-        f"localhost:{echo.port}",
+        f"localhost:{tls_echo.port}",
         gate.ca_cert,
-        f"GET {path} HTTP/1.1\r\nHost: localhost:{echo.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
+        f"GET {path} HTTP/1.1\r\nHost: localhost:{tls_echo.port}\r\nAuthorization: agent\r\nConnection: close\r\n\r\n".encode(),
     )
 
 
-def authorization(echo: Upstream, m: str) -> str:
-    [got] = echo.requests_for(m)
+def authorization(tls_echo: Upstream, m: str) -> str:
+    [got] = tls_echo.requests_for(m)
     [value] = got.header_values("Authorization")
     return value
 
@@ -144,17 +127,17 @@ def assert_no_secret_logged(endpoints: TokenEndpoints, *proxies: Proxy) -> None:
 
 
 def test_minted_tokens_are_injected_and_minted_through_pipelock(
-    proxies: ProxyFactory, pipelock: Proxy, echo: Upstream, endpoints: TokenEndpoints
+    proxies: ProxyFactory, standin_pipelock: Proxy, tls_echo: Upstream, endpoints: TokenEndpoints
 ) -> None:
-    gate, _ = start_gate(proxies, pipelock, credential_routes(endpoints, echo, ["acme/app"]))
+    gate, _ = start_gate(proxies, standin_pipelock, credential_routes(endpoints, tls_echo, ["acme/app"]))
     m = marker()
     for kind in ("github", "git", "vertex"):
-        resp = get(gate, echo, f"/{kind}/{m}-{kind}/")
+        resp = get(gate, tls_echo, f"/{kind}/{m}-{kind}/")
         assert resp.status == 200, resp.text
     github_token, google_token = (i.token for i in sorted(endpoints.issued, key=lambda i: i.token[:1]))
-    assert authorization(echo, f"{m}-github/") == f"Bearer {github_token}"
-    assert authorization(echo, f"{m}-git/") == "Basic " + base64.b64encode(f"x-access-token:{github_token}".encode()).decode()
-    assert authorization(echo, f"{m}-vertex/") == f"Bearer {google_token}"
+    assert authorization(tls_echo, f"{m}-github/") == f"Bearer {github_token}"
+    assert authorization(tls_echo, f"{m}-git/") == "Basic " + base64.b64encode(f"x-access-token:{github_token}".encode()).decode()
+    assert authorization(tls_echo, f"{m}-vertex/") == f"Bearer {google_token}"
     # What was asked for: the narrowing, the owner dropped; the scopes.
     assert endpoints.github_requests == [
         {"installation": INSTALLATION, "body": {"repositories": ["app"], "permissions": {"contents": "read", "metadata": "read"}}}
@@ -162,7 +145,7 @@ def test_minted_tokens_are_injected_and_minted_through_pipelock(
     assert endpoints.google_requests == [{"scope": SCOPES[0]}]
     # Through the stand-in, which logs every flow it relays (a long URL cut short).
     minted_via_pipelock = (f"POST {endpoints.url}/app/installations/{INSTALLATION}/access_tok", f"POST {endpoints.url}/token\n")
-    assert wait_for(lambda: all(line in pipelock.output() for line in minted_via_pipelock))
+    assert wait_for(lambda: all(line in standin_pipelock.output() for line in minted_via_pipelock))
     lines = {line["name"]: line for line in credential_lines(gate)}
     assert lines["github"] == {
         "event": "credential", "name": "github", "kind": "github_app", "outcome": "ok", "refresh": False,
@@ -172,68 +155,68 @@ def test_minted_tokens_are_injected_and_minted_through_pipelock(
     assert lines["vertex"]["scopes"] == SCOPES and lines["vertex"]["outcome"] == "ok"
     allowed = [d for d in gate.decisions() if d["path"] == f"/github/{m}-github/"]
     assert [(d["decision"], d["token"]) for d in allowed] == [("allow", "github")]
-    assert_no_secret_logged(endpoints, gate, pipelock)
+    assert_no_secret_logged(endpoints, gate, standin_pipelock)
 
 
 def test_a_refresh_during_a_request_loop_fails_no_request(
-    proxies: ProxyFactory, pipelock: Proxy, echo: Upstream, endpoints: TokenEndpoints
+    proxies: ProxyFactory, standin_pipelock: Proxy, tls_echo: Upstream, endpoints: TokenEndpoints
 ) -> None:
     endpoints.lifetime = 3.0  # GitHub's expiry is to the second: refreshed every 1-1.5 s
-    gate, _ = start_gate(proxies, pipelock, credential_routes(endpoints, echo, ["acme/app"], google=False))
+    gate, _ = start_gate(proxies, standin_pipelock, credential_routes(endpoints, tls_echo, ["acme/app"], google=False))
     m = marker()
     statuses, seen = [], []
     deadline = time.monotonic() + 6
     n = 0
     while time.monotonic() < deadline:
         n += 1
-        resp = get(gate, echo, f"/github/{m}-{n}/")
+        resp = get(gate, tls_echo, f"/github/{m}-{n}/")
         statuses.append(resp.status)
-        seen.append(authorization(echo, f"{m}-{n}/").removeprefix("Bearer "))
+        seen.append(authorization(tls_echo, f"{m}-{n}/").removeprefix("Bearer "))
     assert set(statuses) == {200}, statuses
     assert len(set(seen)) >= 3, f"{len(set(seen))} tokens over {n} requests"
     assert set(seen) <= set(endpoints.issued_tokens())
     refreshes = [line for line in credential_lines(gate) if line["refresh"]]
     assert len(refreshes) >= 2 and all(line["outcome"] == "ok" for line in refreshes)
-    assert_no_secret_logged(endpoints, gate, pipelock)
+    assert_no_secret_logged(endpoints, gate, standin_pipelock)
 
 
 def test_a_mint_failure_answers_503_with_the_reason_then_recovers(
-    proxies: ProxyFactory, pipelock: Proxy, echo: Upstream, endpoints: TokenEndpoints
+    proxies: ProxyFactory, standin_pipelock: Proxy, tls_echo: Upstream, endpoints: TokenEndpoints
 ) -> None:
     endpoints.refuse_next = 2  # the first mint and the retry 1 s later; the next, 2 s after that, works
-    gate, _ = start_gate(proxies, pipelock, credential_routes(endpoints, echo, ["acme/app"], google=False))
+    gate, _ = start_gate(proxies, standin_pipelock, credential_routes(endpoints, tls_echo, ["acme/app"], google=False))
     m = marker()
-    refused = get(gate, echo, f"/github/{m}-refused")
+    refused = get(gate, tls_echo, f"/github/{m}-refused")
     assert refused.status == 503
     reason = (
         "egress-proxy: credential github not available: GitHub did not accept the App's JWT: check app_id and that the "
         "private key is the App's (HTTP 401: A JSON web token could not be decoded)"
     )
     assert refused.text == reason + "\n"
-    assert echo.requests_for(m) == []
+    assert tls_echo.requests_for(m) == []
     [line] = [d for d in gate.decisions() if d["path"] == f"/github/{m}-refused"]
     assert (line["decision"], line["reason"], line["token"]) == ("deny", "credential not available", "github")
-    assert wait_for(lambda: get(gate, echo, f"/github/{m}-ok").status == 200, timeout=10)
-    assert authorization(echo, f"{m}-ok") == f"Bearer {endpoints.issued_tokens()[0]}"
+    assert wait_for(lambda: get(gate, tls_echo, f"/github/{m}-ok").status == 200, timeout=10)
+    assert authorization(tls_echo, f"{m}-ok") == f"Bearer {endpoints.issued_tokens()[0]}"
     outcomes = [(line["outcome"], line.get("error", "")[:30]) for line in credential_lines(gate)]
     assert outcomes[:3] == [("error", "GitHub did not accept the App'"), ("error", "GitHub did not accept the App'"), ("ok", "")]
 
 
 def test_a_reload_mints_a_changed_source_again_and_keeps_an_unchanged_one(
-    proxies: ProxyFactory, pipelock: Proxy, echo: Upstream, endpoints: TokenEndpoints
+    proxies: ProxyFactory, standin_pipelock: Proxy, tls_echo: Upstream, endpoints: TokenEndpoints
 ) -> None:
-    gate, path = start_gate(proxies, pipelock, credential_routes(endpoints, echo, ["acme/app"]))
+    gate, path = start_gate(proxies, standin_pipelock, credential_routes(endpoints, tls_echo, ["acme/app"]))
     assert wait_for(lambda: len(credential_lines(gate)) == 2)
-    path.write_text(json.dumps(credential_routes(endpoints, echo, ["acme/lib"])))
+    path.write_text(json.dumps(credential_routes(endpoints, tls_echo, ["acme/lib"])))
     gate.process.send_signal(signal.SIGHUP)
     assert wait_for(lambda: any(line.get("event") == "config_reload" for line in gate.json_lines()))
     assert wait_for(lambda: len(endpoints.github_requests) == 2)
     assert endpoints.github_requests[1]["body"]["repositories"] == ["lib"]
     m = marker()
-    assert get(gate, echo, f"/github/{m}-github/").status == 200
-    assert get(gate, echo, f"/vertex/{m}-vertex/").status == 200
+    assert get(gate, tls_echo, f"/github/{m}-github/").status == 200
+    assert get(gate, tls_echo, f"/vertex/{m}-vertex/").status == 200
     github_tokens = [t for t in endpoints.issued_tokens() if t.startswith("ghs_")]
-    assert authorization(echo, f"{m}-github/") == f"Bearer {github_tokens[1]}"
+    assert authorization(tls_echo, f"{m}-github/") == f"Bearer {github_tokens[1]}"
     # The service account's source did not change: its credential was kept, not minted again.
     assert len(endpoints.google_requests) == 1
     assert [line["repositories"] for line in credential_lines(gate) if line["name"] == "github"] == [["acme/app"], ["acme/lib"]]
@@ -247,10 +230,16 @@ def test_a_reload_mints_a_changed_source_again_and_keeps_an_unchanged_one(
     ],
 )  # fmt: skip
 def test_routes_that_cannot_mint_refuse_to_start(
-    proxies: ProxyFactory, pipelock: Proxy, echo: Upstream, endpoints: TokenEndpoints, env: dict[str, str], upstream: bool, message: str
+    proxies: ProxyFactory,
+    standin_pipelock: Proxy,
+    tls_echo: Upstream,
+    endpoints: TokenEndpoints,
+    env: dict[str, str],
+    upstream: bool,
+    message: str,
 ) -> None:
-    chain = upstream_mode_env(pipelock, pipelock.ca_cert) if upstream else {}
-    gate = proxies.start(credential_routes(endpoints, echo, ["acme/app"], google=False), env={**chain, **KEYS, **env}, ready=False)
+    chain = upstream_mode_env(standin_pipelock, standin_pipelock.ca_cert) if upstream else {}
+    gate = proxies.start(credential_routes(endpoints, tls_echo, ["acme/app"], google=False), env={**chain, **KEYS, **env}, ready=False)
     try:
         gate.process.wait(timeout=20)
     finally:

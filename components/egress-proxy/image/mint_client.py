@@ -10,6 +10,7 @@ import socket
 import ssl
 import urllib.parse
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from credential_errors import CredentialError, bounded_reason
 
@@ -18,8 +19,9 @@ TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
+    """A token endpoint's answer: its status and its body (at most MAX_ANSWER_BYTES)."""
+
     status: int
     body: bytes
 
