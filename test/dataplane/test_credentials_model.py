@@ -26,6 +26,7 @@ from credential_errors import CredentialError
 from credential_minting import session_name
 from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay
 from credential_sources import GithubAppSource, GoogleServiceAccountSource, Minted, Source
+from egress_metrics import EgressMetrics
 from egress_routes import SIGV4_HEADERS, SigV4
 from routes_yaml import RoutesError, parse_routes
 from sigv4_requests import presigned
@@ -431,3 +432,17 @@ def test_a_presigned_query_is_recognised(query: str | None, refused: bool) -> No
 )
 def test_the_role_session_is_named_after_the_egress_proxy(host: str, expected: str) -> None:
     assert session_name(host) == expected
+
+
+def test_mints_are_counted_and_the_expiry_follows_the_credential_in_use() -> None:
+    metrics = EgressMetrics()
+    metrics.minted("github", "github_app", time.time() + 100)
+    metrics.mint_failed("github", "github_app")
+    metrics.minted("bedrock", "aws", None)
+    sample = metrics.registry.get_sample_value
+    assert sample("bot_bottle_egress_credential_mints_total", {"credential": "github", "kind": "github_app", "outcome": "ok"}) == 1
+    assert sample("bot_bottle_egress_credential_mints_total", {"credential": "github", "kind": "github_app", "outcome": "error"}) == 1
+    assert 98 < (sample("bot_bottle_egress_credential_expiry_seconds", {"credential": "github"}) or 0) <= 100
+    assert sample("bot_bottle_egress_credential_expiry_seconds", {"credential": "bedrock"}) is None  # static keys do not expire
+    metrics.credentials_in_use(["bedrock"])
+    assert sample("bot_bottle_egress_credential_expiry_seconds", {"credential": "github"}) is None

@@ -188,8 +188,9 @@ class EgressMetrics:
             ("credential",),
             registry=r,
         )
-        # The credentials with an expiry series.
+        # The credentials with an expiry series (changed from the refreshers' threads too).
         self.expiring: set[str] = set()
+        self.expiring_lock = threading.Lock()
 
     def decided(self, decision: Decision, name: str, host: str, method: str, table: RouteTable | None) -> None:
         """One decision line (`name`: allow, deny, audit-allow or warn, as the line has it)."""
@@ -217,20 +218,24 @@ class EgressMetrics:
         """A mint or refresh that worked; `expires_at`: the new credential's (None: it does not expire)."""
         self.mints.labels(name, kind, "ok").inc()
         if expires_at is None:
-            self._forget_expiry(name)
+            with self.expiring_lock:
+                self._forget_expiry(name)
             return
-        self.expiry.labels(name).set_function(lambda: expires_at - time.time())
-        self.expiring.add(name)
+        with self.expiring_lock:
+            self.expiry.labels(name).set_function(lambda: expires_at - time.time())
+            self.expiring.add(name)
 
     def mint_failed(self, name: str, kind: str) -> None:
         self.mints.labels(name, kind, "error").inc()
 
     def credentials_in_use(self, names: Iterable[str]) -> None:
         """After a reload: no expiry series for the credentials the routes no longer have."""
-        for name in self.expiring - set(names):
-            self._forget_expiry(name)
+        with self.expiring_lock:
+            for name in self.expiring - set(names):
+                self._forget_expiry(name)
 
     def _forget_expiry(self, name: str) -> None:
+        """(With expiring_lock held.)"""
         if name in self.expiring:
             self.expiring.discard(name)
             self.expiry.remove(name)
