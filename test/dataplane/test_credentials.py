@@ -22,6 +22,7 @@ from conftest import (
     Response,
     Upstream,
     _server_context,
+    free_port,
     marker,
     stop_process,
     tunnel_request,
@@ -29,6 +30,7 @@ from conftest import (
     wait_for,
 )
 from credential_keys import google_key_file, private_pem, rsa_key
+from pipelocks import inspect_config, make_pipelock_ca, pipelock_binary, start_pipelock
 from token_endpoints import TokenEndpoints, serve
 
 APP_ID = "4242"
@@ -248,3 +250,25 @@ def test_routes_that_cannot_mint_refuse_to_start(
     assert message in gate.output()
     assert "SECRET-not-a-key" not in gate.output() and KEY_MATERIAL[0] not in gate.output()
     assert endpoints.github_requests == []
+
+
+def test_a_mint_through_the_real_pipelock(
+    proxies: ProxyFactory, tls_echo: Upstream, endpoints: TokenEndpoints, pki: Pki, tmp_path: Path
+) -> None:
+    """The mint client's CONNECT and TLS against pipelock itself (intercepting with its CA), which
+    logs the mint as it logs agent traffic."""
+    ca = make_pipelock_ca(tmp_path)
+    pipelock = start_pipelock(pipelock_binary(), inspect_config(["localhost"], free_port(), ca), tmp_path / "pipelock", pki.ca_pem)
+    try:
+        env = {"EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}", "EGRESS_PROXY_UPSTREAM_CA": str(ca[0]), **KEYS}
+        gate = proxies.start(credential_routes(endpoints, tls_echo, ["acme/app"], google=False), env=env)
+        m = marker()
+        resp = get(gate, tls_echo, f"/github/{m}/")
+        assert resp.status == 200, resp.text
+        assert authorization(tls_echo, f"{m}/") == f"Bearer {endpoints.issued_tokens()[0]}"
+        # pipelock intercepted the mint's tunnel: its tls_intercept line, as for each tunnel it reads.
+        assert wait_for(lambda: [e["scanner"] for e in pipelock.events("anomaly", f"localhost:{endpoints.port}")] == ["tls_intercept"])
+        assert_no_secret_logged(endpoints, gate)
+        assert not [t for t in endpoints.issued_tokens() if t in pipelock.log_path.read_text()]
+    finally:
+        pipelock.stop()
