@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "components" / "egr
 import egress_lanes as lanes
 import egress_routes as model
 import routes_yaml
+from credential_sources import Source
 from git_rules import PushRules
 
 # Every token variable reads as this, so an injected header's prefix is what precedes it.
@@ -58,7 +59,7 @@ def _source_secrets(text: str) -> dict[str, str]:
     return {variable: kinds[key] for source in sources.values() for key, variable in source.items() if key in kinds}
 
 
-def source_json(source: object) -> dict[str, object]:
+def source_json(source: Source) -> dict[str, object]:
     """A credential source as the config's spec renders it, its secrets left out."""
     fields = {k: v for k, v in dataclasses.asdict(source).items() if k not in SECRET_FIELDS and v not in ("", 0)}
     fields["kind"] = source.kind

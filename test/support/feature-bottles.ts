@@ -117,7 +117,14 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
 };
 
 /** The tokens the feature bottles name: two static tokens, and the secrets of the credential sources. */
-export const FEATURE_TOKENS: readonly string[] = ["a", "b", "github-app-key", "aws-access-key-id", "aws-secret-access-key", "vertex-sa-key"];
+export const FEATURE_TOKENS: readonly string[] = [
+  "a",
+  "b",
+  "github-app-key",
+  "aws-access-key-id",
+  "aws-secret-access-key",
+  "vertex-sa-key",
+];
 
 /** Each of them validated (the FEATURE_TOKENS exist), with its config as written. */
 export function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
