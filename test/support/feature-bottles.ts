@@ -6,6 +6,19 @@
 import assert from "node:assert/strict";
 import { type BottleSpec, validateBottle } from "../../components/index";
 
+/** One credential source of each kind, each secret its own token: the example. */
+export const CREDENTIAL_SOURCES = {
+  github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "github-app-key" } },
+  bedrock: {
+    aws: {
+      accessKeyId: "aws-access-key-id",
+      secretAccessKey: "aws-secret-access-key",
+      roleArn: "arn:aws:iam::123456789012:role/bedrock-agent",
+    },
+  },
+  vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
+};
+
 /** Routes that use each kind of credential source (named github, bedrock, vertex): the example. */
 export const CREDENTIAL_ROUTES = [
   {
@@ -94,17 +107,7 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
   },
   // Credentials the egress proxy mints: a GitHub App, AWS with a role (SigV4), a Google service account.
   credentials: {
-    credentials: {
-      github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "github-app-key" } },
-      bedrock: {
-        aws: {
-          accessKeyId: "aws-access-key-id",
-          secretAccessKey: "aws-secret-access-key",
-          roleArn: "arn:aws:iam::123456789012:role/bedrock-agent",
-        },
-      },
-      vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
-    },
+    credentials: CREDENTIAL_SOURCES,
     routes: CREDENTIAL_ROUTES,
   },
   // No route on the bulk lane: no bulk_lane at all.

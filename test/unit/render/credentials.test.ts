@@ -10,7 +10,7 @@ import { type BottleSpec, validateStackConfig } from "../../../components/config
 import { renderRoutesYaml, tokenEnvNames } from "../../../components/egress-proxy/routes";
 import { describeEgressProxy, SYSTEM_ROOTS } from "../../../components/egress-proxy/workload";
 import { passthroughHosts, pipelockSettingsKey, renderPipelockYaml } from "../../../components/pipelock/config";
-import { CREDENTIAL_ROUTES } from "../../support/feature-bottles";
+import { CREDENTIAL_ROUTES, CREDENTIAL_SOURCES } from "../../support/feature-bottles";
 
 const TOKENS = Object.fromEntries(
   ["github-app-key", "aws-access-key-id", "aws-secret-access-key", "vertex-sa-key", "anthropic"].map((n) => [
@@ -26,18 +26,7 @@ function contractBottle(credentials: Record<string, unknown> = {}, extraRoutes: 
     bottles: [
       {
         name: "coder",
-        credentials: {
-          github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "github-app-key" } },
-          bedrock: {
-            aws: {
-              accessKeyId: "aws-access-key-id",
-              secretAccessKey: "aws-secret-access-key",
-              roleArn: "arn:aws:iam::123456789012:role/bedrock-agent",
-            },
-          },
-          vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
-          ...credentials,
-        },
+        credentials: { ...CREDENTIAL_SOURCES, ...credentials },
         routes: [...CREDENTIAL_ROUTES, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "anthropic" } }, ...extraRoutes],
       },
     ],
