@@ -105,26 +105,41 @@ export function credentialProblems(bottle: unknown, tokens: TokenSource, prefix:
 }
 
 /**
- * No route may reach a Google source's token endpoint: pipelock passes that host through unread
- * (the JWT grant would trip its DLP), so only the egress proxy's own requests may go there.
+ * No route, and no audit mode, may reach a Google source's token endpoint: pipelock passes that
+ * host through unread (the JWT grant would trip its DLP), so only the egress proxy's own requests
+ * may go there.
  */
 function tokenHostProblems(bottle: unknown, name: string, prefix: string): ConfigProblem[] {
   const tokenUrl = at(bottle, "credentials", name, "googleServiceAccount", "tokenUrl") ?? DEFAULT_GOOGLE_TOKEN_URL;
   if (typeof tokenUrl !== "string" || mintUrlProblem(tokenUrl) !== undefined) return [];
   const host = mintHost(tokenUrl);
-  return list(field(bottle, "routes")).flatMap((route, j) => {
-    const pattern = option(route, "host");
-    return typeof pattern === "string" && hostCovers(pattern, host)
+  // Audit mode lets through what no route covers: the token host too.
+  const audit: ConfigProblem[] =
+    field(bottle, "auditMode") === true
       ? [
           {
-            path: `${prefix}routes[${j}].host`,
+            path: `${prefix}auditMode`,
             message:
-              `"${pattern}" reaches ${host}, where the egress proxy mints credentials.${name}'s tokens: pipelock passes that host ` +
-              "through unread for the egress proxy alone, so no route may reach it; remove the route (or narrow its host)",
+              `audit mode lets the agent reach hosts no route covers, and pipelock passes ${host} (credentials.${name}'s token ` +
+              "endpoint) through unread: turn audit mode off, or learn the routes without this source",
           },
         ]
       : [];
-  });
+  return audit.concat(
+    list(field(bottle, "routes")).flatMap((route, j) => {
+      const pattern = option(route, "host");
+      return typeof pattern === "string" && hostCovers(pattern, host)
+        ? [
+            {
+              path: `${prefix}routes[${j}].host`,
+              message:
+                `"${pattern}" reaches ${host}, where the egress proxy mints credentials.${name}'s tokens: pipelock passes that host ` +
+                "through unread for the egress proxy alone, so no route may reach it; remove the route (or narrow its host)",
+            },
+          ]
+        : [];
+    }),
+  );
 }
 
 /**

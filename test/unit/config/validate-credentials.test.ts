@@ -159,6 +159,12 @@ describe("credential sources: each rule, at its path", () => {
       '"*.googleapis.com" reaches oauth2.googleapis.com, where the egress proxy mints credentials.vertex\'s tokens: pipelock passes that host through unread for the egress proxy alone, so no route may reach it; remove the route (or narrow its host)',
     ],
     [
+      "audit mode with a Google source",
+      [{ ...bottle({ vertex }, [vertexRoute]), auditMode: true }],
+      "bottles[0].auditMode",
+      "audit mode lets the agent reach hosts no route covers, and pipelock passes oauth2.googleapis.com (credentials.vertex's token endpoint) through unread: turn audit mode off, or learn the routes without this source",
+    ],
+    [
       "a GitHub App's repositories of two owners",
       [bottle({ github }, [apiRoute(), gitRoute("other/lib")])],
       "bottles[0].credentials.github.githubApp",
