@@ -272,3 +272,43 @@ def test_a_mint_through_the_real_pipelock(
         assert not [t for t in endpoints.issued_tokens() if t in pipelock.log_path.read_text()]
     finally:
         pipelock.stop()
+
+
+def test_a_google_grant_through_the_real_pipelock_passes_only_as_a_passthrough_host(
+    proxies: ProxyFactory, tls_echo: Upstream, endpoints: TokenEndpoints, pki: Pki, tmp_path: Path
+) -> None:
+    """pipelock's body DLP refuses the JWT bearer grant (its default "JWT Token" pattern) on an
+    intercepted tunnel, so the program passes a Google token host through; the mint client then
+    checks the token host's own certificate against the upstream leg's trust (as mitmproxy does
+    for agent traffic to such a host), never against pipelock's CA."""
+    ca = make_pipelock_ca(tmp_path)
+    config = inspect_config(["localhost"], free_port(), ca)
+    intercepted = start_pipelock(pipelock_binary(), config, tmp_path / "intercepting", pki.ca_pem)
+    passthrough = inspect_config(["localhost"], free_port(), ca)
+    passthrough["tls_interception"]["passthrough_domains"] = ["localhost"]
+    passing = start_pipelock(pipelock_binary(), passthrough, tmp_path / "passing", pki.ca_pem)
+    try:
+        routes = credential_routes(endpoints, tls_echo, ["acme/app"])
+        env = {"EGRESS_PROXY_UPSTREAM_CA": str(ca[0]), "EGRESS_PROXY_UPSTREAM_EXTRA_CA": str(pki.ca_pem), **KEYS}
+
+        # Intercepted: pipelock refuses the grant, and the route answers 503 with the reason.
+        blocked = proxies.start(routes, env={**env, "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{intercepted.port}"})
+        m = marker()
+        resp = get(blocked, tls_echo, f"/vertex/{m}/")
+        assert resp.status == 503 and "credential vertex not available" in resp.text, resp.text
+        assert endpoints.google_requests == []
+        blocked.stop()
+
+        # Passed through: the grant reaches the token endpoint, whose certificate the mint client
+        # checks against the upstream leg's trust (the test CA), and the token is injected.
+        gate = proxies.start({**routes, "passthrough": ["localhost"]},
+                             env={**env, "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{passing.port}"})  # fmt: skip
+        m = marker()
+        resp = get(gate, tls_echo, f"/vertex/{m}/")
+        assert resp.status == 200, resp.text
+        [google_token] = [t for t in endpoints.issued_tokens() if t.startswith("ya29.")]
+        assert authorization(tls_echo, f"{m}/") == f"Bearer {google_token}"
+        assert_no_secret_logged(endpoints, gate)
+    finally:
+        intercepted.stop()
+        passing.stop()

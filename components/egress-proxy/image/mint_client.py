@@ -1,8 +1,11 @@
 """The HTTP client of credential minting: one POST to a token endpoint through pipelock (the
 egress proxy's upstream proxy, HTTPS via CONNECT), trusting pipelock's CA only, like agent
-traffic on the inspect lane. Bounded in time and in the answer's size.
+traffic on the inspect lane; a token host pipelock passes through unread (a Google token URL:
+pipelock's body DLP would refuse the grant's JWT) presents its own certificate, checked against
+the upstream leg's trust, as agent traffic to a passthrough host is. Bounded in time and in the
+answer's size.
 
-Pure: stdlib only, no mitmproxy import (the addon passes pipelock's address and CA file in).
+Pure: stdlib only, no mitmproxy import (the addon passes pipelock's address and CA files in).
 """
 
 import http.client
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from credential_errors import CredentialError, bounded_reason
+from egress_lanes import passthrough_host
 
 TIMEOUT_SECONDS = 10.0
 # A token endpoint's answer is a few KiB; a larger one is not read.
@@ -29,11 +33,22 @@ class Answer(NamedTuple):
 @dataclass(frozen=True)
 class MintClient:
     """POSTs through `proxy` (host, port: pipelock, plain HTTP) to HTTPS endpoints whose
-    certificate chains to the CA in `ca_file` (pipelock's)."""
+    certificate chains to the CA in `ca_file` (pipelock's), or, for hosts matching
+    `passthrough` (pipelock's passthrough_domains), to the certificates in `passthrough_ca_file`."""
 
     proxy: tuple[str, int]
     ca_file: str
+    passthrough: tuple[str, ...] = ()
+    passthrough_ca_file: str = ""
     timeout: float = TIMEOUT_SECONDS
+
+    def trust_for(self, host: str) -> str:
+        """The CA file a token host's certificate must chain to."""
+        if passthrough_host(host, self.passthrough):
+            if not self.passthrough_ca_file:
+                raise CredentialError(f"{host}: pipelock passes it through, but no upstream trust is set for such hosts")
+            return self.passthrough_ca_file
+        return self.ca_file
 
     def post(self, url: str, headers: list[tuple[str, str]], body: bytes) -> Answer:
         """The answer to one POST; CredentialError (its message bounded, never quoting a header
@@ -43,7 +58,7 @@ class MintClient:
         port = parts.port or 443
         target = parts.path or "/"
         try:
-            context = ssl.create_default_context(cafile=self.ca_file)
+            context = ssl.create_default_context(cafile=self.trust_for(host))
             connection = http.client.HTTPSConnection(self.proxy[0], self.proxy[1], timeout=self.timeout, context=context)
             connection.set_tunnel(host, port)
             try:

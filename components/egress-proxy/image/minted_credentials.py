@@ -30,19 +30,22 @@ class MintedCredentials:
         self.refresher: CredentialRefresher | None = None
 
     @staticmethod
-    def client() -> MintClient | None:
+    def client(table: RouteTable) -> MintClient | None:
         """Minting goes through pipelock as agent traffic does: the one upstream proxy (plain
-        HTTP, CONNECT) and pipelock's CA; None when the proxy runs without them."""
+        HTTP, CONNECT) and pipelock's CA, or for a host pipelock passes through the upstream leg's
+        trust; None when the proxy runs without them."""
         upstreams = [
             spec for spec in (mode_specs.ProxyMode.parse(m) for m in ctx.options.mode) if isinstance(spec, mode_specs.UpstreamMode)
         ]
         if len(upstreams) != 1 or upstreams[0].scheme != "http" or not ctx.options.egress_inspect_ca:
             return None
-        return MintClient(upstreams[0].address, ctx.options.egress_inspect_ca)
+        return MintClient(
+            upstreams[0].address, ctx.options.egress_inspect_ca, table.passthrough, ctx.options.ssl_verify_upstream_trusted_ca or ""
+        )
 
     def problem(self, table: RouteTable) -> str | None:
         """Why `table`'s credentials cannot be minted here, or None."""
-        if table.credentials and self.client() is None:
+        if table.credentials and self.client(table) is None:
             names = ", ".join(sorted(table.credentials))
             return (
                 f"credentials ({names}) are minted through pipelock, but this egress proxy has no upstream proxy "
@@ -53,7 +56,7 @@ class MintedCredentials:
     def start(self, table: RouteTable) -> None:
         """Mint `table`'s credentials (keeping those of unchanged sources) and stop the refresher
         of the table it replaces."""
-        client = self.client()
+        client = self.client(table)
         previous = self.refresher
         self.refresher = None
         if table.credentials and client is not None:
