@@ -213,6 +213,8 @@ ANSWERS: list[tuple[int, object, str]] = [
     (201, {"token": "ghs_x"}, "GitHub's answer has no token and expires_at"),
     (201, {"token": "ghs x", "expires_at": "2026-01-01T00:00:00Z"}, "GitHub's answer has no token and expires_at"),
     (201, {"token": "ghs_x", "expires_at": "soon"}, "an expires_at that is not a time"),
+    # Without a zone it would be read in the machine's local time.
+    (201, {"token": "ghs_x", "expires_at": "2027-01-01T00:00:00"}, "GitHub's answer has an expires_at without a time zone"),
 ]  # fmt: skip
 
 
@@ -358,6 +360,22 @@ def test_a_credential_that_expired_after_failed_refreshes_is_not_used() -> None:
         mints.failing = "down"
         clock.now = 1101.0
         assert refresher.current("github") == "it expired before a refresh"
+    finally:
+        refresher.stop()
+
+
+@pytest.mark.parametrize("lifetime", [0.0, -5.0, -3600.0])
+def test_a_credential_already_expired_when_minted_is_a_failure_retried_with_backoff(lifetime: float) -> None:
+    # A token endpoint whose clock is behind ours (or an answer's expiry in the past): without
+    # the check, its refresh is due at once, every time, and the refresher mints in a tight loop.
+    mints = Mints(lifetime=lifetime)
+    refresher = CredentialRefresher({"github": github_source()}, mints.mint, mints.report)
+    try:
+        assert wait_until(lambda: refresher.current("github") != PENDING)
+        time.sleep(0.5)  # the first retry comes 1 s after the failure
+        got = refresher.current("github")
+        assert isinstance(got, str) and "already expired when minted" in got and "clock" in got, got
+        assert len(mints.calls) == 1 and mints.reports == [("github", False, got, False)]
     finally:
         refresher.stop()
 

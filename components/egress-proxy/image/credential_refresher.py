@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from credential_errors import CredentialError
 from credential_sources import Minted, Source
+from decision_log import expiry_text
 
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 60.0
@@ -42,6 +43,14 @@ def refresh_due(minted: Minted, fraction: float = REFRESH_AT) -> float | None:
 def retry_delay(failures: int) -> float:
     """The wait after the `failures`-th mint failure in a row: 1 s, doubling, at most 60 s."""
     return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** min(failures - 1, 16))
+
+
+def expired_problem(minted: Minted, now: float) -> str:
+    """Why a credential just minted cannot be used: it expired already (its refresh would be due at
+    once, every time: a mint loop), "" if it is still valid. A clock behind the provider's is why."""
+    if minted.expires_at is None or minted.expires_at > now:
+        return ""
+    return f"the credential was already expired when minted (at {expiry_text(minted.expires_at)}): is this machine's clock right?"
 
 
 class CredentialRefresher:
@@ -106,11 +115,13 @@ class CredentialRefresher:
             fresh: Minted | None = None
             try:
                 fresh = self._mint(source, self._clock())
-                error = ""
+                error = expired_problem(fresh, self._clock())
             except CredentialError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - a refresher thread must never die of a mint
                 error = f"unexpected error minting ({type(e).__name__})"
+            if error:
+                fresh = None
             if self._stopped.is_set():
                 return  # replaced meanwhile: this outcome is no longer anyone's
             refresh = minted is not None
