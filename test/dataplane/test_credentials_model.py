@@ -162,6 +162,8 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("sigv4 with a header", document(routes__2__auth__header="Authorization"), {}, "routes[2].auth.header: a SigV4 route (sigv4) sets its own headers"),
     ("sigv4 unknown key", document(routes__2__auth__sigv4={"service": "bedrock", "region": "us-east-1", "x": 1}), {}, "routes[2].auth.sigv4: unknown key 'x'"),
     ("sigv4 region", document(routes__2__auth__sigv4={"service": "bedrock", "region": "US East"}), {}, "routes[2].auth.sigv4.region: must be an AWS region name"),
+    ("sigv4 for sts", document(routes__2__auth__sigv4={"service": "sts", "region": "us-east-1"}), {}, "routes[2].auth.sigv4.service: 'sts' answers with credentials"),
+    ("sigv4 for iam", document(routes__2__auth__sigv4={"service": "iam", "region": "us-east-1"}), {}, "routes[2].auth.sigv4.service: 'iam' answers with credentials"),
 ]  # fmt: skip
 
 
