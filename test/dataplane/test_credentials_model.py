@@ -382,6 +382,20 @@ def test_a_credential_already_expired_when_minted_is_a_failure_retried_with_back
         refresher.stop()
 
 
+def test_a_credential_living_longer_than_a_short_lived_one_can_is_a_failure() -> None:
+    # An answer's expiry years away (expires_in: 10**12) is no short-lived credential; its refresh
+    # would be due past what a thread can wait for, and its log line past what a date can hold.
+    mints = Mints(lifetime=10.0**12)
+    refresher = CredentialRefresher({"github": github_source()}, mints.mint, mints.report)
+    try:
+        assert wait_until(lambda: bool(mints.reports))
+        got = refresher.current("github")
+        assert got == "the credential would live more than 48 hours: not a short-lived credential", got
+        assert mints.reports == [("github", False, got, False)]
+    finally:
+        refresher.stop()
+
+
 def test_a_reload_keeps_the_credential_of_an_unchanged_source_and_mints_a_changed_one() -> None:
     mints = Mints(lifetime=100)
     vertex = GoogleServiceAccountSource("vertex", "sa@p.example", "k", ("s",), "https://t.example/token")

@@ -21,6 +21,8 @@ MAX_RETRY_SECONDS = 60.0
 # Refreshed once this fraction of its lifetime has passed.
 REFRESH_AT = 0.5
 PENDING = "the first mint is under way"
+# The longest a minted credential may live (an STS session's is 12 hours, a GitHub or Google token's 1).
+MAX_LIFETIME_SECONDS = 48 * 3600
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,18 @@ def retry_delay(failures: int) -> float:
     return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** min(failures - 1, 16))
 
 
-def expired_problem(minted: Minted, now: float) -> str:
-    """Why a credential just minted cannot be used: it expired already (its refresh would be due at
-    once, every time: a mint loop), "" if it is still valid. A clock behind the provider's is why."""
-    if minted.expires_at is None or minted.expires_at > now:
+def expiry_problem(minted: Minted, now: float) -> str:
+    """Why a credential just minted cannot be used ("": it can): it expired already (its refresh
+    would be due at once, every time: a mint loop; a clock behind the provider's is why), or it
+    would live longer than any short-lived credential does (its refresh would be due past what a
+    thread can wait for)."""
+    if minted.expires_at is None:
         return ""
-    return f"the credential was already expired when minted (at {expiry_text(minted.expires_at)}): is this machine's clock right?"
+    if minted.expires_at <= now:
+        return f"the credential was already expired when minted (at {expiry_text(minted.expires_at)}): is this machine's clock right?"
+    if minted.expires_at - now > MAX_LIFETIME_SECONDS:
+        return f"the credential would live more than {MAX_LIFETIME_SECONDS // 3600} hours: not a short-lived credential"
+    return ""
 
 
 class CredentialRefresher:
@@ -115,7 +123,7 @@ class CredentialRefresher:
             fresh: Minted | None = None
             try:
                 fresh = self._mint(source, self._clock())
-                error = expired_problem(fresh, self._clock())
+                error = expiry_problem(fresh, self._clock())
             except CredentialError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - a refresher thread must never die of a mint
