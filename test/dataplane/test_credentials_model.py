@@ -119,6 +119,13 @@ def test_the_contracts_example_loads() -> None:
     assert table.stripped_header_bytes >= {h.encode() for h in SIGV4_HEADERS | {"x-api-key"}}
 
 
+def test_one_owner_in_two_spellings_is_one_owner() -> None:
+    # GitHub's names are case-insensitive, and the stack's validation compares owners so.
+    table = parse_routes(document(credentials__github={**GITHUB, "repositories": ["Acme/app", "acme/lib"]}), ENV)
+    github = table.credentials["github"]
+    assert isinstance(github, GithubAppSource) and github.repositories == ("Acme/app", "acme/lib")
+
+
 def test_a_role_source_and_its_keys() -> None:
     table = parse_routes(document(credentials__bedrock=ROLE), ENV)
     bedrock = table.credentials["bedrock"]
