@@ -24,7 +24,7 @@ import github_app
 import google_service_account
 from credential_errors import CredentialError
 from credential_minting import session_name
-from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay
+from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay, usable_until
 from credential_sources import GithubAppSource, GoogleServiceAccountSource, Minted, Source
 from egress_metrics import EgressMetrics
 from egress_routes import SIGV4_HEADERS, SigV4
@@ -297,6 +297,20 @@ def test_refresh_is_due_at_half_the_lifetime_and_retries_back_off_to_60_s() -> N
     assert [retry_delay(n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
+@pytest.mark.parametrize(
+    "minted,until",
+    [
+        (Minted("t", 1100.0, 100.0), 1070.0),  # an hour-like lifetime: its last 30 s
+        (Minted("t", 200.0, 100.0), 190.0),  # 100 s: its last tenth
+        (Minted("t", 100.2, 100.0), 100.18),  # a tiny one: still a tenth
+        (Minted("t", 100.0, 100.0), 100.0),  # no life at all: no margin to take
+        (Minted("t", None, 100.0), None),  # static keys: always
+    ],
+)  # fmt: skip
+def test_a_credential_is_not_sent_in_its_last_tenth_of_life_nor_its_last_30_s(minted: Minted, until: float | None) -> None:
+    assert usable_until(minted) == pytest.approx(until) if until is not None else usable_until(minted) is None
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
@@ -367,8 +381,11 @@ def test_a_credential_that_expired_after_failed_refreshes_is_not_used() -> None:
     try:
         assert wait_until(lambda: isinstance(refresher.current("github"), Minted))
         mints.failing = "down"
-        clock.now = 1101.0
-        assert refresher.current("github") == "it expired before a refresh"
+        clock.now = 1089.0
+        assert isinstance(refresher.current("github"), Minted)
+        # Its last tenth of life (10 s of 100): not sent, it could die on the way.
+        clock.now = 1090.5
+        assert refresher.current("github") == "it expired (or was about to) before a refresh"
     finally:
         refresher.stop()
 

@@ -21,6 +21,10 @@ MAX_RETRY_SECONDS = 60.0
 # Refreshed once this fraction of its lifetime has passed.
 REFRESH_AT = 0.5
 PENDING = "the first mint is under way"
+# A credential is not sent in its last tenth of life, nor its last 30 s: a request takes time to
+# reach the upstream through pipelock, and must not arrive with a credential that died on the way.
+USE_MARGIN_SECONDS = 30.0
+USE_MARGIN_FRACTION = 0.1
 # The longest a minted credential may live (an STS session's is 12 hours, a GitHub or Google token's 1).
 MAX_LIFETIME_SECONDS = 48 * 3600
 
@@ -40,6 +44,14 @@ def refresh_due(minted: Minted, fraction: float = REFRESH_AT) -> float | None:
     if minted.expires_at is None:
         return None
     return minted.minted_at + (minted.expires_at - minted.minted_at) * fraction
+
+
+def usable_until(minted: Minted) -> float | None:
+    """Until when a credential is sent (epoch seconds); None: always (it does not expire)."""
+    if minted.expires_at is None:
+        return None
+    lifetime = max(0.0, minted.expires_at - minted.minted_at)
+    return minted.expires_at - min(USE_MARGIN_SECONDS, lifetime * USE_MARGIN_FRACTION)
 
 
 def retry_delay(failures: int) -> float:
@@ -103,14 +115,15 @@ class CredentialRefresher:
             return current.minted
         if not current.tried:
             return PENDING
-        return current.error or "it expired before a refresh"
+        return current.error or "it expired (or was about to) before a refresh"
 
     def stop(self) -> None:
         """Stop refreshing (the table was replaced, or the proxy drains); credentials stay readable."""
         self._stopped.set()
 
     def _valid(self, minted: Minted) -> bool:
-        return minted.expires_at is None or minted.expires_at > self._clock()
+        until = usable_until(minted)
+        return until is None or until > self._clock()
 
     def _run(self, name: str, source: Source, minted: Minted | None) -> None:
         failures = 0
