@@ -16,8 +16,16 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
                            the request asks for it
   git smart HTTP           on git.* and ro.* hosts: `git http-backend` over /srv/git, where
                            acme/app and acme/other are repositories (pushes accepted) and acme/big
-                           one of 20 MiB (make-repo makes more, as the benchmark's acme/huge)
+                           one of 20 MiB (make-repo makes more, as the benchmark's acme/huge); a
+                           request with a GitHub App installation token must have one the fake
+                           GitHub issued for that repository (github_fakes.git_access)
+  github-api.*             a GitHub App's token endpoint and a GitHub-shaped API (github_fakes.py)
+  oauth2.*                 Google's token endpoint for service accounts (google_fakes.py)
+  aiplatform.*             Vertex AI's rawPredict/streamRawPredict for Anthropic models: the fake
+                           Messages API's answer, for a token oauth2.* issued (google_fakes.py)
   anything else            200 with a small JSON body naming the path
+
+What a fake verified (or refused) is recorded with the request, as `verified`.
 """
 
 import json
@@ -29,6 +37,10 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import github_fakes
+import google_fakes
+from fake_http import Answer, Request
 
 LOG = "/var/log/upstream/requests.jsonl"
 GIT_ROOT = "/srv/git"
@@ -67,8 +79,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         raw = self._body()
-        is_git = GIT_PATH.search(self.path.split("?")[0]) is not None
-        body = f"<{len(raw)} bytes of git>" if is_git else raw.decode("utf-8", "replace")
+        path, _, query = self.path.partition("?")
+        host = self.headers.get("Host", "").split(":")[0]
+        git = GIT_PATH.search(path)
+        request = Request(self.command, host, path, query, list(self.headers.items()), raw)
+        answer, verified = self._fake(request, git)
+        body = f"<{len(raw)} bytes of git>" if git else raw.decode("utf-8", "replace")
         record = {
             "scheme": self.scheme,
             "client": self.client_address[0],
@@ -77,12 +93,16 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body,
+            **({"verified": verified} if verified else {}),
         }
         with lock, open(LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
-        host = self.headers.get("Host", "").split(":")[0]
-        if host.startswith(("git.", "ro.")) and is_git:
+        if answer is not None:
+            self._send(answer.status, answer.content_type, answer.body, answer.headers)
+        elif host.startswith(("git.", "ro.")) and git:
             self._git(raw)
+        elif host.startswith("aiplatform."):
+            self._messages(raw, stream=path.endswith(":streamRawPredict"))
         elif self.command == "POST" and self.path.split("?")[0] == "/v1/messages":
             self._messages(raw)
         elif m := re.fullmatch(r"/bytes/(\d+)", self.path):
@@ -103,9 +123,27 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, "application/json", json.dumps({"upstream": "ok", "scheme": self.scheme, "path": self.path}).encode())
 
-    def _send(self, status: int, content_type: str, payload: bytes) -> None:
+    def _fake(self, request: Request, git: re.Match[str] | None) -> tuple[Answer | None, dict[str, object]]:
+        """What a fake service answers (None: the server's own answer follows), and what it verified."""
+        service = request.host.split(".")[0]
+        found: tuple[Answer | None, dict[str, object]] | None = None
+        if service in ("git", "ro") and git:
+            found = github_fakes.git_access(
+                request, git[1], push=git[3] == "git-receive-pack" or "service=git-receive-pack" in request.query
+            )
+        elif service == "github-api":
+            found = github_fakes.mint(request) or github_fakes.api(request)
+        elif service == "oauth2":
+            found = google_fakes.token(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
+        elif service == "aiplatform":
+            found = google_fakes.vertex_access(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
+        return found or (None, {})
+
+    def _send(self, status: int, content_type: str, payload: bytes, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in headers or []:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
@@ -163,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
     def _git(self, body: bytes) -> None:
         path, _, query = self.path.partition("?")
         match = GIT_PATH.search(path)
-        assert match is not None, "only requests is_git accepted reach here"
+        assert match is not None, "only git's requests reach here"
         repo, _, service = match.group(1, 2, 3)
         env = {
             "GIT_PROJECT_ROOT": GIT_ROOT,
@@ -195,14 +233,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _messages(self, body: bytes) -> None:
+    def _messages(self, body: bytes, stream: bool = False) -> None:
         request = json.loads(body or b"{}")
         model = request.get("model", "claude-e2e")
         message = {
             "id": "msg_e2e", "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 1},
         }  # fmt: skip
-        if not request.get("stream"):
+        if not (stream or request.get("stream")):
             done = {**message, "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn"}
             self._send(200, "application/json", json.dumps(done).encode())
             return
