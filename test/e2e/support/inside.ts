@@ -18,6 +18,8 @@ export interface Recorded {
   path: string;
   headers: [string, string][];
   body: string;
+  /** What a fake service of the upstream verified, or why it refused (images/upstream/*_fakes.py). */
+  verified?: Record<string, unknown>;
 }
 
 /** The values of a header of a recorded request (names compared case-insensitively). */
