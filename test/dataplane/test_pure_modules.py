@@ -16,6 +16,9 @@ WITHOUT_MITMPROXY = "import sys; sys.modules['mitmproxy'] = None; sys.path.inser
 @pytest.mark.parametrize(
     "module,pure",
     [
+        ("aws_sigv4", True),
+        ("aws_sts", True),
+        ("credential_errors", True),
         ("decision_log", True),
         ("egress_lanes", True),
         ("egress_metrics", True),
