@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ class Request:
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: bytes
+    body: bytes | Iterator[bytes]  # an iterator: each piece sent as it comes (chunked)
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
 

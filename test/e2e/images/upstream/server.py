@@ -23,6 +23,8 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
   oauth2.*                 Google's token endpoint for service accounts (google_fakes.py)
   aiplatform.*             Vertex AI's rawPredict/streamRawPredict for Anthropic models: the fake
                            Messages API's answer, for a token oauth2.* issued (google_fakes.py)
+  sts.*, bedrock-runtime.*, bedrock-static.*   AWS STS's AssumeRole and Bedrock's runtime, SigV4
+                           checked against the test's AWS key and the sessions issued (aws_fakes.py)
   anything else            200 with a small JSON body naming the path
 
 What a fake verified (or refused) is recorded with the request, as `verified`.
@@ -40,7 +42,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import github_fakes
 import google_fakes
-from fake_http import Answer, Request
+from aws_fakes import AwsFakes
+from fake_http import Answer, Request, load_credentials
 
 LOG = "/var/log/upstream/requests.jsonl"
 GIT_ROOT = "/srv/git"
@@ -50,6 +53,17 @@ GIT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/[A-Za-z0-9._-]+?)(\.git)?/(info/refs|
 ANSWER = "Hello from the bottled test API."
 lock = threading.Lock()
 CHUNK = os.urandom(64 * 1024)
+# The hosts the fake AWS answers for, by their first label: a second Bedrock host for the static keys' route.
+AWS_SERVICES = ("sts", "bedrock-runtime", "bedrock-static")
+
+
+def aws_of_test() -> AwsFakes:
+    """The fake AWS, knowing the test's long-lived key (none: it refuses every signature)."""
+    keys = load_credentials("aws")
+    return AwsFakes({keys["access_key_id"]: keys["secret_access_key"]} if keys else {})
+
+
+aws = aws_of_test()
 # The gates of /gated answers, by marker; /open/<marker> opens one.
 gates: dict[str, threading.Event] = {}
 GATE_SECONDS = 60
@@ -98,7 +112,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock, open(LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
         if answer is not None:
-            self._send(answer.status, answer.content_type, answer.body, answer.headers)
+            self._answer(answer)
         elif host.startswith(("git.", "ro.")) and git:
             self._git(raw)
         elif host.startswith("aiplatform."):
@@ -137,7 +151,32 @@ class Handler(BaseHTTPRequestHandler):
             found = google_fakes.token(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
         elif service == "aiplatform":
             found = google_fakes.vertex_access(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
+        elif service in AWS_SERVICES:
+            found = self._aws(request)
         return found or (None, {})
+
+    @staticmethod
+    def _aws(request: Request) -> tuple[Answer, dict[str, object]]:
+        answer = aws.handle(
+            method=request.method, host=request.host, path=request.path, query=request.query, headers=request.headers, body=request.body
+        )
+        content_type = next((v for k, v in answer.headers if k.lower() == "content-type"), "application/octet-stream")
+        headers = [(k, v) for k, v in answer.headers if k.lower() != "content-type"]
+        return Answer(answer.status, answer.body, content_type, headers), answer.record
+
+    def _answer(self, answer: Answer) -> None:
+        if isinstance(answer.body, bytes):
+            self._send(answer.status, answer.content_type, answer.body, answer.headers)
+            return
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in answer.body:
+            self._write_chunk(piece)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send(self, status: int, content_type: str, payload: bytes, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
@@ -173,11 +212,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for event, wait in ((b"data: first\n\n", True), (b"data: last\n\n", False)):
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
             if wait:
                 held.wait(GATE_SECONDS)
         self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, piece: bytes) -> None:
+        """One chunk of a chunked answer, sent at once."""
+        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        self.wfile.flush()
 
     def _json(self, n: int) -> None:
         item = json.dumps({"name": "package", "version": "1.0.0", "description": "a json field"})
@@ -193,8 +236,7 @@ class Handler(BaseHTTPRequestHandler):
         for i in range(events):
             data = json.dumps({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": "token "}})
             event = f"event: content_block_delta\ndata: {data}\n\n".encode()
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
             time.sleep(interval)
         self.wfile.write(b"0\r\n\r\n")
 
@@ -262,8 +304,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for name, data in events:
             event = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
         self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
