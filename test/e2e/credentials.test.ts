@@ -104,7 +104,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       "--env",
       `UPSTREAM_GOOGLE_TOKEN_SECONDS=${TOKEN_SECONDS}`,
       "--env",
-      `UPSTREAM_STS_SESSION_SECONDS=${TOKEN_SECONDS}`,
+      `UPSTREAM_AWS_SESSION_SECONDS=${TOKEN_SECONDS}`,
     ]);
     upstreamStarted = Date.now() / 1000;
     const up = await upping;
@@ -147,9 +147,12 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       assert.equal(m.verified?.aud, `https://${H.oauth2}/token`);
       assert.deepEqual(m.verified?.scopes, ["https://www.googleapis.com/auth/cloud-platform"]);
     }
-    for (const m of byHost(H.sts)) assert.equal(m.verified?.sts, "issued", JSON.stringify(m.verified));
-    // The long-lived AWS key signs the STS request (and the static route), never reaches the agent (checked below).
-    for (const m of byHost(H.sts)) assert.equal(m.verified?.access_key_id, keys.aws.accessKeyId);
+    for (const m of byHost(H.sts)) {
+      assert.equal(m.verified?.outcome, "issued", JSON.stringify(m.verified));
+      // The long-lived key signs the AssumeRole request (and the static route's); it never reaches the agent (checked below).
+      assert.equal(m.verified?.signed_by, keys.aws.accessKeyId);
+      assert.equal(m.verified?.role_arn, keys.aws.roleArn);
+    }
   });
 
   it("the App token is narrowed to exactly the routes' repository and the permissions they need (the App may grant more)", async () => {
@@ -241,10 +244,10 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       ];
       const answer = await agentCurl([...bogus, "-H", "Content-Type: application/json", "--data", bedrockBody, `https://${host}${invokePath("invoke", model)}`]);
       assert.equal(answer.status, "200", answer.body);
-      assert.match(answer.body, /Hello from the bottled test API\./);
+      assert.match(answer.body, /Hello from the bottled Bedrock\./);
       const [rec, ...more] = await recordedFor(host, invokePath("invoke", model));
       assert.ok(rec && more.length === 0, "the upstream saw the request once");
-      assert.equal(rec.verified?.sigv4, "verified", JSON.stringify(rec.verified));
+      assert.equal(rec.verified?.outcome, "answered", JSON.stringify(rec.verified));
       assert.equal(rec.verified?.session, session);
       if (session) assert.match(String(rec.verified?.access_key_id), /^ASIA/);
       else assert.equal(rec.verified?.access_key_id, keys.aws.accessKeyId);
@@ -263,7 +266,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     const answer = await agentCurl(["-H", "Content-Type: application/json", "--data", bedrockBody, `https://${H.bedrock}${raw}`]);
     assert.equal(answer.status, "200", answer.body);
     const [rec] = await recordedFor(H.bedrock, raw);
-    assert.equal(rec?.verified?.sigv4, "verified", JSON.stringify(rec?.verified));
+    assert.equal(rec?.verified?.outcome, "answered", JSON.stringify(rec?.verified));
 
     const presigned = `${invokePath("invoke")}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20200101%2Fus-east-1%2Fbedrock%2Faws4_request&X-Amz-Signature=00`;
     const refused = await agentCurl(["--data", bedrockBody, `https://${H.bedrock}${presigned}`]);
@@ -287,7 +290,8 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     assert.equal(seen.status, 200);
     assert.equal(seen.type, "application/vnd.amazon.eventstream");
     const [rec] = await recordedFor(H.bedrock, streamPath);
-    assert.equal(rec?.verified?.sigv4, "verified", JSON.stringify(rec?.verified));
+    assert.equal(rec?.verified?.outcome, "answered", JSON.stringify(rec?.verified));
+    assert.equal(rec?.verified?.stream, true);
     const spread = seen.chunks.at(-1)![0] - seen.chunks[0]![0];
     console.log(`# figure: Bedrock stream: ${seen.chunks.length} chunks over ${spread.toFixed(2)} s, first at ${seen.chunks[0]![0]} s`);
     assert.ok(seen.chunks.length >= 2 && spread >= 0.5, `arrived whole: ${JSON.stringify(seen.chunks)}`);
@@ -369,7 +373,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       `end=$(( $(date +%s) + ${LOOP_SECONDS} ))`,
       ...Object.entries(loops).map(
         ([name, args]) =>
-          `while [ "$(date +%s)" -lt "$end" ]; do out=$(curl -sS -o /dev/null --max-time 20 -w '%{http_code}' ${args.map(quote).join(" ")} 2>/dev/null); echo "$(date +%s.%N) $out $?" >> /tmp/${marker}-${name}.log; sleep 0.1; done &`,
+          `while [ "$(date +%s)" -lt "$end" ]; do out=$(curl -sS -o /dev/null --max-time 20 -w '%{http_code}' ${args.map(quote).join(" ")} 2>/dev/null); code=$?; echo "$(date +%s.%N) $out $code" >> /tmp/${marker}-${name}.log; sleep 0.1; done &`,
       ),
       "wait",
       ...Object.keys(loops).map((name) => `sed 's/^/${name} /' /tmp/${marker}-${name}.log`),
@@ -403,7 +407,9 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       if (failed.length > 0) problems.push(`${name}: ${failed.length} failed: ${JSON.stringify(failed.slice(0, 5))}`);
       if (mine.length < LOOP_SECONDS * 2) problems.push(`${name}: only ${mine.length} requests`);
       if (atUpstream.length !== mine.length) problems.push(`${name}: the upstream saw ${atUpstream.length} of ${mine.length}`);
-      const refusedAtUpstream = atUpstream.filter((r) => r.verified?.refused !== undefined || r.verified?.sigv4 === "refused");
+      const refusedAtUpstream = atUpstream.filter(
+        (r) => r.verified?.refused !== undefined || (r.verified?.fake === "bedrock" && r.verified.outcome !== "answered"),
+      );
       if (refusedAtUpstream.length > 0) problems.push(`${name}: the upstream refused ${refusedAtUpstream.length}`);
       // Static keys never expire: one credential, no refresh. Every other source is refreshed at half its life.
       if (name === "bedrock-static" ? distinct !== 1 || refreshes !== 0 : distinct < 3 || refreshes < 3) {
