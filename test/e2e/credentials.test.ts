@@ -115,10 +115,18 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     pipelock = await ipOn(await containerOf(stack.name, BOTTLE, "pipelock"), outboundNet);
     const bulk = await containersOf(stack.name, BOTTLE, "pipelock-bulk");
     gates = [pipelock, ...(await Promise.all(bulk.map((c) => ipOn(c, outboundNet))))];
+    const names = ["github", "bedrock", "bedrock-static", "vertex"];
     const first = await waitFor("every source's first mint", 120_000, async () => {
       const ok = (await credentialEvents()).filter((e) => e.outcome === "ok");
-      const names = ["github", "bedrock", "bedrock-static", "vertex"];
       return names.every((n) => ok.some((e) => e.name === n)) ? names.map((n) => ok.find((e) => e.name === n)!) : undefined;
+    }).catch(async (err: Error) => {
+      const logs = await run(["docker", "logs", "--tail", "40", egressProxy]);
+      const mints = (await recorded())
+        .filter(isMint)
+        .map((r) => `${r.client} ${r.method} ${r.host}${r.path} ${JSON.stringify(r.verified)}`);
+      throw new Error(
+        `${err.message}\nthe egress proxy's log ends:\n${logs.stdout}${logs.stderr}\nmint requests at the upstream:\n${mints.join("\n")}`,
+      );
     });
     console.log(
       `# figure: first mint after the token endpoints came up: ${first.map((e) => `${e.name} ${Math.max(0, e.at - upstreamStarted).toFixed(1)} s`).join(", ")}`,
