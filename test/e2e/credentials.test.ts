@@ -381,7 +381,9 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       `end=$(( $(date +%s) + ${LOOP_SECONDS} ))`,
       ...Object.entries(loops).map(
         ([name, args]) =>
-          `while [ "$(date +%s)" -lt "$end" ]; do out=$(curl -sS -o /dev/null --max-time 20 -w '%{http_code}' ${args.map(quote).join(" ")} 2>/dev/null); code=$?; echo "$(date +%s.%N) $out $code" >> /tmp/${marker}-${name}.log; sleep 0.1; done &`,
+          // One line per request: time, status, curl's exit code and, when not 200, the start of the answer.
+          `b=/tmp/${marker}-${name}.body; while [ "$(date +%s)" -lt "$end" ]; do out=$(curl -sS -o $b --max-time 20 -w '%{http_code}' ${args.map(quote).join(" ")} 2>/dev/null); code=$?; ` +
+          `echo "$(date +%s.%N) $out $code $([ "$out" = 200 ] || head -c 160 $b | tr '\\n' ' ')" >> /tmp/${marker}-${name}.log; sleep 0.1; done &`,
       ),
       "wait",
       ...Object.keys(loops).map((name) => `sed 's/^/${name} /' /tmp/${marker}-${name}.log`),
@@ -394,7 +396,13 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       .trim()
       .split("\n")
       .map((line) => line.split(" "))
-      .map(([name, at, status, exit]) => ({ name: name!, at: Number(at), status: status!, exit: exit! }));
+      .map(([name, at, status, exit, ...answer]) => ({
+        name: name!,
+        at: Number(at),
+        status: status!,
+        exit: exit!,
+        answer: answer.join(" "),
+      }));
     const events = (await credentialEvents()).filter((e) => e.at >= started && e.at <= ended);
     const all = await recorded();
     const figures: string[] = [];
