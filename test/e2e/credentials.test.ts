@@ -23,9 +23,16 @@ const BOTTLE = "minted";
 // Short lives, so that the loop below sees several refreshes (the egress proxy refreshes at half).
 const TOKEN_SECONDS = 40;
 const LOOP_SECONDS = 95;
-// A Bedrock model id as AWS names them: its ':' goes percent-encoded in the path, as the AWS SDKs send it.
-const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
-const invokePath = (action: "invoke" | "invoke-with-response-stream", model = MODEL) => `/model/${encodeURIComponent(model)}/${action}`;
+// Bedrock model ids as AWS names them, one per test so that each test's requests are its own (a random
+// suffix would not do: pipelock refuses a path segment above 4.5 bits of entropy per character, and
+// these are 4.34-4.40). Their ':' goes percent-encoded in the path, as the AWS SDKs send it.
+const MODELS = {
+  signed: "us.anthropic.claude-sonnet-4-20250514-v1:0", // Claude Code's default on Bedrock
+  raw: "anthropic.claude-3-opus-20240229-v1:0",
+  stream: "anthropic.claude-3-sonnet-20240229-v1:0",
+  loop: "anthropic.claude-3-haiku-20240307-v1:0",
+} as const;
+const invokePath = (action: "invoke" | "invoke-with-response-stream", model: string) => `/model/${encodeURIComponent(model)}/${action}`;
 const VERTEX_PATH = "/v1/projects/e2e-project/locations/us-east5/publishers/anthropic/models/claude-sonnet-4@20250514";
 const MESSAGES = JSON.stringify({ max_tokens: 16, messages: [{ role: "user", content: "Say hello" }] });
 const bedrockBody = JSON.stringify({ anthropic_version: "bedrock-2023-05-31", ...JSON.parse(MESSAGES) });
@@ -243,7 +250,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
   // biome-ignore format: the table of cases reads best as rows
   for (const [route, host, session] of [["the STS-assumed role", H.bedrock, true], ["the static keys", H.bedrockStatic, false]] as const) {
     it(`Bedrock with ${route}: signed with SigV4 outside the agent, verified by botocore; the agent's own AWS auth dropped`, async () => {
-      const model = `${MODEL}-${unique("")}`;
+      const model = MODELS.signed;
       const bogus = [
         "-H", "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20200101/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=00",
         "-H", "X-Amz-Date: 20200101T000000Z",
@@ -270,13 +277,13 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
   }
 
   it("Bedrock: the model id's ':' sent raw is signed as sent too; a presigned request (the agent's own signature) is refused 403 and never sent", async () => {
-    const raw = `/model/${MODEL}-${unique("")}/invoke`;
+    const raw = `/model/${MODELS.raw}/invoke`;
     const answer = await agentCurl(["-H", "Content-Type: application/json", "--data", bedrockBody, `https://${H.bedrock}${raw}`]);
     assert.equal(answer.status, "200", answer.body);
     const [rec] = await recordedFor(H.bedrock, raw);
     assert.equal(rec?.verified?.outcome, "answered", JSON.stringify(rec?.verified));
 
-    const presigned = `${invokePath("invoke")}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20200101%2Fus-east-1%2Fbedrock%2Faws4_request&X-Amz-Signature=00`;
+    const presigned = `${invokePath("invoke", MODELS.raw)}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20200101%2Fus-east-1%2Fbedrock%2Faws4_request&X-Amz-Signature=00`;
     const refused = await agentCurl(["--data", bedrockBody, `https://${H.bedrock}${presigned}`]);
     assert.equal(refused.status, "403", refused.body);
     assert.match(refused.body, /^egress-proxy: /);
@@ -284,7 +291,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
   });
 
   it("Bedrock: a streamed answer arrives as a stream (its first event before the upstream sends the last)", async () => {
-    const streamPath = invokePath("invoke-with-response-stream", `${MODEL}-${unique("")}`);
+    const streamPath = invokePath("invoke-with-response-stream", MODELS.stream);
     const reader = [
       "import json, sys, time, urllib.request",
       `r = urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST", headers={"Content-Type": "application/json"}), timeout=30)`,
@@ -372,8 +379,8 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     const json = ["-H", "Content-Type: application/json", "-X", "POST", "--data"];
     const loops: Record<string, string[]> = {
       github: [`https://${H.githubApi}/repos/acme/app/pulls?m=${marker}`],
-      bedrock: [...json, bedrockBody, `https://${H.bedrock}${invokePath("invoke", `${MODEL}-${marker}`)}`],
-      "bedrock-static": [...json, bedrockBody, `https://${H.bedrockStatic}${invokePath("invoke", `${MODEL}-${marker}`)}`],
+      bedrock: [...json, bedrockBody, `https://${H.bedrock}${invokePath("invoke", MODELS.loop)}`],
+      "bedrock-static": [...json, bedrockBody, `https://${H.bedrockStatic}${invokePath("invoke", MODELS.loop)}`],
       vertex: [...json, vertexBody, `https://${H.vertex}${VERTEX_PATH.replace("e2e-project", marker)}:rawPredict`],
     };
     const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
@@ -412,7 +419,9 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       const failed = mine.filter((s) => s.status !== "200" || s.exit !== "0");
       const refreshes = events.filter((e) => e.name === name && e.refresh && e.outcome === "ok").length;
       const errors = events.filter((e) => e.name === name && e.outcome !== "ok").length;
-      const atUpstream = all.filter((r) => r.path.includes(marker) && r.host === new URL(loops[name]!.at(-1)!).host);
+      // Each loop's URL is its own (host and path, the query with GitHub's).
+      const url = new URL(loops[name]!.at(-1)!);
+      const atUpstream = all.filter((r) => r.host === url.host && r.path === `${url.pathname}${url.search}`);
       // The distinct credentials the upstream saw during the loop: each refresh swapped one in.
       const distinct = new Set(atUpstream.map(credentialOf)).size;
       const span = mine.length > 1 ? mine.at(-1)!.at - mine[0]!.at : 0;
