@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { argsFromSpec, BottleStack, sharedEngines } from "../components/index";
+import { argsFromSpec, BottleStack, sharedEngines, usedTokens } from "../components/index";
 import { blockedCommand } from "./allow-hint";
 import { loadStackConfig } from "./config";
 
@@ -9,7 +9,8 @@ const stack = pulumi.getStack();
 const sharedEngineOf = sharedEngines(stack, spec.bottles);
 
 const bottleStacks = spec.bottles.map((bottle) => {
-  const used = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.token] : [])));
+  // Static route tokens and the secrets of credential sources: nothing else reaches the bottle.
+  const used = new Set(usedTokens(bottle));
   const { provider, builtImages } = sharedEngineOf(bottle);
   return new BottleStack(
     bottle.name,

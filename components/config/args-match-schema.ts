@@ -4,7 +4,21 @@
  * own, so that neither of the two imports the other (schema.ts takes args.ts's closed sets of
  * values).
  */
-import type { Agent, BottleArgs, DockerEngine, KubernetesCluster, PipelockSettings, Route, RouteAuth, RouteGit, Workspace } from "./args";
+import type {
+  Agent,
+  AwsSource,
+  BottleArgs,
+  CredentialSource,
+  DockerEngine,
+  GithubAppSource,
+  GoogleServiceAccountSource,
+  KubernetesCluster,
+  PipelockSettings,
+  Route,
+  RouteAuth,
+  RouteGit,
+  Workspace,
+} from "./args";
 import type { SchemaInputs } from "./schema";
 
 // Each assignable to the other, and the same keys at every depth: assignability alone lets
@@ -35,5 +49,9 @@ const sameShapes: [
   Same<PipelockSettings, SchemaInputs["pipelockSettings"]>,
   Same<DockerEngine, SchemaInputs["dockerEngine"]>,
   Same<KubernetesCluster, SchemaInputs["kubernetesCluster"]>,
-] = [true, true, true, true, true, true, true, true, true];
+  Same<CredentialSource, SchemaInputs["credentialSource"]>,
+  Same<GithubAppSource, SchemaInputs["githubApp"]>,
+  Same<AwsSource, SchemaInputs["aws"]>,
+  Same<GoogleServiceAccountSource, SchemaInputs["googleServiceAccount"]>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
 void sameShapes;

@@ -107,20 +107,106 @@ export interface RouteGitPush {
   tags?: boolean;
 }
 
-/** A credential injected by the egress proxy, so that the agent never holds it. */
+/**
+ * A credential injected by the egress proxy, so that the agent never holds it: in a header
+ * (`header`, with `prefix` or `username`), or as an AWS SigV4 signature (`sigv4`). Exactly one
+ * of `header` and `sigv4`.
+ */
 export interface RouteAuth {
-  /** The header it goes in (replacing whatever the agent sent), e.g. `Authorization`. */
-  header: string;
-  /** Text before the token, e.g. `"Bearer "`. Defaults to none. */
+  /**
+   * The header it goes in (replacing whatever the agent sent), e.g. `Authorization`. Not with
+   * `sigv4`. Defaults to none.
+   */
+  header?: string;
+  /** Text before the token, e.g. `"Bearer "`. Only with `header`. Defaults to none. */
   prefix?: string;
   /**
    * Send the token as HTTP Basic credentials with this user name (`Basic base64(username:token)`),
-   * as git hosts expect: e.g. `x-access-token` for a GitHub token. Not with `prefix`. Defaults
-   * to none: the token goes in as it is.
+   * as git hosts expect: e.g. `x-access-token` for a GitHub token. Only with `header`, not with
+   * `prefix`. Defaults to none: the token goes in as it is.
    */
   username?: string;
-  /** The name of the token (a key of the component's `tokens`, or of `bot-bottle:tokens`). */
+  /**
+   * Sign every request with AWS Signature Version 4 for this service and region, with the AWS
+   * credential `token` names (an `aws` entry of the bottle's `credentials`); whatever AWS auth
+   * the agent sent is dropped. Not with `header`. Defaults to none.
+   */
+  sigv4?: RouteAuthSigv4;
+  /**
+   * The name of the credential: an entry of the bottle's `credentials` (a short-lived credential
+   * the egress proxy mints), else a token (a key of the component's `tokens`, or of
+   * `bot-bottle:tokens`).
+   */
   token: string;
+}
+
+/** What a SigV4 route signs for. */
+export interface RouteAuthSigv4 {
+  /** The AWS service's signing name, e.g. `bedrock` (for `bedrock-runtime.<region>.amazonaws.com`). */
+  service: string;
+  /** The AWS region, e.g. `us-east-1`. */
+  region: string;
+}
+
+/**
+ * A source of short-lived credentials the egress proxy mints and refreshes itself from a
+ * long-lived secret it alone holds (an entry of `bot-bottle:tokens`, or of the component's
+ * `tokens`). Exactly one of its kinds.
+ */
+export interface CredentialSource {
+  /** GitHub App installation tokens (one hour), narrowed to the repositories and permissions of the routes that use it. */
+  githubApp?: GithubAppSource;
+  /** AWS credentials for SigV4 routes: the keys themselves, or a role assumed with them (session credentials). */
+  aws?: AwsSource;
+  /** Google OAuth access tokens minted from a service account's key (JWT bearer grant). */
+  googleServiceAccount?: GoogleServiceAccountSource;
+}
+
+/** A GitHub App installation. */
+export interface GithubAppSource {
+  /** The App's id: digits, as a string (quoted in YAML). */
+  appId: string;
+  /** The installation's id: digits, as a string (quoted in YAML): the account whose repositories the tokens reach. */
+  installationId: string;
+  /** The token entry holding the App's private key (PEM). */
+  privateKey: string;
+  /**
+   * The GitHub API's base URL (https, no query), e.g. `https://ghe.example.com/api/v3` for GitHub
+   * Enterprise Server. Defaults to https://api.github.com.
+   */
+  apiUrl?: string;
+}
+
+/** AWS keys, and optionally a role they assume. */
+export interface AwsSource {
+  /** The token entry holding the access key id. */
+  accessKeyId: string;
+  /** The token entry holding the secret access key. */
+  secretAccessKey: string;
+  /**
+   * A role to assume with the keys (STS AssumeRole); its session credentials sign, refreshed
+   * before they expire. Defaults to none: the keys sign themselves (they never expire).
+   */
+  roleArn?: string;
+  /** STS's URL (https). Only with `roleArn`. Defaults to https://sts.amazonaws.com. */
+  stsUrl?: string;
+  /** The region STS requests are signed for. Only with `roleArn`. Defaults to us-east-1. */
+  stsRegion?: string;
+  /** The session's lifetime in seconds, 900 to 43200. Only with `roleArn`. Defaults to 3600. */
+  sessionSeconds?: number;
+}
+
+/** A Google service account. */
+export interface GoogleServiceAccountSource {
+  /** The token entry holding the service account's JSON key file. */
+  key: string;
+  /** The OAuth scopes asked for. Defaults to ["https://www.googleapis.com/auth/cloud-platform"]. */
+  scopes?: string[];
+  /**
+   * Google's token endpoint (https); no route may reach its host. Defaults to
+   * https://oauth2.googleapis.com/token.
+   */
+  tokenUrl?: string;
 }
 
 /** The agent's container. */
@@ -327,6 +413,11 @@ export interface KubernetesMetrics {
 export interface BottleArgs {
   /** What the agent may reach. At least one route; no two with the same host. */
   routes: Route[];
+  /**
+   * Sources of short-lived credentials, by name (letters, digits, '_' and '-'): a route's
+   * `auth.token` names one. Each must be used by a route. Defaults to none.
+   */
+  credentials?: { [name: string]: CredentialSource };
   /** The agent's container. Defaults to none: the bottle's gates are declared without an agent. */
   agent?: Agent;
   /** The egress proxy. Defaults to the image built from this package, 256 MiB. */

@@ -1,6 +1,9 @@
 export * from "./args";
 export * from "./schema";
 export * from "./route-contract";
+export * from "./credential-sources";
+export * from "./credential-use";
+export * from "./github-narrowing";
 export * from "./validate";
 export { routeHostProblem } from "./host";
 export { pathPrefixProblem } from "./path";

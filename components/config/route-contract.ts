@@ -78,12 +78,17 @@ export const ROUTE_CONTRACT = {
     suggest: NO_CREDENTIAL,
   },
   "auth.username": { yaml: "auth.basic_username", reach: { reads: "credential.username" }, suggest: NO_CREDENTIAL },
-  // The token's name, for reviewers (a swapped token shows), and the variable carrying its value.
+  // Signed for an AWS service and region with the aws credential the route's token names.
+  "auth.sigv4": { yaml: "auth.sigv4", reach: "its keys", suggest: NO_CREDENTIAL },
+  "auth.sigv4.service": { yaml: "auth.sigv4.service", reach: { reads: "credential.sigv4.service" }, suggest: NO_CREDENTIAL },
+  "auth.sigv4.region": { yaml: "auth.sigv4.region", reach: { reads: "credential.sigv4.region" }, suggest: NO_CREDENTIAL },
+  // The token's name, for reviewers (a swapped token shows), and either the variable carrying a
+  // static token's value or the credentials entry (routes.yaml `credentials`) that mints it.
   "auth.token": {
     yaml: "auth.token",
     reach: { reads: "credential.token" },
     suggest: NO_CREDENTIAL,
-    alsoRenders: { "auth.token_env": { reads: "credential.variable" } },
+    alsoRenders: { "auth.token_env": { reads: "credential.variable" }, "auth.credential": { reads: "credential.source" } },
   },
   insecureCleartextPorts: {
     yaml: "insecure_cleartext_ports",

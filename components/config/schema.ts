@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { Backend, DlpSeverity, HttpMethod, ResponseScanningAction } from "./args";
+import { AWS_REGION, type CredentialSourceInputs, credentialsSchema } from "./credential-sources";
 import { routeHostProblem } from "./host";
 import { pathPrefixProblem } from "./path";
 
@@ -118,23 +119,49 @@ export const bottleNameSchema = z.string().regex(NAME, {
   message: "expected a lowercase name of letters, digits and inner hyphens, at most 32 characters, starting with a letter",
 });
 
-const authSchema = z.strictObject({
-  header: z
-    .string()
-    .regex(HEADER_NAME, { message: "expected an HTTP header name such as Authorization" })
-    .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), {
-      message: "this header frames or routes the request and cannot carry a credential",
-    }),
-  prefix: z
-    .string()
-    .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
-    .default(""),
-  username: z
-    .string()
-    .regex(/^[\x21-\x39\x3b-\x7e]+$/, { message: "expected printable ASCII without spaces or ':'" })
-    .optional(),
-  token: z.string().min(1, { message: "expected the name of an entry of bot-bottle:tokens" }),
-});
+const authSchema = z
+  .strictObject({
+    header: z
+      .string()
+      .regex(HEADER_NAME, { message: "expected an HTTP header name such as Authorization" })
+      .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), {
+        message: "this header frames or routes the request and cannot carry a credential",
+      })
+      .optional(),
+    prefix: z
+      .string()
+      .regex(/^[\x20-\x7e]*$/, { message: "expected printable ASCII (no line breaks)" })
+      .optional(),
+    username: z
+      .string()
+      .regex(/^[\x21-\x39\x3b-\x7e]+$/, { message: "expected printable ASCII without spaces or ':'" })
+      .optional(),
+    sigv4: z
+      .strictObject({
+        service: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'expected an AWS signing name such as "bedrock"' }),
+        region: z.string().regex(AWS_REGION, { message: 'expected an AWS region such as "us-east-1"' }),
+      })
+      .optional(),
+    token: z.string().min(1, { message: "expected the name of a credentials entry or of an entry of bot-bottle:tokens" }),
+  })
+  .superRefine((auth, ctx) => {
+    if ((auth.header === undefined) === (auth.sigv4 === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          auth.header === undefined
+            ? "expected header (a credential in a header) or sigv4 (requests signed for AWS)"
+            : "expected header or sigv4, not both: a SigV4 route signs with its own headers; remove one",
+      });
+    }
+    for (const key of ["prefix", "username"] as const) {
+      if (auth.sigv4 !== undefined && auth[key] !== undefined) {
+        ctx.addIssue({ code: "custom", path: [key], message: "only with header: a SigV4 route's signature takes none; remove it" });
+      }
+    }
+  })
+  // The header form's prefix is "" when none is given.
+  .transform(({ prefix, ...auth }) => ({ ...auth, ...(auth.header !== undefined && { prefix: prefix ?? "" }) }));
 
 /** `owner/name` (or `group/subgroup/name`), without `.git`. */
 const REPOSITORY = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)+$/;
@@ -353,6 +380,7 @@ export const kubernetesClusterSchema = z.strictObject({
 /** A bottle, without its name (the component's name, or the stack config entry's `name`). */
 export const bottleSchema = z.strictObject({
   routes: z.array(routeSchema).min(1, { message: "a bottle needs at least one route" }),
+  credentials: credentialsSchema.optional(),
   agent: agentSchema.optional(),
   egressProxy: z
     .strictObject({
@@ -410,13 +438,14 @@ export const stackSchema = z
 export type BottleSpec = z.output<typeof namedBottleSchema>;
 export type KubernetesClusterSpec = NonNullable<BottleSpec["kubernetes"]>;
 export type RouteSpec = BottleSpec["routes"][number];
+export type RouteAuthSpec = NonNullable<RouteSpec["auth"]>;
 export type AgentSpec = NonNullable<BottleSpec["agent"]>;
 export type WorkspaceSpec = AgentSpec["workspace"];
 export type PipelockSettingsSpec = BottleSpec["pipelock"]["settings"];
 export type StackSpec = z.output<typeof stackSchema>;
 
 /** The input types args-match-schema.ts holds the documented interfaces (args.ts) to. */
-export type SchemaInputs = {
+export type SchemaInputs = CredentialSourceInputs & {
   bottle: z.input<typeof bottleSchema>;
   route: z.input<typeof routeSchema>;
   auth: z.input<typeof authSchema>;

@@ -10,15 +10,13 @@ import {
   stackSchema,
   type StackSpec,
 } from "./schema";
+import { TOKEN_NAME } from "./credential-sources";
 import { pythonPath } from "./python";
-import type { RouteOptionPath } from "./route-contract";
+import { at, field, list, option } from "./raw";
+import { type ConfigProblem, credentialProblems, narrowingProblems, sharedNameProblems, type TokenSource } from "./validate-credentials";
 import { keysAt, nearestKey } from "./suggest";
 
-/** One thing wrong with the config: where (`bottles[0].routes[2].host`) and what. */
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
+export type { ConfigProblem } from "./validate-credentials";
 
 /** The outcome of validation: the spec with every default applied, or every problem found. */
 export type Validated<T> = { ok: true; value: T } | { ok: false; problems: ConfigProblem[] };
@@ -44,8 +42,6 @@ export interface StackConfigInput {
   tokens?: Readonly<Record<string, TokenEntry>>;
 }
 
-const TOKEN_NAME = /^[A-Za-z0-9_-]+$/;
-
 // Every spec this module returned. BottleStack skips validating a bottle built from one.
 const validatedSpecs = new WeakSet<BottleSpec>();
 
@@ -68,6 +64,8 @@ export function validateStackConfig(input: StackConfigInput): Validated<StackSpe
     ...(parsed.success ? [] : zodProblems(parsed.error, stackSchema)),
     ...duplicateBottleProblems(bottles),
     ...list(bottles).flatMap((bottle, i) => crossFieldProblems(bottle, stackTokens(tokenNames), `bottles[${i}].`, backend)),
+    ...sharedNameProblems(bottles, tokenNames),
+    ...(parsed.success ? parsed.data.bottles.flatMap((bottle, i) => narrowingProblems(bottle, `bottles[${i}].`)) : []),
   ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   parsed.data.bottles.forEach(remember);
@@ -85,6 +83,7 @@ export function validateBottle(name: string, input: unknown, tokenNames: Readonl
   const problems = [
     ...(parsed.success ? [] : zodProblems(parsed.error, namedBottleSchema)),
     ...crossFieldProblems(input, componentTokens(tokenNames), ""),
+    ...(parsed.success ? narrowingProblems(parsed.data, "") : []),
   ];
   if (problems.length > 0 || !parsed.success) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: remember(parsed.data) };
@@ -121,26 +120,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-// The rules below read the raw config defensively so they report alongside schema problems
-// (zod skips object-level refinements once a field fails, which would hide them).
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const field = (value: unknown, key: string): unknown =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
-const at = (value: unknown, ...keys: string[]): unknown => keys.reduce(field, value);
-/** A route's option by its route contract path (`auth.token`), so a renamed option does not compile here. */
-const option = (route: unknown, path: RouteOptionPath): unknown => at(route, ...path.split("."));
-
 function duplicateBottleProblems(bottles: unknown): ConfigProblem[] {
   return duplicates(list(bottles).map((bottle) => field(bottle, "name"))).map(([i, first, name]) => ({
     path: `bottles[${i}].name`,
     message: `duplicate bottle name "${name}" (also bottles[${first}])`,
   }));
-}
-
-/** The tokens a bottle may use, and how to tell a user about one that is missing. */
-interface TokenSource {
-  names: ReadonlySet<string>;
-  missing(name: string): string;
 }
 
 /** Tokens from stack config (`bot-bottle:tokens`). */
@@ -157,7 +141,6 @@ const componentTokens = (names: ReadonlySet<string>): TokenSource => ({
 });
 
 function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string, stackBackend?: unknown): ConfigProblem[] {
-  const tokenNames = tokens.names;
   const routes = list(field(bottle, "routes"));
   const problems = duplicates(routes.map((route) => field(route, "host"))).map(([j, first, host]) => ({
     path: `${prefix}routes[${j}].host`,
@@ -165,11 +148,8 @@ function crossFieldProblems(bottle: unknown, tokens: TokenSource, prefix: string
   }));
   routes.forEach((route, j) => {
     problems.push(...cleartextProblems(route, `${prefix}routes[${j}]`), ...gitProblems(route, `${prefix}routes[${j}]`));
-    const token = option(route, "auth.token");
-    if (typeof token === "string" && token !== "" && !tokenNames.has(token)) {
-      problems.push({ path: `${prefix}routes[${j}].auth.token`, message: tokens.missing(token) });
-    }
   });
+  problems.push(...credentialProblems(bottle, tokens, prefix));
   const hosts = new Set(routes.map((route) => field(route, "host")));
   list(at(bottle, "pipelock", "settings", "tls_interception", "passthrough_domains")).forEach((host, j) => {
     if (typeof host === "string" && !hosts.has(host)) {
@@ -367,6 +347,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `expected at least ${issue.minimum}`;
     case "too_big":
       return `expected at most ${issue.maximum}`;
+    case "invalid_key":
+      // A record's key: the key schema's own messages.
+      return issue.issues.map((inner) => inner.message).join("; ");
     default:
       return issue.message;
   }

@@ -3,7 +3,7 @@ import { type BottleSpec, GATE_MAX_PROCESSES, GATE_UIDS } from "../config";
 import { caFile } from "../layout/files";
 import { ALIASES, objectLabels } from "../layout/naming";
 import type { Workload } from "../layout/types";
-import { PIPELOCK_PORT, PIPELOCK_SCAN_API_PORT, SCAN_API_CLIENT } from "../pipelock/config";
+import { PIPELOCK_PORT, PIPELOCK_SCAN_API_PORT, passthroughHosts, SCAN_API_CLIENT } from "../pipelock/config";
 import { usesBulkLane } from "../pipelock/lanes";
 import { renderRoutesYaml, tokenEnvNames } from "./routes";
 
@@ -60,7 +60,7 @@ export const SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt";
  */
 export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint?: string): Workload {
   const uid = GATE_UIDS.egressProxy;
-  const passthrough = (bottle.pipelock.settings.tls_interception?.passthrough_domains?.length ?? 0) > 0;
+  const passthrough = passthroughHosts(bottle).length > 0;
   const bulk = usesBulkLane(bottle);
   return {
     role: "egress-proxy",
@@ -97,7 +97,7 @@ export function describeEgressProxy(stack: string, bottle: BottleSpec, allowHint
       document: { file: "routes.yaml", text: renderRoutesYaml(bottle, allowHint) },
       tokens: {
         file: "tokens.json",
-        variables: Object.fromEntries([...tokenEnvNames(bottle.routes)].map(([token, name]) => [name, token])),
+        variables: Object.fromEntries([...tokenEnvNames(bottle)].map(([token, name]) => [name, token])),
       },
       owner: uid,
       check: "routes",

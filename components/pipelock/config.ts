@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { BottleSpec } from "../config";
+import { injectedHeaders, mintHosts, tokenHosts } from "../config";
 import { answerScanBytes } from "./lanes";
 
 /** Where pipelock's live configuration (pipelock.yaml) is mounted. */
@@ -118,18 +119,31 @@ export const SCAN_TEXT_BYTES = 1024 * 1024;
  * The egress proxy has the same list scanned on the bulk lane (routes.yaml `bulk_lane`).
  */
 export function scannedHeaders(bottle: Pick<BottleSpec, "routes">): string[] {
-  const injected = new Set(bottle.routes.flatMap((r) => (r.auth ? [r.auth.header.toLowerCase()] : [])));
+  const injected = new Set(bottle.routes.flatMap(injectedHeaders));
   return PIPELOCK_SENSITIVE_HEADERS.filter((h) => !injected.has(h.toLowerCase()));
+}
+
+/**
+ * The hosts pipelock passes through unread: the bottle's `passthrough_domains`, and the token
+ * endpoints of its Google sources (see tokenHosts: the egress proxy's own JWT grant, which no
+ * route can reach).
+ */
+export function passthroughHosts(
+  bottle: Pick<BottleSpec, "credentials"> & { pipelock: Pick<BottleSpec["pipelock"], "settings"> },
+): string[] {
+  return [...(bottle.pipelock.settings.tls_interception?.passthrough_domains ?? []), ...tokenHosts(bottle)];
 }
 
 function pipelockConfig(bottle: BottleSpec) {
   const settings = bottle.pipelock.settings;
+  const passthrough = passthroughHosts(bottle);
   return {
     version: 1,
     mode: "strict",
     enforce: true,
     default_agent_identity: bottle.name,
-    api_allowlist: bottle.routes.map((route) => route.host),
+    // The routes' hosts, and the hosts the egress proxy mints credentials at (its own requests).
+    api_allowlist: [...new Set([...bottle.routes.map((route) => route.host), ...mintHosts(bottle)])],
     ...(settings.trusted_domains && { trusted_domains: settings.trusted_domains }),
     ...(settings.internal && { internal: settings.internal }),
     ...(settings.ssrf && { ssrf: settings.ssrf }),
@@ -144,6 +158,7 @@ function pipelockConfig(bottle: BottleSpec) {
       ca_cert: PIPELOCK_PATHS.caCert,
       ca_key: PIPELOCK_PATHS.caKey,
       ...settings.tls_interception,
+      ...(passthrough.length > 0 && { passthrough_domains: passthrough }),
     } as Record<string, unknown>,
     dlp: { include_defaults: true, scan_env: true, ...(settings.dlp && { patterns: settings.dlp.patterns }) },
     seed_phrase_detection: { enabled: true, min_words: DEFAULT_SEED_PHRASE_MIN_WORDS, ...settings.seed_phrase_detection },

@@ -223,6 +223,42 @@ export function routesOf(gate: Gate): Maybe<DocumentRead<Record<string, unknown>
   return { path, value: routes };
 }
 
+/**
+ * The credential sources of the egress proxy's routes.yaml (`credentials`: name -> source), each a
+ * mapping with a `kind`; none when it has no such section.
+ */
+export function credentialSourcesOf(gate: Gate): Maybe<DocumentRead<Record<string, Record<string, unknown>>>> {
+  const parsed = routesDocumentOf(gate);
+  if (parsed === UNKNOWN || "error" in parsed) {
+    return parsed;
+  }
+  const section = isRecord(parsed.value) ? parsed.value.credentials : undefined;
+  if (section === undefined) {
+    return { path: parsed.path, value: {} };
+  }
+  if (!isRecord(section) || !Object.values(section).every((source) => isRecord(source) && typeof source.kind === "string")) {
+    return { error: `${parsed.path}: credentials is not a mapping of sources, each with a kind` };
+  }
+  return { path: parsed.path, value: section as Record<string, Record<string, unknown>> };
+}
+
+/** The hosts the egress proxy mints credentials at: each source's api_url, sts_url or token_url. */
+export function mintHostsOf(sources: Record<string, Record<string, unknown>>): string[] {
+  return Object.values(sources).flatMap((source) =>
+    ["api_url", "sts_url", "token_url"].flatMap((key) => {
+      const url = source[key];
+      if (typeof url !== "string") {
+        return [];
+      }
+      try {
+        return [new URL(url).hostname];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
+
 /** Whether the egress proxy's routes.yaml turns audit mode on (`audit: true`). */
 export function auditModeOf(gate: Gate): Maybe<DocumentRead<boolean>> {
   const parsed = routesDocumentOf(gate);

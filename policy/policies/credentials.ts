@@ -338,7 +338,8 @@ export const credentialsAreSecret: StackValidationPolicy = {
             );
           }
         }
-        if (!KEY_HOLDER_TYPES.includes(r.type) && PRIVATE_KEY_PEM.test(text)) {
+        // A credential source's secret (a GitHub App's key, a service account's key file) is a token.
+        if (!isOwnTokens && !KEY_HOLDER_TYPES.includes(r.type) && PRIVATE_KEY_PEM.test(text)) {
           const upload = /^uploads\[(\d+)\]\.content$/.exec(path);
           const file = upload ? known(() => String(r.props.uploads[Number(upload[1])].file)) : UNKNOWN;
           const secretKey = /^(?:stringData|data)\.(.+)$/.exec(path)?.[1];

@@ -6,6 +6,7 @@ import type { Policies } from "@pulumi/policy";
 import { agentHostWorkspaceReviewed, agentOnlyInternalNetworks, productionAgentNoHostWorkspace } from "./agent";
 import { caKeyStrength, caValidityMax } from "./ca";
 import { egressProxyBulkLaneThroughPipelockBulk, egressProxyChainsThroughPipelock, gatesKeepImageEntrypoint } from "./chain";
+import { productionGithubAppNarrowed, productionPreferExpiringCredentials } from "./credential-sources";
 import { credentialsAreSecret } from "./credentials";
 import { gatesLoadTheDeclaredDocuments } from "./declared";
 import { imagesPinnedByDigest, productionImagesPinnedByDigest } from "./images";
@@ -63,6 +64,8 @@ export const policies: Policies = [
   gatesAllowSameHosts,
   routesKeysKnown,
   credentialsOnlyOverTls,
+  productionPreferExpiringCredentials,
+  productionGithubAppNarrowed,
   productionNoAuditMode,
   productionBulkLaneReviewed,
   productionGitPushNamesRefs,

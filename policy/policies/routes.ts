@@ -7,10 +7,18 @@ import { parse as parseHost } from "tldts";
 import { ROLES } from "../lib/vocabulary";
 import { type Maybe, UNKNOWN, isRecord } from "../lib/props";
 import { bottleOfResource, roleOfResource } from "../lib/labels";
-import { type ResourceView, inBottle, objectName, workloadsWithRole } from "../lib/resources";
-import { isProductionStack } from "../lib/production";
-import { type DocumentRead, apiAllowlistOf, auditModeOf, pipelockConfigOf, routeHostsOf, routesOf } from "../lib/documents";
+import { inBottle, objectName, workloadsWithRole } from "../lib/resources";
+import {
+  type DocumentRead,
+  apiAllowlistOf,
+  auditModeOf,
+  credentialSourcesOf,
+  mintHostsOf,
+  pipelockConfigOf,
+  routeHostsOf,
+} from "../lib/documents";
 import { unknownRouteKeys } from "../lib/route-keys";
+import { productionOnly, proxiesWithRoutes } from "../lib/proxies";
 
 /**
  * Why a host pattern is too broad, or undefined when it is acceptable. A wildcard is acceptable
@@ -99,7 +107,7 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
   name: "gates-allow-same-hosts",
   description:
     "Every host in a bottle's egress-proxy routes must be in its pipelock's api_allowlist, and " +
-    "pipelock must allow nothing else. The two gates are meant to be independent checks of the same " +
+    "pipelock must allow nothing else but the hosts where the egress proxy mints its credential sources' credentials. The two gates are meant to be independent checks of the same " +
     "decision: a host only one gate knows is either broken (pipelock blocks a declared route) or " +
     "guarded by one gate instead of two.",
   enforcementLevel: "mandatory",
@@ -112,12 +120,16 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
         continue; // egress-proxy-chains-through-pipelock reports the missing pipelock
       }
       const routes = routeHostsOf({ container: proxy, resources: args.resources });
+      const sources = credentialSourcesOf({ container: proxy, resources: args.resources });
       const config = pipelockConfigOf({ container: pipelock, resources: args.resources });
-      if (routes === UNKNOWN || config === UNKNOWN || "error" in routes || "error" in config) {
+      if (routes === UNKNOWN || config === UNKNOWN || sources === UNKNOWN || "error" in routes || "error" in config || "error" in sources) {
         continue; // routes-no-broad-wildcards reports documents it cannot read
       }
       const allowlist = new Set(apiAllowlistOf(config.value));
       const hosts = new Set(routes.value);
+      // The egress proxy's own requests: where it mints the credentials of its sources.
+      const mintHosts = mintHostsOf(sources.value);
+      for (const host of mintHosts) hosts.add(host);
       const onlyRoutes = [...hosts].filter((h) => !allowlist.has(h));
       const onlyPipelock = [...allowlist].filter((h) => !hosts.has(h));
       if (onlyRoutes.length > 0) {
@@ -131,8 +143,8 @@ export const gatesAllowSameHosts: StackValidationPolicy = {
       if (onlyPipelock.length > 0) {
         reportViolation(
           `Bottle '${bottle}': pipelock '${objectName(pipelock)}' allows [${onlyPipelock.join(", ")}], ` +
-            `which no egress-proxy route declares. Remove them from api_allowlist (or declare ` +
-            `them as routes) so both gates allow the same hosts.`,
+            `which no egress-proxy route declares and no credential source mints at. Remove them from api_allowlist ` +
+            `(or declare them as routes) so both gates allow the same hosts.`,
           pipelock.urn,
         );
       }
@@ -251,25 +263,6 @@ export const productionBulkLaneReviewed: StackValidationPolicy = {
     }
   },
 };
-
-/** Each egress proxy of the stack with its routes.yaml read (those not known yet, or unreadable, are other policies' to report). */
-function proxiesWithRoutes(resources: readonly ResourceView[]): { proxy: ResourceView; path: string; routes: Record<string, unknown>[] }[] {
-  return workloadsWithRole(resources, ROLES.egressProxy).flatMap((proxy) => {
-    const routes = routesOf({ container: proxy, resources });
-    return routes === UNKNOWN || "error" in routes ? [] : [{ proxy, path: routes.path, routes: routes.value }];
-  });
-}
-
-/** Declares a production-only policy not applicable elsewhere (the stack read from its egress proxies' URNs). */
-function productionOnly(
-  args: { resources: readonly ResourceView[]; stackTags: ReadonlyMap<string, string>; notApplicable: (reason?: string) => never },
-  reason = "not a production stack",
-): void {
-  const proxies = workloadsWithRole(args.resources, ROLES.egressProxy);
-  if (proxies.length === 0 || !isProductionStack(args.stackTags, proxies[0]!.urn)) {
-    args.notApplicable(reason);
-  }
-}
 
 /** Branches every host has, whose push a production stack must never allow an agent. */
 const PROTECTED_BRANCHES: readonly string[] = ["refs/heads/main", "refs/heads/master"];

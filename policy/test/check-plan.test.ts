@@ -22,10 +22,17 @@ describe("check-plan: the pack over an offline plan, for pull requests without s
     execFileSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", "--stack", "prod", "--json"], { cwd: ROOT, encoding: "utf8" }),
   ) as { resources: { type: string; name: string; inputs: Record<string, any> }[] };
 
-  it("passes a clean stack (exit 0) and says so", () => {
+  it("passes a clean stack (exit 0) and says so, with the advice its static tokens get", () => {
     const { code, out } = checkPlan(plan, "prod");
     assert.equal(code, 0, out);
-    assert.equal(out, 'Policy pack over the plan of "prod": 0 mandatory, 0 advisory violations\n');
+    const [summary, ...advice] = out.trimEnd().split("\n");
+    assert.equal(summary, 'Policy pack over the plan of "prod": 0 mandatory, 2 advisory violations');
+    assert.deepEqual(
+      advice.map(
+        (line) => /^ {2}\[advisory\] production-prefer-expiring-credentials: .* injects the static token (\S+) into/.exec(line)?.[1],
+      ),
+      ["anthropic", "github-readonly"],
+    );
   });
 
   it("fails (exit 1) on a mandatory violation and names the policy and what is wrong, mandatory first", () => {

@@ -27,6 +27,22 @@ describe("credentials-are-secret", () => {
     assert.deepEqual(result.violations, []);
   });
 
+  it("passes a credential source's private key among the egress proxy's tokens, and refuses the same key anywhere else", async () => {
+    const graph = bottleGraph();
+    const live = liveConfigOf(graph, "egress-proxy");
+    const appKey = "-----BEGIN PRIVATE KEY-----\nMIIEgithubappkey\n-----END PRIVATE KEY-----\n";
+    live.props.environment.BOTTLE_TOKENS = JSON.stringify({ EGRESS_PROXY_TOKEN_0: ANTHROPIC_TOKEN, EGRESS_PROXY_TOKEN_1: appKey });
+    assert.deepEqual((await runStackPolicy(credentialsAreSecret, graph)).violations, []);
+    container(graph, "agent").props.envs.push(`APP_KEY=${appKey}`);
+    const { violations } = await runStackPolicy(credentialsAreSecret, graph);
+    assert.equal(violations.length, 2);
+    assert.match(
+      violations.join("\n"),
+      /The value of EGRESS_PROXY_TOKEN_1 appears in docker:index\/container:Container '[^']+' at envs\[\d+\]/,
+    );
+    assert.match(violations.join("\n"), /carries a private key at envs\[\d+\]/);
+  });
+
   it("rejects a credential variable on the agent", async () => {
     const graph = bottleGraph();
     container(graph, "agent").props.envs.push(`EGRESS_PROXY_TOKEN_1=${GITHUB_TOKEN}`);

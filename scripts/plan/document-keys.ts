@@ -53,6 +53,8 @@ export const ROUTES_DOCUMENT_KEYS: KeyTable = {
     answer_scan_bytes: "read",
   },
   passthrough: "ignored: pipelock.yaml's tls_interception.passthrough_domains, read there",
+  // Each source's keys: credential-reach.ts CREDENTIAL_KEYS.
+  credentials: "read",
   routes: "read",
 };
 
@@ -62,7 +64,7 @@ export const PIPELOCK_DOCUMENT_KEYS: KeyTable = {
   mode: "compared",
   enforce: "compared",
   default_agent_identity: "ignored: the bottle's name, in pipelock's log lines",
-  api_allowlist: "ignored: the routes' hosts, diffed as routes",
+  api_allowlist: "ignored: the routes' hosts and the credential sources' mint hosts, diffed as routes and credentials",
   trusted_domains: "read",
   internal: "compared",
   ssrf: { ip_allowlist: "read" },

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import { type Plan, type PlannedResource, SECRET } from "./plan";
+import { describeCredential } from "./credential-reach";
 import { describeRoute } from "./reach-diff";
 import { type BottleReach, reachOfPlan } from "./reach";
 
@@ -70,6 +71,10 @@ function reachLines(reach: BottleReach): string[] {
       : []),
     "reach (what the agent may do; everything else is refused by both gates)",
     ...reach.routes.map((r) => `  ${r.host.padEnd(width)}  ${describeRoute(r)}`),
+    ...Object.entries(reach.credentials ?? {}).map(
+      ([name, credential]) =>
+        `  credential ${name} (the egress proxy mints it; the agent never holds it): ${describeCredential(credential)}`,
+    ),
     `  rate limit ${reach.requestsPerMinute ?? "(none)"} requests a minute per host; request bodies up to ${reach.maxBodyBytes ?? "(unset)"} bytes`,
     ...(reach.routes.some((r) => r.bulk.length > 0)
       ? [

@@ -4,6 +4,7 @@
  * reviewer's eye (images, limits). A different token on a route counts as widening: nothing
  * here can tell what the new one grants.
  */
+import { type CredentialReach, describeCredential } from "./credential-reach";
 import type { BottleReach, PipelockReach, PushReach, RouteReach, StackReach } from "./reach";
 
 export type Effect = "widens" | "narrows" | "changes";
@@ -51,6 +52,7 @@ function diffBottle(before: BottleReach | undefined, after: BottleReach | undefi
         ]
       : []),
     ...diffRoutes(before.routes, after.routes),
+    ...diffCredentials(before.credentials ?? {}, after.credentials ?? {}),
     ...diffNumber("rate limit", "requests a minute per host", before.requestsPerMinute, after.requestsPerMinute),
     ...diffNumber("body limit", "bytes", before.maxBodyBytes, after.maxBodyBytes),
     ...diffPipelock(before.pipelock, after.pipelock),
@@ -94,6 +96,16 @@ export function describePush(push: PushReach): string {
   return `push ${push.refs.join(", ")} (${[may(push.create, "creations"), may(push.delete, "deletes"), may(push.tags, "tags")].join("; ")})`;
 }
 
+/**
+ * What a route injects: `token github in Authorization`, `minted credential github in
+ * Authorization (Basic, user x-access-token)`, `SigV4 for bedrock in us-east-1, minted credential bedrock`.
+ */
+export function describeInjection(credential: NonNullable<RouteReach["credential"]>): string {
+  const what = `${credential.source !== undefined ? "minted credential" : "token"} ${tokenName(credential)}`;
+  if (credential.sigv4) return `SigV4 for ${credential.sigv4.service} in ${credential.sigv4.region}, ${what}`;
+  return `${what} in ${credential.header}${credential.username ? ` (Basic, user ${credential.username})` : ""}`;
+}
+
 /** `443; GET, POST; paths /a/; token github in Authorization`. */
 export function describeRoute(route: RouteReach): string {
   const credential = route.credential;
@@ -101,9 +113,7 @@ export function describeRoute(route: RouteReach): string {
     `port${route.ports.length > 1 ? "s" : ""} ${route.ports.join(", ")}`,
     route.methods.join(", "),
     route.paths ? (gitSummary(route.paths) ?? `paths ${route.paths.join(", ")}`) : "any path",
-    credential
-      ? `token ${tokenName(credential)} in ${credential.header}${credential.username ? ` (Basic, user ${credential.username})` : ""}`
-      : "no credential",
+    credential ? describeInjection(credential) : "no credential",
   ];
   if (route.push) parts.push(describePush(route.push));
   if (route.cleartextPorts.length > 0) parts.push(`credential in plain HTTP on ${route.cleartextPorts.join(", ")}`);
@@ -186,8 +196,8 @@ const tokenName = (credential: NonNullable<RouteReach["credential"]>) => credent
 
 function diffCredential(subject: string, before: RouteReach["credential"], after: RouteReach["credential"]): Change[] {
   if (!before && !after) return [];
-  if (!before) return [{ effect: "widens", subject, detail: `now injects token ${tokenName(after!)} in ${after!.header}` }];
-  if (!after) return [{ effect: "narrows", subject, detail: `no longer injects token ${tokenName(before)}` }];
+  if (!before) return [{ effect: "widens", subject, detail: `now injects ${describeInjection(after!)}` }];
+  if (!after) return [{ effect: "narrows", subject, detail: `no longer injects ${describeInjection(before)}` }];
   const changes: Change[] = [];
   if (before.token === undefined || after.token === undefined) {
     if (before.token !== after.token) {
@@ -201,13 +211,73 @@ function diffCredential(subject: string, before: RouteReach["credential"], after
     changes.push({
       effect: "widens",
       subject,
-      detail: `injects token ${after.token} instead of ${before.token} (in ${after.header}): check what it grants`,
+      detail: `injects ${after.source !== undefined ? "minted credential" : "token"} ${after.token} instead of ${before.token} (${after.sigv4 ? `SigV4 for ${after.sigv4.service} in ${after.sigv4.region}` : `in ${after.header}`}): check what it grants`,
     });
   }
-  if (before.header !== after.header) {
+  // A static token replaced by a minted one of the same name (or back): another credential.
+  if (before.token === after.token && before.source !== after.source) {
+    changes.push({
+      effect: "widens",
+      subject,
+      detail: `${describeInjection(before)} -> ${describeInjection(after)}: check what it grants`,
+    });
+  }
+  if (JSON.stringify(before.sigv4) !== JSON.stringify(after.sigv4)) {
+    changes.push({ effect: "widens", subject, detail: `${describeInjection(before)} -> ${describeInjection(after)}` });
+  } else if (before.header !== after.header) {
     changes.push({ effect: "changes", subject, detail: `credential header ${before.header} -> ${after.header}` });
   }
   return changes;
+}
+
+const LEVELS = ["read", "write"];
+/** A permission's level as a rank: none 0, read 1, write 2, an unknown level above all. */
+const levelRank = (level: string | undefined) =>
+  level === undefined ? 0 : LEVELS.includes(level) ? LEVELS.indexOf(level) + 1 : LEVELS.length + 1;
+
+/**
+ * How each credential source moved: one that can grant more (more repositories or none named, a
+ * higher permission, more scopes, longer sessions, another kind, account, role or endpoint)
+ * widens; one that grants less narrows.
+ */
+export function diffCredentials(before: Record<string, CredentialReach>, after: Record<string, CredentialReach>): Change[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return names.flatMap((name) => diffSource(`credential ${name}`, before[name], after[name]));
+}
+
+function diffSource(subject: string, before: CredentialReach | undefined, after: CredentialReach | undefined): Change[] {
+  if (!before && after) return [{ effect: "widens", subject, detail: `new source: ${describeCredential(after)}` }];
+  if (before && !after) return [{ effect: "narrows", subject, detail: "removed" }];
+  if (!before || !after) return [];
+  // Nothing here can tell what another kind, account, role or endpoint grants.
+  if (before.kind !== after.kind || before.identity !== after.identity || before.mintUrl !== after.mintUrl) {
+    return [{ effect: "widens", subject, detail: `${describeCredential(before)} -> ${describeCredential(after)}: check what it grants` }];
+  }
+  return [
+    ...diffRepositories(subject, before.repositories, after.repositories),
+    ...Object.keys({ ...before.permissions, ...after.permissions })
+      .sort()
+      .flatMap((name) => {
+        const [was, now] = [before.permissions?.[name], after.permissions?.[name]];
+        if (was === now) return [];
+        const effect: Effect = levelRank(now) > levelRank(was) ? "widens" : "narrows";
+        return [{ effect, subject, detail: `permission ${name}: ${was ?? "none"} -> ${now ?? "none"}` }];
+      }),
+    ...setChanges(subject, "scopes", before.scopes ?? [], after.scopes ?? []),
+    ...diffNumber(subject, "seconds a session lasts", before.sessionSeconds, after.sessionSeconds),
+  ];
+}
+
+/** A GitHub App's repositories; empty is every repository, the widest. */
+function diffRepositories(subject: string, before: string[] | undefined, after: string[] | undefined): Change[] {
+  if (before === undefined || after === undefined) return [];
+  if (before.length > 0 && after.length === 0) {
+    return [{ effect: "widens", subject, detail: `repositories: EVERY repository of the installation (was ${before.join(", ")})` }];
+  }
+  if (before.length === 0 && after.length > 0) {
+    return [{ effect: "narrows", subject, detail: `repositories: only ${after.join(", ")} (was every repository)` }];
+  }
+  return setChanges(subject, "repositories", before, after);
 }
 
 function diffNumber(subject: string, unit: string, before: number | undefined, after: number | undefined): Change[] {

@@ -7,6 +7,7 @@
 import { parse } from "yaml";
 import { type KeyPaths, LABEL_KEYS, RESOURCE_TYPES, type RouteReachField } from "../../components/index";
 import { type KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, type UnjudgedKeys, unjudgedKeys } from "./document-keys";
+import { CREDENTIAL_KEYS, type CredentialReach, credentialReach } from "./credential-reach";
 import { DOCKER_VOLUME_KEYS, KUBERNETES_VOLUME_KEYS, UNREAD_DOCKER_STORAGE_INPUTS } from "./mount-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
@@ -24,10 +25,19 @@ export interface RouteReach {
   /** A git route's repositories (routes.yaml `git.repositories`); absent: not a git route. */
   repositories?: string[];
   /**
-   * The credential the route injects: its header and the token's name (absent in plans made
-   * before routes.yaml named tokens: then only the variable is known).
+   * The credential the route injects: in a header, or as a SigV4 signature; the token's name
+   * (absent in plans made before routes.yaml named tokens: then only the variable is known), and
+   * either the variable of a static token or the credential source that mints it (the bottle's
+   * `credentials`).
    */
-  credential?: { header: string; token?: string; variable: string; username?: string };
+  credential?: {
+    header?: string;
+    sigv4?: { service: string; region: string };
+    token?: string;
+    variable?: string;
+    source?: string;
+    username?: string;
+  };
   /** Ports on which the credential travels in plain HTTP. */
   cleartextPorts: number[];
   /**
@@ -79,6 +89,8 @@ export interface PipelockReach {
 
 export interface BottleReach {
   routes: RouteReach[];
+  /** The credential sources the routes use, by name (absent in plans made before there were any). */
+  credentials?: Record<string, CredentialReach>;
   /** Audit mode: the egress proxy lets through (and logs) what no route covers. */
   auditMode: boolean;
   requestsPerMinute?: number;
@@ -253,6 +265,9 @@ function bottleReach(plan: PlanJson, bottle: string, workloads: PlannedWorkload[
   const maxBody = egressEnv.get("EGRESS_PROXY_MAX_BODY_BYTES");
   return {
     routes: list(routesDoc.routes).map((raw) => routeReach(record(raw))),
+    credentials: Object.fromEntries(
+      Object.entries(record(routesDoc.credentials)).map(([name, raw]) => [name, credentialReach(record(raw))]),
+    ),
     auditMode: routesDoc.audit === true,
     ...(routesDoc.requests_per_minute !== undefined && { requestsPerMinute: Number(routesDoc.requests_per_minute) }),
     ...(maxBody !== undefined && { maxBodyBytes: Number(maxBody) }),
@@ -301,6 +316,9 @@ export function documentsUnjudged(files: Record<string, string>): UnjudgedKeys {
   const routesDoc = record(parse(files["routes.yaml"] ?? "{}"));
   add("routes.yaml", unjudgedKeys(routesDoc, ROUTES_DOCUMENT_KEYS));
   for (const route of list(routesDoc.routes)) add("routes.yaml", unjudgedKeys(route, ROUTE_KEYS, `routes[${String(record(route).host)}].`));
+  for (const [name, source] of Object.entries(record(routesDoc.credentials))) {
+    add("routes.yaml", unjudgedKeys(source, CREDENTIAL_KEYS, `credentials[${name}].`));
+  }
   for (const file of ["pipelock.yaml", "pipelock-bulk.yaml"]) {
     if (files[file] !== undefined) add(file, unjudgedKeys(parse(files[file]), PIPELOCK_DOCUMENT_KEYS));
   }
@@ -353,10 +371,14 @@ export function routeReach(raw: Record<string, unknown>): RouteReach {
     ...(raw.git !== undefined && { repositories: strings(record(raw.git).repositories).sort() }),
     ...(auth && {
       credential: {
-        header: String(auth.header),
+        ...(auth.header !== undefined && { header: String(auth.header) }),
+        ...(auth.sigv4 !== undefined && {
+          sigv4: { service: String(record(auth.sigv4).service), region: String(record(auth.sigv4).region) },
+        }),
         ...(typeof auth.token === "string" && { token: auth.token }),
         ...(typeof auth.basic_username === "string" && { username: auth.basic_username }),
-        variable: String(auth.token_env),
+        ...(auth.token_env !== undefined && { variable: String(auth.token_env) }),
+        ...(auth.credential !== undefined && { source: String(auth.credential) }),
       },
     }),
     cleartextPorts: list(raw.insecure_cleartext_ports)

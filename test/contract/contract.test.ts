@@ -19,14 +19,17 @@ import {
   type BottleSpec,
   DEFAULT_CREDENTIAL_PORTS,
   DEFAULT_PORTS,
+  githubAppNarrowing,
   HTTP_METHODS,
   pathPrefixProblem,
   renderPipelockBulkYaml,
   renderPipelockYaml,
   renderRoutesYaml,
   RESERVED_HEADERS,
+  type RouteAuthSpec,
   routeHostProblem,
   ROUTE_YAML_KEYS,
+  sourceOf,
   tokenEnvNames,
   TOKEN_ENV_PREFIX,
   validateStackConfig,
@@ -34,7 +37,7 @@ import {
 import { blockedCommand } from "../../infra/allow-hint";
 import { EGRESS_PROXY_PORT } from "../../components/egress-proxy/workload";
 import { readStackFile } from "../../infra/stack-file";
-import { scannedHeaders } from "../../components/pipelock/config";
+import { passthroughHosts, scannedHeaders } from "../../components/pipelock/config";
 import { answerScanBytes, BulkKind, bulkKinds, usesBulkLane } from "../../components/pipelock/lanes";
 import { ROUTE_REASONS } from "../../scripts/bottle/blocked";
 import { keyPaths, ROUTES_DOCUMENT_KEYS } from "../../scripts/plan/document-keys";
@@ -64,25 +67,55 @@ interface PythonSide {
 
 /** A route as both sides must understand it. */
 function expectedRoutes(spec: BottleSpec): unknown[] {
-  const tokenEnv = tokenEnvNames(spec.routes);
+  const tokenEnv = tokenEnvNames(spec);
   return spec.routes.map((route) => ({
     host: route.host,
     ports: [...route.ports].sort((a, b) => a - b),
     methods: [...route.methods].sort(),
     paths: route.paths ?? null,
-    auth: route.auth
-      ? {
-          header: route.auth.header,
-          prefix: route.auth.prefix,
-          ...(route.auth.username !== undefined && { username: route.auth.username }),
-          token: route.auth.token,
-          token_env: tokenEnv.get(route.auth.token),
-        }
-      : null,
+    auth: route.auth ? expectedAuth(route.auth, sourceOf(route, spec), tokenEnv) : null,
     insecure_cleartext_ports: [...(route.insecureCleartextPorts ?? [])].sort((a, b) => a - b),
     git: route.git ? { repositories: route.git.repositories, push: route.git.push } : null,
     bulk: bulkKinds(route, spec.pipelock.settings).sort(),
   }));
+}
+
+/** A route's auth: a static token by its variable, a minted one by its source; in a header or signed. */
+function expectedAuth(auth: RouteAuthSpec, source: string | undefined, tokenEnv: ReadonlyMap<string, string>): unknown {
+  const header = {
+    header: auth.header,
+    prefix: auth.prefix,
+    ...(auth.username !== undefined && { username: auth.username }),
+  };
+  if (source === undefined) return { ...header, token: auth.token, token_env: tokenEnv.get(auth.token) };
+  return { token: auth.token, credential: source, ...(auth.sigv4 ? { sigv4: auth.sigv4 } : header) };
+}
+
+/** A bottle's credential sources as both sides must understand them, their secrets aside. */
+function expectedCredentials(spec: BottleSpec): unknown {
+  return Object.fromEntries(
+    Object.entries(spec.credentials ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, source]) => {
+        if (source.githubApp) {
+          const { appId, installationId, apiUrl } = source.githubApp;
+          const narrowing = githubAppNarrowing(spec.routes.filter((route) => sourceOf(route, spec) === name));
+          return [name, { kind: "github_app", app_id: appId, installation_id: installationId, api_url: apiUrl, ...narrowing }];
+        }
+        if (source.aws) {
+          const { role } = source.aws;
+          const assumed = role && {
+            role_arn: role.arn,
+            sts_url: role.stsUrl,
+            sts_region: role.stsRegion,
+            session_seconds: role.sessionSeconds,
+          };
+          return [name, { kind: "aws", ...assumed }];
+        }
+        const { scopes, tokenUrl } = source.googleServiceAccount!;
+        return [name, { kind: "google_service_account", scopes, token_url: tokenUrl }];
+      }),
+  );
 }
 
 /** A whole routes.yaml as both sides must understand it. */
@@ -101,7 +134,8 @@ function expectedDocument(spec: BottleSpec): unknown {
           answer_scan_bytes: answerScanBytes(settings),
         }
       : null,
-    passthrough: settings.tls_interception?.passthrough_domains ?? [],
+    passthrough: passthroughHosts(spec),
+    credentials: expectedCredentials(spec),
     routes: expectedRoutes(spec),
   };
 }

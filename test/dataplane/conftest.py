@@ -285,6 +285,15 @@ def upstreams(pki: Pki) -> Iterator[dict[str, Upstream]]:
         server.server_close()
 
 
+@pytest.fixture(scope="module")
+def tls_echo(pki: Pki) -> Iterator[Upstream]:
+    """An echo upstream over TLS of the test module's own (the credential tests route to it)."""
+    upstream, server = _start_upstream(_server_context(pki))
+    yield upstream
+    server.shutdown()
+    server.server_close()
+
+
 # --------------------------------------------------------------------------- mitmdump
 
 
@@ -419,6 +428,27 @@ def wait_port(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"nothing listening on {port}")
+
+
+STANDIN = Path(__file__).resolve().parent / "pipelock_standin.py"
+
+
+@pytest.fixture(scope="module")
+def standin_pipelock(proxies: "ProxyFactory", pki: Pki) -> "Proxy":
+    """A pipelock stand-in (pipelock_standin.py) of the test module's own: it refuses the way
+    pipelock does, intercepts TLS with its own CA and trusts the test CA upstream."""
+    standin = proxies.start(None, addon=False, extra=["-s", str(STANDIN), "--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
+    assert wait_for(lambda: standin.ca_cert.exists())
+    return standin
+
+
+def upstream_mode_env(pipelock: "Proxy", upstream_ca: Path) -> dict[str, str]:
+    """The gate's environment for relaying through `pipelock`, trusting `upstream_ca` on that leg."""
+    return {
+        **TOKENS,
+        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
+        "EGRESS_PROXY_UPSTREAM_CA": str(upstream_ca),
+    }
 
 
 @pytest.fixture(scope="session")

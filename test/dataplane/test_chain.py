@@ -2,12 +2,11 @@
 for pipelock (its own CA, trusted on the upstream leg only via EGRESS_PROXY_UPSTREAM_CA).
 """
 
-from pathlib import Path
-
 import pytest
 
 from conftest import (
     BEARER,
+    STANDIN,
     TOKENS,
     Pki,
     Proxy,
@@ -20,20 +19,9 @@ from conftest import (
     standard_routes,
     tls_tunnel,
     tunnel_request,
+    upstream_mode_env,
     wait_for,
 )
-
-
-def upstream_mode_env(pipelock: Proxy, upstream_ca: Path) -> dict[str, str]:
-    """The gate's environment for relaying through `pipelock`, trusting `upstream_ca` on that leg."""
-    return {
-        **TOKENS,
-        "EGRESS_PROXY_UPSTREAM_PROXY": f"http://127.0.0.1:{pipelock.port}",
-        "EGRESS_PROXY_UPSTREAM_CA": str(upstream_ca),
-    }
-
-
-STANDIN = Path(__file__).resolve().parent / "pipelock_standin.py"
 
 
 @pytest.fixture(scope="module")

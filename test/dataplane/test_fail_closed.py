@@ -61,12 +61,12 @@ SABOTEUR = textwrap.dedent(
                     raise RuntimeError("boom in decide_connect")
                 return decide_connect(host, port)
 
-            def boom_inject(flow, decision):
+            def boom_inject(flow, decision, *credential):
                 if "boom-inject" in flow.request.path:
                     calls[flow.id] = calls.get(flow.id, 0) + 1
                     if calls[flow.id] == 2:  # the second call is in the request hook
                         raise RuntimeError("boom in request")
-                return inject(flow, decision)
+                return inject(flow, decision, *credential)
 
             table.decide_request, table.decide_connect, egress._inject = boom_request, boom_connect, boom_inject
             self.done = True

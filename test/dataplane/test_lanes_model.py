@@ -112,6 +112,7 @@ def test_which_answers_are_text_for_pipelocks_answer_scan(content_type: str, tex
         ("application/json", "", True),  # chunked, or until the connection closes
         ("text/event-stream", "", True),
         ("Text/Event-Stream; charset=utf-8", "12", True),  # an event stream, whatever it announces
+        ("application/vnd.amazon.eventstream", "90", True),  # Bedrock's streamed answer, AWS's event stream
         ("text/plain", "1_0", True),
         ("text/plain", "\u0661\u0662", True),  # digits, but not ASCII ones
         ("text/plain", "10, 10", True),

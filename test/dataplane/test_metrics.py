@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import test_chain
 from conftest import (
     ADDON,
+    STANDIN,
     TOKENS,
     Pki,
     Proxy,
@@ -26,6 +26,7 @@ from conftest import (
     http_request,
     marker,
     standard_routes,
+    upstream_mode_env,
     wait_for,
 )
 
@@ -64,14 +65,12 @@ def decided(decision: str, reason: str, host: str, method: str, gate: str = "egr
 def chained(proxies: ProxyFactory, upstreams: dict[str, Upstream], pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A gate with metrics on a free port, in upstream mode through the stand-in, its routes in a
     file the test rewrites before SIGHUP."""
-    pipelock = proxies.start(
-        None, addon=False, extra=["-s", str(test_chain.STANDIN), "--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"]
-    )
+    pipelock = proxies.start(None, addon=False, extra=["-s", str(STANDIN), "--set", f"ssl_verify_upstream_trusted_ca={pki.ca_pem}"])
     assert wait_for(lambda: pipelock.ca_cert.exists())
     routes_path = tmp_path_factory.mktemp("metrics") / "routes.yaml"
     routes_path.write_text(json.dumps(standard_routes(upstreams)))
     metrics_port = free_port()
-    env = {**test_chain.upstream_mode_env(pipelock, pipelock.ca_cert), "EGRESS_PROXY_METRICS_PORT": str(metrics_port)}
+    env = {**upstream_mode_env(pipelock, pipelock.ca_cert), "EGRESS_PROXY_METRICS_PORT": str(metrics_port)}
     gate = proxies.start(routes_path, env=env)
     return gate, routes_path, metrics_port
 

@@ -6,6 +6,45 @@
 import assert from "node:assert/strict";
 import { type BottleSpec, validateBottle } from "../../components/index";
 
+/** One credential source of each kind, each secret its own token: the issue's example. */
+export const CREDENTIAL_SOURCES = {
+  github: { githubApp: { appId: "123456", installationId: "7890123", privateKey: "github-app-key" } },
+  bedrock: {
+    aws: {
+      accessKeyId: "aws-access-key-id",
+      secretAccessKey: "aws-secret-access-key",
+      roleArn: "arn:aws:iam::123456789012:role/bedrock-agent",
+    },
+  },
+  vertex: { googleServiceAccount: { key: "vertex-sa-key" } },
+};
+
+/** Routes that use each kind of credential source (named github, bedrock, vertex): the issue's example. */
+export const CREDENTIAL_ROUTES = [
+  {
+    host: "api.github.com",
+    methods: ["GET", "POST"],
+    paths: ["/repos/acme/app/pulls"],
+    auth: { header: "Authorization", prefix: "Bearer ", token: "github" },
+  },
+  {
+    host: "github.com",
+    git: { repositories: ["acme/app"], pushRules: {} },
+    auth: { header: "Authorization", username: "x-access-token", token: "github" },
+  },
+  {
+    host: "bedrock-runtime.us-east-1.amazonaws.com",
+    methods: ["POST"],
+    paths: ["/model/"],
+    auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
+  },
+  {
+    host: "us-east5-aiplatform.googleapis.com",
+    methods: ["POST"],
+    auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
+  },
+];
+
 /** Bottles that between them use every route feature; `raw` omits what defaults fill in. */
 export const FEATURE_BOTTLES: Record<string, unknown> = {
   defaults: { routes: [{ host: "api.github.com" }, { host: "api.anthropic.com", auth: { header: "x-api-key", token: "b" } }] },
@@ -66,6 +105,11 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
       },
     },
   },
+  // Credentials the egress proxy mints: a GitHub App, AWS with a role (SigV4), a Google service account.
+  credentials: {
+    credentials: CREDENTIAL_SOURCES,
+    routes: CREDENTIAL_ROUTES,
+  },
   // No route on the bulk lane: no bulk_lane at all.
   inspected: {
     routes: [
@@ -75,11 +119,21 @@ export const FEATURE_BOTTLES: Record<string, unknown> = {
   },
 };
 
-/** Each of them validated (tokens `a` and `b` exist), with its config as written. */
+/** The tokens the feature bottles name: two static tokens, and the secrets of the credential sources. */
+export const FEATURE_TOKENS: readonly string[] = [
+  "a",
+  "b",
+  "github-app-key",
+  "aws-access-key-id",
+  "aws-secret-access-key",
+  "vertex-sa-key",
+];
+
+/** Each of them validated (the FEATURE_TOKENS exist), with its config as written. */
 export function featureBottles(): Record<string, { spec: BottleSpec; raw: unknown }> {
   return Object.fromEntries(
     Object.entries(FEATURE_BOTTLES).map(([name, raw]) => {
-      const result = validateBottle(name, raw, new Set(["a", "b"]));
+      const result = validateBottle(name, raw, new Set(FEATURE_TOKENS));
       assert.ok(result.ok, `${name}: ${JSON.stringify(result)}`);
       return [name, { spec: result.value, raw }];
     }),

@@ -4,9 +4,11 @@ are shown in it and in refusals.
 Pure rendering (no mitmproxy import); `write` is the one place the lines leave.
 """
 
+import datetime
 import json
 import sys
 
+from credential_sources import Minted, Source
 from egress_routes import Decision
 from request_checks import clean_target_bytes
 
@@ -84,6 +86,30 @@ def startup_line(detail: str, config_hash: str) -> str:
     """The routes loaded at start, in the fields and names of pipelock's own `startup` line: a
     gate started after a change confirms the new document with it (no reload follows)."""
     return json.dumps({"event": "startup", "detail": detail, "config_hash": config_hash}, ensure_ascii=True, separators=(",", ":"))
+
+
+def credential_line(source: Source, minted: Minted | None, error: str, refresh: bool) -> str:
+    """One mint or refresh of a credential: its name, kind, outcome, expiry and narrowing, or the
+    mint's error (bounded, never a secret). Never the credential."""
+    line: dict[str, object] = {
+        "event": "credential",
+        "name": source.name,
+        "kind": source.kind,
+        "outcome": "ok" if minted is not None else "error",
+        "refresh": refresh,
+        "expires_at": expiry_text(minted.expires_at) if minted is not None else None,
+        **source.narrowing(),
+    }
+    if minted is None:
+        line["error"] = error
+    return json.dumps(line, ensure_ascii=True, separators=(",", ":"))
+
+
+def expiry_text(expires_at: float | None) -> str | None:
+    """An expiry as the log shows it: UTC, to the second (None: it does not expire)."""
+    if expires_at is None:
+        return None
+    return datetime.datetime.fromtimestamp(expires_at, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write(line: str) -> None:

@@ -134,10 +134,15 @@ def is_text(content_type: str) -> bool:
     return subtype.endswith("+json") or subtype.endswith("+xml")
 
 
+# Answers that arrive event by event: each is passed on as it comes, whatever its length.
+EVENT_STREAMS = frozenset({"text/event-stream", "application/vnd.amazon.eventstream"})
+
+
 def streamed(content_type: str, content_length: str) -> bool:
     """Whether an answer with these headers is passed on as it arrives: an event stream (an LLM
-    answer) or one whose length is unknown or large (a download need not fit in memory)."""
-    if media_type(content_type) == "text/event-stream":
+    answer, as SSE or Bedrock's AWS event stream) or one whose length is unknown or large (a
+    download need not fit in memory)."""
+    if media_type(content_type) in EVENT_STREAMS:
         return True
     return not announced_at_most(content_length, HELD_ANSWER_MAX_BYTES)
 

@@ -49,6 +49,8 @@ REASONS = frozenset(
         "request body too large",
         "bulk lane check failed",
         "internal error",
+        "credential not available",
+        "presigned request on a SigV4 route",
         # pipelock's refusals (pipelock_refusals.py): by the cause its words name ("other" otherwise).
         "allowlist",
         "ssrf",
@@ -174,6 +176,21 @@ class EgressMetrics:
         self.config = Gauge("bot_bottle_egress_config_info", "The sha256 of the routes document in use.", ("sha256",), registry=r)
         for result in ("ok", "rejected"):
             self.reloads.labels(result)
+        self.mints = Counter(
+            "bot_bottle_egress_credential_mints",
+            "Mints and refreshes of short-lived credentials, by credential name, kind and outcome (ok, error).",
+            ("credential", "kind", "outcome"),
+            registry=r,
+        )
+        self.expiry = Gauge(
+            "bot_bottle_egress_credential_expiry_seconds",
+            "Seconds until the credential in use expires (negative: expired; no series: it does not expire).",
+            ("credential",),
+            registry=r,
+        )
+        # The credentials with an expiry series (changed from the refreshers' threads too).
+        self.expiring: set[str] = set()
+        self.expiring_lock = threading.Lock()
 
     def decided(self, decision: Decision, name: str, host: str, method: str, table: RouteTable | None) -> None:
         """One decision line (`name`: allow, deny, audit-allow or warn, as the line has it)."""
@@ -196,6 +213,32 @@ class EgressMetrics:
         self.reloads.labels("rejected" if config_hash is None else "ok").inc()
         if config_hash is not None:
             self.loaded(config_hash)
+
+    def minted(self, name: str, kind: str, expires_at: float | None) -> None:
+        """A mint or refresh that worked; `expires_at`: the new credential's (None: it does not expire)."""
+        self.mints.labels(name, kind, "ok").inc()
+        if expires_at is None:
+            with self.expiring_lock:
+                self._forget_expiry(name)
+            return
+        with self.expiring_lock:
+            self.expiry.labels(name).set_function(lambda: expires_at - time.time())
+            self.expiring.add(name)
+
+    def mint_failed(self, name: str, kind: str) -> None:
+        self.mints.labels(name, kind, "error").inc()
+
+    def credentials_in_use(self, names: Iterable[str]) -> None:
+        """After a reload: no expiry series for the credentials the routes no longer have."""
+        with self.expiring_lock:
+            for name in self.expiring - set(names):
+                self._forget_expiry(name)
+
+    def _forget_expiry(self, name: str) -> None:
+        """(With expiring_lock held.)"""
+        if name in self.expiring:
+            self.expiring.discard(name)
+            self.expiry.remove(name)
 
     def meter(self, metadata: MutableMapping[str, Any]) -> FlowMeter:
         meter = metadata.get(self.METER_KEY)

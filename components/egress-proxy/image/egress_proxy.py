@@ -40,6 +40,7 @@ Either way one `config_reload` JSON line says so (what the deployment waits for)
 # No `from __future__ import annotations`: mitmproxy loads scripts outside sys.modules,
 # where dataclasses cannot resolve string annotations.
 import asyncio
+import datetime
 import functools
 import logging
 import math
@@ -60,13 +61,16 @@ import egress_metrics
 import egress_options
 import proxy_lifecycle
 import upstream_tls
+from aws_sigv4 import AwsCredentials
 from bulk_lane import BulkLaneTraffic
+from credential_sources import Minted
 from decision_log import log_path, printable
 from egress_lanes import INSPECT, Lane, choose_lane, git_service, is_text, passthrough_host, streamed
-from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, deny
+from egress_routes import HEALTHCHECK_HOST, HEALTHCHECK_MESSAGE, Decision, RouteTable, SigV4, deny, header_value
 from git_protocol import GitProtocolError, decoded_body
 from git_rules import GitCheck, check_git_request, report_body
 from host_names import normalize_host
+from minted_credentials import MintedCredentials, unavailable
 from pipelock_refusals import may_be_pipelock_refusal, pipelock_refusal, pipelock_tunnel_refusal
 from pipelock_scan import ScanApi
 from refused_tunnels import RefusedTunnels
@@ -79,6 +83,7 @@ from request_checks import (
     target_mismatch,
     transfer_encoding_problem,
 )
+from sigv4_requests import presigned, signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +154,8 @@ class EgressProxy:
         # host through; None: no such check (no upstream proxy).
         self.inspect_ca: bytes | None = None
         self.metrics = egress_metrics.EgressMetrics()
+        # The short-lived credentials the routes in use mint, kept fresh in the background.
+        self.credentials = MintedCredentials(self.metrics)
 
     # ---- lifecycle
 
@@ -198,7 +205,9 @@ class EgressProxy:
         if "egress_routes" not in updated and "egress_tokens" not in updated:
             return
         # None until the new routes are in place (every flow refused), and if they do not load.
-        self.table = proxy_lifecycle.load_routes(self.metrics)
+        self.table = proxy_lifecycle.load_routes(self.metrics, self.credentials.problem)
+        if self.table is not None:
+            self.credentials.start(self.table)
 
     def _configure_lanes(self) -> str | None:
         """The bulk lane and the inspect lane's certificate check, from the options; the
@@ -222,15 +231,18 @@ class EgressProxy:
     def reload(self) -> None:
         """Load the routes and tokens again and swap them in whole, or keep the table in use
         if they do not validate. Flows already decided keep their decision."""
-        table = proxy_lifecycle.reload_routes(self.metrics)
+        table = proxy_lifecycle.reload_routes(self.metrics, self.credentials.problem)
         if table is not None:
             self.table = table
+            self.credentials.start(table)
 
     def _start_drain(self) -> None:
         if self.draining is None:
+            self.credentials.stop()
             self.draining = asyncio.get_running_loop().create_task(proxy_lifecycle.drain(ctx.options.egress_drain_seconds))
 
     def done(self) -> None:
+        self.credentials.stop()
         proxy_lifecycle.stop_if_unloaded()
 
     # ---- CONNECT
@@ -383,6 +395,11 @@ class EgressProxy:
             self._log(push_refusal, req.host, req.port, req.method, path)
             self._refuse_push(flow, push_refusal, report_body(git.refusal, "egress-proxy"))
             return
+        credential = await self._credential(flow, decision, path, query)
+        if isinstance(credential, Decision):
+            self._log(credential, req.host, req.port, req.method, path)
+            self._refuse(flow, credential)
+            return
         lane = self._lane(flow, decision, path, query)
         if lane.bulk:
             assert self.bulk is not None and self.table is not None and self.table.bulk_lane is not None
@@ -396,9 +413,23 @@ class EgressProxy:
         flow.metadata[LANE_KEY] = lane
         _frame_held_body(req)
         self._log(decision, req.host, req.port, req.method, path, lane.name)
-        # Again: an addon or a body may have changed headers since requestheaders.
-        self._inject(flow, decision)
+        # Again: an addon or a body may have changed headers since requestheaders. A minted
+        # credential is set here only, signing (SigV4) the request as it leaves.
+        self._inject(flow, decision, credential)
         self.metrics.forwarded(flow.metadata, decision.route, lane.bulk, len(req.raw_content or b""))
+
+    async def _credential(self, flow: http.HTTPFlow, decision: Decision, path: str, query: str | None) -> Minted | Decision | None:
+        """The minted credential the request's route injects (None: the route mints none), or the
+        refusal: a presigned request on a SigV4 route (the agent's own credentials), or no
+        credential available (503, after waiting for a first mint under way)."""
+        route = decision.route
+        auth = route.auth if route is not None else None
+        if route is None or auth is None or not auth.credential:
+            return None
+        if auth.sigv4 is not None and presigned(query):
+            return deny("presigned request on a SigV4 route", "the query carries X-Amz-Signature or X-Amz-Credential", flow.request.host)
+        got = await self.credentials.wait_for(auth.credential)
+        return unavailable(route, auth.credential, got) if isinstance(got, str) else got
 
     def _lane(self, flow: http.HTTPFlow, decision: Decision, path: str, query: str | None) -> Lane:
         route = decision.route
@@ -557,7 +588,9 @@ class EgressProxy:
             return deny(problem, f"{host}:{req.port}"), host, path
         return self.table.decide_request(host, req.port, req.method, path, tls=req.scheme == "https"), host, path
 
-    def _inject(self, flow: http.HTTPFlow, decision: Decision) -> None:
+    def _inject(self, flow: http.HTTPFlow, decision: Decision, credential: Minted | None = None) -> None:
+        """Strip every injected header name from the request, then set the route's: its static
+        token, or `credential` (a minted one, set in the request hook only)."""
         assert self.table is not None
         req = flow.request
         # Only the route's own injection may carry these names: the next gate does not scan them.
@@ -566,12 +599,38 @@ class EgressProxy:
         stripped = self.table.stripped_header_bytes
         kept = tuple(field for field in req.headers.fields if field[0].lower() not in stripped)
         auth = decision.route.auth if decision.route is not None else None
-        if auth is not None:
+        req.trailers = None
+        if auth is not None and auth.sigv4 is not None:
+            req.headers.fields = kept
+            if credential is not None:
+                req.headers.fields = kept + tuple(self._signature(req, auth.sigv4, credential))
+            return
+        value = auth.value if auth is not None and not auth.credential else None
+        if auth is not None and credential is not None and isinstance(credential.secret, str):
+            value = header_value(auth, credential.secret)
+        if auth is not None and value is not None:
             # HTTP/2 header names are lowercase (mitmproxy would lowercase it, with a warning).
             name = auth.header.lower() if req.is_http2 else auth.header
-            kept += ((name.encode("ascii"), auth.value.encode("ascii")),)
+            kept += ((name.encode("ascii"), value.encode("ascii")),)
         req.headers.fields = kept
-        req.trailers = None
+
+    @staticmethod
+    def _signature(req: http.Request, sigv4: SigV4, credential: Minted) -> list[tuple[bytes, bytes]]:
+        """The SigV4 headers of a request as it leaves: its method, Host as sent, raw target and
+        whole body (held: bodies are never streamed; fail closed if one were)."""
+        if req.raw_content is None or not isinstance(credential.secret, AwsCredentials):
+            raise RuntimeError("a SigV4 request without its whole body or AWS credentials")
+        fields = signed_headers(
+            method=req.method,
+            host=url.hostport(req.scheme, req.host, req.port),
+            target=req.data.path,
+            body=req.raw_content,
+            sigv4=sigv4,
+            credentials=credential.secret,
+            now=datetime.datetime.now(datetime.UTC),
+        )
+        # HTTP/2 header names are lowercase.
+        return [(name.lower(), value) for name, value in fields] if req.is_http2 else fields
 
     # ---- helpers
 

@@ -8,10 +8,12 @@ import it without a proxy.
 
 # No `from __future__ import annotations`: mitmproxy loads the addon (which imports this)
 # outside sys.modules, where dataclasses cannot resolve string annotations.
+import base64
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from credential_sources import Source
 from egress_lanes import GitRoute
 from rate_limit import RateLimiter
 
@@ -26,6 +28,9 @@ AUDITABLE_REASONS = frozenset({"host not in allowlist", "port not allowed", "met
 # Addressed to this proxy, never to the next hop: the agent's Proxy-Authorization would reach
 # pipelock, and Proxy-Connection is a hop-by-hop relic some clients still send.
 PROXY_ONLY_HEADERS = frozenset({"proxy-authorization", "proxy-connection"})
+# What a SigV4 route sets (X-Amz-Security-Token with session credentials): dropped from the
+# agent's request before signing, and from every request that is not signed.
+SIGV4_HEADERS = frozenset({"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"})
 
 # healthcheck.py asks for this never-routable name; the refusal proves routes are loaded.
 HEALTHCHECK_HOST = "egress-proxy-healthcheck.invalid"
@@ -33,15 +38,41 @@ HEALTHCHECK_MESSAGE = f"egress-proxy: healthcheck: routes loaded, {HEALTHCHECK_H
 
 
 @dataclass(frozen=True)
+class SigV4:
+    """A route whose requests are signed with AWS Signature Version 4 for this service and region."""
+
+    service: str
+    region: str
+
+
+@dataclass(frozen=True)
 class Auth:
-    header: str
-    token_env: str
-    # repr=False: the credential must never end up in a log line or traceback.
+    header: str  # "" on a SigV4 route
+    token_env: str  # "" when the route injects a minted credential
+    # The whole header value of a static token ("" for a minted one). repr=False: the
+    # credential must never end up in a log line or traceback.
     value: str = field(repr=False)
     # The token's name in stack config ("" when routes.yaml does not give it).
     token: str = ""
     # Set: the header carries HTTP Basic credentials, this user name with the token.
     basic_username: str = ""
+    # What goes before a minted token in the header (a static token's value has it already).
+    prefix: str = ""
+    # The routes.yaml `credentials` entry whose current credential the route injects ("": a static token).
+    credential: str = ""
+    # Set: the route signs its requests (with the credential, of kind aws) instead of setting `header`.
+    sigv4: SigV4 | None = None
+
+    def injected_headers(self) -> frozenset[str]:
+        """The header names (lowercase) this route sets."""
+        return SIGV4_HEADERS if self.sigv4 is not None else frozenset({self.header.lower()})
+
+
+def header_value(auth: Auth, token: str) -> str:
+    """What a header route sends with `token`: HTTP Basic credentials, or the token after the prefix."""
+    if auth.basic_username:
+        return "Basic " + base64.b64encode(f"{auth.basic_username}:{token}".encode()).decode("ascii")
+    return auth.prefix + token
 
 
 @dataclass(frozen=True)
@@ -91,8 +122,11 @@ class RouteTable:
         allow_hint: str = "",
         bulk_lane: "BulkLane | None" = None,
         passthrough: tuple[str, ...] = (),
+        credentials: Mapping[str, Source] | None = None,
     ) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
+        # The sources of the credentials routes mint (routes.yaml's `credentials`), by name.
+        self.credentials: Mapping[str, Source] = credentials or {}
         # How the bulk lane is checked; None: no route may use it.
         self.bulk_lane = bulk_lane
         # Hosts pipelock passes through: their answers come with the host's own certificate.
@@ -112,7 +146,7 @@ class RouteTable:
             else:
                 self.exact.setdefault(route.host, []).append(route)
             if route.auth is not None:
-                injected.add(route.auth.header.lower())
+                injected |= route.auth.injected_headers()
         self.injected_headers: frozenset[str] = frozenset(injected)
         # Removed from every request before the route's own header is set, as the raw header
         # fields spell them (lowercased), for a per-request check.

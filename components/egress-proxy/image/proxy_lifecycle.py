@@ -11,6 +11,7 @@ import inspect
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from mitmproxy import ctx
@@ -45,11 +46,18 @@ def limit_request_bodies_only() -> str | None:
     return None
 
 
-def load_routes(metrics: EgressMetrics) -> RouteTable | None:
+# Why a table that validates cannot be used by this proxy (its options), or None.
+Check = Callable[[RouteTable], str | None]
+
+
+def load_routes(metrics: EgressMetrics, check: Check) -> RouteTable | None:
     """The routes and tokens the options name, at start or when those options change; None
-    (and the process stops) if they do not validate."""
+    (and the process stops) if they do not validate or `check` finds a problem."""
     try:
         table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
+        problem = check(table)
+        if problem is not None:
+            raise RoutesError(f"{ctx.options.egress_routes}: {problem}")
     except RoutesError as e:
         refuse_to_run(str(e))
         return None
@@ -62,11 +70,15 @@ def load_routes(metrics: EgressMetrics) -> RouteTable | None:
     return table
 
 
-def reload_routes(metrics: EgressMetrics) -> RouteTable | None:
-    """The routes and tokens read again (SIGHUP), or None if they do not validate: the caller
-    keeps the table in use. Prints the `config_reload` line either way, and counts it."""
+def reload_routes(metrics: EgressMetrics, check: Check) -> RouteTable | None:
+    """The routes and tokens read again (SIGHUP), or None if they do not validate (or `check`
+    finds a problem): the caller keeps the table in use. Prints the `config_reload` line either
+    way, and counts it."""
     try:
         table, config_hash = load_config(ctx.options.egress_routes, ctx.options.egress_tokens)
+        problem = check(table)
+        if problem is not None:
+            raise RoutesError(f"{ctx.options.egress_routes}: {problem}")
     except RoutesError as e:
         _reloaded(metrics, None, "rejected", f"{e}; keeping the previous routes")
         return None

@@ -5,16 +5,20 @@ imported only by parse_routes_yaml). Errors name the file, the route and the key
 token's value.
 """
 
-import base64
+import dataclasses
 import hashlib
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, TypeGuard
 
+from config_checks import TOKEN_ENV_PREFIX as TOKEN_ENV_PREFIX  # routes.yaml's readers and the contract use it from here
+from config_checks import RoutesError as RoutesError
+from config_checks import header_safe, is_int, token_variable, type_name, unknown_keys
+from credential_sources import AwsSource, Source
+from credentials_yaml import parse_credentials
 from decision_log import printable
 from egress_lanes import BULK_KINDS, GitRoute
-from egress_routes import HTTP_METHODS, Auth, BulkLane, Route, RouteTable
+from egress_routes import HTTP_METHODS, Auth, BulkLane, Route, RouteTable, SigV4, header_value
 from git_rules import EVERY_REF, REF_PATTERN, PushRules
 from host_names import valid_dns_name
 from request_checks import check_path
@@ -22,7 +26,6 @@ from request_checks import check_path
 DEFAULT_PORTS = (80, 443)
 # A route that injects a credential: HTTPS only, unless it lists ports itself.
 DEFAULT_CREDENTIAL_PORTS = (443,)
-TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"  # noqa: S105 - the prefix of the variables' names, no secret
 # Headers a route may not inject: they frame or route the message itself, or are addressed
 # to a proxy (the config schema reserves the same list; a contract test compares them).
 FORBIDDEN_AUTH_HEADERS = frozenset(
@@ -45,43 +48,27 @@ TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCD
 ROUTE_KEYS = frozenset({"host", "ports", "methods", "path_allowlist", "git", "auth", "insecure_cleartext_ports", "bulk"})
 GIT_KEYS = frozenset({"repositories", "push"})
 PUSH_KEYS = frozenset({"refs", "create", "delete", "tags"})
-AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env"})
+AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env", "credential", "sigv4"})
+SIGV4_KEYS = frozenset({"service", "region"})
+# An AWS service or region name as SigV4's credential scope spells it.
+SIGV4_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
-TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint", "bulk_lane", "passthrough"})
+TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint", "bulk_lane", "passthrough", "credentials"})
 BULK_LANE_KEYS = frozenset({"scan_headers", "answer_scan_bytes"})
 # `owner/name` (or `group/subgroup/name`) without .git, as the config schema accepts them.
 REPOSITORY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
-class RoutesError(Exception):
-    """A routes.yaml problem. The message names file, route and key, never a token value."""
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _unknown_keys(mapping: Mapping[Any, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = [k for k in mapping if k not in allowed]
-    if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        raise RoutesError(f"{where}: unknown key {names} (allowed: {', '.join(sorted(allowed))})")
-
-
-def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
+def _parse_route(index: int, raw: object, environ: Mapping[str, str], credentials: Mapping[str, Source]) -> Route:
     where = f"routes[{index}]"
     if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, ROUTE_KEYS, where)
+        raise RoutesError(f"{where}: must be a mapping, got {type_name(raw)}")
+    unknown_keys(raw, ROUTE_KEYS, where)
 
     host = raw.get("host")
     if not isinstance(host, str):
-        raise RoutesError(f"{where}.host: required string, got {_type_name(host)}")
+        raise RoutesError(f"{where}.host: required string, got {type_name(host)}")
     name = host[2:] if host.startswith("*.") else host
     if not valid_dns_name(name):
         raise RoutesError(
@@ -95,9 +82,9 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
     if "ports" in raw:
         value = raw["ports"]
         if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.ports: must be a non-empty list of ports, got {_type_name(value)}")
+            raise RoutesError(f"{where}.ports: must be a non-empty list of ports, got {type_name(value)}")
         for i, port in enumerate(value):
-            if not _is_int(port) or not 0 < port < 65536:
+            if not is_int(port) or not 0 < port < 65536:
                 raise RoutesError(f"{where}.ports[{i}]: must be an integer 1-65535, got {port!r}")
         ports = frozenset(value)
 
@@ -105,7 +92,7 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
     if "methods" in raw:
         value = raw["methods"]
         if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.methods: must be a non-empty list of methods, got {_type_name(value)}")
+            raise RoutesError(f"{where}.methods: must be a non-empty list of methods, got {type_name(value)}")
         for i, method in enumerate(value):
             if method not in HTTP_METHODS:
                 raise RoutesError(f"{where}.methods[{i}]: must be one of {', '.join(sorted(HTTP_METHODS))}, got {method!r}")
@@ -115,10 +102,10 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
     if "path_allowlist" in raw:
         value = raw["path_allowlist"]
         if not isinstance(value, list) or not value:
-            raise RoutesError(f"{where}.path_allowlist: must be a non-empty list of paths, got {_type_name(value)}")
+            raise RoutesError(f"{where}.path_allowlist: must be a non-empty list of paths, got {type_name(value)}")
         for i, prefix in enumerate(value):
             if not isinstance(prefix, str):
-                raise RoutesError(f"{where}.path_allowlist[{i}]: must be a string, got {_type_name(prefix)}")
+                raise RoutesError(f"{where}.path_allowlist[{i}]: must be a string, got {type_name(prefix)}")
             problem = check_path(prefix.encode("utf-8"))
             if problem is None and "?" in prefix:
                 problem = "query"
@@ -128,7 +115,7 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
 
     auth: Auth | None = None
     if "auth" in raw:
-        auth = _parse_auth(f"{where}.auth", raw["auth"], environ)
+        auth = _parse_auth(f"{where}.auth", raw["auth"], environ, credentials)
 
     git: GitRoute | None = None
     if "git" in raw:
@@ -148,7 +135,7 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
         value = raw["insecure_cleartext_ports"]
         if auth is None:
             raise RoutesError(f"{where}.insecure_cleartext_ports: only a route with auth has a credential to send in cleartext")
-        if not isinstance(value, list) or not value or not all(_is_int(p) and p in ports for p in value):
+        if not isinstance(value, list) or not value or not all(is_int(p) and p in ports for p in value):
             raise RoutesError(f"{where}.insecure_cleartext_ports: must be a non-empty list of the route's ports, got {value!r}")
         cleartext_ports = frozenset(value)
 
@@ -157,11 +144,11 @@ def _parse_route(index: int, raw: object, environ: Mapping[str, str]) -> Route:
 
 def _parse_git(where: str, raw: object) -> GitRoute:
     if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, GIT_KEYS, where)
+        raise RoutesError(f"{where}: must be a mapping, got {type_name(raw)}")
+    unknown_keys(raw, GIT_KEYS, where)
     repositories = raw.get("repositories")
     if not isinstance(repositories, list) or not repositories:
-        raise RoutesError(f"{where}.repositories: must be a non-empty list of repository paths, got {_type_name(repositories)}")
+        raise RoutesError(f"{where}.repositories: must be a non-empty list of repository paths, got {type_name(repositories)}")
     for i, repo in enumerate(repositories):
         segments = repo.split("/") if isinstance(repo, str) else []
         if len(segments) < 2 or any(not s or s[0] in ".-" or not set(s) <= REPOSITORY_CHARS for s in segments) or repo.endswith(".git"):
@@ -174,11 +161,11 @@ def _parse_push(where: str, raw: object) -> PushRules | None:
     if isinstance(raw, bool):
         return EVERY_REF if raw else None
     if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be true, false or a mapping of refs, create, delete, tags, got {_type_name(raw)}")
-    _unknown_keys(raw, PUSH_KEYS, where)
+        raise RoutesError(f"{where}: must be true, false or a mapping of refs, create, delete, tags, got {type_name(raw)}")
+    unknown_keys(raw, PUSH_KEYS, where)
     refs = raw.get("refs")
     if not isinstance(refs, list) or not refs:
-        raise RoutesError(f"{where}.refs: must be a non-empty list of ref patterns, got {_type_name(refs)}")
+        raise RoutesError(f"{where}.refs: must be a non-empty list of ref patterns, got {type_name(refs)}")
     for i, ref in enumerate(refs):
         if not isinstance(ref, str) or REF_PATTERN.match(ref) is None or ".." in ref or "//" in ref or ref.endswith("/"):
             raise RoutesError(f"{where}.refs[{i}]: {ref!r} is not a ref pattern such as 'refs/heads/agent/*'")
@@ -191,70 +178,95 @@ def _parse_push(where: str, raw: object) -> PushRules | None:
     return PushRules(tuple(refs), **flags)
 
 
-def _parse_auth(where: str, raw: object, environ: Mapping[str, str]) -> Auth:
+def _parse_auth(where: str, raw: object, environ: Mapping[str, str], credentials: Mapping[str, Source]) -> Auth:
+    """The header form (header, prefix, basic_username) or the SigV4 form (sigv4), with exactly
+    one of a static token (token_env) and a minted credential (credential)."""
     if not isinstance(raw, dict):
-        raise RoutesError(f"{where}: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, AUTH_KEYS, where)
+        raise RoutesError(f"{where}: must be a mapping, got {type_name(raw)}")
+    unknown_keys(raw, AUTH_KEYS, where)
+    token_name = raw.get("token", "")
+    if not isinstance(token_name, str) or not all(c in TOKEN_NAME_CHARS for c in token_name):
+        raise RoutesError(f"{where}.token: must be a token name (letters, digits, '_' and '-'), got {token_name!r}")
+    if "token_env" not in raw and "credential" not in raw:
+        raise RoutesError(f"{where}.token_env: required (a static token), unless credential names an entry of credentials")
+    if "token_env" in raw and "credential" in raw:
+        raise RoutesError(f"{where}.credential: a route injects a static token (token_env) or a minted credential, not both")
+    source = _credential(where, raw, credentials)
+    if "sigv4" in raw:
+        for key in ("header", "prefix", "basic_username"):
+            if key in raw:
+                raise RoutesError(f"{where}.{key}: a SigV4 route (sigv4) sets its own headers")
+        if not isinstance(source, AwsSource):
+            raise RoutesError(f"{where}.sigv4: needs a credential of kind aws")
+        return Auth("", "", "", token_name, credential=source.name, sigv4=_parse_sigv4(f"{where}.sigv4", raw["sigv4"]))
+    if isinstance(source, AwsSource):
+        raise RoutesError(f"{where}.credential: {source.name!r} is of kind aws, which only a SigV4 route (sigv4) uses")
     header = raw.get("header")
     if not isinstance(header, str) or not header or not all(c in TOKEN_CHARS for c in header):
         raise RoutesError(f"{where}.header: must be an HTTP header name, got {header!r}")
     if header.lower() in FORBIDDEN_AUTH_HEADERS:
         raise RoutesError(f"{where}.header: {header!r} cannot be injected")
     prefix = raw.get("prefix", "")
-    if not isinstance(prefix, str) or not _header_safe(prefix):
+    if not isinstance(prefix, str) or not header_safe(prefix):
         raise RoutesError(f"{where}.prefix: must be a string without control characters")
     username = raw.get("basic_username", "")
-    if not isinstance(username, str) or not _header_safe(username) or ":" in username or " " in username:
+    if not isinstance(username, str) or not header_safe(username) or ":" in username or " " in username:
         raise RoutesError(f"{where}.basic_username: must be a user name without spaces, ':' or control characters")
     if username and prefix:
         raise RoutesError(f"{where}.prefix: Basic credentials (basic_username) take no prefix")
-    token_name = raw.get("token", "")
-    if not isinstance(token_name, str) or not all(c in TOKEN_NAME_CHARS for c in token_name):
-        raise RoutesError(f"{where}.token: must be a token name (letters, digits, '_' and '-'), got {token_name!r}")
-    token_env = raw.get("token_env")
-    if (
-        not isinstance(token_env, str)
-        or not token_env.startswith(TOKEN_ENV_PREFIX)
-        or len(token_env) == len(TOKEN_ENV_PREFIX)
-        or not all(c.isascii() and (c.isalnum() or c == "_") for c in token_env)
-    ):
-        raise RoutesError(f"{where}.token_env: must name an environment variable {TOKEN_ENV_PREFIX}<N>, got {token_env!r}")
-    token = environ.get(token_env)
+    auth = Auth(header, "", "", token_name, username, prefix)
+    if source is not None:
+        return dataclasses.replace(auth, credential=source.name)
+    token_env = raw["token_env"]
     # Messages below name the token's variable, never its value.
-    if token is None:
-        raise RoutesError(f"{where}.token_env: {token_env} is not set")
-    if not token:
-        raise RoutesError(f"{where}.token_env: {token_env} is empty")
-    if not _header_safe(token):
+    token = token_variable(f"{where}.token_env", token_env, environ)
+    if not header_safe(token):
         raise RoutesError(f"{where}.token_env: {token_env} contains a control or non-ASCII character")
-    if username:
-        value = "Basic " + base64.b64encode(f"{username}:{token}".encode()).decode("ascii")
-        return Auth(header, token_env, value, token_name, username)
-    return Auth(header, token_env, prefix + token, token_name)
+    return dataclasses.replace(auth, token_env=token_env, value=header_value(auth, token))
 
 
-def _header_safe(value: str) -> bool:
-    return all(" " <= c <= "~" for c in value)
+def _credential(where: str, raw: Mapping[str, object], credentials: Mapping[str, Source]) -> Source | None:
+    """The credentials entry the auth's `credential` names, or None for a static token."""
+    if "credential" not in raw:
+        return None
+    name = raw["credential"]
+    if not isinstance(name, str) or name not in credentials:
+        known = ", ".join(sorted(credentials)) or "none"
+        raise RoutesError(f"{where}.credential: must name an entry of credentials ({known}), got {name!r}")
+    return credentials[name]
+
+
+def _parse_sigv4(where: str, raw: object) -> SigV4:
+    if not isinstance(raw, dict):
+        raise RoutesError(f"{where}: must be a mapping of service and region, got {type_name(raw)}")
+    unknown_keys(raw, SIGV4_KEYS, where)
+    names = []
+    for key in ("service", "region"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value or not set(value) <= SIGV4_NAME_CHARS:
+            raise RoutesError(f"{where}.{key}: must be an AWS {key} name (lowercase letters, digits and '-'), got {value!r}")
+        names.append(value)
+    return SigV4(*names)
 
 
 def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
     if not isinstance(document, dict):
-        raise RoutesError(f"top level: must be a mapping with 'version' and 'routes', got {_type_name(document)}")
-    _unknown_keys(document, TOP_KEYS, "top level")
+        raise RoutesError(f"top level: must be a mapping with 'version' and 'routes', got {type_name(document)}")
+    unknown_keys(document, TOP_KEYS, "top level")
     version = document.get("version")
-    if not _is_int(version) or version != 1:
+    if not is_int(version) or version != 1:
         raise RoutesError(f"version: must be 1, got {version!r}")
     routes = document.get("routes")
     if not isinstance(routes, list):
-        raise RoutesError(f"routes: required list, got {_type_name(routes)}")
+        raise RoutesError(f"routes: required list, got {type_name(routes)}")
     per_minute = document.get("requests_per_minute")
-    if per_minute is not None and (not _is_int(per_minute) or per_minute < 1):
+    if per_minute is not None and (not is_int(per_minute) or per_minute < 1):
         raise RoutesError(f"requests_per_minute: must be a positive integer, got {per_minute!r}")
     audit = document.get("audit", False)
     if not isinstance(audit, bool):
         raise RoutesError(f"audit: must be true or false, got {audit!r}")
     hint = document.get("allow_hint", "")
-    if not isinstance(hint, str) or not _header_safe(hint) or len(hint) > 200:
+    if not isinstance(hint, str) or not header_safe(hint) or len(hint) > 200:
         raise RoutesError("allow_hint: must be one line of printable ASCII, at most 200 characters")
     bulk_lane = _parse_bulk_lane(document["bulk_lane"]) if "bulk_lane" in document else None
     passthrough = document.get("passthrough", [])
@@ -262,21 +274,26 @@ def parse_routes(document: object, environ: Mapping[str, str]) -> RouteTable:
         isinstance(h, str) and valid_dns_name(h[2:] if h.startswith("*.") else h) for h in passthrough
     ):
         raise RoutesError(f"passthrough: must be a list of host names or '*.' + host name, got {passthrough!r}")
-    parsed = [_parse_route(i, r, environ) for i, r in enumerate(routes)]
+    credentials = parse_credentials(document.get("credentials", {}), environ)
+    parsed = [_parse_route(i, r, environ, credentials) for i, r in enumerate(routes)]
     if bulk_lane is None and any(route.bulk for route in parsed):
         raise RoutesError("bulk_lane: required when a route names traffic for the bulk lane (bulk)")
-    return RouteTable(parsed, per_minute, audit, hint, bulk_lane, tuple(passthrough))
+    used = {route.auth.credential for route in parsed if route.auth is not None}
+    unused = sorted(set(credentials) - used)
+    if unused:
+        raise RoutesError(f"credentials.{unused[0]}: no route uses it (a route's auth.credential names it); remove it")
+    return RouteTable(parsed, per_minute, audit, hint, bulk_lane, tuple(passthrough), credentials)
 
 
 def _parse_bulk_lane(raw: object) -> BulkLane:
     if not isinstance(raw, dict):
-        raise RoutesError(f"bulk_lane: must be a mapping, got {_type_name(raw)}")
-    _unknown_keys(raw, BULK_LANE_KEYS, "bulk_lane")
+        raise RoutesError(f"bulk_lane: must be a mapping, got {type_name(raw)}")
+    unknown_keys(raw, BULK_LANE_KEYS, "bulk_lane")
     headers = raw.get("scan_headers")
     if not isinstance(headers, list) or not all(isinstance(h, str) and h and set(h) <= TOKEN_CHARS for h in headers):
         raise RoutesError(f"bulk_lane.scan_headers: must be a list of header names, got {headers!r}")
     scan_bytes = raw.get("answer_scan_bytes")
-    if not _is_int(scan_bytes) or scan_bytes < 0:
+    if not is_int(scan_bytes) or scan_bytes < 0:
         raise RoutesError(f"bulk_lane.answer_scan_bytes: must be a number of bytes, got {scan_bytes!r}")
     return BulkLane(frozenset(h.lower() for h in headers), scan_bytes)
 

@@ -101,7 +101,7 @@ describe("validateStackConfig rejects", () => {
       "an unknown auth key",
       { bottles: [bottle({ routes: [route({ auth: { header: "X-Api-Key", token: "t", value: "x" } })] })], tokens: { t: secret() } },
       "bottles[0].routes[0].auth.value",
-      /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, token$/,
+      /^unknown key: a typo here must not silently change what a bottle allows; expected one of header, prefix, username, sigv4, token$/,
     ],
     [
       "an unknown pipelock setting",

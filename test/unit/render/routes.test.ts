@@ -173,8 +173,8 @@ describe("tokenEnvNames", () => {
       auth: { header: "Authorization", prefix: "token ", token: "github" },
       bulk: true,
     };
-    const forward = tokenEnvNames([github, anthropic, shared]);
-    const backward = tokenEnvNames([shared, anthropic, github]);
+    const forward = tokenEnvNames({ routes: [github, anthropic, shared] });
+    const backward = tokenEnvNames({ routes: [shared, anthropic, github] });
     assert.deepEqual(
       [...forward],
       [
