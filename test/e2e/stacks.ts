@@ -464,6 +464,9 @@ export function credentialsStack(app: { appId: string; installationId: string },
     agent: agent(),
     egressProxy: { image: images().egressProxy },
     pipelock: pipelock(Object.values(h)),
+    // Every test host is under one registrable domain (upstream.test), whose requests pipelock counts
+    // together: room for the refresh test's four loops at once.
+    requestsPerMinute: 3000,
   };
   return { bottles: [bottle] };
 }
