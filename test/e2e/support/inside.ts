@@ -11,6 +11,8 @@ export type Exec = (argv: string[]) => Promise<Run>;
 
 /** One request as the test upstream recorded it. */
 export interface Recorded {
+  /** When the request had arrived whole, in epoch seconds. */
+  at: number;
   scheme: string;
   client: string;
   method: string;

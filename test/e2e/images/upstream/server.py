@@ -1,6 +1,6 @@
 """TEST upstream: the "internet" of the end-to-end tier. HTTP/1.1 with keep-alive on :80 and
-:443 (TLS), records each request (scheme, client address, method, host, path, headers, body)
-as a JSON line in /var/log/upstream/requests.jsonl and answers:
+:443 (TLS), records each request (arrival time, scheme, client address, method, host, path,
+headers, body) as a JSON line in /var/log/upstream/requests.jsonl and answers:
 
   /bytes/<n>               n bytes of application/octet-stream (for downloads)
   /json/<n>                a JSON document of about n bytes
@@ -100,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
         answer, verified = self._fake(request, git)
         body = f"<{len(raw)} bytes of git>" if git else raw.decode("utf-8", "replace")
         record = {
+            "at": time.time(),  # when the request had arrived whole (epoch seconds)
             "scheme": self.scheme,
             "client": self.client_address[0],
             "method": self.command,
