@@ -13,11 +13,12 @@ import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CREDENTIAL_HOSTS as H, credentialsStack } from "./stacks";
 import { credentialTokens, makeCredentialKeys, pemBodyLine, writeUpstreamCredentials } from "./support/credential-keys";
-import { containerOf, containersOf, filesContainingAny, ipOn, startTestUpstream } from "./support/docker";
+import { credentialEvents, firstMints, upWithFakes } from "./support/credential-bottle";
+import { containerOf, containersOf, filesContainingAny, ipOn } from "./support/docker";
 import { curlIn, header, type Recorded, recorded as upstreamRecorded, unique } from "./support/inside";
-import { exec, mustRun, run, waitFor } from "./support/process";
+import { exec, mustRun, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
-import { destroyLeavingNothing, tail, TestStack } from "./support/stack";
+import { destroyLeavingNothing, TestStack } from "./support/stack";
 
 const BOTTLE = "minted";
 // Short lives, so that the loop below sees several refreshes (the egress proxy refreshes at half).
@@ -40,20 +41,6 @@ const vertexBody = JSON.stringify({ anthropic_version: "vertex-2023-10-16", ...J
 // The App may grant more than this; the routes need exactly this (the git route pushes, the API route POSTs pull requests).
 const NARROWED = { repositories: ["acme/app"], permissions: { contents: "write", metadata: "read", pull_requests: "write" } };
 
-/** One line of the egress proxy's log about a mint or refresh (components/egress-proxy/image/decision_log.py). */
-interface CredentialEvent {
-  at: number;
-  name: string;
-  kind: string;
-  outcome: string;
-  refresh: boolean;
-  expires_at: string | null;
-  error?: string;
-  /** A GitHub App's narrowing. */
-  repositories?: string[];
-  permissions?: Record<string, string>;
-}
-
 /** Which credential a request to the upstream carried: the GitHub token's fingerprint, the AWS key id, Google's bearer. */
 const credentialOf = (rec: Recorded) =>
   rec.host === H.vertex ? header(rec, "authorization").join() : String(rec.verified?.token ?? rec.verified?.access_key_id);
@@ -73,7 +60,6 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
   let pipelock = "";
   /** The addresses of the bottle's pipelocks on its outbound network: the only clients the upstream may see. */
   let gates: string[] = [];
-  let upstreamStarted = 0;
 
   const inAgent = (argv: string[], timeoutMs = 40_000) => exec(agent, argv, { timeoutMs });
   const agentCurl = (args: string[]) => curlIn((argv) => inAgent(argv), args);
@@ -81,60 +67,19 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
   const recorded = async () => (await upstreamRecorded(upstream)).map((r) => ({ ...r, host: r.host.replace(/:443$/, "") }));
   const recordedFor = async (host: string, urlPath: string) => (await recorded()).filter((r) => r.host === host && r.path === urlPath);
 
-  /** Every credential line of the egress proxy's log, with the time Docker stamped it. */
-  async function credentialEvents(): Promise<CredentialEvent[]> {
-    const logs = await run(["docker", "logs", "--timestamps", egressProxy]);
-    return `${logs.stdout}\n${logs.stderr}`
-      .split("\n")
-      .map((line) => /^(\S+) (\{.*"event":"credential".*\})$/.exec(line))
-      .flatMap((m) => (m ? [{ at: Date.parse(m[1]!) / 1000, ...(JSON.parse(m[2]!) as Omit<CredentialEvent, "at">) }] : []));
-  }
-
   before(async () => {
     const credentialsDir = path.join(workDir, "creds-upstream");
     writeUpstreamCredentials(credentialsDir, keys, `https://${H.oauth2}/token`);
     stack = await TestStack.create("creds", credentialsStack(keys.githubApp, keys.aws.roleArn), credentialTokens(keys));
     const outboundNet = `${stack.name}-${BOTTLE}-outbound-net`;
-    // The upstream joins the bottle's outbound network as soon as `up` made it, so that the egress
-    // proxy's first mints, at its start, find the token endpoints there.
-    let upEnded = false;
-    const upping = stack.up().finally(() => (upEnded = true));
-    await waitFor("the bottle's outbound network", 300_000, async () =>
-      upEnded || (await run(["docker", "network", "inspect", outboundNet])).code === 0 ? true : undefined,
-    );
-    if (upEnded) assert.fail(`up ${stack.name} ended before its outbound network was there:\n${tail((await upping).output)}`);
-    await startTestUpstream(upstream, stack.name, outboundNet, Object.values(H), process.env, [
-      "--volume",
-      `${credentialsDir}:/etc/upstream/credentials:ro`,
-      "--env",
-      `UPSTREAM_GITHUB_TOKEN_SECONDS=${TOKEN_SECONDS}`,
-      "--env",
-      `UPSTREAM_GOOGLE_TOKEN_SECONDS=${TOKEN_SECONDS}`,
-      "--env",
-      `UPSTREAM_AWS_SESSION_SECONDS=${TOKEN_SECONDS}`,
-    ]);
-    upstreamStarted = Date.now() / 1000;
-    const up = await upping;
-    assert.ok(up.ok, `up ${stack.name} failed:\n${tail(up.output)}`);
+    const { up, upstreamStarted } = await upWithFakes(stack, BOTTLE, upstream, Object.values(H), credentialsDir, TOKEN_SECONDS);
     console.log(`# figure: pulumi up, stack creds (1 bottle, 4 credential sources): ${up.seconds.toFixed(1)} s`);
     agent = `${stack.name}-${BOTTLE}-agent`;
     egressProxy = await containerOf(stack.name, BOTTLE, "egress-proxy");
     pipelock = await ipOn(await containerOf(stack.name, BOTTLE, "pipelock"), outboundNet);
     const bulk = await containersOf(stack.name, BOTTLE, "pipelock-bulk");
     gates = [pipelock, ...(await Promise.all(bulk.map((c) => ipOn(c, outboundNet))))];
-    const names = ["github", "bedrock", "bedrock-static", "vertex"];
-    const first = await waitFor("every source's first mint", 120_000, async () => {
-      const ok = (await credentialEvents()).filter((e) => e.outcome === "ok");
-      return names.every((n) => ok.some((e) => e.name === n)) ? names.map((n) => ok.find((e) => e.name === n)!) : undefined;
-    }).catch(async (err: Error) => {
-      const logs = await run(["docker", "logs", "--tail", "40", egressProxy]);
-      const mints = (await recorded())
-        .filter(isMint)
-        .map((r) => `${r.client} ${r.method} ${r.host}${r.path} ${JSON.stringify(r.verified)}`);
-      throw new Error(
-        `${err.message}\nthe egress proxy's log ends:\n${logs.stdout}${logs.stderr}\nmint requests at the upstream:\n${mints.join("\n")}`,
-      );
-    });
+    const first = await firstMints(egressProxy, upstream, ["github", "bedrock", "bedrock-static", "vertex"]);
     console.log(
       `# figure: first mint after the token endpoints came up: ${first.map((e) => `${e.name} ${Math.max(0, e.at - upstreamStarted).toFixed(1)} s`).join(", ")}`,
     );
@@ -177,7 +122,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       assert.deepEqual({ repositories: m.verified?.repositories, permissions: m.verified?.permissions }, NARROWED);
       assert.deepEqual(JSON.parse(m.body), { repositories: ["app"], permissions: NARROWED.permissions }, "the narrowing asked for");
     }
-    const events = (await credentialEvents()).filter((e) => e.name === "github" && e.outcome === "ok");
+    const events = (await credentialEvents(egressProxy)).filter((e) => e.name === "github" && e.outcome === "ok");
     assert.ok(events.length > 0);
     for (const e of events) {
       assert.deepEqual(
@@ -410,7 +355,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
         exit: exit!,
         answer: answer.join(" "),
       }));
-    const events = (await credentialEvents()).filter((e) => e.at >= started && e.at <= ended);
+    const events = (await credentialEvents(egressProxy)).filter((e) => e.at >= started && e.at <= ended);
     const all = await recorded();
     const figures: string[] = [];
     const problems: string[] = [];
@@ -442,7 +387,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       }
     }
     // How long a mint takes after the token endpoint has the request: to the egress proxy's credential line (Docker's timestamp).
-    const okLines = (await credentialEvents()).filter((e) => e.outcome === "ok");
+    const okLines = (await credentialEvents(egressProxy)).filter((e) => e.outcome === "ok");
     const mintTimes = Object.entries({ [H.githubApi]: "github", [H.sts]: "bedrock", [H.oauth2]: "vertex" }).map(([host, name]) => {
       const ms = all
         .filter((r) => isMint(r) && r.host === host)

@@ -470,3 +470,51 @@ export function credentialsStack(app: { appId: string; installationId: string },
   };
   return { bottles: [bottle] };
 }
+
+/**
+ * Stack `creds-cc`: bottle `claude`, the real agent image (Claude Code) reaching Claude through
+ * Bedrock (SigV4 with an STS-assumed role's session) and Vertex AI (a service account's token),
+ * its environment the dev example's Bedrock variant plus the fake endpoint's base URL.
+ */
+export function claudeCredentialsStack(roleArn: string): TestStackConfig {
+  const h = CREDENTIAL_HOSTS;
+  const bottle: BottleArgs & { name: string } = {
+    name: "claude",
+    credentials: {
+      bedrock: {
+        aws: { accessKeyId: "aws-access-key-id", secretAccessKey: "aws-secret-access-key", roleArn, stsUrl: `https://${h.sts}` },
+      },
+      vertex: { googleServiceAccount: { key: "vertex-sa-key", tokenUrl: `https://${h.oauth2}/token` } },
+    },
+    routes: [
+      {
+        host: h.bedrock,
+        ports: [443],
+        methods: ["POST"],
+        paths: ["/model/"],
+        auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
+      },
+      {
+        host: h.vertex,
+        ports: [443],
+        methods: ["POST"],
+        paths: ["/v1/projects/"],
+        auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
+      },
+    ],
+    agent: {
+      image: images().agent,
+      env: {
+        CLAUDE_CODE_USE_BEDROCK: "1",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "placeholder-the-egress-proxy-signs",
+        AWS_SECRET_ACCESS_KEY: "placeholder-the-egress-proxy-signs",
+        ANTHROPIC_BEDROCK_BASE_URL: `https://${h.bedrock}`,
+      },
+      workspace: { keep: false },
+    },
+    egressProxy: { image: images().egressProxy },
+    pipelock: pipelock([h.bedrock, h.sts, h.vertex, h.oauth2]),
+  };
+  return { bottles: [bottle] };
+}
