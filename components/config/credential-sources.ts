@@ -19,6 +19,12 @@ export const DEFAULT_GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token";
 export const CREDENTIAL_KINDS = ["githubApp", "aws", "googleServiceAccount"] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
+/**
+ * AWS services whose answers are credentials (STS sessions, IAM access keys): a SigV4 route may
+ * not sign for them, or the agent would get credentials of its own, outside the egress proxy.
+ */
+export const CREDENTIAL_SERVICES: readonly string[] = ["sts", "iam"];
+
 /** An AWS region's name (`us-east-1`, `eu-central-2`, `us-gov-west-1`). */
 export const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]+$/;
 

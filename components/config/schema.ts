@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { Backend, DlpSeverity, HttpMethod, ResponseScanningAction } from "./args";
-import { AWS_REGION, type CredentialSourceInputs, credentialsSchema } from "./credential-sources";
+import { AWS_REGION, CREDENTIAL_SERVICES, type CredentialSourceInputs, credentialsSchema } from "./credential-sources";
 import { routeHostProblem } from "./host";
 import { pathPrefixProblem } from "./path";
 
@@ -138,7 +138,14 @@ const authSchema = z
       .optional(),
     sigv4: z
       .strictObject({
-        service: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'expected an AWS signing name such as "bedrock"' }),
+        service: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'expected an AWS signing name such as "bedrock"' })
+          .refine((service) => !CREDENTIAL_SERVICES.includes(service), {
+            error: (issue) =>
+              `${JSON.stringify(issue.input)} answers with credentials (STS sessions, IAM access keys): signing for it would hand ` +
+              'the agent credentials of its own; sign for the service the agent needs (such as "bedrock")',
+          }),
         region: z.string().regex(AWS_REGION, { message: 'expected an AWS region such as "us-east-1"' }),
       })
       .optional(),

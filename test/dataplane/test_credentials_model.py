@@ -24,7 +24,7 @@ import github_app
 import google_service_account
 from credential_errors import CredentialError
 from credential_minting import session_name
-from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay
+from credential_refresher import PENDING, CredentialRefresher, refresh_due, retry_delay, usable_until
 from credential_sources import GithubAppSource, GoogleServiceAccountSource, Minted, Source
 from egress_metrics import EgressMetrics
 from egress_routes import SIGV4_HEADERS, SigV4
@@ -119,6 +119,13 @@ def test_the_contracts_example_loads() -> None:
     assert table.stripped_header_bytes >= {h.encode() for h in SIGV4_HEADERS | {"x-api-key"}}
 
 
+def test_one_owner_in_two_spellings_is_one_owner() -> None:
+    # GitHub's names are case-insensitive, and the stack's validation compares owners so.
+    table = parse_routes(document(credentials__github={**GITHUB, "repositories": ["Acme/app", "acme/lib"]}), ENV)
+    github = table.credentials["github"]
+    assert isinstance(github, GithubAppSource) and github.repositories == ("Acme/app", "acme/lib")
+
+
 def test_a_role_source_and_its_keys() -> None:
     table = parse_routes(document(credentials__bedrock=ROLE), ENV)
     bedrock = table.credentials["bedrock"]
@@ -162,6 +169,8 @@ INVALID: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("sigv4 with a header", document(routes__2__auth__header="Authorization"), {}, "routes[2].auth.header: a SigV4 route (sigv4) sets its own headers"),
     ("sigv4 unknown key", document(routes__2__auth__sigv4={"service": "bedrock", "region": "us-east-1", "x": 1}), {}, "routes[2].auth.sigv4: unknown key 'x'"),
     ("sigv4 region", document(routes__2__auth__sigv4={"service": "bedrock", "region": "US East"}), {}, "routes[2].auth.sigv4.region: must be an AWS region name"),
+    ("sigv4 for sts", document(routes__2__auth__sigv4={"service": "sts", "region": "us-east-1"}), {}, "routes[2].auth.sigv4.service: 'sts' answers with credentials"),
+    ("sigv4 for iam", document(routes__2__auth__sigv4={"service": "iam", "region": "us-east-1"}), {}, "routes[2].auth.sigv4.service: 'iam' answers with credentials"),
 ]  # fmt: skip
 
 
@@ -213,6 +222,8 @@ ANSWERS: list[tuple[int, object, str]] = [
     (201, {"token": "ghs_x"}, "GitHub's answer has no token and expires_at"),
     (201, {"token": "ghs x", "expires_at": "2026-01-01T00:00:00Z"}, "GitHub's answer has no token and expires_at"),
     (201, {"token": "ghs_x", "expires_at": "soon"}, "an expires_at that is not a time"),
+    # Without a zone it would be read in the machine's local time.
+    (201, {"token": "ghs_x", "expires_at": "2027-01-01T00:00:00"}, "GitHub's answer has an expires_at without a time zone"),
 ]  # fmt: skip
 
 
@@ -286,6 +297,20 @@ def test_refresh_is_due_at_half_the_lifetime_and_retries_back_off_to_60_s() -> N
     assert [retry_delay(n) for n in range(1, 10)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
+@pytest.mark.parametrize(
+    "minted,until",
+    [
+        (Minted("t", 1100.0, 100.0), 1070.0),  # an hour-like lifetime: its last 30 s
+        (Minted("t", 200.0, 100.0), 190.0),  # 100 s: its last tenth
+        (Minted("t", 100.2, 100.0), 100.18),  # a tiny one: still a tenth
+        (Minted("t", 100.0, 100.0), 100.0),  # no life at all: no margin to take
+        (Minted("t", None, 100.0), None),  # static keys: always
+    ],
+)  # fmt: skip
+def test_a_credential_is_not_sent_in_its_last_tenth_of_life_nor_its_last_30_s(minted: Minted, until: float | None) -> None:
+    assert usable_until(minted) == pytest.approx(until) if until is not None else usable_until(minted) is None
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate() and time.monotonic() < deadline:
@@ -356,8 +381,41 @@ def test_a_credential_that_expired_after_failed_refreshes_is_not_used() -> None:
     try:
         assert wait_until(lambda: isinstance(refresher.current("github"), Minted))
         mints.failing = "down"
-        clock.now = 1101.0
-        assert refresher.current("github") == "it expired before a refresh"
+        clock.now = 1089.0
+        assert isinstance(refresher.current("github"), Minted)
+        # Its last tenth of life (10 s of 100): not sent, it could die on the way.
+        clock.now = 1090.5
+        assert refresher.current("github") == "it expired (or was about to) before a refresh"
+    finally:
+        refresher.stop()
+
+
+@pytest.mark.parametrize("lifetime", [0.0, -5.0, -3600.0])
+def test_a_credential_already_expired_when_minted_is_a_failure_retried_with_backoff(lifetime: float) -> None:
+    # A token endpoint whose clock is behind ours (or an answer's expiry in the past): without
+    # the check, its refresh is due at once, every time, and the refresher mints in a tight loop.
+    mints = Mints(lifetime=lifetime)
+    refresher = CredentialRefresher({"github": github_source()}, mints.mint, mints.report)
+    try:
+        assert wait_until(lambda: refresher.current("github") != PENDING)
+        time.sleep(0.5)  # the first retry comes 1 s after the failure
+        got = refresher.current("github")
+        assert isinstance(got, str) and "already expired when minted" in got and "clock" in got, got
+        assert len(mints.calls) == 1 and mints.reports == [("github", False, got, False)]
+    finally:
+        refresher.stop()
+
+
+def test_a_credential_living_longer_than_a_short_lived_one_can_is_a_failure() -> None:
+    # An answer's expiry years away (expires_in: 10**12) is no short-lived credential; its refresh
+    # would be due past what a thread can wait for, and its log line past what a date can hold.
+    mints = Mints(lifetime=10.0**12)
+    refresher = CredentialRefresher({"github": github_source()}, mints.mint, mints.report)
+    try:
+        assert wait_until(lambda: bool(mints.reports))
+        got = refresher.current("github")
+        assert got == "the credential would live more than 48 hours: not a short-lived credential", got
+        assert mints.reports == [("github", False, got, False)]
     finally:
         refresher.stop()
 

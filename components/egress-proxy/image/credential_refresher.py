@@ -14,12 +14,19 @@ from dataclasses import dataclass
 
 from credential_errors import CredentialError
 from credential_sources import Minted, Source
+from decision_log import expiry_text
 
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 60.0
 # Refreshed once this fraction of its lifetime has passed.
 REFRESH_AT = 0.5
 PENDING = "the first mint is under way"
+# A credential is not sent in its last tenth of life, nor its last 30 s: a request takes time to
+# reach the upstream through pipelock, and must not arrive with a credential that died on the way.
+USE_MARGIN_SECONDS = 30.0
+USE_MARGIN_FRACTION = 0.1
+# The longest a minted credential may live (an STS session's is 12 hours, a GitHub or Google token's 1).
+MAX_LIFETIME_SECONDS = 48 * 3600
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,31 @@ def refresh_due(minted: Minted, fraction: float = REFRESH_AT) -> float | None:
     return minted.minted_at + (minted.expires_at - minted.minted_at) * fraction
 
 
+def usable_until(minted: Minted) -> float | None:
+    """Until when a credential is sent (epoch seconds); None: always (it does not expire)."""
+    if minted.expires_at is None:
+        return None
+    lifetime = max(0.0, minted.expires_at - minted.minted_at)
+    return minted.expires_at - min(USE_MARGIN_SECONDS, lifetime * USE_MARGIN_FRACTION)
+
+
 def retry_delay(failures: int) -> float:
     """The wait after the `failures`-th mint failure in a row: 1 s, doubling, at most 60 s."""
     return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** min(failures - 1, 16))
+
+
+def expiry_problem(minted: Minted, now: float) -> str:
+    """Why a credential just minted cannot be used ("": it can): it expired already (its refresh
+    would be due at once, every time: a mint loop; a clock behind the provider's is why), or it
+    would live longer than any short-lived credential does (its refresh would be due past what a
+    thread can wait for)."""
+    if minted.expires_at is None:
+        return ""
+    if minted.expires_at <= now:
+        return f"the credential was already expired when minted (at {expiry_text(minted.expires_at)}): is this machine's clock right?"
+    if minted.expires_at - now > MAX_LIFETIME_SECONDS:
+        return f"the credential would live more than {MAX_LIFETIME_SECONDS // 3600} hours: not a short-lived credential"
+    return ""
 
 
 class CredentialRefresher:
@@ -86,14 +115,15 @@ class CredentialRefresher:
             return current.minted
         if not current.tried:
             return PENDING
-        return current.error or "it expired before a refresh"
+        return current.error or "it expired (or was about to) before a refresh"
 
     def stop(self) -> None:
         """Stop refreshing (the table was replaced, or the proxy drains); credentials stay readable."""
         self._stopped.set()
 
     def _valid(self, minted: Minted) -> bool:
-        return minted.expires_at is None or minted.expires_at > self._clock()
+        until = usable_until(minted)
+        return until is None or until > self._clock()
 
     def _run(self, name: str, source: Source, minted: Minted | None) -> None:
         failures = 0
@@ -106,11 +136,13 @@ class CredentialRefresher:
             fresh: Minted | None = None
             try:
                 fresh = self._mint(source, self._clock())
-                error = ""
+                error = expiry_problem(fresh, self._clock())
             except CredentialError as e:
                 error = str(e)
             except Exception as e:  # noqa: BLE001 - a refresher thread must never die of a mint
                 error = f"unexpected error minting ({type(e).__name__})"
+            if error:
+                fresh = None
             if self._stopped.is_set():
                 return  # replaced meanwhile: this outcome is no longer anyone's
             refresh = minted is not None

@@ -64,7 +64,7 @@ def _github_app(where: str, name: str, entry: Mapping[str, object], environ: Map
     repositories = entry.get("repositories")
     if not isinstance(repositories, list) or not all(_repository(r) for r in repositories):
         raise RoutesError(f"{where}.repositories: must be a list of 'owner/name' ([] for every repository), got {repositories!r}")
-    if len({r.split("/")[0] for r in repositories}) > 1:
+    if len({r.split("/")[0].lower() for r in repositories}) > 1:  # GitHub names are case-insensitive
         raise RoutesError(f"{where}.repositories: must share one owner (an installation belongs to one account), got {repositories!r}")
     permissions = entry.get("permissions")
     if (

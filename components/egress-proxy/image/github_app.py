@@ -64,7 +64,9 @@ def parse_token_answer(status: int, body: bytes, now: float) -> Minted:
     if not isinstance(token, str) or not token or not token_chars(token) or not isinstance(expires, str):
         raise CredentialError("GitHub's answer has no token and expires_at")
     try:
-        expires_at = datetime.datetime.fromisoformat(expires).timestamp()
+        expires_at = datetime.datetime.fromisoformat(expires)
     except ValueError:
         raise CredentialError("GitHub's answer has an expires_at that is not a time") from None
-    return Minted(token, expires_at, now)
+    if expires_at.tzinfo is None:
+        raise CredentialError("GitHub's answer has an expires_at without a time zone")
+    return Minted(token, expires_at.timestamp(), now)

@@ -2,15 +2,17 @@
 egress proxy's upstream proxy, HTTPS via CONNECT), trusting pipelock's CA only, like agent
 traffic on the inspect lane; a token host pipelock passes through unread (a Google token URL:
 pipelock's body DLP would refuse the grant's JWT) presents its own certificate, checked against
-the upstream leg's trust, as agent traffic to a passthrough host is. Bounded in time and in the
-answer's size.
+the upstream leg's trust, as agent traffic to a passthrough host is. Bounded in time (a deadline for
+the whole exchange) and in the answer's size.
 
 Pure: stdlib only, no mitmproxy import (the addon passes pipelock's address and CA files in).
 """
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -57,10 +59,12 @@ class MintClient:
         host = parts.hostname or ""
         port = parts.port or 443
         target = parts.path or "/"
+        deadline: _Deadline | None = None
         try:
             context = ssl.create_default_context(cafile=self.trust_for(host))
             connection = http.client.HTTPSConnection(self.proxy[0], self.proxy[1], timeout=self.timeout, context=context)
             connection.set_tunnel(host, port)
+            deadline = _Deadline(connection, self.timeout)
             try:
                 # A signed request (STS) names its Host itself: the signature covers it.
                 named_host = any(name.lower() == "host" for name, _ in headers)
@@ -71,14 +75,45 @@ class MintClient:
                 response = connection.getresponse()
                 data = response.read(MAX_ANSWER_BYTES + 1)
             finally:
+                deadline.end()
                 connection.close()
         except ssl.SSLCertVerificationError as e:
             raise CredentialError(f"{host}: TLS not verified through pipelock ({e.verify_message})") from None
         except (OSError, http.client.HTTPException) as e:
-            raise CredentialError(f"{host}: {_network_problem(e)}") from None
+            problem = "no answer in time" if deadline is not None and deadline.expired else _network_problem(e)
+            raise CredentialError(f"{host}: {problem}") from None
+        if deadline is not None and deadline.expired:  # an answer cut short at the deadline is no answer
+            raise CredentialError(f"{host}: no answer in time")
         if len(data) > MAX_ANSWER_BYTES:
             raise CredentialError(f"{host}: answer larger than {MAX_ANSWER_BYTES} bytes")
         return Answer(response.status, data)
+
+
+class _Deadline:
+    """Ends a connection `seconds` after it starts, whatever it waits for: its timeout bounds
+    each read only, so an answer (or pipelock's CONNECT answer) trickling in a line at a time
+    would hold the refresher for ever. Shutting its socket down ends the read under way."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection = connection
+        self.expired = False
+        self._ended = threading.Event()
+        threading.Thread(target=self._watch, args=(seconds,), name="mint-deadline", daemon=True).start()
+
+    def end(self) -> None:
+        self._ended.set()
+
+    def _watch(self, seconds: float) -> None:
+        if self._ended.wait(seconds):
+            return
+        self.expired = True
+        # Again until the exchange ends: the socket is replaced once, when TLS starts.
+        while not self._ended.wait(0.05):
+            sock = self.connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # socket.socket's own: an SSLSocket's would drop its TLS state under the reader.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _network_problem(error: BaseException) -> str:

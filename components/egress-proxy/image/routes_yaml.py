@@ -52,6 +52,9 @@ AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env
 SIGV4_KEYS = frozenset({"service", "region"})
 # An AWS service or region name as SigV4's credential scope spells it.
 SIGV4_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+# Services whose answers are credentials (STS sessions, IAM access keys): signing for them would
+# hand the agent credentials of its own, outside the egress proxy.
+CREDENTIAL_SERVICES = frozenset({"sts", "iam"})
 # A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
 TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint", "bulk_lane", "passthrough", "credentials"})
@@ -246,6 +249,11 @@ def _parse_sigv4(where: str, raw: object) -> SigV4:
         if not isinstance(value, str) or not value or not set(value) <= SIGV4_NAME_CHARS:
             raise RoutesError(f"{where}.{key}: must be an AWS {key} name (lowercase letters, digits and '-'), got {value!r}")
         names.append(value)
+    if names[0] in CREDENTIAL_SERVICES:
+        raise RoutesError(
+            f"{where}.service: {names[0]!r} answers with credentials (STS sessions, IAM access keys): "
+            "signing for it would hand the agent credentials of its own"
+        )
     return SigV4(*names)
 
 

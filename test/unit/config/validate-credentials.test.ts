@@ -147,6 +147,18 @@ describe("credential sources: each rule, at its path", () => {
       'expected an AWS region such as "us-east-1"',
     ],
     [
+      "SigV4 signing for STS (its answers are credentials)",
+      [bottle({ bedrock }, [sigv4Route({ sigv4: { service: "sts", region: "us-east-1" } })])],
+      "bottles[0].routes[0].auth.sigv4.service",
+      '"sts" answers with credentials (STS sessions, IAM access keys): signing for it would hand the agent credentials of its own; sign for the service the agent needs (such as "bedrock")',
+    ],
+    [
+      "SigV4 signing for IAM (it makes access keys)",
+      [bottle({ bedrock }, [sigv4Route({ sigv4: { service: "iam", region: "us-east-1" } })])],
+      "bottles[0].routes[0].auth.sigv4.service",
+      '"iam" answers with credentials (STS sessions, IAM access keys): signing for it would hand the agent credentials of its own; sign for the service the agent needs (such as "bedrock")',
+    ],
+    [
       "a route to a Google source's token host",
       [bottle({ vertex }, [vertexRoute, { host: "oauth2.googleapis.com" }])],
       "bottles[0].routes[1].host",
