@@ -244,8 +244,8 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     // headers, payload, message CRC) and decodes each chunk's Anthropic event.
     const reader = [
       "import base64, json, struct, sys, time, urllib.request",
-      `r = urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST", headers={"Content-Type": "application/json"}), timeout=30)`,
       "start, chunks, data = time.time(), [], b''",
+      `r = urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST", headers={"Content-Type": "application/json"}), timeout=30)`,
       "while (c := r.read1(65536)): chunks.append(round(time.time() - start, 3)); data += c",
       "events, at = [], 0",
       "while at < len(data):",
@@ -267,7 +267,7 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
     assert.equal(rec?.verified?.outcome, "answered", JSON.stringify(rec?.verified));
     assert.equal(rec?.verified?.stream, true);
     console.log(
-      `# figure: Bedrock stream: ${seen.events.length} events (${seen.bytes} bytes) sent over about ${((seen.events.length - 1) * 0.2).toFixed(1)} s; first byte at ${seen.first} s, last at ${seen.last} s`,
+      `# figure: Bedrock stream: ${seen.events.length} events (${seen.bytes} bytes) sent over about ${((seen.events.length - 1) * 0.2).toFixed(1)} s; from the request's start: first byte at ${seen.first} s, last at ${seen.last} s`,
     );
   });
 
