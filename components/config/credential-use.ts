@@ -15,7 +15,9 @@ export const SIGV4_HEADERS: readonly string[] = ["authorization", "x-amz-date", 
 /** The credentials entry a route's `auth.token` names, or undefined (a static token, or no auth). */
 export function sourceOf(route: RouteSpec, bottle: Pick<BottleSpec, "credentials">): string | undefined {
   const token = route.auth?.token;
-  return token !== undefined && bottle.credentials && Object.hasOwn(bottle.credentials, token) ? token : undefined;
+  // Not Object.hasOwn: `pulumi up` compiles the program with ts-node's default library, which lacks it
+  // (and biome rewrites hasOwnProperty.call into it).
+  return token !== undefined && bottle.credentials && Object.keys(bottle.credentials).includes(token) ? token : undefined;
 }
 
 /** The header names a route injects, lowercase. */

@@ -6,7 +6,7 @@
  * `upstream.test` and `*.upstream.test`. It has a private address, which pipelock refuses as
  * SSRF unless the host is trusted, so each stack trusts exactly the hosts it routes to it.
  */
-import type { BottleArgs } from "../../components/index";
+import type { BottleArgs, Route } from "../../components/index";
 import { e2eRun } from "./support/run-env";
 import type { TestStackConfig } from "./support/stack";
 
@@ -399,4 +399,122 @@ export function remoteStack(remoteHost: string, change: { secondPath?: boolean }
       },
     ],
   };
+}
+
+/** The test upstream's hosts of stack `creds` (credentials.test.ts), by the service each plays. */
+export const CREDENTIAL_HOSTS = {
+  githubApi: "github-api.upstream.test",
+  git: "git.upstream.test",
+  oauth2: "oauth2.upstream.test",
+  vertex: "aiplatform.upstream.test",
+  sts: "sts.upstream.test",
+  bedrock: "bedrock-runtime.upstream.test",
+  bedrockStatic: "bedrock-static.upstream.test",
+} as const;
+
+/**
+ * Stack `creds`: bottle `minted`, whose every credential is minted by the egress proxy from a
+ * long-lived secret (credentials.test.ts): a GitHub App (the pull requests of acme/app through
+ * the API, git with push on acme/app), Bedrock with an STS-assumed role and, on a second host,
+ * with the static keys, and Vertex AI with a service account. pipelock trusts every host of the
+ * test upstream the bottle talks to, the token endpoints among them (the egress proxy's mint
+ * requests go through it).
+ */
+export function credentialsStack(app: { appId: string; installationId: string }, roleArn: string): TestStackConfig {
+  const h = CREDENTIAL_HOSTS;
+  const sigv4 = (token: string) => ({ sigv4: { service: "bedrock", region: "us-east-1" }, token });
+  const bearer = (token: string) => ({ header: "Authorization", prefix: "Bearer ", token });
+  const api = (host: string, methods: ("GET" | "POST")[], paths: string[], auth: Route["auth"]): Route => ({
+    host,
+    ports: [443],
+    methods,
+    paths,
+    auth,
+  });
+  const bottle: BottleArgs & { name: string } = {
+    name: "minted",
+    credentials: {
+      github: {
+        githubApp: { appId: app.appId, installationId: app.installationId, privateKey: "github-app-key", apiUrl: `https://${h.githubApi}` },
+      },
+      bedrock: {
+        aws: {
+          accessKeyId: "aws-access-key-id",
+          secretAccessKey: "aws-secret-access-key",
+          roleArn,
+          stsUrl: `https://${h.sts}`,
+          stsRegion: "us-east-1",
+          sessionSeconds: 900,
+        },
+      },
+      "bedrock-static": { aws: { accessKeyId: "aws-access-key-id", secretAccessKey: "aws-secret-access-key" } },
+      vertex: { googleServiceAccount: { key: "vertex-sa-key", tokenUrl: `https://${h.oauth2}/token` } },
+    },
+    routes: [
+      api(h.githubApi, ["GET", "POST"], ["/repos/acme/app/pulls"], bearer("github")),
+      {
+        host: h.git,
+        git: { repositories: ["acme/app"], pushRules: {} },
+        auth: { header: "Authorization", username: "x-access-token", token: "github" },
+      },
+      api(h.bedrock, ["POST"], ["/model/"], sigv4("bedrock")),
+      api(h.bedrockStatic, ["POST"], ["/model/"], sigv4("bedrock-static")),
+      api(h.vertex, ["POST"], ["/v1/projects/"], bearer("vertex")),
+    ],
+    agent: agent(),
+    egressProxy: { image: images().egressProxy },
+    pipelock: pipelock(Object.values(h)),
+    // Every test host is under one registrable domain (upstream.test), whose requests pipelock counts
+    // together: room for the refresh test's four loops at once.
+    requestsPerMinute: 3000,
+  };
+  return { bottles: [bottle] };
+}
+
+/**
+ * Stack `creds-cc`: bottle `claude`, the real agent image (Claude Code) reaching Claude through
+ * Bedrock (SigV4 with an STS-assumed role's session) and Vertex AI (a service account's token),
+ * its environment the dev example's Bedrock variant plus the fake endpoint's base URL.
+ */
+export function claudeCredentialsStack(roleArn: string): TestStackConfig {
+  const h = CREDENTIAL_HOSTS;
+  const bottle: BottleArgs & { name: string } = {
+    name: "claude",
+    credentials: {
+      bedrock: {
+        aws: { accessKeyId: "aws-access-key-id", secretAccessKey: "aws-secret-access-key", roleArn, stsUrl: `https://${h.sts}` },
+      },
+      vertex: { googleServiceAccount: { key: "vertex-sa-key", tokenUrl: `https://${h.oauth2}/token` } },
+    },
+    routes: [
+      {
+        host: h.bedrock,
+        ports: [443],
+        methods: ["POST"],
+        paths: ["/model/"],
+        auth: { sigv4: { service: "bedrock", region: "us-east-1" }, token: "bedrock" },
+      },
+      {
+        host: h.vertex,
+        ports: [443],
+        methods: ["POST"],
+        paths: ["/v1/projects/"],
+        auth: { header: "Authorization", prefix: "Bearer ", token: "vertex" },
+      },
+    ],
+    agent: {
+      image: images().agent,
+      env: {
+        CLAUDE_CODE_USE_BEDROCK: "1",
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "placeholder-the-egress-proxy-signs",
+        AWS_SECRET_ACCESS_KEY: "placeholder-the-egress-proxy-signs",
+        ANTHROPIC_BEDROCK_BASE_URL: `https://${h.bedrock}`,
+      },
+      workspace: { keep: false },
+    },
+    egressProxy: { image: images().egressProxy },
+    pipelock: pipelock([h.bedrock, h.sts, h.vertex, h.oauth2]),
+  };
+  return { bottles: [bottle] };
 }

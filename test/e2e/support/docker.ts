@@ -68,14 +68,20 @@ export async function labelled(stack: string, env = process.env): Promise<string
  * container's dropped capabilities.
  */
 export async function filesContaining(container: string, needle: string): Promise<string[]> {
-  const hits: string[] = [];
+  return (await filesContainingAny(container, [needle]))[needle]!;
+}
+
+/** filesContaining for several needles in one export: the paths holding each, by needle. */
+export async function filesContainingAny(container: string, needles: readonly string[]): Promise<Record<string, string[]>> {
+  const hits: Record<string, string[]> = Object.fromEntries(needles.map((needle) => [needle, []]));
   const child = spawn("docker", ["export", container], { stdio: ["ignore", "pipe", "inherit"] });
   const tar = extract();
   child.stdout.pipe(tar);
   for await (const entry of tar) {
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
-    if (Buffer.concat(chunks).includes(needle)) hits.push(`/${entry.header.name}`);
+    const content = Buffer.concat(chunks);
+    for (const needle of needles) if (content.includes(needle)) hits[needle]!.push(`/${entry.header.name}`);
   }
   return hits;
 }
@@ -120,13 +126,22 @@ export function runDetached(name: string, stack: string, role: string): string[]
  * Starts the run's test upstream as `name` on `network` under `aliases`, labelled with the
  * stack (so the run's cleanup finds it), and waits until it listens.
  */
-export async function startTestUpstream(name: string, stack: string, network: string, aliases: string[], env = process.env): Promise<void> {
+export async function startTestUpstream(
+  name: string,
+  stack: string,
+  network: string,
+  aliases: string[],
+  env = process.env,
+  /** More `docker run` options: the fakes' credentials mounted, their token lifetimes (credentials.test.ts). */
+  options: string[] = [],
+): Promise<void> {
   await mustRun(
     [
       ...runDetached(name, stack, "test-upstream"),
       "--network",
       network,
       ...aliases.flatMap((alias) => ["--network-alias", alias]),
+      ...options,
       e2eRun().images.upstream,
     ],
     { env },

@@ -11,6 +11,8 @@ export type Exec = (argv: string[]) => Promise<Run>;
 
 /** One request as the test upstream recorded it. */
 export interface Recorded {
+  /** When the request had arrived whole, in epoch seconds. */
+  at: number;
   scheme: string;
   client: string;
   method: string;
@@ -18,6 +20,8 @@ export interface Recorded {
   path: string;
   headers: [string, string][];
   body: string;
+  /** What a fake service of the upstream verified, or why it refused (images/upstream/*_fakes.py). */
+  verified?: Record<string, unknown>;
 }
 
 /** The values of a header of a recorded request (names compared case-insensitively). */

@@ -1,6 +1,6 @@
 """TEST upstream: the "internet" of the end-to-end tier. HTTP/1.1 with keep-alive on :80 and
-:443 (TLS), records each request (scheme, client address, method, host, path, headers, body)
-as a JSON line in /var/log/upstream/requests.jsonl and answers:
+:443 (TLS), records each request (arrival time, scheme, client address, method, host, path,
+headers, body) as a JSON line in /var/log/upstream/requests.jsonl and answers:
 
   /bytes/<n>               n bytes of application/octet-stream (for downloads)
   /json/<n>                a JSON document of about n bytes
@@ -16,8 +16,18 @@ as a JSON line in /var/log/upstream/requests.jsonl and answers:
                            the request asks for it
   git smart HTTP           on git.* and ro.* hosts: `git http-backend` over /srv/git, where
                            acme/app and acme/other are repositories (pushes accepted) and acme/big
-                           one of 20 MiB (make-repo makes more, as the benchmark's acme/huge)
+                           one of 20 MiB (make-repo makes more, as the benchmark's acme/huge); a
+                           request with a GitHub App installation token must have one the fake
+                           GitHub issued for that repository (github_fakes.git_access)
+  github-api.*             a GitHub App's token endpoint and a GitHub-shaped API (github_fakes.py)
+  oauth2.*                 Google's token endpoint for service accounts (google_fakes.py)
+  aiplatform.*             Vertex AI's rawPredict/streamRawPredict for Anthropic models: the fake
+                           Messages API's answer, for a token oauth2.* issued (google_fakes.py)
+  sts.*, bedrock-runtime.*, bedrock-static.*   AWS STS's AssumeRole and Bedrock's runtime, SigV4
+                           checked against the test's AWS key and the sessions issued (aws_fakes.py)
   anything else            200 with a small JSON body naming the path
+
+What a fake verified (or refused) is recorded with the request, as `verified`.
 """
 
 import json
@@ -30,6 +40,11 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import github_fakes
+import google_fakes
+from aws_fakes import AwsFakes
+from fake_http import Answer, Request, load_credentials
+
 LOG = "/var/log/upstream/requests.jsonl"
 GIT_ROOT = "/srv/git"
 # /<owner>/<name>[.git]/<service>: the smart-HTTP requests git makes.
@@ -38,6 +53,17 @@ GIT_PATH = re.compile(r"^/([A-Za-z0-9._-]+/[A-Za-z0-9._-]+?)(\.git)?/(info/refs|
 ANSWER = "Hello from the bottled test API."
 lock = threading.Lock()
 CHUNK = os.urandom(64 * 1024)
+# The hosts the fake AWS answers for, by their first label: a second Bedrock host for the static keys' route.
+AWS_SERVICES = ("sts", "bedrock-runtime", "bedrock-static")
+
+
+def aws_of_test() -> AwsFakes:
+    """The fake AWS, knowing the test's long-lived key (none: it refuses every signature)."""
+    keys = load_credentials("aws")
+    return AwsFakes({keys["access_key_id"]: keys["secret_access_key"]} if keys else {})
+
+
+aws = aws_of_test()
 # The gates of /gated answers, by marker; /open/<marker> opens one.
 gates: dict[str, threading.Event] = {}
 GATE_SECONDS = 60
@@ -67,9 +93,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         raw = self._body()
-        is_git = GIT_PATH.search(self.path.split("?")[0]) is not None
-        body = f"<{len(raw)} bytes of git>" if is_git else raw.decode("utf-8", "replace")
+        path, _, query = self.path.partition("?")
+        host = self.headers.get("Host", "").split(":")[0]
+        git = GIT_PATH.search(path)
+        request = Request(self.command, host, path, query, list(self.headers.items()), raw)
+        answer, verified = self._fake(request, git)
+        body = f"<{len(raw)} bytes of git>" if git else raw.decode("utf-8", "replace")
         record = {
+            "at": time.time(),  # when the request had arrived whole (epoch seconds)
             "scheme": self.scheme,
             "client": self.client_address[0],
             "method": self.command,
@@ -77,12 +108,16 @@ class Handler(BaseHTTPRequestHandler):
             "path": self.path,
             "headers": [[k, v] for k, v in self.headers.items()],
             "body": body,
+            **({"verified": verified} if verified else {}),
         }
         with lock, open(LOG, "a") as f:
             f.write(json.dumps(record) + "\n")
-        host = self.headers.get("Host", "").split(":")[0]
-        if host.startswith(("git.", "ro.")) and is_git:
+        if answer is not None:
+            self._answer(answer)
+        elif host.startswith(("git.", "ro.")) and git:
             self._git(raw)
+        elif host.startswith("aiplatform."):
+            self._messages(raw, stream=path.endswith(":streamRawPredict"))
         elif self.command == "POST" and self.path.split("?")[0] == "/v1/messages":
             self._messages(raw)
         elif m := re.fullmatch(r"/bytes/(\d+)", self.path):
@@ -103,9 +138,52 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, "application/json", json.dumps({"upstream": "ok", "scheme": self.scheme, "path": self.path}).encode())
 
-    def _send(self, status: int, content_type: str, payload: bytes) -> None:
+    def _fake(self, request: Request, git: re.Match[str] | None) -> tuple[Answer | None, dict[str, object]]:
+        """What a fake service answers (None: the server's own answer follows), and what it verified."""
+        service = request.host.split(".")[0]
+        found: tuple[Answer | None, dict[str, object]] | None = None
+        if service in ("git", "ro") and git:
+            found = github_fakes.git_access(
+                request, git[1], push=git[3] == "git-receive-pack" or "service=git-receive-pack" in request.query
+            )
+        elif service == "github-api":
+            found = github_fakes.mint(request) or github_fakes.api(request)
+        elif service == "oauth2":
+            found = google_fakes.token(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
+        elif service == "aiplatform":
+            found = google_fakes.vertex_access(request) or (Answer(404, b"Not Found\n", "text/plain"), {})
+        elif service in AWS_SERVICES:
+            found = self._aws(request)
+        return found or (None, {})
+
+    @staticmethod
+    def _aws(request: Request) -> tuple[Answer, dict[str, object]]:
+        answer = aws.handle(
+            method=request.method, host=request.host, path=request.path, query=request.query, headers=request.headers, body=request.body
+        )
+        content_type = next((v for k, v in answer.headers if k.lower() == "content-type"), "application/octet-stream")
+        headers = [(k, v) for k, v in answer.headers if k.lower() != "content-type"]
+        return Answer(answer.status, answer.body, content_type, headers), answer.record
+
+    def _answer(self, answer: Answer) -> None:
+        if isinstance(answer.body, bytes):
+            self._send(answer.status, answer.content_type, answer.body, answer.headers)
+            return
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        for name, value in answer.headers:
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in answer.body:
+            self._write_chunk(piece)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _send(self, status: int, content_type: str, payload: bytes, headers: list[tuple[str, str]] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in headers or []:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
@@ -135,11 +213,15 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for event, wait in ((b"data: first\n\n", True), (b"data: last\n\n", False)):
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
             if wait:
                 held.wait(GATE_SECONDS)
         self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, piece: bytes) -> None:
+        """One chunk of a chunked answer, sent at once."""
+        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        self.wfile.flush()
 
     def _json(self, n: int) -> None:
         item = json.dumps({"name": "package", "version": "1.0.0", "description": "a json field"})
@@ -155,15 +237,14 @@ class Handler(BaseHTTPRequestHandler):
         for i in range(events):
             data = json.dumps({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": "token "}})
             event = f"event: content_block_delta\ndata: {data}\n\n".encode()
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
             time.sleep(interval)
         self.wfile.write(b"0\r\n\r\n")
 
     def _git(self, body: bytes) -> None:
         path, _, query = self.path.partition("?")
         match = GIT_PATH.search(path)
-        assert match is not None, "only requests is_git accepted reach here"
+        assert match is not None, "only git's requests reach here"
         repo, _, service = match.group(1, 2, 3)
         env = {
             "GIT_PROJECT_ROOT": GIT_ROOT,
@@ -195,14 +276,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _messages(self, body: bytes) -> None:
+    def _messages(self, body: bytes, stream: bool = False) -> None:
         request = json.loads(body or b"{}")
         model = request.get("model", "claude-e2e")
         message = {
             "id": "msg_e2e", "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 1},
         }  # fmt: skip
-        if not request.get("stream"):
+        if not (stream or request.get("stream")):
             done = {**message, "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn"}
             self._send(200, "application/json", json.dumps(done).encode())
             return
@@ -224,8 +305,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for name, data in events:
             event = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-            self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-            self.wfile.flush()
+            self._write_chunk(event)
         self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
