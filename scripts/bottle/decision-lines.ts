@@ -3,7 +3,7 @@
  * reader of each gate's raw log line. Pure: a log line in, a typed line out. `logs --json`
  * prints these; `blocked` reads its refusals from them.
  */
-import { record } from "../plan/reach";
+import { record } from "../plan/parsed-values";
 import { GATES, type Gate } from "./deployed";
 import type { LogLine } from "./inspect";
 

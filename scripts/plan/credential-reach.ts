@@ -3,6 +3,7 @@
  * for whom and how narrowly (reach-diff.ts diffs them).
  */
 import type { KeyTable } from "./document-keys";
+import { record, strings } from "./parsed-values";
 
 export interface CredentialReach {
   /** routes.yaml's kind: `github_app`, `aws`, `google_service_account`. */
@@ -40,10 +41,6 @@ export const CREDENTIAL_KEYS: KeyTable = {
   scopes: "read",
   token_url: "read",
 };
-
-const record = (value: unknown): Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 
 /** One source of routes.yaml's `credentials` as a reach. */
 export function credentialReach(raw: Record<string, unknown>): CredentialReach {

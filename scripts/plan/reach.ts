@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { type KeyPaths, LABEL_KEYS, RESOURCE_TYPES, type RouteReachField } from "../../components/index";
 import { type KeyTable, PIPELOCK_DOCUMENT_KEYS, ROUTE_KEYS, ROUTES_DOCUMENT_KEYS, type UnjudgedKeys, unjudgedKeys } from "./document-keys";
 import { CREDENTIAL_KEYS, type CredentialReach, credentialReach } from "./credential-reach";
+import { list, record, strings } from "./parsed-values";
 import { DOCKER_VOLUME_KEYS, KUBERNETES_VOLUME_KEYS, UNREAD_DOCKER_STORAGE_INPUTS } from "./mount-keys";
 
 /** The parts of the plan's JSON this reads (`npm run plan -- --json`). */
@@ -121,12 +122,6 @@ export type StackReach = Record<string, BottleReach>;
 
 /** What the program builds rather than pulls. */
 export const BUILT = "built by the program";
-
-const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-const strings = (value: unknown): string[] => list(value).map(String);
-/** `value` if it is a plain object (parsed YAML or JSON), else an empty one. */
-export const record = (value: unknown): Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 function labelsOf(inputs: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(list(inputs.labels).map((l) => [String(record(l).label), String(record(l).value)]));
