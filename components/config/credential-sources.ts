@@ -4,6 +4,7 @@
  * source, and how, is checked with the routes (validate.ts).
  */
 import { z } from "zod";
+import { field } from "./raw";
 
 /** A token's name, and a credentials entry's: the routes' `auth.token` names either. */
 export const TOKEN_NAME = /^[A-Za-z0-9_-]+$/;
@@ -147,16 +148,23 @@ export const credentialsSchema = z.record(
   credentialSourceSchema,
 );
 
-/** The kind of a validated source. */
-export function kindOf(source: CredentialSourceSpec): CredentialKind {
-  return CREDENTIAL_KINDS.find((kind) => source[kind] !== undefined)!;
+/** The keys of each kind of source that name the tokens entries holding its secrets. */
+export const SECRET_KEYS: Readonly<Record<CredentialKind, readonly string[]>> = {
+  githubApp: ["privateKey"],
+  aws: ["accessKeyId", "secretAccessKey"],
+  googleServiceAccount: ["key"],
+};
+
+/** The kind of a source, raw or validated: its one kind key, or undefined (none, or several: the schema reports it). */
+export function kindOf(source: unknown): CredentialKind | undefined {
+  const kinds = CREDENTIAL_KINDS.filter((kind) => field(source, kind) !== undefined);
+  return kinds.length === 1 ? kinds[0] : undefined;
 }
 
-/** The token entries a source holds its secret in. */
+/** The token entries a validated source holds its secrets in. */
 export function secretEntriesOf(source: CredentialSourceSpec): string[] {
-  if (source.githubApp) return [source.githubApp.privateKey];
-  if (source.aws) return [source.aws.accessKeyId, source.aws.secretAccessKey];
-  return source.googleServiceAccount ? [source.googleServiceAccount.key] : [];
+  const kind = kindOf(source);
+  return kind === undefined ? [] : SECRET_KEYS[kind].map((key) => String(field(source[kind], key)));
 }
 
 /** The URLs the egress proxy mints a source's credentials at (none for static AWS keys). */

@@ -3,7 +3,7 @@
  * `auth.token` names and whether it fits the route's form, the tokens entries the sources hold
  * their secrets in, the hosts only the egress proxy may reach, and a GitHub App's narrowing.
  */
-import { CREDENTIAL_KINDS, type CredentialKind, DEFAULT_GOOGLE_TOKEN_URL, mintHost, mintUrlProblem } from "./credential-sources";
+import { DEFAULT_GOOGLE_TOKEN_URL, kindOf, mintHost, mintUrlProblem, SECRET_KEYS } from "./credential-sources";
 import { sourceOf } from "./credential-use";
 import { githubAppNarrowing, repositoryOwners } from "./github-narrowing";
 import { at, field, keysOf, list, option } from "./raw";
@@ -19,19 +19,6 @@ export interface ConfigProblem {
 export interface TokenSource {
   names: ReadonlySet<string>;
   missing(name: string): string;
-}
-
-/** The secret entries of each kind of source, by their config key. */
-const SECRET_KEYS: Record<CredentialKind, readonly string[]> = {
-  githubApp: ["privateKey"],
-  aws: ["accessKeyId", "secretAccessKey"],
-  googleServiceAccount: ["key"],
-};
-
-/** The kind of a raw source: its one kind key, or undefined (the schema reports it). */
-function rawKind(source: unknown): CredentialKind | undefined {
-  const kinds = CREDENTIAL_KINDS.filter((kind) => field(source, kind) !== undefined);
-  return kinds.length === 1 ? kinds[0] : undefined;
 }
 
 /** Whether a route host (`*.example.com` for subdomains) covers `host`. */
@@ -61,7 +48,7 @@ export function credentialProblems(bottle: unknown, tokens: TokenSource, prefix:
       return;
     }
     used.add(token);
-    const kind = rawKind(field(credentials, token));
+    const kind = kindOf(field(credentials, token));
     if (kind === "aws" && !sigv4) {
       problems.push({
         path: `${path}.header`,
@@ -85,7 +72,7 @@ export function credentialProblems(bottle: unknown, tokens: TokenSource, prefix:
   });
   for (const name of names) {
     const source = field(credentials, name);
-    const kind = rawKind(source);
+    const kind = kindOf(source);
     if (!used.has(name)) {
       problems.push({
         path: `${prefix}credentials.${name}`,
