@@ -8,6 +8,11 @@ from collections.abc import Mapping
 from typing import Any, TypeGuard
 
 TOKEN_ENV_PREFIX = "EGRESS_PROXY_TOKEN_"  # noqa: S105 - the prefix of the variables' names, no secret
+# A token's name in stack config, and a credentials entry's (letters, digits, "_" and "-"): shown in logs and reviews.
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+# An AWS service or region name as SigV4's credential scope spells it.
+AWS_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+REPOSITORY_SEGMENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 class RoutesError(Exception):
@@ -49,3 +54,13 @@ def token_variable(where: str, name: object, environ: Mapping[str, str]) -> str:
     if not value:
         raise RoutesError(f"{where}: {name} is empty")
     return value
+
+
+def repository_segments(value: object) -> list[str] | None:
+    """The segments of a repository path (`owner/name`, `group/subgroup/name`) as the config
+    schema accepts them: letters, digits, '.', '_' and '-', none empty or starting with '.' or
+    '-'; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    segments = value.split("/")
+    return segments if all(s and s[0] not in ".-" and set(s) <= REPOSITORY_SEGMENT_CHARS for s in segments) else None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from aws_sigv4 import AwsCredentials
 from aws_sts import MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
-from config_checks import RoutesError, is_int, token_variable, type_name, unknown_keys
+from config_checks import AWS_NAME_CHARS, NAME_CHARS, RoutesError, is_int, repository_segments, token_variable, type_name, unknown_keys
 from credential_sources import AwsSource, GithubAppSource, GoogleServiceAccountSource, Source
 from host_names import valid_dns_name
 
@@ -25,10 +25,8 @@ KIND_KEYS: dict[str, frozenset[str]] = {
 }
 # The keys an aws source has exactly when it assumes a role.
 ROLE_KEYS = ("sts_url", "sts_region", "session_seconds")
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 PERMISSION_LEVELS = frozenset({"read", "write"})
 PERMISSION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
-REPOSITORY_PART_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def parse_credentials(raw: object, environ: Mapping[str, str]) -> dict[str, Source]:
@@ -104,7 +102,7 @@ def _aws(where: str, name: str, entry: Mapping[str, object], environ: Mapping[st
             raise RoutesError(f"{where}.{key}: required with role_arn")
     sts_url = _https_url(f"{where}.sts_url", entry["sts_url"])
     region = entry["sts_region"]
-    if not isinstance(region, str) or not region or not set(region) <= frozenset("abcdefghijklmnopqrstuvwxyz0123456789-"):
+    if not isinstance(region, str) or not region or not set(region) <= AWS_NAME_CHARS:
         raise RoutesError(f"{where}.sts_region: must be an AWS region name such as 'us-east-1', got {region!r}")
     seconds = entry["session_seconds"]
     if not is_int(seconds) or not MIN_SESSION_SECONDS <= seconds <= MAX_SESSION_SECONDS:
@@ -194,5 +192,5 @@ def _https_url(where: str, value: object) -> str:
 
 
 def _repository(value: object) -> bool:
-    parts = value.split("/") if isinstance(value, str) else []
-    return len(parts) == 2 and all(p and p[0] not in ".-" and set(p) <= REPOSITORY_PART_CHARS for p in parts)
+    segments = repository_segments(value)
+    return segments is not None and len(segments) == 2

@@ -11,9 +11,9 @@ import json
 import os
 from collections.abc import Mapping
 
+from config_checks import AWS_NAME_CHARS, NAME_CHARS, header_safe, is_int, repository_segments, token_variable, type_name, unknown_keys
 from config_checks import TOKEN_ENV_PREFIX as TOKEN_ENV_PREFIX  # routes.yaml's readers and the contract use it from here
 from config_checks import RoutesError as RoutesError
-from config_checks import header_safe, is_int, token_variable, type_name, unknown_keys
 from credential_sources import AwsSource, Source
 from credentials_yaml import parse_credentials
 from decision_log import printable
@@ -50,17 +50,11 @@ GIT_KEYS = frozenset({"repositories", "push"})
 PUSH_KEYS = frozenset({"refs", "create", "delete", "tags"})
 AUTH_KEYS = frozenset({"header", "prefix", "basic_username", "token", "token_env", "credential", "sigv4"})
 SIGV4_KEYS = frozenset({"service", "region"})
-# An AWS service or region name as SigV4's credential scope spells it.
-SIGV4_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 # Services whose answers are credentials (STS sessions, IAM access keys): signing for them would
 # hand the agent credentials of its own, outside the egress proxy.
 CREDENTIAL_SERVICES = frozenset({"sts", "iam"})
-# A token's name in stack config (letters, digits, "_" and "-"): shown in logs and reviews.
-TOKEN_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 TOP_KEYS = frozenset({"version", "routes", "requests_per_minute", "audit", "allow_hint", "bulk_lane", "passthrough", "credentials"})
 BULK_LANE_KEYS = frozenset({"scan_headers", "answer_scan_bytes"})
-# `owner/name` (or `group/subgroup/name`) without .git, as the config schema accepts them.
-REPOSITORY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def _parse_route(index: int, raw: object, environ: Mapping[str, str], credentials: Mapping[str, Source]) -> Route:
@@ -153,8 +147,9 @@ def _parse_git(where: str, raw: object) -> GitRoute:
     if not isinstance(repositories, list) or not repositories:
         raise RoutesError(f"{where}.repositories: must be a non-empty list of repository paths, got {type_name(repositories)}")
     for i, repo in enumerate(repositories):
-        segments = repo.split("/") if isinstance(repo, str) else []
-        if len(segments) < 2 or any(not s or s[0] in ".-" or not set(s) <= REPOSITORY_CHARS for s in segments) or repo.endswith(".git"):
+        # `owner/name` (or `group/subgroup/name`) without .git.
+        segments = repository_segments(repo)
+        if segments is None or len(segments) < 2 or repo.endswith(".git"):
             raise RoutesError(f"{where}.repositories[{i}]: {repo!r} is not a repository path such as 'acme/app'")
     return GitRoute(tuple(repositories), _parse_push(f"{where}.push", raw.get("push", False)))
 
@@ -188,7 +183,7 @@ def _parse_auth(where: str, raw: object, environ: Mapping[str, str], credentials
         raise RoutesError(f"{where}: must be a mapping, got {type_name(raw)}")
     unknown_keys(raw, AUTH_KEYS, where)
     token_name = raw.get("token", "")
-    if not isinstance(token_name, str) or not all(c in TOKEN_NAME_CHARS for c in token_name):
+    if not isinstance(token_name, str) or not all(c in NAME_CHARS for c in token_name):
         raise RoutesError(f"{where}.token: must be a token name (letters, digits, '_' and '-'), got {token_name!r}")
     if "token_env" not in raw and "credential" not in raw:
         raise RoutesError(f"{where}.token_env: required (a static token), unless credential names an entry of credentials")
@@ -246,7 +241,7 @@ def _parse_sigv4(where: str, raw: object) -> SigV4:
     names = []
     for key in ("service", "region"):
         value = raw.get(key)
-        if not isinstance(value, str) or not value or not set(value) <= SIGV4_NAME_CHARS:
+        if not isinstance(value, str) or not value or not set(value) <= AWS_NAME_CHARS:
             raise RoutesError(f"{where}.{key}: must be an AWS {key} name (lowercase letters, digits and '-'), got {value!r}")
         names.append(value)
     if names[0] in CREDENTIAL_SERVICES:
