@@ -16,6 +16,7 @@ import { credentialTokens, makeCredentialKeys, pemBodyLine, writeUpstreamCredent
 import { credentialEvents, firstMints, upWithFakes } from "./support/credential-bottle";
 import { containerOf, containersOf, filesContainingAny, ipOn } from "./support/docker";
 import { curlIn, header, type Recorded, recorded as upstreamRecorded, unique } from "./support/inside";
+import { dockerShell, failuresOf, startLoop, stopLoop } from "./support/loop";
 import { exec, mustRun, run } from "./support/process";
 import { e2eRun } from "./support/run-env";
 import { destroyLeavingNothing, TestStack } from "./support/stack";
@@ -343,39 +344,22 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       vertex: [...json, vertexBody, `https://${H.vertex}${VERTEX_PATH.replace("e2e-project", marker)}:rawPredict`],
     };
     const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
-    const script = [
-      `end=$(( $(date +%s) + ${LOOP_SECONDS} ))`,
-      ...Object.entries(loops).map(
-        ([name, args]) =>
-          // One line per request: time, status, curl's exit code and, when not 200, the start of the answer.
-          `b=/tmp/${marker}-${name}.body; while [ "$(date +%s)" -lt "$end" ]; do out=$(curl -sS -o $b --max-time 20 -w '%{http_code}' ${args.map(quote).join(" ")} 2>/dev/null); code=$?; ` +
-          `echo "$(date +%s.%N) $out $code $([ "$out" = 200 ] || head -c 160 $b | tr '\\n' ' ')" >> /tmp/${marker}-${name}.log; sleep 0.1; done &`,
-      ),
-      "wait",
-      ...Object.keys(loops).map((name) => `sed 's/^/${name} /' /tmp/${marker}-${name}.log`),
-    ].join("\n");
+    const shell = dockerShell(agent);
+    const loopName = (name: string) => `${marker}-${name}`;
     const started = Date.now() / 1000;
-    const loop = await inAgent(["sh", "-c", script], (LOOP_SECONDS + 60) * 1000);
+    for (const [name, args] of Object.entries(loops)) await startLoop(shell, args.map(quote).join(" "), loopName(name));
+    await new Promise((resolve) => setTimeout(resolve, LOOP_SECONDS * 1000));
+    const seen = Object.fromEntries(
+      await Promise.all(Object.keys(loops).map(async (name) => [name, await stopLoop(shell, loopName(name))] as const)),
+    );
     const ended = Date.now() / 1000;
-    assert.equal(loop.code, 0, loop.stderr);
-    const samples = loop.stdout
-      .trim()
-      .split("\n")
-      .map((line) => line.split(" "))
-      .map(([name, at, status, exit, ...answer]) => ({
-        name: name!,
-        at: Number(at),
-        status: status!,
-        exit: exit!,
-        answer: answer.join(" "),
-      }));
     const events = (await credentialEvents(egressProxy)).filter((e) => e.at >= started && e.at <= ended);
     const all = await recorded();
     const figures: string[] = [];
     const problems: string[] = [];
     for (const name of Object.keys(loops)) {
-      const mine = samples.filter((s) => s.name === name);
-      const failed = mine.filter((s) => s.status !== "200" || s.exit !== "0");
+      const mine = seen[name]!;
+      const { failed, span } = failuresOf(mine);
       const refreshes = events.filter((e) => e.name === name && e.refresh && e.outcome === "ok").length;
       const errors = events.filter((e) => e.name === name && e.outcome !== "ok").length;
       // Each loop's URL is its own (host and path, the query with GitHub's).
@@ -383,7 +367,6 @@ describe("credentials minted from long-lived secrets the agent never sees: GitHu
       const atUpstream = all.filter((r) => r.host === url.host && r.path === `${url.pathname}${url.search}`);
       // The distinct credentials the upstream saw during the loop: each refresh swapped one in.
       const distinct = new Set(atUpstream.map(credentialOf)).size;
-      const span = mine.length > 1 ? mine.at(-1)!.at - mine[0]!.at : 0;
       figures.push(
         `${name}: ${mine.length} requests in ${span.toFixed(0)} s (${(mine.length / Math.max(span, 1)).toFixed(1)}/s), ${failed.length} failed, ` +
           `${refreshes} refreshes (${errors} mint errors), ${distinct} distinct credentials at the upstream`,

@@ -20,16 +20,25 @@ export function dockerShell(container: string, env = process.env): Shell {
   };
 }
 
-const LOOP_LOG = "/tmp/loop.log";
-const LOOP_STOP = "/tmp/loop.stop";
+/** A loop's files in the agent, by its name (underLoad's is "loop"). */
+const loopFiles = (name: string) => ({
+  log: `/tmp/${name}.log`,
+  stop: `/tmp/${name}.stop`,
+  body: `/tmp/${name}.body`,
+  err: `/tmp/${name}.err`,
+});
 
-/** The loop's shell: one line per request, "<unix time> <HTTP status> <curl exit code> <curl's error, the body if not 200>". */
-function loopScript(url: string): string {
+/**
+ * The loop's shell: one line per request, "<unix time> <HTTP status> <curl exit code> <curl's
+ * error, the body if not 200>". `request`: curl's arguments as shell words (a URL, or options and a URL).
+ */
+function loopScript(request: string, name: string): string {
+  const f = loopFiles(name);
   return [
-    `while [ ! -e ${LOOP_STOP} ]; do`,
-    `  out=$(curl -sS -o /tmp/loop.body --max-time 20 -w '%{http_code}' ${url} 2>/tmp/loop.err); code=$?`,
-    `  [ "$out" = 200 ] || head -c 300 /tmp/loop.body >> /tmp/loop.err`,
-    `  echo "$(date +%s.%N) $out $code $(tr '\\n' ' ' </tmp/loop.err)" >> ${LOOP_LOG}`,
+    `while [ ! -e ${f.stop} ]; do`,
+    `  out=$(curl -sS -o ${f.body} --max-time 20 -w '%{http_code}' ${request} 2>${f.err}); code=$?`,
+    `  [ "$out" = 200 ] || head -c 300 ${f.body} >> ${f.err}`,
+    `  echo "$(date +%s.%N) $out $code $(tr '\\n' ' ' <${f.err})" >> ${f.log}`,
     "  sleep 0.1",
     "done",
   ].join("\n");
@@ -42,8 +51,9 @@ export interface Sample {
   error: string;
 }
 
-async function samples(agent: Shell): Promise<Sample[]> {
-  const log = await agent.exec(["cat", LOOP_LOG]);
+/** The requests the loop `name` has made so far. */
+export async function samples(agent: Shell, name = "loop"): Promise<Sample[]> {
+  const log = await agent.exec(["cat", loopFiles(name).log]);
   return log.stdout
     .split("\n")
     .filter(Boolean)
@@ -53,19 +63,30 @@ async function samples(agent: Shell): Promise<Sample[]> {
     });
 }
 
+/** Starts the loop `name` in `agent`, requesting with curl's arguments `request` every 100 ms until stopLoop. */
+export async function startLoop(agent: Shell, request: string, name = "loop"): Promise<void> {
+  const f = loopFiles(name);
+  await agent.exec(["rm", "-f", f.log, f.stop]);
+  await agent.start(loopScript(request, name));
+}
+
+/** Stops the loop `name` and returns every request it made (its last one given time to end). */
+export async function stopLoop(agent: Shell, name = "loop"): Promise<Sample[]> {
+  await agent.exec(["touch", loopFiles(name).stop]);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  return samples(agent, name);
+}
+
 /**
  * Runs `change` while the loop requests `url` from `agent` (a container's name, or a shell);
  * returns the requests made meanwhile.
  */
 export async function underLoad(target: string | Shell, url: string, change: () => Promise<void>): Promise<Sample[]> {
   const agent = typeof target === "string" ? dockerShell(target) : target;
-  await agent.exec(["rm", "-f", LOOP_LOG, LOOP_STOP]);
-  await agent.start(loopScript(url));
+  await startLoop(agent, url);
   await waitFor("the loop's first requests", 20_000, async () => ((await samples(agent)).length >= 5 ? true : undefined));
   await change();
-  await agent.exec(["touch", LOOP_STOP]);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  return samples(agent);
+  return stopLoop(agent);
 }
 
 /** The requests of a loop that did not answer 200, and how long the loop ran. */
